@@ -1,0 +1,61 @@
+// The run history as a terminal table, for `blit diagnostics perf`.
+import type { RunSummary } from "./runs-query.ts";
+import { formatBytes, formatDuration, formatRate } from "./human-units.ts";
+
+export interface RunsTableOptions {
+  /**
+   * Show start times in UTC instead of the local time zone.
+   * @default false
+   */
+  utc?: boolean;
+}
+
+interface TableColumn {
+  title: string;
+  align: "left" | "right";
+  cell: (run: RunSummary, options: RunsTableOptions) => string;
+}
+
+// FILES and BYTES are what the run copied; RATE is copied bytes over the whole run's wall time.
+const TABLE: readonly TableColumn[] = [
+  { title: "STARTED", align: "left", cell: (r, o) => formatStart(r.startedAt, o.utc ?? false) },
+  { title: "COMMAND", align: "left", cell: (r) => (r.route === "local" ? r.command : `${r.command}/${r.route}`) },
+  { title: "STATUS", align: "left", cell: (r) => r.status },
+  { title: "FILES", align: "right", cell: (r) => r.copied.toLocaleString("en-US") },
+  { title: "BYTES", align: "right", cell: (r) => formatBytes(r.copiedBytes) },
+  { title: "DURATION", align: "right", cell: (r) => formatDuration(r.totalMs) },
+  { title: "RATE", align: "right", cell: (r) => formatRate(r.copiedBytes, r.totalMs) },
+  { title: "WORKERS", align: "right", cell: (r) => String(r.workers) },
+  { title: "FAST PATH", align: "left", cell: (r) => r.mainFastPath ?? "-" },
+  { title: "SOURCE -> DESTINATION", align: "left", cell: (r) => `${r.source} -> ${r.destination}` },
+];
+
+/** One header line and one line per run, columns separated by two spaces; no trailing blanks. */
+export function formatRunsTable(rows: readonly RunSummary[], options: RunsTableOptions = {}): string {
+  if (rows.length === 0) return "No runs recorded yet.";
+  const cells = [TABLE.map((c) => c.title), ...rows.map((row) => TABLE.map((c) => c.cell(row, options)))];
+  const widths = TABLE.map((_, i) => Math.max(...cells.map((line) => line[i]?.length ?? 0)));
+  return cells
+    .map((line) =>
+      line
+        .map((text, i) => {
+          const last = i === TABLE.length - 1;
+          if (last) return text;
+          const width = widths[i] ?? 0;
+          return TABLE[i]?.align === "right" ? text.padStart(width) : text.padEnd(width);
+        })
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
+}
+
+function formatStart(iso: string, utc: boolean): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return "-";
+  const parts = utc
+    ? [d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes()]
+    : [d.getFullYear(), d.getMonth() + 1, d.getDate(), d.getHours(), d.getMinutes()];
+  const [y, mo, da, h, mi] = parts.map((p) => String(p).padStart(2, "0"));
+  return `${y}-${mo}-${da} ${h}:${mi}`;
+}

@@ -1,0 +1,132 @@
+// Opening the store. Every open, whatever it is for, first migrates the schema and then merges
+// the spool, so readers always see runs that were spooled while the file was busy.
+// DuckDB lets one process at a time open a file for writing; inside this process, uses of one
+// file are queued so they never overlap either.
+import { mkdirSync, statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import type { DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
+import { preloadTelemetry } from "./duckdb-module.ts";
+import { migrate } from "./migrations.ts";
+import { mergeSpool, type MergeOutcome } from "./spool.ts";
+import { spoolDirFor } from "./telemetry-path.ts";
+import { causeText, isLockConflict, TelemetryError } from "./telemetry-error.ts";
+
+export interface OpenStore {
+  readonly conn: DuckDBConnection;
+  /** The store file. */
+  readonly path: string;
+  /** Schema versions this open applied (empty when the store was current). */
+  readonly migrated: readonly number[];
+  /** What this open did with the spool. */
+  readonly spool: MergeOutcome;
+}
+
+export interface OpenOptions {
+  /**
+   * How long to keep retrying while another process holds the file, in ms. 0 = fail at once.
+   * @default 0
+   */
+  busyTimeoutMs?: number;
+}
+
+const RETRY_INTERVAL_MS = 50;
+
+/**
+ * Below this write-ahead-log size, closing skips DuckDB's checkpoint: committed writes are
+ * already durable in the WAL, and the next open replays it. A checkpoint costs ~15-20 ms even for
+ * one row, about half of a record; replaying grows with the WAL (~0.1 ms per KiB), so the WAL is
+ * folded into the file once it passes this size (about eight runs).
+ */
+const WAL_CHECKPOINT_BYTES = 32 * 1024;
+const queues = new Map<string, Promise<unknown>>();
+
+/**
+ * Opens the store at `path` (creating the file and its directory if needed), runs `use`, and
+ * closes the store whatever happens. Rejects with a TelemetryError when the store cannot be
+ * opened; errors thrown by `use` pass through unchanged.
+ */
+export function withStore<T>(
+  path: string,
+  use: (store: OpenStore) => Promise<T>,
+  options: OpenOptions = {},
+): Promise<T> {
+  const key = resolve(path);
+  const previous = queues.get(key) ?? Promise.resolve();
+  const run = previous.then(
+    () => useStore(key, use, options),
+    () => useStore(key, use, options),
+  );
+  const settled = run.catch(() => {});
+  queues.set(key, settled);
+  void settled.then(() => {
+    if (queues.get(key) === settled) queues.delete(key);
+  });
+  return run;
+}
+
+async function useStore<T>(path: string, use: (store: OpenStore) => Promise<T>, options: OpenOptions): Promise<T> {
+  const instance = await openInstance(path, options.busyTimeoutMs ?? 0);
+  let conn: DuckDBConnection | undefined;
+  try {
+    let store: OpenStore;
+    try {
+      conn = await instance.connect();
+      const migrated = await migrate(conn);
+      const spool = await mergeSpool(conn, spoolDirFor(path));
+      store = { conn, path, migrated, spool };
+    } catch (err) {
+      throw unavailable(path, err);
+    }
+    return await use(store);
+  } finally {
+    if (conn) await skipCheckpointIfWalSmall(conn, path);
+    conn?.closeSync();
+    instance.closeSync();
+  }
+}
+
+async function skipCheckpointIfWalSmall(conn: DuckDBConnection, path: string): Promise<void> {
+  try {
+    if (statSync(`${path}.wal`).size < WAL_CHECKPOINT_BYTES) {
+      await conn.run("PRAGMA disable_checkpoint_on_shutdown");
+    }
+  } catch {
+    // no WAL (nothing written) or the pragma failed: closing checkpoints as usual
+  }
+}
+
+async function openInstance(path: string, busyTimeoutMs: number): Promise<DuckDBInstance> {
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+  } catch (err) {
+    throw unavailable(path, err);
+  }
+  const deadline = Date.now() + busyTimeoutMs;
+  for (;;) {
+    try {
+      return await (await preloadTelemetry()).DuckDBInstance.create(path);
+    } catch (err) {
+      if (!isLockConflict(err)) throw unavailable(path, err);
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new TelemetryError(
+          "TELEMETRY_BUSY",
+          path,
+          `telemetry store ${path} is busy: another process has it open (${causeText(err)})`,
+          err,
+        );
+      }
+      await Bun.sleep(Math.min(RETRY_INTERVAL_MS, left));
+    }
+  }
+}
+
+function unavailable(path: string, err: unknown): TelemetryError {
+  if (err instanceof TelemetryError) return err;
+  return new TelemetryError(
+    "TELEMETRY_UNAVAILABLE",
+    path,
+    `telemetry store ${path} cannot be used: ${causeText(err)}`,
+    err,
+  );
+}

@@ -1,0 +1,25 @@
+// Errors the engine raises, classified by what the caller should do. The CLI maps them to exit
+// codes in one place (tui/exit-codes.ts).
+
+/** Bad input found before anything was written: missing source, destination inside source... */
+export class UsageError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = "UsageError";
+    this.code = code;
+  }
+}
+
+/** A condition that stops the whole run (no space left, read-only destination). */
+export class FatalError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "FatalError";
+    this.code = code;
+  }
+}
+
+/** Codes after which continuing with other files cannot succeed. */
+export const FATAL_CODES = new Set(["ENOSPC", "EDQUOT", "EROFS"]);

@@ -1,0 +1,44 @@
+// One typed object per run, normalized once. Flags beat BLIT_* environment beat defaults.
+import { availableParallelism } from "node:os";
+import type { Command, RunOptions } from "./report.ts";
+
+export interface Job {
+  command: Command;
+  /** As the user typed them; resolved to absolute paths by the engine. */
+  source: string;
+  destination: string;
+  options: RunOptions;
+}
+
+/** Everything a caller may leave out gets its documented default here. */
+export function normalizeOptions(partial: Partial<RunOptions> = {}): RunOptions {
+  const {
+    dryRun = false,
+    checksum = false,
+    sizeOnly = false,
+    ignoreTimes = false,
+    exclude = [],
+    // Two per core keeps the disk busy while one thread waits on metadata; at most 16.
+    workers = Math.min(16, Math.max(2, availableParallelism() * 2)),
+    bwlimit = 0,
+    maxDelete = -1,
+    force = false,
+  } = partial;
+  if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
+    throw new RangeError(`--workers must be a whole number from 1 to 256, got ${workers}`);
+  }
+  if (!(bwlimit >= 0)) throw new RangeError(`--bwlimit must be 0 or more bytes per second, got ${bwlimit}`);
+  if (!Number.isInteger(maxDelete) || maxDelete < -1) {
+    throw new RangeError(`--max-delete must be a whole number of 0 or more, got ${maxDelete}`);
+  }
+  if (checksum && sizeOnly) throw new RangeError("--checksum and --size-only cannot be used together");
+  return { dryRun, checksum, sizeOnly, ignoreTimes, exclude: [...exclude], workers, bwlimit, maxDelete, force };
+}
+
+/** "50M" -> 52428800 bytes/s; plain numbers are bytes; K, M, G, T are powers of 1024. */
+export function parseRate(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?(\/s)?$/i.exec(text.trim());
+  if (!m) throw new RangeError(`not a rate: '${text}' (use a number of bytes per second, e.g. 500K, 50M, 1G)`);
+  const mult = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2]!.toLowerCase()]!;
+  return Math.round(Number(m[1]) * mult);
+}

@@ -1,0 +1,134 @@
+// RunReport is the one contract between the engine and everything that reads a run
+// (telemetry, diagnose, the CLI's summary). It is plain JSON: no class instances, no bigint.
+
+/** How the bytes of one file reached the destination. */
+export type FastPath =
+  | "reflink" // FICLONE on Linux, clonefile on macOS: no bytes copied, extents shared
+  | "copy_file_range" // in-kernel copy (may still be a server-side or reflink copy underneath)
+  | "sendfile"
+  | "fcopyfile" // macOS
+  | "copyfileexw" // Windows CopyFileExW
+  | "stream"; // read/write through userspace
+
+export type Command = "copy" | "mirror";
+export type Route = "local" | "push" | "pull";
+export type RunStatus = "ok" | "partial" | "failed" | "interrupted";
+
+/** Options as the engine ran them, after normalization. */
+export interface RunOptions {
+  dryRun: boolean;
+  checksum: boolean;
+  sizeOnly: boolean;
+  ignoreTimes: boolean;
+  exclude: string[];
+  /** Worker threads for the transfer; the plan may use fewer for a tiny job. */
+  workers: number;
+  /** Bytes per second, 0 = unlimited. */
+  bwlimit: number;
+  /** Mirror stops deleting after this many entries; -1 = no bound. */
+  maxDelete: number;
+  force: boolean;
+}
+
+export interface PhaseTimes {
+  /** Milliseconds, wall clock. */
+  enumerateMs: number;
+  planMs: number;
+  transferMs: number;
+  deleteMs: number;
+  totalMs: number;
+}
+
+export interface Workload {
+  /** Regular files in the source (after excludes). */
+  files: number;
+  bytes: number;
+  dirs: number;
+  symlinks: number;
+  /** Files per size bucket: key is the bucket's upper bound label, e.g. "<4K", "<64K", ... ">=1G". */
+  sizeHistogram: Record<string, number>;
+}
+
+export interface Counts {
+  /** Files (and symlinks) the plan decided to transfer. */
+  planned: number;
+  plannedBytes: number;
+  copied: number;
+  copiedBytes: number;
+  /** Unchanged, left alone. */
+  skipped: number;
+  skippedBytes: number;
+  /** Extraneous destination entries removed (mirror). */
+  deleted: number;
+  /** Extraneous entries mirror would remove (or did not, because of a guard or an error). */
+  deletePlanned: number;
+  dirsCreated: number;
+  symlinks: number;
+}
+
+export interface RunError {
+  /** Path relative to the source or destination root, as the user gave it. */
+  path: string;
+  /** Which side: the source, the destination, or the run as a whole. */
+  side: "source" | "destination" | "run";
+  /** Stable code, e.g. EACCES, ENOSPC, DELETE_GUARD. */
+  code: string;
+  message: string;
+}
+
+export interface SizeClassPlan {
+  /** "small" | "medium" | "large" */
+  name: string;
+  /** Inclusive lower bound in bytes. */
+  minBytes: number;
+  files: number;
+  bytes: number;
+  /** How the class is sent: batches of many files per worker message, or one file per task in chunks. */
+  strategy: "batched" | "per-file" | "chunked";
+  concurrency: number;
+}
+
+export interface RunReport {
+  /** UUID, also the telemetry primary key. */
+  id: string;
+  startedAt: string; // ISO 8601
+  finishedAt: string;
+  host: string;
+  os: string; // process.platform + " " + os.release()
+  blitVersion: string;
+  command: Command;
+  route: Route;
+  /** Absolute paths (or blit:// URLs for remote routes). */
+  source: string;
+  destination: string;
+  sourceFs: string; // e.g. "ext4", "tmpfs", "unknown"
+  destinationFs: string;
+  options: RunOptions;
+  workload: Workload;
+  plan: {
+    /** "batched-small" etc.; one word a human and the predictor can group by. */
+    strategy: string;
+    workers: number;
+    classes: SizeClassPlan[];
+  };
+  phases: PhaseTimes;
+  counts: Counts;
+  /** Bytes per fast path actually taken. */
+  bytesByPath: Partial<Record<FastPath, number>>;
+  /** Files per fast path actually taken. */
+  filesByPath: Partial<Record<FastPath, number>>;
+  /** Why a faster path was not taken, e.g. { reflink: "EOPNOTSUPP: filesystem ext4 has no reflink" }. */
+  fastPathNotes: Record<string, string>;
+  errors: RunError[];
+  /** True when errors were cut off after the first N; errorCount is the true total. */
+  errorCount: number;
+  status: RunStatus;
+  exitCode: number;
+  /** Remote routes fill this; local runs leave it undefined. */
+  transport?: {
+    kind: "tcp" | "grpc";
+    negotiateMs: number;
+    transferMs: number;
+    completeMs: number;
+  };
+}

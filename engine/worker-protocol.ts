@@ -1,0 +1,37 @@
+// Messages between the engine's main thread and its worker threads.
+import type { FastPath, RunError } from "./report.ts";
+import type { PackedTree } from "./walk.ts";
+
+/** [source path, destination path, size, mode, mtime seconds, mtime nanoseconds] */
+export type CopyItem = [string, string, number, number, number, number];
+
+export interface CopyResult {
+  copied: number;
+  copiedBytes: number;
+  filesByPath: Partial<Record<FastPath, number>>;
+  bytesByPath: Partial<Record<FastPath, number>>;
+  /** First refusal code per fast path, e.g. { reflink: "EOPNOTSUPP" }. */
+  refused: Partial<Record<FastPath, string>>;
+  errors: RunError[];
+  /** Items processed (copied or failed). */
+  done: number;
+  cancelled?: boolean;
+  /** Set when an error stops the whole run (ENOSPC, EROFS...). */
+  fatal?: string;
+}
+
+export type WorkerRequest =
+  | { type: "init"; id: number; cancel: SharedArrayBuffer; rate: SharedArrayBuffer; bwlimit: number }
+  | { type: "walk"; id: number; root: string; exclude: string[]; side: "source" | "destination" }
+  | { type: "copy"; id: number; dstRoot: string; items: CopyItem[] }
+  | { type: "hash"; id: number; paths: string[] }
+  | { type: "close"; id: number };
+
+export type WorkerReply =
+  | { type: "ready"; id: number }
+  | { type: "walked"; id: number; tree: PackedTree }
+  | { type: "copied"; id: number; result: CopyResult }
+  | { type: "hashed"; id: number; hashes: (string | null)[] }
+  | { type: "progress"; id: number; files: number; bytes: number }
+  | { type: "closed"; id: number }
+  | { type: "failed"; id: number; message: string };

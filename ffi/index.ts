@@ -1,0 +1,60 @@
+// The platform fast paths. One backend is chosen once, by process.platform; callers see
+// capabilities and outcomes, not OS names.
+import { lstatSync } from "node:fs";
+import { createLinuxBackend, type StatRecord } from "./linux.ts";
+import { createPortableBackend } from "./portable.ts";
+import { createDarwinBackend, darwinPlan } from "./darwin.ts";
+import { createWindowsBackend, windowsCopyFlags, NO_BUFFERING_MIN_BYTES } from "./windows.ts";
+import type { Backend } from "./types.ts";
+
+export { FsError, TEMP_PREFIX } from "./types.ts";
+export type { Backend, Capabilities, CopyOptions, CopyOutcome, FastPath, FileMeta } from "./types.ts";
+export type { StatRecord } from "./linux.ts";
+export { describeCode } from "./errno.ts";
+export { filesystemType } from "./mounts.ts";
+export { createLinuxBackend, createPortableBackend, createDarwinBackend, createWindowsBackend };
+export { darwinPlan, windowsCopyFlags, NO_BUFFERING_MIN_BYTES };
+
+/** A backend plus a fast lstat that reports nanosecond mtimes. */
+export type PlatformBackend = Backend & {
+  lstat(path: string): StatRecord;
+  /** lstat of `name` inside directory `dir` (cheaper: the directory handle is reused). */
+  lstatAt(dir: string, name: string): StatRecord;
+  /** Close cached directory handles (call when a worker is done). */
+  closeCache(): void;
+  /** Forget a cached directory handle after the directory was removed or replaced. */
+  forgetDir(dir: string): void;
+};
+
+function portableLstat(path: string): StatRecord {
+  const st = lstatSync(path, { bigint: true });
+  const type = st.isFile() ? "file" : st.isDirectory() ? "dir" : st.isSymbolicLink() ? "symlink" : "other";
+  return {
+    type,
+    size: Number(st.size),
+    mode: Number(st.mode) & 0o7777,
+    mtimeSec: Number(st.mtimeNs / 1_000_000_000n),
+    mtimeNsec: Number(st.mtimeNs % 1_000_000_000n),
+    dev: Number(st.dev),
+    ino: Number(st.ino),
+  };
+}
+
+function withPortableStat(b: Backend): PlatformBackend {
+  return Object.assign(b, { lstat: portableLstat, lstatAt: (dir: string, name: string) => portableLstat(`${dir}/${name}`), closeCache() {}, forgetDir() {} });
+}
+
+/**
+ * The backend for this process, created on first use (each worker thread has its own, since
+ * bun:ffi handles are per thread). BLIT_BACKEND=portable forces the node:fs fallback.
+ */
+let chosen: PlatformBackend | undefined;
+export function backend(): PlatformBackend {
+  if (chosen) return chosen;
+  if (process.env.BLIT_BACKEND === "portable") chosen = withPortableStat(createPortableBackend());
+  else if (process.platform === "linux") chosen = createLinuxBackend();
+  else if (process.platform === "darwin") chosen = withPortableStat(createDarwinBackend());
+  else if (process.platform === "win32") chosen = withPortableStat(createWindowsBackend());
+  else chosen = withPortableStat(createPortableBackend());
+  return chosen;
+}

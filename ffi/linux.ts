@@ -1,0 +1,399 @@
+// Linux backend: reflink (FICLONE), copy_file_range, sendfile, then read/write, through libc
+// via bun:ffi. Content goes into an anonymous O_TMPFILE inode that is linked into place only
+// when complete, so neither a crash nor kill -9 can leave a partial file under any name; where
+// O_TMPFILE or /proc is missing, a `.blit-tmp-*` name beside the target and rename(2) are used.
+import { dlopen, FFIType, ptr, read } from "bun:ffi";
+import { readSync, writeSync } from "node:fs";
+import { basename, dirname } from "node:path";
+import { errnoName, describeCode } from "./errno.ts";
+import {
+  FsError,
+  TEMP_PREFIX,
+  type Backend,
+  type Capabilities,
+  type CopyOptions,
+  type CopyOutcome,
+  type FastPath,
+  type FileMeta,
+} from "./types.ts";
+
+const O_RDONLY = 0;
+const O_WRONLY = 1;
+const O_CREAT = 0o100;
+const O_EXCL = 0o200;
+const O_NOFOLLOW = 0o400000;
+const O_DIRECTORY = 0o200000;
+const O_CLOEXEC = 0o2000000;
+const O_TMPFILE = 0o20000000 | O_DIRECTORY;
+const AT_FDCWD = -100;
+const AT_SYMLINK_NOFOLLOW = 0x100;
+const AT_SYMLINK_FOLLOW = 0x400;
+const AT_EMPTY_PATH = 0x1000;
+const FICLONE = 0x40049409;
+const UTIME_OMIT = (1 << 30) - 2;
+/** STATX_TYPE | STATX_MODE | STATX_INO | STATX_SIZE | STATX_MTIME */
+const STATX_WANTED = 0x1 | 0x2 | 0x100 | 0x200 | 0x40;
+const DEFAULT_CHUNK = 8 << 20;
+
+/** Errors that mean "this path cannot serve here, try the next one", not "the copy failed". */
+const FALL_THROUGH = new Set(["EOPNOTSUPP", "EXDEV", "EINVAL", "ENOSYS", "ETXTBSY", "EBADF", "EPERM"]);
+
+type Libc = ReturnType<typeof openLibc>;
+
+function openLibc() {
+  return dlopen("libc.so.6", {
+    openat: { args: ["i32", "ptr", "i32", "u32"], returns: "i32" },
+    close: { args: ["i32"], returns: "i32" },
+    copy_file_range: { args: ["i32", "ptr", "i32", "ptr", "u64", "u32"], returns: FFIType.i64_fast },
+    sendfile: { args: ["i32", "i32", "ptr", "u64"], returns: FFIType.i64_fast },
+    ioctl: { args: ["i32", "u64", "i32"], returns: "i32" },
+    fchmod: { args: ["i32", "u32"], returns: "i32" },
+    futimens: { args: ["i32", "ptr"], returns: "i32" },
+    utimensat: { args: ["i32", "ptr", "ptr", "i32"], returns: "i32" },
+    linkat: { args: ["i32", "ptr", "i32", "ptr", "i32"], returns: "i32" },
+    renameat: { args: ["i32", "ptr", "i32", "ptr"], returns: "i32" },
+    unlinkat: { args: ["i32", "ptr", "i32"], returns: "i32" },
+    statx: { args: ["i32", "ptr", "i32", "u32", "ptr"], returns: "i32" },
+    umask: { args: ["u32"], returns: "u32" },
+    __errno_location: { args: [], returns: "ptr" },
+  }).symbols;
+}
+
+const encoder = new TextEncoder();
+function cstr(s: string): Uint8Array {
+  return encoder.encode(s + "\0");
+}
+
+/** A stat record as the engine needs it; `type` is "file" | "dir" | "symlink" | "other". */
+export interface StatRecord {
+  type: "file" | "dir" | "symlink" | "other";
+  size: number;
+  mode: number;
+  mtimeSec: number;
+  mtimeNsec: number;
+  dev: number;
+  ino: number;
+}
+
+/** Keeps directory fds open for the directories used most recently; names resolve from them. */
+class DirCache {
+  private fds = new Map<string, number>();
+  constructor(private libc: Libc, private errno: () => string, private max = 64) {}
+  private lastDir = "";
+  private lastFd = -1;
+  get(dir: string): number {
+    if (dir === this.lastDir) return this.lastFd;
+    const fd = this.lookup(dir);
+    this.lastDir = dir;
+    this.lastFd = fd;
+    return fd;
+  }
+  private lookup(dir: string): number {
+    const hit = this.fds.get(dir);
+    if (hit !== undefined) {
+      // refresh recency
+      this.fds.delete(dir);
+      this.fds.set(dir, hit);
+      return hit;
+    }
+    const fd = this.libc.openat(AT_FDCWD, cstr(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    if (fd < 0) {
+      const code = this.errno();
+      throw new FsError(code, "open", dir, describeCode(code));
+    }
+    this.fds.set(dir, fd);
+    if (this.fds.size > this.max) {
+      const [oldDir, oldFd] = this.fds.entries().next().value as [string, number];
+      this.fds.delete(oldDir);
+      this.libc.close(oldFd);
+      if (oldDir === this.lastDir) this.lastDir = "";
+    }
+    return fd;
+  }
+  /** Forget a directory (after it was removed or replaced). */
+  drop(dir: string): void {
+    this.lastDir = "";
+    const fd = this.fds.get(dir);
+    if (fd !== undefined) {
+      this.fds.delete(dir);
+      this.libc.close(fd);
+    }
+  }
+  clear(): void {
+    this.lastDir = "";
+    for (const fd of this.fds.values()) this.libc.close(fd);
+    this.fds.clear();
+  }
+}
+
+export function createLinuxBackend(): Backend & {
+  lstat(path: string): StatRecord;
+  lstatAt(dir: string, name: string): StatRecord;
+  closeCache(): void;
+  forgetDir(dir: string): void;
+} {
+  const libc = openLibc();
+  const errnoPtr = libc.__errno_location()!;
+  const errno = () => errnoName(read.i32(errnoPtr, 0));
+  const dirs = new DirCache(libc, errno);
+  // The process umask decides whether O_TMPFILE/O_CREAT modes need an fchmod afterwards.
+  const mask = libc.umask(0o022);
+  libc.umask(mask);
+  // struct timespec[2] as 32-bit words (little-endian), so no BigInt on the per-file path.
+  // Buffers handed to the kernel are views of a real ArrayBuffer: JSC may move the storage of a
+  // small typed array made with `new Int32Array(n)`, which leaves a pointer taken earlier stale.
+  const times = new Int32Array(new ArrayBuffer(32));
+  const setTimespecs = (sec: number, nsec: number) => {
+    times[0] = 0;
+    times[1] = 0;
+    times[2] = UTIME_OMIT;
+    times[3] = 0;
+    times[4] = sec | 0;
+    times[5] = Math.floor(sec / 0x100000000);
+    times[6] = nsec;
+    times[7] = 0;
+  };
+  const statBuf = new Uint8Array(new ArrayBuffer(256));
+  const statView = new DataView(statBuf.buffer);
+  // Learned once per process: whether O_TMPFILE + linkat through /proc works on this kernel.
+  let anonymousOk = true;
+
+  const fail = (syscall: string, path: string): never => {
+    const code = errno();
+    throw new FsError(code, syscall, path, describeCode(code));
+  };
+
+  function setFdTimes(fd: number, meta: FileMeta, path: string) {
+    setTimespecs(meta.mtimeSec, meta.mtimeNsec);
+    if (libc.futimens(fd, ptr(times)) < 0) fail("futimens", path);
+  }
+
+  /** Writes src's content into out; returns the path taken and what was refused on the way. */
+  function copyData(sfd: number, out: number, size: number, src: string, opts: CopyOptions): CopyOutcome {
+    const allow = opts.allow;
+    let refused: Partial<Record<FastPath, string>> | undefined;
+    const chunk = opts.chunkBytes ?? DEFAULT_CHUNK;
+    if (size === 0) return { path: "copy_file_range", bytes: 0 };
+    if (!allow || allow.has("reflink")) {
+      if (libc.ioctl(out, FICLONE, sfd) === 0) {
+        opts.onChunk?.(size);
+        return { path: "reflink", bytes: size };
+      }
+      const code = errno();
+      if (!FALL_THROUGH.has(code)) fail("ioctl(FICLONE)", src);
+      (refused ??= {}).reflink = code;
+    }
+    let done = 0;
+    if (!allow || allow.has("copy_file_range")) {
+      for (;;) {
+        if (opts.cancelled?.()) throw new FsError("ECANCELED", "copy", src, "cancelled");
+        const n = Number(libc.copy_file_range(sfd, null, out, null, chunk, 0));
+        if (n > 0) {
+          done += n;
+          opts.onChunk?.(n);
+          // Stop at the size the plan saw: saves the EOF call; a file growing meanwhile is
+          // caught by its new mtime on the next run.
+          if (done >= size) return { path: "copy_file_range", bytes: done, refused };
+          continue;
+        }
+        if (n === 0) return { path: "copy_file_range", bytes: done, refused };
+        const code = errno();
+        if (done > 0 || !FALL_THROUGH.has(code)) fail("copy_file_range", src);
+        (refused ??= {}).copy_file_range = code;
+        break;
+      }
+    }
+    if (!allow || allow.has("sendfile")) {
+      for (;;) {
+        if (opts.cancelled?.()) throw new FsError("ECANCELED", "copy", src, "cancelled");
+        const n = Number(libc.sendfile(out, sfd, null, chunk));
+        if (n > 0) {
+          done += n;
+          opts.onChunk?.(n);
+          if (done >= size) return { path: "sendfile", bytes: done, refused };
+          continue;
+        }
+        if (n === 0) return { path: "sendfile", bytes: done, refused };
+        const code = errno();
+        if (done > 0 || !FALL_THROUGH.has(code)) fail("sendfile", src);
+        (refused ??= {}).sendfile = code;
+        break;
+      }
+    }
+    const buf = Buffer.allocUnsafe(Math.min(chunk, 1 << 20));
+    for (;;) {
+      if (opts.cancelled?.()) throw new FsError("ECANCELED", "copy", src, "cancelled");
+      const n = readSync(sfd, buf, 0, buf.length, null);
+      if (n === 0) return { path: "stream", bytes: done, refused };
+      let off = 0;
+      while (off < n) off += writeSync(out, buf, off, n - off);
+      done += n;
+      opts.onChunk?.(n);
+    }
+  }
+
+  function closeQuiet(fd: number) {
+    if (fd >= 0) libc.close(fd);
+  }
+
+  function tempName(name: string): string {
+    const rand = Math.floor(Math.random() * 0xffffffff).toString(16).padStart(8, "0");
+    // Keep the temp name within NAME_MAX (255 bytes) even for long names.
+    const tail = name.length > 200 ? name.slice(0, 200) : name;
+    return `${TEMP_PREFIX}${rand}-${tail}`;
+  }
+
+  function copyFile(src: string, dst: string, meta: FileMeta, opts: CopyOptions = {}): CopyOutcome {
+    const srcDir = dirs.get(dirname(src));
+    const dstDirPath = dirname(dst);
+    const dstDir = dirs.get(dstDirPath);
+    const name = basename(dst);
+    const sfd = libc.openat(srcDir, cstr(basename(src)), O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
+    if (sfd < 0) fail("open", src);
+    let out = -1;
+    let tmp: string | undefined;
+    let linked = false;
+    const mode = meta.mode & 0o7777;
+    try {
+      if (anonymousOk) {
+        out = libc.openat(dstDir, cstr("."), O_TMPFILE | O_WRONLY | O_CLOEXEC, mode);
+        if (out < 0) {
+          const code = errno();
+          if (code === "EOPNOTSUPP" || code === "EISDIR" || code === "EINVAL" || code === "ENOENT") anonymousOk = false;
+          else fail("open(O_TMPFILE)", dst);
+        }
+      }
+      if (out < 0) {
+        tmp = tempName(name);
+        out = libc.openat(dstDir, cstr(tmp), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+        if (out < 0) {
+          tmp = undefined;
+          fail("open", dst);
+        }
+      }
+      const outcome = copyData(sfd, out, meta.size, src, opts);
+      if ((mode & ~mask) !== mode || mode & 0o7000) {
+        if (libc.fchmod(out, mode) < 0) fail("fchmod", dst);
+      }
+      setFdTimes(out, meta, dst);
+      if (tmp === undefined) {
+        // Link the finished anonymous inode in. If the name is taken, link under a temp name
+        // and rename over the old file, which replaces it atomically.
+        if (linkIn(out, dstDir, name)) {
+          linked = true;
+        } else {
+          const code = errno();
+          if (code !== "EEXIST") {
+            if (code === "ENOENT" && !existsProc()) anonymousOk = false;
+            throw new FsError(code, "linkat", dst, describeCode(code));
+          }
+          tmp = tempName(name);
+          if (!linkIn(out, dstDir, tmp)) {
+            const code2 = errno();
+            tmp = undefined;
+            throw new FsError(code2, "linkat", dst, describeCode(code2));
+          }
+        }
+      }
+      if (tmp !== undefined) {
+        if (libc.renameat(dstDir, cstr(tmp), dstDir, cstr(name)) < 0) fail("rename", dst);
+        tmp = undefined;
+        linked = true;
+      }
+      return outcome;
+    } finally {
+      closeQuiet(sfd);
+      closeQuiet(out);
+      if (!linked && tmp !== undefined) libc.unlinkat(dstDir, cstr(tmp), 0);
+    }
+  }
+
+  // linkat(fd, "", AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH; without it, go through /proc.
+  let emptyPathOk = true;
+  const EMPTY = cstr("");
+  function linkIn(fd: number, dirFd: number, name: string): boolean {
+    if (emptyPathOk) {
+      if (libc.linkat(fd, EMPTY, dirFd, cstr(name), AT_EMPTY_PATH) === 0) return true;
+      const code = errno();
+      if (code !== "EPERM" && code !== "ENOENT" && code !== "EINVAL") return false;
+      emptyPathOk = false;
+    }
+    return libc.linkat(AT_FDCWD, cstr(`/proc/self/fd/${fd}`), dirFd, cstr(name), AT_SYMLINK_FOLLOW) === 0;
+  }
+
+  let procChecked: boolean | undefined;
+  function existsProc(): boolean {
+    if (procChecked === undefined) {
+      const fd = libc.openat(AT_FDCWD, cstr("/proc/self/fd"), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+      procChecked = fd >= 0;
+      closeQuiet(fd);
+    }
+    return procChecked;
+  }
+
+  function lstat(path: string): StatRecord {
+    const slash = path.lastIndexOf("/");
+    return lstatAt(slash <= 0 ? "/" : path.slice(0, slash), path.slice(slash + 1));
+  }
+
+  function lstatAt(dir: string, name: string): StatRecord {
+    if (libc.statx(dirs.get(dir), cstr(name), AT_SYMLINK_NOFOLLOW, STATX_WANTED, ptr(statBuf)) < 0) fail("lstat", `${dir}/${name}`);
+    const mode = statView.getUint16(28, true);
+    const fmt = mode & 0o170000;
+    return {
+      type: fmt === 0o100000 ? "file" : fmt === 0o040000 ? "dir" : fmt === 0o120000 ? "symlink" : "other",
+      size: statView.getUint32(40, true) + statView.getUint32(44, true) * 0x100000000,
+      mode: mode & 0o7777,
+      mtimeSec: statView.getUint32(112, true) + statView.getInt32(116, true) * 0x100000000,
+      mtimeNsec: statView.getUint32(120, true),
+      dev: statView.getUint32(136, true) * 0x100000000 + statView.getUint32(140, true),
+      ino: statView.getUint32(32, true) + statView.getUint32(36, true) * 0x100000000,
+    };
+  }
+
+  function setTimes(path: string, mtimeSec: number, mtimeNsec: number): void {
+    setTimespecs(mtimeSec, mtimeNsec);
+    if (libc.utimensat(AT_FDCWD, cstr(path), ptr(times), AT_SYMLINK_NOFOLLOW) < 0) fail("utimensat", path);
+  }
+
+  function probe(srcDir: string, dstDir: string): Capabilities {
+    // Copy a small probe file through each path and see which one the kernel accepts.
+    const caps: Capabilities = { reflink: "unknown", copyFileRange: "unknown", anonymousTemp: "unknown" };
+    const probeSrc = `${dstDir}/${tempName("probe-src")}`;
+    const sfd = libc.openat(AT_FDCWD, cstr(probeSrc), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600);
+    if (sfd < 0) return caps;
+    try {
+      writeSync(sfd, Buffer.alloc(4096, 1));
+    } finally {
+      libc.close(sfd);
+    }
+    // A file in srcDir is better (same device as the real sources) but needs write access there,
+    // which a copy must not assume; reflink is decided per pair later by the first real file.
+    void srcDir;
+    const rfd = libc.openat(AT_FDCWD, cstr(probeSrc), O_RDONLY | O_CLOEXEC, 0);
+    const ofd = libc.openat(dirs.get(dstDir), cstr("."), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0o600);
+    caps.anonymousTemp = ofd >= 0;
+    try {
+      if (rfd >= 0 && ofd >= 0) {
+        caps.reflink = libc.ioctl(ofd, FICLONE, rfd) === 0;
+        caps.copyFileRange = Number(libc.copy_file_range(rfd, null, ofd, null, 4096, 0)) === 4096;
+      }
+    } finally {
+      closeQuiet(rfd);
+      closeQuiet(ofd);
+      libc.unlinkat(AT_FDCWD, cstr(probeSrc), 0);
+    }
+    return caps;
+  }
+
+  return {
+    name: "linux",
+    copyFile,
+    setTimes,
+    probe,
+    lstat,
+    lstatAt,
+    closeCache: () => dirs.clear(),
+    forgetDir: (dir: string) => dirs.drop(dir),
+  };
+}

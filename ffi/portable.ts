@@ -1,0 +1,210 @@
+// Portable backend: node:fs only, read/write through userspace. The last-resort fallback on any
+// OS (and BLIT_BACKEND=portable), so it must work everywhere node:fs does. The darwin and
+// windows backends reuse its temp-name, stream and metadata helpers for their own fallbacks.
+import { randomBytes } from "node:crypto";
+import {
+  closeSync,
+  constants,
+  fchmodSync,
+  futimesSync,
+  lstatSync,
+  lutimesSync,
+  openSync,
+  readSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { describeCode } from "./errno.ts";
+import {
+  FsError,
+  TEMP_PREFIX,
+  type Backend,
+  type Capabilities,
+  type CopyOptions,
+  type CopyOutcome,
+  type FileMeta,
+} from "./types.ts";
+
+const DEFAULT_CHUNK = 8 << 20;
+/** Buffers for small files need not be chunk-sized; files that grew past meta.size still copy. */
+const MIN_BUFFER = 64 << 10;
+/** Longest file name most filesystems take (bytes on POSIX, UTF-16 units on NTFS). */
+const NAME_MAX = 255;
+/** How many fresh temp names to try when one is taken (another writer, or a crash's leftover). */
+const TEMP_ATTEMPTS = 5;
+/** Not following a final symlink on open; Windows has no O_NOFOLLOW. */
+const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0;
+
+/**
+ * A temp name beside `dst`: `.blit-tmp-<8 hex>-<basename>`, with the basename cut (on a code
+ * point boundary) so the whole name stays within NAME_MAX bytes even for multi-byte names.
+ */
+export function tempPathFor(dst: string): string {
+  const prefix = `${TEMP_PREFIX}${randomBytes(4).toString("hex")}-`;
+  let room = NAME_MAX - prefix.length;
+  let tail = "";
+  for (const ch of basename(dst)) {
+    room -= Buffer.byteLength(ch);
+    if (room < 0) break;
+    tail += ch;
+  }
+  return join(dirname(dst), prefix + tail);
+}
+
+/** An FsError carrying a node:fs error's code (ENOENT, EACCES, ...) and the path the caller knows. */
+export function toFsError(err: unknown, syscall: string, path: string): FsError {
+  if (err instanceof FsError) return err;
+  const e = err as { code?: unknown; syscall?: unknown; message?: unknown };
+  const code = typeof e?.code === "string" ? e.code : "EIO";
+  const call = typeof e?.syscall === "string" ? e.syscall : syscall;
+  const out = new FsError(code, call, path, describeCode(code));
+  out.cause = err;
+  return out;
+}
+
+/** Runs `fn`; a node:fs error becomes an FsError for `path`. */
+function attempt<T>(syscall: string, path: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw toFsError(err, syscall, path);
+  }
+}
+
+/**
+ * The path an error from a call that took both paths should name: for ENOENT the source when
+ * it is gone, else the destination (its directory vanished); for any other code the destination.
+ */
+export function blameMissing(code: string, src: string, dst: string): string {
+  if (code !== "ENOENT") return dst;
+  try {
+    lstatSync(src);
+    return dst;
+  } catch {
+    return src;
+  }
+}
+
+export function cancelledError(src: string): FsError {
+  return new FsError("ECANCELED", "copy", src, describeCode("ECANCELED"));
+}
+
+export function closeQuiet(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // Closing is cleanup here; the error that got us here is the one worth reporting.
+  }
+}
+
+export function unlinkQuiet(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // Already gone (or its directory is): nothing left to clean up.
+  }
+}
+
+/** Opens the source for reading without following a final symlink; errors name `src`. */
+export function openSource(src: string): number {
+  return attempt("open", src, () => openSync(src, constants.O_RDONLY | O_NOFOLLOW));
+}
+
+/**
+ * Creates a fresh temp file beside `dst` (O_EXCL, retrying on a taken name) and returns its fd
+ * and path. Errors name `dst`, the path the caller asked for.
+ */
+export function openTemp(dst: string, mode: number): { fd: number; tmp: string } {
+  for (let i = 1; ; i++) {
+    const tmp = tempPathFor(dst);
+    try {
+      return { fd: openSync(tmp, "wx", mode & 0o777), tmp };
+    } catch (err) {
+      if ((err as { code?: string }).code !== "EEXIST" || i >= TEMP_ATTEMPTS) throw toFsError(err, "open", dst);
+    }
+  }
+}
+
+// One buffer per thread, grown on demand: a copy is synchronous, so no two copies share it.
+let scratch: Buffer | undefined;
+function buffer(size: number): Buffer {
+  if (!scratch || scratch.length < size) scratch = Buffer.allocUnsafe(size);
+  return scratch;
+}
+
+/**
+ * Copies all of `sfd` into `out` from offset 0 with positional read/write (so it works after a
+ * fast path moved the offsets), chunk by chunk: cancelled() is checked before each chunk and
+ * onChunk() told after each. Returns the bytes copied.
+ */
+export function streamFd(sfd: number, out: number, sizeHint: number, src: string, dst: string, opts: CopyOptions): number {
+  const chunk = Math.max(1, opts.chunkBytes ?? DEFAULT_CHUNK);
+  const len = Math.min(chunk, Math.max(sizeHint, MIN_BUFFER));
+  const buf = buffer(len);
+  let done = 0;
+  for (;;) {
+    if (opts.cancelled?.()) throw cancelledError(src);
+    const n = attempt("read", src, () => readSync(sfd, buf, 0, len, done));
+    if (n === 0) return done;
+    let off = 0;
+    while (off < n) off += attempt("write", dst, () => writeSync(out, buf, off, n - off, done + off));
+    done += n;
+    opts.onChunk?.(n);
+  }
+}
+
+/**
+ * A time node:fs keeps: positive seconds as a fractional number (about 0.5 µs of precision
+ * today), pre-1970 times as a Date, because node:fs reads a negative number as "now".
+ */
+export function fsTime(sec: number, nsec: number): number | Date {
+  return sec >= 0 ? sec + nsec / 1e9 : new Date(sec * 1000 + nsec / 1e6);
+}
+
+/** Sets mode and mtime through the open fd (atime becomes now, as for a freshly written file). */
+export function applyMeta(fd: number, meta: FileMeta, dst: string): void {
+  attempt("fchmod", dst, () => fchmodSync(fd, meta.mode & 0o7777));
+  attempt("futimes", dst, () => futimesSync(fd, Date.now() / 1000, fsTime(meta.mtimeSec, meta.mtimeNsec)));
+}
+
+/** Renames the finished temp over `dst` (replacing a file there); errors name `dst`. */
+export function renameInto(tmp: string, dst: string): void {
+  attempt("rename", dst, () => renameSync(tmp, dst));
+}
+
+function copyFile(src: string, dst: string, meta: FileMeta, opts: CopyOptions = {}): CopyOutcome {
+  const sfd = openSource(src);
+  let out = -1;
+  let tmp: string | undefined;
+  try {
+    ({ fd: out, tmp } = openTemp(dst, meta.mode));
+    const bytes = streamFd(sfd, out, meta.size, src, dst, opts);
+    applyMeta(out, meta, dst);
+    const fd = out;
+    out = -1;
+    // Close before rename: Windows cannot rename an open file, and NFS reports write errors here.
+    attempt("close", dst, () => closeSync(fd));
+    renameInto(tmp, dst);
+    tmp = undefined;
+    return { path: "stream", bytes };
+  } finally {
+    closeQuiet(sfd);
+    if (out >= 0) closeQuiet(out);
+    if (tmp !== undefined) unlinkQuiet(tmp);
+  }
+}
+
+function setTimes(path: string, mtimeSec: number, mtimeNsec: number): void {
+  attempt("lutimes", path, () => lutimesSync(path, Date.now() / 1000, fsTime(mtimeSec, mtimeNsec)));
+}
+
+function probe(_srcDir: string, _dstDir: string): Capabilities {
+  return { reflink: false, copyFileRange: false, anonymousTemp: false };
+}
+
+/** node:fs only: works wherever Node's fs does; always path "stream". */
+export function createPortableBackend(): Backend {
+  return { name: "portable", copyFile, setTimes, probe };
+}

@@ -1,0 +1,74 @@
+// The contract every platform backend satisfies. Callers see capabilities and outcomes,
+// never OS names: ffi/index.ts picks one backend once, by process.platform.
+import type { FastPath } from "../engine/index.ts";
+
+export type { FastPath };
+
+/** Metadata the destination must carry when a copy completes. */
+export interface FileMeta {
+  size: number;
+  /** Permission bits (mode & 0o7777). */
+  mode: number;
+  mtimeSec: number;
+  /** 0..999_999_999; backends keep what the OS can store. */
+  mtimeNsec: number;
+}
+
+export interface CopyOptions {
+  /** Fast paths this copy may try, best first is decided by the backend. Default: all. */
+  allow?: ReadonlySet<FastPath>;
+  /** Called after each chunk with the bytes just written; may block (sleep) to enforce a rate. */
+  onChunk?: (bytes: number) => void;
+  /** Checked between chunks; when it returns true the copy stops, cleans up and throws ECANCELED. */
+  cancelled?: () => boolean;
+  /** Chunk size for chunked paths; default 8 MiB. */
+  chunkBytes?: number;
+}
+
+export interface CopyOutcome {
+  path: FastPath;
+  bytes: number;
+  /** Set when a better path was tried and refused, e.g. { reflink: "EOPNOTSUPP" }. */
+  refused?: Partial<Record<FastPath, string>>;
+}
+
+/** What a filesystem (a pair of mounts) can do, learned by probing, cached per device pair. */
+export interface Capabilities {
+  reflink: boolean | "unknown";
+  copyFileRange: boolean | "unknown";
+  /** Anonymous temporary files (Linux O_TMPFILE) that are linked in when complete. */
+  anonymousTemp: boolean | "unknown";
+}
+
+/** An error from a system call, classified by its errno-style code (ENOENT, EACCES, ENOSPC, ...). */
+export class FsError extends Error {
+  readonly code: string;
+  readonly syscall: string;
+  readonly path: string;
+  constructor(code: string, syscall: string, path: string, detail?: string) {
+    super(`${syscall} ${path}: ${detail ?? code}`);
+    this.name = "FsError";
+    this.code = code;
+    this.syscall = syscall;
+    this.path = path;
+  }
+}
+
+export interface Backend {
+  readonly name: "linux" | "darwin" | "windows" | "portable";
+  /**
+   * Copy the regular file `src` to `dst` so that `dst` appears complete, with meta.mode and
+   * meta.mtime, or not at all: content is written to a temporary (anonymous where the OS allows,
+   * else `.blit-tmp-*` beside dst) and renamed/linked into place, replacing an existing dst.
+   * On any failure the temporary is removed and an FsError is thrown. Synchronous: it runs in a
+   * worker thread. The parent directory of dst must exist.
+   */
+  copyFile(src: string, dst: string, meta: FileMeta, opts?: CopyOptions): CopyOutcome;
+  /** Set mtime (ns precision where kept) without following a final symlink. */
+  setTimes(path: string, mtimeSec: number, mtimeNsec: number): void;
+  /** Probe what copying from srcDir to dstDir can use; both directories must exist. */
+  probe(srcDir: string, dstDir: string): Capabilities;
+}
+
+/** Prefix of every temporary name blit writes beside a destination file. */
+export const TEMP_PREFIX = ".blit-tmp-";

@@ -1,0 +1,81 @@
+import { describe, expect, test } from "bun:test";
+import { formatBytes, formatDuration, formatRate, formatRunsTable, type RunSummary } from "../../analytics/index.ts";
+
+function summary(overrides: Partial<RunSummary> = {}): RunSummary {
+  return {
+    id: "run-1",
+    startedAt: "2025-03-01T10:05:00.000Z",
+    finishedAt: "2025-03-01T10:05:04.250Z",
+    command: "mirror",
+    route: "local",
+    status: "ok",
+    exitCode: 0,
+    source: "/data/src",
+    destination: "/backup/dst",
+    sourceFs: "ext4",
+    destinationFs: "xfs",
+    files: 1200,
+    bytes: 5_000_000_000,
+    copied: 1234,
+    copiedBytes: 1_500_000_000,
+    totalMs: 3000,
+    workers: 6,
+    strategy: "batched-small",
+    errorCount: 0,
+    mainFastPath: "copy_file_range",
+    ...overrides,
+  };
+}
+
+describe("formatRunsTable", () => {
+  test("shows one aligned line per run under a header", () => {
+    const text = formatRunsTable(
+      [summary(), summary({ id: "run-2", route: "push", command: "copy", status: "failed", copied: 0, copiedBytes: 0, totalMs: 850, workers: 12, mainFastPath: undefined, destination: "blit://host:9031/mod/dst" })],
+      { utc: true },
+    );
+    expect(text).toBe(
+      [
+        "STARTED           COMMAND    STATUS  FILES   BYTES  DURATION        RATE  WORKERS  FAST PATH        SOURCE -> DESTINATION",
+        "2025-03-01 10:05  mirror     ok      1,234  1.5 GB      3.0s  500.0 MB/s        6  copy_file_range  /data/src -> /backup/dst",
+        "2025-03-01 10:05  copy/push  failed      0     0 B     850ms           -       12  -                /data/src -> blit://host:9031/mod/dst",
+      ].join("\n"),
+    );
+  });
+
+  test("start times are local unless utc is asked for", () => {
+    const started = new Date("2025-03-01T10:05:00.000Z");
+    const local = `${started.getFullYear()}-${String(started.getMonth() + 1).padStart(2, "0")}-${String(started.getDate()).padStart(2, "0")} ${String(started.getHours()).padStart(2, "0")}:${String(started.getMinutes()).padStart(2, "0")}`;
+    expect(formatRunsTable([summary()]).split("\n")[1]?.startsWith(local)).toBe(true);
+  });
+
+  test("an empty history says so", () => {
+    expect(formatRunsTable([])).toBe("No runs recorded yet.");
+  });
+});
+
+describe("human units", () => {
+  test.each([
+    [0, "0 B"],
+    [999, "999 B"],
+    [1536, "1.5 kB"],
+    [2_000_000_000, "2.0 GB"],
+    [-1, "-"],
+  ])("formatBytes(%p) is %p", (bytes, text) => {
+    expect(formatBytes(bytes)).toBe(text);
+  });
+
+  test.each([
+    [850, "850ms"],
+    [12_340, "12.3s"],
+    [245_000, "4m05s"],
+    [3_720_000, "1h02m"],
+  ])("formatDuration(%p) is %p", (ms, text) => {
+    expect(formatDuration(ms)).toBe(text);
+  });
+
+  test("formatRate is MB/s over the given time, '-' when nothing moved", () => {
+    expect(formatRate(100_000_000, 2000)).toBe("50.0 MB/s");
+    expect(formatRate(0, 2000)).toBe("-");
+    expect(formatRate(100, 0)).toBe("-");
+  });
+});

@@ -1,0 +1,196 @@
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { existsSync, statSync } from "node:fs";
+import {
+  getRun,
+  listRuns,
+  MIGRATIONS,
+  record,
+  SCHEMA_VERSION,
+  withStore,
+  type OpenStore,
+} from "../../analytics/index.ts";
+import { makeReport } from "./make-report.ts";
+import { makeTempStore, type TempStore } from "./temp-store.ts";
+
+let store: TempStore;
+beforeEach(() => {
+  store = makeTempStore();
+});
+afterEach(() => {
+  store.remove();
+});
+
+async function rows(conn: OpenStore["conn"], sql: string, params: (string | number)[] = []) {
+  return (await conn.runAndReadAll(sql, params)).getRowObjectsJS();
+}
+
+describe("record and read back", () => {
+  test("a recorded run round-trips through listRuns and getRun", async () => {
+    const report = makeReport();
+    expect(await record(report, { path: store.path })).toEqual({ stored: "db" });
+
+    const runs = await listRuns({ path: store.path });
+    expect(runs).toHaveLength(1);
+    expect(runs[0]).toEqual({
+      id: report.id,
+      startedAt: report.startedAt,
+      finishedAt: report.finishedAt,
+      command: "mirror",
+      route: "local",
+      status: "partial",
+      exitCode: 23,
+      source: "/data/src",
+      destination: "/data/dst",
+      sourceFs: "ext4",
+      destinationFs: "xfs",
+      files: 1200,
+      bytes: 5_368_709_120,
+      copied: 298,
+      copiedBytes: 999_000_000,
+      totalMs: 4250,
+      workers: 6,
+      strategy: "batched-small",
+      errorCount: 2,
+      mainFastPath: "copy_file_range",
+    });
+    expect(await getRun(report.id, { path: store.path })).toEqual(report);
+  });
+
+  test("getRun of an unknown id is undefined", async () => {
+    await record(makeReport(), { path: store.path });
+    expect(await getRun("no-such-run", { path: store.path })).toBeUndefined();
+  });
+
+  test("a report without transport round-trips too", async () => {
+    const report = makeReport({ transport: undefined });
+    await record(report, { path: store.path });
+    expect(await getRun(report.id, { path: store.path })).toEqual(report);
+  });
+
+  test("listRuns is newest first and honours limit", async () => {
+    const times = ["2025-03-02T08:00:00.000Z", "2025-03-03T08:00:00.000Z", "2025-03-01T08:00:00.000Z"];
+    for (const startedAt of times) await record(makeReport({ startedAt }), { path: store.path });
+    const all = await listRuns({ path: store.path });
+    expect(all.map((r) => r.startedAt)).toEqual([times[1], times[0], times[2]]);
+    const two = await listRuns({ path: store.path, limit: 2 });
+    expect(two.map((r) => r.startedAt)).toEqual([times[1], times[0]]);
+  });
+
+  test("a UTC offset in startedAt is honoured", async () => {
+    await record(makeReport({ startedAt: "2025-03-01T12:00:00.000+02:00" }), { path: store.path });
+    const [run] = await listRuns({ path: store.path });
+    expect(run?.startedAt).toBe("2025-03-01T10:00:00.000Z");
+  });
+
+  test("recording the same run twice stores it once, with its errors once", async () => {
+    const report = makeReport();
+    await record(report, { path: store.path });
+    expect(await record(report, { path: store.path })).toEqual({ stored: "db" });
+    await withStore(store.path, async ({ conn }) => {
+      expect(await rows(conn, "SELECT count(*)::INT AS n FROM runs")).toEqual([{ n: 1 }]);
+      expect(await rows(conn, "SELECT count(*)::INT AS n FROM run_errors")).toEqual([{ n: 2 }]);
+    });
+  });
+
+  test("errors are stored as rows in order, and values are bound, not spliced", async () => {
+    const report = makeReport({
+      errors: [
+        { path: "it's; DROP TABLE runs; --", side: "source", code: "EACCES", message: 'quote " and \\' },
+        { path: "second", side: "run", code: "DELETE_GUARD", message: "guard" },
+      ],
+    });
+    await record(report, { path: store.path });
+    await withStore(store.path, async ({ conn }) => {
+      expect(await rows(conn, "SELECT seq, path, side, code, message FROM run_errors WHERE run_id = $1 ORDER BY seq", [report.id])).toEqual([
+        { seq: 0, path: "it's; DROP TABLE runs; --", side: "source", code: "EACCES", message: 'quote " and \\' },
+        { seq: 1, path: "second", side: "run", code: "DELETE_GUARD", message: "guard" },
+      ]);
+    });
+  });
+
+  test("the fields analytics fits on are typed columns with the report's values", async () => {
+    const report = makeReport();
+    await record(report, { path: store.path });
+    await withStore(store.path, async ({ conn }) => {
+      const types = await rows(
+        conn,
+        "SELECT column_name AS name, data_type AS type FROM information_schema.columns WHERE table_name = 'runs'",
+      );
+      const typeOf = Object.fromEntries(types.map((t) => [t.name, t.type]));
+      expect(typeOf).toMatchObject({
+        id: "VARCHAR",
+        started_at: "TIMESTAMP",
+        files: "BIGINT",
+        bytes: "BIGINT",
+        dirs: "BIGINT",
+        total_ms: "DOUBLE",
+        route: "VARCHAR",
+        source_fs: "VARCHAR",
+        destination_fs: "VARCHAR",
+        workers: "INTEGER",
+        report: "JSON",
+        options: "JSON",
+      });
+      const [row] = await rows(
+        conn,
+        `SELECT files::DOUBLE AS files, bytes::DOUBLE AS bytes, dirs::DOUBLE AS dirs, total_ms, route,
+                source_fs, destination_fs, workers, requested_workers, transport,
+                json_extract(options, '$.workers')::INT AS options_workers,
+                json_extract(bytes_by_path, '$.copy_file_range')::DOUBLE AS cfr_bytes
+         FROM runs`,
+      );
+      expect(row).toEqual({
+        files: 1200,
+        bytes: 5_368_709_120,
+        dirs: 40,
+        total_ms: 4250,
+        route: "local",
+        source_fs: "ext4",
+        destination_fs: "xfs",
+        workers: 6,
+        requested_workers: 8,
+        transport: "tcp",
+        options_workers: 8,
+        cfr_bytes: 900_000_000,
+      });
+    });
+  });
+});
+
+describe("durability", () => {
+  test("many records keep the write-ahead log small, and every run survives re-opening", async () => {
+    const reports = Array.from({ length: 15 }, () => makeReport());
+    for (const report of reports) expect(await record(report, { path: store.path })).toEqual({ stored: "db" });
+    const wal = `${store.path}.wal`;
+    expect(existsSync(wal) ? statSync(wal).size : 0).toBeLessThan(64 * 1024);
+    const runs = await listRuns({ path: store.path, limit: 100 });
+    expect(runs.map((r) => r.id).sort()).toEqual(reports.map((r) => r.id).sort());
+  });
+});
+
+describe("migrations", () => {
+  test("a new store is migrated from empty to the latest version, and re-opening is a no-op", async () => {
+    expect(MIGRATIONS.map((m) => m.version)).toEqual(MIGRATIONS.map((_, i) => i + 1));
+    const first = await withStore(store.path, async (s) => s.migrated);
+    expect(first).toEqual(MIGRATIONS.map((m) => m.version));
+    const second = await withStore(store.path, async (s) => s.migrated);
+    expect(second).toEqual([]);
+  });
+
+  test("schema_version records each applied version once", async () => {
+    await withStore(store.path, async () => {});
+    await withStore(store.path, async () => {});
+    await withStore(store.path, async ({ conn }) => {
+      const versions = await rows(conn, "SELECT version, applied_at IS NOT NULL AS stamped FROM schema_version ORDER BY version");
+      expect(versions).toEqual(MIGRATIONS.map((m) => ({ version: m.version, stamped: true })));
+      expect(versions.at(-1)?.version).toBe(SCHEMA_VERSION);
+    });
+  });
+
+  test("runs recorded before a re-open are still there", async () => {
+    const report = makeReport();
+    await record(report, { path: store.path });
+    await withStore(store.path, async () => {});
+    expect((await listRuns({ path: store.path })).map((r) => r.id)).toEqual([report.id]);
+  });
+});

@@ -1,0 +1,293 @@
+// The blit command line: parse, run, print, record, and map the outcome to an exit code.
+import { parseArgs } from "node:util";
+import {
+  normalizeOptions, parseRate, refusedReport, run, UsageError, VERSION,
+  type Action, type Job, type RunReport,
+} from "../engine/index.ts";
+import { formatRunsTable, listRuns, preloadTelemetry, record, telemetryEnabled, telemetryPath } from "../analytics/index.ts";
+import { EXIT_FATAL, EXIT_INTERRUPTED, EXIT_OK, exitCodeFor } from "./exit-codes.ts";
+import { bytes, count, rate, seconds } from "./format.ts";
+import { ProgressView } from "./progress.ts";
+
+const MAIN_HELP = `blit ${VERSION} — fast file copy and sync that records every run
+
+Usage:
+  blit copy   SRC DST [flags]     copy new and changed files from SRC into DST; never deletes
+  blit mirror SRC DST [flags]     make DST equal to SRC, deleting what SRC lacks
+  blit diagnostics perf [--limit N] [--json]
+                                  recent runs from the telemetry store
+  blit help [COMMAND]             this text, or a command's flags
+
+SRC is a directory (its contents go into DST, which is created if missing) or a single file
+(copied into DST if DST is a directory, else to the path DST).
+
+Run 'blit COMMAND --help' for a command's flags.
+
+Exit codes:
+  0    all done
+  1    some files failed (each is named on stderr); the rest was done, mirror deleted nothing
+  2    usage error or fatal error (bad flags, missing source, destination inside source,
+       no space left on the destination); nothing or only part was written
+  130  interrupted (Ctrl-C or SIGTERM); temporary files removed, run recorded as interrupted
+
+Environment:
+  BLIT_HOME        where the telemetry store lives (default $XDG_DATA_HOME/blit, else
+                   ~/.local/share/blit); the file is BLIT_HOME/telemetry.duckdb
+  BLIT_TELEMETRY   'off' records nothing (same as --no-telemetry)
+  BLIT_WORKERS     default for --workers
+  BLIT_BACKEND     'portable' forces the plain read/write copy path (for comparison)
+`;
+
+const COPY_FLAGS = `Flags:
+  -n, --dry-run          print the plan (what would be copied, created, deleted); change nothing
+  -c, --checksum         compare files of equal size by content hash (BLAKE2b-256), not mtime
+      --size-only        treat files of equal size as unchanged, whatever their mtime
+  -I, --ignore-times     copy every file, even when size and mtime match
+      --exclude GLOB     leave out matching entries (repeatable). A pattern without '/' matches a
+                         name at any depth ('*.tmp', 'node_modules'); with '/' it matches the path
+                         from SRC ('logs/*.gz'; a leading '/' anchors it at SRC); a trailing '/'
+                         matches directories only. Excluded destination entries are never deleted.
+  -w, --workers N        copy with N worker threads (default: 2 per CPU core, 2 to 16;
+                         env BLIT_WORKERS)
+      --bwlimit RATE     limit the transfer to RATE bytes per second: 500K, 50M, 1G
+                         (K, M, G are powers of 1024; 0 = no limit)
+      --progress         show progress on stderr (default when stderr is a terminal):
+                         files, bytes, rate, ETA
+      --no-progress      no progress display
+      --json             print one JSON object (the run report) on stdout, for scripts
+  -v, --verbose          list every action taken and the fast-path notes
+      --no-telemetry     do not record this run (env BLIT_TELEMETRY=off does the same)
+  -h, --help             this help`;
+
+const MIRROR_ONLY = `Mirror only:
+      --max-delete N     if more than N entries would be deleted, delete none and exit 1
+      --force            allow a mirror from an empty SRC to empty DST
+
+Mirror deletes only after a complete enumeration and copy with no errors; any error means
+nothing is deleted (exit 1).`;
+
+const HELP: Record<string, string> = {
+  copy: `blit copy SRC DST [flags]
+
+Copy new and changed files from SRC into DST. Never deletes anything in DST. A file counts as
+unchanged when its size and modification time match (see --checksum, --size-only,
+--ignore-times). Files are written under a temporary (anonymous where the OS allows) and put in
+place only when complete, with their mode and mtime (nanoseconds kept); symlinks are copied as
+links, empty directories are kept, directory mtimes are set last.
+
+${COPY_FLAGS}
+`,
+  mirror: `blit mirror SRC DST [flags]
+
+Make DST equal to SRC: copy new and changed files as 'blit copy' does, then delete entries of
+DST that SRC lacks.
+
+${COPY_FLAGS}
+${MIRROR_ONLY}
+`,
+  diagnostics: `blit diagnostics perf [--limit N] [--json]
+
+List recent runs from the telemetry store, newest first: when, command, status, files, bytes,
+duration, rate, workers, the fast path that carried most bytes, source and destination.
+
+Flags:
+      --limit N          how many runs (default 20)
+      --json             print the runs as a JSON array
+  -h, --help             this help
+`,
+};
+
+export interface Io {
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
+  env: NodeJS.ProcessEnv;
+}
+
+/** Runs the CLI and returns the exit code. */
+export async function main(argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
+  const say = (s: string) => io.stdout.write(s.endsWith("\n") ? s : s + "\n");
+  const err = (s: string) => io.stderr.write(`blit: ${s}\n`);
+  const [cmd, ...rest] = argv;
+  if (cmd === undefined || cmd === "-h" || cmd === "--help") {
+    say(MAIN_HELP);
+    return cmd === undefined ? EXIT_FATAL : EXIT_OK;
+  }
+  if (cmd === "--version" || cmd === "-V") {
+    say(`blit ${VERSION}`);
+    return EXIT_OK;
+  }
+  if (cmd === "help") {
+    say(rest[0] && HELP[rest[0]] ? HELP[rest[0]]! : MAIN_HELP);
+    return EXIT_OK;
+  }
+  try {
+    if (cmd === "copy" || cmd === "mirror") return await transfer(cmd, rest, io, say, err);
+    if (cmd === "diagnostics") return await diagnostics(rest, io, say, err);
+    err(`unknown command '${cmd}'; run 'blit --help' for the commands`);
+    return EXIT_FATAL;
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof RangeError || (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
+      err(`${(e as Error).message}`);
+      return EXIT_FATAL;
+    }
+    err(`fatal: ${(e as Error).stack ?? e}`);
+    return EXIT_FATAL;
+  }
+}
+
+async function transfer(cmd: "copy" | "mirror", args: string[], io: Io, say: (s: string) => void, err: (s: string) => void): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      "dry-run": { type: "boolean", short: "n" },
+      checksum: { type: "boolean", short: "c" },
+      "size-only": { type: "boolean" },
+      "ignore-times": { type: "boolean", short: "I" },
+      exclude: { type: "string", multiple: true },
+      workers: { type: "string", short: "w" },
+      bwlimit: { type: "string" },
+      "max-delete": { type: "string" },
+      force: { type: "boolean" },
+      progress: { type: "boolean" },
+      "no-progress": { type: "boolean" },
+      json: { type: "boolean" },
+      verbose: { type: "boolean", short: "v" },
+      "no-telemetry": { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    say(HELP[cmd]!);
+    return EXIT_OK;
+  }
+  if (positionals.length !== 2) {
+    err(`${cmd} needs a source and a destination (got ${positionals.length} path${positionals.length === 1 ? "" : "s"}); run 'blit ${cmd} --help'`);
+    return EXIT_FATAL;
+  }
+  if (cmd === "copy" && (values["max-delete"] !== undefined || values.force)) {
+    err("--max-delete and --force are mirror flags; copy never deletes");
+    return EXIT_FATAL;
+  }
+  const wholeNumber = (flag: string, v: string) => {
+    if (!/^\d+$/.test(v)) throw new RangeError(`--${flag} needs a whole number, got '${v}'`);
+    return Number(v);
+  };
+  const workersText = values.workers ?? io.env.BLIT_WORKERS;
+  const options = normalizeOptions({
+    dryRun: values["dry-run"] ?? false,
+    checksum: values.checksum ?? false,
+    sizeOnly: values["size-only"] ?? false,
+    ignoreTimes: values["ignore-times"] ?? false,
+    exclude: values.exclude ?? [],
+    workers: workersText !== undefined ? wholeNumber("workers", workersText) : undefined,
+    bwlimit: values.bwlimit !== undefined ? parseRate(values.bwlimit) : 0,
+    maxDelete: values["max-delete"] !== undefined ? wholeNumber("max-delete", values["max-delete"]) : -1,
+    force: values.force ?? false,
+  });
+  const job: Job = { command: cmd, source: positionals[0]!, destination: positionals[1]!, options };
+  const telemetryOn = !values["no-telemetry"] && telemetryEnabled(io.env);
+  const json = values.json ?? false;
+  const showProgress = values["no-progress"] ? false : values.progress ?? (io.stderr.isTTY === true && !json);
+  const started = new Date();
+  if (telemetryOn) void preloadTelemetry();
+
+  const abort = new AbortController();
+  let signals = 0;
+  const onSignal = () => {
+    signals++;
+    if (signals === 1) {
+      io.stderr.write("\nblit: interrupted; stopping after the files in flight (press Ctrl-C again to quit at once)\n");
+      abort.abort();
+    } else process.exit(EXIT_INTERRUPTED);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  const view = showProgress ? new ProgressView(io.stderr, io.stderr.isTTY === true) : undefined;
+  let report: RunReport;
+  let actions: Action[] = [];
+  try {
+    const result = await run(job, { signal: abort.signal, onProgress: (p) => view?.update(p) });
+    report = result.report;
+    actions = result.actions;
+  } catch (e) {
+    view?.stop();
+    if (!(e instanceof UsageError)) throw e;
+    report = refusedReport(job, e, started);
+    err(e.message);
+    if (telemetryOn) await saveTelemetry(report, io, err);
+    if (json) say(JSON.stringify({ ...report, telemetry: telemetryOn ? telemetryPath(io.env) : null }));
+    return EXIT_FATAL;
+  } finally {
+    view?.stop();
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+  if (telemetryOn) await saveTelemetry(report, io, err);
+  const shown = report.errors.slice(0, 50);
+  for (const e of shown) err(`error: ${e.side === "run" ? "" : `${e.side} `}${e.path}: ${e.message} [${e.code}]`);
+  if (report.errorCount > shown.length) err(`… and ${report.errorCount - shown.length} more errors (see 'blit diagnostics perf --json')`);
+  if (json) {
+    say(JSON.stringify({ ...report, actions: options.dryRun ? actions : undefined, telemetry: telemetryOn ? telemetryPath(io.env) : null }));
+  } else {
+    if (options.dryRun || values.verbose) for (const a of actions) say(`${a.kind.padEnd(7)} ${a.path}${a.bytes !== undefined ? `  (${bytes(a.bytes)})` : ""}`);
+    say(summary(report));
+    if (values.verbose) for (const [p, note] of Object.entries(report.fastPathNotes)) say(`  note: ${note}`);
+  }
+  return exitCodeFor(report.status);
+}
+
+async function saveTelemetry(report: RunReport, io: Io, err: (s: string) => void) {
+  const r = await record(report, { path: telemetryPath(io.env) });
+  if (r.warning) err(`warning: telemetry not recorded: ${r.warning}`);
+}
+
+function summary(r: RunReport): string {
+  const c = r.counts;
+  const p = r.phases;
+  const dry = r.options.dryRun ? " (dry run: nothing changed)" : "";
+  const paths = Object.entries(r.bytesByPath)
+    .sort((a, b) => (b[1] ?? 0) - (a[1] ?? 0))
+    .map(([k, v]) => `${k} ${bytes(v ?? 0)} (${count(r.filesByPath[k as keyof typeof r.filesByPath] ?? 0)} files)`)
+    .join(", ");
+  const lines = [
+    `${r.command} ${r.source} -> ${r.destination}: ${r.status}${dry}`,
+    `  source: ${count(r.workload.files)} files (${bytes(r.workload.bytes)}), ${count(r.workload.dirs)} dirs, ${count(r.workload.symlinks)} symlinks`,
+    r.options.dryRun
+      ? `  would copy ${count(c.planned)} (${bytes(c.plannedBytes)}), skip ${count(c.skipped)}${r.command === "mirror" ? `, delete ${count(c.deletePlanned)}` : ""}`
+      : `  copied ${count(c.copied)} (${bytes(c.copiedBytes)}), skipped ${count(c.skipped)} unchanged${r.command === "mirror" ? `, deleted ${count(c.deleted)}` : ""}, ${count(c.dirsCreated)} dirs created`,
+    `  time ${seconds(p.totalMs)} (enumerate ${seconds(p.enumerateMs)}, plan ${seconds(p.planMs)}, transfer ${seconds(p.transferMs)}, delete ${seconds(p.deleteMs)}), ${rate(c.copiedBytes, p.transferMs)}, ${r.plan.workers} workers`,
+  ];
+  if (paths) lines.push(`  fast paths: ${paths}`);
+  if (r.errorCount) lines.push(`  errors: ${count(r.errorCount)} (listed above)`);
+  return lines.join("\n");
+}
+
+async function diagnostics(args: string[], io: Io, say: (s: string) => void, err: (s: string) => void): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub === "-h" || sub === "--help" || sub === undefined) {
+    say(HELP.diagnostics!);
+    return sub === undefined ? EXIT_FATAL : EXIT_OK;
+  }
+  if (sub !== "perf") {
+    err(`unknown diagnostics command '${sub}'; run 'blit diagnostics --help'`);
+    return EXIT_FATAL;
+  }
+  const { values } = parseArgs({
+    args: rest,
+    strict: true,
+    options: { limit: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+  });
+  if (values.help) {
+    say(HELP.diagnostics!);
+    return EXIT_OK;
+  }
+  const limit = values.limit === undefined ? 20 : Number(values.limit);
+  if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`--limit needs a whole number of 1 or more, got '${values.limit}'`);
+  const runs = await listRuns({ limit, path: telemetryPath(io.env) });
+  if (values.json) say(JSON.stringify(runs));
+  else if (runs.length === 0) say(`no runs recorded yet in ${telemetryPath(io.env)}`);
+  else say(formatRunsTable(runs));
+  return EXIT_OK;
+}

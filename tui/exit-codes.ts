@@ -1,0 +1,21 @@
+// The one place where outcomes become exit codes (documented in README and `blit --help`).
+export const EXIT_OK = 0;
+/** Some files failed (each is named on stderr); the rest was done. */
+export const EXIT_PARTIAL = 1;
+/** Bad usage or a fatal error (missing source, no space left...). */
+export const EXIT_FATAL = 2;
+/** Interrupted by Ctrl-C or SIGTERM; the run is recorded as interrupted. */
+export const EXIT_INTERRUPTED = 130;
+
+export function exitCodeFor(status: "ok" | "partial" | "failed" | "interrupted"): number {
+  switch (status) {
+    case "ok":
+      return EXIT_OK;
+    case "partial":
+      return EXIT_PARTIAL;
+    case "interrupted":
+      return EXIT_INTERRUPTED;
+    case "failed":
+      return EXIT_FATAL;
+  }
+}

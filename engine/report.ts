@@ -94,6 +94,8 @@ export interface RunReport {
   startedAt: string; // ISO 8601
   finishedAt: string;
   host: string;
+  /** Process id of the blit process that ran it (links offline traces to the run). */
+  pid: number;
   os: string; // process.platform + " " + os.release()
   blitVersion: string;
   command: Command;

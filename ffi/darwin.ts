@@ -172,8 +172,9 @@ export function createDarwinBackend(): Backend {
   }
 
   // atime is left alone (UTIME_OMIT); mtime keeps nanoseconds, which APFS stores.
-  const times = new BigInt64Array(4);
-  const timesPtr = ptr(times);
+  // A view of a real ArrayBuffer, and its pointer taken at each call: JSC may move the storage of
+  // a small typed array, which would leave a pointer taken once stale.
+  const times = new BigInt64Array(new ArrayBuffer(32));
   function setTimespec(sec: number, nsec: number): void {
     times[0] = 0n;
     times[1] = UTIME_OMIT;
@@ -181,16 +182,22 @@ export function createDarwinBackend(): Backend {
     times[3] = BigInt(nsec);
   }
 
+  /** Mode and mtime through `fd`, which it closes, then the rename over dst. */
   function finish(fd: number, tmp: string, meta: FileMeta, dst: string): void {
     try {
-      fchmodSync(fd, meta.mode & 0o7777);
+      try {
+        fchmodSync(fd, meta.mode & 0o7777);
+      } catch (err) {
+        throw toFsError(err, "fchmod", dst);
+      }
+      setTimespec(meta.mtimeSec, meta.mtimeNsec);
+      if (sys.futimens(fd, ptr(times)) !== 0) {
+        const code = errno();
+        throw new FsError(code, "futimens", dst, describeCode(code));
+      }
     } catch (err) {
-      throw toFsError(err, "fchmod", dst);
-    }
-    setTimespec(meta.mtimeSec, meta.mtimeNsec);
-    if (sys.futimens(fd, timesPtr) !== 0) {
-      const code = errno();
-      throw new FsError(code, "futimens", dst, describeCode(code));
+      closeQuiet(fd);
+      throw err;
     }
     try {
       closeSync(fd);
@@ -277,7 +284,7 @@ export function createDarwinBackend(): Backend {
 
   function setTimes(path: string, mtimeSec: number, mtimeNsec: number): void {
     setTimespec(mtimeSec, mtimeNsec);
-    if (sys.utimensat(AT_FDCWD, cstr(path), timesPtr, AT_SYMLINK_NOFOLLOW) !== 0) {
+    if (sys.utimensat(AT_FDCWD, cstr(path), ptr(times), AT_SYMLINK_NOFOLLOW) !== 0) {
       const code = errno();
       throw new FsError(code, "utimensat", path, describeCode(code));
     }

@@ -2,9 +2,13 @@
 // capabilities and outcomes, not OS names.
 import { lstatSync } from "node:fs";
 import { createLinuxBackend, type StatRecord } from "./linux.ts";
-import { createPortableBackend } from "./portable.ts";
-import { createDarwinBackend, darwinPlan } from "./darwin.ts";
-import { createWindowsBackend, windowsCopyFlags, NO_BUFFERING_MIN_BYTES } from "./windows.ts";
+import { createPortableBackend, fsTime, tempPathFor } from "./portable.ts";
+import { cloneRefusalSticks, createDarwinBackend, darwinErrnoAction, darwinErrnoName, darwinPlan } from "./darwin.ts";
+import {
+  COPY_FILE_FAIL_IF_EXISTS, COPY_FILE_NO_BUFFERING, createWindowsBackend, FILETIME_MAX, FILETIME_UNIX_EPOCH,
+  filetimeToUnix, longPathForm, MAX_PATH_CHARS, MOVE_FLAGS, MOVEFILE_REPLACE_EXISTING, MOVEFILE_WRITE_THROUGH,
+  NO_BUFFERING_MIN_BYTES, toWide, unixToFiletime, windowsCopyAction, windowsCopyFlags, winErrorCode,
+} from "./windows.ts";
 import type { Backend } from "./types.ts";
 
 export { FsError, TEMP_PREFIX } from "./types.ts";
@@ -13,7 +17,14 @@ export type { StatRecord } from "./linux.ts";
 export { describeCode } from "./errno.ts";
 export { filesystemType } from "./mounts.ts";
 export { createLinuxBackend, createPortableBackend, createDarwinBackend, createWindowsBackend };
-export { darwinPlan, windowsCopyFlags, NO_BUFFERING_MIN_BYTES };
+// The pure decision logic of the backends that cannot run here, exported so it is tested on any OS.
+export { fsTime, tempPathFor };
+export { cloneRefusalSticks, darwinErrnoAction, darwinErrnoName, darwinPlan };
+export {
+  COPY_FILE_FAIL_IF_EXISTS, COPY_FILE_NO_BUFFERING, FILETIME_MAX, FILETIME_UNIX_EPOCH, filetimeToUnix, longPathForm,
+  MAX_PATH_CHARS, MOVE_FLAGS, MOVEFILE_REPLACE_EXISTING, MOVEFILE_WRITE_THROUGH, NO_BUFFERING_MIN_BYTES, toWide,
+  unixToFiletime, windowsCopyAction, windowsCopyFlags, winErrorCode,
+};
 
 /** A backend plus a fast lstat that reports nanosecond mtimes. */
 export type PlatformBackend = Backend & {

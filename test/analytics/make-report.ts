@@ -10,6 +10,7 @@ export function makeReport(overrides: Partial<RunReport> = {}): RunReport {
     startedAt,
     finishedAt: new Date(started + 4_250).toISOString(),
     host: "test-host",
+    pid: 4242,
     os: "linux 6.8.0",
     blitVersion: "0.1.0",
     command: "mirror",

@@ -8,8 +8,8 @@ import {
   darwinErrnoAction,
   darwinErrnoName,
   darwinPlan,
-} from "../../ffi/darwin.ts";
-import { TEMP_PREFIX, type FastPath } from "../../ffi/types.ts";
+} from "../../ffi/index.ts";
+import { TEMP_PREFIX, type FastPath } from "../../ffi/index.ts";
 
 const base = { sameVolume: true, cloneSupported: "unknown" as const, size: 4096 };
 

@@ -16,8 +16,8 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
-import { createPortableBackend, fsTime, tempPathFor } from "../../ffi/portable.ts";
-import { FsError, TEMP_PREFIX, type Backend, type FileMeta } from "../../ffi/types.ts";
+import { createPortableBackend, fsTime, tempPathFor } from "../../ffi/index.ts";
+import { FsError, TEMP_PREFIX, type Backend, type FileMeta } from "../../ffi/index.ts";
 
 let dir: string;
 let backend: Backend;

@@ -20,8 +20,8 @@ import {
   windowsCopyAction,
   windowsCopyFlags,
   winErrorCode,
-} from "../../ffi/windows.ts";
-import { TEMP_PREFIX } from "../../ffi/types.ts";
+} from "../../ffi/index.ts";
+import { TEMP_PREFIX } from "../../ffi/index.ts";
 
 const MiB = 1024 * 1024;
 

@@ -1,8 +1,8 @@
 // The analytics folder's public API. Other folders import from here only.
 
 export { telemetryPath, telemetryEnabled, spoolDirFor } from "./telemetry-path.ts";
-export { record } from "./record.ts";
-export type { RecordOptions, TelemetryResult } from "./record.ts";
+export { record, startRecording } from "./record.ts";
+export type { Recording, RecordOptions, TelemetryResult } from "./record.ts";
 export { listRuns, getRun } from "./runs-query.ts";
 export type { ListOptions, ReadOptions, RunSummary } from "./runs-query.ts";
 export { formatRunsTable } from "./runs-table.ts";

@@ -29,29 +29,62 @@ export interface TelemetryResult {
 }
 
 /** Stores one run. Never throws; idempotent on `report.id`. */
-export async function record(report: RunReport, options: RecordOptions = {}): Promise<TelemetryResult> {
+export function record(report: RunReport, options: RecordOptions = {}): Promise<TelemetryResult> {
+  return startRecording(options).finish(report);
+}
+
+export interface Recording {
+  /** Stores the run's report; resolves like record(). Call once. */
+  finish(report: RunReport): Promise<TelemetryResult>;
+}
+
+/**
+ * Opens the store now, while the run works, so that recording at the end costs only the insert.
+ * The store stays open (and locked for other processes, which then spool) until finish().
+ */
+export function startRecording(options: RecordOptions = {}): Recording {
   let path = "(unknown path)";
+  let deliver!: (report: RunReport) => void;
+  const pending = new Promise<RunReport>((resolve) => (deliver = resolve));
+  let stored: Promise<void>;
   try {
     path = options.path ?? telemetryPath();
-    await withStore(path, (store) => insertRun(store.conn, report));
-    return { stored: "db" };
-  } catch (storeErr) {
-    const busy = storeErr instanceof TelemetryError && storeErr.code === "TELEMETRY_BUSY";
-    const storeCause = storeErr instanceof TelemetryError ? causeText(storeErr.cause) : causeText(storeErr);
-    let spoolDir = "(unknown spool)";
-    try {
-      spoolDir = spoolDirFor(path);
-      const file = spoolReport(spoolDir, report);
-      if (busy) return { stored: "spooled" };
-      return {
-        stored: "spooled",
-        warning: `telemetry: store ${path} is unusable (${storeCause}); run saved to ${file} and will be added when the store works again`,
-      };
-    } catch (spoolErr) {
-      return {
-        stored: "none",
-        warning: `telemetry: run not recorded: store ${path}: ${storeCause}; spool ${spoolDir}: ${causeText(spoolErr)}`,
-      };
-    }
+    stored = withStore(path, async (store) => {
+      await insertRun(store.conn, await pending);
+    });
+  } catch (err) {
+    stored = Promise.reject(err);
+  }
+  stored.catch(() => {}); // handled in finish()
+  return {
+    async finish(report: RunReport): Promise<TelemetryResult> {
+      deliver(report);
+      try {
+        await stored;
+        return { stored: "db" };
+      } catch (storeErr) {
+        return fallBack(path, report, storeErr);
+      }
+    },
+  };
+}
+
+function fallBack(path: string, report: RunReport, storeErr: unknown): TelemetryResult {
+  const busy = storeErr instanceof TelemetryError && storeErr.code === "TELEMETRY_BUSY";
+  const storeCause = storeErr instanceof TelemetryError ? causeText(storeErr.cause) : causeText(storeErr);
+  let spoolDir = "(unknown spool)";
+  try {
+    spoolDir = spoolDirFor(path);
+    const file = spoolReport(spoolDir, report);
+    if (busy) return { stored: "spooled" };
+    return {
+      stored: "spooled",
+      warning: `telemetry: store ${path} is unusable (${storeCause}); run saved to ${file} and will be added when the store works again`,
+    };
+  } catch (spoolErr) {
+    return {
+      stored: "none",
+      warning: `telemetry: run not recorded: store ${path}: ${storeCause}; spool ${spoolDir}: ${causeText(spoolErr)}`,
+    };
   }
 }

@@ -257,11 +257,12 @@ export async function run(job: Job, hooks: RunHooks = {}): Promise<RunResult> {
       }
       if (type === T_OTHER) continue; // devices, fifos, sockets are not copied
       if (dType !== 0 && dType !== type) {
-        if (job.command === "mirror") {
+        // Replacing is a delete: a mirror does it only when the walk found no error.
+        if (job.command === "mirror" && errorCount === 0) {
           replaceFirst.push(j!);
           dType = 0;
         } else {
-          addError({ path: rel, side: "destination", code: "TYPE_CONFLICT", message: `destination '${rel}' is a ${typeName(dType)} but the source has a ${typeName(type)}; use mirror to replace it` });
+          addError({ path: rel, side: "destination", code: "TYPE_CONFLICT", message: `destination '${rel}' is a ${typeName(dType)} but the source has a ${typeName(type)}; ${job.command === "mirror" ? "not replaced because the run had errors" : "use mirror to replace it"}` });
           if (type === T_DIR) blocked.add(rel);
           continue;
         }

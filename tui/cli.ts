@@ -4,7 +4,7 @@ import {
   normalizeOptions, parseRate, refusedReport, run, UsageError, VERSION,
   type Action, type Job, type RunReport,
 } from "../engine/index.ts";
-import { formatRunsTable, listRuns, preloadTelemetry, record, telemetryEnabled, telemetryPath } from "../analytics/index.ts";
+import { formatRunsTable, listRuns, startRecording, telemetryEnabled, telemetryPath, type Recording } from "../analytics/index.ts";
 import { EXIT_FATAL, EXIT_INTERRUPTED, EXIT_OK, exitCodeFor } from "./exit-codes.ts";
 import { bytes, count, rate, seconds } from "./format.ts";
 import { ProgressView } from "./progress.ts";
@@ -191,7 +191,8 @@ async function transfer(cmd: "copy" | "mirror", args: string[], io: Io, say: (s:
   const json = values.json ?? false;
   const showProgress = values["no-progress"] ? false : values.progress ?? (io.stderr.isTTY === true && !json);
   const started = new Date();
-  if (telemetryOn) void preloadTelemetry();
+  // The store opens while the run works; at the end only the insert is left.
+  const recording = telemetryOn ? startRecording({ path: telemetryPath(io.env) }) : undefined;
 
   const abort = new AbortController();
   let signals = 0;
@@ -216,7 +217,7 @@ async function transfer(cmd: "copy" | "mirror", args: string[], io: Io, say: (s:
     if (!(e instanceof UsageError)) throw e;
     report = refusedReport(job, e, started);
     err(e.message);
-    if (telemetryOn) await saveTelemetry(report, io, err);
+    if (recording) await saveTelemetry(recording, report, err);
     if (json) say(JSON.stringify({ ...report, telemetry: telemetryOn ? telemetryPath(io.env) : null }));
     return EXIT_FATAL;
   } finally {
@@ -224,7 +225,7 @@ async function transfer(cmd: "copy" | "mirror", args: string[], io: Io, say: (s:
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }
-  if (telemetryOn) await saveTelemetry(report, io, err);
+  if (recording) await saveTelemetry(recording, report, err);
   const shown = report.errors.slice(0, 50);
   for (const e of shown) err(`error: ${e.side === "run" ? "" : `${e.side} `}${e.path}: ${e.message} [${e.code}]`);
   if (report.errorCount > shown.length) err(`… and ${report.errorCount - shown.length} more errors (see 'blit diagnostics perf --json')`);
@@ -238,8 +239,8 @@ async function transfer(cmd: "copy" | "mirror", args: string[], io: Io, say: (s:
   return exitCodeFor(report.status);
 }
 
-async function saveTelemetry(report: RunReport, io: Io, err: (s: string) => void) {
-  const r = await record(report, { path: telemetryPath(io.env) });
+async function saveTelemetry(recording: Recording, report: RunReport, err: (s: string) => void) {
+  const r = await recording.finish(report);
   if (r.warning) err(`warning: telemetry not recorded: ${r.warning}`);
 }
 

@@ -32,6 +32,8 @@ export interface RunHooks {
   onProgress?: (p: Progress) => void;
   /** Abort (Ctrl-C): workers stop after the current file, temporaries are removed. */
   signal?: AbortSignal;
+  /** Return the list of actions (for --dry-run and --verbose); off, a large run keeps no list. */
+  listActions?: boolean;
 }
 
 export interface RunResult {
@@ -144,6 +146,7 @@ export async function run(job: Job, hooks: RunHooks = {}): Promise<RunResult> {
   const filesByPath: Partial<Record<FastPath, number>> = {};
   const fastPathNotes: Record<string, string> = {};
   const actions: Action[] = [];
+  const act = hooks.listActions ? (a: Action) => void actions.push(a) : () => {};
   const classes: SizeClassPlan[] = [];
   let errorCount = 0;
   let workerCount = 0;
@@ -271,12 +274,12 @@ export async function run(job: Job, hooks: RunHooks = {}): Promise<RunResult> {
         if (dType === 0) {
           mkdirs.push(rel);
           srcDirsNew.add(i);
-          actions.push({ kind: "mkdir", path: rel });
+          act({ kind: "mkdir", path: rel });
         }
       } else if (type === T_LINK) {
         if (dType === 0 || dstTree.links[j!] !== srcTree.links[i]) {
           links.push(i);
-          actions.push({ kind: "link", path: rel });
+          act({ kind: "link", path: rel });
         } else counts.skipped++;
       } else {
         const size = srcTree.sizes[i]!;
@@ -308,10 +311,10 @@ export async function run(job: Job, hooks: RunHooks = {}): Promise<RunResult> {
     for (const i of copies) {
       counts.planned++;
       counts.plannedBytes += srcTree.sizes[i]!;
-      actions.push({ kind: "copy", path: srcTree.paths[i]!, bytes: srcTree.sizes[i]! });
+      act({ kind: "copy", path: srcTree.paths[i]!, bytes: srcTree.sizes[i]! });
     }
     counts.planned += links.length;
-    for (const j of replaceFirst) actions.push({ kind: "replace", path: dstTree.paths[j]! });
+    for (const j of replaceFirst) act({ kind: "replace", path: dstTree.paths[j]! });
 
     // Extraneous destination entries, for mirror: top-level ones are removed, all are counted.
     const extraneousTop: number[] = [];
@@ -328,7 +331,7 @@ export async function run(job: Job, hooks: RunHooks = {}): Promise<RunResult> {
         }
         extraneousTop.push(j);
         if (dstTree.types[j] === T_DIR) gone.add(rel);
-        actions.push({ kind: "delete", path: rel });
+        act({ kind: "delete", path: rel });
       }
     }
 

@@ -209,7 +209,7 @@ async function transfer(cmd: "copy" | "mirror", args: string[], io: Io, say: (s:
   let report: RunReport;
   let actions: Action[] = [];
   try {
-    const result = await run(job, { signal: abort.signal, onProgress: (p) => view?.update(p) });
+    const result = await run(job, { signal: abort.signal, onProgress: (p) => view?.update(p), listActions: options.dryRun || values.verbose === true });
     report = result.report;
     actions = result.actions;
   } catch (e) {

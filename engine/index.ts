@@ -9,3 +9,20 @@ export type {
   Command, Counts, FastPath, PhaseTimes, Route, RunError, RunOptions, RunReport, RunStatus,
   SizeClassPlan, Workload,
 } from "./report.ts";
+// Building blocks the remote transport reuses on both sides.
+export { walkTree, emptyTree, T_FILE, T_DIR, T_LINK, T_OTHER } from "./walk.ts";
+export type { Tree } from "./walk.ts";
+export { Excluder } from "./exclude.ts";
+// The remote transport: blit push / pull / ls against blitd, and the pieces blitd shares.
+export { runRemote, listRemote, RemoteError } from "./remote-client.ts";
+export type { RemoteJob, RemoteHooks, RemoteListing } from "./remote-client.ts";
+export { parseRemoteUrl, formatRemoteUrl, isRemote, validModuleName } from "./remote-url.ts";
+export type { RemoteUrl } from "./remote-url.ts";
+export { planReceive, workloadOf } from "./remote-plan.ts";
+export type { ReceivePlan, ReceiveOptions } from "./remote-plan.ts";
+export { TreeReceiver, removeTreeAt, hashBeneath, hashHex } from "./remote-receive.ts";
+export type { ReceiveSummary, ReceiverOptions } from "./remote-receive.ts";
+export { sendFiles, resolveChecks, sameFrames, SHARD_FILE_MAX } from "./remote-send.ts";
+export type { SendResult, SendOptions } from "./remote-send.ts";
+export { SocketChannel, GrpcChannel, ChannelClosedError } from "./remote-channel.ts";
+export type { Channel, GrpcDuplex } from "./remote-channel.ts";

@@ -1,5 +1,5 @@
 // enumerate -> plan -> execute -> mirror-delete -> directory metadata -> report.
-import { existsSync, lstatSync, mkdirSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, chmodSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, realpathSync, rmdirSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, chmodSync } from "node:fs";
 import { hostname, release } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { backend, filesystemType, TEMP_PREFIX, describeCode, type FastPath, type StatRecord } from "../ffi/index.ts";
@@ -125,8 +125,15 @@ function bucketOf(size: number): string {
   return ">=1G";
 }
 
+/**
+ * Equal mtimes, to the microsecond: the fast paths keep nanoseconds, but the portable fallback
+ * (node:fs, seconds as a double) and some filesystems keep only about a microsecond, and a copy
+ * they made must not look changed on the next run.
+ */
 function sameTime(a: Tree, i: number, b: Tree, j: number): boolean {
-  return a.mtimeSec[i] === b.mtimeSec[j] && a.mtimeNsec[i] === b.mtimeNsec[j];
+  const ds = a.mtimeSec[i]! - b.mtimeSec[j]!;
+  const dn = a.mtimeNsec[i]! - b.mtimeNsec[j]!;
+  return Math.abs(ds * 1e9 + dn) < 1000;
 }
 
 /** Run one copy or mirror. Usage errors throw before anything is written; every other failure is in the report. */
@@ -316,23 +323,23 @@ export async function run(job: Job, hooks: RunHooks = {}): Promise<RunResult> {
     counts.planned += links.length;
     for (const j of replaceFirst) act({ kind: "replace", path: dstTree.paths[j]! });
 
-    // Extraneous destination entries, for mirror: top-level ones are removed, all are counted.
+    // Extraneous destination entries, for mirror, in walk order (a directory before its contents).
+    // The listing names only the top-most ones; all are removed one by one, deepest first.
+    const extraneous: number[] = [];
     const extraneousTop: number[] = [];
     if (job.command === "mirror" && !paths.single) {
       const gone = new Set<string>();
       for (let j = 0; j < dstTree.paths.length; j++) {
         if (dstSeen[j]) continue;
         const rel = dstTree.paths[j]!;
-        counts.deletePlanned++;
-        const slash = rel.lastIndexOf("/");
-        if (slash > 0 && gone.has(rel.slice(0, slash))) {
-          if (dstTree.types[j] === T_DIR) gone.add(rel);
-          continue;
-        }
-        extraneousTop.push(j);
+        extraneous.push(j);
         if (dstTree.types[j] === T_DIR) gone.add(rel);
+        const slash = rel.lastIndexOf("/");
+        if (slash > 0 && gone.has(rel.slice(0, slash))) continue;
+        extraneousTop.push(j);
         act({ kind: "delete", path: rel });
       }
+      counts.deletePlanned = extraneous.length;
     }
 
     // Size classes decide batching and concurrency.
@@ -448,19 +455,23 @@ export async function run(job: Job, hooks: RunHooks = {}): Promise<RunResult> {
       } else if (opts.maxDelete >= 0 && counts.deletePlanned > opts.maxDelete) {
         addError({ path: ".", side: "run", code: "MAX_DELETE", message: `${counts.deletePlanned} entries would be deleted, more than --max-delete ${opts.maxDelete}; nothing was deleted` });
       } else if (!opts.dryRun) {
-        for (const j of extraneousTop) {
+        // Reverse walk order puts every entry before the directory holding it. A directory that
+        // is not empty afterwards holds excluded entries (never deleted) and stays.
+        for (let k = extraneous.length - 1; k >= 0; k--) {
+          const j = extraneous[k]!;
           const rel = dstTree.paths[j]!;
           const abs = join(paths.dst, rel);
           try {
             if (dstTree.types[j] === T_DIR) {
-              rmSync(abs, { recursive: true });
+              rmdirSync(abs);
               fs.forgetDir(abs);
-              counts.deleted += countUnder(dstTree, j);
             } else {
               unlinkSync(abs);
-              counts.deleted++;
             }
+            counts.deleted++;
           } catch (err) {
+            const code = (err as { code?: string }).code;
+            if (code === "ENOTEMPTY" || code === "EEXIST") continue;
             addError(fsErr(rel, "destination", err));
           }
         }
@@ -557,13 +568,6 @@ export async function run(job: Job, hooks: RunHooks = {}): Promise<RunResult> {
     }
     if (r.cancelled && !fatal) interrupted = interrupted || (hooks.signal?.aborted ?? false);
   }
-}
-
-function countUnder(tree: Tree, j: number): number {
-  const prefix = tree.paths[j]! + "/";
-  let n = 1;
-  for (let k = j + 1; k < tree.paths.length && tree.paths[k]!.startsWith(prefix); k++) n++;
-  return n;
 }
 
 async function compareByHash(pool: WorkerPool, src: Tree, dst: Tree, pairs: number[], srcRoot: string, dstRoot: string): Promise<boolean[]> {

@@ -21,7 +21,10 @@ Usage:
 SRC is a directory (its contents go into DST, which is created if missing) or a single file
 (copied into DST if DST is a directory, else to the path DST).
 
-Run 'blit COMMAND --help' for a command's flags.
+Flags of copy and mirror (details: 'blit copy --help', 'blit mirror --help'):
+  -n, --dry-run   -c, --checksum   --size-only   -I, --ignore-times   --exclude GLOB
+  -w, --workers N   --bwlimit RATE   --progress   --no-progress   --json   -v, --verbose
+  --no-telemetry   -h, --help;   mirror only: --max-delete N   --force
 
 Exit codes:
   0    all done

@@ -1,0 +1,261 @@
+// A data-plane channel: ordered bytes both ways, over a one-time TCP connection (Bun sockets) or
+// inside a gRPC bidirectional stream. Both sides of a transfer use the same interface, so the
+// frames and the logic above them do not care which path carries them.
+import type { Socket } from "bun";
+
+export interface Channel {
+  readonly kind: "tcp" | "grpc";
+  /** Sends bytes; returns a promise when the peer is slow (await it before sending more). Throws once closed. */
+  write(buf: Uint8Array): void | Promise<void>;
+  /** Where arriving bytes go. An exception thrown by fn ends the channel with that error. */
+  onBytes(fn: (chunk: Uint8Array) => void): void;
+  /** Flushes what was written and closes the sending side gracefully. */
+  end(): Promise<void>;
+  /** Closes at once; pending writes are dropped. */
+  destroy(reason?: string): void;
+  /** Resolves when the channel is closed, for any reason. */
+  readonly closed: Promise<void>;
+  /** Why the channel closed abnormally (an error, the peer vanishing before end()). */
+  readonly failure: string | undefined;
+  /** True when the peer closed its sending side (or the stream ended). */
+  readonly peerEnded: boolean;
+}
+
+export class ChannelClosedError extends Error {
+  readonly code = "CHANNEL_CLOSED";
+  constructor(message: string) {
+    super(message);
+    this.name = "ChannelClosedError";
+  }
+}
+
+/** Bun socket channel. The owner routes the socket handler's events to onData/onDrain/onClose. */
+export class SocketChannel implements Channel {
+  readonly kind = "tcp" as const;
+  failure: string | undefined;
+  peerEnded = false;
+  readonly closed: Promise<void>;
+  private queue: Uint8Array[] = [];
+  private waiters: (() => void)[] = [];
+  private fn: ((chunk: Uint8Array) => void) | undefined;
+  private isClosed = false;
+  private ending = false;
+  private resolveClosed!: () => void;
+  /** Bytes that came before onBytes was set. */
+  private early: Uint8Array[] = [];
+
+  constructor(private socket: Socket<any>) {
+    this.closed = new Promise((r) => (this.resolveClosed = r));
+  }
+
+  write(buf: Uint8Array): void | Promise<void> {
+    if (this.isClosed) throw new ChannelClosedError(this.failure ?? "connection closed");
+    if (this.queue.length === 0) {
+      const n = this.socket.write(buf);
+      if (process.env.BLIT_DEBUG) console.error(`write ${buf.length} -> ${n} ready=${this.socket.readyState}`);
+      if (n < 0) {
+        this.destroy("connection closed while sending");
+        throw new ChannelClosedError(this.failure!);
+      }
+      if (n >= buf.length) return;
+      this.queue.push(buf.subarray(n));
+    } else this.queue.push(buf);
+    return new Promise<void>((resolve) => this.waiters.push(resolve));
+  }
+
+  onBytes(fn: (chunk: Uint8Array) => void): void {
+    this.fn = fn;
+    const early = this.early;
+    this.early = [];
+    for (const c of early) if (!this.deliver(c)) return;
+  }
+
+  /** From the socket handler's `data`. */
+  onData(chunk: Uint8Array): void {
+    if (this.isClosed) return;
+    if (!this.fn) {
+      // Copy: the runtime may reuse the buffer after the callback returns.
+      this.early.push(Uint8Array.from(chunk));
+      return;
+    }
+    this.deliver(chunk);
+  }
+
+  private deliver(chunk: Uint8Array): boolean {
+    try {
+      this.fn!(chunk);
+      return true;
+    } catch (err) {
+      this.destroy(err instanceof Error ? err.message : String(err));
+      return false;
+    }
+  }
+
+  /** From the socket handler's `drain`. */
+  onDrain(): void {
+    while (this.queue.length > 0) {
+      const head = this.queue[0]!;
+      const n = this.socket.write(head);
+      if (n < 0) {
+        this.destroy("connection closed while sending");
+        return;
+      }
+      if (n < head.length) {
+        this.queue[0] = head.subarray(n);
+        return;
+      }
+      this.queue.shift();
+    }
+    const w = this.waiters;
+    this.waiters = [];
+    for (const r of w) r();
+    if (this.ending) this.socket.end();
+  }
+
+  /** From the socket handler's `end` (peer half-closed). */
+  onEnd(): void {
+    this.peerEnded = true;
+  }
+
+  /** From the socket handler's `close` / `error`. */
+  onClose(err?: unknown): void {
+    if (this.isClosed) return;
+    if (err && !this.failure) this.failure = err instanceof Error ? err.message : String(err);
+    if (!this.ending && !this.failure) this.failure = "connection closed by the peer";
+    this.finishClose();
+  }
+
+  private finishClose(): void {
+    this.isClosed = true;
+    this.queue = [];
+    const w = this.waiters;
+    this.waiters = [];
+    for (const r of w) r(); // writers wake and find the channel closed on their next write
+    this.resolveClosed();
+  }
+
+  async end(): Promise<void> {
+    if (this.isClosed) return;
+    this.ending = true;
+    if (this.queue.length === 0) this.socket.end();
+    await this.closed;
+  }
+
+  destroy(reason?: string): void {
+    if (this.isClosed) return;
+    if (reason && !this.failure) this.failure = reason;
+    else if (!this.failure) this.failure = "closed";
+    try {
+      this.socket.terminate();
+    } catch {}
+    this.finishClose();
+  }
+
+  get isOpen(): boolean {
+    return !this.isClosed;
+  }
+}
+
+/** The part of a grpc-js duplex stream (client or server side) a channel needs. */
+export interface GrpcDuplex {
+  write(msg: { frames: Uint8Array }): boolean;
+  end(): void;
+  on(event: string, fn: (...args: any[]) => void): unknown;
+  once(event: string, fn: (...args: any[]) => void): unknown;
+  cancel?(): void;
+  destroy?(err?: Error): void;
+}
+
+/** gRPC stream channel: frames ride in DataChunk messages. */
+export class GrpcChannel implements Channel {
+  readonly kind = "grpc" as const;
+  failure: string | undefined;
+  peerEnded = false;
+  readonly closed: Promise<void>;
+  private fn: ((chunk: Uint8Array) => void) | undefined;
+  private early: Uint8Array[] = [];
+  private isClosed = false;
+  private resolveClosed!: () => void;
+  private drainWaiters: (() => void)[] = [];
+
+  constructor(private stream: GrpcDuplex) {
+    this.closed = new Promise((r) => (this.resolveClosed = r));
+    stream.on("data", (msg: { frames?: Uint8Array }) => {
+      if (this.isClosed) return;
+      const chunk = msg?.frames;
+      if (!chunk || chunk.length === 0) return;
+      if (!this.fn) {
+        this.early.push(chunk);
+        return;
+      }
+      this.deliver(chunk);
+    });
+    stream.on("drain", () => {
+      const w = this.drainWaiters;
+      this.drainWaiters = [];
+      for (const r of w) r();
+    });
+    stream.on("end", () => {
+      this.peerEnded = true;
+    });
+    stream.on("error", (err: Error) => this.close(err.message || "stream error"));
+    stream.on("close", () => this.close(this.peerEnded ? undefined : "stream closed by the peer"));
+    stream.on("finish", () => {});
+    stream.on("status", (s: { code: number; details: string }) => {
+      this.peerEnded = true;
+      if (s.code !== 0 && !this.failure) this.failure = s.details || `status ${s.code}`;
+      this.close(undefined);
+    });
+  }
+
+  write(buf: Uint8Array): void | Promise<void> {
+    if (this.isClosed) throw new ChannelClosedError(this.failure ?? "stream closed");
+    if (this.stream.write({ frames: buf })) return;
+    return new Promise<void>((r) => this.drainWaiters.push(r));
+  }
+
+  onBytes(fn: (chunk: Uint8Array) => void): void {
+    this.fn = fn;
+    const early = this.early;
+    this.early = [];
+    for (const c of early) if (!this.deliver(c)) return;
+  }
+
+  private deliver(chunk: Uint8Array): boolean {
+    try {
+      this.fn!(chunk);
+      return true;
+    } catch (err) {
+      this.destroy(err instanceof Error ? err.message : String(err));
+      return false;
+    }
+  }
+
+  private close(reason: string | undefined): void {
+    if (this.isClosed) return;
+    if (reason && !this.failure) this.failure = reason;
+    this.isClosed = true;
+    const w = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const r of w) r();
+    this.resolveClosed();
+  }
+
+  async end(): Promise<void> {
+    if (this.isClosed) return;
+    try {
+      this.stream.end();
+    } catch {}
+    await this.closed;
+  }
+
+  destroy(reason?: string): void {
+    if (this.isClosed) return;
+    this.failure ??= reason ?? "closed";
+    try {
+      if (this.stream.cancel) this.stream.cancel();
+      else this.stream.destroy?.(new Error(this.failure));
+    } catch {}
+    this.close(this.failure);
+  }
+}

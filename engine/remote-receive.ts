@@ -1,0 +1,535 @@
+// The receiving side of a remote transfer (blitd for a push, the client for a pull). It consumes
+// data-plane frames and writes beneath a root directory fd only: every directory is opened with
+// openat2(RESOLVE_BENEATH), every file is written to `.blit-tmp-<random>-<name>` in its directory
+// and renamed into place when complete and checked (size, and hash with --checksum), with its
+// mode and mtime. On any error the temporary is removed. A frame that breaks the protocol throws
+// (FrameError) and the caller ends the transfer; abort() then removes what is half-written.
+import { readdirSync } from "node:fs";
+import {
+  closeFd, createExclusive, fchmod, fchmodIfNeeded, futimes, mkdirAt, openBeneath, readSome, renameAt, symlinkAt,
+  unlinkAt, unlinkQuiet, utimesAt, writeAll, O_DIRECTORY, O_RDONLY, TEMP_PREFIX, describeCode, FsError,
+} from "../ffi/index.ts";
+import {
+  F_DATA, F_DONE, F_ERROR, F_FILE, F_FILE_END, F_SAME, F_SHARD, F_SKIP, FrameError, HASH_BYTES, SHARD_HASHES,
+  decodeText, printable, readU32List, type FrameHandler,
+} from "../proto/index.ts";
+import { FATAL_CODES } from "./errors.ts";
+import type { RunError } from "./report.ts";
+import type { ReceivePlan } from "./remote-plan.ts";
+import { T_DIR, type Tree } from "./walk.ts";
+
+const MAX_ERRORS_KEPT = 1000;
+const ST_EXPECTED = 1;
+const ST_DONE = 2;
+
+export interface ReceiverOptions {
+  mirror: boolean;
+  checksum: boolean;
+  /** Mirror stops deleting after this many entries; -1 = no bound. */
+  maxDelete: number;
+  /** Allow a mirror from an empty source. */
+  force: boolean;
+  /** The source is one regular file: no directory metadata, no deletes. */
+  singleFile: boolean;
+}
+
+export interface ReceiveSummary {
+  filesWritten: number;
+  bytesWritten: number;
+  same: number;
+  deleted: number;
+  deletePlanned: number;
+  dirsCreated: number;
+  symlinks: number;
+  errors: RunError[];
+  errorCount: number;
+  /** The run stopped on a condition that makes going on pointless (no space left...). */
+  fatal?: string;
+}
+
+interface Current {
+  index: number;
+  size: number;
+  got: number;
+  fd: number;
+  dirFd: number;
+  tmp: string;
+  name: string;
+  hasher?: Bun.CryptoHasher;
+  /** Writing failed; the rest of this file's data is discarded. */
+  failed: boolean;
+}
+
+function tempName(name: string): string {
+  const rand = crypto.getRandomValues(new Uint32Array(2));
+  const tail = name.length > 200 ? name.slice(0, 200) : name;
+  return `${TEMP_PREFIX}${rand[0]!.toString(16)}${rand[1]!.toString(16)}-${tail}`;
+}
+
+export function hashHex(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.length).toString("hex");
+}
+
+export class TreeReceiver implements FrameHandler {
+  readonly summary: ReceiveSummary;
+  /** True once the sender said DONE. */
+  done = false;
+  senderFiles = 0;
+  senderErrors = 0;
+  /** Set by the peer's ERROR frame. */
+  peerError: string | undefined;
+  onDone: (() => void) | undefined;
+  private state: Uint8Array;
+  private checkSet: Set<number>;
+  private dirFds = new Map<string, number>();
+  private cur: Current | undefined;
+  private prepared = false;
+  private finished = false;
+
+  constructor(
+    private rootFd: number,
+    private src: Tree,
+    private dst: Tree,
+    private plan: ReceivePlan,
+    private opts: ReceiverOptions,
+  ) {
+    this.summary = {
+      filesWritten: 0, bytesWritten: 0, same: 0, deleted: 0, deletePlanned: plan.deletePlanned, dirsCreated: 0,
+      symlinks: 0, errors: [], errorCount: 0,
+    };
+    for (const e of plan.errors) this.addError(e);
+    this.state = new Uint8Array(src.paths.length);
+    for (const i of plan.need) this.state[i] = ST_EXPECTED;
+    for (const i of plan.checks) this.state[i] = ST_EXPECTED;
+    this.checkSet = new Set(plan.checks);
+  }
+
+  addError(e: RunError): void {
+    this.summary.errorCount++;
+    if (this.summary.errors.length < MAX_ERRORS_KEPT) this.summary.errors.push(e);
+  }
+
+  private fsError(rel: string, err: unknown): void {
+    const code = (err as { code?: string }).code ?? "EIO";
+    const msg = err instanceof FsError && code === "EXDEV" ? "path leads outside its root" : describeCode(code);
+    this.addError({ path: rel, side: "destination", code, message: `${rel}: ${msg}` });
+    if (FATAL_CODES.has(code) && !this.summary.fatal) this.summary.fatal = code;
+  }
+
+  /** The directory fd for a relative directory ("" is the root), opened beneath the root. */
+  private dirFd(rel: string): number {
+    if (rel === "") return this.rootFd;
+    let fd = this.dirFds.get(rel);
+    if (fd === undefined) {
+      if (this.dirFds.size >= 256) this.closeDirs();
+      fd = openBeneath(this.rootFd, rel, O_RDONLY | O_DIRECTORY);
+      this.dirFds.set(rel, fd);
+    }
+    return fd;
+  }
+
+  private closeDirs(): void {
+    for (const fd of this.dirFds.values()) closeFd(fd);
+    this.dirFds.clear();
+  }
+
+  private split(rel: string): [string, string] {
+    const k = rel.lastIndexOf("/");
+    return k < 0 ? ["", rel] : [rel.slice(0, k), rel.slice(k + 1)];
+  }
+
+  /** Removes type conflicts (mirror), creates directories and symlinks. Idempotent. */
+  prepare(): void {
+    if (this.prepared) return;
+    this.prepared = true;
+    for (const j of this.plan.replace) {
+      const rel = this.dst.paths[j]!;
+      try {
+        this.removeBeneath(rel, this.dst.types[j] === T_DIR);
+        this.summary.deleted++;
+      } catch (err) {
+        this.fsError(rel, err);
+      }
+    }
+    for (const i of this.plan.mkdirs) {
+      const rel = this.src.paths[i]!;
+      const [dir, name] = this.split(rel);
+      try {
+        mkdirAt(this.dirFd(dir), name, 0o700 | (this.src.modes[i]! & 0o777));
+        this.summary.dirsCreated++;
+      } catch (err) {
+        if ((err as FsError).code !== "EEXIST") {
+          this.fsError(rel, err);
+          this.plan.blocked.add(rel);
+        }
+      }
+    }
+    for (const i of this.plan.links) {
+      const rel = this.src.paths[i]!;
+      if (this.isBlocked(rel)) continue;
+      const [dir, name] = this.split(rel);
+      let dfd = -1;
+      const tmp = tempName(name);
+      try {
+        dfd = this.dirFd(dir);
+        symlinkAt(this.src.links[i]!, dfd, tmp);
+        renameAt(dfd, tmp, name);
+        utimesAt(dfd, name, this.src.mtimeSec[i]!, this.src.mtimeNsec[i]!);
+        this.summary.symlinks++;
+      } catch (err) {
+        if (dfd >= 0) unlinkQuiet(dfd, tmp);
+        this.fsError(rel, err);
+      }
+    }
+  }
+
+  private isBlocked(rel: string): boolean {
+    if (this.plan.blocked.size === 0) return false;
+    for (let k = rel.indexOf("/"); k > 0; k = rel.indexOf("/", k + 1)) if (this.plan.blocked.has(rel.slice(0, k))) return true;
+    return false;
+  }
+
+  /** Claims index i for a file about to arrive; throws FrameError when the sender was not asked for it. */
+  private claim(i: number): void {
+    if (i >= this.state.length || this.state[i] !== ST_EXPECTED) {
+      throw new FrameError(`sender sent entry ${i}, which the receiver did not ask for (or got already)`);
+    }
+    this.state[i] = ST_DONE;
+  }
+
+  frame(type: number, p: Uint8Array): void {
+    if (this.done) throw new FrameError(`frame type ${type} after DONE`);
+    const dv = new DataView(p.buffer, p.byteOffset, p.length);
+    switch (type) {
+      case F_FILE: {
+        if (this.cur) throw new FrameError("FILE frame while another file is open");
+        const i = dv.getUint32(0, true);
+        const size = dv.getFloat64(4, true);
+        this.claim(i);
+        if (size !== this.src.sizes[i]) throw new FrameError(`entry ${i}: sender announced ${size} bytes, its manifest said ${this.src.sizes[i]}`);
+        this.openCurrent(i, size);
+        return;
+      }
+      case F_FILE_END: {
+        const c = this.cur;
+        if (!c) throw new FrameError("FILE_END without a file");
+        if (c.got !== c.size) throw new FrameError(`entry ${c.index}: got ${c.got} bytes, expected ${c.size}`);
+        if (this.opts.checksum && p.length !== HASH_BYTES) throw new FrameError("FILE_END without the hash --checksum needs");
+        this.cur = undefined;
+        this.finishFile(c, p.length === HASH_BYTES ? p : undefined);
+        return;
+      }
+      case F_SHARD:
+        this.shard(p, dv);
+        return;
+      case F_SKIP: {
+        const i = dv.getUint32(0, true);
+        const reason = decodeText(p.subarray(4));
+        const rel = i < this.src.paths.length ? this.src.paths[i]! : String(i);
+        if (this.cur && this.cur.index === i) {
+          this.dropCurrent();
+        } else this.claim(i);
+        this.addError({ path: rel, side: "source", code: "SOURCE_READ", message: `${rel}: sender could not read it: ${printable(reason)}` });
+        return;
+      }
+      case F_SAME: {
+        for (const i of readU32List(p)) {
+          if (!this.checkSet.has(i)) throw new FrameError(`SAME for entry ${i}, which was not compared`);
+          this.claim(i);
+          this.summary.same++;
+        }
+        return;
+      }
+      case F_DONE: {
+        if (this.cur) throw new FrameError("DONE while a file is open");
+        this.senderFiles = dv.getUint32(0, true);
+        this.senderErrors = dv.getUint32(4, true);
+        this.done = true;
+        this.onDone?.();
+        return;
+      }
+      case F_ERROR:
+        this.peerError = printable(decodeText(p));
+        throw new FrameError(`peer gave up: ${this.peerError}`);
+      default:
+        throw new FrameError(`unexpected frame type ${type} for a receiver`);
+    }
+  }
+
+  data(chunk: Uint8Array): void {
+    const c = this.cur;
+    if (!c) throw new FrameError("DATA without a file");
+    if (c.got + chunk.length > c.size) throw new FrameError(`entry ${c.index}: more bytes than its size ${c.size}`);
+    c.got += chunk.length;
+    if (c.failed) return;
+    try {
+      writeAll(c.fd, chunk, 0, chunk.length, c.name);
+      c.hasher?.update(chunk);
+    } catch (err) {
+      c.failed = true;
+      this.fsError(this.src.paths[c.index]!, err);
+      closeFd(c.fd);
+      c.fd = -1;
+      unlinkQuiet(c.dirFd, c.tmp);
+    }
+  }
+
+  private openCurrent(i: number, size: number): void {
+    const rel = this.src.paths[i]!;
+    const [dir, name] = this.split(rel);
+    const c: Current = { index: i, size, got: 0, fd: -1, dirFd: -1, tmp: tempName(name), name: rel, failed: false };
+    if (this.opts.checksum) c.hasher = new Bun.CryptoHasher("blake2b256");
+    this.cur = c;
+    if (this.isBlocked(rel)) {
+      c.failed = true;
+      return;
+    }
+    try {
+      c.dirFd = this.dirFd(dir);
+      c.fd = createExclusive(c.dirFd, c.tmp, this.src.modes[i]! & 0o7777);
+    } catch (err) {
+      c.failed = true;
+      this.fsError(rel, err);
+    }
+  }
+
+  private finishFile(c: Current, hash: Uint8Array | undefined): void {
+    if (c.failed) return;
+    const rel = this.src.paths[c.index]!;
+    const name = this.split(rel)[1];
+    try {
+      if (c.hasher && hash) {
+        const mine = c.hasher.digest() as Uint8Array;
+        if (hashHex(mine) !== hashHex(hash)) {
+          this.addError({ path: rel, side: "destination", code: "CHECKSUM_MISMATCH", message: `${rel}: content hash does not match the sender's; not written` });
+          closeFd(c.fd);
+          c.fd = -1;
+          unlinkQuiet(c.dirFd, c.tmp);
+          return;
+        }
+      }
+      fchmodIfNeeded(c.fd, this.src.modes[c.index]!, rel);
+      futimes(c.fd, this.src.mtimeSec[c.index]!, this.src.mtimeNsec[c.index]!, rel);
+      closeFd(c.fd);
+      c.fd = -1;
+      renameAt(c.dirFd, c.tmp, name);
+      this.summary.filesWritten++;
+      this.summary.bytesWritten += c.size;
+    } catch (err) {
+      if (c.fd >= 0) closeFd(c.fd);
+      c.fd = -1;
+      unlinkQuiet(c.dirFd, c.tmp);
+      this.fsError(rel, err);
+    }
+  }
+
+  private dropCurrent(): void {
+    const c = this.cur;
+    if (!c) return;
+    this.cur = undefined;
+    if (c.fd >= 0) closeFd(c.fd);
+    if (c.dirFd >= 0 && !c.failed) unlinkQuiet(c.dirFd, c.tmp);
+    else if (c.dirFd >= 0) unlinkQuiet(c.dirFd, c.tmp);
+  }
+
+  private shard(p: Uint8Array, dv: DataView): void {
+    if (this.cur) throw new FrameError("SHARD while a file is open");
+    const withHash = (p[0]! & SHARD_HASHES) !== 0;
+    if (this.opts.checksum && !withHash) throw new FrameError("SHARD without the hashes --checksum needs");
+    const count = dv.getUint32(1, true);
+    let off = 5;
+    for (let k = 0; k < count; k++) {
+      if (off + 8 > p.length) throw new FrameError("SHARD entry header past the end");
+      const i = dv.getUint32(off, true);
+      const len = dv.getUint32(off + 4, true);
+      off += 8;
+      let hash: Uint8Array | undefined;
+      if (withHash) {
+        if (off + HASH_BYTES > p.length) throw new FrameError("SHARD hash past the end");
+        hash = p.subarray(off, off + HASH_BYTES);
+        off += HASH_BYTES;
+      }
+      if (off + len > p.length) throw new FrameError("SHARD file data past the end");
+      this.claim(i);
+      if (len !== this.src.sizes[i]) throw new FrameError(`entry ${i}: shard holds ${len} bytes, the manifest said ${this.src.sizes[i]}`);
+      this.writeWhole(i, p.subarray(off, off + len), hash);
+      off += len;
+    }
+    if (off !== p.length) throw new FrameError("SHARD has trailing bytes");
+  }
+
+  private writeWhole(i: number, bytes: Uint8Array, hash: Uint8Array | undefined): void {
+    const rel = this.src.paths[i]!;
+    if (this.isBlocked(rel)) return;
+    if (hash && this.opts.checksum) {
+      const mine = new Bun.CryptoHasher("blake2b256").update(bytes).digest() as Uint8Array;
+      if (hashHex(mine) !== hashHex(hash)) {
+        this.addError({ path: rel, side: "destination", code: "CHECKSUM_MISMATCH", message: `${rel}: content hash does not match the sender's; not written` });
+        return;
+      }
+    }
+    const [dir, name] = this.split(rel);
+    const tmp = tempName(name);
+    let dfd = -1;
+    let fd = -1;
+    try {
+      dfd = this.dirFd(dir);
+      const mode = this.src.modes[i]! & 0o7777;
+      fd = createExclusive(dfd, tmp, mode);
+      if (bytes.length) writeAll(fd, bytes, 0, bytes.length, rel);
+      fchmodIfNeeded(fd, mode, rel);
+      futimes(fd, this.src.mtimeSec[i]!, this.src.mtimeNsec[i]!, rel);
+      closeFd(fd);
+      fd = -1;
+      renameAt(dfd, tmp, name);
+      this.summary.filesWritten++;
+      this.summary.bytesWritten += bytes.length;
+    } catch (err) {
+      if (fd >= 0) closeFd(fd);
+      if (dfd >= 0) unlinkQuiet(dfd, tmp);
+      this.fsError(rel, err);
+    }
+  }
+
+  /** Ends a transfer that broke off: the half-written file's temporary is removed. Idempotent. */
+  abort(reason?: string): void {
+    this.dropCurrent();
+    if (reason && !this.done) this.addError({ path: ".", side: "run", code: "TRANSFER_ABORTED", message: reason });
+    this.closeDirs();
+  }
+
+  /**
+   * After the data: files asked for but never received become errors; a mirror deletes
+   * extraneous entries (only with no error at all, not from an empty source without force, not
+   * beyond maxDelete); then directory modes and mtimes are set. Idempotent; closes the dir fds.
+   */
+  finish(opts: { dryRun?: boolean; extraErrors?: number; interrupted?: boolean } = {}): ReceiveSummary {
+    if (this.finished) return this.summary;
+    this.finished = true;
+    this.dropCurrent();
+    let missing = 0;
+    for (let i = 0; i < this.state.length; i++) if (this.state[i] === ST_EXPECTED) missing++;
+    if (missing > 0 && !opts.dryRun) {
+      this.addError({ path: ".", side: "run", code: "NOT_RECEIVED", message: `${missing} file${missing === 1 ? "" : "s"} did not arrive; the transfer ended early` });
+    }
+    const errors = this.summary.errorCount + (opts.extraErrors ?? 0) + this.senderErrors;
+    const s = this.summary;
+    try {
+      if (this.opts.mirror && !this.opts.singleFile && s.deletePlanned > 0) {
+        if (errors > 0 || opts.interrupted || s.fatal) {
+          this.addError({ path: ".", side: "run", code: "DELETE_SKIPPED", message: `${s.deletePlanned} extraneous entries were not deleted because the run had errors` });
+        } else if (this.src.paths.length === 0 && !this.opts.force) {
+          this.addError({ path: ".", side: "run", code: "EMPTY_SOURCE", message: `the source is empty; refusing to delete all ${s.deletePlanned} entries of the destination (use --force to allow)` });
+        } else if (this.opts.maxDelete >= 0 && s.deletePlanned > this.opts.maxDelete) {
+          this.addError({ path: ".", side: "run", code: "MAX_DELETE", message: `${s.deletePlanned} entries would be deleted, more than --max-delete ${this.opts.maxDelete}; nothing was deleted` });
+        } else if (!opts.dryRun) {
+          for (const j of this.plan.extraneousTop) {
+            const rel = this.dst.paths[j]!;
+            try {
+              const n = this.removeBeneath(rel, this.dst.types[j] === T_DIR);
+              s.deleted += n;
+            } catch (err) {
+              if ((err as FsError).code !== "ENOENT") this.fsError(rel, err);
+            }
+          }
+        }
+      }
+      if (!opts.dryRun && !opts.interrupted && !s.fatal && !this.opts.singleFile) this.setDirMeta();
+    } finally {
+      this.closeDirs();
+    }
+    return s;
+  }
+
+  private setDirMeta(): void {
+    const src = this.src;
+    // Deepest first is not needed: setting a directory's mtime does not change its parent's.
+    for (let i = 0; i < src.paths.length; i++) {
+      if (src.types[i] !== T_DIR) continue;
+      const rel = src.paths[i]!;
+      if (this.plan.blocked.has(rel) || this.isBlocked(rel)) continue;
+      let fd = -1;
+      try {
+        fd = openBeneath(this.rootFd, rel, O_RDONLY | O_DIRECTORY);
+        fchmod(fd, src.modes[i]!, rel);
+        futimes(fd, src.mtimeSec[i]!, src.mtimeNsec[i]!, rel);
+      } catch (err) {
+        this.fsError(rel, err);
+      } finally {
+        if (fd >= 0) closeFd(fd);
+      }
+    }
+    try {
+      if (src.rootMode) fchmod(this.rootFd, src.rootMode, ".");
+      futimes(this.rootFd, src.rootMtimeSec, src.rootMtimeNsec, ".");
+    } catch (err) {
+      this.fsError(".", err);
+    }
+  }
+
+  /** Removes rel (a whole subtree when isDir) beneath the root; returns entries removed. */
+  private removeBeneath(rel: string, isDir: boolean): number {
+    const [dir, name] = this.split(rel);
+    const pfd = this.dirFd(dir);
+    if (!isDir) {
+      unlinkAt(pfd, name);
+      return 1;
+    }
+    this.closeDirs(); // cached fds below rel would point into a removed tree
+    return removeTreeAt(this.rootFd, rel);
+  }
+}
+
+/**
+ * Removes the directory `rel` beneath rootFd and everything in it, never following a symlink:
+ * each directory is opened beneath the root, its entries listed through its own fd, and removed
+ * with unlinkat. Returns the number of entries removed (rel included).
+ */
+export function removeTreeAt(rootFd: number, rel: string): number {
+  let n = 0;
+  const fd = openBeneath(rootFd, rel, O_RDONLY | O_DIRECTORY);
+  try {
+    const names = readdirSync(`/proc/self/fd/${fd}`);
+    for (const name of names) {
+      try {
+        unlinkAt(fd, name);
+        n++;
+      } catch (err) {
+        const code = (err as FsError).code;
+        if (code === "EISDIR" || code === "EPERM") n += removeTreeAt(rootFd, `${rel}/${name}`);
+        else if (code !== "ENOENT") throw err;
+      }
+    }
+  } finally {
+    closeFd(fd);
+  }
+  const k = rel.lastIndexOf("/");
+  const parent = k < 0 ? rootFd : openBeneath(rootFd, rel.slice(0, k), O_RDONLY | O_DIRECTORY);
+  try {
+    unlinkAt(parent, k < 0 ? rel : rel.slice(k + 1), true);
+  } finally {
+    if (parent !== rootFd) closeFd(parent);
+  }
+  return n + 1;
+}
+
+/** BLAKE2b-256 of `rel` beneath rootFd, or null when it cannot be read. */
+export function hashBeneath(rootFd: number, rel: string): Uint8Array | null {
+  let fd = -1;
+  try {
+    fd = openBeneath(rootFd, rel, O_RDONLY);
+    const h = new Bun.CryptoHasher("blake2b256");
+    const buf = new Uint8Array(new ArrayBuffer(1 << 20));
+    for (;;) {
+      const n = readSome(fd, buf, 0, buf.length, rel);
+      if (n === 0) break;
+      h.update(buf.subarray(0, n));
+    }
+    return h.digest() as Uint8Array;
+  } catch {
+    return null;
+  } finally {
+    if (fd >= 0) closeFd(fd);
+  }
+}
+

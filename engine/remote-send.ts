@@ -1,0 +1,200 @@
+// The sending side of a remote transfer (the client for a push, blitd for a pull). Files are read
+// beneath a root directory fd (openat2 RESOLVE_BENEATH, no symlink followed) and framed: small
+// files travel batched in shards so that per-file round trips vanish; larger ones stream in
+// chunks. A file that cannot be read, or that shrank since the manifest was made, is reported
+// to the receiver (SKIP) and the transfer goes on.
+import { closeFd, openBeneath, readSome, O_RDONLY, describeCode } from "../ffi/index.ts";
+import {
+  DATA_CHUNK, F_DATA, F_FILE_END, F_SAME, F_SHARD, F_SKIP, HASH_BYTES, HEADER_BYTES, SHARD_BYTES, SHARD_FILES,
+  SHARD_HASHES, encodeFrame, fileFrame, putHeader, textFrame, u32List,
+} from "../proto/index.ts";
+import type { Channel } from "./remote-channel.ts";
+import type { RunError } from "./report.ts";
+import { hashBeneath, hashHex } from "./remote-receive.ts";
+import type { Tree } from "./walk.ts";
+
+/** Files below this size travel in shards; the rest stream in chunks. */
+export const SHARD_FILE_MAX = 256 << 10;
+
+export interface SendResult {
+  files: number;
+  bytes: number;
+  errors: RunError[];
+}
+
+export interface SendOptions {
+  checksum: boolean;
+  /** Called after each file or shard with the files and bytes just sent. */
+  onProgress?: (files: number, bytes: number) => void;
+  /** Checked between files; when it returns true the sender stops. */
+  cancelled?: () => boolean;
+}
+
+const yieldNow = () => new Promise<void>((r) => setImmediate(r));
+
+/**
+ * Sends the files `indices` of `tree` (paths relative to rootFd) over `ch`. Does not send DONE:
+ * the caller does, with the totals. Throws when the channel closes.
+ */
+export async function sendFiles(ch: Channel, rootFd: number, tree: Tree, indices: readonly number[], opts: SendOptions): Promise<SendResult> {
+  const res: SendResult = { files: 0, bytes: 0, errors: [] };
+  const hashEach = opts.checksum;
+  const perEntry = 8 + (hashEach ? HASH_BYTES : 0);
+  const capacity = HEADER_BYTES + 5 + SHARD_BYTES + SHARD_FILES * perEntry;
+  let shard = new Uint8Array(new ArrayBuffer(capacity));
+  let sdv = new DataView(shard.buffer);
+  let off = HEADER_BYTES + 5;
+  let count = 0;
+  let shardBytes = 0;
+  let sinceYield = 0;
+  const skip = async (i: number, err: unknown) => {
+    const rel = tree.paths[i]!;
+    const code = (err as { code?: string }).code ?? "EIO";
+    const why = code === "SHRUNK" ? "file changed size while being sent" : `${describeCode(code)}`;
+    res.errors.push({ path: rel, side: "source", code, message: `${rel}: ${why}` });
+    const idx = new Uint8Array(4);
+    new DataView(idx.buffer).setUint32(0, i, true);
+    await ch.write(textFrame(F_SKIP, idx, why));
+  };
+  const flush = async () => {
+    if (count === 0) return;
+    putHeader(shard, 0, F_SHARD, off - HEADER_BYTES);
+    shard[HEADER_BYTES] = hashEach ? SHARD_HASHES : 0;
+    sdv.setUint32(HEADER_BYTES + 1, count, true);
+    const out = shard.subarray(0, off);
+    const files = count;
+    const bytes = shardBytes;
+    shard = new Uint8Array(new ArrayBuffer(capacity));
+    sdv = new DataView(shard.buffer);
+    off = HEADER_BYTES + 5;
+    count = 0;
+    shardBytes = 0;
+    const w = ch.write(out);
+    if (w) await w;
+    res.files += files;
+    res.bytes += bytes;
+    opts.onProgress?.(files, bytes);
+    if (++sinceYield >= 8) {
+      sinceYield = 0;
+      await yieldNow();
+    }
+  };
+
+  for (const i of indices) {
+    if (opts.cancelled?.()) break;
+    const rel = tree.paths[i]!;
+    const size = tree.sizes[i]!;
+    if (size < SHARD_FILE_MAX) {
+      if (count >= SHARD_FILES || off + perEntry + size > capacity) await flush();
+      let fd = -1;
+      try {
+        fd = openBeneath(rootFd, rel, O_RDONLY);
+        const entry = off;
+        let pos = off + perEntry;
+        let got = 0;
+        while (got < size) {
+          const n = readSome(fd, shard, pos, size - got, rel);
+          if (n === 0) break;
+          got += n;
+          pos += n;
+        }
+        if (got < size) throw Object.assign(new Error("shrunk"), { code: "SHRUNK" });
+        sdv.setUint32(entry, i, true);
+        sdv.setUint32(entry + 4, size, true);
+        if (hashEach) {
+          const h = new Bun.CryptoHasher("blake2b256").update(shard.subarray(entry + perEntry, pos)).digest() as Uint8Array;
+          shard.set(h, entry + 8);
+        }
+        off = pos;
+        count++;
+        shardBytes += size;
+      } catch (err) {
+        await skip(i, err);
+      } finally {
+        if (fd >= 0) closeFd(fd);
+      }
+      continue;
+    }
+    await flush();
+    await sendLarge(i, rel, size);
+  }
+  await flush();
+  return res;
+
+  async function sendLarge(i: number, rel: string, size: number) {
+    let fd = -1;
+    try {
+      fd = openBeneath(rootFd, rel, O_RDONLY);
+    } catch (err) {
+      await skip(i, err);
+      return;
+    }
+    try {
+      const hasher = hashEach ? new Bun.CryptoHasher("blake2b256") : undefined;
+      let w = ch.write(fileFrame(i, size));
+      if (w) await w;
+      let sent = 0;
+      while (sent < size) {
+        const want = Math.min(DATA_CHUNK, size - sent);
+        const buf = new Uint8Array(new ArrayBuffer(HEADER_BYTES + want));
+        let got = 0;
+        let err: unknown;
+        try {
+          while (got < want) {
+            const n = readSome(fd, buf, HEADER_BYTES + got, want - got, rel);
+            if (n === 0) break;
+            got += n;
+          }
+        } catch (e) {
+          err = e;
+        }
+        if (got < want && err === undefined) err = Object.assign(new Error("shrunk"), { code: "SHRUNK" });
+        if (got > 0) {
+          putHeader(buf, 0, F_DATA, got);
+          hasher?.update(buf.subarray(HEADER_BYTES, HEADER_BYTES + got));
+          w = ch.write(buf.subarray(0, HEADER_BYTES + got));
+          if (w) await w;
+          sent += got;
+          opts.onProgress?.(0, got);
+        }
+        if (err !== undefined) {
+          await skip(i, err); // the receiver drops the file it has open
+          return;
+        }
+        if (++sinceYield >= 16) {
+          sinceYield = 0;
+          await yieldNow();
+        }
+      }
+      w = ch.write(encodeFrame(F_FILE_END, hasher ? (hasher.digest() as Uint8Array) : new Uint8Array(0)));
+      if (w) await w;
+      res.files++;
+      res.bytes += size;
+      opts.onProgress?.(1, 0);
+    } finally {
+      closeFd(fd);
+    }
+  }
+}
+
+/**
+ * --checksum: splits the receiver's (index, hash) pairs into files whose content is the same
+ * here (to be announced with SAME) and files to send.
+ */
+export function resolveChecks(rootFd: number, tree: Tree, checks: { index: number; hash: Uint8Array }[]): { same: number[]; send: number[] } {
+  const same: number[] = [];
+  const send: number[] = [];
+  for (const c of checks) {
+    const mine = hashBeneath(rootFd, tree.paths[c.index]!);
+    if (mine && c.hash.length === HASH_BYTES && hashHex(mine) === hashHex(c.hash)) same.push(c.index);
+    else send.push(c.index);
+  }
+  return { same, send };
+}
+
+/** SAME frames for the given indices (split to stay within frame bounds). */
+export function sameFrames(indices: number[]): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let k = 0; k < indices.length; k += 65536) out.push(encodeFrame(F_SAME, u32List(indices.slice(k, k + 65536))));
+  return out;
+}

@@ -1,0 +1,283 @@
+// `blit diagnose`, `blit predict` and `blit tune`: the analytics commands. Each takes its
+// arguments (after the command word) and an io, and resolves to an exit code: 0 done,
+// 2 usage error or a store that cannot be used. The lead wires them into cli.ts.
+import { parseArgs } from "node:util";
+import { normalizeOptions, parseRate, run, UsageError, type Command } from "../engine/index.ts";
+import {
+  DiagnoseError, diagnoseHistory, diagnoseRun, formatDiagnosis, formatDuration, formatBytes, predictFor, parseSince,
+  TelemetryError, telemetryPath, tune, tunedWorkers, type DiagnoseFormat, type Prediction,
+} from "../analytics/index.ts";
+import { EXIT_FATAL, EXIT_OK } from "./exit-codes.ts";
+
+export interface CommandIo {
+  stdout: { write(text: string): unknown };
+  stderr: { write(text: string): unknown };
+  env: Record<string, string | undefined>;
+}
+
+export const DIAGNOSE_HELP = `blit diagnose [RUN_ID | --last] [--since 7d] [--format text|md|json]
+
+Without a run: a report on recent history from the telemetry store: the duration predictor per
+route (its coefficients and its error measured on runs it did not see), the runs slowest against
+their prediction, flagged runs, and trends per route.
+With a run id (or a unique prefix of one, 4+ characters) or --last: that run's prediction and
+error band, its flags, the numbered evidence (E1, E2, ...), and causes and suggestions that cite
+the evidence and name the flag to change.
+
+Flags:
+      --last             diagnose the most recent run
+      --since SPAN       history window: 90m, 12h, 7d, 2w, or a date like 2025-03-01 (default 7d)
+      --limit N          runs listed as slowest and as flagged (default 10)
+      --format FORMAT    text (default), md (Markdown) or json (schema: DIAGNOSE_REPORT_SCHEMA in
+                         analytics/diagnose-schema.ts)
+      --json             same as --format json
+  -h, --help             this help
+
+Flags raised: slow-vs-prediction (robust score ≥ 3.5 over similar runs and ≥ 1.5× their duration),
+fast-vs-prediction, enumeration-heavy, delete-heavy, throughput-collapse, throttled, errors.
+With fewer than 8 comparable runs the predictor uses default coefficients and says so.
+
+Environment:
+  BLIT_HOME        where the telemetry store lives (see 'blit --help')
+`;
+
+export const PREDICT_HELP = `blit predict SRC DST [flags]
+
+How long 'blit mirror SRC DST' (or copy) would take, and why, before running it. Both trees are
+enumerated (a dry run; nothing is written or recorded) to learn what would be transferred; the
+predictor fitted on this store's history turns that into a duration with its 80% error band,
+term by term (fixed cost, per file, per byte, ...). With little history it uses documented
+default coefficients and says so.
+
+Flags:
+      --command NAME     copy or mirror (default mirror)
+  -w, --workers N        the worker count you would run with (default: the one 'blit tune --apply'
+                         chose for these filesystems, else blit's default; env BLIT_WORKERS)
+      --bwlimit RATE     the bandwidth limit you would run with: 500K, 50M, 1G (0 = none)
+      --exclude GLOB     as for copy and mirror (repeatable)
+  -c, --checksum         as for copy and mirror (then the plan hashes files to compare them)
+      --format FORMAT    text (default) or json
+      --json             same as --format json
+  -h, --help             this help
+`;
+
+export const TUNE_HELP = `blit tune SRC DST [--apply] [flags]
+
+Measure worker counts on a sample of the real tree and keep the fastest for this route and pair
+of filesystems. The sample (evenly spaced files of SRC, at most --sample-files files and
+--sample-bytes bytes) is staged in a scratch directory beside DST, on DST's filesystem, and copied
+once per worker count and round into fresh directories; every trial is a real run, recorded in
+the telemetry store. The scratch directory is removed at the end. DST itself is not touched.
+
+Flags:
+      --apply            use the winner from now on: later runs on these filesystems that do not
+                         set --workers (or BLIT_WORKERS) use it
+      --workers LIST     worker counts to try (default 1,2,4,8)
+      --rounds N         rounds over all counts; each count's result is its median (default 2)
+      --sample-files N   most files in the sample (default 2000)
+      --sample-bytes N   most bytes in the sample: 64M, 1G (default 128M; K, M, G are powers of 1024)
+      --exclude GLOB     leave matching entries out of the sample (repeatable)
+      --format FORMAT    text (default) or json
+      --json             same as --format json
+  -h, --help             this help
+`;
+
+/** `blit diagnose [RUN_ID | --last] [--since 7d] [--format text|md|json]` */
+export async function diagnoseCommand(args: string[], io: CommandIo): Promise<number> {
+  return guarded(io, async () => {
+    const { values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        last: { type: "boolean" },
+        since: { type: "string" },
+        limit: { type: "string" },
+        format: { type: "string" },
+        json: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+    if (values.help) return say(io, DIAGNOSE_HELP), EXIT_OK;
+    const format = formatOf(values.format, values.json, ["text", "md", "json"]);
+    if (positionals.length > 1) throw new RangeError(`diagnose takes at most one run id, got ${positionals.length}`);
+    if (positionals.length === 1 && values.last) throw new RangeError("give a run id or --last, not both");
+    const path = telemetryPath(io.env);
+    const limit = values.limit === undefined ? 10 : wholeNumber("limit", values.limit, 1);
+    if (positionals.length === 1 || values.last) {
+      if (values.since !== undefined) throw new RangeError("--since is for the history report; a single run has no window");
+      try {
+        const d = await diagnoseRun({ path, id: positionals[0] });
+        say(io, formatDiagnosis(d, format));
+      } catch (e) {
+        if (e instanceof DiagnoseError && e.code === "NO_RUNS") {
+          say(io, format === "json" ? JSON.stringify({ error: "NO_RUNS", message: `no runs recorded yet in ${path}` }) : `no runs recorded yet in ${path}`);
+          return EXIT_OK;
+        }
+        throw e;
+      }
+      return EXIT_OK;
+    }
+    const sinceLabel = values.since ?? "7d";
+    const d = await diagnoseHistory({ path, sinceMs: parseSince(sinceLabel), sinceLabel, limit });
+    say(io, formatDiagnosis(d, format));
+    return EXIT_OK;
+  });
+}
+
+/** `blit predict SRC DST [--workers N] [--bwlimit RATE] [--format text|json]` */
+export async function predictCommand(args: string[], io: CommandIo): Promise<number> {
+  return guarded(io, async () => {
+    const { values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        command: { type: "string" },
+        workers: { type: "string", short: "w" },
+        bwlimit: { type: "string" },
+        exclude: { type: "string", multiple: true },
+        checksum: { type: "boolean", short: "c" },
+        format: { type: "string" },
+        json: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+    if (values.help) return say(io, PREDICT_HELP), EXIT_OK;
+    const format = formatOf(values.format, values.json, ["text", "json"]);
+    if (positionals.length !== 2) throw new RangeError(`predict needs a source and a destination (got ${positionals.length}); run 'blit predict --help'`);
+    if (positionals.some((p) => p.startsWith("blit://"))) throw new RangeError("predict works on local paths for now (push and pull are not wired yet)");
+    const command = (values.command ?? "mirror") as Command;
+    if (command !== "copy" && command !== "mirror") throw new RangeError(`--command must be copy or mirror, got '${values.command}'`);
+    const path = telemetryPath(io.env);
+    const workersText = values.workers ?? io.env.BLIT_WORKERS;
+    const bwlimit = values.bwlimit !== undefined ? parseRate(values.bwlimit) : 0;
+    // Enumerate and plan only: what the real run would transfer, with the filesystems it would use.
+    const { report } = await run({
+      command,
+      source: positionals[0]!,
+      destination: positionals[1]!,
+      options: normalizeOptions({
+        dryRun: true,
+        exclude: values.exclude ?? [],
+        checksum: values.checksum ?? false,
+        workers: workersText !== undefined ? wholeNumber("workers", workersText, 1) : undefined,
+        bwlimit,
+      }),
+    });
+    const tuned = workersText === undefined ? await tunedWorkers(report.route, report.sourceFs, report.destinationFs, { path }) : undefined;
+    const prediction = await predictFor(report, report.route, { path, bwlimit });
+    if (format === "json") {
+      say(io, JSON.stringify({ source: report.source, destination: report.destination, command, sourceFs: report.sourceFs, destinationFs: report.destinationFs, workload: report.workload, planned: report.counts.planned, plannedBytes: report.counts.plannedBytes, tunedWorkers: tuned ?? null, prediction }, null, 2));
+      return EXIT_OK;
+    }
+    say(io, predictionText(report.source, report.destination, command, report.sourceFs, report.destinationFs, prediction, tuned, values.checksum ?? false));
+    return EXIT_OK;
+  });
+}
+
+/** `blit tune SRC DST [--apply]` */
+export async function tuneCommand(args: string[], io: CommandIo): Promise<number> {
+  return guarded(io, async () => {
+    const { values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        apply: { type: "boolean" },
+        workers: { type: "string" },
+        rounds: { type: "string" },
+        "sample-files": { type: "string" },
+        "sample-bytes": { type: "string" },
+        exclude: { type: "string", multiple: true },
+        format: { type: "string" },
+        json: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+    if (values.help) return say(io, TUNE_HELP), EXIT_OK;
+    const format = formatOf(values.format, values.json, ["text", "json"]);
+    if (positionals.length !== 2) throw new RangeError(`tune needs a source and a destination (got ${positionals.length}); run 'blit tune --help'`);
+    if (positionals.some((p) => p.startsWith("blit://"))) throw new RangeError("tune works on local paths for now (push and pull are not wired yet)");
+    const workers = values.workers === undefined ? undefined : values.workers.split(",").map((w) => wholeNumber("workers", w.trim(), 1, 256));
+    const result = await tune({
+      source: positionals[0]!,
+      destination: positionals[1]!,
+      path: telemetryPath(io.env),
+      workers: workers ? [...new Set(workers)] : undefined,
+      rounds: values.rounds === undefined ? undefined : wholeNumber("rounds", values.rounds, 1, 20),
+      sampleFiles: values["sample-files"] === undefined ? undefined : wholeNumber("sample-files", values["sample-files"], 1),
+      sampleBytes: values["sample-bytes"] === undefined ? undefined : parseRate(values["sample-bytes"]),
+      exclude: values.exclude ?? [],
+      apply: values.apply ?? false,
+      onTrial: format === "text" ? (t) => io.stderr.write(`blit: tune: round ${t.round}, ${t.workers} worker${t.workers === 1 ? "" : "s"}: ${formatDuration(t.totalMs)}\n`) : undefined,
+    });
+    for (const w of result.warnings) io.stderr.write(`blit: warning: ${w}\n`);
+    if (format === "json") return say(io, JSON.stringify(result, null, 2)), EXIT_OK;
+    const s = result.setting;
+    const lines = [
+      `tune ${s.source} -> ${s.destination} (${s.route}, ${s.sourceFs} -> ${s.destinationFs})`,
+      `  sample: ${result.sample.files.toLocaleString("en-US")} of ${result.sample.ofFiles.toLocaleString("en-US")} files, ${formatBytes(result.sample.bytes)} of ${formatBytes(result.sample.ofBytes)}, staged on the destination's filesystem`,
+      `  WORKERS  MEDIAN    TRIALS`,
+      ...s.trials.map((t) => `  ${String(t.workers).padStart(7)}  ${formatDuration(t.medianMs).padEnd(8)}  ${t.totalMs.map(formatDuration).join(", ")}${t.workers === s.workers ? "  <- best" : ""}`),
+      s.applied
+        ? `  applied: runs on ${s.route} ${s.sourceFs} -> ${s.destinationFs} without --workers now use ${s.workers} workers`
+        : `  best: ${s.workers} workers; not applied (run again with --apply, or pass --workers ${s.workers})`,
+      `  ${s.trials.reduce((a, t) => a + t.runIds.length, 0)} trial runs recorded; see 'blit diagnose'`,
+    ];
+    say(io, lines.join("\n"));
+    return EXIT_OK;
+  });
+}
+
+function predictionText(
+  source: string, destination: string, command: string, sourceFs: string, destinationFs: string,
+  p: Prediction, tuned: number | undefined, checksum: boolean,
+): string {
+  const lines = [
+    `${command} ${source} -> ${destination} (${sourceFs} -> ${destinationFs})`,
+    `  predicted ${formatDuration(p.durationMs)}, 80% band ${formatDuration(p.lowMs)}–${formatDuration(p.highMs)}`,
+    `  why:`,
+    ...p.terms.map((t) => `    ${t.label.padEnd(22)} ${t.term === "fixed" ? "" : `${t.quantity.toLocaleString("en-US")} × ${t.msEach.toPrecision(3)} ms = `}${formatDuration(t.ms)}`),
+  ];
+  if (p.throttleFloorMs !== undefined) {
+    lines.push(`    --bwlimit floor        ${formatDuration(p.throttleFloorMs)} (without the limit: ${formatDuration(p.unthrottledMs)})`);
+  }
+  lines.push(`  ${p.note}`);
+  if (tuned !== undefined) lines.push(`  blit tune --apply chose ${tuned} workers for ${sourceFs} -> ${destinationFs}`);
+  if (checksum) lines.push("  note: --checksum hashing is not part of the model; expect longer");
+  return lines.join("\n");
+}
+
+// Usage problems and an unusable store are exit 2; any other error is a bug and says so.
+async function guarded(io: CommandIo, body: () => Promise<number>): Promise<number> {
+  try {
+    return await body();
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    if (e instanceof RangeError || e instanceof UsageError || e instanceof DiagnoseError || e instanceof TelemetryError || (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS"))) {
+      io.stderr.write(`blit: ${(e as Error).message}\n`);
+      return EXIT_FATAL;
+    }
+    io.stderr.write(`blit: fatal: ${(e as Error).stack ?? e}\n`);
+    return EXIT_FATAL;
+  }
+}
+
+function say(io: CommandIo, text: string): void {
+  io.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
+}
+
+function formatOf<T extends DiagnoseFormat>(format: string | undefined, json: boolean | undefined, allowed: T[]): T {
+  if (json && format !== undefined && format !== "json") throw new RangeError(`--json and --format ${format} disagree`);
+  const f = (json ? "json" : format ?? "text") as T;
+  if (!allowed.includes(f)) throw new RangeError(`--format must be ${allowed.join(", ")}; got '${format}'`);
+  return f;
+}
+
+function wholeNumber(flag: string, text: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) {
+    throw new RangeError(`--${flag} needs a whole number from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ""}, got '${text}'`);
+  }
+  return Number(text);
+}

@@ -1,0 +1,323 @@
+// `blit trace ...`: ingest offline traces into the telemetry store, list and show them, and record
+// a blit command under strace or perf in one step. Exit codes: 0 done, 1 ingested but some lines
+// could not be read (each is named on stderr), 2 usage or fatal error.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { telemetryPath } from "../analytics/index.ts";
+import {
+  formatTraceSummary, getTrace, ingestTrace, listTraces, traceSummary, summariesForRun, TraceError, TRACE_FORMATS,
+  type IngestResult, type SummaryFormat, type TraceFormat,
+} from "../traces/index.ts";
+
+export interface TraceIo {
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
+  env: NodeJS.ProcessEnv;
+}
+
+const EXIT_OK = 0;
+const EXIT_UNPARSED = 1;
+const EXIT_FATAL = 2;
+/** Unparsed lines named on stderr per file; the store keeps the first 20 too. */
+const SHOW_UNPARSED = 20;
+
+const FORMATS = `auto, ${TRACE_FORMATS.join(", ")}`;
+
+const HELP: Record<string, string> = {
+  main: `blit trace — offline traces of slow copies, stored beside the runs they explain
+
+Usage:
+  blit trace ingest FILE... [--format F] [--run RUN_ID] [--json]
+  blit trace list [--limit N] [--json]
+  blit trace show TRACE_ID [--format text|md|json] [--scope trace|run]
+  blit trace record [--tool strace|perf] [--format text|md|json] -- blit mirror SRC DST
+
+Run 'blit trace COMMAND --help' for a command's flags.
+
+Exit codes:
+  0  done
+  1  ingested, but some lines could not be read (each is named on stderr, with its line number)
+  2  usage error, or a file that is missing, empty or not a trace
+`,
+  ingest: `blit trace ingest FILE... [--format F] [--run RUN_ID] [--json]
+
+Read trace files into the telemetry store, summarize them, and link each to the blit run it
+covers: the run given with --run, else a recorded run whose process id appears in the trace
+and whose start..finish overlaps the trace's time.
+
+Formats (detected from the content, never the file name):
+  xperf        'xperf -i t.etl -o t.txt -a dumper' text
+  tracerpt     'tracerpt t.etl -of CSV' (UTF-8 or UTF-16)
+  wpa-csv      wpaexporter / WPA 'Export to CSV' tables (any locale)
+  perf-script  'perf script' text (with or without --header, stacks, tracepoints)
+  perf-trace   'perf trace' text
+  strace       'strace -f' with -tt, -ttt or -r, and -T
+
+Flags:
+      --format F     read every FILE as format F (${FORMATS}; default auto)
+      --run RUN_ID   link to this run (see 'blit diagnostics perf --json' for ids)
+      --json         print one JSON object per file (the ingest result) on stdout
+  -h, --help         this help
+
+Lines that cannot be read are counted, named on stderr and skipped; the rest is ingested (exit 1).
+Times: strace -tt has no date and strace -r, perf trace and ETW exports have no origin, so their
+wall time is placed by the file's modification time (marked "estimated" when it is a guess).
+`,
+  list: `blit trace list [--limit N] [--json]
+
+List ingested traces, newest first: id, format, events, unparsed lines, linked run, file.
+
+Flags:
+      --limit N      how many traces (default 50)
+      --json         print the traces as a JSON array
+  -h, --help         this help
+`,
+  show: `blit trace show TRACE_ID [--format text|md|json] [--scope trace|run]
+
+Show a trace's summary: time and count per operation kind, latency percentiles, bytes by process
+and by file, other processes that touched blit's files (an antivirus scanner reading every file
+blit writes), metadata against data time, and the longest gaps without progress.
+TRACE_ID may be a unique prefix of the id.
+
+Flags:
+      --format F     text (default), md (Markdown) or json
+      --scope S      trace (the whole file, default) or run (only the linked run's window)
+  -h, --help         this help
+`,
+  record: `blit trace record [--tool strace|perf] [--format text|md|json] -- COMMAND...
+
+Linux: run COMMAND (usually 'blit mirror SRC DST' or 'blit copy SRC DST') under a tracer, ingest
+the trace linked to the run it produced, remove the temporary trace file, and print the trace id
+and its summary. 'blit' as the first word runs this blit.
+
+  strace (default)  strace -f -tt -T -e trace=file,desc,process   (paths, sizes, durations)
+  perf              perf trace                                     (lower overhead; needs perf
+                                                                    and permission to trace)
+Flags:
+      --tool T       strace or perf (default strace)
+      --format F     how to print the summary: text (default), md or json
+  -h, --help         this help
+
+The telemetry store is the one COMMAND records into (BLIT_HOME etc. are passed through).
+`,
+};
+
+export async function traceCommand(args: string[], io: TraceIo): Promise<number> {
+  const say = (s: string) => io.stdout.write(s.endsWith("\n") ? s : s + "\n");
+  const err = (s: string) => io.stderr.write(`blit trace: ${s}\n`);
+  const [sub, ...rest] = args;
+  if (sub === undefined || sub === "-h" || sub === "--help" || sub === "help") {
+    say(rest[0] && HELP[rest[0]] ? HELP[rest[0]]! : HELP.main!);
+    return sub === undefined ? EXIT_FATAL : EXIT_OK;
+  }
+  try {
+    switch (sub) {
+      case "ingest": return await ingest(rest, io, say, err);
+      case "list": return await list(rest, io, say);
+      case "show": return await show(rest, io, say, err);
+      case "record": return await record(rest, io, say, err);
+      default:
+        err(`unknown command '${sub}'; run 'blit trace --help'`);
+        return EXIT_FATAL;
+    }
+  } catch (e) {
+    if (e instanceof TraceError || (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS") || e instanceof RangeError) {
+      err((e as Error).message);
+      return EXIT_FATAL;
+    }
+    if ((e as { name?: string }).name === "TelemetryError") {
+      err((e as Error).message);
+      return EXIT_FATAL;
+    }
+    err(`fatal: ${(e as Error).stack ?? e}`);
+    return EXIT_FATAL;
+  }
+}
+
+type Say = (s: string) => void;
+
+async function ingest(args: string[], io: TraceIo, say: Say, err: Say): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args, allowPositionals: true, strict: true,
+    options: { format: { type: "string" }, run: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+  });
+  if (values.help) return help("ingest", say);
+  if (positionals.length === 0) {
+    err("ingest needs at least one trace file; run 'blit trace ingest --help'");
+    return EXIT_FATAL;
+  }
+  const format = formatFlag(values.format);
+  let code = EXIT_OK;
+  for (const file of positionals) {
+    try {
+      const result = await ingestTrace(file, { storePath: telemetryPath(io.env), format, runId: values.run });
+      if (values.json) say(JSON.stringify(result));
+      else say(ingestLine(result));
+      if (reportUnparsed(result, err)) code = Math.max(code, EXIT_UNPARSED);
+    } catch (e) {
+      if (!(e instanceof TraceError)) throw e;
+      err(e.message);
+      code = EXIT_FATAL;
+    }
+  }
+  return code;
+}
+
+function ingestLine(r: IngestResult): string {
+  const link = r.runId ? `linked to run ${r.runId} (${r.linkMethod})` : `not linked to a run${r.linkNote ? `: ${r.linkNote}` : ""}`;
+  const what = r.events === 0 ? "no events" : `${r.events} events`;
+  return `trace ${r.traceId}: ${r.file} (${r.format}), ${what}${r.unparsedLines ? `, ${r.unparsedLines} unparsed lines` : ""}; ${link}`;
+}
+
+/** Names the unparsed lines on stderr; true when there were any. */
+function reportUnparsed(r: IngestResult, err: Say): boolean {
+  if (r.unparsedLines === 0) return false;
+  for (const b of r.unparsedSample.slice(0, SHOW_UNPARSED)) err(`${r.file}:${b.line}: ${b.reason}: ${b.text}`);
+  if (r.unparsedLines > SHOW_UNPARSED) err(`${r.file}: … and ${r.unparsedLines - SHOW_UNPARSED} more unparsed lines`);
+  return true;
+}
+
+async function list(args: string[], io: TraceIo, say: Say): Promise<number> {
+  const { values } = parseArgs({
+    args, strict: true,
+    options: { limit: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+  });
+  if (values.help) return help("list", say);
+  const limit = values.limit === undefined ? 50 : Number(values.limit);
+  if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`--limit needs a whole number of 1 or more, got '${values.limit}'`);
+  const traces = await listTraces({ path: telemetryPath(io.env), limit });
+  if (values.json) {
+    say(JSON.stringify(traces));
+    return EXIT_OK;
+  }
+  if (traces.length === 0) {
+    say(`no traces ingested yet in ${telemetryPath(io.env)}`);
+    return EXIT_OK;
+  }
+  const rows = traces.map((t) => [t.id.slice(0, 8), t.ingestedAt.slice(0, 19).replace("T", " "), t.format, String(t.events), String(t.unparsedLines), t.runId ? t.runId.slice(0, 8) : "-", t.file]);
+  const head = ["id", "ingested", "format", "events", "unparsed", "run", "file"];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join("  ");
+  say([line(head), ...rows.map(line)].join("\n"));
+  return EXIT_OK;
+}
+
+async function show(args: string[], io: TraceIo, say: Say, err: Say): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args, allowPositionals: true, strict: true,
+    options: { format: { type: "string" }, scope: { type: "string" }, help: { type: "boolean", short: "h" } },
+  });
+  if (values.help) return help("show", say);
+  if (positionals.length !== 1) {
+    err("show needs one trace id; run 'blit trace list' for the ids");
+    return EXIT_FATAL;
+  }
+  const format = summaryFormat(values.format);
+  const scope = values.scope ?? "trace";
+  if (scope !== "trace" && scope !== "run") throw new RangeError(`--scope is trace or run, got '${scope}'`);
+  const path = telemetryPath(io.env);
+  const info = await getTrace(positionals[0]!, { path });
+  if (!info) {
+    err(`no trace '${positionals[0]}' in ${path} (or the prefix is not unique); run 'blit trace list'`);
+    return EXIT_FATAL;
+  }
+  let summary = await traceSummary(info.id, { path });
+  if (scope === "run") {
+    if (!info.runId) {
+      err(`trace ${info.id} is not linked to a run; ingest it again with --run RUN_ID`);
+      return EXIT_FATAL;
+    }
+    summary = (await summariesForRun(info.runId, { path })).find((s) => s.traceId === info.id)?.summary;
+  }
+  if (!summary) {
+    err(`trace ${info.id} has no stored summary`);
+    return EXIT_FATAL;
+  }
+  say(formatTraceSummary(summary, format));
+  return EXIT_OK;
+}
+
+async function record(args: string[], io: TraceIo, say: Say, err: Say): Promise<number> {
+  const dash = args.indexOf("--");
+  const own = dash >= 0 ? args.slice(0, dash) : args;
+  const command = dash >= 0 ? args.slice(dash + 1) : [];
+  const { values, positionals } = parseArgs({
+    args: own, allowPositionals: true, strict: true,
+    options: { tool: { type: "string" }, format: { type: "string" }, help: { type: "boolean", short: "h" } },
+  });
+  if (values.help) return help("record", say);
+  const tool = values.tool ?? "strace";
+  if (tool !== "strace" && tool !== "perf") throw new RangeError(`--tool is strace or perf, got '${tool}'`);
+  const format = summaryFormat(values.format);
+  if (positionals.length > 0 || command.length === 0) {
+    err("record needs the command after '--', e.g. 'blit trace record -- blit mirror SRC DST'");
+    return EXIT_FATAL;
+  }
+  if (process.platform !== "linux") {
+    err("record runs on Linux only; on Windows capture with WPR or xperf and use 'blit trace ingest'");
+    return EXIT_FATAL;
+  }
+  const argv = command[0] === "blit" ? [process.execPath, new URL("./blit.ts", import.meta.url).pathname, ...command.slice(1)] : command;
+  const dir = mkdtempSync(join(tmpdir(), "blit-trace-"));
+  const out = join(dir, tool === "strace" ? "trace.strace" : "trace.perf-trace");
+  const tracer = tool === "strace"
+    ? ["strace", "-f", "-tt", "-T", "-e", "trace=file,desc,process", "-o", out, "--", ...argv]
+    : ["perf", "trace", "-o", out, "--", ...argv];
+  let child: ReturnType<typeof Bun.spawn> | undefined;
+  try {
+    const started = Date.now() / 1000;
+    try {
+      child = Bun.spawn(tracer, { env: io.env, stdin: "inherit", stdout: "pipe", stderr: "pipe" });
+    } catch (e) {
+      err(`cannot start ${tool}: ${(e as Error).message} (is it installed and on PATH?)`);
+      return EXIT_FATAL;
+    }
+    const [status, stdout, stderr] = await Promise.all([
+      child.exited,
+      new Response(child.stdout as ReadableStream).text(),
+      new Response(child.stderr as ReadableStream).text(),
+    ]);
+    io.stderr.write(stderr);
+    io.stderr.write(stdout); // the traced command's own output, kept apart from the summary on stdout
+    if (!(await Bun.file(out).exists()) || (await Bun.file(out).size) === 0) {
+      err(`${tool} wrote no trace (exit status ${status}); is tracing allowed here? (ptrace / perf_event_paranoid)`);
+      return EXIT_FATAL;
+    }
+    if (status !== 0) err(`note: the traced command exited with status ${status}; its trace is ingested anyway`);
+    const result = await ingestTrace(out, {
+      storePath: telemetryPath(io.env),
+      format: tool === "strace" ? "strace" : "perf-trace",
+      // perf trace counts milliseconds from its start, which is (within a few ms) when we spawned it
+      epochOffset: tool === "perf" ? started : undefined,
+    });
+    say(ingestLine(result).replace(out, `${tool} of '${command.join(" ")}'`));
+    const unparsed = reportUnparsed(result, err);
+    say(formatTraceSummary(result.runSummary ?? result.summary, format));
+    return unparsed ? EXIT_UNPARSED : EXIT_OK;
+  } finally {
+    if (child && child.exitCode === null && child.signalCode === null) {
+      child.kill("SIGKILL");
+      await child.exited;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function help(cmd: string, say: Say): number {
+  say(HELP[cmd]!);
+  return EXIT_OK;
+}
+
+function formatFlag(value: string | undefined): TraceFormat | "auto" {
+  if (value === undefined || value === "auto") return "auto";
+  if ((TRACE_FORMATS as readonly string[]).includes(value)) return value as TraceFormat;
+  throw new RangeError(`--format is one of ${FORMATS}; got '${value}'`);
+}
+
+function summaryFormat(value: string | undefined): SummaryFormat {
+  if (value === undefined) return "text";
+  if (value === "text" || value === "md" || value === "json") return value;
+  throw new RangeError(`--format is text, md or json; got '${value}'`);
+}

@@ -3,6 +3,8 @@
 export { telemetryPath, telemetryEnabled, spoolDirFor } from "./telemetry-path.ts";
 export { record, startRecording } from "./record.ts";
 export type { Recording, RecordOptions, TelemetryResult } from "./record.ts";
+export { recordMany } from "./record-many.ts";
+export type { RecordManyOptions, RecordManyResult } from "./record-many.ts";
 export { listRuns, getRun } from "./runs-query.ts";
 export type { ListOptions, ReadOptions, RunSummary } from "./runs-query.ts";
 export { formatRunsTable } from "./runs-table.ts";
@@ -16,3 +18,34 @@ export { MIGRATIONS, SCHEMA_VERSION } from "./migrations.ts";
 export type { Migration } from "./migrations.ts";
 export { TelemetryError } from "./telemetry-error.ts";
 export type { TelemetryErrorCode } from "./telemetry-error.ts";
+// Predictor, anomaly flags, evidence and explanations (blit diagnose / predict / tune).
+export { predictFor } from "./predictor-store.ts";
+export type { PredictInput, PredictForOptions } from "./predictor-store.ts";
+export { fitPredictor, modelFor, predictShape, DEFAULT_COEFFICIENTS, MIN_ROUTE_RUNS, MIN_PAIR_RUNS } from "./predictor.ts";
+export type { HoldOut, Model, Prediction, PredictedTerm, Predictor, TermName, WorkShape } from "./predictor.ts";
+export { historyRunFromReport } from "./run-history.ts";
+export type { HistoryRun } from "./run-history.ts";
+export { Scorer } from "./anomalies.ts";
+export type { Flag, FlagKind, Reference, RunScore } from "./anomalies.ts";
+export { buildEvidence } from "./evidence.ts";
+export type { Evidence, EvidenceInput } from "./evidence.ts";
+export { explainWithRules } from "./rules-explainer.ts";
+export { uncitedClaims } from "./explanation.ts";
+export type { Cause, Confidence, Explanation, Suggestion } from "./explanation.ts";
+export { diagnoseRun, diagnoseHistory, DiagnoseError } from "./diagnose.ts";
+export type {
+  Diagnosis, DiagnoseErrorCode, DiagnoseHistoryOptions, DiagnoseRunOptions, HistoryDiagnosis, ModelSummary,
+  PredictionSummary, RunDiagnosis, RunLine, Trend, TrendHalf,
+} from "./diagnose.ts";
+export { formatDiagnosis } from "./diagnose-format.ts";
+export type { DiagnoseFormat } from "./diagnose-format.ts";
+export {
+  DIAGNOSE_REPORT_SCHEMA, EVIDENCE_SCHEMA, EXPLANATION_SCHEMA, HISTORY_DIAGNOSIS_SCHEMA, RUN_DIAGNOSIS_SCHEMA,
+} from "./diagnose-schema.ts";
+export { schemaProblems } from "./schema-check.ts";
+export type { JsonSchema } from "./schema-check.ts";
+export { parseSince } from "./time-window.ts";
+export { tune } from "./calibration.ts";
+export type { TuneOptions, TuneResult } from "./calibration.ts";
+export { tunedWorkers } from "./tuned-settings.ts";
+export type { TrialSummary, TunedSetting, TunedWorkersOptions } from "./tuned-settings.ts";

@@ -71,6 +71,101 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    // Offline traces (traces/): one row per ingested file, its normalized events, and the
+    // summaries diagnose cites. ts and duration are seconds; wall time is ts + epoch_offset.
+    version: 2,
+    sql: `
+      CREATE TABLE traces (
+        id              VARCHAR NOT NULL,
+        file            VARCHAR NOT NULL,
+        format          VARCHAR NOT NULL,
+        size_bytes      BIGINT,
+        ingested_at     TIMESTAMP NOT NULL,
+        run_id          VARCHAR,
+        link_method     VARCHAR,  -- 'flag', 'pid-time', 'pid', or NULL when not linked
+        events          BIGINT NOT NULL,
+        unparsed_lines  BIGINT NOT NULL,
+        first_ts        DOUBLE,
+        last_ts         DOUBLE,
+        clock           VARCHAR,  -- epoch, time-of-day, relative, boot, unknown
+        epoch_offset    DOUBLE,   -- seconds added to ts for epoch seconds; NULL when unknown
+        clock_estimated BOOLEAN,  -- true when epoch_offset was guessed from the file's mtime
+        started_at      TIMESTAMP,
+        finished_at     TIMESTAMP,
+        unparsed_sample JSON,     -- the first unparsed lines: [{line, reason, text}]
+        notes           JSON
+      );
+      CREATE TABLE trace_events (
+        trace_id   VARCHAR NOT NULL,
+        seq        BIGINT NOT NULL,
+        line       BIGINT,
+        ts         DOUBLE,
+        process    VARCHAR,
+        pid        INTEGER,
+        tid        INTEGER,
+        kind       VARCHAR NOT NULL,
+        category   VARCHAR NOT NULL,
+        path       VARCHAR,
+        bytes      BIGINT,
+        duration   DOUBLE,
+        result     VARCHAR,
+        failed     BOOLEAN,
+        event_name VARCHAR,
+        fields     JSON
+      );
+      CREATE TABLE trace_summaries (
+        trace_id   VARCHAR NOT NULL,
+        scope      VARCHAR NOT NULL,  -- 'trace' (whole file) or 'run' (the linked run's window)
+        run_id     VARCHAR,
+        created_at TIMESTAMP NOT NULL,
+        summary    JSON NOT NULL
+      );
+    `,
+  },
+  {
+    // The predictor and tuning (analytics/predictor-store.ts, analytics/tuned-settings.ts):
+    // the latest fitted model per route and filesystem pair, with its hold-out error, and the
+    // worker counts `blit tune` measured. Coefficients are milliseconds per unit.
+    version: 3,
+    sql: `
+      CREATE TABLE predictor_models (
+        model_key      VARCHAR NOT NULL,  -- 'local', or 'local ext4->xfs' for one filesystem pair
+        route          VARCHAR NOT NULL,
+        source_fs      VARCHAR NOT NULL,  -- '*' in a route-wide model
+        destination_fs VARCHAR NOT NULL,
+        basis          VARCHAR NOT NULL,  -- 'fitted'
+        terms          JSON NOT NULL,     -- the terms in the model, e.g. ["fixed","perFile","perByte"]
+        fixed_ms       DOUBLE NOT NULL,   -- per run
+        per_file_ms    DOUBLE NOT NULL,   -- per file transferred
+        per_byte_ms    DOUBLE NOT NULL,   -- per byte transferred
+        per_entry_ms   DOUBLE NOT NULL,   -- per source entry enumerated
+        per_dir_ms     DOUBLE NOT NULL,   -- per source directory
+        samples        INTEGER NOT NULL,  -- runs the fit used
+        trimmed        INTEGER NOT NULL,  -- runs left out as outliers
+        holdout_method VARCHAR NOT NULL,  -- 'leave-one-out', '10-fold' or 'none'
+        holdout_runs   INTEGER NOT NULL,
+        holdout_mdape  DOUBLE,            -- median absolute percentage error on held-out runs, a fraction
+        ratio_low      DOUBLE NOT NULL,   -- 10th percentile of actual/predicted on held-out runs
+        ratio_high     DOUBLE NOT NULL,   -- 90th percentile
+        history_stamp  VARCHAR NOT NULL,  -- '<runs>:<latest started_at in ms>' of the history fitted
+        fitted_at      TIMESTAMP NOT NULL
+      );
+      CREATE TABLE tuned_settings (
+        route          VARCHAR NOT NULL,
+        source_fs      VARCHAR NOT NULL,
+        destination_fs VARCHAR NOT NULL,
+        workers        INTEGER NOT NULL,  -- the fastest worker count of the calibration
+        applied        BOOLEAN NOT NULL,  -- true: later runs on this route use it (blit tune --apply)
+        trials         JSON NOT NULL,     -- [{workers, runIds, totalMs, medianMs}]
+        sample_files   BIGINT,
+        sample_bytes   BIGINT,
+        source         VARCHAR,
+        destination    VARCHAR,
+        tuned_at       TIMESTAMP NOT NULL
+      );
+    `,
+  },
 ];
 
 /** The version a store reaches after `migrate`. */

@@ -1,10 +1,17 @@
 // The blit command line: parse, run, print, record, and map the outcome to an exit code.
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import {
   normalizeOptions, parseRate, refusedReport, run, UsageError, VERSION,
   type Action, type Job, type RunReport,
 } from "../engine/index.ts";
-import { formatRunsTable, listRuns, startRecording, telemetryEnabled, telemetryPath, type Recording } from "../analytics/index.ts";
+import {
+  formatRunsTable, listRuns, predictFor, startRecording, telemetryEnabled, telemetryPath, tunedWorkers, type Recording,
+} from "../analytics/index.ts";
+import { filesystemType } from "../ffi/index.ts";
+import { diagnoseCommand, DIAGNOSE_HELP, predictCommand, PREDICT_HELP, tuneCommand, TUNE_HELP } from "./diagnose-command.ts";
+import { lsCommand, pullCommand, pushCommand } from "./remote-command.ts";
+import { traceCommand } from "./trace-command.ts";
 import { EXIT_FATAL, EXIT_INTERRUPTED, EXIT_OK, exitCodeFor } from "./exit-codes.ts";
 import { bytes, count, rate, seconds } from "./format.ts";
 import { ProgressView } from "./progress.ts";
@@ -14,8 +21,20 @@ const MAIN_HELP = `blit ${VERSION} — fast file copy and sync that records ever
 Usage:
   blit copy   SRC DST [flags]     copy new and changed files from SRC into DST; never deletes
   blit mirror SRC DST [flags]     make DST equal to SRC, deleting what SRC lacks
+  blit push SRC blit://HOST:PORT/MODULE[/PATH] [--mirror] [--force-grpc] [flags]
+                                  send SRC to a blitd module
+  blit pull blit://HOST:PORT/MODULE[/PATH] DST [--mirror] [--force-grpc] [flags]
+                                  fetch from a blitd module into DST
+  blit ls   blit://HOST:PORT[/MODULE[/PATH]]
+                                  list a daemon's modules, or a directory in one
   blit diagnostics perf [--limit N] [--json]
                                   recent runs from the telemetry store
+  blit diagnose [RUN_ID | --last] [--since 7d] [--format text|md|json]
+                                  explain a run (or recent history): prediction, flags, causes
+  blit predict SRC DST            how long a copy/mirror would take, and why, before running it
+  blit tune SRC DST [--apply]     measure worker counts on a sample; --apply uses the best later
+  blit trace ingest|list|show|record ...
+                                  offline traces (ETW text/CSV, perf, strace) as evidence
   blit help [COMMAND]             this text, or a command's flags
 
 SRC is a directory (its contents go into DST, which is created if missing) or a single file
@@ -120,12 +139,24 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
     return EXIT_OK;
   }
   if (cmd === "help") {
-    say(rest[0] && HELP[rest[0]] ? HELP[rest[0]]! : MAIN_HELP);
+    const topic = rest[0];
+    if (topic === "diagnose") say(DIAGNOSE_HELP);
+    else if (topic === "predict") say(PREDICT_HELP);
+    else if (topic === "tune") say(TUNE_HELP);
+    else if (topic && ["trace", "push", "pull", "ls"].includes(topic)) return main([topic, "--help"], io);
+    else say(topic && HELP[topic] ? HELP[topic]! : MAIN_HELP);
     return EXIT_OK;
   }
   try {
     if (cmd === "copy" || cmd === "mirror") return await transfer(cmd, rest, io, say, err);
     if (cmd === "diagnostics") return await diagnostics(rest, io, say, err);
+    if (cmd === "diagnose") return await diagnoseCommand(rest, io);
+    if (cmd === "predict") return await predictCommand(rest, io);
+    if (cmd === "tune") return await tuneCommand(rest, io);
+    if (cmd === "trace") return await traceCommand(rest, io);
+    if (cmd === "push") return await pushCommand(rest, io);
+    if (cmd === "pull") return await pullCommand(rest, io);
+    if (cmd === "ls") return await lsCommand(rest, io);
     err(`unknown command '${cmd}'; run 'blit --help' for the commands`);
     return EXIT_FATAL;
   } catch (e) {
@@ -177,14 +208,14 @@ async function transfer(cmd: "copy" | "mirror", args: string[], io: Io, say: (s:
     if (!/^\d+$/.test(v)) throw new RangeError(`--${flag} needs a whole number, got '${v}'`);
     return Number(v);
   };
-  const workersText = values.workers ?? io.env.BLIT_WORKERS;
+  const workersText = values.workers ?? (io.env.BLIT_WORKERS || undefined);
   const options = normalizeOptions({
     dryRun: values["dry-run"] ?? false,
     checksum: values.checksum ?? false,
     sizeOnly: values["size-only"] ?? false,
     ignoreTimes: values["ignore-times"] ?? false,
     exclude: values.exclude ?? [],
-    workers: workersText !== undefined ? wholeNumber("workers", workersText) : undefined,
+    workers: workersText !== undefined ? wholeNumber("workers", workersText) : tuned(positionals, io),
     bwlimit: values.bwlimit !== undefined ? parseRate(values.bwlimit) : 0,
     maxDelete: values["max-delete"] !== undefined ? wholeNumber("max-delete", values["max-delete"]) : -1,
     force: values.force ?? false,
@@ -232,14 +263,26 @@ async function transfer(cmd: "copy" | "mirror", args: string[], io: Io, say: (s:
   const shown = report.errors.slice(0, 50);
   for (const e of shown) err(`error: ${e.side === "run" ? "" : `${e.side} `}${e.path}: ${e.message} [${e.code}]`);
   if (report.errorCount > shown.length) err(`… and ${report.errorCount - shown.length} more errors (see 'blit diagnostics perf --json')`);
+  // A dry run says how long the real run would take, from the history's fitted model.
+  const prediction = options.dryRun ? await predictFor(report, report.route, { path: telemetryPath(io.env), bwlimit: options.bwlimit }) : undefined;
   if (json) {
-    say(JSON.stringify({ ...report, actions: options.dryRun ? actions : undefined, telemetry: telemetryOn ? telemetryPath(io.env) : null }));
+    say(JSON.stringify({ ...report, actions: options.dryRun ? actions : undefined, prediction, telemetry: telemetryOn ? telemetryPath(io.env) : null }));
   } else {
     if (options.dryRun || values.verbose) for (const a of actions) say(`${a.kind.padEnd(7)} ${a.path}${a.bytes !== undefined ? `  (${bytes(a.bytes)})` : ""}`);
     say(summary(report));
+    if (prediction) {
+      say(`  predicted duration: ${seconds(prediction.durationMs)} (80% band ${seconds(prediction.lowMs)} to ${seconds(prediction.highMs)}); ${prediction.note}`);
+    }
     if (values.verbose) for (const [p, note] of Object.entries(report.fastPathNotes)) say(`  note: ${note}`);
   }
   return exitCodeFor(report.status);
+}
+
+/** The worker count `blit tune --apply` chose for these filesystems, if any (read from a small file). */
+function tuned(positionals: string[], io: Io): number | undefined {
+  if (positionals.length !== 2) return undefined;
+  const fsOf = (p: string) => filesystemType(resolve(p));
+  return tunedWorkers("local", fsOf(positionals[0]!), fsOf(positionals[1]!), { path: telemetryPath(io.env) });
 }
 
 async function saveTelemetry(recording: Recording, report: RunReport, err: (s: string) => void) {

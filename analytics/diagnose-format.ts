@@ -1,0 +1,124 @@
+// A diagnosis as text for a terminal, as Markdown, or as JSON: three renderings of one object,
+// so they never disagree. Every rendering states the prediction's error band.
+import type { Diagnosis, HistoryDiagnosis, ModelSummary, RunDiagnosis, RunLine } from "./diagnose.ts";
+import { formatBytes, formatDuration } from "./human-units.ts";
+
+export type DiagnoseFormat = "text" | "md" | "json";
+
+export function formatDiagnosis(d: Diagnosis, format: DiagnoseFormat): string {
+  if (format === "json") return JSON.stringify(d, null, 2);
+  const md = format === "md";
+  return d.kind === "run" ? runText(d, md) : historyText(d, md);
+}
+
+const count = (n: number) => n.toLocaleString("en-US");
+const band = (low: number, high: number) => `${formatDuration(low)}–${formatDuration(high)}`;
+
+function runText(d: RunDiagnosis, md: boolean): string {
+  const r = d.run;
+  const p = d.prediction;
+  const out: string[] = [];
+  const h = (title: string) => out.push("", md ? `### ${title}` : `${title}:`);
+  const item = (text: string) => out.push(md ? `- ${text}` : `  ${text}`);
+  out.push(md ? `## Run \`${r.id}\`` : `Run ${r.id}`);
+  out.push(`${r.command} ${r.route}: ${r.source} -> ${r.destination} (${r.sourceFs} -> ${r.destinationFs}), started ${r.startedAt}, ${r.status}`);
+  out.push(`${count(r.files)} files, ${formatBytes(r.bytes)}, ${r.workers} worker${r.workers === 1 ? "" : "s"}; took ${formatDuration(r.durationMs)}`);
+  out.push(`Prediction: ${formatDuration(p.durationMs)} (80% band ${band(p.lowMs, p.highMs)})${p.throttleFloorMs !== null ? `; without --bwlimit ${formatDuration(p.unthrottledMs)}` : ""}`);
+  out.push(`  ${p.note}`);
+  if (d.score.score !== null) {
+    out.push(`  took ${d.score.ratio.toFixed(2)}× the ${p.throttleFloorMs !== null ? "unthrottled " : ""}prediction, ${d.score.peerRatio.toFixed(2)}× similar runs; robust score ${d.score.score.toFixed(1)} over ${d.score.reference.runs} runs (|score| ≥ 3.5 is far)`);
+  }
+  h("Summary");
+  out.push(md ? d.explanation.summary : `  ${d.explanation.summary}`);
+  if (d.flags.length > 0) {
+    h("Flags");
+    for (const f of d.flags) item(`${f.severity === "warn" ? "!" : "i"} ${f.kind}: ${f.text}`);
+  }
+  if (d.explanation.causes.length > 0) {
+    h("Causes");
+    d.explanation.causes.forEach((c, i) => item(`${i + 1}. ${c.text} [${c.confidence}; ${c.evidence.join(", ")}]`));
+  }
+  if (d.explanation.suggestions.length > 0) {
+    h("Suggestions");
+    d.explanation.suggestions.forEach((s, i) =>
+      item(`${i + 1}. ${s.flag ? (md ? `\`${s.flag}\`: ` : `${s.flag}: `) : ""}${s.text} Expected: ${s.expectedEffect}. [${s.evidence.join(", ")}]`),
+    );
+  }
+  h("Evidence");
+  if (md) {
+    out.push("| id | fact | value |", "| --- | --- | --- |");
+    for (const e of d.evidence) out.push(`| ${e.id} | ${e.text.replace(/\|/g, "\\|")} | ${String(e.value).replace(/\|/g, "\\|")}${e.unit ? ` ${e.unit}` : ""} |`);
+  } else {
+    const width = Math.max(...d.evidence.map((e) => e.id.length));
+    for (const e of d.evidence) out.push(`  ${e.id.padEnd(width)}  ${e.text}`);
+  }
+  if (d.notes.length > 1) {
+    h("Notes");
+    for (const n of d.notes.slice(1)) item(n);
+  }
+  return out.join("\n");
+}
+
+function historyText(d: HistoryDiagnosis, md: boolean): string {
+  const out: string[] = [];
+  const h = (title: string) => out.push("", md ? `### ${title}` : `${title}:`);
+  const item = (text: string) => out.push(md ? `- ${text}` : `  ${text}`);
+  out.push(md ? "## Recent runs" : "Recent runs");
+  out.push(`${count(d.window.runs)} run${d.window.runs === 1 ? "" : "s"} since ${d.window.since} (--since ${d.window.label}), ${count(d.window.totalRuns)} in the store ${d.store}`);
+  h("Predictor (duration ≈ fixed + per file + per byte ...; error measured on held-out runs)");
+  if (d.models.length === 0) item("no models yet: no runs to learn from");
+  for (const m of d.models) item(modelLine(m));
+  h(`Slowest against prediction (top ${d.slowest.length})`);
+  if (d.slowest.length === 0) item("none slower than predicted");
+  else table(out, d.slowest, md);
+  h(`Flagged runs (${count(d.flaggedCount)}${d.flaggedCount > d.flagged.length ? `, ${d.flagged.length} shown` : ""})`);
+  if (d.flagged.length === 0) item("none");
+  for (const r of d.flagged) {
+    item(`${r.startedAt} ${r.id} ${r.command} ${r.route}, ${formatDuration(r.durationMs)} (predicted ${formatDuration(r.predictedMs)}, band ${band(r.lowMs, r.highMs)})`);
+    for (const f of r.flags) out.push(`${md ? "  -" : "    "} ${f.severity === "warn" ? "!" : "i"} ${f.kind}: ${f.text}`);
+  }
+  h("Trends per route");
+  if (d.trends.length === 0) item("no runs in the window");
+  for (const t of d.trends) item(t.text);
+  if (d.notes.length > 0) {
+    h("Notes");
+    for (const n of d.notes) item(n);
+  }
+  out.push("", md ? "Run `blit diagnose RUN_ID` for one run's evidence, causes and suggestions." : "Run 'blit diagnose RUN_ID' for one run's evidence, causes and suggestions.");
+  return out.join("\n");
+}
+
+function modelLine(m: ModelSummary): string {
+  const unit: Record<string, (ms: number) => string> = {
+    fixed: (ms) => `fixed ${ms.toPrecision(3)} ms`,
+    perFile: (ms) => `${ms.toPrecision(3)} ms/file`,
+    perByte: (ms) => `${(ms * 1e6).toPrecision(3)} ms/MB`,
+    perEntry: (ms) => `${ms.toPrecision(3)} ms/entry`,
+    perDir: (ms) => `${ms.toPrecision(3)} ms/dir`,
+  };
+  const terms = m.terms.map((t) => unit[t.term]?.(t.msEach) ?? `${t.term} ${t.msEach}`).join(", ");
+  if (m.basis === "default") return `${m.key} (default): ${terms}; ${m.note}`;
+  const err = m.holdout.mdape === null ? "hold-out error n/a" : `hold-out MdAPE ${(m.holdout.mdape * 100).toFixed(1)}% (${m.holdout.method}, ${m.holdout.runs} runs)`;
+  return `${m.key}: ${terms}; n=${m.samples}${m.trimmed ? ` (+${m.trimmed} outliers left out)` : ""}; ${err}; 80% band ${m.holdout.ratioLow.toFixed(2)}×–${m.holdout.ratioHigh.toFixed(2)}×`;
+}
+
+function table(out: string[], rows: readonly RunLine[], md: boolean): void {
+  const head = ["STARTED", "ROUTE", "TOOK", "PREDICTED (80% BAND)", "× SIMILAR", "SCORE", "FLAGS", "ID"];
+  const cells = rows.map((r) => [
+    r.startedAt.replace("T", " ").slice(0, 19),
+    `${r.command}/${r.route}`,
+    formatDuration(r.durationMs),
+    `${formatDuration(r.predictedMs)} (${band(r.lowMs, r.highMs)})`,
+    `${r.peerRatio.toFixed(2)}×`,
+    r.score === null ? "-" : r.score.toFixed(1),
+    r.flags.map((f) => f.kind).join(",") || "-",
+    r.id,
+  ]);
+  if (md) {
+    out.push(`| ${head.join(" | ")} |`, `| ${head.map(() => "---").join(" | ")} |`);
+    for (const c of cells) out.push(`| ${c.join(" | ")} |`);
+    return;
+  }
+  const widths = head.map((t, i) => Math.max(t.length, ...cells.map((c) => c[i]!.length)));
+  for (const line of [head, ...cells]) out.push(`  ${line.map((c, i) => (i === line.length - 1 ? c : c.padEnd(widths[i]!))).join("  ")}`);
+}

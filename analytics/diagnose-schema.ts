@@ -1,0 +1,175 @@
+// JSON Schemas of what `blit diagnose --format json` prints and of an explainer's answer (the
+// rules explainer's, and later an LLM's, which is checked against EXPLANATION_SCHEMA before use).
+import type { JsonSchema } from "./schema-check.ts";
+
+const str: JsonSchema = { type: "string" };
+const num: JsonSchema = { type: "number" };
+const nonNeg: JsonSchema = { type: "number", minimum: 0 };
+const int: JsonSchema = { type: "integer", minimum: 0 };
+const numOrNull: JsonSchema = { type: ["number", "null"] };
+const evidenceIds: JsonSchema = { type: "array", minItems: 1, items: { type: "string", pattern: "^E[1-9][0-9]*$" } };
+
+function object(properties: Record<string, JsonSchema>, optional: readonly string[] = []): JsonSchema {
+  return {
+    type: "object",
+    properties,
+    required: Object.keys(properties).filter((k) => !optional.includes(k)),
+    additionalProperties: false,
+  };
+}
+
+export const EXPLANATION_SCHEMA: JsonSchema = {
+  $schema: "https://json-schema.org/draft/2020-12/schema",
+  title: "blit diagnose explanation",
+  description: "Causes and suggestions for one run; every claim cites evidence ids (E1, E2, ...) of the run's bundle.",
+  ...object(
+    {
+      summary: { type: "string", description: "One or two sentences for a person." },
+      causes: {
+        type: "array",
+        items: object({
+          text: str,
+          evidence: evidenceIds,
+          confidence: { type: "string", enum: ["high", "medium", "low"] },
+        }),
+      },
+      suggestions: {
+        type: "array",
+        items: object(
+          {
+            text: str,
+            flag: { type: "string", description: "The exact flag or setting, e.g. \"--workers 8\"." },
+            expectedEffect: str,
+            evidence: evidenceIds,
+          },
+          ["flag"],
+        ),
+      },
+    },
+  ),
+};
+
+export const EVIDENCE_SCHEMA: JsonSchema = object({
+  id: { type: "string", pattern: "^E[1-9][0-9]*$" },
+  key: str,
+  label: str,
+  value: { type: ["number", "string", "boolean"] },
+  unit: str,
+  text: str,
+});
+
+const FLAG_SCHEMA: JsonSchema = object({
+  kind: {
+    type: "string",
+    enum: ["slow-vs-prediction", "fast-vs-prediction", "enumeration-heavy", "delete-heavy", "throughput-collapse", "throttled", "errors"],
+  },
+  severity: { type: "string", enum: ["warn", "info"] },
+  text: str,
+  value: num,
+  unit: str,
+});
+
+const HOLDOUT_SCHEMA: JsonSchema = object({
+  method: { type: "string", enum: ["leave-one-out", "10-fold", "none"] },
+  runs: int,
+  mdape: { type: ["number", "null"], minimum: 0 },
+  ratioLow: nonNeg,
+  ratioHigh: nonNeg,
+});
+
+const MODEL_SCHEMA: JsonSchema = object({
+  key: str,
+  route: str,
+  sourceFs: str,
+  destinationFs: str,
+  basis: { type: "string", enum: ["fitted", "default"] },
+  terms: { type: "array", items: object({ term: { type: "string", enum: ["fixed", "perFile", "perByte", "perEntry", "perDir"] }, msEach: nonNeg }) },
+  samples: int,
+  trimmed: int,
+  holdout: HOLDOUT_SCHEMA,
+  note: str,
+});
+
+const RUN_LINE_SCHEMA: JsonSchema = object({
+  id: str,
+  startedAt: str,
+  command: str,
+  route: str,
+  source: str,
+  destination: str,
+  durationMs: nonNeg,
+  predictedMs: nonNeg,
+  lowMs: nonNeg,
+  highMs: nonNeg,
+  peerRatio: nonNeg,
+  score: numOrNull,
+  flags: { type: "array", items: FLAG_SCHEMA },
+});
+
+const HALF_SCHEMA: JsonSchema = {
+  type: ["object", "null"],
+  properties: { runs: int, from: str, to: str, medianRatio: nonNeg, medianRateMBps: numOrNull },
+  required: ["runs", "from", "to", "medianRatio", "medianRateMBps"],
+  additionalProperties: false,
+};
+
+export const RUN_DIAGNOSIS_SCHEMA: JsonSchema = object({
+  kind: { const: "run", type: "string" },
+  generatedAt: str,
+  store: str,
+  explainer: { type: "string", enum: ["rules", "llm"] },
+  run: object({
+    id: str, startedAt: str, command: str, route: str, source: str, destination: str, sourceFs: str,
+    destinationFs: str, status: str, durationMs: nonNeg, files: int, bytes: int, workers: int,
+  }),
+  prediction: object({
+    durationMs: nonNeg, lowMs: nonNeg, highMs: nonNeg, unthrottledMs: nonNeg, throttleFloorMs: numOrNull, note: str, model: MODEL_SCHEMA,
+  }),
+  score: object({
+    ratio: nonNeg,
+    peerRatio: nonNeg,
+    score: numOrNull,
+    reference: object({
+      scope: { type: "string", enum: ["similar", "group", "none"] },
+      runs: int,
+      medianRatio: numOrNull,
+      scale: numOrNull,
+      medianEnumerateShare: numOrNull,
+      medianDeleteShare: numOrNull,
+    }),
+  }),
+  flags: { type: "array", items: FLAG_SCHEMA },
+  evidence: { type: "array", minItems: 1, items: EVIDENCE_SCHEMA },
+  explanation: EXPLANATION_SCHEMA,
+  notes: { type: "array", items: str },
+});
+
+export const HISTORY_DIAGNOSIS_SCHEMA: JsonSchema = object({
+  kind: { const: "history", type: "string" },
+  generatedAt: str,
+  store: str,
+  window: object({ since: str, label: str, runs: int, totalRuns: int }),
+  models: { type: "array", items: MODEL_SCHEMA },
+  slowest: { type: "array", items: RUN_LINE_SCHEMA },
+  flagged: { type: "array", items: RUN_LINE_SCHEMA },
+  flaggedCount: int,
+  trends: {
+    type: "array",
+    items: object({
+      route: str,
+      runs: int,
+      earlier: HALF_SCHEMA,
+      later: HALF_SCHEMA,
+      direction: { type: "string", enum: ["slower", "faster", "steady", "too few runs"] },
+      text: str,
+    }),
+  },
+  notes: { type: "array", items: str },
+});
+
+/** `blit diagnose --format json`: one run's diagnosis or the history report. */
+export const DIAGNOSE_REPORT_SCHEMA: JsonSchema = {
+  $schema: "https://json-schema.org/draft/2020-12/schema",
+  title: "blit diagnose report",
+  oneOf: [RUN_DIAGNOSIS_SCHEMA, HISTORY_DIAGNOSIS_SCHEMA],
+};

@@ -1,0 +1,394 @@
+// `blit diagnose`: one run explained (prediction, flags, evidence, causes and suggestions), or the
+// recent history summarized (models and their error, slowest runs against their prediction,
+// flagged runs, trends per route). Both are plain data; diagnose-format.ts renders them.
+import { availableParallelism, hostname } from "node:os";
+import type { DuckDBConnection } from "@duckdb/node-api";
+import { median } from "simple-statistics";
+import type { RunReport } from "../engine/index.ts";
+import { Scorer, type Flag, type Reference, type RunScore } from "./anomalies.ts";
+import { buildEvidence, type Evidence } from "./evidence.ts";
+import type { Explanation } from "./explanation.ts";
+import { currentPredictor } from "./predictor-store.ts";
+import { defaultModel, eligibleForFit, fitPredictor, modelNote, type HoldOut, type Model, type Prediction } from "./predictor.ts";
+import { explainWithRules } from "./rules-explainer.ts";
+import { historyRunFromReport, loadHistory, type HistoryRun } from "./run-history.ts";
+import { withStore } from "./store.ts";
+import { traceSummariesFor } from "./trace-summaries.ts";
+import { latestTunedSetting } from "./tuned-settings.ts";
+
+export type DiagnoseErrorCode = "RUN_NOT_FOUND" | "RUN_AMBIGUOUS" | "NO_RUNS";
+
+/** Why a run could not be diagnosed: no such run, an id prefix matching several, or an empty store. */
+export class DiagnoseError extends Error {
+  constructor(readonly code: DiagnoseErrorCode, message: string) {
+    super(message);
+    this.name = "DiagnoseError";
+  }
+}
+
+export interface ModelSummary {
+  key: string;
+  route: string;
+  sourceFs: string;
+  destinationFs: string;
+  basis: "fitted" | "default";
+  /** Milliseconds per unit of each term in the model. */
+  terms: { term: string; msEach: number }[];
+  samples: number;
+  trimmed: number;
+  holdout: HoldOut;
+  note: string;
+}
+
+export interface PredictionSummary {
+  durationMs: number;
+  lowMs: number;
+  highMs: number;
+  unthrottledMs: number;
+  throttleFloorMs: number | null;
+  note: string;
+  model: ModelSummary;
+}
+
+export interface RunDiagnosis {
+  kind: "run";
+  generatedAt: string;
+  store: string;
+  explainer: "rules";
+  run: {
+    id: string;
+    startedAt: string;
+    command: string;
+    route: string;
+    source: string;
+    destination: string;
+    sourceFs: string;
+    destinationFs: string;
+    status: string;
+    durationMs: number;
+    files: number;
+    bytes: number;
+    workers: number;
+  };
+  prediction: PredictionSummary;
+  score: { ratio: number; peerRatio: number; score: number | null; reference: Reference };
+  flags: Flag[];
+  evidence: Evidence[];
+  explanation: Explanation;
+  notes: string[];
+}
+
+/** One run in a history report. */
+export interface RunLine {
+  id: string;
+  startedAt: string;
+  command: string;
+  route: string;
+  source: string;
+  destination: string;
+  durationMs: number;
+  predictedMs: number;
+  lowMs: number;
+  highMs: number;
+  /** actual / what similar runs take (prediction × their median ratio). */
+  peerRatio: number;
+  score: number | null;
+  flags: Flag[];
+}
+
+export interface TrendHalf {
+  runs: number;
+  from: string;
+  to: string;
+  /** Median actual/predicted. */
+  medianRatio: number;
+  /** Median transfer rate of runs that moved data, MB/s; null when none did. */
+  medianRateMBps: number | null;
+}
+
+export interface Trend {
+  route: string;
+  runs: number;
+  earlier: TrendHalf | null;
+  later: TrendHalf | null;
+  direction: "slower" | "faster" | "steady" | "too few runs";
+  text: string;
+}
+
+export interface HistoryDiagnosis {
+  kind: "history";
+  generatedAt: string;
+  store: string;
+  window: { since: string; label: string; runs: number; totalRuns: number };
+  models: ModelSummary[];
+  slowest: RunLine[];
+  flagged: RunLine[];
+  /** Runs with at least one flag in the window (flagged lists at most `limit`). */
+  flaggedCount: number;
+  trends: Trend[];
+  notes: string[];
+}
+
+export type Diagnosis = RunDiagnosis | HistoryDiagnosis;
+
+export interface DiagnoseRunOptions {
+  /** The store file. */
+  path: string;
+  /** A run id, or a unique prefix of one (at least 4 characters). Leave out to take the latest run. */
+  id?: string;
+  /**
+   * How long to wait for a busy store, in ms.
+   * @default 2000
+   */
+  busyTimeoutMs?: number;
+}
+
+export interface DiagnoseHistoryOptions {
+  path: string;
+  /** Start of the window, ms since the epoch. */
+  sinceMs: number;
+  /** How the window was asked for ("7d"), for the report. */
+  sinceLabel: string;
+  /**
+   * Most runs listed as slowest and as flagged.
+   * @default 10
+   */
+  limit?: number;
+  busyTimeoutMs?: number;
+  /** The clock, for tests. @default Date.now() */
+  now?: number;
+}
+
+/** Trend: a later half this much slower (or faster) relative to prediction counts as a change. */
+const TREND_CHANGE = 1.2;
+const TREND_MIN_RUNS = 4;
+
+/** Explains one run. Throws DiagnoseError when there is no such run. */
+export function diagnoseRun(options: DiagnoseRunOptions): Promise<RunDiagnosis> {
+  return withStore(
+    options.path,
+    async ({ conn }) => {
+      const id = await resolveRunId(conn, options.id);
+      const reader = await conn.runAndReadAll("SELECT CAST(report AS VARCHAR) AS report FROM runs WHERE id = $1", [id]);
+      const report = JSON.parse(String(reader.getRowObjects()[0]!.report)) as RunReport;
+      const target = historyRunFromReport(report);
+      // The prediction and the reference never saw the run they judge.
+      const others = (await loadHistory(conn)).filter((r) => r.id !== id);
+      const predictor = fitPredictor(others);
+      const scorer = new Scorer(predictor, others);
+      const score = scorer.score(target);
+      const similar = scorer.similar(target);
+      const tuned = await latestTunedSetting(conn, report.route, report.sourceFs, report.destinationFs, false).catch(() => undefined);
+      const traces = await traceSummariesFor(conn, id);
+      const evidence = buildEvidence({
+        report,
+        score,
+        similar,
+        tuned,
+        traces,
+        cores: report.host === hostname() ? availableParallelism() : undefined,
+      });
+      const notes: string[] = [score.prediction.note];
+      const comparable = others.filter(eligibleForFit).length;
+      if (score.model.basis === "default") notes.push(`${comparable} comparable run${comparable === 1 ? "" : "s"} in the store besides this one; flags need a fitted model and 8 comparable runs`);
+      if (!eligibleForFit(target)) notes.push(`this run is not one the predictor learns from (${whyIneligible(target)}); it is compared with the unthrottled prediction`);
+      return {
+        kind: "run" as const,
+        generatedAt: new Date().toISOString(),
+        store: options.path,
+        explainer: "rules" as const,
+        run: {
+          id,
+          startedAt: report.startedAt,
+          command: report.command,
+          route: report.route,
+          source: report.source,
+          destination: report.destination,
+          sourceFs: report.sourceFs,
+          destinationFs: report.destinationFs,
+          status: report.status,
+          durationMs: report.phases.totalMs,
+          files: report.workload.files,
+          bytes: report.workload.bytes,
+          workers: report.plan.workers,
+        },
+        prediction: predictionSummary(score.prediction),
+        score: { ratio: score.ratio, peerRatio: score.peerRatio, score: score.score, reference: score.reference },
+        flags: score.flags,
+        evidence,
+        explanation: explainWithRules(evidence),
+        notes,
+      };
+    },
+    { busyTimeoutMs: options.busyTimeoutMs ?? 2000 },
+  );
+}
+
+/** Summarizes the runs since `sinceMs`: never throws for an empty or small history. */
+export function diagnoseHistory(options: DiagnoseHistoryOptions): Promise<HistoryDiagnosis> {
+  return withStore(
+    options.path,
+    async ({ conn }) => {
+      const history = await loadHistory(conn);
+      const predictor = await currentPredictor(conn, history);
+      return historyReport(history, predictor.models, new Scorer(predictor, history), options);
+    },
+    { busyTimeoutMs: options.busyTimeoutMs ?? 2000 },
+  );
+}
+
+function historyReport(
+  history: readonly HistoryRun[],
+  models: readonly Model[],
+  scorer: Scorer,
+  options: DiagnoseHistoryOptions,
+): HistoryDiagnosis {
+  const limit = options.limit ?? 10;
+  const window = history.filter((r) => r.startedMs >= options.sinceMs);
+  const scores = window.map((r) => scorer.score(r));
+  const real = scores.filter((s) => !s.run.dryRun && s.run.status !== "failed");
+  const slowest = real
+    .filter((s) => s.peerRatio > 1)
+    .sort((a, b) => b.peerRatio - a.peerRatio)
+    .slice(0, limit)
+    .map(runLine);
+  const withFlags = scores.filter((s) => s.flags.length > 0);
+  const flagged = withFlags
+    .sort((a, b) => warnFirst(a) - warnFirst(b) || b.run.startedMs - a.run.startedMs)
+    .slice(0, limit)
+    .map(runLine);
+  const summaries = models.map(modelSummary);
+  for (const route of new Set(window.map((r) => r.route))) {
+    if (!models.some((m) => m.route === route)) summaries.push(modelSummary(defaultModel(route)));
+  }
+  const notes: string[] = [];
+  if (history.length === 0) notes.push("no runs recorded yet: run 'blit copy' or 'blit mirror' and come back");
+  else if (window.length === 0) notes.push(`no runs since ${new Date(options.sinceMs).toISOString()}; ${history.length} older run${history.length === 1 ? "" : "s"} in the store (try a longer --since)`);
+  for (const m of summaries) if (m.basis === "default") notes.push(`${m.route}: ${m.note}`);
+  return {
+    kind: "history",
+    generatedAt: new Date(options.now ?? Date.now()).toISOString(),
+    store: options.path,
+    window: { since: new Date(options.sinceMs).toISOString(), label: options.sinceLabel, runs: window.length, totalRuns: history.length },
+    models: summaries,
+    slowest,
+    flagged,
+    flaggedCount: withFlags.length,
+    trends: trends(real),
+    notes,
+  };
+}
+
+function warnFirst(s: RunScore): number {
+  return s.flags.some((f) => f.severity === "warn") ? 0 : 1;
+}
+
+function trends(scores: readonly RunScore[]): Trend[] {
+  const byRoute = new Map<string, RunScore[]>();
+  for (const s of scores) (byRoute.get(s.run.route) ?? byRoute.set(s.run.route, []).get(s.run.route)!).push(s);
+  const out: Trend[] = [];
+  for (const [route, list] of [...byRoute].sort((a, b) => a[0].localeCompare(b[0]))) {
+    const sorted = [...list].sort((a, b) => a.run.startedMs - b.run.startedMs);
+    const mid = Math.floor(sorted.length / 2);
+    if (mid < TREND_MIN_RUNS) {
+      out.push({ route, runs: list.length, earlier: null, later: null, direction: "too few runs", text: `${route}: ${list.length} run${list.length === 1 ? "" : "s"} in the window; ${2 * TREND_MIN_RUNS} needed for a trend` });
+      continue;
+    }
+    const earlier = half(sorted.slice(0, mid));
+    const later = half(sorted.slice(mid));
+    const change = later.medianRatio / earlier.medianRatio;
+    const direction = change >= TREND_CHANGE ? "slower" : change <= 1 / TREND_CHANGE ? "faster" : "steady";
+    const rate = (h: TrendHalf) => (h.medianRateMBps === null ? "" : `, ${h.medianRateMBps.toFixed(1)} MB/s`);
+    out.push({
+      route,
+      runs: list.length,
+      earlier,
+      later,
+      direction,
+      text: `${route}: earlier ${earlier.runs} runs at ${earlier.medianRatio.toFixed(2)}× prediction${rate(earlier)}; later ${later.runs} runs at ${later.medianRatio.toFixed(2)}×${rate(later)}: ${direction}${direction === "steady" ? "" : ` (${change.toFixed(2)}×)`}`,
+    });
+  }
+  return out;
+}
+
+function half(list: readonly RunScore[]): TrendHalf {
+  const rates = list.filter((s) => s.run.copiedBytes > 0 && s.run.transferMs > 0).map((s) => s.run.copiedBytes / 1e6 / (s.run.transferMs / 1000));
+  return {
+    runs: list.length,
+    from: new Date(list[0]!.run.startedMs).toISOString(),
+    to: new Date(list[list.length - 1]!.run.startedMs).toISOString(),
+    medianRatio: median(list.map((s) => s.ratio)),
+    medianRateMBps: rates.length > 0 ? median(rates) : null,
+  };
+}
+
+function runLine(s: RunScore): RunLine {
+  return {
+    id: s.run.id,
+    startedAt: new Date(s.run.startedMs).toISOString(),
+    command: s.run.command,
+    route: s.run.route,
+    source: s.run.source,
+    destination: s.run.destination,
+    durationMs: s.run.totalMs,
+    predictedMs: s.prediction.durationMs,
+    lowMs: s.prediction.lowMs,
+    highMs: s.prediction.highMs,
+    peerRatio: s.peerRatio,
+    score: s.score,
+    flags: s.flags,
+  };
+}
+
+export function modelSummary(m: Model): ModelSummary {
+  return {
+    key: m.key,
+    route: m.route,
+    sourceFs: m.sourceFs,
+    destinationFs: m.destinationFs,
+    basis: m.basis,
+    terms: m.terms.map((term) => ({ term, msEach: m.coefficients[term] })),
+    samples: m.samples,
+    trimmed: m.trimmed,
+    holdout: m.holdout,
+    note: modelNote(m),
+  };
+}
+
+export function predictionSummary(p: Prediction): PredictionSummary {
+  return {
+    durationMs: p.durationMs,
+    lowMs: p.lowMs,
+    highMs: p.highMs,
+    unthrottledMs: p.unthrottledMs,
+    throttleFloorMs: p.throttleFloorMs ?? null,
+    note: p.note,
+    model: modelSummary(p.model),
+  };
+}
+
+async function resolveRunId(conn: DuckDBConnection, id: string | undefined): Promise<string> {
+  if (id === undefined) {
+    const r = await conn.runAndReadAll("SELECT id FROM runs ORDER BY started_at DESC, id DESC LIMIT 1");
+    const row = r.getRowObjects()[0];
+    if (!row) throw new DiagnoseError("NO_RUNS", "no runs recorded yet");
+    return String(row.id);
+  }
+  const exact = await conn.runAndReadAll("SELECT id FROM runs WHERE id = $1", [id]);
+  if (exact.getRowObjects().length > 0) return id;
+  if (id.length >= 4) {
+    const like = await conn.runAndReadAll("SELECT id FROM runs WHERE starts_with(id, $1) LIMIT 2", [id]);
+    const rows = like.getRowObjects();
+    if (rows.length === 1) return String(rows[0]!.id);
+    if (rows.length > 1) throw new DiagnoseError("RUN_AMBIGUOUS", `run id prefix '${id}' matches more than one run; give more characters`);
+  }
+  throw new DiagnoseError("RUN_NOT_FOUND", `no run '${id}' in the store (see 'blit diagnostics perf' for recent run ids)`);
+}
+
+function whyIneligible(r: HistoryRun): string {
+  if (r.dryRun) return "a dry run";
+  if (r.bwlimit > 0) return "throttled by --bwlimit";
+  if (r.checksum) return "--checksum hashes files";
+  if (r.status !== "ok") return `status ${r.status}`;
+  return "no duration";
+}

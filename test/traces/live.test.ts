@@ -1,0 +1,154 @@
+// Fresh traces of a real `blit mirror`, recorded here: strace with -tt, -ttt and -r, perf record +
+// perf script, and `blit trace record`. Each is ingested and linked to the run it covers.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+import { listRuns } from "../../analytics/index.ts";
+import { ingestTrace, listTraces, summariesForRun, traceSummary } from "../../traces/index.ts";
+import { traceCommand } from "../../tui/trace-command.ts";
+import { BUN, fakeStream, PROJECT_ROOT } from "./helpers.ts";
+
+let root: string;
+const live = new Set<Subprocess>();
+
+beforeAll(() => {
+  root = mkdtempSync(join(tmpdir(), "blit-test-"));
+});
+afterAll(async () => {
+  for (const p of live) {
+    p.kill("SIGKILL");
+    await p.exited;
+  }
+  rmSync(root, { recursive: true, force: true });
+});
+
+/** A small source tree: three files of known sizes and one in a subdirectory. */
+function makeTree(name: string): { src: string; dst: string; home: string; sizes: Record<string, number> } {
+  const base = join(root, name);
+  const src = join(base, "src");
+  mkdirSync(join(src, "sub"), { recursive: true });
+  const sizes: Record<string, number> = { "one.bin": 40_000, "two.bin": 123_457, "sub/three.txt": 999 };
+  for (const [rel, size] of Object.entries(sizes)) writeFileSync(join(src, rel), Buffer.alloc(size, rel.length));
+  return { src, dst: join(base, "dst"), home: join(base, "home"), sizes };
+}
+
+async function run(cmd: string[], env: Record<string, string>): Promise<{ code: number; stderr: string }> {
+  const proc = Bun.spawn(cmd, { cwd: PROJECT_ROOT, env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe" });
+  live.add(proc);
+  try {
+    const [code, , stderr] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+    return { code, stderr };
+  } finally {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
+    await proc.exited;
+    live.delete(proc);
+  }
+}
+
+const BLIT = (src: string, dst: string) => [BUN, join(PROJECT_ROOT, "tui/blit.ts"), "mirror", src, dst, "--no-progress"];
+
+describe("strace of a real blit mirror", () => {
+  for (const [label, timing] of [["-tt", ["-tt"]], ["-ttt", ["-ttt"]], ["-r", ["-r"]]] as const) {
+    test(`strace -f ${label} -T: linked to its run by pid and time, writes to the destination files summarized`, async () => {
+      const t = makeTree(`strace${label}`);
+      const out = join(root, `strace${label}.txt`);
+      const r = await run(["strace", "-f", ...timing, "-T", "-o", out, ...BLIT(t.src, t.dst)], { BLIT_HOME: t.home });
+      expect(r.code).toBe(0);
+      const store = join(t.home, "telemetry.duckdb");
+      const [runRecord] = await listRuns({ path: store });
+      expect(runRecord).toBeDefined();
+      const result = await ingestTrace(out, { storePath: store });
+      expect(result.format).toBe("strace");
+      expect(result.unparsedLines).toBe(0);
+      expect(result.runId).toBe(runRecord!.id);
+      expect(result.linkMethod).toBe("pid-time"); // -r: the time is placed by the file's end
+      const summary = result.runSummary!;
+      expect(summary.scope).toBe("run");
+      for (const [rel, size] of Object.entries(t.sizes)) {
+        const file = summary.bytesByFile.find((f) => f.path === join(t.dst, rel));
+        expect(file, `${rel} in ${JSON.stringify(summary.bytesByFile.map((f) => f.path))}`).toBeDefined();
+        expect(file!.writeBytes).toBe(size);
+      }
+      expect(summary.byKind.find((k) => k.kind === "write")!.count).toBeGreaterThanOrEqual(3);
+      expect(summary.latency.find((l) => l.kind === "open")!.p50Ms).toBeGreaterThan(0);
+      expect(summary.metadataVsData.metadataCount).toBeGreaterThan(0);
+      expect(summary.longestGaps.length).toBeGreaterThan(0);
+      // stored, and found again by run and by id
+      const byRun = await summariesForRun(runRecord!.id, { path: store });
+      expect(byRun.map((s) => s.traceId)).toEqual([result.traceId]);
+      expect((await traceSummary(result.traceId, { path: store }))!.events).toBe(result.events);
+    });
+  }
+});
+
+describe("perf record + perf script of a real blit mirror", () => {
+  test("syscalls and exec tracepoints are ingested and linked to the run", async () => {
+    const t = makeTree("perf");
+    const data = join(root, "perf.data");
+    const probe = await run(["perf", "record", "-q", "-e", "syscalls:sys_enter_openat", "-o", data, "true"], {});
+    if (probe.code !== 0) {
+      console.warn(`SKIP perf: 'perf record' is not allowed here (${probe.stderr.trim().split("\n")[0]})`);
+      return;
+    }
+    const events = ["sched:sched_process_exec", "syscalls:sys_enter_openat", "syscalls:sys_exit_openat",
+      "syscalls:sys_enter_write", "syscalls:sys_exit_write", "syscalls:sys_enter_copy_file_range", "syscalls:sys_exit_copy_file_range"];
+    // perf's default clock counts from boot (this kernel refuses '-k realtime'), so the link is by pid alone
+    const rec = await run(["perf", "record", "-q", ...events.flatMap((e) => ["-e", e]), "-o", data, "--", ...BLIT(t.src, t.dst)], { BLIT_HOME: t.home });
+    expect(rec.code).toBe(0);
+    const script = join(root, "perf.txt");
+    const proc = Bun.spawn(["perf", "script", "-i", data], { stdout: Bun.file(script), stderr: "pipe" });
+    live.add(proc);
+    expect(await proc.exited).toBe(0);
+    live.delete(proc);
+    const store = join(t.home, "telemetry.duckdb");
+    const [runRecord] = await listRuns({ path: store });
+    const result = await ingestTrace(script, { storePath: store });
+    expect(result.format).toBe("perf-script");
+    expect(result.unparsedLines).toBe(0);
+    expect(result.runId).toBe(runRecord!.id);
+    expect(result.linkMethod).toBe("pid");
+    const s = result.runSummary!;
+    expect(s.byKind.find((k) => k.kind === "exec")!.count).toBeGreaterThanOrEqual(1);
+    const copied = Object.values(t.sizes).reduce((a, b) => a + b, 0);
+    const written = s.bytesByProcess.reduce((sum, p) => sum + p.writeBytes, 0);
+    expect(written).toBeGreaterThanOrEqual(copied); // copy_file_range (or write) carried every byte
+  });
+});
+
+describe("blit trace record", () => {
+  test("records, ingests linked to the run, removes its temp file and prints the summary", async () => {
+    const t = makeTree("record");
+    const [stdout, stderr] = [fakeStream(), fakeStream()];
+    const env = { ...process.env, BLIT_HOME: t.home };
+    const code = await traceCommand(["record", "--", "blit", "mirror", t.src, t.dst, "--no-progress"], { stdout, stderr, env });
+    expect(stderr.text()).toContain("mirror");
+    expect(code).toBe(0);
+    const store = join(t.home, "telemetry.duckdb");
+    const [runRecord] = await listRuns({ path: store });
+    expect(stdout.text()).toContain(`linked to run ${runRecord!.id} (pid-time)`);
+    expect(stdout.text()).toContain(join(t.dst, "two.bin"));
+    const [trace] = await listTraces({ path: store });
+    expect(await Bun.file(trace!.file).exists()).toBe(false);
+    for (const format of ["md", "json"]) {
+      const shown = fakeStream();
+      expect(await traceCommand(["show", trace!.id.slice(0, 8), "--format", format, "--scope", "run"], { stdout: shown, stderr, env })).toBe(0);
+      if (format === "json") expect(JSON.parse(shown.text()).runId).toBe(runRecord!.id);
+      else expect(shown.text()).toContain("### Bytes by file");
+    }
+  });
+
+  test("every subcommand has --help, and bad usage exits 2", async () => {
+    for (const sub of ["ingest", "list", "show", "record"]) {
+      const out = fakeStream();
+      expect(await traceCommand([sub, "--help"], { stdout: out, stderr: fakeStream(), env: {} })).toBe(0);
+      expect(out.text()).toContain(`blit trace ${sub}`);
+    }
+    const err = fakeStream();
+    expect(await traceCommand(["ingest", "--format", "nope", "x"], { stdout: fakeStream(), stderr: err, env: {} })).toBe(2);
+    expect(err.text()).toContain("--format is one of");
+    expect(await traceCommand(["record"], { stdout: fakeStream(), stderr: fakeStream(), env: {} })).toBe(2);
+    expect(await traceCommand([], { stdout: fakeStream(), stderr: fakeStream(), env: {} })).toBe(2);
+  });
+});

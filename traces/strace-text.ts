@@ -1,0 +1,453 @@
+// strace output: `-f` (pid prefix or [pid N]), `-t`/`-tt` (time of day), `-ttt` (epoch seconds),
+// `-r` (seconds since the previous line), `-T` (<seconds> at the end), `-y` (fd paths).
+// A call split into `<unfinished ...>` and `<... NAME resumed>` halves becomes one event at the
+// time of its first half. Signals (`--- SIGCHLD ... ---`) and exits (`+++ exited with 0 +++`) are
+// kept as events of kind "other". File descriptors are followed through open/dup/close so reads
+// and writes carry the path they touched.
+import { basename } from "node:path";
+import { categoryOf, syscallKind, type ParseItem, type TraceEvent } from "./trace-event.ts";
+import { excerpt, type ParseState } from "./parse-state.ts";
+
+const PREFIX = /^\s*(?:\[pid\s+(\d+)\]\s*|(\d+)\s+)?(?:(\d\d):(\d\d):(\d\d(?:\.\d+)?)|(\d+\.\d+))?\s*/y;
+const NAME = /^[A-Za-z_][\w]*$/;
+
+interface Pending {
+  name: string;
+  args: string;
+  ts: number;
+  line: number;
+}
+
+/** File-descriptor tables, per thread group, with a trace-wide fallback for unknown groups. */
+class FdTables {
+  private readonly byGroup = new Map<number, Map<number, string>>();
+  /** Last path seen for an fd number in any process: used when threads were not traced. */
+  private readonly anyGroup = new Map<number, string>();
+  private readonly groupOf = new Map<number, number>();
+
+  group(tid: number): number {
+    return this.groupOf.get(tid) ?? tid;
+  }
+  joinGroup(child: number, parentTid: number, sameGroup: boolean): void {
+    const parent = this.group(parentTid);
+    if (sameGroup) this.groupOf.set(child, parent);
+    else {
+      // fork: a copy of the parent's table
+      const table = this.byGroup.get(parent);
+      if (table) this.byGroup.set(child, new Map(table));
+    }
+  }
+  get(tid: number, fd: number): string | null {
+    return this.byGroup.get(this.group(tid))?.get(fd) ?? this.anyGroup.get(fd) ?? null;
+  }
+  set(tid: number, fd: number, path: string): void {
+    const g = this.group(tid);
+    let table = this.byGroup.get(g);
+    if (!table) this.byGroup.set(g, (table = new Map()));
+    table.set(fd, path);
+    this.anyGroup.set(fd, path);
+  }
+  delete(tid: number, fd: number): void {
+    this.byGroup.get(this.group(tid))?.delete(fd);
+    this.anyGroup.delete(fd);
+  }
+}
+
+export function* parseStrace(lines: Iterable<string>, state: ParseState): Generator<ParseItem> {
+  const pending = new Map<number, Pending>();
+  const fds = new FdTables();
+  const names = new Map<number, string>();
+  let lineNo = 0;
+  let relative = 0;
+  let day = 0;
+  let lastTod = -1;
+  let anyTime = false;
+  for (const raw of lines) {
+    lineNo++;
+    if (raw.length === 0) continue;
+    PREFIX.lastIndex = 0;
+    const m = PREFIX.exec(raw)!;
+    let rest = raw.slice(PREFIX.lastIndex);
+    if (rest.length === 0) {
+      if (raw.trim().length > 0) yield bad(lineNo, "a pid or timestamp with no call after it", raw);
+      continue;
+    }
+    const tid = m[1] !== undefined ? +m[1] : m[2] !== undefined ? +m[2] : 0;
+    let ts = 0;
+    if (m[3] !== undefined) {
+      if (state.clock === "unknown") state.clock = "time-of-day";
+      const tod = +m[3] * 3600 + +m[4]! * 60 + +m[5]!;
+      // -tt has no date: a jump back of more than 12 hours is the next day
+      if (lastTod >= 0 && tod < lastTod - 43200) day++;
+      lastTod = tod;
+      ts = day * 86400 + tod;
+      anyTime = true;
+    } else if (m[6] !== undefined) {
+      const v = +m[6];
+      if (state.clock === "unknown") state.clock = v >= 1e8 ? "epoch" : "relative";
+      if (state.clock === "relative") ts = relative += v;
+      else ts = v;
+      anyTime = true;
+    } else if (anyTime) {
+      ts = state.clock === "relative" ? relative : lastTod >= 0 ? day * 86400 + lastTod : 0;
+    }
+    const c0 = rest.charCodeAt(0);
+    if (c0 === 43 /* + */ && rest.startsWith("+++ ")) {
+      const body = rest.slice(4, rest.lastIndexOf(" +++") > 0 ? rest.lastIndexOf(" +++") : undefined);
+      const exited = /^exited with (-?\d+)/.exec(body);
+      const killed = /^killed by (SIG\w+)/.exec(body);
+      yield {
+        event: makeEvent(ts, tid, names, fds, "exit", null, {
+          result: exited ? exited[1]! : killed ? killed[1]! : body,
+          failed: exited ? exited[1] !== "0" : killed ? true : null,
+          fields: { status: body },
+          line: lineNo,
+        }),
+      };
+      continue;
+    }
+    if (c0 === 45 /* - */ && rest.startsWith("--- ")) {
+      const sp = rest.indexOf(" ", 4);
+      const signal = rest.slice(4, sp > 0 ? sp : undefined);
+      const info = sp > 0 ? rest.slice(sp + 1).replace(/ ---$/, "") : "";
+      yield { event: makeEvent(ts, tid, names, fds, signal, null, { fields: { signal, info }, line: lineNo }) };
+      continue;
+    }
+    if (rest.startsWith("strace: ") || rest.startsWith("<detached")) continue; // strace's own notes
+    let startLine = lineNo;
+    let name: string;
+    let body: string; // args, ") = result", " <dur>"
+    if (c0 === 60 /* < */ && rest.startsWith("<... ")) {
+      const end = rest.indexOf(" resumed>");
+      if (end < 0) {
+        yield bad(lineNo, "a '<... ' line with no 'resumed>'", raw);
+        continue;
+      }
+      name = rest.slice(5, end);
+      body = rest.slice(end + 9);
+      const first = pending.get(tid);
+      if (first && first.name === name) {
+        pending.delete(tid);
+        body = first.args + (first.args && body && !body.startsWith(")") && !body.startsWith(",") ? ", " : "") + body;
+        ts = first.ts;
+        startLine = first.line;
+      }
+    } else {
+      const paren = rest.indexOf("(");
+      name = paren > 0 ? rest.slice(0, paren) : "";
+      if (!NAME.test(name)) {
+        yield bad(lineNo, "not a system call, signal or exit line", raw);
+        continue;
+      }
+      body = rest.slice(paren + 1);
+      const detach = body.indexOf("strace: Process ");
+      if (body.endsWith("<unfinished ...>")) {
+        pending.set(tid, { name, args: body.slice(0, -16).trimEnd(), ts, line: lineNo });
+        continue;
+      }
+      if (detach >= 0) {
+        // strace let go of the process while this call was running: the call has no result
+        const cut = callEvent(ts, tid, name, body.slice(0, detach) + ") = ?", lineNo, names, fds);
+        if (cut) yield { event: cut };
+        continue;
+      }
+    }
+    const event = callEvent(ts, tid, name, body, startLine, names, fds);
+    if (event) yield { event };
+    else yield bad(lineNo, `'${name}' has no ' = result'`, raw);
+  }
+  for (const [tid, p] of pending) {
+    // never resumed: the process ended or strace detached inside the call
+    const event = callEvent(p.ts, tid, p.name, p.args + ") = ?", p.line, names, fds);
+    if (event) yield { event };
+  }
+}
+
+function bad(line: number, reason: string, text: string): ParseItem {
+  return { bad: { line, reason, text: excerpt(text) } };
+}
+
+function makeEvent(
+  ts: number, tid: number, names: Map<number, string>, fds: FdTables, name: string, path: string | null,
+  more: Partial<TraceEvent> & { line: number },
+): TraceEvent {
+  const pid = tid === 0 ? null : fds.group(tid);
+  const kind = more.kind ?? "other";
+  return {
+    ts,
+    process: pid === null ? "" : (names.get(pid) ?? ""),
+    pid,
+    tid: tid === 0 ? null : tid,
+    kind,
+    category: categoryOf(kind, name),
+    path,
+    bytes: null,
+    duration: null,
+    result: null,
+    failed: null,
+    name,
+    fields: {},
+    ...more,
+  };
+}
+
+/** One complete call: `args) = result <dur>` after `name(`. Undefined when there is no result. */
+function callEvent(
+  ts: number, tid: number, name: string, body: string, line: number, names: Map<number, string>, fds: FdTables,
+): TraceEvent | undefined {
+  let duration: number | null = null;
+  let text = body;
+  if (text.endsWith(">")) {
+    const lt = text.lastIndexOf(" <");
+    if (lt > 0) {
+      const d = Number(text.slice(lt + 2, -1));
+      if (!Number.isNaN(d)) {
+        duration = d;
+        text = text.slice(0, lt);
+      }
+    }
+  }
+  const eq = text.lastIndexOf(" = ");
+  if (eq < 0) return undefined;
+  let result = text.slice(eq + 3).trim();
+  let args = text.slice(0, eq).trimEnd();
+  if (args.endsWith(")")) args = args.slice(0, -1);
+  // -y decorates returned fds: "3</tmp/x>"
+  let resultPath: string | null = null;
+  const lt = result.indexOf("<");
+  if (lt > 0 && result.endsWith(">") && /^\d+$/.test(result.slice(0, lt))) {
+    resultPath = result.slice(lt + 1, -1);
+    result = result.slice(0, lt);
+  }
+  const value = parseInt(result, result.startsWith("0x") ? 16 : 10);
+  const failed = result === "?" ? null : value === -1 && / E[A-Z0-9]+/.test(result);
+  if (failed) {
+    const paren = result.indexOf(" (");
+    if (paren > 0) result = result.slice(0, paren);
+  }
+  const kind = syscallKind(name);
+  const event = makeEvent(ts, tid, names, fds, name, null, {
+    kind, duration, result, failed, fields: { args }, line,
+  });
+  const ok = failed === false && !Number.isNaN(value);
+  switch (kind) {
+    case "read":
+    case "write": {
+      const outArg = name === "copy_file_range" || name === "splice" ? 2 : 0;
+      const parts = outArg === 0 ? [args] : splitArgs(args);
+      event.path = fdPath(parts[outArg] ?? "", tid, fds);
+      if (outArg !== 0 || name.startsWith("sendfile")) {
+        const src = fdPath((outArg === 0 ? splitArgs(args)[1] : parts[0]) ?? "", tid, fds);
+        if (src) event.fields.source = src;
+      }
+      if (ok && value >= 0) event.bytes = value;
+      break;
+    }
+    case "open": {
+      const parts = splitArgs(args);
+      const at = name === "openat" || name === "openat2" || name === "open_by_handle_at";
+      let p = resolveAt(at ? parts[0] : undefined, parts[at ? 1 : 0], tid, fds);
+      if (p !== null && p.endsWith("/.")) p = p.slice(0, -2) || "/";
+      // an anonymous file (O_TMPFILE) gets a name of its own until linkat gives it its real one
+      if (p !== null && args.includes("O_TMPFILE")) p = `${p.endsWith("/") ? p : p + "/"}<tmpfile ${++tmpfiles.n}>`;
+      event.path = p ?? resultPath;
+      if (ok && value >= 0 && event.path) fds.set(tid, value, event.path);
+      break;
+    }
+    case "close":
+      event.path = fdPath(args, tid, fds);
+      if (ok) fds.delete(tid, leadingInt(args));
+      break;
+    case "rename": {
+      const parts = splitArgs(args);
+      const at = name !== "rename";
+      const from = resolveAt(at ? parts[0] : undefined, parts[at ? 1 : 0], tid, fds);
+      const to = resolveAt(at ? parts[2] : undefined, parts[at ? 3 : 1], tid, fds);
+      event.path = to;
+      if (from) event.fields.from = from;
+      break;
+    }
+    case "other":
+      if (name === "linkat") {
+        // linkat(fd, "", dirfd, "name", AT_EMPTY_PATH) names an anonymous file: a rename for our purposes
+        const parts = splitArgs(args);
+        const proc = /^"\/proc\/(?:self|\d+)\/fd\/(\d+)"$/.exec(parts[1] ?? "");
+        if (parts[1] === '""' || proc) {
+          const fdArg = proc ? proc[1]! : parts[0] ?? "";
+          const from = fdPath(fdArg, tid, fds);
+          const to = resolveAt(parts[2], parts[3], tid, fds);
+          event.kind = "rename";
+          event.category = "metadata";
+          event.path = to;
+          if (from) event.fields.from = from;
+          if (ok && to) fds.set(tid, leadingInt(fdArg), to);
+          break;
+        }
+      }
+      otherCall(event, name, args, value, ok, tid, fds, names);
+      break;
+    case "exec": {
+      const parts = splitArgs(args);
+      const at = name === "execveat";
+      event.path = resolveAt(at ? parts[0] : undefined, parts[at ? 1 : 0], tid, fds);
+      if (ok && event.path && tid !== 0) {
+        names.set(fds.group(tid), basename(event.path));
+        event.process = basename(event.path);
+      }
+      break;
+    }
+    default:
+      otherCall(event, name, args, value, ok, tid, fds, names);
+  }
+  return event;
+}
+
+const tmpfiles = { n: 0 };
+
+/** Calls without a kind of their own: the path they name, and what they do to fds and processes. */
+function otherCall(
+  event: TraceEvent, name: string, args: string, value: number, ok: boolean, tid: number, fds: FdTables, names: Map<number, string>,
+): void {
+  {
+      event.path = pathOfOther(name, args, tid, fds);
+      if (ok && value > 0 && tid !== 0 && /^(clone|clone3|fork|vfork)$/.test(name)) {
+        const thread = name.startsWith("clone") && args.includes("CLONE_THREAD");
+        fds.joinGroup(value, tid, thread);
+        const parentName = names.get(fds.group(tid));
+        if (!thread && parentName) names.set(value, parentName);
+      } else if (ok && value >= 0 && /^(dup|dup2|dup3)$/.test(name)) {
+        const from = fdPath(args, tid, fds);
+        if (from) fds.set(tid, value, from);
+      } else if (ok && value >= 0 && name === "fcntl" && /F_DUPFD/.test(args)) {
+        const from = fdPath(args, tid, fds);
+        if (from) fds.set(tid, value, from);
+      }
+  }
+}
+
+/** The path a call other than open/read/write/close/rename/exec names, if any. */
+function pathOfOther(name: string, args: string, tid: number, fds: FdTables): string | null {
+  const c = args.charCodeAt(0);
+  if (c === 34 /* " */) return unquote(args, 0);
+  if (c >= 48 && c <= 57) {
+    // fd first: either an fd call (fstat, fsync, ...) or a dirfd with a relative name (*at)
+    const parts = name.endsWith("at") || name === "statx" || name === "faccessat2" ? splitArgs(args) : undefined;
+    if (parts && parts[1]?.startsWith('"')) return resolveAt(parts[0], parts[1], tid, fds);
+    return fdPath(args, tid, fds);
+  }
+  if (args.startsWith("AT_FDCWD")) {
+    const parts = splitArgs(args);
+    return resolveAt(parts[0], parts[1], tid, fds);
+  }
+  return null;
+}
+
+function leadingInt(text: string): number {
+  let v = 0;
+  let i = 0;
+  for (; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 48 || c > 57) break;
+    v = v * 10 + (c - 48);
+  }
+  return i === 0 ? -1 : v;
+}
+
+/** The path behind an fd argument: "3</x/y>" (strace -y) or "3" looked up in the fd tables. */
+function fdPath(arg: string, tid: number, fds: FdTables): string | null {
+  const fd = leadingInt(arg);
+  if (fd < 0) return null;
+  const digits = String(fd).length;
+  if (arg.charCodeAt(digits) === 60 /* < */) {
+    const end = arg.indexOf(">", digits);
+    if (end > 0) return arg.slice(digits + 1, end);
+  }
+  return fds.get(tid, fd);
+}
+
+/** A path argument relative to a dirfd argument (AT_FDCWD, "5", "5</dir>"). */
+function resolveAt(dirArg: string | undefined, pathArg: string | undefined, tid: number, fds: FdTables): string | null {
+  if (pathArg === undefined || !pathArg.startsWith('"')) return null;
+  const rel = unquote(pathArg, 0);
+  if (rel === null) return null;
+  if (dirArg === undefined || rel.startsWith("/") || dirArg.startsWith("AT_FDCWD")) return rel;
+  const dir = fdPath(dirArg, tid, fds);
+  if (!dir) return rel;
+  if (rel === "") return dir; // AT_EMPTY_PATH
+  return dir.endsWith("/") ? dir + rel : dir + "/" + rel;
+}
+
+/** Top-level comma-separated arguments; quotes, brackets, braces and -y decorations kept whole. */
+export function splitArgs(args: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let start = 0;
+  let inString = false;
+  for (let i = 0; i < args.length; i++) {
+    const c = args.charCodeAt(i);
+    if (inString) {
+      if (c === 92 /* \ */) i++;
+      else if (c === 34) inString = false;
+      continue;
+    }
+    if (c === 34) inString = true;
+    else if (c === 40 || c === 91 || c === 123) depth++; // ( [ {
+    else if (c === 41 || c === 93 || c === 125) depth--;
+    else if (c === 60 /* < */ && i > 0 && args.charCodeAt(i - 1) >= 48 && args.charCodeAt(i - 1) <= 57) {
+      const end = args.indexOf(">", i);
+      if (end > 0) i = end;
+    } else if (c === 44 /* , */ && depth === 0) {
+      out.push(args.slice(start, i).trim());
+      start = i + 1;
+    }
+  }
+  out.push(args.slice(start).trim());
+  return out;
+}
+
+/** A C-escaped strace string starting at `from` (the opening quote), decoded as UTF-8. */
+export function unquote(text: string, from: number): string | null {
+  if (text.charCodeAt(from) !== 34) return null;
+  const close = findClose(text, from + 1);
+  const inner = text.slice(from + 1, close);
+  if (!inner.includes("\\")) return inner;
+  const bytes: number[] = [];
+  for (let i = 0; i < inner.length; i++) {
+    const c = inner.charCodeAt(i);
+    if (c !== 92) {
+      if (c < 128) bytes.push(c);
+      else for (const b of new TextEncoder().encode(inner[i]!)) bytes.push(b);
+      continue;
+    }
+    const n = inner[++i];
+    switch (n) {
+      case "n": bytes.push(10); break;
+      case "t": bytes.push(9); break;
+      case "r": bytes.push(13); break;
+      case "v": bytes.push(11); break;
+      case "f": bytes.push(12); break;
+      case "x": {
+        bytes.push(parseInt(inner.slice(i + 1, i + 3), 16));
+        i += 2;
+        break;
+      }
+      default:
+        if (n !== undefined && n >= "0" && n <= "7") {
+          let j = i;
+          while (j < i + 3 && inner[j]! >= "0" && inner[j]! <= "7") j++;
+          bytes.push(parseInt(inner.slice(i, j), 8));
+          i = j - 1;
+        } else if (n !== undefined) bytes.push(n.charCodeAt(0));
+    }
+  }
+  return new TextDecoder().decode(new Uint8Array(bytes));
+}
+
+function findClose(text: string, from: number): number {
+  for (let i = from; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 92) i++;
+    else if (c === 34) return i;
+  }
+  return text.length;
+}

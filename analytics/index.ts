@@ -49,3 +49,18 @@ export { tune } from "./calibration.ts";
 export type { TuneOptions, TuneResult } from "./calibration.ts";
 export { tunedWorkers } from "./tuned-settings.ts";
 export type { TrialSummary, TunedSetting, TunedWorkersOptions } from "./tuned-settings.ts";
+// `blit diagnose --ai`: the LLM explainer (validated, cached, redactable) and the UI's run list.
+export { aiSettings, explainerLabel, missingAiSettings, DEFAULT_AI_TIMEOUT_MS } from "./ai-settings.ts";
+export type { AiSettings, AiSettingsInput } from "./ai-settings.ts";
+export { explainWithLlm, previewRequest } from "./llm-explainer.ts";
+export type { AnsweredBy, ExplainerAnswer, ExplainOptions, ExplainTarget, Preview } from "./llm-explainer.ts";
+export { buildChatRequest, evidenceHash, PROMPT_VERSION } from "./llm-request.ts";
+export type { ChatRequest, RequestInput } from "./llm-request.ts";
+export { validateAnswer, unknownFlag } from "./answer-validation.ts";
+export type { DroppedClaim, Validation } from "./answer-validation.ts";
+export { cachedAnswer, cacheAnswer } from "./answer-cache.ts";
+export type { CacheKey, CachedAnswer } from "./answer-cache.ts";
+export { redactEvidence } from "./redaction.ts";
+export type { Placeholder, RedactInput, Redaction } from "./redaction.ts";
+export { recentRuns, scoreRuns } from "./run-list.ts";
+export type { RunList, RunListEntry, RunListOptions } from "./run-list.ts";

@@ -166,6 +166,22 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    // The LLM explainer's answer cache (analytics/answer-cache.ts): one validated answer per run,
+    // evidence hash and model, so reopening a run in `blit diagnose --ai` asks the model nothing.
+    version: 4,
+    sql: `
+      CREATE TABLE ai_answers (
+        run_id        VARCHAR NOT NULL,
+        evidence_hash VARCHAR NOT NULL,  -- sha256 prefix of the request's messages as sent (after --redact)
+        model         VARCHAR NOT NULL,
+        base_url      VARCHAR,           -- the endpoint that answered, for the record
+        explanation   JSON NOT NULL,     -- the validated answer as received (placeholders kept)
+        dropped       JSON NOT NULL,     -- claims validation dropped: [{claim, text, reason}]
+        created_at    TIMESTAMP NOT NULL
+      );
+    `,
+  },
 ];
 
 /** The version a store reaches after `migrate`. */

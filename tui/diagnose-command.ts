@@ -7,15 +7,25 @@ import {
   DiagnoseError, diagnoseHistory, diagnoseRun, formatDiagnosis, formatDuration, formatBytes, predictFor, parseSince,
   TelemetryError, telemetryPath, tune, tunedWorkers, type DiagnoseFormat, type Prediction,
 } from "../analytics/index.ts";
+import { aiSettings, listRuns, previewRequest, type AiSettings } from "../analytics/index.ts";
+import { storeSource } from "./ai/ai-source.ts";
+import { launchDiagnoseUi } from "./ai/launch.tsx";
+import { listMarkdown, runMarkdown } from "./ai/markdown.ts";
 import { EXIT_FATAL, EXIT_OK } from "./exit-codes.ts";
+import { transferFlagNames } from "./transfer-flags.ts";
 
 export interface CommandIo {
-  stdout: { write(text: string): unknown };
+  /** isTTY decides between the full-screen UI and Markdown for `diagnose --ai`. */
+  stdout: { write(text: string): unknown; isTTY?: boolean };
   stderr: { write(text: string): unknown };
   env: Record<string, string | undefined>;
+  /** The UI's key input. @default process.stdin */
+  stdin?: NodeJS.ReadStream;
 }
 
 export const DIAGNOSE_HELP = `blit diagnose [RUN_ID | --last] [--since 7d] [--format text|md|json]
+blit diagnose --ai [RUN_ID] [--redact] [--ai-timeout MS]
+blit diagnose --ai-preview [RUN_ID] [--redact]
 
 Without a run: a report on recent history from the telemetry store: the duration predictor per
 route (its coefficients and its error measured on runs it did not see), the runs slowest against
@@ -31,6 +41,18 @@ Flags:
       --format FORMAT    text (default), md (Markdown) or json (schema: DIAGNOSE_REPORT_SCHEMA in
                          analytics/diagnose-schema.ts)
       --json             same as --format json
+      --ai               the interactive UI: recent runs (a throughput sparkline, predictions,
+                         flags), a run's page (actual vs predicted with its band, phases, fast
+                         paths, flags, trace) and an Explain panel (causes and suggestions with the
+                         evidence they cite, and the command line to try). With RUN_ID it opens at
+                         that run. When stdout is not a terminal it prints the same as Markdown.
+      --ai-preview       print exactly what would be sent to the model for RUN_ID (default: the
+                         latest run), and send nothing
+      --redact           with --ai or --ai-preview: replace paths and host names in what is sent
+                         with placeholders (<path-1>, <host-1>); answers are shown with the
+                         originals put back
+      --ai-timeout MS    longest wait for the model before the offline rules answer (default
+                         20000; env BLIT_AI_TIMEOUT_MS)
   -h, --help             this help
 
 Flags raised: slow-vs-prediction (robust score ≥ 3.5 over similar runs and ≥ 1.5× their duration),
@@ -39,6 +61,14 @@ With fewer than 8 comparable runs the predictor uses default coefficients and sa
 
 Environment:
   BLIT_HOME        where the telemetry store lives (see 'blit --help')
+  OPENAI_BASE_URL  an OpenAI-compatible endpoint for --ai (hosted, llama.cpp, Ollama ...)
+  OPENAI_API_KEY   its key
+  BLIT_AI_MODEL    the model to ask. Without all three, the offline rules explain.
+  BLIT_AI_TIMEOUT_MS  default for --ai-timeout
+A model is sent the run's evidence bundle (numbered facts), never file contents; its answer is
+checked (claims citing no real evidence and flags blit lacks are dropped, visibly) and cached in
+the store per run, evidence and model. Timeouts, rate limits, server errors and malformed
+replies fall back to the offline rules with a notice.
 `;
 
 export const PREDICT_HELP = `blit predict SRC DST [flags]
@@ -95,10 +125,29 @@ export async function diagnoseCommand(args: string[], io: CommandIo): Promise<nu
         limit: { type: "string" },
         format: { type: "string" },
         json: { type: "boolean" },
+        ai: { type: "boolean" },
+        "ai-preview": { type: "boolean" },
+        redact: { type: "boolean" },
+        "ai-timeout": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
     if (values.help) return say(io, DIAGNOSE_HELP), EXIT_OK;
+    if (values.ai || values["ai-preview"]) {
+      if (values.ai && values["ai-preview"]) throw new RangeError("give --ai or --ai-preview, not both");
+      if (values.format !== undefined || values.json) throw new RangeError("--ai prints Markdown when stdout is not a terminal; --format is for the plain report");
+      if (values.since !== undefined || values.limit !== undefined) throw new RangeError("--since and --limit are for the plain history report");
+      if (positionals.length > 1) throw new RangeError(`diagnose takes at most one run id, got ${positionals.length}`);
+      if (positionals.length === 1 && values.last) throw new RangeError("give a run id or --last, not both");
+      const settings = aiSettings(io.env, {
+        redact: values.redact ?? false,
+        timeoutMs: values["ai-timeout"] === undefined ? undefined : wholeNumber("ai-timeout", values["ai-timeout"], 1, 600_000),
+      });
+      const path = telemetryPath(io.env);
+      if (values["ai-preview"]) return aiPreview(io, path, settings, positionals[0]);
+      return aiCommand(io, path, settings, positionals[0] ?? (values.last ? "" : undefined));
+    }
+    if (values.redact || values["ai-timeout"] !== undefined) throw new RangeError("--redact and --ai-timeout go with --ai or --ai-preview");
     const format = formatOf(values.format, values.json, ["text", "md", "json"]);
     if (positionals.length > 1) throw new RangeError(`diagnose takes at most one run id, got ${positionals.length}`);
     if (positionals.length === 1 && values.last) throw new RangeError("give a run id or --last, not both");
@@ -123,6 +172,61 @@ export async function diagnoseCommand(args: string[], io: CommandIo): Promise<nu
     say(io, formatDiagnosis(d, format));
     return EXIT_OK;
   });
+}
+
+/**
+ * `blit diagnose --ai [RUN_ID]`: the full-screen UI on a terminal, else the same content as
+ * Markdown. `runId` "" means the latest run (--last).
+ */
+async function aiCommand(io: CommandIo, path: string, settings: AiSettings, runId: string | undefined): Promise<number> {
+  const source = storeSource({ path, settings });
+  const stdin = io.stdin ?? process.stdin;
+  if (io.stdout.isTTY === true && stdin.isTTY === true) {
+    // --last opens at the newest run; an empty store opens at the (empty) list.
+    const initialRunId = runId === "" ? (await listRuns({ path, limit: 1 }))[0]?.id : runId;
+    await launchDiagnoseUi({ source, initialRunId, stdout: io.stdout as NodeJS.WriteStream, stdin });
+    return EXIT_OK;
+  }
+  if (runId === undefined) {
+    const list = await source.recentRuns();
+    say(io, listMarkdown(list.runs.length > 0 ? await source.scoreRuns(list) : list, source.explainer));
+    return EXIT_OK;
+  }
+  try {
+    const detail = await source.runDetail(runId || undefined);
+    say(io, runMarkdown(detail, await source.explain(detail)));
+  } catch (e) {
+    if (e instanceof DiagnoseError && e.code === "NO_RUNS") return say(io, `no runs recorded yet in ${path}`), EXIT_OK;
+    throw e;
+  }
+  return EXIT_OK;
+}
+
+/** `blit diagnose --ai-preview [RUN_ID]`: exactly what --ai would send for the run; sends nothing. */
+async function aiPreview(io: CommandIo, path: string, settings: AiSettings, runId: string | undefined): Promise<number> {
+  let d;
+  try {
+    d = await diagnoseRun({ path, id: runId });
+  } catch (e) {
+    if (e instanceof DiagnoseError && e.code === "NO_RUNS") return say(io, `no runs recorded yet in ${path}`), EXIT_OK;
+    throw e;
+  }
+  const p = previewRequest({ run: d.run, evidence: d.evidence }, settings, transferFlagNames());
+  const lines = [
+    `blit diagnose --ai-preview: nothing was sent. For run ${d.run.id}, --ai would send:`,
+    `  ${p.endpoint}`,
+    `  model: ${settings.model ?? "(BLIT_AI_MODEL not set)"}; timeout ${settings.timeoutMs} ms; the API key is sent as a header and not shown`,
+  ];
+  if (p.missing.length > 0) lines.push(`  not configured (${p.missing.join(", ")} not set): --ai would not call a model; the offline rules would answer`);
+  if (settings.redact) {
+    lines.push(`  --redact: ${p.placeholders.length} placeholder${p.placeholders.length === 1 ? "" : "s"} (the originals stay on this machine):`);
+    for (const ph of p.placeholders) lines.push(`    ${ph.placeholder} = ${ph.original}`);
+  } else {
+    lines.push("  paths and host names are sent as they are (--redact replaces them)");
+  }
+  lines.push("Request body:", JSON.stringify(p.request, null, 2));
+  say(io, lines.join("\n"));
+  return EXIT_OK;
 }
 
 /** `blit predict SRC DST [--workers N] [--bwlimit RATE] [--format text|json]` */

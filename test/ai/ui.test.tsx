@@ -1,0 +1,196 @@
+// The diagnose UI rendered by Ink into a fake terminal (a stdout that keeps frames, a stdin that
+// takes keys), on a real store: what a person sees on each screen, and what the keys do.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { aiSettings, type AiSettings } from "../../analytics/index.ts";
+import type { RunReport } from "../../engine/index.ts";
+import { DiagnoseApp, storeSource } from "../../tui/index.ts";
+import { completion, idOf, KEY, mockModelServer, renderScreen, syntheticStore, tempDir, type ChatCall } from "./helpers.ts";
+
+const tmp = tempDir();
+const server = mockModelServer();
+let runs: { ordinary: RunReport[]; slow: RunReport; enumeration: RunReport };
+
+beforeAll(async () => {
+  runs = await syntheticStore(tmp.store);
+}, 30_000);
+
+afterAll(() => {
+  server.stop();
+  tmp.remove();
+});
+
+const offline = () => storeSource({ path: tmp.store, settings: aiSettings({}) });
+const withModel = (extra: Partial<AiSettings> = {}) =>
+  storeSource({
+    path: tmp.store,
+    settings: { ...aiSettings({ OPENAI_BASE_URL: server.baseURL, OPENAI_API_KEY: "k", BLIT_AI_MODEL: "test-model" }), timeoutMs: 5000, ...extra },
+  });
+
+describe("the run list", () => {
+  test("shows the explainer, a throughput sparkline, and recent runs with predictions and flag marks", async () => {
+    const s = renderScreen(<DiagnoseApp source={offline()} />);
+    try {
+      let frame = await s.waitFor("STARTED");
+      expect(frame).toContain("blit diagnose --ai");
+      expect(frame).toContain("explainer: offline rules");
+      expect(frame).toMatch(/Throughput [▁▂▃▄▅▆▇█]{10,}/);
+      expect(frame).toContain("32 of 32 recent runs shown, 32 in the store");
+      frame = await s.waitFor(/mirror\/local .*4,500 files, 50\.0 MB .*900ms .*\(.*–.*\)\s+!\s+/);
+      // The newest run (enumeration-bound) is under the cursor, its flag spelled out below.
+      expect(frame).toMatch(/^> .*200,000 files, 2\.0 GB.*!\s+\w{8}/m);
+      expect(frame).toContain("! enumeration-heavy: enumeration took 90% of the run");
+      expect(frame).not.toContain("scoring");
+    } finally {
+      s.unmount();
+    }
+  });
+
+  test("arrow keys move the cursor; / filters; Esc clears the filter; ? shows help; q quits", async () => {
+    const s = renderScreen(<DiagnoseApp source={offline()} />);
+    try {
+      await s.waitFor(/!\s+\w{8}\s*$/m);
+      await s.press(KEY.down);
+      let frame = await s.waitFor(/^> .*4,500 files, 50\.0 MB\s+900ms/m);
+      expect(frame).toContain("! slow-vs-prediction: took 0.90 s");
+      await s.press("/");
+      for (const ch of "enumeration") await s.press(ch);
+      frame = await s.waitFor("1 of 32 recent runs shown");
+      expect(frame).toContain("/enumeration█");
+      expect(frame).toMatch(/^> .*200,000 files/m);
+      await s.press(KEY.escape);
+      frame = await s.waitFor("32 of 32 recent runs shown");
+      await s.press("?");
+      frame = await s.waitFor("Keys");
+      expect(frame).toContain("open the run under the cursor");
+      expect(frame).toContain("Explainer: offline rules");
+      await s.press("x");
+      await s.waitFor("STARTED");
+      await s.press("q");
+      await s.instance.waitUntilExit();
+    } finally {
+      s.unmount();
+    }
+  });
+});
+
+describe("a run's page and its explanation", () => {
+  test("Enter opens the run: actual vs predicted with the band, phases, fast paths, flags, trace", async () => {
+    const s = renderScreen(<DiagnoseApp source={offline()} />);
+    try {
+      await s.waitFor(/!\s+\w{8}\s*$/m);
+      await s.press(KEY.down);
+      await s.press(KEY.enter);
+      const frame = await s.waitFor("Phases");
+      expect(frame).toContain(`Run ${runs.slow.id}`);
+      expect(frame).toMatch(/Actual 900ms vs predicted \d+ms \(80% band \d+ms–\d+ms\): [\d.]+× the band's top/);
+      expect(frame).toMatch(/transfer\s+█+·*\s+84% 756ms/);
+      expect(frame).toContain("copy_file_range carried 50.0 MB (100% of the bytes) in 4,500 files");
+      expect(frame).toContain("fast path reflink not taken");
+      expect(frame).toContain("! slow-vs-prediction");
+      expect(frame).toContain("no trace linked to this run");
+      await s.press(KEY.escape);
+      await s.waitFor("STARTED");
+    } finally {
+      s.unmount();
+    }
+  });
+
+  test("e explains with the offline rules: claims with their evidence, the numbers on n, the command to try", async () => {
+    const s = renderScreen(<DiagnoseApp source={offline()} initialRunId={runs.enumeration.id.slice(0, 8)} />);
+    try {
+      await s.waitFor("Phases");
+      await s.press("e");
+      let frame = await s.waitFor("answered by: offline rules");
+      expect(frame).toMatch(/> Cause 1 \[E\d+(, E\d+)*\] high confidence/);
+      expect(frame).toContain("Enumeration took 90% of the run");
+      expect(frame).toMatch(/Suggestion 1 \[E\d+(, E\d+)*\] --exclude GLOB/);
+      expect(frame).toContain(`Try: blit mirror /data/src /backup/dst --exclude GLOB`);
+      await s.press("n");
+      frame = await s.waitFor("Numbers behind Cause 1:");
+      expect(frame).toMatch(/E\d+\s+enumerate share: 90 %/);
+      expect(frame).toMatch(/E\d+\s+enumerate phase: 5\.4s/);
+      await s.press(KEY.down);
+      frame = await s.waitFor("Numbers behind Suggestion 1:");
+      expect(frame).toMatch(/^.*> Suggestion 1/m);
+    } finally {
+      s.unmount();
+    }
+  });
+
+  test("an ordinary run explains as nothing unusual", async () => {
+    const s = renderScreen(<DiagnoseApp source={offline()} initialRunId={runs.ordinary.at(-1)!.id} />);
+    try {
+      await s.waitFor("Phases");
+      await s.press("e");
+      const frame = await s.waitFor("answered by: offline rules");
+      expect(frame).toContain("Nothing unusual");
+      expect(frame).toContain("No causes or suggestions: nothing to change.");
+    } finally {
+      s.unmount();
+    }
+  });
+});
+
+describe("the Explain panel with a model", () => {
+  const good = (call: ChatCall) => ({
+    summary: "Three times slower than similar runs, with nothing in the run itself to explain it.",
+    causes: [{ text: "Likely outside load on the disks.", evidence: [idOf(call, "duration.total"), idOf(call, "prediction")], confidence: "medium" }],
+    suggestions: [{ text: "Try more workers.", flag: "--workers 8", expectedEffect: "a shorter transfer", evidence: [idOf(call, "options.workers")] }],
+  });
+
+  test("shows the model's name, its claims with citations, and the drop of a claim citing a missing id", async () => {
+    server.setReply((call) => {
+      const a = good(call);
+      a.causes.push({ text: "The network was down.", evidence: ["E404"], confidence: "high" });
+      return completion(JSON.stringify(a));
+    });
+    const s = renderScreen(<DiagnoseApp source={withModel()} initialRunId={runs.slow.id} />);
+    try {
+      let frame = await s.waitFor("Phases");
+      expect(frame).toContain("explainer: model test-model");
+      await s.press("e");
+      frame = await s.waitFor("answered by: model test-model");
+      expect(frame).toContain("Likely outside load on the disks.");
+      expect(frame).toMatch(/> Cause 1 \[E\d+, E\d+\] medium confidence/);
+      expect(frame).toContain('dropped cause 2 ("The network was down."): cites E404, which is not in the evidence');
+      expect(frame).not.toContain("The network was down.    ");
+      expect(frame).toContain("Try: blit mirror /data/src /backup/dst --workers 8");
+      expect(frame).not.toContain("Notice:");
+    } finally {
+      s.unmount();
+    }
+  });
+
+  test("a server error shows the rules' answer and the fallback notice", async () => {
+    server.setReply(() => Response.json({ error: { message: "overloaded" } }, { status: 503 }));
+    const s = renderScreen(<DiagnoseApp source={withModel()} initialRunId={runs.enumeration.id} />);
+    try {
+      await s.waitFor("Phases");
+      await s.press("e");
+      const frame = await s.waitFor("answered by: offline rules");
+      expect(frame).toContain("Notice: model test-model: server error (HTTP 503); the offline rules answered instead");
+      expect(frame).toContain("Enumeration took 90% of the run");
+    } finally {
+      s.unmount();
+    }
+  });
+
+  test("a slow model shows a spinner, and Esc cancels to the rules", async () => {
+    server.setReply(async (call) => {
+      await Bun.sleep(4000);
+      return completion(JSON.stringify(good(call)));
+    });
+    const s = renderScreen(<DiagnoseApp source={withModel({ model: "slow-model" })} initialRunId={runs.slow.id} />);
+    try {
+      await s.waitFor("Phases");
+      await s.press("e");
+      await s.waitFor(/[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] asking model slow-model \(Esc cancels/);
+      await s.press(KEY.escape);
+      const frame = await s.waitFor("answered by: offline rules", 2000);
+      expect(frame).toContain("Notice: model slow-model: cancelled; the offline rules answered instead");
+      expect(frame).toContain("outside load");
+    } finally {
+      s.unmount();
+    }
+  });
+});

@@ -1,0 +1,75 @@
+// The diagnose UI's content as Markdown, for when stdout is not a terminal (scripts, CI logs):
+// the run list, or one run's page with its explanation, from the same view data as the screens.
+import { formatDuration, type ExplainerAnswer, type RunList } from "../../analytics/index.ts";
+import type { RunDetail } from "./ai-source.ts";
+import {
+  answeredByText, bandView, citedFacts, claimsOf, count, droppedLines, factValue, fastPathLines, flagMark, phaseRows,
+  routeText, sizeText, sparkline, throughputCaption, traceLines, whenText,
+} from "./run-view.ts";
+import { tryCommand } from "./try-command.ts";
+
+const cell = (s: string) => s.replace(/\|/g, "\\|");
+
+/** The run list: newest first, at most `limit` rows. */
+export function listMarkdown(list: RunList, explainer: string, limit = 20): string {
+  const out = [
+    "## Recent runs",
+    "",
+    `Store \`${list.path}\`: ${count(list.total)} run${list.total === 1 ? "" : "s"}; explainer: ${explainer}.`,
+    "",
+  ];
+  if (list.runs.length === 0) return [...out, "No runs recorded yet: run `blit copy` or `blit mirror` and come back."].join("\n");
+  out.push(`Throughput: \`${sparkline(list.throughput, 60)}\` (${throughputCaption(list.throughput)})`, "");
+  out.push("| started | route | size | took | predicted (80% band) | flag | id |", "| --- | --- | --- | --- | --- | --- | --- |");
+  for (const r of list.runs.slice(0, limit)) {
+    const p = r.prediction;
+    const predicted = p ? `${formatDuration(p.durationMs)} (${formatDuration(p.lowMs)}–${formatDuration(p.highMs)})` : "-";
+    const flags = r.flags?.length ? `${flagMark(r)} ${r.flags.map((f) => f.kind).join(", ")}` : flagMark(r).trim() || "-";
+    out.push(`| ${whenText(r.startedAt)} | ${routeText(r)} | ${sizeText(r.files, r.bytes)} | ${formatDuration(r.durationMs)} | ${predicted} | ${cell(flags)} | \`${r.id}\` |`);
+  }
+  if (list.runs.length > limit) out.push("", `${count(list.runs.length - limit)} more in the UI (\`blit diagnose --ai\` in a terminal).`);
+  out.push("", "Run `blit diagnose --ai RUN_ID` for one run's page and explanation.");
+  return out.join("\n");
+}
+
+/** One run's page and its explanation, each claim with the facts it cites and the command to try. */
+export function runMarkdown(detail: RunDetail, answer: ExplainerAnswer): string {
+  const d = detail.diagnosis;
+  const r = d.run;
+  const b = bandView(d);
+  const out = [
+    `## Run \`${r.id}\``,
+    "",
+    `${r.command} ${r.route}: \`${r.source}\` -> \`${r.destination}\` (${r.sourceFs} -> ${r.destinationFs}), started ${r.startedAt}, ${r.status}; ${sizeText(r.files, r.bytes)}, ${r.workers} worker${r.workers === 1 ? "" : "s"}.`,
+    "",
+    `**Actual ${formatDuration(b.actualMs)}** against predicted ${formatDuration(b.predictedMs)} (80% band ${formatDuration(b.lowMs)}–${formatDuration(b.highMs)}): ${b.verdict}.`,
+    "",
+    "### Phases",
+    "",
+    "| phase | time | share |",
+    "| --- | --- | --- |",
+    ...phaseRows(d.evidence).map((p) => `| ${p.name} | ${formatDuration(p.ms)} | ${Math.round(p.share * 100)}% |`),
+    "",
+    "### Fast paths",
+    "",
+    ...(fastPathLines(d.evidence).map((l) => `- ${l}`) as string[]),
+  ];
+  if (fastPathLines(d.evidence).length === 0) out.push("- no bytes moved");
+  out.push("", "### Flags", "");
+  if (d.flags.length === 0) out.push("- none");
+  for (const f of d.flags) out.push(`- ${f.severity === "warn" ? "!" : "i"} ${f.kind}: ${f.text}`);
+  const traces = traceLines(d.evidence);
+  if (traces.length > 0) out.push("", "### Trace", "", ...traces.map((t) => `- ${t}`));
+  out.push("", "### Explanation", "", `Answered by: ${answeredByText(answer)}.`, "");
+  for (const n of answer.notices) out.push(`> **Notice:** ${n}`, "");
+  for (const l of droppedLines(answer)) out.push(`> **Dropped:** ${l}`, "");
+  out.push(answer.explanation.summary, "");
+  for (const c of claimsOf(answer)) {
+    out.push(`**${c.label}** (${c.kind === "cause" ? c.detail : c.flag ? `\`${c.flag}\`` : "no flag"}) [${c.evidence.join(", ")}]: ${c.text}`, "");
+    for (const e of citedFacts(d.evidence, c.evidence)) out.push(`- ${e.id} ${e.label}: ${cell(factValue(e))} (${e.text})`);
+    if (c.flag) out.push("", `Try: \`${tryCommand(detail.report, c.flag)}\``);
+    out.push("");
+  }
+  if (answer.explanation.causes.length === 0 && answer.explanation.suggestions.length === 0) out.push("Nothing to change.", "");
+  return out.join("\n").trimEnd();
+}

@@ -1,0 +1,52 @@
+// The flags of blit's transfer commands (copy, mirror, push, pull), as data: the one list the
+// diagnose UI and the LLM explainer check suggestions against. test/ai/transfer-flags.test.ts
+// holds it to the commands' own --help, so it cannot drift from what blit accepts.
+
+export type TransferCommand = "copy" | "mirror" | "push" | "pull";
+
+export interface TransferFlag {
+  /** "--workers". */
+  name: string;
+  /** "-w". */
+  short?: string;
+  /** The value's placeholder in help ("N", "RATE"); absent for a switch. */
+  value?: string;
+  /** May be given more than once (--exclude). */
+  repeatable?: boolean;
+  commands: readonly TransferCommand[];
+}
+
+const ALL: readonly TransferCommand[] = ["copy", "mirror", "push", "pull"];
+const REMOTE: readonly TransferCommand[] = ["push", "pull"];
+
+export const TRANSFER_FLAGS: readonly TransferFlag[] = [
+  { name: "--dry-run", short: "-n", commands: ALL },
+  { name: "--checksum", short: "-c", commands: ALL },
+  { name: "--size-only", commands: ALL },
+  { name: "--ignore-times", short: "-I", commands: ALL },
+  { name: "--exclude", value: "GLOB", repeatable: true, commands: ALL },
+  { name: "--workers", short: "-w", value: "N", commands: ALL },
+  { name: "--bwlimit", value: "RATE", commands: ALL },
+  { name: "--max-delete", value: "N", commands: ["mirror", "push", "pull"] },
+  { name: "--force", commands: ["mirror", "push", "pull"] },
+  { name: "--mirror", commands: REMOTE },
+  { name: "--force-grpc", commands: REMOTE },
+  { name: "--auth-token-file", value: "FILE", commands: REMOTE },
+  { name: "--progress", commands: ALL },
+  { name: "--no-progress", commands: ALL },
+  { name: "--json", commands: ALL },
+  { name: "--verbose", short: "-v", commands: ALL },
+  { name: "--no-telemetry", commands: ALL },
+  { name: "--help", short: "-h", commands: ALL },
+];
+
+/** Every spelling of the flags `command` accepts (all transfer commands when left out): "--workers", "-w", ... */
+export function transferFlagNames(command?: TransferCommand): string[] {
+  return TRANSFER_FLAGS.filter((f) => command === undefined || f.commands.includes(command)).flatMap((f) => (f.short ? [f.name, f.short] : [f.name]));
+}
+
+/** The flag `token` names ("--workers=8" and "-w" included), or undefined. */
+export function transferFlag(token: string): TransferFlag | undefined {
+  const name = token.split("=")[0]!;
+  return TRANSFER_FLAGS.find((f) => f.name === name || f.short === name);
+}

@@ -3,13 +3,14 @@
 // store its summaries. A failed ingest leaves no rows behind.
 import { statSync } from "node:fs";
 import { resolve } from "node:path";
-import type { DuckDBAppender, DuckDBConnection } from "@duckdb/node-api";
+import type { DuckDBConnection } from "@duckdb/node-api";
 import { withStore } from "../analytics/index.ts";
 import { readTrace, type ReadTraceOptions, type TraceReader } from "./read-trace.ts";
 import type { TraceFormat } from "./detect-format.ts";
 import type { BadLine, ClockKind, TraceEvent } from "./trace-event.ts";
 import { computeSummary, type SummaryScope, type TraceSummary } from "./trace-summary.ts";
 import { TraceError } from "./trace-error.ts";
+import { EventChunkWriter } from "./event-chunks.ts";
 
 export interface IngestOptions extends ReadTraceOptions {
   /** The telemetry store file (the CLI passes telemetryPath(env)). */
@@ -90,6 +91,8 @@ async function ingestInto(
   // events need no order on disk (every query orders by ts), which lets DuckDB append with less memory
   await conn.run("SET preserve_insertion_order = false");
   const appender = await conn.createAppender("trace_events");
+  // the appender is fed whole data chunks; the bindings module is the one @duckdb/node-api loaded
+  const writer = new EventChunkWriter((await import("@duckdb/node-bindings")).default, await import("@duckdb/node-api"), appender, traceId);
   let events = 0;
   let unparsed = 0;
   const sample: BadLine[] = [];
@@ -103,13 +106,14 @@ async function ingestInto(
         continue;
       }
       const e = item.event;
-      appendEvent(appender, traceId, events, e);
+      writer.add(events, e);
       events++;
       if (e.ts < firstTs) firstTs = e.ts;
       const end = e.ts + (e.duration ?? 0);
       if (end > lastTs) lastTs = end;
       if (options.onProgress && events % PROGRESS_EVERY === 0) options.onProgress(events);
     }
+    writer.flush();
     appender.flushSync();
   } finally {
     appender.closeSync();
@@ -161,26 +165,6 @@ async function ingestInto(
     traceId, file, format: reader.format, events, unparsedLines: unparsed, unparsedSample: sample,
     runId: link.runId, linkMethod: link.method, linkNote: link.note, summary, runSummary,
   };
-}
-
-function appendEvent(a: DuckDBAppender, traceId: string, seq: number, e: TraceEvent): void {
-  a.appendVarchar(traceId);
-  a.appendBigInt(BigInt(seq));
-  a.appendBigInt(BigInt(e.line));
-  a.appendDouble(e.ts);
-  a.appendVarchar(e.process);
-  if (e.pid === null) a.appendNull(); else a.appendInteger(e.pid);
-  if (e.tid === null) a.appendNull(); else a.appendInteger(e.tid);
-  a.appendVarchar(e.kind);
-  a.appendVarchar(e.category);
-  if (e.path === null) a.appendNull(); else a.appendVarchar(e.path);
-  if (e.bytes === null) a.appendNull(); else a.appendBigInt(BigInt(Math.trunc(e.bytes)));
-  if (e.duration === null) a.appendNull(); else a.appendDouble(e.duration);
-  if (e.result === null) a.appendNull(); else a.appendVarchar(e.result);
-  if (e.failed === null) a.appendNull(); else a.appendBoolean(e.failed);
-  a.appendVarchar(e.name);
-  a.appendVarchar(JSON.stringify(e.fields));
-  a.endRow();
 }
 
 /**

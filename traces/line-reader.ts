@@ -5,9 +5,9 @@ import { closeSync, openSync, readSync } from "node:fs";
 
 /**
  * Bytes read per chunk.
- * @default 1 MiB
+ * @default 64 KiB (larger chunks gave no speed and held more memory: every line is a slice of its chunk)
  */
-export const DEFAULT_CHUNK_SIZE = 1 << 20;
+export const DEFAULT_CHUNK_SIZE = 1 << 16;
 
 export type TextEncoding = "utf-8" | "utf-16le" | "utf-16be";
 

@@ -29,7 +29,7 @@ export interface ReadTraceOptions {
   format?: TraceFormat | "auto";
   /**
    * Bytes read at a time. Any size gives the same events; tests use tiny ones.
-   * @default 1048576
+   * @default 65536
    */
   chunkSize?: number;
 }

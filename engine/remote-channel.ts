@@ -52,7 +52,6 @@ export class SocketChannel implements Channel {
     if (this.isClosed) throw new ChannelClosedError(this.failure ?? "connection closed");
     if (this.queue.length === 0) {
       const n = this.socket.write(buf);
-      if (process.env.BLIT_DEBUG) console.error(`write ${buf.length} -> ${n} ready=${this.socket.readyState}`);
       if (n < 0) {
         this.destroy("connection closed while sending");
         throw new ChannelClosedError(this.failure!);
@@ -178,7 +177,8 @@ export class GrpcChannel implements Channel {
   private resolveClosed!: () => void;
   private drainWaiters: (() => void)[] = [];
 
-  constructor(private stream: GrpcDuplex) {
+  /** `onDestroy` ends the call in the way its side needs (the server sends an error status). */
+  constructor(private stream: GrpcDuplex, private onDestroy?: (reason: string) => void) {
     this.closed = new Promise((r) => (this.resolveClosed = r));
     stream.on("data", (msg: { frames?: Uint8Array }) => {
       if (this.isClosed) return;
@@ -253,7 +253,8 @@ export class GrpcChannel implements Channel {
     if (this.isClosed) return;
     this.failure ??= reason ?? "closed";
     try {
-      if (this.stream.cancel) this.stream.cancel();
+      if (this.onDestroy) this.onDestroy(this.failure);
+      else if (this.stream.cancel) this.stream.cancel();
       else this.stream.destroy?.(new Error(this.failure));
     } catch {}
     this.close(this.failure);

@@ -9,7 +9,7 @@ import {
 } from "../ffi/index.ts";
 import {
   AUTH_METADATA_KEY, blitClient, decodeManifest, encodeFrame, encodeManifest, F_CHECK, F_ERROR, F_HELLO, F_NEED,
-  F_NEED_END, FrameDecoder, grpc, HASH_BYTES, PathError, printable, readU32List, decodeText, doneFrame, u32List,
+  F_NEED_END, F_DONE, FrameDecoder, grpc, HASH_BYTES, PathError, printable, readU32List, decodeText, doneFrame, u32List,
 } from "../proto/index.ts";
 import { UsageError } from "./errors.ts";
 import type { Action, Progress } from "./run.ts";
@@ -370,9 +370,16 @@ export async function runRemote(job: RemoteJob, hooks: RemoteHooks = {}): Promis
         const ch = await openChannel(client, md, u, reply.data_port ?? 0, !!job.forceGrpc, notes);
         transport = ch.kind;
         let peerError: string | undefined;
+        let acked = false;
+        let ack!: () => void;
+        const acknowledged = new Promise<void>((r) => (ack = r));
         const dec = new FrameDecoder({
           frame: (type, p) => {
             if (type === F_ERROR) peerError = printable(decodeText(p));
+            else if (type === F_DONE) {
+              acked = true;
+              ack();
+            }
           },
           data: () => {},
         });
@@ -398,8 +405,10 @@ export async function runRemote(job: RemoteJob, hooks: RemoteHooks = {}): Promis
           for (const e of res.errors) addError(e);
           sendErrors = res.errors.length;
           await ch.write(doneFrame(res.files, res.errors.length));
+          // The daemon confirms with its own DONE once everything is written.
+          await Promise.race([acknowledged, ch.closed]);
+          if (!acked) throw new ChannelClosedError(peerError ?? ch.failure ?? "the daemon closed the data connection before confirming");
           await ch.end();
-          if (peerError || (ch.failure && !ch.peerEnded)) throw new ChannelClosedError(peerError ?? ch.failure!);
         } catch (err) {
           aborted = true;
           ch.destroy();

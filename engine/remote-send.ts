@@ -38,6 +38,10 @@ const yieldNow = () => new Promise<void>((r) => setImmediate(r));
  */
 export async function sendFiles(ch: Channel, rootFd: number, tree: Tree, indices: readonly number[], opts: SendOptions): Promise<SendResult> {
   const res: SendResult = { files: 0, bytes: 0, errors: [] };
+  // A Bun socket copies what it cannot send at once, so its buffers can be reused at once (no
+  // fresh pages to fault in per chunk); a gRPC message keeps a reference, so it gets new ones.
+  const reuse = ch.kind === "tcp";
+  let chunkBuf: Uint8Array | undefined;
   const hashEach = opts.checksum;
   const perEntry = 8 + (hashEach ? HASH_BYTES : 0);
   const capacity = HEADER_BYTES + 5 + SHARD_BYTES + SHARD_FILES * perEntry;
@@ -64,8 +68,10 @@ export async function sendFiles(ch: Channel, rootFd: number, tree: Tree, indices
     const out = shard.subarray(0, off);
     const files = count;
     const bytes = shardBytes;
-    shard = new Uint8Array(new ArrayBuffer(capacity));
-    sdv = new DataView(shard.buffer);
+    if (!reuse) {
+      shard = new Uint8Array(new ArrayBuffer(capacity));
+      sdv = new DataView(shard.buffer);
+    }
     off = HEADER_BYTES + 5;
     count = 0;
     shardBytes = 0;
@@ -136,7 +142,7 @@ export async function sendFiles(ch: Channel, rootFd: number, tree: Tree, indices
       let sent = 0;
       while (sent < size) {
         const want = Math.min(DATA_CHUNK, size - sent);
-        const buf = new Uint8Array(new ArrayBuffer(HEADER_BYTES + want));
+        const buf = reuse ? (chunkBuf ??= new Uint8Array(new ArrayBuffer(HEADER_BYTES + DATA_CHUNK))) : new Uint8Array(new ArrayBuffer(HEADER_BYTES + want));
         let got = 0;
         let err: unknown;
         try {

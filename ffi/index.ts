@@ -69,3 +69,9 @@ export function backend(): PlatformBackend {
   else chosen = withPortableStat(createPortableBackend());
   return chosen;
 }
+// Sandboxed access beneath a root directory fd (blitd modules, a pull's destination).
+export {
+  openat2, openat2Available, openBeneath, openRootDir, closeFd, createExclusive, openReadAt, writeAll, readSome,
+  fchmod, fchmodIfNeeded, futimes, utimesAt, mkdirAt, renameAt, unlinkAt, unlinkQuiet, symlinkAt, umaskOf,
+  O_RDONLY, O_WRONLY, O_DIRECTORY, O_PATH, O_NOFOLLOW, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS,
+} from "./openat2.ts";

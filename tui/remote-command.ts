@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import {
-  isRemote, listRemote, normalizeOptions, parseRate, RemoteError, runRemote, UsageError,
+  isRemote, listRemote, normalizeOptions, RemoteError, runRemote, UsageError,
   type Action, type RemoteJob, type RunReport,
 } from "../engine/index.ts";
 import { startRecording, telemetryEnabled, telemetryPath } from "../analytics/index.ts";
@@ -128,8 +128,6 @@ async function transferCommand(route: "push" | "pull", args: string[], io: Remot
         "size-only": { type: "boolean" },
         "ignore-times": { type: "boolean", short: "I" },
         exclude: { type: "string", multiple: true },
-        workers: { type: "string", short: "w" },
-        bwlimit: { type: "string" },
         "max-delete": { type: "string" },
         force: { type: "boolean" },
         "auth-token-file": { type: "string" },
@@ -174,8 +172,6 @@ async function transferCommand(route: "push" | "pull", args: string[], io: Remot
       sizeOnly: values["size-only"] ?? false,
       ignoreTimes: values["ignore-times"] ?? false,
       exclude: values.exclude ?? [],
-      workers: values.workers !== undefined ? whole("workers", values.workers) : undefined,
-      bwlimit: values.bwlimit !== undefined ? parseRate(values.bwlimit) : 0,
       maxDelete: values["max-delete"] !== undefined ? whole("max-delete", values["max-delete"]) : -1,
       force: values.force ?? false,
     });

@@ -1,0 +1,151 @@
+// blitd.toml: modules and limits, read once at start and normalized here. Flags beat the file,
+// the file beats defaults. See docs/remote.md for the reference and an example.
+import { readFileSync, statSync } from "node:fs";
+import { dirname, isAbsolute, resolve } from "node:path";
+
+export interface ModuleConfig {
+  name: string;
+  /** Absolute path of the module's root directory. */
+  path: string;
+  /** @default true */
+  readOnly: boolean;
+  /** @default "" */
+  comment: string;
+}
+
+export interface DaemonConfig {
+  /** "host:port"; IPv6 as "[::1]:9031". @default "127.0.0.1:9031" */
+  bind: string;
+  modules: Map<string, ModuleConfig>;
+  /** File holding the auth token; required for a non-loopback bind. @default undefined */
+  authTokenFile?: string;
+  /** The token read from authTokenFile (trimmed). */
+  authToken?: string;
+  /** Concurrent transfers the daemon accepts. @default 64 */
+  maxConnections: number;
+  /** Seconds a transfer (or gRPC connection) may sit idle before it is ended. @default 300 */
+  idleTimeout: number;
+  /** Seconds a data-plane token stays valid; its listener closes then. @default 10 */
+  tokenTtl: number;
+  /** Send all file data inside gRPC, never a TCP data connection. @default false */
+  forceGrpcData: boolean;
+  /** Directory of the daemon's telemetry store. @default $BLIT_HOME or the user's data dir */
+  telemetryDir?: string;
+  /** @default true (BLIT_TELEMETRY=off turns it off) */
+  telemetry: boolean;
+}
+
+export class ConfigError extends Error {
+  readonly code = "CONFIG";
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+const MODULE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const TOP_KEYS = new Set(["bind", "auth_token_file", "max_connections", "idle_timeout", "token_ttl", "force_grpc_data", "telemetry_dir", "telemetry", "modules"]);
+const MODULE_KEYS = new Set(["path", "read_only", "comment"]);
+
+export interface ConfigOverrides {
+  bind?: string;
+  forceGrpcData?: boolean;
+}
+
+/** Reads and validates blitd.toml. Throws ConfigError naming the file and the key. */
+export function loadConfig(file: string, overrides: ConfigOverrides = {}): DaemonConfig {
+  let raw: Record<string, unknown>;
+  try {
+    raw = Bun.TOML.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
+  } catch (err) {
+    throw new ConfigError(`cannot read config '${file}': ${(err as Error).message}`);
+  }
+  const base = dirname(resolve(file));
+  return normalizeConfig(raw, base, file, overrides);
+}
+
+export function normalizeConfig(raw: Record<string, unknown>, base: string, file = "config", overrides: ConfigOverrides = {}): DaemonConfig {
+  const bad = (msg: string): never => {
+    throw new ConfigError(`${file}: ${msg}`);
+  };
+  for (const k of Object.keys(raw)) if (!TOP_KEYS.has(k)) bad(`unknown key '${k}'`);
+  const num = (k: string, def: number, min: number, max: number): number => {
+    const v = raw[k];
+    if (v === undefined) return def;
+    if (typeof v !== "number" || !Number.isFinite(v) || v < min || v > max) bad(`'${k}' must be a number from ${min} to ${max}`);
+    return v as number;
+  };
+  const str = (k: string): string | undefined => {
+    const v = raw[k];
+    if (v === undefined) return undefined;
+    if (typeof v !== "string" || v === "") bad(`'${k}' must be a non-empty string`);
+    return v as string;
+  };
+  const bool = (k: string, def: boolean): boolean => {
+    const v = raw[k];
+    if (v === undefined) return def;
+    if (typeof v !== "boolean") bad(`'${k}' must be true or false`);
+    return v as boolean;
+  };
+  const modules = new Map<string, ModuleConfig>();
+  const rawModules = raw.modules ?? {};
+  if (typeof rawModules !== "object" || Array.isArray(rawModules)) bad("'modules' must be tables: [modules.NAME]");
+  for (const [name, m] of Object.entries(rawModules as Record<string, unknown>)) {
+    if (!MODULE_NAME.test(name)) bad(`module name '${name}' is invalid (letters, digits, '.', '_', '-'; at most 64)`);
+    if (typeof m !== "object" || m === null) bad(`[modules.${name}] must be a table`);
+    const mm = m as Record<string, unknown>;
+    for (const k of Object.keys(mm)) if (!MODULE_KEYS.has(k)) bad(`[modules.${name}]: unknown key '${k}'`);
+    if (typeof mm.path !== "string" || mm.path === "") bad(`[modules.${name}] needs 'path'`);
+    const path = resolve(base, mm.path as string);
+    try {
+      if (!statSync(path).isDirectory()) bad(`[modules.${name}]: '${path}' is not a directory`);
+    } catch (err) {
+      if (err instanceof ConfigError) throw err;
+      bad(`[modules.${name}]: path '${path}' does not exist`);
+    }
+    if (mm.read_only !== undefined && typeof mm.read_only !== "boolean") bad(`[modules.${name}]: 'read_only' must be true or false`);
+    if (mm.comment !== undefined && typeof mm.comment !== "string") bad(`[modules.${name}]: 'comment' must be a string`);
+    modules.set(name, { name, path, readOnly: (mm.read_only as boolean | undefined) ?? true, comment: (mm.comment as string | undefined) ?? "" });
+  }
+  const bind = overrides.bind ?? str("bind") ?? "127.0.0.1:9031";
+  const { host } = parseBind(bind);
+  let authTokenFile = str("auth_token_file");
+  if (authTokenFile && !isAbsolute(authTokenFile)) authTokenFile = resolve(base, authTokenFile);
+  let authToken: string | undefined;
+  if (authTokenFile) {
+    try {
+      authToken = readFileSync(authTokenFile, "utf8").trim();
+    } catch (err) {
+      bad(`cannot read auth_token_file '${authTokenFile}': ${(err as Error).message}`);
+    }
+    if (!authToken || authToken.length < 16) bad(`auth token in '${authTokenFile}' is shorter than 16 characters`);
+  }
+  if (!isLoopback(host) && !authToken) {
+    bad(`binding ${bind} (not loopback) requires 'auth_token_file'; without it anyone who can reach the port could read and write the modules`);
+  }
+  let telemetryDir = str("telemetry_dir");
+  if (telemetryDir && !isAbsolute(telemetryDir)) telemetryDir = resolve(base, telemetryDir);
+  return {
+    bind,
+    modules,
+    authTokenFile,
+    authToken,
+    maxConnections: num("max_connections", 64, 1, 100_000),
+    idleTimeout: num("idle_timeout", 300, 1, 86_400),
+    tokenTtl: num("token_ttl", 10, 0.1, 600),
+    forceGrpcData: overrides.forceGrpcData || bool("force_grpc_data", false),
+    telemetryDir,
+    telemetry: bool("telemetry", true),
+  };
+}
+
+/** "host:port" or "[v6]:port" -> parts. Throws ConfigError. */
+export function parseBind(bind: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(bind);
+  if (!m || Number(m[3]) > 65535) throw new ConfigError(`invalid bind address '${bind}' (expected HOST:PORT, IPv6 as [::1]:PORT)`);
+  return { host: m[1] ?? m[2]!, port: Number(m[3]) };
+}
+
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+}

@@ -1,0 +1,94 @@
+#!/usr/bin/env bun
+// blitd: serve blit push / pull / ls for the modules in a config file.
+import { parseArgs } from "node:util";
+import { VERSION } from "../engine/index.ts";
+import { ConfigError, loadConfig, startDaemon } from "./index.ts";
+
+const HELP = `blitd ${VERSION} — the blit daemon: serves 'blit push', 'blit pull' and 'blit ls'
+
+Usage:
+  blitd --config FILE [--bind HOST:PORT] [--force-grpc-data]
+
+Flags:
+  -c, --config FILE      blitd.toml: modules, auth token file, limits (see docs/remote.md)
+      --bind HOST:PORT   where to listen (default: 'bind' in the config, else 127.0.0.1:9031);
+                         IPv6 as [::1]:9031; port 0 picks a free port. A non-loopback address
+                         requires auth_token_file in the config.
+      --force-grpc-data  carry file data inside gRPC streams, never on a TCP data connection
+  -q, --quiet            log nothing but errors
+  -V, --version          print the version
+  -h, --help             this help
+
+On start blitd prints one line on stdout: 'blitd listening on HOST:PORT'. It removes temporary
+files that an interrupted transfer left in writable modules. SIGINT/SIGTERM stop it; transfers
+in progress are ended and their temporary files removed.
+
+Exit codes: 0 stopped by a signal, 2 bad flags or config, 1 could not start (port in use...).
+`;
+
+async function main(): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: process.argv.slice(2),
+      strict: true,
+      options: {
+        config: { type: "string", short: "c" },
+        bind: { type: "string" },
+        "force-grpc-data": { type: "boolean" },
+        quiet: { type: "boolean", short: "q" },
+        version: { type: "boolean", short: "V" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (err) {
+    process.stderr.write(`blitd: ${(err as Error).message}; run 'blitd --help'\n`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (values.version) {
+    process.stdout.write(`blitd ${VERSION}\n`);
+    return 0;
+  }
+  if (!values.config) {
+    process.stderr.write("blitd: --config FILE is required; run 'blitd --help'\n");
+    return 2;
+  }
+  let config;
+  try {
+    config = loadConfig(values.config, { bind: values.bind, forceGrpcData: values["force-grpc-data"] });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`blitd: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const log = (msg: string) => {
+    if (!values.quiet || msg.startsWith("error")) process.stderr.write(`blitd: ${msg}\n`);
+  };
+  let handle;
+  try {
+    handle = await startDaemon(config, log);
+  } catch (err) {
+    process.stderr.write(`blitd: cannot start on ${config.bind}: ${(err as Error).message}\n`);
+    return 1;
+  }
+  const shown = handle.host.includes(":") ? `[${handle.host}]:${handle.port}` : `${handle.host}:${handle.port}`;
+  process.stdout.write(`blitd listening on ${shown}\n`);
+  log(`${config.modules.size} module${config.modules.size === 1 ? "" : "s"}: ${[...config.modules.values()].map((m) => `${m.name}${m.readOnly ? " (read-only)" : ""}`).join(", ") || "none"}`);
+  // Nothing a peer sends may stop the daemon: a stray exception is logged, not fatal.
+  process.on("uncaughtException", (err) => log(`error: uncaught: ${err?.stack ?? err}`));
+  process.on("unhandledRejection", (err) => log(`error: unhandled: ${(err as Error)?.stack ?? err}`));
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", () => resolve());
+    process.once("SIGTERM", () => resolve());
+  });
+  await handle.close();
+  return 0;
+}
+
+process.exit(await main());

@@ -1,0 +1,468 @@
+// One transfer on the daemon side: negotiated over gRPC, its data over a one-time TCP listener
+// (or the gRPC Data stream), ended by Complete. Tokens are 32 random bytes, single use, valid for
+// token_ttl seconds; the listener closes when the token is used or expires. A transfer idle for
+// idle_timeout is ended and its temporaries removed. Nothing a peer sends can end the daemon:
+// every failure ends that transfer only.
+import type { TCPSocketListener } from "bun";
+import { statSync } from "node:fs";
+import { timingSafeEqual } from "node:crypto";
+import {
+  ChannelClosedError, resolveChecks, sameFrames, sendFiles, SocketChannel, TreeReceiver,
+  emptyTree, T_FILE, walkTree, type Channel, type ReceivePlan, type Tree,
+} from "../engine/index.ts";
+import { backend, closeFd, mkdirAt, openBeneath, O_DIRECTORY, O_RDONLY, type FsError } from "../ffi/index.ts";
+import {
+  F_CHECK, F_ERROR, F_HELLO, F_NEED, F_NEED_END, FrameDecoder, FrameError, HASH_BYTES, TOKEN_BYTES, doneFrame, readU32List,
+  textFrame, type FrameHandler,
+} from "../proto/index.ts";
+import type { ModuleConfig } from "./config.ts";
+
+export type Direction = "push" | "pull";
+export type DataState = "waiting" | "active" | "done" | "failed" | "expired";
+
+export interface TransferOptions {
+  mirror: boolean;
+  checksum: boolean;
+  sizeOnly: boolean;
+  ignoreTimes: boolean;
+  maxDelete: number;
+  force: boolean;
+  dryRun: boolean;
+  exclude: string[];
+}
+
+export interface TransferEnv {
+  bindHost: string;
+  tokenTtlMs: number;
+  forceGrpcData: boolean;
+  /** Called when the transfer saw activity (bytes, RPCs). */
+  onRemove(t: Transfer): void;
+  log(msg: string): void;
+}
+
+const HELLO_TIMEOUT_MS = 3000;
+const MAX_PENDING_SOCKETS = 8;
+
+/** Why a walk of the receiving side found the target unusable. */
+export class TargetError extends Error {
+  constructor(readonly code: "BAD_PATH" | "NOT_FOUND", message: string) {
+    super(message);
+  }
+}
+
+/** Walks the directory open as fd (beneath its module) without following symlinks. */
+export function walkFd(fd: number, exclude: string[]): Tree {
+  try {
+    return walkTree(`/proc/self/fd/${fd}/.`, exclude, "destination");
+  } finally {
+    // The backend caches directory handles by path; /proc/self/fd/N names change meaning when N is reused.
+    backend().closeCache();
+  }
+}
+
+/** Opens `rel` beneath the module root as a directory, creating missing components. */
+export function openOrCreateDir(modFd: number, rel: string): number {
+  if (rel === "") return openBeneath(modFd, "", O_RDONLY | O_DIRECTORY);
+  const parts = rel.split("/");
+  let cur = openBeneath(modFd, "", O_RDONLY | O_DIRECTORY);
+  try {
+    for (const p of parts) {
+      let next: number;
+      try {
+        next = openBeneath(cur, p, O_RDONLY | O_DIRECTORY);
+      } catch (err) {
+        if ((err as FsError).code !== "ENOENT") throw err;
+        try {
+          mkdirAt(cur, p, 0o755);
+        } catch (e) {
+          if ((e as FsError).code !== "EEXIST") throw e;
+        }
+        next = openBeneath(cur, p, O_RDONLY | O_DIRECTORY);
+      }
+      closeFd(cur);
+      cur = next;
+    }
+    return cur;
+  } catch (err) {
+    closeFd(cur);
+    throw err;
+  }
+}
+
+/**
+ * Takes a fresh data channel (TCP or gRPC). The first frame must be HELLO with a valid token,
+ * which names the transfer; anything else closes that channel only (the transfer keeps waiting
+ * until its token expires). `settled` runs once the channel authenticated or closed.
+ */
+export function acceptChannel(ch: Channel, resolve: (token: Uint8Array) => Transfer | undefined, settled?: () => void, log?: (m: string) => void): void {
+  let handler: FrameHandler;
+  let bound: Transfer | undefined;
+  const hello: FrameHandler = {
+    frame: (type, payload) => {
+      if (type !== F_HELLO) throw new FrameError("first frame must be HELLO");
+      const t = resolve(payload);
+      if (!t) throw new FrameError("data token rejected");
+      bound = t;
+      settled?.();
+      settled = undefined;
+      handler = t.claim(ch);
+    },
+    data: () => {
+      throw new FrameError("first frame must be HELLO");
+    },
+  };
+  handler = hello;
+  const decoder = new FrameDecoder({ frame: (t, p) => handler.frame(t, p), data: (c) => handler.data(c) });
+  ch.onBytes((chunk) => {
+    bound?.touch();
+    try {
+      decoder.feed(chunk);
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      if (bound) log?.(`transfer ${bound.id}: ${msg}`);
+      try {
+        void ch.write(textFrame(F_ERROR, new Uint8Array(0), msg));
+      } catch {}
+      throw err; // the channel closes itself
+    }
+  });
+  void ch.closed.then(() => {
+    settled?.();
+    settled = undefined;
+  });
+}
+
+export class Transfer {
+  readonly id = crypto.randomUUID();
+  readonly token = new Uint8Array(crypto.getRandomValues(new Uint8Array(TOKEN_BYTES)));
+  readonly tokenHex = Buffer.from(this.token).toString("hex");
+  readonly startedAt = new Date();
+  readonly t0 = performance.now();
+  dataState: DataState = "waiting";
+  transport: "tcp" | "grpc" | "none" = "none";
+  lastActivity = Date.now();
+  listener: TCPSocketListener<any> | undefined;
+  receiver: TreeReceiver | undefined;
+  /** pull: what was sent. */
+  sent = { files: 0, bytes: 0, errors: 0, same: 0 };
+  failure: string | undefined;
+  transferMs = 0;
+  private dataT0 = 0;
+  private channel: Channel | undefined;
+  private pendingSockets = 0;
+  private resolveData!: () => void;
+  readonly dataDone: Promise<void>;
+  private ttlTimer: ReturnType<typeof setTimeout> | undefined;
+  private finished = false;
+
+  constructor(
+    readonly direction: Direction,
+    readonly module: ModuleConfig,
+    readonly path: string,
+    /** The directory the manifest's paths are relative to (beneath the module). */
+    readonly rootFd: number,
+    /** push: the client's tree; pull: the daemon's tree. */
+    readonly src: Tree,
+    readonly dst: Tree,
+    readonly plan: ReceivePlan | undefined,
+    readonly opts: TransferOptions,
+    readonly singleFile: boolean,
+    readonly peer: string,
+    private env: TransferEnv,
+  ) {
+    this.dataDone = new Promise((r) => (this.resolveData = r));
+    if (direction === "push" && plan) {
+      this.receiver = new TreeReceiver(rootFd, src, dst, plan, {
+        mirror: opts.mirror, checksum: opts.checksum, maxDelete: opts.maxDelete, force: opts.force, singleFile,
+      });
+    }
+  }
+
+  touch(): void {
+    this.lastActivity = Date.now();
+  }
+
+  /** Opens the one-time TCP listener (unless gRPC data is forced) and starts the token clock. */
+  openDataPlane(): number {
+    this.ttlTimer = setTimeout(() => this.expire(), this.env.tokenTtlMs);
+    if (this.env.forceGrpcData) return 0;
+    const self = this;
+    this.listener = Bun.listen<{ ch: SocketChannel; timer?: ReturnType<typeof setTimeout> }>({
+      hostname: this.env.bindHost,
+      port: 0,
+      socket: {
+        open(socket) {
+          const ch = new SocketChannel(socket);
+          socket.data = { ch };
+          if (self.dataState !== "waiting" || self.pendingSockets >= MAX_PENDING_SOCKETS) {
+            ch.destroy("not accepting");
+            return;
+          }
+          self.pendingSockets++;
+          socket.data.timer = setTimeout(() => ch.destroy("no HELLO in time"), HELLO_TIMEOUT_MS);
+          acceptChannel(ch, (tok) => (self.tokenMatches(tok) ? self : undefined), () => {
+            clearTimeout(socket.data.timer);
+            self.pendingSockets--;
+          }, self.env.log);
+        },
+        data(socket, chunk) {
+          socket.data?.ch.onData(chunk);
+        },
+        drain(socket) {
+          socket.data?.ch.onDrain();
+        },
+        end(socket) {
+          socket.data?.ch.onEnd();
+        },
+        close(socket, err) {
+          if (socket.data?.timer) clearTimeout(socket.data.timer);
+          socket.data?.ch.onClose(err);
+        },
+        error(socket, err) {
+          socket.data?.ch.onClose(err);
+        },
+      },
+    });
+    return this.listener.port;
+  }
+
+  /** The token matches (constant time) and is still unused and unexpired. */
+  tokenMatches(candidate: Uint8Array): boolean {
+    return this.dataState === "waiting" && candidate.length === TOKEN_BYTES && timingSafeEqual(candidate, this.token);
+  }
+
+  /** The token is used: close the listener, start the direction's session on this channel. */
+  claim(ch: Channel): FrameHandler {
+    this.dataState = "active";
+    this.transport = ch.kind;
+    this.channel = ch;
+    this.dataT0 = performance.now();
+    if (this.ttlTimer) clearTimeout(this.ttlTimer);
+    this.closeListener();
+    this.env.onRemove(this); // forget the token: single use
+    void ch.closed.then(() => this.channelClosed(ch));
+    if (this.direction === "push") {
+      const r = this.receiver!;
+      r.prepare();
+      r.onDone = () => {
+        // Confirm: the client calls Complete only after this, so Complete never overtakes the data.
+        try {
+          void ch.write(doneFrame(r.summary.filesWritten, r.summary.errorCount));
+        } catch {}
+        this.dataFinished("done");
+        void ch.end();
+      };
+      return r;
+    }
+    return this.needCollector(ch);
+  }
+
+  private channelClosed(ch: Channel): void {
+    if (this.dataState !== "active") return;
+    const why = ch.failure ?? "data connection closed before the transfer finished";
+    this.receiver?.abort(`data connection lost: ${why}`);
+    this.dataFinished("failed", why);
+  }
+
+  private dataFinished(state: "done" | "failed", why?: string): void {
+    if (this.dataState !== "active") return;
+    this.dataState = state;
+    if (why) this.failure ??= why;
+    this.transferMs = performance.now() - this.dataT0;
+    this.resolveData();
+  }
+
+  /** pull: collect NEED/CHECK frames until NEED_END, then send. */
+  private needCollector(ch: Channel): FrameHandler {
+    const n = this.src.paths.length;
+    const asked = new Uint8Array(n);
+    const need: number[] = [];
+    const checks: { index: number; hash: Uint8Array }[] = [];
+    let ended = false;
+    const take = (i: number) => {
+      if (i >= n || this.src.types[i] !== T_FILE) throw new FrameError(`client asked for entry ${i}, which is not a file`);
+      if (asked[i]) throw new FrameError(`client asked for entry ${i} twice`);
+      asked[i] = 1;
+    };
+    return {
+      frame: (type, p) => {
+        if (ended) throw new FrameError(`frame type ${type} after NEED_END`);
+        if (type === F_NEED) {
+          for (const i of readU32List(p)) {
+            take(i);
+            need.push(i);
+          }
+        } else if (type === F_CHECK) {
+          if (!this.opts.checksum) throw new FrameError("CHECK without --checksum");
+          const per = 4 + HASH_BYTES;
+          if (p.length % per !== 0) throw new FrameError("CHECK frame of a bad length");
+          const dv = new DataView(p.buffer, p.byteOffset, p.length);
+          for (let o = 0; o < p.length; o += per) {
+            const i = dv.getUint32(o, true);
+            take(i);
+            checks.push({ index: i, hash: p.slice(o + 4, o + per) });
+          }
+        } else if (type === F_NEED_END) {
+          ended = true;
+          void this.sendAll(ch, need, checks);
+        } else throw new FrameError(`unexpected frame type ${type} from a pulling client`);
+      },
+      data: () => {
+        throw new FrameError("DATA from a pulling client");
+      },
+    };
+  }
+
+  private async sendAll(ch: Channel, need: number[], checks: { index: number; hash: Uint8Array }[]): Promise<void> {
+    try {
+      let send = need;
+      if (checks.length) {
+        const r = resolveChecks(this.rootFd, this.src, checks);
+        for (const f of sameFrames(r.same)) await ch.write(f);
+        this.sent.same = r.same.length;
+        send = need.concat(r.send);
+      }
+      const res = await sendFiles(ch, this.rootFd, this.src, send, {
+        checksum: this.opts.checksum,
+        onProgress: () => this.touch(),
+        cancelled: () => this.dataState !== "active",
+      });
+      this.sent.files = res.files;
+      this.sent.bytes = res.bytes;
+      this.sent.errors = res.errors.length;
+      await ch.write(doneFrame(res.files, res.errors.length));
+      this.dataFinished("done");
+      await ch.end();
+    } catch (err) {
+      const msg = err instanceof ChannelClosedError ? `data connection lost: ${err.message}` : err instanceof Error ? err.message : String(err);
+      ch.destroy(msg);
+      this.dataFinished("failed", msg);
+    }
+  }
+
+  /** The token's time is up: close the listener; a transfer never connected gets no data. */
+  expire(): void {
+    this.closeListener();
+    if (this.dataState === "waiting") {
+      this.dataState = "expired";
+      this.env.onRemove(this);
+      this.resolveData();
+    }
+  }
+
+  closeListener(): void {
+    if (this.ttlTimer) clearTimeout(this.ttlTimer);
+    if (this.listener) {
+      try {
+        this.listener.stop(false); // the claimed connection stays open
+      } catch {}
+      this.listener = undefined;
+    }
+  }
+
+  /** Ends the transfer at once (client gone, idle, daemon stopping): temporaries removed, nothing deleted. */
+  abort(reason: string): void {
+    this.failure ??= reason;
+    this.closeListener();
+    this.channel?.destroy(reason);
+    if (this.dataState === "waiting") this.dataState = "expired";
+    if (this.dataState === "active") this.dataFinished("failed", reason);
+    this.receiver?.abort(reason);
+    this.resolveData();
+  }
+
+  /** Releases the fds; call once, after Complete or abort. */
+  release(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.closeListener();
+    closeFd(this.rootFd);
+  }
+}
+
+/** Resolves a push target: a directory tree, or (single file) the directory and final name. */
+export function openPushTarget(modFd: number, path: string, singleName: string | undefined): { rootFd: number; name?: string } {
+  if (singleName === undefined) {
+    try {
+      return { rootFd: openOrCreateDir(modFd, path) };
+    } catch (err) {
+      const code = (err as FsError).code;
+      if (code === "ENOTDIR" || code === "EEXIST") throw new TargetError("BAD_PATH", `remote path '${path}' is not a directory`);
+      if (code === "EXDEV" || code === "ELOOP") throw new TargetError("BAD_PATH", `remote path '${path}' leads outside the module`);
+      throw err;
+    }
+  }
+  // One file: into `path` when it is a directory, else to the name `path` in its parent.
+  if (path !== "") {
+    try {
+      return { rootFd: openBeneath(modFd, path, O_RDONLY | O_DIRECTORY), name: singleName };
+    } catch (err) {
+      const code = (err as FsError).code;
+      if (code === "EXDEV" || code === "ELOOP") throw new TargetError("BAD_PATH", `remote path '${path}' leads outside the module`);
+      if (code !== "ENOENT" && code !== "ENOTDIR") throw err;
+    }
+    const k = path.lastIndexOf("/");
+    const parent = k < 0 ? "" : path.slice(0, k);
+    try {
+      return { rootFd: openBeneath(modFd, parent, O_RDONLY | O_DIRECTORY), name: path.slice(k + 1) };
+    } catch (err) {
+      const code = (err as FsError).code;
+      if (code === "ENOENT") throw new TargetError("NOT_FOUND", `remote directory '${parent}' does not exist`);
+      if (code === "EXDEV" || code === "ELOOP" || code === "ENOTDIR") throw new TargetError("BAD_PATH", `remote path '${path}' leads outside the module or through a non-directory`);
+      throw err;
+    }
+  }
+  return { rootFd: openBeneath(modFd, "", O_RDONLY | O_DIRECTORY), name: singleName };
+}
+
+/** The receiving side's tree for a single file: that one name, if it is a regular file. */
+export function singleDstTree(rootFd: number, name: string): Tree {
+  const t = emptyTree();
+  try {
+    const st = backend().lstat(`/proc/self/fd/${rootFd}/${name}`);
+    if (st.type === "dir") throw new TargetError("BAD_PATH", `remote path '${name}' is a directory; the source is a file`);
+    if (st.type !== "file") throw new TargetError("BAD_PATH", `remote path '${name}' exists and is not a regular file`);
+    return { ...t, rootExists: true, paths: [name], types: [T_FILE], sizes: [st.size], modes: [st.mode], mtimeSec: [st.mtimeSec], mtimeNsec: [st.mtimeNsec] };
+  } catch (err) {
+    if (err instanceof TargetError) throw err;
+    if ((err as FsError).code === "ENOENT") return t;
+    throw err;
+  }
+}
+
+/** Opens a pull source: a directory (walked) or one file (its directory and a one-entry tree). */
+export function openPullSource(modFd: number, path: string, exclude: string[]): { rootFd: number; tree: Tree; singleFile: boolean } {
+  let fd: number;
+  try {
+    fd = openBeneath(modFd, path, O_RDONLY);
+  } catch (err) {
+    const code = (err as FsError).code;
+    if (code === "ENOENT") throw new TargetError("NOT_FOUND", `remote path '${path}' does not exist`);
+    if (code === "EXDEV" || code === "ELOOP") throw new TargetError("BAD_PATH", `remote path '${path}' leads outside the module`);
+    throw err;
+  }
+  let isDir: boolean;
+  try {
+    isDir = statSync(`/proc/self/fd/${fd}`).isDirectory();
+  } catch (err) {
+    closeFd(fd);
+    throw err;
+  }
+  if (isDir) {
+    const tree = walkFd(fd, exclude);
+    return { rootFd: fd, tree, singleFile: false };
+  }
+  closeFd(fd);
+  const k = path.lastIndexOf("/");
+  const parent = k < 0 ? "" : path.slice(0, k);
+  const name = path.slice(k + 1);
+  const pfd = openBeneath(modFd, parent, O_RDONLY | O_DIRECTORY);
+  const st = backend().lstat(`/proc/self/fd/${pfd}/${name}`);
+  if (st.type !== "file") {
+    closeFd(pfd);
+    throw new TargetError("BAD_PATH", `remote path '${path}' is not a regular file or directory`);
+  }
+  const tree: Tree = { ...emptyTree(), rootExists: true, paths: [name], types: [T_FILE], sizes: [st.size], modes: [st.mode], mtimeSec: [st.mtimeSec], mtimeNsec: [st.mtimeNsec] };
+  return { rootFd: pfd, tree, singleFile: true };
+}
+

@@ -1,0 +1,172 @@
+// Manifests (trees in columns) on the wire, and the checks every path from a peer must pass.
+// A decoded manifest is safe to use as relative paths beneath a root: no `..`, no absolute path,
+// no NUL, no backslash, no drive letter or UNC prefix, bounded lengths and counts, and every
+// entry's parent appears earlier as a directory (so a symlink entry can never be a parent).
+import type { Tree } from "../engine/index.ts";
+
+export const MAX_ENTRIES = 5_000_000;
+export const MAX_PATH_BYTES = 4096;
+export const MAX_NAME_BYTES = 255;
+export const MAX_LINK_BYTES = 4096;
+const TEMP_PREFIX = ".blit-tmp-";
+const T_FILE = 1;
+const T_DIR = 2;
+const T_LINK = 3;
+const T_OTHER = 4;
+
+/** The protobuf Manifest message as @grpc/proto-loader gives it (bytes as Buffer/Uint8Array). */
+export interface ManifestMsg {
+  count: number;
+  paths: Uint8Array;
+  types: Uint8Array;
+  sizes: Uint8Array;
+  modes: Uint8Array;
+  mtime_sec: Uint8Array;
+  mtime_nsec: Uint8Array;
+  links: { index: number; target: string }[];
+  single_file: boolean;
+  root_mode: number;
+  root_mtime_sec: number;
+  root_mtime_nsec: number;
+}
+
+export class PathError extends Error {
+  readonly code = "BAD_PATH";
+  constructor(message: string) {
+    super(message);
+    this.name = "PathError";
+  }
+}
+
+const enc = new TextEncoder();
+
+/**
+ * Why `rel` is not a safe relative path, or undefined when it is. `allowEmpty` accepts "" (the
+ * root). Refused: absolute paths, `..` and `.` components, empty components, NUL, backslashes,
+ * drive letters (`C:`), UNC prefixes (`\\server`), over-long names, and blit's temporary names.
+ */
+export function unsafePathReason(rel: string, allowEmpty = false): string | undefined {
+  if (rel === "") return allowEmpty ? undefined : "empty path";
+  if (rel.includes("\0")) return "contains a NUL byte";
+  if (rel.includes("\\")) return "contains a backslash";
+  if (rel.startsWith("/")) return "is absolute";
+  if (/^[A-Za-z]:/.test(rel)) return "starts with a drive letter";
+  if (enc.encode(rel).length > MAX_PATH_BYTES) return `is longer than ${MAX_PATH_BYTES} bytes`;
+  for (const part of rel.split("/")) {
+    if (part === "") return "has an empty component";
+    if (part === "..") return "contains '..'";
+    if (part === ".") return "contains '.'";
+    if (part.length > MAX_NAME_BYTES || enc.encode(part).length > MAX_NAME_BYTES) return `has a name longer than ${MAX_NAME_BYTES} bytes`;
+    if (part.startsWith(TEMP_PREFIX)) return "names a blit temporary file";
+  }
+  return undefined;
+}
+
+/** Throws PathError unless `rel` is a safe relative path. */
+export function checkPath(rel: string, what: string, allowEmpty = false): string {
+  const why = unsafePathReason(rel, allowEmpty);
+  if (why) throw new PathError(`${what} '${printable(rel)}' refused: ${why}`);
+  return rel;
+}
+
+/** A path as it can be shown in a message (control characters escaped, length capped). */
+export function printable(s: string): string {
+  const t = s.length > 200 ? s.slice(0, 200) + "…" : s;
+  return t.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+}
+
+export function encodeManifest(t: Tree, singleFile = false): ManifestMsg {
+  const n = t.paths.length;
+  const sizes = new Float64Array(n);
+  const modes = new Uint16Array(n);
+  const mtimeSec = new Float64Array(n);
+  const mtimeNsec = new Uint32Array(n);
+  const types = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    types[i] = t.types[i]!;
+    sizes[i] = t.sizes[i]!;
+    modes[i] = t.modes[i]!;
+    mtimeSec[i] = t.mtimeSec[i]!;
+    mtimeNsec[i] = t.mtimeNsec[i]!;
+  }
+  const links = Object.entries(t.links).map(([k, v]) => ({ index: Number(k), target: v }));
+  return {
+    count: n,
+    paths: enc.encode(t.paths.join("\0")),
+    types,
+    sizes: new Uint8Array(sizes.buffer),
+    modes: new Uint8Array(modes.buffer),
+    mtime_sec: new Uint8Array(mtimeSec.buffer),
+    mtime_nsec: new Uint8Array(mtimeNsec.buffer),
+    links,
+    single_file: singleFile,
+    root_mode: t.rootMode,
+    root_mtime_sec: t.rootMtimeSec,
+    root_mtime_nsec: t.rootMtimeNsec,
+  };
+}
+
+/** Copies bytes into an aligned buffer so typed-array views can be made on it. */
+function aligned(b: Uint8Array | undefined, bytesPer: number, n: number, what: string): ArrayBuffer {
+  const len = b?.length ?? 0;
+  if (len !== n * bytesPer) throw new PathError(`manifest column ${what} has ${len} bytes, expected ${n * bytesPer}`);
+  const out = new ArrayBuffer(len);
+  if (b) new Uint8Array(out).set(b);
+  return out;
+}
+
+/**
+ * Decodes and validates a peer's manifest into a Tree. Throws PathError on any unsafe path,
+ * inconsistent column, a parent that is not a directory listed before its child, or a duplicate.
+ */
+export function decodeManifest(m: ManifestMsg | null | undefined): { tree: Tree; singleFile: boolean } {
+  if (!m) throw new PathError("manifest missing");
+  const n = m.count >>> 0;
+  if (n > MAX_ENTRIES) throw new PathError(`manifest has ${n} entries, more than ${MAX_ENTRIES}`);
+  const joined = n === 0 ? "" : new TextDecoder("utf-8", { fatal: true }).decode(m.paths ?? new Uint8Array(0));
+  const paths = n === 0 ? [] : joined.split("\0");
+  if (paths.length !== n) throw new PathError(`manifest lists ${paths.length} paths, expected ${n}`);
+  const types = new Uint8Array(aligned(m.types, 1, n, "types"));
+  const sizes = new Float64Array(aligned(m.sizes, 8, n, "sizes"));
+  const modes = new Uint16Array(aligned(m.modes, 2, n, "modes"));
+  const mtimeSec = new Float64Array(aligned(m.mtime_sec, 8, n, "mtime_sec"));
+  const mtimeNsec = new Uint32Array(aligned(m.mtime_nsec, 4, n, "mtime_nsec"));
+  const singleFile = !!m.single_file;
+  const seen = new Map<string, number>();
+  for (let i = 0; i < n; i++) {
+    const p = paths[i]!;
+    checkPath(p, "path");
+    const t = types[i]!;
+    if (t < T_FILE || t > T_OTHER) throw new PathError(`entry '${printable(p)}' has unknown type ${t}`);
+    const s = sizes[i]!;
+    if (!(s >= 0 && s <= Number.MAX_SAFE_INTEGER && Number.isInteger(s))) throw new PathError(`entry '${printable(p)}' has an invalid size`);
+    if (!Number.isFinite(mtimeSec[i]!) || mtimeNsec[i]! > 999_999_999) throw new PathError(`entry '${printable(p)}' has an invalid mtime`);
+    if (seen.has(p)) throw new PathError(`path '${printable(p)}' is listed twice`);
+    const slash = p.lastIndexOf("/");
+    if (slash >= 0) {
+      const parent = seen.get(p.slice(0, slash));
+      if (parent === undefined || types[parent] !== T_DIR) throw new PathError(`entry '${printable(p)}' comes without its parent directory`);
+    }
+    seen.set(p, i);
+  }
+  if (singleFile && (n !== 1 || types[0] !== T_FILE || paths[0]!.includes("/"))) throw new PathError("single-file manifest must hold exactly one file");
+  const links: Record<number, string> = {};
+  for (const l of m.links ?? []) {
+    const i = l.index >>> 0;
+    if (i >= n || types[i] !== T_LINK) throw new PathError(`link entry ${i} is not a symlink`);
+    const target = String(l.target ?? "");
+    if (target === "" || target.includes("\0") || enc.encode(target).length > MAX_LINK_BYTES) throw new PathError(`symlink '${printable(paths[i]!)}' has an invalid target`);
+    links[i] = target;
+  }
+  for (let i = 0; i < n; i++) if (types[i] === T_LINK && links[i] === undefined) throw new PathError(`symlink '${printable(paths[i]!)}' has no target`);
+  const tree: Tree = {
+    paths, types, sizes, modes, mtimeSec, mtimeNsec, links,
+    rootMode: (m.root_mode ?? 0) & 0o7777,
+    rootMtimeSec: Number(m.root_mtime_sec ?? 0),
+    rootMtimeNsec: Math.min(999_999_999, (m.root_mtime_nsec ?? 0) >>> 0),
+    rootExists: true,
+    errors: [],
+    staleTemps: [],
+  };
+  return { tree, singleFile };
+}

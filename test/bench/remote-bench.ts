@@ -1,0 +1,219 @@
+#!/usr/bin/env bun
+// Remote transport benchmark: blit push/pull through blitd (tcp and gRPC data paths) against
+// rsync's own daemon (rsync://) and against a raw TCP copy of the same bytes (the ceiling), over
+// loopback with source and destination on tmpfs (/dev/shm), so the transport is measured, not the
+// disk. Follows /work/shared/BENCHMARKING.md: tools interleaved, one warm-up round thrown away,
+// medians of >= 3 runs, `sync` after each run, every destination fresh, workspace removed in
+// `finally` (and on SIGINT/SIGTERM).
+//
+//   bun test/bench/remote-bench.ts [--runs N] [--scale F] [--only large,small] [--out FILE]
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { makeRandomFile, makeSmallTree } from "./gen.ts";
+import { median, run, sync } from "./measure.ts";
+
+const { values: flags } = parseArgs({
+  args: process.argv.slice(2),
+  strict: true,
+  options: {
+    runs: { type: "string" },
+    scale: { type: "string" },
+    only: { type: "string" },
+    out: { type: "string" },
+    help: { type: "boolean", short: "h" },
+  },
+});
+if (flags.help) {
+  console.log(`Usage: bun test/bench/remote-bench.ts [--runs N] [--scale F] [--only large,small] [--out FILE]
+Needs rsync, python3 (the raw TCP ceiling) and /dev/shm. --runs: measured runs per tool (>= 3, default 3) after one warm-up round.
+--scale shrinks the workloads (1 GiB file, 100,000 x 4 KiB files) for a smoke run.`);
+  process.exit(0);
+}
+const runs = Number(flags.runs ?? 3);
+if (!Number.isInteger(runs) || runs < 3) throw new RangeError("--runs needs a whole number of at least 3");
+const scale = Number(flags.scale ?? 1);
+const only = new Set((flags.only ?? "large,small").split(","));
+
+const repo = fileURLToPath(new URL("../../", import.meta.url));
+const bun = process.execPath;
+const ws = mkdtempSync("/dev/shm/blit-bench-remote-");
+const children: ReturnType<typeof Bun.spawn>[] = [];
+const cleanupAll = () => {
+  for (const c of children) {
+    try {
+      c.kill("SIGKILL");
+    } catch {}
+  }
+  rmSync(ws, { recursive: true, force: true });
+};
+process.on("SIGINT", () => (cleanupAll(), process.exit(130)));
+process.on("SIGTERM", () => (cleanupAll(), process.exit(143)));
+
+interface Sample {
+  tool: string;
+  ms: number;
+}
+const results: { scenario: string; bytes: number; files: number; samples: Sample[] }[] = [];
+
+async function timeCmd(cmd: string[], env: Record<string, string> = {}): Promise<number> {
+  const t0 = performance.now();
+  const p = Bun.spawn(cmd, { stdout: "pipe", stderr: "pipe", env: { ...process.env, BLIT_TELEMETRY: "off", ...env } });
+  children.push(p);
+  const [code, out, err] = await Promise.all([p.exited, new Response(p.stdout).text(), new Response(p.stderr).text()]);
+  const ms = performance.now() - t0;
+  if (code !== 0) throw new Error(`${cmd.join(" ")} exited ${code}: ${out.slice(-500)} ${err.slice(-500)}`);
+  return ms;
+}
+
+// The ceiling: python3's socket.sendfile (zero-copy) into recv_into + os.write with a 4 MiB buffer,
+// file to file over loopback; no framing, no metadata, no temp+rename.
+const RAW_RECV = `import os,socket,sys
+s=socket.socket(); s.bind(("127.0.0.1",0)); s.listen(1); print(s.getsockname()[1], flush=True)
+c,_=s.accept(); fd=os.open(sys.argv[1], os.O_WRONLY|os.O_CREAT|os.O_TRUNC, 0o644); b=bytearray(4<<20); m=memoryview(b)
+while True:
+    n=c.recv_into(b)
+    if n==0: break
+    o=0
+    while o<n: o+=os.write(fd, m[o:n])
+os.close(fd)`;
+const RAW_SEND = `import socket,sys
+c=socket.create_connection(("127.0.0.1",int(sys.argv[1])))
+with open(sys.argv[2],"rb") as f: c.sendfile(f)
+c.shutdown(socket.SHUT_WR); c.recv(1); c.close()`;
+
+async function rawCopy(file: string, dest: string): Promise<number> {
+  const t0 = performance.now();
+  const recv = Bun.spawn(["python3", "-c", RAW_RECV, dest], { stdout: "pipe", stderr: "inherit" });
+  children.push(recv);
+  const reader = (recv.stdout as ReadableStream<Uint8Array>).getReader();
+  let text = "";
+  while (!text.includes("\n")) text += new TextDecoder().decode((await reader.read()).value);
+  const send = Bun.spawn(["python3", "-c", RAW_SEND, text.trim(), file], { stdout: "ignore", stderr: "inherit" });
+  children.push(send);
+  await Promise.all([send.exited, recv.exited]);
+  return performance.now() - t0;
+}
+
+try {
+  const blitMod = join(ws, "blit-mod");
+  const rsyncMod = join(ws, "rsync-mod");
+  const out = join(ws, "out");
+  for (const d of [blitMod, rsyncMod, out]) mkdirSync(d);
+  const bigBytes = Math.round((1 << 30) * scale);
+  const smallFiles = Math.max(100, Math.round(100_000 * scale));
+  process.stderr.write(`workspace ${ws}: generating ${bigBytes} B file and ${smallFiles} x 4 KiB files...\n`);
+  mkdirSync(join(ws, "big"));
+  await makeRandomFile(join(ws, "big", "big.bin"), bigBytes);
+  await makeSmallTree(join(ws, "small"), { files: smallFiles, dirs: 200, size: 4096 });
+  // Both sources also sit in each module so the pulls read the same bytes.
+  writeFileSync(join(ws, "blitd.toml"), `telemetry = false\n[modules.m]\npath = ${JSON.stringify(blitMod)}\nread_only = false\n`);
+  const rsyncPort = 20000 + Math.floor(Math.random() * 20000);
+  writeFileSync(join(ws, "rsyncd.conf"), `uid = root\ngid = root\nuse chroot = no\npid file = ${ws}/rsyncd.pid\n[m]\npath = ${rsyncMod}\nread only = no\n`);
+  const rsyncd = Bun.spawn(["rsync", "--daemon", "--no-detach", `--config=${ws}/rsyncd.conf`, `--port=${rsyncPort}`, "--address=127.0.0.1"], { stdout: "ignore", stderr: "inherit" });
+  children.push(rsyncd);
+  const blitd = Bun.spawn([bun, join(repo, "daemon/main.ts"), "--config", join(ws, "blitd.toml"), "--bind", "127.0.0.1:0", "--quiet"], { stdout: "pipe", stderr: "inherit", env: { ...process.env, BLIT_TELEMETRY: "off" } });
+  children.push(blitd);
+  const rd = (blitd.stdout as ReadableStream<Uint8Array>).getReader();
+  let banner = "";
+  while (!/:(\d+)\n/.test(banner)) banner += new TextDecoder().decode((await rd.read()).value);
+  const port = Number(/:(\d+)\n/.exec(banner)![1]);
+  await Bun.sleep(300);
+  const blit = (args: string[]) => [bun, join(repo, "test/remote/remote-cli.ts"), ...args, "--no-progress"];
+  const rsyncUrl = `rsync://127.0.0.1:${rsyncPort}/m`;
+  const blitUrl = `blit://127.0.0.1:${port}/m`;
+  process.stderr.write(`blitd on ${port}, rsyncd on ${rsyncPort}\n`);
+
+  async function scenario(name: string, bytes: number, files: number, tools: Record<string, (run: number) => Promise<number>>, after?: (run: number) => void) {
+    const samples: Sample[] = [];
+    for (let r = 0; r <= runs; r++) {
+      for (const [tool, fn] of Object.entries(tools)) {
+        const ms = await fn(r);
+        await sync();
+        if (r > 0) samples.push({ tool, ms });
+        process.stderr.write(`  ${name} ${tool} run ${r}${r === 0 ? " (warm-up)" : ""}: ${(ms / 1000).toFixed(2)} s\n`);
+      }
+      after?.(r);
+    }
+    results.push({ scenario: name, bytes, files, samples });
+  }
+
+  if (only.has("large")) {
+    // Seed each module with the file for the pulls (not measured).
+    await timeCmd(blit(["push", join(ws, "big"), `${blitUrl}/big-src`]));
+    await timeCmd(["rsync", "-a", join(ws, "big") + "/", `${rsyncUrl}/big-src/`]);
+    await scenario("large push (1 file)", bigBytes, 1, {
+      "blit-tcp": (r) => timeCmd(blit(["push", join(ws, "big"), `${blitUrl}/lp-tcp-${r}`])),
+      "blit-grpc": (r) => timeCmd(blit(["push", join(ws, "big"), `${blitUrl}/lp-grpc-${r}`, "--force-grpc"])),
+      rsyncd: (r) => timeCmd(["rsync", "-a", join(ws, "big") + "/", `${rsyncUrl}/lp-${r}/`]),
+      "raw-tcp": (r) => rawCopy(join(ws, "big", "big.bin"), join(out, `raw-${r}.bin`)),
+    }, (r) => {
+      // One big file is cheap to remove (not a tree of many files): keeps tmpfs from filling up.
+      for (const p of [`${blitMod}/lp-tcp-${r}`, `${blitMod}/lp-grpc-${r}`, `${rsyncMod}/lp-${r}`, `${out}/raw-${r}.bin`]) rmSync(p, { recursive: true, force: true });
+    });
+    await scenario("large pull (1 file)", bigBytes, 1, {
+      "blit-tcp": (r) => timeCmd(blit(["pull", `${blitUrl}/big-src`, join(out, `lpull-tcp-${r}`)])),
+      "blit-grpc": (r) => timeCmd(blit(["pull", `${blitUrl}/big-src`, join(out, `lpull-grpc-${r}`), "--force-grpc"])),
+      rsyncd: (r) => timeCmd(["rsync", "-a", `${rsyncUrl}/big-src/`, join(out, `lpull-rsync-${r}`) + "/"]),
+      "raw-tcp": (r) => rawCopy(join(ws, "big", "big.bin"), join(out, `rawp-${r}.bin`)),
+    }, (r) => {
+      for (const p of [`lpull-tcp-${r}`, `lpull-grpc-${r}`, `lpull-rsync-${r}`, `rawp-${r}.bin`]) rmSync(join(out, p), { recursive: true, force: true });
+    });
+  }
+  if (only.has("small")) {
+    await timeCmd(blit(["push", join(ws, "small"), `${blitUrl}/small-src`]));
+    await timeCmd(["rsync", "-a", join(ws, "small") + "/", `${rsyncUrl}/small-src/`]);
+    await scenario(`small push (${smallFiles} x 4 KiB)`, smallFiles * 4096, smallFiles, {
+      "blit-tcp": (r) => timeCmd(blit(["push", join(ws, "small"), `${blitUrl}/sp-tcp-${r}`])),
+      "blit-grpc": (r) => timeCmd(blit(["push", join(ws, "small"), `${blitUrl}/sp-grpc-${r}`, "--force-grpc"])),
+      rsyncd: (r) => timeCmd(["rsync", "-a", join(ws, "small") + "/", `${rsyncUrl}/sp-${r}/`]),
+    });
+    // tmpfs runs out of inodes with 24 trees of 100,000 files: the push trees go before the pulls
+    // (between scenarios, never between runs), then the pulls have the machine to themselves.
+    for (let r = 0; r <= runs; r++) for (const p of [`${blitMod}/sp-tcp-${r}`, `${blitMod}/sp-grpc-${r}`, `${rsyncMod}/sp-${r}`]) rmSync(p, { recursive: true, force: true });
+    await sync();
+    await Bun.sleep(2000);
+    await scenario(`small pull (${smallFiles} x 4 KiB)`, smallFiles * 4096, smallFiles, {
+      "blit-tcp": (r) => timeCmd(blit(["pull", `${blitUrl}/small-src`, join(out, `spull-tcp-${r}`)])),
+      "blit-grpc": (r) => timeCmd(blit(["pull", `${blitUrl}/small-src`, join(out, `spull-grpc-${r}`), "--force-grpc"])),
+      rsyncd: (r) => timeCmd(["rsync", "-a", `${rsyncUrl}/small-src/`, join(out, `spull-rsync-${r}`) + "/"]),
+    });
+  }
+
+  // ---- report ----
+  const lines: string[] = [];
+  const summary: Record<string, Record<string, { medianMs: number; minMs: number; maxMs: number; MiBps: number }>> = {};
+  for (const s of results) {
+    lines.push(`\n${s.scenario}  (tmpfs, loopback; median of ${runs} runs after a warm-up)`);
+    const byTool: Record<string, number[]> = {};
+    for (const x of s.samples) (byTool[x.tool] ??= []).push(x.ms);
+    summary[s.scenario] = {};
+    for (const [tool, ms] of Object.entries(byTool)) {
+      const med = median(ms);
+      const mibps = s.bytes / 1048576 / (med / 1000);
+      summary[s.scenario]![tool] = { medianMs: med, minMs: Math.min(...ms), maxMs: Math.max(...ms), MiBps: mibps };
+      lines.push(`  ${tool.padEnd(10)} ${(med / 1000).toFixed(2).padStart(7)} s  (min ${(Math.min(...ms) / 1000).toFixed(2)}, max ${(Math.max(...ms) / 1000).toFixed(2)})  ${mibps.toFixed(0).padStart(6)} MiB/s`);
+    }
+    const t = summary[s.scenario]!;
+    if (t["rsyncd"]) {
+      for (const tool of ["blit-tcp", "blit-grpc"]) {
+        if (!t[tool]) continue;
+        lines.push(`  ${tool} / rsyncd: time ${(t[tool]!.medianMs / t["rsyncd"]!.medianMs).toFixed(2)}x, throughput ${(t["rsyncd"]!.medianMs / t[tool]!.medianMs).toFixed(2)}x`);
+      }
+    }
+    if (t["raw-tcp"]) {
+      for (const tool of ["blit-tcp", "blit-grpc"]) {
+        if (t[tool]) lines.push(`  ${tool} throughput = ${((t["raw-tcp"]!.medianMs / t[tool]!.medianMs) * 100).toFixed(0)}% of the raw TCP ceiling`);
+      }
+    }
+  }
+  const text = lines.join("\n");
+  console.log(text);
+  console.log(JSON.stringify({ runs, scale, summary }));
+  if (flags.out) writeFileSync(flags.out, JSON.stringify({ runs, scale, summary }, null, 2));
+  void run;
+} finally {
+  cleanupAll();
+}
+process.exit(0);

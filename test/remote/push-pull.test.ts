@@ -1,0 +1,180 @@
+// blit push / pull / ls against a real blitd on loopback: tcp and forced gRPC, --mirror,
+// compared with diff -r; 0-change re-push; read-only modules; 16 concurrent pushes.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { normalizeOptions, runRemote } from "../../engine/index.ts";
+import { blit, cleanup, diffR, makeTree, moduleToml, startBlitd, tempDir, type Daemon } from "./helpers.ts";
+
+let work: string;
+let mod: string;
+let ro: string;
+let src: string;
+let d: Daemon;
+let url: string;
+
+beforeAll(async () => {
+  work = tempDir("pushpull-");
+  mod = join(work, "module");
+  ro = join(work, "ro-module");
+  src = join(work, "src");
+  mkdirSync(mod);
+  mkdirSync(ro);
+  makeTree(src, { files: 60, big: 3 << 20 });
+  writeFileSync(join(ro, "readme.txt"), "read only\n");
+  d = await startBlitd(work, moduleToml({ data: { path: mod, readOnly: false }, ro: { path: ro } }));
+  url = `blit://127.0.0.1:${d.port}`;
+});
+
+afterAll(async () => {
+  try {
+    await d?.stop();
+  } finally {
+    cleanup(work);
+  }
+});
+
+function json(out: string) {
+  return JSON.parse(out.trim().split("\n").pop()!);
+}
+
+describe("push", () => {
+  for (const mode of ["tcp", "grpc"] as const) {
+    test(`push over ${mode} copies the tree exactly (diff -r)`, async () => {
+      const r = await blit(["push", src, `${url}/data/push-${mode}`, "--json", ...(mode === "grpc" ? ["--force-grpc"] : [])]);
+      expect(r.code).toBe(0);
+      const rep = json(r.stdout);
+      expect(rep.route).toBe("push");
+      expect(rep.transport.kind).toBe(mode);
+      expect(rep.counts.copied).toBeGreaterThan(60);
+      expect((await diffR(src, join(mod, `push-${mode}`))).same).toBe(true);
+    });
+  }
+
+  test("a 0-change re-push sends no file data", async () => {
+    await blit(["push", src, `${url}/data/again`]);
+    const r = await blit(["push", src, `${url}/data/again`, "--json"]);
+    expect(r.code).toBe(0);
+    const rep = json(r.stdout);
+    expect(rep.counts.copied).toBe(0);
+    expect(rep.counts.copiedBytes).toBe(0);
+    expect(rep.counts.skipped).toBeGreaterThan(60);
+    expect(rep.bytesByPath).toEqual({});
+  });
+
+  test("push --mirror deletes extraneous files on the daemon; --max-delete guards it", async () => {
+    await blit(["push", src, `${url}/data/mirror`]);
+    writeFileSync(join(mod, "mirror/extra.txt"), "x");
+    mkdirSync(join(mod, "mirror/extra-dir/sub"), { recursive: true });
+    writeFileSync(join(mod, "mirror/extra-dir/sub/f"), "y");
+    const guarded = await blit(["push", src, `${url}/data/mirror`, "--mirror", "--max-delete", "1"]);
+    expect(guarded.code).toBe(1);
+    expect(existsSync(join(mod, "mirror/extra.txt"))).toBe(true);
+    const r = await blit(["push", src, `${url}/data/mirror`, "--mirror", "--force-grpc"]);
+    expect(r.code).toBe(0);
+    expect((await diffR(src, join(mod, "mirror"))).same).toBe(true);
+  });
+
+  test("push --mirror from an empty source deletes nothing without --force", async () => {
+    const empty = join(work, "empty-src");
+    mkdirSync(empty, { recursive: true });
+    await blit(["push", src, `${url}/data/keep`]);
+    const r = await blit(["push", empty, `${url}/data/keep`, "--mirror"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("empty");
+    expect(existsSync(join(mod, "keep/top.txt"))).toBe(true);
+  });
+
+  test("push of a single file, and --checksum sends only changed content", async () => {
+    const one = join(work, "one.txt");
+    writeFileSync(one, "one file\n");
+    expect((await blit(["push", one, `${url}/data/single.txt`])).code).toBe(0);
+    expect(readFileSync(join(mod, "single.txt"), "utf8")).toBe("one file\n");
+    await blit(["push", src, `${url}/data/sum`]);
+    writeFileSync(join(mod, "sum/top.txt"), "TOP\n"); // same size, other content
+    const r = await blit(["push", src, `${url}/data/sum`, "--checksum", "--json"]);
+    expect(r.code).toBe(0);
+    expect(json(r.stdout).counts.copied).toBe(1);
+    expect(readFileSync(join(mod, "sum/top.txt"), "utf8")).toBe("top\n");
+  });
+
+  test("a read-only module refuses pushes in words and keeps its files", async () => {
+    const r = await blit(["push", src, `${url}/ro`, "--mirror"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("module 'ro' is read-only");
+    expect(readdirSync(ro)).toEqual(["readme.txt"]);
+  });
+
+  test("an unknown module and an unreachable daemon are named", async () => {
+    const r = await blit(["push", src, `${url}/nope`]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("module 'nope' not found");
+    const u = await blit(["push", src, "blit://127.0.0.1:1/data"]);
+    expect(u.code).toBe(2);
+    expect(u.stderr).toContain("cannot reach 127.0.0.1:1");
+  });
+
+  test("16 concurrent pushes to one daemon are all correct", async () => {
+    const options = normalizeOptions({});
+    const results = await Promise.all(
+      Array.from({ length: 16 }, (_, k) =>
+        runRemote({ command: "copy", route: "push", local: src, remote: `${url}/data/conc/${k}`, options, forceGrpc: k % 4 === 3 }),
+      ),
+    );
+    for (const r of results) expect([r.report.status, r.report.errors, r.report.transport?.kind, r.report.fastPathNotes]).toEqual(["ok", [], r.report.transport?.kind, {}]);
+    for (let k = 0; k < 16; k++) expect((await diffR(src, join(mod, `conc/${k}`))).same).toBe(true);
+  });
+});
+
+describe("pull", () => {
+  for (const mode of ["tcp", "grpc"] as const) {
+    test(`pull over ${mode} copies the tree exactly (diff -r)`, async () => {
+      await blit(["push", src, `${url}/data/pullsrc`]);
+      const dst = join(work, `pulled-${mode}`);
+      const r = await blit(["pull", `${url}/data/pullsrc`, dst, "--json", ...(mode === "grpc" ? ["--force-grpc"] : [])]);
+      expect(r.code).toBe(0);
+      const rep = json(r.stdout);
+      expect(rep.route).toBe("pull");
+      expect(rep.transport.kind).toBe(mode);
+      expect((await diffR(src, dst)).same).toBe(true);
+      const again = json((await blit(["pull", `${url}/data/pullsrc`, dst, "--json"])).stdout);
+      expect(again.counts.copiedBytes).toBe(0);
+    });
+  }
+
+  test("pull --mirror deletes extraneous local files", async () => {
+    await blit(["push", src, `${url}/data/pullsrc`]);
+    const dst = join(work, "pulled-mirror");
+    mkdirSync(join(dst, "junk/dir"), { recursive: true });
+    writeFileSync(join(dst, "junk/dir/x"), "x");
+    writeFileSync(join(dst, "stray.txt"), "x");
+    const r = await blit(["pull", `${url}/data/pullsrc`, dst, "--mirror", "--force-grpc"]);
+    expect(r.code).toBe(0);
+    expect((await diffR(src, dst)).same).toBe(true);
+  });
+
+  test("pull from a read-only module works; a single file lands in a directory", async () => {
+    const dst = join(work, "ro-pull");
+    mkdirSync(dst);
+    const r = await blit(["pull", `${url}/ro/readme.txt`, dst]);
+    expect(r.code).toBe(0);
+    expect(readFileSync(join(dst, "readme.txt"), "utf8")).toBe("read only\n");
+  });
+});
+
+describe("ls", () => {
+  test("lists modules, then a directory", async () => {
+    const m = await blit(["ls", url]);
+    expect(m.code).toBe(0);
+    expect(m.stdout).toMatch(/data\s+writable/);
+    expect(m.stdout).toMatch(/ro\s+read-only/);
+    await blit(["push", src, `${url}/data/lsdir`]);
+    const l = await blit(["ls", `${url}/data/lsdir`]);
+    expect(l.code).toBe(0);
+    expect(l.stdout).toContain("top.txt");
+    expect(l.stdout).toContain("a/");
+    const missing = await blit(["ls", `${url}/nope`]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("module 'nope' not found");
+  });
+});

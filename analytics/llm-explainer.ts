@@ -4,7 +4,10 @@
 // malformed reply, cancelled) it resolves, never rejects: the offline rules answer, and a notice
 // says why. Valid answers are cached in the store per run, evidence hash and model.
 import { hostname } from "node:os";
-import OpenAI from "openai";
+import type OpenAIClient from "openai";
+
+// The client is loaded when a model is first asked (it adds ~20 ms to every blit start otherwise).
+type OpenAI = typeof OpenAIClient;
 import { cacheAnswer, cachedAnswer } from "./answer-cache.ts";
 import { validateAnswer, type DroppedClaim } from "./answer-validation.ts";
 import { missingAiSettings, type AiSettings } from "./ai-settings.ts";
@@ -103,10 +106,12 @@ export async function explainWithLlm(target: ExplainTarget, options: ExplainOpti
   const onAbort = () => controller.abort();
   options.signal?.addEventListener("abort", onAbort, { once: true });
   let content: string | null | undefined;
+  let OpenAI: OpenAI | undefined;
   try {
+    OpenAI = (await import("openai")).default;
     const client = new OpenAI({ baseURL: settings.baseURL, apiKey: settings.apiKey, timeout: settings.timeoutMs, maxRetries: settings.maxRetries });
     const reply = await client.chat.completions.create(
-      request as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming,
+      request as unknown as OpenAIClient.ChatCompletionCreateParamsNonStreaming,
       { signal: controller.signal, timeout: settings.timeoutMs, maxRetries: settings.maxRetries },
     );
     const message = reply.choices?.[0]?.message;
@@ -114,8 +119,8 @@ export async function explainWithLlm(target: ExplainTarget, options: ExplainOpti
     content = message?.content;
   } catch (e) {
     if (options.signal?.aborted) return fallback("cancelled");
-    if (timedOut || e instanceof OpenAI.APIConnectionTimeoutError) return fallback(`no answer within ${seconds(settings.timeoutMs)} (BLIT_AI_TIMEOUT_MS)`);
-    return fallback(describeFailure(e, settings.baseURL!));
+    if (timedOut || (OpenAI && e instanceof OpenAI.APIConnectionTimeoutError)) return fallback(`no answer within ${seconds(settings.timeoutMs)} (BLIT_AI_TIMEOUT_MS)`);
+    return fallback(OpenAI ? describeFailure(OpenAI, e, settings.baseURL!) : `the client could not be loaded (${oneLine(causeOf(e))})`);
   } finally {
     clearTimeout(timer);
     options.signal?.removeEventListener("abort", onAbort);
@@ -162,7 +167,7 @@ function restoreExplanation(e: Explanation, restore: (t: string) => string): Exp
 }
 
 // Errors are named by what the person should know: busy, broken, unreachable, refused.
-function describeFailure(e: unknown, baseURL: string): string {
+function describeFailure(OpenAI: OpenAI, e: unknown, baseURL: string): string {
   if (e instanceof OpenAI.RateLimitError) return "rate limited (HTTP 429)";
   if (e instanceof OpenAI.APIConnectionError) return `could not reach ${baseURL} (${oneLine(causeOf(e))})`;
   if (e instanceof OpenAI.APIError && typeof e.status === "number") {

@@ -1,8 +1,35 @@
 // The protocol's public API: the gRPC service (proto/blit.proto), the data-plane frame codec,
 // manifests and path checks, and the limits both sides enforce.
-import * as grpc from "@grpc/grpc-js";
-import * as protoLoader from "@grpc/proto-loader";
+import type * as Grpc from "@grpc/grpc-js";
+import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
+
+// @grpc/grpc-js and @grpc/proto-loader take ~50 ms to load: they are loaded on first use, so a
+// local copy or mirror (which imports the engine, and so this module) never pays for them.
+const requireLazy = createRequire(import.meta.url);
+let grpcModule: typeof Grpc | undefined;
+const loadGrpc = (): typeof Grpc => (grpcModule ??= requireLazy("@grpc/grpc-js") as typeof Grpc);
+/** @grpc/grpc-js, loaded when first touched. */
+export const grpc: typeof Grpc = new Proxy({} as typeof Grpc, {
+  get: (_target, key) => (loadGrpc() as unknown as Record<string | symbol, unknown>)[key],
+});
+// The grpc-js types under the same name, for type positions (grpc.Metadata, grpc.ServiceError...).
+export declare namespace grpc {
+  type Client = Grpc.Client;
+  type GrpcObject = Grpc.GrpcObject;
+  type Metadata = Grpc.Metadata;
+  type Server = Grpc.Server;
+  type ServerDuplexStream<Req, Res> = Grpc.ServerDuplexStream<Req, Res>;
+  type ServerOptions = Grpc.ServerOptions;
+  type ServerUnaryCall<Req, Res> = Grpc.ServerUnaryCall<Req, Res>;
+  type ServiceClientConstructor = Grpc.ServiceClientConstructor;
+  type ServiceDefinition = Grpc.ServiceDefinition;
+  type ServiceError = Grpc.ServiceError;
+  type UntypedServiceImplementation = Grpc.UntypedServiceImplementation;
+  type sendUnaryData<T> = Grpc.sendUnaryData<T>;
+  type status = Grpc.status;
+  type connectivityState = Grpc.connectivityState;
+}
 
 export * as frames from "./frames.ts";
 export {
@@ -16,7 +43,6 @@ export {
   MAX_ENTRIES, MAX_PATH_BYTES, MAX_NAME_BYTES, MAX_LINK_BYTES,
 } from "./manifest.ts";
 export type { ManifestMsg } from "./manifest.ts";
-export { grpc };
 
 /** Metadata key that carries the daemon's auth token on every RPC. */
 export const AUTH_METADATA_KEY = "x-blit-token";
@@ -31,6 +57,7 @@ let loaded: grpc.GrpcObject | undefined;
 /** The loaded package `blit.v1` (loaded once per process). */
 function pkg(): grpc.GrpcObject {
   if (!loaded) {
+    const protoLoader = requireLazy("@grpc/proto-loader") as typeof import("@grpc/proto-loader");
     const def = protoLoader.loadSync(PROTO_PATH, { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true });
     loaded = (grpc.loadPackageDefinition(def) as any).blit.v1 as grpc.GrpcObject;
   }

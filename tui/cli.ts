@@ -9,9 +9,11 @@ import {
   formatRunsTable, listRuns, predictFor, startRecording, telemetryEnabled, telemetryPath, tunedWorkers, type Recording,
 } from "../analytics/index.ts";
 import { filesystemType } from "../ffi/index.ts";
-import { diagnoseCommand, DIAGNOSE_HELP, predictCommand, PREDICT_HELP, tuneCommand, TUNE_HELP } from "./diagnose-command.ts";
-import { lsCommand, pullCommand, pushCommand } from "./remote-command.ts";
-import { traceCommand } from "./trace-command.ts";
+// Commands other than copy and mirror load their modules (DuckDB queries, gRPC, Ink) on use, so
+// that a copy starts in ~20 ms.
+const diagnoseCommands = () => import("./diagnose-command.ts");
+const remoteCommands = () => import("./remote-command.ts");
+const traceCommands = () => import("./trace-command.ts");
 import { EXIT_FATAL, EXIT_INTERRUPTED, EXIT_OK, exitCodeFor } from "./exit-codes.ts";
 import { bytes, count, rate, seconds } from "./format.ts";
 import { ProgressView } from "./progress.ts";
@@ -140,23 +142,20 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
   }
   if (cmd === "help") {
     const topic = rest[0];
-    if (topic === "diagnose") say(DIAGNOSE_HELP);
-    else if (topic === "predict") say(PREDICT_HELP);
-    else if (topic === "tune") say(TUNE_HELP);
-    else if (topic && ["trace", "push", "pull", "ls"].includes(topic)) return main([topic, "--help"], io);
+    if (topic && ["diagnose", "predict", "tune", "trace", "push", "pull", "ls"].includes(topic)) return main([topic, "--help"], io);
     else say(topic && HELP[topic] ? HELP[topic]! : MAIN_HELP);
     return EXIT_OK;
   }
   try {
     if (cmd === "copy" || cmd === "mirror") return await transfer(cmd, rest, io, say, err);
     if (cmd === "diagnostics") return await diagnostics(rest, io, say, err);
-    if (cmd === "diagnose") return await diagnoseCommand(rest, io);
-    if (cmd === "predict") return await predictCommand(rest, io);
-    if (cmd === "tune") return await tuneCommand(rest, io);
-    if (cmd === "trace") return await traceCommand(rest, io);
-    if (cmd === "push") return await pushCommand(rest, io);
-    if (cmd === "pull") return await pullCommand(rest, io);
-    if (cmd === "ls") return await lsCommand(rest, io);
+    if (cmd === "diagnose") return await (await diagnoseCommands()).diagnoseCommand(rest, io);
+    if (cmd === "predict") return await (await diagnoseCommands()).predictCommand(rest, io);
+    if (cmd === "tune") return await (await diagnoseCommands()).tuneCommand(rest, io);
+    if (cmd === "trace") return await (await traceCommands()).traceCommand(rest, io);
+    if (cmd === "push") return await (await remoteCommands()).pushCommand(rest, io);
+    if (cmd === "pull") return await (await remoteCommands()).pullCommand(rest, io);
+    if (cmd === "ls") return await (await remoteCommands()).lsCommand(rest, io);
     err(`unknown command '${cmd}'; run 'blit --help' for the commands`);
     return EXIT_FATAL;
   } catch (e) {

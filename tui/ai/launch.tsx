@@ -20,6 +20,9 @@ export async function launchDiagnoseUi(options: LaunchOptions): Promise<void> {
     stdin: options.stdin ?? process.stdin,
     alternateScreen: true,
     exitOnCtrlC: true,
+    // The caller opens the UI only on a terminal; a CI variable in the environment (Ink's own
+    // test for "non-interactive") must not turn it into a blank screen until exit.
+    interactive: true,
   });
   await instance.waitUntilExit();
 }

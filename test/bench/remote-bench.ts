@@ -2,7 +2,7 @@
 // Remote transport benchmark: blit push/pull through blitd (tcp and gRPC data paths) against
 // rsync's own daemon (rsync://) and against a raw TCP copy of the same bytes (the ceiling), over
 // loopback with source and destination on tmpfs (/dev/shm), so the transport is measured, not the
-// disk. Follows /work/shared/BENCHMARKING.md: tools interleaved, one warm-up round thrown away,
+// disk. Follows ../shared/BENCHMARKING.md (beside the repository): tools interleaved, one warm-up round thrown away,
 // medians of >= 3 runs, `sync` after each run, every destination fresh, workspace removed in
 // `finally` (and on SIGINT/SIGTERM).
 //

@@ -1,6 +1,6 @@
 #!/usr/bin/env bun
 // `npm run bench`: blit against `cp -a` and `rsync -a` on local disk, following
-// /work/shared/BENCHMARKING.md: fresh destinations (nothing is deleted between runs), one warm-up
+// ../shared/BENCHMARKING.md (beside the repository): fresh destinations (nothing is deleted between runs), one warm-up
 // run per tool thrown away, tools interleaved, `sync` after every run, medians of >= 3 runs with
 // min/max, the workspace removed at the end (also on failure, SIGINT and SIGTERM).
 // See docs/benchmarks.md.

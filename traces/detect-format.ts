@@ -33,7 +33,7 @@ export function detectFormat(path: string): TraceFormat {
   const head = readHead(path);
   const { encoding, bomLength } = sniffEncoding(head);
   const body = head.subarray(bomLength);
-  if (encoding === "utf-8" && body.includes(0)) {
+  if (encoding === "utf-8" && (body.includes(0) || !validUtf8(body, head.length === SAMPLE_BYTES))) {
     throw new TraceError(
       "TRACE_NOT_A_TRACE", path,
       `${path}: binary data, not a trace text. Export it first: 'perf script -i perf.data > out.txt', ` +
@@ -94,4 +94,16 @@ function looksLikeWpaHeader(line: string): boolean {
   const units = /\((µs|μs|us|ms|s|ns|B|KB|MB|GB|%)\)$/;
   const hits = names.filter((n) => known.test(n) || units.test(n)).length;
   return hits >= 2;
+}
+
+/** Whether `bytes` is UTF-8; when the sample was cut, up to 3 trailing bytes may be a split character. */
+function validUtf8(bytes: Uint8Array, cut: boolean): boolean {
+  const decoder = new TextDecoder("utf-8", { fatal: true });
+  for (let trim = 0; trim <= (cut ? 3 : 0); trim++) {
+    try {
+      decoder.decode(bytes.subarray(0, bytes.length - trim));
+      return true;
+    } catch {}
+  }
+  return false;
 }

@@ -2,10 +2,14 @@
 // via bun:ffi. Content goes into an anonymous O_TMPFILE inode that is linked into place only
 // when complete, so neither a crash nor kill -9 can leave a partial file under any name; where
 // O_TMPFILE or /proc is missing, a `.blit-tmp-*` name beside the target and rename(2) are used.
-import { dlopen, FFIType, ptr, read } from "bun:ffi";
+import { ptr } from "bun:ffi";
 import { readSync, writeSync } from "node:fs";
 import { basename, dirname } from "node:path";
-import { errnoName, describeCode } from "./errno.ts";
+import { describeCode } from "./errno.ts";
+import {
+  AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW, cstr, errno, fail, fillMtimeTimespecs, libc as bindLibc,
+  O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_RDONLY, O_TMPFILE, O_WRONLY, processUmask, type Libc,
+} from "./libc.ts";
 import {
   FsError,
   TEMP_PREFIX,
@@ -17,52 +21,13 @@ import {
   type FileMeta,
 } from "./types.ts";
 
-const O_RDONLY = 0;
-const O_WRONLY = 1;
-const O_CREAT = 0o100;
-const O_EXCL = 0o200;
-const O_NOFOLLOW = 0o400000;
-const O_DIRECTORY = 0o200000;
-const O_CLOEXEC = 0o2000000;
-const O_TMPFILE = 0o20000000 | O_DIRECTORY;
-const AT_FDCWD = -100;
-const AT_SYMLINK_NOFOLLOW = 0x100;
-const AT_SYMLINK_FOLLOW = 0x400;
-const AT_EMPTY_PATH = 0x1000;
 const FICLONE = 0x40049409;
-const UTIME_OMIT = (1 << 30) - 2;
 /** STATX_TYPE | STATX_MODE | STATX_INO | STATX_SIZE | STATX_MTIME */
 const STATX_WANTED = 0x1 | 0x2 | 0x100 | 0x200 | 0x40;
 const DEFAULT_CHUNK = 8 << 20;
 
 /** Errors that mean "this path cannot serve here, try the next one", not "the copy failed". */
 const FALL_THROUGH = new Set(["EOPNOTSUPP", "EXDEV", "EINVAL", "ENOSYS", "ETXTBSY", "EBADF", "EPERM"]);
-
-type Libc = ReturnType<typeof openLibc>;
-
-function openLibc() {
-  return dlopen("libc.so.6", {
-    openat: { args: ["i32", "ptr", "i32", "u32"], returns: "i32" },
-    close: { args: ["i32"], returns: "i32" },
-    copy_file_range: { args: ["i32", "ptr", "i32", "ptr", "u64", "u32"], returns: FFIType.i64_fast },
-    sendfile: { args: ["i32", "i32", "ptr", "u64"], returns: FFIType.i64_fast },
-    ioctl: { args: ["i32", "u64", "i32"], returns: "i32" },
-    fchmod: { args: ["i32", "u32"], returns: "i32" },
-    futimens: { args: ["i32", "ptr"], returns: "i32" },
-    utimensat: { args: ["i32", "ptr", "ptr", "i32"], returns: "i32" },
-    linkat: { args: ["i32", "ptr", "i32", "ptr", "i32"], returns: "i32" },
-    renameat: { args: ["i32", "ptr", "i32", "ptr"], returns: "i32" },
-    unlinkat: { args: ["i32", "ptr", "i32"], returns: "i32" },
-    statx: { args: ["i32", "ptr", "i32", "u32", "ptr"], returns: "i32" },
-    umask: { args: ["u32"], returns: "u32" },
-    __errno_location: { args: [], returns: "ptr" },
-  }).symbols;
-}
-
-const encoder = new TextEncoder();
-function cstr(s: string): Uint8Array {
-  return encoder.encode(s + "\0");
-}
 
 /** A stat record as the engine needs it; `type` is "file" | "dir" | "symlink" | "other". */
 export interface StatRecord {
@@ -132,36 +97,17 @@ export function createLinuxBackend(): Backend & {
   closeCache(): void;
   forgetDir(dir: string): void;
 } {
-  const libc = openLibc();
-  const errnoPtr = libc.__errno_location()!;
-  const errno = () => errnoName(read.i32(errnoPtr, 0));
+  const libc = bindLibc();
   const dirs = new DirCache(libc, errno);
   // The process umask decides whether O_TMPFILE/O_CREAT modes need an fchmod afterwards.
-  const mask = libc.umask(0o022);
-  libc.umask(mask);
-  // struct timespec[2] as 32-bit words (little-endian), so no BigInt on the per-file path.
-  // Buffers handed to the kernel are views of a real ArrayBuffer: JSC may move the storage of a
-  // small typed array made with `new Int32Array(n)`, which leaves a pointer taken earlier stale.
+  const mask = processUmask();
+  // struct timespec[2] for futimens/utimensat (a view of a real ArrayBuffer; see libc.ts).
   const times = new Int32Array(new ArrayBuffer(32));
-  const setTimespecs = (sec: number, nsec: number) => {
-    times[0] = 0;
-    times[1] = 0;
-    times[2] = UTIME_OMIT;
-    times[3] = 0;
-    times[4] = sec | 0;
-    times[5] = Math.floor(sec / 0x100000000);
-    times[6] = nsec;
-    times[7] = 0;
-  };
+  const setTimespecs = (sec: number, nsec: number) => fillMtimeTimespecs(times, sec, nsec);
   const statBuf = new Uint8Array(new ArrayBuffer(256));
   const statView = new DataView(statBuf.buffer);
   // Learned once per process: whether O_TMPFILE + linkat through /proc works on this kernel.
   let anonymousOk = true;
-
-  const fail = (syscall: string, path: string): never => {
-    const code = errno();
-    throw new FsError(code, syscall, path, describeCode(code));
-  };
 
   function setFdTimes(fd: number, meta: FileMeta, path: string) {
     setTimespecs(meta.mtimeSec, meta.mtimeNsec);

@@ -8,9 +8,15 @@
 //
 // Buffers handed to the kernel are views of a real ArrayBuffer and ptr() is taken at each call:
 // JSC may move the storage of a small typed array made with `new Int32Array(n)`.
-import { dlopen, FFIType, ptr, read } from "bun:ffi";
-import { describeCode, errnoName } from "./errno.ts";
+import { ptr } from "bun:ffi";
+import { describeCode } from "./errno.ts";
+import {
+  AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, cstr, errno, fail, fillMtimeTimespecs, libc as lib,
+  O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_PATH, O_RDONLY, O_WRONLY, processUmask,
+} from "./libc.ts";
 import { FsError } from "./types.ts";
+
+export { O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_PATH, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY } from "./libc.ts";
 
 /** openat2(2) is 437 in the generic syscall table, which x86_64 and aarch64 share. */
 const SYS_OPENAT2 = 437;
@@ -19,78 +25,13 @@ export const RESOLVE_NO_MAGICLINKS = 0x02;
 export const RESOLVE_NO_SYMLINKS = 0x04;
 export const RESOLVE_BENEATH = 0x08;
 
-export const O_RDONLY = 0;
-export const O_WRONLY = 1;
-export const O_RDWR = 2;
-export const O_CREAT = 0o100;
-export const O_EXCL = 0o200;
-export const O_TRUNC = 0o1000;
-export const O_NOFOLLOW = 0o400000;
-export const O_DIRECTORY = 0o200000;
-export const O_CLOEXEC = 0o2000000;
-export const O_PATH = 0o10000000;
-const AT_FDCWD = -100;
-const AT_REMOVEDIR = 0x200;
-const AT_SYMLINK_NOFOLLOW = 0x100;
-const UTIME_OMIT = (1 << 30) - 2;
-
-function openLibc() {
-  return dlopen("libc.so.6", {
-    syscall: { args: ["i64", "i32", "ptr", "ptr", "u64"], returns: FFIType.i64_fast },
-    openat: { args: ["i32", "ptr", "i32", "u32"], returns: "i32" },
-    close: { args: ["i32"], returns: "i32" },
-    read: { args: ["i32", "ptr", "u64"], returns: FFIType.i64_fast },
-    write: { args: ["i32", "ptr", "u64"], returns: FFIType.i64_fast },
-    fchmod: { args: ["i32", "u32"], returns: "i32" },
-    futimens: { args: ["i32", "ptr"], returns: "i32" },
-    utimensat: { args: ["i32", "ptr", "ptr", "i32"], returns: "i32" },
-    fchmodat: { args: ["i32", "ptr", "u32", "i32"], returns: "i32" },
-    mkdirat: { args: ["i32", "ptr", "u32"], returns: "i32" },
-    renameat: { args: ["i32", "ptr", "i32", "ptr"], returns: "i32" },
-    unlinkat: { args: ["i32", "ptr", "i32"], returns: "i32" },
-    symlinkat: { args: ["ptr", "i32", "ptr"], returns: "i32" },
-    umask: { args: ["u32"], returns: "u32" },
-    __errno_location: { args: [], returns: "ptr" },
-  }).symbols;
-}
-
-type Libc = ReturnType<typeof openLibc>;
-let libc: Libc | undefined;
-let errnoPtr: ReturnType<Libc["__errno_location"]>;
-let processMask = 0o022;
 let haveOpenat2: boolean | undefined;
-const encoder = new TextEncoder();
 // struct open_how { u64 flags; u64 mode; u64 resolve; }
 const howBuf = new ArrayBuffer(24);
 const howView = new DataView(howBuf);
 // struct timespec[2] as 32-bit words.
 const timesBuf = new ArrayBuffer(32);
 const times = new Int32Array(timesBuf);
-
-function lib(): Libc {
-  if (!libc) {
-    libc = openLibc();
-    errnoPtr = libc.__errno_location();
-    processMask = libc.umask(0o022);
-    libc.umask(processMask);
-  }
-  return libc;
-}
-
-function cstr(s: string): Uint8Array {
-  const b = encoder.encode(s + "\0");
-  // A fresh buffer each call; encode() gives its own ArrayBuffer, so ptr() on it is stable for the call.
-  return b;
-}
-
-function errno(): string {
-  return errnoName(read.i32(errnoPtr!, 0));
-}
-
-function fail(syscall: string, path: string): never {
-  const code = errno();
-  throw new FsError(code, syscall, path, describeCode(code));
-}
 
 /** True when the kernel has openat2(2); learned on first use. */
 export function openat2Available(): boolean {
@@ -210,9 +151,8 @@ export function readSome(fd: number, buf: Uint8Array, off: number, len: number, 
 /** Sets permission bits unless the create mode already produced them (umask). */
 export function fchmodIfNeeded(fd: number, mode: number, what: string): void {
   const m = mode & 0o7777;
-  lib();
-  if ((m & ~processMask) !== m || m & 0o7000) {
-    if (libc!.fchmod(fd, m) < 0) fail("fchmod", what);
+  if ((m & ~processUmask()) !== m || m & 0o7000) {
+    if (lib().fchmod(fd, m) < 0) fail("fchmod", what);
   }
 }
 
@@ -221,14 +161,7 @@ export function fchmod(fd: number, mode: number, what: string): void {
 }
 
 function setTimes(sec: number, nsec: number) {
-  times[0] = 0;
-  times[1] = 0;
-  times[2] = UTIME_OMIT;
-  times[3] = 0;
-  times[4] = sec | 0;
-  times[5] = Math.floor(sec / 0x100000000);
-  times[6] = nsec;
-  times[7] = 0;
+  fillMtimeTimespecs(times, sec, nsec);
 }
 
 /** Sets the mtime of an open file (atime untouched). */
@@ -268,6 +201,5 @@ export function symlinkAt(target: string, dirFd: number, name: string): void {
 
 /** The process umask (read once). */
 export function umaskOf(): number {
-  lib();
-  return processMask;
+  return processUmask();
 }

@@ -15,6 +15,7 @@ const diagnoseCommands = () => import("./diagnose-command.ts");
 const remoteCommands = () => import("./remote-command.ts");
 const traceCommands = () => import("./trace-command.ts");
 import { EXIT_FATAL, EXIT_INTERRUPTED, EXIT_OK, exitCodeFor } from "./exit-codes.ts";
+import { COMMON_TRANSFER_OPTIONS } from "./transfer-flags.ts";
 import { bytes, count, rate, seconds } from "./format.ts";
 import { ProgressView } from "./progress.ts";
 
@@ -174,21 +175,9 @@ async function transfer(cmd: "copy" | "mirror", args: string[], io: Io, say: (s:
     allowPositionals: true,
     strict: true,
     options: {
-      "dry-run": { type: "boolean", short: "n" },
-      checksum: { type: "boolean", short: "c" },
-      "size-only": { type: "boolean" },
-      "ignore-times": { type: "boolean", short: "I" },
-      exclude: { type: "string", multiple: true },
+      ...COMMON_TRANSFER_OPTIONS,
       workers: { type: "string", short: "w" },
       bwlimit: { type: "string" },
-      "max-delete": { type: "string" },
-      force: { type: "boolean" },
-      progress: { type: "boolean" },
-      "no-progress": { type: "boolean" },
-      json: { type: "boolean" },
-      verbose: { type: "boolean", short: "v" },
-      "no-telemetry": { type: "boolean" },
-      help: { type: "boolean", short: "h" },
     },
   });
   if (values.help) {

@@ -9,6 +9,7 @@ import {
 import { startRecording, telemetryEnabled, telemetryPath } from "../analytics/index.ts";
 import { EXIT_FATAL, EXIT_INTERRUPTED, EXIT_OK, exitCodeFor } from "./exit-codes.ts";
 import { bytes, count, rate, seconds } from "./format.ts";
+import { COMMON_TRANSFER_OPTIONS } from "./transfer-flags.ts";
 import { ProgressView } from "./progress.ts";
 
 export interface RemoteIo {
@@ -121,22 +122,10 @@ async function transferCommand(route: "push" | "pull", args: string[], io: Remot
       allowPositionals: true,
       strict: true,
       options: {
+        ...COMMON_TRANSFER_OPTIONS,
         mirror: { type: "boolean" },
         "force-grpc": { type: "boolean" },
-        "dry-run": { type: "boolean", short: "n" },
-        checksum: { type: "boolean", short: "c" },
-        "size-only": { type: "boolean" },
-        "ignore-times": { type: "boolean", short: "I" },
-        exclude: { type: "string", multiple: true },
-        "max-delete": { type: "string" },
-        force: { type: "boolean" },
         "auth-token-file": { type: "string" },
-        progress: { type: "boolean" },
-        "no-progress": { type: "boolean" },
-        json: { type: "boolean" },
-        verbose: { type: "boolean", short: "v" },
-        "no-telemetry": { type: "boolean" },
-        help: { type: "boolean", short: "h" },
       },
     });
     if (values.help) {

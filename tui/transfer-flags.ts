@@ -50,3 +50,20 @@ export function transferFlag(token: string): TransferFlag | undefined {
   const name = token.split("=")[0]!;
   return TRANSFER_FLAGS.find((f) => f.name === name || f.short === name);
 }
+
+/** The parseArgs options copy, mirror, push and pull all take (each command adds its own). */
+export const COMMON_TRANSFER_OPTIONS = {
+  "dry-run": { type: "boolean", short: "n" },
+  checksum: { type: "boolean", short: "c" },
+  "size-only": { type: "boolean" },
+  "ignore-times": { type: "boolean", short: "I" },
+  exclude: { type: "string", multiple: true },
+  "max-delete": { type: "string" },
+  force: { type: "boolean" },
+  progress: { type: "boolean" },
+  "no-progress": { type: "boolean" },
+  json: { type: "boolean" },
+  verbose: { type: "boolean", short: "v" },
+  "no-telemetry": { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;

@@ -140,6 +140,20 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
     };
   };
 
+  // A negotiated transfer: a dry run ends here; otherwise it is registered and its data plane
+  // (listener + one-time token) opened, and the reply tells the client where to connect.
+  const open = <R extends { data_port: number; token: Uint8Array }>(t: Transfer, reply: R, dryRun: boolean): R => {
+    if (dryRun) {
+      t.release();
+      return reply;
+    }
+    transfers.set(t.id, t);
+    byToken.set(t.tokenHex, t);
+    reply.data_port = t.openDataPlane();
+    reply.token = t.token;
+    return reply;
+  };
+
   const service = {
     ListModules: unary(() => ({
       version: VERSION,
@@ -242,15 +256,7 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
             walk_ms: walkMs,
             delete_paths: opts.dryRun ? plan.extraneousTop.slice(0, 10_000).map((j) => dst.paths[j]!) : [],
           };
-          if (opts.dryRun) {
-            t.release();
-            return reply;
-          }
-          transfers.set(t.id, t);
-          byToken.set(t.tokenHex, t);
-          reply.data_port = t.openDataPlane();
-          reply.token = t.token;
-          return reply;
+          return open(t, reply, opts.dryRun);
         }
         // pull
         const source = openPullSource(modFd, path, opts.exclude);
@@ -262,15 +268,7 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
           errors: source.tree.errors.slice(0, 100).map((e) => ({ path: e.path, code: e.code, message: e.message })),
           error_count: source.tree.errors.length, walk_ms: walkMs,
         };
-        if (opts.dryRun) {
-          t.release();
-          return reply;
-        }
-        transfers.set(t.id, t);
-        byToken.set(t.tokenHex, t);
-        reply.data_port = t.openDataPlane();
-        reply.token = t.token;
-        return reply;
+        return open(t, reply, opts.dryRun);
       } finally {
         closeFd(modFd);
       }

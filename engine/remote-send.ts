@@ -140,6 +140,30 @@ export async function sendFiles(ch: Channel, rootFd: number, tree: Tree, indices
       let w = ch.write(fileFrame(i, size));
       if (w) await w;
       let sent = 0;
+      if (ch.sendFile && !hasher) {
+        // Straight from the file to the socket (sendfile): a DATA header, then its bytes.
+        const head = new Uint8Array(new ArrayBuffer(HEADER_BYTES));
+        while (sent < size) {
+          const want = Math.min(DATA_CHUNK, size - sent);
+          putHeader(head, 0, F_DATA, want);
+          w = ch.write(head);
+          if (w) await w;
+          const got = await ch.sendFile(fd, want);
+          sent += got;
+          if (got > 0) opts.onProgress?.(0, got);
+          if (got < want) {
+            // The file shrank: the frame promised `want` bytes, so it is completed with zeros and
+            // the file is then skipped (the receiver drops what it has of it).
+            const zeros = new Uint8Array(new ArrayBuffer(Math.min(want - got, DATA_CHUNK)));
+            for (let left = want - got; left > 0; left -= zeros.length) {
+              w = ch.write(zeros.subarray(0, Math.min(left, zeros.length)));
+              if (w) await w;
+            }
+            await skip(i, Object.assign(new Error("shrunk"), { code: "SHRUNK" }));
+            return;
+          }
+        }
+      }
       while (sent < size) {
         const want = Math.min(DATA_CHUNK, size - sent);
         const buf = reuse ? (chunkBuf ??= new Uint8Array(new ArrayBuffer(HEADER_BYTES + DATA_CHUNK))) : new Uint8Array(new ArrayBuffer(HEADER_BYTES + want));

@@ -75,3 +75,5 @@ export {
   fchmod, fchmodIfNeeded, futimes, utimesAt, mkdirAt, renameAt, unlinkAt, unlinkQuiet, symlinkAt, umaskOf,
   O_RDONLY, O_WRONLY, O_DIRECTORY, O_PATH, O_NOFOLLOW, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS,
 } from "./openat2.ts";
+// Direct reads and sendfile on a data-plane socket's fd (Linux).
+export { directSocketIoAvailable, pollWritable, socketRead, socketSendFile } from "./socket-io.ts";

@@ -47,6 +47,7 @@ function openLibc() {
     symlinkat: { args: ["ptr", "i32", "ptr"], returns: "i32" },
     statx: { args: ["i32", "ptr", "i32", "u32", "ptr"], returns: "i32" },
     umask: { args: ["u32"], returns: "u32" },
+    poll: { args: ["ptr", "u64", "i32"], returns: "i32" },
     __errno_location: { args: [], returns: "ptr" },
   }).symbols;
 }

@@ -7,7 +7,7 @@
 // `finally` (and on SIGINT/SIGTERM).
 //
 //   bun test/bench/remote-bench.ts [--runs N] [--scale F] [--only large,small] [--out FILE]
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { linkSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -103,11 +103,13 @@ try {
   for (const d of [blitMod, rsyncMod, out]) mkdirSync(d);
   const bigBytes = Math.round((1 << 30) * scale);
   const smallFiles = Math.max(100, Math.round(100_000 * scale));
-  process.stderr.write(`workspace ${ws}: generating ${bigBytes} B file and ${smallFiles} x 4 KiB files...\n`);
-  mkdirSync(join(ws, "big"));
-  await makeRandomFile(join(ws, "big", "big.bin"), bigBytes);
-  await makeSmallTree(join(ws, "small"), { files: smallFiles, dirs: 200, size: 4096 });
-  // Both sources also sit in each module so the pulls read the same bytes.
+  // tmpfs footprint is kept to about 2 GiB at any time: on these VMs, once a few GiB of memory are
+  // in use, filling more pages costs several times as much (measured: 1 GiB into /dev/shm took
+  // 0.45 s up to 4-5 GiB in use, then 2.9 s), which would charge whichever tool runs last. So the
+  // pull sources are hard links of the push sources (no copy), the small tree is made only after
+  // the large runs are gone, and each run's output is removed right after that run (on tmpfs a
+  // removal is synchronous and leaves no disk work behind, unlike the ext4 case BENCHMARKING.md
+  // warns about).
   writeFileSync(join(ws, "blitd.toml"), `telemetry = false\n[modules.m]\npath = ${JSON.stringify(blitMod)}\nread_only = false\n`);
   const rsyncPort = 20000 + Math.floor(Math.random() * 20000);
   writeFileSync(join(ws, "rsyncd.conf"), `uid = root\ngid = root\nuse chroot = no\npid file = ${ws}/rsyncd.pid\n[m]\npath = ${rsyncMod}\nread only = no\n`);
@@ -125,7 +127,10 @@ try {
   const blitUrl = `blit://127.0.0.1:${port}/m`;
   process.stderr.write(`blitd on ${port}, rsyncd on ${rsyncPort}\n`);
 
-  async function scenario(name: string, bytes: number, files: number, tools: Record<string, (run: number) => Promise<number>>, after?: (run: number) => void) {
+  // `after` runs after each tool's run. The large scenarios remove that run's 1 GiB output there,
+  // so every tool writes into memory the previous one just freed: on this VM, tmpfs pages never
+  // touched before cost several times more to fill, which would penalize whichever tool runs last.
+  async function scenario(name: string, bytes: number, files: number, tools: Record<string, (run: number) => Promise<number>>, after?: (run: number, tool: string) => void) {
     const samples: Sample[] = [];
     for (let r = 0; r <= runs; r++) {
       for (const [tool, fn] of Object.entries(tools)) {
@@ -133,52 +138,61 @@ try {
         await sync();
         if (r > 0) samples.push({ tool, ms });
         process.stderr.write(`  ${name} ${tool} run ${r}${r === 0 ? " (warm-up)" : ""}: ${(ms / 1000).toFixed(2)} s\n`);
+        after?.(r, tool);
       }
-      after?.(r);
     }
     results.push({ scenario: name, bytes, files, samples });
   }
 
   if (only.has("large")) {
-    // Seed each module with the file for the pulls (not measured).
-    await timeCmd(blit(["push", join(ws, "big"), `${blitUrl}/big-src`]));
-    await timeCmd(["rsync", "-a", join(ws, "big") + "/", `${rsyncUrl}/big-src/`]);
+    process.stderr.write(`generating a ${bigBytes} B file...\n`);
+    mkdirSync(join(ws, "big"));
+    await makeRandomFile(join(ws, "big", "big.bin"), bigBytes);
+    // The pull sources: the same file, hard-linked into each module.
+    for (const mod of [blitMod, rsyncMod]) {
+      mkdirSync(join(mod, "big-src"));
+      linkSync(join(ws, "big", "big.bin"), join(mod, "big-src", "big.bin"));
+    }
     await scenario("large push (1 file)", bigBytes, 1, {
       "blit-tcp": (r) => timeCmd(blit(["push", join(ws, "big"), `${blitUrl}/lp-tcp-${r}`])),
       "blit-grpc": (r) => timeCmd(blit(["push", join(ws, "big"), `${blitUrl}/lp-grpc-${r}`, "--force-grpc"])),
       rsyncd: (r) => timeCmd(["rsync", "-a", join(ws, "big") + "/", `${rsyncUrl}/lp-${r}/`]),
       "raw-tcp": (r) => rawCopy(join(ws, "big", "big.bin"), join(out, `raw-${r}.bin`)),
-    }, (r) => {
-      // One big file is cheap to remove (not a tree of many files): keeps tmpfs from filling up.
-      for (const p of [`${blitMod}/lp-tcp-${r}`, `${blitMod}/lp-grpc-${r}`, `${rsyncMod}/lp-${r}`, `${out}/raw-${r}.bin`]) rmSync(p, { recursive: true, force: true });
+    }, (r, tool) => {
+      // One big file is cheap to remove (not a tree of many files).
+      const p = { "blit-tcp": `${blitMod}/lp-tcp-${r}`, "blit-grpc": `${blitMod}/lp-grpc-${r}`, rsyncd: `${rsyncMod}/lp-${r}`, "raw-tcp": `${out}/raw-${r}.bin` }[tool];
+      if (p) rmSync(p, { recursive: true, force: true });
     });
     await scenario("large pull (1 file)", bigBytes, 1, {
       "blit-tcp": (r) => timeCmd(blit(["pull", `${blitUrl}/big-src`, join(out, `lpull-tcp-${r}`)])),
       "blit-grpc": (r) => timeCmd(blit(["pull", `${blitUrl}/big-src`, join(out, `lpull-grpc-${r}`), "--force-grpc"])),
       rsyncd: (r) => timeCmd(["rsync", "-a", `${rsyncUrl}/big-src/`, join(out, `lpull-rsync-${r}`) + "/"]),
       "raw-tcp": (r) => rawCopy(join(ws, "big", "big.bin"), join(out, `rawp-${r}.bin`)),
-    }, (r) => {
-      for (const p of [`lpull-tcp-${r}`, `lpull-grpc-${r}`, `lpull-rsync-${r}`, `rawp-${r}.bin`]) rmSync(join(out, p), { recursive: true, force: true });
+    }, (r, tool) => {
+      const p = { "blit-tcp": `lpull-tcp-${r}`, "blit-grpc": `lpull-grpc-${r}`, rsyncd: `lpull-rsync-${r}`, "raw-tcp": `rawp-${r}.bin` }[tool];
+      if (p) rmSync(join(out, p), { recursive: true, force: true });
     });
   }
   if (only.has("small")) {
-    await timeCmd(blit(["push", join(ws, "small"), `${blitUrl}/small-src`]));
-    await timeCmd(["rsync", "-a", join(ws, "small") + "/", `${rsyncUrl}/small-src/`]);
+    for (const p of [join(ws, "big"), join(blitMod, "big-src"), join(rsyncMod, "big-src")]) rmSync(p, { recursive: true, force: true });
+    process.stderr.write(`generating ${smallFiles} x 4 KiB files...\n`);
+    await makeSmallTree(join(ws, "small"), { files: smallFiles, dirs: 200, size: 4096 });
+    // The pull sources: the same tree, hard-linked into each module (cp -al, times kept).
+    for (const mod of [blitMod, rsyncMod]) await timeCmd(["cp", "-al", join(ws, "small"), join(mod, "small-src")]);
+    await sync();
+    const drop = (path: string | undefined) => {
+      if (path) rmSync(path, { recursive: true, force: true });
+    };
     await scenario(`small push (${smallFiles} x 4 KiB)`, smallFiles * 4096, smallFiles, {
       "blit-tcp": (r) => timeCmd(blit(["push", join(ws, "small"), `${blitUrl}/sp-tcp-${r}`])),
       "blit-grpc": (r) => timeCmd(blit(["push", join(ws, "small"), `${blitUrl}/sp-grpc-${r}`, "--force-grpc"])),
       rsyncd: (r) => timeCmd(["rsync", "-a", join(ws, "small") + "/", `${rsyncUrl}/sp-${r}/`]),
-    });
-    // tmpfs runs out of inodes with 24 trees of 100,000 files: the push trees go before the pulls
-    // (between scenarios, never between runs), then the pulls have the machine to themselves.
-    for (let r = 0; r <= runs; r++) for (const p of [`${blitMod}/sp-tcp-${r}`, `${blitMod}/sp-grpc-${r}`, `${rsyncMod}/sp-${r}`]) rmSync(p, { recursive: true, force: true });
-    await sync();
-    await Bun.sleep(2000);
+    }, (r, tool) => drop(({ "blit-tcp": `${blitMod}/sp-tcp-${r}`, "blit-grpc": `${blitMod}/sp-grpc-${r}`, rsyncd: `${rsyncMod}/sp-${r}` } as Record<string, string>)[tool]));
     await scenario(`small pull (${smallFiles} x 4 KiB)`, smallFiles * 4096, smallFiles, {
       "blit-tcp": (r) => timeCmd(blit(["pull", `${blitUrl}/small-src`, join(out, `spull-tcp-${r}`)])),
       "blit-grpc": (r) => timeCmd(blit(["pull", `${blitUrl}/small-src`, join(out, `spull-grpc-${r}`), "--force-grpc"])),
       rsyncd: (r) => timeCmd(["rsync", "-a", `${rsyncUrl}/small-src/`, join(out, `spull-rsync-${r}`) + "/"]),
-    });
+    }, (r, tool) => drop(join(out, ({ "blit-tcp": `spull-tcp-${r}`, "blit-grpc": `spull-grpc-${r}`, rsyncd: `spull-rsync-${r}` } as Record<string, string>)[tool]!)));
   }
 
   // ---- report ----

@@ -288,6 +288,7 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
         if (t.direction === "push") {
           const r = t.receiver!;
           if (t.dataState === "expired" && !req.aborted) r.prepare();
+          await r.settle();
           summary = r.finish({ extraErrors: Number(req.client_errors) || 0, interrupted: !!req.aborted || t.dataState === "failed" });
         }
       } finally {

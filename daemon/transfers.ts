@@ -244,6 +244,7 @@ export class Transfer {
     if (this.direction === "push") {
       const r = this.receiver!;
       r.prepare();
+      r.flow = { pause: () => ch.pause(), resume: () => ch.resume() };
       r.onDone = () => {
         // Confirm: the client calls Complete only after this, so Complete never overtakes the data.
         try {

@@ -14,6 +14,9 @@ export interface Channel {
    * Throws once closed.
    */
   sendFile?(fileFd: number, len: number): Promise<number>;
+  /** Stops delivering arriving bytes until resume() (the receiver's writers are behind). */
+  pause(): void;
+  resume(): void;
   /** Where arriving bytes go. An exception thrown by fn ends the channel with that error. */
   onBytes(fn: (chunk: Uint8Array) => void): void;
   /** Flushes what was written and closes the sending side gracefully. */
@@ -64,6 +67,7 @@ export class SocketChannel implements Channel {
   /** The socket's fd for direct reads and sendfile; -1 when that path is not used. */
   private readonly fd: number;
   private readBuf: Uint8Array | undefined;
+  private paused = false;
   declare sendFile?: (fileFd: number, len: number) => Promise<number>;
 
   constructor(private socket: Socket<any>) {
@@ -110,13 +114,29 @@ export class SocketChannel implements Channel {
     if (this.fd < 0) return;
     const buf = (this.readBuf ??= new Uint8Array(new ArrayBuffer(DIRECT_READ_BYTES)));
     const t0 = performance.now();
-    while (!this.isClosed) {
+    while (!this.isClosed && !this.paused) {
       // EOF, nothing waiting, or an error: Bun's own events report the end and the errors
       const n = socketRead(this.fd, buf, 0, buf.length);
       if (typeof n === "string" || n <= 0) return;
       if (!this.deliver(buf.subarray(0, n))) return;
       if (performance.now() - t0 > DIRECT_SLICE_MS) return; // epoll wakes the socket again
     }
+  }
+
+  pause(): void {
+    if (this.paused || this.isClosed) return;
+    this.paused = true;
+    this.socket.pause();
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    if (this.isClosed) return;
+    this.socket.resume();
+    setImmediate(() => {
+      if (this.fn && !this.paused) this.drainDirect();
+    });
   }
 
   private async sendFileDirect(fileFd: number, len: number): Promise<number> {
@@ -224,6 +244,8 @@ export interface GrpcDuplex {
   once(event: string, fn: (...args: any[]) => void): unknown;
   cancel?(): void;
   destroy?(err?: Error): void;
+  pause?(): unknown;
+  resume?(): unknown;
 }
 
 /** gRPC stream channel: frames ride in DataChunk messages. */
@@ -300,6 +322,14 @@ export class GrpcChannel implements Channel {
     this.drainWaiters = [];
     for (const r of w) r();
     this.resolveClosed();
+  }
+
+  pause(): void {
+    this.stream.pause?.();
+  }
+
+  resume(): void {
+    this.stream.resume?.();
   }
 
   async end(): Promise<void> {

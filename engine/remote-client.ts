@@ -519,6 +519,7 @@ export async function runRemote(job: RemoteJob, hooks: RemoteHooks = {}): Promis
           data: (c) => receiver.data(c),
         });
         let frameError: string | undefined;
+        receiver.flow = { pause: () => ch.pause(), resume: () => ch.resume() };
         ch.onBytes((c) => {
           try {
             dec.feed(c);
@@ -577,6 +578,7 @@ export async function runRemote(job: RemoteJob, hooks: RemoteHooks = {}): Promis
         if (!dataFailed) fatal(err);
       }
       timing.completeMs = performance.now() - tComplete;
+      await receiver.settle();
       const tDel = performance.now();
       summary = receiver.finish({ interrupted: dataFailed || interrupted });
       timing.deleteMs = performance.now() - tDel;

@@ -6,8 +6,8 @@
 // (FrameError) and the caller ends the transfer; abort() then removes what is half-written.
 import { readdirSync } from "node:fs";
 import {
-  closeFd, createExclusive, fchmod, fchmodIfNeeded, futimes, mkdirAt, openBeneath, readSome, renameAt, symlinkAt,
-  unlinkAt, unlinkQuiet, utimesAt, writeAll, O_DIRECTORY, O_RDONLY, TEMP_PREFIX, describeCode, FsError,
+  closeFd, createExclusive, dupFd, fchmod, fchmodIfNeeded, futimes, mkdirAt, openBeneath, readSome, renameAt, symlinkAt,
+  unlinkAt, unlinkQuiet, utimesAt, writeAll, O_DIRECTORY, O_RDONLY, describeCode, FsError,
 } from "../ffi/index.ts";
 import {
   F_DATA, F_DONE, F_ERROR, F_FILE, F_FILE_END, F_SAME, F_SHARD, F_SKIP, FrameError, HASH_BYTES, SHARD_HASHES,
@@ -16,6 +16,8 @@ import {
 import { FATAL_CODES } from "./errors.ts";
 import type { RunError } from "./report.ts";
 import type { ReceivePlan } from "./remote-plan.ts";
+import { shardWriters, type ShardReply, type ShardWriterPool } from "./shard-pool.ts";
+import { tempName } from "./temp-name.ts";
 import { T_DIR, type Tree } from "./walk.ts";
 
 const MAX_ERRORS_KEPT = 1000;
@@ -31,6 +33,14 @@ export interface ReceiverOptions {
   force: boolean;
   /** The source is one regular file: no directory metadata, no deletes. */
   singleFile: boolean;
+  /**
+   * Threads that write shards (the small files) beside the thread reading the data: the
+   * process's pool by default (see shardWriters), null to write them on this thread. Not used
+   * with --checksum.
+   */
+  writers?: ShardWriterPool | null;
+  /** Shard bytes handed to the writers and not yet written before the data is paused. @default 64 MiB */
+  maxPendingBytes?: number;
 }
 
 export interface ReceiveSummary {
@@ -60,12 +70,6 @@ interface Current {
   failed: boolean;
 }
 
-function tempName(name: string): string {
-  const rand = crypto.getRandomValues(new Uint32Array(2));
-  const tail = name.length > 200 ? name.slice(0, 200) : name;
-  return `${TEMP_PREFIX}${rand[0]!.toString(16)}${rand[1]!.toString(16)}-${tail}`;
-}
-
 export function hashHex(b: Uint8Array): string {
   return Buffer.from(b.buffer, b.byteOffset, b.length).toString("hex");
 }
@@ -85,6 +89,17 @@ export class TreeReceiver implements FrameHandler {
   private cur: Current | undefined;
   private prepared = false;
   private finished = false;
+  private readonly writers: ShardWriterPool | null;
+  private readonly maxPending: number;
+  /** The root fd the writer threads use (a dup, closed once no job is pending). */
+  private writerRootFd = -1;
+  private readonly cancel = new Int32Array(new SharedArrayBuffer(4));
+  private pendingJobs = 0;
+  private pendingBytes = 0;
+  private paused = false;
+  private settleWaiters: (() => void)[] = [];
+  /** Set by the owner: stop and restart the data while the writers catch up. */
+  flow: { pause(): void; resume(): void } | undefined;
 
   constructor(
     private rootFd: number,
@@ -102,6 +117,14 @@ export class TreeReceiver implements FrameHandler {
     for (const i of plan.need) this.state[i] = ST_EXPECTED;
     for (const i of plan.checks) this.state[i] = ST_EXPECTED;
     this.checkSet = new Set(plan.checks);
+    this.writers = opts.checksum ? null : opts.writers === undefined ? shardWriters() : opts.writers;
+    this.maxPending = opts.maxPendingBytes ?? 64 << 20;
+  }
+
+  /** Resolves when every shard handed to the writer threads is written (or failed). */
+  settle(): Promise<void> {
+    if (this.pendingJobs === 0) return Promise.resolve();
+    return new Promise((r) => this.settleWaiters.push(r));
   }
 
   addError(e: RunError): void {
@@ -245,7 +268,9 @@ export class TreeReceiver implements FrameHandler {
         this.senderFiles = dv.getUint32(0, true);
         this.senderErrors = dv.getUint32(4, true);
         this.done = true;
-        this.onDone?.();
+        // DONE is confirmed once every shard is on disk
+        if (this.pendingJobs === 0) this.onDone?.();
+        else void this.settle().then(() => this.onDone?.());
         return;
       }
       case F_ERROR:
@@ -337,6 +362,10 @@ export class TreeReceiver implements FrameHandler {
     const withHash = (p[0]! & SHARD_HASHES) !== 0;
     if (this.opts.checksum && !withHash) throw new FrameError("SHARD without the hashes --checksum needs");
     const count = dv.getUint32(1, true);
+    if (this.writers && !withHash) {
+      this.shardToWriters(this.writers, p, dv, count);
+      return;
+    }
     let off = 5;
     for (let k = 0; k < count; k++) {
       if (off + 8 > p.length) throw new FrameError("SHARD entry header past the end");
@@ -356,6 +385,74 @@ export class TreeReceiver implements FrameHandler {
       off += len;
     }
     if (off !== p.length) throw new FrameError("SHARD has trailing bytes");
+  }
+
+  /** Checks the whole shard, claims its files, and hands the files to a writer thread. */
+  private shardToWriters(writers: ShardWriterPool, p: Uint8Array, dv: DataView, count: number): void {
+    const rels: string[] = [];
+    const offsets: number[] = [];
+    const lengths: number[] = [];
+    const modes: number[] = [];
+    const mtimeSec: number[] = [];
+    const mtimeNsec: number[] = [];
+    let off = 5;
+    for (let k = 0; k < count; k++) {
+      if (off + 8 > p.length) throw new FrameError("SHARD entry header past the end");
+      const i = dv.getUint32(off, true);
+      const len = dv.getUint32(off + 4, true);
+      off += 8;
+      if (off + len > p.length) throw new FrameError("SHARD file data past the end");
+      this.claim(i);
+      if (len !== this.src.sizes[i]) throw new FrameError(`entry ${i}: shard holds ${len} bytes, the manifest said ${this.src.sizes[i]}`);
+      const rel = this.src.paths[i]!;
+      if (!this.isBlocked(rel)) {
+        rels.push(rel);
+        offsets.push(off);
+        lengths.push(len);
+        modes.push(this.src.modes[i]!);
+        mtimeSec.push(this.src.mtimeSec[i]!);
+        mtimeNsec.push(this.src.mtimeNsec[i]!);
+      }
+      off += len;
+    }
+    if (off !== p.length) throw new FrameError("SHARD has trailing bytes");
+    if (rels.length === 0) return;
+    if (this.writerRootFd < 0) this.writerRootFd = dupFd(this.rootFd);
+    const bytes = p.length;
+    this.pendingJobs++;
+    this.pendingBytes += bytes;
+    if (!this.paused && this.pendingBytes > this.maxPending) {
+      this.paused = true;
+      this.flow?.pause();
+    }
+    // The payload is copied into its own ArrayBuffer (moved to the thread): the bytes it came in
+    // belong to the connection's read buffer, and a Node Buffer's slice() would share it.
+    const payload = new Uint8Array(new ArrayBuffer(p.length));
+    payload.set(p);
+    void writers
+      .run({ rootFd: this.writerRootFd, cancel: this.cancel.buffer as SharedArrayBuffer, payload: payload.buffer, rels, offsets, lengths, modes, mtimeSec, mtimeNsec })
+      .then((r) => this.shardWritten(r, rels, bytes));
+  }
+
+  private shardWritten(r: ShardReply, rels: string[], bytes: number): void {
+    this.summary.filesWritten += r.written;
+    this.summary.bytesWritten += r.bytes;
+    for (const e of r.errors) this.fsError(rels[e.k]!, new FsError(e.code, "write", rels[e.k]!, describeCode(e.code)));
+    if (r.failed) {
+      for (const rel of rels.slice(r.written)) this.addError({ path: rel, side: "destination", code: "EIO", message: `${rel}: ${r.failed}` });
+    }
+    this.pendingBytes -= bytes;
+    if (--this.pendingJobs === 0) {
+      closeFd(this.writerRootFd);
+      this.writerRootFd = -1;
+      const w = this.settleWaiters;
+      this.settleWaiters = [];
+      for (const f of w) f();
+    }
+    if (this.paused && this.pendingBytes <= this.maxPending / 4) {
+      this.paused = false;
+      this.flow?.resume();
+    }
   }
 
   private writeWhole(i: number, bytes: Uint8Array, hash: Uint8Array | undefined): void {
@@ -393,6 +490,7 @@ export class TreeReceiver implements FrameHandler {
 
   /** Ends a transfer that broke off: the half-written file's temporary is removed. Idempotent. */
   abort(reason?: string): void {
+    Atomics.store(this.cancel, 0, 1); // the writer threads stop before their next file
     this.dropCurrent();
     if (reason && !this.done) this.addError({ path: ".", side: "run", code: "TRANSFER_ABORTED", message: reason });
     this.closeDirs();
@@ -407,6 +505,11 @@ export class TreeReceiver implements FrameHandler {
     if (this.finished) return this.summary;
     this.finished = true;
     this.dropCurrent();
+    if (this.pendingJobs > 0 && !opts.interrupted) {
+      // the owner must settle() first; whatever the writers still do, this run deletes nothing
+      this.addError({ path: ".", side: "run", code: "NOT_SETTLED", message: "files were still being written when the transfer was finished" });
+      opts = { ...opts, interrupted: true };
+    }
     let missing = 0;
     for (let i = 0; i < this.state.length; i++) if (this.state[i] === ST_EXPECTED) missing++;
     if (missing > 0 && !opts.dryRun) {

@@ -71,7 +71,7 @@ export function backend(): PlatformBackend {
 }
 // Sandboxed access beneath a root directory fd (blitd modules, a pull's destination).
 export {
-  openat2, openat2Available, openBeneath, openRootDir, closeFd, createExclusive, openReadAt, writeAll, readSome,
+  openat2, openat2Available, openBeneath, openRootDir, closeFd, dupFd, createExclusive, openReadAt, writeAll, readSome,
   fchmod, fchmodIfNeeded, futimes, utimesAt, mkdirAt, renameAt, unlinkAt, unlinkQuiet, symlinkAt, umaskOf,
   O_RDONLY, O_WRONLY, O_DIRECTORY, O_PATH, O_NOFOLLOW, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS,
 } from "./openat2.ts";

@@ -48,6 +48,7 @@ function openLibc() {
     statx: { args: ["i32", "ptr", "i32", "u32", "ptr"], returns: "i32" },
     umask: { args: ["u32"], returns: "u32" },
     poll: { args: ["ptr", "u64", "i32"], returns: "i32" },
+    fcntl: { args: ["i32", "i32", "i32"], returns: "i32" },
     __errno_location: { args: [], returns: "ptr" },
   }).symbols;
 }

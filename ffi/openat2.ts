@@ -124,6 +124,14 @@ export function openReadAt(dirFd: number, name: string): number {
   return fd;
 }
 
+const F_DUPFD_CLOEXEC = 1030;
+/** A second fd for the same open directory or file (close-on-exec). */
+export function dupFd(fd: number): number {
+  const n = lib().fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (n < 0) fail("fcntl", `fd ${fd}`);
+  return n;
+}
+
 /** Writes all of buf[off, off+len) to fd. */
 export function writeAll(fd: number, buf: Uint8Array, off = 0, len = buf.length - off, what = "write"): void {
   const l = lib();

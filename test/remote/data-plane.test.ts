@@ -4,7 +4,7 @@
 import { afterEach, beforeEach, expect, test } from "bun:test";
 import { mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { emptyTree, planReceive, sendFiles, SocketChannel, TreeReceiver, walkTree, type Tree } from "../../engine/index.ts";
+import { emptyTree, planReceive, sendFiles, SocketChannel, TreeReceiver, walkTree, type ReceiverOptions, type Tree } from "../../engine/index.ts";
 import { closeFd, directSocketIoAvailable, openRootDir } from "../../ffi/index.ts";
 import { doneFrame, FrameDecoder } from "../../proto/index.ts";
 import { tempDir } from "./helpers.ts";
@@ -60,14 +60,16 @@ async function channelPair(): Promise<{ a: SocketChannel; b: SocketChannel; clos
 }
 
 /** Sends `src` (its tree) over a fresh connection into `dst`; returns the receiver's summary. */
-async function transfer(src: string, dst: string, tree: Tree) {
+async function transfer(src: string, dst: string, tree: Tree, extra: Partial<ReceiverOptions> = {}) {
   const pair = await channelPair();
   const srcFd = openRootDir(src);
   const dstFd = openRootDir(dst);
   try {
     const plan = planReceive(tree, emptyTree(), { mirror: false, checksum: false, sizeOnly: false, ignoreTimes: false });
-    const receiver = new TreeReceiver(dstFd, tree, emptyTree(), plan, { mirror: false, checksum: false, maxDelete: -1, force: false, singleFile: false });
+    const receiver = new TreeReceiver(dstFd, tree, emptyTree(), plan, { mirror: false, checksum: false, maxDelete: -1, force: false, singleFile: false, ...extra });
     receiver.prepare();
+    let pauses = 0;
+    receiver.flow = { pause: () => (pauses++, pair.b.pause()), resume: () => pair.b.resume() };
     const done = new Promise<void>((r) => (receiver.onDone = r));
     const decoder = new FrameDecoder(receiver);
     pair.b.onBytes((c) => decoder.feed(c));
@@ -75,7 +77,8 @@ async function transfer(src: string, dst: string, tree: Tree) {
     await pair.a.write(doneFrame(sent.files, sent.errors.length));
     await Promise.race([done, pair.b.closed]);
     expect(pair.b.failure).toBeUndefined();
-    return { sent, summary: receiver.finish() };
+    await receiver.settle();
+    return { sent, summary: receiver.finish(), pauses };
   } finally {
     closeFd(srcFd);
     closeFd(dstFd);
@@ -123,4 +126,27 @@ test("a large file that shrinks after the manifest is skipped in words, and the 
   // nothing under the final name, no temporary left; the other file is whole
   expect(readdirSync(dst).sort()).toEqual(["b-keeps.bin"]);
   expect(Buffer.compare(readFileSync(join(dst, "b-keeps.bin")), Buffer.from(keep))).toBe(0);
+});
+
+test("many small files through the writer threads, with the data paused while they catch up, or on one thread", async () => {
+  const src = join(dir, "src");
+  mkdirSync(src);
+  const files: Record<string, Uint8Array> = {};
+  for (let d = 0; d < 8; d++) {
+    mkdirSync(join(src, `d${d}`));
+    for (let k = 0; k < 250; k++) files[`d${d}/f${k}`] = randomBytes(1000 + ((k * 131) % 7000));
+  }
+  for (const [rel, bytes] of Object.entries(files)) writeFileSync(join(src, rel), bytes);
+  const tree = walkTree(src, [], "source");
+  for (const [label, extra] of [["writers", { maxPendingBytes: 64 << 10 }], ["one thread", { writers: null }]] as const) {
+    const dst = join(dir, `dst-${label}`);
+    mkdirSync(dst);
+    const { summary, pauses } = await transfer(src, dst, tree, extra);
+    expect(summary.errors).toEqual([]);
+    expect(summary.filesWritten).toBe(2000);
+    for (const [rel, bytes] of Object.entries(files)) expect(Buffer.compare(readFileSync(join(dst, rel)), Buffer.from(bytes))).toBe(0);
+    // no temporary left behind
+    for (let d = 0; d < 8; d++) expect(readdirSync(join(dst, `d${d}`)).length).toBe(250);
+    if (label === "writers" && process.platform === "linux") expect(pauses).toBeGreaterThan(0);
+  }
 });

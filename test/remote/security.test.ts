@@ -150,7 +150,7 @@ describe("traversal attempts are refused and nothing is written outside the modu
     expect(outsideListing()).toEqual(["secret.txt"]);
   });
 
-  test("the pulling client refuses daemon paths that would escape its destination", () => {
+  test("the pulling client refuses daemon paths that would escape its destination", async () => {
     for (const [, entries] of badManifests) expect(() => decodeManifest(encodeManifest(tree(entries)))).toThrow();
     // Even a manifest that passes (dir 'out' + file) cannot write through a symlink in the destination.
     const dst = join(work, "client-dst");
@@ -161,12 +161,16 @@ describe("traversal attempts are refused and nothing is written outside the modu
     const plan = planReceive(src, lying, { mirror: false, checksum: false, sizeOnly: false, ignoreTimes: false });
     const fd = openRootDir(dst);
     try {
-      const r = new TreeReceiver(fd, src, lying, plan, { mirror: false, checksum: false, maxDelete: -1, force: false, singleFile: false });
-      r.prepare();
-      r.frame(13, shard(1, "evil\n"));
-      const s = r.finish();
-      expect(s.filesWritten).toBe(0);
-      expect(s.errors.map((e) => e.code)).toContain("EXDEV");
+      // shards written by the writer threads, and on the receiving thread
+      for (const writers of [undefined, null]) {
+        const r = new TreeReceiver(fd, src, lying, { ...plan, blocked: new Set() }, { mirror: false, checksum: false, maxDelete: -1, force: false, singleFile: false, writers });
+        r.prepare();
+        r.frame(13, shard(1, "evil\n"));
+        await r.settle();
+        const s = r.finish();
+        expect(s.filesWritten).toBe(0);
+        expect(s.errors.map((e) => e.code)).toContain("EXDEV");
+      }
     } finally {
       closeFd(fd);
     }

@@ -137,6 +137,7 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
       mirror: !!o?.mirror, checksum: !!o?.checksum, sizeOnly: !!o?.size_only, ignoreTimes: !!o?.ignore_times,
       maxDelete: Number.isInteger(maxDelete) && maxDelete >= -1 ? maxDelete : -1, force: !!o?.force,
       dryRun: !!o?.dry_run, exclude: direction === "push" || direction === "pull" ? exclude : [],
+      bwlimit: Number.isSafeInteger(Number(o?.bwlimit)) && Number(o?.bwlimit) > 0 ? Number(o.bwlimit) : 0,
     };
   };
 

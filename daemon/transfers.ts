@@ -29,6 +29,8 @@ export interface TransferOptions {
   force: boolean;
   dryRun: boolean;
   exclude: string[];
+  /** Bytes per second a pull's data may go at (the client's --bwlimit); 0: no limit. */
+  bwlimit: number;
 }
 
 export interface TransferEnv {
@@ -325,6 +327,7 @@ export class Transfer {
       }
       const res = await sendFiles(ch, this.rootFd, this.src, send, {
         checksum: this.opts.checksum,
+        bwlimit: this.opts.bwlimit,
         onProgress: () => this.touch(),
         cancelled: () => this.dataState !== "active",
       });

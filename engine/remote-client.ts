@@ -327,7 +327,7 @@ export async function runRemote(job: RemoteJob, hooks: RemoteHooks = {}): Promis
     const tNeg = performance.now();
     const reply = await call<any>(client, "Negotiate", {
       direction: "push", module: u.module, path: u.path, client_version: VERSION,
-      options: { mirror: job.command === "mirror", checksum: opts.checksum, size_only: opts.sizeOnly, ignore_times: opts.ignoreTimes, max_delete: opts.maxDelete, force: opts.force, dry_run: opts.dryRun, exclude: opts.exclude },
+      options: { mirror: job.command === "mirror", checksum: opts.checksum, size_only: opts.sizeOnly, ignore_times: opts.ignoreTimes, max_delete: opts.maxDelete, force: opts.force, dry_run: opts.dryRun, exclude: opts.exclude, bwlimit: opts.bwlimit },
       manifest: encodeManifest(src, single),
     }, md, u);
     timing.negotiateMs = performance.now() - tNeg;
@@ -395,6 +395,7 @@ export async function runRemote(job: RemoteJob, hooks: RemoteHooks = {}): Promis
           const progress: Progress = { phase: "transfer", filesDone: 0, bytesDone: 0, filesTotal: send.length, bytesTotal: counts.plannedBytes };
           const res = await sendFiles(ch, rootFd, src, send, {
             checksum: opts.checksum,
+            bwlimit: opts.bwlimit,
             cancelled: () => interrupted,
             onProgress: (f, b) => {
               progress.filesDone += f;
@@ -444,7 +445,7 @@ export async function runRemote(job: RemoteJob, hooks: RemoteHooks = {}): Promis
     const tNeg = performance.now();
     const reply = await call<any>(client, "Negotiate", {
       direction: "pull", module: u.module, path: u.path, client_version: VERSION,
-      options: { mirror: job.command === "mirror", checksum: opts.checksum, size_only: opts.sizeOnly, ignore_times: opts.ignoreTimes, max_delete: opts.maxDelete, force: opts.force, dry_run: opts.dryRun, exclude: opts.exclude },
+      options: { mirror: job.command === "mirror", checksum: opts.checksum, size_only: opts.sizeOnly, ignore_times: opts.ignoreTimes, max_delete: opts.maxDelete, force: opts.force, dry_run: opts.dryRun, exclude: opts.exclude, bwlimit: opts.bwlimit },
     }, md, u);
     timing.negotiateMs = performance.now() - tNeg;
     const decoded = decodeManifest(reply.manifest);

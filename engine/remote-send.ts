@@ -28,6 +28,8 @@ export interface SendOptions {
   onProgress?: (files: number, bytes: number) => void;
   /** Checked between files; when it returns true the sender stops. */
   cancelled?: () => boolean;
+  /** Bytes per second to send at most (--bwlimit); 0 or absent: no limit. */
+  bwlimit?: number;
 }
 
 const yieldNow = () => new Promise<void>((r) => setImmediate(r));
@@ -44,7 +46,20 @@ export async function sendFiles(ch: Channel, rootFd: number, tree: Tree, indices
   let chunkBuf: Uint8Array | undefined;
   const hashEach = opts.checksum;
   const perEntry = 8 + (hashEach ? HASH_BYTES : 0);
-  const capacity = HEADER_BYTES + 5 + SHARD_BYTES + SHARD_FILES * perEntry;
+  // --bwlimit: frames of about 1/8 s of data, so the pace is even (a shard still holds the largest small file)
+  const rate = opts.bwlimit && opts.bwlimit > 0 ? opts.bwlimit : 0;
+  const dataChunk = rate ? Math.max(16 << 10, Math.min(DATA_CHUNK, Math.floor(rate / 8))) : DATA_CHUNK;
+  const shardLimit = rate ? Math.max(SHARD_FILE_MAX, Math.min(SHARD_BYTES, dataChunk)) : SHARD_BYTES;
+  const capacity = HEADER_BYTES + 5 + shardLimit + SHARD_FILES * perEntry;
+  const paceT0 = performance.now();
+  let paced = 0;
+  /** Sleeps while the bytes sent so far are ahead of the rate. */
+  const pace = async (n: number) => {
+    if (!rate) return;
+    paced += n;
+    const ahead = (paced / rate) * 1000 - (performance.now() - paceT0);
+    if (ahead > 1) await Bun.sleep(ahead);
+  };
   let shard = new Uint8Array(new ArrayBuffer(capacity));
   let sdv = new DataView(shard.buffer);
   let off = HEADER_BYTES + 5;
@@ -80,6 +95,7 @@ export async function sendFiles(ch: Channel, rootFd: number, tree: Tree, indices
     res.files += files;
     res.bytes += bytes;
     opts.onProgress?.(files, bytes);
+    await pace(out.length);
     if (++sinceYield >= 8) {
       sinceYield = 0;
       await yieldNow();
@@ -144,13 +160,14 @@ export async function sendFiles(ch: Channel, rootFd: number, tree: Tree, indices
         // Straight from the file to the socket (sendfile): a DATA header, then its bytes.
         const head = new Uint8Array(new ArrayBuffer(HEADER_BYTES));
         while (sent < size) {
-          const want = Math.min(DATA_CHUNK, size - sent);
+          const want = Math.min(dataChunk, size - sent);
           putHeader(head, 0, F_DATA, want);
           w = ch.write(head);
           if (w) await w;
           const got = await ch.sendFile(fd, want);
           sent += got;
           if (got > 0) opts.onProgress?.(0, got);
+          await pace(got);
           if (got < want) {
             // The file shrank: the frame promised `want` bytes, so it is completed with zeros and
             // the file is then skipped (the receiver drops what it has of it).
@@ -165,7 +182,7 @@ export async function sendFiles(ch: Channel, rootFd: number, tree: Tree, indices
         }
       }
       while (sent < size) {
-        const want = Math.min(DATA_CHUNK, size - sent);
+        const want = Math.min(dataChunk, size - sent);
         const buf = reuse ? (chunkBuf ??= new Uint8Array(new ArrayBuffer(HEADER_BYTES + DATA_CHUNK))) : new Uint8Array(new ArrayBuffer(HEADER_BYTES + want));
         let got = 0;
         let err: unknown;
@@ -186,6 +203,7 @@ export async function sendFiles(ch: Channel, rootFd: number, tree: Tree, indices
           if (w) await w;
           sent += got;
           opts.onProgress?.(0, got);
+          await pace(got);
         }
         if (err !== undefined) {
           await skip(i, err); // the receiver drops the file it has open

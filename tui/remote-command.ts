@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import {
-  isRemote, listRemote, normalizeOptions, RemoteError, runRemote, UsageError,
+  isRemote, listRemote, normalizeOptions, parseRate, RemoteError, runRemote, UsageError,
   type Action, type RemoteJob, type RunReport,
 } from "../engine/index.ts";
 import { startRecording, telemetryEnabled, telemetryPath } from "../analytics/index.ts";
@@ -29,6 +29,8 @@ const COMMON = `Flags:
       --size-only        treat files of equal size as unchanged, whatever their mtime
   -I, --ignore-times     transfer every file, even when size and mtime match
       --exclude GLOB     leave out matching entries (repeatable; same rules as 'blit copy')
+      --bwlimit RATE     send file data at most RATE bytes per second: 500K, 50M, 1G (K, M, G are
+                         1024-based, as in rsync); the sending side paces itself (blitd for a pull)
       --max-delete N     with --mirror: if more than N entries would be deleted, delete none (exit 1)
       --force            with --mirror: allow a mirror from an empty source
       --auth-token-file FILE
@@ -126,6 +128,9 @@ async function transferCommand(route: "push" | "pull", args: string[], io: Remot
         mirror: { type: "boolean" },
         "force-grpc": { type: "boolean" },
         "auth-token-file": { type: "string" },
+        bwlimit: { type: "string" },
+        // not a push/pull flag: taken so that its error can say why
+        workers: { type: "string", short: "w" },
       },
     });
     if (values.help) {
@@ -147,6 +152,10 @@ async function transferCommand(route: "push" | "pull", args: string[], io: Remot
       err(`${route}: '${local}' must be a local path`);
       return EXIT_FATAL;
     }
+    if (values.workers !== undefined) {
+      err(`--workers applies to copy and mirror; ${route} moves data over one connection (the receiving side writes small files with BLIT_SHARD_WRITERS threads, default 2)`);
+      return EXIT_FATAL;
+    }
     if (!values.mirror && (values["max-delete"] !== undefined || values.force)) {
       err("--max-delete and --force only apply with --mirror");
       return EXIT_FATAL;
@@ -163,6 +172,7 @@ async function transferCommand(route: "push" | "pull", args: string[], io: Remot
       exclude: values.exclude ?? [],
       maxDelete: values["max-delete"] !== undefined ? whole("max-delete", values["max-delete"]) : -1,
       force: values.force ?? false,
+      bwlimit: values.bwlimit !== undefined ? parseRate(values.bwlimit) : 0,
     });
     const job: RemoteJob = {
       command: values.mirror ? "mirror" : "copy",

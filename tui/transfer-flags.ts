@@ -25,7 +25,9 @@ export const TRANSFER_FLAGS: readonly TransferFlag[] = [
   { name: "--size-only", commands: ALL },
   { name: "--ignore-times", short: "-I", commands: ALL },
   { name: "--exclude", value: "GLOB", repeatable: true, commands: ALL },
-  { name: "--workers", short: "-w", value: "N", commands: ALL },
+  // push and pull move data over one connection; blitd and the pulling client write received
+  // small files with BLIT_SHARD_WRITERS threads
+  { name: "--workers", short: "-w", value: "N", commands: ["copy", "mirror"] },
   { name: "--bwlimit", value: "RATE", commands: ALL },
   { name: "--max-delete", value: "N", commands: ["mirror", "push", "pull"] },
   { name: "--force", commands: ["mirror", "push", "pull"] },

@@ -126,6 +126,43 @@ describe("push", () => {
   });
 });
 
+describe("--bwlimit and --workers", () => {
+  test("push and pull --bwlimit 1M hold 2 MiB to about 2 s each, and the copy is exact", async () => {
+    const slow = join(work, "slow-src");
+    mkdirSync(slow);
+    const big = new Uint8Array(2 << 20);
+    for (let o = 0; o < big.length; o += 65536) crypto.getRandomValues(big.subarray(o, o + 65536));
+    writeFileSync(join(slow, "two-mib.bin"), big);
+    for (let k = 0; k < 8; k++) writeFileSync(join(slow, `small-${k}.txt`), `small ${k}\n`.repeat(100));
+    let t0 = performance.now();
+    const p = await blit(["push", slow, `${url}/data/slow`, "--bwlimit", "1M", "--json"]);
+    const pushMs = performance.now() - t0;
+    expect(p.code).toBe(0);
+    expect(json(p.stdout).options.bwlimit).toBe(1 << 20);
+    expect(pushMs).toBeGreaterThan(1400); // unthrottled, this takes well under 0.5 s
+    expect((await diffR(slow, join(mod, "slow"))).same).toBe(true);
+    // a pull's sender is blitd: the limit travels in the negotiation
+    const back = join(work, "slow-back");
+    t0 = performance.now();
+    const q = await blit(["pull", `${url}/data/slow`, back, "--bwlimit", "1M", "--json"]);
+    const pullMs = performance.now() - t0;
+    expect(q.code).toBe(0);
+    expect(pullMs).toBeGreaterThan(1400);
+    expect((await diffR(slow, back)).same).toBe(true);
+  }, 30_000);
+
+  test("--bwlimit abc and --workers are usage errors in words, and nothing is sent", async () => {
+    const bad = await blit(["push", src, `${url}/data/never`, "--bwlimit", "abc"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("not a rate: 'abc'");
+    const w = await blit(["pull", `${url}/data/push-tcp`, join(work, "never"), "--workers", "4"]);
+    expect(w.code).toBe(2);
+    expect(w.stderr).toContain("--workers applies to copy and mirror");
+    expect(existsSync(join(mod, "never"))).toBe(false);
+    expect(existsSync(join(work, "never"))).toBe(false);
+  });
+});
+
 describe("pull", () => {
   for (const mode of ["tcp", "grpc"] as const) {
     test(`pull over ${mode} copies the tree exactly (diff -r)`, async () => {

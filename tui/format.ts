@@ -7,7 +7,8 @@ export function bytes(n: number): string {
     v /= 1024;
     u++;
   }
-  return u === 0 ? `${n} B` : `${v.toFixed(v >= 100 ? 0 : 1)} ${units[u]}`;
+  // byte counts are whole; a rate below 1 KiB/s is not, and is rounded like the rest
+  return u === 0 ? `${Math.round(n)} B` : `${v.toFixed(v >= 100 ? 0 : 1)} ${units[u]}`;
 }
 
 export function count(n: number): string {

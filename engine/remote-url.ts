@@ -47,10 +47,10 @@ export function parseRemoteUrl(text: string, opts: { needModule: boolean }): Rem
   }
   let port = DEFAULT_PORT;
   if (after.startsWith(":")) {
-    const m = /^:(\d{1,5})(.*)$/.exec(after);
+    const m = /^:(\d{1,5})(\/.*)?$/.exec(after);
     if (!m || Number(m[1]) < 1 || Number(m[1]) > 65535) bad("invalid port");
     port = Number(m![1]);
-    after = m![2]!;
+    after = m![2] ?? "";
   }
   if (after !== "" && !after.startsWith("/")) bad("unexpected text after the host");
   const parts = after.split("/").filter((p) => p !== "");

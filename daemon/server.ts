@@ -2,6 +2,7 @@
 // reaper, stale-temporary cleanup at start, and the daemon's own telemetry.
 import { timingSafeEqual } from "node:crypto";
 import { readdirSync } from "node:fs";
+import { createServer as createTcpServer, type AddressInfo, type Socket as NetSocket } from "node:net";
 import { hostname, release } from "node:os";
 import { join } from "node:path";
 import {
@@ -343,10 +344,41 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
 
   const server = new grpc.Server(serverOptions(config.idleTimeout * 1000));
   server.addService(blitService(), service as unknown as grpc.UntypedServiceImplementation);
-  const bindHost = host.includes(":") ? `[${host}]` : host;
-  const boundPort = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${bindHost}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
-  );
+  // The gRPC port is our own TCP listener that hands each connection to grpc-js (its public
+  // connection injector), so the number of client connections is bounded too: one over
+  // max_connections goes to a second server that answers every call "at its limit" in words,
+  // and is closed a few seconds later.
+  const busy = new grpc.Server(serverOptions(5000));
+  const busyError = () => toStatus(new DaemonError("BUSY", `blitd is at its limit of ${config.maxConnections} client connections (max_connections); try again later`));
+  const busyUnary = (_call: unknown, cb: grpc.sendUnaryData<unknown>) => cb(busyError(), null);
+  busy.addService(blitService(), {
+    ListModules: busyUnary, ListDir: busyUnary, Negotiate: busyUnary, Complete: busyUnary,
+    Data: (call: grpc.ServerDuplexStream<unknown, unknown>) => call.emit("error", busyError()),
+  } as unknown as grpc.UntypedServiceImplementation);
+  const insecure = grpc.ServerCredentials.createInsecure();
+  const injector = server.createConnectionInjector(insecure);
+  const busyInjector = busy.createConnectionInjector(insecure);
+  const live = new Set<NetSocket>();
+  const gate = createTcpServer({ noDelay: true }, (sock) => {
+    sock.on("error", () => {}); // a reset connection ends that connection only
+    if (live.size >= config.maxConnections) {
+      log(`refused a connection from ${sock.remoteAddress}: ${live.size} client connections open (max_connections)`);
+      busyInjector.injectConnection(sock);
+      setTimeout(() => sock.destroy(), 5000).unref?.();
+      return;
+    }
+    live.add(sock);
+    sock.once("close", () => live.delete(sock));
+    injector.injectConnection(sock);
+  });
+  const boundPort = await new Promise<number>((resolve, reject) => {
+    gate.once("error", reject);
+    gate.listen(port, host, () => {
+      gate.off("error", reject);
+      gate.on("error", (err) => log(`error: gRPC listener: ${err.message}`));
+      resolve((gate.address() as AddressInfo).port);
+    });
+  });
 
   // Idle transfers are ended: a client that vanished between Negotiate and Complete.
   const reaper = setInterval(() => {
@@ -379,7 +411,12 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
       }
       transfers.clear();
       byToken.clear();
+      gate.close();
+      injector.destroy();
+      busyInjector.destroy();
+      for (const s of live) s.destroy();
       server.forceShutdown();
+      busy.forceShutdown();
       await recordChain;
     },
   };

@@ -111,8 +111,9 @@ export async function diffR(a: string, b: string): Promise<{ same: boolean; out:
 }
 
 /** A raw client for speaking to blitd directly, as a hostile or broken peer would. */
-export function rawClient(port: number) {
-  return blitClient(`127.0.0.1:${port}`);
+export function rawClient(port: number, ownConnection = false) {
+  // grpc-js shares one connection per target across clients unless told otherwise
+  return blitClient(`127.0.0.1:${port}`, ownConnection ? { "grpc.use_local_subchannel_pool": 1 } : {});
 }
 
 export function rpc<T = any>(client: ReturnType<typeof blitClient>, method: string, req: unknown, token?: string): Promise<T> {

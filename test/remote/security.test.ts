@@ -280,6 +280,46 @@ describe("garbage leaves the daemon serving", () => {
   });
 });
 
+describe("connection limit", () => {
+  test("one client connection over max_connections is answered 'at its limit' in words; a freed slot serves again", async () => {
+    const dir = tempDir("conns-");
+    let daemon: Daemon | undefined;
+    const clients: ReturnType<typeof rawClient>[] = [];
+    try {
+      mkdirSync(join(dir, "m"));
+      daemon = await startBlitd(dir, moduleToml({ m: { path: join(dir, "m") } }, "max_connections = 2"));
+      for (let k = 0; k < 2; k++) {
+        const c = rawClient(daemon.port, true);
+        clients.push(c);
+        expect((await rpc(c, "ListModules", {})).modules.map((m: { name: string }) => m.name)).toEqual(["m"]);
+      }
+      // both connections stay open; a third gets the answer, in words, from the CLI too
+      const third = rawClient(daemon.port, true);
+      clients.push(third);
+      const err = await rpc(third, "ListModules", {}).then(() => undefined, (e: { code: number; details: string }) => e);
+      expect(err?.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+      expect(err?.details).toContain("at its limit of 2 client connections (max_connections)");
+      const cli = await blit(["ls", `blit://127.0.0.1:${daemon.port}`]);
+      expect(cli.code).toBe(2);
+      expect(cli.stderr).toContain("at its limit of 2 client connections");
+      // closing one frees its slot
+      clients.shift()!.close();
+      let listed = "";
+      for (let tries = 0; tries < 30 && !listed.includes("m"); tries++) {
+        await Bun.sleep(100);
+        const r = await blit(["ls", `blit://127.0.0.1:${daemon.port}`]);
+        if (r.code === 0) listed = r.stdout;
+      }
+      expect(listed).toContain("m");
+      expect(daemon.alive()).toBe(true);
+    } finally {
+      for (const c of clients) c.close();
+      await daemon?.stop();
+      cleanup(dir);
+    }
+  });
+});
+
 describe("auth token", () => {
   test("off on loopback; on: every RPC needs it, in words", async () => {
     const dir = tempDir("auth-");

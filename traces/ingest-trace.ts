@@ -1,6 +1,7 @@
 // Ingesting a trace file into the telemetry store: stream the parser's events into DuckDB through
-// the appender, place the trace's clock in wall time, link it to the blit run it covers, and
-// store its summaries. A failed ingest leaves no rows behind.
+// batch files that DuckDB loads while the parser goes on (event-batches.ts), place the trace's
+// clock in wall time, link it to the blit run it covers, and store its summaries. A failed ingest
+// leaves no rows behind.
 import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import type { DuckDBConnection } from "@duckdb/node-api";
@@ -10,7 +11,7 @@ import type { TraceFormat } from "./detect-format.ts";
 import type { BadLine, ClockKind, TraceEvent } from "./trace-event.ts";
 import { computeSummary, type SummaryScope, type TraceSummary } from "./trace-summary.ts";
 import { TraceError } from "./trace-error.ts";
-import { EventChunkWriter } from "./event-chunks.ts";
+import { EventBatchLoader } from "./event-batches.ts";
 
 export interface IngestOptions extends ReadTraceOptions {
   /** The telemetry store file (the CLI passes telemetryPath(env)). */
@@ -30,8 +31,21 @@ export interface IngestOptions extends ReadTraceOptions {
    * @default 20
    */
   keepUnparsed?: number;
-  /** Called now and then with the events appended so far (for progress displays and benchmarks). */
+  /**
+   * Called now and then (and after each batch) with the events parsed so far, for progress
+   * displays and benchmarks. Throwing from it fails the ingest, which then stores nothing.
+   */
   onProgress?: (events: number) => void;
+  /**
+   * Events per batch handed to DuckDB. Any size stores the same rows; tests use tiny ones.
+   * @default 122,880 (one DuckDB row group)
+   */
+  batchEvents?: number;
+  /**
+   * Where the batch files are written (in a fresh directory, removed afterwards, also on failure).
+   * @default os.tmpdir()
+   */
+  tempDir?: string;
 }
 
 export interface IngestResult {
@@ -55,6 +69,8 @@ export interface IngestResult {
 const SLACK_S = 2;
 const SLACK_ESTIMATED_S = 120;
 const PROGRESS_EVERY = 65536;
+/** DuckDB's memory limit while events load (the summaries then run with the default). */
+const LOAD_MEMORY_LIMIT = "100MB";
 
 /**
  * Parses `path` and stores it. Throws TraceError for a file that is missing, empty or not a
@@ -88,11 +104,13 @@ async function ingestInto(
   conn: DuckDBConnection, reader: TraceReader, traceId: string, file: string, endedAt: Date, options: IngestOptions,
 ): Promise<IngestResult> {
   const keep = options.keepUnparsed ?? 20;
-  // events need no order on disk (every query orders by ts), which lets DuckDB append with less memory
+  // events need no order on disk (every query orders by ts), which lets DuckDB load with less memory
   await conn.run("SET preserve_insertion_order = false");
-  const appender = await conn.createAppender("trace_events");
-  // the appender is fed whole data chunks; the bindings module is the one @duckdb/node-api loaded
-  const writer = new EventChunkWriter((await import("@duckdb/node-bindings")).default, await import("@duckdb/node-api"), appender, traceId);
+  // one DuckDB thread loads while this one parses, so the two overlap; the limit keeps the load's
+  // memory bounded (each load writes its row groups to the file as it goes)
+  await conn.run("SET threads = 1");
+  await conn.run(`SET memory_limit = '${LOAD_MEMORY_LIMIT}'`);
+  const loader = new EventBatchLoader(conn, traceId, { batchRows: options.batchEvents, tempDir: options.tempDir });
   let events = 0;
   let unparsed = 0;
   const sample: BadLine[] = [];
@@ -106,17 +124,22 @@ async function ingestInto(
         continue;
       }
       const e = item.event;
-      writer.add(events, e);
+      const full = loader.add(events, e);
       events++;
       if (e.ts < firstTs) firstTs = e.ts;
       const end = e.ts + (e.duration ?? 0);
       if (end > lastTs) lastTs = end;
-      if (options.onProgress && events % PROGRESS_EVERY === 0) options.onProgress(events);
+      if (full) {
+        await loader.rotate();
+        options.onProgress?.(events);
+      } else if (options.onProgress && events % PROGRESS_EVERY === 0) options.onProgress(events);
     }
-    writer.flush();
-    appender.flushSync();
+    await loader.finish();
   } finally {
-    appender.closeSync();
+    await loader.close();
+    // the summaries' aggregates and sorts need more than the load
+    await conn.run("RESET threads");
+    await conn.run("RESET memory_limit");
   }
   const state = reader.state;
   if (state.rescale !== 1) {

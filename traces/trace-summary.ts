@@ -107,6 +107,11 @@ export interface SummaryScope {
 }
 
 const TOP = 20;
+/** Each renamed file's source and the name it last got (a temporary and its final name). */
+const RENAMES = `
+  SELECT json_extract_string(fields, '$.from') AS src, arg_max(path, ts) AS dst
+  FROM trace_events WHERE trace_id = $trace AND kind = 'rename' AND json_extract_string(fields, '$.from') IS NOT NULL AND path IS NOT NULL
+  GROUP BY 1`;
 
 export async function computeSummary(conn: DuckDBConnection, s: SummaryScope): Promise<TraceSummary> {
   const params: Record<string, string | number> = { trace: s.traceId };
@@ -122,22 +127,32 @@ export async function computeSummary(conn: DuckDBConnection, s: SummaryScope): P
         s.subject.pids.length ? `pid IN (${s.subject.pids.map(Number).join(",")}) OR tid IN (${s.subject.pids.map(Number).join(",")})` : "",
         s.subject.processes.length ? `process IN (${s.subject.processes.map(sqlString).join(",")})` : "",
       ].filter(Boolean).join(" OR ") || "FALSE"})`;
-  // events, with writes to a temporary counted under the name it was finally renamed or linked to
-  const ev = `
-    WITH renames AS (
-      SELECT json_extract_string(fields, '$.from') AS src, any_value(path ORDER BY ts DESC) AS dst
-      FROM trace_events WHERE trace_id = $trace AND kind = 'rename' AND json_extract_string(fields, '$.from') IS NOT NULL AND path IS NOT NULL
-      GROUP BY 1
-    ), ev AS (
+  // blit's events and the rest, in the scope; `evf` adds each event's final path: writes to a
+  // temporary are counted under the name it was finally renamed or linked to. Only the file queries
+  // pay for that join.
+  const ev = `ev AS (SELECT *, ${subjectSql} AS subject FROM trace_events WHERE ${where})`;
+  const evf = `
+    renames AS (${RENAMES}), evf AS (
       SELECT e.*, coalesce(r.dst, e.path) AS final_path, ${subjectSql} AS subject
       FROM trace_events e LEFT JOIN renames r ON e.path = r.src
       WHERE ${where.replace(/\b(trace_id|ts)\b/g, "e.$1")}
     )`;
-  const q = async (sql: string) => (await conn.runAndReadAll(`${ev} ${sql}`, params)).getRowObjects();
+  const q = async (sql: string) => (await conn.runAndReadAll(`WITH ${ev} ${sql}`, params)).getRowObjects();
+  const qf = async (sql: string) => (await conn.runAndReadAll(`WITH ${evf} ${sql}`, params)).getRowObjects();
   const num = (v: unknown) => (v == null ? 0 : Number(v));
-  const totals = (await q(`SELECT count(*) AS n, min(ts) AS first, max(ts + coalesce(duration, 0)) AS last FROM ev`))[0]!;
-  const byKind = (await q(`SELECT kind, count(*) AS n, sum(duration) AS secs, sum(bytes) AS bytes FROM ev GROUP BY kind ORDER BY n DESC, kind`))
-    .map((r) => ({ kind: r.kind as OpKind, count: num(r.n), seconds: num(r.secs), bytes: num(r.bytes) }));
+  // one scan for the totals, the kinds, the categories, blit's data events and the failures:
+  // each grouping set gives what its own GROUP BY query would
+  const sets = await q(`
+      SELECT GROUPING(kind) AS g_kind, GROUPING(category) AS g_cat, GROUPING(fail_result) AS g_fail,
+             kind, category, failed, fail_result, count(*) AS n, sum(duration) AS secs, sum(bytes) AS bytes,
+             coalesce(sum(duration), 0) AS secs0, min(ts) AS first, max(ts + coalesce(duration, 0)) AS last,
+             count(*) FILTER (WHERE subject AND category = 'data') AS subject_data
+      FROM (SELECT *, CASE WHEN failed THEN result END AS fail_result FROM ev)
+      GROUP BY GROUPING SETS ((), (kind), (category), (kind, failed, fail_result))`);
+  const totals = sets.find((r) => num(r.g_kind) === 1 && num(r.g_cat) === 1 && num(r.g_fail) === 1) ?? { n: 0, first: null, last: null, subject_data: 0 };
+  const byKind = sets.filter((r) => num(r.g_kind) === 0 && num(r.g_fail) === 1)
+    .map((r) => ({ kind: r.kind as OpKind, count: num(r.n), seconds: num(r.secs), bytes: num(r.bytes) }))
+    .sort((a, b) => b.count - a.count || compareText(a.kind, b.kind));
   const latency = (await q(`
       SELECT kind, count(*) AS n, quantile_cont(duration, 0.5) AS p50, quantile_cont(duration, 0.9) AS p90,
              quantile_cont(duration, 0.99) AS p99, max(duration) AS mx
@@ -149,39 +164,46 @@ export async function computeSummary(conn: DuckDBConnection, s: SummaryScope): P
              coalesce(sum(bytes) FILTER (WHERE kind IN ('write', 'disk_write')), 0) AS wr
       FROM ev GROUP BY process, pid ORDER BY rd + wr DESC, n DESC, process, pid LIMIT ${TOP}`))
     .map((r) => ({ process: String(r.process ?? ""), pid: r.pid == null ? null : num(r.pid), events: num(r.n), readBytes: num(r.rd), writeBytes: num(r.wr) }));
+  // summed per path first, then per final path: the same sums with the join done once per path
   const bytesByFile = (await q(`
-      , f AS (
-        SELECT final_path AS path, count(*) AS n,
-               coalesce(sum(bytes) FILTER (WHERE kind IN ('read', 'disk_read')), 0) AS rd,
-               coalesce(sum(bytes) FILTER (WHERE kind IN ('write', 'disk_write')), 0) AS wr
-        FROM ev WHERE final_path IS NOT NULL GROUP BY final_path)
+      , renames AS (${RENAMES}),
+      by_path AS (
+        SELECT path, count(*) AS n,
+               sum(bytes) FILTER (WHERE kind IN ('read', 'disk_read')) AS rd,
+               sum(bytes) FILTER (WHERE kind IN ('write', 'disk_write')) AS wr
+        FROM ev WHERE path IS NOT NULL GROUP BY path),
+      f AS (
+        SELECT coalesce(r.dst, b.path) AS path, sum(n) AS n, coalesce(sum(rd), 0) AS rd, coalesce(sum(wr), 0) AS wr
+        FROM by_path b LEFT JOIN renames r ON b.path = r.src GROUP BY 1)
       -- the most written files and the most read ones, so a few big reads cannot hide the writes
-      SELECT * FROM f
-      QUALIFY row_number() OVER (ORDER BY wr DESC, n DESC, path) <= ${TOP} OR row_number() OVER (ORDER BY rd DESC, n DESC, path) <= ${TOP}
+      -- (two top-N lists: a path is in f once, so each order is total and their union is exact)
+      SELECT * FROM (
+        (SELECT * FROM f ORDER BY wr DESC, n DESC, path LIMIT ${TOP})
+        UNION (SELECT * FROM f ORDER BY rd DESC, n DESC, path LIMIT ${TOP}))
       ORDER BY wr DESC, rd DESC, n DESC, path`))
     .map((r) => ({ path: String(r.path), ops: num(r.n), readBytes: num(r.rd), writeBytes: num(r.wr) }));
-  const sharedFiles = s.subject.all ? [] : (await q(`
-      , mine AS (SELECT DISTINCT lower(final_path) AS p FROM ev WHERE subject AND final_path IS NOT NULL)
+  const sharedFiles = s.subject.all ? [] : (await qf(`
+      , mine AS (SELECT DISTINCT lower(final_path) AS p FROM evf WHERE subject AND final_path IS NOT NULL)
       SELECT process, pid, count(DISTINCT final_path) AS files, count(*) AS n, coalesce(sum(bytes), 0) AS bytes,
              coalesce(sum(duration), 0) AS secs, list(DISTINCT final_path)[1:3] AS examples
-      FROM ev WHERE NOT subject AND lower(final_path) IN (SELECT p FROM mine)
-      GROUP BY process, pid ORDER BY n DESC, process LIMIT ${TOP}`.replace(/^\s*,/, ", ")))
+      FROM evf WHERE NOT subject AND lower(final_path) IN (SELECT p FROM mine)
+      GROUP BY process, pid ORDER BY n DESC, process LIMIT ${TOP}`))
     .map((r) => ({
       process: String(r.process ?? ""), pid: r.pid == null ? null : num(r.pid), files: num(r.files), events: num(r.n),
       bytes: num(r.bytes), seconds: num(r.secs), examples: listOf(r.examples),
     }));
-  const cats = await q(`SELECT category, count(*) AS n, coalesce(sum(duration), 0) AS secs FROM ev GROUP BY category`);
-  const cat = (c: string) => cats.find((r) => r.category === c);
-  const failures = (await q(`
-      SELECT kind, result, count(*) AS n FROM ev WHERE failed GROUP BY kind, result ORDER BY n DESC, kind, result LIMIT ${TOP}`))
-    .map((r) => ({ kind: r.kind as OpKind, result: String(r.result), count: num(r.n) }));
+  const cat = (c: string) => sets.find((r) => num(r.g_cat) === 0 && r.category === c);
+  const failures = sets.filter((r) => num(r.g_fail) === 0 && r.failed === true)
+    .map((r) => ({ kind: r.kind as OpKind, result: String(r.fail_result), count: num(r.n) }))
+    .sort((a, b) => b.count - a.count || compareText(a.kind, b.kind) || compareText(a.result, b.result))
+    .slice(0, TOP);
   // progress: blit's data operations (any of its events when it has none)
-  const progressHasData = num((await q(`SELECT count(*) AS n FROM ev WHERE subject AND category = 'data'`))[0]?.n) > 0;
+  const progressHasData = num(totals.subject_data) > 0;
   const longestGaps = (await q(`
       , p AS (SELECT ts, ts + coalesce(duration, 0) AS te, line FROM ev WHERE subject ${progressHasData ? "AND category = 'data'" : ""}),
       g AS (SELECT max(te) OVER (ORDER BY ts, te ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end, ts, line FROM p)
       SELECT prev_end, ts, ts - prev_end AS gap, line FROM g WHERE prev_end IS NOT NULL AND ts > prev_end
-      ORDER BY gap DESC LIMIT 5`.replace(/^\s*,/, ", ")))
+      ORDER BY gap DESC LIMIT 5`))
     .map((r) => ({ fromTs: num(r.prev_end), toTs: num(r.ts), seconds: num(r.gap), line: r.line == null ? null : num(r.line) }));
   const first = totals.first == null ? null : num(totals.first);
   const last = totals.last == null ? null : num(totals.last);
@@ -209,6 +231,19 @@ function listOf(v: unknown): string[] {
   if (Array.isArray(v)) return v.map(String);
   const items = (v as { items?: unknown[] } | null)?.items;
   return Array.isArray(items) ? items.map(String) : [];
+}
+
+/** Text in DuckDB's order (byte order of UTF-8, which is code point order), for sorting in JS. */
+function compareText(a: string, b: string): number {
+  if (a === b) return 0;
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.codePointAt(i)!;
+    const y = b.codePointAt(i)!;
+    if (x !== y) return x < y ? -1 : 1;
+    if (x > 0xffff) i++;
+  }
+  return a.length - b.length;
 }
 
 function sqlString(s: string): string {

@@ -72,7 +72,7 @@ export function categoryOf(kind: OpKind, name: string): OpCategory {
   return META_OTHER.has(name) ? "metadata" : "other";
 }
 
-const SYSCALL_KINDS: Record<string, OpKind> = {};
+const SYSCALL_KINDS = new Map<string, OpKind>();
 for (const [kind, names] of Object.entries({
   open: "open openat openat2 creat open_by_handle_at",
   read: "read pread64 pread readv preadv preadv2",
@@ -84,10 +84,10 @@ for (const [kind, names] of Object.entries({
   fsync: "fsync fdatasync sync_file_range syncfs sync",
   exec: "execve execveat",
 } as Record<OpKind, string>)) {
-  for (const name of names.split(" ")) SYSCALL_KINDS[name] = kind as OpKind;
+  for (const name of names.split(" ")) SYSCALL_KINDS.set(name, kind as OpKind);
 }
 
 /** The kind of a Linux system call by name ("other" when it is none of the file operations). */
 export function syscallKind(name: string): OpKind {
-  return SYSCALL_KINDS[name] ?? "other";
+  return SYSCALL_KINDS.get(name) ?? "other";
 }

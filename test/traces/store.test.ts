@@ -92,6 +92,21 @@ describe("stored events", () => {
     }));
 });
 
+describe("strace prefixes", () => {
+  test("pid and -tt time read the same however they are spaced (the common form has a fast path)", () =>
+    withTempDir((dir) => {
+      const prefixes = ["100 13:04:05.000321 ", "100  13:04:05.000321   ", "100\t13:04:05.000321 ", "  100 13:04:05.000321 ", "[pid   100] 13:04:05.000321 ", "100 13:04:05.000321\t", "0100 13:04:05.000321 "];
+      const got = prefixes.map((prefix, i) => {
+        const path = join(dir, `p${i}.strace`);
+        writeFileSync(path, `${prefix}close(3) = 0 <0.000002>\n100 13:04:06 close(4) = 0\n`);
+        const { events, bad } = collect(path);
+        expect(bad).toEqual([]);
+        return events.map((e) => [e.tid, e.ts, e.duration]);
+      });
+      for (const g of got) expect(g).toEqual([[100, 13 * 3600 + 4 * 60 + 5.000321, 0.000002], [100, 13 * 3600 + 4 * 60 + 6, null]]);
+    }));
+});
+
 describe("a failed ingest", () => {
   test("stores nothing and leaves no batch files", () =>
     withTempDir(async (dir) => {

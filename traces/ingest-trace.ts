@@ -108,6 +108,8 @@ async function ingestInto(
   await conn.run("SET preserve_insertion_order = false");
   // one DuckDB thread loads while this one parses, so the two overlap; the limit keeps the load's
   // memory bounded (each load writes its row groups to the file as it goes)
+  const settings = await conn.runAndReadAll("SELECT current_setting('threads') AS threads, current_setting('memory_limit') AS memory");
+  const before = settings.getRowObjects()[0]!;
   await conn.run("SET threads = 1");
   await conn.run(`SET memory_limit = '${LOAD_MEMORY_LIMIT}'`);
   const loader = new EventBatchLoader(conn, traceId, { batchRows: options.batchEvents, tempDir: options.tempDir });
@@ -138,8 +140,9 @@ async function ingestInto(
   } finally {
     await loader.close();
     // the summaries' aggregates and sorts need more than the load
-    await conn.run("RESET threads");
-    await conn.run("RESET memory_limit");
+    // (set back, not RESET: RESET memory_limit shows the default but leaves the limit in force)
+    await conn.run(`SET threads = ${Number(before.threads)}`);
+    await conn.run(`SET memory_limit = ${sqlString(String(before.memory))}`);
   }
   const state = reader.state;
   if (state.rescale !== 1) {
@@ -285,6 +288,10 @@ async function subjectOf(conn: DuckDBConnection, traceId: string, format: TraceF
   );
   const processes = names.getRowObjects().map((r) => String(r.process));
   return { rule: "no linked run: processes named blit or bun", pids: [], processes, all: false };
+}
+
+function sqlString(s: string): string {
+  return `'${s.replace(/'/g, "''")}'`;
 }
 
 async function storeSummary(conn: DuckDBConnection, s: TraceSummary): Promise<void> {

@@ -28,6 +28,12 @@ export interface EventBatchOptions {
    * @default os.tmpdir()
    */
   tempDir?: string;
+  /**
+   * When DuckDB runs under a memory limit: how to run a load with more memory. Used for a batch
+   * whose longest line needs a large read buffer, and to retry a load that ran out of memory
+   * (a failed INSERT stored nothing).
+   */
+  roomy?: <T>(run: () => Promise<T>) => Promise<T>;
 }
 
 /** trace_events' columns after trace_id, in table order, as read_csv declares them. */
@@ -62,7 +68,10 @@ export class EventBatchLoader {
   private inFlight: Promise<void> | null = null;
   private inFlightFile = "";
 
+  private readonly roomy: (<T>(run: () => Promise<T>) => Promise<T>) | undefined;
+
   constructor(private readonly conn: DuckDBConnection, private readonly traceId: string, options: EventBatchOptions = {}) {
+    this.roomy = options.roomy;
     this.batchRows = Math.max(1, options.batchRows ?? ROW_GROUP_ROWS);
     this.dir = mkdtempSync(join(options.tempDir ?? tmpdir(), "blit-trace-"));
   }
@@ -169,11 +178,19 @@ export class EventBatchLoader {
     // one native call, no bound values: the whole statement runs on DuckDB's side while this thread
     // goes on parsing (with values, preparing and executing are two calls, and the second would
     // only start when this thread next awaits)
-    await this.conn.run(
+    const run = () => this.conn.run(
       `INSERT INTO trace_events SELECT ${sqlString(this.traceId)}, ${CSV_COLUMNS.map(([name]) => name).join(", ")}
        FROM read_csv(${sqlString(file)}, columns={${columns}}, header=false, delim='\t', new_line='\\n', quote='${Q}', escape='${Q}',
                      auto_detect=false, allow_quoted_nulls=false, nullstr='', strict_mode=true, ${sizes})`,
     );
+    if (!this.roomy) return void (await run());
+    if (maxLine > DEFAULT_MAX_LINE) return void (await this.roomy(run));
+    try {
+      await run();
+    } catch (err) {
+      if (!String(err).includes("Out of Memory Error")) throw err;
+      await this.roomy(run);
+    }
   }
 
   /** Room for `n` more bytes: written out first when the buffer is short, grown for a huge value. */

@@ -9,7 +9,7 @@ import { withStore } from "../analytics/index.ts";
 import { readTrace, type ReadTraceOptions, type TraceReader } from "./read-trace.ts";
 import type { TraceFormat } from "./detect-format.ts";
 import type { BadLine, ClockKind, TraceEvent } from "./trace-event.ts";
-import { computeSummary, type SummaryScope, type TraceSummary } from "./trace-summary.ts";
+import { computeSummary, type SummaryMemory, type SummaryScope, type TraceSummary } from "./trace-summary.ts";
 import { TraceError } from "./trace-error.ts";
 import { EventBatchLoader } from "./event-batches.ts";
 
@@ -69,8 +69,8 @@ export interface IngestResult {
 const SLACK_S = 2;
 const SLACK_ESTIMATED_S = 120;
 const PROGRESS_EVERY = 65536;
-/** DuckDB's memory limit while events load (the summaries then run with the default). */
-const LOAD_MEMORY_LIMIT = "100MB";
+/** DuckDB's memory limit during an ingest (see MemoryLimit). */
+const LOAD_MEMORY_LIMIT = "64MB";
 
 /**
  * Parses `path` and stores it. Throws TraceError for a file that is missing, empty or not a
@@ -103,16 +103,52 @@ export async function ingestTrace(path: string, options: IngestOptions): Promise
 async function ingestInto(
   conn: DuckDBConnection, reader: TraceReader, traceId: string, file: string, endedAt: Date, options: IngestOptions,
 ): Promise<IngestResult> {
-  const keep = options.keepUnparsed ?? 20;
   // events need no order on disk (every query orders by ts), which lets DuckDB load with less memory
   await conn.run("SET preserve_insertion_order = false");
-  // one DuckDB thread loads while this one parses, so the two overlap; the limit keeps the load's
-  // memory bounded (each load writes its row groups to the file as it goes)
   const settings = await conn.runAndReadAll("SELECT current_setting('threads') AS threads, current_setting('memory_limit') AS memory");
   const before = settings.getRowObjects()[0]!;
+  const memory = new MemoryLimit(conn, String(before.memory));
+  await memory.limit();
+  try {
+    return await loadAndSummarize(conn, reader, traceId, file, endedAt, options, Number(before.threads), memory);
+  } finally {
+    // set back, not RESET: RESET memory_limit shows the default but leaves the limit in force
+    await conn.run(`SET memory_limit = ${sqlString(String(before.memory))}`);
+  }
+}
+
+/**
+ * DuckDB's memory limit during an ingest: LOAD_MEMORY_LIMIT, lifted for the statements that need
+ * more (grouping every distinct path, rewriting every event) and for any query that ran out.
+ */
+class MemoryLimit implements SummaryMemory {
+  constructor(private readonly conn: DuckDBConnection, private readonly previous: string) {}
+
+  async limit(): Promise<void> {
+    await this.conn.run(`SET memory_limit = '${LOAD_MEMORY_LIMIT}'`);
+  }
+
+  async roomy<T>(run: () => Promise<T>): Promise<T> {
+    await this.conn.run(`SET memory_limit = ${sqlString(this.previous)}`);
+    try {
+      return await run();
+    } finally {
+      await this.limit();
+    }
+  }
+}
+
+async function loadAndSummarize(
+  conn: DuckDBConnection, reader: TraceReader, traceId: string, file: string, endedAt: Date, options: IngestOptions,
+  threads: number, memory: MemoryLimit,
+): Promise<IngestResult> {
+  const keep = options.keepUnparsed ?? 20;
+  // one DuckDB thread loads while this one parses, so the two overlap; the memory limit keeps the
+  // load bounded (each load writes its row groups to the file as it goes)
   await conn.run("SET threads = 1");
-  await conn.run(`SET memory_limit = '${LOAD_MEMORY_LIMIT}'`);
-  const loader = new EventBatchLoader(conn, traceId, { batchRows: options.batchEvents, tempDir: options.tempDir });
+  const loader = new EventBatchLoader(conn, traceId, {
+    batchRows: options.batchEvents, tempDir: options.tempDir, roomy: (run) => memory.roomy(run),
+  });
   let events = 0;
   let unparsed = 0;
   const sample: BadLine[] = [];
@@ -139,14 +175,11 @@ async function ingestInto(
     await loader.finish();
   } finally {
     await loader.close();
-    // the summaries' aggregates and sorts need more than the load
-    // (set back, not RESET: RESET memory_limit shows the default but leaves the limit in force)
-    await conn.run(`SET threads = ${Number(before.threads)}`);
-    await conn.run(`SET memory_limit = ${sqlString(String(before.memory))}`);
+    await conn.run(`SET threads = ${threads}`);
   }
   const state = reader.state;
   if (state.rescale !== 1) {
-    await conn.run("UPDATE trace_events SET ts = ts * $1, duration = duration * $1 WHERE trace_id = $2", [state.rescale, traceId]);
+    await memory.roomy(() => conn.run("UPDATE trace_events SET ts = ts * $1, duration = duration * $1 WHERE trace_id = $2", [state.rescale, traceId]));
     firstTs *= state.rescale;
     lastTs *= state.rescale;
   }
@@ -177,14 +210,14 @@ async function ingestInto(
     epochOffset: offset, clockEstimated: estimated, notes,
   };
   const subject = await subjectOf(conn, traceId, reader.format, link.pid);
-  const summary = await computeSummary(conn, { ...base, scope: "trace", runId: link.runId, subject });
+  const summary = await computeSummary(conn, { ...base, scope: "trace", runId: link.runId, subject }, memory);
   await storeSummary(conn, summary);
   let runSummary: TraceSummary | null = null;
   if (link.runId !== null) {
     const window = link.window && offset !== null
       ? { fromTs: link.window[0] - offset - (estimated ? SLACK_ESTIMATED_S : SLACK_S), toTs: link.window[1] - offset + (estimated ? SLACK_ESTIMATED_S : SLACK_S) }
       : {};
-    runSummary = await computeSummary(conn, { ...base, ...window, scope: "run", runId: link.runId, subject });
+    runSummary = await computeSummary(conn, { ...base, ...window, scope: "run", runId: link.runId, subject }, memory);
     await storeSummary(conn, runSummary);
   }
   return {

@@ -113,7 +113,16 @@ const RENAMES = `
   FROM trace_events WHERE trace_id = $trace AND kind = 'rename' AND json_extract_string(fields, '$.from') IS NOT NULL AND path IS NOT NULL
   GROUP BY 1`;
 
-export async function computeSummary(conn: DuckDBConnection, s: SummaryScope): Promise<TraceSummary> {
+/** How the summary's queries get memory when DuckDB runs under a limit. */
+export interface SummaryMemory {
+  /**
+   * Runs `run` with more memory than the other queries get: called for the queries that group
+   * every distinct path, and again for any query that ran out of memory.
+   */
+  roomy<T>(run: () => Promise<T>): Promise<T>;
+}
+
+export async function computeSummary(conn: DuckDBConnection, s: SummaryScope, memory?: SummaryMemory): Promise<TraceSummary> {
   const params: Record<string, string | number> = { trace: s.traceId };
   let where = "trace_id = $trace";
   if (s.fromTs !== undefined && s.toTs !== undefined) {
@@ -137,8 +146,19 @@ export async function computeSummary(conn: DuckDBConnection, s: SummaryScope): P
       FROM trace_events e LEFT JOIN renames r ON e.path = r.src
       WHERE ${where.replace(/\b(trace_id|ts)\b/g, "e.$1")}
     )`;
-  const q = async (sql: string) => (await conn.runAndReadAll(`WITH ${ev} ${sql}`, params)).getRowObjects();
-  const qf = async (sql: string) => (await conn.runAndReadAll(`WITH ${evf} ${sql}`, params)).getRowObjects();
+  const read = async (sql: string, roomy: boolean) => {
+    const run = async () => (await conn.runAndReadAll(sql, params)).getRowObjects();
+    if (!memory) return run();
+    if (roomy) return memory.roomy(run);
+    try {
+      return await run();
+    } catch (err) {
+      if (!String(err).includes("Out of Memory Error")) throw err;
+      return memory.roomy(run);
+    }
+  };
+  const q = (sql: string, roomy = false) => read(`WITH ${ev} ${sql}`, roomy);
+  const qf = (sql: string, roomy = false) => read(`WITH ${evf} ${sql}`, roomy);
   const num = (v: unknown) => (v == null ? 0 : Number(v));
   // one scan for the totals, the kinds, the categories, blit's data events and the failures:
   // each grouping set gives what its own GROUP BY query would
@@ -154,10 +174,13 @@ export async function computeSummary(conn: DuckDBConnection, s: SummaryScope): P
     .map((r) => ({ kind: r.kind as OpKind, count: num(r.n), seconds: num(r.secs), bytes: num(r.bytes) }))
     .sort((a, b) => b.count - a.count || compareText(a.kind, b.kind));
   const latency = (await q(`
-      SELECT kind, count(*) AS n, quantile_cont(duration, 0.5) AS p50, quantile_cont(duration, 0.9) AS p90,
-             quantile_cont(duration, 0.99) AS p99, max(duration) AS mx
+      SELECT kind, count(*) AS n, quantile_cont(duration, [0.5, 0.9, 0.99]) AS q, max(duration) AS mx
       FROM ev WHERE duration IS NOT NULL GROUP BY kind ORDER BY n DESC, kind`))
-    .map((r) => ({ kind: r.kind as OpKind, count: num(r.n), p50Ms: ms(r.p50), p90Ms: ms(r.p90), p99Ms: ms(r.p99), maxMs: ms(r.mx) }));
+    .map((r) => {
+      // one list of quantiles: one copy of the durations (three quantile_cont calls kept three)
+      const [p50, p90, p99] = listItems(r.q);
+      return { kind: r.kind as OpKind, count: num(r.n), p50Ms: ms(p50), p90Ms: ms(p90), p99Ms: ms(p99), maxMs: ms(r.mx) };
+    });
   const bytesByProcess = (await q(`
       SELECT process, pid, count(*) AS n,
              coalesce(sum(bytes) FILTER (WHERE kind IN ('read', 'disk_read')), 0) AS rd,
@@ -180,14 +203,14 @@ export async function computeSummary(conn: DuckDBConnection, s: SummaryScope): P
       SELECT * FROM (
         (SELECT * FROM f ORDER BY wr DESC, n DESC, path LIMIT ${TOP})
         UNION (SELECT * FROM f ORDER BY rd DESC, n DESC, path LIMIT ${TOP}))
-      ORDER BY wr DESC, rd DESC, n DESC, path`))
+      ORDER BY wr DESC, rd DESC, n DESC, path`, true))
     .map((r) => ({ path: String(r.path), ops: num(r.n), readBytes: num(r.rd), writeBytes: num(r.wr) }));
   const sharedFiles = s.subject.all ? [] : (await qf(`
       , mine AS (SELECT DISTINCT lower(final_path) AS p FROM evf WHERE subject AND final_path IS NOT NULL)
       SELECT process, pid, count(DISTINCT final_path) AS files, count(*) AS n, coalesce(sum(bytes), 0) AS bytes,
              coalesce(sum(duration), 0) AS secs, list(DISTINCT final_path)[1:3] AS examples
       FROM evf WHERE NOT subject AND lower(final_path) IN (SELECT p FROM mine)
-      GROUP BY process, pid ORDER BY n DESC, process LIMIT ${TOP}`))
+      GROUP BY process, pid ORDER BY n DESC, process LIMIT ${TOP}`, true))
     .map((r) => ({
       process: String(r.process ?? ""), pid: r.pid == null ? null : num(r.pid), files: num(r.files), events: num(r.n),
       bytes: num(r.bytes), seconds: num(r.secs), examples: listOf(r.examples),
@@ -203,7 +226,7 @@ export async function computeSummary(conn: DuckDBConnection, s: SummaryScope): P
       , p AS (SELECT ts, ts + coalesce(duration, 0) AS te, line FROM ev WHERE subject ${progressHasData ? "AND category = 'data'" : ""}),
       g AS (SELECT max(te) OVER (ORDER BY ts, te ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end, ts, line FROM p)
       SELECT prev_end, ts, ts - prev_end AS gap, line FROM g WHERE prev_end IS NOT NULL AND ts > prev_end
-      ORDER BY gap DESC LIMIT 5`))
+      ORDER BY gap DESC, ts, line LIMIT 5`))
     .map((r) => ({ fromTs: num(r.prev_end), toTs: num(r.ts), seconds: num(r.gap), line: r.line == null ? null : num(r.line) }));
   const first = totals.first == null ? null : num(totals.first);
   const last = totals.last == null ? null : num(totals.last);
@@ -228,9 +251,13 @@ function ms(v: unknown): number {
 }
 
 function listOf(v: unknown): string[] {
-  if (Array.isArray(v)) return v.map(String);
+  return listItems(v).map(String);
+}
+
+function listItems(v: unknown): unknown[] {
+  if (Array.isArray(v)) return v;
   const items = (v as { items?: unknown[] } | null)?.items;
-  return Array.isArray(items) ? items.map(String) : [];
+  return Array.isArray(items) ? items : [];
 }
 
 /** Text in DuckDB's order (byte order of UTF-8, which is code point order), for sorting in JS. */

@@ -92,6 +92,23 @@ describe("stored events", () => {
     }));
 });
 
+describe("long lines", () => {
+  test("a 6 MB call line is stored whole, between ordinary ones", () =>
+    withTempDir(async (dir) => {
+      const path = join(dir, "long.strace");
+      const big = "\\x41".repeat(1_500_000);
+      writeFileSync(path, [
+        '100 12:00:00.000001 openat(AT_FDCWD, "/d/a", O_WRONLY|O_CREAT, 0644) = 3 <0.000010>',
+        `100 12:00:00.000002 write(3, "${big}", 1500000) = 1500000 <0.000500>`,
+        "100 12:00:00.000003 close(3) = 0 <0.000001>",
+      ].join("\n") + "\n");
+      const parsed = collect(path);
+      expect(parsed.events[1]!.fields.args!.length).toBeGreaterThan(6_000_000);
+      await expectStoredAsParsed(path);
+      await expectStoredAsParsed(path, 1);
+    }));
+});
+
 describe("strace prefixes", () => {
   test("pid and -tt time read the same however they are spaced (the common form has a fast path)", () =>
     withTempDir((dir) => {

@@ -10,14 +10,14 @@ import {
   unlinkAt, unlinkQuiet, utimesAt, writeAll, O_DIRECTORY, O_RDONLY, describeCode, FsError,
 } from "../ffi/index.ts";
 import {
-  F_DATA, F_DONE, F_ERROR, F_FILE, F_FILE_END, F_SAME, F_SHARD, F_SKIP, FrameError, HASH_BYTES, SHARD_HASHES,
+  F_DONE, F_ERROR, F_FILE, F_FILE_END, F_SAME, F_SHARD, F_SKIP, FrameError, HASH_BYTES, SHARD_HASHES,
   decodeText, printable, readU32List, type FrameHandler,
 } from "../proto/index.ts";
 import { FATAL_CODES } from "./errors.ts";
 import type { RunError } from "./report.ts";
 import type { ReceivePlan } from "./remote-plan.ts";
 import { shardWriters, type ShardReply, type ShardWriterPool } from "./shard-pool.ts";
-import { tempName } from "./temp-name.ts";
+import { tempName, writeFileAt } from "./receive-file.ts";
 import { T_DIR, type Tree } from "./walk.ts";
 
 const MAX_ERRORS_KEPT = 1000;
@@ -361,15 +361,13 @@ export class TreeReceiver implements FrameHandler {
     if (this.cur) throw new FrameError("SHARD while a file is open");
     const withHash = (p[0]! & SHARD_HASHES) !== 0;
     if (this.opts.checksum && !withHash) throw new FrameError("SHARD without the hashes --checksum needs");
+    // the whole shard is checked and its files claimed before any is written
+    const entries: { index: number; off: number; len: number; hash?: Uint8Array }[] = [];
     const count = dv.getUint32(1, true);
-    if (this.writers && !withHash) {
-      this.shardToWriters(this.writers, p, dv, count);
-      return;
-    }
     let off = 5;
     for (let k = 0; k < count; k++) {
       if (off + 8 > p.length) throw new FrameError("SHARD entry header past the end");
-      const i = dv.getUint32(off, true);
+      const index = dv.getUint32(off, true);
       const len = dv.getUint32(off + 4, true);
       off += 8;
       let hash: Uint8Array | undefined;
@@ -379,44 +377,27 @@ export class TreeReceiver implements FrameHandler {
         off += HASH_BYTES;
       }
       if (off + len > p.length) throw new FrameError("SHARD file data past the end");
-      this.claim(i);
-      if (len !== this.src.sizes[i]) throw new FrameError(`entry ${i}: shard holds ${len} bytes, the manifest said ${this.src.sizes[i]}`);
-      this.writeWhole(i, p.subarray(off, off + len), hash);
+      this.claim(index);
+      if (len !== this.src.sizes[index]) throw new FrameError(`entry ${index}: shard holds ${len} bytes, the manifest said ${this.src.sizes[index]}`);
+      entries.push({ index, off, len, hash });
       off += len;
     }
     if (off !== p.length) throw new FrameError("SHARD has trailing bytes");
+    if (this.writers && !withHash) this.shardToWriters(this.writers, p, entries);
+    else for (const e of entries) this.writeWhole(e.index, p.subarray(e.off, e.off + e.len), e.hash);
   }
 
-  /** Checks the whole shard, claims its files, and hands the files to a writer thread. */
-  private shardToWriters(writers: ShardWriterPool, p: Uint8Array, dv: DataView, count: number): void {
-    const rels: string[] = [];
-    const offsets: number[] = [];
-    const lengths: number[] = [];
-    const modes: number[] = [];
-    const mtimeSec: number[] = [];
-    const mtimeNsec: number[] = [];
-    let off = 5;
-    for (let k = 0; k < count; k++) {
-      if (off + 8 > p.length) throw new FrameError("SHARD entry header past the end");
-      const i = dv.getUint32(off, true);
-      const len = dv.getUint32(off + 4, true);
-      off += 8;
-      if (off + len > p.length) throw new FrameError("SHARD file data past the end");
-      this.claim(i);
-      if (len !== this.src.sizes[i]) throw new FrameError(`entry ${i}: shard holds ${len} bytes, the manifest said ${this.src.sizes[i]}`);
-      const rel = this.src.paths[i]!;
-      if (!this.isBlocked(rel)) {
-        rels.push(rel);
-        offsets.push(off);
-        lengths.push(len);
-        modes.push(this.src.modes[i]!);
-        mtimeSec.push(this.src.mtimeSec[i]!);
-        mtimeNsec.push(this.src.mtimeNsec[i]!);
-      }
-      off += len;
-    }
-    if (off !== p.length) throw new FrameError("SHARD has trailing bytes");
-    if (rels.length === 0) return;
+  /** Hands a checked shard's files (the ones not below a blocked directory) to a writer thread. */
+  private shardToWriters(writers: ShardWriterPool, p: Uint8Array, entries: { index: number; off: number; len: number }[]): void {
+    const src = this.src;
+    const files = entries.filter((e) => !this.isBlocked(src.paths[e.index]!));
+    if (files.length === 0) return;
+    const rels = files.map((e) => src.paths[e.index]!);
+    const offsets = files.map((e) => e.off);
+    const lengths = files.map((e) => e.len);
+    const modes = files.map((e) => src.modes[e.index]!);
+    const mtimeSec = files.map((e) => src.mtimeSec[e.index]!);
+    const mtimeNsec = files.map((e) => src.mtimeNsec[e.index]!);
     if (this.writerRootFd < 0) this.writerRootFd = dupFd(this.rootFd);
     const bytes = p.length;
     this.pendingJobs++;
@@ -466,24 +447,11 @@ export class TreeReceiver implements FrameHandler {
       }
     }
     const [dir, name] = this.split(rel);
-    const tmp = tempName(name);
-    let dfd = -1;
-    let fd = -1;
     try {
-      dfd = this.dirFd(dir);
-      const mode = this.src.modes[i]! & 0o7777;
-      fd = createExclusive(dfd, tmp, mode);
-      if (bytes.length) writeAll(fd, bytes, 0, bytes.length, rel);
-      fchmodIfNeeded(fd, mode, rel);
-      futimes(fd, this.src.mtimeSec[i]!, this.src.mtimeNsec[i]!, rel);
-      closeFd(fd);
-      fd = -1;
-      renameAt(dfd, tmp, name);
+      writeFileAt(this.dirFd(dir), name, bytes, 0, bytes.length, this.src.modes[i]!, this.src.mtimeSec[i]!, this.src.mtimeNsec[i]!, rel);
       this.summary.filesWritten++;
       this.summary.bytesWritten += bytes.length;
     } catch (err) {
-      if (fd >= 0) closeFd(fd);
-      if (dfd >= 0) unlinkQuiet(dfd, tmp);
       this.fsError(rel, err);
     }
   }

@@ -43,7 +43,8 @@ export class ChannelClosedError extends Error {
 const DIRECT_READ_BYTES = 4 << 20;
 /** How long one direct drain or sendfile stretch may hold the event loop. */
 const DIRECT_SLICE_MS = 20;
-const yieldNow = () => new Promise<void>((r) => setImmediate(r));
+/** Lets the event loop run (timers, other sockets) before going on. */
+export const yieldNow = () => new Promise<void>((r) => setImmediate(r));
 
 /**
  * Bun socket channel. The owner routes the socket handler's events to onData/onDrain/onClose.

@@ -8,7 +8,7 @@ import {
   DATA_CHUNK, F_DATA, F_FILE_END, F_SAME, F_SHARD, F_SKIP, HASH_BYTES, HEADER_BYTES, SHARD_BYTES, SHARD_FILES,
   SHARD_HASHES, encodeFrame, fileFrame, putHeader, textFrame, u32List,
 } from "../proto/index.ts";
-import type { Channel } from "./remote-channel.ts";
+import { yieldNow, type Channel } from "./remote-channel.ts";
 import type { RunError } from "./report.ts";
 import { hashBeneath, hashHex } from "./remote-receive.ts";
 import type { Tree } from "./walk.ts";
@@ -31,8 +31,6 @@ export interface SendOptions {
   /** Bytes per second to send at most (--bwlimit); 0 or absent: no limit. */
   bwlimit?: number;
 }
-
-const yieldNow = () => new Promise<void>((r) => setImmediate(r));
 
 /**
  * Sends the files `indices` of `tree` (paths relative to rootFd) over `ch`. Does not send DONE:

@@ -107,11 +107,12 @@ export interface SummaryScope {
 }
 
 const TOP = 20;
+/** The trace's renames: each one's source and destination, and when. */
+const RENAME_EVENTS = `
+  SELECT json_extract_string(fields, '$.from') AS src, path AS dst, ts
+  FROM trace_events WHERE trace_id = $trace AND kind = 'rename' AND json_extract_string(fields, '$.from') IS NOT NULL AND path IS NOT NULL`;
 /** Each renamed file's source and the name it last got (a temporary and its final name). */
-const RENAMES = `
-  SELECT json_extract_string(fields, '$.from') AS src, arg_max(path, ts) AS dst
-  FROM trace_events WHERE trace_id = $trace AND kind = 'rename' AND json_extract_string(fields, '$.from') IS NOT NULL AND path IS NOT NULL
-  GROUP BY 1`;
+const RENAMES = `SELECT src, arg_max(dst, ts) AS dst FROM (${RENAME_EVENTS}) GROUP BY 1`;
 
 /** How the summary's queries get memory when DuckDB runs under a limit. */
 export interface SummaryMemory {
@@ -173,11 +174,19 @@ export async function computeSummary(conn: DuckDBConnection, s: SummaryScope, me
   const byKind = sets.filter((r) => num(r.g_kind) === 0 && num(r.g_fail) === 1)
     .map((r) => ({ kind: r.kind as OpKind, count: num(r.n), seconds: num(r.secs), bytes: num(r.bytes) }))
     .sort((a, b) => b.count - a.count || compareText(a.kind, b.kind));
+  // exact percentiles (quantile_cont's interpolation) from a histogram of the durations: traces
+  // stamp durations to the microsecond or so, so it has far fewer rows than the trace has events,
+  // and grouping spills to disk where holding every duration for quantile_cont could not
   const latency = (await q(`
-      SELECT kind, count(*) AS n, quantile_cont(duration, [0.5, 0.9, 0.99]) AS q, max(duration) AS mx
-      FROM ev WHERE duration IS NOT NULL GROUP BY kind ORDER BY n DESC, kind`))
+      , h AS (SELECT kind, duration AS d, count(*) AS c FROM ev WHERE duration IS NOT NULL GROUP BY kind, duration),
+      w AS (SELECT kind, d, sum(c) OVER (PARTITION BY kind ORDER BY d ROWS UNBOUNDED PRECEDING) AS cum, sum(c) OVER (PARTITION BY kind) AS n FROM h),
+      pct AS (
+        SELECT kind, n, q, (n - 1) * q AS pos, max(d) AS mx,
+               min(d) FILTER (WHERE cum > floor((n - 1) * q)) AS lo, min(d) FILTER (WHERE cum > ceil((n - 1) * q)) AS hi
+        FROM w, (VALUES (0.5), (0.9), (0.99)) v(q) GROUP BY kind, n, q)
+      SELECT kind, n, list(lo + (pos - floor(pos)) * (hi - lo) ORDER BY q) AS q, max(mx) AS mx
+      FROM pct GROUP BY kind, n ORDER BY n DESC, kind`))
     .map((r) => {
-      // one list of quantiles: one copy of the durations (three quantile_cont calls kept three)
       const [p50, p90, p99] = listItems(r.q);
       return { kind: r.kind as OpKind, count: num(r.n), p50Ms: ms(p50), p90Ms: ms(p90), p99Ms: ms(p99), maxMs: ms(r.mx) };
     });
@@ -187,23 +196,32 @@ export async function computeSummary(conn: DuckDBConnection, s: SummaryScope, me
              coalesce(sum(bytes) FILTER (WHERE kind IN ('write', 'disk_write')), 0) AS wr
       FROM ev GROUP BY process, pid ORDER BY rd + wr DESC, n DESC, process, pid LIMIT ${TOP}`))
     .map((r) => ({ process: String(r.process ?? ""), pid: r.pid == null ? null : num(r.pid), events: num(r.n), readBytes: num(r.rd), writeBytes: num(r.wr) }));
-  // summed per path first, then per final path: the same sums with the join done once per path
+  // Bytes per final path. Every distinct path is a group (millions in a big trace), so the groups
+  // are keyed by the path's 64-bit hash and built by aggregation alone, which DuckDB spills to disk
+  // (a join with the renames does not spill, and string keys hold far more memory): per path its
+  // sums and the name it was last renamed to, then per final name; the top lists keep the hash,
+  // and only their few paths are looked up at the end. Ties are broken by the hash.
   const bytesByFile = (await q(`
-      , renames AS (${RENAMES}),
-      by_path AS (
-        SELECT path, count(*) AS n,
-               sum(bytes) FILTER (WHERE kind IN ('read', 'disk_read')) AS rd,
-               sum(bytes) FILTER (WHERE kind IN ('write', 'disk_write')) AS wr
-        FROM ev WHERE path IS NOT NULL GROUP BY path),
-      f AS (
-        SELECT coalesce(r.dst, b.path) AS path, sum(n) AS n, coalesce(sum(rd), 0) AS rd, coalesce(sum(wr), 0) AS wr
-        FROM by_path b LEFT JOIN renames r ON b.path = r.src GROUP BY 1)
+      , u AS (
+        SELECT hash(path) AS h, 1 AS n,
+               CASE WHEN kind IN ('read', 'disk_read') THEN bytes END AS rd,
+               CASE WHEN kind IN ('write', 'disk_write') THEN bytes END AS wr, NULL::HUGEINT AS dst
+        FROM ev WHERE path IS NOT NULL
+        UNION ALL
+        -- the rename's time (ns) and its destination's hash in one number, so that max() gives the
+        -- last destination: arg_max's state does not spill
+        SELECT hash(src), 0, NULL, NULL, (round(ts * 1e9)::HUGEINT << 64) | hash(dst)::HUGEINT FROM (${RENAME_EVENTS})),
+      by_path AS (SELECT h, sum(n) AS n, sum(rd) AS rd, sum(wr) AS wr, (max(dst) & 18446744073709551615)::UBIGINT AS dst FROM u GROUP BY h),
+      f AS (SELECT coalesce(dst, h) AS h, sum(n) AS n, coalesce(sum(rd), 0) AS rd, coalesce(sum(wr), 0) AS wr
+            FROM by_path GROUP BY 1 HAVING sum(n) > 0),
       -- the most written files and the most read ones, so a few big reads cannot hide the writes
-      -- (two top-N lists: a path is in f once, so each order is total and their union is exact)
-      SELECT * FROM (
-        (SELECT * FROM f ORDER BY wr DESC, n DESC, path LIMIT ${TOP})
-        UNION (SELECT * FROM f ORDER BY rd DESC, n DESC, path LIMIT ${TOP}))
-      ORDER BY wr DESC, rd DESC, n DESC, path`, true))
+      top AS (SELECT max_by({h: h, n: n, rd: rd, wr: wr}, {a: wr, b: n, c: -h::HUGEINT}, ${TOP}) AS w,
+                     max_by({h: h, n: n, rd: rd, wr: wr}, {a: rd, b: n, c: -h::HUGEINT}, ${TOP}) AS r FROM f),
+      picked AS (SELECT DISTINCT unnest(list_concat(w, r), recursive := true) FROM top),
+      names AS (SELECT hash(path) AS h, min(path) AS path FROM trace_events
+                WHERE trace_id = $trace AND path IS NOT NULL AND hash(path) IN (SELECT h FROM picked) GROUP BY 1)
+      SELECT names.path, p.n, p.rd, p.wr FROM picked p JOIN names USING (h)
+      ORDER BY p.wr DESC, p.rd DESC, p.n DESC, names.path`))
     .map((r) => ({ path: String(r.path), ops: num(r.n), readBytes: num(r.rd), writeBytes: num(r.wr) }));
   const sharedFiles = s.subject.all ? [] : (await qf(`
       , mine AS (SELECT DISTINCT lower(final_path) AS p FROM evf WHERE subject AND final_path IS NOT NULL)

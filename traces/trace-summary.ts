@@ -167,10 +167,11 @@ export async function computeSummary(conn: DuckDBConnection, s: SummaryScope, me
       SELECT GROUPING(kind) AS g_kind, GROUPING(category) AS g_cat, GROUPING(fail_result) AS g_fail,
              kind, category, failed, fail_result, count(*) AS n, sum(duration) AS secs, sum(bytes) AS bytes,
              coalesce(sum(duration), 0) AS secs0, min(ts) AS first, max(ts + coalesce(duration, 0)) AS last,
-             count(*) FILTER (WHERE subject AND category = 'data') AS subject_data
+             count(*) FILTER (WHERE subject AND category = 'data') AS subject_data,
+             count(*) FILTER (WHERE NOT subject AND path IS NOT NULL) AS other_paths
       FROM (SELECT *, CASE WHEN failed THEN result END AS fail_result FROM ev)
       GROUP BY GROUPING SETS ((), (kind), (category), (kind, failed, fail_result))`);
-  const totals = sets.find((r) => num(r.g_kind) === 1 && num(r.g_cat) === 1 && num(r.g_fail) === 1) ?? { n: 0, first: null, last: null, subject_data: 0 };
+  const totals = sets.find((r) => num(r.g_kind) === 1 && num(r.g_cat) === 1 && num(r.g_fail) === 1) ?? { n: 0, first: null, last: null, subject_data: 0, other_paths: 0 };
   const byKind = sets.filter((r) => num(r.g_kind) === 0 && num(r.g_fail) === 1)
     .map((r) => ({ kind: r.kind as OpKind, count: num(r.n), seconds: num(r.secs), bytes: num(r.bytes) }))
     .sort((a, b) => b.count - a.count || compareText(a.kind, b.kind));
@@ -223,7 +224,9 @@ export async function computeSummary(conn: DuckDBConnection, s: SummaryScope, me
       SELECT names.path, p.n, p.rd, p.wr FROM picked p JOIN names USING (h)
       ORDER BY p.wr DESC, p.rd DESC, p.n DESC, names.path`))
     .map((r) => ({ path: String(r.path), ops: num(r.n), readBytes: num(r.rd), writeBytes: num(r.wr) }));
-  const sharedFiles = s.subject.all ? [] : (await qf(`
+  // (the one query left that groups paths as text and joins them with the renames, with the limit
+  // lifted: skipped when no other process's event names a file)
+  const sharedFiles = s.subject.all || num(totals.other_paths) === 0 ? [] : (await qf(`
       , mine AS (SELECT DISTINCT lower(final_path) AS p FROM evf WHERE subject AND final_path IS NOT NULL)
       SELECT process, pid, count(DISTINCT final_path) AS files, count(*) AS n, coalesce(sum(bytes), 0) AS bytes,
              coalesce(sum(duration), 0) AS secs, list(DISTINCT final_path)[1:3] AS examples

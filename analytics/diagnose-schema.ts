@@ -49,14 +49,18 @@ export const EXPLANATION_SCHEMA: JsonSchema = {
   ),
 };
 
-export const EVIDENCE_SCHEMA: JsonSchema = object({
-  id: { type: "string", pattern: "^E[1-9][0-9]*$" },
-  key: str,
-  label: str,
-  value: { type: ["number", "string", "boolean"] },
-  unit: str,
-  text: str,
-});
+export const EVIDENCE_SCHEMA: JsonSchema = object(
+  {
+    id: { type: "string", pattern: "^E[1-9][0-9]*$" },
+    key: str,
+    label: str,
+    value: { type: ["number", "string", "boolean"] },
+    unit: str,
+    text: str,
+    parts: { type: "object", description: "The numbers and names behind text, for facts with more than one (trace facts)." },
+  },
+  ["parts"],
+);
 
 const FLAG_SCHEMA: JsonSchema = object({
   kind: {

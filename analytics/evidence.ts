@@ -5,7 +5,8 @@ import type { RunReport } from "../engine/index.ts";
 import type { RunScore } from "./anomalies.ts";
 import { formatBytes, formatDuration } from "./human-units.ts";
 import type { HistoryRun } from "./run-history.ts";
-import type { TraceSummaryFact } from "./trace-summaries.ts";
+import { addTraceEvidence } from "./trace-evidence.ts";
+import type { TraceFacts } from "./trace-summaries.ts";
 import type { TunedSetting } from "./tuned-settings.ts";
 
 export interface Evidence {
@@ -19,6 +20,11 @@ export interface Evidence {
   unit: string;
   /** The fact as one sentence, numbers included. */
   text: string;
+  /**
+   * The numbers (and names) behind `text`, for facts that carry more than one (a process's files,
+   * events and seconds in a trace). Never paths: those are only in `text`, where --redact finds them.
+   */
+  parts?: Record<string, number | string>;
 }
 
 export interface EvidenceInput {
@@ -28,7 +34,8 @@ export interface EvidenceInput {
   similar: readonly HistoryRun[];
   /** The latest `blit tune` result for this route and filesystem pair, applied or not. */
   tuned?: TunedSetting;
-  traces?: readonly TraceSummaryFact[];
+  /** Traces linked to the run (see trace-summaries.ts), oldest first. */
+  traces?: readonly TraceFacts[];
   /** CPU cores of the machine that ran it, when known (diagnosed on the same host). */
   cores?: number;
 }
@@ -43,8 +50,11 @@ const round = (x: number, digits = 2) => Number(x.toFixed(digits));
 export function buildEvidence(input: EvidenceInput): Evidence[] {
   const { report: r, score } = input;
   const out: Evidence[] = [];
-  const add = (key: string, label: string, value: Evidence["value"], unit: string, text: string) =>
-    out.push({ id: `E${out.length + 1}`, key, label, value: typeof value === "number" ? round(value, 3) : value, unit, text });
+  const add = (key: string, label: string, value: Evidence["value"], unit: string, text: string, parts?: Evidence["parts"]) =>
+    out.push({
+      id: `E${out.length + 1}`, key, label, value: typeof value === "number" ? round(value, 3) : value, unit, text,
+      ...(parts ? { parts: Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, typeof v === "number" ? round(v, 3) : v])) } : {}),
+    });
   const w = r.workload;
   const p = r.phases;
   const c = r.counts;
@@ -161,10 +171,7 @@ export function buildEvidence(input: EvidenceInput): Evidence[] {
     add("tuned.workers", "tuned worker count", t.workers, "workers", `blit tune (${t.tunedAt}) found ${t.workers} workers fastest on ${t.route} ${t.sourceFs}->${t.destinationFs}${t.applied ? ", applied" : ", not applied"}: ${t.trials.map((x) => `${x.workers}w ${formatDuration(x.medianMs)}`).join(", ")}`);
   }
   for (const f of score.flags) add(`flag.${f.kind}`, `flag: ${f.kind}`, f.value, f.unit, `flagged ${f.kind} (${f.severity}): ${f.text}`);
-  for (const [i, t] of (input.traces ?? []).entries()) {
-    const fields = Object.entries(t.fields).map(([k, v]) => `${k}=${typeof v === "number" ? round(v, 3) : v}`).join(", ");
-    add(`trace.${i + 1}`, `trace summary ${t.traceId}`, t.traceId, "", `trace ${t.traceId}${t.scope ? ` (${t.scope})` : ""}: ${fields || "no scalar fields"}`);
-  }
+  for (const [i, t] of (input.traces ?? []).entries()) addTraceEvidence(add, `trace.${i + 1}`, t);
   return out;
 }
 

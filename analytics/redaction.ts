@@ -31,6 +31,9 @@ const URL_RE = /blit:\/\/(\[[^\]\s]+\]|[^\s/:,;'"]+)(:\d+)?(\/[^\s,;'"()]*)?/g;
 const POSIX_RE = /(?<![\w.\-/\]])\/[^\s,;:'"()<>[\]]+/g;
 // A Windows path, C:\dir\file or \\server\share\file.
 const WINDOWS_RE = /(?<![\w])(?:[A-Za-z]:\\|\\\\)[^\s,;'"()<>]*/g;
+// A path in double quotes, as trace facts write the paths they name: all of it up to the closing
+// quote is the path, spaces included ("C:\Users\Ana Lima\x.docx").
+const QUOTED_RE = /"((?:[A-Za-z]:\\|\\\\|\/)[^"\n]*)"/g;
 
 /** A copy of `evidence` with paths and host names replaced; the input is not changed. */
 export function redactEvidence(evidence: readonly Evidence[], input: RedactInput = {}): Redaction {
@@ -64,6 +67,11 @@ export function redactEvidence(evidence: readonly Evidence[], input: RedactInput
       // The rest of the URL (scheme, port) stays; nothing else may match inside it.
       spans.push({ start: m.index!, end: hostStart, original: "", kind: "path" });
     }
+    // A quoted path is replaced whole, even when it starts with a known one: its file name is private too.
+    for (const m of text.matchAll(QUOTED_RE)) {
+      const start = m.index! + 1;
+      if (free(start, start + m[1]!.length)) spans.push({ start, end: start + m[1]!.length, original: m[1]!, kind: "path" });
+    }
     for (const k of known) {
       const re = k.kind === "host" ? new RegExp(`(?<![\\w.-])${escapeRe(k.text)}(?![\\w-])`, "g") : new RegExp(escapeRe(k.text), "g");
       for (const m of text.matchAll(re)) {
@@ -84,12 +92,13 @@ export function redactEvidence(evidence: readonly Evidence[], input: RedactInput
     return out + text.slice(at);
   };
 
-  // Assign placeholders in bundle order: id, then label, value and text of each fact.
+  // Assign placeholders in bundle order: id, then label, value, text and named parts of each fact.
   const redacted = evidence.map((e) => ({
     ...e,
     label: redact(e.label),
     value: typeof e.value === "string" ? redact(e.value) : e.value,
     text: redact(e.text),
+    ...(e.parts ? { parts: Object.fromEntries(Object.entries(e.parts).map(([k, v]) => [k, typeof v === "string" ? redact(v) : v])) } : {}),
   }));
   const placeholders = [...byOriginal.values()];
   const restore = (text: string) =>

@@ -18,6 +18,37 @@ const STREAM_SHARE = 0.5;
 const STREAM_MIN_BYTES = 10e6;
 const CLONE_MIN_BYTES = 100e6;
 const THROTTLE_SHARE = 0.7;
+/**
+ * Trace rules. Another process on blit's files matters once it touched this many of them and had
+ * this share of the trace's events, or its operations on them summed to this share of the span.
+ */
+const SHARED_MIN_FILES = 3;
+const SHARED_EVENT_SHARE_PCT = 10;
+const SHARED_TIME_SHARE_PCT = 10;
+/** Metadata-bound: metadata calls' share of the traced operation time, and their least total. */
+const TRACE_METADATA_SHARE_PCT = 70;
+const TRACE_METADATA_MIN_S = 0.5;
+/** Stall: the longest stretch without progress, as a share of the traced span, and its least length. */
+const STALL_SPAN_SHARE_PCT = 25;
+const STALL_MIN_S = 1;
+/** What a process on blit's files is, and how to keep it off them: the usual scanners and indexers. */
+const KNOWN_WATCHERS: { match: RegExp; what: string; remedy: string }[] = [
+  {
+    match: /^(msmpeng|mpdefendercoreservice|nissrv)(\.exe)?$/i,
+    what: "Microsoft Defender's real-time scanner",
+    remedy: "Exclude the destination from Defender's real-time scanning, e.g. in an elevated PowerShell: Add-MpPreference -ExclusionPath 'DST' (and scan it once after the copy if policy requires).",
+  },
+  {
+    match: /^(searchindexer|searchprotocolhost|searchfilterhost)(\.exe)?$/i,
+    what: "the Windows Search indexer",
+    remedy: "Remove the destination from the indexed locations (Indexing Options: control.exe srchadmin.dll), or index it after the copy.",
+  },
+  {
+    match: /^(updatedb|updatedb\.mlocate|updatedb\.plocate|plocate-build)$/,
+    what: "the locate database updater",
+    remedy: "Add the destination to PRUNEPATHS in /etc/updatedb.conf, or schedule updatedb away from the copy.",
+  },
+];
 
 interface Finding {
   /** A few words for the summary. */
@@ -208,7 +239,12 @@ export function explainWithRules(evidence: readonly Evidence[]): Explanation {
     });
   }
 
-  // 7. Slow, or throughput collapsed, with nothing in the run to explain it: outside load.
+  // 7. Linked traces: another process on blit's files, metadata-bound time, a stall.
+  for (const prefix of evidence.filter((e) => /^trace\.\d+\.span$/.test(e.key)).map((e) => e.key.slice(0, -".span".length))) {
+    findings.push(...traceFindings(prefix, evidence, facts, ids, { total, workers, suggestsWorkers: findings.some((f) => f.suggestion?.flag?.startsWith("--workers")) }));
+  }
+
+  // 8. Slow, or throughput collapsed, with nothing in the run to explain it: outside load.
   const performance = findings.some((f) => f.short !== "errors");
   if (slow && !performance) {
     const pred = num("prediction") ?? 0;
@@ -231,6 +267,114 @@ export function explainWithRules(evidence: readonly Evidence[]): Explanation {
   const causes = findings.map((f) => f.cause);
   const suggestions = findings.flatMap((f) => (f.suggestion ? [f.suggestion] : []));
   return { summary: summarize(findings, get), causes, suggestions };
+}
+
+interface RunContext {
+  /** The run's duration, ms. */
+  total: number;
+  workers: number;
+  /** An earlier finding already suggests a --workers value. */
+  suggestsWorkers: boolean;
+}
+
+/** The findings one linked trace (facts under `prefix`, e.g. "trace.1") supports. */
+function traceFindings(
+  prefix: string,
+  evidence: readonly Evidence[],
+  facts: ReadonlyMap<string, Evidence>,
+  ids: (...keys: string[]) => string[],
+  run: RunContext,
+): Finding[] {
+  const out: Finding[] = [];
+  const part = (e: Evidence | undefined, name: string): number | undefined => {
+    const v = e?.parts?.[name];
+    return typeof v === "number" ? v : undefined;
+  };
+  const spanFact = facts.get(`${prefix}.span`);
+  const span = typeof spanFact?.value === "number" ? spanFact.value : 0;
+  const latencyKeys = evidence.filter((e) => e.key.startsWith(`${prefix}.latency.`)).map((e) => e.key);
+
+  // a. Another process (a scanner, an indexer) on the files blit touched.
+  for (const e of evidence.filter((x) => x.key.startsWith(`${prefix}.shared.`))) {
+    const files = part(e, "files") ?? 0;
+    const events = part(e, "events") ?? 0;
+    const seconds = part(e, "seconds") ?? 0;
+    const eventShare = part(e, "eventSharePct") ?? 0;
+    const timeShare = part(e, "timeSharePct") ?? 0;
+    if (files < SHARED_MIN_FILES || (eventShare < SHARED_EVENT_SHARE_PCT && timeShare < SHARED_TIME_SHARE_PCT)) continue;
+    const process = String(e.parts?.process ?? e.label);
+    const known = KNOWN_WATCHERS.find((w) => w.match.test(process));
+    const pid = part(e, "pid");
+    out.push({
+      short: `${process} on blit's files`,
+      cause: {
+        text: `${process}${pid !== undefined ? ` (pid ${pid})` : ""}${known ? `, ${known.what},` : ""} ${known ? "scanned" : "touched"} ${files.toLocaleString("en-US")} of the files blit touched during the trace: ${events.toLocaleString("en-US")} operations (${Math.round(eventShare)}% of the trace's events) taking ${formatDuration(seconds * 1000)}${span > 0 ? ` (${Math.round(timeShare)}% of the traced ${formatDuration(span * 1000)})` : ""}. Its opens and reads compete with blit's writes and can hold each new file until it is scanned.`,
+        evidence: ids(e.key, `${prefix}.span`, "counts.transferred", "duration.total"),
+        confidence: eventShare >= SHARED_EVENT_SHARE_PCT && timeShare >= SHARED_TIME_SHARE_PCT ? "high" : "medium",
+      },
+      suggestion: {
+        text: known?.remedy ?? `Exclude the destination from ${process}'s scanning or indexing (its own settings), or run the copy when it is idle.`,
+        expectedEffect: `${process}'s ${events.toLocaleString("en-US")} operations on blit's files (${formatDuration(seconds * 1000)} of I/O time) stop competing with the copy: up to about ${formatDuration(Math.min(seconds * 1000, run.total))} less on a run like this one (it took ${formatDuration(run.total)}), when blit was waiting on the scan`,
+        evidence: ids(e.key, "duration.total"),
+      },
+    });
+  }
+
+  // b. Metadata calls (open, stat, close, rename) took most of the traced operation time.
+  const meta = facts.get(`${prefix}.metadata-share`);
+  const metaSeconds = part(meta, "metadataSeconds") ?? 0;
+  const metaShare = typeof meta?.value === "number" ? meta.value : 0;
+  if (meta && meta.parts?.basis === "time" && metaShare >= TRACE_METADATA_SHARE_PCT && metaSeconds >= TRACE_METADATA_MIN_S) {
+    const dataSeconds = part(meta, "dataSeconds") ?? 0;
+    const target = Math.min(16, Math.max(run.workers + 1, run.workers * 2));
+    const p50s = latencyKeys
+      .filter((k) => /\.(open|stat|close|rename|unlink)$/.test(k))
+      .map((k) => `${k.slice(k.lastIndexOf(".") + 1)} p50 ${String(facts.get(k)!.value)} ms`);
+    const offerWorkers = !run.suggestsWorkers && run.workers > 0 && target > run.workers;
+    out.push({
+      short: "metadata-bound (trace)",
+      cause: {
+        text: `Metadata calls took ${Math.round(metaShare)}% of the traced operation time (${formatDuration(metaSeconds * 1000)} against ${formatDuration(dataSeconds * 1000)} moving data${p50s.length ? `; ${p50s.join(", ")}` : ""}): the run waited on the filesystem's lookups and file creation, not on bytes.`,
+        evidence: ids(meta.key, ...latencyKeys, `${prefix}.span`),
+        confidence: "high",
+      },
+      suggestion: offerWorkers
+        ? {
+            text: `Run more files at once so their metadata calls overlap: copy with ${target} workers, and leave out what needs no syncing (--exclude).`,
+            flag: `--workers ${target}`,
+            expectedEffect: `the ${formatDuration(metaSeconds * 1000)} of metadata calls overlap across ${target} workers instead of ${run.workers}: up to ~${(target / run.workers).toFixed(1)}× less wall time for them on a filesystem that serves calls in parallel (a network share usually does); 'blit tune SRC DST' measures the real gain`,
+            evidence: ids(meta.key, "options.workers", "machine.cores", ...latencyKeys),
+          }
+        : {
+            text: "Measure which worker count overlaps the metadata calls best with 'blit tune SRC DST --apply', and leave out subtrees that need no syncing (--exclude GLOB).",
+            expectedEffect: `the ${formatDuration(metaSeconds * 1000)} of metadata calls shrink with the entries left out and the calls run in parallel`,
+            evidence: ids(meta.key, "options.workers", ...latencyKeys),
+          },
+    });
+  }
+
+  // c. A stall: a long stretch in which blit made no progress.
+  const gap = facts.get(`${prefix}.gap.1`);
+  const gapSeconds = typeof gap?.value === "number" ? gap.value : 0;
+  const gapShare = span > 0 ? (gapSeconds / span) * 100 : 0;
+  if (gap && gapSeconds >= STALL_MIN_S && gapShare >= STALL_SPAN_SHARE_PCT) {
+    const gapMs = gapSeconds * 1000;
+    const line = part(gap, "line");
+    out.push({
+      short: `a ${formatDuration(gapMs)} stall (trace)`,
+      cause: {
+        text: `blit made no progress for ${formatDuration(gapMs)}, ${Math.round(gapShare)}% of the traced ${formatDuration(span * 1000)}${line !== undefined ? ` (the stall ends at line ${line.toLocaleString("en-US")} of the trace)` : ""}: it was waiting on something outside itself, not copying.`,
+        evidence: ids(gap.key, `${prefix}.span`, "duration.total"),
+        confidence: "medium",
+      },
+      suggestion: {
+        text: "Find what held blit up in that stretch: look at what other processes and the disks did then (in the trace, or record the run again with 'blit trace record -- blit mirror SRC DST'); a sleeping network share, a full write cache or a scanner holding a file are the usual causes.",
+        expectedEffect: `the ${formatDuration(gapMs)} with no progress would go${gapMs < run.total ? `: about ${formatDuration(run.total - gapMs)} instead of ${formatDuration(run.total)}` : ""}`,
+        evidence: ids(gap.key, "duration.total"),
+      },
+    });
+  }
+  return out;
 }
 
 function summarize(findings: Finding[], get: (key: string) => Evidence | undefined): string {

@@ -117,15 +117,22 @@ async function ingestInto(
 ): Promise<IngestResult> {
   // events need no order on disk (every query orders by ts), which lets DuckDB load with less memory
   await conn.run("SET preserve_insertion_order = false");
-  const settings = await conn.runAndReadAll("SELECT current_setting('threads') AS threads, current_setting('memory_limit') AS memory");
+  const settings = await conn.runAndReadAll(
+    "SELECT current_setting('threads') AS threads, current_setting('memory_limit') AS memory, current_setting('checkpoint_threshold') AS wal",
+  );
   const before = settings.getRowObjects()[0]!;
   const memory = new MemoryLimit(conn, String(before.memory));
+  // a checkpoint rewrites the store's indexes whole and can need more than the small limits below;
+  // one that fails leaves the database unusable, so none starts on its own during the ingest: the
+  // one after the load runs with the store's own limit
+  await conn.run("SET checkpoint_threshold = '1TB'");
   await memory.limit();
   try {
     return await loadAndSummarize(conn, reader, traceId, file, endedAt, options, Number(before.threads), memory);
   } finally {
     // set back, not RESET: RESET memory_limit shows the default but leaves the limit in force
     await conn.run(`SET memory_limit = ${sqlString(String(before.memory))}`);
+    await conn.run(`SET checkpoint_threshold = ${sqlString(String(before.wal))}`);
   }
 }
 
@@ -147,6 +154,16 @@ class MemoryLimit implements SummaryMemory {
   async queries(): Promise<void> {
     this.current = QUERY_MEMORY_LIMIT;
     await this.limit();
+  }
+
+  /** Runs `run` with the store's own limit. */
+  async unlimited<T>(run: () => Promise<T>): Promise<T> {
+    try {
+      await this.conn.run(`SET memory_limit = ${sqlString(this.previous)}`);
+      return await run();
+    } finally {
+      await this.limit();
+    }
   }
 
   async roomy<T>(run: () => Promise<T>): Promise<T> {
@@ -206,7 +223,7 @@ async function loadAndSummarize(
     await conn.run(`SET threads = ${threads}`);
   }
   // the last rows leave memory for the database file, so the summaries have the whole limit
-  await conn.run("CHECKPOINT");
+  await memory.unlimited(() => conn.run("CHECKPOINT"));
   await memory.queries();
   const state = reader.state;
   if (state.rescale !== 1) {

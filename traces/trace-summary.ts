@@ -229,7 +229,7 @@ export async function computeSummary(conn: DuckDBConnection, s: SummaryScope, me
   const sharedFiles = s.subject.all || num(totals.other_paths) === 0 ? [] : (await qf(`
       , mine AS (SELECT DISTINCT lower(final_path) AS p FROM evf WHERE subject AND final_path IS NOT NULL)
       SELECT process, pid, count(DISTINCT final_path) AS files, count(*) AS n, coalesce(sum(bytes), 0) AS bytes,
-             coalesce(sum(duration), 0) AS secs, list(DISTINCT final_path)[1:3] AS examples
+             coalesce(sum(duration), 0) AS secs, list(DISTINCT final_path ORDER BY final_path)[1:3] AS examples
       FROM evf WHERE NOT subject AND lower(final_path) IN (SELECT p FROM mine)
       GROUP BY process, pid ORDER BY n DESC, process LIMIT ${TOP}`, true))
     .map((r) => ({

@@ -8,7 +8,7 @@ import type { Subprocess } from "bun";
 import { listRuns } from "../../analytics/index.ts";
 import { ingestTrace, listTraces, summariesForRun, traceSummary } from "../../traces/index.ts";
 import { traceCommand } from "../../tui/trace-command.ts";
-import { BUN, fakeStream, PROJECT_ROOT } from "./helpers.ts";
+import { BUN, fakeStream, fixture, PROJECT_ROOT } from "./helpers.ts";
 
 let root: string;
 const live = new Set<Subprocess>();
@@ -114,6 +114,26 @@ describe("perf record + perf script of a real blit mirror", () => {
     const copied = Object.values(t.sizes).reduce((a, b) => a + b, 0);
     const written = s.bytesByProcess.reduce((sum, p) => sum + p.writeBytes, 0);
     expect(written).toBeGreaterThanOrEqual(copied); // copy_file_range (or write) carried every byte
+  });
+});
+
+describe("a store in use", () => {
+  test("runs and traces recorded in turn: every ingest succeeds and the store stays readable", async () => {
+    // a checkpoint under the ingest's small memory limit once failed here (it rewrites the runs
+    // table's index whole) and left the database unusable
+    const t = makeTree("turns");
+    const env = { BLIT_HOME: t.home };
+    const traceFile = fixture("strace/perfview-ls-r-T.strace");
+    for (let i = 0; i < 2; i++) {
+      expect((await run(BLIT(t.src, `${t.dst}${i}`), env)).code).toBe(0);
+      const ingest = await run([BUN, join(PROJECT_ROOT, "tui/blit.ts"), "trace", "ingest", traceFile], env);
+      expect(ingest.stderr).toBe("");
+      expect(ingest.code).toBe(0);
+    }
+    const store = join(t.home, "telemetry.duckdb");
+    expect(await listRuns({ path: store })).toHaveLength(2);
+    const traces = await listTraces({ path: store });
+    expect(traces.map((x) => x.events)).toEqual([104, 104]);
   });
 });
 

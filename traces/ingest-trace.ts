@@ -169,14 +169,11 @@ class MemoryLimit implements SummaryMemory {
   async roomy<T>(run: () => Promise<T>): Promise<T> {
     try {
       await this.conn.run(`SET memory_limit = '${ROOMY_MEMORY_LIMIT}'`);
-      try {
-        return await run();
-      } catch (err) {
-        if (!String(err).includes("Out of Memory Error")) throw err;
-        // a failed statement changed nothing: run it again with the store's own limit
-        await this.conn.run(`SET memory_limit = ${sqlString(this.previous)}`);
-        return await run();
-      }
+      return await run();
+    } catch (err) {
+      if (!String(err).includes("Out of Memory Error")) throw err;
+      // a failed statement changed nothing: run it again with the store's own limit
+      return await this.unlimited(run);
     } finally {
       await this.limit();
     }

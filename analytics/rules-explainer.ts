@@ -328,7 +328,7 @@ function traceFindings(
     const dataSeconds = part(meta, "dataSeconds") ?? 0;
     const target = Math.min(16, Math.max(run.workers + 1, run.workers * 2));
     const p50s = latencyKeys
-      .filter((k) => /\.(open|stat|close|rename|unlink)$/.test(k))
+      .filter((k) => facts.get(k)!.parts?.category === "metadata")
       .map((k) => `${k.slice(k.lastIndexOf(".") + 1)} p50 ${String(facts.get(k)!.value)} ms`);
     const offerWorkers = !run.suggestsWorkers && run.workers > 0 && target > run.workers;
     out.push({

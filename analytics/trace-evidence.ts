@@ -83,7 +83,7 @@ export function addTraceEvidence(add: AddFact, prefix: string, t: TraceFacts): v
     const timed = md.metadataSeconds + md.dataSeconds > 0;
     const share = timed ? pctOf(md.metadataSeconds, md.metadataSeconds + md.dataSeconds) : pctOf(md.metadataCount, md.metadataCount + md.dataCount);
     const metaKinds = t.byKind
-      .filter((k) => ["open", "close", "stat", "rename", "unlink"].includes(k.kind) && k.count > 0)
+      .filter((k) => k.metadata && k.count > 0)
       .sort((a, b) => b.seconds - a.seconds || b.count - a.count)
       .slice(0, 3)
       .map((k) => `${k.kind} ${n(k.count)}${timed ? ` (${secs(k.seconds)})` : ""}`)
@@ -100,6 +100,7 @@ export function addTraceEvidence(add: AddFact, prefix: string, t: TraceFacts): v
 
   // Latency of the kinds that took the most time.
   const secondsOf = new Map(t.byKind.map((k) => [k.kind, k.seconds]));
+  const metadataKinds = new Set(t.byKind.filter((k) => k.metadata).map((k) => k.kind));
   const kinds = t.latency
     .filter((l) => !LATENCY_SKIP.has(l.kind) && l.count > 0 && /^[\w-]+$/.test(l.kind))
     .sort((a, b) => (secondsOf.get(b.kind) ?? b.count * b.p50Ms) - (secondsOf.get(a.kind) ?? a.count * a.p50Ms) || b.count - a.count)
@@ -112,7 +113,7 @@ export function addTraceEvidence(add: AddFact, prefix: string, t: TraceFacts): v
       l.p50Ms,
       "ms",
       `${l.kind}: ${n(l.count)} timed calls, p50 ${ms(l.p50Ms)}, p99 ${ms(l.p99Ms)}, max ${ms(l.maxMs)}${total ? `, ${secs(total)} in all` : ""}`,
-      { count: l.count, p50Ms: l.p50Ms, p99Ms: l.p99Ms, maxMs: l.maxMs, ...(total ? { seconds: total } : {}) },
+      { count: l.count, p50Ms: l.p50Ms, p99Ms: l.p99Ms, maxMs: l.maxMs, ...(total ? { seconds: total } : {}), category: metadataKinds.has(l.kind) ? "metadata" : "other" },
     );
   }
 

@@ -30,7 +30,8 @@ export interface TraceFacts {
   seesOtherProcesses: boolean | null;
   /** The whole trace, when `scope` is "run" and the whole-trace summary is stored too. */
   wholeTrace: { events: number | null; spanSeconds: number | null } | null;
-  byKind: { kind: string; count: number; seconds: number; bytes: number }[];
+  /** `metadata`: every event of the kind is a metadata operation (false in summaries that do not say). */
+  byKind: { kind: string; count: number; seconds: number; bytes: number; metadata: boolean }[];
   latency: { kind: string; count: number; p50Ms: number; p90Ms: number; p99Ms: number; maxMs: number }[];
   bytesByFile: { path: string; ops: number; readBytes: number; writeBytes: number }[];
   /** Other processes that touched blit's files; null when the summary has no such list (older versions). */
@@ -111,7 +112,7 @@ function factsOf(traceId: string, scope: string, s: Record<string, unknown>): Tr
     subjectRule,
     seesOtherProcesses: onlyBlit ? false : subjectRule || Array.isArray(s.sharedFiles) ? true : null,
     wholeTrace: null,
-    byKind: list(s.byKind, (x) => ({ kind: text(x.kind), count: num(x.count), seconds: num(x.seconds), bytes: num(x.bytes) })),
+    byKind: list(s.byKind, (x) => ({ kind: text(x.kind), count: num(x.count), seconds: num(x.seconds), bytes: num(x.bytes), metadata: x.metadata === true })),
     latency: list(s.latency, (x) => ({
       kind: text(x.kind), count: num(x.count), p50Ms: num(x.p50Ms), p90Ms: num(x.p90Ms), p99Ms: num(x.p99Ms), maxMs: num(x.maxMs),
     })),

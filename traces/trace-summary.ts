@@ -10,6 +10,8 @@ export interface KindTotal {
   /** Summed durations, seconds (0 when the trace has none). */
   seconds: number;
   bytes: number;
+  /** Every event of this kind names, looks up or changes a file (open, stat, rename, mkdir, ...). */
+  metadata: boolean;
 }
 
 export interface LatencyPercentiles {
@@ -167,13 +169,13 @@ export async function computeSummary(conn: DuckDBConnection, s: SummaryScope, me
       SELECT GROUPING(kind) AS g_kind, GROUPING(category) AS g_cat, GROUPING(fail_result) AS g_fail,
              kind, category, failed, fail_result, count(*) AS n, sum(duration) AS secs, sum(bytes) AS bytes,
              coalesce(sum(duration), 0) AS secs0, min(ts) AS first, max(ts + coalesce(duration, 0)) AS last,
-             count(*) FILTER (WHERE subject AND category = 'data') AS subject_data,
+             count(*) FILTER (WHERE subject AND category = 'data') AS subject_data, bool_and(category = 'metadata') AS all_metadata,
              count(*) FILTER (WHERE NOT subject AND path IS NOT NULL) AS other_paths
       FROM (SELECT *, CASE WHEN failed THEN result END AS fail_result FROM ev)
       GROUP BY GROUPING SETS ((), (kind), (category), (kind, failed, fail_result))`);
   const totals = sets.find((r) => num(r.g_kind) === 1 && num(r.g_cat) === 1 && num(r.g_fail) === 1) ?? { n: 0, first: null, last: null, subject_data: 0, other_paths: 0 };
   const byKind = sets.filter((r) => num(r.g_kind) === 0 && num(r.g_fail) === 1)
-    .map((r) => ({ kind: r.kind as OpKind, count: num(r.n), seconds: num(r.secs), bytes: num(r.bytes) }))
+    .map((r) => ({ kind: r.kind as OpKind, count: num(r.n), seconds: num(r.secs), bytes: num(r.bytes), metadata: r.all_metadata === true }))
     .sort((a, b) => b.count - a.count || compareText(a.kind, b.kind));
   // exact percentiles (quantile_cont's interpolation) from a histogram of the durations: traces
   // stamp durations to the microsecond or so, so it has far fewer rows than the trace has events,

@@ -35,6 +35,12 @@ export type PlatformBackend = Backend & {
   closeCache(): void;
   /** Forget a cached directory handle after the directory was removed or replaced. */
   forgetDir(dir: string): void;
+  /**
+   * From now on, every directory at or below `root` that this backend opens (copyFile, lstatAt)
+   * is reached from root's fd without following any symlink; a symlink in the way fails with
+   * ELOOP. The portable backend cannot promise this (node:fs resolves paths) and does nothing.
+   */
+  confine(root: string): void;
 };
 
 function portableLstat(path: string): StatRecord {
@@ -52,7 +58,7 @@ function portableLstat(path: string): StatRecord {
 }
 
 function withPortableStat(b: Backend): PlatformBackend {
-  return Object.assign(b, { lstat: portableLstat, lstatAt: (dir: string, name: string) => portableLstat(`${dir}/${name}`), closeCache() {}, forgetDir() {} });
+  return Object.assign(b, { lstat: portableLstat, lstatAt: (dir: string, name: string) => portableLstat(`${dir}/${name}`), closeCache() {}, forgetDir() {}, confine() {} });
 }
 
 /**
@@ -72,8 +78,8 @@ export function backend(): PlatformBackend {
 // Sandboxed access beneath a root directory fd (blitd modules, a pull's destination).
 export {
   openat2, openat2Available, openBeneath, openRootDir, closeFd, dupFd, createExclusive, openReadAt, writeAll, readSome,
-  fchmod, fchmodIfNeeded, futimes, utimesAt, mkdirAt, renameAt, unlinkAt, unlinkQuiet, symlinkAt, umaskOf,
-  O_RDONLY, O_WRONLY, O_DIRECTORY, O_PATH, O_NOFOLLOW, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS,
+  fchmod, fchmodIfNeeded, futimes, utimesAt, mkdirAt, renameAt, exchangeAt, readDirNames, unlinkAt, unlinkQuiet, symlinkAt, umaskOf,
+  O_RDONLY, O_WRONLY, O_DIRECTORY, O_PATH, O_NOFOLLOW, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS,
 } from "./openat2.ts";
 // Direct reads and sendfile on a data-plane socket's fd (Linux).
 export { directSocketIoAvailable, pollWritable, socketRead, socketSendFile } from "./socket-io.ts";

@@ -43,6 +43,7 @@ function openLibc() {
     linkat: { args: ["i32", "ptr", "i32", "ptr", "i32"], returns: "i32" },
     mkdirat: { args: ["i32", "ptr", "u32"], returns: "i32" },
     renameat: { args: ["i32", "ptr", "i32", "ptr"], returns: "i32" },
+    renameat2: { args: ["i32", "ptr", "i32", "ptr", "u32"], returns: "i32" },
     unlinkat: { args: ["i32", "ptr", "i32"], returns: "i32" },
     symlinkat: { args: ["ptr", "i32", "ptr"], returns: "i32" },
     statx: { args: ["i32", "ptr", "i32", "u32", "ptr"], returns: "i32" },

@@ -10,6 +10,7 @@ import {
   AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW, cstr, errno, fail, fillMtimeTimespecs, libc as bindLibc,
   O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_RDONLY, O_TMPFILE, O_WRONLY, processUmask, type Libc,
 } from "./libc.ts";
+import { dupFd, openBeneath } from "./openat2.ts";
 import {
   FsError,
   TEMP_PREFIX,
@@ -40,12 +41,49 @@ export interface StatRecord {
   ino: number;
 }
 
-/** Keeps directory fds open for the directories used most recently; names resolve from them. */
+/**
+ * Keeps directory fds open for the directories used most recently; names resolve from them.
+ * A directory below a confined root is opened beneath that root's fd with no symlink followed
+ * (openBeneath), so a directory another user swaps for a symlink during a run is refused
+ * instead of leading the copy somewhere else.
+ */
 class DirCache {
   private fds = new Map<string, number>();
+  private roots: { path: string; fd: number }[] = [];
   constructor(private libc: Libc, private errno: () => string, private max = 64) {}
   private lastDir = "";
   private lastFd = -1;
+  /** Confine every directory at or below `root` to it. Idempotent per root path. */
+  confine(root: string): void {
+    if (this.roots.some((r) => r.path === root)) return;
+    const fd = this.libc.openat(AT_FDCWD, cstr(root), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    if (fd < 0) {
+      const code = this.errno();
+      throw new FsError(code, "open", root, describeCode(code));
+    }
+    this.roots.push({ path: root, fd });
+    // Handles opened before the root was confined were resolved by path: forget them.
+    for (const dir of [...this.fds.keys()]) if (dir === root || dir.startsWith(root + "/")) this.drop(dir);
+  }
+  private open(dir: string): number {
+    for (const r of this.roots) {
+      if (dir === r.path) return dupFd(r.fd);
+      if (dir.startsWith(r.path + "/")) {
+        try {
+          return openBeneath(r.fd, dir.slice(r.path.length + 1), O_RDONLY | O_DIRECTORY);
+        } catch (err) {
+          const code = (err as FsError).code ?? "EIO";
+          throw new FsError(code, "open", dir, code === "ELOOP" || code === "EXDEV" ? "a directory on the way is a symlink (not followed)" : describeCode(code));
+        }
+      }
+    }
+    const fd = this.libc.openat(AT_FDCWD, cstr(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    if (fd < 0) {
+      const code = this.errno();
+      throw new FsError(code, "open", dir, describeCode(code));
+    }
+    return fd;
+  }
   get(dir: string): number {
     if (dir === this.lastDir) return this.lastFd;
     const fd = this.lookup(dir);
@@ -61,11 +99,7 @@ class DirCache {
       this.fds.set(dir, hit);
       return hit;
     }
-    const fd = this.libc.openat(AT_FDCWD, cstr(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-    if (fd < 0) {
-      const code = this.errno();
-      throw new FsError(code, "open", dir, describeCode(code));
-    }
+    const fd = this.open(dir);
     this.fds.set(dir, fd);
     if (this.fds.size > this.max) {
       const [oldDir, oldFd] = this.fds.entries().next().value as [string, number];
@@ -88,6 +122,8 @@ class DirCache {
     this.lastDir = "";
     for (const fd of this.fds.values()) this.libc.close(fd);
     this.fds.clear();
+    for (const r of this.roots) this.libc.close(r.fd);
+    this.roots = [];
   }
 }
 
@@ -96,6 +132,7 @@ export function createLinuxBackend(): Backend & {
   lstatAt(dir: string, name: string): StatRecord;
   closeCache(): void;
   forgetDir(dir: string): void;
+  confine(root: string): void;
 } {
   const libc = bindLibc();
   const dirs = new DirCache(libc, errno);
@@ -341,5 +378,6 @@ export function createLinuxBackend(): Backend & {
     lstatAt,
     closeCache: () => dirs.clear(),
     forgetDir: (dir: string) => dirs.drop(dir),
+    confine: (root: string) => dirs.confine(root),
   };
 }

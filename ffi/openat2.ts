@@ -9,6 +9,7 @@
 // Buffers handed to the kernel are views of a real ArrayBuffer and ptr() is taken at each call:
 // JSC may move the storage of a small typed array made with `new Int32Array(n)`.
 import { ptr } from "bun:ffi";
+import { readdirSync } from "node:fs";
 import { describeCode } from "./errno.ts";
 import {
   AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, cstr, errno, fail, fillMtimeTimespecs, libc as lib,
@@ -53,7 +54,7 @@ export function openat2Available(): boolean {
  * openat2(dirFd, rel, {flags, mode, resolve}) through libc's syscall(). Throws FsError.
  * EAGAIN (a concurrent rename during a `..`-aware lookup) is retried a few times.
  */
-export function openat2(dirFd: number, rel: string, flags: number, mode = 0, resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS): number {
+export function openat2(dirFd: number, rel: string, flags: number, mode = 0, resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS): number {
   const l = lib();
   const path = cstr(rel === "" ? "." : rel);
   for (let attempt = 0; ; attempt++) {
@@ -69,8 +70,10 @@ export function openat2(dirFd: number, rel: string, flags: number, mode = 0, res
 }
 
 /**
- * Opens `rel` beneath the directory `rootFd`; a symlink or `..` that would leave the root fails
- * with EXDEV (openat2) or ELOOP (fallback). `rel` is "/"-separated and relative; "" is the root.
+ * Opens `rel` beneath the directory `rootFd` without following any symlink on the way, not even
+ * one that stays beneath the root (so a directory another user swaps for a symlink is refused
+ * with ELOOP, whatever it points to), and never `..`. `rel` is "/"-separated and relative; "" is
+ * the root.
  */
 export function openBeneath(rootFd: number, rel: string, flags: number, mode = 0): number {
   if (openat2Available()) return openat2(rootFd, rel, flags, mode);
@@ -193,6 +196,18 @@ export function renameAt(dirFd: number, from: string, to: string): void {
   if (lib().renameat(dirFd, ptr(cstr(from)), dirFd, ptr(cstr(to))) < 0) fail("rename", to);
 }
 
+const RENAME_EXCHANGE = 2;
+/**
+ * Swaps the entries `a` and `b` of dirFd atomically (renameat2 RENAME_EXCHANGE), whatever their
+ * types. Returns false when the filesystem or kernel cannot (EINVAL, ENOSYS); throws on other errors.
+ */
+export function exchangeAt(dirFd: number, a: string, b: string): boolean {
+  if (lib().renameat2(dirFd, ptr(cstr(a)), dirFd, ptr(cstr(b)), RENAME_EXCHANGE) === 0) return true;
+  const code = errno();
+  if (code === "EINVAL" || code === "ENOSYS" || code === "EOPNOTSUPP") return false;
+  fail("rename", b);
+}
+
 /** Removes `name` from dirFd; never follows a symlink (unlinkat does not). */
 export function unlinkAt(dirFd: number, name: string, isDir = false): void {
   if (lib().unlinkat(dirFd, ptr(cstr(name)), isDir ? AT_REMOVEDIR : 0) < 0) fail("unlink", name);
@@ -205,6 +220,11 @@ export function unlinkQuiet(dirFd: number, name: string): void {
 
 export function symlinkAt(target: string, dirFd: number, name: string): void {
   if (lib().symlinkat(ptr(cstr(target)), dirFd, ptr(cstr(name))) < 0) fail("symlink", name);
+}
+
+/** The names in the open directory `fd` (without "." and ".."). */
+export function readDirNames(fd: number): string[] {
+  return readdirSync(`/proc/self/fd/${fd}`);
 }
 
 /** The process umask (read once). */

@@ -6,7 +6,7 @@ import { createServer as createTcpServer, type AddressInfo, type Socket as NetSo
 import { hostname, release } from "node:os";
 import { join } from "node:path";
 import {
-  GrpcChannel, planReceive, VERSION, workloadOf, type GrpcDuplex, type RunReport, type Tree,
+  GrpcChannel, planTrees, VERSION, workloadOf, type GrpcDuplex, type RunReport, type Tree,
   type ReceiveSummary,
 } from "../engine/index.ts";
 import {
@@ -236,7 +236,7 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
             closeFd(target.rootFd);
             throw err;
           }
-          const plan = planReceive(src, dst, opts);
+          const plan = planTrees(src, dst, opts);
           const walkMs = performance.now() - tWalk;
           const checks = opts.checksum
             ? plan.checkDst.map((j, k) => ({ index: plan.checks[k]!, hash: hashBeneath(target.rootFd, dst.paths[j]!) ?? new Uint8Array(0) }))

@@ -8,7 +8,7 @@ import { statSync } from "node:fs";
 import { timingSafeEqual } from "node:crypto";
 import {
   ChannelClosedError, resolveChecks, sameFrames, sendFiles, SocketChannel, TreeReceiver,
-  emptyTree, T_FILE, walkTree, type Channel, type ReceivePlan, type Tree,
+  emptyTree, T_FILE, walkTree, type Channel, type Plan, type Tree,
 } from "../engine/index.ts";
 import { backend, closeFd, mkdirAt, openBeneath, O_DIRECTORY, O_RDONLY, type FsError } from "../ffi/index.ts";
 import {
@@ -166,7 +166,7 @@ export class Transfer {
     /** push: the client's tree; pull: the daemon's tree. */
     readonly src: Tree,
     readonly dst: Tree,
-    readonly plan: ReceivePlan | undefined,
+    readonly plan: Plan | undefined,
     readonly opts: TransferOptions,
     readonly singleFile: boolean,
     readonly peer: string,

@@ -18,9 +18,12 @@ export { runRemote, listRemote, RemoteError } from "./remote-client.ts";
 export type { RemoteJob, RemoteHooks, RemoteListing } from "./remote-client.ts";
 export { parseRemoteUrl, formatRemoteUrl, isRemote, validModuleName } from "./remote-url.ts";
 export type { RemoteUrl } from "./remote-url.ts";
-export { planReceive, workloadOf } from "./remote-plan.ts";
-export type { ReceivePlan, ReceiveOptions } from "./remote-plan.ts";
-export { TreeReceiver, removeTreeAt, hashBeneath, hashHex } from "./remote-receive.ts";
+// The one planner of local and remote runs.
+export { planTrees, workloadOf, fileUnchanged, deleteGuard, writePath, MODIFY_WINDOW_NS } from "./plan.ts";
+export type { Plan, PlanOptions } from "./plan.ts";
+export { openDestTree, removeTreeAt } from "./dest-tree.ts";
+export type { DestTree } from "./dest-tree.ts";
+export { TreeReceiver, hashBeneath, hashHex } from "./remote-receive.ts";
 export type { ReceiveSummary, ReceiverOptions } from "./remote-receive.ts";
 export { sendFiles, resolveChecks, sameFrames, SHARD_FILE_MAX } from "./remote-send.ts";
 export type { SendResult, SendOptions } from "./remote-send.ts";

@@ -14,8 +14,9 @@ import {
 import { UsageError } from "./errors.ts";
 import type { Action, Progress } from "./run.ts";
 import { ChannelClosedError, GrpcChannel, SocketChannel, type Channel, type GrpcDuplex } from "./remote-channel.ts";
-import { planReceive, workloadOf, type ReceivePlan } from "./remote-plan.ts";
-import { hashBeneath, removeTreeAt, TreeReceiver, type ReceiveSummary } from "./remote-receive.ts";
+import { planTrees, workloadOf, type Plan } from "./plan.ts";
+import { removeTreeAt } from "./dest-tree.ts";
+import { hashBeneath, TreeReceiver, type ReceiveSummary } from "./remote-receive.ts";
 import { resolveChecks, sameFrames, sendFiles } from "./remote-send.ts";
 import { formatRemoteUrl, parseRemoteUrl, type RemoteUrl } from "./remote-url.ts";
 import type { Command, Counts, RunError, RunOptions, RunReport, RunStatus } from "./report.ts";
@@ -477,7 +478,7 @@ export async function runRemote(job: RemoteJob, hooks: RemoteHooks = {}): Promis
     } else dst = walkTree(rootPath, opts.exclude, "destination");
     timing.enumerateMs = performance.now() - tEnum;
     const tPlan = performance.now();
-    const plan: ReceivePlan = planReceive(src, dst, { mirror: job.command === "mirror", checksum: opts.checksum, sizeOnly: opts.sizeOnly, ignoreTimes: opts.ignoreTimes });
+    const plan: Plan = planTrees(src, dst, { mirror: job.command === "mirror", checksum: opts.checksum, sizeOnly: opts.sizeOnly, ignoreTimes: opts.ignoreTimes });
     counts.planned = plan.need.length + plan.checks.length + plan.links.length;
     for (const i of plan.need) counts.plannedBytes += src.sizes[i]!;
     counts.skipped = plan.skipped;
@@ -490,6 +491,7 @@ export async function runRemote(job: RemoteJob, hooks: RemoteHooks = {}): Promis
       for (const i of plan.links) actions.push({ kind: "link", path: src.paths[i]! });
       for (const i of plan.need) actions.push({ kind: "copy", path: src.paths[i]!, bytes: src.sizes[i]! });
       for (const i of plan.checks) actions.push({ kind: "copy", path: src.paths[i]!, bytes: src.sizes[i]! });
+      for (const j of plan.replace) actions.push({ kind: "replace", path: dst.paths[j]! });
       for (const j of plan.extraneousTop) actions.push({ kind: "delete", path: dst.paths[j]! });
       return;
     }

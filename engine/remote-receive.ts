@@ -4,10 +4,9 @@
 // and renamed into place when complete and checked (size, and hash with --checksum), with its
 // mode and mtime. On any error the temporary is removed. A frame that breaks the protocol throws
 // (FrameError) and the caller ends the transfer; abort() then removes what is half-written.
-import { readdirSync } from "node:fs";
 import {
-  closeFd, createExclusive, dupFd, fchmod, fchmodIfNeeded, futimes, mkdirAt, openBeneath, readSome, renameAt, symlinkAt,
-  unlinkAt, unlinkQuiet, utimesAt, writeAll, O_DIRECTORY, O_RDONLY, describeCode, FsError,
+  closeFd, createExclusive, dupFd, fchmodIfNeeded, futimes, openBeneath, readSome, renameAt,
+  unlinkQuiet, writeAll, O_RDONLY, describeCode, FsError,
 } from "../ffi/index.ts";
 import {
   F_DONE, F_ERROR, F_FILE, F_FILE_END, F_SAME, F_SHARD, F_SKIP, FrameError, HASH_BYTES, SHARD_HASHES,
@@ -15,7 +14,8 @@ import {
 } from "../proto/index.ts";
 import { FATAL_CODES } from "./errors.ts";
 import type { RunError } from "./report.ts";
-import type { ReceivePlan } from "./remote-plan.ts";
+import { FdDestTree } from "./dest-tree.ts";
+import { deleteGuard, writePath, type Plan } from "./plan.ts";
 import { shardWriters, type ShardReply, type ShardWriterPool } from "./shard-pool.ts";
 import { tempName, writeFileAt } from "./receive-file.ts";
 import { T_DIR, type Tree } from "./walk.ts";
@@ -85,7 +85,10 @@ export class TreeReceiver implements FrameHandler {
   onDone: (() => void) | undefined;
   private state: Uint8Array;
   private checkSet: Set<number>;
-  private dirFds = new Map<string, number>();
+  /** Every directory, symlink, swap and delete goes through the root's directory fds. */
+  private tree: FdDestTree;
+  /** Staged replacements took their place. */
+  private swapped = false;
   private cur: Current | undefined;
   private prepared = false;
   private finished = false;
@@ -105,7 +108,7 @@ export class TreeReceiver implements FrameHandler {
     private rootFd: number,
     private src: Tree,
     private dst: Tree,
-    private plan: ReceivePlan,
+    private plan: Plan,
     private opts: ReceiverOptions,
   ) {
     this.summary = {
@@ -113,6 +116,7 @@ export class TreeReceiver implements FrameHandler {
       symlinks: 0, errors: [], errorCount: 0,
     };
     for (const e of plan.errors) this.addError(e);
+    this.tree = new FdDestTree(rootFd);
     this.state = new Uint8Array(src.paths.length);
     for (const i of plan.need) this.state[i] = ST_EXPECTED;
     for (const i of plan.checks) this.state[i] = ST_EXPECTED;
@@ -139,46 +143,32 @@ export class TreeReceiver implements FrameHandler {
     if (FATAL_CODES.has(code) && !this.summary.fatal) this.summary.fatal = code;
   }
 
-  /** The directory fd for a relative directory ("" is the root), opened beneath the root. */
   private dirFd(rel: string): number {
-    if (rel === "") return this.rootFd;
-    let fd = this.dirFds.get(rel);
-    if (fd === undefined) {
-      if (this.dirFds.size >= 256) this.closeDirs();
-      fd = openBeneath(this.rootFd, rel, O_RDONLY | O_DIRECTORY);
-      this.dirFds.set(rel, fd);
-    }
-    return fd;
+    return this.tree.dirFd(rel);
   }
 
   private closeDirs(): void {
-    for (const fd of this.dirFds.values()) closeFd(fd);
-    this.dirFds.clear();
+    this.tree.closeDirs();
   }
 
+  /** [directory, name] where the source entry `rel` is written (under its staged name if it replaces another type). */
   private split(rel: string): [string, string] {
-    const k = rel.lastIndexOf("/");
-    return k < 0 ? ["", rel] : [rel.slice(0, k), rel.slice(k + 1)];
+    const w = writePath(this.plan, rel);
+    const k = w.lastIndexOf("/");
+    return k < 0 ? ["", w] : [w.slice(0, k), w.slice(k + 1)];
   }
 
-  /** Removes type conflicts (mirror), creates directories and symlinks. Idempotent. */
+  /**
+   * Creates directories and symlinks; entries that replace one of another type are made under
+   * their staged names, and nothing is removed here: that waits for finish(). Idempotent.
+   */
   prepare(): void {
     if (this.prepared) return;
     this.prepared = true;
-    for (const j of this.plan.replace) {
-      const rel = this.dst.paths[j]!;
-      try {
-        this.removeBeneath(rel, this.dst.types[j] === T_DIR);
-        this.summary.deleted++;
-      } catch (err) {
-        this.fsError(rel, err);
-      }
-    }
     for (const i of this.plan.mkdirs) {
       const rel = this.src.paths[i]!;
-      const [dir, name] = this.split(rel);
       try {
-        mkdirAt(this.dirFd(dir), name, 0o700 | (this.src.modes[i]! & 0o777));
+        this.tree.mkdir(writePath(this.plan, rel), 0o700 | (this.src.modes[i]! & 0o777));
         this.summary.dirsCreated++;
       } catch (err) {
         if ((err as FsError).code !== "EEXIST") {
@@ -190,17 +180,10 @@ export class TreeReceiver implements FrameHandler {
     for (const i of this.plan.links) {
       const rel = this.src.paths[i]!;
       if (this.isBlocked(rel)) continue;
-      const [dir, name] = this.split(rel);
-      let dfd = -1;
-      const tmp = tempName(name);
       try {
-        dfd = this.dirFd(dir);
-        symlinkAt(this.src.links[i]!, dfd, tmp);
-        renameAt(dfd, tmp, name);
-        utimesAt(dfd, name, this.src.mtimeSec[i]!, this.src.mtimeNsec[i]!);
+        this.tree.symlink(this.src.links[i]!, writePath(this.plan, rel), this.src.mtimeSec[i]!, this.src.mtimeNsec[i]!);
         this.summary.symlinks++;
       } catch (err) {
-        if (dfd >= 0) unlinkQuiet(dfd, tmp);
         this.fsError(rel, err);
       }
     }
@@ -392,7 +375,8 @@ export class TreeReceiver implements FrameHandler {
     const src = this.src;
     const files = entries.filter((e) => !this.isBlocked(src.paths[e.index]!));
     if (files.length === 0) return;
-    const rels = files.map((e) => src.paths[e.index]!);
+    const shown = files.map((e) => src.paths[e.index]!);
+    const rels = shown.map((rel) => writePath(this.plan, rel));
     const offsets = files.map((e) => e.off);
     const lengths = files.map((e) => e.len);
     const modes = files.map((e) => src.modes[e.index]!);
@@ -412,7 +396,7 @@ export class TreeReceiver implements FrameHandler {
     payload.set(p);
     void writers
       .run({ rootFd: this.writerRootFd, cancel: this.cancel.buffer as SharedArrayBuffer, payload: payload.buffer, rels, offsets, lengths, modes, mtimeSec, mtimeNsec })
-      .then((r) => this.shardWritten(r, rels, bytes));
+      .then((r) => this.shardWritten(r, shown, bytes));
   }
 
   private shardWritten(r: ShardReply, rels: string[], bytes: number): void {
@@ -485,31 +469,60 @@ export class TreeReceiver implements FrameHandler {
     }
     const errors = this.summary.errorCount + (opts.extraErrors ?? 0) + this.senderErrors;
     const s = this.summary;
+    let refused = false;
     try {
       if (this.opts.mirror && !this.opts.singleFile && s.deletePlanned > 0) {
-        if (errors > 0 || opts.interrupted || s.fatal) {
-          this.addError({ path: ".", side: "run", code: "DELETE_SKIPPED", message: `${s.deletePlanned} extraneous entries were not deleted because the run had errors` });
-        } else if (this.src.paths.length === 0 && !this.opts.force) {
-          this.addError({ path: ".", side: "run", code: "EMPTY_SOURCE", message: `the source is empty; refusing to delete all ${s.deletePlanned} entries of the destination (use --force to allow)` });
-        } else if (this.opts.maxDelete >= 0 && s.deletePlanned > this.opts.maxDelete) {
-          this.addError({ path: ".", side: "run", code: "MAX_DELETE", message: `${s.deletePlanned} entries would be deleted, more than --max-delete ${this.opts.maxDelete}; nothing was deleted` });
-        } else if (!opts.dryRun) {
-          for (const j of this.plan.extraneousTop) {
-            const rel = this.dst.paths[j]!;
-            try {
-              const n = this.removeBeneath(rel, this.dst.types[j] === T_DIR);
-              s.deleted += n;
-            } catch (err) {
-              if ((err as FsError).code !== "ENOENT") this.fsError(rel, err);
-            }
-          }
-        }
+        const refusal = deleteGuard(this.plan, {
+          errors, interrupted: !!opts.interrupted || s.fatal !== undefined, sourceEmpty: this.src.paths.length === 0,
+          force: this.opts.force, maxDelete: this.opts.maxDelete,
+        });
+        if (refusal) {
+          this.addError(refusal);
+          refused = refusal.code === "EMPTY_SOURCE";
+        } else if (!opts.dryRun) this.replaceAndDelete();
       }
-      if (!opts.dryRun && !opts.interrupted && !s.fatal && !this.opts.singleFile) this.setDirMeta();
+      if (!this.swapped) this.removeStaged();
+      if (!opts.dryRun && !opts.interrupted && !s.fatal && !refused && !this.opts.singleFile) this.setDirMeta();
     } finally {
-      this.closeDirs();
+      this.tree.close();
     }
     return s;
+  }
+
+  /** Swaps each staged replacement in, then removes the extraneous entries (mirror, guards passed). */
+  private replaceAndDelete(): void {
+    const s = this.summary;
+    for (const j of this.plan.replace) {
+      const rel = this.dst.paths[j]!;
+      try {
+        s.deleted += this.tree.swapIn(writePath(this.plan, rel), rel, this.dst.types[j] === T_DIR);
+      } catch (err) {
+        this.fsError(rel, err);
+      }
+    }
+    this.swapped = true;
+    for (const j of this.plan.extraneousTop) {
+      const rel = this.dst.paths[j]!;
+      try {
+        s.deleted += this.tree.removeTree(rel, this.dst.types[j] === T_DIR);
+      } catch (err) {
+        if ((err as FsError).code !== "ENOENT") this.fsError(rel, err);
+      }
+    }
+  }
+
+  /** Replacements that may not take their place (a guard, an error, an abort) are removed. */
+  private removeStaged(): void {
+    for (const [rel, staged] of this.plan.staged) {
+      const k = rel.lastIndexOf("/");
+      const at = k < 0 ? staged : `${rel.slice(0, k)}/${staged}`;
+      for (const isDir of [true, false]) {
+        try {
+          this.tree.removeTree(at, isDir);
+          break;
+        } catch {}
+      }
+    }
   }
 
   private setDirMeta(): void {
@@ -519,69 +532,20 @@ export class TreeReceiver implements FrameHandler {
       if (src.types[i] !== T_DIR) continue;
       const rel = src.paths[i]!;
       if (this.plan.blocked.has(rel) || this.isBlocked(rel)) continue;
-      let fd = -1;
+      if (!this.swapped && writePath(this.plan, rel) !== rel) continue;
       try {
-        fd = openBeneath(this.rootFd, rel, O_RDONLY | O_DIRECTORY);
-        fchmod(fd, src.modes[i]!, rel);
-        futimes(fd, src.mtimeSec[i]!, src.mtimeNsec[i]!, rel);
+        this.tree.setDirMeta(rel, src.modes[i]!, src.mtimeSec[i]!, src.mtimeNsec[i]!);
       } catch (err) {
         this.fsError(rel, err);
-      } finally {
-        if (fd >= 0) closeFd(fd);
       }
     }
     try {
-      if (src.rootMode) fchmod(this.rootFd, src.rootMode, ".");
-      futimes(this.rootFd, src.rootMtimeSec, src.rootMtimeNsec, ".");
+      if (src.rootMode) this.tree.setDirMeta("", src.rootMode, src.rootMtimeSec, src.rootMtimeNsec);
     } catch (err) {
       this.fsError(".", err);
     }
   }
 
-  /** Removes rel (a whole subtree when isDir) beneath the root; returns entries removed. */
-  private removeBeneath(rel: string, isDir: boolean): number {
-    const [dir, name] = this.split(rel);
-    const pfd = this.dirFd(dir);
-    if (!isDir) {
-      unlinkAt(pfd, name);
-      return 1;
-    }
-    this.closeDirs(); // cached fds below rel would point into a removed tree
-    return removeTreeAt(this.rootFd, rel);
-  }
-}
-
-/**
- * Removes the directory `rel` beneath rootFd and everything in it, never following a symlink:
- * each directory is opened beneath the root, its entries listed through its own fd, and removed
- * with unlinkat. Returns the number of entries removed (rel included).
- */
-export function removeTreeAt(rootFd: number, rel: string): number {
-  let n = 0;
-  const fd = openBeneath(rootFd, rel, O_RDONLY | O_DIRECTORY);
-  try {
-    const names = readdirSync(`/proc/self/fd/${fd}`);
-    for (const name of names) {
-      try {
-        unlinkAt(fd, name);
-        n++;
-      } catch (err) {
-        const code = (err as FsError).code;
-        if (code === "EISDIR" || code === "EPERM") n += removeTreeAt(rootFd, `${rel}/${name}`);
-        else if (code !== "ENOENT") throw err;
-      }
-    }
-  } finally {
-    closeFd(fd);
-  }
-  const k = rel.lastIndexOf("/");
-  const parent = k < 0 ? rootFd : openBeneath(rootFd, rel.slice(0, k), O_RDONLY | O_DIRECTORY);
-  try {
-    unlinkAt(parent, k < 0 ? rel : rel.slice(k + 1), true);
-  } finally {
-    if (parent !== rootFd) closeFd(parent);
-  }
-  return n + 1;
 }
 
 /** BLAKE2b-256 of `rel` beneath rootFd, or null when it cannot be read. */

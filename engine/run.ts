@@ -1,13 +1,17 @@
-// enumerate -> plan -> execute -> mirror-delete -> directory metadata -> report.
-import { existsSync, lstatSync, mkdirSync, realpathSync, rmdirSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, chmodSync } from "node:fs";
+// A local copy or mirror as named phases: enumerate -> plan -> transfer -> replace and delete ->
+// directory metadata -> report. The decisions are the one planner's (engine/plan.ts); what is
+// created, swapped and deleted goes through the destination's directory fds (engine/dest-tree.ts).
+import { existsSync, lstatSync, mkdirSync, realpathSync, statSync } from "node:fs";
 import { hostname, release } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
-import { backend, filesystemType, TEMP_PREFIX, describeCode, type FastPath, type StatRecord } from "../ffi/index.ts";
+import { backend, filesystemType, describeCode, type FastPath, type StatRecord } from "../ffi/index.ts";
+import { openDestTree, type DestTree } from "./dest-tree.ts";
 import { UsageError } from "./errors.ts";
 import type { Job } from "./options.ts";
+import { deleteGuard, planTrees, writePath, type Plan } from "./plan.ts";
 import { WorkerPool } from "./pool.ts";
-import type { Counts, PhaseTimes, RunError, RunReport, RunStatus, SizeClassPlan, Workload } from "./report.ts";
-import { emptyTree, T_DIR, T_FILE, T_LINK, T_OTHER, unpackTree, type PackedTree, type Tree } from "./walk.ts";
+import type { Counts, PhaseTimes, RunError, RunOptions, RunReport, RunStatus, SizeClassPlan, Workload } from "./report.ts";
+import { emptyTree, T_DIR, T_FILE, unpackTree, type PackedTree, type Tree } from "./walk.ts";
 import type { CopyItem, CopyResult } from "./worker-protocol.ts";
 import { VERSION } from "./version.ts";
 
@@ -41,11 +45,6 @@ export interface RunResult {
   actions: Action[];
 }
 
-/** Upper bounds of the file-size histogram buckets, with their labels. */
-const BUCKETS: [number, string][] = [
-  [4 << 10, "<4K"], [64 << 10, "<64K"], [1 << 20, "<1M"], [16 << 20, "<16M"],
-  [256 << 20, "<256M"], [1 << 30, "<1G"], [Infinity, ">=1G"],
-];
 const SMALL_MAX = 256 << 10;
 const LARGE_MIN = 64 << 20;
 const MAX_ERRORS_KEPT = 1000;
@@ -55,11 +54,13 @@ interface Resolved {
   dst: string;
   /** Source is one regular file; dst is the final file path. */
   single: boolean;
+  /** `copy file newdir/`: the directory to make first (dst is inside it). */
+  makeDir?: string;
 }
 
 /** Checks made before anything is written. Throws UsageError. */
 export function resolvePaths(job: Job): Resolved {
-  const src = resolve(job.source);
+  let src = resolve(job.source);
   let st;
   try {
     st = statSync(src);
@@ -68,20 +69,37 @@ export function resolvePaths(job: Job): Resolved {
     if (code === "ENOENT") throw new UsageError("SOURCE_MISSING", `source '${job.source}' does not exist`);
     throw new UsageError("SOURCE_UNREADABLE", `cannot read source '${job.source}': ${describeCode(code)}`);
   }
+  // A source given as a symlink is followed, once, at the root (as `cp -rH` and `rsync -a link/`
+  // do); nothing below the root is ever followed.
+  src = realpathSync(src);
   let dst = resolve(job.destination);
+  const wantsDir = /[\\/]$/.test(job.destination);
   if (st.isFile()) {
     let dstIsDir = false;
+    let dstExists = false;
     try {
+      dstExists = true;
       dstIsDir = statSync(dst).isDirectory();
-    } catch {}
+    } catch {
+      dstExists = false;
+    }
+    let makeDir: string | undefined;
     if (dstIsDir) dst = join(dst, basename(src));
-    else if (!existsSync(dirname(dst))) {
+    else if (wantsDir) {
+      // `blit copy file newdir/`: the trailing slash names a directory; it is made (one level), as rsync does.
+      if (dstExists) throw new UsageError("DEST_NOT_DIR", `destination '${job.destination}' exists and is not a directory`);
+      if (!existsSync(dirname(dst))) {
+        throw new UsageError("DEST_PARENT_MISSING", `destination directory '${dirname(job.destination.replace(/[\\/]+$/, ""))}' does not exist; create it first`);
+      }
+      makeDir = dst;
+      dst = join(dst, basename(src));
+    } else if (!existsSync(dirname(dst))) {
       throw new UsageError("DEST_PARENT_MISSING", `destination directory '${dirname(job.destination)}' does not exist; create it first`);
     }
-    if (realOrSelf(dst) === realpathSync(src)) {
+    if (realOrSelf(dst) === src) {
       throw new UsageError("SAME_PATH", `source and destination are the same file: '${job.source}'`);
     }
-    return { src, dst, single: true };
+    return { src, dst, single: true, makeDir };
   }
   if (!st.isDirectory()) throw new UsageError("SOURCE_TYPE", `source '${job.source}' is not a file or directory`);
   try {
@@ -91,16 +109,44 @@ export function resolvePaths(job: Job): Resolved {
   } catch (err) {
     if (err instanceof UsageError) throw err;
   }
-  const realSrc = realpathSync(src);
   const realDst = realOrSelf(dst);
-  if (realDst === realSrc) throw new UsageError("SAME_PATH", `source and destination are the same directory: '${job.source}'`);
-  if (realDst.startsWith(realSrc + "/")) {
+  if (realDst === src || sameEntry(src, realDst)) throw new UsageError("SAME_PATH", `source and destination are the same directory: '${job.source}'`);
+  if (realDst.startsWith(src + "/") || hasAncestor(realDst, src)) {
     throw new UsageError("DEST_INSIDE_SOURCE", `destination '${job.destination}' is inside the source '${job.source}'; choose a destination outside it`);
   }
-  if (job.command === "mirror" && (realSrc.startsWith(realDst + "/") || realDst === "/")) {
+  // By path, and by device and inode: a bind mount of the destination can contain the source.
+  if (job.command === "mirror" && (src.startsWith(realDst + "/") || realDst === "/" || hasAncestor(src, realDst))) {
     throw new UsageError("SOURCE_INSIDE_DEST", `source '${job.source}' is inside the destination '${job.destination}'; a mirror would delete it`);
   }
   return { src, dst, single: false };
+}
+
+/** True when `a` and `b` are the same directory (same device and inode), whatever their paths. */
+function sameEntry(a: string, b: string): boolean {
+  try {
+    const x = statSync(a, { bigint: true });
+    const y = statSync(b, { bigint: true });
+    return x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    return false;
+  }
+}
+
+/** True when some ancestor of the existing path `p` is the directory `dir` (by device and inode). */
+function hasAncestor(p: string, dir: string): boolean {
+  let d;
+  try {
+    d = statSync(dir, { bigint: true });
+  } catch {
+    return false;
+  }
+  for (let cur = dirname(p); ; cur = dirname(cur)) {
+    try {
+      const s = statSync(cur, { bigint: true });
+      if (s.dev === d.dev && s.ino === d.ino) return true;
+    } catch {}
+    if (dirname(cur) === cur) return false;
+  }
 }
 
 /** realpath of the deepest existing ancestor, with the missing tail appended. */
@@ -120,463 +166,466 @@ function realOrSelf(p: string): string {
   }
 }
 
-function bucketOf(size: number): string {
-  for (const [max, label] of BUCKETS) if (size < max) return label;
-  return ">=1G";
-}
-
-/**
- * Equal mtimes, to the microsecond: the fast paths keep nanoseconds, but the portable fallback
- * (node:fs, seconds as a double) and some filesystems keep only about a microsecond, and a copy
- * they made must not look changed on the next run.
- */
-function sameTime(a: Tree, i: number, b: Tree, j: number): boolean {
-  const ds = a.mtimeSec[i]! - b.mtimeSec[j]!;
-  const dn = a.mtimeNsec[i]! - b.mtimeNsec[j]!;
-  return Math.abs(ds * 1e9 + dn) < 1000;
-}
-
 /** Run one copy or mirror. Usage errors throw before anything is written; every other failure is in the report. */
 export async function run(job: Job, hooks: RunHooks = {}): Promise<RunResult> {
-  const t0 = performance.now();
-  const startedAt = new Date();
-  const opts = job.options;
-  const paths = resolvePaths(job);
-  const phases: PhaseTimes = { enumerateMs: 0, planMs: 0, transferMs: 0, deleteMs: 0, totalMs: 0 };
-  const counts: Counts = {
+  const r = new LocalRun(job, hooks);
+  try {
+    await r.enumerate();
+    await r.plan();
+    await r.transfer();
+    r.replaceAndDelete();
+    r.finishDirectories();
+  } finally {
+    await r.close();
+  }
+  return { report: r.report(), actions: r.actions };
+}
+
+/** The state of one local run; each phase of `run` is a method, in order. */
+class LocalRun {
+  private readonly t0 = performance.now();
+  private readonly startedAt = new Date();
+  private readonly opts: RunOptions;
+  private readonly paths: Resolved;
+  private readonly mirror: boolean;
+  private readonly phases: PhaseTimes = { enumerateMs: 0, planMs: 0, transferMs: 0, deleteMs: 0, totalMs: 0 };
+  private readonly counts: Counts = {
     planned: 0, plannedBytes: 0, copied: 0, copiedBytes: 0, skipped: 0, skippedBytes: 0,
     deleted: 0, deletePlanned: 0, dirsCreated: 0, symlinks: 0,
   };
-  const workload: Workload = { files: 0, bytes: 0, dirs: 0, symlinks: 0, sizeHistogram: {} };
-  const errors: RunError[] = [];
-  const bytesByPath: Partial<Record<FastPath, number>> = {};
-  const filesByPath: Partial<Record<FastPath, number>> = {};
-  const fastPathNotes: Record<string, string> = {};
-  const actions: Action[] = [];
-  const act = hooks.listActions ? (a: Action) => void actions.push(a) : () => {};
-  const classes: SizeClassPlan[] = [];
-  let errorCount = 0;
-  let workerCount = 0;
-  let interrupted = false;
-  let fatal: string | undefined;
-  const addError = (e: RunError) => {
-    errorCount++;
-    if (errors.length < MAX_ERRORS_KEPT) errors.push(e);
+  private workload: Workload = { files: 0, bytes: 0, dirs: 0, symlinks: 0, sizeHistogram: {} };
+  private readonly errors: RunError[] = [];
+  private errorCount = 0;
+  private readonly bytesByPath: Partial<Record<FastPath, number>> = {};
+  private readonly filesByPath: Partial<Record<FastPath, number>> = {};
+  private readonly fastPathNotes: Record<string, string> = {};
+  readonly actions: Action[] = [];
+  private readonly classes: SizeClassPlan[] = [];
+  private workerCount = 0;
+  private interrupted = false;
+  private fatal: string | undefined;
+  /** The delete guard refused: the destination's directories keep their metadata. */
+  private refused = false;
+  private readonly progress: Progress = { phase: "enumerate", filesDone: 0, bytesDone: 0, filesTotal: 0, bytesTotal: 0 };
+  private readonly pool: WorkerPool;
+  private readonly onAbort = () => {
+    this.interrupted = true;
+    this.pool.requestCancel();
   };
+  private readonly srcRootPrefix: string;
+  private readonly dstRootPrefix: string;
+  private srcTree: Tree = emptyTree();
+  private dstTree: Tree = emptyTree();
+  private p: Plan | undefined;
+  /** Source indices of files to copy, after --checksum. */
+  private copies: number[] = [];
+  private dest: DestTree | undefined;
+  /** Staged replacements are in place. */
+  private swapped = false;
 
-  const progress: Progress = { phase: "enumerate", filesDone: 0, bytesDone: 0, filesTotal: 0, bytesTotal: 0 };
-  const emit = () => hooks.onProgress?.({ ...progress });
-  const pool = new WorkerPool(opts.workers, opts.bwlimit, (files, bytes) => {
-    progress.filesDone += files;
-    progress.bytesDone += bytes;
-    emit();
-  });
-  const onAbort = () => {
-    interrupted = true;
-    pool.requestCancel();
-  };
-  if (hooks.signal?.aborted) onAbort();
-  hooks.signal?.addEventListener("abort", onAbort);
-  const fs = backend();
-  const srcRootPrefix = paths.single ? dirname(paths.src) : paths.src;
-  const dstRootPrefix = paths.single ? dirname(paths.dst) : paths.dst;
+  constructor(private job: Job, private hooks: RunHooks) {
+    this.opts = job.options;
+    this.paths = resolvePaths(job);
+    this.mirror = job.command === "mirror" && !this.paths.single;
+    this.srcRootPrefix = this.paths.single ? dirname(this.paths.src) : this.paths.src;
+    this.dstRootPrefix = this.paths.single ? dirname(this.paths.dst) : this.paths.dst;
+    this.pool = new WorkerPool(this.opts.workers, this.opts.bwlimit, (files, bytes) => {
+      this.progress.filesDone += files;
+      this.progress.bytesDone += bytes;
+      this.emit();
+    });
+    if (hooks.signal?.aborted) this.onAbort();
+    hooks.signal?.addEventListener("abort", this.onAbort);
+  }
 
-  try {
-    // ---- enumerate: both trees at once, one worker each ----
-    emit();
-    let srcTree: Tree;
-    let dstTree: Tree;
+  private emit(): void {
+    this.hooks.onProgress?.({ ...this.progress });
+  }
+
+  private act(a: Action): void {
+    if (this.hooks.listActions) this.actions.push(a);
+  }
+
+  private addError(e: RunError): void {
+    this.errorCount++;
+    if (this.errors.length < MAX_ERRORS_KEPT) this.errors.push(e);
+  }
+
+  /** Both trees at once, one worker each. */
+  async enumerate(): Promise<void> {
+    this.emit();
+    const { paths } = this;
     if (paths.single) {
-      srcTree = singleFileTree(paths.src);
-      dstTree = emptyTree();
+      // Both sides are one-entry trees under the destination's name, so the planner matches them.
+      const name = basename(paths.dst);
+      const fs = backend();
+      this.srcTree = oneFileTree(name, fs.lstat(paths.src));
       try {
         const st = fs.lstat(paths.dst);
-        if (st.type === "file") {
-          dstTree = oneFileTree(basename(paths.dst), st);
-        } else {
-          throw new UsageError("DEST_NOT_FILE", `destination '${job.destination}' exists and is not a regular file`);
-        }
+        if (st.type !== "file") throw new UsageError("DEST_NOT_FILE", `destination '${this.job.destination}' exists and is not a regular file`);
+        this.dstTree = oneFileTree(name, st);
       } catch (err) {
         if (err instanceof UsageError) throw err;
       }
     } else {
       const [s, d] = await Promise.all([
-        pool.run({ type: "walk", root: paths.src, exclude: opts.exclude, side: "source" }),
-        pool.run({ type: "walk", root: paths.dst, exclude: opts.exclude, side: "destination" }),
+        this.pool.run({ type: "walk", root: paths.src, exclude: this.opts.exclude, side: "source" }),
+        this.pool.run({ type: "walk", root: paths.dst, exclude: this.opts.exclude, side: "destination" }),
       ]);
-      srcTree = unpackTree((s as { tree: PackedTree }).tree);
-      dstTree = unpackTree((d as { tree: PackedTree }).tree);
-      for (const e of srcTree.errors) addError(e);
-      for (const e of dstTree.errors) addError(e);
+      this.srcTree = unpackTree((s as { tree: PackedTree }).tree);
+      this.dstTree = unpackTree((d as { tree: PackedTree }).tree);
+      for (const e of this.srcTree.errors) this.addError(e);
+      if (!this.srcTree.rootExists && this.srcTree.errors.length === 0) {
+        this.addError({ path: ".", side: "source", code: "SOURCE_TYPE", message: `source '${this.job.source}' could not be read as a directory` });
+      }
     }
-    phases.enumerateMs = performance.now() - t0;
+    this.phases.enumerateMs = performance.now() - this.t0;
+  }
 
-    // ---- plan ----
-    progress.phase = "plan";
-    emit();
+  /** The one planner, then --checksum comparisons and the size classes. */
+  async plan(): Promise<void> {
+    this.progress.phase = "plan";
+    this.emit();
     const tPlan = performance.now();
-    // Both trees are walked in the same order, so the matching destination entry is usually the
-    // next one; the index by path is built only when the trees diverge.
-    let dstMap: Map<string, number> | undefined;
-    const dstIndex = {
-      get(rel: string): number | undefined {
-        if (!dstMap) {
-          dstMap = new Map();
-          for (let j = 0; j < dstTree.paths.length; j++) dstMap.set(dstTree.paths[j]!, j);
-        }
-        return dstMap.get(rel);
-      },
-    };
-    let cursor = 0;
-    const findDst = (rel: string): number | undefined => {
-      if (dstTree.paths[cursor] === rel) return cursor++;
-      const j = dstIndex.get(rel);
-      if (j !== undefined) cursor = j + 1;
-      return j;
-    };
-    const mkdirs: string[] = [];
-    const links: number[] = [];
-    const copies: number[] = [];
-    const toCompare: number[] = []; // --checksum candidates: same size on both sides
-    const replaceFirst: number[] = []; // destination entries of another type, removed before the copy (mirror)
-    const blocked = new Set<string>(); // source directories not created because of a conflict (copy)
-    const srcDirsNew = new Set<number>();
-    const dstSeen = new Uint8Array(dstTree.paths.length);
-    const matchOf = new Int32Array(srcTree.paths.length).fill(-1);
-    for (let i = 0; i < srcTree.paths.length; i++) {
-      const rel = srcTree.paths[i]!;
-      const type = srcTree.types[i]!;
-      const slash = rel.lastIndexOf("/");
-      if (slash > 0 && blocked.has(rel.slice(0, slash))) {
-        if (type === T_DIR) blocked.add(rel);
-        continue;
-      }
-      if (type === T_FILE) {
-        workload.files++;
-        workload.bytes += srcTree.sizes[i]!;
-        const b = bucketOf(srcTree.sizes[i]!);
-        workload.sizeHistogram[b] = (workload.sizeHistogram[b] ?? 0) + 1;
-      } else if (type === T_DIR) workload.dirs++;
-      else if (type === T_LINK) workload.symlinks++;
-      const j = findDst(paths.single ? basename(paths.dst) : rel);
-      let dType = 0;
-      if (j !== undefined) {
-        dstSeen[j] = 1;
-        matchOf[i] = j;
-        dType = dstTree.types[j]!;
-      }
-      if (type === T_OTHER) continue; // devices, fifos, sockets are not copied
-      if (dType !== 0 && dType !== type) {
-        // Replacing is a delete: a mirror does it only when the walk found no error.
-        if (job.command === "mirror" && errorCount === 0) {
-          replaceFirst.push(j!);
-          dType = 0;
-        } else {
-          addError({ path: rel, side: "destination", code: "TYPE_CONFLICT", message: `destination '${rel}' is a ${typeName(dType)} but the source has a ${typeName(type)}; ${job.command === "mirror" ? "not replaced because the run had errors" : "use mirror to replace it"}` });
-          if (type === T_DIR) blocked.add(rel);
-          continue;
-        }
-      }
-      if (type === T_DIR) {
-        if (dType === 0) {
-          mkdirs.push(rel);
-          srcDirsNew.add(i);
-          act({ kind: "mkdir", path: rel });
-        }
-      } else if (type === T_LINK) {
-        if (dType === 0 || dstTree.links[j!] !== srcTree.links[i]) {
-          links.push(i);
-          act({ kind: "link", path: rel });
-        } else counts.skipped++;
-      } else {
-        const size = srcTree.sizes[i]!;
-        let changed: boolean;
-        if (dType === 0 || opts.ignoreTimes) changed = true;
-        else if (dstTree.sizes[j!] !== size) changed = true;
-        else if (opts.checksum) {
-          toCompare.push(i, j!);
-          continue;
-        } else if (opts.sizeOnly) changed = false;
-        else changed = !sameTime(srcTree, i, dstTree, j!);
-        if (changed) copies.push(i);
-        else {
-          counts.skipped++;
-          counts.skippedBytes += size;
-        }
-      }
-    }
-    if (toCompare.length > 0) {
-      const same = await compareByHash(pool, srcTree, dstTree, toCompare, srcRootPrefix, dstRootPrefix);
-      for (let k = 0; k < toCompare.length; k += 2) {
-        const i = toCompare[k]!;
-        if (same[k / 2]) {
+    const { srcTree, dstTree, opts, counts } = this;
+    const p = planTrees(srcTree, dstTree, { mirror: this.mirror, checksum: opts.checksum, sizeOnly: opts.sizeOnly, ignoreTimes: opts.ignoreTimes });
+    this.p = p;
+    for (const e of p.errors) this.addError(e);
+    this.workload = p.workload;
+    counts.skipped = p.skipped;
+    counts.skippedBytes = p.skippedBytes;
+    for (const i of p.mkdirs) this.act({ kind: "mkdir", path: srcTree.paths[i]! });
+    for (const i of p.links) this.act({ kind: "link", path: srcTree.paths[i]! });
+    this.copies = [...p.need];
+    if (p.checks.length > 0) {
+      const same = await compareByHash(this.pool, srcTree, dstTree, p.checks, p.checkDst, this.srcRootPrefix, this.dstRootPrefix);
+      p.checks.forEach((i, k) => {
+        if (same[k]) {
           counts.skipped++;
           counts.skippedBytes += srcTree.sizes[i]!;
-        } else copies.push(i);
-      }
+        } else this.copies.push(i);
+      });
     }
-    for (const i of copies) {
+    for (const i of this.copies) {
       counts.planned++;
       counts.plannedBytes += srcTree.sizes[i]!;
-      act({ kind: "copy", path: srcTree.paths[i]!, bytes: srcTree.sizes[i]! });
+      this.act({ kind: "copy", path: srcTree.paths[i]!, bytes: srcTree.sizes[i]! });
     }
-    counts.planned += links.length;
-    for (const j of replaceFirst) act({ kind: "replace", path: dstTree.paths[j]! });
-
-    // Extraneous destination entries, for mirror, in walk order (a directory before its contents).
-    // The listing names only the top-most ones; all are removed one by one, deepest first.
-    const extraneous: number[] = [];
-    const extraneousTop: number[] = [];
-    if (job.command === "mirror" && !paths.single) {
-      const gone = new Set<string>();
-      for (let j = 0; j < dstTree.paths.length; j++) {
-        if (dstSeen[j]) continue;
-        const rel = dstTree.paths[j]!;
-        extraneous.push(j);
-        if (dstTree.types[j] === T_DIR) gone.add(rel);
-        const slash = rel.lastIndexOf("/");
-        if (slash > 0 && gone.has(rel.slice(0, slash))) continue;
-        extraneousTop.push(j);
-        act({ kind: "delete", path: rel });
-      }
-      counts.deletePlanned = extraneous.length;
-    }
+    counts.planned += p.links.length;
+    for (const j of p.replace) this.act({ kind: "replace", path: dstTree.paths[j]! });
+    for (const j of p.extraneousTop) this.act({ kind: "delete", path: dstTree.paths[j]! });
+    counts.deletePlanned = p.deletePlanned;
 
     // Size classes decide batching and concurrency.
+    const workers = this.pool.size;
+    const sizes = srcTree.sizes;
+    const sum = (ix: number[]) => ix.reduce((a, i) => a + sizes[i]!, 0);
+    const [small, medium, large] = this.sizeClasses();
+    if (small.length) this.classes.push({ name: "small", minBytes: 0, files: small.length, bytes: sum(small), strategy: "batched", concurrency: workers });
+    if (medium.length) this.classes.push({ name: "medium", minBytes: SMALL_MAX, files: medium.length, bytes: sum(medium), strategy: "per-file", concurrency: workers });
+    if (large.length) this.classes.push({ name: "large", minBytes: LARGE_MIN, files: large.length, bytes: sum(large), strategy: "chunked", concurrency: Math.min(workers, large.length) });
+    this.progress.filesTotal = counts.planned;
+    this.progress.bytesTotal = counts.plannedBytes;
+    this.phases.planMs = performance.now() - tPlan;
+  }
+
+  private sizeClasses(): [number[], number[], number[]] {
     const small: number[] = [];
     const medium: number[] = [];
     const large: number[] = [];
-    for (const i of copies) {
-      const s = srcTree.sizes[i]!;
+    for (const i of this.copies) {
+      const s = this.srcTree.sizes[i]!;
       (s < SMALL_MAX ? small : s >= LARGE_MIN ? large : medium).push(i);
     }
-    const workers = pool.size;
+    return [small, medium, large];
+  }
 
-    const sum = (ix: number[]) => ix.reduce((a, i) => a + srcTree.sizes[i]!, 0);
-    const smallBatch = Math.min(1024, Math.max(16, Math.ceil(small.length / (workers * 8))));
-    if (small.length) classes.push({ name: "small", minBytes: 0, files: small.length, bytes: sum(small), strategy: "batched", concurrency: workers });
-    if (medium.length) classes.push({ name: "medium", minBytes: SMALL_MAX, files: medium.length, bytes: sum(medium), strategy: "per-file", concurrency: workers });
-    if (large.length) classes.push({ name: "large", minBytes: LARGE_MIN, files: large.length, bytes: sum(large), strategy: "chunked", concurrency: Math.min(workers, large.length) });
-    progress.filesTotal = counts.planned;
-    progress.bytesTotal = counts.plannedBytes;
-    phases.planMs = performance.now() - tPlan;
+  /** Where source entry i is written, relative to the destination root's directory. */
+  private target(i: number): string {
+    return this.paths.single ? basename(this.paths.dst) : writePath(this.p!, this.srcTree.paths[i]!);
+  }
 
-    // ---- transfer ----
+  /** Directories, symlinks and files; replacing entries go under their staged names. */
+  async transfer(): Promise<void> {
     const tTransfer = performance.now();
-    progress.phase = "transfer";
-    emit();
-    if (!opts.dryRun && !interrupted) {
+    this.progress.phase = "transfer";
+    this.emit();
+    const { paths, opts, counts, srcTree } = this;
+    const p = this.p!;
+    if (!opts.dryRun && !this.interrupted) {
+      if (paths.makeDir) mkdirSync(paths.makeDir);
+      else if (!paths.single) mkdirSync(paths.dst, { recursive: true });
+      const dest = (this.dest = openDestTree(this.dstRootPrefix));
       // Stale named temporaries from a killed run are ours to remove.
-      for (const rel of dstTree.staleTemps) {
+      for (const rel of this.dstTree.staleTemps) {
         try {
-          rmSync(join(paths.dst, rel), { recursive: true, force: true });
-        } catch {}
-      }
-      if (!paths.single) mkdirSync(paths.dst, { recursive: true });
-      for (const j of replaceFirst) {
-        const abs = join(dstRootPrefix, dstTree.paths[j]!);
-        try {
-          rmSync(abs, { recursive: true, force: true });
-          fs.forgetDir(abs);
-          counts.deleted++;
+          dest.removeTree(rel, true);
         } catch (err) {
-          addError(fsErr(dstTree.paths[j]!, "destination", err));
+          const code = (err as { code?: string }).code;
+          if (code === "ENOTDIR") {
+            try {
+              dest.remove(rel, false);
+            } catch {}
+          }
         }
       }
-      for (const rel of mkdirs) {
+      for (const i of p.mkdirs) {
+        const rel = srcTree.paths[i]!;
         try {
-          mkdirSync(join(paths.dst, rel));
+          dest.mkdir(writePath(p, rel), 0o700 | (srcTree.modes[i]! & 0o777));
           counts.dirsCreated++;
         } catch (err) {
-          if ((err as { code?: string }).code !== "EEXIST") addError(fsErr(rel, "destination", err));
+          if ((err as { code?: string }).code !== "EEXIST") {
+            this.addError(fsErr(rel, "destination", err));
+            p.blocked.add(rel);
+          }
         }
       }
-      for (const i of links) {
+      for (const i of p.links) {
         const rel = srcTree.paths[i]!;
-        const abs = join(dstRootPrefix, paths.single ? basename(paths.dst) : rel);
-        const tmp = join(dirname(abs), `${TEMP_PREFIX}${Math.random().toString(16).slice(2, 10)}-${basename(abs)}`);
+        if (isBelow(p.blocked, rel)) continue;
         try {
-          symlinkSync(srcTree.links[i]!, tmp);
-          renameSync(tmp, abs);
-          fs.setTimes(abs, srcTree.mtimeSec[i]!, srcTree.mtimeNsec[i]!);
+          dest.symlink(srcTree.links[i]!, this.target(i), srcTree.mtimeSec[i]!, srcTree.mtimeNsec[i]!);
           counts.symlinks++;
           counts.copied++;
         } catch (err) {
-          rmSync(tmp, { force: true });
-          addError(fsErr(rel, "destination", err));
+          this.addError(fsErr(rel, "destination", err));
         }
       }
-      // Large files first so they start while the small batches fill the other workers.
-      const batches: CopyItem[][] = [];
-      const item = (i: number): CopyItem => [
-        join(srcRootPrefix, paths.single ? basename(paths.src) : srcTree.paths[i]!),
-        join(dstRootPrefix, paths.single ? basename(paths.dst) : srcTree.paths[i]!),
-        srcTree.sizes[i]!, srcTree.modes[i]!, srcTree.mtimeSec[i]!, srcTree.mtimeNsec[i]!,
-      ];
-      for (const i of large) batches.push([item(i)]);
-      for (let k = 0; k < medium.length; k += 8) batches.push(medium.slice(k, k + 8).map(item));
-      let cur: CopyItem[] = [];
-      let curBytes = 0;
-      for (const i of small) {
-        cur.push(item(i));
-        curBytes += srcTree.sizes[i]!;
-        if (cur.length >= smallBatch || curBytes >= 32 << 20) {
-          batches.push(cur);
-          cur = [];
-          curBytes = 0;
-        }
-      }
-      if (cur.length) batches.push(cur);
-      await Promise.all(
-        batches.map(async (items) => {
-          if (pool.cancelled) return;
-          const reply = await pool.run({ type: "copy", dstRoot: paths.dst, items });
-          const r = (reply as { result: CopyResult }).result;
-          mergeCopy(r);
-          if (r.fatal && !fatal) {
-            fatal = r.fatal;
-            pool.requestCancel();
-          }
-        }),
-      );
+      await this.copyFiles();
     }
-    phases.transferMs = performance.now() - tTransfer;
-    workerCount = pool.started;
+    this.phases.transferMs = performance.now() - tTransfer;
+    this.workerCount = this.pool.started;
+  }
 
-    // ---- mirror delete: only after a complete, error-free scan and copy ----
+  /** Large files first so they start while the small batches fill the other workers. */
+  private async copyFiles(): Promise<void> {
+    const { paths, srcTree } = this;
+    const p = this.p!;
+    const [small, medium, large] = this.sizeClasses();
+    const smallBatch = Math.min(1024, Math.max(16, Math.ceil(small.length / (this.pool.size * 8))));
+    const batches: CopyItem[][] = [];
+    const item = (i: number): CopyItem => [
+      paths.single ? paths.src : join(this.srcRootPrefix, srcTree.paths[i]!),
+      join(this.dstRootPrefix, this.target(i)),
+      srcTree.sizes[i]!, srcTree.modes[i]!, srcTree.mtimeSec[i]!, srcTree.mtimeNsec[i]!,
+    ];
+    const live = (ix: number[]) => (p.blocked.size ? ix.filter((i) => !isBelow(p.blocked, srcTree.paths[i]!)) : ix);
+    for (const i of live(large)) batches.push([item(i)]);
+    const mid = live(medium);
+    for (let k = 0; k < mid.length; k += 8) batches.push(mid.slice(k, k + 8).map(item));
+    let cur: CopyItem[] = [];
+    let curBytes = 0;
+    for (const i of live(small)) {
+      cur.push(item(i));
+      curBytes += srcTree.sizes[i]!;
+      if (cur.length >= smallBatch || curBytes >= 32 << 20) {
+        batches.push(cur);
+        cur = [];
+        curBytes = 0;
+      }
+    }
+    if (cur.length) batches.push(cur);
+    await Promise.all(
+      batches.map(async (items) => {
+        if (this.pool.cancelled) return;
+        const reply = await this.pool.run({ type: "copy", srcRoot: this.srcRootPrefix, dstRoot: this.dstRootPrefix, items });
+        const r = (reply as { result: CopyResult }).result;
+        this.mergeCopy(r);
+        if (r.fatal && !this.fatal) {
+          this.fatal = r.fatal;
+          this.pool.requestCancel();
+        }
+      }),
+    );
+  }
+
+  /**
+   * Mirror: entries of another type are swapped for their staged replacements, then extraneous
+   * entries are removed, deepest first. Both only after a complete, error-free scan and copy,
+   * not from an empty source without --force, and not beyond --max-delete (replacements count).
+   */
+  replaceAndDelete(): void {
     const tDelete = performance.now();
-    progress.phase = "delete";
-    emit();
-    if (job.command === "mirror" && counts.deletePlanned > 0) {
-      if (errorCount > 0 || interrupted || fatal) {
-        addError({ path: ".", side: "run", code: "DELETE_SKIPPED", message: `${counts.deletePlanned} extraneous entries were not deleted because the run had errors` });
-      } else if (srcTree.paths.length === 0 && !opts.force) {
-        addError({ path: ".", side: "run", code: "EMPTY_SOURCE", message: `source '${job.source}' is empty; refusing to delete all ${counts.deletePlanned} entries of the destination (use --force to allow)` });
-      } else if (opts.maxDelete >= 0 && counts.deletePlanned > opts.maxDelete) {
-        addError({ path: ".", side: "run", code: "MAX_DELETE", message: `${counts.deletePlanned} entries would be deleted, more than --max-delete ${opts.maxDelete}; nothing was deleted` });
-      } else if (!opts.dryRun) {
+    this.progress.phase = "delete";
+    this.emit();
+    const p = this.p!;
+    const { counts, dstTree, srcTree } = this;
+    if (this.mirror && p.deletePlanned > 0) {
+      const refusal = deleteGuard(p, {
+        errors: this.errorCount, interrupted: this.interrupted || this.fatal !== undefined,
+        sourceEmpty: srcTree.rootExists && srcTree.paths.length === 0, force: this.opts.force, maxDelete: this.opts.maxDelete,
+      });
+      if (refusal) {
+        this.addError(refusal);
+        this.refused = refusal.code === "EMPTY_SOURCE";
+      } else if (!this.opts.dryRun && this.dest) {
+        const dest = this.dest;
+        for (const j of p.replace) {
+          const rel = dstTree.paths[j]!;
+          try {
+            counts.deleted += dest.swapIn(writePath(p, rel), rel, dstTree.types[j] === T_DIR);
+          } catch (err) {
+            this.addError(fsErr(rel, "destination", err));
+          }
+        }
+        this.swapped = true;
         // Reverse walk order puts every entry before the directory holding it. A directory that
         // is not empty afterwards holds excluded entries (never deleted) and stays.
-        for (let k = extraneous.length - 1; k >= 0; k--) {
-          const j = extraneous[k]!;
+        for (let k = p.extraneous.length - 1; k >= 0; k--) {
+          const j = p.extraneous[k]!;
           const rel = dstTree.paths[j]!;
-          const abs = join(paths.dst, rel);
           try {
-            if (dstTree.types[j] === T_DIR) {
-              rmdirSync(abs);
-              fs.forgetDir(abs);
-            } else {
-              unlinkSync(abs);
-            }
+            dest.remove(rel, dstTree.types[j] === T_DIR);
             counts.deleted++;
           } catch (err) {
             const code = (err as { code?: string }).code;
-            if (code === "ENOTEMPTY" || code === "EEXIST") continue;
-            addError(fsErr(rel, "destination", err));
+            if (code === "ENOTEMPTY" || code === "EEXIST" || code === "ENOENT") continue;
+            this.addError(fsErr(rel, "destination", err));
           }
         }
       }
     }
-    phases.deleteMs = performance.now() - tDelete;
-
-    // ---- directory modes and mtimes, last, so nothing written later changes them ----
-    progress.phase = "finish";
-    emit();
-    if (!opts.dryRun && !paths.single && !interrupted && !fatal) {
-      // Directories whose entries changed: their mtime moved, so it is set again.
-      const parentOf = (p: string) => p.slice(0, Math.max(0, p.lastIndexOf("/")));
-      const touched = new Set<string>();
-      for (const i of copies) touched.add(parentOf(srcTree.paths[i]!));
-      for (const i of links) touched.add(parentOf(srcTree.paths[i]!));
-      for (const rel of mkdirs) touched.add(parentOf(rel));
-      for (const j of extraneousTop) touched.add(parentOf(dstTree.paths[j]!));
-      for (const j of replaceFirst) touched.add(parentOf(dstTree.paths[j]!));
-      if (dstTree.staleTemps.length) for (const rel of dstTree.staleTemps) touched.add(parentOf(rel));
-      const apply = (abs: string, mode: number, sec: number, nsec: number, dMode: number | undefined, dSec?: number, dNsec?: number) => {
-        try {
-          if (dMode !== mode) chmodSync(abs, mode);
-          if (dSec !== sec || dNsec !== nsec) fs.setTimes(abs, sec, nsec);
-        } catch (err) {
-          addError(fsErr(abs.slice(paths.dst.length + 1) || ".", "destination", err));
-        }
-      };
-      for (let i = 0; i < srcTree.paths.length; i++) {
-        if (srcTree.types[i] !== T_DIR) continue;
+    if (!this.swapped && p.staged.size > 0 && this.dest) {
+      // The replacements were written but may not take their place: remove them, and do not
+      // count what was copied into them.
+      for (const i of this.copies) {
         const rel = srcTree.paths[i]!;
-        if (blocked.has(rel)) continue;
-        const j = srcDirsNew.has(i) || matchOf[i]! < 0 ? undefined : matchOf[i]!;
-        const dirty = j === undefined || touched.has(rel);
-        apply(join(paths.dst, rel), srcTree.modes[i]!, srcTree.mtimeSec[i]!, srcTree.mtimeNsec[i]!,
-          j === undefined ? undefined : dstTree.modes[j], dirty ? undefined : dstTree.mtimeSec[j!], dirty ? undefined : dstTree.mtimeNsec[j!]);
+        if (writePath(p, rel) === rel) continue;
+        counts.copied = Math.max(0, counts.copied - 1);
+        counts.copiedBytes = Math.max(0, counts.copiedBytes - srcTree.sizes[i]!);
       }
-      const rootDirty = !dstTree.rootExists || touched.has("");
-      apply(paths.dst, srcTree.rootMode, srcTree.rootMtimeSec, srcTree.rootMtimeNsec,
-        dstTree.rootExists ? dstTree.rootMode : undefined,
-        rootDirty ? undefined : dstTree.rootMtimeSec, rootDirty ? undefined : dstTree.rootMtimeNsec);
+      for (const [rel, staged] of p.staged) {
+        const slash = rel.lastIndexOf("/");
+        const stagedRel = slash < 0 ? staged : `${rel.slice(0, slash)}/${staged}`;
+        try {
+          this.dest.removeTree(stagedRel, true);
+        } catch {
+          try {
+            this.dest.remove(stagedRel, false);
+          } catch {}
+        }
+      }
     }
-  } finally {
-    hooks.signal?.removeEventListener("abort", onAbort);
-    await pool.close();
+    this.phases.deleteMs = performance.now() - tDelete;
   }
 
-  if (fatal) {
-    const e = errors.find((x) => x.code === fatal);
-    if (e) e.message = `${e.message}; the run stopped (${describeCode(fatal)})`;
+  /** Directory modes and mtimes, last, so nothing written later changes them. */
+  finishDirectories(): void {
+    this.progress.phase = "finish";
+    this.emit();
+    const { srcTree, dstTree, paths } = this;
+    const p = this.p!;
+    const dest = this.dest;
+    if (!dest || this.opts.dryRun || paths.single || this.interrupted || this.fatal || this.refused || !srcTree.rootExists) return;
+    // Directories whose entries changed: their mtime moved, so it is set again.
+    const touched = new Set<string>();
+    for (const i of this.copies) touched.add(parentOf(srcTree.paths[i]!));
+    for (const i of p.links) touched.add(parentOf(srcTree.paths[i]!));
+    for (const i of p.mkdirs) touched.add(parentOf(srcTree.paths[i]!));
+    for (const j of p.extraneousTop) touched.add(parentOf(dstTree.paths[j]!));
+    for (const j of p.replace) touched.add(parentOf(dstTree.paths[j]!));
+    for (const rel of dstTree.staleTemps) touched.add(parentOf(rel));
+    const apply = (rel: string, i: number | undefined, j: number | undefined) => {
+      const mode = i === undefined ? srcTree.rootMode : srcTree.modes[i]!;
+      const sec = i === undefined ? srcTree.rootMtimeSec : srcTree.mtimeSec[i]!;
+      const nsec = i === undefined ? srcTree.rootMtimeNsec : srcTree.mtimeNsec[i]!;
+      const dMode = j === undefined ? undefined : j < 0 ? dstTree.rootMode : dstTree.modes[j];
+      const clean = j !== undefined && !touched.has(rel);
+      const dSec = clean ? (j < 0 ? dstTree.rootMtimeSec : dstTree.mtimeSec[j]) : undefined;
+      const dNsec = clean ? (j < 0 ? dstTree.rootMtimeNsec : dstTree.mtimeNsec[j]) : undefined;
+      if (dMode === mode && dSec === sec && dNsec === nsec) return;
+      try {
+        dest.setDirMeta(rel, mode, sec, nsec);
+      } catch (err) {
+        this.addError(fsErr(rel || ".", "destination", err));
+      }
+    };
+    for (let i = 0; i < srcTree.paths.length; i++) {
+      if (srcTree.types[i] !== T_DIR) continue;
+      const rel = srcTree.paths[i]!;
+      if (p.blocked.has(rel) || isBelow(p.blocked, rel)) continue;
+      if (!this.swapped && writePath(p, rel) !== rel) continue;
+      const j = p.matchOf[i]! < 0 ? undefined : p.matchOf[i]!;
+      apply(rel, i, j);
+    }
+    apply("", undefined, dstTree.rootExists ? -1 : undefined);
   }
-  phases.totalMs = performance.now() - t0;
-  const status: RunStatus = interrupted ? "interrupted" : fatal ? "failed" : errorCount > 0 ? "partial" : "ok";
-  const report: RunReport = {
-    id: crypto.randomUUID(),
-    startedAt: startedAt.toISOString(),
-    finishedAt: new Date().toISOString(),
-    host: hostname(),
-    pid: process.pid,
-    os: `${process.platform} ${release()}`,
-    blitVersion: VERSION,
-    command: job.command,
-    route: "local",
-    source: paths.src,
-    destination: paths.dst,
-    sourceFs: filesystemType(paths.src),
-    destinationFs: filesystemType(existsSync(paths.dst) ? paths.dst : dirname(paths.dst)),
-    options: opts,
-    workload,
-    plan: { strategy: strategyName(classes), workers: workerCount, classes },
-    phases,
-    counts,
-    bytesByPath,
-    filesByPath,
-    fastPathNotes,
-    errors,
-    errorCount,
-    status,
-    exitCode: status === "ok" ? 0 : status === "partial" ? 1 : status === "interrupted" ? 130 : 2,
-  };
-  return { report, actions };
 
-  function mergeCopy(r: CopyResult) {
+  async close(): Promise<void> {
+    this.hooks.signal?.removeEventListener("abort", this.onAbort);
+    this.dest?.close();
+    await this.pool.close();
+  }
+
+  report(): RunReport {
+    const { paths, counts, errors } = this;
+    if (this.fatal) {
+      const e = errors.find((x) => x.code === this.fatal);
+      if (e) e.message = `${e.message}; the run stopped (${describeCode(this.fatal)})`;
+    }
+    this.phases.totalMs = performance.now() - this.t0;
+    const status: RunStatus = this.interrupted ? "interrupted" : this.fatal ? "failed" : this.errorCount > 0 ? "partial" : "ok";
+    return {
+      id: crypto.randomUUID(),
+      startedAt: this.startedAt.toISOString(),
+      finishedAt: new Date().toISOString(),
+      host: hostname(),
+      pid: process.pid,
+      os: `${process.platform} ${release()}`,
+      blitVersion: VERSION,
+      command: this.job.command,
+      route: "local",
+      source: paths.src,
+      destination: paths.dst,
+      sourceFs: filesystemType(paths.src),
+      destinationFs: filesystemType(existsSync(paths.dst) ? paths.dst : dirname(paths.dst)),
+      options: this.opts,
+      workload: this.workload,
+      plan: { strategy: strategyName(this.classes), workers: this.workerCount, classes: this.classes },
+      phases: this.phases,
+      counts,
+      bytesByPath: this.bytesByPath,
+      filesByPath: this.filesByPath,
+      fastPathNotes: this.fastPathNotes,
+      errors,
+      errorCount: this.errorCount,
+      status,
+      exitCode: status === "ok" ? 0 : status === "partial" ? 1 : status === "interrupted" ? 130 : 2,
+    };
+  }
+
+  private mergeCopy(r: CopyResult): void {
+    const { counts } = this;
     counts.copied += r.copied;
     counts.copiedBytes += r.copiedBytes;
-    for (const [p, n] of Object.entries(r.filesByPath) as [FastPath, number][]) filesByPath[p] = (filesByPath[p] ?? 0) + n;
-    for (const [p, n] of Object.entries(r.bytesByPath) as [FastPath, number][]) bytesByPath[p] = (bytesByPath[p] ?? 0) + n;
+    for (const [p, n] of Object.entries(r.filesByPath) as [FastPath, number][]) this.filesByPath[p] = (this.filesByPath[p] ?? 0) + n;
+    for (const [p, n] of Object.entries(r.bytesByPath) as [FastPath, number][]) this.bytesByPath[p] = (this.bytesByPath[p] ?? 0) + n;
     for (const [p, code] of Object.entries(r.refused) as [FastPath, string][]) {
-      fastPathNotes[p] ??= `${p} refused: ${code} (${describeCode(code)}) on ${filesystemType(paths.dst)}`;
+      this.fastPathNotes[p] ??= `${p} refused: ${code} (${describeCode(code)}) on ${filesystemType(this.paths.dst)}`;
     }
     for (const e of r.errors) {
-      const root = e.side === "source" ? srcRootPrefix : dstRootPrefix;
-      addError({ ...e, path: e.path.startsWith(root + "/") ? e.path.slice(root.length + 1) : e.path });
+      const root = e.side === "source" ? this.srcRootPrefix : this.dstRootPrefix;
+      this.addError({ ...e, path: e.path.startsWith(root + "/") ? e.path.slice(root.length + 1) : e.path });
     }
-    if (r.cancelled && !fatal) interrupted = interrupted || (hooks.signal?.aborted ?? false);
+    if (r.cancelled && !this.fatal) this.interrupted = this.interrupted || (this.hooks.signal?.aborted ?? false);
   }
 }
 
-async function compareByHash(pool: WorkerPool, src: Tree, dst: Tree, pairs: number[], srcRoot: string, dstRoot: string): Promise<boolean[]> {
-  const srcPaths: string[] = [];
-  const dstPaths: string[] = [];
-  for (let k = 0; k < pairs.length; k += 2) {
-    srcPaths.push(join(srcRoot, src.paths[pairs[k]!]!));
-    dstPaths.push(join(dstRoot, dst.paths[pairs[k + 1]!]!));
-  }
+function parentOf(p: string): string {
+  return p.slice(0, Math.max(0, p.lastIndexOf("/")));
+}
+
+/** True when some proper ancestor of rel is in `dirs`. */
+function isBelow(dirs: Set<string>, rel: string): boolean {
+  if (dirs.size === 0) return false;
+  for (let k = rel.indexOf("/"); k > 0; k = rel.indexOf("/", k + 1)) if (dirs.has(rel.slice(0, k))) return true;
+  return false;
+}
+
+async function compareByHash(pool: WorkerPool, src: Tree, dst: Tree, srcIx: number[], dstIx: number[], srcRoot: string, dstRoot: string): Promise<boolean[]> {
+  const srcPaths = srcIx.map((i) => join(srcRoot, src.paths[i]!));
+  const dstPaths = dstIx.map((j) => join(dstRoot, dst.paths[j]!));
   const chunk = 256;
   const hashAll = async (list: string[]) => {
     const parts: Promise<(string | null)[]>[] = [];
@@ -595,10 +644,6 @@ function strategyName(classes: SizeClassPlan[]): string {
   return classes.length === 1 ? top.strategy : `mixed-${top.strategy}`;
 }
 
-function typeName(t: number): string {
-  return t === T_FILE ? "file" : t === T_DIR ? "directory" : t === T_LINK ? "symlink" : "special file";
-}
-
 function fsErr(path: string, side: RunError["side"], err: unknown): RunError {
   const code = (err as { code?: string }).code ?? "EIO";
   return { path, side, code, message: `${path}: ${describeCode(code)}` };
@@ -609,10 +654,6 @@ function oneFileTree(name: string, st: StatRecord): Tree {
     ...emptyTree(), rootExists: true, paths: [name], types: [T_FILE], sizes: [st.size], modes: [st.mode],
     mtimeSec: [st.mtimeSec], mtimeNsec: [st.mtimeNsec],
   };
-}
-
-function singleFileTree(src: string): Tree {
-  return oneFileTree(basename(src), backend().lstat(realpathSync(src)));
 }
 
 /** The report of a run refused before it started (bad input), so that telemetry has it too. */

@@ -23,7 +23,8 @@ export interface CopyResult {
 export type WorkerRequest =
   | { type: "init"; id: number; cancel: SharedArrayBuffer; rate: SharedArrayBuffer; bwlimit: number }
   | { type: "walk"; id: number; root: string; exclude: string[]; side: "source" | "destination" }
-  | { type: "copy"; id: number; dstRoot: string; items: CopyItem[] }
+  /** Items lie at or below srcRoot and dstRoot; directories below them are opened without following symlinks. */
+  | { type: "copy"; id: number; srcRoot: string; dstRoot: string; items: CopyItem[] }
   | { type: "hash"; id: number; paths: string[] }
   | { type: "close"; id: number };
 

@@ -45,8 +45,10 @@ function post(msg: WorkerReply, transfer?: ArrayBuffer[]) {
   postMessage(msg, transfer ?? []);
 }
 
-function copyBatch(id: number, dstRoot: string, items: CopyItem[]): CopyResult {
+function copyBatch(id: number, srcRoot: string, dstRoot: string, items: CopyItem[]): CopyResult {
   const fs = backend();
+  fs.confine(srcRoot);
+  fs.confine(dstRoot);
   let deny = denied.get(dstRoot);
   if (!deny) denied.set(dstRoot, (deny = new Set()));
   const result: CopyResult = {
@@ -148,7 +150,7 @@ self.onmessage = (ev: MessageEvent<WorkerRequest>) => {
         break;
       }
       case "copy":
-        post({ type: "copied", id: msg.id, result: copyBatch(msg.id, msg.dstRoot, msg.items) });
+        post({ type: "copied", id: msg.id, result: copyBatch(msg.id, msg.srcRoot, msg.dstRoot, msg.items) });
         break;
       case "hash":
         post({ type: "hashed", id: msg.id, hashes: hashFiles(msg.paths) });

@@ -4,7 +4,7 @@
 import { afterEach, beforeEach, expect, test } from "bun:test";
 import { mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { emptyTree, planReceive, sendFiles, SocketChannel, TreeReceiver, walkTree, type ReceiverOptions, type Tree } from "../../engine/index.ts";
+import { emptyTree, planTrees, sendFiles, SocketChannel, TreeReceiver, walkTree, type ReceiverOptions, type Tree } from "../../engine/index.ts";
 import { closeFd, directSocketIoAvailable, openRootDir } from "../../ffi/index.ts";
 import { doneFrame, FrameDecoder } from "../../proto/index.ts";
 import { tempDir } from "./helpers.ts";
@@ -65,7 +65,7 @@ async function transfer(src: string, dst: string, tree: Tree, extra: Partial<Rec
   const srcFd = openRootDir(src);
   const dstFd = openRootDir(dst);
   try {
-    const plan = planReceive(tree, emptyTree(), { mirror: false, checksum: false, sizeOnly: false, ignoreTimes: false });
+    const plan = planTrees(tree, emptyTree(), { mirror: false, checksum: false, sizeOnly: false, ignoreTimes: false });
     const receiver = new TreeReceiver(dstFd, tree, emptyTree(), plan, { mirror: false, checksum: false, maxDelete: -1, force: false, singleFile: false, ...extra });
     receiver.prepare();
     let pauses = 0;

@@ -1,0 +1,270 @@
+// The one planner of every transfer, local or remote: it walks the source tree and the
+// destination tree in lock step (as rclone's fs/march does) and sorts each entry into
+// src-only (create), match (unchanged, changed, or of another type) and dst-only (extraneous).
+// `blit copy`/`blit mirror` (engine/run.ts), the receiver of a push (blitd) and of a pull (the
+// client) all call planTrees, so "is this entry unchanged?", the modify window, type conflicts
+// and blocked subtrees have one definition.
+import type { RunError, Workload } from "./report.ts";
+import { T_DIR, T_FILE, T_LINK, T_OTHER, type Tree } from "./walk.ts";
+import { TEMP_PREFIX } from "../ffi/index.ts";
+
+export interface PlanOptions {
+  /** Delete what the source lacks and replace entries of another type. */
+  mirror: boolean;
+  /** Files of equal size are compared by content (the caller hashes `checks`). */
+  checksum: boolean;
+  /** Equal size means unchanged, whatever the mtimes. */
+  sizeOnly: boolean;
+  /** Every file is transferred. */
+  ignoreTimes: boolean;
+}
+
+/**
+ * Two mtimes within this many nanoseconds are equal. The fast paths keep nanoseconds, but the
+ * portable fallback (node:fs, seconds as a double) and some filesystems keep about a
+ * microsecond, and a copy they made must not look changed on the next run.
+ */
+export const MODIFY_WINDOW_NS = 1000;
+
+export interface Plan {
+  /** Source indices of files to transfer (new or changed). */
+  need: number[];
+  /** --checksum: source indices of files of equal size on both sides, to compare by content. */
+  checks: number[];
+  /** Destination indices matching `checks`, position by position. */
+  checkDst: number[];
+  /** Source indices of directories to create, parents first. */
+  mkdirs: number[];
+  /** Source indices of symlinks to create or replace. */
+  links: number[];
+  /**
+   * Destination indices of entries a source entry of another type replaces (mirror only). The
+   * new entry is written beside the old one under `staged` and swapped in after the transfer,
+   * only when the run had no error; each counts toward deletePlanned with everything below it.
+   */
+  replace: number[];
+  /** Source path of a replacing entry -> the temporary name it is written under, beside the old. */
+  staged: Map<string, string>;
+  /** Every extraneous destination entry (mirror), in walk order: a directory before its contents. */
+  extraneous: number[];
+  /** The top-most of `extraneous` (what a listing names). */
+  extraneousTop: number[];
+  /** Entries a mirror removes: the extraneous ones plus the replaced ones with their contents. */
+  deletePlanned: number;
+  skipped: number;
+  skippedBytes: number;
+  /** Source directories not created because of a conflict; nothing below them is written. */
+  blocked: Set<string>;
+  /** Source index -> matching destination index of the same type, -1 when there is none. */
+  matchOf: Int32Array;
+  /** Source entries that are not files, directories or symlinks (FIFOs, sockets, devices), not transferred. */
+  specials: number[];
+  /** The destination walk's errors and the plan's conflicts. */
+  errors: RunError[];
+  workload: Workload;
+}
+
+const BUCKETS: [number, string][] = [
+  [4 << 10, "<4K"], [64 << 10, "<64K"], [1 << 20, "<1M"], [16 << 20, "<16M"],
+  [256 << 20, "<256M"], [1 << 30, "<1G"], [Infinity, ">=1G"],
+];
+
+function bucketOf(size: number): string {
+  for (const [max, label] of BUCKETS) if (size < max) return label;
+  return ">=1G";
+}
+
+export function typeName(t: number): string {
+  return t === T_FILE ? "file" : t === T_DIR ? "directory" : t === T_LINK ? "symlink" : "special file";
+}
+
+/** The workload a whole tree represents (regular files, bytes, directories, symlinks, size histogram). */
+export function workloadOf(src: Tree): Workload {
+  const w: Workload = { files: 0, bytes: 0, dirs: 0, symlinks: 0, sizeHistogram: {} };
+  for (let i = 0; i < src.paths.length; i++) {
+    const t = src.types[i];
+    if (t === T_FILE) {
+      w.files++;
+      w.bytes += src.sizes[i]!;
+      const b = bucketOf(src.sizes[i]!);
+      w.sizeHistogram[b] = (w.sizeHistogram[b] ?? 0) + 1;
+    } else if (t === T_DIR) w.dirs++;
+    else if (t === T_LINK) w.symlinks++;
+  }
+  return w;
+}
+
+/**
+ * The one rule for a file present on both sides: true when unchanged, false when it must be
+ * transferred, "check" when --checksum must compare contents.
+ */
+export function fileUnchanged(src: Tree, i: number, dst: Tree, j: number, opts: PlanOptions): boolean | "check" {
+  if (opts.ignoreTimes) return false;
+  if (dst.sizes[j] !== src.sizes[i]) return false;
+  if (opts.checksum) return "check";
+  if (opts.sizeOnly) return true;
+  const ds = src.mtimeSec[i]! - dst.mtimeSec[j]!;
+  const dn = src.mtimeNsec[i]! - dst.mtimeNsec[j]!;
+  return Math.abs(ds * 1e9 + dn) < MODIFY_WINDOW_NS;
+}
+
+function parentOf(rel: string): string {
+  return rel.slice(0, Math.max(0, rel.lastIndexOf("/")));
+}
+
+/** A fresh temporary name for `name` in the same directory (kept within NAME_MAX). */
+export function stageName(name: string): string {
+  const rand = Math.floor(Math.random() * 0xffffffff).toString(16).padStart(8, "0");
+  return `${TEMP_PREFIX}${rand}-${name.length > 200 ? name.slice(0, 200) : name}`;
+}
+
+/**
+ * Where the source entry `rel` is written: its own path, or, below or at an entry that replaces
+ * one of another type, the path under that entry's temporary name.
+ */
+export function writePath(plan: Plan, rel: string): string {
+  if (plan.staged.size === 0) return rel;
+  for (let k = rel.indexOf("/"); ; k = rel.indexOf("/", k + 1)) {
+    const prefix = k < 0 ? rel : rel.slice(0, k);
+    const staged = plan.staged.get(prefix);
+    if (staged !== undefined) {
+      const p = parentOf(prefix);
+      return (p ? `${p}/${staged}` : staged) + (k < 0 ? "" : rel.slice(k));
+    }
+    if (k < 0) return rel;
+  }
+}
+
+export function planTrees(src: Tree, dst: Tree, opts: PlanOptions): Plan {
+  const plan: Plan = {
+    need: [], checks: [], checkDst: [], mkdirs: [], links: [], replace: [], staged: new Map(), extraneous: [],
+    extraneousTop: [], deletePlanned: 0, skipped: 0, skippedBytes: 0, blocked: new Set(),
+    matchOf: new Int32Array(src.paths.length).fill(-1), specials: [], errors: [...dst.errors], workload: workloadOf(src),
+  };
+  // Both trees come in walk order, so the matching destination entry is usually the next one;
+  // the index by path is built only when the trees diverge.
+  let dstMap: Map<string, number> | undefined;
+  let cursor = 0;
+  const findDst = (rel: string): number | undefined => {
+    if (dst.paths[cursor] === rel) return cursor++;
+    if (!dstMap) {
+      dstMap = new Map();
+      for (let j = 0; j < dst.paths.length; j++) dstMap.set(dst.paths[j]!, j);
+    }
+    const j = dstMap.get(rel);
+    if (j !== undefined) cursor = j + 1;
+    return j;
+  };
+  const dstSeen = new Uint8Array(dst.paths.length);
+  // A replacement is a delete: it is planned only when the destination was read without error.
+  const mayReplace = opts.mirror && dst.errors.length === 0;
+  const replacedDirs = new Set<string>();
+  for (let i = 0; i < src.paths.length; i++) {
+    const rel = src.paths[i]!;
+    const type = src.types[i]!;
+    const parent = parentOf(rel);
+    if (parent && plan.blocked.has(parent)) {
+      if (type === T_DIR) plan.blocked.add(rel);
+      continue;
+    }
+    // Below a staged (new) directory nothing exists yet on the destination side.
+    const j = parent && plan.staged.has(parent) ? undefined : findDst(rel);
+    let dType = 0;
+    if (j !== undefined) {
+      dstSeen[j] = 1;
+      dType = dst.types[j]!;
+    }
+    if (type === T_OTHER) {
+      plan.specials.push(i);
+      continue;
+    }
+    if (dType !== 0 && dType !== type) {
+      if (mayReplace) {
+        plan.replace.push(j!);
+        plan.staged.set(rel, stageName(rel.slice(parent ? parent.length + 1 : 0)));
+        if (dType === T_DIR) replacedDirs.add(rel);
+        plan.deletePlanned++;
+        dType = 0;
+      } else {
+        plan.errors.push({
+          path: rel, side: "destination", code: "TYPE_CONFLICT",
+          message: `destination '${rel}' is a ${typeName(dType)} but the source has a ${typeName(type)}; ${opts.mirror ? "not replaced because the destination could not be read completely" : "use mirror to replace it"}`,
+        });
+        if (type === T_DIR) plan.blocked.add(rel);
+        continue;
+      }
+    } else if (j !== undefined) plan.matchOf[i] = j;
+    if (type === T_DIR) {
+      if (dType === 0) plan.mkdirs.push(i);
+    } else if (type === T_LINK) {
+      if (dType === 0 || dst.links[j!] !== src.links[i]) plan.links.push(i);
+      else plan.skipped++;
+    } else {
+      const same = dType === 0 ? false : fileUnchanged(src, i, dst, j!, opts);
+      if (same === "check") {
+        plan.checks.push(i);
+        plan.checkDst.push(j!);
+      } else if (same) {
+        plan.skipped++;
+        plan.skippedBytes += src.sizes[i]!;
+      } else plan.need.push(i);
+    }
+  }
+  if (opts.mirror) {
+    const gone = new Set<string>();
+    for (let j = 0; j < dst.paths.length; j++) {
+      if (dstSeen[j]) continue;
+      const rel = dst.paths[j]!;
+      const parent = parentOf(rel);
+      const isDir = dst.types[j] === T_DIR;
+      if (parent && replacedDirs.has(parent)) {
+        // Contents of a directory a source entry replaces: removed with it, counted as deletes.
+        if (isDir) replacedDirs.add(rel);
+        plan.deletePlanned++;
+        continue;
+      }
+      if (parent && plan.blocked.has(parent)) continue;
+      plan.extraneous.push(j);
+      plan.deletePlanned++;
+      if (isDir) gone.add(rel);
+      if (parent && gone.has(parent)) continue;
+      plan.extraneousTop.push(j);
+    }
+  }
+  return plan;
+}
+
+export interface GuardState {
+  /** Errors of the run so far, on either side. */
+  errors: number;
+  interrupted: boolean;
+  /** The source tree has no entry at all (after a walk that succeeded). */
+  sourceEmpty: boolean;
+  force: boolean;
+  /** --max-delete; -1 = no bound. */
+  maxDelete: number;
+  dryRun?: boolean;
+}
+
+/**
+ * Whether a mirror may delete and replace what its plan says, or the error that says why not.
+ * Deletes and replacements are held back together: after any error, from an empty source
+ * without --force, and beyond --max-delete (replacements count as deletes).
+ */
+export function deleteGuard(plan: Plan, s: GuardState): RunError | undefined {
+  const n = plan.deletePlanned;
+  if (n === 0) return undefined;
+  const what = plan.replace.length === 0
+    ? `${n} extraneous entr${n === 1 ? "y was" : "ies were"}`
+    : `${n} entr${n === 1 ? "y" : "ies"} (extraneous or replaced by one of another type) ${n === 1 ? "was" : "were"}`;
+  if (s.errors > 0 || s.interrupted) {
+    return { path: ".", side: "run", code: "DELETE_SKIPPED", message: `${what} not deleted because the run had errors` };
+  }
+  if (s.sourceEmpty && !s.force) {
+    return { path: ".", side: "run", code: "EMPTY_SOURCE", message: `the source is empty; refusing to delete all ${n} entries of the destination (use --force to allow)` };
+  }
+  if (s.maxDelete >= 0 && n > s.maxDelete) {
+    return { path: ".", side: "run", code: "MAX_DELETE", message: `${n} entries would be deleted, more than --max-delete ${s.maxDelete}; nothing was deleted${plan.replace.length ? " or replaced" : ""}` };
+  }
+  return undefined;
+}

@@ -187,7 +187,8 @@ describe("the Explain panel with a model", () => {
       await s.waitFor(/[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] asking model slow-model \(Esc cancels/);
       await s.press(KEY.escape);
       const frame = await s.waitFor("answered by: offline rules", 2000);
-      expect(frame).toContain("Notice: model slow-model: cancelled; the offline rules answered instead");
+      // Esc can land before the request is sent (a loaded machine): either way the rules answer.
+      expect(frame).toMatch(/Notice: model slow-model: cancelled( before the call)?; the offline rules answered instead/);
       expect(frame).toContain("outside load");
     } finally {
       s.unmount();

@@ -353,7 +353,10 @@ class LocalRun {
     const { paths, opts, counts, srcTree } = this;
     const p = this.p!;
     if (!opts.dryRun && !this.interrupted) {
-      if (paths.makeDir) mkdirSync(paths.makeDir);
+      if (paths.makeDir) {
+        mkdirSync(paths.makeDir);
+        counts.dirsCreated++;
+      }
       else if (!paths.single) mkdirSync(paths.dst, { recursive: true });
       const dest = (this.dest = openDestTree(this.dstRootPrefix));
       // Stale named temporaries from a killed run are ours to remove.

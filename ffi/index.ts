@@ -10,11 +10,17 @@ import {
   NO_BUFFERING_MIN_BYTES, toWide, unixToFiletime, windowsCopyAction, windowsCopyFlags, winErrorCode,
 } from "./windows.ts";
 import type { Backend } from "./types.ts";
+import { fsPath } from "./name-bytes.ts";
 
 export { FsError, TEMP_PREFIX } from "./types.ts";
 export type { Backend, Capabilities, CopyOptions, CopyOutcome, FastPath, FileMeta } from "./types.ts";
 export type { StatRecord } from "./linux.ts";
 export { describeCode } from "./errno.ts";
+// File names are bytes: the codec every path to or from the OS and the wire goes through.
+export { nameFromBytes, bytesOfName, byteLengthOfName, displayName, fsPath, hasEscapedBytes } from "./name-bytes.ts";
+// Walking a tree through directory handles (no symlink followed below the root).
+export { dirReader, createLinuxDirReader, createPortableDirReader } from "./dir-reader.ts";
+export type { DirHandle, DirReader, EntryStat } from "./dir-reader.ts";
 export { filesystemType } from "./mounts.ts";
 export { createLinuxBackend, createPortableBackend, createDarwinBackend, createWindowsBackend };
 // The pure decision logic of the backends that cannot run here, exported so it is tested on any OS.
@@ -38,7 +44,7 @@ export type PlatformBackend = Backend & {
 };
 
 function portableLstat(path: string): StatRecord {
-  const st = lstatSync(path, { bigint: true });
+  const st = lstatSync(fsPath(path), { bigint: true });
   const type = st.isFile() ? "file" : st.isDirectory() ? "dir" : st.isSymbolicLink() ? "symlink" : "other";
   return {
     type,

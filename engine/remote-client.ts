@@ -464,6 +464,8 @@ export async function runRemote(job: RemoteJob, hooks: RemoteHooks = {}): Promis
       }
     } else if (!opts.dryRun) mkdirSync(local, { recursive: true });
     let dst: Tree;
+    // The destination root, held open from the walk to the last write: one directory throughout.
+    let dstFd = -1;
     if (!existsSync(rootPath)) dst = emptyTree();
     else if (decoded.singleFile) {
       dst = emptyTree();
@@ -474,7 +476,10 @@ export async function runRemote(job: RemoteJob, hooks: RemoteHooks = {}): Promis
       } catch (err) {
         if (err instanceof UsageError) throw err;
       }
-    } else dst = walkTree(rootPath, opts.exclude, "destination");
+    } else {
+      dstFd = openRootDir(rootPath);
+      dst = walkTree(dstFd, opts.exclude, "destination");
+    }
     timing.enumerateMs = performance.now() - tEnum;
     const tPlan = performance.now();
     const plan: ReceivePlan = planReceive(src, dst, { mirror: job.command === "mirror", checksum: opts.checksum, sizeOnly: opts.sizeOnly, ignoreTimes: opts.ignoreTimes });
@@ -491,9 +496,10 @@ export async function runRemote(job: RemoteJob, hooks: RemoteHooks = {}): Promis
       for (const i of plan.need) actions.push({ kind: "copy", path: src.paths[i]!, bytes: src.sizes[i]! });
       for (const i of plan.checks) actions.push({ kind: "copy", path: src.paths[i]!, bytes: src.sizes[i]! });
       for (const j of plan.extraneousTop) actions.push({ kind: "delete", path: dst.paths[j]! });
+      closeFd(dstFd);
       return;
     }
-    const rootFd = openRootDir(rootPath);
+    const rootFd = dstFd >= 0 ? dstFd : openRootDir(rootPath);
     let summary: ReceiveSummary | undefined;
     let dataFailed = false;
     try {

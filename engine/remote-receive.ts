@@ -4,9 +4,8 @@
 // and renamed into place when complete and checked (size, and hash with --checksum), with its
 // mode and mtime. On any error the temporary is removed. A frame that breaks the protocol throws
 // (FrameError) and the caller ends the transfer; abort() then removes what is half-written.
-import { readdirSync } from "node:fs";
 import {
-  closeFd, createExclusive, dupFd, fchmod, fchmodIfNeeded, futimes, mkdirAt, openBeneath, readSome, renameAt, symlinkAt,
+  namesInFd, closeFd, createExclusive, dupFd, fchmod, fchmodIfNeeded, futimes, mkdirAt, openBeneath, readSome, renameAt, symlinkAt,
   unlinkAt, unlinkQuiet, utimesAt, writeAll, O_DIRECTORY, O_RDONLY, describeCode, FsError,
 } from "../ffi/index.ts";
 import {
@@ -560,7 +559,7 @@ export function removeTreeAt(rootFd: number, rel: string): number {
   let n = 0;
   const fd = openBeneath(rootFd, rel, O_RDONLY | O_DIRECTORY);
   try {
-    const names = readdirSync(`/proc/self/fd/${fd}`);
+    const names = namesInFd(fd);
     for (const name of names) {
       try {
         unlinkAt(fd, name);

@@ -96,7 +96,10 @@ export function createPortableDirReader(): DirReader {
       return new PortableDir(path, "");
     },
     fromFd(fd: number): DirHandle {
-      return new PortableDir(process.platform === "linux" ? `/proc/self/fd/${fd}` : `/dev/fd/${fd}`, "", true);
+      const dir = new PortableDir(process.platform === "linux" ? `/proc/self/fd/${fd}` : `/dev/fd/${fd}`, "", true);
+      const st = dir.self();
+      if (st.type !== "dir") refuse(st, ".");
+      return dir;
     },
   };
 }

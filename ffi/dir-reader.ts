@@ -61,3 +61,13 @@ export function dirReader(): DirReader {
 }
 
 export { createLinuxDirReader, createPortableDirReader };
+
+/** The names in the directory open as `fd` (not "." or ".."), decoded byte-exactly; fd stays open. */
+export function namesInFd(fd: number): string[] {
+  const dir = dirReader().fromFd(fd);
+  try {
+    return dir.names();
+  } finally {
+    dir.close();
+  }
+}

@@ -18,6 +18,7 @@ export type { StatRecord } from "./linux.ts";
 export { describeCode } from "./errno.ts";
 // File names are bytes: the codec every path to or from the OS and the wire goes through.
 export { nameFromBytes, bytesOfName, byteLengthOfName, displayName, fsPath, hasEscapedBytes } from "./name-bytes.ts";
+export { namePath, nameFs } from "./name-path.ts";
 // Walking a tree through directory handles (no symlink followed below the root).
 export { dirReader, createLinuxDirReader, createPortableDirReader, namesInFd } from "./dir-reader.ts";
 export type { DirHandle, DirReader, EntryStat } from "./dir-reader.ts";

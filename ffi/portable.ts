@@ -15,9 +15,9 @@ import {
   unlinkSync,
   writeSync,
 } from "node:fs";
-import { basename, dirname, join } from "node:path";
 import { describeCode } from "./errno.ts";
 import { fsPath } from "./name-bytes.ts";
+import { namePath } from "./name-path.ts";
 import {
   FsError,
   TEMP_PREFIX,
@@ -27,6 +27,9 @@ import {
   type CopyOutcome,
   type FileMeta,
 } from "./types.ts";
+
+// Paths may hold escaped bytes (name-bytes.ts), which node:path would lose.
+const { basename, dirname, join } = namePath;
 
 const DEFAULT_CHUNK = 8 << 20;
 /** Buffers for small files need not be chunk-sized; files that grew past meta.size still copy. */

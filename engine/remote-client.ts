@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, statSync } from "node:fs";
 import { hostname, release } from "node:os";
 import { basename, dirname, resolve } from "node:path";
 import {
-  backend, closeFd, filesystemType, openBeneath, openRootDir, unlinkAt, O_DIRECTORY, O_RDONLY, type FsError,
+  backend, closeFd, displayName, filesystemType, openBeneath, openRootDir, unlinkAt, O_DIRECTORY, O_RDONLY, type FsError,
 } from "../ffi/index.ts";
 import {
   AUTH_METADATA_KEY, blitClient, decodeManifest, encodeFrame, encodeManifest, F_CHECK, F_ERROR, F_HELLO, F_NEED,
@@ -237,7 +237,7 @@ export async function runRemote(job: RemoteJob, hooks: RemoteHooks = {}): Promis
   let errorCount = 0;
   const addError = (e: RunError) => {
     errorCount++;
-    if (errors.length < 1000) errors.push(e);
+    if (errors.length < 1000) errors.push({ ...e, path: displayName(e.path), message: displayName(e.message) });
   };
   const counts: Counts = { planned: 0, plannedBytes: 0, copied: 0, copiedBytes: 0, skipped: 0, skippedBytes: 0, deleted: 0, deletePlanned: 0, dirsCreated: 0, symlinks: 0 };
   const notes: Record<string, string> = {};

@@ -1,8 +1,6 @@
 // enumerate -> plan -> execute -> mirror-delete -> directory metadata -> report.
-import { existsSync, lstatSync, mkdirSync, realpathSync, rmdirSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, chmodSync } from "node:fs";
 import { hostname, release } from "node:os";
-import { basename, dirname, join, resolve } from "node:path";
-import { backend, filesystemType, TEMP_PREFIX, describeCode, type FastPath, type StatRecord } from "../ffi/index.ts";
+import { backend, filesystemType, TEMP_PREFIX, describeCode, displayName, nameFs, namePath, type FastPath, type StatRecord } from "../ffi/index.ts";
 import { UsageError } from "./errors.ts";
 import type { Job } from "./options.ts";
 import { WorkerPool } from "./pool.ts";
@@ -10,6 +8,9 @@ import type { Counts, PhaseTimes, RunError, RunReport, RunStatus, SizeClassPlan,
 import { emptyTree, T_DIR, T_FILE, T_LINK, T_OTHER, unpackTree, type PackedTree, type Tree } from "./walk.ts";
 import type { CopyItem, CopyResult } from "./worker-protocol.ts";
 import { VERSION } from "./version.ts";
+// node:fs and node:path as byte-exact versions: paths may hold names that are not UTF-8.
+const { existsSync, lstatSync, mkdirSync, realpathSync, rmdirSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, chmodSync } = nameFs;
+const { basename, dirname, join, resolve } = namePath;
 
 export type Phase = "enumerate" | "plan" | "transfer" | "delete" | "finish";
 
@@ -161,7 +162,7 @@ export async function run(job: Job, hooks: RunHooks = {}): Promise<RunResult> {
   let fatal: string | undefined;
   const addError = (e: RunError) => {
     errorCount++;
-    if (errors.length < MAX_ERRORS_KEPT) errors.push(e);
+    if (errors.length < MAX_ERRORS_KEPT) errors.push({ ...e, path: displayName(e.path), message: displayName(e.message) });
   };
 
   const progress: Progress = { phase: "enumerate", filesDone: 0, bytesDone: 0, filesTotal: 0, bytesTotal: 0 };

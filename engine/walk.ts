@@ -5,7 +5,7 @@
 // as ffi/name-bytes.ts decodes them, so names that are not UTF-8 are walked like any other.
 // Runs inside a worker thread; the result is plain arrays so that it crosses postMessage cheaply.
 import { lstatSync } from "node:fs";
-import { dirReader, fsPath, TEMP_PREFIX, type DirHandle, type EntryStat, type FsError } from "../ffi/index.ts";
+import { dirReader, fsPath, TEMP_PREFIX, type DirHandle, type DirReader, type EntryStat, type FsError } from "../ffi/index.ts";
 import type { RunError } from "./report.ts";
 import { Excluder } from "./exclude.ts";
 
@@ -118,9 +118,9 @@ interface Frame {
  * (a daemon's module root or a pull's destination; it stays open and the caller's).
  * Entries come in walk order: a directory's entries sorted by name, then each subdirectory's
  * in turn (depth first), the same order on every side so trees can be matched in lock step.
+ * `reader` is this thread's dirReader() unless a test hands it another.
  */
-export function walkTree(root: string | number, excludes: string[], side: "source" | "destination"): Tree {
-  const reader = dirReader();
+export function walkTree(root: string | number, excludes: string[], side: "source" | "destination", reader: DirReader = dirReader()): Tree {
   const ex = new Excluder(excludes);
   const paths: string[] = [];
   const types: number[] = [];

@@ -1,17 +1,16 @@
 // blitd: the gRPC service (list, negotiate, complete, data fallback), auth, limits, the idle
 // reaper, stale-temporary cleanup at start, and the daemon's own telemetry.
 import { timingSafeEqual } from "node:crypto";
-import { readdirSync } from "node:fs";
 import { createServer as createTcpServer, type AddressInfo, type Socket as NetSocket } from "node:net";
 import { hostname, release } from "node:os";
 import { join } from "node:path";
 import {
-  GrpcChannel, planTrees, VERSION, workloadOf, type GrpcDuplex, type RunReport, type Tree,
+  GrpcChannel, planTrees, VERSION, workloadOf, type GrpcDuplex, type RunError, type RunReport, type Tree,
   type ReceiveSummary,
 } from "../engine/index.ts";
 import {
-  backend, closeFd, filesystemType, openBeneath, openRootDir, O_DIRECTORY, O_RDONLY, TEMP_PREFIX, unlinkAt,
-  type FsError,
+  bytesOfName, closeFd, dirReader, displayName, filesystemType, hasEscapedBytes, openBeneath, openRootDir, O_DIRECTORY,
+  O_RDONLY, TEMP_PREFIX, unlinkAt, type DirHandle, type FsError,
 } from "../ffi/index.ts";
 import { removeTreeAt, walkTree, hashBeneath } from "../engine/index.ts";
 import {
@@ -47,8 +46,7 @@ export function removeStaleTemps(mod: ModuleConfig): number {
   let removed = 0;
   const rootFd = openRootDir(mod.path);
   try {
-    const tree = walkTree(mod.path, [], "destination");
-    backend().closeCache();
+    const tree = walkTree(rootFd, [], "destination");
     for (const rel of tree.staleTemps) {
       const k = rel.lastIndexOf("/");
       const dir = k < 0 ? "" : rel.slice(0, k);
@@ -176,36 +174,39 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
           if (code === "EXDEV" || code === "ELOOP") throw new DaemonError("BAD_PATH", `path '${path}' leads outside the module`);
           throw err;
         }
-        const fs = backend();
-        const base = `/proc/self/fd/${fd}`;
-        let names: string[];
+        let dir: DirHandle;
         try {
-          names = readdirSync(base);
+          dir = dirReader().fromFd(fd);
         } catch (err) {
           if ((err as FsError).code !== "ENOTDIR") throw err;
           const k = path.lastIndexOf("/");
+          const name = path.slice(k + 1);
           const parentFd = openBeneath(modFd, k < 0 ? "" : path.slice(0, k), O_RDONLY | O_DIRECTORY);
+          const parent = dirReader().fromFd(parentFd);
           try {
-            const s = fs.lstat(`/proc/self/fd/${parentFd}/${path.slice(k + 1)}`);
-            return { entries: [{ name: path.slice(k + 1), type: s.type, size: s.size, mode: s.mode, mtime_sec: s.mtimeSec, link_target: "" }], truncated: false, is_file: true };
+            return { entries: [dirEntry(name, parent)], truncated: false, is_file: true };
           } finally {
+            parent.close();
             closeFd(parentFd);
           }
         }
-        names = names.filter((n) => !n.startsWith(TEMP_PREFIX)).sort();
-        const truncated = names.length > MAX_LIST_ENTRIES;
         const entries = [];
-        for (const name of names.slice(0, MAX_LIST_ENTRIES)) {
-          try {
-            const s = fs.lstat(`${base}/${name}`);
-            entries.push({ name, type: s.type, size: s.size, mode: s.mode, mtime_sec: s.mtimeSec, link_target: "" });
-          } catch {}
+        let truncated = false;
+        try {
+          const names = dir.names().filter((n) => !n.startsWith(TEMP_PREFIX)).sort();
+          truncated = names.length > MAX_LIST_ENTRIES;
+          for (const name of names.slice(0, MAX_LIST_ENTRIES)) {
+            try {
+              entries.push(dirEntry(name, dir));
+            } catch {}
+          }
+        } finally {
+          dir.close();
         }
         return { entries, truncated, is_file: false };
       } finally {
         if (fd >= 0) closeFd(fd);
         closeFd(modFd);
-        backend().closeCache();
       }
     }),
 
@@ -253,10 +254,10 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
             links_to_create: plan.links.length,
             skipped: plan.skipped,
             skipped_bytes: plan.skippedBytes,
-            errors: plan.errors.slice(0, 100).map((e) => ({ path: e.path, code: e.code, message: e.message })),
+            errors: wireErrors(plan.errors.slice(0, 100)),
             error_count: plan.errors.length,
             walk_ms: walkMs,
-            delete_paths: opts.dryRun ? plan.extraneousTop.slice(0, 10_000).map((j) => dst.paths[j]!) : [],
+            delete_paths: opts.dryRun ? plan.extraneousTop.slice(0, 10_000).map((j) => displayName(dst.paths[j]!)) : [],
           };
           return open(t, reply, opts.dryRun);
         }
@@ -267,7 +268,7 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
         const t = new Transfer("pull", mod, path, source.rootFd, source.tree, source.tree, undefined, opts, source.singleFile, peer, env);
         const reply = {
           transfer_id: t.id, need: new Uint8Array(0), checks: [], data_port: 0, token: new Uint8Array(0), manifest,
-          errors: source.tree.errors.slice(0, 100).map((e) => ({ path: e.path, code: e.code, message: e.message })),
+          errors: wireErrors(source.tree.errors.slice(0, 100)),
           error_count: source.tree.errors.length, walk_ms: walkMs,
         };
         return open(t, reply, opts.dryRun);
@@ -308,7 +309,7 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
         delete_planned: s?.deletePlanned ?? 0,
         dirs_created: s?.dirsCreated ?? 0,
         symlinks: s?.symlinks ?? 0,
-        errors: errors.slice(0, 100).map((e) => ({ path: e.path, code: e.code, message: e.message })),
+        errors: wireErrors(errors.slice(0, 100)),
         error_count: s ? s.errorCount : errors.length,
         transport: t.transport,
         files_sent: t.sent.files,
@@ -422,6 +423,23 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
   };
 }
 
+/**
+ * Errors as RemoteError messages: proto strings must be valid UTF-8, so paths and messages
+ * travel in their display form (undecodable bytes as `\xff`); they are for people, not for use.
+ */
+function wireErrors(errors: readonly RunError[]): { path: string; code: string; message: string }[] {
+  return errors.map((e) => ({ path: displayName(e.path), code: e.code, message: displayName(e.message) }));
+}
+
+/** A ListDir entry; a name that is not UTF-8 also travels as its exact bytes (name_bytes). */
+function dirEntry(name: string, dir: DirHandle) {
+  const s = dir.stat(name);
+  return {
+    name: displayName(name), name_bytes: hasEscapedBytes(name) ? bytesOfName(name) : new Uint8Array(0),
+    type: s.type, size: s.size, mode: s.mode, mtime_sec: s.mtimeSec, link_target: "",
+  };
+}
+
 function daemonReport(t: Transfer, s: ReceiveSummary | undefined, config: DaemonConfig): RunReport {
   const now = new Date();
   const totalMs = performance.now() - t.t0;
@@ -470,7 +488,7 @@ function daemonReport(t: Transfer, s: ReceiveSummary | undefined, config: Daemon
     bytesByPath: bytes ? { stream: bytes } : {},
     filesByPath: files ? { stream: files } : {},
     fastPathNotes: {},
-    errors: errors.slice(0, 1000),
+    errors: errors.slice(0, 1000).map((e) => ({ ...e, path: displayName(e.path), message: displayName(e.message) })),
     errorCount,
     status,
     exitCode: status === "ok" ? 0 : status === "partial" ? 1 : 2,

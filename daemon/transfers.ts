@@ -4,13 +4,12 @@
 // idle_timeout is ended and its temporaries removed. Nothing a peer sends can end the daemon:
 // every failure ends that transfer only.
 import type { TCPSocketListener } from "bun";
-import { statSync } from "node:fs";
 import { timingSafeEqual } from "node:crypto";
 import {
   ChannelClosedError, resolveChecks, sameFrames, sendFiles, SocketChannel, TreeReceiver,
   emptyTree, T_FILE, walkTree, type Channel, type Plan, type Tree,
 } from "../engine/index.ts";
-import { backend, closeFd, mkdirAt, openBeneath, O_DIRECTORY, O_RDONLY, type FsError } from "../ffi/index.ts";
+import { closeFd, dirReader, mkdirAt, openBeneath, O_DIRECTORY, O_RDONLY, type EntryStat, type FsError } from "../ffi/index.ts";
 import {
   F_CHECK, F_ERROR, F_HELLO, F_NEED, F_NEED_END, FrameDecoder, FrameError, HASH_BYTES, TOKEN_BYTES, doneFrame, readU32List,
   textFrame, type FrameHandler,
@@ -52,13 +51,18 @@ export class TargetError extends Error {
   }
 }
 
-/** Walks the directory open as fd (beneath its module) without following symlinks. */
-export function walkFd(fd: number, exclude: string[]): Tree {
+/** Walks the directory open as fd (beneath its module) through directory fds, following no symlink. */
+export function walkFd(fd: number, exclude: string[], side: "source" | "destination" = "destination"): Tree {
+  return walkTree(fd, exclude, side);
+}
+
+/** lstat of `name` in the directory open as dirFd (never following a symlink). */
+function statIn(dirFd: number, name: string): EntryStat {
+  const dir = dirReader().fromFd(dirFd);
   try {
-    return walkTree(`/proc/self/fd/${fd}/.`, exclude, "destination");
+    return dir.stat(name);
   } finally {
-    // The backend caches directory handles by path; /proc/self/fd/N names change meaning when N is reused.
-    backend().closeCache();
+    dir.close();
   }
 }
 
@@ -423,7 +427,7 @@ export function openPushTarget(modFd: number, path: string, singleName: string |
 export function singleDstTree(rootFd: number, name: string): Tree {
   const t = emptyTree();
   try {
-    const st = backend().lstat(`/proc/self/fd/${rootFd}/${name}`);
+    const st = statIn(rootFd, name);
     if (st.type === "dir") throw new TargetError("BAD_PATH", `remote path '${name}' is a directory; the source is a file`);
     if (st.type !== "file") throw new TargetError("BAD_PATH", `remote path '${name}' exists and is not a regular file`);
     return { ...t, rootExists: true, paths: [name], types: [T_FILE], sizes: [st.size], modes: [st.mode], mtimeSec: [st.mtimeSec], mtimeNsec: [st.mtimeNsec] };
@@ -445,23 +449,29 @@ export function openPullSource(modFd: number, path: string, exclude: string[]): 
     if (code === "EXDEV" || code === "ELOOP") throw new TargetError("BAD_PATH", `remote path '${path}' leads outside the module`);
     throw err;
   }
-  let isDir: boolean;
+  let isDir = true;
   try {
-    isDir = statSync(`/proc/self/fd/${fd}`).isDirectory();
+    dirReader().fromFd(fd).close();
   } catch (err) {
-    closeFd(fd);
-    throw err;
+    if ((err as FsError).code !== "ENOTDIR") {
+      closeFd(fd);
+      throw err;
+    }
+    isDir = false;
   }
-  if (isDir) {
-    const tree = walkFd(fd, exclude);
-    return { rootFd: fd, tree, singleFile: false };
-  }
+  if (isDir) return { rootFd: fd, tree: walkFd(fd, exclude, "source"), singleFile: false };
   closeFd(fd);
   const k = path.lastIndexOf("/");
   const parent = k < 0 ? "" : path.slice(0, k);
   const name = path.slice(k + 1);
   const pfd = openBeneath(modFd, parent, O_RDONLY | O_DIRECTORY);
-  const st = backend().lstat(`/proc/self/fd/${pfd}/${name}`);
+  let st: EntryStat;
+  try {
+    st = statIn(pfd, name);
+  } catch (err) {
+    closeFd(pfd);
+    throw err;
+  }
   if (st.type !== "file") {
     closeFd(pfd);
     throw new TargetError("BAD_PATH", `remote path '${path}' is not a regular file or directory`);

@@ -7,9 +7,8 @@
 // RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, and names are then used with the *at calls of that
 // directory's fd), so another user who swaps a directory for a symlink at any moment makes the
 // operation fail with ELOOP, never act elsewhere.
-import { chmodSync, lstatSync, mkdirSync, readdirSync, renameSync, rmdirSync, rmSync, symlinkSync, unlinkSync } from "node:fs";
 import {
-  backend, closeFd, exchangeAt, fchmod, futimes, mkdirAt, openBeneath, openRootDir, readDirNames, renameAt, symlinkAt,
+  backend, closeFd, dirReader, exchangeAt, fchmod, futimes, mkdirAt, nameFs, openBeneath, openRootDir, namesInFd, renameAt, symlinkAt,
   unlinkAt, unlinkQuiet, utimesAt, O_DIRECTORY, O_RDONLY, type FsError,
 } from "../ffi/index.ts";
 import { stageName } from "./plan.ts";
@@ -157,7 +156,7 @@ export function removeTreeAt(rootFd: number, rel: string): number {
   let n = 0;
   const fd = openBeneath(rootFd, rel, O_RDONLY | O_DIRECTORY);
   try {
-    for (const name of readDirNames(fd)) {
+    for (const name of namesInFd(fd)) {
       try {
         unlinkAt(fd, name);
         n++;
@@ -178,6 +177,18 @@ export function removeTreeAt(rootFd: number, rel: string): number {
     if (parent !== rootFd) closeFd(parent);
   }
   return n + 1;
+}
+
+// Byte-exact node:fs (names may not be UTF-8).
+const { chmodSync, lstatSync, mkdirSync, renameSync, rmdirSync, rmSync, symlinkSync, unlinkSync } = nameFs;
+
+function namesOf(path: string): string[] {
+  const d = dirReader().open(path);
+  try {
+    return d.names();
+  } finally {
+    d.close();
+  }
 }
 
 /** Other systems: node:fs on paths, with the same contract except the symlink-race guarantee. */
@@ -207,7 +218,7 @@ class PathDestTree implements DestTree {
   }
   removeTree(rel: string, isDir: boolean): number {
     const count = (p: string): number =>
-      lstatSync(p).isDirectory() ? 1 + readdirSync(p).reduce((n, c) => n + count(`${p}/${c}`), 0) : 1;
+      lstatSync(p).isDirectory() ? 1 + namesOf(p).reduce((n, c) => n + count(`${p}/${c}`), 0) : 1;
     const n = isDir ? count(this.abs(rel)) : 1;
     rmSync(this.abs(rel), { recursive: true, force: true });
     backend().forgetDir(this.abs(rel));

@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, statSync } from "node:fs";
 import { hostname, release } from "node:os";
 import { basename, dirname, resolve } from "node:path";
 import {
-  backend, closeFd, filesystemType, openBeneath, openRootDir, unlinkAt, O_DIRECTORY, O_RDONLY, type FsError,
+  backend, closeFd, displayName, filesystemType, openBeneath, openRootDir, unlinkAt, O_DIRECTORY, O_RDONLY, type FsError,
 } from "../ffi/index.ts";
 import {
   AUTH_METADATA_KEY, blitClient, decodeManifest, encodeFrame, encodeManifest, F_CHECK, F_ERROR, F_HELLO, F_NEED,
@@ -238,7 +238,7 @@ export async function runRemote(job: RemoteJob, hooks: RemoteHooks = {}): Promis
   let errorCount = 0;
   const addError = (e: RunError) => {
     errorCount++;
-    if (errors.length < 1000) errors.push(e);
+    if (errors.length < 1000) errors.push({ ...e, path: displayName(e.path), message: displayName(e.message) });
   };
   const counts: Counts = { planned: 0, plannedBytes: 0, copied: 0, copiedBytes: 0, skipped: 0, skippedBytes: 0, deleted: 0, deletePlanned: 0, dirsCreated: 0, symlinks: 0 };
   const notes: Record<string, string> = {};
@@ -465,6 +465,8 @@ export async function runRemote(job: RemoteJob, hooks: RemoteHooks = {}): Promis
       }
     } else if (!opts.dryRun) mkdirSync(local, { recursive: true });
     let dst: Tree;
+    // The destination root, held open from the walk to the last write: one directory throughout.
+    let dstFd = -1;
     if (!existsSync(rootPath)) dst = emptyTree();
     else if (decoded.singleFile) {
       dst = emptyTree();
@@ -475,7 +477,10 @@ export async function runRemote(job: RemoteJob, hooks: RemoteHooks = {}): Promis
       } catch (err) {
         if (err instanceof UsageError) throw err;
       }
-    } else dst = walkTree(rootPath, opts.exclude, "destination");
+    } else {
+      dstFd = openRootDir(rootPath);
+      dst = walkTree(dstFd, opts.exclude, "destination");
+    }
     timing.enumerateMs = performance.now() - tEnum;
     const tPlan = performance.now();
     const plan: Plan = planTrees(src, dst, { mirror: job.command === "mirror", checksum: opts.checksum, sizeOnly: opts.sizeOnly, ignoreTimes: opts.ignoreTimes });
@@ -493,9 +498,10 @@ export async function runRemote(job: RemoteJob, hooks: RemoteHooks = {}): Promis
       for (const i of plan.checks) actions.push({ kind: "copy", path: src.paths[i]!, bytes: src.sizes[i]! });
       for (const j of plan.replace) actions.push({ kind: "replace", path: dst.paths[j]! });
       for (const j of plan.extraneousTop) actions.push({ kind: "delete", path: dst.paths[j]! });
+      closeFd(dstFd);
       return;
     }
-    const rootFd = openRootDir(rootPath);
+    const rootFd = dstFd >= 0 ? dstFd : openRootDir(rootPath);
     let summary: ReceiveSummary | undefined;
     let dataFailed = false;
     try {

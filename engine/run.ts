@@ -1,10 +1,8 @@
 // A local copy or mirror as named phases: enumerate -> plan -> transfer -> replace and delete ->
 // directory metadata -> report. The decisions are the one planner's (engine/plan.ts); what is
 // created, swapped and deleted goes through the destination's directory fds (engine/dest-tree.ts).
-import { existsSync, lstatSync, mkdirSync, realpathSync, statSync } from "node:fs";
 import { hostname, release } from "node:os";
-import { basename, dirname, join, resolve } from "node:path";
-import { backend, filesystemType, describeCode, type FastPath, type StatRecord } from "../ffi/index.ts";
+import { backend, filesystemType, describeCode, displayName, nameFs, namePath, type FastPath, type StatRecord } from "../ffi/index.ts";
 import { openDestTree, type DestTree } from "./dest-tree.ts";
 import { UsageError } from "./errors.ts";
 import type { Job } from "./options.ts";
@@ -14,6 +12,9 @@ import type { Counts, PhaseTimes, RunError, RunOptions, RunReport, RunStatus, Si
 import { emptyTree, T_DIR, T_FILE, unpackTree, type PackedTree, type Tree } from "./walk.ts";
 import type { CopyItem, CopyResult } from "./worker-protocol.ts";
 import { VERSION } from "./version.ts";
+// node:fs and node:path as byte-exact versions: paths may hold names that are not UTF-8.
+const { existsSync, lstatSync, mkdirSync, realpathSync, statSync } = nameFs;
+const { basename, dirname, join, resolve } = namePath;
 
 export type Phase = "enumerate" | "plan" | "transfer" | "delete" | "finish";
 
@@ -118,7 +119,9 @@ export function resolvePaths(job: Job): Resolved {
   if (job.command === "mirror" && (src.startsWith(realDst + "/") || realDst === "/" || hasAncestor(src, realDst))) {
     throw new UsageError("SOURCE_INSIDE_DEST", `source '${job.source}' is inside the destination '${job.destination}'; a mirror would delete it`);
   }
-  return { src, dst, single: false };
+  // The destination root, like the source's, is resolved once: a symlink naming it is followed
+  // here, and nothing below it ever is.
+  return { src, dst: realDst, single: false };
 }
 
 /** True when `a` and `b` are the same directory (same device and inode), whatever their paths. */
@@ -248,7 +251,7 @@ class LocalRun {
 
   private addError(e: RunError): void {
     this.errorCount++;
-    if (this.errors.length < MAX_ERRORS_KEPT) this.errors.push(e);
+    if (this.errors.length < MAX_ERRORS_KEPT) this.errors.push({ ...e, path: displayName(e.path), message: displayName(e.message) });
   }
 
   /** Both trees at once, one worker each. */

@@ -1,8 +1,11 @@
-// Enumerate one tree without following symlinks. A path that cannot be read is recorded and
-// the walk goes on. Runs inside a worker thread; the result is plain arrays so that it crosses
-// postMessage cheaply.
-import { readdirSync, readlinkSync } from "node:fs";
-import { backend, FsError, TEMP_PREFIX } from "../ffi/index.ts";
+// Enumerate one tree without following symlinks. The root is opened once and every directory
+// below it is opened relative to its parent's handle with no symlink followed (ffi dirReader),
+// so a directory swapped for a symlink during the walk is refused and recorded as an error,
+// never followed. A path that cannot be read is recorded and the walk goes on. Names are kept
+// as ffi/name-bytes.ts decodes them, so names that are not UTF-8 are walked like any other.
+// Runs inside a worker thread; the result is plain arrays so that it crosses postMessage cheaply.
+import { lstatSync } from "node:fs";
+import { dirReader, fsPath, TEMP_PREFIX, type DirHandle, type DirReader, type EntryStat, type FsError } from "../ffi/index.ts";
 import type { RunError } from "./report.ts";
 import { Excluder } from "./exclude.ts";
 
@@ -13,15 +16,29 @@ export const T_OTHER = 4;
 
 /** Entries in walk order (a directory before its contents); index i describes paths[i]. */
 export interface Tree {
-  /** Relative to the root, "/"-separated, never "" (the root itself is described by root*). */
+  /**
+   * Relative to the root, "/"-separated, never "" (the root itself is described by root*).
+   * Bytes that are not UTF-8 appear as U+DC80..U+DCFF (ffi nameFromBytes); show them with
+   * displayName, hand them to node:fs through fsPath.
+   */
   paths: string[];
   types: ArrayLike<number>;
   sizes: ArrayLike<number>;
   modes: ArrayLike<number>;
   mtimeSec: ArrayLike<number>;
   mtimeNsec: ArrayLike<number>;
-  /** Symlink targets by index. */
+  /** Symlink targets by index (decoded like names). */
   links: Record<number, string>;
+  // Present when the tree came from walkTree (not from a peer's manifest or a one-file tree).
+  /** st_dev of each entry. */
+  dev?: ArrayLike<number>;
+  /** st_ino of each entry, exact (a hard link is the same dev and ino). */
+  ino?: ArrayLike<bigint>;
+  nlink?: ArrayLike<number>;
+  uid?: ArrayLike<number>;
+  gid?: ArrayLike<number>;
+  /** 512-byte blocks allocated (below size/512 for a sparse file). */
+  blocks?: ArrayLike<number>;
   rootMode: number;
   rootMtimeSec: number;
   rootMtimeNsec: number;
@@ -32,19 +49,27 @@ export interface Tree {
   staleTemps: string[];
 }
 
+type Columns = "paths" | "types" | "sizes" | "modes" | "mtimeSec" | "mtimeNsec" | "dev" | "ino" | "nlink" | "uid" | "gid" | "blocks";
+
 /** A Tree as it crosses postMessage: one string for all paths, typed arrays moved, not copied. */
-export interface PackedTree extends Omit<Tree, "paths" | "types" | "sizes" | "modes" | "mtimeSec" | "mtimeNsec"> {
+export interface PackedTree extends Omit<Tree, Columns> {
   joined: string;
   types: Uint8Array;
   sizes: Float64Array;
   modes: Uint16Array;
   mtimeSec: Float64Array;
   mtimeNsec: Uint32Array;
+  dev?: Float64Array;
+  ino?: BigUint64Array;
+  nlink?: Uint32Array;
+  uid?: Uint32Array;
+  gid?: Uint32Array;
+  blocks?: Float64Array;
 }
 
 /** NUL cannot occur in a file name, so it separates the paths. */
 export function packTree(t: Tree): { packed: PackedTree; transfer: ArrayBuffer[] } {
-  const { paths, types, sizes, modes, mtimeSec, mtimeNsec, ...rest } = t;
+  const { paths, types, sizes, modes, mtimeSec, mtimeNsec, dev, ino, nlink, uid, gid, blocks, ...rest } = t;
   const packed: PackedTree = {
     ...rest,
     joined: paths.join("\0"),
@@ -54,7 +79,16 @@ export function packTree(t: Tree): { packed: PackedTree; transfer: ArrayBuffer[]
     mtimeSec: Float64Array.from(mtimeSec),
     mtimeNsec: Uint32Array.from(mtimeNsec),
   };
-  const transfer = [packed.types, packed.sizes, packed.modes, packed.mtimeSec, packed.mtimeNsec].map((a) => a.buffer as ArrayBuffer);
+  if (dev && ino && nlink && uid && gid && blocks) {
+    packed.dev = Float64Array.from(dev);
+    packed.ino = BigUint64Array.from(ino);
+    packed.nlink = Uint32Array.from(nlink);
+    packed.uid = Uint32Array.from(uid);
+    packed.gid = Uint32Array.from(gid);
+    packed.blocks = Float64Array.from(blocks);
+  }
+  const arrays = [packed.types, packed.sizes, packed.modes, packed.mtimeSec, packed.mtimeNsec, packed.dev, packed.ino, packed.nlink, packed.uid, packed.gid, packed.blocks];
+  const transfer = arrays.filter((a) => a !== undefined).map((a) => a.buffer as ArrayBuffer);
   return { packed, transfer };
 }
 
@@ -70,8 +104,23 @@ export function emptyTree(): Tree {
   };
 }
 
-export function walkTree(root: string, excludes: string[], side: "source" | "destination"): Tree {
-  const fs = backend();
+/** One directory being walked: its handle, its subdirectories, and the next one to enter. */
+interface Frame {
+  dir: DirHandle;
+  rel: string;
+  subdirs: string[];
+  next: number;
+}
+
+/**
+ * Walks the directory `root`: a path (opened here; a final symlink is not followed, and a root
+ * that is not a directory gives an empty tree with rootExists false) or an open directory fd
+ * (a daemon's module root or a pull's destination; it stays open and the caller's).
+ * Entries come in walk order: a directory's entries sorted by name, then each subdirectory's
+ * in turn (depth first), the same order on every side so trees can be matched in lock step.
+ * `reader` is this thread's dirReader() unless a test hands it another.
+ */
+export function walkTree(root: string | number, excludes: string[], side: "source" | "destination", reader: DirReader = dirReader()): Tree {
   const ex = new Excluder(excludes);
   const paths: string[] = [];
   const types: number[] = [];
@@ -79,70 +128,123 @@ export function walkTree(root: string, excludes: string[], side: "source" | "des
   const modes: number[] = [];
   const mtimeSec: number[] = [];
   const mtimeNsec: number[] = [];
-  const tree: Tree = { ...emptyTree(), paths, types, sizes, modes, mtimeSec, mtimeNsec };
+  const dev: number[] = [];
+  const ino: bigint[] = [];
+  const nlink: number[] = [];
+  const uid: number[] = [];
+  const gid: number[] = [];
+  const blocks: number[] = [];
+  const tree: Tree = { ...emptyTree(), paths, types, sizes, modes, mtimeSec, mtimeNsec, dev, ino, nlink, uid, gid, blocks };
   const fail = (rel: string, err: unknown) => {
     const code = (err as { code?: string }).code ?? "EIO";
     tree.errors.push({ path: rel || ".", side, code, message: err instanceof Error ? err.message : String(err) });
   };
+
+  let top: DirHandle;
   try {
-    const st = fs.lstat(root);
-    if (st.type !== "dir") return tree;
+    top = typeof root === "number" ? reader.fromFd(root) : reader.open(root);
+  } catch (err) {
+    const code = (err as FsError).code;
+    if (typeof root === "string" && (code === "ELOOP" || code === "ENOTDIR")) {
+      // The root is a symlink or a file: no tree here (unless a component above it is the problem).
+      try {
+        lstatSync(fsPath(root));
+        return tree;
+      } catch (e) {
+        if ((e as FsError).code !== "ENOENT") fail("", e);
+        return tree;
+      }
+    }
+    if (code !== "ENOENT") fail("", err);
+    return tree;
+  }
+
+  const stack: Frame[] = [];
+  try {
+    const st = top.self();
     tree.rootExists = true;
     tree.rootMode = st.mode;
     tree.rootMtimeSec = st.mtimeSec;
     tree.rootMtimeNsec = st.mtimeNsec;
-  } catch (err) {
-    if ((err as FsError).code !== "ENOENT") fail("", err);
-    return tree;
-  }
-  // Depth-first with an explicit stack; names sorted so plans and listings are stable.
-  const stack: string[] = [""];
-  while (stack.length > 0) {
-    const rel = stack.pop()!;
-    const abs = rel === "" ? root : `${root}/${rel}`;
-    let names: string[];
-    try {
-      names = readdirSync(abs);
-    } catch (err) {
-      fail(rel, err);
-      continue;
-    }
-    names.sort();
-    const subdirs: string[] = [];
-    for (const name of names) {
-      const childRel = rel === "" ? name : `${rel}/${name}`;
-      if (name.startsWith(TEMP_PREFIX)) {
-        if (side === "destination") tree.staleTemps.push(childRel);
-        continue;
-      }
-      let st;
+
+    const list = (dir: DirHandle, rel: string): Frame => {
+      const frame: Frame = { dir, rel, subdirs: [], next: 0 };
+      let names: string[];
       try {
-        st = fs.lstatAt(abs, name);
+        names = dir.names();
       } catch (err) {
-        if ((err as FsError).code === "ENOENT") continue; // vanished since readdir
-        fail(childRel, err);
+        fail(rel, err);
+        return frame;
+      }
+      // Sorted so plans and listings are stable.
+      names.sort();
+      for (const name of names) {
+        const childRel = rel === "" ? name : `${rel}/${name}`;
+        if (name.startsWith(TEMP_PREFIX)) {
+          if (side === "destination") tree.staleTemps.push(childRel);
+          continue;
+        }
+        let s: EntryStat;
+        try {
+          s = dir.stat(name);
+        } catch (err) {
+          if ((err as FsError).code === "ENOENT") continue; // vanished since it was listed
+          fail(childRel, err);
+          continue;
+        }
+        const isDir = s.type === "dir";
+        if (ex.excluded(childRel, name, isDir)) continue;
+        const i = paths.length;
+        paths.push(childRel);
+        types.push(s.type === "file" ? T_FILE : isDir ? T_DIR : s.type === "symlink" ? T_LINK : T_OTHER);
+        sizes.push(s.type === "file" ? s.size : 0);
+        modes.push(s.mode);
+        mtimeSec.push(s.mtimeSec);
+        mtimeNsec.push(s.mtimeNsec);
+        dev.push(s.dev);
+        ino.push(s.ino);
+        nlink.push(s.nlink);
+        uid.push(s.uid);
+        gid.push(s.gid);
+        blocks.push(s.blocks);
+        if (s.type === "symlink") {
+          try {
+            tree.links[i] = dir.readlink(name);
+          } catch (err) {
+            fail(childRel, err);
+          }
+        }
+        if (isDir) frame.subdirs.push(name);
+      }
+      return frame;
+    };
+
+    // Depth first; only the handles of the current directory's ancestors are open.
+    stack.push(list(top, ""));
+    while (stack.length > 0) {
+      const frame = stack[stack.length - 1]!;
+      if (frame.next >= frame.subdirs.length) {
+        frame.dir.close();
+        stack.pop();
         continue;
       }
-      const isDir = st.type === "dir";
-      if (ex.excluded(childRel, name, isDir)) continue;
-      const i = paths.length;
-      paths.push(childRel);
-      types.push(st.type === "file" ? T_FILE : isDir ? T_DIR : st.type === "symlink" ? T_LINK : T_OTHER);
-      sizes.push(st.type === "file" ? st.size : 0);
-      modes.push(st.mode);
-      mtimeSec.push(st.mtimeSec);
-      mtimeNsec.push(st.mtimeNsec);
-      if (st.type === "symlink") {
-        try {
-          tree.links[i] = readlinkSync(`${abs}/${name}`);
-        } catch (err) {
-          fail(childRel, err);
-        }
+      const name = frame.subdirs[frame.next++]!;
+      const rel = frame.rel === "" ? name : `${frame.rel}/${name}`;
+      let child: DirHandle;
+      try {
+        // Refuses a symlink (ELOOP) or non-directory (ENOTDIR) swapped in since the stat.
+        child = frame.dir.openDir(name);
+      } catch (err) {
+        fail(rel, err);
+        continue;
       }
-      if (isDir) subdirs.push(childRel);
+      stack.push(list(child, rel));
     }
-    // Push in reverse so the smallest name is walked first.
-    for (let k = subdirs.length - 1; k >= 0; k--) stack.push(subdirs[k]!);
+  } catch (err) {
+    fail("", err);
+  } finally {
+    for (const f of stack) f.dir.close();
+    top.close();
   }
   return tree;
 }

@@ -2,7 +2,7 @@
 // platform backend, hashes files for --checksum. Synchronous system calls run here so that the
 // main thread stays free for progress and signals.
 import { openSync, readSync, closeSync } from "node:fs";
-import { backend, FsError, describeCode, type FastPath } from "../ffi/index.ts";
+import { backend, FsError, describeCode, fsPath, type FastPath } from "../ffi/index.ts";
 import { packTree, walkTree } from "./walk.ts";
 import type { RunError } from "./report.ts";
 import { FATAL_CODES } from "./errors.ts";
@@ -118,7 +118,7 @@ function hashFiles(paths: string[]): (string | null)[] {
   return paths.map((p) => {
     let fd = -1;
     try {
-      fd = openSync(p, "r");
+      fd = openSync(fsPath(p), "r");
       const h = new Bun.CryptoHasher("blake2b256");
       for (;;) {
         const n = readSync(fd, buf, 0, buf.length, null);

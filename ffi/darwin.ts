@@ -5,7 +5,7 @@
 // darwinErrnoAction) is pure and tested on any OS.
 import { dlopen, ptr, read } from "bun:ffi";
 import { closeSync, constants, fchmodSync, fstatSync, ftruncateSync, openSync, statSync } from "node:fs";
-import { dirname } from "node:path";
+import { namePath } from "./name-path.ts";
 import { describeCode } from "./errno.ts";
 import {
   blameMissing,
@@ -209,7 +209,7 @@ export function createDarwinBackend(): Backend {
 
   function copyFile(src: string, dst: string, meta: FileMeta, opts: CopyOptions = {}): CopyOutcome {
     if (opts.cancelled?.()) throw cancelledError(src);
-    const { sameVolume, vol } = pairOf(dirname(src), dirname(dst));
+    const { sameVolume, vol } = pairOf(namePath.dirname(src), namePath.dirname(dst));
     const plan = darwinPlan({ sameVolume, cloneSupported: vol.cloneSupported, size: meta.size, lastCloneErrno: vol.lastCloneErrno, allow: opts.allow });
     const refused: Partial<Record<FastPath, string>> = {};
     let sfd = -1;

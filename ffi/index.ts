@@ -10,11 +10,18 @@ import {
   NO_BUFFERING_MIN_BYTES, toWide, unixToFiletime, windowsCopyAction, windowsCopyFlags, winErrorCode,
 } from "./windows.ts";
 import type { Backend } from "./types.ts";
+import { fsPath } from "./name-bytes.ts";
 
 export { FsError, TEMP_PREFIX } from "./types.ts";
 export type { Backend, Capabilities, CopyOptions, CopyOutcome, FastPath, FileMeta } from "./types.ts";
 export type { StatRecord } from "./linux.ts";
 export { describeCode } from "./errno.ts";
+// File names are bytes: the codec every path to or from the OS and the wire goes through.
+export { nameFromBytes, bytesOfName, byteLengthOfName, displayName, fsPath, hasEscapedBytes } from "./name-bytes.ts";
+export { namePath, nameFs } from "./name-path.ts";
+// Walking a tree through directory handles (no symlink followed below the root).
+export { dirReader, createLinuxDirReader, createPortableDirReader, namesInFd } from "./dir-reader.ts";
+export type { DirHandle, DirReader, EntryStat } from "./dir-reader.ts";
 export { filesystemType } from "./mounts.ts";
 export { createLinuxBackend, createPortableBackend, createDarwinBackend, createWindowsBackend };
 // The pure decision logic of the backends that cannot run here, exported so it is tested on any OS.
@@ -44,7 +51,7 @@ export type PlatformBackend = Backend & {
 };
 
 function portableLstat(path: string): StatRecord {
-  const st = lstatSync(path, { bigint: true });
+  const st = lstatSync(fsPath(path), { bigint: true });
   const type = st.isFile() ? "file" : st.isDirectory() ? "dir" : st.isSymbolicLink() ? "symlink" : "other";
   return {
     type,
@@ -78,7 +85,7 @@ export function backend(): PlatformBackend {
 // Sandboxed access beneath a root directory fd (blitd modules, a pull's destination).
 export {
   openat2, openat2Available, openBeneath, openRootDir, closeFd, dupFd, createExclusive, openReadAt, writeAll, readSome,
-  fchmod, fchmodIfNeeded, futimes, utimesAt, mkdirAt, renameAt, exchangeAt, readDirNames, unlinkAt, unlinkQuiet, symlinkAt, umaskOf,
+  fchmod, fchmodIfNeeded, futimes, utimesAt, mkdirAt, renameAt, exchangeAt, unlinkAt, unlinkQuiet, symlinkAt, umaskOf,
   O_RDONLY, O_WRONLY, O_DIRECTORY, O_PATH, O_NOFOLLOW, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS,
 } from "./openat2.ts";
 // Direct reads and sendfile on a data-plane socket's fd (Linux).

@@ -4,8 +4,9 @@
 // Buffers handed to the kernel are views of a real ArrayBuffer and ptr() is taken at each call:
 // JSC may move the storage of a small typed array made with `new Int32Array(n)`, which leaves a
 // pointer taken earlier stale.
-import { dlopen, FFIType, read } from "bun:ffi";
+import { dlopen, FFIType, ptr, read, type Pointer } from "bun:ffi";
 import { describeCode, errnoName } from "./errno.ts";
+import { cBytesOfName } from "./name-bytes.ts";
 import { FsError } from "./types.ts";
 
 export const O_RDONLY = 0;
@@ -47,6 +48,7 @@ function openLibc() {
     unlinkat: { args: ["i32", "ptr", "i32"], returns: "i32" },
     symlinkat: { args: ["ptr", "i32", "ptr"], returns: "i32" },
     statx: { args: ["i32", "ptr", "i32", "u32", "ptr"], returns: "i32" },
+    readlinkat: { args: ["i32", "ptr", "ptr", "u64"], returns: FFIType.i64_fast },
     umask: { args: ["u32"], returns: "u32" },
     poll: { args: ["ptr", "u64", "i32"], returns: "i32" },
     fcntl: { args: ["i32", "i32", "i32"], returns: "i32" },
@@ -89,10 +91,24 @@ export function fail(syscall: string, path: string): never {
   throw new FsError(code, syscall, path, describeCode(code));
 }
 
-const encoder = new TextEncoder();
-/** A NUL-terminated copy of `s` (its own ArrayBuffer, stable for the call it is passed to). */
+/**
+ * The exact bytes of the path `s` (name-bytes.ts: escaped undecodable bytes become those bytes
+ * again), NUL-terminated, in an ArrayBuffer of its own (stable for the call it is passed to).
+ */
 export function cstr(s: string): Uint8Array {
-  return encoder.encode(s + "\0");
+  return cBytesOfName(s);
+}
+
+/** getdents64(2): 217 on x86_64, 61 in the generic table (aarch64, riscv64). */
+export const SYS_GETDENTS64 = process.arch === "x64" ? 217 : 61;
+
+/**
+ * getdents64(fd, buf, len) through libc's syscall(): bytes of `struct linux_dirent64` records
+ * written to buf, 0 at the end of the directory, -1 on error (errno set).
+ */
+export function getdents64(fd: number, buf: Uint8Array): number {
+  // syscall()'s third and fourth parameters are declared as pointers; a count travels as one.
+  return Number(libc().syscall(SYS_GETDENTS64, fd, ptr(buf), buf.length as unknown as Pointer, 0));
 }
 
 /** struct timespec[2] for futimens/utimensat: atime left alone, mtime set; 32-bit words, no BigInt. */

@@ -4,7 +4,7 @@
 // O_TMPFILE or /proc is missing, a `.blit-tmp-*` name beside the target and rename(2) are used.
 import { ptr } from "bun:ffi";
 import { readSync, writeSync } from "node:fs";
-import { basename, dirname } from "node:path";
+import { namePath } from "./name-path.ts";
 import { describeCode } from "./errno.ts";
 import {
   AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW, cstr, errno, fail, fillMtimeTimespecs, libc as bindLibc,
@@ -21,6 +21,9 @@ import {
   type FastPath,
   type FileMeta,
 } from "./types.ts";
+
+// Paths may hold escaped bytes (name-bytes.ts), which node:path would lose.
+const { basename, dirname } = namePath;
 
 const FICLONE = 0x40049409;
 /** STATX_TYPE | STATX_MODE | STATX_INO | STATX_SIZE | STATX_MTIME */

@@ -9,7 +9,6 @@
 // Buffers handed to the kernel are views of a real ArrayBuffer and ptr() is taken at each call:
 // JSC may move the storage of a small typed array made with `new Int32Array(n)`.
 import { ptr } from "bun:ffi";
-import { readdirSync } from "node:fs";
 import { describeCode } from "./errno.ts";
 import {
   AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, cstr, errno, fail, fillMtimeTimespecs, libc as lib,
@@ -220,11 +219,6 @@ export function unlinkQuiet(dirFd: number, name: string): void {
 
 export function symlinkAt(target: string, dirFd: number, name: string): void {
   if (lib().symlinkat(ptr(cstr(target)), dirFd, ptr(cstr(name))) < 0) fail("symlink", name);
-}
-
-/** The names in the open directory `fd` (without "." and ".."). */
-export function readDirNames(fd: number): string[] {
-  return readdirSync(`/proc/self/fd/${fd}`);
 }
 
 /** The process umask (read once). */

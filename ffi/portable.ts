@@ -15,8 +15,9 @@ import {
   unlinkSync,
   writeSync,
 } from "node:fs";
-import { basename, dirname, join } from "node:path";
 import { describeCode } from "./errno.ts";
+import { fsPath } from "./name-bytes.ts";
+import { namePath } from "./name-path.ts";
 import {
   FsError,
   TEMP_PREFIX,
@@ -26,6 +27,9 @@ import {
   type CopyOutcome,
   type FileMeta,
 } from "./types.ts";
+
+// Paths may hold escaped bytes (name-bytes.ts), which node:path would lose.
+const { basename, dirname, join } = namePath;
 
 const DEFAULT_CHUNK = 8 << 20;
 /** Buffers for small files need not be chunk-sized; files that grew past meta.size still copy. */
@@ -80,7 +84,7 @@ function attempt<T>(syscall: string, path: string, fn: () => T): T {
 export function blameMissing(code: string, src: string, dst: string): string {
   if (code !== "ENOENT") return dst;
   try {
-    lstatSync(src);
+    lstatSync(fsPath(src));
     return dst;
   } catch {
     return src;
@@ -101,7 +105,7 @@ export function closeQuiet(fd: number): void {
 
 export function unlinkQuiet(path: string): void {
   try {
-    unlinkSync(path);
+    unlinkSync(fsPath(path));
   } catch {
     // Already gone (or its directory is): nothing left to clean up.
   }
@@ -109,7 +113,7 @@ export function unlinkQuiet(path: string): void {
 
 /** Opens the source for reading without following a final symlink; errors name `src`. */
 export function openSource(src: string): number {
-  return attempt("open", src, () => openSync(src, constants.O_RDONLY | O_NOFOLLOW));
+  return attempt("open", src, () => openSync(fsPath(src), constants.O_RDONLY | O_NOFOLLOW));
 }
 
 /**
@@ -120,7 +124,7 @@ export function openTemp(dst: string, mode: number): { fd: number; tmp: string }
   for (let i = 1; ; i++) {
     const tmp = tempPathFor(dst);
     try {
-      return { fd: openSync(tmp, "wx", mode & 0o777), tmp };
+      return { fd: openSync(fsPath(tmp), "wx", mode & 0o777), tmp };
     } catch (err) {
       if ((err as { code?: string }).code !== "EEXIST" || i >= TEMP_ATTEMPTS) throw toFsError(err, "open", dst);
     }
@@ -171,7 +175,7 @@ export function applyMeta(fd: number, meta: FileMeta, dst: string): void {
 
 /** Renames the finished temp over `dst` (replacing a file there); errors name `dst`. */
 export function renameInto(tmp: string, dst: string): void {
-  attempt("rename", dst, () => renameSync(tmp, dst));
+  attempt("rename", dst, () => renameSync(fsPath(tmp), fsPath(dst)));
 }
 
 function copyFile(src: string, dst: string, meta: FileMeta, opts: CopyOptions = {}): CopyOutcome {
@@ -197,7 +201,7 @@ function copyFile(src: string, dst: string, meta: FileMeta, opts: CopyOptions = 
 }
 
 function setTimes(path: string, mtimeSec: number, mtimeNsec: number): void {
-  attempt("lutimes", path, () => lutimesSync(path, Date.now() / 1000, fsTime(mtimeSec, mtimeNsec)));
+  attempt("lutimes", path, () => lutimesSync(fsPath(path), Date.now() / 1000, fsTime(mtimeSec, mtimeNsec)));
 }
 
 function probe(_srcDir: string, _dstDir: string): Capabilities {

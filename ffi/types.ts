@@ -1,6 +1,7 @@
 // The contract every platform backend satisfies. Callers see capabilities and outcomes,
 // never OS names: ffi/index.ts picks one backend once, by process.platform.
 import type { FastPath } from "../engine/index.ts";
+import { displayName } from "./name-bytes.ts";
 
 export type { FastPath };
 
@@ -40,13 +41,16 @@ export interface Capabilities {
   anonymousTemp: boolean | "unknown";
 }
 
-/** An error from a system call, classified by its errno-style code (ENOENT, EACCES, ENOSPC, ...). */
+/**
+ * An error from a system call, classified by its errno-style code (ENOENT, EACCES, ENOSPC, ...).
+ * `path` is the path as blit holds it (name-bytes.ts); the message shows it with displayName.
+ */
 export class FsError extends Error {
   readonly code: string;
   readonly syscall: string;
   readonly path: string;
   constructor(code: string, syscall: string, path: string, detail?: string) {
-    super(`${syscall} ${path}: ${detail ?? code}`);
+    super(`${syscall} ${displayName(path)}: ${detail ?? code}`);
     this.name = "FsError";
     this.code = code;
     this.syscall = syscall;

@@ -2,7 +2,10 @@
 // A decoded manifest is safe to use as relative paths beneath a root: no `..`, no absolute path,
 // no NUL, no backslash, no drive letter or UNC prefix, bounded lengths and counts, and every
 // entry's parent appears earlier as a directory (so a symlink entry can never be a parent).
+// Names travel as their exact bytes (UTF-8 or not) and decode with ffi's name codec, so a name
+// that is not valid UTF-8 arrives as the same bytes; lengths are limited in bytes.
 import type { Tree } from "../engine/index.ts";
+import { byteLengthOfName, bytesOfName, displayName, hasEscapedBytes, nameFromBytes } from "../ffi/index.ts";
 
 export const MAX_ENTRIES = 5_000_000;
 export const MAX_PATH_BYTES = 4096;
@@ -23,7 +26,8 @@ export interface ManifestMsg {
   modes: Uint8Array;
   mtime_sec: Uint8Array;
   mtime_nsec: Uint8Array;
-  links: { index: number; target: string }[];
+  /** target_bytes, when not empty, is the target (one that is not valid UTF-8); else target. */
+  links: { index: number; target: string; target_bytes?: Uint8Array }[];
   single_file: boolean;
   root_mode: number;
   root_mtime_sec: number;
@@ -38,8 +42,6 @@ export class PathError extends Error {
   }
 }
 
-const enc = new TextEncoder();
-
 /**
  * Why `rel` is not a safe relative path, or undefined when it is. `allowEmpty` accepts "" (the
  * root). Refused: absolute paths, `..` and `.` components, empty components, NUL, backslashes,
@@ -51,12 +53,12 @@ export function unsafePathReason(rel: string, allowEmpty = false): string | unde
   if (rel.includes("\\")) return "contains a backslash";
   if (rel.startsWith("/")) return "is absolute";
   if (/^[A-Za-z]:/.test(rel)) return "starts with a drive letter";
-  if (enc.encode(rel).length > MAX_PATH_BYTES) return `is longer than ${MAX_PATH_BYTES} bytes`;
+  if (byteLengthOfName(rel) > MAX_PATH_BYTES) return `is longer than ${MAX_PATH_BYTES} bytes`;
   for (const part of rel.split("/")) {
     if (part === "") return "has an empty component";
     if (part === "..") return "contains '..'";
     if (part === ".") return "contains '.'";
-    if (part.length > MAX_NAME_BYTES || enc.encode(part).length > MAX_NAME_BYTES) return `has a name longer than ${MAX_NAME_BYTES} bytes`;
+    if (part.length > MAX_NAME_BYTES || byteLengthOfName(part) > MAX_NAME_BYTES) return `has a name longer than ${MAX_NAME_BYTES} bytes`;
     if (part.startsWith(TEMP_PREFIX)) return "names a blit temporary file";
   }
   return undefined;
@@ -69,10 +71,13 @@ export function checkPath(rel: string, what: string, allowEmpty = false): string
   return rel;
 }
 
-/** A path as it can be shown in a message (control characters escaped, length capped). */
+/**
+ * A path or peer text as it can be shown in a message: control characters and undecodable
+ * bytes escaped (ffi displayName), length capped.
+ */
 export function printable(s: string): string {
-  const t = s.length > 200 ? s.slice(0, 200) + "…" : s;
-  return t.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+  const t = displayName(s);
+  return t.length > 200 ? t.slice(0, 200) + "…" : t;
 }
 
 export function encodeManifest(t: Tree, singleFile = false): ManifestMsg {
@@ -89,10 +94,12 @@ export function encodeManifest(t: Tree, singleFile = false): ManifestMsg {
     mtimeSec[i] = t.mtimeSec[i]!;
     mtimeNsec[i] = t.mtimeNsec[i]!;
   }
-  const links = Object.entries(t.links).map(([k, v]) => ({ index: Number(k), target: v }));
+  const links = Object.entries(t.links).map(([k, v]) =>
+    hasEscapedBytes(v) ? { index: Number(k), target: displayName(v), target_bytes: bytesOfName(v) } : { index: Number(k), target: v },
+  );
   return {
     count: n,
-    paths: enc.encode(t.paths.join("\0")),
+    paths: bytesOfName(t.paths.join("\0")),
     types,
     sizes: new Uint8Array(sizes.buffer),
     modes: new Uint8Array(modes.buffer),
@@ -123,7 +130,8 @@ export function decodeManifest(m: ManifestMsg | null | undefined): { tree: Tree;
   if (!m) throw new PathError("manifest missing");
   const n = m.count >>> 0;
   if (n > MAX_ENTRIES) throw new PathError(`manifest has ${n} entries, more than ${MAX_ENTRIES}`);
-  const joined = n === 0 ? "" : new TextDecoder("utf-8", { fatal: true }).decode(m.paths ?? new Uint8Array(0));
+  // NUL is never part of a multi-byte sequence, so decoding all paths at once equals decoding each.
+  const joined = n === 0 ? "" : nameFromBytes(m.paths ?? new Uint8Array(0));
   const paths = n === 0 ? [] : joined.split("\0");
   if (paths.length !== n) throw new PathError(`manifest lists ${paths.length} paths, expected ${n}`);
   const types = new Uint8Array(aligned(m.types, 1, n, "types"));
@@ -154,8 +162,9 @@ export function decodeManifest(m: ManifestMsg | null | undefined): { tree: Tree;
   for (const l of m.links ?? []) {
     const i = l.index >>> 0;
     if (i >= n || types[i] !== T_LINK) throw new PathError(`link entry ${i} is not a symlink`);
-    const target = String(l.target ?? "");
-    if (target === "" || target.includes("\0") || enc.encode(target).length > MAX_LINK_BYTES) throw new PathError(`symlink '${printable(paths[i]!)}' has an invalid target`);
+    const raw = l.target_bytes;
+    const target = raw && raw.length > 0 ? nameFromBytes(raw) : String(l.target ?? "");
+    if (target === "" || target.includes("\0") || byteLengthOfName(target) > MAX_LINK_BYTES) throw new PathError(`symlink '${printable(paths[i]!)}' has an invalid target`);
     links[i] = target;
   }
   for (let i = 0; i < n; i++) if (types[i] === T_LINK && links[i] === undefined) throw new PathError(`symlink '${printable(paths[i]!)}' has no target`);

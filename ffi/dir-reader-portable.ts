@@ -1,0 +1,105 @@
+// The portable directory reader: node:fs with Buffer paths, so names that are not UTF-8 survive.
+// It checks with lstat before it descends, which refuses a symlink seen at that moment but is
+// not race-free: a swap between the check and the listing is followed. The Linux reader is.
+import { lstatSync, readdirSync, readlinkSync, statSync, type BigIntStats } from "node:fs";
+import type { DirHandle, DirReader, EntryStat } from "./dir-reader.ts";
+import { fsPath, nameFromBytes } from "./name-bytes.ts";
+import { toFsError } from "./portable.ts";
+import { FsError } from "./types.ts";
+import { describeCode } from "./errno.ts";
+
+function toEntry(st: BigIntStats): EntryStat {
+  return {
+    type: st.isFile() ? "file" : st.isDirectory() ? "dir" : st.isSymbolicLink() ? "symlink" : "other",
+    size: Number(st.size),
+    mode: Number(st.mode) & 0o7777,
+    mtimeSec: Number(st.mtimeNs / 1_000_000_000n),
+    mtimeNsec: Number(st.mtimeNs % 1_000_000_000n),
+    dev: Number(st.dev),
+    ino: st.ino,
+    nlink: Number(st.nlink),
+    uid: Number(st.uid),
+    gid: Number(st.gid),
+    blocks: Number(st.blocks),
+  };
+}
+
+function lstatOf(path: string, label: string): EntryStat {
+  try {
+    return toEntry(lstatSync(fsPath(path), { bigint: true }));
+  } catch (err) {
+    throw toFsError(err, "lstat", label);
+  }
+}
+
+class PortableDir implements DirHandle {
+  /** `path` is what node:fs opens; `label` the path relative to the walk's root, for errors. */
+  constructor(private readonly path: string, private readonly label: string, private readonly follow = false) {}
+
+  private abs(name: string): string {
+    return this.path.endsWith("/") ? this.path + name : `${this.path}/${name}`;
+  }
+  private entry(name: string): string {
+    return this.label === "" ? name : `${this.label}/${name}`;
+  }
+
+  names(): string[] {
+    try {
+      return readdirSync(fsPath(this.path), { encoding: "buffer" }).map((b) => nameFromBytes(b));
+    } catch (err) {
+      throw toFsError(err, "scandir", this.label || ".");
+    }
+  }
+
+  stat(name: string): EntryStat {
+    return lstatOf(this.abs(name), this.entry(name));
+  }
+
+  readlink(name: string): string {
+    try {
+      return nameFromBytes(readlinkSync(fsPath(this.abs(name)), { encoding: "buffer" }));
+    } catch (err) {
+      throw toFsError(err, "readlink", this.entry(name));
+    }
+  }
+
+  openDir(name: string): DirHandle {
+    const st = this.stat(name);
+    if (st.type !== "dir") refuse(st, this.entry(name));
+    return new PortableDir(this.abs(name), this.entry(name));
+  }
+
+  self(): EntryStat {
+    if (!this.follow) return lstatOf(this.path, this.label || ".");
+    try {
+      return toEntry(statSync(fsPath(this.path), { bigint: true }));
+    } catch (err) {
+      throw toFsError(err, "stat", ".");
+    }
+  }
+
+  close(): void {}
+}
+
+/** What opening a non-directory with O_DIRECTORY|O_NOFOLLOW fails with. */
+function refuse(st: EntryStat, label: string): never {
+  const code = st.type === "symlink" ? "ELOOP" : "ENOTDIR";
+  throw new FsError(code, "open", label, describeCode(code));
+}
+
+export function createPortableDirReader(): DirReader {
+  return {
+    name: "portable",
+    open(path: string): DirHandle {
+      const st = lstatOf(path, path);
+      if (st.type !== "dir") refuse(st, path);
+      return new PortableDir(path, "");
+    },
+    fromFd(fd: number): DirHandle {
+      const dir = new PortableDir(process.platform === "linux" ? `/proc/self/fd/${fd}` : `/dev/fd/${fd}`, "", true);
+      const st = dir.self();
+      if (st.type !== "dir") refuse(st, ".");
+      return dir;
+    },
+  };
+}

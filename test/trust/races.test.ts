@@ -137,7 +137,7 @@ type Command = "copy" | "mirror" | "push" | "pull";
 type Side = "src" | "dst";
 
 interface Layout {
-  /** Where nobody swaps `d` for a symlink. */
+  /** Where nobody swaps `d` for a symlink: SRC or DST. */
   swapIn: string;
   /** The blit arguments of run k, and the local or module directory that run writes. */
   run(k: number): { args: string[]; dst: string };
@@ -226,7 +226,7 @@ describe("nobody swaps a directory for a symlink to a root-only directory while 
     } finally {
       exchanges = await swapper.stop();
     }
-    if (side === "dst") found.push(...leaks(l.run(0).dst, ro, false));
+    if (side === "dst") found.push(...leaks(l.swapIn, ro, false));
     expect({ leaksOrDamage: found.slice(0, 8), notRootOwned: notRootOwned(ro.path) }).toEqual({ leaksOrDamage: [], notRootOwned: [] });
     // The race was really run: the swapper kept swapping, and blit ran many times meanwhile.
     expect(exchanges).toBeGreaterThan(1000);

@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test
 import { chmodSync, lstatSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
-  diffR, metaDiff, MiB, setMtime, sleep, startCli, tempDirs, writeTree, type TempDir,
+  blitTemps, diffR, metaDiff, MiB, setMtime, sleep, startCli, tempDirs, writeTree, type TempDir,
 } from "../helpers/index.ts";
 import {
   bindMount, blit, fillFiles, kindOf, makeImmutable, outcome, snapshot, startModule, type Module, type Snapshot,
@@ -208,7 +208,7 @@ describe("push --mirror to a real blitd: a type swap is a deletion like any othe
     swapTreeAt(join(mod.path, name), "dir", FIFTY);
     const keep = snapshot(join(mod.path, name, "keep"));
     const run = startCli(["push", src, `${mod.url}/${name}`, "--mirror", "--bwlimit", "1M", "--no-progress"], { home: t.home, env: { BLIT_TELEMETRY: "off" } });
-    await sleep(2500);
+    await untilMidFile(join(mod.path, name));
     run.kill("SIGKILL");
     await run.done.catch(() => undefined);
     await sleep(500); // the daemon notices the lost connection
@@ -290,7 +290,7 @@ describe("pull --mirror from a real blitd: a type swap is a deletion like any ot
       swapTreeAt(dst, "dir", FIFTY);
       const keep = snapshot(join(dst, "keep"));
       const run = startCli(["pull", `${own.url}/x`, dst, "--mirror", "--bwlimit", "1M", "--no-progress"], { home: t.home, env: { BLIT_TELEMETRY: "off" } });
-      await sleep(2500);
+      await untilMidFile(dst);
       await own.daemon.stop("SIGKILL");
       const r = await run.done;
       expect(r.exitCode).not.toBe(0);
@@ -320,6 +320,16 @@ describe("pull --mirror from a real blitd: a type swap is a deletion like any ot
     }
   });
 });
+
+/**
+ * Waits until a 16 MiB file sent at 1 MiB/s is under way: a `.blit-tmp-*` temporary appeared in
+ * dir and some data arrived, or (for a receiver that names no temporary) 3 s passed.
+ */
+async function untilMidFile(dir: string): Promise<void> {
+  const deadline = Date.now() + 3_000;
+  while (Date.now() < deadline && blitTemps(dir).length === 0) await sleep(50);
+  await sleep(1_000);
+}
 
 /** After an interrupted replacement: either the old entry exactly as it was, or the new file complete. */
 function expectOldOrNew(at: string, old: Snapshot, newFile: string): void {

@@ -137,6 +137,7 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
       maxDelete: Number.isInteger(maxDelete) && maxDelete >= -1 ? maxDelete : -1, force: !!o?.force,
       dryRun: !!o?.dry_run, exclude: direction === "push" || direction === "pull" ? exclude : [],
       bwlimit: Number.isSafeInteger(Number(o?.bwlimit)) && Number(o?.bwlimit) > 0 ? Number(o.bwlimit) : 0,
+      hardLinks: !!o?.hard_links,
     };
   };
 
@@ -264,7 +265,7 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
         // pull
         const source = openPullSource(modFd, path, opts.exclude);
         const walkMs = performance.now() - tWalk;
-        const manifest = encodeManifest(source.tree, source.singleFile);
+        const manifest = encodeManifest(source.tree, source.singleFile, opts.hardLinks);
         const t = new Transfer("pull", mod, path, source.rootFd, source.tree, source.tree, undefined, opts, source.singleFile, peer, env);
         const reply = {
           transfer_id: t.id, need: new Uint8Array(0), checks: [], data_port: 0, token: new Uint8Array(0), manifest,
@@ -468,7 +469,7 @@ function daemonReport(t: Transfer, s: ReceiveSummary | undefined, config: Daemon
     destinationFs: push ? filesystemType(t.module.path) : "remote",
     options: {
       dryRun: t.opts.dryRun, checksum: t.opts.checksum, sizeOnly: t.opts.sizeOnly, ignoreTimes: t.opts.ignoreTimes,
-      exclude: t.opts.exclude, workers: 1, bwlimit: 0, maxDelete: t.opts.maxDelete, force: t.opts.force,
+      exclude: t.opts.exclude, workers: 1, bwlimit: 0, maxDelete: t.opts.maxDelete, force: t.opts.force, hardLinks: t.opts.hardLinks,
     },
     workload: workloadOf(t.src),
     plan: { strategy: "remote", workers: 1, classes: [] },

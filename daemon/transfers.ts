@@ -30,6 +30,7 @@ export interface TransferOptions {
   exclude: string[];
   /** Bytes per second a pull's data may go at (the client's --bwlimit); 0: no limit. */
   bwlimit: number;
+  hardLinks: boolean;
 }
 
 export interface TransferEnv {

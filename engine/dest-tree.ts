@@ -7,8 +7,9 @@
 // RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, and names are then used with the *at calls of that
 // directory's fd), so another user who swaps a directory for a symlink at any moment makes the
 // operation fail with ELOOP, never act elsewhere.
+import { linkSync as nodeLinkSync } from "node:fs";
 import {
-  backend, closeFd, dirReader, exchangeAt, fchmod, futimes, mkdirAt, nameFs, openBeneath, openRootDir, namesInFd, renameAt, symlinkAt,
+  backend, fsPath, closeFd, dirReader, exchangeAt, linkAt, fchmod, futimes, mkdirAt, nameFs, openBeneath, openRootDir, namesInFd, renameAt, symlinkAt,
   unlinkAt, unlinkQuiet, utimesAt, O_DIRECTORY, O_RDONLY, type FsError,
 } from "../ffi/index.ts";
 import { stageName } from "./plan.ts";
@@ -18,6 +19,8 @@ export interface DestTree {
   mkdir(rel: string, mode: number): void;
   /** Makes `rel` a symlink to `target` with the given mtime, replacing a symlink or file there atomically. */
   symlink(target: string, rel: string, mtimeSec: number, mtimeNsec: number): void;
+  /** Makes `rel` another name of the file `existing` (a hard link), replacing what is at `rel` atomically. */
+  link(existing: string, rel: string): void;
   /** Removes one entry (a directory only when empty: ENOTEMPTY is thrown). */
   remove(rel: string, isDir: boolean): void;
   /** Removes `rel` and, for a directory, everything below it. Returns the entries removed. */
@@ -74,6 +77,20 @@ export class FdDestTree implements DestTree {
     try {
       symlinkAt(target, dfd, tmp);
       utimesAt(dfd, tmp, mtimeSec, mtimeNsec);
+      renameAt(dfd, tmp, name);
+    } catch (err) {
+      unlinkQuiet(dfd, tmp);
+      throw err;
+    }
+  }
+
+  link(existing: string, rel: string): void {
+    const [edir, ename] = split(existing);
+    const [dir, name] = split(rel);
+    const dfd = this.dirFd(dir);
+    const tmp = stageName(name);
+    try {
+      linkAt(this.dirFd(edir), ename, dfd, tmp);
       renameAt(dfd, tmp, name);
     } catch (err) {
       unlinkQuiet(dfd, tmp);
@@ -181,6 +198,7 @@ export function removeTreeAt(rootFd: number, rel: string): number {
 
 // Byte-exact node:fs (names may not be UTF-8).
 const { chmodSync, lstatSync, mkdirSync, renameSync, rmdirSync, rmSync, symlinkSync, unlinkSync } = nameFs;
+const linkSync = (existing: string, p: string) => nodeLinkSync(fsPath(existing), fsPath(p));
 
 function namesOf(path: string): string[] {
   const d = dirReader().open(path);
@@ -206,6 +224,17 @@ class PathDestTree implements DestTree {
     try {
       symlinkSync(target, tmp);
       backend().setTimes(tmp, mtimeSec, mtimeNsec);
+      renameSync(tmp, this.abs(rel));
+    } catch (err) {
+      rmSync(tmp, { force: true });
+      throw err;
+    }
+  }
+  link(existing: string, rel: string): void {
+    const [dir, name] = split(rel);
+    const tmp = this.abs(`${dir ? dir + "/" : ""}${stageName(name)}`);
+    try {
+      linkSync(this.abs(existing), tmp);
       renameSync(tmp, this.abs(rel));
     } catch (err) {
       rmSync(tmp, { force: true });

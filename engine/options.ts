@@ -23,6 +23,7 @@ export function normalizeOptions(partial: Partial<RunOptions> = {}): RunOptions 
     bwlimit = 0,
     maxDelete = -1,
     force = false,
+    hardLinks = false,
   } = partial;
   if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
     throw new RangeError(`--workers must be a whole number from 1 to 256, got ${workers}`);
@@ -32,7 +33,7 @@ export function normalizeOptions(partial: Partial<RunOptions> = {}): RunOptions 
     throw new RangeError(`--max-delete must be a whole number of 0 or more, got ${maxDelete}`);
   }
   if (checksum && sizeOnly) throw new RangeError("--checksum and --size-only cannot be used together");
-  return { dryRun, checksum, sizeOnly, ignoreTimes, exclude: [...exclude], workers, bwlimit, maxDelete, force };
+  return { dryRun, checksum, sizeOnly, ignoreTimes, exclude: [...exclude], workers, bwlimit, maxDelete, force, hardLinks };
 }
 
 /** "50M" -> 52428800 bytes/s; plain numbers are bytes; K, M, G, T are powers of 1024. */

@@ -17,6 +17,12 @@ export interface PlanOptions {
   sizeOnly: boolean;
   /** Every file is transferred. */
   ignoreTimes: boolean;
+  /**
+   * -H: files of the source that are one inode (same dev and ino, the Tree's optional columns)
+   * become one inode on the destination: the first in walk order is transferred, the others
+   * are linked to it. @default false
+   */
+  hardLinks?: boolean;
 }
 
 /**
@@ -37,6 +43,8 @@ export interface Plan {
   mkdirs: number[];
   /** Source indices of symlinks to create or replace. */
   links: number[];
+  /** -H: [source index, index of the first file of its inode]: link the first's destination here. */
+  hardLinks: [number, number][];
   /**
    * Destination indices of entries a source entry of another type replaces (mirror only). The
    * new entry is written beside the old one under `staged` and swapped in after the transfer,
@@ -137,7 +145,7 @@ export function writePath(plan: Plan, rel: string): string {
 
 export function planTrees(src: Tree, dst: Tree, opts: PlanOptions): Plan {
   const plan: Plan = {
-    need: [], checks: [], checkDst: [], mkdirs: [], links: [], replace: [], staged: new Map(), extraneous: [],
+    need: [], checks: [], checkDst: [], mkdirs: [], links: [], hardLinks: [], replace: [], staged: new Map(), extraneous: [],
     extraneousTop: [], deletePlanned: 0, skipped: 0, skippedBytes: 0, blocked: new Set(),
     matchOf: new Int32Array(src.paths.length).fill(-1), specials: [], errors: [...dst.errors], workload: workloadOf(src),
   };
@@ -159,6 +167,9 @@ export function planTrees(src: Tree, dst: Tree, opts: PlanOptions): Plan {
   // A replacement is a delete: it is planned only when the destination was read without error.
   const mayReplace = opts.mirror && dst.errors.length === 0;
   const replacedDirs = new Set<string>();
+  // -H: the first file of each multiply-linked inode, by "dev:ino".
+  const inodes = opts.hardLinks && src.ino && src.nlink ? new Map<string, number>() : undefined;
+  const changing = new Uint8Array(src.paths.length);
   for (let i = 0; i < src.paths.length; i++) {
     const rel = src.paths[i]!;
     const type = src.types[i]!;
@@ -200,7 +211,17 @@ export function planTrees(src: Tree, dst: Tree, opts: PlanOptions): Plan {
       if (dType === 0 || dst.links[j!] !== src.links[i]) plan.links.push(i);
       else plan.skipped++;
     } else {
+      const leader = inodes && src.nlink![i]! > 1 ? firstOfInode(inodes, src, i) : i;
+      if (leader !== i) {
+        // Unchanged only when it already is the same inode as its first file's destination, and that one stays.
+        const lj = plan.matchOf[leader]!;
+        const linked = dType === T_FILE && lj >= 0 && !changing[leader] && sameInode(dst, j!, lj);
+        if (linked) plan.skipped++;
+        else plan.hardLinks.push([i, leader]);
+        continue;
+      }
       const same = dType === 0 ? false : fileUnchanged(src, i, dst, j!, opts);
+      if (same !== true) changing[i] = 1;
       if (same === "check") {
         plan.checks.push(i);
         plan.checkDst.push(j!);
@@ -232,6 +253,19 @@ export function planTrees(src: Tree, dst: Tree, opts: PlanOptions): Plan {
     }
   }
   return plan;
+}
+
+/** The first index of i's inode in walk order (i itself when it is the first). */
+function firstOfInode(inodes: Map<string, number>, t: Tree, i: number): number {
+  const key = `${t.dev?.[i] ?? 0}:${t.ino![i]}`;
+  const first = inodes.get(key);
+  if (first !== undefined) return first;
+  inodes.set(key, i);
+  return i;
+}
+
+function sameInode(t: Tree, a: number, b: number): boolean {
+  return !!t.ino && t.ino[a] === t.ino[b] && (t.dev?.[a] ?? 0) === (t.dev?.[b] ?? 0);
 }
 
 export interface GuardState {

@@ -328,8 +328,8 @@ export async function runRemote(job: RemoteJob, hooks: RemoteHooks = {}): Promis
     const tNeg = performance.now();
     const reply = await call<any>(client, "Negotiate", {
       direction: "push", module: u.module, path: u.path, client_version: VERSION,
-      options: { mirror: job.command === "mirror", checksum: opts.checksum, size_only: opts.sizeOnly, ignore_times: opts.ignoreTimes, max_delete: opts.maxDelete, force: opts.force, dry_run: opts.dryRun, exclude: opts.exclude, bwlimit: opts.bwlimit },
-      manifest: encodeManifest(src, single),
+      options: { mirror: job.command === "mirror", checksum: opts.checksum, size_only: opts.sizeOnly, ignore_times: opts.ignoreTimes, max_delete: opts.maxDelete, force: opts.force, dry_run: opts.dryRun, exclude: opts.exclude, bwlimit: opts.bwlimit, hard_links: opts.hardLinks },
+      manifest: encodeManifest(src, single, opts.hardLinks),
     }, md, u);
     timing.negotiateMs = performance.now() - tNeg;
     let need: number[];
@@ -446,7 +446,7 @@ export async function runRemote(job: RemoteJob, hooks: RemoteHooks = {}): Promis
     const tNeg = performance.now();
     const reply = await call<any>(client, "Negotiate", {
       direction: "pull", module: u.module, path: u.path, client_version: VERSION,
-      options: { mirror: job.command === "mirror", checksum: opts.checksum, size_only: opts.sizeOnly, ignore_times: opts.ignoreTimes, max_delete: opts.maxDelete, force: opts.force, dry_run: opts.dryRun, exclude: opts.exclude, bwlimit: opts.bwlimit },
+      options: { mirror: job.command === "mirror", checksum: opts.checksum, size_only: opts.sizeOnly, ignore_times: opts.ignoreTimes, max_delete: opts.maxDelete, force: opts.force, dry_run: opts.dryRun, exclude: opts.exclude, bwlimit: opts.bwlimit, hard_links: opts.hardLinks },
     }, md, u);
     timing.negotiateMs = performance.now() - tNeg;
     const decoded = decodeManifest(reply.manifest);
@@ -483,8 +483,8 @@ export async function runRemote(job: RemoteJob, hooks: RemoteHooks = {}): Promis
     }
     timing.enumerateMs = performance.now() - tEnum;
     const tPlan = performance.now();
-    const plan: Plan = planTrees(src, dst, { mirror: job.command === "mirror", checksum: opts.checksum, sizeOnly: opts.sizeOnly, ignoreTimes: opts.ignoreTimes });
-    counts.planned = plan.need.length + plan.checks.length + plan.links.length;
+    const plan: Plan = planTrees(src, dst, { mirror: job.command === "mirror", checksum: opts.checksum, sizeOnly: opts.sizeOnly, ignoreTimes: opts.ignoreTimes, hardLinks: opts.hardLinks });
+    counts.planned = plan.need.length + plan.checks.length + plan.links.length + plan.hardLinks.length;
     for (const i of plan.need) counts.plannedBytes += src.sizes[i]!;
     counts.skipped = plan.skipped;
     counts.skippedBytes = plan.skippedBytes;

@@ -471,6 +471,7 @@ export class TreeReceiver implements FrameHandler {
     const s = this.summary;
     let refused = false;
     try {
+      if (!opts.dryRun && !opts.interrupted && !s.fatal) this.linkHardLinks();
       if (this.opts.mirror && !this.opts.singleFile && s.deletePlanned > 0) {
         const refusal = deleteGuard(this.plan, {
           errors, interrupted: !!opts.interrupted || s.fatal !== undefined, sourceEmpty: this.src.paths.length === 0,
@@ -487,6 +488,20 @@ export class TreeReceiver implements FrameHandler {
       this.tree.close();
     }
     return s;
+  }
+
+  /** -H: each further name of an inode becomes a link to its first name, now that every file is written. */
+  private linkHardLinks(): void {
+    for (const [i, first] of this.plan.hardLinks) {
+      const rel = this.src.paths[i]!;
+      if (this.isBlocked(rel)) continue;
+      try {
+        this.tree.link(writePath(this.plan, this.src.paths[first]!), writePath(this.plan, rel));
+        this.summary.filesWritten++;
+      } catch (err) {
+        this.fsError(rel, err);
+      }
+    }
   }
 
   /** Swaps each staged replacement in, then removes the extraneous entries (mirror, guards passed). */

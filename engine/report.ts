@@ -28,6 +28,8 @@ export interface RunOptions {
   /** Mirror stops deleting after this many entries; -1 = no bound. */
   maxDelete: number;
   force: boolean;
+  /** -H: files that are one inode in the source stay one inode in the destination. @default false (older reports lack it) */
+  hardLinks?: boolean;
 }
 
 export interface PhaseTimes {

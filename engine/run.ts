@@ -291,7 +291,7 @@ class LocalRun {
     this.emit();
     const tPlan = performance.now();
     const { srcTree, dstTree, opts, counts } = this;
-    const p = planTrees(srcTree, dstTree, { mirror: this.mirror, checksum: opts.checksum, sizeOnly: opts.sizeOnly, ignoreTimes: opts.ignoreTimes });
+    const p = planTrees(srcTree, dstTree, { mirror: this.mirror, checksum: opts.checksum, sizeOnly: opts.sizeOnly, ignoreTimes: opts.ignoreTimes, hardLinks: opts.hardLinks });
     this.p = p;
     for (const e of p.errors) this.addError(e);
     this.workload = p.workload;
@@ -314,7 +314,7 @@ class LocalRun {
       counts.plannedBytes += srcTree.sizes[i]!;
       this.act({ kind: "copy", path: srcTree.paths[i]!, bytes: srcTree.sizes[i]! });
     }
-    counts.planned += p.links.length;
+    counts.planned += p.links.length + p.hardLinks.length;
     for (const j of p.replace) this.act({ kind: "replace", path: dstTree.paths[j]! });
     for (const j of p.extraneousTop) this.act({ kind: "delete", path: dstTree.paths[j]! });
     counts.deletePlanned = p.deletePlanned;
@@ -399,9 +399,25 @@ class LocalRun {
         }
       }
       await this.copyFiles();
+      this.linkHardLinks(dest);
     }
     this.phases.transferMs = performance.now() - tTransfer;
     this.workerCount = this.pool.started;
+  }
+
+  /** -H: each further name of an inode becomes a link to its first name's destination, once that is written. */
+  private linkHardLinks(dest: DestTree): void {
+    const p = this.p!;
+    for (const [i, first] of p.hardLinks) {
+      const rel = this.srcTree.paths[i]!;
+      if (isBelow(p.blocked, rel) || this.interrupted || this.fatal) continue;
+      try {
+        dest.link(this.target(first), this.target(i));
+        this.counts.copied++;
+      } catch (err) {
+        this.addError(fsErr(rel, "destination", err));
+      }
+    }
   }
 
   /** Large files first so they start while the small batches fill the other workers. */
@@ -528,6 +544,7 @@ class LocalRun {
     const touched = new Set<string>();
     for (const i of this.copies) touched.add(parentOf(srcTree.paths[i]!));
     for (const i of p.links) touched.add(parentOf(srcTree.paths[i]!));
+    for (const [i] of p.hardLinks) touched.add(parentOf(srcTree.paths[i]!));
     for (const i of p.mkdirs) touched.add(parentOf(srcTree.paths[i]!));
     for (const j of p.extraneousTop) touched.add(parentOf(dstTree.paths[j]!));
     for (const j of p.replace) touched.add(parentOf(dstTree.paths[j]!));

@@ -195,6 +195,11 @@ export function renameAt(dirFd: number, from: string, to: string): void {
   if (lib().renameat(dirFd, ptr(cstr(from)), dirFd, ptr(cstr(to))) < 0) fail("rename", to);
 }
 
+/** Makes `newName` in newDirFd another name of `oldName` in oldDirFd (a hard link; a final symlink is not followed). */
+export function linkAt(oldDirFd: number, oldName: string, newDirFd: number, newName: string): void {
+  if (lib().linkat(oldDirFd, ptr(cstr(oldName)), newDirFd, ptr(cstr(newName)), 0) < 0) fail("link", newName);
+}
+
 const RENAME_EXCHANGE = 2;
 /**
  * Swaps the entries `a` and `b` of dirFd atomically (renameat2 RENAME_EXCHANGE), whatever their

@@ -32,6 +32,8 @@ export interface ManifestMsg {
   root_mode: number;
   root_mtime_sec: number;
   root_mtime_nsec: number;
+  /** -H: u32 LE per entry, equal non-zero values for the files of one inode (absent or empty: none). */
+  link_group?: Uint8Array;
 }
 
 export class PathError extends Error {
@@ -80,7 +82,8 @@ export function printable(s: string): string {
   return t.length > 200 ? t.slice(0, 200) + "…" : t;
 }
 
-export function encodeManifest(t: Tree, singleFile = false): ManifestMsg {
+/** `hardLinks` adds the link_group column (from the tree's dev and ino) for -H. */
+export function encodeManifest(t: Tree, singleFile = false, hardLinks = false): ManifestMsg {
   const n = t.paths.length;
   const sizes = new Float64Array(n);
   const modes = new Uint16Array(n);
@@ -110,7 +113,25 @@ export function encodeManifest(t: Tree, singleFile = false): ManifestMsg {
     root_mode: t.rootMode,
     root_mtime_sec: t.rootMtimeSec,
     root_mtime_nsec: t.rootMtimeNsec,
+    ...(hardLinks ? { link_group: linkGroups(t) } : {}),
   };
+}
+
+/** Per entry, 0 or the 1-based index of the first file of its inode (files with nlink > 1 only). */
+function linkGroups(t: Tree): Uint8Array {
+  const n = t.paths.length;
+  const groups = new Uint32Array(n);
+  if (t.ino && t.nlink) {
+    const first = new Map<string, number>();
+    for (let i = 0; i < n; i++) {
+      if (t.types[i] !== T_FILE || t.nlink[i]! < 2) continue;
+      const key = `${t.dev?.[i] ?? 0}:${t.ino[i]}`;
+      let g = first.get(key);
+      if (g === undefined) first.set(key, (g = i + 1));
+      groups[i] = g;
+    }
+  }
+  return new Uint8Array(groups.buffer);
 }
 
 /** Copies bytes into an aligned buffer so typed-array views can be made on it. */
@@ -168,8 +189,19 @@ export function decodeManifest(m: ManifestMsg | null | undefined): { tree: Tree;
     links[i] = target;
   }
   for (let i = 0; i < n; i++) if (types[i] === T_LINK && links[i] === undefined) throw new PathError(`symlink '${printable(paths[i]!)}' has no target`);
+  const groups = m.link_group && m.link_group.length > 0 ? new Uint32Array(aligned(m.link_group, 4, n, "link_group")) : undefined;
+  if (groups) {
+    for (let i = 0; i < n; i++) {
+      const g = groups[i]!;
+      if (g !== 0 && (types[i] !== T_FILE || g > i + 1 || types[g - 1] !== T_FILE || sizes[g - 1] !== sizes[i])) {
+        throw new PathError(`entry '${printable(paths[i]!)}' has an invalid hard-link group`);
+      }
+    }
+  }
   const tree: Tree = {
     paths, types, sizes, modes, mtimeSec, mtimeNsec, links,
+    // -H: the planner groups files by (dev, ino); a group number stands in for the inode.
+    ...(groups ? { ino: BigUint64Array.from(groups, (g, i) => BigInt(g === 0 ? n + i + 1 : g)), nlink: Uint32Array.from(groups, (g) => (g === 0 ? 1 : 2)) } : {}),
     rootMode: (m.root_mode ?? 0) & 0o7777,
     rootMtimeSec: Number(m.root_mtime_sec ?? 0),
     rootMtimeNsec: Math.min(999_999_999, (m.root_mtime_nsec ?? 0) >>> 0),

@@ -72,6 +72,8 @@ const COPY_FLAGS = `Flags:
                          name at any depth ('*.tmp', 'node_modules'); with '/' it matches the path
                          from SRC ('logs/*.gz'; a leading '/' anchors it at SRC); a trailing '/'
                          matches directories only. Excluded destination entries are never deleted.
+  -H, --hard-links       files that are hard links of each other in SRC stay hard links in DST
+                         (the first is copied, the others are linked to it)
   -w, --workers N        copy with N worker threads (default: 2 per CPU core, 2 to 16;
                          env BLIT_WORKERS)
       --bwlimit RATE     limit the transfer to RATE bytes per second: 500K, 50M, 1G
@@ -207,6 +209,7 @@ async function transfer(cmd: "copy" | "mirror", args: string[], io: Io, say: (s:
     bwlimit: values.bwlimit !== undefined ? parseRate(values.bwlimit) : 0,
     maxDelete: values["max-delete"] !== undefined ? wholeNumber("max-delete", values["max-delete"]) : -1,
     force: values.force ?? false,
+    hardLinks: values["hard-links"] ?? false,
   });
   const job: Job = { command: cmd, source: positionals[0]!, destination: positionals[1]!, options };
   const telemetryOn = !values["no-telemetry"] && telemetryEnabled(io.env);

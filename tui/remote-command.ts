@@ -29,6 +29,8 @@ const COMMON = `Flags:
       --size-only        treat files of equal size as unchanged, whatever their mtime
   -I, --ignore-times     transfer every file, even when size and mtime match
       --exclude GLOB     leave out matching entries (repeatable; same rules as 'blit copy')
+  -H, --hard-links       files that are hard links of each other stay hard links on the
+                         receiving side (each inode's data travels once)
       --bwlimit RATE     send file data at most RATE bytes per second: 500K, 50M, 1G (K, M, G are
                          1024-based, as in rsync); the sending side paces itself (blitd for a pull)
       --max-delete N     with --mirror: if more than N entries would be deleted, delete none (exit 1)
@@ -172,6 +174,7 @@ async function transferCommand(route: "push" | "pull", args: string[], io: Remot
       exclude: values.exclude ?? [],
       maxDelete: values["max-delete"] !== undefined ? whole("max-delete", values["max-delete"]) : -1,
       force: values.force ?? false,
+      hardLinks: values["hard-links"] ?? false,
       bwlimit: values.bwlimit !== undefined ? parseRate(values.bwlimit) : 0,
     });
     const job: RemoteJob = {

@@ -25,6 +25,7 @@ export const TRANSFER_FLAGS: readonly TransferFlag[] = [
   { name: "--size-only", commands: ALL },
   { name: "--ignore-times", short: "-I", commands: ALL },
   { name: "--exclude", value: "GLOB", repeatable: true, commands: ALL },
+  { name: "--hard-links", short: "-H", commands: ALL },
   // push and pull move data over one connection; blitd and the pulling client write received
   // small files with BLIT_SHARD_WRITERS threads
   { name: "--workers", short: "-w", value: "N", commands: ["copy", "mirror"] },
@@ -60,6 +61,7 @@ export const COMMON_TRANSFER_OPTIONS = {
   "size-only": { type: "boolean" },
   "ignore-times": { type: "boolean", short: "I" },
   exclude: { type: "string", multiple: true },
+  "hard-links": { type: "boolean", short: "H" },
   "max-delete": { type: "string" },
   force: { type: "boolean" },
   progress: { type: "boolean" },

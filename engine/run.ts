@@ -557,6 +557,7 @@ export async function run(job: Job, hooks: RunHooks = {}): Promise<RunResult> {
   function mergeCopy(r: CopyResult) {
     counts.copied += r.copied;
     counts.copiedBytes += r.copiedBytes;
+    if (r.holeBytes) counts.holeBytes = (counts.holeBytes ?? 0) + r.holeBytes;
     for (const [p, n] of Object.entries(r.filesByPath) as [FastPath, number][]) filesByPath[p] = (filesByPath[p] ?? 0) + n;
     for (const [p, n] of Object.entries(r.bytesByPath) as [FastPath, number][]) bytesByPath[p] = (bytesByPath[p] ?? 0) + n;
     for (const [p, code] of Object.entries(r.refused) as [FastPath, string][]) {

@@ -15,8 +15,8 @@ import {
 } from "../ffi/index.ts";
 import { removeTreeAt, walkTree, hashBeneath } from "../engine/index.ts";
 import {
-  AUTH_METADATA_KEY, blitService, checkPath, decodeManifest, encodeManifest, grpc, PathError, serverOptions, u32List,
-  printable,
+  AUTH_METADATA_KEY, blitService, checkPath, decodeManifest, encodeManifest, FEATURE_SPARSE, FEATURES, grpc, PathError,
+  peerFeatures, serverOptions, u32List, printable,
 } from "../proto/index.ts";
 import { record, telemetryEnabled, telemetryPath } from "../analytics/index.ts";
 import { isLoopback, parseBind, type DaemonConfig, type ModuleConfig } from "./config.ts";
@@ -130,7 +130,7 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
       });
     };
 
-  const normalizeOpts = (o: any, direction: string): TransferOptions => {
+  const normalizeOpts = (o: any, direction: string, features: Set<string>): TransferOptions => {
     const exclude: string[] = Array.isArray(o?.exclude) ? o.exclude.map(String) : [];
     if (exclude.length > MAX_EXCLUDES || exclude.some((e) => e.length > 4096 || e.includes("\0"))) throw new DaemonError("BAD_REQUEST", "too many or too long --exclude patterns");
     const maxDelete = Number(o?.max_delete ?? -1);
@@ -139,6 +139,7 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
       maxDelete: Number.isInteger(maxDelete) && maxDelete >= -1 ? maxDelete : -1, force: !!o?.force,
       dryRun: !!o?.dry_run, exclude: direction === "push" || direction === "pull" ? exclude : [],
       bwlimit: Number.isSafeInteger(Number(o?.bwlimit)) && Number(o?.bwlimit) > 0 ? Number(o.bwlimit) : 0,
+      sparse: direction === "pull" && features.has(FEATURE_SPARSE),
     };
   };
 
@@ -215,7 +216,7 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
       const mod = findModule(req.module);
       if (direction === "push" && mod.readOnly) throw readOnly(mod.name);
       const path = checkPath(String(req.path ?? ""), "remote path", true);
-      const opts = normalizeOpts(req.options, direction);
+      const opts = normalizeOpts(req.options, direction, peerFeatures(req.features));
       if (transfers.size >= config.maxConnections) {
         throw new DaemonError("BUSY", `blitd is at its limit of ${config.maxConnections} concurrent transfers (max_connections); try again later`);
       }
@@ -257,6 +258,7 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
             error_count: plan.errors.length,
             walk_ms: walkMs,
             delete_paths: opts.dryRun ? plan.extraneousTop.slice(0, 10_000).map((j) => dst.paths[j]!) : [],
+            features: FEATURES,
           };
           return open(t, reply, opts.dryRun);
         }
@@ -268,7 +270,7 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
         const reply = {
           transfer_id: t.id, need: new Uint8Array(0), checks: [], data_port: 0, token: new Uint8Array(0), manifest,
           errors: source.tree.errors.slice(0, 100).map((e) => ({ path: e.path, code: e.code, message: e.message })),
-          error_count: source.tree.errors.length, walk_ms: walkMs,
+          error_count: source.tree.errors.length, walk_ms: walkMs, features: FEATURES,
         };
         return open(t, reply, opts.dryRun);
       } finally {
@@ -314,6 +316,7 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
         files_sent: t.sent.files,
         bytes_sent: t.sent.bytes,
         same: s?.same ?? t.sent.same,
+        hole_bytes: s ? s.holeBytes : t.sent.holeBytes,
       };
     }),
 
@@ -433,6 +436,7 @@ function daemonReport(t: Transfer, s: ReceiveSummary | undefined, config: Daemon
   const modPath = join(t.module.path, t.path);
   const bytes = push ? s?.bytesWritten ?? 0 : t.sent.bytes;
   const files = push ? s?.filesWritten ?? 0 : t.sent.files;
+  const holes = push ? s?.holeBytes ?? 0 : t.sent.holeBytes;
   void config;
   return {
     id: crypto.randomUUID(),
@@ -460,6 +464,7 @@ function daemonReport(t: Transfer, s: ReceiveSummary | undefined, config: Daemon
       plannedBytes: 0,
       copied: files,
       copiedBytes: bytes,
+      ...(holes ? { holeBytes: holes } : {}),
       skipped: push ? t.plan!.skipped + (s?.same ?? 0) : 0,
       skippedBytes: push ? t.plan!.skippedBytes : 0,
       deleted: s?.deleted ?? 0,

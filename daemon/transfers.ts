@@ -423,11 +423,24 @@ export function openPushTarget(modFd: number, path: string, singleName: string |
   return { rootFd: openBeneath(modFd, "", O_RDONLY | O_DIRECTORY), name: singleName };
 }
 
+/**
+ * lstat of `name` in the directory open as fd. The backend caches directory handles by path, and
+ * /proc/self/fd/N names another directory once N is reused, so the handle is not kept.
+ */
+function lstatIn(fd: number, name: string) {
+  const dir = `/proc/self/fd/${fd}`;
+  try {
+    return backend().lstat(`${dir}/${name}`);
+  } finally {
+    backend().forgetDir(dir);
+  }
+}
+
 /** The receiving side's tree for a single file: that one name, if it is a regular file. */
 export function singleDstTree(rootFd: number, name: string): Tree {
   const t = emptyTree();
   try {
-    const st = backend().lstat(`/proc/self/fd/${rootFd}/${name}`);
+    const st = lstatIn(rootFd, name);
     if (st.type === "dir") throw new TargetError("BAD_PATH", `remote path '${name}' is a directory; the source is a file`);
     if (st.type !== "file") throw new TargetError("BAD_PATH", `remote path '${name}' exists and is not a regular file`);
     return { ...t, rootExists: true, paths: [name], types: [T_FILE], sizes: [st.size], modes: [st.mode], mtimeSec: [st.mtimeSec], mtimeNsec: [st.mtimeNsec] };
@@ -465,7 +478,13 @@ export function openPullSource(modFd: number, path: string, exclude: string[]): 
   const parent = k < 0 ? "" : path.slice(0, k);
   const name = path.slice(k + 1);
   const pfd = openBeneath(modFd, parent, O_RDONLY | O_DIRECTORY);
-  const st = backend().lstat(`/proc/self/fd/${pfd}/${name}`);
+  let st;
+  try {
+    st = lstatIn(pfd, name);
+  } catch (err) {
+    closeFd(pfd);
+    throw err;
+  }
   if (st.type !== "file") {
     closeFd(pfd);
     throw new TargetError("BAD_PATH", `remote path '${path}' is not a regular file or directory`);

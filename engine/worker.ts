@@ -80,6 +80,7 @@ function copyBatch(id: number, dstRoot: string, items: CopyItem[]): CopyResult {
       result.copied++;
       result.copiedBytes += out.bytes;
       result.holeBytes += out.holeBytes ?? 0;
+      pendingBytes += out.holeBytes ?? 0; // progress counts holes as done (onChunk saw only data)
       result.filesByPath[out.path] = (result.filesByPath[out.path] ?? 0) + 1;
       result.bytesByPath[out.path] = (result.bytesByPath[out.path] ?? 0) + out.bytes;
       if (out.refused) {

@@ -183,6 +183,11 @@ export async function sendFiles(ch: Channel, rootFd: number, tree: Tree, indices
           if (!(await sendSpan(i, rel, fd, end - start, hasher))) return;
           pos = end;
         }
+        // A source cut short inside a hole shows no short read: its size tells.
+        if (fdAllocation(fd, rel).size < size) {
+          await skip(i, Object.assign(new Error("shrunk"), { code: "SHRUNK" }));
+          return;
+        }
         if (pos < size) await hole(size - pos);
         res.holeBytes += holes;
       }

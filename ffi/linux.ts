@@ -221,6 +221,8 @@ export function createLinuxBackend(): Backend & {
         break;
       }
     }
+    // a source cut short inside a hole shows no short read: its size tells
+    end = Math.min(end, fdAllocation(sfd, src).size);
     truncateTo(out, end, src);
     return { path: span.path, bytes: end, holeBytes: end - span.copied, refused: span.refused };
   }

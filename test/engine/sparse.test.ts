@@ -6,6 +6,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { createLinuxBackend, createPortableBackend } from "../../ffi/index.ts";
 import { holesUnsupported, MiB, runCli, tempDirs, writeSparse, writeTree, type Extent } from "../helpers/index.ts";
 
 const temps = tempDirs();
@@ -61,6 +62,19 @@ describe.skipIf(noHoles !== undefined)("sparse files, local copy", () => {
     expect(statSync(t.join("dst/empty.img")).blocks).toBeLessThanOrEqual(8);
     expect(r.json.counts.holeBytes).toBe(8 * MiB);
   });
+
+  for (const make of [createLinuxBackend, createPortableBackend]) {
+    test(`with the ${make().name} backend, a sparse source that shrank since it was stat'ed copies as it is now`, () => {
+      const t = temps.make();
+      // the caller saw 16 MiB; the file now ends in a hole at 8 MiB
+      writeSparse(t.join("shrunk.img"), 8 * MiB, [{ offset: 0, bytes: 4096 }]);
+      const out = make().copyFile(t.join("shrunk.img"), t.join("copy.img"), { size: 16 * MiB, blocks: 8, mode: 0o644, mtimeSec: 1_700_000_000, mtimeNsec: 0 });
+      expect(statSync(t.join("copy.img")).size).toBe(8 * MiB);
+      expect(sha(t.join("copy.img"))).toBe(sha(t.join("shrunk.img")));
+      expect(out.bytes).toBe(8 * MiB);
+      expect(out.holeBytes).toBe(8 * MiB - 4096);
+    });
+  }
 
   for (const backend of ["linux", "portable"] as const) {
     test(`with the ${backend} backend, an ordinary file copies as before and reports no holes`, async () => {

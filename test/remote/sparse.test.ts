@@ -200,3 +200,10 @@ describe.skipIf(noHoles !== undefined)("sparse files over the wire", () => {
     expect(d.alive()).toBe(true);
   });
 });
+
+test("a HOLE frame is 8 bytes exactly: the decoder refuses any other length before the receiver sees it", () => {
+  for (const n of [0, 4, 9, 16]) {
+    const dec = new FrameDecoder({ frame() {}, data() {} });
+    expect(() => dec.feed(encodeFrame(F_HOLE, new Uint8Array(n)))).toThrow(`frame type ${F_HOLE} has length ${n}, outside 8..8`);
+  }
+});

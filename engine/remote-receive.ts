@@ -2,7 +2,8 @@
 // data-plane frames and writes beneath a root directory fd only: every directory is opened with
 // openat2(RESOLVE_BENEATH), every file is written to `.blit-tmp-<random>-<name>` in its directory
 // and renamed into place when complete and checked (size, and hash with --checksum), with its
-// mode and mtime. On any error the temporary is removed. A frame that breaks the protocol throws
+// mode and mtime; a HOLE frame moves the write offset and the size is set at the end, so a
+// sparse file arrives sparse. On any error the temporary is removed. A frame that breaks the protocol throws
 // (FrameError) and the caller ends the transfer; abort() then removes what is half-written.
 import { readdirSync } from "node:fs";
 import {

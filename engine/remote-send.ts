@@ -1,10 +1,11 @@
 // The sending side of a remote transfer (the client for a push, blitd for a pull). Files are read
 // beneath a root directory fd (openat2 RESOLVE_BENEATH, no symlink followed) and framed: small
 // files travel batched in shards so that per-file round trips vanish; larger ones stream in
-// chunks. A file that cannot be read, or that shrank since the manifest was made, is reported
-// to the receiver (SKIP) and the transfer goes on.
+// chunks; when the receiver supports it, a large file's holes go as HOLE frames, not zeros. A
+// file that cannot be read, or that shrank since the manifest was made, is reported to the
+// receiver (SKIP) and the transfer goes on.
 import {
-  closeFd, dataSegments, fdAllocation, mayHaveHoles, openBeneath, readSome, seekTo, O_RDONLY, describeCode,
+  closeFd, dataSegments, fdAllocation, FsError, mayHaveHoles, openBeneath, readSome, seekTo, O_RDONLY, describeCode,
 } from "../ffi/index.ts";
 import {
   DATA_CHUNK, F_DATA, F_FILE_END, F_SAME, F_SHARD, F_SKIP, HASH_BYTES, HEADER_BYTES, SHARD_BYTES, SHARD_FILES,
@@ -160,10 +161,16 @@ export async function sendFiles(ch: Channel, rootFd: number, tree: Tree, indices
       return;
     }
     try {
+      let segments: Iterable<[number, number]> | undefined;
+      try {
+        segments = opts.sparse ? holeySegments(fd, size, rel) : undefined;
+      } catch (err) {
+        await skip(i, err);
+        return;
+      }
       const hasher = hashEach ? new Bun.CryptoHasher("blake2b256") : undefined;
       let w = ch.write(fileFrame(i, size));
       if (w) await w;
-      const segments = opts.sparse ? holeySegments(fd, size, rel) : undefined;
       if (!segments) {
         if (!(await sendSpan(i, rel, fd, size, hasher))) return;
       } else {
@@ -177,15 +184,19 @@ export async function sendFiles(ch: Channel, rootFd: number, tree: Tree, indices
           holes += n;
           opts.onProgress?.(0, n);
         };
-        for (const [start, end] of segments) {
-          if (start > pos) await hole(start - pos);
-          seekTo(fd, start, rel);
-          if (!(await sendSpan(i, rel, fd, end - start, hasher))) return;
-          pos = end;
-        }
-        // A source cut short inside a hole shows no short read: its size tells.
-        if (fdAllocation(fd, rel).size < size) {
-          await skip(i, Object.assign(new Error("shrunk"), { code: "SHRUNK" }));
+        try {
+          for (const [start, end] of segments) {
+            if (start > pos) await hole(start - pos);
+            seekTo(fd, start, rel);
+            if (!(await sendSpan(i, rel, fd, end - start, hasher))) return;
+            pos = end;
+          }
+          // A source cut short inside a hole shows no short read: its size tells.
+          if (fdAllocation(fd, rel).size < size) throw Object.assign(new Error("shrunk"), { code: "SHRUNK" });
+        } catch (err) {
+          // a file that cannot be read on is skipped (the receiver drops it); a lost channel is not ours to absorb
+          if (!(err instanceof FsError) && (err as { code?: string }).code !== "SHRUNK") throw err;
+          await skip(i, err);
           return;
         }
         if (pos < size) await hole(size - pos);

@@ -119,7 +119,7 @@ export function createLinuxBackend(): Backend & {
    * Writes src's content into out; returns the path taken and what was refused on the way.
    * `blocks` is what the caller knows of the source's allocation (undefined: not known).
    */
-  function copyData(sfd: number, out: number, size: number, blocks: number | undefined, src: string, opts: CopyOptions): CopyOutcome {
+  function copyData(sfd: number, out: number, size: number, blocks: number | undefined, src: string, dst: string, opts: CopyOptions): CopyOutcome {
     const allow = opts.allow;
     let refused: Partial<Record<FastPath, string>> | undefined;
     const chunk = opts.chunkBytes ?? DEFAULT_CHUNK;
@@ -136,7 +136,7 @@ export function createLinuxBackend(): Backend & {
     // A clone keeps holes by itself; any other path would fill them, so a source with holes
     // copies its data segments only. Small files are not looked at (no extra system call).
     if (size >= SPARSE_MIN_BYTES && mayHaveHoles(size, blocks ?? fdAllocation(sfd, src).blocks)) {
-      const sparse = copySparse(sfd, out, size, src, opts, refused);
+      const sparse = copySparse(sfd, out, size, src, dst, opts, refused);
       if (sparse) return sparse;
     }
     let done = 0;
@@ -195,7 +195,7 @@ export function createLinuxBackend(): Backend & {
    * with the source offset back at 0, when the source has no hole after all (a compressed
    * filesystem also allocates fewer blocks than the size).
    */
-  function copySparse(sfd: number, out: number, size: number, src: string, opts: CopyOptions, refusedBefore: Partial<Record<FastPath, string>> | undefined): CopyOutcome | undefined {
+  function copySparse(sfd: number, out: number, size: number, src: string, dst: string, opts: CopyOptions, refusedBefore: Partial<Record<FastPath, string>> | undefined): CopyOutcome | undefined {
     const segments = dataSegments(sfd, size, src);
     const first = segments.next();
     if (!first.done && first.value[0] === 0 && first.value[1] >= size) {
@@ -214,7 +214,7 @@ export function createLinuxBackend(): Backend & {
     for (let seg = first; !seg.done; seg = segments.next()) {
       const [start, stop] = seg.value;
       seekTo(sfd, start, src);
-      seekTo(out, start, src);
+      seekTo(out, start, dst);
       const n = copySpan(sfd, out, stop - start, src, opts, span);
       if (n < stop - start) {
         end = start + n; // the source shrank: the copy ends where it did
@@ -223,7 +223,7 @@ export function createLinuxBackend(): Backend & {
     }
     // a source cut short inside a hole shows no short read: its size tells
     end = Math.min(end, fdAllocation(sfd, src).size);
-    truncateTo(out, end, src);
+    truncateTo(out, end, dst);
     return { path: span.path, bytes: end, holeBytes: end - span.copied, refused: span.refused };
   }
 
@@ -329,7 +329,7 @@ export function createLinuxBackend(): Backend & {
           fail("open", dst);
         }
       }
-      const outcome = copyData(sfd, out, meta.size, meta.blocks, src, opts);
+      const outcome = copyData(sfd, out, meta.size, meta.blocks, src, dst, opts);
       if ((mode & ~mask) !== mode || mode & 0o7000) {
         if (libc.fchmod(out, mode) < 0) fail("fchmod", dst);
       }

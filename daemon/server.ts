@@ -14,8 +14,8 @@ import {
 } from "../ffi/index.ts";
 import { removeTreeAt, walkTree, hashBeneath } from "../engine/index.ts";
 import {
-  AUTH_METADATA_KEY, blitService, checkPath, decodeManifest, encodeManifest, grpc, PathError, serverOptions, u32List,
-  printable,
+  AUTH_METADATA_KEY, blitService, checkPath, decodeManifest, encodeManifest, FEATURE_SPARSE, FEATURES, grpc, PathError,
+  peerFeatures, serverOptions, u32List, printable,
 } from "../proto/index.ts";
 import { record, telemetryEnabled, telemetryPath } from "../analytics/index.ts";
 import { isLoopback, parseBind, type DaemonConfig, type ModuleConfig } from "./config.ts";
@@ -128,7 +128,7 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
       });
     };
 
-  const normalizeOpts = (o: any, direction: string): TransferOptions => {
+  const normalizeOpts = (o: any, direction: string, features: Set<string>): TransferOptions => {
     const exclude: string[] = Array.isArray(o?.exclude) ? o.exclude.map(String) : [];
     if (exclude.length > MAX_EXCLUDES || exclude.some((e) => e.length > 4096 || e.includes("\0"))) throw new DaemonError("BAD_REQUEST", "too many or too long --exclude patterns");
     const maxDelete = Number(o?.max_delete ?? -1);
@@ -138,6 +138,7 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
       dryRun: !!o?.dry_run, exclude: direction === "push" || direction === "pull" ? exclude : [],
       bwlimit: Number.isSafeInteger(Number(o?.bwlimit)) && Number(o?.bwlimit) > 0 ? Number(o.bwlimit) : 0,
       hardLinks: !!o?.hard_links,
+      sparse: direction === "pull" && features.has(FEATURE_SPARSE),
     };
   };
 
@@ -217,7 +218,7 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
       const mod = findModule(req.module);
       if (direction === "push" && mod.readOnly) throw readOnly(mod.name);
       const path = checkPath(String(req.path ?? ""), "remote path", true);
-      const opts = normalizeOpts(req.options, direction);
+      const opts = normalizeOpts(req.options, direction, peerFeatures(req.features));
       if (transfers.size >= config.maxConnections) {
         throw new DaemonError("BUSY", `blitd is at its limit of ${config.maxConnections} concurrent transfers (max_connections); try again later`);
       }
@@ -259,6 +260,7 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
             error_count: plan.errors.length,
             walk_ms: walkMs,
             delete_paths: opts.dryRun ? plan.extraneousTop.slice(0, 10_000).map((j) => displayName(dst.paths[j]!)) : [],
+            features: FEATURES,
           };
           return open(t, reply, opts.dryRun);
         }
@@ -270,7 +272,7 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
         const reply = {
           transfer_id: t.id, need: new Uint8Array(0), checks: [], data_port: 0, token: new Uint8Array(0), manifest,
           errors: wireErrors(source.tree.errors.slice(0, 100)),
-          error_count: source.tree.errors.length, walk_ms: walkMs,
+          error_count: source.tree.errors.length, walk_ms: walkMs, features: FEATURES,
         };
         return open(t, reply, opts.dryRun);
       } finally {
@@ -316,6 +318,7 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
         files_sent: t.sent.files,
         bytes_sent: t.sent.bytes,
         same: s?.same ?? t.sent.same,
+        hole_bytes: s ? s.holeBytes : t.sent.holeBytes,
       };
     }),
 
@@ -452,6 +455,7 @@ function daemonReport(t: Transfer, s: ReceiveSummary | undefined, config: Daemon
   const modPath = join(t.module.path, t.path);
   const bytes = push ? s?.bytesWritten ?? 0 : t.sent.bytes;
   const files = push ? s?.filesWritten ?? 0 : t.sent.files;
+  const holes = push ? s?.holeBytes ?? 0 : t.sent.holeBytes;
   void config;
   return {
     id: crypto.randomUUID(),
@@ -479,6 +483,7 @@ function daemonReport(t: Transfer, s: ReceiveSummary | undefined, config: Daemon
       plannedBytes: 0,
       copied: files,
       copiedBytes: bytes,
+      ...(holes ? { holeBytes: holes } : {}),
       skipped: push ? t.plan!.skipped + (s?.same ?? 0) : 0,
       skippedBytes: push ? t.plan!.skippedBytes : 0,
       deleted: s?.deleted ?? 0,

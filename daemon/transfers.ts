@@ -31,6 +31,8 @@ export interface TransferOptions {
   /** Bytes per second a pull's data may go at (the client's --bwlimit); 0: no limit. */
   bwlimit: number;
   hardLinks: boolean;
+  /** pull: the client listed FEATURE_SPARSE, so holes go as HOLE frames. */
+  sparse: boolean;
 }
 
 export interface TransferEnv {
@@ -151,7 +153,7 @@ export class Transfer {
   listener: TCPSocketListener<any> | undefined;
   receiver: TreeReceiver | undefined;
   /** pull: what was sent. */
-  sent = { files: 0, bytes: 0, errors: 0, same: 0 };
+  sent = { files: 0, bytes: 0, holeBytes: 0, errors: 0, same: 0 };
   failure: string | undefined;
   transferMs = 0;
   private dataT0 = 0;
@@ -333,11 +335,13 @@ export class Transfer {
       const res = await sendFiles(ch, this.rootFd, this.src, send, {
         checksum: this.opts.checksum,
         bwlimit: this.opts.bwlimit,
+        sparse: this.opts.sparse,
         onProgress: () => this.touch(),
         cancelled: () => this.dataState !== "active",
       });
       this.sent.files = res.files;
       this.sent.bytes = res.bytes;
+      this.sent.holeBytes = res.holeBytes;
       this.sent.errors = res.errors.length;
       await ch.write(doneFrame(res.files, res.errors.length));
       this.dataFinished("done");

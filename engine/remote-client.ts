@@ -9,7 +9,8 @@ import {
 } from "../ffi/index.ts";
 import {
   AUTH_METADATA_KEY, blitClient, decodeManifest, encodeFrame, encodeManifest, F_CHECK, F_ERROR, F_HELLO, F_NEED,
-  F_NEED_END, F_DONE, FrameDecoder, grpc, HASH_BYTES, PathError, printable, readU32List, decodeText, doneFrame, u32List,
+  F_NEED_END, F_DONE, FEATURE_SPARSE, FEATURES, FrameDecoder, grpc, HASH_BYTES, PathError, peerFeatures, printable,
+  readU32List, decodeText, doneFrame, u32List,
 } from "../proto/index.ts";
 import { UsageError } from "./errors.ts";
 import type { Action, Progress } from "./run.ts";
@@ -327,7 +328,7 @@ export async function runRemote(job: RemoteJob, hooks: RemoteHooks = {}): Promis
     timing.enumerateMs = performance.now() - tEnum;
     const tNeg = performance.now();
     const reply = await call<any>(client, "Negotiate", {
-      direction: "push", module: u.module, path: u.path, client_version: VERSION,
+      direction: "push", module: u.module, path: u.path, client_version: VERSION, features: FEATURES,
       options: { mirror: job.command === "mirror", checksum: opts.checksum, size_only: opts.sizeOnly, ignore_times: opts.ignoreTimes, max_delete: opts.maxDelete, force: opts.force, dry_run: opts.dryRun, exclude: opts.exclude, bwlimit: opts.bwlimit, hard_links: opts.hardLinks },
       manifest: encodeManifest(src, single, opts.hardLinks),
     }, md, u);
@@ -397,6 +398,7 @@ export async function runRemote(job: RemoteJob, hooks: RemoteHooks = {}): Promis
           const res = await sendFiles(ch, rootFd, src, send, {
             checksum: opts.checksum,
             bwlimit: opts.bwlimit,
+            sparse: peerFeatures(reply.features).has(FEATURE_SPARSE),
             cancelled: () => interrupted,
             onProgress: (f, b) => {
               progress.filesDone += f;
@@ -428,6 +430,7 @@ export async function runRemote(job: RemoteJob, hooks: RemoteHooks = {}): Promis
     timing.completeMs = performance.now() - tComplete;
     counts.copied = done.files_written ?? 0;
     counts.copiedBytes = done.bytes_written ?? 0;
+    if (done.hole_bytes) counts.holeBytes = Number(done.hole_bytes);
     counts.deleted = done.deleted ?? 0;
     counts.dirsCreated = done.dirs_created ?? 0;
     counts.symlinks = done.symlinks ?? 0;
@@ -445,7 +448,7 @@ export async function runRemote(job: RemoteJob, hooks: RemoteHooks = {}): Promis
     const opts = job.options;
     const tNeg = performance.now();
     const reply = await call<any>(client, "Negotiate", {
-      direction: "pull", module: u.module, path: u.path, client_version: VERSION,
+      direction: "pull", module: u.module, path: u.path, client_version: VERSION, features: FEATURES,
       options: { mirror: job.command === "mirror", checksum: opts.checksum, size_only: opts.sizeOnly, ignore_times: opts.ignoreTimes, max_delete: opts.maxDelete, force: opts.force, dry_run: opts.dryRun, exclude: opts.exclude, bwlimit: opts.bwlimit, hard_links: opts.hardLinks },
     }, md, u);
     timing.negotiateMs = performance.now() - tNeg;
@@ -598,6 +601,7 @@ export async function runRemote(job: RemoteJob, hooks: RemoteHooks = {}): Promis
     if (summary) {
       counts.copied = summary.filesWritten + summary.symlinks;
       counts.copiedBytes = summary.bytesWritten;
+      if (summary.holeBytes) counts.holeBytes = summary.holeBytes;
       counts.deleted = summary.deleted;
       counts.dirsCreated = summary.dirsCreated;
       counts.symlinks = summary.symlinks;

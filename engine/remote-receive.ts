@@ -2,14 +2,15 @@
 // data-plane frames and writes beneath a root directory fd only: every directory is opened with
 // openat2(RESOLVE_BENEATH), every file is written to `.blit-tmp-<random>-<name>` in its directory
 // and renamed into place when complete and checked (size, and hash with --checksum), with its
-// mode and mtime. On any error the temporary is removed. A frame that breaks the protocol throws
+// mode and mtime; a HOLE frame moves the write offset and the size is set at the end, so a
+// sparse file arrives sparse. On any error the temporary is removed. A frame that breaks the protocol throws
 // (FrameError) and the caller ends the transfer; abort() then removes what is half-written.
 import {
-  closeFd, createExclusive, dupFd, fchmodIfNeeded, futimes, openBeneath, readSome, renameAt,
+  closeFd, createExclusive, dupFd, fchmodIfNeeded, futimes, openBeneath, readSome, renameAt, seekTo, truncateTo,
   unlinkQuiet, writeAll, O_RDONLY, describeCode, FsError,
 } from "../ffi/index.ts";
 import {
-  F_DONE, F_ERROR, F_FILE, F_FILE_END, F_SAME, F_SHARD, F_SKIP, FrameError, HASH_BYTES, SHARD_HASHES,
+  F_DONE, F_ERROR, F_FILE, F_FILE_END, F_HOLE, F_SAME, F_SHARD, F_SKIP, FrameError, HASH_BYTES, SHARD_HASHES,
   decodeText, printable, readU32List, type FrameHandler,
 } from "../proto/index.ts";
 import { FATAL_CODES } from "./errors.ts";
@@ -21,6 +22,8 @@ import { tempName, writeFileAt } from "./receive-file.ts";
 import { T_DIR, type Tree } from "./walk.ts";
 
 const MAX_ERRORS_KEPT = 1000;
+/** Zeros for hashing a hole (--checksum hashes the content as it reads back). */
+const ZEROS = new Uint8Array(1 << 20);
 const ST_EXPECTED = 1;
 const ST_DONE = 2;
 
@@ -45,7 +48,10 @@ export interface ReceiverOptions {
 
 export interface ReceiveSummary {
   filesWritten: number;
+  /** Bytes of the files written, holes included. */
   bytesWritten: number;
+  /** Bytes of bytesWritten that arrived as HOLE frames and are holes on disk. */
+  holeBytes: number;
   same: number;
   deleted: number;
   deletePlanned: number;
@@ -60,7 +66,10 @@ export interface ReceiveSummary {
 interface Current {
   index: number;
   size: number;
+  /** Bytes of the file received so far (holes included): the offset of the next write. */
   got: number;
+  /** Bytes of `got` that were holes. */
+  holes: number;
   fd: number;
   dirFd: number;
   tmp: string;
@@ -112,7 +121,7 @@ export class TreeReceiver implements FrameHandler {
     private opts: ReceiverOptions,
   ) {
     this.summary = {
-      filesWritten: 0, bytesWritten: 0, same: 0, deleted: 0, deletePlanned: plan.deletePlanned, dirsCreated: 0,
+      filesWritten: 0, bytesWritten: 0, holeBytes: 0, same: 0, deleted: 0, deletePlanned: plan.deletePlanned, dirsCreated: 0,
       symlinks: 0, errors: [], errorCount: 0,
     };
     for (const e of plan.errors) this.addError(e);
@@ -225,6 +234,9 @@ export class TreeReceiver implements FrameHandler {
         this.finishFile(c, p.length === HASH_BYTES ? p : undefined);
         return;
       }
+      case F_HOLE:
+        this.hole(dv.getFloat64(0, true));
+        return;
       case F_SHARD:
         this.shard(p, dv);
         return;
@@ -282,10 +294,35 @@ export class TreeReceiver implements FrameHandler {
     }
   }
 
+  /**
+   * The next `len` bytes of the current file are a hole: the write offset moves past them and
+   * the file gets its full size at the end (ftruncate). A hole must lie within the size the
+   * manifest gave, like any data.
+   */
+  private hole(len: number): void {
+    const c = this.cur;
+    if (!c) throw new FrameError("HOLE without a file");
+    if (!(Number.isSafeInteger(len) && len > 0)) throw new FrameError(`entry ${c.index}: a hole of invalid length ${len}`);
+    if (c.got + len > c.size) throw new FrameError(`entry ${c.index}: a hole of ${len} bytes at offset ${c.got} goes past its size ${c.size}`);
+    c.got += len;
+    c.holes += len;
+    if (c.failed) return;
+    try {
+      seekTo(c.fd, c.got, c.name);
+      if (c.hasher) for (let left = len; left > 0; left -= ZEROS.length) c.hasher.update(ZEROS.subarray(0, Math.min(left, ZEROS.length)));
+    } catch (err) {
+      c.failed = true;
+      this.fsError(this.src.paths[c.index]!, err);
+      closeFd(c.fd);
+      c.fd = -1;
+      unlinkQuiet(c.dirFd, c.tmp);
+    }
+  }
+
   private openCurrent(i: number, size: number): void {
     const rel = this.src.paths[i]!;
     const [dir, name] = this.split(rel);
-    const c: Current = { index: i, size, got: 0, fd: -1, dirFd: -1, tmp: tempName(name), name: rel, failed: false };
+    const c: Current = { index: i, size, got: 0, holes: 0, fd: -1, dirFd: -1, tmp: tempName(name), name: rel, failed: false };
     if (this.opts.checksum) c.hasher = new Bun.CryptoHasher("blake2b256");
     this.cur = c;
     if (this.isBlocked(rel)) {
@@ -316,6 +353,7 @@ export class TreeReceiver implements FrameHandler {
           return;
         }
       }
+      if (c.holes > 0) truncateTo(c.fd, c.size, rel); // a hole at the end has no write after it
       fchmodIfNeeded(c.fd, this.src.modes[c.index]!, rel);
       futimes(c.fd, this.src.mtimeSec[c.index]!, this.src.mtimeNsec[c.index]!, rel);
       closeFd(c.fd);
@@ -323,6 +361,7 @@ export class TreeReceiver implements FrameHandler {
       renameAt(c.dirFd, c.tmp, name);
       this.summary.filesWritten++;
       this.summary.bytesWritten += c.size;
+      this.summary.holeBytes += c.holes;
     } catch (err) {
       if (c.fd >= 0) closeFd(c.fd);
       c.fd = -1;

@@ -1,12 +1,15 @@
 // The sending side of a remote transfer (the client for a push, blitd for a pull). Files are read
 // beneath a root directory fd (openat2 RESOLVE_BENEATH, no symlink followed) and framed: small
 // files travel batched in shards so that per-file round trips vanish; larger ones stream in
-// chunks. A file that cannot be read, or that shrank since the manifest was made, is reported
-// to the receiver (SKIP) and the transfer goes on.
-import { closeFd, openBeneath, readSome, O_RDONLY, describeCode } from "../ffi/index.ts";
+// chunks; when the receiver supports it, a large file's holes go as HOLE frames, not zeros. A
+// file that cannot be read, or that shrank since the manifest was made, is reported to the
+// receiver (SKIP) and the transfer goes on.
+import {
+  closeFd, dataSegments, fdAllocation, FsError, mayHaveHoles, openBeneath, readSome, seekTo, O_RDONLY, describeCode,
+} from "../ffi/index.ts";
 import {
   DATA_CHUNK, F_DATA, F_FILE_END, F_SAME, F_SHARD, F_SKIP, HASH_BYTES, HEADER_BYTES, SHARD_BYTES, SHARD_FILES,
-  SHARD_HASHES, encodeFrame, fileFrame, putHeader, textFrame, u32List,
+  SHARD_HASHES, encodeFrame, fileFrame, holeFrame, putHeader, textFrame, u32List,
 } from "../proto/index.ts";
 import { yieldNow, type Channel } from "./remote-channel.ts";
 import type { RunError } from "./report.ts";
@@ -18,7 +21,10 @@ export const SHARD_FILE_MAX = 256 << 10;
 
 export interface SendResult {
   files: number;
+  /** Bytes of the files sent, holes included. */
   bytes: number;
+  /** Bytes of `bytes` that went as HOLE frames (only with `sparse`). */
+  holeBytes: number;
   errors: RunError[];
 }
 
@@ -30,6 +36,11 @@ export interface SendOptions {
   cancelled?: () => boolean;
   /** Bytes per second to send at most (--bwlimit); 0 or absent: no limit. */
   bwlimit?: number;
+  /**
+   * The receiver listed FEATURE_SPARSE: holes of large files go as HOLE frames instead of zeros.
+   * @default false
+   */
+  sparse?: boolean;
 }
 
 /**
@@ -37,7 +48,7 @@ export interface SendOptions {
  * the caller does, with the totals. Throws when the channel closes.
  */
 export async function sendFiles(ch: Channel, rootFd: number, tree: Tree, indices: readonly number[], opts: SendOptions): Promise<SendResult> {
-  const res: SendResult = { files: 0, bytes: 0, errors: [] };
+  const res: SendResult = { files: 0, bytes: 0, holeBytes: 0, errors: [] };
   // A Bun socket copies what it cannot send at once, so its buffers can be reused at once (no
   // fresh pages to fault in per chunk); a gRPC message keeps a reference, so it gets new ones.
   const reuse = ch.kind === "tcp";
@@ -150,67 +161,46 @@ export async function sendFiles(ch: Channel, rootFd: number, tree: Tree, indices
       return;
     }
     try {
+      let segments: Iterable<[number, number]> | undefined;
+      try {
+        segments = opts.sparse ? holeySegments(fd, size, rel) : undefined;
+      } catch (err) {
+        await skip(i, err);
+        return;
+      }
       const hasher = hashEach ? new Bun.CryptoHasher("blake2b256") : undefined;
       let w = ch.write(fileFrame(i, size));
       if (w) await w;
-      let sent = 0;
-      if (ch.sendFile && !hasher) {
-        // Straight from the file to the socket (sendfile): a DATA header, then its bytes.
-        const head = new Uint8Array(new ArrayBuffer(HEADER_BYTES));
-        while (sent < size) {
-          const want = Math.min(dataChunk, size - sent);
-          putHeader(head, 0, F_DATA, want);
-          w = ch.write(head);
+      if (!segments) {
+        if (!(await sendSpan(i, rel, fd, size, hasher))) return;
+      } else {
+        // Only the data segments travel; each gap before one, and the tail, goes as a HOLE.
+        let pos = 0;
+        let holes = 0;
+        const hole = async (n: number) => {
+          w = ch.write(holeFrame(n));
           if (w) await w;
-          const got = await ch.sendFile(fd, want);
-          sent += got;
-          if (got > 0) opts.onProgress?.(0, got);
-          await pace(got);
-          if (got < want) {
-            // The file shrank: the frame promised `want` bytes, so it is completed with zeros and
-            // the file is then skipped (the receiver drops what it has of it).
-            const zeros = new Uint8Array(new ArrayBuffer(Math.min(want - got, DATA_CHUNK)));
-            for (let left = want - got; left > 0; left -= zeros.length) {
-              w = ch.write(zeros.subarray(0, Math.min(left, zeros.length)));
-              if (w) await w;
-            }
-            await skip(i, Object.assign(new Error("shrunk"), { code: "SHRUNK" }));
-            return;
-          }
-        }
-      }
-      while (sent < size) {
-        const want = Math.min(dataChunk, size - sent);
-        const buf = reuse ? (chunkBuf ??= new Uint8Array(new ArrayBuffer(HEADER_BYTES + DATA_CHUNK))) : new Uint8Array(new ArrayBuffer(HEADER_BYTES + want));
-        let got = 0;
-        let err: unknown;
+          if (hasher) for (let left = n; left > 0; left -= ZEROS.length) hasher.update(ZEROS.subarray(0, Math.min(left, ZEROS.length)));
+          holes += n;
+          opts.onProgress?.(0, n);
+        };
         try {
-          while (got < want) {
-            const n = readSome(fd, buf, HEADER_BYTES + got, want - got, rel);
-            if (n === 0) break;
-            got += n;
+          for (const [start, end] of segments) {
+            if (start > pos) await hole(start - pos);
+            seekTo(fd, start, rel);
+            if (!(await sendSpan(i, rel, fd, end - start, hasher))) return;
+            pos = end;
           }
-        } catch (e) {
-          err = e;
-        }
-        if (got < want && err === undefined) err = Object.assign(new Error("shrunk"), { code: "SHRUNK" });
-        if (got > 0) {
-          putHeader(buf, 0, F_DATA, got);
-          hasher?.update(buf.subarray(HEADER_BYTES, HEADER_BYTES + got));
-          w = ch.write(buf.subarray(0, HEADER_BYTES + got));
-          if (w) await w;
-          sent += got;
-          opts.onProgress?.(0, got);
-          await pace(got);
-        }
-        if (err !== undefined) {
-          await skip(i, err); // the receiver drops the file it has open
+          // A source cut short inside a hole shows no short read: its size tells.
+          if (fdAllocation(fd, rel).size < size) throw Object.assign(new Error("shrunk"), { code: "SHRUNK" });
+        } catch (err) {
+          // a file that cannot be read on is skipped (the receiver drops it); a lost channel is not ours to absorb
+          if (!(err instanceof FsError) && (err as { code?: string }).code !== "SHRUNK") throw err;
+          await skip(i, err);
           return;
         }
-        if (++sinceYield >= 16) {
-          sinceYield = 0;
-          await yieldNow();
-        }
+        if (pos < size) await hole(size - pos);
+        res.holeBytes += holes;
       }
       w = ch.write(encodeFrame(F_FILE_END, hasher ? (hasher.digest() as Uint8Array) : new Uint8Array(0)));
       if (w) await w;
@@ -221,6 +211,95 @@ export async function sendFiles(ch: Channel, rootFd: number, tree: Tree, indices
       closeFd(fd);
     }
   }
+
+  /**
+   * Sends the next `len` bytes of fd from its current offset as DATA frames. Returns false when
+   * the file could not be read to the end of the span (it was then SKIPped).
+   */
+  async function sendSpan(i: number, rel: string, fd: number, len: number, hasher: Bun.CryptoHasher | undefined): Promise<boolean> {
+    let w: void | Promise<void>;
+    let sent = 0;
+    if (ch.sendFile && !hasher) {
+      // Straight from the file to the socket (sendfile): a DATA header, then its bytes.
+      const head = new Uint8Array(new ArrayBuffer(HEADER_BYTES));
+      while (sent < len) {
+        const want = Math.min(dataChunk, len - sent);
+        putHeader(head, 0, F_DATA, want);
+        w = ch.write(head);
+        if (w) await w;
+        const got = await ch.sendFile(fd, want);
+        sent += got;
+        if (got > 0) opts.onProgress?.(0, got);
+        await pace(got);
+        if (got < want) {
+          // The file shrank: the frame promised `want` bytes, so it is completed with zeros and
+          // the file is then skipped (the receiver drops what it has of it).
+          const zeros = new Uint8Array(new ArrayBuffer(Math.min(want - got, DATA_CHUNK)));
+          for (let left = want - got; left > 0; left -= zeros.length) {
+            w = ch.write(zeros.subarray(0, Math.min(left, zeros.length)));
+            if (w) await w;
+          }
+          await skip(i, Object.assign(new Error("shrunk"), { code: "SHRUNK" }));
+          return false;
+        }
+      }
+    }
+    while (sent < len) {
+      const want = Math.min(dataChunk, len - sent);
+      const buf = reuse ? (chunkBuf ??= new Uint8Array(new ArrayBuffer(HEADER_BYTES + DATA_CHUNK))) : new Uint8Array(new ArrayBuffer(HEADER_BYTES + want));
+      let got = 0;
+      let err: unknown;
+      try {
+        while (got < want) {
+          const n = readSome(fd, buf, HEADER_BYTES + got, want - got, rel);
+          if (n === 0) break;
+          got += n;
+        }
+      } catch (e) {
+        err = e;
+      }
+      if (got < want && err === undefined) err = Object.assign(new Error("shrunk"), { code: "SHRUNK" });
+      if (got > 0) {
+        putHeader(buf, 0, F_DATA, got);
+        hasher?.update(buf.subarray(HEADER_BYTES, HEADER_BYTES + got));
+        w = ch.write(buf.subarray(0, HEADER_BYTES + got));
+        if (w) await w;
+        sent += got;
+        opts.onProgress?.(0, got);
+        await pace(got);
+      }
+      if (err !== undefined) {
+        await skip(i, err); // the receiver drops the file it has open
+        return false;
+      }
+      if (++sinceYield >= 16) {
+        sinceYield = 0;
+        await yieldNow();
+      }
+    }
+    return true;
+  }
+}
+
+/** Zeros for hashing a hole the way the receiver reads it back. */
+const ZEROS = new Uint8Array(1 << 20);
+
+/**
+ * The data segments of a file that has holes, or undefined when it has none (then it is sent
+ * as it is, from offset 0). One statx per large file decides whether to look.
+ */
+function holeySegments(fd: number, size: number, rel: string): Iterable<[number, number]> | undefined {
+  if (!mayHaveHoles(size, fdAllocation(fd, rel).blocks)) return undefined;
+  const segments = dataSegments(fd, size, rel);
+  const first = segments.next();
+  if (!first.done && first.value[0] === 0 && first.value[1] >= size) {
+    seekTo(fd, 0, rel);
+    return undefined;
+  }
+  return (function* () {
+    if (!first.done) yield first.value;
+    yield* segments;
+  })();
 }
 
 /**

@@ -56,7 +56,13 @@ export interface Counts {
   planned: number;
   plannedBytes: number;
   copied: number;
+  /** Bytes of the files copied, holes included. */
   copiedBytes: number;
+  /**
+   * Bytes of copiedBytes that were holes in sparse source files and stayed holes (not written,
+   * not sent). Absent or 0 when no file had a hole that was kept.
+   */
+  holeBytes?: number;
   /** Unchanged, left alone. */
   skipped: number;
   skippedBytes: number;

@@ -622,6 +622,7 @@ class LocalRun {
     const { counts } = this;
     counts.copied += r.copied;
     counts.copiedBytes += r.copiedBytes;
+    if (r.holeBytes) counts.holeBytes = (counts.holeBytes ?? 0) + r.holeBytes;
     for (const [p, n] of Object.entries(r.filesByPath) as [FastPath, number][]) this.filesByPath[p] = (this.filesByPath[p] ?? 0) + n;
     for (const [p, n] of Object.entries(r.bytesByPath) as [FastPath, number][]) this.bytesByPath[p] = (this.bytesByPath[p] ?? 0) + n;
     for (const [p, code] of Object.entries(r.refused) as [FastPath, string][]) {

@@ -8,6 +8,8 @@ export type CopyItem = [string, string, number, number, number, number];
 export interface CopyResult {
   copied: number;
   copiedBytes: number;
+  /** Bytes of copiedBytes that were holes kept as holes. */
+  holeBytes: number;
   filesByPath: Partial<Record<FastPath, number>>;
   bytesByPath: Partial<Record<FastPath, number>>;
   /** First refusal code per fast path, e.g. { reflink: "EOPNOTSUPP" }. */

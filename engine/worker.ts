@@ -52,7 +52,7 @@ function copyBatch(id: number, srcRoot: string, dstRoot: string, items: CopyItem
   let deny = denied.get(dstRoot);
   if (!deny) denied.set(dstRoot, (deny = new Set()));
   const result: CopyResult = {
-    copied: 0, copiedBytes: 0, filesByPath: {}, bytesByPath: {}, refused: {}, errors: [], done: 0,
+    copied: 0, copiedBytes: 0, holeBytes: 0, filesByPath: {}, bytesByPath: {}, refused: {}, errors: [], done: 0,
   };
   let lastPost = performance.now();
   let pendingFiles = 0;
@@ -81,6 +81,8 @@ function copyBatch(id: number, srcRoot: string, dstRoot: string, items: CopyItem
       const out = fs.copyFile(src, dst, { size, mode, mtimeSec: sec, mtimeNsec: nsec }, { allow, onChunk, cancelled, chunkBytes });
       result.copied++;
       result.copiedBytes += out.bytes;
+      result.holeBytes += out.holeBytes ?? 0;
+      pendingBytes += out.holeBytes ?? 0; // progress counts holes as done (onChunk saw only data)
       result.filesByPath[out.path] = (result.filesByPath[out.path] ?? 0) + 1;
       result.bytesByPath[out.path] = (result.bytesByPath[out.path] ?? 0) + out.bytes;
       if (out.refused) {

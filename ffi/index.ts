@@ -88,5 +88,7 @@ export {
   fchmod, fchmodIfNeeded, futimes, utimesAt, mkdirAt, renameAt, exchangeAt, linkAt, unlinkAt, unlinkQuiet, symlinkAt, umaskOf,
   O_RDONLY, O_WRONLY, O_DIRECTORY, O_PATH, O_NOFOLLOW, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS,
 } from "./openat2.ts";
+// Holes in sparse files (Linux): allocation, data segments, seek and truncate on an open fd.
+export { dataSegments, fdAllocation, mayHaveHoles, seekTo, truncateTo, SPARSE_MIN_BYTES } from "./sparse.ts";
 // Direct reads and sendfile on a data-plane socket's fd (Linux).
 export { directSocketIoAvailable, pollWritable, socketRead, socketSendFile } from "./socket-io.ts";

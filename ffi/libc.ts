@@ -36,6 +36,8 @@ function openLibc() {
     write: { args: ["i32", "ptr", "u64"], returns: FFIType.i64_fast },
     copy_file_range: { args: ["i32", "ptr", "i32", "ptr", "u64", "u32"], returns: FFIType.i64_fast },
     sendfile: { args: ["i32", "i32", "ptr", "u64"], returns: FFIType.i64_fast },
+    lseek: { args: ["i32", "i64", "i32"], returns: FFIType.i64_fast },
+    ftruncate: { args: ["i32", "i64"], returns: "i32" },
     ioctl: { args: ["i32", "u64", "i32"], returns: "i32" },
     fchmod: { args: ["i32", "u32"], returns: "i32" },
     fchmodat: { args: ["i32", "ptr", "u32", "i32"], returns: "i32" },

@@ -11,6 +11,7 @@ import {
   O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_RDONLY, O_TMPFILE, O_WRONLY, processUmask, type Libc,
 } from "./libc.ts";
 import { dupFd, openBeneath } from "./openat2.ts";
+import { dataSegments, fdAllocation, mayHaveHoles, seekTo, SPARSE_MIN_BYTES, truncateTo } from "./sparse.ts";
 import {
   FsError,
   TEMP_PREFIX,
@@ -154,8 +155,11 @@ export function createLinuxBackend(): Backend & {
     if (libc.futimens(fd, ptr(times)) < 0) fail("futimens", path);
   }
 
-  /** Writes src's content into out; returns the path taken and what was refused on the way. */
-  function copyData(sfd: number, out: number, size: number, src: string, opts: CopyOptions): CopyOutcome {
+  /**
+   * Writes src's content into out; returns the path taken and what was refused on the way.
+   * `blocks` is what the caller knows of the source's allocation (undefined: not known).
+   */
+  function copyData(sfd: number, out: number, size: number, blocks: number | undefined, src: string, dst: string, opts: CopyOptions): CopyOutcome {
     const allow = opts.allow;
     let refused: Partial<Record<FastPath, string>> | undefined;
     const chunk = opts.chunkBytes ?? DEFAULT_CHUNK;
@@ -168,6 +172,12 @@ export function createLinuxBackend(): Backend & {
       const code = errno();
       if (!FALL_THROUGH.has(code)) fail("ioctl(FICLONE)", src);
       (refused ??= {}).reflink = code;
+    }
+    // A clone keeps holes by itself; any other path would fill them, so a source with holes
+    // copies its data segments only. Small files are not looked at (no extra system call).
+    if (size >= SPARSE_MIN_BYTES && mayHaveHoles(size, blocks ?? fdAllocation(sfd, src).blocks)) {
+      const sparse = copySparse(sfd, out, size, src, dst, opts, refused);
+      if (sparse) return sparse;
     }
     let done = 0;
     if (!allow || allow.has("copy_file_range")) {
@@ -218,6 +228,108 @@ export function createLinuxBackend(): Backend & {
     }
   }
 
+  /**
+   * Copies only the data segments of a source with holes (each at its own offset, through
+   * copy_file_range, sendfile or read/write, the first that serves), then sets the size with
+   * ftruncate, so the copy has the source's holes, trailing ones included. Returns undefined,
+   * with the source offset back at 0, when the source has no hole after all (a compressed
+   * filesystem also allocates fewer blocks than the size).
+   */
+  function copySparse(sfd: number, out: number, size: number, src: string, dst: string, opts: CopyOptions, refusedBefore: Partial<Record<FastPath, string>> | undefined): CopyOutcome | undefined {
+    const segments = dataSegments(sfd, size, src);
+    const first = segments.next();
+    if (!first.done && first.value[0] === 0 && first.value[1] >= size) {
+      seekTo(sfd, 0, src);
+      return undefined;
+    }
+    const allow = opts.allow;
+    const span: Span = {
+      cfr: !allow || allow.has("copy_file_range"),
+      sendfile: !allow || allow.has("sendfile"),
+      path: "copy_file_range",
+      refused: refusedBefore,
+      copied: 0,
+    };
+    let end = size;
+    for (let seg = first; !seg.done; seg = segments.next()) {
+      const [start, stop] = seg.value;
+      seekTo(sfd, start, src);
+      seekTo(out, start, dst);
+      const n = copySpan(sfd, out, stop - start, src, opts, span);
+      if (n < stop - start) {
+        end = start + n; // the source shrank: the copy ends where it did
+        break;
+      }
+    }
+    // a source cut short inside a hole shows no short read: its size tells
+    end = Math.min(end, fdAllocation(sfd, src).size);
+    truncateTo(out, end, dst);
+    return { path: span.path, bytes: end, holeBytes: end - span.copied, refused: span.refused };
+  }
+
+  /** What a sparse copy learned so far: which paths still serve, which one was taken. */
+  interface Span {
+    cfr: boolean;
+    sendfile: boolean;
+    path: FastPath;
+    refused: Partial<Record<FastPath, string>> | undefined;
+    /** Data bytes copied so far (all segments). */
+    copied: number;
+  }
+
+  /** Copies up to len bytes from the current offsets of sfd to out; fewer only when the source ends. */
+  function copySpan(sfd: number, out: number, len: number, src: string, opts: CopyOptions, st: Span): number {
+    const chunk = opts.chunkBytes ?? DEFAULT_CHUNK;
+    let done = 0;
+    const step = (n: number) => {
+      done += n;
+      st.copied += n;
+      opts.onChunk?.(n);
+    };
+    const cancelCheck = () => {
+      if (opts.cancelled?.()) throw new FsError("ECANCELED", "copy", src, "cancelled");
+    };
+    while (st.cfr && done < len) {
+      cancelCheck();
+      const n = Number(libc.copy_file_range(sfd, null, out, null, Math.min(chunk, len - done), 0));
+      if (n > 0) {
+        st.path = "copy_file_range";
+        step(n);
+      } else if (n === 0) return done;
+      else {
+        const code = errno();
+        if (st.copied > 0 || !FALL_THROUGH.has(code)) fail("copy_file_range", src);
+        (st.refused ??= {}).copy_file_range = code;
+        st.cfr = false;
+      }
+    }
+    while (st.sendfile && done < len) {
+      cancelCheck();
+      const n = Number(libc.sendfile(out, sfd, null, Math.min(chunk, len - done)));
+      if (n > 0) {
+        st.path = "sendfile";
+        step(n);
+      } else if (n === 0) return done;
+      else {
+        const code = errno();
+        if (st.copied > 0 || !FALL_THROUGH.has(code)) fail("sendfile", src);
+        (st.refused ??= {}).sendfile = code;
+        st.sendfile = false;
+      }
+    }
+    const buf = done < len ? Buffer.allocUnsafe(Math.min(chunk, 1 << 20, len - done)) : undefined;
+    while (buf && done < len) {
+      cancelCheck();
+      const n = readSync(sfd, buf, 0, Math.min(buf.length, len - done), null);
+      if (n === 0) return done;
+      let off = 0;
+      while (off < n) off += writeSync(out, buf, off, n - off);
+      st.path = "stream";
+      step(n);
+    }
+    return done;
+  }
+
   function closeQuiet(fd: number) {
     if (fd >= 0) libc.close(fd);
   }
@@ -257,7 +369,7 @@ export function createLinuxBackend(): Backend & {
           fail("open", dst);
         }
       }
-      const outcome = copyData(sfd, out, meta.size, src, opts);
+      const outcome = copyData(sfd, out, meta.size, meta.blocks, src, dst, opts);
       if ((mode & ~mask) !== mode || mode & 0o7000) {
         if (libc.fchmod(out, mode) < 0) fail("fchmod", dst);
       }

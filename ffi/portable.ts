@@ -6,6 +6,8 @@ import {
   closeSync,
   constants,
   fchmodSync,
+  fstatSync,
+  ftruncateSync,
   futimesSync,
   lstatSync,
   lutimesSync,
@@ -18,6 +20,7 @@ import {
 import { describeCode } from "./errno.ts";
 import { fsPath } from "./name-bytes.ts";
 import { namePath } from "./name-path.ts";
+import { mayHaveHoles, SPARSE_MIN_BYTES } from "./sparse.ts";
 import {
   FsError,
   TEMP_PREFIX,
@@ -159,6 +162,49 @@ export function streamFd(sfd: number, out: number, sizeHint: number, src: string
   }
 }
 
+/** The unit in which the portable copy looks for zeros to leave as holes. */
+const HOLE_BLOCK = 4096;
+const ZEROS = Buffer.alloc(HOLE_BLOCK);
+
+/**
+ * streamFd for a source with holes: blocks of HOLE_BLOCK bytes that are all zeros are not
+ * written (the output offset moves past them) and the size is set at the end with ftruncate, so
+ * the copy is sparse wherever the filesystem can hold holes, without knowing where the source's
+ * holes were. Returns the bytes copied and how many of them were left as holes.
+ */
+export function streamSparse(sfd: number, out: number, src: string, dst: string, opts: CopyOptions): { bytes: number; holeBytes: number } {
+  const chunk = Math.max(HOLE_BLOCK, opts.chunkBytes ?? DEFAULT_CHUNK);
+  const len = Math.min(chunk, 1 << 20);
+  const buf = buffer(len);
+  let done = 0;
+  let holes = 0;
+  for (;;) {
+    if (opts.cancelled?.()) throw cancelledError(src);
+    const n = attempt("read", src, () => readSync(sfd, buf, 0, len, done));
+    if (n === 0) break;
+    // each run of blocks that are not all zeros is written at its own offset
+    const writeRun = (from: number, to: number) => {
+      for (let w = from; w < to; ) w += attempt("write", dst, () => writeSync(out, buf, w, to - w, done + w));
+    };
+    let run = -1;
+    for (let off = 0; off < n; off += HOLE_BLOCK) {
+      const end = Math.min(off + HOLE_BLOCK, n);
+      if (buf.compare(ZEROS, 0, end - off, off, end) !== 0) {
+        if (run < 0) run = off;
+        continue;
+      }
+      holes += end - off;
+      if (run >= 0) writeRun(run, off);
+      run = -1;
+    }
+    if (run >= 0) writeRun(run, n);
+    done += n;
+    opts.onChunk?.(n);
+  }
+  attempt("ftruncate", dst, () => ftruncateSync(out, done));
+  return { bytes: done, holeBytes: holes };
+}
+
 /**
  * A time node:fs keeps: positive seconds as a fractional number (about 0.5 µs of precision
  * today), pre-1970 times as a Date, because node:fs reads a negative number as "now".
@@ -184,7 +230,12 @@ function copyFile(src: string, dst: string, meta: FileMeta, opts: CopyOptions = 
   let tmp: string | undefined;
   try {
     ({ fd: out, tmp } = openTemp(dst, meta.mode));
-    const bytes = streamFd(sfd, out, meta.size, src, dst, opts);
+    // Only a source that may have holes is scanned for zeros; others stream as they are.
+    const blocks = meta.size < SPARSE_MIN_BYTES ? undefined : meta.blocks ?? attempt("fstat", src, () => fstatSync(sfd).blocks);
+    let bytes: number;
+    let holeBytes = 0;
+    if (blocks !== undefined && Number.isFinite(blocks) && mayHaveHoles(meta.size, blocks)) ({ bytes, holeBytes } = streamSparse(sfd, out, src, dst, opts));
+    else bytes = streamFd(sfd, out, meta.size, src, dst, opts);
     applyMeta(out, meta, dst);
     const fd = out;
     out = -1;
@@ -192,7 +243,7 @@ function copyFile(src: string, dst: string, meta: FileMeta, opts: CopyOptions = 
     attempt("close", dst, () => closeSync(fd));
     renameInto(tmp, dst);
     tmp = undefined;
-    return { path: "stream", bytes };
+    return holeBytes > 0 ? { path: "stream", bytes, holeBytes } : { path: "stream", bytes };
   } finally {
     closeQuiet(sfd);
     if (out >= 0) closeQuiet(out);

@@ -13,6 +13,12 @@ export interface FileMeta {
   mtimeSec: number;
   /** 0..999_999_999; backends keep what the OS can store. */
   mtimeNsec: number;
+  /**
+   * 512-byte blocks the source had allocated when the caller stat'ed it. When given, the backend
+   * decides from it whether to look for holes; when absent, it stats the open source itself
+   * (only files large enough for a hole to matter).
+   */
+  blocks?: number;
 }
 
 export interface CopyOptions {
@@ -28,7 +34,10 @@ export interface CopyOptions {
 
 export interface CopyOutcome {
   path: FastPath;
+  /** The file's bytes, holes included (its size as copied). */
   bytes: number;
+  /** Bytes of `bytes` that were holes in the source and are holes in the copy (not written). */
+  holeBytes?: number;
   /** Set when a better path was tried and refused, e.g. { reflink: "EOPNOTSUPP" }. */
   refused?: Partial<Record<FastPath, string>>;
 }

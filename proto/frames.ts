@@ -13,6 +13,7 @@ export const F_FILE_END = 12; // end of the current file; 32-byte hash with --ch
 export const F_SHARD = 13; // many small files: u8 flags, u32 count, then (u32 index, u32 len, [hash], bytes)*
 export const F_SKIP = 14; // the sender could not read a file: u32 index, UTF-8 reason
 export const F_SAME = 15; // --checksum: u32 LE indices whose content is equal on both sides
+export const F_HOLE = 16; // a hole of the current streamed file: f64 bytes the receiver skips (peer has FEATURE_SPARSE)
 export const F_DONE = 20; // sender finished: u32 files sent, u32 errors
 export const F_ERROR = 21; // UTF-8 message; the peer gives up
 
@@ -41,6 +42,7 @@ const LIMITS: Record<number, [min: number, max: number]> = {
   [F_SHARD]: [5, MAX_PAYLOAD],
   [F_SKIP]: [4, MAX_TEXT],
   [F_SAME]: [0, MAX_LIST],
+  [F_HOLE]: [8, 8],
   [F_DONE]: [8, 8],
   [F_ERROR]: [0, MAX_TEXT],
 };
@@ -219,6 +221,14 @@ export function fileFrame(index: number, size: number): Uint8Array {
   const dv = new DataView(out.buffer);
   dv.setUint32(HEADER_BYTES, index, true);
   dv.setFloat64(HEADER_BYTES + 4, size, true);
+  return out;
+}
+
+/** HOLE: the next `bytes` of the current file are a hole (zeros the receiver does not write). */
+export function holeFrame(bytes: number): Uint8Array {
+  const out = new Uint8Array(new ArrayBuffer(HEADER_BYTES + 8));
+  putHeader(out, 0, F_HOLE, 8);
+  new DataView(out.buffer).setFloat64(HEADER_BYTES, bytes, true);
   return out;
 }
 

@@ -34,7 +34,8 @@ export declare namespace grpc {
 export * as frames from "./frames.ts";
 export {
   FrameDecoder, FrameError, encodeFrame, putHeader, textFrame, decodeText, u32List, readU32List, fileFrame, doneFrame,
-  F_HELLO, F_NEED, F_CHECK, F_NEED_END, F_FILE, F_DATA, F_FILE_END, F_SHARD, F_SKIP, F_SAME, F_DONE, F_ERROR,
+  holeFrame, F_HELLO, F_NEED, F_CHECK, F_NEED_END, F_FILE, F_DATA, F_FILE_END, F_SHARD, F_SKIP, F_SAME, F_HOLE, F_DONE,
+  F_ERROR,
   HEADER_BYTES, TOKEN_BYTES, HASH_BYTES, SHARD_HASHES, DATA_CHUNK, SHARD_BYTES, SHARD_FILES, MAX_PAYLOAD,
 } from "./frames.ts";
 export type { FrameHandler } from "./frames.ts";
@@ -43,6 +44,23 @@ export {
   MAX_ENTRIES, MAX_PATH_BYTES, MAX_NAME_BYTES, MAX_LINK_BYTES,
 } from "./manifest.ts";
 export type { ManifestMsg } from "./manifest.ts";
+
+/**
+ * Protocol features a peer may support beyond the base protocol of this version. Each side of a
+ * Negotiate lists the ones it supports (NegotiateRequest.features, NegotiateReply.features); a
+ * sender uses a feature only when the receiving side listed it. A peer that lists none (an
+ * older blit) gets the base protocol.
+ */
+export const FEATURE_SPARSE = "sparse"; // holes travel as HOLE frames and arrive as holes
+/** The features this build supports, for its side of Negotiate. */
+export const FEATURES: readonly string[] = [FEATURE_SPARSE];
+/** The features a peer listed (unknown names and junk ignored, bounded). */
+export function peerFeatures(list: unknown): Set<string> {
+  const out = new Set<string>();
+  if (!Array.isArray(list)) return out;
+  for (const f of list.slice(0, 64)) if (typeof f === "string" && FEATURES.includes(f)) out.add(f);
+  return out;
+}
 
 /** Metadata key that carries the daemon's auth token on every RPC. */
 export const AUTH_METADATA_KEY = "x-blit-token";

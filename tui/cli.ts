@@ -16,7 +16,7 @@ const remoteCommands = () => import("./remote-command.ts");
 const traceCommands = () => import("./trace-command.ts");
 import { EXIT_FATAL, EXIT_INTERRUPTED, EXIT_OK, exitCodeFor } from "./exit-codes.ts";
 import { COMMON_TRANSFER_OPTIONS } from "./transfer-flags.ts";
-import { bytes, count, rate, seconds } from "./format.ts";
+import { bytes, count, holeNote, rate, seconds } from "./format.ts";
 import { ProgressView } from "./progress.ts";
 
 const MAIN_HELP = `blit ${VERSION} — fast file copy and sync that records every run
@@ -294,7 +294,7 @@ function summary(r: RunReport): string {
     `  source: ${count(r.workload.files)} files (${bytes(r.workload.bytes)}), ${count(r.workload.dirs)} dirs, ${count(r.workload.symlinks)} symlinks`,
     r.options.dryRun
       ? `  would copy ${count(c.planned)} (${bytes(c.plannedBytes)}), skip ${count(c.skipped)}${r.command === "mirror" ? `, delete ${count(c.deletePlanned)}` : ""}`
-      : `  copied ${count(c.copied)} (${bytes(c.copiedBytes)}), skipped ${count(c.skipped)} unchanged${r.command === "mirror" ? `, deleted ${count(c.deleted)}` : ""}, ${count(c.dirsCreated)} dirs created`,
+      : `  copied ${count(c.copied)} (${bytes(c.copiedBytes)}${holeNote(c)}), skipped ${count(c.skipped)} unchanged${r.command === "mirror" ? `, deleted ${count(c.deleted)}` : ""}, ${count(c.dirsCreated)} dirs created`,
     `  time ${seconds(p.totalMs)} (enumerate ${seconds(p.enumerateMs)}, plan ${seconds(p.planMs)}, transfer ${seconds(p.transferMs)}, delete ${seconds(p.deleteMs)}), ${rate(c.copiedBytes, p.transferMs)}, ${r.plan.workers} workers`,
   ];
   if (paths) lines.push(`  fast paths: ${paths}`);

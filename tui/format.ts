@@ -30,3 +30,8 @@ export function clock(ms: number): string {
   const ss = String(s % 60).padStart(2, "0");
   return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${ss}` : `${m}:${ss}`;
 }
+
+/** ", N of it holes" after a byte count when sparse files kept holes; "" otherwise. */
+export function holeNote(c: { holeBytes?: number }): string {
+  return c.holeBytes ? `, ${bytes(c.holeBytes)} of it holes` : "";
+}

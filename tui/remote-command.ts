@@ -8,7 +8,7 @@ import {
 } from "../engine/index.ts";
 import { startRecording, telemetryEnabled, telemetryPath } from "../analytics/index.ts";
 import { EXIT_FATAL, EXIT_INTERRUPTED, EXIT_OK, exitCodeFor } from "./exit-codes.ts";
-import { bytes, count, rate, seconds } from "./format.ts";
+import { bytes, count, holeNote, rate, seconds } from "./format.ts";
 import { COMMON_TRANSFER_OPTIONS } from "./transfer-flags.ts";
 import { ProgressView } from "./progress.ts";
 
@@ -244,7 +244,7 @@ function summary(r: RunReport): string {
     `  source: ${count(r.workload.files)} files (${bytes(r.workload.bytes)}), ${count(r.workload.dirs)} dirs, ${count(r.workload.symlinks)} symlinks`,
     r.options.dryRun
       ? `  would transfer ${count(c.planned)} (${bytes(c.plannedBytes)}), skip ${count(c.skipped)}${mirror ? `, delete ${count(c.deletePlanned)}` : ""}`
-      : `  transferred ${count(c.copied)} (${bytes(c.copiedBytes)}), skipped ${count(c.skipped)} unchanged${mirror ? `, deleted ${count(c.deleted)}` : ""}, ${count(c.dirsCreated)} dirs created`,
+      : `  transferred ${count(c.copied)} (${bytes(c.copiedBytes)}${holeNote(c)}), skipped ${count(c.skipped)} unchanged${mirror ? `, deleted ${count(c.deleted)}` : ""}, ${count(c.dirsCreated)} dirs created`,
   ];
   if (t && !r.options.dryRun) {
     lines.push(`  data via ${t.kind}; time ${seconds(r.phases.totalMs)} (negotiate ${seconds(t.negotiateMs)}, transfer ${seconds(t.transferMs)}, complete ${seconds(t.completeMs)}), ${rate(c.copiedBytes, t.transferMs)}`);

@@ -3,8 +3,8 @@
 // comparisons done the way a user would check a copy (diff -r, stat of every entry).
 import { spawnSync, type SpawnSyncReturns } from "node:child_process";
 import {
-  chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync,
-  rmSync, symlinkSync, writeFileSync,
+  chmodSync, closeSync, existsSync, ftruncateSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync,
+  readlinkSync, rmSync, statSync, symlinkSync, writeFileSync, writeSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -414,3 +414,39 @@ function check(r: SpawnSyncReturns<string>, what: string): string {
 
 /** Sleeps without blocking the event loop. */
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+// ---------------------------------------------------------------------------------------------
+// Sparse files
+
+/** A data extent of a sparse file: `bytes` random bytes at `offset`. */
+export interface Extent {
+  offset: number;
+  bytes: number;
+}
+
+/** Writes a file of `size` bytes holding only `extents` (random bytes); the rest is holes. */
+export function writeSparse(path: string, size: number, extents: Extent[]): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const fd = openSync(path, "w");
+  try {
+    for (const e of extents) writeSync(fd, randomBytes(e.bytes), 0, e.bytes, e.offset);
+    ftruncateSync(fd, size);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Why files under `dir` cannot hold holes, or undefined when they can: a 1 MiB file with one
+ * 4 KiB block written must take fewer blocks than its size.
+ */
+export function holesUnsupported(dir: string): string | undefined {
+  const probe = join(mkdtempSync(join(dir, "blit-holes-")), "probe");
+  try {
+    writeSparse(probe, MiB, [{ offset: 0, bytes: 4096 }]);
+    const st = statSync(probe);
+    return st.blocks * 512 < st.size ? undefined : `${dir} allocates all ${st.size} bytes of a file with holes (${st.blocks} blocks); this filesystem cannot keep files sparse`;
+  } finally {
+    rmSync(dirname(probe), { recursive: true, force: true });
+  }
+}

@@ -4,9 +4,10 @@
 import { afterEach, beforeEach, expect, test } from "bun:test";
 import { mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { emptyTree, planTrees, sendFiles, SocketChannel, TreeReceiver, walkTree, type ReceiverOptions, type Tree } from "../../engine/index.ts";
+import { emptyTree, planTrees, sendFiles, SocketChannel, TreeReceiver, walkTree, type ReceiverOptions, type SendOptions, type Tree } from "../../engine/index.ts";
 import { closeFd, directSocketIoAvailable, openRootDir } from "../../ffi/index.ts";
 import { doneFrame, FrameDecoder } from "../../proto/index.ts";
+import { writeSparse } from "../helpers/index.ts";
 import { tempDir } from "./helpers.ts";
 
 let dir: string;
@@ -60,7 +61,7 @@ async function channelPair(): Promise<{ a: SocketChannel; b: SocketChannel; clos
 }
 
 /** Sends `src` (its tree) over a fresh connection into `dst`; returns the receiver's summary. */
-async function transfer(src: string, dst: string, tree: Tree, extra: Partial<ReceiverOptions> = {}) {
+async function transfer(src: string, dst: string, tree: Tree, extra: Partial<ReceiverOptions> = {}, send: Partial<SendOptions> = {}) {
   const pair = await channelPair();
   const srcFd = openRootDir(src);
   const dstFd = openRootDir(dst);
@@ -73,7 +74,7 @@ async function transfer(src: string, dst: string, tree: Tree, extra: Partial<Rec
     const done = new Promise<void>((r) => (receiver.onDone = r));
     const decoder = new FrameDecoder(receiver);
     pair.b.onBytes((c) => decoder.feed(c));
-    const sent = await sendFiles(pair.a, srcFd, tree, plan.need, { checksum: false });
+    const sent = await sendFiles(pair.a, srcFd, tree, plan.need, { checksum: false, ...send });
     await pair.a.write(doneFrame(sent.files, sent.errors.length));
     await Promise.race([done, pair.b.closed]);
     expect(pair.b.failure).toBeUndefined();
@@ -126,6 +127,19 @@ test("a large file that shrinks after the manifest is skipped in words, and the 
   // nothing under the final name, no temporary left; the other file is whole
   expect(readdirSync(dst).sort()).toEqual(["b-keeps.bin"]);
   expect(Buffer.compare(readFileSync(join(dst, "b-keeps.bin")), Buffer.from(keep))).toBe(0);
+});
+
+test("a sparse file cut short inside a hole after the manifest is skipped, not filled with zeros", async () => {
+  const src = join(dir, "src");
+  const dst = join(dir, "dst");
+  mkdirSync(dst);
+  writeSparse(join(src, "cut.img"), 16 << 20, [{ offset: 0, bytes: 4096 }, { offset: 4 << 20, bytes: 4096 }]);
+  const tree = walkTree(src, [], "source");
+  truncateSync(join(src, "cut.img"), 8 << 20); // the manifest still says 16 MiB; what is gone was a hole
+  const { sent, summary } = await transfer(src, dst, tree, {}, { sparse: true });
+  expect(sent.errors.map((e) => [e.path, e.code])).toEqual([["cut.img", "SHRUNK"]]);
+  expect(summary.errors.map((e) => [e.path, e.code])).toEqual([["cut.img", "SOURCE_READ"]]);
+  expect(readdirSync(dst)).toEqual([]);
 });
 
 test("many small files through the writer threads, with the data paused while they catch up, or on one thread", async () => {

@@ -193,6 +193,21 @@ describe("pull", () => {
     expect((await diffR(src, dst)).same).toBe(true);
   });
 
+  test("single files pushed and pulled one after another all arrive (the daemon keeps no stale directory handle)", async () => {
+    // Each single-file transfer looks its file up through /proc/self/fd/N of a directory fd;
+    // once N is reused for another directory, a cached handle for that name would be wrong.
+    mkdirSync(join(mod, "singles/x"), { recursive: true });
+    writeFileSync(join(mod, "singles/x/one.txt"), "one\n");
+    for (let k = 0; k < 3; k++) {
+      expect((await blit(["push", join(src, "top.txt"), `${url}/data/singles/top-${k}.txt`])).code).toBe(0);
+      const dst = join(work, `single-pull-${k}`);
+      mkdirSync(dst);
+      const r = await blit(["pull", `${url}/data/singles/x/one.txt`, dst]);
+      expect(r.stderr).toBe("");
+      expect(readFileSync(join(dst, "one.txt"), "utf8")).toBe("one\n");
+    }
+  });
+
   test("pull from a read-only module works; a single file lands in a directory", async () => {
     const dst = join(work, "ro-pull");
     mkdirSync(dst);

@@ -414,3 +414,6 @@ function check(r: SpawnSyncReturns<string>, what: string): string {
 
 /** Sleeps without blocking the event loop. */
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+// What os.tmpdir()'s filesystem and this process support for metadata tests (xattrs, ACLs, root).
+export { isRoot, posixAcls, skipNote, userXattrs } from "./metadata-support.ts";

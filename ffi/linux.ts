@@ -6,6 +6,8 @@ import { ptr } from "bun:ffi";
 import { readSync, writeSync } from "node:fs";
 import { basename, dirname } from "node:path";
 import { describeCode } from "./errno.ts";
+import { fchown, ownerOf } from "./owners.ts";
+import { readXattrs, writeXattrs, type XattrSelection } from "./xattrs.ts";
 import {
   AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW, cstr, errno, fail, fillMtimeTimespecs, libc as bindLibc,
   O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_RDONLY, O_TMPFILE, O_WRONLY, processUmask, type Libc,
@@ -178,6 +180,31 @@ export function createLinuxBackend(): Backend & {
     }
   }
 
+  /**
+   * Gives the finished temporary `out` the owner, group and attributes that meta names or, where
+   * opts.keep asks, the source's (read from sfd, the file whose content was copied). Owner first
+   * (a change of owner clears security.capability); the caller sets the mode after this, since a
+   * change of owner clears setuid bits. Returns true when ACLs were written, which can change the
+   * group bits of the mode, so the mode must be set again.
+   */
+  function applyKeep(sfd: number, out: number, meta: FileMeta, opts: CopyOptions, dst: string): boolean {
+    const keep = opts.keep;
+    let { uid, gid } = meta;
+    if ((keep?.owner && uid === undefined) || (keep?.group && gid === undefined)) {
+      const o = ownerOf(sfd, dst);
+      if (keep.owner) uid ??= o.uid;
+      if (keep.group) gid ??= o.gid;
+    }
+    if (uid !== undefined || gid !== undefined) fchown(out, uid, gid, dst);
+    const sel: XattrSelection | undefined = keep?.xattrs || keep?.acls ? { xattrs: !!keep.xattrs, acls: !!keep.acls } : undefined;
+    const attrs = meta.xattrs ?? (sel ? readXattrs(sfd, sel, dst) : undefined);
+    if (attrs === undefined) return false;
+    // With a selection the result is exact: an ACL the temporary inherited from a default ACL
+    // of its directory is removed when the source has none.
+    writeXattrs(out, attrs, sel, dst);
+    return !!sel?.acls || attrs.some((a) => a.name.startsWith("system.posix_acl"));
+  }
+
   function closeQuiet(fd: number) {
     if (fd >= 0) libc.close(fd);
   }
@@ -218,10 +245,12 @@ export function createLinuxBackend(): Backend & {
         }
       }
       const outcome = copyData(sfd, out, meta.size, src, opts);
-      if ((mode & ~mask) !== mode || mode & 0o7000) {
+      const aclsWritten = applyKeep(sfd, out, meta, opts, dst);
+      if ((mode & ~mask) !== mode || mode & 0o7000 || aclsWritten) {
         if (libc.fchmod(out, mode) < 0) fail("fchmod", dst);
       }
       setFdTimes(out, meta, dst);
+      opts.beforeLink?.(out);
       if (tmp === undefined) {
         // Link the finished anonymous inode in. If the name is taken, link under a temp name
         // and rename over the old file, which replaces it atomically.
@@ -334,6 +363,7 @@ export function createLinuxBackend(): Backend & {
 
   return {
     name: "linux",
+    keeps: { owner: true, group: true, xattrs: true, acls: true },
     copyFile,
     setTimes,
     probe,

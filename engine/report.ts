@@ -28,6 +28,14 @@ export interface RunOptions {
   /** Mirror stops deleting after this many entries; -1 = no bound. */
   maxDelete: number;
   force: boolean;
+  /** Copies get the source's owner (`--no-owner` turns it off). @default true when running as root (CAP_CHOWN) */
+  owner: boolean;
+  /** Copies get the source's group (`--no-group` turns it off). @default true when running as root (CAP_CHOWN) */
+  group: boolean;
+  /** `-X`: copies get the source's extended attributes (user.*; trusted.* and security.* as root). @default false */
+  xattrs: boolean;
+  /** `-A`: copies get the source's POSIX ACLs. @default false */
+  acls: boolean;
 }
 
 export interface PhaseTimes {

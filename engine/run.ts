@@ -4,7 +4,7 @@ import { hostname, release } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { backend, filesystemType, TEMP_PREFIX, describeCode, type FastPath, type StatRecord } from "../ffi/index.ts";
 import { UsageError } from "./errors.ts";
-import type { Job } from "./options.ts";
+import { keepOf, type Job } from "./options.ts";
 import { WorkerPool } from "./pool.ts";
 import type { Counts, PhaseTimes, RunError, RunReport, RunStatus, SizeClassPlan, Workload } from "./report.ts";
 import { emptyTree, T_DIR, T_FILE, T_LINK, T_OTHER, unpackTree, type PackedTree, type Tree } from "./walk.ts";
@@ -430,7 +430,7 @@ export async function run(job: Job, hooks: RunHooks = {}): Promise<RunResult> {
       await Promise.all(
         batches.map(async (items) => {
           if (pool.cancelled) return;
-          const reply = await pool.run({ type: "copy", dstRoot: paths.dst, items });
+          const reply = await pool.run({ type: "copy", dstRoot: paths.dst, items, keep: keepOf(job.options) });
           const r = (reply as { result: CopyResult }).result;
           mergeCopy(r);
           if (r.fatal && !fatal) {

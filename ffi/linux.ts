@@ -184,8 +184,8 @@ export function createLinuxBackend(): Backend & {
    * Gives the finished temporary `out` the owner, group and attributes that meta names or, where
    * opts.keep asks, the source's (read from sfd, the file whose content was copied). Owner first
    * (a change of owner clears security.capability); the caller sets the mode after this, since a
-   * change of owner clears setuid bits. Returns true when ACLs were written, which can change the
-   * group bits of the mode, so the mode must be set again.
+   * change of owner clears setuid bits. Returns true when an ACL was set or removed, which changes
+   * the group bits of the mode, so the mode must be set again.
    */
   function applyKeep(sfd: number, out: number, meta: FileMeta, opts: CopyOptions, dst: string): boolean {
     const keep = opts.keep;
@@ -201,8 +201,7 @@ export function createLinuxBackend(): Backend & {
     if (attrs === undefined) return false;
     // With a selection the result is exact: an ACL the temporary inherited from a default ACL
     // of its directory is removed when the source has none.
-    writeXattrs(out, attrs, sel, dst);
-    return !!sel?.acls || attrs.some((a) => a.name.startsWith("system.posix_acl"));
+    return writeXattrs(out, attrs, sel, dst);
   }
 
   function closeQuiet(fd: number) {

@@ -129,21 +129,28 @@ function readSelected(t: Target, sel: XattrSelection | undefined): Xattr[] {
 /**
  * Sets every attribute of `attrs`; with `sel`, also removes the attributes `sel` covers that
  * `attrs` lacks (a default ACL the new file inherited, say), so the result is exactly `attrs`.
+ * Returns true when an ACL was set or removed (which changes the group bits of the mode).
  */
-function writeAll(t: Target, attrs: readonly Xattr[], sel: XattrSelection | undefined): void {
+function writeAll(t: Target, attrs: readonly Xattr[], sel: XattrSelection | undefined): boolean {
+  let acl = false;
   for (const a of attrs) {
     if (t.set(cstr(a.name), a.value) < 0) {
       const code = errno();
       throw new FsError(code, "setxattr", t.what, `${a.name}: ${describeCode(code)}`);
     }
+    acl ||= isAcl(a.name);
   }
-  if (!sel) return;
+  if (!sel) return acl;
   const keep = new Set(attrs.map((a) => a.name));
   for (const name of listNames(t)) {
     if (keep.has(name) || !xattrSelected(name, sel)) continue;
     if (t.remove(cstr(name)) < 0 && errno() !== "ENODATA") fail("removexattr", `${t.what} (${name})`);
+    acl ||= isAcl(name);
   }
+  return acl;
 }
+
+const isAcl = (name: string) => name === ACL_ACCESS || name === ACL_DEFAULT;
 
 /** Names of the extended attributes of an open file or directory ([] where the filesystem has none). */
 export function listXattrs(fd: number, what = `fd ${fd}`): string[] {
@@ -158,10 +165,11 @@ export function readXattrs(fd: number, sel?: XattrSelection, what = `fd ${fd}`):
 /**
  * Gives an open file or directory the attributes `attrs`. With `sel`, attributes of the kinds
  * `sel` keeps that `attrs` lacks are removed. Throws FsError (EOPNOTSUPP where the filesystem
- * takes none, EPERM for a namespace this process may not write).
+ * takes none, EPERM for a namespace this process may not write). Returns true when an ACL was
+ * set or removed: that changes the group bits of the mode, so a caller keeping the mode sets it after.
  */
-export function writeXattrs(fd: number, attrs: readonly Xattr[], sel?: XattrSelection, what = `fd ${fd}`): void {
-  writeAll(fdTarget(fd, what), attrs, sel);
+export function writeXattrs(fd: number, attrs: readonly Xattr[], sel?: XattrSelection, what = `fd ${fd}`): boolean {
+  return writeAll(fdTarget(fd, what), attrs, sel);
 }
 
 /** Opens `name` in dirFd as O_PATH without following it; the caller closes the fd. */
@@ -177,8 +185,8 @@ export function readPathFdXattrs(pathFd: number, sel?: XattrSelection, what = `f
 }
 
 /** writeXattrs for an O_PATH fd (openPathAt). */
-export function writePathFdXattrs(pathFd: number, attrs: readonly Xattr[], sel?: XattrSelection, what = `fd ${pathFd}`): void {
-  writeAll(procTarget(pathFd, what), attrs, sel);
+export function writePathFdXattrs(pathFd: number, attrs: readonly Xattr[], sel?: XattrSelection, what = `fd ${pathFd}`): boolean {
+  return writeAll(procTarget(pathFd, what), attrs, sel);
 }
 
 /** The attributes of the entry `name` in dirFd, never following a symlink (any file type). */
@@ -192,10 +200,10 @@ export function readXattrsAt(dirFd: number, name: string, sel?: XattrSelection):
 }
 
 /** writeXattrs for the entry `name` in dirFd, never following a symlink (any file type). */
-export function writeXattrsAt(dirFd: number, name: string, attrs: readonly Xattr[], sel?: XattrSelection): void {
+export function writeXattrsAt(dirFd: number, name: string, attrs: readonly Xattr[], sel?: XattrSelection): boolean {
   const fd = openPathAt(dirFd, name);
   try {
-    writePathFdXattrs(fd, attrs, sel, name);
+    return writePathFdXattrs(fd, attrs, sel, name);
   } finally {
     libc().close(fd);
   }

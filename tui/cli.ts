@@ -8,7 +8,7 @@ import {
 import {
   formatRunsTable, listRuns, predictFor, startRecording, telemetryEnabled, telemetryPath, tunedWorkers, type Recording,
 } from "../analytics/index.ts";
-import { filesystemType } from "../ffi/index.ts";
+import { filesystemType, metadataPrivileges } from "../ffi/index.ts";
 // Commands other than copy and mirror load their modules (DuckDB queries, gRPC, Ink) on use, so
 // that a copy starts in ~20 ms.
 const diagnoseCommands = () => import("./diagnose-command.ts");
@@ -315,6 +315,9 @@ function summary(r: RunReport): string {
     `  time ${seconds(p.totalMs)} (enumerate ${seconds(p.enumerateMs)}, plan ${seconds(p.planMs)}, transfer ${seconds(p.transferMs)}, delete ${seconds(p.deleteMs)}), ${rate(c.copiedBytes, p.transferMs)}, ${r.plan.workers} workers`,
   ];
   if (paths) lines.push(`  fast paths: ${paths}`);
+  // Left out by the process's privileges, not by a flag: say so (as root with --no-owner, nothing).
+  const ownersWhy = !r.options.owner && !r.options.group ? metadataPrivileges().reasons.owners : undefined;
+  if (ownersWhy) lines.push(`  owners and groups not kept: ${ownersWhy}`);
   if (r.errorCount) lines.push(`  errors: ${count(r.errorCount)} (listed above)`);
   return lines.join("\n");
 }

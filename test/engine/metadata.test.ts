@@ -1,7 +1,7 @@
 // What `blit copy` and `blit mirror` keep beyond content, mode and mtime: owners and groups (as
 // root, by default), extended attributes (-X) and POSIX ACLs (-A), checked with getfattr/getfacl.
 import { afterEach, describe, expect, test } from "bun:test";
-import { chmodSync, statSync } from "node:fs";
+import { chmodSync, mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { diffR, filesUnder, isRoot, metaDiff, posixAcls, runCli, sh, skipNote, tempDirs, userXattrs, writeTree } from "../helpers/index.ts";
 
@@ -114,6 +114,33 @@ describe.skipIf(notRoot)("owners and groups as root", () => {
     const portable = await runCli(["copy", t.join("one.txt"), t.join("portable.txt")], { home: t.home, env: { BLIT_BACKEND: "portable" } });
     expect(portable.exitCode).toBe(0);
     expect(ids(t.join("portable.txt"))).toEqual([NOBODY, NOGROUP]);
+  });
+});
+
+describe.skipIf(notRoot)("as another user", () => {
+  test("owners are not kept, and the summary says why", async () => {
+    const t = temps.make();
+    chmodSync(t.path, 0o755); // mkdtemp makes 0700; nobody must reach the subtree
+    const world = t.join("world");
+    mkdirSync(world);
+    chmodSync(world, 0o777); // nobody creates dst and BLIT_HOME here
+    writeTree(join(world, "src"), { "f.txt": "x\n" });
+    sh("chown", ["0:0", join(world, "src", "f.txt")]);
+    const asNobody = { home: join(world, "home"), asUser: { user: "nobody", group: "nogroup" } };
+    const r = await runCli(["copy", join(world, "src"), join(world, "dst")], asNobody);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toContain("owners and groups not kept: not running as root");
+    expect(ids(join(world, "dst", "f.txt"))).toEqual([NOBODY, NOGROUP]);
+    const json = await runCli(["copy", join(world, "src"), join(world, "dst2"), "--json"], asNobody);
+    expect(json.json.options).toMatchObject({ owner: false, group: false });
+  });
+
+  test("as root with --no-owner --no-group the summary has no such line", async () => {
+    const t = temps.make();
+    writeTree(t.join("src"), { "f.txt": "x\n" });
+    const r = await runCli(["copy", "--no-owner", "--no-group", t.join("src"), t.join("dst")], { home: t.home });
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).not.toContain("not kept");
   });
 });
 

@@ -187,17 +187,18 @@ export function createLinuxBackend(): Backend & {
    * change of owner clears setuid bits. Returns true when an ACL was set or removed, which changes
    * the group bits of the mode, so the mode must be set again.
    */
-  function applyKeep(sfd: number, out: number, meta: FileMeta, opts: CopyOptions, dst: string): boolean {
+  function applyKeep(sfd: number, out: number, meta: FileMeta, opts: CopyOptions, src: string, dst: string): boolean {
     const keep = opts.keep;
     let { uid, gid } = meta;
     if ((keep?.owner && uid === undefined) || (keep?.group && gid === undefined)) {
-      const o = ownerOf(sfd, dst);
+      // Errors reading the source name the source, so the run reports them on the right side.
+      const o = ownerOf(sfd, src);
       if (keep.owner) uid ??= o.uid;
       if (keep.group) gid ??= o.gid;
     }
     if (uid !== undefined || gid !== undefined) fchown(out, uid, gid, dst);
     const sel: XattrSelection | undefined = keep?.xattrs || keep?.acls ? { xattrs: !!keep.xattrs, acls: !!keep.acls } : undefined;
-    const attrs = meta.xattrs ?? (sel ? readXattrs(sfd, sel, dst) : undefined);
+    const attrs = meta.xattrs ?? (sel ? readXattrs(sfd, sel, src) : undefined);
     if (attrs === undefined) return false;
     // With a selection the result is exact: an ACL the temporary inherited from a default ACL
     // of its directory is removed when the source has none.
@@ -244,7 +245,7 @@ export function createLinuxBackend(): Backend & {
         }
       }
       const outcome = copyData(sfd, out, meta.size, src, opts);
-      const aclsWritten = applyKeep(sfd, out, meta, opts, dst);
+      const aclsWritten = applyKeep(sfd, out, meta, opts, src, dst);
       if ((mode & ~mask) !== mode || mode & 0o7000 || aclsWritten) {
         if (libc.fchmod(out, mode) < 0) fail("fchmod", dst);
       }

@@ -173,6 +173,9 @@ async function transferCommand(route: "push" | "pull", args: string[], io: Remot
       maxDelete: values["max-delete"] !== undefined ? whole("max-delete", values["max-delete"]) : -1,
       force: values.force ?? false,
       bwlimit: values.bwlimit !== undefined ? parseRate(values.bwlimit) : 0,
+      // The wire does not carry owners or attributes yet: the report must not claim them.
+      owner: false,
+      group: false,
     });
     const job: RemoteJob = {
       command: values.mirror ? "mirror" : "copy",

@@ -73,6 +73,22 @@ describe.skipIf(noXattrs)("copyFile with keep.xattrs", () => {
   });
 });
 
+describe.skipIf(notLinux)("copyFile when metadata cannot be applied", () => {
+  test("an attribute the destination refuses fails the copy, naming the destination: no file, no temporary", () => {
+    const { src, dst, dstDir } = pair();
+    const fs = createLinuxBackend();
+    let error: unknown;
+    try {
+      fs.copyFile(src, dst, { ...metaOf(src), xattrs: [{ name: "nonsense.x", value: new Uint8Array([1]) }] });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toMatchObject({ code: "EOPNOTSUPP", path: dst });
+    expect(readdirSync(dstDir)).toEqual([]);
+    fs.closeCache();
+  });
+});
+
 describe.skipIf(noAcls)("copyFile with keep.acls", () => {
   test("a POSIX ACL arrives (getfacl shows the same ACL) and the mode stays the source's", () => {
     const { src, dst } = pair();

@@ -7,7 +7,7 @@ import { diffR, filesUnder, isRoot, metaDiff, posixAcls, runCli, sh, skipNote, t
 
 const temps = tempDirs();
 afterEach(temps.cleanup);
-const noXattrs = skipNote(!userXattrs || !posixAcls, "blit -X -A tests", "os.tmpdir() takes no user.* attributes or POSIX ACLs (or the attr/acl tools are missing)");
+const noXattrs = skipNote(!userXattrs() || !posixAcls(), "blit -X -A tests", "os.tmpdir() takes no user.* attributes or POSIX ACLs (or the attr/acl tools are missing)");
 const notRoot = skipNote(!isRoot, "owner tests", "keeping another user's owner needs root");
 const NOBODY = Number(sh("id", ["-u", "nobody"]).trim());
 const NOGROUP = Number(sh("getent", ["group", "nogroup"]).split(":")[2]);

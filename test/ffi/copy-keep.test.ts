@@ -8,8 +8,8 @@ import { isRoot, posixAcls, sh, skipNote, tempDirs, userXattrs } from "../helper
 const temps = tempDirs();
 afterEach(temps.cleanup);
 const notLinux = skipNote(process.platform !== "linux", "Linux backend tests", "not Linux");
-const noXattrs = notLinux || skipNote(!userXattrs, "copyFile xattr tests", "os.tmpdir() takes no user.* attributes (or setfattr is missing)");
-const noAcls = notLinux || skipNote(!posixAcls, "copyFile ACL tests", "os.tmpdir() takes no POSIX ACLs (or setfacl is missing)");
+const noXattrs = notLinux || skipNote(!userXattrs(), "copyFile xattr tests", "os.tmpdir() takes no user.* attributes (or setfattr is missing)");
+const noAcls = notLinux || skipNote(!posixAcls(), "copyFile ACL tests", "os.tmpdir() takes no POSIX ACLs (or setfacl is missing)");
 const notRoot = notLinux || skipNote(!isRoot, "copyFile owner tests", "giving files another owner needs root");
 const NOBODY = 65534;
 

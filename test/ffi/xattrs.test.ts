@@ -11,8 +11,8 @@ import { isRoot, posixAcls, sh, skipNote, tempDirs, userXattrs } from "../helper
 const temps = tempDirs();
 afterEach(temps.cleanup);
 
-const noXattrs = skipNote(!userXattrs, "xattr tests", "os.tmpdir() takes no user.* attributes (or setfattr/getfattr are missing)");
-const noAcls = skipNote(!posixAcls, "ACL tests", "os.tmpdir() takes no POSIX ACLs (or setfacl/getfacl are missing)");
+const noXattrs = skipNote(!userXattrs(), "xattr tests", "os.tmpdir() takes no user.* attributes (or setfattr/getfattr are missing)");
+const noAcls = skipNote(!posixAcls(), "ACL tests", "os.tmpdir() takes no POSIX ACLs (or setfacl/getfacl are missing)");
 const enc = (s: string) => new TextEncoder().encode(s);
 const bytes = (...b: number[]) => new Uint8Array(b);
 

@@ -19,10 +19,20 @@ function probe(cmd: string, args: (file: string) => string[]): boolean {
 
 const tools = (...names: string[]) => names.every((n) => spawnSync("sh", ["-c", `command -v ${n}`]).status === 0);
 
+// Probed on first use only: most suites import the helpers without needing these.
+let xattrsOk: boolean | undefined;
+let aclsOk: boolean | undefined;
+
 /** user.* attributes can be set on a file in os.tmpdir() (setfattr/getfattr installed). */
-export const userXattrs = tools("setfattr", "getfattr") && probe("setfattr", (f) => ["-n", "user.blit-probe", "-v", "1", f]);
+export function userXattrs(): boolean {
+  return (xattrsOk ??= tools("setfattr", "getfattr") && probe("setfattr", (f) => ["-n", "user.blit-probe", "-v", "1", f]));
+}
+
 /** POSIX ACLs can be set on a file in os.tmpdir() (setfacl/getfacl installed). */
-export const posixAcls = tools("setfacl", "getfacl") && probe("setfacl", (f) => ["-m", "u:65534:r", f]);
+export function posixAcls(): boolean {
+  return (aclsOk ??= tools("setfacl", "getfacl") && probe("setfacl", (f) => ["-m", "u:65534:r", f]));
+}
+
 export const isRoot = process.geteuid?.() === 0;
 
 /** Prints why a group of tests is skipped (bun counts them as skipped). */

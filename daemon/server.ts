@@ -474,6 +474,8 @@ function daemonReport(t: Transfer, s: ReceiveSummary | undefined, config: Daemon
     options: {
       dryRun: t.opts.dryRun, checksum: t.opts.checksum, sizeOnly: t.opts.sizeOnly, ignoreTimes: t.opts.ignoreTimes,
       exclude: t.opts.exclude, workers: 1, bwlimit: 0, maxDelete: t.opts.maxDelete, force: t.opts.force, hardLinks: t.opts.hardLinks,
+      // The wire does not carry owners or attributes yet.
+      owner: false, group: false, xattrs: false, acls: false,
     },
     workload: workloadOf(t.src),
     plan: { strategy: "remote", workers: 1, classes: [] },

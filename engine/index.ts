@@ -1,7 +1,7 @@
 // The copy engine's public API: run a local copy or mirror and get its RunReport.
 export { run, resolvePaths, refusedReport } from "./run.ts";
 export type { Action, Phase, Progress, RunHooks, RunResult } from "./run.ts";
-export { normalizeOptions, parseRate } from "./options.ts";
+export { keepOf, normalizeOptions, parseRate } from "./options.ts";
 export type { Job } from "./options.ts";
 export { UsageError, FatalError } from "./errors.ts";
 export { VERSION } from "./version.ts";

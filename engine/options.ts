@@ -1,5 +1,6 @@
 // One typed object per run, normalized once. Flags beat BLIT_* environment beat defaults.
 import { availableParallelism } from "node:os";
+import { metadataPrivileges, type Keep } from "../ffi/index.ts";
 import type { Command, RunOptions } from "./report.ts";
 
 export interface Job {
@@ -24,6 +25,11 @@ export function normalizeOptions(partial: Partial<RunOptions> = {}): RunOptions 
     maxDelete = -1,
     force = false,
     hardLinks = false,
+    // As rsync -a: owners and groups are kept where the process may give them (root).
+    owner = metadataPrivileges().owners,
+    group = metadataPrivileges().owners,
+    xattrs = false,
+    acls = false,
   } = partial;
   if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
     throw new RangeError(`--workers must be a whole number from 1 to 256, got ${workers}`);
@@ -33,7 +39,12 @@ export function normalizeOptions(partial: Partial<RunOptions> = {}): RunOptions 
     throw new RangeError(`--max-delete must be a whole number of 0 or more, got ${maxDelete}`);
   }
   if (checksum && sizeOnly) throw new RangeError("--checksum and --size-only cannot be used together");
-  return { dryRun, checksum, sizeOnly, ignoreTimes, exclude: [...exclude], workers, bwlimit, maxDelete, force, hardLinks };
+  return { dryRun, checksum, sizeOnly, ignoreTimes, exclude: [...exclude], workers, bwlimit, maxDelete, force, hardLinks, owner, group, xattrs, acls };
+}
+
+/** The metadata a run's copies keep beyond content, mode and mtime, as the copy backends take it. */
+export function keepOf(options: Pick<RunOptions, "owner" | "group" | "xattrs" | "acls">): Keep {
+  return { owner: options.owner, group: options.group, xattrs: options.xattrs, acls: options.acls };
 }
 
 /** "50M" -> 52428800 bytes/s; plain numbers are bytes; K, M, G, T are powers of 1024. */

@@ -30,6 +30,14 @@ export interface RunOptions {
   force: boolean;
   /** -H: files that are one inode in the source stay one inode in the destination. @default false (older reports lack it) */
   hardLinks?: boolean;
+  /** Copies get the source's owner (`--no-owner` turns it off). @default true when running as root (CAP_CHOWN) */
+  owner: boolean;
+  /** Copies get the source's group (`--no-group` turns it off). @default true when running as root (CAP_CHOWN) */
+  group: boolean;
+  /** `-X`: copies get the source's extended attributes (user.*; trusted.* and security.* as root). @default false */
+  xattrs: boolean;
+  /** `-A`: copies get the source's POSIX ACLs. @default false */
+  acls: boolean;
 }
 
 export interface PhaseTimes {

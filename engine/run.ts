@@ -5,7 +5,7 @@ import { hostname, release } from "node:os";
 import { backend, filesystemType, describeCode, displayName, nameFs, namePath, type FastPath, type StatRecord } from "../ffi/index.ts";
 import { openDestTree, type DestTree } from "./dest-tree.ts";
 import { UsageError } from "./errors.ts";
-import type { Job } from "./options.ts";
+import { keepOf, type Job } from "./options.ts";
 import { deleteGuard, planTrees, writePath, type Plan } from "./plan.ts";
 import { WorkerPool } from "./pool.ts";
 import type { Counts, PhaseTimes, RunError, RunOptions, RunReport, RunStatus, SizeClassPlan, Workload } from "./report.ts";
@@ -451,7 +451,7 @@ class LocalRun {
     await Promise.all(
       batches.map(async (items) => {
         if (this.pool.cancelled) return;
-        const reply = await this.pool.run({ type: "copy", srcRoot: this.srcRootPrefix, dstRoot: this.dstRootPrefix, items });
+        const reply = await this.pool.run({ type: "copy", srcRoot: this.srcRootPrefix, dstRoot: this.dstRootPrefix, items, keep: keepOf(this.opts) });
         const r = (reply as { result: CopyResult }).result;
         this.mergeCopy(r);
         if (r.fatal && !this.fatal) {

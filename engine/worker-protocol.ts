@@ -1,4 +1,5 @@
 // Messages between the engine's main thread and its worker threads.
+import type { Keep } from "../ffi/index.ts";
 import type { FastPath, RunError } from "./report.ts";
 import type { PackedTree } from "./walk.ts";
 
@@ -25,8 +26,9 @@ export interface CopyResult {
 export type WorkerRequest =
   | { type: "init"; id: number; cancel: SharedArrayBuffer; rate: SharedArrayBuffer; bwlimit: number }
   | { type: "walk"; id: number; root: string; exclude: string[]; side: "source" | "destination" }
+  /** `keep`: metadata every copied file takes from its source (absent: content, mode and mtime only). */
   /** Items lie at or below srcRoot and dstRoot; directories below them are opened without following symlinks. */
-  | { type: "copy"; id: number; srcRoot: string; dstRoot: string; items: CopyItem[] }
+  | { type: "copy"; id: number; srcRoot: string; dstRoot: string; items: CopyItem[]; keep?: Keep }
   | { type: "hash"; id: number; paths: string[] }
   | { type: "close"; id: number };
 

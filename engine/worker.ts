@@ -2,7 +2,7 @@
 // platform backend, hashes files for --checksum. Synchronous system calls run here so that the
 // main thread stays free for progress and signals.
 import { openSync, readSync, closeSync } from "node:fs";
-import { backend, FsError, describeCode, fsPath, type FastPath } from "../ffi/index.ts";
+import { backend, FsError, describeCode, fsPath, type FastPath, type Keep } from "../ffi/index.ts";
 import { packTree, walkTree } from "./walk.ts";
 import type { RunError } from "./report.ts";
 import { FATAL_CODES } from "./errors.ts";
@@ -45,7 +45,7 @@ function post(msg: WorkerReply, transfer?: ArrayBuffer[]) {
   postMessage(msg, transfer ?? []);
 }
 
-function copyBatch(id: number, srcRoot: string, dstRoot: string, items: CopyItem[]): CopyResult {
+function copyBatch(id: number, srcRoot: string, dstRoot: string, items: CopyItem[], keep?: Keep): CopyResult {
   const fs = backend();
   fs.confine(srcRoot);
   fs.confine(dstRoot);
@@ -78,7 +78,7 @@ function copyBatch(id: number, srcRoot: string, dstRoot: string, items: CopyItem
       break;
     }
     try {
-      const out = fs.copyFile(src, dst, { size, mode, mtimeSec: sec, mtimeNsec: nsec }, { allow, onChunk, cancelled, chunkBytes });
+      const out = fs.copyFile(src, dst, { size, mode, mtimeSec: sec, mtimeNsec: nsec }, { allow, onChunk, cancelled, chunkBytes, keep });
       result.copied++;
       result.copiedBytes += out.bytes;
       result.holeBytes += out.holeBytes ?? 0;
@@ -152,7 +152,7 @@ self.onmessage = (ev: MessageEvent<WorkerRequest>) => {
         break;
       }
       case "copy":
-        post({ type: "copied", id: msg.id, result: copyBatch(msg.id, msg.srcRoot, msg.dstRoot, msg.items) });
+        post({ type: "copied", id: msg.id, result: copyBatch(msg.id, msg.srcRoot, msg.dstRoot, msg.items, msg.keep) });
         break;
       case "hash":
         post({ type: "hashed", id: msg.id, hashes: hashFiles(msg.paths) });

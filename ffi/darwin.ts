@@ -11,6 +11,7 @@ import {
   blameMissing,
   cancelledError,
   closeQuiet,
+  KEEPS_NOTHING,
   openSource,
   openTemp,
   renameInto,
@@ -321,5 +322,5 @@ export function createDarwinBackend(): Backend {
     return caps;
   }
 
-  return { name: "darwin", copyFile, setTimes, probe };
+  return { name: "darwin", keeps: KEEPS_NOTHING, copyFile, setTimes, probe };
 }

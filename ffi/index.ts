@@ -92,3 +92,18 @@ export {
 export { dataSegments, fdAllocation, mayHaveHoles, seekTo, truncateTo, SPARSE_MIN_BYTES } from "./sparse.ts";
 // Direct reads and sendfile on a data-plane socket's fd (Linux).
 export { directSocketIoAvailable, pollWritable, socketRead, socketSendFile } from "./socket-io.ts";
+// Metadata beyond mode and mtime (rsync -o -g -X -A, --specials, --devices), Linux: extended
+// attributes and POSIX ACLs, owners and their names, special files, what this process may keep.
+export {
+  ACL_ACCESS, ACL_DEFAULT, listXattrs, openPathAt, readPathFdXattrs, readXattrs, readXattrsAt, sameXattrs,
+  writePathFdXattrs, writeXattrs, writeXattrsAt, xattrSelected,
+} from "./xattrs.ts";
+export type { Xattr, XattrSelection } from "./xattrs.ts";
+export { chownAt, chownPathFd, fchown, gidOf, groupName, ownerOf, parseIdFile, uidOf, userName } from "./owners.ts";
+export type { IdNames } from "./owners.ts";
+export { makeDev, mknodAt, specialKind, splitDev } from "./specials.ts";
+export type { SpecialKind } from "./specials.ts";
+export { applyMetadataAt, keepsAny, readMetadataAt } from "./entry-metadata.ts";
+export type { EntryMetadata, Keep } from "./entry-metadata.ts";
+export { metadataPrivileges } from "./privileges.ts";
+export type { MetadataPrivileges } from "./privileges.ts";

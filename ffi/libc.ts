@@ -20,6 +20,7 @@ export const O_DIRECTORY = 0o200000;
 export const O_CLOEXEC = 0o2000000;
 export const O_PATH = 0o10000000;
 export const O_TMPFILE = 0o20000000 | O_DIRECTORY;
+export const O_NONBLOCK = 0o4000;
 export const AT_FDCWD = -100;
 export const AT_SYMLINK_NOFOLLOW = 0x100;
 export const AT_REMOVEDIR = 0x200;
@@ -54,6 +55,19 @@ function openLibc() {
     umask: { args: ["u32"], returns: "u32" },
     poll: { args: ["ptr", "u64", "i32"], returns: "i32" },
     fcntl: { args: ["i32", "i32", "i32"], returns: "i32" },
+    // Extended attributes of an open fd, and by path (used on /proc/self/fd/N; see xattrs.ts).
+    flistxattr: { args: ["i32", "ptr", "u64"], returns: FFIType.i64_fast },
+    fgetxattr: { args: ["i32", "ptr", "ptr", "u64"], returns: FFIType.i64_fast },
+    fsetxattr: { args: ["i32", "ptr", "ptr", "u64", "i32"], returns: "i32" },
+    fremovexattr: { args: ["i32", "ptr"], returns: "i32" },
+    listxattr: { args: ["ptr", "ptr", "u64"], returns: FFIType.i64_fast },
+    getxattr: { args: ["ptr", "ptr", "ptr", "u64"], returns: FFIType.i64_fast },
+    setxattr: { args: ["ptr", "ptr", "ptr", "u64", "i32"], returns: "i32" },
+    removexattr: { args: ["ptr", "ptr"], returns: "i32" },
+    fchown: { args: ["i32", "u32", "u32"], returns: "i32" },
+    fchownat: { args: ["i32", "ptr", "u32", "u32", "i32"], returns: "i32" },
+    chmod: { args: ["ptr", "u32"], returns: "i32" },
+    mknodat: { args: ["i32", "ptr", "u32", "u64"], returns: "i32" },
     __errno_location: { args: [], returns: "ptr" },
   }).symbols;
 }

@@ -6,6 +6,8 @@ import { ptr } from "bun:ffi";
 import { readSync, writeSync } from "node:fs";
 import { namePath } from "./name-path.ts";
 import { describeCode } from "./errno.ts";
+import { fchown, ownerOf } from "./owners.ts";
+import { readXattrs, writeXattrs, type XattrSelection } from "./xattrs.ts";
 import {
   AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW, cstr, errno, fail, fillMtimeTimespecs, libc as bindLibc,
   O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_RDONLY, O_TMPFILE, O_WRONLY, processUmask, type Libc,
@@ -330,6 +332,31 @@ export function createLinuxBackend(): Backend & {
     return done;
   }
 
+  /**
+   * Gives the finished temporary `out` the owner, group and attributes that meta names or, where
+   * opts.keep asks, the source's (read from sfd, the file whose content was copied). Owner first
+   * (a change of owner clears security.capability); the caller sets the mode after this, since a
+   * change of owner clears setuid bits. Returns true when an ACL was set or removed, which changes
+   * the group bits of the mode, so the mode must be set again.
+   */
+  function applyKeep(sfd: number, out: number, meta: FileMeta, opts: CopyOptions, src: string, dst: string): boolean {
+    const keep = opts.keep;
+    let { uid, gid } = meta;
+    if ((keep?.owner && uid === undefined) || (keep?.group && gid === undefined)) {
+      // Errors reading the source name the source, so the run reports them on the right side.
+      const o = ownerOf(sfd, src);
+      if (keep.owner) uid ??= o.uid;
+      if (keep.group) gid ??= o.gid;
+    }
+    if (uid !== undefined || gid !== undefined) fchown(out, uid, gid, dst);
+    const sel: XattrSelection | undefined = keep?.xattrs || keep?.acls ? { xattrs: !!keep.xattrs, acls: !!keep.acls } : undefined;
+    const attrs = meta.xattrs ?? (sel ? readXattrs(sfd, sel, src) : undefined);
+    if (attrs === undefined) return false;
+    // With a selection the result is exact: an ACL the temporary inherited from a default ACL
+    // of its directory is removed when the source has none.
+    return writeXattrs(out, attrs, sel, dst);
+  }
+
   function closeQuiet(fd: number) {
     if (fd >= 0) libc.close(fd);
   }
@@ -370,10 +397,12 @@ export function createLinuxBackend(): Backend & {
         }
       }
       const outcome = copyData(sfd, out, meta.size, meta.blocks, src, dst, opts);
-      if ((mode & ~mask) !== mode || mode & 0o7000) {
+      const aclsWritten = applyKeep(sfd, out, meta, opts, src, dst);
+      if ((mode & ~mask) !== mode || mode & 0o7000 || aclsWritten) {
         if (libc.fchmod(out, mode) < 0) fail("fchmod", dst);
       }
       setFdTimes(out, meta, dst);
+      opts.beforeLink?.(out);
       if (tmp === undefined) {
         // Link the finished anonymous inode in. If the name is taken, link under a temp name
         // and rename over the old file, which replaces it atomically.
@@ -486,6 +515,7 @@ export function createLinuxBackend(): Backend & {
 
   return {
     name: "linux",
+    keeps: { owner: true, group: true, xattrs: true, acls: true },
     copyFile,
     setTimes,
     probe,

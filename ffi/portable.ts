@@ -6,6 +6,7 @@ import {
   closeSync,
   constants,
   fchmodSync,
+  fchownSync,
   fstatSync,
   ftruncateSync,
   futimesSync,
@@ -29,6 +30,7 @@ import {
   type CopyOptions,
   type CopyOutcome,
   type FileMeta,
+  type Keep,
 } from "./types.ts";
 
 // Paths may hold escaped bytes (name-bytes.ts), which node:path would lose.
@@ -219,6 +221,21 @@ export function applyMeta(fd: number, meta: FileMeta, dst: string): void {
   attempt("futimes", dst, () => futimesSync(fd, Date.now() / 1000, fsTime(meta.mtimeSec, meta.mtimeNsec)));
 }
 
+/**
+ * Gives the temp the owner and group that `meta` names or, where `keep` asks, the source's.
+ * Before applyMeta: a change of owner clears the setuid and setgid bits.
+ */
+export function applyOwner(sfd: number, out: number, meta: FileMeta, keep: CopyOptions["keep"], dst: string): void {
+  let { uid, gid } = meta;
+  if ((keep?.owner && uid === undefined) || (keep?.group && gid === undefined)) {
+    const st = attempt("fstat", dst, () => fstatSync(sfd));
+    if (keep?.owner) uid ??= st.uid;
+    if (keep?.group) gid ??= st.gid;
+  }
+  if (uid === undefined && gid === undefined) return;
+  attempt("fchown", dst, () => fchownSync(out, uid ?? -1, gid ?? -1));
+}
+
 /** Renames the finished temp over `dst` (replacing a file there); errors name `dst`. */
 export function renameInto(tmp: string, dst: string): void {
   attempt("rename", dst, () => renameSync(fsPath(tmp), fsPath(dst)));
@@ -236,7 +253,9 @@ function copyFile(src: string, dst: string, meta: FileMeta, opts: CopyOptions = 
     let holeBytes = 0;
     if (blocks !== undefined && Number.isFinite(blocks) && mayHaveHoles(meta.size, blocks)) ({ bytes, holeBytes } = streamSparse(sfd, out, src, dst, opts));
     else bytes = streamFd(sfd, out, meta.size, src, dst, opts);
+    applyOwner(sfd, out, meta, opts.keep, dst);
     applyMeta(out, meta, dst);
+    opts.beforeLink?.(out);
     const fd = out;
     out = -1;
     // Close before rename: Windows cannot rename an open file, and NFS reports write errors here.
@@ -259,7 +278,11 @@ function probe(_srcDir: string, _dstDir: string): Capabilities {
   return { reflink: false, copyFileRange: false, anonymousTemp: false };
 }
 
-/** node:fs only: works wherever Node's fs does; always path "stream". */
+/** node:fs only: works wherever Node's fs does; always path "stream". Keeps owners, not attributes. */
 export function createPortableBackend(): Backend {
-  return { name: "portable", copyFile, setTimes, probe };
+  const owners = process.platform !== "win32";
+  return { name: "portable", keeps: { owner: owners, group: owners, xattrs: false, acls: false }, copyFile, setTimes, probe };
 }
+
+/** For backends that keep nothing beyond mode and mtime. */
+export const KEEPS_NOTHING: Readonly<Keep> = Object.freeze({ owner: false, group: false, xattrs: false, acls: false });

@@ -2,8 +2,10 @@
 // never OS names: ffi/index.ts picks one backend once, by process.platform.
 import type { FastPath } from "../engine/index.ts";
 import { displayName } from "./name-bytes.ts";
+import type { Keep } from "./entry-metadata.ts";
+import type { Xattr } from "./xattrs.ts";
 
-export type { FastPath };
+export type { FastPath, Keep };
 
 /** Metadata the destination must carry when a copy completes. */
 export interface FileMeta {
@@ -19,6 +21,12 @@ export interface FileMeta {
    * (only files large enough for a hole to matter).
    */
   blocks?: number;
+  /** Owner to give the copy (a value from elsewhere, e.g. a manifest); absent: see CopyOptions.keep. */
+  uid?: number;
+  /** Group to give the copy; absent: see CopyOptions.keep. */
+  gid?: number;
+  /** Extended attributes (ACLs included) to give the copy; absent: see CopyOptions.keep. */
+  xattrs?: Xattr[];
 }
 
 export interface CopyOptions {
@@ -30,6 +38,18 @@ export interface CopyOptions {
   cancelled?: () => boolean;
   /** Chunk size for chunked paths; default 8 MiB. */
   chunkBytes?: number;
+  /**
+   * Metadata to take from the source file (its open fd, so it is the file whose content was
+   * copied) where `FileMeta` does not give it. Applied to the temporary before it gets its final
+   * name: owner and group, then attributes, then mode, then mtime. Backends that cannot keep a
+   * kind (see Backend.keeps) leave it out. @default nothing
+   */
+  keep?: Partial<Keep>;
+  /**
+   * Runs on the complete temporary (its fd), after its metadata is set and before it is linked
+   * in under its final name; a throw fails the copy and removes the temporary.
+   */
+  beforeLink?: (fd: number) => void;
 }
 
 export interface CopyOutcome {
@@ -69,6 +89,8 @@ export class FsError extends Error {
 
 export interface Backend {
   readonly name: "linux" | "darwin" | "windows" | "portable";
+  /** Which kinds of CopyOptions.keep / FileMeta metadata this backend's copyFile applies. */
+  readonly keeps: Readonly<Keep>;
   /**
    * Copy the regular file `src` to `dst` so that `dst` appears complete, with meta.mode and
    * meta.mtime, or not at all: content is written to a temporary (anonymous where the OS allows,

@@ -12,6 +12,7 @@ import {
   blameMissing,
   cancelledError,
   closeQuiet,
+  KEEPS_NOTHING,
   openSource,
   openTemp,
   streamFd,
@@ -345,5 +346,5 @@ export function createWindowsBackend(): Backend {
     return { reflink: false, copyFileRange: true, anonymousTemp: false };
   }
 
-  return { name: "windows", copyFile, setTimes: setFileTime, probe };
+  return { name: "windows", keeps: KEEPS_NOTHING, copyFile, setTimes: setFileTime, probe };
 }

@@ -8,7 +8,7 @@ import {
 import {
   formatRunsTable, listRuns, predictFor, startRecording, telemetryEnabled, telemetryPath, tunedWorkers, type Recording,
 } from "../analytics/index.ts";
-import { filesystemType } from "../ffi/index.ts";
+import { filesystemType, metadataPrivileges } from "../ffi/index.ts";
 // Commands other than copy and mirror load their modules (DuckDB queries, gRPC, Ink) on use, so
 // that a copy starts in ~20 ms.
 const diagnoseCommands = () => import("./diagnose-command.ts");
@@ -45,6 +45,7 @@ SRC is a directory (its contents go into DST, which is created if missing) or a 
 
 Flags of copy and mirror (details: 'blit copy --help', 'blit mirror --help'):
   -n, --dry-run   -c, --checksum   --size-only   -I, --ignore-times   --exclude GLOB
+  -X, --xattrs   -A, --acls   --no-owner   --no-group
   -w, --workers N   --bwlimit RATE   --progress   --no-progress   --json   -v, --verbose
   --no-telemetry   -h, --help;   mirror only: --max-delete N   --force
 
@@ -74,6 +75,11 @@ const COPY_FLAGS = `Flags:
                          matches directories only. Excluded destination entries are never deleted.
   -H, --hard-links       files that are hard links of each other in SRC stay hard links in DST
                          (the first is copied, the others are linked to it)
+  -X, --xattrs           keep extended attributes: user.*, and as root also trusted.* and security.*
+  -A, --acls             keep POSIX ACLs
+      --no-owner         do not give copies the source's owner (kept by default when running as
+                         root, as rsync -a does; another user's copies are owned by that user)
+      --no-group         do not give copies the source's group (kept by default as root)
   -w, --workers N        copy with N worker threads (default: 2 per CPU core, 2 to 16;
                          env BLIT_WORKERS)
       --bwlimit RATE     limit the transfer to RATE bytes per second: 500K, 50M, 1G
@@ -101,6 +107,11 @@ unchanged when its size and modification time match (see --checksum, --size-only
 --ignore-times). Files are written under a temporary (anonymous where the OS allows) and put in
 place only when complete, with their mode and mtime (nanoseconds kept); symlinks are copied as
 links, empty directories are kept, directory mtimes are set last.
+
+What is kept: as root, a file's owner and group (unless --no-owner, --no-group); with -X its
+extended attributes, with -A its POSIX ACL; all given to the temporary before it gets its name.
+A file whose size and mtime match is not copied, so its owner and attributes are not updated.
+Directories and symlinks do not get owners, attributes or ACLs yet.
 
 ${COPY_FLAGS}
 `,
@@ -180,6 +191,10 @@ async function transfer(cmd: "copy" | "mirror", args: string[], io: Io, say: (s:
       ...COMMON_TRANSFER_OPTIONS,
       workers: { type: "string", short: "w" },
       bwlimit: { type: "string" },
+      xattrs: { type: "boolean", short: "X" },
+      acls: { type: "boolean", short: "A" },
+      "no-owner": { type: "boolean" },
+      "no-group": { type: "boolean" },
     },
   });
   if (values.help) {
@@ -210,6 +225,11 @@ async function transfer(cmd: "copy" | "mirror", args: string[], io: Io, say: (s:
     maxDelete: values["max-delete"] !== undefined ? wholeNumber("max-delete", values["max-delete"]) : -1,
     force: values.force ?? false,
     hardLinks: values["hard-links"] ?? false,
+    // Left out, owner and group follow what this process may keep (root: kept).
+    owner: values["no-owner"] ? false : undefined,
+    group: values["no-group"] ? false : undefined,
+    xattrs: values.xattrs ?? false,
+    acls: values.acls ?? false,
   });
   const job: Job = { command: cmd, source: positionals[0]!, destination: positionals[1]!, options };
   const telemetryOn = !values["no-telemetry"] && telemetryEnabled(io.env);
@@ -298,6 +318,9 @@ function summary(r: RunReport): string {
     `  time ${seconds(p.totalMs)} (enumerate ${seconds(p.enumerateMs)}, plan ${seconds(p.planMs)}, transfer ${seconds(p.transferMs)}, delete ${seconds(p.deleteMs)}), ${rate(c.copiedBytes, p.transferMs)}, ${r.plan.workers} workers`,
   ];
   if (paths) lines.push(`  fast paths: ${paths}`);
+  // Left out by the process's privileges, not by a flag: say so (as root with --no-owner, nothing).
+  const ownersWhy = !r.options.owner && !r.options.group ? metadataPrivileges().reasons.owners : undefined;
+  if (ownersWhy) lines.push(`  owners and groups not kept: ${ownersWhy}`);
   if (r.errorCount) lines.push(`  errors: ${count(r.errorCount)} (listed above)`);
   return lines.join("\n");
 }

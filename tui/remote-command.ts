@@ -176,6 +176,9 @@ async function transferCommand(route: "push" | "pull", args: string[], io: Remot
       force: values.force ?? false,
       hardLinks: values["hard-links"] ?? false,
       bwlimit: values.bwlimit !== undefined ? parseRate(values.bwlimit) : 0,
+      // The wire does not carry owners or attributes yet: the report must not claim them.
+      owner: false,
+      group: false,
     });
     const job: RemoteJob = {
       command: values.mirror ? "mirror" : "copy",

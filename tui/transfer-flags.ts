@@ -30,6 +30,11 @@ export const TRANSFER_FLAGS: readonly TransferFlag[] = [
   // small files with BLIT_SHARD_WRITERS threads
   { name: "--workers", short: "-w", value: "N", commands: ["copy", "mirror"] },
   { name: "--bwlimit", value: "RATE", commands: ALL },
+  // What a local copy keeps beyond content, mode and mtime (push and pull do not carry it yet).
+  { name: "--xattrs", short: "-X", commands: ["copy", "mirror"] },
+  { name: "--acls", short: "-A", commands: ["copy", "mirror"] },
+  { name: "--no-owner", commands: ["copy", "mirror"] },
+  { name: "--no-group", commands: ["copy", "mirror"] },
   { name: "--max-delete", value: "N", commands: ["mirror", "push", "pull"] },
   { name: "--force", commands: ["mirror", "push", "pull"] },
   { name: "--mirror", commands: REMOTE },

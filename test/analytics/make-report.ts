@@ -29,6 +29,10 @@ export function makeReport(overrides: Partial<RunReport> = {}): RunReport {
       bwlimit: 0,
       maxDelete: -1,
       force: false,
+      owner: false,
+      group: false,
+      xattrs: false,
+      acls: false,
     },
     workload: {
       files: 1200,

@@ -87,7 +87,7 @@ function makeRuns(n: number, now: number): RunReport[] {
       destination: pair.route === "push" ? "blit://backup.example:9031/sets/set" : `/backup/set${i % 20}`,
       sourceFs: pair.src,
       destinationFs: pair.dst,
-      options: { dryRun: false, checksum: false, sizeOnly: false, ignoreTimes: false, exclude: [], workers, bwlimit, maxDelete: -1, force: false },
+      options: { dryRun: false, checksum: false, sizeOnly: false, ignoreTimes: false, exclude: [], workers, bwlimit, maxDelete: -1, force: false, owner: false, group: false, xattrs: false, acls: false },
       workload: { files, bytes, dirs, symlinks: 0, sizeHistogram: { "<4K": Math.round(small / 2), "<64K": small - Math.round(small / 2), "<16M": files - small } },
       plan: { strategy: "mixed-batched", workers, classes: [] },
       phases: { enumerateMs, planMs, transferMs, deleteMs: 0, totalMs },

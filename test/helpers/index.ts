@@ -450,3 +450,5 @@ export function holesUnsupported(dir: string): string | undefined {
     rmSync(dirname(probe), { recursive: true, force: true });
   }
 }
+// What os.tmpdir()'s filesystem and this process support for metadata tests (xattrs, ACLs, root).
+export { isRoot, posixAcls, skipNote, userXattrs } from "./metadata-support.ts";

@@ -16,6 +16,11 @@ export function tryCommand(report: Pick<RunReport, "command" | "route" | "source
   if (o.workers !== normalizeOptions({}).workers) args.push(["--workers", String(o.workers)]);
   if (o.bwlimit > 0) args.push(["--bwlimit", String(o.bwlimit)]);
   if (o.maxDelete >= 0) args.push(["--max-delete", String(o.maxDelete)]);
+  if (o.xattrs) args.push(["--xattrs"]);
+  if (o.acls) args.push(["--acls"]);
+  // Reports from before these options lack them (undefined): nothing to repeat.
+  if (o.owner === false && normalizeOptions({}).owner) args.push(["--no-owner"]);
+  if (o.group === false && normalizeOptions({}).group) args.push(["--no-group"]);
   if (flag) {
     const tokens = flag.trim().split(/\s+/);
     const [name, inline] = tokens[0]!.split("=", 2) as [string, string | undefined];

@@ -9,8 +9,8 @@
 // operation fail with ELOOP, never act elsewhere.
 import { linkSync as nodeLinkSync } from "node:fs";
 import {
-  backend, fsPath, closeFd, dirReader, exchangeAt, linkAt, fchmod, futimes, mkdirAt, nameFs, openBeneath, openRootDir, namesInFd, renameAt, symlinkAt,
-  unlinkAt, unlinkQuiet, utimesAt, O_DIRECTORY, O_RDONLY, type FsError,
+  backend, fsPath, closeFd, dirReader, exchangeAt, linkAt, mknodAt, FsError, type SpecialKind, fchmod, futimes, mkdirAt, nameFs, openBeneath, openRootDir, namesInFd, renameAt, symlinkAt,
+  unlinkAt, unlinkQuiet, utimesAt, O_DIRECTORY, O_RDONLY,
 } from "../ffi/index.ts";
 import { stageName } from "./plan.ts";
 
@@ -19,6 +19,8 @@ export interface DestTree {
   mkdir(rel: string, mode: number): void;
   /** Makes `rel` a symlink to `target` with the given mtime, replacing a symlink or file there atomically. */
   symlink(target: string, rel: string, mtimeSec: number, mtimeNsec: number): void;
+  /** Makes `rel` a FIFO, socket or device node like the source's (mode, mtime), replacing a non-directory there atomically. */
+  mknod(rel: string, kind: SpecialKind, mode: number, rdev: bigint, mtimeSec: number, mtimeNsec: number): void;
   /** Makes `rel` another name of the file `existing` (a hard link), replacing what is at `rel` atomically. */
   link(existing: string, rel: string): void;
   /** Removes one entry (a directory only when empty: ENOTEMPTY is thrown). */
@@ -76,6 +78,20 @@ export class FdDestTree implements DestTree {
     const tmp = stageName(name);
     try {
       symlinkAt(target, dfd, tmp);
+      utimesAt(dfd, tmp, mtimeSec, mtimeNsec);
+      renameAt(dfd, tmp, name);
+    } catch (err) {
+      unlinkQuiet(dfd, tmp);
+      throw err;
+    }
+  }
+
+  mknod(rel: string, kind: SpecialKind, mode: number, rdev: bigint, mtimeSec: number, mtimeNsec: number): void {
+    const [dir, name] = split(rel);
+    const dfd = this.dirFd(dir);
+    const tmp = stageName(name);
+    try {
+      mknodAt(dfd, tmp, kind, mode, rdev);
       utimesAt(dfd, tmp, mtimeSec, mtimeNsec);
       renameAt(dfd, tmp, name);
     } catch (err) {
@@ -229,6 +245,9 @@ class PathDestTree implements DestTree {
       rmSync(tmp, { force: true });
       throw err;
     }
+  }
+  mknod(rel: string, kind: SpecialKind): void {
+    throw new FsError("EOPNOTSUPP", "mknod", rel, `creating a ${kind} is supported on Linux only`);
   }
   link(existing: string, rel: string): void {
     const [dir, name] = split(rel);

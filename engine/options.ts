@@ -30,6 +30,8 @@ export function normalizeOptions(partial: Partial<RunOptions> = {}): RunOptions 
     group = metadataPrivileges().owners,
     xattrs = false,
     acls = false,
+    specials = false,
+    devices = false,
   } = partial;
   if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
     throw new RangeError(`--workers must be a whole number from 1 to 256, got ${workers}`);
@@ -39,7 +41,7 @@ export function normalizeOptions(partial: Partial<RunOptions> = {}): RunOptions 
     throw new RangeError(`--max-delete must be a whole number of 0 or more, got ${maxDelete}`);
   }
   if (checksum && sizeOnly) throw new RangeError("--checksum and --size-only cannot be used together");
-  return { dryRun, checksum, sizeOnly, ignoreTimes, exclude: [...exclude], workers, bwlimit, maxDelete, force, hardLinks, owner, group, xattrs, acls };
+  return { dryRun, checksum, sizeOnly, ignoreTimes, exclude: [...exclude], workers, bwlimit, maxDelete, force, hardLinks, owner, group, xattrs, acls, specials, devices };
 }
 
 /** The metadata a run's copies keep beyond content, mode and mtime, as the copy backends take it. */

@@ -6,7 +6,7 @@
 // and blocked subtrees have one definition.
 import type { RunError, Workload } from "./report.ts";
 import { T_DIR, T_FILE, T_LINK, T_OTHER, type Tree } from "./walk.ts";
-import { TEMP_PREFIX } from "../ffi/index.ts";
+import { TEMP_PREFIX, type SpecialKind } from "../ffi/index.ts";
 
 export interface PlanOptions {
   /** Delete what the source lacks and replace entries of another type. */
@@ -23,6 +23,10 @@ export interface PlanOptions {
    * are linked to it. @default false
    */
   hardLinks?: boolean;
+  /** --specials: FIFOs and sockets are created. @default false */
+  specials?: boolean;
+  /** --devices: character and block devices are created (needs root). @default false */
+  devices?: boolean;
 }
 
 /**
@@ -65,8 +69,10 @@ export interface Plan {
   blocked: Set<string>;
   /** Source index -> matching destination index of the same type, -1 when there is none. */
   matchOf: Int32Array;
-  /** Source entries that are not files, directories or symlinks (FIFOs, sockets, devices), not transferred. */
+  /** Source indices of FIFOs, sockets and devices to create (--specials, --devices). */
   specials: number[];
+  /** Special files of the source left out, by kind (not asked for with --specials/--devices). */
+  specialsSkipped: Partial<Record<SpecialKind, number>>;
   /** The destination walk's errors and the plan's conflicts. */
   errors: RunError[];
   workload: Workload;
@@ -147,7 +153,7 @@ export function planTrees(src: Tree, dst: Tree, opts: PlanOptions): Plan {
   const plan: Plan = {
     need: [], checks: [], checkDst: [], mkdirs: [], links: [], hardLinks: [], replace: [], staged: new Map(), extraneous: [],
     extraneousTop: [], deletePlanned: 0, skipped: 0, skippedBytes: 0, blocked: new Set(),
-    matchOf: new Int32Array(src.paths.length).fill(-1), specials: [], errors: [...dst.errors], workload: workloadOf(src),
+    matchOf: new Int32Array(src.paths.length).fill(-1), specials: [], specialsSkipped: {}, errors: [...dst.errors], workload: workloadOf(src),
   };
   // Both trees come in walk order, so the matching destination entry is usually the next one;
   // the index by path is built only when the trees diverge.
@@ -186,8 +192,11 @@ export function planTrees(src: Tree, dst: Tree, opts: PlanOptions): Plan {
       dType = dst.types[j]!;
     }
     if (type === T_OTHER) {
-      plan.specials.push(i);
-      continue;
+      const kind = src.specials?.[i]?.kind ?? "socket";
+      if (!(kind === "char" || kind === "block" ? opts.devices : opts.specials)) {
+        plan.specialsSkipped[kind] = (plan.specialsSkipped[kind] ?? 0) + 1;
+        continue;
+      }
     }
     if (dType !== 0 && dType !== type) {
       if (mayReplace) {
@@ -207,6 +216,11 @@ export function planTrees(src: Tree, dst: Tree, opts: PlanOptions): Plan {
     } else if (j !== undefined) plan.matchOf[i] = j;
     if (type === T_DIR) {
       if (dType === 0) plan.mkdirs.push(i);
+    } else if (type === T_OTHER) {
+      const s = src.specials?.[i];
+      const d = dType === 0 ? undefined : dst.specials?.[j!];
+      if (!s || !d || d.kind !== s.kind || d.rdev !== s.rdev) plan.specials.push(i);
+      else plan.skipped++;
     } else if (type === T_LINK) {
       if (dType === 0 || dst.links[j!] !== src.links[i]) plan.links.push(i);
       else plan.skipped++;

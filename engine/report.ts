@@ -38,6 +38,10 @@ export interface RunOptions {
   xattrs: boolean;
   /** `-A`: copies get the source's POSIX ACLs. @default false */
   acls: boolean;
+  /** `--specials`: FIFOs and sockets are created. @default false (older reports lack it) */
+  specials?: boolean;
+  /** `--devices`: device nodes are created (root only). @default false (older reports lack it) */
+  devices?: boolean;
 }
 
 export interface PhaseTimes {
@@ -135,6 +139,8 @@ export interface RunReport {
   bytesByPath: Partial<Record<FastPath, number>>;
   /** Files per fast path actually taken. */
   filesByPath: Partial<Record<FastPath, number>>;
+  /** Special files of the source not transferred, by kind ("fifo", "socket", "char", "block"); absent when none. */
+  specialsSkipped?: Partial<Record<string, number>>;
   /** Why a faster path was not taken, e.g. { reflink: "EOPNOTSUPP: filesystem ext4 has no reflink" }. */
   fastPathNotes: Record<string, string>;
   errors: RunError[];

@@ -291,7 +291,10 @@ class LocalRun {
     this.emit();
     const tPlan = performance.now();
     const { srcTree, dstTree, opts, counts } = this;
-    const p = planTrees(srcTree, dstTree, { mirror: this.mirror, checksum: opts.checksum, sizeOnly: opts.sizeOnly, ignoreTimes: opts.ignoreTimes, hardLinks: opts.hardLinks });
+    const p = planTrees(srcTree, dstTree, {
+      mirror: this.mirror, checksum: opts.checksum, sizeOnly: opts.sizeOnly, ignoreTimes: opts.ignoreTimes,
+      hardLinks: opts.hardLinks, specials: opts.specials, devices: opts.devices,
+    });
     this.p = p;
     for (const e of p.errors) this.addError(e);
     this.workload = p.workload;
@@ -314,7 +317,7 @@ class LocalRun {
       counts.plannedBytes += srcTree.sizes[i]!;
       this.act({ kind: "copy", path: srcTree.paths[i]!, bytes: srcTree.sizes[i]! });
     }
-    counts.planned += p.links.length + p.hardLinks.length;
+    counts.planned += p.links.length + p.hardLinks.length + p.specials.length;
     for (const j of p.replace) this.act({ kind: "replace", path: dstTree.paths[j]! });
     for (const j of p.extraneousTop) this.act({ kind: "delete", path: dstTree.paths[j]! });
     counts.deletePlanned = p.deletePlanned;
@@ -393,6 +396,17 @@ class LocalRun {
         try {
           dest.symlink(srcTree.links[i]!, this.target(i), srcTree.mtimeSec[i]!, srcTree.mtimeNsec[i]!);
           counts.symlinks++;
+          counts.copied++;
+        } catch (err) {
+          this.addError(fsErr(rel, "destination", err));
+        }
+      }
+      for (const i of p.specials) {
+        const rel = srcTree.paths[i]!;
+        const s = srcTree.specials?.[i];
+        if (!s || isBelow(p.blocked, rel)) continue;
+        try {
+          dest.mknod(this.target(i), s.kind, srcTree.modes[i]!, s.rdev, srcTree.mtimeSec[i]!, srcTree.mtimeNsec[i]!);
           counts.copied++;
         } catch (err) {
           this.addError(fsErr(rel, "destination", err));
@@ -611,6 +625,7 @@ class LocalRun {
       bytesByPath: this.bytesByPath,
       filesByPath: this.filesByPath,
       fastPathNotes: this.fastPathNotes,
+      ...(this.p && Object.keys(this.p.specialsSkipped).length ? { specialsSkipped: this.p.specialsSkipped } : {}),
       errors,
       errorCount: this.errorCount,
       status,

@@ -5,7 +5,7 @@
 // as ffi/name-bytes.ts decodes them, so names that are not UTF-8 are walked like any other.
 // Runs inside a worker thread; the result is plain arrays so that it crosses postMessage cheaply.
 import { lstatSync } from "node:fs";
-import { dirReader, fsPath, TEMP_PREFIX, type DirHandle, type DirReader, type EntryStat, type FsError } from "../ffi/index.ts";
+import { dirReader, fsPath, TEMP_PREFIX, type DirHandle, type DirReader, type EntryStat, type FsError, type SpecialKind } from "../ffi/index.ts";
 import type { RunError } from "./report.ts";
 import { Excluder } from "./exclude.ts";
 
@@ -29,6 +29,8 @@ export interface Tree {
   mtimeNsec: ArrayLike<number>;
   /** Symlink targets by index (decoded like names). */
   links: Record<number, string>;
+  /** T_OTHER entries by index: which special file (FIFO, socket, device) and a device's st_rdev. */
+  specials?: Record<number, { kind: SpecialKind; rdev: bigint }>;
   // Present when the tree came from walkTree (not from a peer's manifest or a one-file tree).
   /** st_dev of each entry. */
   dev?: ArrayLike<number>;
@@ -207,6 +209,7 @@ export function walkTree(root: string | number, excludes: string[], side: "sourc
         uid.push(s.uid);
         gid.push(s.gid);
         blocks.push(s.blocks);
+        if (s.special) (tree.specials ??= {})[i] = s.special;
         if (s.type === "symlink") {
           try {
             tree.links[i] = dir.readlink(name);

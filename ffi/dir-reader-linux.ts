@@ -7,6 +7,7 @@ import {
   AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, cstr, fail, getdents64, libc, O_CLOEXEC, O_DIRECTORY, O_NOFOLLOW, O_RDONLY,
 } from "./libc.ts";
 import { nameFromBytes } from "./name-bytes.ts";
+import { makeDev, specialKind } from "./specials.ts";
 
 /** STATX_BASIC_STATS: type, mode, nlink, uid, gid, times, ino, size, blocks. */
 const STATX_BASIC = 0x7ff;
@@ -19,6 +20,12 @@ const linkBuf = new Uint8Array(new ArrayBuffer(PATH_MAX + 1));
 const dentBuf = new Uint8Array(new ArrayBuffer(128 << 10));
 const dentView = new DataView(dentBuf.buffer);
 const EMPTY = cstr("");
+
+/** For a FIFO, socket or device: its kind and st_rdev (statx rdev_major, rdev_minor). */
+function special(mode: number, major: number, minor: number): Pick<EntryStat, "special"> {
+  const kind = specialKind(mode);
+  return kind ? { special: { kind, rdev: kind === "char" || kind === "block" ? makeDev(major, minor) : 0n } } : {};
+}
 
 /** The entry statBuf holds. */
 function parseStatx(): EntryStat {
@@ -39,6 +46,7 @@ function parseStatx(): EntryStat {
     uid: v.getUint32(20, true),
     gid: v.getUint32(24, true),
     blocks: v.getUint32(48, true) + v.getUint32(52, true) * 0x100000000,
+    ...special(mode, v.getUint32(128, true), v.getUint32(132, true)),
   };
 }
 

@@ -2,6 +2,7 @@
 // It checks with lstat before it descends, which refuses a symlink seen at that moment but is
 // not race-free: a swap between the check and the listing is followed. The Linux reader is.
 import { lstatSync, readdirSync, readlinkSync, statSync, type BigIntStats } from "node:fs";
+import { specialKind } from "./specials.ts";
 import type { DirHandle, DirReader, EntryStat } from "./dir-reader.ts";
 import { fsPath, nameFromBytes } from "./name-bytes.ts";
 import { toFsError } from "./portable.ts";
@@ -21,7 +22,13 @@ function toEntry(st: BigIntStats): EntryStat {
     uid: Number(st.uid),
     gid: Number(st.gid),
     blocks: Number(st.blocks),
+    ...specialOf(st),
   };
+}
+
+function specialOf(st: BigIntStats): Pick<EntryStat, "special"> {
+  const kind = specialKind(Number(st.mode));
+  return kind ? { special: { kind, rdev: kind === "char" || kind === "block" ? st.rdev : 0n } } : {};
 }
 
 function lstatOf(path: string, label: string): EntryStat {

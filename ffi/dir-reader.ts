@@ -5,6 +5,7 @@
 // Two implementations, chosen once per thread: Linux (openat/getdents64/statx through bun:ffi)
 // and portable (node:fs with Buffer paths; checks then opens, so it is not race-free).
 import { createLinuxDirReader } from "./dir-reader-linux.ts";
+import type { SpecialKind } from "./specials.ts";
 import { createPortableDirReader } from "./dir-reader-portable.ts";
 
 /** What a walk records of one entry (lstat: a symlink describes itself). */
@@ -24,6 +25,8 @@ export interface EntryStat {
   gid: number;
   /** 512-byte blocks allocated (less than size/512 for a sparse file). */
   blocks: number;
+  /** type "other": which special file it is, and for a device its st_rdev. */
+  special?: { kind: SpecialKind; rdev: bigint };
 }
 
 /**

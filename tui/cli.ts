@@ -16,7 +16,7 @@ const remoteCommands = () => import("./remote-command.ts");
 const traceCommands = () => import("./trace-command.ts");
 import { EXIT_FATAL, EXIT_INTERRUPTED, EXIT_OK, exitCodeFor } from "./exit-codes.ts";
 import { COMMON_TRANSFER_OPTIONS } from "./transfer-flags.ts";
-import { bytes, count, holeNote, rate, seconds } from "./format.ts";
+import { bytes, count, holeNote, rate, seconds, specialsNote } from "./format.ts";
 import { ProgressView } from "./progress.ts";
 
 const MAIN_HELP = `blit ${VERSION} — fast file copy and sync that records every run
@@ -45,7 +45,7 @@ SRC is a directory (its contents go into DST, which is created if missing) or a 
 
 Flags of copy and mirror (details: 'blit copy --help', 'blit mirror --help'):
   -n, --dry-run   -c, --checksum   --size-only   -I, --ignore-times   --exclude GLOB
-  -X, --xattrs   -A, --acls   --no-owner   --no-group
+  -H, --hard-links   -X, --xattrs   -A, --acls   --no-owner   --no-group   --specials   --devices
   -w, --workers N   --bwlimit RATE   --progress   --no-progress   --json   -v, --verbose
   --no-telemetry   -h, --help;   mirror only: --max-delete N   --force
 
@@ -80,6 +80,10 @@ const COPY_FLAGS = `Flags:
       --no-owner         do not give copies the source's owner (kept by default when running as
                          root, as rsync -a does; another user's copies are owned by that user)
       --no-group         do not give copies the source's group (kept by default as root)
+      --specials         create FIFOs and sockets like the source's (otherwise they are skipped,
+                         and the summary counts them by kind)
+      --devices          create device nodes like the source's (needs root; otherwise skipped
+                         and counted)
   -w, --workers N        copy with N worker threads (default: 2 per CPU core, 2 to 16;
                          env BLIT_WORKERS)
       --bwlimit RATE     limit the transfer to RATE bytes per second: 500K, 50M, 1G
@@ -230,6 +234,8 @@ async function transfer(cmd: "copy" | "mirror", args: string[], io: Io, say: (s:
     group: values["no-group"] ? false : undefined,
     xattrs: values.xattrs ?? false,
     acls: values.acls ?? false,
+    specials: values.specials ?? false,
+    devices: values.devices ?? false,
   });
   const job: Job = { command: cmd, source: positionals[0]!, destination: positionals[1]!, options };
   const telemetryOn = !values["no-telemetry"] && telemetryEnabled(io.env);
@@ -321,6 +327,8 @@ function summary(r: RunReport): string {
   // Left out by the process's privileges, not by a flag: say so (as root with --no-owner, nothing).
   const ownersWhy = !r.options.owner && !r.options.group ? metadataPrivileges().reasons.owners : undefined;
   if (ownersWhy) lines.push(`  owners and groups not kept: ${ownersWhy}`);
+  const specials = specialsNote(r.specialsSkipped);
+  if (specials) lines.push(`  not transferred: ${specials}`);
   if (r.errorCount) lines.push(`  errors: ${count(r.errorCount)} (listed above)`);
   return lines.join("\n");
 }

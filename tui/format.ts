@@ -32,6 +32,23 @@ export function clock(ms: number): string {
 }
 
 /** ", N of it holes" after a byte count when sparse files kept holes; "" otherwise. */
+const SPECIAL_NAMES: Record<string, [string, string, string]> = {
+  fifo: ["FIFO", "FIFOs", "--specials"], socket: ["socket", "sockets", "--specials"],
+  char: ["character device", "character devices", "--devices"], block: ["block device", "block devices", "--devices"],
+};
+
+/** "2 FIFOs (--specials), 1 block device (--devices)" for the special files a run left out, or "". */
+export function specialsNote(skipped: Partial<Record<string, number>> | undefined): string {
+  if (!skipped) return "";
+  return Object.entries(skipped)
+    .filter(([, n]) => n)
+    .map(([k, n]) => {
+      const [one, many, flag] = SPECIAL_NAMES[k] ?? [k, k, "--specials"];
+      return `${n} ${n === 1 ? one : many} (${flag})`;
+    })
+    .join(", ");
+}
+
 export function holeNote(c: { holeBytes?: number }): string {
   return c.holeBytes ? `, ${bytes(c.holeBytes)} of it holes` : "";
 }

@@ -8,7 +8,7 @@ import {
 } from "../engine/index.ts";
 import { startRecording, telemetryEnabled, telemetryPath } from "../analytics/index.ts";
 import { EXIT_FATAL, EXIT_INTERRUPTED, EXIT_OK, exitCodeFor } from "./exit-codes.ts";
-import { bytes, count, holeNote, rate, seconds } from "./format.ts";
+import { bytes, count, holeNote, rate, seconds, specialsNote } from "./format.ts";
 import { COMMON_TRANSFER_OPTIONS } from "./transfer-flags.ts";
 import { ProgressView } from "./progress.ts";
 

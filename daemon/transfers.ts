@@ -9,7 +9,10 @@ import {
   ChannelClosedError, resolveChecks, sameFrames, sendFiles, SocketChannel, TreeReceiver,
   emptyTree, T_FILE, walkTree, type Channel, type Plan, type Tree,
 } from "../engine/index.ts";
-import { closeFd, dirReader, mkdirAt, openBeneath, O_DIRECTORY, O_RDONLY, type EntryStat, type FsError } from "../ffi/index.ts";
+import {
+  closeFd, dirReader, mkdirAt, openat2, openat2Available, openBeneath, O_DIRECTORY, O_RDONLY, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS,
+  type EntryStat, type FsError,
+} from "../ffi/index.ts";
 import {
   F_CHECK, F_ERROR, F_HELLO, F_NEED, F_NEED_END, FrameDecoder, FrameError, HASH_BYTES, TOKEN_BYTES, doneFrame, readU32List,
   textFrame, type FrameHandler,
@@ -447,7 +450,9 @@ export function singleDstTree(rootFd: number, name: string): Tree {
 export function openPullSource(modFd: number, path: string, exclude: string[]): { rootFd: number; tree: Tree; singleFile: boolean } {
   let fd: number;
   try {
-    fd = openBeneath(modFd, path, O_RDONLY);
+    // The path that names the pull's root may go through symlinks that stay inside the module
+    // (as a SRC given as a symlink is followed locally); nothing below that root is followed.
+    fd = openat2Available() ? openat2(modFd, path, O_RDONLY, 0, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS) : openBeneath(modFd, path, O_RDONLY);
   } catch (err) {
     const code = (err as FsError).code;
     if (code === "ENOENT") throw new TargetError("NOT_FOUND", `remote path '${path}' does not exist`);

@@ -7,10 +7,10 @@
 // RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, and names are then used with the *at calls of that
 // directory's fd), so another user who swaps a directory for a symlink at any moment makes the
 // operation fail with ELOOP, never act elsewhere.
-import { linkSync as nodeLinkSync } from "node:fs";
+import { lchownSync, linkSync as nodeLinkSync } from "node:fs";
 import {
-  backend, fsPath, closeFd, dirReader, exchangeAt, linkAt, mknodAt, FsError, type SpecialKind, fchmod, futimes, mkdirAt, nameFs, openBeneath, openRootDir, namesInFd, renameAt, symlinkAt,
-  unlinkAt, unlinkQuiet, utimesAt, O_DIRECTORY, O_RDONLY,
+  applyMetadataAt, chmodAt, backend, fsPath, closeFd, dirReader, exchangeAt, linkAt, mknodAt, FsError, type SpecialKind, fchmod, futimes, mkdirAt, nameFs, openBeneath, openRootDir, namesInFd, renameAt, symlinkAt,
+  unlinkAt, unlinkQuiet, utimesAt, O_DIRECTORY, O_RDONLY, type EntryMetadata, type Keep,
 } from "../ffi/index.ts";
 import { stageName } from "./plan.ts";
 
@@ -23,6 +23,11 @@ export interface DestTree {
   mknod(rel: string, kind: SpecialKind, mode: number, rdev: bigint, mtimeSec: number, mtimeNsec: number): void;
   /** Makes `rel` another name of the file `existing` (a hard link), replacing what is at `rel` atomically. */
   link(existing: string, rel: string): void;
+  /**
+   * Gives the entry `rel` (any type; a symlink itself) owner, group and attributes from `meta`,
+   * then, unless undefined, the permission bits `mode` (after the owner: chown clears setuid).
+   */
+  setMeta(rel: string, meta: EntryMetadata, keep: Keep, mode?: number): void;
   /** Removes one entry (a directory only when empty: ENOTEMPTY is thrown). */
   remove(rel: string, isDir: boolean): void;
   /** Removes `rel` and, for a directory, everything below it. Returns the entries removed. */
@@ -112,6 +117,13 @@ export class FdDestTree implements DestTree {
       unlinkQuiet(dfd, tmp);
       throw err;
     }
+  }
+
+  setMeta(rel: string, meta: EntryMetadata, keep: Keep, mode?: number): void {
+    const [dir, name] = rel === "" ? ["", "."] : split(rel);
+    const dfd = this.dirFd(dir);
+    if (meta.uid !== undefined || meta.gid !== undefined || meta.xattrs) applyMetadataAt(dfd, name, meta, keep);
+    if (mode !== undefined) chmodAt(dfd, name, mode);
   }
 
   remove(rel: string, isDir: boolean): void {
@@ -245,6 +257,10 @@ class PathDestTree implements DestTree {
       rmSync(tmp, { force: true });
       throw err;
     }
+  }
+  setMeta(rel: string, meta: EntryMetadata, _keep: Keep, mode?: number): void {
+    if (meta.uid !== undefined || meta.gid !== undefined) lchownSync(fsPath(this.abs(rel)), meta.uid ?? -1, meta.gid ?? -1);
+    if (mode !== undefined && !lstatSync(this.abs(rel)).isSymbolicLink()) chmodSync(this.abs(rel), mode);
   }
   mknod(rel: string, kind: SpecialKind): void {
     throw new FsError("EOPNOTSUPP", "mknod", rel, `creating a ${kind} is supported on Linux only`);

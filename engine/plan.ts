@@ -27,6 +27,10 @@ export interface PlanOptions {
   specials?: boolean;
   /** --devices: character and block devices are created (needs root). @default false */
   devices?: boolean;
+  /** Owners (uid) are kept: an unchanged entry whose owner differs gets it (needs the trees' uid columns). @default false */
+  owner?: boolean;
+  /** Groups (gid) are kept, likewise. @default false */
+  group?: boolean;
 }
 
 /**
@@ -69,6 +73,11 @@ export interface Plan {
   blocked: Set<string>;
   /** Source index -> matching destination index of the same type, -1 when there is none. */
   matchOf: Int32Array;
+  /**
+   * Source indices of entries left in place (unchanged content) whose permission bits, owner or
+   * group differ from the source's: their metadata is set again, as rsync -a does.
+   */
+  fixMeta: number[];
   /** Source indices of FIFOs, sockets and devices to create (--specials, --devices). */
   specials: number[];
   /** Special files of the source left out, by kind (not asked for with --specials/--devices). */
@@ -153,7 +162,7 @@ export function planTrees(src: Tree, dst: Tree, opts: PlanOptions): Plan {
   const plan: Plan = {
     need: [], checks: [], checkDst: [], mkdirs: [], links: [], hardLinks: [], replace: [], staged: new Map(), extraneous: [],
     extraneousTop: [], deletePlanned: 0, skipped: 0, skippedBytes: 0, blocked: new Set(),
-    matchOf: new Int32Array(src.paths.length).fill(-1), specials: [], specialsSkipped: {}, errors: [...dst.errors], workload: workloadOf(src),
+    matchOf: new Int32Array(src.paths.length).fill(-1), specials: [], specialsSkipped: {}, fixMeta: [], errors: [...dst.errors], workload: workloadOf(src),
   };
   // Both trees come in walk order, so the matching destination entry is usually the next one;
   // the index by path is built only when the trees diverge.
@@ -220,18 +229,26 @@ export function planTrees(src: Tree, dst: Tree, opts: PlanOptions): Plan {
       const s = src.specials?.[i];
       const d = dType === 0 ? undefined : dst.specials?.[j!];
       if (!s || !d || d.kind !== s.kind || d.rdev !== s.rdev) plan.specials.push(i);
-      else plan.skipped++;
+      else {
+        plan.skipped++;
+        if (metaDiffers(src, i, dst, j!, opts)) plan.fixMeta.push(i);
+      }
     } else if (type === T_LINK) {
       if (dType === 0 || dst.links[j!] !== src.links[i]) plan.links.push(i);
-      else plan.skipped++;
+      else {
+        plan.skipped++;
+        if (metaDiffers(src, i, dst, j!, opts)) plan.fixMeta.push(i);
+      }
     } else {
       const leader = inodes && src.nlink![i]! > 1 ? firstOfInode(inodes, src, i) : i;
       if (leader !== i) {
         // Unchanged only when it already is the same inode as its first file's destination, and that one stays.
         const lj = plan.matchOf[leader]!;
         const linked = dType === T_FILE && lj >= 0 && !changing[leader] && sameInode(dst, j!, lj);
-        if (linked) plan.skipped++;
-        else plan.hardLinks.push([i, leader]);
+        if (linked) {
+          plan.skipped++;
+          if (metaDiffers(src, i, dst, j!, opts)) plan.fixMeta.push(i);
+        } else plan.hardLinks.push([i, leader]);
         continue;
       }
       const same = dType === 0 ? false : fileUnchanged(src, i, dst, j!, opts);
@@ -242,6 +259,7 @@ export function planTrees(src: Tree, dst: Tree, opts: PlanOptions): Plan {
       } else if (same) {
         plan.skipped++;
         plan.skippedBytes += src.sizes[i]!;
+        if (metaDiffers(src, i, dst, j!, opts)) plan.fixMeta.push(i);
       } else plan.need.push(i);
     }
   }
@@ -267,6 +285,13 @@ export function planTrees(src: Tree, dst: Tree, opts: PlanOptions): Plan {
     }
   }
   return plan;
+}
+
+/** Whether an entry left in place needs its permission bits (not for symlinks), owner or group set again. */
+function metaDiffers(src: Tree, i: number, dst: Tree, j: number, opts: PlanOptions): boolean {
+  if (src.types[i] !== T_LINK && src.modes[i] !== dst.modes[j]) return true;
+  if (opts.owner && src.uid && dst.uid && src.uid[i] !== dst.uid[j]) return true;
+  return !!(opts.group && src.gid && dst.gid && src.gid[i] !== dst.gid[j]);
 }
 
 /** The first index of i's inode in walk order (i itself when it is the first). */

@@ -1,11 +1,10 @@
 // The client side of blit push / pull / ls. The daemon is untrusted too: every path it sends is
 // checked (proto/manifest.ts) and written only beneath the destination (openat2 RESOLVE_BENEATH),
 // every frame is bounded, and a daemon that vanishes leaves no partial file behind.
-import { existsSync, mkdirSync, statSync } from "node:fs";
 import { hostname, release } from "node:os";
-import { basename, dirname, resolve } from "node:path";
 import {
-  backend, closeFd, displayName, filesystemType, openBeneath, openRootDir, unlinkAt, O_DIRECTORY, O_RDONLY, type FsError,
+  backend, closeFd, displayName, filesystemType, nameFs, namePath, openBeneath, openRootDir, unlinkAt, O_DIRECTORY, O_RDONLY,
+  type FsError,
 } from "../ffi/index.ts";
 import {
   AUTH_METADATA_KEY, blitClient, decodeManifest, encodeFrame, encodeManifest, F_CHECK, F_ERROR, F_HELLO, F_NEED,
@@ -13,6 +12,9 @@ import {
   readU32List, decodeText, doneFrame, u32List,
 } from "../proto/index.ts";
 import { UsageError } from "./errors.ts";
+// Byte-exact node:fs and node:path: local paths may hold names that are not UTF-8.
+const { existsSync, mkdirSync, realpathSync, statSync } = nameFs;
+const { basename, dirname, resolve } = namePath;
 import type { Action, Progress } from "./run.ts";
 import { ChannelClosedError, GrpcChannel, SocketChannel, type Channel, type GrpcDuplex } from "./remote-channel.ts";
 import { planTrees, workloadOf, type Plan } from "./plan.ts";
@@ -316,13 +318,15 @@ export async function runRemote(job: RemoteJob, hooks: RemoteHooks = {}): Promis
   async function push() {
     const opts = job.options;
     const tEnum = performance.now();
-    const single = statSync(local).isFile();
-    const rootPath = single ? dirname(local) : local;
+    // A source given as a symlink is followed once, at the root, as in a local copy.
+    const root = realpathSync(local);
+    const single = statSync(root).isFile();
+    const rootPath = single ? dirname(root) : root;
     if (single) {
-      const st = backend().lstat(local);
-      src = { ...emptyTree(), rootExists: true, paths: [basename(local)], types: [T_FILE], sizes: [st.size], modes: [st.mode], mtimeSec: [st.mtimeSec], mtimeNsec: [st.mtimeNsec] };
+      const st = backend().lstat(root);
+      src = { ...emptyTree(), rootExists: true, paths: [basename(root)], types: [T_FILE], sizes: [st.size], modes: [st.mode], mtimeSec: [st.mtimeSec], mtimeNsec: [st.mtimeNsec] };
     } else {
-      src = walkTree(local, opts.exclude, "source");
+      src = walkTree(root, opts.exclude, "source");
       for (const e of src.errors) addError(e);
     }
     timing.enumerateMs = performance.now() - tEnum;

@@ -2,14 +2,17 @@
 // directory metadata -> report. The decisions are the one planner's (engine/plan.ts); what is
 // created, swapped and deleted goes through the destination's directory fds (engine/dest-tree.ts).
 import { hostname, release } from "node:os";
-import { backend, filesystemType, describeCode, displayName, nameFs, namePath, type FastPath, type StatRecord } from "../ffi/index.ts";
-import { openDestTree, type DestTree } from "./dest-tree.ts";
+import {
+  backend, filesystemType, describeCode, displayName, keepsAny, nameFs, namePath, openRootDir, readXattrsAt,
+  type EntryMetadata, type FastPath, type Keep, type StatRecord,
+} from "../ffi/index.ts";
+import { FdDestTree, openDestTree, type DestTree } from "./dest-tree.ts";
 import { UsageError } from "./errors.ts";
 import { keepOf, type Job } from "./options.ts";
 import { deleteGuard, planTrees, writePath, type Plan } from "./plan.ts";
 import { WorkerPool } from "./pool.ts";
 import type { Counts, PhaseTimes, RunError, RunOptions, RunReport, RunStatus, SizeClassPlan, Workload } from "./report.ts";
-import { emptyTree, T_DIR, T_FILE, unpackTree, type PackedTree, type Tree } from "./walk.ts";
+import { emptyTree, T_DIR, T_FILE, T_LINK, unpackTree, type PackedTree, type Tree } from "./walk.ts";
 import type { CopyItem, CopyResult } from "./worker-protocol.ts";
 import { VERSION } from "./version.ts";
 // node:fs and node:path as byte-exact versions: paths may hold names that are not UTF-8.
@@ -225,9 +228,17 @@ class LocalRun {
   private dest: DestTree | undefined;
   /** Staged replacements are in place. */
   private swapped = false;
+  /** What entries keep beyond content, mode and mtime (owner, group, -X, -A). */
+  private readonly keep: Keep;
+  private readonly keepsMeta: boolean;
+  private srcDirTree: FdDestTree | undefined;
+  private rootOwner: { uid: number; gid: number } | undefined;
 
   constructor(private job: Job, private hooks: RunHooks) {
     this.opts = job.options;
+    this.keep = keepOf(this.opts);
+    // Directories, symlinks and specials get owners and attributes here (Linux); files get theirs in the backend.
+    this.keepsMeta = keepsAny(this.keep) && process.platform === "linux";
     this.paths = resolvePaths(job);
     this.mirror = job.command === "mirror" && !this.paths.single;
     this.srcRootPrefix = this.paths.single ? dirname(this.paths.src) : this.paths.src;
@@ -293,7 +304,7 @@ class LocalRun {
     const { srcTree, dstTree, opts, counts } = this;
     const p = planTrees(srcTree, dstTree, {
       mirror: this.mirror, checksum: opts.checksum, sizeOnly: opts.sizeOnly, ignoreTimes: opts.ignoreTimes,
-      hardLinks: opts.hardLinks, specials: opts.specials, devices: opts.devices,
+      hardLinks: opts.hardLinks, specials: opts.specials, devices: opts.devices, owner: opts.owner, group: opts.group,
     });
     this.p = p;
     for (const e of p.errors) this.addError(e);
@@ -395,6 +406,7 @@ class LocalRun {
         if (isBelow(p.blocked, rel)) continue;
         try {
           dest.symlink(srcTree.links[i]!, this.target(i), srcTree.mtimeSec[i]!, srcTree.mtimeNsec[i]!);
+          if (this.keepsMeta) this.applyMeta(this.target(i), i, undefined);
           counts.symlinks++;
           counts.copied++;
         } catch (err) {
@@ -407,6 +419,7 @@ class LocalRun {
         if (!s || isBelow(p.blocked, rel)) continue;
         try {
           dest.mknod(this.target(i), s.kind, srcTree.modes[i]!, s.rdev, srcTree.mtimeSec[i]!, srcTree.mtimeNsec[i]!);
+          if (this.keepsMeta) this.applyMeta(this.target(i), i, undefined);
           counts.copied++;
         } catch (err) {
           this.addError(fsErr(rel, "destination", err));
@@ -414,9 +427,55 @@ class LocalRun {
       }
       await this.copyFiles();
       this.linkHardLinks(dest);
+      // Entries left in place whose mode, owner or group differ from the source's.
+      for (const i of p.fixMeta) {
+        const rel = srcTree.paths[i]!;
+        try {
+          if (this.keepsMeta) this.applyMeta(rel, i, p.matchOf[i]!);
+          if (srcTree.types[i] !== T_LINK) dest.setMeta(rel, {}, this.keep, srcTree.modes[i]!);
+        } catch (err) {
+          this.addError(fsErr(rel, "destination", err));
+        }
+      }
     }
     this.phases.transferMs = performance.now() - tTransfer;
     this.workerCount = this.pool.started;
+  }
+
+  /**
+   * Gives the destination entry `at` the owner, group and attributes (per --no-owner, -X, -A) of
+   * source entry i (the root when undefined); j is its matching destination entry (-1: the root),
+   * whose owner, when equal, is not set again. Returns true when anything was applied.
+   */
+  private applyMeta(at: string, i: number | undefined, j: number | undefined): boolean {
+    const { srcTree, dstTree, keep } = this;
+    const meta: EntryMetadata = {};
+    const srcUid = i === undefined ? this.srcRootOwner().uid : srcTree.uid?.[i];
+    const srcGid = i === undefined ? this.srcRootOwner().gid : srcTree.gid?.[i];
+    const dUid = j === undefined ? undefined : j < 0 ? undefined : dstTree.uid?.[j];
+    const dGid = j === undefined ? undefined : j < 0 ? undefined : dstTree.gid?.[j];
+    if (keep.owner && srcUid !== undefined && srcUid !== dUid) meta.uid = srcUid;
+    if (keep.group && srcGid !== undefined && srcGid !== dGid) meta.gid = srcGid;
+    if (keep.xattrs || keep.acls) {
+      const rel = i === undefined ? "" : srcTree.paths[i]!;
+      const k = rel.lastIndexOf("/");
+      meta.xattrs = readXattrsAt(this.srcDirs().dirFd(k < 0 ? "" : rel.slice(0, k)), rel === "" ? "." : rel.slice(k + 1), { xattrs: keep.xattrs, acls: keep.acls });
+    }
+    if (meta.uid === undefined && meta.gid === undefined && !meta.xattrs) return false;
+    this.dest!.setMeta(at, meta, keep);
+    return true;
+  }
+
+  /** The source's directories, opened beneath its root (for attributes of entries the backend does not copy). */
+  private srcDirs(): FdDestTree {
+    return (this.srcDirTree ??= new FdDestTree(openRootDir(this.srcRootPrefix), true));
+  }
+
+  private srcRootOwner(): { uid: number; gid: number } {
+    return (this.rootOwner ??= (() => {
+      const st = statSync(this.srcRootPrefix);
+      return { uid: st.uid, gid: st.gid };
+    })());
   }
 
   /** -H: each further name of an inode becomes a link to its first name's destination, once that is written. */
@@ -571,8 +630,10 @@ class LocalRun {
       const clean = j !== undefined && !touched.has(rel);
       const dSec = clean ? (j < 0 ? dstTree.rootMtimeSec : dstTree.mtimeSec[j]) : undefined;
       const dNsec = clean ? (j < 0 ? dstTree.rootMtimeNsec : dstTree.mtimeNsec[j]) : undefined;
-      if (dMode === mode && dSec === sec && dNsec === nsec) return;
       try {
+        // Owner and attributes first: a change of owner clears setgid, which the mode then sets.
+        const changedOwner = this.keepsMeta && this.applyMeta(rel, i, j);
+        if (!changedOwner && dMode === mode && dSec === sec && dNsec === nsec) return;
         dest.setDirMeta(rel, mode, sec, nsec);
       } catch (err) {
         this.addError(fsErr(rel || ".", "destination", err));
@@ -592,6 +653,7 @@ class LocalRun {
   async close(): Promise<void> {
     this.hooks.signal?.removeEventListener("abort", this.onAbort);
     this.dest?.close();
+    this.srcDirTree?.close();
     await this.pool.close();
   }
 

@@ -186,6 +186,22 @@ export function utimesAt(dirFd: number, name: string, sec: number, nsec: number)
   if (lib().utimensat(dirFd, ptr(cstr(name)), ptr(timesBuf), AT_SYMLINK_NOFOLLOW) < 0) fail("utimensat", name);
 }
 
+/**
+ * Sets the permission bits of `name` in dirFd without following a symlink: the entry is held
+ * by an O_PATH fd and changed through its /proc/self/fd link, which names that inode (chmod of
+ * a symlink itself fails with EOPNOTSUPP, as Linux keeps no symlink modes).
+ */
+export function chmodAt(dirFd: number, name: string, mode: number): void {
+  const l = lib();
+  const fd = l.openat(dirFd, ptr(cstr(name)), O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
+  if (fd < 0) fail("open", name);
+  try {
+    if (l.fchmodat(AT_FDCWD, ptr(cstr(`/proc/self/fd/${fd}`)), mode & 0o7777, 0) < 0) fail("chmod", name);
+  } finally {
+    l.close(fd);
+  }
+}
+
 /** mkdirat; EEXIST is reported as an FsError like any other code. */
 export function mkdirAt(dirFd: number, name: string, mode: number): void {
   if (lib().mkdirat(dirFd, ptr(cstr(name)), mode & 0o7777) < 0) fail("mkdir", name);

@@ -232,7 +232,7 @@ export function walkTree(root: string | number, excludes: string[], side: "sourc
       const rel = frame.rel === "" ? name : `${frame.rel}/${name}`;
       let child: DirHandle;
       try {
-        // Refuses a symlink (ELOOP) or non-directory (ENOTDIR) swapped in since the stat.
+        // Refuses a symlink or non-directory swapped in since the stat (ENOTDIR, or ELOOP).
         child = frame.dir.openDir(name);
       } catch (err) {
         fail(rel, err);

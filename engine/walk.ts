@@ -51,10 +51,10 @@ export interface Tree {
   staleTemps: string[];
 }
 
-type Columns = "paths" | "types" | "sizes" | "modes" | "mtimeSec" | "mtimeNsec" | "dev" | "ino" | "nlink" | "uid" | "gid" | "blocks";
+type ColumnKey = "paths" | "types" | "sizes" | "modes" | "mtimeSec" | "mtimeNsec" | "dev" | "ino" | "nlink" | "uid" | "gid" | "blocks";
 
 /** A Tree as it crosses postMessage: one string for all paths, typed arrays moved, not copied. */
-export interface PackedTree extends Omit<Tree, Columns> {
+export interface PackedTree extends Omit<Tree, ColumnKey> {
   joined: string;
   types: Uint8Array;
   sizes: Float64Array;
@@ -69,25 +69,31 @@ export interface PackedTree extends Omit<Tree, Columns> {
   blocks?: Float64Array;
 }
 
+type Typed = Uint8Array | Uint16Array | Uint32Array | Float64Array | BigUint64Array;
+/** A copy of `src` as a `T` of its own (a walk's columns are already `T`: then a plain copy). */
+function own<T extends Typed>(Ctor: { new (n: number): T; from(a: ArrayLike<never>): T }, src: ArrayLike<number> | ArrayLike<bigint>): T {
+  return (src instanceof Ctor ? src.slice() : Ctor.from(src as ArrayLike<never>)) as T;
+}
+
 /** NUL cannot occur in a file name, so it separates the paths. */
 export function packTree(t: Tree): { packed: PackedTree; transfer: ArrayBuffer[] } {
   const { paths, types, sizes, modes, mtimeSec, mtimeNsec, dev, ino, nlink, uid, gid, blocks, ...rest } = t;
   const packed: PackedTree = {
     ...rest,
     joined: paths.join("\0"),
-    types: Uint8Array.from(types),
-    sizes: Float64Array.from(sizes),
-    modes: Uint16Array.from(modes),
-    mtimeSec: Float64Array.from(mtimeSec),
-    mtimeNsec: Uint32Array.from(mtimeNsec),
+    types: own(Uint8Array, types),
+    sizes: own(Float64Array, sizes),
+    modes: own(Uint16Array, modes),
+    mtimeSec: own(Float64Array, mtimeSec),
+    mtimeNsec: own(Uint32Array, mtimeNsec),
   };
   if (dev && ino && nlink && uid && gid && blocks) {
-    packed.dev = Float64Array.from(dev);
-    packed.ino = BigUint64Array.from(ino);
-    packed.nlink = Uint32Array.from(nlink);
-    packed.uid = Uint32Array.from(uid);
-    packed.gid = Uint32Array.from(gid);
-    packed.blocks = Float64Array.from(blocks);
+    packed.dev = own(Float64Array, dev);
+    packed.ino = own(BigUint64Array, ino);
+    packed.nlink = own(Uint32Array, nlink);
+    packed.uid = own(Uint32Array, uid);
+    packed.gid = own(Uint32Array, gid);
+    packed.blocks = own(Float64Array, blocks);
   }
   const arrays = [packed.types, packed.sizes, packed.modes, packed.mtimeSec, packed.mtimeNsec, packed.dev, packed.ino, packed.nlink, packed.uid, packed.gid, packed.blocks];
   const transfer = arrays.filter((a) => a !== undefined).map((a) => a.buffer as ArrayBuffer);
@@ -104,6 +110,75 @@ export function emptyTree(): Tree {
     paths: [], types: [], sizes: [], modes: [], mtimeSec: [], mtimeNsec: [], links: {},
     rootMode: 0, rootMtimeSec: 0, rootMtimeNsec: 0, rootExists: false, errors: [], staleTemps: [],
   };
+}
+
+/** A walk's per-entry numbers, in typed arrays that double when full. */
+class Columns {
+  n = 0;
+  private cap = 256;
+  types = new Uint8Array(this.cap);
+  sizes = new Float64Array(this.cap);
+  modes = new Uint16Array(this.cap);
+  mtimeSec = new Float64Array(this.cap);
+  mtimeNsec = new Uint32Array(this.cap);
+  dev = new Float64Array(this.cap);
+  ino = new BigUint64Array(this.cap);
+  nlink = new Uint32Array(this.cap);
+  uid = new Uint32Array(this.cap);
+  gid = new Uint32Array(this.cap);
+  blocks = new Float64Array(this.cap);
+
+  add(type: number, s: EntryStat): void {
+    if (this.n === this.cap) this.grow();
+    const i = this.n++;
+    this.types[i] = type;
+    this.sizes[i] = type === T_FILE ? s.size : 0;
+    this.modes[i] = s.mode;
+    this.mtimeSec[i] = s.mtimeSec;
+    this.mtimeNsec[i] = s.mtimeNsec;
+    this.dev[i] = s.dev;
+    this.ino[i] = s.ino;
+    this.nlink[i] = s.nlink;
+    this.uid[i] = s.uid;
+    this.gid[i] = s.gid;
+    this.blocks[i] = s.blocks;
+  }
+
+  private grow(): void {
+    this.cap *= 2;
+    const more = <T extends Typed>(a: T): T => {
+      const b = new (a.constructor as new (n: number) => T)(this.cap);
+      b.set(a as never);
+      return b;
+    };
+    this.types = more(this.types);
+    this.sizes = more(this.sizes);
+    this.modes = more(this.modes);
+    this.mtimeSec = more(this.mtimeSec);
+    this.mtimeNsec = more(this.mtimeNsec);
+    this.dev = more(this.dev);
+    this.ino = more(this.ino);
+    this.nlink = more(this.nlink);
+    this.uid = more(this.uid);
+    this.gid = more(this.gid);
+    this.blocks = more(this.blocks);
+  }
+
+  /** The columns of the entries added, as views (no copy). */
+  fill(tree: Tree): void {
+    const n = this.n;
+    tree.types = this.types.subarray(0, n);
+    tree.sizes = this.sizes.subarray(0, n);
+    tree.modes = this.modes.subarray(0, n);
+    tree.mtimeSec = this.mtimeSec.subarray(0, n);
+    tree.mtimeNsec = this.mtimeNsec.subarray(0, n);
+    tree.dev = this.dev.subarray(0, n);
+    tree.ino = this.ino.subarray(0, n);
+    tree.nlink = this.nlink.subarray(0, n);
+    tree.uid = this.uid.subarray(0, n);
+    tree.gid = this.gid.subarray(0, n);
+    tree.blocks = this.blocks.subarray(0, n);
+  }
 }
 
 /** One directory being walked: its handle, its subdirectories, and the next one to enter. */
@@ -125,18 +200,9 @@ interface Frame {
 export function walkTree(root: string | number, excludes: string[], side: "source" | "destination", reader: DirReader = dirReader()): Tree {
   const ex = new Excluder(excludes);
   const paths: string[] = [];
-  const types: number[] = [];
-  const sizes: number[] = [];
-  const modes: number[] = [];
-  const mtimeSec: number[] = [];
-  const mtimeNsec: number[] = [];
-  const dev: number[] = [];
-  const ino: bigint[] = [];
-  const nlink: number[] = [];
-  const uid: number[] = [];
-  const gid: number[] = [];
-  const blocks: number[] = [];
-  const tree: Tree = { ...emptyTree(), paths, types, sizes, modes, mtimeSec, mtimeNsec, dev, ino, nlink, uid, gid, blocks };
+  const cols = new Columns();
+  const tree: Tree = { ...emptyTree(), paths };
+  cols.fill(tree);
   const fail = (rel: string, err: unknown) => {
     const code = (err as { code?: string }).code ?? "EIO";
     tree.errors.push({ path: rel || ".", side, code, message: err instanceof Error ? err.message : String(err) });
@@ -198,17 +264,7 @@ export function walkTree(root: string | number, excludes: string[], side: "sourc
         if (ex.excluded(childRel, name, isDir)) continue;
         const i = paths.length;
         paths.push(childRel);
-        types.push(s.type === "file" ? T_FILE : isDir ? T_DIR : s.type === "symlink" ? T_LINK : T_OTHER);
-        sizes.push(s.type === "file" ? s.size : 0);
-        modes.push(s.mode);
-        mtimeSec.push(s.mtimeSec);
-        mtimeNsec.push(s.mtimeNsec);
-        dev.push(s.dev);
-        ino.push(s.ino);
-        nlink.push(s.nlink);
-        uid.push(s.uid);
-        gid.push(s.gid);
-        blocks.push(s.blocks);
+        cols.add(s.type === "file" ? T_FILE : isDir ? T_DIR : s.type === "symlink" ? T_LINK : T_OTHER, s);
         if (s.special) (tree.specials ??= {})[i] = s.special;
         if (s.type === "symlink") {
           try {
@@ -235,7 +291,7 @@ export function walkTree(root: string | number, excludes: string[], side: "sourc
       const rel = frame.rel === "" ? name : `${frame.rel}/${name}`;
       let child: DirHandle;
       try {
-        // Refuses a symlink (ELOOP) or non-directory (ENOTDIR) swapped in since the stat.
+        // Refuses a symlink or non-directory swapped in since the stat (ENOTDIR, or ELOOP).
         child = frame.dir.openDir(name);
       } catch (err) {
         fail(rel, err);
@@ -248,6 +304,7 @@ export function walkTree(root: string | number, excludes: string[], side: "sourc
   } finally {
     for (const f of stack) f.dir.close();
     top.close();
+    cols.fill(tree);
   }
   return tree;
 }

@@ -6,7 +6,7 @@ import type { DirHandle, DirReader, EntryStat } from "./dir-reader.ts";
 import {
   AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, cstr, fail, getdents64, libc, O_CLOEXEC, O_DIRECTORY, O_NOFOLLOW, O_RDONLY,
 } from "./libc.ts";
-import { nameFromBytes } from "./name-bytes.ts";
+import { nameFromBuffer, nameFromBytes } from "./name-bytes.ts";
 import { makeDev, specialKind } from "./specials.ts";
 
 /** STATX_BASIC_STATS: type, mode, nlink, uid, gid, times, ino, size, blocks. */
@@ -17,7 +17,7 @@ const PATH_MAX = 4096;
 const statBuf = new Uint8Array(new ArrayBuffer(256));
 const statView = new DataView(statBuf.buffer);
 const linkBuf = new Uint8Array(new ArrayBuffer(PATH_MAX + 1));
-const dentBuf = new Uint8Array(new ArrayBuffer(128 << 10));
+const dentBuf = Buffer.from(new ArrayBuffer(128 << 10));
 const dentView = new DataView(dentBuf.buffer);
 const EMPTY = cstr("");
 
@@ -76,7 +76,7 @@ class LinuxDir implements DirHandle {
         off += reclen;
         const len = end - start;
         if (dentBuf[start] === 0x2e && (len === 1 || (len === 2 && dentBuf[start + 1] === 0x2e))) continue;
-        out.push(nameFromBytes(dentBuf.subarray(start, end)));
+        out.push(nameFromBuffer(dentBuf, start, end));
       }
     }
   }

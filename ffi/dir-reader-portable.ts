@@ -88,10 +88,9 @@ class PortableDir implements DirHandle {
   close(): void {}
 }
 
-/** What opening a non-directory with O_DIRECTORY|O_NOFOLLOW fails with. */
-function refuse(st: EntryStat, label: string): never {
-  const code = st.type === "symlink" ? "ELOOP" : "ENOTDIR";
-  throw new FsError(code, "open", label, describeCode(code));
+/** What Linux's open(O_DIRECTORY|O_NOFOLLOW) of a non-directory, a symlink included, fails with. */
+function refuse(_st: EntryStat, label: string): never {
+  throw new FsError("ENOTDIR", "open", label, describeCode("ENOTDIR"));
 }
 
 export function createPortableDirReader(): DirReader {

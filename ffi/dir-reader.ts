@@ -40,7 +40,7 @@ export interface DirHandle {
   stat(name: string): EntryStat;
   /** The target of the symlink `name`, decoded like a name. */
   readlink(name: string): string;
-  /** Opens the subdirectory `name`; a symlink or non-directory there fails (ELOOP/ENOTDIR). */
+  /** Opens the subdirectory `name`; a symlink or non-directory there fails (ENOTDIR; ELOOP on some kernels). */
   openDir(name: string): DirHandle;
   /** stat of this directory itself. */
   self(): EntryStat;
@@ -50,7 +50,7 @@ export interface DirHandle {
 
 export interface DirReader {
   readonly name: "linux" | "portable";
-  /** Opens the directory `path`; a final symlink is not followed (ELOOP/ENOTDIR). */
+  /** Opens the directory `path`; a final symlink is not followed (it fails with ENOTDIR or ELOOP). */
   open(path: string): DirHandle;
   /** A handle on the directory open as `fd` (a daemon's module root); `fd` stays the caller's. */
   fromFd(fd: number): DirHandle;

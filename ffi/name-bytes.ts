@@ -8,8 +8,11 @@
 
 const utf8 = new TextDecoder("utf-8");
 const encoder = new TextEncoder();
-/** Any surrogate code unit: only then can a string differ from plain UTF-8 encoding. */
-const SURROGATE = /[\ud800-\udfff]/;
+/**
+ * True when `s` holds a lone surrogate (an escaped byte, or worse): only then does its encoding
+ * differ from plain UTF-8. isWellFormed() is native and cheap; this runs once per system call.
+ */
+const hasLoneSurrogate = (s: string): boolean => !s.isWellFormed();
 
 /** The name the bytes `b` spell; lossless for any bytes (see the rule above). */
 export function nameFromBytes(b: Uint8Array): string {
@@ -18,6 +21,13 @@ export function nameFromBytes(b: Uint8Array): string {
   const s = utf8.decode(b);
   if (!s.includes("\ufffd")) return s;
   return decodeEscaping(b);
+}
+
+/** nameFromBytes(buf.subarray(start, end)) without making the subarray (a directory listing). */
+export function nameFromBuffer(buf: Buffer, start: number, end: number): string {
+  const s = buf.toString("utf8", start, end);
+  if (!s.includes("\ufffd")) return s;
+  return decodeEscaping(buf.subarray(start, end));
 }
 
 function decodeEscaping(b: Uint8Array): string {
@@ -68,13 +78,13 @@ function decodeEscaping(b: Uint8Array): string {
  * cannot come from a file name; it is written as U+FFFD, as node:fs and TextEncoder do.
  */
 export function bytesOfName(name: string): Uint8Array {
-  if (!SURROGATE.test(name)) return encoder.encode(name);
+  if (!hasLoneSurrogate(name)) return encoder.encode(name);
   return encodeEscaped(name, false);
 }
 
 /** bytesOfName(name) followed by a NUL, in a buffer of its own (for system calls). */
 export function cBytesOfName(name: string): Uint8Array {
-  if (!SURROGATE.test(name)) return encoder.encode(name + "\0");
+  if (!hasLoneSurrogate(name)) return encoder.encode(name + "\0");
   return encodeEscaped(name, true);
 }
 
@@ -116,7 +126,7 @@ function encodeEscaped(name: string, nul: boolean): Uint8Array {
 
 /** Byte length of `name` on disk (what NAME_MAX and PATH_MAX limit). */
 export function byteLengthOfName(name: string): number {
-  if (!SURROGATE.test(name)) return Buffer.byteLength(name, "utf8");
+  if (!hasLoneSurrogate(name)) return Buffer.byteLength(name, "utf8");
   return encodeEscaped(name, false).length;
 }
 
@@ -130,7 +140,7 @@ export function hasEscapedBytes(name: string): boolean {
  * its exact bytes (node:fs would write an escaped byte as U+FFFD and name another file).
  */
 export function fsPath(path: string): string | Buffer {
-  if (!SURROGATE.test(path)) return path;
+  if (!hasLoneSurrogate(path)) return path;
   const b = encodeEscaped(path, false);
   return Buffer.from(b.buffer, b.byteOffset, b.length);
 }

@@ -10,7 +10,6 @@ import {
 import { posix } from "node:path";
 import { bytesOfName, fsPath, nameFromBytes } from "./name-bytes.ts";
 
-const SURROGATE = /[\ud800-\udfff]/;
 
 // Each byte as the character U+0000..U+00FF: "/" and "." stay themselves, so node:path's
 // rules apply to the bytes unchanged, and nothing is lost on the way back.
@@ -18,7 +17,7 @@ const toBytesText = (s: string) => Buffer.from(bytesOfName(s)).toString("latin1"
 const fromBytesText = (s: string) => nameFromBytes(Buffer.from(s, "latin1"));
 
 function keepBytes(f: (...parts: string[]) => string): (...parts: string[]) => string {
-  return (...parts) => (parts.some((p) => SURROGATE.test(p)) ? fromBytesText(f(...parts.map(toBytesText))) : f(...parts));
+  return (...parts) => (parts.some((p) => !p.isWellFormed()) ? fromBytesText(f(...parts.map(toBytesText))) : f(...parts));
 }
 
 /** POSIX path operations that keep escaped bytes (same results as node:path otherwise). */

@@ -32,6 +32,8 @@ Flags:
                    --scale 0.05 is a quick smoke run. Targets are meant for --scale 1.
   --runs N         measured runs per tool, at least 3 (default 3); one more warm-up run is discarded
   --workers N      pass --workers N to blit (default: blit's own default)
+  --blit-arg ARG   pass ARG to blit too (repeatable), e.g. --blit-arg=-H --blit-arg=-X to
+                   measure what keeping hard links or extended attributes costs
   --out FILE       also write the JSON summary to FILE
   -h, --help       this text
 
@@ -48,6 +50,7 @@ const { values: flags } = parseArgs({
     scale: { type: "string" },
     runs: { type: "string" },
     workers: { type: "string" },
+    "blit-arg": { type: "string", multiple: true },
     out: { type: "string" },
     help: { type: "boolean", short: "h" },
   },
@@ -128,7 +131,7 @@ interface Tool {
   isBlit: boolean;
 }
 
-const workerArgs = flags.workers !== undefined ? ["--workers", flags.workers] : [];
+const workerArgs = [...(flags.workers !== undefined ? ["--workers", flags.workers] : []), ...(flags["blit-arg"] ?? [])];
 const blitCmd = (src: string, dst: string, extra: string[] = []) => [bunBin, blitEntry, "mirror", src, dst, "--json", ...workerArgs, ...extra];
 const cpCmd = (src: string, dst: string) => ["cp", "-a", src, dst];
 const rsyncCmd = (src: string, dst: string) => ["rsync", "-a", `${src}/`, `${dst}/`];
@@ -490,7 +493,7 @@ async function main(): Promise<number> {
   say(`machine:   ${machine.nproc} CPUs (${machine.cpu}), ${machine.memMiB} MiB RAM, kernel ${machine.kernel}`);
   say(`workspace: ${ws} on ${fs.fstype} (${fs.source} mounted at ${fs.target}) — the disk path, page cache warm`);
   say(`tools:     ${versions.blit} (bun ${versions.bun}, commit ${/^[0-9a-f]+$/.test(commit) ? commit : "none"}); ${versions.cp}; ${versions.rsync}`);
-  say(`settings:  scale ${scale}, ${runs} measured runs + 1 warm-up per tool, blit ${flags.workers ? `--workers ${flags.workers}` : "default workers"}, telemetry on (BLIT_HOME in the workspace) unless noted`);
+  say(`settings:  scale ${scale}, ${runs} measured runs + 1 warm-up per tool, blit ${flags.workers ? `--workers ${flags.workers}` : "default workers"}${flags["blit-arg"]?.length ? ` ${flags["blit-arg"].join(" ")}` : ""}, telemetry on (BLIT_HOME in the workspace) unless noted`);
   for (const k of ["BLIT_WORKERS", "BLIT_BACKEND"]) if (process.env[k] !== undefined) say(`note:      ${k}=${process.env[k]} is set and applies to blit`);
   if (scale !== 1) say(`note:      scaled run: the targets are for --scale 1; PASS/MISS here is only indicative`);
 
@@ -529,7 +532,7 @@ async function main(): Promise<number> {
     machine,
     workspace: { path: ws, ...fs },
     versions,
-    settings: { scale, runs, warmupRuns: 1, only: selected, blitWorkers: flags.workers ?? null },
+    settings: { scale, runs, warmupRuns: 1, only: selected, blitWorkers: flags.workers ?? null, blitArgs: flags["blit-arg"] ?? [] },
     scenarios: results,
     targets,
     allTargetsPass: targets.every((t) => t.pass),

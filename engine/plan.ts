@@ -103,9 +103,72 @@ export function fileUnchanged(src: Tree, i: number, dst: Tree, j: number, opts: 
   if (dst.sizes[j] !== src.sizes[i]) return false;
   if (opts.checksum) return "check";
   if (opts.sizeOnly) return true;
+  return sameMtime(src, i, dst, j);
+}
+
+/** The mtimes of src entry i and dst entry j are equal within MODIFY_WINDOW_NS. */
+export function sameMtime(src: Tree, i: number, dst: Tree, j: number): boolean {
   const ds = src.mtimeSec[i]! - dst.mtimeSec[j]!;
   const dn = src.mtimeNsec[i]! - dst.mtimeNsec[j]!;
   return Math.abs(ds * 1e9 + dn) < MODIFY_WINDOW_NS;
+}
+
+/** What marchTrees reports: each entry once, in walk order (a directory before its contents). */
+export interface Marcher {
+  /** Source entry i has no destination entry of the same path. */
+  srcOnly(i: number): void;
+  /** Destination entry j has no source entry of the same path. */
+  dstOnly(j: number): void;
+  /** Source entry i and destination entry j have the same path (of any types). */
+  match(i: number, j: number): void;
+}
+
+/**
+ * Walk order as walkTree makes it: depth first, names of a directory sorted by UTF-16 code
+ * unit. Compared component by component, so "a/x" sorts before "a-b" (parent "a" < "a-b").
+ */
+export function comparePaths(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let k = 0; k < n; k++) {
+    const x = a.charCodeAt(k);
+    const y = b.charCodeAt(k);
+    if (x === y) continue;
+    if (x === 47) return -1; // a's component ended first
+    if (y === 47) return 1;
+    return x - y;
+  }
+  return a.length - b.length;
+}
+
+/** The tree's indices in walk order: 0..n-1 as walkTree returns them, sorted if a peer's were not. */
+function walkOrder(t: Tree): ArrayLike<number> {
+  const n = t.paths.length;
+  let sorted = true;
+  for (let k = 1; k < n && sorted; k++) sorted = comparePaths(t.paths[k - 1]!, t.paths[k]!) < 0;
+  const order = Array.from({ length: n }, (_, k) => k);
+  return sorted ? order : order.sort((x, y) => comparePaths(t.paths[x]!, t.paths[y]!));
+}
+
+/**
+ * Walks two trees in lock step, as rclone's fs/march does, and reports every path once as
+ * src-only, dst-only or a match. Both trees are read in walk order; a tree that is not (a
+ * peer's manifest) is put in order first, so the result never depends on the order received.
+ */
+export function marchTrees(src: Tree, dst: Tree, m: Marcher): void {
+  const so = walkOrder(src);
+  const dO = walkOrder(dst);
+  let a = 0;
+  let b = 0;
+  while (a < so.length || b < dO.length) {
+    if (b >= dO.length) m.srcOnly(so[a++]!);
+    else if (a >= so.length) m.dstOnly(dO[b++]!);
+    else {
+      const c = comparePaths(src.paths[so[a]!]!, dst.paths[dO[b]!]!);
+      if (c < 0) m.srcOnly(so[a++]!);
+      else if (c > 0) m.dstOnly(dO[b++]!);
+      else m.match(so[a++]!, dO[b++]!);
+    }
+  }
 }
 
 function parentOf(rel: string): string {

@@ -30,3 +30,11 @@ export function clock(ms: number): string {
   const ss = String(s % 60).padStart(2, "0");
   return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${ss}` : `${m}:${ss}`;
 }
+
+/**
+ * A path as one line of terminal output: control characters (C0, DEL, C1) as \xNN and a
+ * backslash doubled, so a name holding a newline cannot forge another line.
+ */
+export function escapePath(p: string): string {
+  return p.replace(/[\\\u0000-\u001f\u007f-\u009f]/g, (c) => (c === "\\" ? "\\\\" : `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`));
+}

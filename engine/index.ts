@@ -20,7 +20,7 @@ export { parseRemoteUrl, formatRemoteUrl, isRemote, validModuleName } from "./re
 export type { RemoteUrl } from "./remote-url.ts";
 // The one planner of local and remote runs.
 export {
-  planTrees, marchTrees, comparePaths, workloadOf, fileUnchanged, sameMtime, deleteGuard, writePath, MODIFY_WINDOW_NS,
+  planTrees, marchTrees, comparePaths, compareWalkOrder, workloadOf, fileUnchanged, sameMtime, deleteGuard, writePath, MODIFY_WINDOW_NS,
 } from "./plan.ts";
 export type { Marcher, Plan, PlanOptions } from "./plan.ts";
 // blit check: two trees compared by the planner's rule, neither changed.

@@ -30,6 +30,11 @@ export interface Tree {
   errors: RunError[];
   /** Temporaries a killed earlier run left behind (named-temp fallback only); relative paths. */
   staleTemps: string[];
+  /**
+   * Set by walkTree: `paths` are in its order (plan.ts compareWalkOrder), so marchTrees need not
+   * check. A tree from elsewhere (a peer's manifest) is checked and put in order when it is not.
+   */
+  walkOrdered?: boolean;
 }
 
 /** A Tree as it crosses postMessage: one string for all paths, typed arrays moved, not copied. */
@@ -79,7 +84,7 @@ export function walkTree(root: string, excludes: string[], side: "source" | "des
   const modes: number[] = [];
   const mtimeSec: number[] = [];
   const mtimeNsec: number[] = [];
-  const tree: Tree = { ...emptyTree(), paths, types, sizes, modes, mtimeSec, mtimeNsec };
+  const tree: Tree = { ...emptyTree(), paths, types, sizes, modes, mtimeSec, mtimeNsec, walkOrdered: true };
   const fail = (rel: string, err: unknown) => {
     const code = (err as { code?: string }).code ?? "EIO";
     tree.errors.push({ path: rel || ".", side, code, message: err instanceof Error ? err.message : String(err) });

@@ -6,7 +6,7 @@ import { realpathSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { backend, closeFd, openRootDir } from "../ffi/index.ts";
 import { UsageError } from "./errors.ts";
-import { fileUnchanged, marchTrees, sameMtime, typeName } from "./plan.ts";
+import { comparePaths, fileUnchanged, marchTrees, sameMtime, typeName } from "./plan.ts";
 import { hashBeneath } from "./remote-receive.ts";
 import { fetchRemoteTree, RemoteError } from "./remote-client.ts";
 import { isRemote } from "./remote-url.ts";
@@ -83,7 +83,7 @@ export interface CheckResult {
   destination: string;
   options: { checksum: boolean; exclude: string[] };
   status: CheckStatus;
-  /** Every difference, in walk order (a directory before its contents). */
+  /** Every difference, in tree order (comparePaths: each directory's contents right after it). */
   entries: CheckEntry[];
   counts: CheckCounts;
   /** The first 1000 errors: unreadable entries on either side, a refusal ("run"). */
@@ -172,6 +172,9 @@ export function compareTrees(src: Tree, dst: Tree, hasher?: ContentHasher): Comp
       } else if (!unreadable) counts.equal++;
     },
   });
+  // The march follows walkTree's order (a directory's entries together); a listing reads
+  // better as a tree, each directory's contents right after it.
+  entries.sort((x, y) => comparePaths(x.path, y.path));
   return { entries, counts, errors };
 }
 

@@ -119,19 +119,25 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 /**
  * Compares two walked trees (roots excluded). With a hasher, files of equal size are compared
  * by content and their mtimes are not (as --checksum does in a copy); without one, by size and
- * mtime. Unreadable files become errors, not differences.
+ * mtime. What could not be read is an error (the tree's, or a hash's), never a difference.
  */
 export function compareTrees(src: Tree, dst: Tree, hasher?: ContentHasher): Comparison {
   const entries: CheckEntry[] = [];
   const counts: CheckCounts = { missing: 0, extra: 0, differs: 0, equal: 0, hashed: 0 };
   const errors: RunError[] = [];
   const rule = { mirror: false, checksum: hasher !== undefined, sizeOnly: false, ignoreTimes: false };
+  // What one side could not read (an entry, or a directory's listing) is unknown there, so the
+  // other side's entries at or below it are neither missing nor extra: the error says so.
+  const srcUnknown = unknownUnder(src);
+  const dstUnknown = unknownUnder(dst);
   marchTrees(src, dst, {
     srcOnly(i) {
+      if (dstUnknown(src.paths[i]!)) return;
       counts.missing++;
       entries.push({ path: src.paths[i]!, kind: "missing", type: entryType(src.types[i]!), reasons: [] });
     },
     dstOnly(j) {
+      if (srcUnknown(dst.paths[j]!)) return;
       counts.extra++;
       entries.push({ path: dst.paths[j]!, kind: "extra", type: entryType(dst.types[j]!), reasons: [] });
     },
@@ -162,7 +168,9 @@ export function compareTrees(src: Tree, dst: Tree, hasher?: ContentHasher): Comp
         if (!sameMtime(src, i, dst, j)) reasons.push("mtime");
         if ((src.modes[i]! & 0o7777) !== (dst.modes[j]! & 0o7777)) reasons.push("mode");
       } else if (t === T_LINK) {
-        if (src.links[i] !== dst.links[j]) reasons.push("target");
+        // an unreadable link has no target; its error is reported instead
+        if (src.links[i] === undefined || dst.links[j] === undefined) unreadable = true;
+        else if (src.links[i] !== dst.links[j]) reasons.push("target");
       }
       if (reasons.length > 0) {
         counts.differs++;
@@ -176,6 +184,17 @@ export function compareTrees(src: Tree, dst: Tree, hasher?: ContentHasher): Comp
   // better as a tree, each directory's contents right after it.
   entries.sort((x, y) => comparePaths(x.path, y.path));
   return { entries, counts, errors };
+}
+
+/** Whether a path is at or below one the tree's walk could not read ("." covers everything). */
+function unknownUnder(t: Tree): (rel: string) => boolean {
+  const failed = new Set(t.errors.map((e) => e.path));
+  if (failed.size === 0) return () => false;
+  if (failed.has(".")) return () => true;
+  return (rel) => {
+    for (let k = rel.indexOf("/"); k > 0; k = rel.indexOf("/", k + 1)) if (failed.has(rel.slice(0, k))) return true;
+    return failed.has(rel);
+  };
 }
 
 /** The one constructor of a CheckResult, for a finished comparison or a refusal before it. */

@@ -1,8 +1,8 @@
 // blit check SRC DST: two real trees on disk, the real CLI, and what a user sees: one line per
 // difference, the kinds and reasons in --json, exit 0 equal / 1 different / 2 error.
 import { afterEach, describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
-import { runCli, tempDirs, writeTree, type TreeSpec } from "../helpers/index.ts";
+import { chmodSync, writeFileSync } from "node:fs";
+import { runCli, setMtime, tempDirs, writeTree, type TreeSpec } from "../helpers/index.ts";
 
 const temps = tempDirs();
 afterEach(temps.cleanup);
@@ -189,6 +189,29 @@ describe("blit check --checksum", () => {
 });
 
 describe("blit check: errors exit 2", () => {
+  const NOBODY = { user: "nobody", group: "nogroup" };
+
+  test("what cannot be read is named, the rest still compared: a directory, and with --checksum a file", async () => {
+    const { t, src, dst } = pair((s) => (s["a.txt"] = { content: "hello, world\n", mode: 0o644, mtime: T }));
+    chmodSync(t.path, 0o755); // mkdtemp makes 0700; nobody must reach both trees
+    chmodSync(`${src}/d/sub`, 0o755);
+    setMtime(`${src}/d/sub`, T);
+    chmodSync(`${dst}/d/sub`, 0o000);
+    setMtime(`${dst}/d/sub`, T);
+    chmodSync(`${dst}/b.txt`, 0o000);
+    const r = await runCli(["check", src, dst, "--json"], { home: t.home, asUser: NOBODY });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain("error: destination d/sub: EACCES");
+    expect(r.json).toMatchObject({ status: "error", exitCode: 2, errorCount: 1 });
+    // what d/sub holds in DST is unknown, so d/sub/deep.txt is not called missing; the rest is compared
+    expect(r.json.missing).toEqual([]);
+    expect(r.json.differs.map((e: { path: string; reasons: string[] }) => `${e.path}: ${e.reasons}`)).toEqual(["a.txt: content,size", "b.txt: mode", "d/sub: mode"]);
+    const c = await runCli(["check", src, dst, "--checksum"], { home: t.home, asUser: NOBODY });
+    expect(c.exitCode).toBe(2);
+    expect(c.stderr).toContain("error: destination b.txt: cannot be read to compare its content");
+    expect(c.stdout).toContain("differs  a.txt (content, size)");
+  });
+
   test("a missing SRC or DST is named", async () => {
     const { t, src, dst } = pair();
     const a = await check(t, t.join("nope"), dst);

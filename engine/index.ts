@@ -14,13 +14,21 @@ export { walkTree, emptyTree, T_FILE, T_DIR, T_LINK, T_OTHER } from "./walk.ts";
 export type { Tree } from "./walk.ts";
 export { Excluder } from "./exclude.ts";
 // The remote transport: blit push / pull / ls against blitd, and the pieces blitd shares.
-export { runRemote, listRemote, RemoteError } from "./remote-client.ts";
-export type { RemoteJob, RemoteHooks, RemoteListing } from "./remote-client.ts";
+export { runRemote, listRemote, fetchRemoteTree, RemoteError } from "./remote-client.ts";
+export type { RemoteJob, RemoteHooks, RemoteListing, RemoteTree } from "./remote-client.ts";
 export { parseRemoteUrl, formatRemoteUrl, isRemote, validModuleName } from "./remote-url.ts";
 export type { RemoteUrl } from "./remote-url.ts";
 // The one planner of local and remote runs.
-export { planTrees, workloadOf, fileUnchanged, deleteGuard, writePath, MODIFY_WINDOW_NS } from "./plan.ts";
-export type { Plan, PlanOptions } from "./plan.ts";
+export {
+  planTrees, marchTrees, comparePaths, compareWalkOrder, workloadOf, fileUnchanged, sameMtime, deleteGuard, writePath, MODIFY_WINDOW_NS,
+} from "./plan.ts";
+export type { Marcher, Plan, PlanOptions } from "./plan.ts";
+// blit check: two trees compared by the planner's rule, neither changed.
+export { check, compareTrees, refusedCheck } from "./check.ts";
+export type {
+  CheckCounts, CheckEntry, CheckJob, CheckKind, CheckOptions, CheckReason, CheckResult, CheckStatus, Comparison,
+  ContentHasher, EntryType,
+} from "./check.ts";
 export { openDestTree, removeTreeAt } from "./dest-tree.ts";
 export type { DestTree } from "./dest-tree.ts";
 export { TreeReceiver, hashBeneath, hashHex } from "./remote-receive.ts";

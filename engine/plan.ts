@@ -1,6 +1,7 @@
 // The one planner of every transfer, local or remote: it walks the source tree and the
-// destination tree in lock step (as rclone's fs/march does) and sorts each entry into
-// src-only (create), match (unchanged, changed, or of another type) and dst-only (extraneous).
+// destination tree in lock step (marchTrees, as rclone's fs/march does) and sorts each entry
+// into src-only (create), match (unchanged, changed, or of another type) and dst-only
+// (extraneous). `blit check` marches the same way and judges files by the same fileUnchanged.
 // `blit copy`/`blit mirror` (engine/run.ts), the receiver of a push (blitd) and of a pull (the
 // client) all call planTrees, so "is this entry unchanged?", the modify window, type conflicts
 // and blocked subtrees have one definition.
@@ -126,9 +127,102 @@ export function fileUnchanged(src: Tree, i: number, dst: Tree, j: number, opts: 
   if (dst.sizes[j] !== src.sizes[i]) return false;
   if (opts.checksum) return "check";
   if (opts.sizeOnly) return true;
+  return sameMtime(src, i, dst, j);
+}
+
+/** The mtimes of src entry i and dst entry j are equal within MODIFY_WINDOW_NS. */
+export function sameMtime(src: Tree, i: number, dst: Tree, j: number): boolean {
   const ds = src.mtimeSec[i]! - dst.mtimeSec[j]!;
   const dn = src.mtimeNsec[i]! - dst.mtimeNsec[j]!;
   return Math.abs(ds * 1e9 + dn) < MODIFY_WINDOW_NS;
+}
+
+/** What marchTrees reports: each path once, in walk order (a directory before its contents). */
+export interface Marcher {
+  /** Source entry i has no destination entry of the same path. */
+  srcOnly(i: number): void;
+  /** Destination entry j has no source entry of the same path. */
+  dstOnly(j: number): void;
+  /** Source entry i and destination entry j have the same path (of any types). */
+  match(i: number, j: number): void;
+}
+
+/** Compares a[0, an) with b[0, bn) component by component: "a/x" < "a-b" (parent "a" < "a-b"). */
+function compareRange(a: string, an: number, b: string, bn: number): number {
+  const n = Math.min(an, bn);
+  for (let k = 0; k < n; k++) {
+    const x = a.charCodeAt(k);
+    const y = b.charCodeAt(k);
+    if (x === y) continue;
+    if (x === 47) return -1; // a's component ended first
+    if (y === 47) return 1;
+    return x - y;
+  }
+  return an - bn;
+}
+
+/** Tree order: depth first, a directory before its contents, names by UTF-16 code unit. */
+export function comparePaths(a: string, b: string): number {
+  return compareRange(a, a.length, b, b.length);
+}
+
+/**
+ * walkTree's order: directories are read depth first, smallest name first (comparePaths order),
+ * and each one's entries are listed together, sorted by name; so entries are ordered by their
+ * parent directory, then by name. A directory still comes before its contents.
+ */
+export function compareWalkOrder(a: string, b: string): number {
+  const pa = a.lastIndexOf("/");
+  const pb = b.lastIndexOf("/");
+  // Most neighbours share their directory: one native prefix test instead of a scan.
+  if (pa !== pb || (pa > 0 && !a.startsWith(b.slice(0, pa)))) {
+    if (pa < 0) return -1;
+    if (pb < 0) return 1;
+    const byParent = compareRange(a, pa, b, pb);
+    if (byParent !== 0) return byParent;
+  }
+  const x = a.slice(pa + 1);
+  const y = b.slice(pb + 1);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/** Whether `paths` are in walk order (checked unless walkTree made them). */
+function inWalkOrder(t: Tree): boolean {
+  if (t.walkOrdered) return true;
+  for (let k = 1; k < t.paths.length; k++) if (compareWalkOrder(t.paths[k - 1]!, t.paths[k]!) >= 0) return false;
+  return true;
+}
+
+/** The tree's indices in walk order: 0..n-1 as walkTree returns them, sorted if a peer's were not. */
+function walkOrder(t: Tree): ArrayLike<number> {
+  const n = t.paths.length;
+  const order = new Uint32Array(n);
+  for (let k = 0; k < n; k++) order[k] = k;
+  return inWalkOrder(t) ? order : order.sort((x, y) => compareWalkOrder(t.paths[x]!, t.paths[y]!));
+}
+
+/**
+ * Walks two trees in lock step, as rclone's fs/march does, and reports every path once as
+ * src-only, dst-only or a match. Both trees are read in walk order; a tree that is not (a
+ * peer's manifest) is put in order first, so the result never depends on the order received.
+ */
+export function marchTrees(src: Tree, dst: Tree, m: Marcher): void {
+  const so = walkOrder(src);
+  const dO = walkOrder(dst);
+  let a = 0;
+  let b = 0;
+  while (a < so.length || b < dO.length) {
+    if (b >= dO.length) m.srcOnly(so[a++]!);
+    else if (a >= so.length) m.dstOnly(dO[b++]!);
+    else {
+      const sp = src.paths[so[a]!]!;
+      const dp = dst.paths[dO[b]!]!;
+      const c = sp === dp ? 0 : compareWalkOrder(sp, dp);
+      if (c < 0) m.srcOnly(so[a++]!);
+      else if (c > 0) m.dstOnly(dO[b++]!);
+      else m.match(so[a++]!, dO[b++]!);
+    }
+  }
 }
 
 function parentOf(rel: string): string {
@@ -164,77 +258,60 @@ export function planTrees(src: Tree, dst: Tree, opts: PlanOptions): Plan {
     extraneousTop: [], deletePlanned: 0, skipped: 0, skippedBytes: 0, blocked: new Set(),
     matchOf: new Int32Array(src.paths.length).fill(-1), specials: [], specialsSkipped: {}, fixMeta: [], errors: [...dst.errors], workload: workloadOf(src),
   };
-  // Both trees come in walk order, so the matching destination entry is usually the next one;
-  // the index by path is built only when the trees diverge.
-  let dstMap: Map<string, number> | undefined;
-  let cursor = 0;
-  const findDst = (rel: string): number | undefined => {
-    if (dst.paths[cursor] === rel) return cursor++;
-    if (!dstMap) {
-      dstMap = new Map();
-      for (let j = 0; j < dst.paths.length; j++) dstMap.set(dst.paths[j]!, j);
-    }
-    const j = dstMap.get(rel);
-    if (j !== undefined) cursor = j + 1;
-    return j;
-  };
-  const dstSeen = new Uint8Array(dst.paths.length);
   // A replacement is a delete: it is planned only when the destination was read without error.
   const mayReplace = opts.mirror && dst.errors.length === 0;
   const replacedDirs = new Set<string>();
   // -H: the first file of each multiply-linked inode, by "dev:ino".
   const inodes = opts.hardLinks && src.ino && src.nlink ? new Map<string, number>() : undefined;
   const changing = new Uint8Array(src.paths.length);
-  for (let i = 0; i < src.paths.length; i++) {
+  const gone = new Set<string>();
+  // The march reports a directory before its contents on either side, so a parent's decision
+  // (blocked, staged, replaced, extraneous) is known when its children come.
+  const source = (i: number, j: number | undefined) => {
     const rel = src.paths[i]!;
     const type = src.types[i]!;
     const parent = parentOf(rel);
     if (parent && plan.blocked.has(parent)) {
       if (type === T_DIR) plan.blocked.add(rel);
-      continue;
+      return;
     }
-    // Below a staged (new) directory nothing exists yet on the destination side.
-    const j = parent && plan.staged.has(parent) ? undefined : findDst(rel);
-    let dType = 0;
-    if (j !== undefined) {
-      dstSeen[j] = 1;
-      dType = dst.types[j]!;
-    }
+    const dType = j === undefined ? 0 : dst.types[j]!;
     if (type === T_OTHER) {
       const kind = src.specials?.[i]?.kind ?? "socket";
       if (!(kind === "char" || kind === "block" ? opts.devices : opts.specials)) {
         plan.specialsSkipped[kind] = (plan.specialsSkipped[kind] ?? 0) + 1;
-        continue;
+        return;
       }
     }
-    if (dType !== 0 && dType !== type) {
+    let present = dType !== 0;
+    if (present && dType !== type) {
       if (mayReplace) {
         plan.replace.push(j!);
         plan.staged.set(rel, stageName(rel.slice(parent ? parent.length + 1 : 0)));
         if (dType === T_DIR) replacedDirs.add(rel);
         plan.deletePlanned++;
-        dType = 0;
+        present = false;
       } else {
         plan.errors.push({
           path: rel, side: "destination", code: "TYPE_CONFLICT",
           message: `destination '${rel}' is a ${typeName(dType)} but the source has a ${typeName(type)}; ${opts.mirror ? "not replaced because the destination could not be read completely" : "use mirror to replace it"}`,
         });
         if (type === T_DIR) plan.blocked.add(rel);
-        continue;
+        return;
       }
     } else if (j !== undefined) plan.matchOf[i] = j;
     if (type === T_DIR) {
-      if (dType === 0) plan.mkdirs.push(i);
+      if (!present) plan.mkdirs.push(i);
     } else if (type === T_OTHER) {
       const s = src.specials?.[i];
-      const d = dType === 0 ? undefined : dst.specials?.[j!];
+      const d = present ? dst.specials?.[j!] : undefined;
       if (!s || !d || d.kind !== s.kind || d.rdev !== s.rdev) plan.specials.push(i);
       else {
         plan.skipped++;
         if (metaDiffers(src, i, dst, j!, opts)) plan.fixMeta.push(i);
       }
     } else if (type === T_LINK) {
-      if (dType === 0 || dst.links[j!] !== src.links[i]) plan.links.push(i);
+      if (!present || dst.links[j!] !== src.links[i]) plan.links.push(i);
       else {
         plan.skipped++;
         if (metaDiffers(src, i, dst, j!, opts)) plan.fixMeta.push(i);
@@ -244,14 +321,14 @@ export function planTrees(src: Tree, dst: Tree, opts: PlanOptions): Plan {
       if (leader !== i) {
         // Unchanged only when it already is the same inode as its first file's destination, and that one stays.
         const lj = plan.matchOf[leader]!;
-        const linked = dType === T_FILE && lj >= 0 && !changing[leader] && sameInode(dst, j!, lj);
+        const linked = present && dType === T_FILE && lj >= 0 && !changing[leader] && sameInode(dst, j!, lj);
         if (linked) {
           plan.skipped++;
           if (metaDiffers(src, i, dst, j!, opts)) plan.fixMeta.push(i);
         } else plan.hardLinks.push([i, leader]);
-        continue;
+        return;
       }
-      const same = dType === 0 ? false : fileUnchanged(src, i, dst, j!, opts);
+      const same = present ? fileUnchanged(src, i, dst, j!, opts) : false;
       if (same !== true) changing[i] = 1;
       if (same === "check") {
         plan.checks.push(i);
@@ -262,28 +339,30 @@ export function planTrees(src: Tree, dst: Tree, opts: PlanOptions): Plan {
         if (metaDiffers(src, i, dst, j!, opts)) plan.fixMeta.push(i);
       } else plan.need.push(i);
     }
-  }
-  if (opts.mirror) {
-    const gone = new Set<string>();
-    for (let j = 0; j < dst.paths.length; j++) {
-      if (dstSeen[j]) continue;
-      const rel = dst.paths[j]!;
-      const parent = parentOf(rel);
-      const isDir = dst.types[j] === T_DIR;
-      if (parent && replacedDirs.has(parent)) {
-        // Contents of a directory a source entry replaces: removed with it, counted as deletes.
-        if (isDir) replacedDirs.add(rel);
-        plan.deletePlanned++;
-        continue;
-      }
-      if (parent && plan.blocked.has(parent)) continue;
-      plan.extraneous.push(j);
+  };
+  const extraneous = (j: number) => {
+    if (!opts.mirror) return;
+    const rel = dst.paths[j]!;
+    const parent = parentOf(rel);
+    const isDir = dst.types[j] === T_DIR;
+    if (parent && replacedDirs.has(parent)) {
+      // Contents of a directory a source entry replaces: removed with it, counted as deletes.
+      if (isDir) replacedDirs.add(rel);
       plan.deletePlanned++;
-      if (isDir) gone.add(rel);
-      if (parent && gone.has(parent)) continue;
-      plan.extraneousTop.push(j);
+      return;
     }
-  }
+    if (parent && plan.blocked.has(parent)) return;
+    plan.extraneous.push(j);
+    plan.deletePlanned++;
+    if (isDir) gone.add(rel);
+    if (parent && gone.has(parent)) return;
+    plan.extraneousTop.push(j);
+  };
+  marchTrees(src, dst, {
+    srcOnly: (i) => source(i, undefined),
+    match: (i, j) => source(i, j),
+    dstOnly: extraneous,
+  });
   return plan;
 }
 

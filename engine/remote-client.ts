@@ -152,6 +152,46 @@ export async function listRemote(url: string, opts: { authToken?: string; connec
   }
 }
 
+/** A daemon's directory as a Tree, for `blit check`; nothing on the daemon is changed. */
+export interface RemoteTree {
+  /** The URL as given, normalized. */
+  url: string;
+  tree: Tree;
+  /** The URL names one file, not a directory. */
+  singleFile: boolean;
+  /** The daemon's walk errors (tree.errors holds the first 100, side "source"). */
+  errorCount: number;
+}
+
+/**
+ * Reads the tree beneath blit://HOST:PORT/MODULE[/PATH] through the pull negotiation with
+ * dry_run set: the daemon walks and sends its manifest (checked like any pull's) and registers
+ * no transfer, so read-only modules work and nothing is written. Failures throw RemoteError.
+ */
+export async function fetchRemoteTree(url: string, opts: { authToken?: string; exclude?: string[]; connectTimeout?: number } = {}): Promise<RemoteTree> {
+  const u = parseRemoteUrl(url, { needModule: true });
+  const client = blitClient(u.address);
+  const md = metadataFor(opts.authToken);
+  try {
+    await waitReady(client, u, opts.connectTimeout ?? 10);
+    const reply = await call<any>(client, "Negotiate", {
+      direction: "pull", module: u.module, path: u.path, client_version: VERSION,
+      options: { mirror: false, checksum: false, size_only: false, ignore_times: false, max_delete: -1, force: false, dry_run: true, exclude: opts.exclude ?? [], bwlimit: 0 },
+    }, md, u);
+    let decoded: { tree: Tree; singleFile: boolean };
+    try {
+      decoded = decodeManifest(reply.manifest);
+    } catch (err) {
+      throw err instanceof PathError ? new RemoteError("PROTOCOL", `daemon sent an unsafe manifest: ${err.message}`) : err;
+    }
+    const { tree, singleFile } = decoded;
+    tree.errors = (reply.errors ?? []).map((e: any) => ({ path: printable(String(e.path)), side: "source", code: String(e.code), message: printable(String(e.message)) }));
+    return { url: formatRemoteUrl(u), tree, singleFile, errorCount: Math.max(tree.errors.length, Number(reply.error_count ?? 0)) };
+  } finally {
+    client.close();
+  }
+}
+
 /** Connects the data plane over TCP to the host the user named (never an address the daemon names). */
 function connectTcp(host: string, port: number, timeoutMs: number): Promise<SocketChannel> {
   return new Promise((resolveConn, reject) => {

@@ -49,6 +49,11 @@ export interface Tree {
   errors: RunError[];
   /** Temporaries a killed earlier run left behind (named-temp fallback only); relative paths. */
   staleTemps: string[];
+  /**
+   * Set by walkTree: `paths` are in its order (plan.ts compareWalkOrder), so marchTrees need not
+   * check. A tree from elsewhere (a peer's manifest) is checked and put in order when it is not.
+   */
+  walkOrdered?: boolean;
 }
 
 type ColumnKey = "paths" | "types" | "sizes" | "modes" | "mtimeSec" | "mtimeNsec" | "dev" | "ino" | "nlink" | "uid" | "gid" | "blocks";
@@ -201,7 +206,7 @@ export function walkTree(root: string | number, excludes: string[], side: "sourc
   const ex = new Excluder(excludes);
   const paths: string[] = [];
   const cols = new Columns();
-  const tree: Tree = { ...emptyTree(), paths };
+  const tree: Tree = { ...emptyTree(), paths, walkOrdered: true };
   cols.fill(tree);
   const fail = (rel: string, err: unknown) => {
     const code = (err as { code?: string }).code ?? "EIO";

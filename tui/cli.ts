@@ -14,6 +14,7 @@ import { filesystemType, metadataPrivileges } from "../ffi/index.ts";
 const diagnoseCommands = () => import("./diagnose-command.ts");
 const remoteCommands = () => import("./remote-command.ts");
 const traceCommands = () => import("./trace-command.ts");
+const checkCommands = () => import("./check-command.ts");
 import { EXIT_FATAL, EXIT_INTERRUPTED, EXIT_OK, exitCodeFor } from "./exit-codes.ts";
 import { COMMON_TRANSFER_OPTIONS } from "./transfer-flags.ts";
 import { bytes, count, holeNote, rate, seconds, specialsNote } from "./format.ts";
@@ -30,6 +31,9 @@ Usage:
                                   fetch from a blitd module into DST
   blit ls   blit://HOST:PORT[/MODULE[/PATH]]
                                   list a daemon's modules, or a directory in one
+  blit check SRC DST [--checksum] [--exclude GLOB] [--json]
+                                  list what is missing, extra or different between two trees
+                                  (either may be blit://...); exit 0 equal, 1 different, 2 error
   blit diagnostics perf [--limit N] [--json]
                                   recent runs from the telemetry store
   blit diagnose [RUN_ID | --last] [--since 7d] [--format text|md|json]
@@ -52,6 +56,7 @@ Flags of copy and mirror (details: 'blit copy --help', 'blit mirror --help'):
 Exit codes:
   0    all done
   1    some files failed (each is named on stderr); the rest was done, mirror deleted nothing
+       (blit check: 1 means the trees differ)
   2    usage error or fatal error (bad flags, missing source, destination inside source,
        no space left on the destination); nothing or only part was written
   130  interrupted (Ctrl-C or SIGTERM); temporary files removed, run recorded as interrupted
@@ -160,7 +165,7 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
   }
   if (cmd === "help") {
     const topic = rest[0];
-    if (topic && ["diagnose", "predict", "tune", "trace", "push", "pull", "ls"].includes(topic)) return main([topic, "--help"], io);
+    if (topic && ["diagnose", "predict", "tune", "trace", "push", "pull", "ls", "check"].includes(topic)) return main([topic, "--help"], io);
     else say(topic && HELP[topic] ? HELP[topic]! : MAIN_HELP);
     return EXIT_OK;
   }
@@ -174,6 +179,7 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
     if (cmd === "push") return await (await remoteCommands()).pushCommand(rest, io);
     if (cmd === "pull") return await (await remoteCommands()).pullCommand(rest, io);
     if (cmd === "ls") return await (await remoteCommands()).lsCommand(rest, io);
+    if (cmd === "check") return await (await checkCommands()).checkCommand(rest, io);
     err(`unknown command '${cmd}'; run 'blit --help' for the commands`);
     return EXIT_FATAL;
   } catch (e) {

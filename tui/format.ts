@@ -31,7 +31,6 @@ export function clock(ms: number): string {
   return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${ss}` : `${m}:${ss}`;
 }
 
-/** ", N of it holes" after a byte count when sparse files kept holes; "" otherwise. */
 const SPECIAL_NAMES: Record<string, [string, string, string]> = {
   fifo: ["FIFO", "FIFOs", "--specials"], socket: ["socket", "sockets", "--specials"],
   char: ["character device", "character devices", "--devices"], block: ["block device", "block devices", "--devices"],
@@ -49,6 +48,15 @@ export function specialsNote(skipped: Partial<Record<string, number>> | undefine
     .join(", ");
 }
 
+/** ", N of it holes" after a byte count when sparse files kept holes; "" otherwise. */
 export function holeNote(c: { holeBytes?: number }): string {
   return c.holeBytes ? `, ${bytes(c.holeBytes)} of it holes` : "";
+}
+
+/**
+ * A path as one line of terminal output: control characters (C0, DEL, C1) as \xNN and a
+ * backslash doubled, so a name holding a newline cannot forge another line.
+ */
+export function escapePath(p: string): string {
+  return p.replace(/[\\\u0000-\u001f\u007f-\u009f]/g, (c) => (c === "\\" ? "\\\\" : `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`));
 }

@@ -1,7 +1,7 @@
 // The blit command line and its terminal views.
 export { main } from "./cli.ts";
 export type { Io } from "./cli.ts";
-export { EXIT_OK, EXIT_PARTIAL, EXIT_FATAL, EXIT_INTERRUPTED, exitCodeFor } from "./exit-codes.ts";
+export { EXIT_OK, EXIT_PARTIAL, EXIT_DIFFERENT, EXIT_FATAL, EXIT_INTERRUPTED, exitCodeFor, exitCodeForCheck } from "./exit-codes.ts";
 // `blit diagnose --ai`: blit's transfer flags as data, and the diagnose UI's pieces.
 export { TRANSFER_FLAGS, transferFlag, transferFlagNames } from "./transfer-flags.ts";
 export type { TransferCommand, TransferFlag } from "./transfer-flags.ts";

@@ -93,7 +93,8 @@ Exit codes: 0 listed; 2 bad URL, "cannot reach HOST:PORT", "auth token rejected"
 "module 'x' not found", or the path does not exist.
 `;
 
-function readToken(file: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
+/** The auth token: --auth-token-file beats BLIT_AUTH_TOKEN; undefined when neither is set. */
+export function readToken(file: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
   if (file) {
     try {
       return readFileSync(file, "utf8").trim();

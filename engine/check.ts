@@ -1,0 +1,294 @@
+// blit check: compare two directory trees, local or on a blitd module, and change neither. Both
+// sides are walked (walkTree, or the daemon's manifest), marched in lock step (marchTrees), and
+// each file present on both sides is judged by the planner's own rule (fileUnchanged, one modify
+// window), so "equal" here means "a copy or mirror would transfer nothing".
+import { realpathSync, statSync } from "node:fs";
+import { resolve } from "node:path";
+import { backend, closeFd, openRootDir } from "../ffi/index.ts";
+import { UsageError } from "./errors.ts";
+import { comparePaths, fileUnchanged, marchTrees, sameMtime, typeName } from "./plan.ts";
+import { hashBeneath } from "./remote-receive.ts";
+import { fetchRemoteTree, RemoteError } from "./remote-client.ts";
+import { isRemote } from "./remote-url.ts";
+import type { RunError } from "./report.ts";
+import { T_DIR, T_FILE, T_LINK, walkTree, type Tree } from "./walk.ts";
+
+/** missing: in SRC, not in DST; extra: in DST, not in SRC; differs: on both sides, not equal. */
+export type CheckKind = "missing" | "extra" | "differs";
+
+/**
+ * Why an entry on both sides differs, listed in this order:
+ * - content: the bytes differ (sizes differ, or --checksum hashed both and the hashes differ)
+ * - size: regular files of different sizes
+ * - mtime: modification times further apart than MODIFY_WINDOW_NS (files without --checksum,
+ *   directories always; symlink times are not compared)
+ * - mode: permission bits (files and directories)
+ * - type: a file on one side, a directory or symlink on the other (see `dstType`)
+ * - target: symlinks pointing at different targets
+ */
+export type CheckReason = "content" | "size" | "mtime" | "mode" | "type" | "target";
+
+export type EntryType = "file" | "directory" | "symlink" | "special file";
+
+export interface CheckEntry {
+  /** Relative to both roots, "/"-separated, as the walk read it (not escaped). */
+  path: string;
+  kind: CheckKind;
+  /** The type in SRC (missing, differs) or in DST (extra). */
+  type: EntryType;
+  /** With reason "type": the type in DST. */
+  dstType?: EntryType;
+  /** Empty for missing and extra. */
+  reasons: CheckReason[];
+}
+
+export interface CheckCounts {
+  missing: number;
+  extra: number;
+  differs: number;
+  /** Entries present on both sides with nothing different. */
+  equal: number;
+  /** Files compared by content hash (--checksum). */
+  hashed: number;
+}
+
+/** equal: no difference and no error; different: at least one difference; error: something could not be compared. */
+export type CheckStatus = "equal" | "different" | "error";
+
+export interface CheckOptions {
+  /**
+   * Files of equal size are compared by content (BLAKE2b-256) instead of by mtime, as
+   * `blit copy --checksum` decides. Both sides must be local: blitd sends no hashes without a
+   * transfer. @default false
+   */
+  checksum: boolean;
+  /** --exclude patterns (rsync-style, see engine/exclude.ts), applied to both sides. @default [] */
+  exclude: string[];
+  /** The daemon's auth token for a blit:// side. @default undefined */
+  authToken?: string;
+  /** Seconds to wait for a daemon to answer. @default 10 */
+  connectTimeout?: number;
+}
+
+export interface CheckJob {
+  /** A local directory or blit://HOST:PORT/MODULE[/PATH], as the user typed it. */
+  source: string;
+  destination: string;
+  options?: Partial<CheckOptions>;
+}
+
+export interface CheckResult {
+  /** Absolute path or normalized blit:// URL. */
+  source: string;
+  destination: string;
+  options: { checksum: boolean; exclude: string[] };
+  status: CheckStatus;
+  /** Every difference, in tree order (comparePaths: each directory's contents right after it). */
+  entries: CheckEntry[];
+  counts: CheckCounts;
+  /** The first 1000 errors: unreadable entries on either side, a refusal ("run"). */
+  errors: RunError[];
+  errorCount: number;
+  durationMs: number;
+}
+
+const MAX_ERRORS = 1000;
+
+/** A content hash of the file at `rel` on one side, or null when it cannot be read. */
+export interface ContentHasher {
+  source(rel: string): Uint8Array | null;
+  destination(rel: string): Uint8Array | null;
+}
+
+export interface Comparison {
+  entries: CheckEntry[];
+  counts: CheckCounts;
+  errors: RunError[];
+}
+
+function entryType(t: number): EntryType {
+  return typeName(t) as EntryType;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let k = 0; k < a.length; k++) if (a[k] !== b[k]) return false;
+  return true;
+}
+
+/**
+ * Compares two walked trees (roots excluded). With a hasher, files of equal size are compared
+ * by content and their mtimes are not (as --checksum does in a copy); without one, by size and
+ * mtime. What could not be read is an error (the tree's, or a hash's), never a difference.
+ */
+export function compareTrees(src: Tree, dst: Tree, hasher?: ContentHasher): Comparison {
+  const entries: CheckEntry[] = [];
+  const counts: CheckCounts = { missing: 0, extra: 0, differs: 0, equal: 0, hashed: 0 };
+  const errors: RunError[] = [];
+  const rule = { mirror: false, checksum: hasher !== undefined, sizeOnly: false, ignoreTimes: false };
+  // What one side could not read (an entry, or a directory's listing) is unknown there, so the
+  // other side's entries at or below it are neither missing nor extra: the error says so.
+  const srcUnknown = unknownUnder(src);
+  const dstUnknown = unknownUnder(dst);
+  marchTrees(src, dst, {
+    srcOnly(i) {
+      if (dstUnknown(src.paths[i]!)) return;
+      counts.missing++;
+      entries.push({ path: src.paths[i]!, kind: "missing", type: entryType(src.types[i]!), reasons: [] });
+    },
+    dstOnly(j) {
+      if (srcUnknown(dst.paths[j]!)) return;
+      counts.extra++;
+      entries.push({ path: dst.paths[j]!, kind: "extra", type: entryType(dst.types[j]!), reasons: [] });
+    },
+    match(i, j) {
+      const rel = src.paths[i]!;
+      const t = src.types[i]!;
+      const reasons: CheckReason[] = [];
+      let unreadable = false;
+      if (t !== dst.types[j]) reasons.push("type");
+      else if (t === T_FILE) {
+        const same = fileUnchanged(src, i, dst, j, rule);
+        if (same === "check") {
+          const a = hasher!.source(rel);
+          const b = hasher!.destination(dst.paths[j]!);
+          for (const [h, side] of [[a, "source"], [b, "destination"]] as const) {
+            if (h === null) errors.push({ path: rel, side, code: "EIO", message: "cannot be read to compare its content" });
+          }
+          if (a && b) {
+            counts.hashed++;
+            if (!sameBytes(a, b)) reasons.push("content");
+          } else unreadable = true;
+        } else if (!same) {
+          if (src.sizes[i] !== dst.sizes[j]) reasons.push("content", "size");
+          if (!rule.checksum && !sameMtime(src, i, dst, j)) reasons.push("mtime");
+        }
+        if ((src.modes[i]! & 0o7777) !== (dst.modes[j]! & 0o7777)) reasons.push("mode");
+      } else if (t === T_DIR) {
+        if (!sameMtime(src, i, dst, j)) reasons.push("mtime");
+        if ((src.modes[i]! & 0o7777) !== (dst.modes[j]! & 0o7777)) reasons.push("mode");
+      } else if (t === T_LINK) {
+        // an unreadable link has no target; its error is reported instead
+        if (src.links[i] === undefined || dst.links[j] === undefined) unreadable = true;
+        else if (src.links[i] !== dst.links[j]) reasons.push("target");
+      }
+      if (reasons.length > 0) {
+        counts.differs++;
+        const e: CheckEntry = { path: rel, kind: "differs", type: entryType(t), reasons };
+        if (reasons[0] === "type") e.dstType = entryType(dst.types[j]!);
+        entries.push(e);
+      } else if (!unreadable) counts.equal++;
+    },
+  });
+  // The march follows walkTree's order (a directory's entries together); a listing reads
+  // better as a tree, each directory's contents right after it.
+  entries.sort((x, y) => comparePaths(x.path, y.path));
+  return { entries, counts, errors };
+}
+
+/** Whether a path is at or below one the tree's walk could not read ("." covers everything). */
+function unknownUnder(t: Tree): (rel: string) => boolean {
+  const failed = new Set(t.errors.map((e) => e.path));
+  if (failed.size === 0) return () => false;
+  if (failed.has(".")) return () => true;
+  return (rel) => {
+    for (let k = rel.indexOf("/"); k > 0; k = rel.indexOf("/", k + 1)) if (failed.has(rel.slice(0, k))) return true;
+    return failed.has(rel);
+  };
+}
+
+/** The one constructor of a CheckResult, for a finished comparison or a refusal before it. */
+function checkResult(job: CheckJob, parts: { source?: string; destination?: string; comparison?: Comparison; errors: RunError[]; errorCount: number; t0: number }): CheckResult {
+  const c = parts.comparison;
+  const entries = c?.entries ?? [];
+  const status: CheckStatus = parts.errorCount > 0 ? "error" : entries.length > 0 ? "different" : "equal";
+  return {
+    source: parts.source ?? job.source,
+    destination: parts.destination ?? job.destination,
+    options: { checksum: job.options?.checksum ?? false, exclude: [...(job.options?.exclude ?? [])] },
+    status,
+    entries,
+    counts: c?.counts ?? { missing: 0, extra: 0, differs: 0, equal: 0, hashed: 0 },
+    errors: parts.errors.slice(0, MAX_ERRORS),
+    errorCount: parts.errorCount,
+    durationMs: performance.now() - parts.t0,
+  };
+}
+
+/** A check refused before comparing (bad path, unreachable daemon...): status "error". */
+export function refusedCheck(job: CheckJob, err: { code: string; message: string }): CheckResult {
+  return checkResult(job, { errors: [{ path: ".", side: "run", code: err.code, message: err.message }], errorCount: 1, t0: performance.now() });
+}
+
+interface Side {
+  /** What the result names: an absolute path or the normalized URL. */
+  label: string;
+  tree: Tree;
+  /** Extra errors beyond tree.errors (a daemon sends the first 100). */
+  moreErrors: number;
+  /** Local sides: the real directory, for hashing. */
+  root?: string;
+}
+
+async function readSide(arg: string, side: "source" | "destination", opts: CheckOptions): Promise<Side> {
+  if (isRemote(arg)) {
+    const r = await fetchRemoteTree(arg, { authToken: opts.authToken, exclude: opts.exclude, connectTimeout: opts.connectTimeout });
+    if (r.singleFile) throw new UsageError("NOT_A_DIRECTORY", `${side} '${r.url}' is a file; check compares two directories`);
+    r.tree.errors = r.tree.errors.map((e) => ({ ...e, side }));
+    return { label: r.url, tree: r.tree, moreErrors: r.errorCount - r.tree.errors.length };
+  }
+  const abs = resolve(arg);
+  let real: string;
+  try {
+    // A symlink naming the root is followed (like `rsync SRC/`); nothing below it is.
+    real = realpathSync(abs);
+    if (!statSync(real).isDirectory()) throw new UsageError("NOT_A_DIRECTORY", `${side} '${arg}' is not a directory; check compares two directories`);
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    const code = (err as { code?: string }).code ?? "EIO";
+    throw new UsageError(code === "ENOENT" ? (side === "source" ? "SOURCE_MISSING" : "DEST_MISSING") : "UNREADABLE",
+      `${side} '${arg}' ${code === "ENOENT" ? "does not exist" : `cannot be read (${code})`}`);
+  }
+  try {
+    return { label: abs, tree: walkTree(real, opts.exclude, side), moreErrors: 0, root: real };
+  } finally {
+    backend().closeCache();
+  }
+}
+
+/**
+ * Compares SRC and DST and returns the differences. Never throws for bad input or an
+ * unreachable daemon: those come back as a result with status "error" (see refusedCheck).
+ */
+export async function check(job: CheckJob): Promise<CheckResult> {
+  const t0 = performance.now();
+  const opts: CheckOptions = { checksum: false, exclude: [], ...job.options };
+  try {
+    if (opts.checksum && (isRemote(job.source) || isRemote(job.destination))) {
+      throw new UsageError("CHECKSUM_REMOTE", `--checksum needs both sides local: blitd sends file hashes only during a transfer (compare by size and mtime without --checksum, or pull the module first)`);
+    }
+    const src = await readSide(job.source, "source", opts);
+    const dst = await readSide(job.destination, "destination", opts);
+    const fds: number[] = [];
+    let comparison: Comparison;
+    try {
+      let hasher: ContentHasher | undefined;
+      if (opts.checksum) {
+        const srcFd = openRootDir(src.root!);
+        fds.push(srcFd);
+        const dstFd = openRootDir(dst.root!);
+        fds.push(dstFd);
+        hasher = { source: (rel) => hashBeneath(srcFd, rel), destination: (rel) => hashBeneath(dstFd, rel) };
+      }
+      comparison = compareTrees(src.tree, dst.tree, hasher);
+    } finally {
+      for (const fd of fds) closeFd(fd);
+    }
+    const errors = [...src.tree.errors, ...dst.tree.errors, ...comparison.errors];
+    const errorCount = errors.length + src.moreErrors + dst.moreErrors;
+    return checkResult(job, { source: src.label, destination: dst.label, comparison, errors, errorCount, t0 });
+  } catch (err) {
+    if (err instanceof UsageError || err instanceof RemoteError) return refusedCheck(job, err);
+    throw err;
+  }
+}

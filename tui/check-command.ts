@@ -1,0 +1,172 @@
+// blit check SRC DST: parse flags, compare (engine check), print the differences, map the
+// outcome to an exit code (tui/exit-codes.ts). The flags are one table, from which both the
+// parser's options and the --help text are made.
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { check, refusedCheck, type CheckEntry, type CheckJob, type CheckResult } from "../engine/index.ts";
+import { EXIT_OK, exitCodeForCheck } from "./exit-codes.ts";
+import { count, escapePath } from "./format.ts";
+import { readToken } from "./remote-command.ts";
+
+export interface CheckIo {
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
+  env: NodeJS.ProcessEnv;
+}
+
+interface CheckFlag {
+  name: string;
+  short?: string;
+  type: "boolean" | "string";
+  /** May be given more than once. */
+  multiple?: boolean;
+  /** The value's placeholder in help. */
+  value?: string;
+  help: string;
+}
+
+const CHECK_FLAGS: readonly CheckFlag[] = [
+  {
+    name: "checksum", short: "c", type: "boolean",
+    help: "compare files of equal size by content hash (BLAKE2b-256) instead of mtime, as 'blit copy --checksum' decides; both sides must be local (exit 2 with a blit:// side)",
+  },
+  {
+    name: "exclude", type: "string", multiple: true, value: "GLOB",
+    help: "leave out matching entries on both sides (repeatable; same rules as 'blit copy')",
+  },
+  {
+    name: "auth-token-file", type: "string", value: "FILE",
+    help: "the daemon's auth token for a blit:// side (env BLIT_AUTH_TOKEN holds the token itself)",
+  },
+  { name: "json", type: "boolean", help: "print one JSON object on stdout: the missing, extra and differing entries, counts, errors" },
+  { name: "help", short: "h", type: "boolean", help: "this help" },
+];
+
+const PARSE_OPTIONS: NonNullable<ParseArgsConfig["options"]> = Object.fromEntries(CHECK_FLAGS.map((f) => [
+  f.name, { type: f.type, ...(f.short ? { short: f.short } : {}), ...(f.multiple ? { multiple: true } : {}) },
+]));
+
+/** "  -c, --checksum         text", wrapped at 96 columns under the text's column. */
+function flagLines(flags: readonly CheckFlag[]): string {
+  const col = 25;
+  const width = 96;
+  const out: string[] = [];
+  for (const f of flags) {
+    const head = `  ${f.short ? `-${f.short}, ` : "    "}--${f.name}${f.value ? ` ${f.value}` : ""}`;
+    const words = f.help.split(" ");
+    let line = head.length < col - 1 ? head.padEnd(col) : `${head}\n${" ".repeat(col)}`;
+    let used = line.length - line.lastIndexOf("\n") - 1;
+    let first = true;
+    for (const w of words) {
+      if (!first && used + 1 + w.length > width) {
+        out.push(line);
+        line = " ".repeat(col) + w;
+        used = line.length;
+      } else {
+        line += (first ? "" : " ") + w;
+        used += (first ? 0 : 1) + w.length;
+      }
+      first = false;
+    }
+    out.push(line);
+  }
+  return out.join("\n");
+}
+
+export const CHECK_HELP = `blit check SRC DST [flags]
+
+Compare two directories and change neither; either may be blit://HOST:PORT/MODULE[/PATH] (a
+blitd module, read-only ones included; IPv6 hosts are written [::1]). One line per difference:
+
+  missing  PATH               in SRC, not in DST
+  extra    PATH               in DST, not in SRC
+  differs  PATH (REASONS)     on both sides, not equal
+
+then the summary "N missing, N extra, N differ; M entries equal". Reasons:
+  content   the bytes differ: sizes differ, or --checksum hashed both files
+  size      files of different sizes
+  mtime     modification times more than 1 µs apart (files without --checksum; directories)
+  mode      permission bits (files and directories)
+  type      one kind of entry in SRC, another in DST ("type: file in SRC, directory in DST")
+  target    symlinks pointing at different targets
+A file counts as equal by the rule 'blit copy' uses to skip it (same size and mtime, or same
+content with --checksum), so a check right after 'blit mirror' finds the trees equal; the one
+exception today is a file whose mode alone changed, which copy and mirror skip without updating
+its mode. The roots themselves are not compared; a symlink named as SRC or DST is followed,
+nothing below it is.
+Control characters in paths are shown escaped (\\x0a, and \\\\ for a backslash); --json gives
+paths exactly.
+
+Flags:
+${flagLines(CHECK_FLAGS)}
+
+Exit codes:
+  0    the trees are equal
+  1    they differ (each difference is listed)
+  2    something could not be compared (named on stderr): bad flags, SRC or DST missing, not a
+       directory or unreadable, an entry that could not be read, --checksum with a blit://
+       side, "cannot reach HOST:PORT", "auth token rejected", "module 'x' not found"
+`;
+
+function reasonText(e: CheckEntry): string {
+  return e.reasons.map((r) => (r === "type" ? `type: ${e.type} in SRC, ${e.dstType} in DST` : r)).join(", ");
+}
+
+/** The line a person reads for one difference. */
+export function entryLine(e: CheckEntry): string {
+  const path = escapePath(e.path);
+  return e.kind === "differs" ? `differs  ${path} (${reasonText(e)})` : `${e.kind.padEnd(7)}  ${path}`;
+}
+
+export function checkSummary(r: CheckResult): string {
+  const c = r.counts;
+  let s = `${count(c.missing)} missing, ${count(c.extra)} extra, ${count(c.differs)} differ; ${count(c.equal)} entr${c.equal === 1 ? "y" : "ies"} equal`;
+  if (c.hashed) s += ` (${count(c.hashed)} file${c.hashed === 1 ? "" : "s"} compared by content)`;
+  if (r.errorCount) s += `; ${count(r.errorCount)} error${r.errorCount === 1 ? "" : "s"} (listed on stderr)`;
+  return s;
+}
+
+/** What --json prints: the result with its entries split into the three lists. */
+export function checkJson(r: CheckResult): Record<string, unknown> {
+  const { entries, ...rest } = r;
+  const pick = (kind: CheckEntry["kind"]) => entries.filter((e) => e.kind === kind).map(({ kind: _k, ...e }) => e);
+  return { ...rest, exitCode: exitCodeForCheck(r.status), missing: pick("missing"), extra: pick("extra"), differs: pick("differs") };
+}
+
+export async function checkCommand(args: string[], io: CheckIo): Promise<number> {
+  const say = (s: string) => io.stdout.write(s.endsWith("\n") ? s : s + "\n");
+  const err = (s: string) => io.stderr.write(`blit: ${s}\n`);
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, strict: true, options: PARSE_OPTIONS });
+  const flag = <T>(name: string) => values[name] as T | undefined;
+  if (flag<boolean>("help")) {
+    say(CHECK_HELP);
+    return EXIT_OK;
+  }
+  const job: CheckJob = {
+    source: positionals[0] ?? "",
+    destination: positionals[1] ?? "",
+    options: { checksum: flag<boolean>("checksum") ?? false, exclude: flag<string[]>("exclude") ?? [] },
+  };
+  let result: CheckResult;
+  if (positionals.length !== 2) {
+    result = refusedCheck(job, { code: "USAGE", message: `check needs SRC and DST (got ${positionals.length} argument${positionals.length === 1 ? "" : "s"}); run 'blit check --help'` });
+  } else {
+    try {
+      job.options!.authToken = readToken(flag<string>("auth-token-file"), io.env);
+      result = await check(job);
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (!code) throw e;
+      result = refusedCheck(job, { code, message: (e as Error).message });
+    }
+  }
+  const shown = result.errors.slice(0, 50);
+  for (const e of shown) err(e.side === "run" ? e.message : `error: ${e.side} ${escapePath(e.path)}: ${e.message} [${e.code}]`);
+  if (result.errorCount > shown.length) err(`… and ${count(result.errorCount - shown.length)} more errors (the first 1,000 are in --json)`);
+  if (flag<boolean>("json")) say(JSON.stringify(checkJson(result)));
+  else {
+    const lines = result.entries.map(entryLine);
+    if (lines.length) say(lines.join("\n"));
+    if (result.status !== "error" || result.counts.equal + result.entries.length > 0) say(checkSummary(result));
+  }
+  return exitCodeForCheck(result.status);
+}

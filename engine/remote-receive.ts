@@ -19,9 +19,10 @@ import { FdDestTree } from "./dest-tree.ts";
 import { deleteGuard, writePath, type Plan } from "./plan.ts";
 import { shardWriters, type ShardReply, type ShardWriterPool } from "./shard-pool.ts";
 import { tempName, writeFileAt } from "./receive-file.ts";
-import { T_DIR, type Tree } from "./walk.ts";
+import { T_DIR, T_LINK, type Tree } from "./walk.ts";
 
 const MAX_ERRORS_KEPT = 1000;
+const NO_KEEP = { owner: false, group: false, xattrs: false, acls: false };
 /** Zeros for hashing a hole (--checksum hashes the content as it reads back). */
 const ZEROS = new Uint8Array(1 << 20);
 const ST_EXPECTED = 1;
@@ -510,7 +511,10 @@ export class TreeReceiver implements FrameHandler {
     const s = this.summary;
     let refused = false;
     try {
-      if (!opts.dryRun && !opts.interrupted && !s.fatal) this.linkHardLinks();
+      if (!opts.dryRun && !opts.interrupted && !s.fatal) {
+        this.linkHardLinks();
+        this.fixModes();
+      }
       if (this.opts.mirror && !this.opts.singleFile && s.deletePlanned > 0) {
         const refusal = deleteGuard(this.plan, {
           errors, interrupted: !!opts.interrupted || s.fatal !== undefined, sourceEmpty: this.src.paths.length === 0,
@@ -537,6 +541,19 @@ export class TreeReceiver implements FrameHandler {
       try {
         this.tree.link(writePath(this.plan, this.src.paths[first]!), writePath(this.plan, rel));
         this.summary.filesWritten++;
+      } catch (err) {
+        this.fsError(rel, err);
+      }
+    }
+  }
+
+  /** Entries left in place whose permission bits differ from the sender's get them (as rsync -a does). */
+  private fixModes(): void {
+    for (const i of this.plan.fixMeta) {
+      if (this.src.types[i] === T_LINK) continue;
+      const rel = this.src.paths[i]!;
+      try {
+        this.tree.setMeta(rel, {}, NO_KEEP, this.src.modes[i]!);
       } catch (err) {
         this.fsError(rel, err);
       }

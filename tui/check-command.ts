@@ -89,9 +89,8 @@ then the summary "N missing, N extra, N differ; M entries equal". Reasons:
   type      one kind of entry in SRC, another in DST ("type: file in SRC, directory in DST")
   target    symlinks pointing at different targets
 A file counts as equal by the rule 'blit copy' uses to skip it (same size and mtime, or same
-content with --checksum), so a check right after 'blit mirror' finds the trees equal; the one
-exception today is a file whose mode alone changed, which copy and mirror skip without updating
-its mode. The roots themselves are not compared; a symlink named as SRC or DST is followed,
+content with --checksum), so a check right after 'blit mirror' finds the trees equal (a file
+whose mode alone changed keeps its content and gets the new mode). The roots themselves are not compared; a symlink named as SRC or DST is followed,
 nothing below it is.
 Control characters in paths are shown escaped (\\x0a, and \\\\ for a backslash); --json gives
 paths exactly.

@@ -119,8 +119,9 @@ links, empty directories are kept, directory mtimes are set last.
 
 What is kept: as root, a file's owner and group (unless --no-owner, --no-group); with -X its
 extended attributes, with -A its POSIX ACL; all given to the temporary before it gets its name.
-A file whose size and mtime match is not copied, so its owner and attributes are not updated.
-Directories and symlinks do not get owners, attributes or ACLs yet.
+Directories, symlinks (the link itself) and special files get them too. An entry whose size and
+mtime match is not copied; its mode, owner and group are set again if they differ (not its
+attributes). -H keeps hard links, --specials and --devices create FIFOs, sockets and devices.
 
 ${COPY_FLAGS}
 `,

@@ -26,7 +26,14 @@ afterAll(async () => {
 const isRoot = process.getuid?.() === 0;
 
 type Command = "copy" | "mirror" | "push --mirror" | "pull --mirror";
-const COMMANDS: Command[] = ["copy", "mirror", "push --mirror", "pull --mirror"];
+/** Each local command runs against the Linux backend and the portable one (BLIT_BACKEND=portable). */
+type Backend = "linux" | "portable";
+const RUNS: [Command, Backend][] = [
+  ["copy", "linux"], ["mirror", "linux"], ["push --mirror", "linux"], ["pull --mirror", "linux"],
+  ["copy", "portable"], ["mirror", "portable"],
+];
+/** What the portable backend (node:fs, for systems without the Linux calls) cannot keep: xattrs and ACLs of files. */
+const portableKeeps = (f: Feature) => !f.flags.some((flag) => flag === "-X" || flag === "-A");
 
 /** Long itemize lines (the deep path) and long lists cut down to what a failure message needs. */
 function short(lines: string[], max = 10): string[] {
@@ -41,7 +48,7 @@ let caseNo = 0;
  * DST and blit into its own (inside the module for a push), both prepared alike, and returns what
  * a user would compare: blit's outcome, rsync's itemized differences, and the features' checks.
  */
-async function runBoth(t: TempDir, cmd: Command, features: Feature[], viaLink: boolean) {
+async function runBoth(t: TempDir, cmd: Command, features: Feature[], viaLink: boolean, backend: Backend = "linux") {
   const id = `conf-${++caseNo}`;
   const src = cmd === "pull --mirror" ? join(mod.path, `${id}-src`) : t.join("src");
   mkdirSync(src, { recursive: true });
@@ -63,7 +70,7 @@ async function runBoth(t: TempDir, cmd: Command, features: Feature[], viaLink: b
     cmd === "copy" || cmd === "mirror" ? [cmd, srcArg, got]
     : cmd === "push --mirror" ? ["push", srcArg, `${mod.url}/${id}`, "--mirror"]
     : ["pull", `${mod.url}/${viaLink ? `${id}-src-link` : `${id}-src`}`, got, "--mirror"];
-  const r = await blit(t, [...args, ...flags, "--json"], { timeoutMs: 120_000 });
+  const r = await blit(t, [...args, ...flags, "--json"], { timeoutMs: 120_000, env: backend === "portable" ? { BLIT_BACKEND: "portable" } : {} });
   return {
     outcome: outcome(r),
     itemized: short(itemizeDiff(ref, got)),
@@ -73,19 +80,19 @@ async function runBoth(t: TempDir, cmd: Command, features: Feature[], viaLink: b
 
 const AGREES = { outcome: { exit: 0, errorCount: 0, errors: [], stderr: "" }, itemized: [], checks: [] };
 
-for (const cmd of COMMANDS) {
-  describe(`blit ${cmd} keeps what rsync -aHAXS --numeric-ids keeps`, () => {
-    const features = FEATURES.filter((f) => cmd !== "copy" || !f.mirrorOnly);
+for (const [cmd, backend] of RUNS) {
+  describe(`blit ${cmd}${backend === "portable" ? " (portable backend)" : ""} keeps what rsync -aHAXS --numeric-ids keeps`, () => {
+    const features = FEATURES.filter((f) => (cmd !== "copy" || !f.mirrorOnly) && (backend === "linux" || portableKeeps(f)));
     test.each(features.map((f) => [f.name, f] as const))("%s", async (_name, f) => {
       if (f.needsRoot && !isRoot) return void console.warn(`skipped: '${f.name}' needs root`);
       const t = temps.make();
-      expect(await runBoth(t, cmd, [f], !!f.srcViaLink)).toEqual(AGREES);
+      expect(await runBoth(t, cmd, [f], !!f.srcViaLink, backend)).toEqual(AGREES);
     }, 120_000);
 
     test("the whole awkward tree at once", async () => {
       const t = temps.make();
       const all = features.filter((f) => !f.srcViaLink && (isRoot || !f.needsRoot));
-      expect(await runBoth(t, cmd, all, false)).toEqual(AGREES);
+      expect(await runBoth(t, cmd, all, false, backend)).toEqual(AGREES);
     }, 180_000);
   });
 }

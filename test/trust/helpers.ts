@@ -13,8 +13,8 @@ export const NOBODY = { user: "nobody", group: "nogroup" } as const;
 export const AS_NOBODY = ["setpriv", `--reuid=${NOBODY.user}`, `--regid=${NOBODY.group}`, "--clear-groups"];
 
 /** Runs `blit ...args` with its BLIT_HOME in t and telemetry off (these suites test files, not runs). */
-export function blit(t: TempDir, args: string[], opts: { timeoutMs?: number } = {}): Promise<CliResult> {
-  return runCli(args, { home: t.home, env: { BLIT_TELEMETRY: "off" }, timeoutMs: opts.timeoutMs });
+export function blit(t: TempDir, args: string[], opts: { timeoutMs?: number; env?: Record<string, string> } = {}): Promise<CliResult> {
+  return runCli(args, { home: t.home, env: { BLIT_TELEMETRY: "off", ...opts.env }, timeoutMs: opts.timeoutMs });
 }
 
 /**

@@ -504,6 +504,7 @@ class LocalRun {
       paths.single ? paths.src : join(this.srcRootPrefix, srcTree.paths[i]!),
       join(this.dstRootPrefix, this.target(i)),
       srcTree.sizes[i]!, srcTree.modes[i]!, srcTree.mtimeSec[i]!, srcTree.mtimeNsec[i]!,
+      srcTree.uid?.[i] ?? -1, srcTree.gid?.[i] ?? -1, srcTree.blocks?.[i] ?? -1,
     ];
     const live = (ix: number[]) => (p.blocked.size ? ix.filter((i) => !isBelow(p.blocked, srcTree.paths[i]!)) : ix);
     for (const i of live(large)) batches.push([item(i)]);

@@ -3,8 +3,11 @@ import type { Keep } from "../ffi/index.ts";
 import type { FastPath, RunError } from "./report.ts";
 import type { PackedTree } from "./walk.ts";
 
-/** [source path, destination path, size, mode, mtime seconds, mtime nanoseconds] */
-export type CopyItem = [string, string, number, number, number, number];
+/**
+ * [source path, destination path, size, mode, mtime seconds, mtime nanoseconds, and from the
+ * walk (-1 when unknown): uid, gid, 512-byte blocks allocated]
+ */
+export type CopyItem = [string, string, number, number, number, number, number, number, number];
 
 export interface CopyResult {
   copied: number;

@@ -72,13 +72,18 @@ function copyBatch(id: number, srcRoot: string, dstRoot: string, items: CopyItem
     flush(false);
   };
   let allow = new Set(ALL_PATHS.filter((p) => !deny!.has(p)));
-  for (const [src, dst, size, mode, sec, nsec] of items) {
+  for (const [src, dst, size, mode, sec, nsec, uid, gid, blocks] of items) {
     if (cancelled()) {
       result.cancelled = true;
       break;
     }
     try {
-      const out = fs.copyFile(src, dst, { size, mode, mtimeSec: sec, mtimeNsec: nsec }, { allow, onChunk, cancelled, chunkBytes, keep });
+      // What the walk saw saves the backend a stat of the source.
+      const meta = {
+        size, mode, mtimeSec: sec, mtimeNsec: nsec,
+        ...(keep?.owner && uid >= 0 ? { uid } : {}), ...(keep?.group && gid >= 0 ? { gid } : {}), ...(blocks >= 0 ? { blocks } : {}),
+      };
+      const out = fs.copyFile(src, dst, meta, { allow, onChunk, cancelled, chunkBytes, keep });
       result.copied++;
       result.copiedBytes += out.bytes;
       result.holeBytes += out.holeBytes ?? 0;

@@ -10,7 +10,7 @@ import { fchown, ownerOf } from "./owners.ts";
 import { readXattrs, writeXattrs, type XattrSelection } from "./xattrs.ts";
 import {
   AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW, cstr, errno, fail, fillMtimeTimespecs, libc as bindLibc,
-  O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_RDONLY, O_TMPFILE, O_WRONLY, processUmask, type Libc,
+  O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_RDONLY, O_TMPFILE, O_WRONLY, processUmask, type Libc,
 } from "./libc.ts";
 import { dupFd, openBeneath } from "./openat2.ts";
 import { dataSegments, fdAllocation, mayHaveHoles, seekTo, SPARSE_MIN_BYTES, truncateTo } from "./sparse.ts";
@@ -121,11 +121,27 @@ class DirCache {
     const fd = this.fds.get(dir);
     if (fd !== undefined) {
       this.fds.delete(dir);
+      this.newGids.delete(fd);
       this.libc.close(fd);
     }
   }
+  private newGids = new Map<number, number>();
+  /**
+   * The group a file created in the open directory `fd` gets: the directory's own when it is
+   * setgid, else the process's. Learned once per directory handle.
+   */
+  newFileGid(fd: number, statBuf: Uint8Array, view: DataView): number {
+    let gid = this.newGids.get(fd);
+    if (gid === undefined) {
+      if (this.libc.statx(fd, cstr(""), AT_EMPTY_PATH, STATX_WANTED, ptr(statBuf)) < 0) return -1;
+      gid = view.getUint16(28, true) & 0o2000 ? view.getUint32(24, true) : (process.getegid?.() ?? -1);
+      this.newGids.set(fd, gid);
+    }
+    return gid;
+  }
   clear(): void {
     this.lastDir = "";
+    this.newGids.clear();
     for (const fd of this.fds.values()) this.libc.close(fd);
     this.fds.clear();
     for (const r of this.roots) this.libc.close(r.fd);
@@ -144,6 +160,7 @@ export function createLinuxBackend(): Backend & {
   const dirs = new DirCache(libc, errno);
   // The process umask decides whether O_TMPFILE/O_CREAT modes need an fchmod afterwards.
   const mask = processUmask();
+  const euid = process.geteuid?.() ?? -1;
   // struct timespec[2] for futimens/utimensat (a view of a real ArrayBuffer; see libc.ts).
   const times = new Int32Array(new ArrayBuffer(32));
   const setTimespecs = (sec: number, nsec: number) => fillMtimeTimespecs(times, sec, nsec);
@@ -339,7 +356,7 @@ export function createLinuxBackend(): Backend & {
    * change of owner clears setuid bits. Returns true when an ACL was set or removed, which changes
    * the group bits of the mode, so the mode must be set again.
    */
-  function applyKeep(sfd: number, out: number, meta: FileMeta, opts: CopyOptions, src: string, dst: string): boolean {
+  function applyKeep(sfd: number, out: number, meta: FileMeta, opts: CopyOptions, src: string, dst: string, newGid: () => number): boolean {
     const keep = opts.keep;
     let { uid, gid } = meta;
     if ((keep?.owner && uid === undefined) || (keep?.group && gid === undefined)) {
@@ -348,6 +365,9 @@ export function createLinuxBackend(): Backend & {
       if (keep.owner) uid ??= o.uid;
       if (keep.group) gid ??= o.gid;
     }
+    // A new file is already the process's, in the group its directory gives: chown only to change that.
+    if (uid === euid) uid = undefined;
+    if (gid !== undefined && gid === newGid()) gid = undefined;
     if (uid !== undefined || gid !== undefined) fchown(out, uid, gid, dst);
     const sel: XattrSelection | undefined = keep?.xattrs || keep?.acls ? { xattrs: !!keep.xattrs, acls: !!keep.acls } : undefined;
     const attrs = meta.xattrs ?? (sel ? readXattrs(sfd, sel, src) : undefined);
@@ -373,7 +393,8 @@ export function createLinuxBackend(): Backend & {
     const dstDirPath = dirname(dst);
     const dstDir = dirs.get(dstDirPath);
     const name = basename(dst);
-    const sfd = libc.openat(srcDir, cstr(basename(src)), O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
+    // O_NONBLOCK: a FIFO swapped in for the file since the walk must not block this thread.
+    const sfd = libc.openat(srcDir, cstr(basename(src)), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0);
     if (sfd < 0) fail("open", src);
     let out = -1;
     let tmp: string | undefined;
@@ -397,7 +418,7 @@ export function createLinuxBackend(): Backend & {
         }
       }
       const outcome = copyData(sfd, out, meta.size, meta.blocks, src, dst, opts);
-      const aclsWritten = applyKeep(sfd, out, meta, opts, src, dst);
+      const aclsWritten = applyKeep(sfd, out, meta, opts, src, dst, () => dirs.newFileGid(dstDir, statBuf, statView));
       if ((mode & ~mask) !== mode || mode & 0o7000 || aclsWritten) {
         if (libc.fchmod(out, mode) < 0) fail("fchmod", dst);
       }

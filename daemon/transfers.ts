@@ -9,7 +9,9 @@ import {
   ChannelClosedError, resolveChecks, sameFrames, sendFiles, SocketChannel, TreeReceiver,
   emptyTree, T_FILE, walkTree, type Channel, type Plan, type Tree,
 } from "../engine/index.ts";
-import { closeFd, dirReader, mkdirAt, openBeneath, O_DIRECTORY, O_RDONLY, type EntryStat, type FsError } from "../ffi/index.ts";
+import {
+  closeFd, dirReader, mkdirAt, openBeneath, O_DIRECTORY, O_RDONLY, type EntryStat, type FsError, type XattrSelection,
+} from "../ffi/index.ts";
 import {
   F_CHECK, F_ERROR, F_HELLO, F_NEED, F_NEED_END, FrameDecoder, FrameError, HASH_BYTES, TOKEN_BYTES, doneFrame, readU32List,
   textFrame, type FrameHandler,
@@ -33,6 +35,21 @@ export interface TransferOptions {
   hardLinks: boolean;
   /** pull: the client listed FEATURE_SPARSE, so holes go as HOLE frames. */
   sparse: boolean;
+  /**
+   * push: what received entries get beyond mode and mtime, as far as the module and the daemon's
+   * privileges allow (see normalizeOpts); pull: what the manifest carries.
+   */
+  owner: boolean;
+  group: boolean;
+  xattrs: boolean;
+  acls: boolean;
+  /** The attribute selection (push: trusted.* and security.* only where owners are kept). */
+  xattrSel: XattrSelection | undefined;
+  numericIds: boolean;
+  specials: boolean;
+  devices: boolean;
+  /** What the client asked for that this transfer does not keep, and why (NegotiateReply.not_kept). */
+  notKept: Record<string, string>;
 }
 
 export interface TransferEnv {
@@ -183,6 +200,7 @@ export class Transfer {
     if (direction === "push" && plan) {
       this.receiver = new TreeReceiver(rootFd, src, dst, plan, {
         mirror: opts.mirror, checksum: opts.checksum, maxDelete: opts.maxDelete, force: opts.force, singleFile,
+        keep: opts.owner || opts.group || opts.xattrSel ? { owner: opts.owner, group: opts.group, xattrs: opts.xattrSel } : undefined,
       });
     }
   }
@@ -481,7 +499,10 @@ export function openPullSource(modFd: number, path: string, exclude: string[]): 
     closeFd(pfd);
     throw new TargetError("BAD_PATH", `remote path '${path}' is not a regular file or directory`);
   }
-  const tree: Tree = { ...emptyTree(), rootExists: true, paths: [name], types: [T_FILE], sizes: [st.size], modes: [st.mode], mtimeSec: [st.mtimeSec], mtimeNsec: [st.mtimeNsec] };
+  const tree: Tree = {
+    ...emptyTree(), rootExists: true, paths: [name], types: [T_FILE], sizes: [st.size], modes: [st.mode], mtimeSec: [st.mtimeSec], mtimeNsec: [st.mtimeNsec],
+    uid: [st.uid], gid: [st.gid],
+  };
   return { rootFd: pfd, tree, singleFile: true };
 }
 

@@ -9,18 +9,25 @@
 // operation fail with ELOOP, never act elsewhere.
 import { linkSync as nodeLinkSync } from "node:fs";
 import {
-  backend, fsPath, closeFd, dirReader, exchangeAt, linkAt, mknodAt, FsError, type SpecialKind, fchmod, futimes, mkdirAt, nameFs, openBeneath, openRootDir, namesInFd, renameAt, symlinkAt,
-  unlinkAt, unlinkQuiet, utimesAt, O_DIRECTORY, O_RDONLY,
+  backend, fsPath, chownAt, closeFd, dirReader, exchangeAt, fchown, linkAt, mknodAt, FsError, type SpecialKind, fchmod, futimes, mkdirAt, nameFs, openBeneath, openRootDir, namesInFd, renameAt, symlinkAt,
+  unlinkAt, unlinkQuiet, utimesAt, writeXattrs, writeXattrsAt, O_DIRECTORY, O_RDONLY,
 } from "../ffi/index.ts";
 import { stageName } from "./plan.ts";
+import type { EntryMeta } from "./remote-metadata.ts";
 
 export interface DestTree {
   /** Creates the directory `rel` (its parent must exist). EEXIST is thrown like any error. */
   mkdir(rel: string, mode: number): void;
-  /** Makes `rel` a symlink to `target` with the given mtime, replacing a symlink or file there atomically. */
-  symlink(target: string, rel: string, mtimeSec: number, mtimeNsec: number): void;
-  /** Makes `rel` a FIFO, socket or device node like the source's (mode, mtime), replacing a non-directory there atomically. */
-  mknod(rel: string, kind: SpecialKind, mode: number, rdev: bigint, mtimeSec: number, mtimeNsec: number): void;
+  /**
+   * Makes `rel` a symlink to `target` with the given mtime (and `meta`'s owner and attributes,
+   * the link itself getting them), replacing a symlink or file there atomically.
+   */
+  symlink(target: string, rel: string, mtimeSec: number, mtimeNsec: number, meta?: EntryMeta): void;
+  /**
+   * Makes `rel` a FIFO, socket or device node like the source's (mode, mtime, and `meta`'s owner
+   * and attributes), replacing a non-directory there atomically.
+   */
+  mknod(rel: string, kind: SpecialKind, mode: number, rdev: bigint, mtimeSec: number, mtimeNsec: number, meta?: EntryMeta): void;
   /** Makes `rel` another name of the file `existing` (a hard link), replacing what is at `rel` atomically. */
   link(existing: string, rel: string): void;
   /** Removes one entry (a directory only when empty: ENOTEMPTY is thrown). */
@@ -33,8 +40,11 @@ export interface DestTree {
    * the entries removed.
    */
   swapIn(staged: string, rel: string, oldIsDir: boolean): number;
-  /** Sets a directory's permission bits and mtime ("" is the root). */
-  setDirMeta(rel: string, mode: number, mtimeSec: number, mtimeNsec: number): void;
+  /**
+   * Sets a directory's owner and attributes (`meta`, when given), then its permission bits and
+   * mtime ("" is the root).
+   */
+  setDirMeta(rel: string, mode: number, mtimeSec: number, mtimeNsec: number, meta?: EntryMeta): void;
   /** Drops cached handles at or below `rel` (after it was removed or replaced). */
   forget(rel: string): void;
   close(): void;
@@ -72,12 +82,13 @@ export class FdDestTree implements DestTree {
     mkdirAt(this.dirFd(dir), name, mode);
   }
 
-  symlink(target: string, rel: string, mtimeSec: number, mtimeNsec: number): void {
+  symlink(target: string, rel: string, mtimeSec: number, mtimeNsec: number, meta?: EntryMeta): void {
     const [dir, name] = split(rel);
     const dfd = this.dirFd(dir);
     const tmp = stageName(name);
     try {
       symlinkAt(target, dfd, tmp);
+      applyAt(dfd, tmp, meta);
       utimesAt(dfd, tmp, mtimeSec, mtimeNsec);
       renameAt(dfd, tmp, name);
     } catch (err) {
@@ -86,12 +97,13 @@ export class FdDestTree implements DestTree {
     }
   }
 
-  mknod(rel: string, kind: SpecialKind, mode: number, rdev: bigint, mtimeSec: number, mtimeNsec: number): void {
+  mknod(rel: string, kind: SpecialKind, mode: number, rdev: bigint, mtimeSec: number, mtimeNsec: number, meta?: EntryMeta): void {
     const [dir, name] = split(rel);
     const dfd = this.dirFd(dir);
     const tmp = stageName(name);
     try {
       mknodAt(dfd, tmp, kind, mode, rdev);
+      applyAt(dfd, tmp, meta);
       utimesAt(dfd, tmp, mtimeSec, mtimeNsec);
       renameAt(dfd, tmp, name);
     } catch (err) {
@@ -149,9 +161,12 @@ export class FdDestTree implements DestTree {
     return this.removeTree(aside, oldIsDir);
   }
 
-  setDirMeta(rel: string, mode: number, mtimeSec: number, mtimeNsec: number): void {
+  setDirMeta(rel: string, mode: number, mtimeSec: number, mtimeNsec: number, meta?: EntryMeta): void {
     const fd = rel === "" ? this.rootFd : openBeneath(this.rootFd, rel, O_RDONLY | O_DIRECTORY);
     try {
+      // Owner first (it clears setgid), then attributes (an ACL changes the group bits), then the mode.
+      if (meta && (meta.uid !== undefined || meta.gid !== undefined)) fchown(fd, meta.uid, meta.gid, rel || ".");
+      if (meta?.sel) writeXattrs(fd, meta.xattrs ?? [], meta.sel, rel || ".");
       fchmod(fd, mode, rel || ".");
       futimes(fd, mtimeSec, mtimeNsec, rel || ".");
     } finally {
@@ -178,6 +193,16 @@ export class FdDestTree implements DestTree {
     this.closeDirs();
     if (this.ownsRoot) closeFd(this.rootFd);
   }
+}
+
+/**
+ * Gives the new entry `name` of dfd (a symlink or special file, never followed) the owner and
+ * attributes of `meta`. The entry is new, so it has no attributes to remove.
+ */
+function applyAt(dfd: number, name: string, meta: EntryMeta | undefined): void {
+  if (!meta) return;
+  if (meta.uid !== undefined || meta.gid !== undefined) chownAt(dfd, name, meta.uid, meta.gid);
+  if (meta.xattrs && meta.xattrs.length > 0) writeXattrsAt(dfd, name, meta.xattrs);
 }
 
 /**

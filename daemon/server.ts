@@ -5,7 +5,7 @@ import { createServer as createTcpServer, type AddressInfo, type Socket as NetSo
 import { hostname, release } from "node:os";
 import { join } from "node:path";
 import {
-  GrpcChannel, mapOwners, planTrees, readTreeXattrs, VERSION, workloadOf, type GrpcDuplex, type RunError, type RunReport, type Tree,
+  GrpcChannel, mapOwners, planTrees, readTreeXattrs, T_DIR, VERSION, workloadOf, type GrpcDuplex, type RunError, type RunReport, type Tree,
   type ReceiveSummary,
 } from "../engine/index.ts";
 import {
@@ -230,6 +230,7 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
         if (direction === "push") {
           const { tree: src, singleFile, names } = decodeManifest(req.manifest);
           if (opts.owner || opts.group) mapOwners(src, names, opts.numericIds);
+          else dropSetIds(src, mod, opts.notKept);
           const target = openPushTarget(modFd, path, singleFile ? src.paths[0]! : undefined);
           let dst: Tree;
           try {
@@ -464,6 +465,23 @@ function metadataOpts(o: any, direction: string, mod: ModuleConfig) {
   if (asked.devices && !devices) notKept.devices = why ? `module '${mod.name}' does not create device nodes (keep_owners = false)` : `blitd is ${priv.reasons.devices}`;
   const xattrSel = asked.xattrs || asked.acls ? { xattrs: asked.xattrs, acls: asked.acls, privileged: owners && priv.systemXattrs } : undefined;
   return { ...asked, owner: asked.owner && owners, group: asked.group && owners, devices, xattrSel, notKept };
+}
+
+/**
+ * A push whose owners are not kept makes files that belong to blitd's user (root, often): a
+ * setuid or setgid bit from the client would make them run as that user, so it is dropped from
+ * everything but directories (where setgid only passes the group on), and the reply says so.
+ */
+function dropSetIds(src: Tree, mod: ModuleConfig, notKept: Record<string, string>): void {
+  let dropped = 0;
+  const modes = src.modes as Uint16Array;
+  for (let i = 0; i < modes.length; i++) {
+    if (src.types[i] === T_DIR || !(modes[i]! & 0o6000)) continue;
+    modes[i] = modes[i]! & ~0o6000;
+    dropped++;
+  }
+  const why = mod.keepOwners ? "owners were not asked for" : `module '${mod.name}' does not keep owners`;
+  if (dropped) notKept.setid = `${dropped} setuid/setgid bit${dropped === 1 ? "" : "s"} dropped: ${why}, and the files belong to blitd's user`;
 }
 
 /**

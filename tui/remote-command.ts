@@ -281,6 +281,7 @@ function summary(r: RunReport): string {
   const notKept = [
     r.fastPathNotes.owners && `owners and groups not kept: ${r.fastPathNotes.owners}`,
     r.fastPathNotes.devices && `device nodes not created: ${r.fastPathNotes.devices}`,
+    r.fastPathNotes.setid && r.fastPathNotes.setid,
     r.fastPathNotes.metadata && `owners, attributes and special files not kept: ${r.fastPathNotes.metadata}`,
   ];
   for (const l of notKept) if (l) lines.push(`  ${l}`);

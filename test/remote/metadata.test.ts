@@ -120,6 +120,9 @@ describe("push keeps owners, attributes, ACLs and special files like rsync -aHAX
       expect(`${n} ${st.uid}:${st.gid}`).toBe(`${n} 0:0`);
     }
     expect(() => lstatSync(join(dst, "null-like"))).toThrow();
+    // a setuid file that would belong to blitd's user (root) loses the bit
+    expect(lstatSync(join(dst, "setuid")).mode & 0o7777).toBe(0o755);
+    expect(r.stdout).toContain("1 setuid/setgid bit dropped: module 'plain' does not keep owners");
     // user.* attributes, ACLs and FIFOs need no trust: they are kept
     expect(sh("getfattr", ["--only-values", "-n", "user.color", join(dst, "tagged")])).toBe("blue");
     expect(sh("getfacl", ["-cp", join(dst, "acl-file")])).toContain("user:nobody:rw-");

@@ -442,7 +442,7 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
 
 /**
  * What a transfer keeps beyond content, mode and mtime. A pull's daemon sends what the client
- * asks for. A push keeps owners and groups, device nodes and trusted.* / security.* attributes
+ * asks for (trusted.* and security.* attributes only from a keep_owners module). A push keeps owners and groups, device nodes and trusted.* / security.* attributes
  * only in a module with keep_owners = true and only when blitd may give them (root); anything
  * asked for and not kept is named in notKept. user.* attributes, ACLs, FIFOs and sockets need
  * neither.
@@ -453,11 +453,12 @@ function metadataOpts(o: any, direction: string, mod: ModuleConfig) {
     specials: !!o?.specials, devices: !!o?.devices,
   };
   const notKept: Record<string, string> = {};
+  const priv = metadataPrivileges();
   if (direction === "pull") {
-    const xattrSel = asked.xattrs || asked.acls ? { xattrs: asked.xattrs, acls: asked.acls } : undefined;
+    // trusted.* attributes are for root's eyes: a daemon reads them for its clients only from a keep_owners module.
+    const xattrSel = asked.xattrs || asked.acls ? { xattrs: asked.xattrs, acls: asked.acls, privileged: mod.keepOwners && priv.systemXattrs } : undefined;
     return { ...asked, xattrSel, notKept };
   }
-  const priv = metadataPrivileges();
   const why = !mod.keepOwners ? `module '${mod.name}' does not keep owners (keep_owners = false)` : undefined;
   const owners = !why && priv.owners;
   if ((asked.owner || asked.group) && !owners) notKept.owners = why ?? `blitd is ${priv.reasons.owners ?? "not allowed to give owners"}`;

@@ -326,7 +326,7 @@ export async function runRemote(job: RemoteJob, hooks: RemoteHooks = {}): Promis
   };
   const fatal = (e: unknown) => {
     failed = true;
-    const re = e instanceof RemoteError ? e : e instanceof PathError ? new RemoteError("PROTOCOL", `daemon sent an unsafe path: ${e.message}`) : e;
+    const re = e instanceof RemoteError ? e : e instanceof PathError ? new RemoteError("PROTOCOL", `daemon sent an invalid manifest: ${e.message}`) : e;
     addError({ path: ".", side: "run", code: (re as { code?: string }).code ?? "EIO", message: re instanceof Error ? re.message : String(re) });
   };
 

@@ -12,8 +12,9 @@ import { itemizeDiff, rsyncReference } from "../trust/oracle.ts";
 import { moduleToml, rawClient, rpc, startBlitd, type Daemon } from "./helpers.ts";
 import { mapOwners, T_DIR, T_FILE, type Tree } from "../../engine/index.ts";
 import {
-  decodeManifest, encodeManifest, grpc, MAX_XATTR_LIST_BYTES, MAX_XATTR_VALUE_BYTES, type ManifestMsg,
+  blitService, decodeManifest, encodeManifest, grpc, MAX_XATTR_LIST_BYTES, MAX_XATTR_VALUE_BYTES, serverOptions, type ManifestMsg,
 } from "../../proto/index.ts";
+import { normalizeOptions, runRemote } from "../../engine/index.ts";
 import { gidOf, uidOf } from "../../ffi/index.ts";
 
 const isRoot = process.getuid?.() === 0;
@@ -232,6 +233,30 @@ describe("a peer that lies about extended attributes gets a protocol error", () 
       expect((await rpc(c, "ListModules", {})).modules.length).toBe(2);
     } finally {
       c.close();
+    }
+  }, 30_000);
+
+  test("a pulling client refuses a daemon's oversized attribute list (exit 2, PROTOCOL) and writes nothing", async () => {
+    const t = temps.make();
+    // A daemon that answers every pull with a manifest whose one file has a 64 KiB + 1 attribute.
+    const server = new grpc.Server(serverOptions(10_000));
+    const manifest = { ...encodeManifest(tree()), xattrs: lies[0]![1] };
+    server.addService(blitService(), {
+      Negotiate: (_call: unknown, cb: grpc.sendUnaryData<unknown>) => cb(null, { transfer_id: "x", manifest, features: ["sparse", "metadata"] }),
+    } as unknown as grpc.UntypedServiceImplementation);
+    const port = await new Promise<number>((res, rej) =>
+      server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) => (err ? rej(err) : res(p))),
+    );
+    try {
+      const got = t.join("got");
+      const { report } = await runRemote({
+        command: "copy", route: "pull", local: got, remote: `blit://127.0.0.1:${port}/m`, options: normalizeOptions({ xattrs: true }),
+      });
+      expect([report.status, report.errors.map((e) => e.code)]).toEqual(["failed", ["PROTOCOL"]]);
+      expect(report.errors[0]!.message).toContain(`more than ${MAX_XATTR_VALUE_BYTES}`);
+      expect(() => lstatSync(join(got, "d"))).toThrow();
+    } finally {
+      server.forceShutdown();
     }
   }, 30_000);
 });

@@ -442,10 +442,10 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
 
 /**
  * What a transfer keeps beyond content, mode and mtime. A pull's daemon sends what the client
- * asks for (trusted.* and security.* attributes only from a keep_owners module). A push keeps owners and groups, device nodes and trusted.* / security.* attributes
- * only in a module with keep_owners = true and only when blitd may give them (root); anything
- * asked for and not kept is named in notKept. user.* attributes, ACLs, FIFOs and sockets need
- * neither.
+ * asks for (trusted.* and security.* attributes only from a keep_owners module). A push keeps
+ * owners and groups, device nodes and trusted.* / security.* attributes only in a module with
+ * keep_owners = true and only when blitd may give them (root); anything asked for and not kept
+ * is named in notKept. user.* attributes, ACLs, FIFOs and sockets need neither.
  */
 function metadataOpts(o: any, direction: string, mod: ModuleConfig) {
   const asked = {
@@ -455,8 +455,9 @@ function metadataOpts(o: any, direction: string, mod: ModuleConfig) {
   const notKept: Record<string, string> = {};
   const priv = metadataPrivileges();
   if (direction === "pull") {
-    // trusted.* attributes are for root's eyes: a daemon reads them for its clients only from a keep_owners module.
-    const xattrSel = asked.xattrs || asked.acls ? { xattrs: asked.xattrs, acls: asked.acls, privileged: mod.keepOwners && priv.systemXattrs } : undefined;
+    // trusted.* attributes are for root's eyes: read for clients only from a keep_owners module.
+    const privileged = mod.keepOwners && priv.systemXattrs;
+    const xattrSel = asked.xattrs || asked.acls ? { xattrs: asked.xattrs, acls: asked.acls, privileged } : undefined;
     return { ...asked, xattrSel, notKept };
   }
   const why = !mod.keepOwners ? `module '${mod.name}' does not keep owners (keep_owners = false)` : undefined;

@@ -9,8 +9,8 @@
 // operation fail with ELOOP, never act elsewhere.
 import { linkSync as nodeLinkSync } from "node:fs";
 import {
-  backend, fsPath, chownAt, closeFd, dirReader, exchangeAt, fchown, linkAt, mknodAt, FsError, type SpecialKind, fchmod, futimes, mkdirAt, nameFs, openBeneath, openRootDir, namesInFd, renameAt, symlinkAt,
-  unlinkAt, unlinkQuiet, utimesAt, writeXattrs, writeXattrsAt, O_DIRECTORY, O_RDONLY,
+  applyMetadataToNewAt, backend, fsPath, closeFd, dirReader, exchangeAt, fchown, linkAt, mknodAt, FsError, type SpecialKind, fchmod, futimes, mkdirAt, nameFs, openBeneath, openRootDir, namesInFd, renameAt, symlinkAt,
+  unlinkAt, unlinkQuiet, utimesAt, writeXattrs, O_DIRECTORY, O_RDONLY,
 } from "../ffi/index.ts";
 import { stageName } from "./plan.ts";
 import type { EntryMeta } from "./remote-metadata.ts";
@@ -88,7 +88,7 @@ export class FdDestTree implements DestTree {
     const tmp = stageName(name);
     try {
       symlinkAt(target, dfd, tmp);
-      applyAt(dfd, tmp, meta);
+      applyAt(dfd, tmp, "symlink", meta);
       utimesAt(dfd, tmp, mtimeSec, mtimeNsec);
       renameAt(dfd, tmp, name);
     } catch (err) {
@@ -103,7 +103,7 @@ export class FdDestTree implements DestTree {
     const tmp = stageName(name);
     try {
       mknodAt(dfd, tmp, kind, mode, rdev);
-      applyAt(dfd, tmp, meta);
+      applyAt(dfd, tmp, kind, meta);
       utimesAt(dfd, tmp, mtimeSec, mtimeNsec);
       renameAt(dfd, tmp, name);
     } catch (err) {
@@ -196,13 +196,12 @@ export class FdDestTree implements DestTree {
 }
 
 /**
- * Gives the new entry `name` of dfd (a symlink or special file, never followed) the owner and
- * attributes of `meta`. The entry is new, so it has no attributes to remove.
+ * Gives the new entry `name` of dfd (a symlink or special file of `kind`, never followed) the
+ * owner and attributes of `meta`, if it still is that entry. It is new: no attributes to remove.
  */
-function applyAt(dfd: number, name: string, meta: EntryMeta | undefined): void {
-  if (!meta) return;
-  if (meta.uid !== undefined || meta.gid !== undefined) chownAt(dfd, name, meta.uid, meta.gid);
-  if (meta.xattrs && meta.xattrs.length > 0) writeXattrsAt(dfd, name, meta.xattrs);
+function applyAt(dfd: number, name: string, kind: "symlink" | SpecialKind, meta: EntryMeta | undefined): void {
+  if (!meta || (meta.uid === undefined && meta.gid === undefined && !meta.xattrs?.length)) return;
+  applyMetadataToNewAt(dfd, name, kind, meta);
 }
 
 /**

@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, statSync } from "node:fs";
 import { hostname, release } from "node:os";
 import { basename, dirname, resolve } from "node:path";
 import {
-  backend, closeFd, displayName, filesystemType, metadataPrivileges, openBeneath, openRootDir, readMetadataAt, unlinkAt,
+  backend, closeFd, displayName, filesystemType, metadataPrivileges, nameFs, openBeneath, openRootDir, readMetadataAt, unlinkAt,
   O_DIRECTORY, O_RDONLY, type FsError, type Xattr, type XattrSelection,
 } from "../ffi/index.ts";
 import {
@@ -273,7 +273,7 @@ export async function runRemote(job: RemoteJob, hooks: RemoteHooks = {}): Promis
   let src: Tree = emptyTree();
   let failed = false;
   let interrupted = false;
-  const local = resolve(job.local);
+  let local = resolve(job.local);
   const remoteText = formatRemoteUrl(u);
 
   if (job.route === "push") {
@@ -283,6 +283,8 @@ export async function runRemote(job: RemoteJob, hooks: RemoteHooks = {}): Promis
       const code = (err as { code?: string }).code;
       throw new UsageError(code === "ENOENT" ? "SOURCE_MISSING" : "SOURCE_UNREADABLE", `source '${job.local}' ${code === "ENOENT" ? "does not exist" : `cannot be read (${code})`}`);
     }
+    // A source given as a symlink is followed, once, at the root, as a local copy does.
+    local = nameFs.realpathSync(local);
   } else if (existsSync(local) && !statSync(local).isDirectory() && !statSync(local).isFile()) {
     throw new UsageError("DEST_TYPE", `destination '${job.local}' is not a file or directory`);
   }

@@ -11,6 +11,13 @@ export interface ModuleConfig {
   readOnly: boolean;
   /** @default "" */
   comment: string;
+  /**
+   * Pushes into this module may set owners and groups, create device nodes and set trusted.* and
+   * security.* attributes, as the client's manifest says (blitd must run as root). This trusts
+   * every client that may push here with any owner, a setuid file of any owner included: give it
+   * only to modules whose clients you would give root on this host. @default false
+   */
+  keepOwners: boolean;
 }
 
 export interface DaemonConfig {
@@ -45,7 +52,7 @@ export class ConfigError extends Error {
 
 const MODULE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const TOP_KEYS = new Set(["bind", "auth_token_file", "max_connections", "idle_timeout", "token_ttl", "force_grpc_data", "telemetry_dir", "telemetry", "modules"]);
-const MODULE_KEYS = new Set(["path", "read_only", "comment"]);
+const MODULE_KEYS = new Set(["path", "read_only", "comment", "keep_owners"]);
 
 export interface ConfigOverrides {
   bind?: string;
@@ -105,7 +112,11 @@ export function normalizeConfig(raw: Record<string, unknown>, base: string, file
     }
     if (mm.read_only !== undefined && typeof mm.read_only !== "boolean") bad(`[modules.${name}]: 'read_only' must be true or false`);
     if (mm.comment !== undefined && typeof mm.comment !== "string") bad(`[modules.${name}]: 'comment' must be a string`);
-    modules.set(name, { name, path, readOnly: (mm.read_only as boolean | undefined) ?? true, comment: (mm.comment as string | undefined) ?? "" });
+    if (mm.keep_owners !== undefined && typeof mm.keep_owners !== "boolean") bad(`[modules.${name}]: 'keep_owners' must be true or false`);
+    modules.set(name, {
+      name, path, readOnly: (mm.read_only as boolean | undefined) ?? true, comment: (mm.comment as string | undefined) ?? "",
+      keepOwners: (mm.keep_owners as boolean | undefined) ?? false,
+    });
   }
   const bind = overrides.bind ?? str("bind") ?? "127.0.0.1:9031";
   const { host } = parseBind(bind);

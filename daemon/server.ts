@@ -5,12 +5,12 @@ import { createServer as createTcpServer, type AddressInfo, type Socket as NetSo
 import { hostname, release } from "node:os";
 import { join } from "node:path";
 import {
-  GrpcChannel, planTrees, VERSION, workloadOf, type GrpcDuplex, type RunError, type RunReport, type Tree,
+  GrpcChannel, mapOwners, planTrees, readTreeXattrs, T_DIR, VERSION, workloadOf, type GrpcDuplex, type RunError, type RunReport, type Tree,
   type ReceiveSummary,
 } from "../engine/index.ts";
 import {
-  bytesOfName, closeFd, dirReader, displayName, filesystemType, hasEscapedBytes, openBeneath, openRootDir, O_DIRECTORY,
-  O_RDONLY, TEMP_PREFIX, unlinkAt, type DirHandle, type FsError,
+  bytesOfName, closeFd, dirReader, displayName, filesystemType, hasEscapedBytes, metadataPrivileges, openBeneath, openRootDir,
+  O_DIRECTORY, O_RDONLY, TEMP_PREFIX, unlinkAt, type DirHandle, type FsError,
 } from "../ffi/index.ts";
 import { removeTreeAt, walkTree, hashBeneath } from "../engine/index.ts";
 import {
@@ -128,11 +128,12 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
       });
     };
 
-  const normalizeOpts = (o: any, direction: string, features: Set<string>): TransferOptions => {
+  const normalizeOpts = (o: any, direction: string, features: Set<string>, mod: ModuleConfig): TransferOptions => {
     const exclude: string[] = Array.isArray(o?.exclude) ? o.exclude.map(String) : [];
     if (exclude.length > MAX_EXCLUDES || exclude.some((e) => e.length > 4096 || e.includes("\0"))) throw new DaemonError("BAD_REQUEST", "too many or too long --exclude patterns");
     const maxDelete = Number(o?.max_delete ?? -1);
     return {
+      ...metadataOpts(o, direction, mod),
       mirror: !!o?.mirror, checksum: !!o?.checksum, sizeOnly: !!o?.size_only, ignoreTimes: !!o?.ignore_times,
       maxDelete: Number.isInteger(maxDelete) && maxDelete >= -1 ? maxDelete : -1, force: !!o?.force,
       dryRun: !!o?.dry_run, exclude: direction === "push" || direction === "pull" ? exclude : [],
@@ -218,7 +219,7 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
       const mod = findModule(req.module);
       if (direction === "push" && mod.readOnly) throw readOnly(mod.name);
       const path = checkPath(String(req.path ?? ""), "remote path", true);
-      const opts = normalizeOpts(req.options, direction, peerFeatures(req.features));
+      const opts = normalizeOpts(req.options, direction, peerFeatures(req.features), mod);
       if (transfers.size >= config.maxConnections) {
         throw new DaemonError("BUSY", `blitd is at its limit of ${config.maxConnections} concurrent transfers (max_connections); try again later`);
       }
@@ -227,7 +228,9 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
       try {
         const tWalk = performance.now();
         if (direction === "push") {
-          const { tree: src, singleFile } = decodeManifest(req.manifest);
+          const { tree: src, singleFile, names } = decodeManifest(req.manifest);
+          if (opts.owner || opts.group) mapOwners(src, names, opts.numericIds);
+          else dropSetIds(src, mod, opts.notKept);
           const target = openPushTarget(modFd, path, singleFile ? src.paths[0]! : undefined);
           let dst: Tree;
           try {
@@ -261,13 +264,22 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
             walk_ms: walkMs,
             delete_paths: opts.dryRun ? plan.extraneousTop.slice(0, 10_000).map((j) => displayName(dst.paths[j]!)) : [],
             features: FEATURES,
+            specials_skipped: plan.specialsSkipped,
+            not_kept: opts.notKept,
           };
           return open(t, reply, opts.dryRun);
         }
         // pull
         const source = openPullSource(modFd, path, opts.exclude);
+        let xattrs;
+        if (opts.xattrSel) {
+          const read = readTreeXattrs(source.rootFd, source.tree, opts.xattrSel, (e) => source.tree.errors.push(e));
+          xattrs = { xattrs: read.xattrs, rootXattrs: source.singleFile ? undefined : read.root };
+        }
         const walkMs = performance.now() - tWalk;
-        const manifest = encodeManifest(source.tree, source.singleFile, opts.hardLinks);
+        const manifest = encodeManifest(source.tree, source.singleFile, {
+          hardLinks: opts.hardLinks, owner: opts.owner, group: opts.group, numericIds: opts.numericIds, ...xattrs,
+        });
         const t = new Transfer("pull", mod, path, source.rootFd, source.tree, source.tree, undefined, opts, source.singleFile, peer, env);
         const reply = {
           transfer_id: t.id, need: new Uint8Array(0), checks: [], data_port: 0, token: new Uint8Array(0), manifest,
@@ -312,6 +324,7 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
         delete_planned: s?.deletePlanned ?? 0,
         dirs_created: s?.dirsCreated ?? 0,
         symlinks: s?.symlinks ?? 0,
+        specials: s?.specials ?? 0,
         errors: wireErrors(errors.slice(0, 100)),
         error_count: s ? s.errorCount : errors.length,
         transport: t.transport,
@@ -428,6 +441,52 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
 }
 
 /**
+ * What a transfer keeps beyond content, mode and mtime. A pull's daemon sends what the client
+ * asks for (trusted.* and security.* attributes only from a keep_owners module). A push keeps
+ * owners and groups, device nodes and trusted.* / security.* attributes only in a module with
+ * keep_owners = true and only when blitd may give them (root); anything asked for and not kept
+ * is named in notKept. user.* attributes, ACLs, FIFOs and sockets need neither.
+ */
+function metadataOpts(o: any, direction: string, mod: ModuleConfig) {
+  const asked = {
+    owner: !!o?.owner, group: !!o?.group, xattrs: !!o?.xattrs, acls: !!o?.acls, numericIds: !!o?.numeric_ids,
+    specials: !!o?.specials, devices: !!o?.devices,
+  };
+  const notKept: Record<string, string> = {};
+  const priv = metadataPrivileges();
+  if (direction === "pull") {
+    // trusted.* attributes are for root's eyes: read for clients only from a keep_owners module.
+    const privileged = mod.keepOwners && priv.systemXattrs;
+    const xattrSel = asked.xattrs || asked.acls ? { xattrs: asked.xattrs, acls: asked.acls, privileged } : undefined;
+    return { ...asked, xattrSel, notKept };
+  }
+  const why = !mod.keepOwners ? `module '${mod.name}' does not keep owners (keep_owners = false)` : undefined;
+  const owners = !why && priv.owners;
+  if ((asked.owner || asked.group) && !owners) notKept.owners = why ?? `blitd is ${priv.reasons.owners ?? "not allowed to give owners"}`;
+  const devices = asked.devices && !why && priv.devices;
+  if (asked.devices && !devices) notKept.devices = why ? `module '${mod.name}' does not create device nodes (keep_owners = false)` : `blitd is ${priv.reasons.devices}`;
+  const xattrSel = asked.xattrs || asked.acls ? { xattrs: asked.xattrs, acls: asked.acls, privileged: owners && priv.systemXattrs } : undefined;
+  return { ...asked, owner: asked.owner && owners, group: asked.group && owners, devices, xattrSel, notKept };
+}
+
+/**
+ * A push whose owners are not kept makes files that belong to blitd's user (root, often): a
+ * setuid or setgid bit from the client would make them run as that user, so it is dropped from
+ * everything but directories (where setgid only passes the group on), and the reply says so.
+ */
+function dropSetIds(src: Tree, mod: ModuleConfig, notKept: Record<string, string>): void {
+  let dropped = 0;
+  const modes = src.modes as Uint16Array;
+  for (let i = 0; i < modes.length; i++) {
+    if (src.types[i] === T_DIR || !(modes[i]! & 0o6000)) continue;
+    modes[i] = modes[i]! & ~0o6000;
+    dropped++;
+  }
+  const why = mod.keepOwners ? "owners were not asked for" : `module '${mod.name}' does not keep owners`;
+  if (dropped) notKept.setid = `${dropped} setuid/setgid bit${dropped === 1 ? "" : "s"} dropped: ${why}, and the files belong to blitd's user`;
+}
+
+/**
  * Errors as RemoteError messages: proto strings must be valid UTF-8, so paths and messages
  * travel in their display form (undecodable bytes as `\xff`); they are for people, not for use.
  */
@@ -474,8 +533,8 @@ function daemonReport(t: Transfer, s: ReceiveSummary | undefined, config: Daemon
     options: {
       dryRun: t.opts.dryRun, checksum: t.opts.checksum, sizeOnly: t.opts.sizeOnly, ignoreTimes: t.opts.ignoreTimes,
       exclude: t.opts.exclude, workers: 1, bwlimit: 0, maxDelete: t.opts.maxDelete, force: t.opts.force, hardLinks: t.opts.hardLinks,
-      // The wire does not carry owners or attributes yet.
-      owner: false, group: false, xattrs: false, acls: false,
+      owner: t.opts.owner, group: t.opts.group, xattrs: t.opts.xattrs, acls: t.opts.acls, specials: t.opts.specials, devices: t.opts.devices,
+      numericIds: t.opts.numericIds,
     },
     workload: workloadOf(t.src),
     plan: { strategy: "remote", workers: 1, classes: [] },

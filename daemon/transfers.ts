@@ -11,7 +11,7 @@ import {
 } from "../engine/index.ts";
 import {
   closeFd, dirReader, mkdirAt, openat2, openat2Available, openBeneath, O_DIRECTORY, O_RDONLY, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS,
-  type EntryStat, type FsError,
+  type EntryStat, type FsError, type XattrSelection,
 } from "../ffi/index.ts";
 import {
   F_CHECK, F_ERROR, F_HELLO, F_NEED, F_NEED_END, FrameDecoder, FrameError, HASH_BYTES, TOKEN_BYTES, doneFrame, readU32List,
@@ -36,6 +36,21 @@ export interface TransferOptions {
   hardLinks: boolean;
   /** pull: the client listed FEATURE_SPARSE, so holes go as HOLE frames. */
   sparse: boolean;
+  /**
+   * push: what received entries get beyond mode and mtime, as far as the module and the daemon's
+   * privileges allow (see normalizeOpts); pull: what the manifest carries.
+   */
+  owner: boolean;
+  group: boolean;
+  xattrs: boolean;
+  acls: boolean;
+  /** The attribute selection (push: trusted.* and security.* only where owners are kept). */
+  xattrSel: XattrSelection | undefined;
+  numericIds: boolean;
+  specials: boolean;
+  devices: boolean;
+  /** What the client asked for that this transfer does not keep, and why (NegotiateReply.not_kept). */
+  notKept: Record<string, string>;
 }
 
 export interface TransferEnv {
@@ -186,6 +201,7 @@ export class Transfer {
     if (direction === "push" && plan) {
       this.receiver = new TreeReceiver(rootFd, src, dst, plan, {
         mirror: opts.mirror, checksum: opts.checksum, maxDelete: opts.maxDelete, force: opts.force, singleFile,
+        keep: opts.owner || opts.group || opts.xattrSel ? { owner: opts.owner, group: opts.group, xattrs: opts.xattrSel } : undefined,
       });
     }
   }
@@ -486,7 +502,10 @@ export function openPullSource(modFd: number, path: string, exclude: string[]): 
     closeFd(pfd);
     throw new TargetError("BAD_PATH", `remote path '${path}' is not a regular file or directory`);
   }
-  const tree: Tree = { ...emptyTree(), rootExists: true, paths: [name], types: [T_FILE], sizes: [st.size], modes: [st.mode], mtimeSec: [st.mtimeSec], mtimeNsec: [st.mtimeNsec] };
+  const tree: Tree = {
+    ...emptyTree(), rootExists: true, paths: [name], types: [T_FILE], sizes: [st.size], modes: [st.mode], mtimeSec: [st.mtimeSec], mtimeNsec: [st.mtimeNsec],
+    uid: [st.uid], gid: [st.gid],
+  };
   return { rootFd: pfd, tree, singleFile: true };
 }
 

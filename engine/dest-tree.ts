@@ -9,18 +9,25 @@
 // operation fail with ELOOP, never act elsewhere.
 import { lchownSync, linkSync as nodeLinkSync } from "node:fs";
 import {
-  applyMetadataAt, chmodAt, backend, fsPath, closeFd, dirReader, exchangeAt, linkAt, mknodAt, FsError, type SpecialKind, fchmod, futimes, mkdirAt, nameFs, openBeneath, openRootDir, namesInFd, renameAt, symlinkAt,
-  unlinkAt, unlinkQuiet, utimesAt, O_DIRECTORY, O_RDONLY, type EntryMetadata, type Keep,
+  applyMetadataAt, applyMetadataToNewAt, chmodAt, backend, fsPath, closeFd, dirReader, exchangeAt, fchown, linkAt, mknodAt, FsError, type SpecialKind, fchmod, futimes, mkdirAt, nameFs, openBeneath, openRootDir, namesInFd, renameAt, symlinkAt,
+  unlinkAt, unlinkQuiet, utimesAt, writeXattrs, O_DIRECTORY, O_RDONLY, type EntryMetadata, type Keep,
 } from "../ffi/index.ts";
 import { stageName } from "./plan.ts";
+import type { EntryMeta } from "./remote-metadata.ts";
 
 export interface DestTree {
   /** Creates the directory `rel` (its parent must exist). EEXIST is thrown like any error. */
   mkdir(rel: string, mode: number): void;
-  /** Makes `rel` a symlink to `target` with the given mtime, replacing a symlink or file there atomically. */
-  symlink(target: string, rel: string, mtimeSec: number, mtimeNsec: number): void;
-  /** Makes `rel` a FIFO, socket or device node like the source's (mode, mtime), replacing a non-directory there atomically. */
-  mknod(rel: string, kind: SpecialKind, mode: number, rdev: bigint, mtimeSec: number, mtimeNsec: number): void;
+  /**
+   * Makes `rel` a symlink to `target` with the given mtime (and `meta`'s owner and attributes,
+   * the link itself getting them), replacing a symlink or file there atomically.
+   */
+  symlink(target: string, rel: string, mtimeSec: number, mtimeNsec: number, meta?: EntryMeta): void;
+  /**
+   * Makes `rel` a FIFO, socket or device node like the source's (mode, mtime, and `meta`'s owner
+   * and attributes), replacing a non-directory there atomically.
+   */
+  mknod(rel: string, kind: SpecialKind, mode: number, rdev: bigint, mtimeSec: number, mtimeNsec: number, meta?: EntryMeta): void;
   /** Makes `rel` another name of the file `existing` (a hard link), replacing what is at `rel` atomically. */
   link(existing: string, rel: string): void;
   /**
@@ -38,8 +45,11 @@ export interface DestTree {
    * the entries removed.
    */
   swapIn(staged: string, rel: string, oldIsDir: boolean): number;
-  /** Sets a directory's permission bits and mtime ("" is the root). */
-  setDirMeta(rel: string, mode: number, mtimeSec: number, mtimeNsec: number): void;
+  /**
+   * Sets a directory's owner and attributes (`meta`, when given), then its permission bits and
+   * mtime ("" is the root).
+   */
+  setDirMeta(rel: string, mode: number, mtimeSec: number, mtimeNsec: number, meta?: EntryMeta): void;
   /** Drops cached handles at or below `rel` (after it was removed or replaced). */
   forget(rel: string): void;
   close(): void;
@@ -77,12 +87,13 @@ export class FdDestTree implements DestTree {
     mkdirAt(this.dirFd(dir), name, mode);
   }
 
-  symlink(target: string, rel: string, mtimeSec: number, mtimeNsec: number): void {
+  symlink(target: string, rel: string, mtimeSec: number, mtimeNsec: number, meta?: EntryMeta): void {
     const [dir, name] = split(rel);
     const dfd = this.dirFd(dir);
     const tmp = stageName(name);
     try {
       symlinkAt(target, dfd, tmp);
+      applyAt(dfd, tmp, "symlink", meta);
       utimesAt(dfd, tmp, mtimeSec, mtimeNsec);
       renameAt(dfd, tmp, name);
     } catch (err) {
@@ -91,12 +102,13 @@ export class FdDestTree implements DestTree {
     }
   }
 
-  mknod(rel: string, kind: SpecialKind, mode: number, rdev: bigint, mtimeSec: number, mtimeNsec: number): void {
+  mknod(rel: string, kind: SpecialKind, mode: number, rdev: bigint, mtimeSec: number, mtimeNsec: number, meta?: EntryMeta): void {
     const [dir, name] = split(rel);
     const dfd = this.dirFd(dir);
     const tmp = stageName(name);
     try {
       mknodAt(dfd, tmp, kind, mode, rdev);
+      applyAt(dfd, tmp, kind, meta);
       utimesAt(dfd, tmp, mtimeSec, mtimeNsec);
       renameAt(dfd, tmp, name);
     } catch (err) {
@@ -161,9 +173,12 @@ export class FdDestTree implements DestTree {
     return this.removeTree(aside, oldIsDir);
   }
 
-  setDirMeta(rel: string, mode: number, mtimeSec: number, mtimeNsec: number): void {
+  setDirMeta(rel: string, mode: number, mtimeSec: number, mtimeNsec: number, meta?: EntryMeta): void {
     const fd = rel === "" ? this.rootFd : openBeneath(this.rootFd, rel, O_RDONLY | O_DIRECTORY);
     try {
+      // Owner first (it clears setgid), then attributes (an ACL changes the group bits), then the mode.
+      if (meta && (meta.uid !== undefined || meta.gid !== undefined)) fchown(fd, meta.uid, meta.gid, rel || ".");
+      if (meta?.sel) writeXattrs(fd, meta.xattrs ?? [], meta.sel, rel || ".");
       fchmod(fd, mode, rel || ".");
       futimes(fd, mtimeSec, mtimeNsec, rel || ".");
     } finally {
@@ -190,6 +205,15 @@ export class FdDestTree implements DestTree {
     this.closeDirs();
     if (this.ownsRoot) closeFd(this.rootFd);
   }
+}
+
+/**
+ * Gives the new entry `name` of dfd (a symlink or special file of `kind`, never followed) the
+ * owner and attributes of `meta`, if it still is that entry. It is new: no attributes to remove.
+ */
+function applyAt(dfd: number, name: string, kind: "symlink" | SpecialKind, meta: EntryMeta | undefined): void {
+  if (!meta || (meta.uid === undefined && meta.gid === undefined && !meta.xattrs?.length)) return;
+  applyMetadataToNewAt(dfd, name, kind, meta);
 }
 
 /**

@@ -32,6 +32,8 @@ export type {
 export { openDestTree, removeTreeAt } from "./dest-tree.ts";
 export type { DestTree } from "./dest-tree.ts";
 export { TreeReceiver, hashBeneath, hashHex } from "./remote-receive.ts";
+export { entryMeta, mapOwners, readTreeXattrs } from "./remote-metadata.ts";
+export type { EntryMeta, ReceiveKeep } from "./remote-metadata.ts";
 export type { ReceiveSummary, ReceiverOptions } from "./remote-receive.ts";
 export { sendFiles, resolveChecks, sameFrames, SHARD_FILE_MAX } from "./remote-send.ts";
 export type { SendResult, SendOptions } from "./remote-send.ts";

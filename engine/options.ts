@@ -32,6 +32,7 @@ export function normalizeOptions(partial: Partial<RunOptions> = {}): RunOptions 
     acls = false,
     specials = false,
     devices = false,
+    numericIds = false,
   } = partial;
   if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
     throw new RangeError(`--workers must be a whole number from 1 to 256, got ${workers}`);
@@ -41,7 +42,7 @@ export function normalizeOptions(partial: Partial<RunOptions> = {}): RunOptions 
     throw new RangeError(`--max-delete must be a whole number of 0 or more, got ${maxDelete}`);
   }
   if (checksum && sizeOnly) throw new RangeError("--checksum and --size-only cannot be used together");
-  return { dryRun, checksum, sizeOnly, ignoreTimes, exclude: [...exclude], workers, bwlimit, maxDelete, force, hardLinks, owner, group, xattrs, acls, specials, devices };
+  return { dryRun, checksum, sizeOnly, ignoreTimes, exclude: [...exclude], workers, bwlimit, maxDelete, force, hardLinks, owner, group, xattrs, acls, specials, devices, numericIds };
 }
 
 /** The metadata a run's copies keep beyond content, mode and mtime, as the copy backends take it. */

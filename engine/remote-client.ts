@@ -3,17 +3,17 @@
 // every frame is bounded, and a daemon that vanishes leaves no partial file behind.
 import { hostname, release } from "node:os";
 import {
-  backend, closeFd, displayName, filesystemType, nameFs, namePath, openBeneath, openRootDir, unlinkAt, O_DIRECTORY, O_RDONLY,
-  type FsError,
+  backend, closeFd, displayName, filesystemType, metadataPrivileges, nameFs, namePath, openBeneath, openRootDir, readMetadataAt, unlinkAt, O_DIRECTORY, O_RDONLY,
+  type FsError, type Xattr, type XattrSelection,
 } from "../ffi/index.ts";
 import {
   AUTH_METADATA_KEY, blitClient, decodeManifest, encodeFrame, encodeManifest, F_CHECK, F_ERROR, F_HELLO, F_NEED,
-  F_NEED_END, F_DONE, FEATURE_SPARSE, FEATURES, FrameDecoder, grpc, HASH_BYTES, PathError, peerFeatures, printable,
-  readU32List, decodeText, doneFrame, u32List,
+  F_NEED_END, F_DONE, FEATURE_METADATA, FEATURE_SPARSE, FEATURES, FrameDecoder, grpc, HASH_BYTES, PathError, peerFeatures,
+  printable, readU32List, decodeText, doneFrame, u32List,
 } from "../proto/index.ts";
 import { UsageError } from "./errors.ts";
 // Byte-exact node:fs and node:path: local paths may hold names that are not UTF-8.
-const { existsSync, mkdirSync, realpathSync, statSync } = nameFs;
+const { existsSync, mkdirSync, statSync } = nameFs;
 const { basename, dirname, resolve } = namePath;
 import type { Action, Progress } from "./run.ts";
 import { ChannelClosedError, GrpcChannel, SocketChannel, type Channel, type GrpcDuplex } from "./remote-channel.ts";
@@ -21,6 +21,7 @@ import { planTrees, workloadOf, type Plan } from "./plan.ts";
 import { removeTreeAt } from "./dest-tree.ts";
 import { hashBeneath, TreeReceiver, type ReceiveSummary } from "./remote-receive.ts";
 import { resolveChecks, sameFrames, sendFiles } from "./remote-send.ts";
+import { mapOwners, readTreeXattrs } from "./remote-metadata.ts";
 import { formatRemoteUrl, parseRemoteUrl, type RemoteUrl } from "./remote-url.ts";
 import type { Command, Counts, RunError, RunOptions, RunReport, RunStatus } from "./report.ts";
 import { VERSION } from "./version.ts";
@@ -65,6 +66,28 @@ export interface RemoteListing {
   truncated?: boolean;
   isFile?: boolean;
 }
+
+/** The Options message of a Negotiate: what the user asked for, the metadata included. */
+function wireOptions(job: RemoteJob) {
+  const o = job.options;
+  return {
+    mirror: job.command === "mirror", checksum: o.checksum, size_only: o.sizeOnly, ignore_times: o.ignoreTimes, max_delete: o.maxDelete,
+    force: o.force, dry_run: o.dryRun, exclude: o.exclude, bwlimit: o.bwlimit, hard_links: o.hardLinks, owner: o.owner, group: o.group,
+    xattrs: o.xattrs, acls: o.acls, numeric_ids: !!o.numericIds, specials: !!o.specials, devices: !!o.devices,
+  };
+}
+
+/** The attributes -X and -A keep, or undefined when neither is asked for. */
+function xattrSelection(o: RunOptions): XattrSelection | undefined {
+  return o.xattrs || o.acls ? { xattrs: o.xattrs, acls: o.acls } : undefined;
+}
+
+/** True when the options ask for anything only FEATURE_METADATA carries. */
+function asksMetadata(o: RunOptions): boolean {
+  return o.owner || o.group || o.xattrs || o.acls || !!o.specials || !!o.devices;
+}
+
+const OLD_PEER = "is an older blit that keeps no owners, extended attributes, ACLs or special files";
 
 const TCP_CONNECT_TIMEOUT_MS = 3000;
 const RPC_DEADLINE_MS = 10 * 60_000;
@@ -285,12 +308,13 @@ export async function runRemote(job: RemoteJob, hooks: RemoteHooks = {}): Promis
   };
   const counts: Counts = { planned: 0, plannedBytes: 0, copied: 0, copiedBytes: 0, skipped: 0, skippedBytes: 0, deleted: 0, deletePlanned: 0, dirsCreated: 0, symlinks: 0 };
   const notes: Record<string, string> = {};
+  let specialsSkipped: Partial<Record<string, number>> = {};
   const actions: Action[] = [];
   let transport: "tcp" | "grpc" = job.forceGrpc ? "grpc" : "tcp";
   let src: Tree = emptyTree();
   let failed = false;
   let interrupted = false;
-  const local = resolve(job.local);
+  let local = resolve(job.local);
   const remoteText = formatRemoteUrl(u);
 
   if (job.route === "push") {
@@ -300,6 +324,8 @@ export async function runRemote(job: RemoteJob, hooks: RemoteHooks = {}): Promis
       const code = (err as { code?: string }).code;
       throw new UsageError(code === "ENOENT" ? "SOURCE_MISSING" : "SOURCE_UNREADABLE", `source '${job.local}' ${code === "ENOENT" ? "does not exist" : `cannot be read (${code})`}`);
     }
+    // A source given as a symlink is followed, once, at the root, as a local copy does.
+    local = nameFs.realpathSync(local);
   } else if (existsSync(local) && !statSync(local).isDirectory() && !statSync(local).isFile()) {
     throw new UsageError("DEST_TYPE", `destination '${job.local}' is not a file or directory`);
   }
@@ -332,6 +358,7 @@ export async function runRemote(job: RemoteJob, hooks: RemoteHooks = {}): Promis
       bytesByPath: counts.copiedBytes ? { stream: counts.copiedBytes } : {},
       filesByPath: counts.copied ? { stream: counts.copied } : {},
       fastPathNotes: notes,
+      ...(Object.keys(specialsSkipped).length ? { specialsSkipped } : {}),
       errors,
       errorCount,
       status,
@@ -342,7 +369,7 @@ export async function runRemote(job: RemoteJob, hooks: RemoteHooks = {}): Promis
   };
   const fatal = (e: unknown) => {
     failed = true;
-    const re = e instanceof RemoteError ? e : e instanceof PathError ? new RemoteError("PROTOCOL", `daemon sent an unsafe path: ${e.message}`) : e;
+    const re = e instanceof RemoteError ? e : e instanceof PathError ? new RemoteError("PROTOCOL", `daemon sent an invalid manifest: ${e.message}`) : e;
     addError({ path: ".", side: "run", code: (re as { code?: string }).code ?? "EIO", message: re instanceof Error ? re.message : String(re) });
   };
 
@@ -358,25 +385,48 @@ export async function runRemote(job: RemoteJob, hooks: RemoteHooks = {}): Promis
   async function push() {
     const opts = job.options;
     const tEnum = performance.now();
-    // A source given as a symlink is followed once, at the root, as in a local copy.
-    const root = realpathSync(local);
-    const single = statSync(root).isFile();
-    const rootPath = single ? dirname(root) : root;
+    const single = statSync(local).isFile();
+    const rootPath = single ? dirname(local) : local;
+    const sel = xattrSelection(opts);
+    let xattrs: Record<number, Xattr[]> | undefined;
+    let rootXattrs: Xattr[] | undefined;
     if (single) {
-      const st = backend().lstat(root);
-      src = { ...emptyTree(), rootExists: true, paths: [basename(root)], types: [T_FILE], sizes: [st.size], modes: [st.mode], mtimeSec: [st.mtimeSec], mtimeNsec: [st.mtimeNsec] };
+      const st = backend().lstat(local);
+      src = { ...emptyTree(), rootExists: true, paths: [basename(local)], types: [T_FILE], sizes: [st.size], modes: [st.mode], mtimeSec: [st.mtimeSec], mtimeNsec: [st.mtimeNsec] };
+      if (opts.owner || opts.group || sel) {
+        const fd = openRootDir(rootPath);
+        try {
+          const meta = readMetadataAt(fd, basename(local), { owner: true, group: true, xattrs: opts.xattrs, acls: opts.acls });
+          src.uid = [meta.uid ?? 0];
+          src.gid = [meta.gid ?? 0];
+          if (meta.xattrs?.length) xattrs = { 0: meta.xattrs };
+        } finally {
+          closeFd(fd);
+        }
+      }
     } else {
-      src = walkTree(root, opts.exclude, "source");
+      src = walkTree(local, opts.exclude, "source");
       for (const e of src.errors) addError(e);
+      if (sel && src.rootExists) {
+        const fd = openRootDir(local);
+        try {
+          ({ xattrs, root: rootXattrs } = readTreeXattrs(fd, src, sel, addError));
+        } finally {
+          closeFd(fd);
+        }
+      }
     }
     timing.enumerateMs = performance.now() - tEnum;
     const tNeg = performance.now();
     const reply = await call<any>(client, "Negotiate", {
       direction: "push", module: u.module, path: u.path, client_version: VERSION, features: FEATURES,
-      options: { mirror: job.command === "mirror", checksum: opts.checksum, size_only: opts.sizeOnly, ignore_times: opts.ignoreTimes, max_delete: opts.maxDelete, force: opts.force, dry_run: opts.dryRun, exclude: opts.exclude, bwlimit: opts.bwlimit, hard_links: opts.hardLinks },
-      manifest: encodeManifest(src, single, opts.hardLinks),
+      options: wireOptions(job),
+      manifest: encodeManifest(src, single, { hardLinks: opts.hardLinks, owner: opts.owner, group: opts.group, numericIds: opts.numericIds, xattrs, rootXattrs }),
     }, md, u);
     timing.negotiateMs = performance.now() - tNeg;
+    if (asksMetadata(opts) && !peerFeatures(reply.features).has(FEATURE_METADATA)) notes.metadata = `the daemon ${OLD_PEER}`;
+    for (const [k, why] of Object.entries((reply.not_kept ?? {}) as Record<string, unknown>)) notes[k] = printable(String(why));
+    specialsSkipped = countsByKind(reply.specials_skipped);
     let need: number[];
     try {
       need = [...readU32List(reply.need ?? new Uint8Array(0))];
@@ -478,7 +528,7 @@ export async function runRemote(job: RemoteJob, hooks: RemoteHooks = {}): Promis
     counts.deleted = done.deleted ?? 0;
     counts.dirsCreated = done.dirs_created ?? 0;
     counts.symlinks = done.symlinks ?? 0;
-    counts.copied += counts.symlinks;
+    counts.copied += counts.symlinks + (done.specials ?? 0);
     // The daemon's summary repeats the errors it reported at negotiation; keep the final list.
     const negotiated = errors.filter((e) => e.side === "destination");
     for (const e of negotiated) errors.splice(errors.indexOf(e), 1);
@@ -493,11 +543,16 @@ export async function runRemote(job: RemoteJob, hooks: RemoteHooks = {}): Promis
     const tNeg = performance.now();
     const reply = await call<any>(client, "Negotiate", {
       direction: "pull", module: u.module, path: u.path, client_version: VERSION, features: FEATURES,
-      options: { mirror: job.command === "mirror", checksum: opts.checksum, size_only: opts.sizeOnly, ignore_times: opts.ignoreTimes, max_delete: opts.maxDelete, force: opts.force, dry_run: opts.dryRun, exclude: opts.exclude, bwlimit: opts.bwlimit, hard_links: opts.hardLinks },
+      options: wireOptions(job),
     }, md, u);
     timing.negotiateMs = performance.now() - tNeg;
     const decoded = decodeManifest(reply.manifest);
     src = decoded.tree;
+    if (opts.owner || opts.group) mapOwners(src, decoded.names, !!opts.numericIds);
+    if (asksMetadata(opts) && !peerFeatures(reply.features).has(FEATURE_METADATA)) notes.metadata = `the daemon ${OLD_PEER}`;
+    // Left out by this process's privileges, not by a flag: say so (as root with --no-owner, nothing).
+    const ownersWhy = !opts.owner && !opts.group ? metadataPrivileges().reasons.owners : undefined;
+    if (ownersWhy) notes.owners = ownersWhy;
     for (const e of reply.errors ?? []) addError({ path: printable(String(e.path)), side: "source", code: String(e.code), message: printable(String(e.message)) });
     errorCount += Math.max(0, (reply.error_count ?? 0) - (reply.errors?.length ?? 0));
     const tEnum = performance.now();
@@ -530,8 +585,12 @@ export async function runRemote(job: RemoteJob, hooks: RemoteHooks = {}): Promis
     }
     timing.enumerateMs = performance.now() - tEnum;
     const tPlan = performance.now();
-    const plan: Plan = planTrees(src, dst, { mirror: job.command === "mirror", checksum: opts.checksum, sizeOnly: opts.sizeOnly, ignoreTimes: opts.ignoreTimes, hardLinks: opts.hardLinks });
-    counts.planned = plan.need.length + plan.checks.length + plan.links.length + plan.hardLinks.length;
+    const plan: Plan = planTrees(src, dst, {
+      mirror: job.command === "mirror", checksum: opts.checksum, sizeOnly: opts.sizeOnly, ignoreTimes: opts.ignoreTimes, hardLinks: opts.hardLinks,
+      specials: opts.specials, devices: opts.devices,
+    });
+    specialsSkipped = plan.specialsSkipped;
+    counts.planned = plan.need.length + plan.checks.length + plan.links.length + plan.hardLinks.length + plan.specials.length;
     for (const i of plan.need) counts.plannedBytes += src.sizes[i]!;
     counts.skipped = plan.skipped;
     counts.skippedBytes = plan.skippedBytes;
@@ -556,6 +615,7 @@ export async function runRemote(job: RemoteJob, hooks: RemoteHooks = {}): Promis
       for (const rel of dst.staleTemps) removeStale(rootFd, rel);
       const receiver = new TreeReceiver(rootFd, src, dst, plan, {
         mirror: job.command === "mirror", checksum: opts.checksum, maxDelete: opts.maxDelete, force: opts.force, singleFile: decoded.singleFile,
+        keep: opts.owner || opts.group || opts.xattrs || opts.acls ? { owner: opts.owner, group: opts.group, xattrs: xattrSelection(opts) } : undefined,
       });
       receiver.prepare();
       const tData = performance.now();
@@ -643,7 +703,7 @@ export async function runRemote(job: RemoteJob, hooks: RemoteHooks = {}): Promis
       closeFd(rootFd);
     }
     if (summary) {
-      counts.copied = summary.filesWritten + summary.symlinks;
+      counts.copied = summary.filesWritten + summary.symlinks + summary.specials;
       counts.copiedBytes = summary.bytesWritten;
       if (summary.holeBytes) counts.holeBytes = summary.holeBytes;
       counts.deleted = summary.deleted;
@@ -655,6 +715,17 @@ export async function runRemote(job: RemoteJob, hooks: RemoteHooks = {}): Promis
       if (summary.fatal) failed = true;
     }
   }
+}
+
+/** A peer's count by kind (a protobuf map), bounded to the four kinds. */
+function countsByKind(m: unknown): Partial<Record<string, number>> {
+  const out: Partial<Record<string, number>> = {};
+  if (!m || typeof m !== "object") return out;
+  for (const k of ["fifo", "socket", "char", "block"]) {
+    const n = Number((m as Record<string, unknown>)[k]);
+    if (Number.isSafeInteger(n) && n > 0) out[k] = n;
+  }
+  return out;
 }
 
 function removeStale(rootFd: number, rel: string): void {

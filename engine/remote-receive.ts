@@ -2,11 +2,12 @@
 // data-plane frames and writes beneath a root directory fd only: every directory is opened with
 // openat2(RESOLVE_BENEATH), every file is written to `.blit-tmp-<random>-<name>` in its directory
 // and renamed into place when complete and checked (size, and hash with --checksum), with its
-// mode and mtime; a HOLE frame moves the write offset and the size is set at the end, so a
+// mode and mtime (and, when asked, the manifest's owner, group and attributes, given to the
+// temporary before the rename); a HOLE frame moves the write offset and the size is set at the end, so a
 // sparse file arrives sparse. On any error the temporary is removed. A frame that breaks the protocol throws
 // (FrameError) and the caller ends the transfer; abort() then removes what is half-written.
 import {
-  closeFd, createExclusive, dupFd, fchmodIfNeeded, futimes, openBeneath, readSome, renameAt, seekTo, truncateTo,
+  closeFd, createExclusive, dupFd, futimes, openBeneath, readSome, renameAt, seekTo, truncateTo,
   unlinkQuiet, writeAll, O_RDONLY, describeCode, FsError,
 } from "../ffi/index.ts";
 import {
@@ -18,7 +19,8 @@ import type { RunError } from "./report.ts";
 import { FdDestTree } from "./dest-tree.ts";
 import { deleteGuard, writePath, type Plan } from "./plan.ts";
 import { shardWriters, type ShardReply, type ShardWriterPool } from "./shard-pool.ts";
-import { tempName, writeFileAt } from "./receive-file.ts";
+import { applyFileMeta, tempName, writeFileAt } from "./receive-file.ts";
+import { entryMeta, type EntryMeta, type ReceiveKeep } from "./remote-metadata.ts";
 import { T_DIR, T_LINK, type Tree } from "./walk.ts";
 
 const MAX_ERRORS_KEPT = 1000;
@@ -45,6 +47,12 @@ export interface ReceiverOptions {
   writers?: ShardWriterPool | null;
   /** Shard bytes handed to the writers and not yet written before the data is paused. @default 64 MiB */
   maxPendingBytes?: number;
+  /**
+   * Owner, group and attributes every written entry gets from the sender's manifest (files on
+   * their temporary before the rename, symlinks and special files when they are made,
+   * directories with their mode at the end). @default nothing beyond mode and mtime
+   */
+  keep?: ReceiveKeep;
 }
 
 export interface ReceiveSummary {
@@ -58,6 +66,8 @@ export interface ReceiveSummary {
   deletePlanned: number;
   dirsCreated: number;
   symlinks: number;
+  /** FIFOs, sockets and device nodes created. */
+  specials: number;
   errors: RunError[];
   errorCount: number;
   /** The run stopped on a condition that makes going on pointless (no space left...). */
@@ -123,7 +133,7 @@ export class TreeReceiver implements FrameHandler {
   ) {
     this.summary = {
       filesWritten: 0, bytesWritten: 0, holeBytes: 0, same: 0, deleted: 0, deletePlanned: plan.deletePlanned, dirsCreated: 0,
-      symlinks: 0, errors: [], errorCount: 0,
+      symlinks: 0, specials: 0, errors: [], errorCount: 0,
     };
     for (const e of plan.errors) this.addError(e);
     this.tree = new FdDestTree(rootFd);
@@ -151,6 +161,11 @@ export class TreeReceiver implements FrameHandler {
     const msg = err instanceof FsError && code === "EXDEV" ? "path leads outside its root" : describeCode(code);
     this.addError({ path: rel, side: "destination", code, message: `${rel}: ${msg}` });
     if (FATAL_CODES.has(code) && !this.summary.fatal) this.summary.fatal = code;
+  }
+
+  /** What entry i (-1: the root) gets beyond mode and mtime. */
+  private meta(i: number): EntryMeta | undefined {
+    return entryMeta(this.src, i, this.opts.keep);
   }
 
   private dirFd(rel: string): number {
@@ -191,8 +206,19 @@ export class TreeReceiver implements FrameHandler {
       const rel = this.src.paths[i]!;
       if (this.isBlocked(rel)) continue;
       try {
-        this.tree.symlink(this.src.links[i]!, writePath(this.plan, rel), this.src.mtimeSec[i]!, this.src.mtimeNsec[i]!);
+        this.tree.symlink(this.src.links[i]!, writePath(this.plan, rel), this.src.mtimeSec[i]!, this.src.mtimeNsec[i]!, this.meta(i));
         this.summary.symlinks++;
+      } catch (err) {
+        this.fsError(rel, err);
+      }
+    }
+    for (const i of this.plan.specials) {
+      const rel = this.src.paths[i]!;
+      const s = this.src.specials?.[i];
+      if (!s || this.isBlocked(rel)) continue;
+      try {
+        this.tree.mknod(writePath(this.plan, rel), s.kind, this.src.modes[i]!, s.rdev, this.src.mtimeSec[i]!, this.src.mtimeNsec[i]!, this.meta(i));
+        this.summary.specials++;
       } catch (err) {
         this.fsError(rel, err);
       }
@@ -355,7 +381,7 @@ export class TreeReceiver implements FrameHandler {
         }
       }
       if (c.holes > 0) truncateTo(c.fd, c.size, rel); // a hole at the end has no write after it
-      fchmodIfNeeded(c.fd, this.src.modes[c.index]!, rel);
+      applyFileMeta(c.fd, this.src.modes[c.index]!, this.meta(c.index), rel);
       futimes(c.fd, this.src.mtimeSec[c.index]!, this.src.mtimeNsec[c.index]!, rel);
       closeFd(c.fd);
       c.fd = -1;
@@ -422,6 +448,7 @@ export class TreeReceiver implements FrameHandler {
     const modes = files.map((e) => src.modes[e.index]!);
     const mtimeSec = files.map((e) => src.mtimeSec[e.index]!);
     const mtimeNsec = files.map((e) => src.mtimeNsec[e.index]!);
+    const metas = this.opts.keep ? files.map((e) => this.meta(e.index)) : undefined;
     if (this.writerRootFd < 0) this.writerRootFd = dupFd(this.rootFd);
     const bytes = p.length;
     this.pendingJobs++;
@@ -435,7 +462,7 @@ export class TreeReceiver implements FrameHandler {
     const payload = new Uint8Array(new ArrayBuffer(p.length));
     payload.set(p);
     void writers
-      .run({ rootFd: this.writerRootFd, cancel: this.cancel.buffer as SharedArrayBuffer, payload: payload.buffer, rels, offsets, lengths, modes, mtimeSec, mtimeNsec })
+      .run({ rootFd: this.writerRootFd, cancel: this.cancel.buffer as SharedArrayBuffer, payload: payload.buffer, rels, offsets, lengths, modes, mtimeSec, mtimeNsec, metas })
       .then((r) => this.shardWritten(r, shown, bytes));
   }
 
@@ -472,7 +499,7 @@ export class TreeReceiver implements FrameHandler {
     }
     const [dir, name] = this.split(rel);
     try {
-      writeFileAt(this.dirFd(dir), name, bytes, 0, bytes.length, this.src.modes[i]!, this.src.mtimeSec[i]!, this.src.mtimeNsec[i]!, rel);
+      writeFileAt(this.dirFd(dir), name, bytes, 0, bytes.length, this.src.modes[i]!, this.src.mtimeSec[i]!, this.src.mtimeNsec[i]!, rel, this.meta(i));
       this.summary.filesWritten++;
       this.summary.bytesWritten += bytes.length;
     } catch (err) {
@@ -605,13 +632,13 @@ export class TreeReceiver implements FrameHandler {
       if (this.plan.blocked.has(rel) || this.isBlocked(rel)) continue;
       if (!this.swapped && writePath(this.plan, rel) !== rel) continue;
       try {
-        this.tree.setDirMeta(rel, src.modes[i]!, src.mtimeSec[i]!, src.mtimeNsec[i]!);
+        this.tree.setDirMeta(rel, src.modes[i]!, src.mtimeSec[i]!, src.mtimeNsec[i]!, this.meta(i));
       } catch (err) {
         this.fsError(rel, err);
       }
     }
     try {
-      if (src.rootMode) this.tree.setDirMeta("", src.rootMode, src.rootMtimeSec, src.rootMtimeNsec);
+      if (src.rootMode) this.tree.setDirMeta("", src.rootMode, src.rootMtimeSec, src.rootMtimeNsec, this.meta(-1));
     } catch (err) {
       this.fsError(".", err);
     }

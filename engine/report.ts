@@ -42,6 +42,8 @@ export interface RunOptions {
   specials?: boolean;
   /** `--devices`: device nodes are created (root only). @default false (older reports lack it) */
   devices?: boolean;
+  /** `--numeric-ids` (push, pull): owners travel as numbers, not mapped by name. @default false (older reports lack it) */
+  numericIds?: boolean;
 }
 
 export interface PhaseTimes {

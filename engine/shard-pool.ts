@@ -1,6 +1,7 @@
 // The threads that write received shards (engine/shard-writer.ts): one pool per process, shared
 // by every transfer (blitd runs many), started on first use and never keeping the process alive.
 import { availableParallelism } from "node:os";
+import type { EntryMeta } from "./remote-metadata.ts";
 
 export interface ShardJob {
   id: number;
@@ -15,6 +16,8 @@ export interface ShardJob {
   modes: number[];
   mtimeSec: number[];
   mtimeNsec: number[];
+  /** Per file, the owner, group and attributes it gets (absent: none asked for). */
+  metas?: (EntryMeta | undefined)[];
 }
 
 export interface ShardReply {

@@ -29,7 +29,7 @@ function writeShard(job: ShardJob): ShardReply {
           dfd = openBeneath(job.rootFd, dir, O_RDONLY | O_DIRECTORY);
           dirs.set(dir, dfd);
         }
-        writeFileAt(dfd, rel.slice(slash + 1), payload, job.offsets[k]!, len, job.modes[k]!, job.mtimeSec[k]!, job.mtimeNsec[k]!, rel);
+        writeFileAt(dfd, rel.slice(slash + 1), payload, job.offsets[k]!, len, job.modes[k]!, job.mtimeSec[k]!, job.mtimeNsec[k]!, rel, job.metas?.[k]);
         reply.written++;
         reply.bytes += len;
       } catch (err) {

@@ -5,7 +5,7 @@
 // as ffi/name-bytes.ts decodes them, so names that are not UTF-8 are walked like any other.
 // Runs inside a worker thread; the result is plain arrays so that it crosses postMessage cheaply.
 import { lstatSync } from "node:fs";
-import { dirReader, fsPath, TEMP_PREFIX, type DirHandle, type DirReader, type EntryStat, type FsError, type SpecialKind } from "../ffi/index.ts";
+import { dirReader, fsPath, TEMP_PREFIX, type DirHandle, type DirReader, type EntryStat, type FsError, type SpecialKind, type Xattr } from "../ffi/index.ts";
 import type { RunError } from "./report.ts";
 import { Excluder } from "./exclude.ts";
 
@@ -44,6 +44,12 @@ export interface Tree {
   rootMode: number;
   rootMtimeSec: number;
   rootMtimeNsec: number;
+  /** The root's owner and group (a walk, or a manifest that carries owners). */
+  rootUid?: number;
+  rootGid?: number;
+  /** Extended attributes by index (a peer's manifest with -X/-A; a walk does not read them). */
+  xattrs?: Record<number, Xattr[]>;
+  rootXattrs?: Xattr[];
   /** False when the root does not exist (a destination not made yet). */
   rootExists: boolean;
   errors: RunError[];
@@ -239,6 +245,8 @@ export function walkTree(root: string | number, excludes: string[], side: "sourc
     tree.rootMode = st.mode;
     tree.rootMtimeSec = st.mtimeSec;
     tree.rootMtimeNsec = st.mtimeNsec;
+    tree.rootUid = st.uid;
+    tree.rootGid = st.gid;
 
     const list = (dir: DirHandle, rel: string): Frame => {
       const frame: Frame = { dir, rel, subdirs: [], next: 0 };

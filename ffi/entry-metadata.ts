@@ -1,8 +1,11 @@
 // Owner, group and extended attributes of any entry (directory, symlink, special file) named in
 // a directory fd, read and applied in one call each, never following a symlink. Regular files
 // get theirs inside the backend's copyFile, on the temporary before it is linked in.
-import { libc } from "./libc.ts";
+import { ptr } from "bun:ffi";
+import { AT_EMPTY_PATH, cstr, fail, libc } from "./libc.ts";
 import { chownPathFd, ownerOf } from "./owners.ts";
+import type { SpecialKind } from "./specials.ts";
+import { FsError } from "./types.ts";
 import { openPathAt, readPathFdXattrs, writePathFdXattrs, type Xattr, type XattrSelection } from "./xattrs.ts";
 
 /** What a copy keeps beyond content, mode and mtime (rsync -o, -g, -X, -A). */
@@ -61,6 +64,33 @@ export function applyMetadataAt(dirFd: number, name: string, meta: EntryMetadata
       const sel: XattrSelection | undefined = keep && (keep.xattrs || keep.acls) ? { xattrs: !!keep.xattrs, acls: !!keep.acls } : undefined;
       writePathFdXattrs(fd, meta.xattrs, sel, name);
     }
+  } finally {
+    libc().close(fd);
+  }
+}
+
+const S_IFMT = 0o170000;
+const KIND_BITS: Record<"symlink" | SpecialKind, number> = { symlink: 0o120000, fifo: 0o010000, char: 0o020000, block: 0o060000, socket: 0o140000 };
+/** STATX_TYPE */
+const STATX_TYPE = 0x1;
+let statBuf: Uint8Array | undefined;
+
+/**
+ * Gives the entry `name` of dirFd, which this process has just made as a `kind` (a symlink or a
+ * special file), the owner, group and attributes of `meta`, through one O_PATH fd and only after
+ * checking that the fd holds a `kind`: had someone swapped the name for another entry (a hard
+ * link to a file they do not own, say), that entry is not given away (EEXIST is thrown).
+ */
+export function applyMetadataToNewAt(dirFd: number, name: string, kind: "symlink" | SpecialKind, meta: EntryMetadata): void {
+  const fd = openPathAt(dirFd, name);
+  try {
+    const buf = (statBuf ??= new Uint8Array(new ArrayBuffer(256)));
+    if (libc().statx(fd, ptr(cstr("")), AT_EMPTY_PATH, STATX_TYPE, ptr(buf)) < 0) fail("statx", name);
+    if ((new DataView(buf.buffer).getUint16(28, true) & S_IFMT) !== KIND_BITS[kind]) {
+      throw new FsError("EEXIST", "fchownat", name, "replaced by another entry while it was being made");
+    }
+    if (meta.uid !== undefined || meta.gid !== undefined) chownPathFd(fd, meta.uid, meta.gid, name);
+    if (meta.xattrs && meta.xattrs.length > 0) writePathFdXattrs(fd, meta.xattrs, undefined, name);
   } finally {
     libc().close(fd);
   }

@@ -103,7 +103,7 @@ export { chownAt, chownPathFd, fchown, gidOf, groupName, ownerOf, parseIdFile, u
 export type { IdNames } from "./owners.ts";
 export { makeDev, mknodAt, specialKind, splitDev } from "./specials.ts";
 export type { SpecialKind } from "./specials.ts";
-export { applyMetadataAt, keepsAny, readMetadataAt } from "./entry-metadata.ts";
+export { applyMetadataAt, applyMetadataToNewAt, keepsAny, readMetadataAt } from "./entry-metadata.ts";
 export type { EntryMetadata, Keep } from "./entry-metadata.ts";
 export { metadataPrivileges } from "./privileges.ts";
 export type { MetadataPrivileges } from "./privileges.ts";

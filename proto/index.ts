@@ -41,9 +41,10 @@ export {
 export type { FrameHandler } from "./frames.ts";
 export {
   checkPath, unsafePathReason, printable, encodeManifest, decodeManifest, PathError,
-  MAX_ENTRIES, MAX_PATH_BYTES, MAX_NAME_BYTES, MAX_LINK_BYTES,
+  MAX_ENTRIES, MAX_PATH_BYTES, MAX_NAME_BYTES, MAX_LINK_BYTES, MAX_XATTRS, MAX_XATTR_NAME_BYTES, MAX_XATTR_VALUE_BYTES,
+  MAX_XATTR_LIST_BYTES, MAX_XATTR_TOTAL_BYTES, MAX_ID_NAMES, MAX_ID_NAME_BYTES,
 } from "./manifest.ts";
-export type { ManifestMsg } from "./manifest.ts";
+export type { ManifestExtras, ManifestMsg, OwnerNames } from "./manifest.ts";
 
 /**
  * Protocol features a peer may support beyond the base protocol of this version. Each side of a
@@ -52,8 +53,10 @@ export type { ManifestMsg } from "./manifest.ts";
  * older blit) gets the base protocol.
  */
 export const FEATURE_SPARSE = "sparse"; // holes travel as HOLE frames and arrive as holes
+/** Owners, extended attributes and special files travel in the manifest (Options.owner ... devices). */
+export const FEATURE_METADATA = "metadata";
 /** The features this build supports, for its side of Negotiate. */
-export const FEATURES: readonly string[] = [FEATURE_SPARSE];
+export const FEATURES: readonly string[] = [FEATURE_SPARSE, FEATURE_METADATA];
 /** The features a peer listed (unknown names and junk ignored, bounded). */
 export function peerFeatures(list: unknown): Set<string> {
   const out = new Set<string>();

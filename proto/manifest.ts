@@ -4,13 +4,34 @@
 // entry's parent appears earlier as a directory (so a symlink entry can never be a parent).
 // Names travel as their exact bytes (UTF-8 or not) and decode with ffi's name codec, so a name
 // that is not valid UTF-8 arrives as the same bytes; lengths are limited in bytes.
+//
+// The optional metadata (owners and their names, extended attributes, special files) is bounded
+// like the paths: a peer that sends more than the limits below gets a PathError (a protocol
+// error), never an allocation it chose.
 import type { Tree } from "../engine/index.ts";
-import { byteLengthOfName, bytesOfName, displayName, hasEscapedBytes, nameFromBytes } from "../ffi/index.ts";
+import {
+  byteLengthOfName, bytesOfName, displayName, groupName, hasEscapedBytes, makeDev, nameFromBytes, splitDev, userName,
+  type SpecialKind, type Xattr,
+} from "../ffi/index.ts";
 
 export const MAX_ENTRIES = 5_000_000;
 export const MAX_PATH_BYTES = 4096;
 export const MAX_NAME_BYTES = 255;
 export const MAX_LINK_BYTES = 4096;
+/** Extended attributes in one manifest, all entries together. */
+export const MAX_XATTRS = 1_000_000;
+/** An attribute's name (the kernel's XATTR_NAME_MAX). */
+export const MAX_XATTR_NAME_BYTES = 255;
+/** An attribute's value (the kernel's XATTR_SIZE_MAX). */
+export const MAX_XATTR_VALUE_BYTES = 65536;
+/** The names of one entry's attributes, NUL-terminated (the kernel's XATTR_LIST_MAX). */
+export const MAX_XATTR_LIST_BYTES = 65536;
+/** Names and values of all attributes in one manifest. */
+export const MAX_XATTR_TOTAL_BYTES = 64 << 20;
+/** Entries of each id -> name table, and a name's length. */
+export const MAX_ID_NAMES = 65536;
+export const MAX_ID_NAME_BYTES = 255;
+const SPECIAL_KINDS: readonly SpecialKind[] = ["fifo", "socket", "char", "block"];
 const TEMP_PREFIX = ".blit-tmp-";
 const T_FILE = 1;
 const T_DIR = 2;
@@ -34,6 +55,42 @@ export interface ManifestMsg {
   root_mtime_nsec: number;
   /** -H: u32 LE per entry, equal non-zero values for the files of one inode (absent or empty: none). */
   link_group?: Uint8Array;
+  /** u32 LE per entry (absent or empty: owners not sent). */
+  uids?: Uint8Array;
+  gids?: Uint8Array;
+  root_uid?: number;
+  root_gid?: number;
+  user_names?: IdNameMsg[];
+  group_names?: IdNameMsg[];
+  /** index === count: the root. */
+  xattrs?: { index: number; name: string; value: Uint8Array }[];
+  specials?: { index: number; kind: string; major: number; minor: number }[];
+}
+
+export interface IdNameMsg {
+  id: number;
+  name: string;
+}
+
+/** What a manifest carries beyond names, types, sizes, modes, mtimes and symlink targets. */
+export interface ManifestExtras {
+  /** -H: the link_group column (from the tree's dev and ino). @default false */
+  hardLinks?: boolean;
+  /** The uids column (the tree's uid), with the names of its ids unless numericIds. @default false */
+  owner?: boolean;
+  /** The gids column (the tree's gid), with the names of its ids unless numericIds. @default false */
+  group?: boolean;
+  /** Owners travel as numbers only (--numeric-ids). @default false */
+  numericIds?: boolean;
+  /** The attributes to send, as the sender read and selected them (-X, -A). @default none */
+  xattrs?: Record<number, Xattr[]>;
+  rootXattrs?: Xattr[];
+}
+
+/** The sender's names of its ids, from a decoded manifest (empty when it sent none). */
+export interface OwnerNames {
+  users: Map<number, string>;
+  groups: Map<number, string>;
 }
 
 export class PathError extends Error {
@@ -82,8 +139,8 @@ export function printable(s: string): string {
   return t.length > 200 ? t.slice(0, 200) + "…" : t;
 }
 
-/** `hardLinks` adds the link_group column (from the tree's dev and ino) for -H. */
-export function encodeManifest(t: Tree, singleFile = false, hardLinks = false): ManifestMsg {
+/** The manifest of tree `t`; `extras` says which optional fields it carries. */
+export function encodeManifest(t: Tree, singleFile = false, extras: ManifestExtras = {}): ManifestMsg {
   const n = t.paths.length;
   const sizes = new Float64Array(n);
   const modes = new Uint16Array(n);
@@ -113,8 +170,58 @@ export function encodeManifest(t: Tree, singleFile = false, hardLinks = false): 
     root_mode: t.rootMode,
     root_mtime_sec: t.rootMtimeSec,
     root_mtime_nsec: t.rootMtimeNsec,
-    ...(hardLinks ? { link_group: linkGroups(t) } : {}),
+    ...(extras.hardLinks ? { link_group: linkGroups(t) } : {}),
+    ...ownerFields(t, extras),
+    ...(extras.xattrs || extras.rootXattrs ? { xattrs: xattrList(n, extras.xattrs ?? {}, extras.rootXattrs) } : {}),
+    ...(t.specials ? { specials: specialList(t.specials) } : {}),
   };
+}
+
+function ownerFields(t: Tree, x: ManifestExtras): Partial<ManifestMsg> {
+  const out: Partial<ManifestMsg> = {};
+  const n = t.paths.length;
+  const column = (ids: ArrayLike<number> | undefined, root: number | undefined, nameOf: (id: number) => string | undefined) => {
+    const col = new Uint32Array(n);
+    const names = new Map<number, string>();
+    const note = (id: number) => {
+      if (x.numericIds || names.has(id) || names.size >= MAX_ID_NAMES) return;
+      const name = nameOf(id);
+      if (name !== undefined && Buffer.byteLength(name) <= MAX_ID_NAME_BYTES) names.set(id, name);
+    };
+    for (let i = 0; i < n; i++) {
+      col[i] = (ids?.[i] ?? 0) >>> 0;
+      note(col[i]!);
+    }
+    if (root !== undefined) note(root >>> 0);
+    return { bytes: new Uint8Array(col.buffer), names: [...names].map(([id, name]) => ({ id, name })) };
+  };
+  if (x.owner && t.uid) {
+    const c = column(t.uid, t.rootUid, userName);
+    out.uids = c.bytes;
+    out.user_names = c.names;
+    out.root_uid = (t.rootUid ?? 0) >>> 0;
+  }
+  if (x.group && t.gid) {
+    const c = column(t.gid, t.rootGid, groupName);
+    out.gids = c.bytes;
+    out.group_names = c.names;
+    out.root_gid = (t.rootGid ?? 0) >>> 0;
+  }
+  return out;
+}
+
+function xattrList(n: number, byIndex: Record<number, Xattr[]>, root: Xattr[] | undefined): NonNullable<ManifestMsg["xattrs"]> {
+  const out: NonNullable<ManifestMsg["xattrs"]> = [];
+  for (const [k, list] of Object.entries(byIndex)) for (const a of list) out.push({ index: Number(k), name: a.name, value: a.value });
+  for (const a of root ?? []) out.push({ index: n, name: a.name, value: a.value });
+  return out;
+}
+
+function specialList(specials: NonNullable<Tree["specials"]>): NonNullable<ManifestMsg["specials"]> {
+  return Object.entries(specials).map(([k, s]) => {
+    const { major, minor } = splitDev(s.rdev);
+    return { index: Number(k), kind: s.kind, major, minor };
+  });
 }
 
 /** Per entry, 0 or the 1-based index of the first file of its inode (files with nlink > 1 only). */
@@ -147,7 +254,7 @@ function aligned(b: Uint8Array | undefined, bytesPer: number, n: number, what: s
  * Decodes and validates a peer's manifest into a Tree. Throws PathError on any unsafe path,
  * inconsistent column, a parent that is not a directory listed before its child, or a duplicate.
  */
-export function decodeManifest(m: ManifestMsg | null | undefined): { tree: Tree; singleFile: boolean } {
+export function decodeManifest(m: ManifestMsg | null | undefined): { tree: Tree; singleFile: boolean; names: OwnerNames } {
   if (!m) throw new PathError("manifest missing");
   const n = m.count >>> 0;
   if (n > MAX_ENTRIES) throw new PathError(`manifest has ${n} entries, more than ${MAX_ENTRIES}`);
@@ -209,5 +316,82 @@ export function decodeManifest(m: ManifestMsg | null | undefined): { tree: Tree;
     errors: [],
     staleTemps: [],
   };
-  return { tree, singleFile };
+  const names = decodeOwners(m, tree, n);
+  decodeXattrs(m, tree, n);
+  decodeSpecials(m, tree, n, types);
+  return { tree, singleFile, names };
+}
+
+/** The uids and gids columns (into tree.uid, tree.gid, root*) and the names of their ids. */
+function decodeOwners(m: ManifestMsg, tree: Tree, n: number): OwnerNames {
+  const table = (list: IdNameMsg[] | undefined, what: string): Map<number, string> => {
+    const out = new Map<number, string>();
+    if (!list) return out;
+    if (list.length > MAX_ID_NAMES) throw new PathError(`manifest names ${list.length} ${what}s, more than ${MAX_ID_NAMES}`);
+    for (const e of list) {
+      const name = String(e.name ?? "");
+      if (name === "" || name.includes("\0") || Buffer.byteLength(name) > MAX_ID_NAME_BYTES) throw new PathError(`manifest has an invalid ${what} name '${printable(name)}'`);
+      out.set(e.id >>> 0, name);
+    }
+    return out;
+  };
+  if (m.uids && m.uids.length > 0) {
+    tree.uid = new Uint32Array(aligned(m.uids, 4, n, "uids"));
+    tree.rootUid = (m.root_uid ?? 0) >>> 0;
+  }
+  if (m.gids && m.gids.length > 0) {
+    tree.gid = new Uint32Array(aligned(m.gids, 4, n, "gids"));
+    tree.rootGid = (m.root_gid ?? 0) >>> 0;
+  }
+  return { users: table(m.user_names, "user"), groups: table(m.group_names, "group") };
+}
+
+/** The attributes, bounded in count, name, value, per-entry list and total. */
+function decodeXattrs(m: ManifestMsg, tree: Tree, n: number): void {
+  const list = m.xattrs;
+  if (!list || list.length === 0) return;
+  if (list.length > MAX_XATTRS) throw new PathError(`manifest has ${list.length} extended attributes, more than ${MAX_XATTRS}`);
+  const byIndex: Record<number, Xattr[]> = {};
+  const listBytes = new Map<number, number>();
+  let total = 0;
+  for (const a of list) {
+    const i = a.index >>> 0;
+    if (i > n) throw new PathError(`extended attribute for entry ${i}, which the manifest does not have`);
+    const where = i === n ? "the root" : `'${printable(tree.paths[i]!)}'`;
+    const name = String(a.name ?? "");
+    const nameBytes = Buffer.byteLength(name);
+    const value = a.value ?? new Uint8Array(0);
+    if (name === "" || name.includes("\0") || nameBytes > MAX_XATTR_NAME_BYTES) throw new PathError(`${where} has an extended attribute with an invalid name '${printable(name)}'`);
+    if (value.length > MAX_XATTR_VALUE_BYTES) throw new PathError(`${where}: extended attribute ${printable(name)} has ${value.length} bytes, more than ${MAX_XATTR_VALUE_BYTES}`);
+    const used = (listBytes.get(i) ?? 0) + nameBytes + 1;
+    if (used > MAX_XATTR_LIST_BYTES) throw new PathError(`${where} has more extended attributes than one file can hold (${MAX_XATTR_LIST_BYTES} bytes of names)`);
+    listBytes.set(i, used);
+    total += nameBytes + value.length;
+    if (total > MAX_XATTR_TOTAL_BYTES) throw new PathError(`manifest's extended attributes exceed ${MAX_XATTR_TOTAL_BYTES} bytes`);
+    const attrs = (byIndex[i] ??= []);
+    if (attrs.some((x) => x.name === name)) throw new PathError(`${where} lists extended attribute ${printable(name)} twice`);
+    // Copied: the message's bytes may be a view of a larger buffer.
+    attrs.push({ name, value: new Uint8Array(value) });
+  }
+  const root = byIndex[n];
+  delete byIndex[n];
+  tree.xattrs = byIndex;
+  if (root) tree.rootXattrs = root;
+}
+
+/** Which special file each type-4 entry is (entries without one are left out by the planner). */
+function decodeSpecials(m: ManifestMsg, tree: Tree, n: number, types: Uint8Array): void {
+  const list = m.specials;
+  if (!list || list.length === 0) return;
+  if (list.length > n) throw new PathError(`manifest lists ${list.length} special files for ${n} entries`);
+  const out: NonNullable<Tree["specials"]> = {};
+  for (const s of list) {
+    const i = s.index >>> 0;
+    if (i >= n || types[i] !== T_OTHER) throw new PathError(`special-file entry ${i} is not of type 'other'`);
+    if (out[i]) throw new PathError(`special file '${printable(tree.paths[i]!)}' is listed twice`);
+    const kind = String(s.kind) as SpecialKind;
+    if (!SPECIAL_KINDS.includes(kind)) throw new PathError(`special file '${printable(tree.paths[i]!)}' has unknown kind '${printable(String(s.kind))}'`);
+    out[i] = { kind, rdev: kind === "char" || kind === "block" ? makeDev(s.major >>> 0, s.minor >>> 0) : 0n };
+  }
+  tree.specials = out;
 }

@@ -31,6 +31,20 @@ const COMMON = `Flags:
       --exclude GLOB     leave out matching entries (repeatable; same rules as 'blit copy')
   -H, --hard-links       files that are hard links of each other stay hard links on the
                          receiving side (each inode's data travels once)
+  -X, --xattrs           keep extended attributes: user.*, and trusted.* and security.* where
+                         both sides may (root; for a push, a module with keep_owners = true)
+  -A, --acls             keep POSIX ACLs
+      --no-owner         do not give the receiving side's entries the source's owner (kept by
+                         default: a push asks blitd, which keeps them only as root in a module
+                         with keep_owners = true; a pull keeps them when blit runs as root)
+      --no-group         do not give them the source's group (kept like owners)
+      --numeric-ids      owners and groups travel as numbers; without it each id is given the
+                         receiving side's id of the same user or group name (the number when
+                         the name is unknown there), as rsync does
+      --specials         create FIFOs and sockets like the source's (otherwise skipped, and the
+                         summary counts them by kind)
+      --devices          create device nodes like the source's (root; for a push, a module with
+                         keep_owners = true; otherwise skipped and counted)
       --bwlimit RATE     send file data at most RATE bytes per second: 500K, 50M, 1G (K, M, G are
                          1024-based, as in rsync); the sending side paces itself (blitd for a pull)
       --max-delete N     with --mirror: if more than N entries would be deleted, delete none (exit 1)
@@ -132,6 +146,11 @@ async function transferCommand(route: "push" | "pull", args: string[], io: Remot
         "force-grpc": { type: "boolean" },
         "auth-token-file": { type: "string" },
         bwlimit: { type: "string" },
+        xattrs: { type: "boolean", short: "X" },
+        acls: { type: "boolean", short: "A" },
+        "no-owner": { type: "boolean" },
+        "no-group": { type: "boolean" },
+        "numeric-ids": { type: "boolean" },
         // not a push/pull flag: taken so that its error can say why
         workers: { type: "string", short: "w" },
       },
@@ -177,9 +196,15 @@ async function transferCommand(route: "push" | "pull", args: string[], io: Remot
       force: values.force ?? false,
       hardLinks: values["hard-links"] ?? false,
       bwlimit: values.bwlimit !== undefined ? parseRate(values.bwlimit) : 0,
-      // The wire does not carry owners or attributes yet: the report must not claim them.
-      owner: false,
-      group: false,
+      // A push asks the daemon to keep owners (it decides, and says so when it does not); a
+      // pull keeps them where this process may give them (root), as a local copy does.
+      owner: values["no-owner"] ? false : route === "push" ? true : undefined,
+      group: values["no-group"] ? false : route === "push" ? true : undefined,
+      xattrs: values.xattrs ?? false,
+      acls: values.acls ?? false,
+      numericIds: values["numeric-ids"] ?? false,
+      specials: values.specials ?? false,
+      devices: values.devices ?? false,
     });
     const job: RemoteJob = {
       command: values.mirror ? "mirror" : "copy",
@@ -253,6 +278,16 @@ function summary(r: RunReport): string {
   if (t && !r.options.dryRun) {
     lines.push(`  data via ${t.kind}; time ${seconds(r.phases.totalMs)} (negotiate ${seconds(t.negotiateMs)}, transfer ${seconds(t.transferMs)}, complete ${seconds(t.completeMs)}), ${rate(c.copiedBytes, t.transferMs)}`);
   }
+  // What was asked for and not kept, and why (the daemon's module or privileges, or ours).
+  const notKept = [
+    r.fastPathNotes.owners && `owners and groups not kept: ${r.fastPathNotes.owners}`,
+    r.fastPathNotes.devices && `device nodes not created: ${r.fastPathNotes.devices}`,
+    r.fastPathNotes.setid && r.fastPathNotes.setid,
+    r.fastPathNotes.metadata && `owners, attributes and special files not kept: ${r.fastPathNotes.metadata}`,
+  ];
+  for (const l of notKept) if (l) lines.push(`  ${l}`);
+  const specials = specialsNote(r.specialsSkipped);
+  if (specials) lines.push(`  not transferred: ${specials}`);
   if (r.errorCount) lines.push(`  errors: ${count(r.errorCount)} (listed above)`);
   return lines.join("\n");
 }

@@ -30,13 +30,15 @@ export const TRANSFER_FLAGS: readonly TransferFlag[] = [
   // small files with BLIT_SHARD_WRITERS threads
   { name: "--workers", short: "-w", value: "N", commands: ["copy", "mirror"] },
   { name: "--bwlimit", value: "RATE", commands: ALL },
-  // What a local copy keeps beyond content, mode and mtime (push and pull do not carry it yet).
-  { name: "--xattrs", short: "-X", commands: ["copy", "mirror"] },
-  { name: "--acls", short: "-A", commands: ["copy", "mirror"] },
-  { name: "--no-owner", commands: ["copy", "mirror"] },
-  { name: "--specials", commands: ["copy", "mirror"] },
-  { name: "--devices", commands: ["copy", "mirror"] },
-  { name: "--no-group", commands: ["copy", "mirror"] },
+  // What a copy keeps beyond content, mode and mtime (push and pull carry it in the manifest).
+  { name: "--xattrs", short: "-X", commands: ALL },
+  { name: "--acls", short: "-A", commands: ALL },
+  { name: "--no-owner", commands: ALL },
+  { name: "--specials", commands: ALL },
+  { name: "--devices", commands: ALL },
+  { name: "--no-group", commands: ALL },
+  // Owners travel between hosts: by name unless --numeric-ids.
+  { name: "--numeric-ids", commands: REMOTE },
   { name: "--max-delete", value: "N", commands: ["mirror", "push", "pull"] },
   { name: "--force", commands: ["mirror", "push", "pull"] },
   { name: "--mirror", commands: REMOTE },

@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { chmodSync, closeSync, lstatSync, mkdirSync, openSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import {
-  applyMetadataAt, chownAt, closeFd, fchown, gidOf, groupName, metadataPrivileges, openRootDir, ownerOf, parseIdFile,
+  applyMetadataAt, applyMetadataToNewAt, chownAt, closeFd, fchown, gidOf, groupName, metadataPrivileges, openRootDir, ownerOf, parseIdFile,
   readMetadataAt, uidOf, userName,
 } from "../../ffi/index.ts";
 import { isRoot, REPO_ROOT, sh, skipNote, tempDirs, userXattrs } from "../helpers/index.ts";
@@ -96,6 +96,24 @@ describe.skipIf(notRoot)("chown as root", () => {
     }
     for (const name of ["sub", "link"]) expect([lstatSync(`${dst}/${name}`).uid, lstatSync(`${dst}/${name}`).gid]).toEqual([NOBODY, NOGROUP]);
     if (userXattrs()) expect(sh("getfattr", ["-n", "user.dir", "--only-values", `${dst}/sub`])).toBe("1");
+  });
+
+  test("applyMetadataToNewAt gives a just-made symlink or FIFO away, and refuses a name someone swapped for another entry", () => {
+    const dir = temps.make().join("d");
+    mkdirSync(dir);
+    symlinkSync("nowhere", `${dir}/link`);
+    sh("mkfifo", [`${dir}/fifo`]);
+    writeFileSync(`${dir}/swapped`, "not ours to give away\n");
+    const fd = openRootDir(dir);
+    try {
+      applyMetadataToNewAt(fd, "link", "symlink", { uid: NOBODY, gid: NOGROUP });
+      applyMetadataToNewAt(fd, "fifo", "fifo", { uid: NOBODY, gid: NOGROUP });
+      expect(() => applyMetadataToNewAt(fd, "swapped", "symlink", { uid: NOBODY, gid: NOGROUP })).toThrow(/replaced/);
+    } finally {
+      closeFd(fd);
+    }
+    for (const name of ["link", "fifo"]) expect([lstatSync(`${dir}/${name}`).uid, lstatSync(`${dir}/${name}`).gid]).toEqual([NOBODY, NOGROUP]);
+    expect(lstatSync(`${dir}/swapped`).uid).toBe(0);
   });
 });
 

@@ -128,10 +128,11 @@ export function cleanup(...dirs: string[]): void {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 }
 
-export function moduleToml(modules: Record<string, { path: string; readOnly?: boolean }>, extra = ""): string {
+export function moduleToml(modules: Record<string, { path: string; readOnly?: boolean; keepOwners?: boolean }>, extra = ""): string {
   let s = `${extra}\n`;
   for (const [name, m] of Object.entries(modules)) {
     s += `[modules.${name}]\npath = ${JSON.stringify(m.path)}\nread_only = ${m.readOnly ?? true}\ncomment = "test ${name}"\n`;
+    if (m.keepOwners !== undefined) s += `keep_owners = ${m.keepOwners}\n`;
   }
   return s;
 }

@@ -103,14 +103,17 @@ export interface Module {
   stop(): Promise<void>;
 }
 
-/** A blitd on 127.0.0.1 (random port) serving one writable module `m` from a fresh temp dir. */
+/**
+ * A blitd on 127.0.0.1 (random port) serving one writable module `m` from a fresh temp dir. The
+ * module keeps owners (keep_owners = true): pushes are compared with `rsync -aHAXS` as root.
+ */
 export async function startModule(): Promise<Module> {
   const t = makeTempDir();
   const path = t.join("module");
   mkdirSync(path, { recursive: true });
   let daemon: Daemon;
   try {
-    daemon = await startBlitd(t.path, moduleToml({ m: { path, readOnly: false } }));
+    daemon = await startBlitd(t.path, moduleToml({ m: { path, readOnly: false, keepOwners: true } }));
   } catch (e) {
     t.remove();
     throw e;

@@ -313,11 +313,7 @@ export class TreeReceiver implements FrameHandler {
       writeAll(c.fd, chunk, 0, chunk.length, c.name);
       c.hasher?.update(chunk);
     } catch (err) {
-      c.failed = true;
-      this.fsError(this.src.paths[c.index]!, err);
-      closeFd(c.fd);
-      c.fd = -1;
-      unlinkQuiet(c.dirFd, c.tmp);
+      this.failCurrent(c, err);
     }
   }
 
@@ -338,12 +334,17 @@ export class TreeReceiver implements FrameHandler {
       seekTo(c.fd, c.got, c.name);
       if (c.hasher) for (let left = len; left > 0; left -= ZEROS.length) c.hasher.update(ZEROS.subarray(0, Math.min(left, ZEROS.length)));
     } catch (err) {
-      c.failed = true;
-      this.fsError(this.src.paths[c.index]!, err);
-      closeFd(c.fd);
-      c.fd = -1;
-      unlinkQuiet(c.dirFd, c.tmp);
+      this.failCurrent(c, err);
     }
+  }
+
+  /** Writing the current file failed: the error is reported, the temporary removed, the rest of its data discarded. */
+  private failCurrent(c: Current, err: unknown): void {
+    c.failed = true;
+    this.fsError(this.src.paths[c.index]!, err);
+    closeFd(c.fd);
+    c.fd = -1;
+    unlinkQuiet(c.dirFd, c.tmp);
   }
 
   private openCurrent(i: number, size: number): void {

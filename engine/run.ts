@@ -452,8 +452,8 @@ class LocalRun {
     const meta: EntryMetadata = {};
     const srcUid = i === undefined ? this.srcRootOwner().uid : srcTree.uid?.[i];
     const srcGid = i === undefined ? this.srcRootOwner().gid : srcTree.gid?.[i];
-    const dUid = j === undefined ? undefined : j < 0 ? undefined : dstTree.uid?.[j];
-    const dGid = j === undefined ? undefined : j < 0 ? undefined : dstTree.gid?.[j];
+    const dUid = j === undefined ? undefined : j < 0 ? dstTree.rootUid : dstTree.uid?.[j];
+    const dGid = j === undefined ? undefined : j < 0 ? dstTree.rootGid : dstTree.gid?.[j];
     if (keep.owner && srcUid !== undefined && srcUid !== dUid) meta.uid = srcUid;
     if (keep.group && srcGid !== undefined && srcGid !== dGid) meta.gid = srcGid;
     if (keep.xattrs || keep.acls) {

@@ -22,9 +22,9 @@ const dentView = new DataView(dentBuf.buffer);
 const EMPTY = cstr("");
 
 /** For a FIFO, socket or device: its kind and st_rdev (statx rdev_major, rdev_minor). */
-function special(mode: number, major: number, minor: number): Pick<EntryStat, "special"> {
+function special(mode: number, major: number, minor: number): EntryStat["special"] {
   const kind = specialKind(mode);
-  return kind ? { special: { kind, rdev: kind === "char" || kind === "block" ? makeDev(major, minor) : 0n } } : {};
+  return kind ? { kind, rdev: kind === "char" || kind === "block" ? makeDev(major, minor) : 0n } : undefined;
 }
 
 /** The entry statBuf holds. */
@@ -34,8 +34,10 @@ function parseStatx(): EntryStat {
   const fmt = mode & 0o170000;
   const major = v.getUint32(136, true);
   const minor = v.getUint32(140, true);
+  const type = fmt === 0o100000 ? "file" : fmt === 0o040000 ? "dir" : fmt === 0o120000 ? "symlink" : "other";
+  // One object shape for every entry (no spread): this runs once per entry of every walk.
   return {
-    type: fmt === 0o100000 ? "file" : fmt === 0o040000 ? "dir" : fmt === 0o120000 ? "symlink" : "other",
+    type,
     size: v.getUint32(40, true) + v.getUint32(44, true) * 0x100000000,
     mode: mode & 0o7777,
     mtimeSec: v.getUint32(112, true) + v.getInt32(116, true) * 0x100000000,
@@ -46,7 +48,7 @@ function parseStatx(): EntryStat {
     uid: v.getUint32(20, true),
     gid: v.getUint32(24, true),
     blocks: v.getUint32(48, true) + v.getUint32(52, true) * 0x100000000,
-    ...special(mode, v.getUint32(128, true), v.getUint32(132, true)),
+    special: type === "other" ? special(mode, v.getUint32(128, true), v.getUint32(132, true)) : undefined,
   };
 }
 

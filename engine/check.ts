@@ -26,7 +26,7 @@ export type CheckKind = "missing" | "extra" | "differs";
  * - type: a file on one side, a directory or symlink on the other (see `dstType`)
  * - target: symlinks pointing at different targets
  */
-export type CheckReason = "content" | "size" | "mtime" | "mode" | "type" | "target";
+export type CheckReason = "content" | "size" | "mtime" | "mode" | "type" | "target" | "owner" | "links";
 
 export type EntryType = "file" | "directory" | "symlink" | "special file";
 
@@ -130,6 +130,9 @@ export function compareTrees(src: Tree, dst: Tree, hasher?: ContentHasher): Comp
   // other side's entries at or below it are neither missing nor extra: the error says so.
   const srcUnknown = unknownUnder(src);
   const dstUnknown = unknownUnder(dst);
+  // Owners are compared where both trees carry them (a walk does; a daemon's manifest may not).
+  const owners = !!(src.uid && dst.uid && src.gid && dst.gid);
+  const links = hardLinkMatcher(src, dst);
   marchTrees(src, dst, {
     srcOnly(i) {
       if (dstUnknown(src.paths[i]!)) return;
@@ -172,6 +175,8 @@ export function compareTrees(src: Tree, dst: Tree, hasher?: ContentHasher): Comp
         if (src.links[i] === undefined || dst.links[j] === undefined) unreadable = true;
         else if (src.links[i] !== dst.links[j]) reasons.push("target");
       }
+      if (t === dst.types[j] && owners && (src.uid![i] !== dst.uid![j] || src.gid![i] !== dst.gid![j])) reasons.push("owner");
+      if (t === T_FILE && dst.types[j] === T_FILE && !links(i, j)) reasons.push("links");
       if (reasons.length > 0) {
         counts.differs++;
         const e: CheckEntry = { path: rel, kind: "differs", type: entryType(t), reasons };
@@ -184,6 +189,32 @@ export function compareTrees(src: Tree, dst: Tree, hasher?: ContentHasher): Comp
   // better as a tree, each directory's contents right after it.
   entries.sort((x, y) => comparePaths(x.path, y.path));
   return { entries, counts, errors };
+}
+
+/**
+ * Whether matched files i (source) and j (destination) keep the hard-link structure so far:
+ * files that are one inode on one side must be one inode on the other, and only those. True
+ * when a tree lacks inode numbers (a peer's manifest).
+ */
+function hardLinkMatcher(src: Tree, dst: Tree): (i: number, j: number) => boolean {
+  if (!src.ino || !dst.ino || !src.nlink || !dst.nlink) return () => true;
+  const key = (t: Tree, k: number) => (t.nlink![k]! > 1 ? `${t.dev?.[k] ?? 0}:${t.ino![k]}` : undefined);
+  const dstOf = new Map<string, string | undefined>();
+  const srcOf = new Map<string, string | undefined>();
+  return (i, j) => {
+    const a = key(src, i);
+    const b = key(dst, j);
+    let ok = true;
+    if (a !== undefined) {
+      if (!dstOf.has(a)) dstOf.set(a, b);
+      else ok = dstOf.get(a) === b && b !== undefined;
+    }
+    if (b !== undefined) {
+      if (!srcOf.has(b)) srcOf.set(b, a);
+      else ok &&= srcOf.get(b) === a && a !== undefined;
+    }
+    return ok;
+  };
 }
 
 /** Whether a path is at or below one the tree's walk could not read ("." covers everything). */

@@ -88,6 +88,8 @@ then the summary "N missing, N extra, N differ; M entries equal". Reasons:
   mode      permission bits (files and directories)
   type      one kind of entry in SRC, another in DST ("type: file in SRC, directory in DST")
   target    symlinks pointing at different targets
+  owner     another owner or group (where both sides carry owners)
+  links     hard links that differ: files that are one inode on one side and not on the other
 A file counts as equal by the rule 'blit copy' uses to skip it (same size and mtime, or same
 content with --checksum), so a check right after 'blit mirror' finds the trees equal (a file
 whose mode alone changed keeps its content and gets the new mode). The roots themselves are not compared; a symlink named as SRC or DST is followed,

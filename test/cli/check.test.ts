@@ -1,7 +1,7 @@
 // blit check SRC DST: two real trees on disk, the real CLI, and what a user sees: one line per
 // difference, the kinds and reasons in --json, exit 0 equal / 1 different / 2 error.
 import { afterEach, describe, expect, test } from "bun:test";
-import { chmodSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, linkSync, writeFileSync } from "node:fs";
 import { runCli, setMtime, tempDirs, writeTree, type TreeSpec } from "../helpers/index.ts";
 
 const temps = tempDirs();
@@ -164,6 +164,37 @@ describe("blit check: each kind of difference, exit 1", () => {
     expect(r.stdout.split("\n")[0]).toBe("missing  two\\x0alines\\\\x");
     const j = await check(t, src, dst, "--json");
     expect(j.json.missing[0].path).toBe("two\nlines\\x");
+  });
+});
+
+describe("blit check: owners and hard links", () => {
+  test("another owner or group is 'owner'; a hard link kept on one side only is 'links'", async () => {
+    const { t, src, dst } = pair();
+    chownSync(`${dst}/b.txt`, 65534, 65534);
+    // SRC: a and a2 are one inode; DST: two separate files with the same content and mtime.
+    writeFileSync(`${src}/a`, "same\n");
+    linkSync(`${src}/a`, `${src}/a2`);
+    for (const f of ["a", "a2"]) writeFileSync(`${dst}/${f}`, "same\n");
+    for (const f of ["a", "a2"]) for (const side of [src, dst]) setMtime(`${side}/${f}`, T);
+    setMtime(src, T);
+    setMtime(dst, T);
+    const r = await check(t, src, dst, "--json");
+    expect(r.exitCode).toBe(1);
+    const differs = Object.fromEntries(r.json.differs.map((e: { path: string; reasons: string[] }) => [e.path, e.reasons]));
+    expect(differs["b.txt"]).toEqual(["owner"]);
+    expect(differs["a2"]).toEqual(["links"]);
+    expect(differs["a"]).toBeUndefined();
+  });
+
+  test("after blit mirror -H as root, the same tree checks equal", async () => {
+    const { t, src, dst } = pair();
+    chownSync(`${src}/b.txt`, 65534, 65534);
+    writeFileSync(`${src}/a`, "same\n");
+    linkSync(`${src}/a`, `${src}/a2`);
+    expect((await runCli(["mirror", "-H", src, dst], { home: t.home })).exitCode).toBe(0);
+    const r = await check(t, src, dst);
+    expect(r.stdout).toContain("0 missing, 0 extra, 0 differ");
+    expect(r.exitCode).toBe(0);
   });
 });
 

@@ -17,7 +17,7 @@ import type { CopyItem, CopyResult } from "./worker-protocol.ts";
 import { VERSION } from "./version.ts";
 // node:fs and node:path as byte-exact versions: paths may hold names that are not UTF-8.
 const { existsSync, lstatSync, mkdirSync, realpathSync, statSync } = nameFs;
-const { basename, dirname, join, resolve } = namePath;
+const { basename, dirname, join, join2, resolve } = namePath;
 
 export type Phase = "enumerate" | "plan" | "transfer" | "delete" | "finish";
 
@@ -501,8 +501,8 @@ class LocalRun {
     const smallBatch = Math.min(1024, Math.max(16, Math.ceil(small.length / (this.pool.size * 8))));
     const batches: CopyItem[][] = [];
     const item = (i: number): CopyItem => [
-      paths.single ? paths.src : join(this.srcRootPrefix, srcTree.paths[i]!),
-      join(this.dstRootPrefix, this.target(i)),
+      paths.single ? paths.src : join2(this.srcRootPrefix, srcTree.paths[i]!),
+      join2(this.dstRootPrefix, this.target(i)),
       srcTree.sizes[i]!, srcTree.modes[i]!, srcTree.mtimeSec[i]!, srcTree.mtimeNsec[i]!,
       srcTree.uid?.[i] ?? -1, srcTree.gid?.[i] ?? -1, srcTree.blocks?.[i] ?? -1,
     ];

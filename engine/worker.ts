@@ -2,7 +2,7 @@
 // platform backend, hashes files for --checksum. Synchronous system calls run here so that the
 // main thread stays free for progress and signals.
 import { openSync, readSync, closeSync } from "node:fs";
-import { backend, FsError, describeCode, fsPath, type FastPath, type Keep } from "../ffi/index.ts";
+import { backend, FsError, describeCode, fsPath, type FastPath, type FileMeta, type Keep } from "../ffi/index.ts";
 import { packTree, walkTree } from "./walk.ts";
 import type { RunError } from "./report.ts";
 import { FATAL_CODES } from "./errors.ts";
@@ -79,10 +79,10 @@ function copyBatch(id: number, srcRoot: string, dstRoot: string, items: CopyItem
     }
     try {
       // What the walk saw saves the backend a stat of the source.
-      const meta = {
-        size, mode, mtimeSec: sec, mtimeNsec: nsec,
-        ...(keep?.owner && uid >= 0 ? { uid } : {}), ...(keep?.group && gid >= 0 ? { gid } : {}), ...(blocks >= 0 ? { blocks } : {}),
-      };
+      const meta: FileMeta = { size, mode, mtimeSec: sec, mtimeNsec: nsec };
+      if (keep?.owner && uid >= 0) meta.uid = uid;
+      if (keep?.group && gid >= 0) meta.gid = gid;
+      if (blocks >= 0) meta.blocks = blocks;
       const out = fs.copyFile(src, dst, meta, { allow, onChunk, cancelled, chunkBytes, keep });
       result.copied++;
       result.copiedBytes += out.bytes;

@@ -4,7 +4,6 @@
 // O_TMPFILE or /proc is missing, a `.blit-tmp-*` name beside the target and rename(2) are used.
 import { ptr } from "bun:ffi";
 import { readSync, writeSync } from "node:fs";
-import { namePath } from "./name-path.ts";
 import { describeCode } from "./errno.ts";
 import { fchown, ownerOf } from "./owners.ts";
 import { readXattrs, writeXattrs, type XattrSelection } from "./xattrs.ts";
@@ -26,7 +25,6 @@ import {
 } from "./types.ts";
 
 // Paths may hold escaped bytes (name-bytes.ts), which node:path would lose.
-const { basename, dirname } = namePath;
 
 const FICLONE = 0x40049409;
 /** STATX_TYPE | STATX_MODE | STATX_INO | STATX_SIZE | STATX_MTIME */
@@ -356,7 +354,7 @@ export function createLinuxBackend(): Backend & {
    * change of owner clears setuid bits. Returns true when an ACL was set or removed, which changes
    * the group bits of the mode, so the mode must be set again.
    */
-  function applyKeep(sfd: number, out: number, meta: FileMeta, opts: CopyOptions, src: string, dst: string, newGid: () => number): boolean {
+  function applyKeep(sfd: number, out: number, meta: FileMeta, opts: CopyOptions, src: string, dst: string, dstDir: number): boolean {
     const keep = opts.keep;
     let { uid, gid } = meta;
     if ((keep?.owner && uid === undefined) || (keep?.group && gid === undefined)) {
@@ -367,7 +365,7 @@ export function createLinuxBackend(): Backend & {
     }
     // A new file is already the process's, in the group its directory gives: chown only to change that.
     if (uid === euid) uid = undefined;
-    if (gid !== undefined && gid === newGid()) gid = undefined;
+    if (gid !== undefined && gid === dirs.newFileGid(dstDir, statBuf, statView)) gid = undefined;
     if (uid !== undefined || gid !== undefined) fchown(out, uid, gid, dst);
     const sel: XattrSelection | undefined = keep?.xattrs || keep?.acls ? { xattrs: !!keep.xattrs, acls: !!keep.acls } : undefined;
     const attrs = meta.xattrs ?? (sel ? readXattrs(sfd, sel, src) : undefined);
@@ -389,12 +387,15 @@ export function createLinuxBackend(): Backend & {
   }
 
   function copyFile(src: string, dst: string, meta: FileMeta, opts: CopyOptions = {}): CopyOutcome {
-    const srcDir = dirs.get(dirname(src));
-    const dstDirPath = dirname(dst);
+    // Absolute paths the engine built: split at the last "/" (the hot path: once per file).
+    const sk = src.lastIndexOf("/");
+    const dk = dst.lastIndexOf("/");
+    const srcDir = dirs.get(sk <= 0 ? "/" : src.slice(0, sk));
+    const dstDirPath = dk <= 0 ? "/" : dst.slice(0, dk);
     const dstDir = dirs.get(dstDirPath);
-    const name = basename(dst);
+    const name = dst.slice(dk + 1);
     // O_NONBLOCK: a FIFO swapped in for the file since the walk must not block this thread.
-    const sfd = libc.openat(srcDir, cstr(basename(src)), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0);
+    const sfd = libc.openat(srcDir, cstr(src.slice(sk + 1)), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0);
     if (sfd < 0) fail("open", src);
     let out = -1;
     let tmp: string | undefined;
@@ -418,7 +419,7 @@ export function createLinuxBackend(): Backend & {
         }
       }
       const outcome = copyData(sfd, out, meta.size, meta.blocks, src, dst, opts);
-      const aclsWritten = applyKeep(sfd, out, meta, opts, src, dst, () => dirs.newFileGid(dstDir, statBuf, statView));
+      const aclsWritten = opts.keep || meta.uid !== undefined || meta.gid !== undefined || meta.xattrs ? applyKeep(sfd, out, meta, opts, src, dst, dstDir) : false;
       if ((mode & ~mask) !== mode || mode & 0o7000 || aclsWritten) {
         if (libc.fchmod(out, mode) < 0) fail("fchmod", dst);
       }

@@ -17,13 +17,21 @@ const toBytesText = (s: string) => Buffer.from(bytesOfName(s)).toString("latin1"
 const fromBytesText = (s: string) => nameFromBytes(Buffer.from(s, "latin1"));
 
 function keepBytes(f: (...parts: string[]) => string): (...parts: string[]) => string {
-  return (...parts) => (parts.some((p) => !p.isWellFormed()) ? fromBytesText(f(...parts.map(toBytesText))) : f(...parts));
+  return (...parts) => {
+    for (let k = 0; k < parts.length; k++) if (!parts[k]!.isWellFormed()) return fromBytesText(f(...parts.map(toBytesText)));
+    return f(...parts);
+  };
 }
+
+// One- and two-argument forms without rest arrays: these run per file on the copy's hot path.
+const keep1 = (f: (p: string) => string) => (p: string) => (p.isWellFormed() ? f(p) : fromBytesText(f(toBytesText(p))));
 
 /** POSIX path operations that keep escaped bytes (same results as node:path otherwise). */
 export const namePath = {
   join: keepBytes(posix.join),
-  dirname: keepBytes(posix.dirname) as (path: string) => string,
+  /** join(a, b) of two parts, the common case, without a rest array. */
+  join2: (a: string, b: string): string => (a.isWellFormed() && b.isWellFormed() ? posix.join(a, b) : fromBytesText(posix.join(toBytesText(a), toBytesText(b)))),
+  dirname: keep1(posix.dirname),
   basename: keepBytes(posix.basename) as (path: string, suffix?: string) => string,
   normalize: keepBytes(posix.normalize) as (path: string) => string,
   relative: keepBytes(posix.relative) as (from: string, to: string) => string,

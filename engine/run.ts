@@ -283,8 +283,8 @@ class LocalRun {
       }
     } else {
       const [s, d] = await Promise.all([
-        this.pool.run({ type: "walk", root: paths.src, exclude: this.opts.exclude, side: "source" }),
-        this.pool.run({ type: "walk", root: paths.dst, exclude: this.opts.exclude, side: "destination" }),
+        this.pool.run({ type: "walk", root: paths.src, exclude: this.opts.exclude, side: "source", inodes: !!this.opts.hardLinks }),
+        this.pool.run({ type: "walk", root: paths.dst, exclude: this.opts.exclude, side: "destination", inodes: !!this.opts.hardLinks }),
       ]);
       this.srcTree = unpackTree((s as { tree: PackedTree }).tree);
       this.dstTree = unpackTree((d as { tree: PackedTree }).tree);

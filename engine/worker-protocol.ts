@@ -28,7 +28,8 @@ export interface CopyResult {
 
 export type WorkerRequest =
   | { type: "init"; id: number; cancel: SharedArrayBuffer; rate: SharedArrayBuffer; bwlimit: number }
-  | { type: "walk"; id: number; root: string; exclude: string[]; side: "source" | "destination" }
+  /** `inodes`: keep the dev, ino and nlink columns (-H). */
+  | { type: "walk"; id: number; root: string; exclude: string[]; side: "source" | "destination"; inodes?: boolean }
   /** `keep`: metadata every copied file takes from its source (absent: content, mode and mtime only). */
   /** Items lie at or below srcRoot and dstRoot; directories below them are opened without following symlinks. */
   | { type: "copy"; id: number; srcRoot: string; dstRoot: string; items: CopyItem[]; keep?: Keep }

@@ -152,7 +152,7 @@ self.onmessage = (ev: MessageEvent<WorkerRequest>) => {
         post({ type: "ready", id: msg.id });
         break;
       case "walk": {
-        const { packed, transfer } = packTree(walkTree(msg.root, msg.exclude, msg.side));
+        const { packed, transfer } = packTree(walkTree(msg.root, msg.exclude, msg.side), msg.inodes ?? true);
         post({ type: "walked", id: msg.id, tree: packed }, transfer);
         break;
       }

@@ -8,7 +8,7 @@ import {
 import {
   formatRunsTable, listRuns, predictFor, startRecording, telemetryEnabled, telemetryPath, tunedWorkers, type Recording,
 } from "../analytics/index.ts";
-import { filesystemType, metadataPrivileges } from "../ffi/index.ts";
+import { displayName, filesystemType, metadataPrivileges } from "../ffi/index.ts";
 // Commands other than copy and mirror load their modules (DuckDB queries, gRPC, Ink) on use, so
 // that a copy starts in ~20 ms.
 const diagnoseCommands = () => import("./diagnose-command.ts");
@@ -292,7 +292,7 @@ async function transfer(cmd: "copy" | "mirror", args: string[], io: Io, say: (s:
   if (json) {
     say(JSON.stringify({ ...report, actions: options.dryRun ? actions : undefined, prediction, telemetry: telemetryOn ? telemetryPath(io.env) : null }));
   } else {
-    if (options.dryRun || values.verbose) for (const a of actions) say(`${a.kind.padEnd(7)} ${a.path}${a.bytes !== undefined ? `  (${bytes(a.bytes)})` : ""}`);
+    if (options.dryRun || values.verbose) for (const a of actions) say(`${a.kind.padEnd(7)} ${displayName(a.path)}${a.bytes !== undefined ? `  (${bytes(a.bytes)})` : ""}`);
     say(summary(report));
     if (prediction) {
       say(`  predicted duration: ${seconds(prediction.durationMs)} (80% band ${seconds(prediction.lowMs)} to ${seconds(prediction.highMs)}); ${prediction.note}`);

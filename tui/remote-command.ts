@@ -6,6 +6,7 @@ import {
   isRemote, listRemote, normalizeOptions, parseRate, RemoteError, runRemote, UsageError,
   type Action, type RemoteJob, type RunReport,
 } from "../engine/index.ts";
+import { displayName } from "../ffi/index.ts";
 import { startRecording, telemetryEnabled, telemetryPath } from "../analytics/index.ts";
 import { EXIT_FATAL, EXIT_INTERRUPTED, EXIT_OK, exitCodeFor } from "./exit-codes.ts";
 import { bytes, count, holeNote, rate, seconds, specialsNote } from "./format.ts";
@@ -248,7 +249,7 @@ async function transferCommand(route: "push" | "pull", args: string[], io: Remot
     if (report.errorCount > shown.length) err(`… and ${report.errorCount - shown.length} more errors`);
     if (json) say(JSON.stringify({ ...report, actions: options.dryRun ? actions : undefined, telemetry: telemetryOn ? telemetryPath(io.env) : null }));
     else {
-      if (options.dryRun || values.verbose) for (const x of actions) say(`${x.kind.padEnd(7)} ${x.path}${x.bytes !== undefined ? `  (${bytes(x.bytes)})` : ""}`);
+      if (options.dryRun || values.verbose) for (const x of actions) say(`${x.kind.padEnd(7)} ${displayName(x.path)}${x.bytes !== undefined ? `  (${bytes(x.bytes)})` : ""}`);
       say(summary(report));
       if (values.verbose) for (const [k, note] of Object.entries(report.fastPathNotes)) say(`  note: ${k}: ${note}`);
     }

@@ -31,6 +31,20 @@ for (const be of backends) {
       expect(r.json.workload.symlinks).toBe(2);
     });
 
+    test("--dry-run lists such names escaped: no raw ESC, newline or undecodable byte reaches the terminal", async () => {
+      const t = temps.make();
+      const src = t.join("src");
+      mkdirSync(src);
+      writeByteNameTree(src);
+      const r = await runCli(["copy", "--dry-run", src, t.join("dst")], { home: t.home, env });
+      expect(r.exitCode).toBe(0);
+      const listing = r.stdout.split("\n").filter((l) => l.startsWith("copy    "));
+      expect(listing.length).toBe(10);
+      expect(r.stdout).not.toContain("\x1b");
+      expect(r.stdout).toContain("esc\\x1bname");
+      expect(r.stdout).toContain("a\\xffb");
+    });
+
     test("mirror copies the same bytes and deletes extraneous non-UTF-8 entries", async () => {
       const t = temps.make();
       const src = t.join("src");

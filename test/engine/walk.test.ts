@@ -145,7 +145,7 @@ test.skipIf(process.platform !== "linux")("racing swaps never lead the Linux wal
   mkdirSync(t.join("secret"));
   writeFileSync(t.join("secret", "root-only"), "secret");
   // Another process swaps d/inner for a symlink to the secret directory and back, as fast as it can.
-  const swapper = spawn("bash", ["-c", `cd ${JSON.stringify(`${root}/d`)} && while :; do mv inner real 2>/dev/null; ln -s ${JSON.stringify(t.join("secret"))} inner 2>/dev/null; rm -f inner; mv real inner 2>/dev/null; done`], { stdio: "ignore" });
+  const swapper = spawn("bash", ["-c", `cd ${JSON.stringify(`${root}/d`)} && while :; do mv inner real 2>/dev/null; ln -s ${JSON.stringify(t.join("secret"))} inner 2>/dev/null; rm -f inner; mv real inner 2>/dev/null; done`], { stdio: "ignore", detached: true });
   try {
     const reader = createLinuxDirReader();
     let listedSecret = 0;
@@ -159,7 +159,8 @@ test.skipIf(process.platform !== "linux")("racing swaps never lead the Linux wal
     expect(listedSecret).toBe(0);
     expect(metSwap).toBeGreaterThan(0);
   } finally {
-    swapper.kill("SIGKILL");
+    // The whole group: a mv or ln the loop started must not outlive it and race the cleanup.
+    process.kill(-swapper.pid!, "SIGKILL");
     await new Promise((r) => swapper.once("exit", r));
   }
 });

@@ -12,7 +12,8 @@ import {
   applyMetadataAt, applyMetadataToNewAt, chmodAt, backend, fsPath, closeFd, dirReader, exchangeAt, fchown, linkAt, mknodAt, FsError, type SpecialKind, fchmod, futimes, mkdirAt, nameFs, openBeneath, openRootDir, namesInFd, renameAt, symlinkAt,
   unlinkAt, unlinkQuiet, utimesAt, writeXattrs, O_DIRECTORY, O_RDONLY, type EntryMetadata, type Keep,
 } from "../ffi/index.ts";
-import { stageName } from "./plan.ts";
+import { stageName, writePath, type Plan } from "./plan.ts";
+import { T_DIR, type Tree } from "./walk.ts";
 import type { EntryMeta } from "./remote-metadata.ts";
 
 export interface DestTree {
@@ -53,6 +54,51 @@ export interface DestTree {
   /** Drops cached handles at or below `rel` (after it was removed or replaced). */
   forget(rel: string): void;
   close(): void;
+}
+
+/**
+ * A mirror's deletes, once its guard passed (local runs and both receivers): each staged
+ * replacement is swapped in for the entry of another type, then the extraneous entries are
+ * removed one by one in reverse walk order, so every entry goes before the directory holding
+ * it; a directory still holding excluded entries (never deleted) stays. Returns the entries
+ * removed; each failure goes to `onError` and the rest goes on.
+ */
+export function replaceAndDelete(dest: DestTree, plan: Plan, dst: Tree, onError: (rel: string, err: unknown) => void): number {
+  let removed = 0;
+  for (const j of plan.replace) {
+    const rel = dst.paths[j]!;
+    try {
+      removed += dest.swapIn(writePath(plan, rel), rel, dst.types[j] === T_DIR);
+    } catch (err) {
+      onError(rel, err);
+    }
+  }
+  for (let k = plan.extraneous.length - 1; k >= 0; k--) {
+    const j = plan.extraneous[k]!;
+    const rel = dst.paths[j]!;
+    try {
+      dest.remove(rel, dst.types[j] === T_DIR);
+      removed++;
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code !== "ENOTEMPTY" && code !== "EEXIST" && code !== "ENOENT") onError(rel, err);
+    }
+  }
+  return removed;
+}
+
+/** Removes the staged replacements of a run whose guard held them back (or that broke off). */
+export function removeStaged(dest: DestTree, plan: Plan): void {
+  for (const [rel, staged] of plan.staged) {
+    const k = rel.lastIndexOf("/");
+    const at = k < 0 ? staged : `${rel.slice(0, k)}/${staged}`;
+    for (const isDir of [true, false]) {
+      try {
+        dest.removeTree(at, isDir);
+        break;
+      } catch {}
+    }
+  }
 }
 
 /** The destination tree at `root` (an existing directory the user named: trusted, opened once). */

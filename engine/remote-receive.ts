@@ -16,7 +16,7 @@ import {
 } from "../proto/index.ts";
 import { FATAL_CODES } from "./errors.ts";
 import type { RunError } from "./report.ts";
-import { FdDestTree } from "./dest-tree.ts";
+import { FdDestTree, removeStaged, replaceAndDelete } from "./dest-tree.ts";
 import { deleteGuard, writePath, type Plan } from "./plan.ts";
 import { shardWriters, type ShardReply, type ShardWriterPool } from "./shard-pool.ts";
 import { applyFileMeta, tempName, writeFileAt } from "./receive-file.ts";
@@ -551,9 +551,12 @@ export class TreeReceiver implements FrameHandler {
         if (refusal) {
           this.addError(refusal);
           refused = refusal.code === "EMPTY_SOURCE";
-        } else if (!opts.dryRun) this.replaceAndDelete();
+        } else if (!opts.dryRun) {
+          s.deleted += replaceAndDelete(this.tree, this.plan, this.dst, (rel, err) => this.fsError(rel, err));
+          this.swapped = true;
+        }
       }
-      if (!this.swapped) this.removeStaged();
+      if (!this.swapped) removeStaged(this.tree, this.plan);
       if (!opts.dryRun && !opts.interrupted && !s.fatal && !refused && !this.opts.singleFile) this.setDirMeta();
     } finally {
       this.tree.close();
@@ -584,42 +587,6 @@ export class TreeReceiver implements FrameHandler {
         this.tree.setMeta(rel, {}, NO_KEEP, this.src.modes[i]!);
       } catch (err) {
         this.fsError(rel, err);
-      }
-    }
-  }
-
-  /** Swaps each staged replacement in, then removes the extraneous entries (mirror, guards passed). */
-  private replaceAndDelete(): void {
-    const s = this.summary;
-    for (const j of this.plan.replace) {
-      const rel = this.dst.paths[j]!;
-      try {
-        s.deleted += this.tree.swapIn(writePath(this.plan, rel), rel, this.dst.types[j] === T_DIR);
-      } catch (err) {
-        this.fsError(rel, err);
-      }
-    }
-    this.swapped = true;
-    for (const j of this.plan.extraneousTop) {
-      const rel = this.dst.paths[j]!;
-      try {
-        s.deleted += this.tree.removeTree(rel, this.dst.types[j] === T_DIR);
-      } catch (err) {
-        if ((err as FsError).code !== "ENOENT") this.fsError(rel, err);
-      }
-    }
-  }
-
-  /** Replacements that may not take their place (a guard, an error, an abort) are removed. */
-  private removeStaged(): void {
-    for (const [rel, staged] of this.plan.staged) {
-      const k = rel.lastIndexOf("/");
-      const at = k < 0 ? staged : `${rel.slice(0, k)}/${staged}`;
-      for (const isDir of [true, false]) {
-        try {
-          this.tree.removeTree(at, isDir);
-          break;
-        } catch {}
       }
     }
   }

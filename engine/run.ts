@@ -6,7 +6,7 @@ import {
   backend, filesystemType, describeCode, displayName, keepsAny, nameFs, namePath, openRootDir, readXattrsAt,
   type EntryMetadata, type FastPath, type Keep, type StatRecord,
 } from "../ffi/index.ts";
-import { FdDestTree, openDestTree, type DestTree } from "./dest-tree.ts";
+import { FdDestTree, openDestTree, removeStaged, replaceAndDelete, type DestTree } from "./dest-tree.ts";
 import { UsageError } from "./errors.ts";
 import { keepOf, type Job } from "./options.ts";
 import { deleteGuard, planTrees, writePath, type Plan } from "./plan.ts";
@@ -556,30 +556,8 @@ class LocalRun {
         this.addError(refusal);
         this.refused = refusal.code === "EMPTY_SOURCE";
       } else if (!this.opts.dryRun && this.dest) {
-        const dest = this.dest;
-        for (const j of p.replace) {
-          const rel = dstTree.paths[j]!;
-          try {
-            counts.deleted += dest.swapIn(writePath(p, rel), rel, dstTree.types[j] === T_DIR);
-          } catch (err) {
-            this.addError(fsErr(rel, "destination", err));
-          }
-        }
+        counts.deleted += replaceAndDelete(this.dest, p, dstTree, (rel, err) => this.addError(fsErr(rel, "destination", err)));
         this.swapped = true;
-        // Reverse walk order puts every entry before the directory holding it. A directory that
-        // is not empty afterwards holds excluded entries (never deleted) and stays.
-        for (let k = p.extraneous.length - 1; k >= 0; k--) {
-          const j = p.extraneous[k]!;
-          const rel = dstTree.paths[j]!;
-          try {
-            dest.remove(rel, dstTree.types[j] === T_DIR);
-            counts.deleted++;
-          } catch (err) {
-            const code = (err as { code?: string }).code;
-            if (code === "ENOTEMPTY" || code === "EEXIST" || code === "ENOENT") continue;
-            this.addError(fsErr(rel, "destination", err));
-          }
-        }
       }
     }
     if (!this.swapped && p.staged.size > 0 && this.dest) {
@@ -591,17 +569,7 @@ class LocalRun {
         counts.copied = Math.max(0, counts.copied - 1);
         counts.copiedBytes = Math.max(0, counts.copiedBytes - srcTree.sizes[i]!);
       }
-      for (const [rel, staged] of p.staged) {
-        const slash = rel.lastIndexOf("/");
-        const stagedRel = slash < 0 ? staged : `${rel.slice(0, slash)}/${staged}`;
-        try {
-          this.dest.removeTree(stagedRel, true);
-        } catch {
-          try {
-            this.dest.remove(stagedRel, false);
-          } catch {}
-        }
-      }
+      removeStaged(this.dest, p);
     }
     this.phases.deleteMs = performance.now() - tDelete;
   }

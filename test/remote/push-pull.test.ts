@@ -75,6 +75,17 @@ describe("push", () => {
     expect((await diffR(src, join(mod, "mirror"))).same).toBe(true);
   });
 
+  test("push --mirror never deletes an excluded entry, not even inside a directory the source lacks", async () => {
+    await blit(["push", src, `${url}/data/excl`]);
+    mkdirSync(join(mod, "excl/gone/sub"), { recursive: true });
+    writeFileSync(join(mod, "excl/gone/keep.tmp"), "excluded");
+    writeFileSync(join(mod, "excl/gone/sub/other"), "extraneous");
+    const r = await blit(["push", src, `${url}/data/excl`, "--mirror", "--exclude", "*.tmp", "--json"]);
+    expect(r.code).toBe(0);
+    expect(existsSync(join(mod, "excl/gone/keep.tmp"))).toBe(true);
+    expect(existsSync(join(mod, "excl/gone/sub"))).toBe(false);
+  });
+
   test("push --mirror from an empty source deletes nothing without --force", async () => {
     const empty = join(work, "empty-src");
     mkdirSync(empty, { recursive: true });

@@ -1,7 +1,6 @@
 // What the LLM explainer sends: one chat-completions request holding the evidence bundle (never
 // file contents), the flags blit has, and the explanation schema as structured output. The same
 // object is what `--ai-preview` prints, so what a person reviews is exactly what would go out.
-import { createHash } from "node:crypto";
 import { EXPLANATION_SCHEMA } from "./diagnose-schema.ts";
 import type { Evidence } from "./evidence.ts";
 import type { JsonSchema } from "./schema-check.ts";
@@ -64,7 +63,7 @@ export function buildChatRequest(input: RequestInput): ChatRequest {
 
 /** The answer cache's key for a request: a hash of the evidence as sent, the prompt and its version. */
 export function evidenceHash(request: ChatRequest): string {
-  const h = createHash("sha256");
+  const h = new Bun.CryptoHasher("sha256");
   h.update(`v${PROMPT_VERSION}\n`);
   for (const m of request.messages) h.update(`${m.role}\n${m.content}\n`);
   return h.digest("hex").slice(0, 32);

@@ -15,7 +15,6 @@ import {
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
-import { createHash, randomBytes } from "node:crypto";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import type { RunReport } from "../engine/index.ts";
 import { reportProblem } from "./report-shape.ts";
@@ -31,7 +30,7 @@ export function spoolReport(spoolDir: string, report: RunReport): string {
   mkdirSync(spoolDir, { recursive: true });
   const name = `${spoolName(report.id)}.json`;
   const finalPath = join(spoolDir, name);
-  const tempPath = join(spoolDir, `.${name}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+  const tempPath = join(spoolDir, `.${name}.${process.pid}.${Buffer.from(crypto.getRandomValues(new Uint8Array(4))).toString("hex")}.tmp`);
   const fd = openSync(tempPath, "wx", 0o600);
   try {
     writeSync(fd, content);
@@ -112,7 +111,7 @@ export async function mergeSpool(conn: DuckDBConnection, spoolDir: string): Prom
 // Run ids are UUIDs; anything else is hashed so the id can never name a path outside the spool.
 function spoolName(id: string): string {
   if (/^[A-Za-z0-9_-]{1,128}$/.test(id)) return id;
-  return "id-" + createHash("sha256").update(String(id)).digest("hex").slice(0, 32);
+  return "id-" + new Bun.CryptoHasher("sha256").update(String(id)).digest("hex").slice(0, 32);
 }
 
 function moveAside(spoolDir: string, name: string): boolean {

@@ -1,7 +1,6 @@
 // Portable backend: node:fs only, read/write through userspace. The last-resort fallback on any
 // OS (and BLIT_BACKEND=portable), so it must work everywhere node:fs does. The darwin and
 // windows backends reuse its temp-name, stream and metadata helpers for their own fallbacks.
-import { randomBytes } from "node:crypto";
 import {
   closeSync,
   constants,
@@ -43,6 +42,9 @@ const MIN_BUFFER = 64 << 10;
 const NAME_MAX = 255;
 /** How many fresh temp names to try when one is taken (another writer, or a crash's leftover). */
 const TEMP_ATTEMPTS = 5;
+
+/** `n` random bytes in hex (Web Crypto: no node:crypto to load at start). */
+const randomHex = (n: number): string => Buffer.from(crypto.getRandomValues(new Uint8Array(n))).toString("hex");
 /** Not following a final symlink on open; Windows has no O_NOFOLLOW. */
 const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0;
 
@@ -51,7 +53,7 @@ const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0;
  * point boundary) so the whole name stays within NAME_MAX bytes even for multi-byte names.
  */
 export function tempPathFor(dst: string): string {
-  const prefix = `${TEMP_PREFIX}${randomBytes(4).toString("hex")}-`;
+  const prefix = `${TEMP_PREFIX}${randomHex(4)}-`;
   let room = NAME_MAX - prefix.length;
   let tail = "";
   for (const ch of basename(dst)) {

@@ -81,15 +81,16 @@ export interface PackedTree extends Omit<Tree, ColumnKey> {
 }
 
 type Typed = Uint8Array | Uint16Array | Uint32Array | Float64Array | BigUint64Array;
-/** A copy of `src` as a `T` of its own (a walk's columns are already `T`: then a plain copy). */
+/** `src` as a `T`: a walk's column (already a `T`) is moved as it is, anything else is copied. */
 function own<T extends Typed>(Ctor: { new (n: number): T; from(a: ArrayLike<never>): T }, src: ArrayLike<number> | ArrayLike<bigint>): T {
-  return (src instanceof Ctor ? src.slice() : Ctor.from(src as ArrayLike<never>)) as T;
+  return (src instanceof Ctor ? src : Ctor.from(src as ArrayLike<never>)) as T;
 }
 
 /**
  * NUL cannot occur in a file name, so it separates the paths. `inodes` false leaves out the
  * dev, ino and nlink columns (only -H needs them; a 0-change walk of 100,000 files pays for
- * every column it moves).
+ * every column it moves). The typed columns are moved, not copied: their buffers go in
+ * `transfer`, so `t` is not to be used after it is packed.
  */
 export function packTree(t: Tree, inodes = true): { packed: PackedTree; transfer: ArrayBuffer[] } {
   const { paths, types, sizes, modes, mtimeSec, mtimeNsec, dev, ino, nlink, uid, gid, blocks, ...rest } = t;
@@ -113,7 +114,7 @@ export function packTree(t: Tree, inodes = true): { packed: PackedTree; transfer
     packed.blocks = own(Float64Array, blocks);
   }
   const arrays = [packed.types, packed.sizes, packed.modes, packed.mtimeSec, packed.mtimeNsec, packed.dev, packed.ino, packed.nlink, packed.uid, packed.gid, packed.blocks];
-  const transfer = arrays.filter((a) => a !== undefined).map((a) => a.buffer as ArrayBuffer);
+  const transfer = [...new Set(arrays.filter((a) => a !== undefined).map((a) => a.buffer as ArrayBuffer))];
   return { packed, transfer };
 }
 
@@ -129,21 +130,32 @@ export function emptyTree(): Tree {
   };
 }
 
-/** A walk's per-entry numbers, in typed arrays that double when full. */
+/**
+ * A walk's per-entry numbers, in typed arrays that double when full. Without `inodes` the dev,
+ * ino and nlink columns are left out (only -H and check's link comparison read them).
+ */
 class Columns {
   n = 0;
-  private cap = 256;
+  private cap = 1024;
   types = new Uint8Array(this.cap);
   sizes = new Float64Array(this.cap);
   modes = new Uint16Array(this.cap);
   mtimeSec = new Float64Array(this.cap);
   mtimeNsec = new Uint32Array(this.cap);
-  dev = new Float64Array(this.cap);
-  ino = new BigUint64Array(this.cap);
-  nlink = new Uint32Array(this.cap);
+  dev: Float64Array | undefined;
+  ino: BigUint64Array | undefined;
+  nlink: Uint32Array | undefined;
   uid = new Uint32Array(this.cap);
   gid = new Uint32Array(this.cap);
   blocks = new Float64Array(this.cap);
+
+  constructor(inodes: boolean) {
+    if (inodes) {
+      this.dev = new Float64Array(this.cap);
+      this.ino = new BigUint64Array(this.cap);
+      this.nlink = new Uint32Array(this.cap);
+    }
+  }
 
   add(type: number, s: EntryStat): void {
     if (this.n === this.cap) this.grow();
@@ -153,9 +165,11 @@ class Columns {
     this.modes[i] = s.mode;
     this.mtimeSec[i] = s.mtimeSec;
     this.mtimeNsec[i] = s.mtimeNsec;
-    this.dev[i] = s.dev;
-    this.ino[i] = s.ino;
-    this.nlink[i] = s.nlink;
+    if (this.ino) {
+      this.dev![i] = s.dev;
+      this.ino[i] = s.ino;
+      this.nlink![i] = s.nlink;
+    }
     this.uid[i] = s.uid;
     this.gid[i] = s.gid;
     this.blocks[i] = s.blocks;
@@ -173,9 +187,11 @@ class Columns {
     this.modes = more(this.modes);
     this.mtimeSec = more(this.mtimeSec);
     this.mtimeNsec = more(this.mtimeNsec);
-    this.dev = more(this.dev);
-    this.ino = more(this.ino);
-    this.nlink = more(this.nlink);
+    if (this.ino) {
+      this.dev = more(this.dev!);
+      this.ino = more(this.ino);
+      this.nlink = more(this.nlink!);
+    }
     this.uid = more(this.uid);
     this.gid = more(this.gid);
     this.blocks = more(this.blocks);
@@ -189,9 +205,9 @@ class Columns {
     tree.modes = this.modes.subarray(0, n);
     tree.mtimeSec = this.mtimeSec.subarray(0, n);
     tree.mtimeNsec = this.mtimeNsec.subarray(0, n);
-    tree.dev = this.dev.subarray(0, n);
-    tree.ino = this.ino.subarray(0, n);
-    tree.nlink = this.nlink.subarray(0, n);
+    tree.dev = this.dev?.subarray(0, n);
+    tree.ino = this.ino?.subarray(0, n);
+    tree.nlink = this.nlink?.subarray(0, n);
     tree.uid = this.uid.subarray(0, n);
     tree.gid = this.gid.subarray(0, n);
     tree.blocks = this.blocks.subarray(0, n);
@@ -206,18 +222,26 @@ interface Frame {
   next: number;
 }
 
+export interface WalkOptions {
+  reader?: DirReader;
+  /** Collect dev, ino and nlink (default true). */
+  inodes?: boolean;
+}
+
 /**
  * Walks the directory `root`: a path (opened here; a final symlink is not followed, and a root
  * that is not a directory gives an empty tree with rootExists false) or an open directory fd
  * (a daemon's module root or a pull's destination; it stays open and the caller's).
  * Entries come in walk order: a directory's entries sorted by name, then each subdirectory's
  * in turn (depth first), the same order on every side so trees can be matched in lock step.
- * `reader` is this thread's dirReader() unless a test hands it another.
+ * `reader` is this thread's dirReader() unless a test hands it another; `inodes` false leaves
+ * out the dev, ino and nlink columns (a walk for a run without -H).
  */
-export function walkTree(root: string | number, excludes: string[], side: "source" | "destination", reader: DirReader = dirReader()): Tree {
+export function walkTree(root: string | number, excludes: string[], side: "source" | "destination", opts: WalkOptions = {}): Tree {
+  const reader = opts.reader ?? dirReader();
   const ex = new Excluder(excludes);
   const paths: string[] = [];
-  const cols = new Columns();
+  const cols = new Columns(opts.inodes ?? true);
   const tree: Tree = { ...emptyTree(), paths, walkOrdered: true };
   cols.fill(tree);
   const fail = (rel: string, err: unknown) => {

@@ -152,7 +152,8 @@ self.onmessage = (ev: MessageEvent<WorkerRequest>) => {
         post({ type: "ready", id: msg.id });
         break;
       case "walk": {
-        const { packed, transfer } = packTree(walkTree(msg.root, msg.exclude, msg.side), msg.inodes ?? true);
+        const inodes = msg.inodes ?? true;
+        const { packed, transfer } = packTree(walkTree(msg.root, msg.exclude, msg.side, { inodes }), inodes);
         post({ type: "walked", id: msg.id, tree: packed }, transfer);
         break;
       }

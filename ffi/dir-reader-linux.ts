@@ -20,6 +20,15 @@ const linkBuf = new Uint8Array(new ArrayBuffer(PATH_MAX + 1));
 const dentBuf = Buffer.from(new ArrayBuffer(128 << 10));
 const dentView = new DataView(dentBuf.buffer);
 const EMPTY = cstr("");
+const nameBuf = new Uint8Array(new ArrayBuffer(PATH_MAX * 3 + 1));
+const enc = new TextEncoder();
+/** `name` NUL-terminated in nameBuf: no allocation per entry for a well-formed name (a walk stats every one). */
+function cname(name: string): Uint8Array {
+  if (name.length > PATH_MAX || !name.isWellFormed()) return cstr(name);
+  const { written } = enc.encodeInto(name, nameBuf);
+  nameBuf[written] = 0;
+  return nameBuf;
+}
 
 /** For a FIFO, socket or device: its kind and st_rdev (statx rdev_major, rdev_minor). */
 function special(mode: number, major: number, minor: number): EntryStat["special"] {
@@ -84,7 +93,7 @@ class LinuxDir implements DirHandle {
   }
 
   stat(name: string): EntryStat {
-    if (libc().statx(this.fd, ptr(cstr(name)), AT_SYMLINK_NOFOLLOW, STATX_BASIC, ptr(statBuf)) < 0) fail("lstat", this.entry(name));
+    if (libc().statx(this.fd, ptr(cname(name)), AT_SYMLINK_NOFOLLOW, STATX_BASIC, ptr(statBuf)) < 0) fail("lstat", this.entry(name));
     return parseStatx();
   }
 

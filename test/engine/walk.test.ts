@@ -39,7 +39,7 @@ for (const [label, make] of readers) {
     test("names that are not UTF-8 are walked with their bytes, in sorted walk order", () => {
       const t = temps.make();
       writeByteNameTree(t.path);
-      const tree = walkTree(t.path, [], "source", make());
+      const tree = walkTree(t.path, [], "source", { reader: make() });
       expect(tree.errors).toEqual([]);
       expect(tree.paths.length).toBe(14);
       expect(tree.paths.map(displayName)).toContain("d\\xfe/\\xc3(/x");
@@ -61,7 +61,7 @@ for (const [label, make] of readers) {
         renameSync(`${root}/victim`, `${root}/moved`);
         symlinkSync(t.join("secret"), `${root}/victim`);
       });
-      const tree = walkTree(root, [], "source", reader);
+      const tree = walkTree(root, [], "source", { reader });
       expect(tree.paths.some((p) => p.includes("root-only"))).toBe(false);
       expect(tree.errors.map((e) => [e.path, e.code])).toEqual([["victim", "ENOTDIR"]]);
     });
@@ -73,7 +73,7 @@ for (const [label, make] of readers) {
         renameSync(t.join(name), t.join("gone"));
         writeFileSync(t.join(name), "now a file");
       });
-      const tree = walkTree(t.path, [], "source", reader);
+      const tree = walkTree(t.path, [], "source", { reader });
       expect(tree.errors.map((e) => [e.path, e.code])).toEqual([["sub", "ENOTDIR"]]);
     });
 
@@ -86,7 +86,7 @@ for (const [label, make] of readers) {
       ftruncateSync(fd, 8 << 20);
       closeSync(fd);
       mkdirSync(t.join("dir"));
-      const tree = walkTree(t.path, [], "source", make());
+      const tree = walkTree(t.path, [], "source", { reader: make() });
       const ix = (p: string) => tree.paths.indexOf(p);
       for (const p of ["a", "sparse", "dir"]) {
         const st = lstatSync(t.join(p), { bigint: true });
@@ -109,13 +109,13 @@ for (const [label, make] of readers) {
       writeByteNameTree(t.path);
       const fd = openRootDir(t.path);
       try {
-        const byFd = walkTree(fd, [], "destination", make());
-        const byPath = walkTree(t.path, [], "destination", make());
+        const byFd = walkTree(fd, [], "destination", { reader: make() });
+        const byPath = walkTree(t.path, [], "destination", { reader: make() });
         expect(byFd.paths).toEqual(byPath.paths);
         expect(Array.from(byFd.sizes)).toEqual(Array.from(byPath.sizes));
         expect(byFd.rootMode).toBe(byPath.rootMode);
         // Walking it again gives the same (the walk reads through its own open of the fd).
-        expect(walkTree(fd, [], "destination", make()).paths).toEqual(byPath.paths);
+        expect(walkTree(fd, [], "destination", { reader: make() }).paths).toEqual(byPath.paths);
       } finally {
         closeFd(fd);
       }
@@ -127,7 +127,7 @@ for (const [label, make] of readers) {
       symlinkSync(t.join("real"), t.join("link"));
       writeFileSync(t.join("file"), "x");
       for (const p of ["link", "file", "missing"]) {
-        const tree = walkTree(t.join(p), [], "source", make());
+        const tree = walkTree(t.join(p), [], "source", { reader: make() });
         expect(tree.rootExists).toBe(false);
         expect(tree.errors).toEqual([]);
       }
@@ -151,7 +151,7 @@ test.skipIf(process.platform !== "linux")("racing swaps never lead the Linux wal
     let listedSecret = 0;
     let metSwap = 0;
     for (let k = 0; k < 300; k++) {
-      const tree = walkTree(root, [], "source", reader);
+      const tree = walkTree(root, [], "source", { reader });
       if (tree.paths.some((p) => p.includes("root-only"))) listedSecret++;
       if (tree.errors.length > 0 || tree.types[tree.paths.indexOf("d/inner")] !== 2) metSwap++;
     }

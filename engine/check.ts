@@ -7,9 +7,7 @@ import { resolve } from "node:path";
 import { backend, closeFd, openRootDir } from "../ffi/index.ts";
 import { UsageError } from "./errors.ts";
 import { comparePaths, fileUnchanged, marchTrees, sameMtime, typeName } from "./plan.ts";
-import { hashBeneath } from "./remote-receive.ts";
-import { fetchRemoteTree, RemoteError } from "./remote-client.ts";
-import { isRemote } from "./remote-url.ts";
+import { fetchRemoteTree, hashBeneath, isRemote, RemoteError } from "./remote/index.ts";
 import type { RunError } from "./report.ts";
 import { T_DIR, T_FILE, T_LINK, walkTree, type Tree } from "./walk.ts";
 

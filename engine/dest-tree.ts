@@ -14,7 +14,7 @@ import {
 } from "../ffi/index.ts";
 import { stageName, writePath, type Plan } from "./plan.ts";
 import { T_DIR, type Tree } from "./walk.ts";
-import type { EntryMeta } from "./remote-metadata.ts";
+import type { EntryMeta } from "./remote/index.ts";
 
 export interface DestTree {
   /** Creates the directory `rel` (its parent must exist). EEXIST is thrown like any error. */

@@ -14,10 +14,15 @@ export { walkTree, emptyTree, T_FILE, T_DIR, T_LINK, T_OTHER } from "./walk.ts";
 export type { Tree } from "./walk.ts";
 export { Excluder } from "./exclude.ts";
 // The remote transport: blit push / pull / ls against blitd, and the pieces blitd shares.
-export { runRemote, listRemote, fetchRemoteTree, RemoteError } from "./remote-client.ts";
-export type { RemoteJob, RemoteHooks, RemoteListing, RemoteTree } from "./remote-client.ts";
-export { parseRemoteUrl, formatRemoteUrl, isRemote, validModuleName } from "./remote-url.ts";
-export type { RemoteUrl } from "./remote-url.ts";
+export {
+  runRemote, listRemote, fetchRemoteTree, RemoteError, parseRemoteUrl, formatRemoteUrl, isRemote, validModuleName,
+  TreeReceiver, hashBeneath, hashHex, entryMeta, mapOwners, readTreeXattrs, sendFiles, resolveChecks, sameFrames, SHARD_FILE_MAX,
+  SocketChannel, GrpcChannel, ChannelClosedError,
+} from "./remote/index.ts";
+export type {
+  RemoteJob, RemoteHooks, RemoteListing, RemoteTree, RemoteUrl, ReceiveSummary, ReceiverOptions, EntryMeta, ReceiveKeep,
+  SendResult, SendOptions, Channel, GrpcDuplex,
+} from "./remote/index.ts";
 // The one planner of local and remote runs.
 export {
   planTrees, marchTrees, comparePaths, compareWalkOrder, workloadOf, fileUnchanged, sameMtime, deleteGuard, writePath, MODIFY_WINDOW_NS,
@@ -31,11 +36,3 @@ export type {
 } from "./check.ts";
 export { openDestTree, removeTreeAt } from "./dest-tree.ts";
 export type { DestTree } from "./dest-tree.ts";
-export { TreeReceiver, hashBeneath, hashHex } from "./remote-receive.ts";
-export { entryMeta, mapOwners, readTreeXattrs } from "./remote-metadata.ts";
-export type { EntryMeta, ReceiveKeep } from "./remote-metadata.ts";
-export type { ReceiveSummary, ReceiverOptions } from "./remote-receive.ts";
-export { sendFiles, resolveChecks, sameFrames, SHARD_FILE_MAX } from "./remote-send.ts";
-export type { SendResult, SendOptions } from "./remote-send.ts";
-export { SocketChannel, GrpcChannel, ChannelClosedError } from "./remote-channel.ts";
-export type { Channel, GrpcDuplex } from "./remote-channel.ts";

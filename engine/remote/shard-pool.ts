@@ -1,7 +1,7 @@
-// The threads that write received shards (engine/shard-writer.ts): one pool per process, shared
+// The threads that write received shards (engine/remote/shard-writer.ts): one pool per process, shared
 // by every transfer (blitd runs many), started on first use and never keeping the process alive.
 import { availableParallelism } from "node:os";
-import type { EntryMeta } from "./remote-metadata.ts";
+import type { EntryMeta } from "./metadata.ts";
 
 export interface ShardJob {
   id: number;

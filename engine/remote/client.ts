@@ -5,27 +5,27 @@ import { hostname, release } from "node:os";
 import {
   backend, closeFd, displayName, filesystemType, metadataPrivileges, nameFs, namePath, openBeneath, openRootDir, readMetadataAt, unlinkAt, O_DIRECTORY, O_RDONLY,
   type FsError, type Xattr, type XattrSelection,
-} from "../ffi/index.ts";
+} from "../../ffi/index.ts";
 import {
   AUTH_METADATA_KEY, blitClient, decodeManifest, encodeFrame, encodeManifest, F_CHECK, F_ERROR, F_HELLO, F_NEED,
   F_NEED_END, F_DONE, FEATURE_METADATA, FEATURE_SPARSE, FEATURES, FrameDecoder, grpc, HASH_BYTES, PathError, peerFeatures,
   printable, readU32List, decodeText, doneFrame, u32List,
-} from "../proto/index.ts";
-import { UsageError } from "./errors.ts";
+} from "../../proto/index.ts";
+import { UsageError } from "../errors.ts";
 // Byte-exact node:fs and node:path: local paths may hold names that are not UTF-8.
 const { existsSync, mkdirSync, statSync } = nameFs;
 const { basename, dirname, resolve } = namePath;
-import type { Action, Progress } from "./run.ts";
-import { ChannelClosedError, GrpcChannel, SocketChannel, type Channel, type GrpcDuplex } from "./remote-channel.ts";
-import { planTrees, workloadOf, type Plan } from "./plan.ts";
-import { removeTreeAt } from "./dest-tree.ts";
-import { hashBeneath, TreeReceiver, type ReceiveSummary } from "./remote-receive.ts";
-import { resolveChecks, sameFrames, sendFiles } from "./remote-send.ts";
-import { mapOwners, readTreeXattrs } from "./remote-metadata.ts";
-import { formatRemoteUrl, parseRemoteUrl, type RemoteUrl } from "./remote-url.ts";
-import type { Command, Counts, RunError, RunOptions, RunReport, RunStatus } from "./report.ts";
-import { VERSION } from "./version.ts";
-import { emptyTree, T_FILE, walkTree, type Tree } from "./walk.ts";
+import type { Action, Progress } from "../run.ts";
+import { ChannelClosedError, GrpcChannel, SocketChannel, type Channel, type GrpcDuplex } from "./channel.ts";
+import { planTrees, workloadOf, type Plan } from "../plan.ts";
+import { removeTreeAt } from "../dest-tree.ts";
+import { hashBeneath, TreeReceiver, type ReceiveSummary } from "./receive.ts";
+import { resolveChecks, sameFrames, sendFiles } from "./send.ts";
+import { mapOwners, readTreeXattrs } from "./metadata.ts";
+import { formatRemoteUrl, parseRemoteUrl, type RemoteUrl } from "./url.ts";
+import type { Command, Counts, RunError, RunOptions, RunReport, RunStatus } from "../report.ts";
+import { VERSION } from "../version.ts";
+import { emptyTree, T_FILE, walkTree, type Tree } from "../walk.ts";
 
 export interface RemoteJob {
   /** "mirror" deletes on the receiving side what the source lacks (--mirror). */

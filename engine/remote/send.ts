@@ -6,15 +6,15 @@
 // receiver (SKIP) and the transfer goes on.
 import {
   closeFd, dataSegments, fdAllocation, FsError, mayHaveHoles, openBeneath, readSome, seekTo, O_RDONLY, describeCode,
-} from "../ffi/index.ts";
+} from "../../ffi/index.ts";
 import {
   DATA_CHUNK, F_DATA, F_FILE_END, F_SAME, F_SHARD, F_SKIP, HASH_BYTES, HEADER_BYTES, SHARD_BYTES, SHARD_FILES,
   SHARD_HASHES, encodeFrame, fileFrame, holeFrame, putHeader, textFrame, u32List,
-} from "../proto/index.ts";
-import { yieldNow, type Channel } from "./remote-channel.ts";
-import type { RunError } from "./report.ts";
-import { hashBeneath, hashHex } from "./remote-receive.ts";
-import type { Tree } from "./walk.ts";
+} from "../../proto/index.ts";
+import { yieldNow, type Channel } from "./channel.ts";
+import type { RunError } from "../report.ts";
+import { hashBeneath, hashHex } from "./receive.ts";
+import type { Tree } from "../walk.ts";
 
 /** Files below this size travel in shards; the rest stream in chunks. */
 export const SHARD_FILE_MAX = 256 << 10;

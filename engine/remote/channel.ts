@@ -2,7 +2,7 @@
 // inside a gRPC bidirectional stream. Both sides of a transfer use the same interface, so the
 // frames and the logic above them do not care which path carries them.
 import type { Socket } from "bun";
-import { directSocketIoAvailable, pollWritable, socketRead, socketSendFile } from "../ffi/index.ts";
+import { directSocketIoAvailable, pollWritable, socketRead, socketSendFile } from "../../ffi/index.ts";
 
 export interface Channel {
   readonly kind: "tcp" | "grpc";

@@ -2,7 +2,7 @@
 // fd, each under a temporary name, then renamed into place with its mode and mtime, exactly as
 // TreeReceiver does on its own thread. The receiver hands shards here so that file creation (most
 // of a small-file transfer's cost is system calls) runs beside the thread that reads the socket.
-import { closeFd, openBeneath, O_DIRECTORY, O_RDONLY } from "../ffi/index.ts";
+import { closeFd, openBeneath, O_DIRECTORY, O_RDONLY } from "../../ffi/index.ts";
 import { writeFileAt } from "./receive-file.ts";
 import type { ShardJob, ShardReply } from "./shard-pool.ts";
 

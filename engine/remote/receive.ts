@@ -9,19 +9,19 @@
 import {
   closeFd, createExclusive, dupFd, futimes, openBeneath, readSome, renameAt, seekTo, truncateTo,
   unlinkQuiet, writeAll, O_RDONLY, describeCode, FsError,
-} from "../ffi/index.ts";
+} from "../../ffi/index.ts";
 import {
   F_DONE, F_ERROR, F_FILE, F_FILE_END, F_HOLE, F_SAME, F_SHARD, F_SKIP, FrameError, HASH_BYTES, SHARD_HASHES,
   decodeText, printable, readU32List, type FrameHandler,
-} from "../proto/index.ts";
-import { FATAL_CODES } from "./errors.ts";
-import type { RunError } from "./report.ts";
-import { FdDestTree, removeStaged, replaceAndDelete } from "./dest-tree.ts";
-import { deleteGuard, writePath, type Plan } from "./plan.ts";
+} from "../../proto/index.ts";
+import { FATAL_CODES } from "../errors.ts";
+import type { RunError } from "../report.ts";
+import { FdDestTree, removeStaged, replaceAndDelete } from "../dest-tree.ts";
+import { deleteGuard, writePath, type Plan } from "../plan.ts";
 import { shardWriters, type ShardReply, type ShardWriterPool } from "./shard-pool.ts";
 import { applyFileMeta, tempName, writeFileAt } from "./receive-file.ts";
-import { entryMeta, type EntryMeta, type ReceiveKeep } from "./remote-metadata.ts";
-import { T_DIR, T_LINK, type Tree } from "./walk.ts";
+import { entryMeta, type EntryMeta, type ReceiveKeep } from "./metadata.ts";
+import { T_DIR, T_LINK, type Tree } from "../walk.ts";
 
 const MAX_ERRORS_KEPT = 1000;
 const NO_KEEP = { owner: false, group: false, xattrs: false, acls: false };

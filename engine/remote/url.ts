@@ -1,6 +1,6 @@
 // blit://HOST:PORT/MODULE/PATH URLs. IPv6 hosts are written in brackets: blit://[::1]:9031/m.
-import { checkPath, DEFAULT_PORT, PathError } from "../proto/index.ts";
-import { UsageError } from "./errors.ts";
+import { checkPath, DEFAULT_PORT, PathError } from "../../proto/index.ts";
+import { UsageError } from "../errors.ts";
 
 export interface RemoteUrl {
   /** Host as given, without brackets. */

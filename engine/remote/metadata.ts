@@ -4,10 +4,10 @@
 import {
   closeFd, gidOf, openBeneath, readXattrsAt, uidOf, xattrSelected, O_DIRECTORY, O_RDONLY, type FsError, type Xattr,
   type XattrSelection,
-} from "../ffi/index.ts";
-import type { OwnerNames } from "../proto/index.ts";
-import type { RunError } from "./report.ts";
-import type { Tree } from "./walk.ts";
+} from "../../ffi/index.ts";
+import type { OwnerNames } from "../../proto/index.ts";
+import type { RunError } from "../report.ts";
+import type { Tree } from "../walk.ts";
 
 /** What a receiver gives the entries it writes beyond content, mode and mtime. */
 export interface ReceiveKeep {

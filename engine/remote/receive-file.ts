@@ -4,8 +4,8 @@
 // this prefix that an interrupted transfer left behind.
 import {
   closeFd, createExclusive, fchmod, fchmodIfNeeded, fchown, futimes, renameAt, TEMP_PREFIX, unlinkQuiet, writeAll, writeXattrs,
-} from "../ffi/index.ts";
-import type { EntryMeta } from "./remote-metadata.ts";
+} from "../../ffi/index.ts";
+import type { EntryMeta } from "./metadata.ts";
 
 export function tempName(name: string): string {
   const rand = crypto.getRandomValues(new Uint32Array(2));

@@ -113,6 +113,11 @@ describe.skipIf(!OPENSSL)("TLS", () => {
       }
       const text = await blit(["push", src, `${url(d)}/data/tcp`, "-I", "--tls-ca", pki.ca], env());
       expect(text.stdout).toContain("data via tcp+tls");
+      // blit check reads a blits:// side the same way
+      const check = Bun.spawn([process.execPath, join(REPO, "tui/blit.ts"), "check", src, `${url(d)}/data/tcp`, "--tls-ca", pki.ca], { stdout: "pipe", stderr: "pipe", env: { ...process.env, BLIT_TELEMETRY: "off", ...env() } });
+      const [checkCode, checkErr] = await Promise.all([check.exited, new Response(check.stderr).text()]);
+      expect(checkErr).toBe("");
+      expect(checkCode).toBe(0);
     } finally {
       cleanup(home);
     }

@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import { join } from "node:path";
 import { normalizeConfig } from "../../daemon/index.ts";
+import { getRun, listRuns } from "../../analytics/index.ts";
 import { blit, cleanup, diffR, makeTree, moduleToml, REPO, startBlitd, tempDir, type Daemon } from "./helpers.ts";
 
 const OPENSSL = Bun.which("openssl");
@@ -220,6 +221,35 @@ describe.skipIf(!OPENSSL)("TLS", () => {
     expect(tls12.stderr.toString()).toContain("alert protocol version");
     const tls13 = Bun.spawnSync([OPENSSL!, "s_client", "-tls1_3", "-connect", `127.0.0.1:${d.port}`], { stdin: "ignore", stdout: "pipe", stderr: "pipe", timeout: 10_000 });
     expect(tls13.stdout.toString()).toContain("TLSv1.3");
+  });
+});
+
+describe.skipIf(!OPENSSL)("TLS in the telemetry", () => {
+  test("the client's and the daemon's run records say tls", async () => {
+    const dir = tempDir("tls-tel-");
+    let daemon: Daemon | undefined;
+    try {
+      const pki = makePki(join(dir, "pki"));
+      const mod = join(dir, "m");
+      const src = join(dir, "src");
+      mkdirSync(mod);
+      mkdirSync(src);
+      writeFileSync(join(src, "f.txt"), "hello\n");
+      const daemonStore = join(dir, "daemon-store");
+      daemon = await startBlitd(dir, tlsToml(pki.good.cert, pki.good.key, `telemetry_dir = ${JSON.stringify(daemonStore)}\n`) + moduleToml({ m: { path: mod, readOnly: false } }), [], { BLIT_TELEMETRY: "on" });
+      const env = { BLIT_TELEMETRY: "on", BLIT_HOME: join(dir, "client-home") };
+      expect((await blit(["push", src, `blits://127.0.0.1:${daemon.port}/m`, "--tls-ca", pki.ca], env)).code).toBe(0);
+      const clientStore = join(dir, "client-home", "telemetry.duckdb");
+      const [run] = await listRuns({ path: clientStore });
+      expect((await getRun(run!.id, { path: clientStore }))!.transport).toMatchObject({ kind: "tcp", tls: true });
+      await daemon.stop(); // the daemon's records are written before it exits
+      const daemonStorePath = join(daemonStore, "telemetry.duckdb");
+      const [drun] = await listRuns({ path: daemonStorePath });
+      expect((await getRun(drun!.id, { path: daemonStorePath }))!.transport).toMatchObject({ kind: "tcp", tls: true });
+    } finally {
+      await daemon?.stop();
+      cleanup(dir);
+    }
   });
 });
 

@@ -183,8 +183,9 @@ export class TlsTrust {
                 reject(err);
               } else resolve({ socket: s, secure: true });
             });
-            s.once("error", (e) => {
-              trust.failure ??= new TlsTrustError(`TLS with ${trust.address} failed: ${e.message}`);
+            s.on("error", (e) => {
+              const hint = /WRONG_VERSION_NUMBER|wrong version number/i.test(e.message) ? " (the daemon does not speak TLS: write blit:// for a daemon without tls_cert_file)" : "";
+              trust.failure ??= new TlsTrustError(`TLS with ${trust.address} failed: ${e.message}${hint}`);
               reject(e);
             });
           }),

@@ -201,8 +201,9 @@ describe.skipIf(!OPENSSL)("TLS", () => {
     }
   });
 
-  test("TLS flags with a blit:// URL are refused; a plaintext client of a TLS daemon is told about blits://", async () => {
+  test("TLS flags with a blit:// URL are refused; a plaintext client of a TLS daemon is told about blits://, and the reverse", async () => {
     home = tempDir("tls-home-");
+    let plainD: Daemon | undefined;
     try {
       const flags = await blit(["ls", `blit://127.0.0.1:${d.port}/data`, "--tls-accept-new"], env());
       expect(flags.code).toBe(2);
@@ -210,7 +211,13 @@ describe.skipIf(!OPENSSL)("TLS", () => {
       const plain = await blit(["ls", `blit://127.0.0.1:${d.port}/data`], env());
       expect(plain.code).toBe(2);
       expect(plain.stderr).toContain("or the daemon speaks TLS (then write blits://)");
+      // and a TLS client of a plaintext daemon is told so
+      plainD = await startBlitd(dir, moduleToml({ data: { path: mod } }));
+      const mismatch = await blit(["ls", `blits://127.0.0.1:${plainD.port}/data`, "--tls-accept-new"], env());
+      expect(mismatch.code).toBe(2);
+      expect(mismatch.stderr).toContain("the daemon does not speak TLS: write blit:// for a daemon without tls_cert_file");
     } finally {
+      await plainD?.stop();
       cleanup(home);
     }
   });

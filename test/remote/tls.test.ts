@@ -78,7 +78,7 @@ describe.skipIf(!OPENSSL)("TLS", () => {
     mkdirSync(mod);
     const mods = moduleToml({ data: { path: mod, readOnly: false } }, "");
     d = await startBlitd(dir, tlsToml(pki.good.cert, pki.good.key) + mods);
-    expiredD = await startBlitd(dir, tlsToml(pki.expired.cert, pki.expired.key) + mods);
+    expiredD = await startBlitd(dir, tlsToml(pki.expired.cert, pki.expired.key) + mods, ["--quiet"]);
     elsewhereD = await startBlitd(dir, tlsToml(pki.elsewhere.cert, pki.elsewhere.key) + mods);
     await waitFor(() => /key fingerprint/.test(d.stderr() + expiredD.stderr()), 2000);
   });
@@ -88,10 +88,11 @@ describe.skipIf(!OPENSSL)("TLS", () => {
     cleanup(dir);
   });
 
-  test("blitd logs its key fingerprint, and warns about an expired certificate", async () => {
+  test("blitd logs its key fingerprint (even with --quiet), and warns about an expired certificate", async () => {
     await waitFor(() => /expired/.test(expiredD.stderr()), 2000);
     expect(loggedFingerprint(d)).toMatch(/^SHA256:[A-Za-z0-9+/]{43}$/);
     expect(expiredD.stderr()).toMatch(/warning: the certificate in '.*expired\.crt' expired on/);
+    expect(loggedFingerprint(expiredD)).toBe(loggedFingerprint(d)); // same key; logged even with --quiet
   });
 
   test("push and pull over TLS, on the TCP and the gRPC data path: bytes match, the report says tls", async () => {

@@ -309,12 +309,14 @@ const HEADER = "# blit known daemons: HOST:PORT SHA256:<key fingerprint>, one pe
 
 function recordKnown(file: string, address: string, fp: string): void {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  let exists = true;
+  let before: string | undefined;
   try {
-    readFileSync(file);
+    before = readFileSync(file, "utf8");
   } catch {
-    exists = false;
+    before = undefined;
   }
-  appendFileSync(file, `${exists ? "" : HEADER}${address} ${fp}\n`, { mode: 0o600 });
-  if (!exists) chmodSync(file, 0o600);
+  // a file edited by hand may lack its last newline: the new line must not join the old one
+  const lead = before === undefined ? HEADER : before !== "" && !before.endsWith("\n") ? "\n" : "";
+  appendFileSync(file, `${lead}${address} ${fp}\n`, { mode: 0o600 });
+  if (before === undefined) chmodSync(file, 0o600);
 }

@@ -191,9 +191,11 @@ describe.skipIf(!OPENSSL)("TLS", () => {
       const wrong = await blit(["ls", `${url(d)}/data`, "--tls-fingerprint", "SHA256:" + "B".repeat(43)], env());
       expect(wrong.code).toBe(2);
       expect(wrong.stderr).toContain(`is ${fp}, not the SHA256:${"B".repeat(43)} given with --tls-fingerprint`);
+      // a hand-edited file without its last newline keeps its lines apart
+      writeFileSync(join(home, "known_daemons"), `example.org:9031 ${fp}`);
       const right = await blit(["ls", `${url(d)}/data`, "--tls-fingerprint", fp], env());
       expect(right.code).toBe(0);
-      expect(readFileSync(join(home, "known_daemons"), "utf8")).toContain(`127.0.0.1:${d.port} ${fp}`);
+      expect(readFileSync(join(home, "known_daemons"), "utf8")).toBe(`example.org:9031 ${fp}\n127.0.0.1:${d.port} ${fp}\n`);
       const bad = await blit(["ls", `${url(d)}/data`, "--tls-fingerprint", "ab:cd"], env());
       expect(bad.code).toBe(2);
       expect(bad.stderr).toContain("--tls-fingerprint 'ab:cd' is not a key fingerprint");

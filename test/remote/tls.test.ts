@@ -137,6 +137,9 @@ describe.skipIf(!OPENSSL)("TLS", () => {
       const otherCa = await blit(["push", src, `${url(d, "localhost")}/data/x`, "--tls-ca", pki.otherCa], env());
       expect(otherCa.code).toBe(2);
       expect(otherCa.stderr).toMatch(/not trusted by --tls-ca '.*other-ca\.crt'/);
+      const noCa = await blit(["ls", `${url(d)}/data`, "--tls-ca", join(dir, "no-such-ca.pem")], env());
+      expect(noCa.code).toBe(2);
+      expect(noCa.stderr).toContain("no-such-ca.pem' is not a readable PEM certificate (ENOENT)");
       // the same certificate by its right name and CA is accepted (by name and by IP address)
       for (const host of ["localhost", "127.0.0.1"]) {
         const ok = await blit(["ls", `${url(d, host)}/data`, "--tls-ca", pki.ca], env());

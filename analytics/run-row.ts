@@ -44,7 +44,8 @@ const COLUMNS: readonly Column[] = [
   ["transfer_ms", (r) => num(r.phases?.transferMs)],
   ["delete_ms", (r) => num(r.phases?.deleteMs)],
   ["total_ms", (r) => num(r.phases?.totalMs)],
-  ["transport", (r) => text(r.transport?.kind)],
+  // "tcp", "grpc"; "+tls" when the run was under TLS (transport_details.tls says the same)
+  ["transport", (r) => text(r.transport && (r.transport.tls ? `${r.transport.kind}+tls` : r.transport.kind))],
   ["options", (r) => json(r.options), "json"],
   ["size_histogram", (r) => json(r.workload?.sizeHistogram), "json"],
   ["bytes_by_path", (r) => json(r.bytesByPath), "json"],

@@ -2,6 +2,7 @@
 // the file beats defaults. See docs/remote.md for the reference and an example.
 import { readFileSync, statSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
+import { loadDaemonTls, plaintextRefusal, TLS_CONFIG_KEYS, type DaemonTls } from "./tls.ts";
 
 export interface ModuleConfig {
   name: string;
@@ -40,6 +41,10 @@ export interface DaemonConfig {
   telemetryDir?: string;
   /** @default true (BLIT_TELEMETRY=off turns it off) */
   telemetry: boolean;
+  /** TLS for the gRPC port and the data plane (tls_cert_file, tls_key_file). @default undefined: plaintext */
+  tls?: DaemonTls;
+  /** A bind off loopback may go without TLS (allow_plaintext). @default false */
+  allowPlaintext: boolean;
 }
 
 export class ConfigError extends Error {
@@ -52,6 +57,7 @@ export class ConfigError extends Error {
 
 const MODULE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const TOP_KEYS = new Set(["bind", "auth_token_file", "max_connections", "idle_timeout", "token_ttl", "force_grpc_data", "telemetry_dir", "telemetry", "modules"]);
+for (const k of TLS_CONFIG_KEYS) TOP_KEYS.add(k); // daemon/tls.ts reads them
 const MODULE_KEYS = new Set(["path", "read_only", "comment", "keep_owners"]);
 
 export interface ConfigOverrides {
@@ -134,6 +140,9 @@ export function normalizeConfig(raw: Record<string, unknown>, base: string, file
   if (!isLoopback(host) && !authToken) {
     bad(`binding ${bind} (not loopback) requires 'auth_token_file'; without it anyone who can reach the port could read and write the modules`);
   }
+  const { tls, allowPlaintext } = loadDaemonTls(raw, base, bad);
+  const plaintext = plaintextRefusal(bind, isLoopback(host), tls, allowPlaintext);
+  if (plaintext) bad(plaintext);
   let telemetryDir = str("telemetry_dir");
   if (telemetryDir && !isAbsolute(telemetryDir)) telemetryDir = resolve(base, telemetryDir);
   return {
@@ -147,6 +156,8 @@ export function normalizeConfig(raw: Record<string, unknown>, base: string, file
     forceGrpcData: overrides.forceGrpcData || bool("force_grpc_data", false),
     telemetryDir,
     telemetry: bool("telemetry", true),
+    tls,
+    allowPlaintext,
   };
 }
 

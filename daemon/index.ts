@@ -5,3 +5,4 @@ export { loadConfig, normalizeConfig, parseBind, isLoopback, ConfigError } from 
 export type { DaemonConfig, ModuleConfig, ConfigOverrides } from "./config.ts";
 export { DaemonError } from "./errors.ts";
 export type { DaemonErrorCode } from "./errors.ts";
+export type { DaemonTls } from "./tls.ts";

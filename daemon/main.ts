@@ -3,6 +3,7 @@
 import { parseArgs } from "node:util";
 import { VERSION } from "../engine/index.ts";
 import { ConfigError, loadConfig, startDaemon } from "./index.ts";
+import { tlsStartupLines } from "./tls.ts";
 
 const HELP = `blitd ${VERSION} — the blit daemon: serves 'blit push', 'blit pull' and 'blit ls'
 
@@ -13,14 +14,16 @@ Flags:
   -c, --config FILE      blitd.toml: modules, auth token file, limits (see docs/remote.md)
       --bind HOST:PORT   where to listen (default: 'bind' in the config, else 127.0.0.1:9031);
                          IPv6 as [::1]:9031; port 0 picks a free port. A non-loopback address
-                         requires auth_token_file in the config.
+                         requires auth_token_file in the config, and TLS (tls_cert_file,
+                         tls_key_file) unless allow_plaintext = true.
       --force-grpc-data  carry file data inside gRPC streams, never on a TCP data connection
   -q, --quiet            log nothing but errors
   -V, --version          print the version
   -h, --help             this help
 
-On start blitd prints one line on stdout: 'blitd listening on HOST:PORT'. It removes temporary
-files that an interrupted transfer left in writable modules. SIGINT/SIGTERM stop it; transfers
+On start blitd prints one line on stdout: 'blitd listening on HOST:PORT'. With TLS
+(tls_cert_file, tls_key_file) it logs the key fingerprint clients pin, even with --quiet.
+It removes temporary files that an interrupted transfer left in writable modules. SIGINT/SIGTERM stop it; transfers
 in progress are ended and their temporary files removed.
 
 Exit codes: 0 stopped by a signal, 2 bad flags or config, 1 could not start (port in use...).
@@ -79,6 +82,8 @@ async function main(): Promise<number> {
   }
   const shown = handle.host.includes(":") ? `[${handle.host}]:${handle.port}` : `${handle.host}:${handle.port}`;
   process.stdout.write(`blitd listening on ${shown}\n`);
+  // Even with --quiet: the fingerprint is what clients pin (--tls-fingerprint).
+  for (const line of tlsStartupLines(config.tls)) process.stderr.write(`blitd: ${line}\n`);
   log(`${config.modules.size} module${config.modules.size === 1 ? "" : "s"}: ${[...config.modules.values()].map((m) => `${m.name}${m.readOnly ? " (read-only)" : ""}`).join(", ") || "none"}`);
   // Nothing a peer sends may stop the daemon: a stray exception is logged, not fatal.
   process.on("uncaughtException", (err) => log(`error: uncaught: ${err?.stack ?? err}`));

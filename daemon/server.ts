@@ -19,6 +19,7 @@ import {
 } from "../proto/index.ts";
 import { record, telemetryEnabled, telemetryPath } from "../analytics/index.ts";
 import { isLoopback, parseBind, type DaemonConfig, type ModuleConfig } from "./config.ts";
+import { dataPlaneTls, grpcServerCredentials } from "./tls.ts";
 import { authRejected, DaemonError, moduleNotFound, readOnly, toStatus } from "./errors.ts";
 import {
   acceptChannel, openPullSource, openPushTarget, singleDstTree, TargetError, Transfer, walkFd, type TransferOptions,
@@ -99,6 +100,7 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
     bindHost: host,
     tokenTtlMs: config.tokenTtl * 1000,
     forceGrpcData: config.forceGrpcData,
+    tls: dataPlaneTls(config.tls),
     onRemove: (t: Transfer) => byToken.delete(t.tokenHex),
     log,
   };
@@ -373,9 +375,9 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
     ListModules: busyUnary, ListDir: busyUnary, Negotiate: busyUnary, Complete: busyUnary,
     Data: (call: grpc.ServerDuplexStream<unknown, unknown>) => call.emit("error", busyError()),
   } as unknown as grpc.UntypedServiceImplementation);
-  const insecure = grpc.ServerCredentials.createInsecure();
-  const injector = server.createConnectionInjector(insecure);
-  const busyInjector = busy.createConnectionInjector(insecure);
+  const credentials = grpcServerCredentials(config.tls); // TLS 1.3 with tls_cert_file, else plaintext
+  const injector = server.createConnectionInjector(credentials);
+  const busyInjector = busy.createConnectionInjector(credentials);
   const live = new Set<NetSocket>();
   const gate = createTcpServer({ noDelay: true }, (sock) => {
     sock.on("error", () => {}); // a reset connection ends that connection only
@@ -559,6 +561,6 @@ function daemonReport(t: Transfer, s: ReceiveSummary | undefined, config: Daemon
     errorCount,
     status,
     exitCode: status === "ok" ? 0 : status === "partial" ? 1 : 2,
-    transport: { kind: t.transport === "grpc" ? "grpc" : "tcp", negotiateMs: 0, transferMs: t.transferMs, completeMs: 0 },
+    transport: { kind: t.transport === "grpc" ? "grpc" : "tcp", tls: !!config.tls, negotiateMs: 0, transferMs: t.transferMs, completeMs: 0 },
   };
 }

@@ -3,7 +3,7 @@
 // token_ttl seconds; the listener closes when the token is used or expires. A transfer idle for
 // idle_timeout is ended and its temporaries removed. Nothing a peer sends can end the daemon:
 // every failure ends that transfer only.
-import type { TCPSocketListener } from "bun";
+import type { TCPSocketListener, TLSOptions } from "bun";
 import { timingSafeEqual } from "node:crypto";
 import {
   ChannelClosedError, resolveChecks, sameFrames, sendFiles, SocketChannel, TreeReceiver,
@@ -57,6 +57,8 @@ export interface TransferEnv {
   bindHost: string;
   tokenTtlMs: number;
   forceGrpcData: boolean;
+  /** The daemon's certificate for the data-plane listeners (daemon/tls.ts); undefined: plaintext. */
+  tls?: TLSOptions;
   /** Called when the transfer saw activity (bytes, RPCs). */
   onRemove(t: Transfer): void;
   log(msg: string): void;
@@ -218,9 +220,10 @@ export class Transfer {
     this.listener = Bun.listen<{ ch: SocketChannel; timer?: ReturnType<typeof setTimeout> }>({
       hostname: this.env.bindHost,
       port: 0,
+      tls: this.env.tls,
       socket: {
         open(socket) {
-          const ch = new SocketChannel(socket);
+          const ch = new SocketChannel(socket, !!self.env.tls);
           socket.data = { ch };
           if (self.dataState !== "waiting" || self.pendingSockets >= MAX_PENDING_SOCKETS) {
             ch.destroy("not accepting");

@@ -7,7 +7,7 @@ import { resolve } from "node:path";
 import { backend, closeFd, openRootDir } from "../ffi/index.ts";
 import { UsageError } from "./errors.ts";
 import { comparePaths, fileUnchanged, marchTrees, sameMtime, typeName } from "./plan.ts";
-import { fetchRemoteTree, hashBeneath, isRemote, RemoteError } from "./remote/index.ts";
+import { fetchRemoteTree, hashBeneath, isRemote, RemoteError, type TlsClientOptions } from "./remote/index.ts";
 import type { RunError } from "./report.ts";
 import { T_DIR, T_FILE, T_LINK, walkTree, type Tree } from "./walk.ts";
 
@@ -66,6 +66,8 @@ export interface CheckOptions {
   authToken?: string;
   /** Seconds to wait for a daemon to answer. @default 10 */
   connectTimeout?: number;
+  /** How a blits:// side is trusted. @default pinning without a known_daemons file: refused */
+  tls?: TlsClientOptions;
 }
 
 export interface CheckJob {
@@ -261,7 +263,7 @@ interface Side {
 
 async function readSide(arg: string, side: "source" | "destination", opts: CheckOptions): Promise<Side> {
   if (isRemote(arg)) {
-    const r = await fetchRemoteTree(arg, { authToken: opts.authToken, exclude: opts.exclude, connectTimeout: opts.connectTimeout });
+    const r = await fetchRemoteTree(arg, { authToken: opts.authToken, exclude: opts.exclude, connectTimeout: opts.connectTimeout, tls: opts.tls });
     if (r.singleFile) throw new UsageError("NOT_A_DIRECTORY", `${side} '${r.url}' is a file; check compares two directories`);
     r.tree.errors = r.tree.errors.map((e) => ({ ...e, side }));
     return { label: r.url, tree: r.tree, moreErrors: r.errorCount - r.tree.errors.length };

@@ -23,6 +23,9 @@ export type {
   RemoteJob, RemoteHooks, RemoteListing, RemoteTree, RemoteUrl, ReceiveSummary, ReceiverOptions, EntryMeta, ReceiveKeep,
   SendResult, SendOptions, Channel, GrpcDuplex,
 } from "./remote/index.ts";
+// TLS for blits:// daemons: the client's trust options; the key fingerprint both sides show.
+export { keyFingerprint, TLS13_ONLY, TlsTrustError } from "./remote/index.ts";
+export type { TlsClientOptions } from "./remote/index.ts";
 // The one planner of local and remote runs.
 export {
   planTrees, marchTrees, comparePaths, compareWalkOrder, workloadOf, fileUnchanged, sameMtime, deleteGuard, writePath, MODIFY_WINDOW_NS,

@@ -153,6 +153,8 @@ export interface RunReport {
   /** Remote routes fill this; local runs leave it undefined. */
   transport?: {
     kind: "tcp" | "grpc";
+    /** Both planes ran under TLS (a blits:// URL; on the daemon, tls_cert_file). Absent in older records. */
+    tls?: boolean;
     negotiateMs: number;
     transferMs: number;
     completeMs: number;

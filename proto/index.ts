@@ -90,10 +90,13 @@ export function blitService(): grpc.ServiceDefinition {
   return (pkg().Blit as grpc.ServiceClientConstructor).service;
 }
 
-/** A client for the Blit service at `address` ("host:port", IPv6 as "[::1]:port"); `options` are extra grpc-js channel options. */
-export function blitClient(address: string, options: Record<string, string | number> = {}): grpc.Client & Record<string, any> {
+/**
+ * A client for the Blit service at `address` ("host:port", IPv6 as "[::1]:port"); `options` are
+ * extra grpc-js channel options; `credentials` TLS ones (engine/remote/tls.ts), else plaintext.
+ */
+export function blitClient(address: string, options: Record<string, string | number> = {}, credentials?: Grpc.ChannelCredentials): grpc.Client & Record<string, any> {
   const Ctor = pkg().Blit as grpc.ServiceClientConstructor;
-  return new Ctor(address, grpc.credentials.createInsecure(), {
+  return new Ctor(address, credentials ?? grpc.credentials.createInsecure(), {
     ...options,
     "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
     "grpc.max_send_message_length": MAX_MESSAGE_BYTES,

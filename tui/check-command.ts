@@ -6,6 +6,7 @@ import { check, refusedCheck, type CheckEntry, type CheckJob, type CheckResult }
 import { EXIT_OK, exitCodeForCheck } from "./exit-codes.ts";
 import { count, escapePath } from "./format.ts";
 import { readToken } from "./remote-command.ts";
+import { tlsOptions } from "./tls-flags.ts";
 
 export interface CheckIo {
   stdout: NodeJS.WriteStream;
@@ -37,6 +38,9 @@ const CHECK_FLAGS: readonly CheckFlag[] = [
     name: "auth-token-file", type: "string", value: "FILE",
     help: "the daemon's auth token for a blit:// side (env BLIT_AUTH_TOKEN holds the token itself)",
   },
+  { name: "tls-ca", type: "string", value: "FILE", help: "a blits:// side: trust the daemon's certificate if this CA (PEM) signed it for the URL's host (instead of pinning)" },
+  { name: "tls-fingerprint", type: "string", value: "SHA256:...", help: "a blits:// side: the daemon's key must have this fingerprint; it is recorded in $BLIT_HOME/known_daemons" },
+  { name: "tls-accept-new", type: "boolean", help: "a blits:// side: trust a daemon not yet in known_daemons on first use and record its key" },
   { name: "json", type: "boolean", help: "print one JSON object on stdout: the missing, extra and differing entries, counts, errors" },
   { name: "help", short: "h", type: "boolean", help: "this help" },
 ];
@@ -153,6 +157,7 @@ export async function checkCommand(args: string[], io: CheckIo): Promise<number>
   } else {
     try {
       job.options!.authToken = readToken(flag<string>("auth-token-file"), io.env);
+      job.options!.tls = tlsOptions({ "tls-ca": flag("tls-ca"), "tls-fingerprint": flag("tls-fingerprint"), "tls-accept-new": flag("tls-accept-new") }, io.env);
       result = await check(job);
     } catch (e) {
       const code = (e as { code?: string }).code;

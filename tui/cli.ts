@@ -31,6 +31,8 @@ Usage:
                                   fetch from a blitd module into DST
   blit ls   blit://HOST:PORT[/MODULE[/PATH]]
                                   list a daemon's modules, or a directory in one
+                                  (blits://... for a daemon with TLS: --tls-ca FILE, or its key
+                                  pinned in $BLIT_HOME/known_daemons; see 'blit push --help')
   blit check SRC DST [--checksum] [--exclude GLOB] [--json]
                                   list what is missing, extra or different between two trees
                                   (either may be blit://...); exit 0 equal, 1 different, 2 error
@@ -63,7 +65,8 @@ Exit codes:
 
 Environment:
   BLIT_HOME        where the telemetry store lives (default $XDG_DATA_HOME/blit, else
-                   ~/.local/share/blit); the file is BLIT_HOME/telemetry.duckdb
+                   ~/.local/share/blit); the file is BLIT_HOME/telemetry.duckdb; the pinned
+                   keys of blits:// daemons are in BLIT_HOME/known_daemons
   BLIT_TELEMETRY   'off' records nothing (same as --no-telemetry)
   BLIT_WORKERS     default for --workers
   BLIT_BACKEND     'portable' forces the plain read/write copy path (for comparison)

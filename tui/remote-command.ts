@@ -12,6 +12,7 @@ import { EXIT_FATAL, EXIT_INTERRUPTED, EXIT_OK, exitCodeFor } from "./exit-codes
 import { bytes, count, holeNote, rate, seconds, specialsNote } from "./format.ts";
 import { COMMON_TRANSFER_OPTIONS } from "./transfer-flags.ts";
 import { ProgressView } from "./progress.ts";
+import { TLS_HELP, TLS_OPTIONS, tlsOptions } from "./tls-flags.ts";
 
 export interface RemoteIo {
   stdout: NodeJS.WriteStream;
@@ -52,6 +53,7 @@ const COMMON = `Flags:
       --force            with --mirror: allow a mirror from an empty source
       --auth-token-file FILE
                          the daemon's auth token (env BLIT_AUTH_TOKEN holds the token itself)
+${TLS_HELP}
       --progress         show progress on stderr (default when stderr is a terminal)
       --no-progress      no progress display
       --json             print one JSON object (the run report) on stdout
@@ -67,7 +69,7 @@ const EXITS = `Exit codes:
        connection was lost (nothing partial is left under a final name)
   130  interrupted (Ctrl-C); temporary files removed on both sides`;
 
-export const PUSH_HELP = `blit push SRC blit://HOST:PORT/MODULE[/PATH] [flags]
+export const PUSH_HELP = `blit push SRC blit[s]://HOST:PORT/MODULE[/PATH] [flags]
 
 Send SRC to a blitd module. SRC is a directory (its contents go into MODULE/PATH, created if
 missing) or a single file (into MODULE/PATH if that is a directory, else to that name). Only new
@@ -75,14 +77,15 @@ and changed files travel (size and mtime, or --checksum); the daemon writes each
 temporary name and renames it into place when complete. IPv6 hosts are written [::1].
 
 File data goes over a one-time TCP connection to the daemon, or inside gRPC when that connection
-cannot be made (or with --force-grpc); the summary says which.
+cannot be made (or with --force-grpc); the summary says which. A blits:// URL puts both under
+TLS 1.3: the daemon is trusted by --tls-ca, or by its key pinned in $BLIT_HOME/known_daemons.
 
 ${COMMON}
 
 ${EXITS}
 `;
 
-export const PULL_HELP = `blit pull blit://HOST:PORT/MODULE[/PATH] DST [flags]
+export const PULL_HELP = `blit pull blit[s]://HOST:PORT/MODULE[/PATH] DST [flags]
 
 Fetch a directory (or one file) of a blitd module into DST (created if missing). Only new and
 changed files travel; each is written under a temporary name and renamed into place when
@@ -94,13 +97,14 @@ ${COMMON}
 ${EXITS}
 `;
 
-export const LS_HELP = `blit ls blit://HOST:PORT[/MODULE[/PATH]] [flags]
+export const LS_HELP = `blit ls blit[s]://HOST:PORT[/MODULE[/PATH]] [flags]
 
 Without a module: list the daemon's modules (name, read-only or writable, comment).
 With a module: list a directory of it (type, size, mtime, name), or one file.
 
 Flags:
       --auth-token-file FILE   the daemon's auth token (env BLIT_AUTH_TOKEN holds the token itself)
+${TLS_HELP}
       --json                   print JSON
   -h, --help                   this help
 
@@ -146,6 +150,7 @@ async function transferCommand(route: "push" | "pull", args: string[], io: Remot
         mirror: { type: "boolean" },
         "force-grpc": { type: "boolean" },
         "auth-token-file": { type: "string" },
+        ...TLS_OPTIONS,
         bwlimit: { type: "string" },
         xattrs: { type: "boolean", short: "X" },
         acls: { type: "boolean", short: "A" },
@@ -215,6 +220,7 @@ async function transferCommand(route: "push" | "pull", args: string[], io: Remot
       options,
       forceGrpc: values["force-grpc"] ?? false,
       authToken: readToken(values["auth-token-file"], io.env),
+      tls: tlsOptions(values, io.env),
     };
     const json = values.json ?? false;
     const telemetryOn = !values["no-telemetry"] && telemetryEnabled(io.env);
@@ -277,7 +283,7 @@ function summary(r: RunReport): string {
       : `  transferred ${count(c.copied)} (${bytes(c.copiedBytes)}${holeNote(c)}), skipped ${count(c.skipped)} unchanged${mirror ? `, deleted ${count(c.deleted)}` : ""}, ${count(c.dirsCreated)} dirs created`,
   ];
   if (t && !r.options.dryRun) {
-    lines.push(`  data via ${t.kind}; time ${seconds(r.phases.totalMs)} (negotiate ${seconds(t.negotiateMs)}, transfer ${seconds(t.transferMs)}, complete ${seconds(t.completeMs)}), ${rate(c.copiedBytes, t.transferMs)}`);
+    lines.push(`  data via ${t.kind}${t.tls ? "+tls" : ""}; time ${seconds(r.phases.totalMs)} (negotiate ${seconds(t.negotiateMs)}, transfer ${seconds(t.transferMs)}, complete ${seconds(t.completeMs)}), ${rate(c.copiedBytes, t.transferMs)}`);
   }
   // What was asked for and not kept, and why (the daemon's module or privileges, or ours).
   const notKept = [
@@ -287,6 +293,7 @@ function summary(r: RunReport): string {
     r.fastPathNotes.metadata && `owners, attributes and special files not kept: ${r.fastPathNotes.metadata}`,
   ];
   for (const l of notKept) if (l) lines.push(`  ${l}`);
+  if (r.fastPathNotes.tls) lines.push(`  tls: ${r.fastPathNotes.tls}`);
   const specials = specialsNote(r.specialsSkipped);
   if (specials) lines.push(`  not transferred: ${specials}`);
   if (r.errorCount) lines.push(`  errors: ${count(r.errorCount)} (listed above)`);
@@ -303,6 +310,7 @@ export async function lsCommand(args: string[], io: RemoteIo): Promise<number> {
       strict: true,
       options: {
         "auth-token-file": { type: "string" },
+        ...TLS_OPTIONS,
         json: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -315,7 +323,7 @@ export async function lsCommand(args: string[], io: RemoteIo): Promise<number> {
       err("ls needs one blit://HOST:PORT[/MODULE[/PATH]] URL; run 'blit ls --help'");
       return EXIT_FATAL;
     }
-    const listing = await listRemote(positionals[0]!, { authToken: readToken(values["auth-token-file"], io.env) });
+    const listing = await listRemote(positionals[0]!, { authToken: readToken(values["auth-token-file"], io.env), tls: tlsOptions(values, io.env) });
     if (values.json) {
       say(JSON.stringify(listing));
       return EXIT_OK;

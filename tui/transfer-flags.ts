@@ -44,6 +44,10 @@ export const TRANSFER_FLAGS: readonly TransferFlag[] = [
   { name: "--mirror", commands: REMOTE },
   { name: "--force-grpc", commands: REMOTE },
   { name: "--auth-token-file", value: "FILE", commands: REMOTE },
+  // blits:// daemons: verify by a CA, or pin the key (tui/tls-flags.ts)
+  { name: "--tls-ca", value: "FILE", commands: REMOTE },
+  { name: "--tls-fingerprint", value: "SHA256:...", commands: REMOTE },
+  { name: "--tls-accept-new", commands: REMOTE },
   { name: "--progress", commands: ALL },
   { name: "--no-progress", commands: ALL },
   { name: "--json", commands: ALL },

@@ -71,10 +71,11 @@ export class SocketChannel implements Channel {
   private paused = false;
   declare sendFile?: (fileFd: number, len: number) => Promise<number>;
 
-  constructor(private socket: Socket<any>) {
+  /** `encrypted`: a TLS socket, whose fd carries ciphertext: no direct reads, no sendfile. */
+  constructor(private socket: Socket<any>, encrypted = false) {
     this.closed = new Promise((r) => (this.resolveClosed = r));
     const fd = (socket as unknown as { fd?: unknown }).fd;
-    this.fd = typeof fd === "number" && fd >= 0 && directSocketIoAvailable() ? fd : -1;
+    this.fd = !encrypted && typeof fd === "number" && fd >= 0 && directSocketIoAvailable() ? fd : -1;
     if (this.fd >= 0) this.sendFile = (fileFd, len) => this.sendFileDirect(fileFd, len);
   }
 

@@ -23,6 +23,7 @@ import { hashBeneath, TreeReceiver, type ReceiveSummary } from "./receive.ts";
 import { resolveChecks, sameFrames, sendFiles } from "./send.ts";
 import { mapOwners, readTreeXattrs } from "./metadata.ts";
 import { formatRemoteUrl, parseRemoteUrl, type RemoteUrl } from "./url.ts";
+import { connectTls, remoteClient, tlsTrustOf, type TlsClientOptions } from "./tls.ts";
 import type { Command, Counts, RunError, RunOptions, RunReport, RunStatus } from "../report.ts";
 import { VERSION } from "../version.ts";
 import { emptyTree, T_FILE, walkTree, type Tree } from "../walk.ts";
@@ -42,6 +43,8 @@ export interface RemoteJob {
   authToken?: string;
   /** Seconds to wait for the daemon to answer at all. @default 10 */
   connectTimeout?: number;
+  /** How a blits:// daemon is trusted (--tls-ca, --tls-fingerprint, --tls-accept-new, known_daemons). */
+  tls?: TlsClientOptions;
 }
 
 export interface RemoteHooks {
@@ -52,7 +55,7 @@ export interface RemoteHooks {
 
 /** A failure before anything was transferred, in words: unreachable, auth, module, read-only. */
 export class RemoteError extends Error {
-  constructor(readonly code: "UNREACHABLE" | "AUTH" | "MODULE_NOT_FOUND" | "READ_ONLY" | "NOT_FOUND" | "BAD_PATH" | "BUSY" | "PROTOCOL" | "REMOTE", message: string) {
+  constructor(readonly code: "UNREACHABLE" | "TLS" | "AUTH" | "MODULE_NOT_FOUND" | "READ_ONLY" | "NOT_FOUND" | "BAD_PATH" | "BUSY" | "PROTOCOL" | "REMOTE", message: string) {
     super(message);
     this.name = "RemoteError";
   }
@@ -141,7 +144,9 @@ function waitReady(client: Client, u: RemoteUrl, seconds: number): Promise<void>
       const state = channel.getConnectivityState(true);
       if (state === grpc.connectivityState.READY) return res();
       if (state === grpc.connectivityState.TRANSIENT_FAILURE || state === grpc.connectivityState.SHUTDOWN) {
-        return rej(new RemoteError("UNREACHABLE", `cannot reach ${u.address}: connection refused or host unreachable`));
+        const tlsFailure = tlsTrustOf(client)?.failure; // the TLS check's words, not just "unavailable"
+        if (tlsFailure) return rej(new RemoteError("TLS", tlsFailure.message));
+        return rej(new RemoteError("UNREACHABLE", `cannot reach ${u.address}: connection refused or host unreachable${u.tls ? "" : ", or the daemon speaks TLS (then write blits://)"}`));
       }
       channel.watchConnectivityState(state, deadline, (err?: Error) => {
         if (err) rej(new RemoteError("UNREACHABLE", `cannot reach ${u.address}: no answer within ${seconds} s`));
@@ -153,9 +158,9 @@ function waitReady(client: Client, u: RemoteUrl, seconds: number): Promise<void>
 }
 
 /** Lists a daemon's modules (URL without module) or a directory of a module. */
-export async function listRemote(url: string, opts: { authToken?: string; connectTimeout?: number } = {}): Promise<RemoteListing> {
+export async function listRemote(url: string, opts: { authToken?: string; connectTimeout?: number; tls?: TlsClientOptions } = {}): Promise<RemoteListing> {
   const u = parseRemoteUrl(url, { needModule: false });
-  const client = blitClient(u.address);
+  const client = remoteClient(u, opts.tls);
   const md = metadataFor(opts.authToken);
   try {
     await waitReady(client, u, opts.connectTimeout ?? 10);
@@ -191,9 +196,9 @@ export interface RemoteTree {
  * dry_run set: the daemon walks and sends its manifest (checked like any pull's) and registers
  * no transfer, so read-only modules work and nothing is written. Failures throw RemoteError.
  */
-export async function fetchRemoteTree(url: string, opts: { authToken?: string; exclude?: string[]; connectTimeout?: number } = {}): Promise<RemoteTree> {
+export async function fetchRemoteTree(url: string, opts: { authToken?: string; exclude?: string[]; connectTimeout?: number; tls?: TlsClientOptions } = {}): Promise<RemoteTree> {
   const u = parseRemoteUrl(url, { needModule: true });
-  const client = blitClient(u.address);
+  const client = remoteClient(u, opts.tls);
   const md = metadataFor(opts.authToken);
   try {
     await waitReady(client, u, opts.connectTimeout ?? 10);
@@ -276,7 +281,8 @@ function connectTcp(host: string, port: number, timeoutMs: number): Promise<Sock
 async function openChannel(client: Client, md: grpc.Metadata, u: RemoteUrl, port: number, forceGrpc: boolean, notes: Record<string, string>): Promise<Channel> {
   if (port > 0 && !forceGrpc) {
     try {
-      return await connectTcp(u.host, port, TCP_CONNECT_TIMEOUT_MS);
+      const trust = tlsTrustOf(client); // blits://: the data connection is checked like the gRPC one
+      return await (trust ? connectTls(trust, port, TCP_CONNECT_TIMEOUT_MS) : connectTcp(u.host, port, TCP_CONNECT_TIMEOUT_MS));
     } catch (err) {
       notes.transport = `TCP data connection to ${u.host}:${port} failed (${(err as Error).message}); data went through gRPC`;
     }
@@ -330,10 +336,12 @@ export async function runRemote(job: RemoteJob, hooks: RemoteHooks = {}): Promis
     throw new UsageError("DEST_TYPE", `destination '${job.local}' is not a file or directory`);
   }
 
-  const client = blitClient(u.address);
+  const client = remoteClient(u, job.tls);
   const md = metadataFor(job.authToken);
   const finishReport = (): { report: RunReport; actions: Action[] } => {
     client.close();
+    const trustNote = tlsTrustOf(client)?.note;
+    if (trustNote) notes.tls = trustNote;
     const status: RunStatus = interrupted ? "interrupted" : failed ? "failed" : errorCount > 0 ? "partial" : "ok";
     const now = new Date();
     const report: RunReport = {
@@ -363,7 +371,7 @@ export async function runRemote(job: RemoteJob, hooks: RemoteHooks = {}): Promis
       errorCount,
       status,
       exitCode: status === "ok" ? 0 : status === "partial" ? 1 : status === "interrupted" ? 130 : 2,
-      transport: { kind: transport, negotiateMs: timing.negotiateMs, transferMs: timing.transferMs, completeMs: timing.completeMs },
+      transport: { kind: transport, tls: u.tls, negotiateMs: timing.negotiateMs, transferMs: timing.transferMs, completeMs: timing.completeMs },
     };
     return { report, actions };
   };

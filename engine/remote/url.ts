@@ -1,4 +1,5 @@
-// blit://HOST:PORT/MODULE/PATH URLs. IPv6 hosts are written in brackets: blit://[::1]:9031/m.
+// blit://HOST:PORT/MODULE/PATH URLs; blits:// for a daemon that speaks TLS (engine/remote/tls.ts).
+// IPv6 hosts are written in brackets: blit://[::1]:9031/m.
 import { checkPath, DEFAULT_PORT, PathError } from "../../proto/index.ts";
 import { UsageError } from "../errors.ts";
 
@@ -12,12 +13,14 @@ export interface RemoteUrl {
   path: string;
   /** "host:port" with IPv6 in brackets, for gRPC and messages. */
   address: string;
+  /** blits://: both planes under TLS. */
+  tls: boolean;
 }
 
 const MODULE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export function isRemote(arg: string): boolean {
-  return arg.startsWith("blit://");
+  return arg.startsWith("blit://") || arg.startsWith("blits://");
 }
 
 export function validModuleName(name: string): boolean {
@@ -27,10 +30,11 @@ export function validModuleName(name: string): boolean {
 /** Parses a blit:// URL; throws UsageError with the reason. */
 export function parseRemoteUrl(text: string, opts: { needModule: boolean }): RemoteUrl {
   const bad = (why: string): never => {
-    throw new UsageError("BAD_URL", `'${text}' is not a valid blit URL: ${why} (expected blit://HOST:PORT/MODULE[/PATH])`);
+    throw new UsageError("BAD_URL", `'${text}' is not a valid blit URL: ${why} (expected blit://HOST:PORT/MODULE[/PATH], or blits:// for TLS)`);
   };
-  if (!text.startsWith("blit://")) bad("it must start with blit://");
-  const rest = text.slice("blit://".length);
+  if (!isRemote(text)) bad("it must start with blit:// or blits://");
+  const tls = text.startsWith("blits://");
+  const rest = text.slice(tls ? "blits://".length : "blit://".length);
   let host: string;
   let after: string;
   if (rest.startsWith("[")) {
@@ -65,9 +69,9 @@ export function parseRemoteUrl(text: string, opts: { needModule: boolean }): Rem
     throw e;
   }
   const address = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
-  return { host, port, module, path, address };
+  return { host, port, module, path, address, tls };
 }
 
 export function formatRemoteUrl(u: RemoteUrl): string {
-  return `blit://${u.address}/${u.module}${u.path ? "/" + u.path : ""}`;
+  return `${u.tls ? "blits" : "blit"}://${u.address}/${u.module}${u.path ? "/" + u.path : ""}`;
 }

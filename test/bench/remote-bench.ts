@@ -2,17 +2,19 @@
 // Remote transport benchmark: blit push/pull through blitd (tcp and gRPC data paths) against
 // rsync's own daemon (rsync://) and against a raw TCP copy of the same bytes (the ceiling), over
 // loopback with source and destination on tmpfs (/dev/shm), so the transport is measured, not the
-// disk. Follows ../shared/BENCHMARKING.md (beside the repository): tools interleaved, one warm-up round thrown away,
+// disk. With TLS (`--only ...,tls`, on by default): blit push over blits:// against rsync over ssh
+// (our own sshd, default cipher) and against plaintext blit. Follows ../shared/BENCHMARKING.md (beside the repository): tools interleaved, one warm-up round thrown away,
 // medians of >= 3 runs, `sync` after each run, every destination fresh, workspace removed in
 // `finally` (and on SIGINT/SIGTERM).
 //
-//   bun test/bench/remote-bench.ts [--runs N] [--scale F] [--only large,small] [--out FILE]
+//   bun test/bench/remote-bench.ts [--runs N] [--scale F] [--only large,small,tls] [--out FILE]
 import { linkSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { makeRandomFile, makeSmallTree } from "./gen.ts";
 import { median, run, sync } from "./measure.ts";
+import { sshMissing, startSshd, type SshServer } from "./ssh-server.ts";
 
 const { values: flags } = parseArgs({
   args: process.argv.slice(2),
@@ -26,15 +28,17 @@ const { values: flags } = parseArgs({
   },
 });
 if (flags.help) {
-  console.log(`Usage: bun test/bench/remote-bench.ts [--runs N] [--scale F] [--only large,small] [--out FILE]
-Needs rsync, python3 (the raw TCP ceiling) and /dev/shm. --runs: measured runs per tool (>= 3, default 3) after one warm-up round.
---scale shrinks the workloads (1 GiB file, 100,000 x 4 KiB files) for a smoke run.`);
+  console.log(`Usage: bun test/bench/remote-bench.ts [--runs N] [--scale F] [--only large,small,tls] [--out FILE]
+Needs rsync, python3 (the raw TCP ceiling) and /dev/shm; tls needs openssl, and openssh-server for
+the rsync-over-ssh baseline (skipped with a message without them). --runs: measured runs per tool
+(>= 3, default 3) after one warm-up round. --scale shrinks the workloads (1 GiB file, 100,000 x
+4 KiB files) for a smoke run. --only picks sizes (large, small) and whether pushes over TLS run too.`);
   process.exit(0);
 }
 const runs = Number(flags.runs ?? 3);
 if (!Number.isInteger(runs) || runs < 3) throw new RangeError("--runs needs a whole number of at least 3");
 const scale = Number(flags.scale ?? 1);
-const only = new Set((flags.only ?? "large,small").split(","));
+const only = new Set((flags.only ?? "large,small,tls").split(","));
 
 const repo = fileURLToPath(new URL("../../", import.meta.url));
 const bun = process.execPath;
@@ -126,6 +130,55 @@ try {
   const rsyncUrl = `rsync://127.0.0.1:${rsyncPort}/m`;
   const blitUrl = `blit://127.0.0.1:${port}/m`;
   process.stderr.write(`blitd on ${port}, rsyncd on ${rsyncPort}\n`);
+  const tls = only.has("tls") ? await startTlsPeers() : undefined;
+
+  /**
+   * The TLS peers: a second blitd with a certificate made now (self-signed; the client pins its
+   * key on first use, as a user would with --tls-accept-new), and our own sshd for rsync -e ssh.
+   * Either is left out, with a message, when its tools are missing.
+   */
+  async function startTlsPeers(): Promise<{ url: string; home: string; ssh?: SshServer } | undefined> {
+    if (!Bun.which("openssl")) {
+      process.stderr.write("TLS runs skipped: openssl is not installed (apt-get install openssl)\n");
+      return undefined;
+    }
+    const dir = join(ws, "tls");
+    mkdirSync(dir);
+    const gen = Bun.spawnSync(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", join(dir, "key.pem"),
+      "-out", join(dir, "cert.pem"), "-days", "2", "-subj", "/CN=blit-bench", "-addext", "subjectAltName=IP:127.0.0.1"], { stdout: "pipe", stderr: "pipe" });
+    if (gen.exitCode !== 0) throw new Error(`openssl: ${gen.stderr.toString()}`);
+    writeFileSync(join(dir, "blitd.toml"), `telemetry = false\ntls_cert_file = "cert.pem"\ntls_key_file = "key.pem"\n[modules.m]\npath = ${JSON.stringify(blitMod)}\nread_only = false\n`);
+    const d = Bun.spawn([bun, join(repo, "daemon/main.ts"), "--config", join(dir, "blitd.toml"), "--bind", "127.0.0.1:0", "--quiet"], { stdout: "pipe", stderr: "inherit", env: { ...process.env, BLIT_TELEMETRY: "off" } });
+    children.push(d);
+    const r = (d.stdout as ReadableStream<Uint8Array>).getReader();
+    let b = "";
+    while (!/:(\d+)\n/.test(b)) b += new TextDecoder().decode((await r.read()).value);
+    const tlsPort = Number(/:(\d+)\n/.exec(b)![1]);
+    const missing = sshMissing();
+    let ssh: SshServer | undefined;
+    if (missing) process.stderr.write(`rsync over ssh skipped: ${missing}\n`);
+    else {
+      ssh = await startSshd(join(ws, "ssh"));
+      children.push(ssh.proc);
+    }
+    process.stderr.write(`blitd with TLS on ${tlsPort}${ssh ? `, sshd on ${ssh.port}` : ""}\n`);
+    return { url: `blits://127.0.0.1:${tlsPort}/m`, home: join(dir, "home"), ssh };
+  }
+
+  /** Plaintext blit, blit over TLS and rsync over ssh, each pushing `from` into a fresh directory. */
+  function tlsTools(from: string, tag: string): Record<string, (run: number) => Promise<number>> {
+    const tools: Record<string, (run: number) => Promise<number>> = {
+      "blit-tcp": (r) => timeCmd(blit(["push", from, `${blitUrl}/${tag}-tcp-${r}`])),
+      "blit-tls": (r) => timeCmd(blit(["push", from, `${tls!.url}/${tag}-tls-${r}`, "--tls-accept-new"]), { BLIT_HOME: tls!.home }),
+    };
+    const ssh = tls!.ssh;
+    if (ssh) tools["rsync-ssh"] = (r) => timeCmd(["rsync", "-a", "-e", ssh.rshell, from + "/", `${ssh.login}:${rsyncMod}/${tag}-ssh-${r}/`]);
+    return tools;
+  }
+
+  function tlsOutput(tool: string, tag: string, r: number): string {
+    return tool === "rsync-ssh" ? join(rsyncMod, `${tag}-ssh-${r}`) : join(blitMod, `${tag}-${tool === "blit-tls" ? "tls" : "tcp"}-${r}`);
+  }
 
   // `after` runs after each tool's run. The large scenarios remove that run's 1 GiB output there,
   // so every tool writes into memory the previous one just freed: on this VM, tmpfs pages never
@@ -172,6 +225,9 @@ try {
       const p = { "blit-tcp": `lpull-tcp-${r}`, "blit-grpc": `lpull-grpc-${r}`, rsyncd: `lpull-rsync-${r}`, "raw-tcp": `rawp-${r}.bin` }[tool];
       if (p) rmSync(join(out, p), { recursive: true, force: true });
     });
+    if (tls) {
+      await scenario("large push over TLS (1 file)", bigBytes, 1, tlsTools(join(ws, "big"), "tlp"), (r, tool) => rmSync(tlsOutput(tool, "tlp", r), { recursive: true, force: true }));
+    }
   }
   if (only.has("small")) {
     for (const p of [join(ws, "big"), join(blitMod, "big-src"), join(rsyncMod, "big-src")]) rmSync(p, { recursive: true, force: true });
@@ -193,6 +249,9 @@ try {
       "blit-grpc": (r) => timeCmd(blit(["pull", `${blitUrl}/small-src`, join(out, `spull-grpc-${r}`), "--force-grpc"])),
       rsyncd: (r) => timeCmd(["rsync", "-a", `${rsyncUrl}/small-src/`, join(out, `spull-rsync-${r}`) + "/"]),
     }, (r, tool) => drop(join(out, ({ "blit-tcp": `spull-tcp-${r}`, "blit-grpc": `spull-grpc-${r}`, rsyncd: `spull-rsync-${r}` } as Record<string, string>)[tool]!)));
+    if (tls) {
+      await scenario(`small push over TLS (${smallFiles} x 4 KiB)`, smallFiles * 4096, smallFiles, tlsTools(join(ws, "small"), "tsp"), (r, tool) => drop(tlsOutput(tool, "tsp", r)));
+    }
   }
 
   // ---- report ----
@@ -215,6 +274,12 @@ try {
         if (!t[tool]) continue;
         lines.push(`  ${tool} / rsyncd: time ${(t[tool]!.medianMs / t["rsyncd"]!.medianMs).toFixed(2)}x, throughput ${(t["rsyncd"]!.medianMs / t[tool]!.medianMs).toFixed(2)}x`);
       }
+    }
+    if (t["blit-tls"]) {
+      const vsSsh = t["rsync-ssh"] ? t["rsync-ssh"]!.medianMs / t["blit-tls"]!.medianMs : undefined;
+      if (vsSsh !== undefined) lines.push(`  blit-tls / rsync-ssh: throughput ${vsSsh.toFixed(2)}x (target >= 1.5x: ${vsSsh >= 1.5 ? "met" : "NOT met"})`);
+      const kept = t["blit-tcp"]!.medianMs / t["blit-tls"]!.medianMs;
+      lines.push(`  blit-tls throughput = ${(kept * 100).toFixed(0)}% of plaintext blit-tcp: TLS costs ${((1 - kept) * 100).toFixed(0)}% (target <= 30%: ${kept >= 0.7 ? "met" : "NOT met"})`);
     }
     if (t["raw-tcp"]) {
       for (const tool of ["blit-tcp", "blit-grpc"]) {

@@ -9,12 +9,13 @@ import { blit, cleanup, diffR, makeTree, moduleToml, startBlitd, tempDir, type D
 describe("blit:// URLs", () => {
   test("host, port, module and path; IPv6 in brackets; the default port", () => {
     expect(parseRemoteUrl("blit://nas.lan:9100/backup/photos/2024", { needModule: true })).toEqual({
-      host: "nas.lan", port: 9100, module: "backup", path: "photos/2024", address: "nas.lan:9100",
+      host: "nas.lan", port: 9100, module: "backup", path: "photos/2024", address: "nas.lan:9100", tls: false,
     });
-    expect(parseRemoteUrl("blit://[::1]:9031/m", { needModule: true })).toEqual({ host: "::1", port: 9031, module: "m", path: "", address: "[::1]:9031" });
+    expect(parseRemoteUrl("blit://[::1]:9031/m", { needModule: true })).toEqual({ host: "::1", port: 9031, module: "m", path: "", address: "[::1]:9031", tls: false });
+    expect(parseRemoteUrl("blits://nas:9100/m", { needModule: true })).toMatchObject({ host: "nas", port: 9100, module: "m", tls: true });
     expect(parseRemoteUrl("blit://[fe80::1%eth0]/m/x/", { needModule: true })).toMatchObject({ host: "fe80::1%eth0", port: 9031, path: "x" });
     expect(parseRemoteUrl("blit://10.0.0.2", { needModule: false })).toMatchObject({ module: "", path: "", address: "10.0.0.2:9031" });
-    for (const text of ["blit://nas:9031/backup/a/b", "blit://[::1]:9031/m/deep/er"]) {
+    for (const text of ["blit://nas:9031/backup/a/b", "blit://[::1]:9031/m/deep/er", "blits://nas:9031/backup"]) {
       expect(formatRemoteUrl(parseRemoteUrl(text, { needModule: true }))).toBe(text);
     }
   });

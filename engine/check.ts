@@ -66,6 +66,8 @@ export interface CheckOptions {
   authToken?: string;
   /** Seconds to wait for a daemon to answer. @default 10 */
   connectTimeout?: number;
+  /** Seconds a daemon may show no progress before the check gives up (0: never). @default 60 */
+  timeout?: number;
 }
 
 export interface CheckJob {
@@ -261,7 +263,7 @@ interface Side {
 
 async function readSide(arg: string, side: "source" | "destination", opts: CheckOptions): Promise<Side> {
   if (isRemote(arg)) {
-    const r = await fetchRemoteTree(arg, { authToken: opts.authToken, exclude: opts.exclude, connectTimeout: opts.connectTimeout });
+    const r = await fetchRemoteTree(arg, { authToken: opts.authToken, exclude: opts.exclude, connectTimeout: opts.connectTimeout, timeout: opts.timeout });
     if (r.singleFile) throw new UsageError("NOT_A_DIRECTORY", `${side} '${r.url}' is a file; check compares two directories`);
     r.tree.errors = r.tree.errors.map((e) => ({ ...e, side }));
     return { label: r.url, tree: r.tree, moreErrors: r.errorCount - r.tree.errors.length };

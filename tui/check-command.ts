@@ -5,7 +5,7 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import { check, refusedCheck, type CheckEntry, type CheckJob, type CheckResult } from "../engine/index.ts";
 import { EXIT_OK, exitCodeForCheck } from "./exit-codes.ts";
 import { count, escapePath } from "./format.ts";
-import { readToken } from "./remote-command.ts";
+import { parseTimeout, readToken } from "./remote-command.ts";
 
 export interface CheckIo {
   stdout: NodeJS.WriteStream;
@@ -36,6 +36,10 @@ const CHECK_FLAGS: readonly CheckFlag[] = [
   {
     name: "auth-token-file", type: "string", value: "FILE",
     help: "the daemon's auth token for a blit:// side (env BLIT_AUTH_TOKEN holds the token itself)",
+  },
+  {
+    name: "timeout", type: "string", value: "SECONDS",
+    help: "with a blit:// side: give up when the daemon does not answer for SECONDS (default 60; 0 waits forever)",
   },
   { name: "json", type: "boolean", help: "print one JSON object on stdout: the missing, extra and differing entries, counts, errors" },
   { name: "help", short: "h", type: "boolean", help: "this help" },
@@ -153,6 +157,7 @@ export async function checkCommand(args: string[], io: CheckIo): Promise<number>
   } else {
     try {
       job.options!.authToken = readToken(flag<string>("auth-token-file"), io.env);
+      job.options!.timeout = parseTimeout(flag<string>("timeout"));
       result = await check(job);
     } catch (e) {
       const code = (e as { code?: string }).code;

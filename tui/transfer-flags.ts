@@ -44,6 +44,7 @@ export const TRANSFER_FLAGS: readonly TransferFlag[] = [
   { name: "--mirror", commands: REMOTE },
   { name: "--force-grpc", commands: REMOTE },
   { name: "--auth-token-file", value: "FILE", commands: REMOTE },
+  { name: "--timeout", value: "SECONDS", commands: REMOTE },
   { name: "--progress", commands: ALL },
   { name: "--no-progress", commands: ALL },
   { name: "--json", commands: ALL },

@@ -10,7 +10,7 @@ import { formatRemoteUrl, parseRemoteUrl } from "./url.ts";
 import type { RunReport } from "../report.ts";
 import { VERSION } from "../version.ts";
 import type { Tree } from "../walk.ts";
-import { call, metadataFor, openClient, RemoteError, RemoteSession, waitReady, type RemoteHooks, type RemoteJob } from "./session.ts";
+import { call, connectSeconds, DEFAULT_TIMEOUT_S, metadataFor, openClient, RemoteError, RemoteSession, waitReady, type RemoteHooks, type RemoteJob } from "./session.ts";
 import { push } from "./push.ts";
 import { pull } from "./pull.ts";
 const { existsSync, statSync } = nameFs;
@@ -29,17 +29,18 @@ export interface RemoteListing {
 }
 
 /** Lists a daemon's modules (URL without module) or a directory of a module. */
-export async function listRemote(url: string, opts: { authToken?: string; connectTimeout?: number } = {}): Promise<RemoteListing> {
+export async function listRemote(url: string, opts: { authToken?: string; connectTimeout?: number; timeout?: number } = {}): Promise<RemoteListing> {
   const u = parseRemoteUrl(url, { needModule: false });
   const client = openClient(u);
   const md = metadataFor(opts.authToken);
   try {
-    await waitReady(client, u, opts.connectTimeout ?? 10);
+    const timeout = opts.timeout ?? DEFAULT_TIMEOUT_S;
+    await waitReady(client, u, connectSeconds(timeout, opts.connectTimeout));
     if (u.module === "") {
-      const r = await call<any>(client, "ListModules", {}, md, u);
+      const r = await call<any>(client, "ListModules", {}, md, u, { phase: "listing modules (ListModules)", seconds: timeout });
       return { url, modules: (r.modules ?? []).map((m: any) => ({ name: String(m.name), comment: String(m.comment ?? ""), readOnly: !!m.read_only })) };
     }
-    const r = await call<any>(client, "ListDir", { module: u.module, path: u.path }, md, u);
+    const r = await call<any>(client, "ListDir", { module: u.module, path: u.path }, md, u, { phase: "listing a directory (ListDir)", seconds: timeout });
     return {
       url,
       entries: (r.entries ?? []).map((e: any) => ({ name: printable(String(e.name)), type: String(e.type), size: Number(e.size), mode: Number(e.mode), mtimeSec: Number(e.mtime_sec) })),
@@ -67,16 +68,17 @@ export interface RemoteTree {
  * dry_run set: the daemon walks and sends its manifest (checked like any pull's) and registers
  * no transfer, so read-only modules work and nothing is written. Failures throw RemoteError.
  */
-export async function fetchRemoteTree(url: string, opts: { authToken?: string; exclude?: string[]; connectTimeout?: number } = {}): Promise<RemoteTree> {
+export async function fetchRemoteTree(url: string, opts: { authToken?: string; exclude?: string[]; connectTimeout?: number; timeout?: number } = {}): Promise<RemoteTree> {
   const u = parseRemoteUrl(url, { needModule: true });
   const client = openClient(u);
   const md = metadataFor(opts.authToken);
   try {
-    await waitReady(client, u, opts.connectTimeout ?? 10);
+    const timeout = opts.timeout ?? DEFAULT_TIMEOUT_S;
+    await waitReady(client, u, connectSeconds(timeout, opts.connectTimeout));
     const reply = await call<any>(client, "Negotiate", {
       direction: "pull", module: u.module, path: u.path, client_version: VERSION,
       options: { mirror: false, checksum: false, size_only: false, ignore_times: false, max_delete: -1, force: false, dry_run: true, exclude: opts.exclude ?? [], bwlimit: 0 },
-    }, md, u);
+    }, md, u, { phase: "reading the tree (Negotiate)", seconds: timeout });
     let decoded: { tree: Tree; singleFile: boolean };
     try {
       decoded = decodeManifest(reply.manifest);
@@ -111,7 +113,7 @@ export async function runRemote(job: RemoteJob, hooks: RemoteHooks = {}): Promis
 
   const s = new RemoteSession(job, u, local);
   try {
-    await waitReady(s.client, u, job.connectTimeout ?? 10);
+    await waitReady(s.client, u, connectSeconds(s.timeout, job.connectTimeout));
     if (job.route === "push") await push(s, hooks);
     else await pull(s, hooks);
   } catch (e) {

@@ -16,7 +16,8 @@ import { hashBeneath, TreeReceiver, type ReceiveSummary } from "./receive.ts";
 import { mapOwners } from "./metadata.ts";
 import { VERSION } from "../version.ts";
 import { emptyTree, T_FILE, walkTree, type Tree } from "../walk.ts";
-import { asksMetadata, call, OLD_PEER, openChannel, wireOptions, xattrSelection, type RemoteHooks, type RemoteSession } from "./session.ts";
+import { StallWatch } from "./stall-watch.ts";
+import { asksMetadata, call, stallMessage, OLD_PEER, openChannel, wireOptions, xattrSelection, type RemoteHooks, type RemoteSession } from "./session.ts";
 const { existsSync, mkdirSync, statSync } = nameFs;
 const { basename, dirname } = namePath;
 
@@ -28,7 +29,7 @@ export async function pull(s: RemoteSession, hooks: RemoteHooks): Promise<void> 
   const reply = await call<any>(client, "Negotiate", {
     direction: "pull", module: u.module, path: u.path, client_version: VERSION, features: FEATURES,
     options: wireOptions(job),
-  }, md, u);
+  }, md, u, s.limit("negotiating (Negotiate)"));
   timing.negotiateMs = performance.now() - tNeg;
   const decoded = decodeManifest(reply.manifest);
   s.src = decoded.tree;
@@ -119,8 +120,21 @@ export async function pull(s: RemoteSession, hooks: RemoteHooks): Promise<void> 
         data: (c) => receiver.data(c),
       });
       let frameError: string | undefined;
-      receiver.flow = { pause: () => ch.pause(), resume: () => ch.resume() };
+      // Progress is bytes arriving; while our own writers hold the data back, the wait is ours.
+      const phase = s.limit("receiving data");
+      const watch = new StallWatch(s.timeout, () => ch.destroy(stallMessage(u, phase)));
+      receiver.flow = {
+        pause: () => {
+          watch.hold(true);
+          ch.pause();
+        },
+        resume: () => {
+          watch.hold(false);
+          ch.resume();
+        },
+      };
       ch.onBytes((c) => {
+        watch.touch();
         try {
           dec.feed(c);
         } catch (err) {
@@ -148,6 +162,7 @@ export async function pull(s: RemoteSession, hooks: RemoteHooks): Promise<void> 
               if (h) buf.set(h, n * per + 4);
             });
             await ch.write(encodeFrame(F_CHECK, buf));
+            watch.touch();
           }
         }
         await ch.write(encodeFrame(F_NEED_END));
@@ -157,22 +172,24 @@ export async function pull(s: RemoteSession, hooks: RemoteHooks): Promise<void> 
         ]);
         if (!receiver.done) {
           dataFailed = true;
-          const why = s.interrupted ? "interrupted" : receiver.peerError ? `daemon gave up: ${receiver.peerError}` : frameError ? `bad data from the daemon: ${frameError}` : `connection to ${u.address} lost before the transfer finished`;
-          receiver.abort(why);
+          const why = s.interrupted ? "interrupted" : watch.stalled ? stallMessage(u, phase) : receiver.peerError ? `daemon gave up: ${receiver.peerError}` : frameError ? `bad data from the daemon: ${frameError}` : `connection to ${u.address} lost before the transfer finished`;
+          receiver.abort(why, watch.stalled ? "TIMEOUT" : undefined);
         }
         await ch.end();
       } catch (err) {
         dataFailed = true;
-        receiver.abort(`transfer from ${u.address} failed: ${(err as Error).message}`);
+        if (watch.stalled) receiver.abort(stallMessage(u, phase), "TIMEOUT");
+        else receiver.abort(`transfer from ${u.address} failed: ${(err as Error).message}`);
         ch.destroy();
       } finally {
+        watch.stop();
         hooks.signal?.removeEventListener("abort", onAbort);
       }
     }
     timing.transferMs = performance.now() - tData;
     const tComplete = performance.now();
     try {
-      const done = await call<any>(client, "Complete", { transfer_id: reply.transfer_id, client_errors: 0, transport: s.transport, aborted: dataFailed || s.interrupted }, md, u);
+      const done = await call<any>(client, "Complete", { transfer_id: reply.transfer_id, client_errors: 0, transport: s.transport, aborted: dataFailed || s.interrupted }, md, u, s.limit("completing (Complete)"));
       if (done.status === "failed" && !dataFailed) addError({ path: ".", side: "source", code: "REMOTE", message: "the daemon reports the transfer failed" });
     } catch (err) {
       if (!dataFailed) fatal(err);

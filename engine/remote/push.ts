@@ -13,7 +13,8 @@ import { resolveChecks, sameFrames, sendFiles } from "./send.ts";
 import { readTreeXattrs } from "./metadata.ts";
 import { VERSION } from "../version.ts";
 import { emptyTree, T_FILE, walkTree } from "../walk.ts";
-import { asksMetadata, call, OLD_PEER, openChannel, RemoteError, wireOptions, xattrSelection, type RemoteHooks, type RemoteSession } from "./session.ts";
+import { StallWatch } from "./stall-watch.ts";
+import { asksMetadata, call, stallMessage, OLD_PEER, openChannel, RemoteError, wireOptions, xattrSelection, type RemoteHooks, type RemoteSession } from "./session.ts";
 const { statSync } = nameFs;
 const { basename, dirname } = namePath;
 
@@ -59,7 +60,7 @@ export async function push(s: RemoteSession, hooks: RemoteHooks): Promise<void> 
     direction: "push", module: u.module, path: u.path, client_version: VERSION, features: FEATURES,
     options: wireOptions(job),
     manifest: encodeManifest(s.src, single, { hardLinks: opts.hardLinks, owner: opts.owner, group: opts.group, numericIds: opts.numericIds, xattrs, rootXattrs }),
-  }, md, u);
+  }, md, u, s.limit("negotiating (Negotiate)"));
   timing.negotiateMs = performance.now() - tNeg;
   if (asksMetadata(opts) && !peerFeatures(reply.features).has(FEATURE_METADATA)) notes.metadata = `the daemon ${OLD_PEER}`;
   for (const [k, why] of Object.entries((reply.not_kept ?? {}) as Record<string, unknown>)) notes[k] = printable(String(why));
@@ -116,7 +117,13 @@ export async function push(s: RemoteSession, hooks: RemoteHooks): Promise<void> 
         },
         data: () => {},
       });
-      ch.onBytes((c) => dec.feed(c));
+      // Progress is bytes leaving (sendFiles reports each chunk) or arriving (the daemon's DONE).
+      let phase = s.limit("sending data");
+      const watch = new StallWatch(s.timeout, () => ch.destroy(stallMessage(u, phase)));
+      ch.onBytes((c) => {
+        watch.touch();
+        dec.feed(c);
+      });
       const onAbort = () => {
         s.interrupted = true;
         ch.destroy("interrupted");
@@ -132,6 +139,7 @@ export async function push(s: RemoteSession, hooks: RemoteHooks): Promise<void> 
           sparse: peerFeatures(reply.features).has(FEATURE_SPARSE),
           cancelled: () => s.interrupted,
           onProgress: (f, b) => {
+            watch.touch();
             progress.filesDone += f;
             progress.bytesDone += b;
             hooks.onProgress?.({ ...progress });
@@ -139,6 +147,8 @@ export async function push(s: RemoteSession, hooks: RemoteHooks): Promise<void> 
         });
         for (const e of res.errors) addError(e);
         sendErrors = res.errors.length;
+        phase = s.limit("waiting for the daemon to confirm the data (DONE)");
+        watch.touch();
         await ch.write(doneFrame(res.files, res.errors.length));
         // The daemon confirms with its own DONE once everything is written.
         await Promise.race([acknowledged, ch.closed]);
@@ -147,8 +157,12 @@ export async function push(s: RemoteSession, hooks: RemoteHooks): Promise<void> 
       } catch (err) {
         aborted = true;
         ch.destroy();
-        if (!s.interrupted) fatal(new RemoteError("REMOTE", `transfer to ${u.address} failed: ${peerError ?? (err as Error).message}`));
+        if (s.interrupted) {
+          /* the run is recorded as interrupted */
+        } else if (watch.stalled) fatal(new RemoteError("TIMEOUT", stallMessage(u, phase)));
+        else fatal(new RemoteError("REMOTE", `transfer to ${u.address} failed: ${peerError ?? (err as Error).message}`));
       } finally {
+        watch.stop();
         hooks.signal?.removeEventListener("abort", onAbort);
       }
     }
@@ -157,7 +171,14 @@ export async function push(s: RemoteSession, hooks: RemoteHooks): Promise<void> 
     closeFd(rootFd);
   }
   const tComplete = performance.now();
-  const done = await call<any>(client, "Complete", { transfer_id: reply.transfer_id, client_errors: sendErrors, transport: s.transport, aborted: aborted || s.interrupted }, md, u);
+  let done: any;
+  try {
+    done = await call<any>(client, "Complete", { transfer_id: reply.transfer_id, client_errors: sendErrors, transport: s.transport, aborted: aborted || s.interrupted }, md, u, s.limit("completing (Complete)"));
+  } catch (err) {
+    // After a failed transfer the daemon's answer adds nothing to the error already recorded.
+    if (aborted || s.interrupted) return;
+    throw err;
+  }
   timing.completeMs = performance.now() - tComplete;
   counts.copied = done.files_written ?? 0;
   counts.copiedBytes = done.bytes_written ?? 0;

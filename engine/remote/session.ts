@@ -28,8 +28,13 @@ export interface RemoteJob {
   forceGrpc?: boolean;
   /** The daemon's auth token, sent as metadata on every RPC. */
   authToken?: string;
-  /** Seconds to wait for the daemon to answer at all. @default 10 */
+  /** Seconds to wait for the daemon to answer at all. @default 10 (or timeout when shorter) */
   connectTimeout?: number;
+  /**
+   * Seconds without progress after which a phase (connect, Negotiate, data transfer, the
+   * daemon's DONE, Complete) gives up with a TIMEOUT error; 0 waits forever. @default 60
+   */
+  timeout?: number;
 }
 
 export interface RemoteHooks {
@@ -40,7 +45,7 @@ export interface RemoteHooks {
 
 /** A failure before anything was transferred, in words: unreachable, auth, module, read-only. */
 export class RemoteError extends Error {
-  constructor(readonly code: "UNREACHABLE" | "AUTH" | "MODULE_NOT_FOUND" | "READ_ONLY" | "NOT_FOUND" | "BAD_PATH" | "BUSY" | "PROTOCOL" | "REMOTE", message: string) {
+  constructor(readonly code: "UNREACHABLE" | "AUTH" | "MODULE_NOT_FOUND" | "READ_ONLY" | "NOT_FOUND" | "BAD_PATH" | "BUSY" | "PROTOCOL" | "REMOTE" | "TIMEOUT", message: string) {
     super(message);
     this.name = "RemoteError";
   }
@@ -69,7 +74,26 @@ export function asksMetadata(o: RunOptions): boolean {
 export const OLD_PEER = "is an older blit that keeps no owners, extended attributes, ACLs or special files";
 
 const TCP_CONNECT_TIMEOUT_MS = 3000;
-const RPC_DEADLINE_MS = 10 * 60_000;
+/** --timeout's default: seconds of no progress before a phase gives up. */
+export const DEFAULT_TIMEOUT_S = 60;
+/** The longest wait for the gRPC connection itself (shorter when --timeout is). */
+const CONNECT_TIMEOUT_S = 10;
+
+/** A call's phase, for its error, and its deadline (--timeout; 0: none). */
+export interface Limit {
+  phase: string;
+  seconds: number;
+}
+
+/** Seconds to wait for the gRPC connection: connectTimeout, else 10 s or --timeout when shorter. */
+export function connectSeconds(timeout: number, connectTimeout?: number): number {
+  return connectTimeout ?? (timeout > 0 ? Math.min(timeout, CONNECT_TIMEOUT_S) : CONNECT_TIMEOUT_S);
+}
+
+/** The words of a timeout: who did not answer, in which phase, for how long, and what to do. */
+export function stallMessage(u: RemoteUrl, l: Limit): string {
+  return `no progress from ${u.address} for ${l.seconds} s while ${l.phase} (--timeout ${l.seconds}); the daemon or the network is stuck: check blitd on that host, or raise --timeout (0 waits forever)`;
+}
 
 export type Client = ReturnType<typeof blitClient>;
 
@@ -107,10 +131,13 @@ function fromGrpc(err: unknown, u: RemoteUrl): RemoteError {
   }
 }
 
-export function call<Res>(client: Client, method: string, req: unknown, md: grpc.Metadata, u: RemoteUrl): Promise<Res> {
+/** One unary call with the phase's deadline; a missed deadline is a TIMEOUT naming the phase. */
+export function call<Res>(client: Client, method: string, req: unknown, md: grpc.Metadata, u: RemoteUrl, limit: Limit): Promise<Res> {
   return new Promise<Res>((resolveCall, reject) => {
-    client[method](req, md, { deadline: Date.now() + RPC_DEADLINE_MS }, (err: grpc.ServiceError | null, res: Res) => {
-      if (err) reject(fromGrpc(err, u));
+    const deadline = limit.seconds > 0 ? Date.now() + limit.seconds * 1000 : Infinity;
+    client[method](req, md, { deadline }, (err: grpc.ServiceError | null, res: Res) => {
+      if (err?.code === grpc.status.DEADLINE_EXCEEDED) reject(new RemoteError("TIMEOUT", stallMessage(u, limit)));
+      else if (err) reject(fromGrpc(err, u));
       else resolveCall(res);
     });
   });
@@ -236,12 +263,20 @@ export class RemoteSession {
   interrupted = false;
   readonly client: Client;
   readonly md: grpc.Metadata;
+  /** Seconds of no progress before a phase gives up (0: never). */
+  readonly timeout: number;
 
   /** `local` is the resolved local path (the source of a push, the destination of a pull). */
   constructor(readonly job: RemoteJob, readonly u: RemoteUrl, readonly local: string) {
     this.transport = job.forceGrpc ? "grpc" : "tcp";
     this.client = openClient(u);
     this.md = metadataFor(job.authToken);
+    this.timeout = job.timeout ?? DEFAULT_TIMEOUT_S;
+  }
+
+  /** The deadline of one phase of this run. */
+  limit(phase: string): Limit {
+    return { phase, seconds: this.timeout };
   }
 
   /** Counts an error; the first 1000 are kept, escaped for display. */

@@ -1,0 +1,213 @@
+// A lying or stalled daemon must not hang the client, and what it sends must not reach the
+// terminal raw. The daemon here is a fake written with the real proto (blitService) on
+// 127.0.0.1, port 0, with its own TCP data port where a test needs one; the client is the real
+// CLI as its own process, with a wall-clock limit so that a hang fails the test instead of
+// stalling the suite.
+import { afterEach, describe, expect, test } from "bun:test";
+import { createServer, type Server as NetServer, type Socket as NetSocket } from "node:net";
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  blitService, doneFrame, encodeFrame, encodeManifest, fileFrame, F_DATA, F_FILE_END, FEATURES, grpc, TOKEN_BYTES,
+} from "../../proto/index.ts";
+import { emptyTree, T_FILE, type Tree } from "../../engine/index.ts";
+import { cleanup, REPO, spawnBlit, tempDir } from "./helpers.ts";
+
+const BUN = process.execPath;
+/** A run that takes longer than this is a hang (the fix answers within --timeout 2 plus a few seconds). */
+const HANG_S = 15;
+const FILE_BYTES = 8 << 20;
+
+type Impl = grpc.UntypedServiceImplementation;
+interface Fake {
+  port: number;
+  /** Calls of each RPC, in order. */
+  calls: string[];
+  stop(): void;
+}
+
+const stops: (() => void)[] = [];
+const dirs: string[] = [];
+afterEach(() => {
+  for (const s of stops.splice(0)) s();
+  cleanup(...dirs.splice(0));
+});
+
+/** A fake blitd: the handlers given, the rest answering UNIMPLEMENTED. */
+async function fakeDaemon(impl: Partial<Record<"ListModules" | "ListDir" | "Negotiate" | "Complete" | "Data", (...a: any[]) => void>>): Promise<Fake> {
+  const calls: string[] = [];
+  const server = new grpc.Server();
+  const handler = (name: string) => (call: any, cb?: any) => {
+    calls.push(name);
+    const fn = impl[name as keyof typeof impl];
+    if (fn) return fn(call, cb);
+    cb?.({ code: grpc.status.UNIMPLEMENTED, details: `${name} not in this fake` });
+  };
+  const service: Impl = {};
+  for (const m of ["ListModules", "ListDir", "Negotiate", "Complete", "Data"]) service[m] = handler(m);
+  server.addService(blitService(), service);
+  const port = await new Promise<number>((res, rej) =>
+    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))),
+  );
+  const stop = () => server.forceShutdown();
+  stops.push(stop);
+  return { port, calls, stop };
+}
+
+/** A TCP data port that hands each connection to `onConn`; every socket is destroyed at the end. */
+async function dataPort(onConn: (s: NetSocket) => void): Promise<number> {
+  const sockets: NetSocket[] = [];
+  const server: NetServer = createServer((s) => {
+    sockets.push(s);
+    s.on("error", () => {});
+    onConn(s);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  stops.push(() => {
+    for (const s of sockets) s.destroy();
+    server.close();
+  });
+  return (server.address() as { port: number }).port;
+}
+
+/** The daemon's tree for a pull: one file `big.bin` of FILE_BYTES. */
+function oneFileTree(): Tree {
+  return { ...emptyTree(), rootExists: true, rootMode: 0o755, paths: ["big.bin"], types: [T_FILE], sizes: [FILE_BYTES], modes: [0o644], mtimeSec: [1_600_000_000], mtimeNsec: [0] };
+}
+
+function pullReply(port: number) {
+  return { transfer_id: "t1", manifest: encodeManifest(oneFileTree()), data_port: port, token: new Uint8Array(TOKEN_BYTES), features: [...FEATURES] };
+}
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+  seconds: number;
+}
+
+/** Runs the CLI (remote-cli.ts, or tui/blit.ts for `check`); fails the test if it runs past HANG_S. */
+async function runWithin(args: string[], onStart?: (p: ReturnType<typeof spawnBlit>) => void | Promise<void>): Promise<Run> {
+  const t0 = performance.now();
+  const p = args[0] === "check"
+    ? Bun.spawn([BUN, join(REPO, "tui/blit.ts"), ...args], { stdout: "pipe", stderr: "pipe", env: { ...process.env, BLIT_TELEMETRY: "off" } })
+    : spawnBlit(args);
+  const out = new Response(p.stdout).text();
+  const err = new Response(p.stderr).text();
+  await onStart?.(p as ReturnType<typeof spawnBlit>);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const hung = new Promise<"hung">((r) => (timer = setTimeout(() => r("hung"), HANG_S * 1000)));
+  const first = await Promise.race([p.exited, hung]);
+  clearTimeout(timer);
+  if (first === "hung") {
+    p.kill("SIGKILL");
+    await p.exited;
+    throw new Error(`blit ${args.join(" ")} still running after ${HANG_S} s; stderr: ${await err}`);
+  }
+  return { code: first, stdout: await out, stderr: await err, seconds: (performance.now() - t0) / 1000 };
+}
+
+/** Names under `dir` (recursively) that are temporaries or `name`. */
+function leftovers(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return (readdirSync(dir, { recursive: true }) as string[]).filter((n) => n.includes(".blit-tmp") || n.endsWith("big.bin"));
+}
+
+function workDir(label: string): string {
+  const d = tempDir(label);
+  dirs.push(d);
+  return d;
+}
+
+describe("a stalled daemon: each phase gives up after --timeout with words, not a hang", () => {
+  test("Negotiate never answered: pull, push, ls and check end with the address, the phase and the timeout", { timeout: 90_000 }, async () => {
+    const fake = await fakeDaemon({ Negotiate: () => {}, ListModules: () => {}, ListDir: () => {} });
+    const url = `blit://127.0.0.1:${fake.port}`;
+    const work = workDir("hostile-neg-");
+    const dst = join(work, "dst");
+    writeFileSync(join(work, "src.txt"), "x\n");
+    for (const args of [
+      ["pull", `${url}/m`, dst, "--timeout", "2"],
+      ["push", join(work, "src.txt"), `${url}/m`, "--timeout", "2"],
+      ["ls", url, "--timeout", "2"],
+      ["ls", `${url}/m/dir`, "--timeout", "2"],
+      ["check", `${url}/m`, work, "--timeout", "2"],
+    ]) {
+      const r = await runWithin(args);
+      expect(r.code).toBe(2);
+      expect(r.seconds).toBeLessThan(10);
+      expect(r.stderr).toContain(`127.0.0.1:${fake.port}`);
+      expect(r.stderr).toContain("--timeout 2");
+      expect(r.stderr).toMatch(/Negotiate|ListModules|ListDir/);
+      expect(r.stderr).not.toContain("    at "); // words, no stack trace
+    }
+    expect(leftovers(dst)).toEqual([]);
+  });
+
+  test("--timeout takes seconds and says so when it gets something else", async () => {
+    const r = await runWithin(["pull", "blit://127.0.0.1:1/m", workDir("hostile-arg-"), "--timeout", "soon"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("--timeout needs seconds");
+    expect(r.stderr).toContain("'soon'");
+  });
+
+  test("pull: the data port accepts, then stalls mid-file: exit 2 in words, no partial file, no temporaries", { timeout: 60_000 }, async () => {
+    const port = await dataPort((s) => {
+      s.once("data", () => {
+        // Half the file, then nothing: the socket stays open.
+        s.write(fileFrame(0, FILE_BYTES));
+        s.write(encodeFrame(F_DATA, new Uint8Array(FILE_BYTES / 2)));
+      });
+    });
+    const fake = await fakeDaemon({ Negotiate: (_c: any, cb: any) => cb(null, pullReply(port)), Complete: (_c: any, cb: any) => cb(null, { status: "failed" }) });
+    const dst = join(workDir("hostile-stall-"), "dst");
+    const r = await runWithin(["pull", `blit://127.0.0.1:${fake.port}/m`, dst, "--timeout", "2"]);
+    expect(r.code).toBe(2);
+    expect(r.seconds).toBeLessThan(10);
+    expect(r.stderr).toContain(`no progress from 127.0.0.1:${fake.port} for 2 s while receiving data`);
+    expect(r.stderr).toContain("raise --timeout");
+    expect(leftovers(dst)).toEqual([]);
+  });
+
+  test("pull: all data but no DONE, and Complete never answered: exit 2 within the timeouts", { timeout: 60_000 }, async () => {
+    const port = await dataPort((s) => {
+      s.once("data", () => {
+        s.write(fileFrame(0, FILE_BYTES));
+        s.write(encodeFrame(F_DATA, new Uint8Array(FILE_BYTES / 2)));
+        s.write(encodeFrame(F_DATA, new Uint8Array(FILE_BYTES / 2)));
+        s.write(encodeFrame(F_FILE_END));
+      });
+    });
+    const fake = await fakeDaemon({ Negotiate: (_c: any, cb: any) => cb(null, pullReply(port)), Complete: () => {} });
+    const dst = join(workDir("hostile-nodone-"), "dst");
+    const r = await runWithin(["pull", `blit://127.0.0.1:${fake.port}/m`, dst, "--timeout", "2"]);
+    expect(r.code).toBe(2);
+    expect(r.seconds).toBeLessThan(12);
+    expect(r.stderr).toContain(`127.0.0.1:${fake.port}`);
+    expect(r.stderr).toContain("--timeout 2");
+    expect(leftovers(dst).filter((n) => n.includes(".blit-tmp"))).toEqual([]);
+    expect(fake.calls).toContain("Complete");
+  });
+
+  test("push: the data port accepts and never reads, or reads all and never confirms: exit 2 within the timeout", { timeout: 90_000 }, async () => {
+    const work = workDir("hostile-push-");
+    mkdirSync(join(work, "src"));
+    // Larger than what loopback socket buffers absorb, so that the writes block.
+    writeFileSync(join(work, "src/big.bin"), new Uint8Array(64 << 20));
+    const pushReply = (port: number) => ({ transfer_id: "t1", need: new Uint8Array([0, 0, 0, 0]), data_port: port, token: new Uint8Array(TOKEN_BYTES), features: [...FEATURES] });
+
+    const deaf = await dataPort((s) => s.pause());
+    const a = await fakeDaemon({ Negotiate: (_c: any, cb: any) => cb(null, pushReply(deaf)), Complete: (_c: any, cb: any) => cb(null, { status: "failed" }) });
+    const r1 = await runWithin(["push", join(work, "src"), `blit://127.0.0.1:${a.port}/m`, "--timeout", "2"]);
+    expect(r1.code).toBe(2);
+    expect(r1.seconds).toBeLessThan(10);
+    expect(r1.stderr).toContain(`no progress from 127.0.0.1:${a.port} for 2 s while sending data`);
+
+    const silent = await dataPort((s) => s.on("data", () => {}));
+    const b = await fakeDaemon({ Negotiate: (_c: any, cb: any) => cb(null, pushReply(silent)), Complete: () => {} });
+    const r2 = await runWithin(["push", join(work, "src"), `blit://127.0.0.1:${b.port}/m`, "--timeout", "2"]);
+    expect(r2.code).toBe(2);
+    expect(r2.seconds).toBeLessThan(12);
+    expect(r2.stderr).toContain(`no progress from 127.0.0.1:${b.port} for 2 s while waiting for the daemon to confirm the data (DONE)`);
+  });
+});

@@ -111,13 +111,14 @@ export async function runRemote(job: RemoteJob, hooks: RemoteHooks = {}): Promis
     throw new UsageError("DEST_TYPE", `destination '${job.local}' is not a file or directory`);
   }
 
-  const s = new RemoteSession(job, u, local);
+  const s = new RemoteSession(job, u, local, hooks.signal);
   try {
-    await waitReady(s.client, u, connectSeconds(s.timeout, job.connectTimeout));
+    await s.untilInterrupted(waitReady(s.client, u, connectSeconds(s.timeout, job.connectTimeout)));
     if (job.route === "push") await push(s, hooks);
     else await pull(s, hooks);
   } catch (e) {
-    s.fatal(e);
+    // An interrupted run is recorded as interrupted; what the interruption broke is no error.
+    if (!s.interrupted) s.fatal(e);
   }
   return s.report();
 }

@@ -17,7 +17,7 @@ import { mapOwners } from "./metadata.ts";
 import { VERSION } from "../version.ts";
 import { emptyTree, T_FILE, walkTree, type Tree } from "../walk.ts";
 import { StallWatch } from "./stall-watch.ts";
-import { asksMetadata, call, stallMessage, OLD_PEER, openChannel, wireOptions, xattrSelection, type RemoteHooks, type RemoteSession } from "./session.ts";
+import { asksMetadata, stallMessage, OLD_PEER, openChannel, wireOptions, xattrSelection, type RemoteHooks, type RemoteSession } from "./session.ts";
 const { existsSync, mkdirSync, statSync } = nameFs;
 const { basename, dirname } = namePath;
 
@@ -26,10 +26,10 @@ export async function pull(s: RemoteSession, hooks: RemoteHooks): Promise<void> 
   const { job, u, client, md, local, counts, notes, actions, timing, addError, fatal } = s;
   const opts = job.options;
   const tNeg = performance.now();
-  const reply = await call<any>(client, "Negotiate", {
+  const reply = await s.call<any>("Negotiate", {
     direction: "pull", module: u.module, path: u.path, client_version: VERSION, features: FEATURES,
     options: wireOptions(job),
-  }, md, u, s.limit("negotiating (Negotiate)"));
+  }, "negotiating (Negotiate)");
   timing.negotiateMs = performance.now() - tNeg;
   const decoded = decodeManifest(reply.manifest);
   s.src = decoded.tree;
@@ -142,11 +142,7 @@ export async function pull(s: RemoteSession, hooks: RemoteHooks): Promise<void> 
           throw err;
         }
       });
-      const onAbort = () => {
-        s.interrupted = true;
-        ch.destroy("interrupted");
-      };
-      hooks.signal?.addEventListener("abort", onAbort);
+      const offInterrupt = s.onInterrupt(() => ch.destroy("interrupted"));
       try {
         await ch.write(encodeFrame(F_HELLO, reply.token));
         for (let k = 0; k < plan.need.length; k += 65536) await ch.write(encodeFrame(F_NEED, u32List(plan.need.slice(k, k + 65536))));
@@ -183,13 +179,14 @@ export async function pull(s: RemoteSession, hooks: RemoteHooks): Promise<void> 
         ch.destroy();
       } finally {
         watch.stop();
-        hooks.signal?.removeEventListener("abort", onAbort);
+        offInterrupt();
       }
     }
     timing.transferMs = performance.now() - tData;
     const tComplete = performance.now();
     try {
-      const done = await call<any>(client, "Complete", { transfer_id: reply.transfer_id, client_errors: 0, transport: s.transport, aborted: dataFailed || s.interrupted }, md, u, s.limit("completing (Complete)"));
+      const req = { transfer_id: reply.transfer_id, client_errors: 0, transport: s.transport, aborted: dataFailed || s.interrupted };
+      const done = dataFailed || s.interrupted ? await s.completeAborted<any>(req) : await s.call<any>("Complete", req, "completing (Complete)");
       if (done.status === "failed" && !dataFailed) addError({ path: ".", side: "source", code: "REMOTE", message: "the daemon reports the transfer failed" });
     } catch (err) {
       if (!dataFailed) fatal(err);

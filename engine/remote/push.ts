@@ -14,7 +14,7 @@ import { readTreeXattrs } from "./metadata.ts";
 import { VERSION } from "../version.ts";
 import { emptyTree, T_FILE, walkTree } from "../walk.ts";
 import { StallWatch } from "./stall-watch.ts";
-import { asksMetadata, call, stallMessage, OLD_PEER, openChannel, RemoteError, wireOptions, xattrSelection, type RemoteHooks, type RemoteSession } from "./session.ts";
+import { asksMetadata, stallMessage, OLD_PEER, openChannel, RemoteError, wireOptions, xattrSelection, type RemoteHooks, type RemoteSession } from "./session.ts";
 const { statSync } = nameFs;
 const { basename, dirname } = namePath;
 
@@ -56,11 +56,11 @@ export async function push(s: RemoteSession, hooks: RemoteHooks): Promise<void> 
   }
   timing.enumerateMs = performance.now() - tEnum;
   const tNeg = performance.now();
-  const reply = await call<any>(client, "Negotiate", {
+  const reply = await s.call<any>("Negotiate", {
     direction: "push", module: u.module, path: u.path, client_version: VERSION, features: FEATURES,
     options: wireOptions(job),
     manifest: encodeManifest(s.src, single, { hardLinks: opts.hardLinks, owner: opts.owner, group: opts.group, numericIds: opts.numericIds, xattrs, rootXattrs }),
-  }, md, u, s.limit("negotiating (Negotiate)"));
+  }, "negotiating (Negotiate)");
   timing.negotiateMs = performance.now() - tNeg;
   if (asksMetadata(opts) && !peerFeatures(reply.features).has(FEATURE_METADATA)) notes.metadata = `the daemon ${OLD_PEER}`;
   for (const [k, why] of Object.entries((reply.not_kept ?? {}) as Record<string, unknown>)) notes[k] = printable(String(why));
@@ -124,11 +124,7 @@ export async function push(s: RemoteSession, hooks: RemoteHooks): Promise<void> 
         watch.touch();
         dec.feed(c);
       });
-      const onAbort = () => {
-        s.interrupted = true;
-        ch.destroy("interrupted");
-      };
-      hooks.signal?.addEventListener("abort", onAbort);
+      const offInterrupt = s.onInterrupt(() => ch.destroy("interrupted"));
       try {
         await ch.write(encodeFrame(F_HELLO, reply.token));
         for (const f of sameFrames(same)) await ch.write(f);
@@ -163,7 +159,7 @@ export async function push(s: RemoteSession, hooks: RemoteHooks): Promise<void> 
         else fatal(new RemoteError("REMOTE", `transfer to ${u.address} failed: ${peerError ?? (err as Error).message}`));
       } finally {
         watch.stop();
-        hooks.signal?.removeEventListener("abort", onAbort);
+        offInterrupt();
       }
     }
     timing.transferMs = performance.now() - tData;
@@ -173,7 +169,8 @@ export async function push(s: RemoteSession, hooks: RemoteHooks): Promise<void> 
   const tComplete = performance.now();
   let done: any;
   try {
-    done = await call<any>(client, "Complete", { transfer_id: reply.transfer_id, client_errors: sendErrors, transport: s.transport, aborted: aborted || s.interrupted }, md, u, s.limit("completing (Complete)"));
+    const req = { transfer_id: reply.transfer_id, client_errors: sendErrors, transport: s.transport, aborted: aborted || s.interrupted };
+    done = aborted || s.interrupted ? await s.completeAborted<any>(req) : await s.call<any>("Complete", req, "completing (Complete)");
   } catch (err) {
     // After a failed transfer the daemon's answer adds nothing to the error already recorded.
     if (aborted || s.interrupted) return;

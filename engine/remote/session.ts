@@ -131,15 +131,26 @@ function fromGrpc(err: unknown, u: RemoteUrl): RemoteError {
   }
 }
 
-/** One unary call with the phase's deadline; a missed deadline is a TIMEOUT naming the phase. */
-export function call<Res>(client: Client, method: string, req: unknown, md: grpc.Metadata, u: RemoteUrl, limit: Limit): Promise<Res> {
+/** Something that can be interrupted (a run): `onInterrupt` registers what to do then. */
+export interface Interruptible {
+  onInterrupt(fn: () => void): () => void;
+}
+
+/**
+ * One unary call with the phase's deadline; a missed deadline is a TIMEOUT naming the phase.
+ * With `run`, the call is cancelled (and rejects) as soon as the run is interrupted.
+ */
+export function call<Res>(client: Client, method: string, req: unknown, md: grpc.Metadata, u: RemoteUrl, limit: Limit, run?: Interruptible): Promise<Res> {
   return new Promise<Res>((resolveCall, reject) => {
     const deadline = limit.seconds > 0 ? Date.now() + limit.seconds * 1000 : Infinity;
-    client[method](req, md, { deadline }, (err: grpc.ServiceError | null, res: Res) => {
+    let off = () => {};
+    const c = client[method](req, md, { deadline }, (err: grpc.ServiceError | null, res: Res) => {
+      off();
       if (err?.code === grpc.status.DEADLINE_EXCEEDED) reject(new RemoteError("TIMEOUT", stallMessage(u, limit)));
       else if (err) reject(fromGrpc(err, u));
       else resolveCall(res);
     });
+    if (run) off = run.onInterrupt(() => c.cancel());
   });
 }
 
@@ -248,7 +259,7 @@ export interface Timing {
  * One push or pull in progress: the connection, and the running account (counts, errors, notes,
  * timings) that report() turns into the run report.
  */
-export class RemoteSession {
+export class RemoteSession implements Interruptible {
   readonly started = new Date();
   readonly timing: Timing = { t0: performance.now(), enumerateMs: 0, planMs: 0, negotiateMs: 0, transferMs: 0, completeMs: 0, deleteMs: 0 };
   readonly errors: RunError[] = [];
@@ -266,8 +277,15 @@ export class RemoteSession {
   /** Seconds of no progress before a phase gives up (0: never). */
   readonly timeout: number;
 
-  /** `local` is the resolved local path (the source of a push, the destination of a pull). */
-  constructor(readonly job: RemoteJob, readonly u: RemoteUrl, readonly local: string) {
+  private readonly interruptFns = new Set<() => void>();
+
+  /**
+   * `local` is the resolved local path (the source of a push, the destination of a pull);
+   * `signal` interrupts the run: calls are cancelled and the data plane closed at once.
+   */
+  constructor(readonly job: RemoteJob, readonly u: RemoteUrl, readonly local: string, private readonly signal?: AbortSignal) {
+    signal?.addEventListener("abort", this.interrupt);
+    if (signal?.aborted) this.interrupted = true;
     this.transport = job.forceGrpc ? "grpc" : "tcp";
     this.client = openClient(u);
     this.md = metadataFor(job.authToken);
@@ -277,6 +295,47 @@ export class RemoteSession {
   /** The deadline of one phase of this run. */
   limit(phase: string): Limit {
     return { phase, seconds: this.timeout };
+  }
+
+  private readonly interrupt = (): void => {
+    this.interrupted = true;
+    for (const fn of [...this.interruptFns]) fn();
+  };
+
+  /** Runs `fn` when the run is interrupted (at once if it is); returns what unregisters it. */
+  onInterrupt(fn: () => void): () => void {
+    if (this.interrupted) {
+      fn();
+      return () => {};
+    }
+    this.interruptFns.add(fn);
+    return () => this.interruptFns.delete(fn);
+  }
+
+  /** A unary call of this run in `phase`: the --timeout deadline, cancelled on interrupt. */
+  call<Res>(method: string, req: unknown, phase: string): Promise<Res> {
+    return call<Res>(this.client, method, req, this.md, this.u, this.limit(phase), this);
+  }
+
+  /**
+   * Complete after a failed or interrupted transfer: the daemon is told to remove its
+   * temporaries and delete nothing, but an interrupted run waits at most 1 s for its answer.
+   */
+  completeAborted<Res>(req: unknown): Promise<Res> {
+    const limit = this.limit("completing (Complete)");
+    if (this.interrupted) limit.seconds = limit.seconds > 0 ? Math.min(limit.seconds, 1) : 1;
+    return call<Res>(this.client, "Complete", req, this.md, this.u, limit);
+  }
+
+  /** `p`, or a rejection as soon as the run is interrupted. */
+  untilInterrupted<T>(p: Promise<T>): Promise<T> {
+    return new Promise<T>((res, rej) => {
+      const off = this.onInterrupt(() => rej(new Error("interrupted")));
+      p.then(
+        (v) => (off(), res(v)),
+        (e) => (off(), rej(e)),
+      );
+    });
   }
 
   /** Counts an error; the first 1000 are kept, escaped for display. */
@@ -294,6 +353,7 @@ export class RemoteSession {
 
   /** Closes the connection and returns the run report with the actions (dry run, verbose). */
   report(): { report: RunReport; actions: Action[] } {
+    this.signal?.removeEventListener("abort", this.interrupt);
     this.client.close();
     const { job, local, counts, timing } = this;
     const remoteText = formatRemoteUrl(this.u);

@@ -211,3 +211,47 @@ describe("a stalled daemon: each phase gives up after --timeout with words, not 
     expect(r2.stderr).toContain(`no progress from 127.0.0.1:${b.port} for 2 s while waiting for the daemon to confirm the data (DONE)`);
   });
 });
+
+describe("SIGTERM ends a push or pull at once", () => {
+  /** Sends SIGTERM once `ready()` holds, and measures from then to the exit. */
+  async function terminateWhen(args: string[], ready: () => boolean): Promise<Run & { afterSignal: number }> {
+    let signalled = 0;
+    const r = await runWithin(args, async (p) => {
+      const until = Date.now() + 10_000;
+      while (!ready() && Date.now() < until) await Bun.sleep(50);
+      await Bun.sleep(300); // the client is now inside the phase, not on its way to it
+      signalled = performance.now();
+      p.kill("SIGTERM");
+    });
+    return { ...r, afterSignal: (performance.now() - signalled) / 1000 };
+  }
+
+  test("a pull stalled mid-file (default --timeout) exits 130 within 3 s and leaves no temporaries", { timeout: 60_000 }, async () => {
+    let sent = false;
+    const port = await dataPort((s) => {
+      s.once("data", () => {
+        s.write(fileFrame(0, FILE_BYTES));
+        s.write(encodeFrame(F_DATA, new Uint8Array(FILE_BYTES / 2)), () => (sent = true));
+      });
+    });
+    const fake = await fakeDaemon({ Negotiate: (_c: any, cb: any) => cb(null, pullReply(port)), Complete: () => {} });
+    const dst = join(workDir("hostile-term-"), "dst");
+    const r = await terminateWhen(["pull", `blit://127.0.0.1:${fake.port}/m`, dst], () => sent);
+    expect(r.code).toBe(130);
+    expect(r.afterSignal).toBeLessThan(3);
+    expect(r.stderr).toContain("interrupted");
+    expect(leftovers(dst)).toEqual([]);
+  });
+
+  test("a pull or push waiting for Negotiate exits 130 within 3 s", { timeout: 60_000 }, async () => {
+    const fake = await fakeDaemon({ Negotiate: () => {} });
+    const work = workDir("hostile-term-neg-");
+    writeFileSync(join(work, "src.txt"), "x\n");
+    for (const args of [["pull", `blit://127.0.0.1:${fake.port}/m`, join(work, "dst")], ["push", join(work, "src.txt"), `blit://127.0.0.1:${fake.port}/m`]]) {
+      const before = fake.calls.length;
+      const r = await terminateWhen(args, () => fake.calls.length > before);
+      expect(r.code).toBe(130);
+      expect(r.afterSignal).toBeLessThan(3);
+    }
+  });
+});

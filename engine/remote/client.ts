@@ -19,6 +19,7 @@ const { resolve } = namePath;
 export { RemoteError };
 export type { RemoteHooks, RemoteJob };
 
+/** What `blit ls` shows. Every string the daemon sent is escaped for display (control characters as \x1b, \r ...). */
 export interface RemoteListing {
   url: string;
   /** Set when the URL named no module. */
@@ -38,12 +39,12 @@ export async function listRemote(url: string, opts: { authToken?: string; connec
     await waitReady(client, u, connectSeconds(timeout, opts.connectTimeout));
     if (u.module === "") {
       const r = await call<any>(client, "ListModules", {}, md, u, { phase: "listing modules (ListModules)", seconds: timeout });
-      return { url, modules: (r.modules ?? []).map((m: any) => ({ name: String(m.name), comment: String(m.comment ?? ""), readOnly: !!m.read_only })) };
+      return { url, modules: (r.modules ?? []).map((m: any) => ({ name: printable(String(m.name)), comment: printable(String(m.comment ?? "")), readOnly: !!m.read_only })) };
     }
     const r = await call<any>(client, "ListDir", { module: u.module, path: u.path }, md, u, { phase: "listing a directory (ListDir)", seconds: timeout });
     return {
       url,
-      entries: (r.entries ?? []).map((e: any) => ({ name: printable(String(e.name)), type: String(e.type), size: Number(e.size), mode: Number(e.mode), mtimeSec: Number(e.mtime_sec) })),
+      entries: (r.entries ?? []).map((e: any) => ({ name: printable(String(e.name)), type: printable(String(e.type)), size: Number(e.size), mode: Number(e.mode), mtimeSec: Number(e.mtime_sec) })),
       truncated: !!r.truncated,
       isFile: !!r.is_file,
     };
@@ -86,7 +87,7 @@ export async function fetchRemoteTree(url: string, opts: { authToken?: string; e
       throw err instanceof PathError ? new RemoteError("PROTOCOL", `daemon sent an unsafe manifest: ${err.message}`) : err;
     }
     const { tree, singleFile } = decoded;
-    tree.errors = (reply.errors ?? []).map((e: any) => ({ path: printable(String(e.path)), side: "source", code: String(e.code), message: printable(String(e.message)) }));
+    tree.errors = (reply.errors ?? []).map((e: any) => ({ path: printable(String(e.path)), side: "source", code: printable(String(e.code)), message: printable(String(e.message)) }));
     return { url: formatRemoteUrl(u), tree, singleFile, errorCount: Math.max(tree.errors.length, Number(reply.error_count ?? 0)) };
   } finally {
     client.close();

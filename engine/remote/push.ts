@@ -63,7 +63,7 @@ export async function push(s: RemoteSession, hooks: RemoteHooks): Promise<void> 
   }, "negotiating (Negotiate)");
   timing.negotiateMs = performance.now() - tNeg;
   if (asksMetadata(opts) && !peerFeatures(reply.features).has(FEATURE_METADATA)) notes.metadata = `the daemon ${OLD_PEER}`;
-  for (const [k, why] of Object.entries((reply.not_kept ?? {}) as Record<string, unknown>)) notes[k] = printable(String(why));
+  for (const [k, why] of Object.entries((reply.not_kept ?? {}) as Record<string, unknown>)) notes[printable(k)] = printable(String(why));
   s.specialsSkipped = countsByKind(reply.specials_skipped);
   let need: number[];
   try {

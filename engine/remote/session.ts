@@ -3,7 +3,7 @@
 // report. The daemon is untrusted: everything it sends that reaches a report passes displayName.
 import { hostname, release } from "node:os";
 import { displayName, filesystemType, nameFs, namePath, type XattrSelection } from "../../ffi/index.ts";
-import { AUTH_METADATA_KEY, blitClient, grpc, PathError } from "../../proto/index.ts";
+import { AUTH_METADATA_KEY, blitClient, grpc, PathError, printable } from "../../proto/index.ts";
 import type { Action } from "../run.ts";
 import { GrpcChannel, SocketChannel, type Channel, type GrpcDuplex } from "./channel.ts";
 import { workloadOf } from "../plan.ts";
@@ -108,10 +108,10 @@ export function metadataFor(token: string | undefined): grpc.Metadata {
   return md;
 }
 
-/** Maps a gRPC failure to the words the user sees. */
+/** Maps a gRPC failure to the words the user sees; the daemon's details are shown escaped. */
 function fromGrpc(err: unknown, u: RemoteUrl): RemoteError {
   const e = err as grpc.ServiceError;
-  const details = e?.details || e?.message || String(err);
+  const details = printable(e?.details || e?.message || String(err));
   switch (e?.code) {
     case grpc.status.UNAVAILABLE:
     case grpc.status.DEADLINE_EXCEEDED:
@@ -338,10 +338,10 @@ export class RemoteSession implements Interruptible {
     });
   }
 
-  /** Counts an error; the first 1000 are kept, escaped for display. */
+  /** Counts an error; the first 1000 are kept, escaped for display (a daemon sends the codes too). */
   readonly addError = (e: RunError): void => {
     this.errorCount++;
-    if (this.errors.length < 1000) this.errors.push({ ...e, path: displayName(e.path), message: displayName(e.message) });
+    if (this.errors.length < 1000) this.errors.push({ ...e, path: displayName(e.path), code: printable(e.code), message: displayName(e.message) });
   };
 
   /** The run failed as a whole: the reason becomes its one "run" error. */

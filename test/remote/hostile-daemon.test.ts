@@ -255,3 +255,74 @@ describe("SIGTERM ends a push or pull at once", () => {
     }
   });
 });
+
+describe("what a daemon sends reaches the terminal with control characters escaped", () => {
+  // Clear screen, a window title, a colour, carriage return, backspace, BEL and the C1 CSI.
+  const EVIL = "\x1b[2J\x1b]0;owned\x07\x1b[8mhidden\r\x08\x9b31m";
+  const RAW = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/; // any control character but \t and \n
+
+  function expectClean(r: Run): void {
+    expect(r.stdout).not.toMatch(RAW);
+    expect(r.stderr).not.toMatch(RAW);
+  }
+
+  test("blit ls: module names, comments and entries, in text and in --json", async () => {
+    const fake = await fakeDaemon({
+      ListModules: (_c: any, cb: any) => cb(null, { modules: [{ name: `m${EVIL}`, comment: `c${EVIL}`, read_only: true }] }),
+      ListDir: (_c: any, cb: any) => cb(null, { entries: [{ name: `e${EVIL}`, type: `file${EVIL}`, size: 1, mode: 0o644, mtime_sec: 0 }] }),
+    });
+    const url = `blit://127.0.0.1:${fake.port}`;
+    const modules = await runWithin(["ls", url]);
+    expect(modules.code).toBe(0);
+    expectClean(modules);
+    expect(modules.stdout).toContain("m\\x1b[2J\\x1b]0;owned\\x07");
+    expect(modules.stdout).toContain("c\\x1b[2J");
+    const entries = await runWithin(["ls", `${url}/m`]);
+    expect(entries.code).toBe(0);
+    expectClean(entries);
+    expect(entries.stdout).toContain("e\\x1b[2J");
+    for (const args of [["ls", url, "--json"], ["ls", `${url}/m`, "--json"]]) {
+      const j = await runWithin(args);
+      expect(j.code).toBe(0);
+      expectClean(j);
+      const parsed = JSON.parse(j.stdout);
+      const texts: string[] = [...(parsed.modules ?? []).flatMap((m: any) => [m.name, m.comment]), ...(parsed.entries ?? []).flatMap((e: any) => [e.name, e.type])];
+      expect(texts.length).toBeGreaterThan(0);
+      for (const t of texts) expect(t).not.toMatch(RAW);
+    }
+  });
+
+  test("errors, error details and notes from the daemon, in pull, push, ls and check", async () => {
+    const work = workDir("hostile-esc-");
+    writeFileSync(join(work, "src.txt"), "x\n");
+    const refusing = await fakeDaemon({
+      Negotiate: (_c: any, cb: any) => cb({ code: grpc.status.INTERNAL, details: `boom${EVIL}` }),
+      ListModules: (_c: any, cb: any) => cb({ code: grpc.status.NOT_FOUND, details: `module ${EVIL}` }),
+      ListDir: (_c: any, cb: any) => cb({ code: grpc.status.PERMISSION_DENIED, details: `no${EVIL}` }),
+    });
+    const r = `blit://127.0.0.1:${refusing.port}`;
+    for (const args of [["pull", `${r}/m`, join(work, "dst")], ["push", join(work, "src.txt"), `${r}/m`], ["ls", r], ["ls", `${r}/m`], ["check", `${r}/m`, work]]) {
+      const run = await runWithin(args);
+      expect(run.code).toBe(2);
+      expectClean(run);
+      expect(run.stderr).toContain("\\x1b[2J");
+    }
+
+    // A pull whose manifest is empty but whose errors and notes are hostile; a push with hostile notes and errors.
+    const errs = [{ path: `p${EVIL}`, code: `C${EVIL}`, message: `msg${EVIL}` }];
+    const lying = await fakeDaemon({
+      Negotiate: (c: any, cb: any) =>
+        cb(null, c.request.direction === "pull"
+          ? { transfer_id: "t", manifest: encodeManifest({ ...emptyTree(), rootExists: true, rootMode: 0o755 }), errors: errs, error_count: 1, features: [...FEATURES] }
+          : { transfer_id: "t", need: new Uint8Array(0), errors: errs, error_count: 1, not_kept: { [`owners${EVIL}`]: `why${EVIL}` }, features: [...FEATURES] }),
+      Complete: (_c: any, cb: any) => cb(null, { status: "ok", errors: errs, error_count: 1 }),
+    });
+    const l = `blit://127.0.0.1:${lying.port}`;
+    for (const args of [["pull", `${l}/m`, join(work, "dst2"), "-v"], ["push", join(work, "src.txt"), `${l}/m`, "-v"], ["pull", `${l}/m`, join(work, "dst3"), "--json"]]) {
+      const run = await runWithin(args);
+      expect(run.code).toBe(1);
+      expectClean(run);
+      expect(run.stdout + run.stderr).toContain("msg\\x1b[2J");
+    }
+  });
+});

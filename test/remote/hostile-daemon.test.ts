@@ -11,6 +11,7 @@ import {
   blitService, doneFrame, encodeFrame, encodeManifest, fileFrame, F_DATA, F_FILE_END, FEATURES, grpc, TOKEN_BYTES,
 } from "../../proto/index.ts";
 import { emptyTree, T_FILE, type Tree } from "../../engine/index.ts";
+import { listRuns } from "../../analytics/index.ts";
 import { cleanup, REPO, spawnBlit, tempDir } from "./helpers.ts";
 
 const BUN = process.execPath;
@@ -87,11 +88,11 @@ interface Run {
 }
 
 /** Runs the CLI (remote-cli.ts, or tui/blit.ts for `check`); fails the test if it runs past HANG_S. */
-async function runWithin(args: string[], onStart?: (p: ReturnType<typeof spawnBlit>) => void | Promise<void>): Promise<Run> {
+async function runWithin(args: string[], onStart?: (p: ReturnType<typeof spawnBlit>) => void | Promise<void>, env: Record<string, string> = {}): Promise<Run> {
   const t0 = performance.now();
   const p = args[0] === "check"
-    ? Bun.spawn([BUN, join(REPO, "tui/blit.ts"), ...args], { stdout: "pipe", stderr: "pipe", env: { ...process.env, BLIT_TELEMETRY: "off" } })
-    : spawnBlit(args);
+    ? Bun.spawn([BUN, join(REPO, "tui/blit.ts"), ...args], { stdout: "pipe", stderr: "pipe", env: { ...process.env, BLIT_TELEMETRY: "off", ...env } })
+    : spawnBlit(args, env);
   const out = new Response(p.stdout).text();
   const err = new Response(p.stderr).text();
   await onStart?.(p as ReturnType<typeof spawnBlit>);
@@ -189,6 +190,25 @@ describe("a stalled daemon: each phase gives up after --timeout with words, not 
     expect(fake.calls).toContain("Complete");
   });
 
+  test("pull over the gRPC data stream: a stream that stalls mid-file gives up after --timeout", { timeout: 60_000 }, async () => {
+    const fake = await fakeDaemon({
+      Negotiate: (_c: any, cb: any) => cb(null, pullReply(0)),
+      Data: (call: any) => {
+        call.on("data", () => {});
+        call.on("error", () => {});
+        call.write({ frames: fileFrame(0, FILE_BYTES) });
+        call.write({ frames: encodeFrame(F_DATA, new Uint8Array(1 << 20)) });
+      },
+      Complete: (_c: any, cb: any) => cb(null, { status: "failed" }),
+    });
+    const dst = join(workDir("hostile-grpc-"), "dst");
+    const r = await runWithin(["pull", `blit://127.0.0.1:${fake.port}/m`, dst, "--timeout", "2", "--force-grpc"]);
+    expect(r.code).toBe(2);
+    expect(r.seconds).toBeLessThan(10);
+    expect(r.stderr).toContain(`no progress from 127.0.0.1:${fake.port} for 2 s while receiving data`);
+    expect(leftovers(dst)).toEqual([]);
+  });
+
   test("push: the data port accepts and never reads, or reads all and never confirms: exit 2 within the timeout", { timeout: 90_000 }, async () => {
     const work = workDir("hostile-push-");
     mkdirSync(join(work, "src"));
@@ -214,7 +234,7 @@ describe("a stalled daemon: each phase gives up after --timeout with words, not 
 
 describe("SIGTERM ends a push or pull at once", () => {
   /** Sends SIGTERM once `ready()` holds, and measures from then to the exit. */
-  async function terminateWhen(args: string[], ready: () => boolean): Promise<Run & { afterSignal: number }> {
+  async function terminateWhen(args: string[], ready: () => boolean, env: Record<string, string> = {}): Promise<Run & { afterSignal: number }> {
     let signalled = 0;
     const r = await runWithin(args, async (p) => {
       const until = Date.now() + 10_000;
@@ -222,7 +242,7 @@ describe("SIGTERM ends a push or pull at once", () => {
       await Bun.sleep(300); // the client is now inside the phase, not on its way to it
       signalled = performance.now();
       p.kill("SIGTERM");
-    });
+    }, env);
     return { ...r, afterSignal: (performance.now() - signalled) / 1000 };
   }
 
@@ -241,6 +261,29 @@ describe("SIGTERM ends a push or pull at once", () => {
     expect(r.afterSignal).toBeLessThan(3);
     expect(r.stderr).toContain("interrupted");
     expect(leftovers(dst)).toEqual([]);
+  });
+
+  test("a SIGTERMed pull over the gRPC data stream is recorded as interrupted", { timeout: 60_000 }, async () => {
+    let streaming = false;
+    const fake = await fakeDaemon({
+      Negotiate: (_c: any, cb: any) => cb(null, pullReply(0)),
+      Data: (call: any) => {
+        call.on("data", () => {});
+        call.on("error", () => {});
+        call.write({ frames: fileFrame(0, FILE_BYTES) });
+        call.write({ frames: encodeFrame(F_DATA, new Uint8Array(1 << 20)) });
+        streaming = true;
+      },
+      Complete: () => {},
+    });
+    const work = workDir("hostile-term-grpc-");
+    const env = { BLIT_TELEMETRY: "on", BLIT_HOME: join(work, "home") };
+    const r = await terminateWhen(["pull", `blit://127.0.0.1:${fake.port}/m`, join(work, "dst")], () => streaming, env);
+    expect(r.code).toBe(130);
+    expect(r.afterSignal).toBeLessThan(5); // the telemetry store is written before the exit
+    expect(leftovers(join(work, "dst"))).toEqual([]);
+    const runs = await listRuns({ path: join(work, "home", "telemetry.duckdb") });
+    expect(runs.map((x) => x.status)).toEqual(["interrupted"]);
   });
 
   test("a pull or push waiting for Negotiate exits 130 within 3 s", { timeout: 60_000 }, async () => {

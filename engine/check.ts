@@ -68,6 +68,8 @@ export interface CheckOptions {
   connectTimeout?: number;
   /** How a blits:// side is trusted. @default pinning without a known_daemons file: refused */
   tls?: TlsClientOptions;
+  /** Seconds a daemon may show no progress before the check gives up (0: never). @default 60 */
+  timeout?: number;
 }
 
 export interface CheckJob {
@@ -263,7 +265,7 @@ interface Side {
 
 async function readSide(arg: string, side: "source" | "destination", opts: CheckOptions): Promise<Side> {
   if (isRemote(arg)) {
-    const r = await fetchRemoteTree(arg, { authToken: opts.authToken, exclude: opts.exclude, connectTimeout: opts.connectTimeout, tls: opts.tls });
+    const r = await fetchRemoteTree(arg, { authToken: opts.authToken, exclude: opts.exclude, connectTimeout: opts.connectTimeout, timeout: opts.timeout, tls: opts.tls });
     if (r.singleFile) throw new UsageError("NOT_A_DIRECTORY", `${side} '${r.url}' is a file; check compares two directories`);
     r.tree.errors = r.tree.errors.map((e) => ({ ...e, side }));
     return { label: r.url, tree: r.tree, moreErrors: r.errorCount - r.tree.errors.length };

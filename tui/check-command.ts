@@ -5,8 +5,8 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import { check, refusedCheck, type CheckEntry, type CheckJob, type CheckResult } from "../engine/index.ts";
 import { EXIT_OK, exitCodeForCheck } from "./exit-codes.ts";
 import { count, escapePath } from "./format.ts";
-import { readToken } from "./remote-command.ts";
 import { tlsOptions } from "./tls-flags.ts";
+import { parseTimeout, readToken } from "./remote-command.ts";
 
 export interface CheckIo {
   stdout: NodeJS.WriteStream;
@@ -41,6 +41,10 @@ const CHECK_FLAGS: readonly CheckFlag[] = [
   { name: "tls-ca", type: "string", value: "FILE", help: "a blits:// side: trust the daemon's certificate if this CA (PEM) signed it for the URL's host (instead of pinning)" },
   { name: "tls-fingerprint", type: "string", value: "SHA256:...", help: "a blits:// side: the daemon's key must have this fingerprint; it is recorded in $BLIT_HOME/known_daemons" },
   { name: "tls-accept-new", type: "boolean", help: "a blits:// side: trust a daemon not yet in known_daemons on first use and record its key" },
+  {
+    name: "timeout", type: "string", value: "SECONDS",
+    help: "with a blit:// side: give up when the daemon does not answer for SECONDS (default 60; 0 waits forever)",
+  },
   { name: "json", type: "boolean", help: "print one JSON object on stdout: the missing, extra and differing entries, counts, errors" },
   { name: "help", short: "h", type: "boolean", help: "this help" },
 ];
@@ -158,6 +162,7 @@ export async function checkCommand(args: string[], io: CheckIo): Promise<number>
     try {
       job.options!.authToken = readToken(flag<string>("auth-token-file"), io.env);
       job.options!.tls = tlsOptions({ "tls-ca": flag("tls-ca"), "tls-fingerprint": flag("tls-fingerprint"), "tls-accept-new": flag("tls-accept-new") }, io.env);
+      job.options!.timeout = parseTimeout(flag<string>("timeout"));
       result = await check(job);
     } catch (e) {
       const code = (e as { code?: string }).code;

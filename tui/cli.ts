@@ -29,7 +29,7 @@ Usage:
                                   send SRC to a blitd module
   blit pull blit://HOST:PORT/MODULE[/PATH] DST [--mirror] [--force-grpc] [flags]
                                   fetch from a blitd module into DST
-  blit ls   blit://HOST:PORT[/MODULE[/PATH]]
+  blit ls   blit://HOST:PORT[/MODULE[/PATH]] [--timeout SECONDS] [--json]
                                   list a daemon's modules, or a directory in one
                                   (blits://... for a daemon with TLS: --tls-ca FILE, or its key
                                   pinned in $BLIT_HOME/known_daemons; see 'blit push --help')

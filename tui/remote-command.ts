@@ -54,6 +54,10 @@ const COMMON = `Flags:
       --auth-token-file FILE
                          the daemon's auth token (env BLIT_AUTH_TOKEN holds the token itself)
 ${TLS_HELP}
+      --timeout SECONDS  give up when the daemon shows no progress for SECONDS in any phase
+                         (connect, negotiate, data, the daemon's confirmation, complete): exit 2
+                         naming the daemon and the phase, nothing partial kept. Default 60; 0
+                         waits forever (connecting still gives up after 10 s)
       --progress         show progress on stderr (default when stderr is a terminal)
       --no-progress      no progress display
       --json             print one JSON object (the run report) on stdout
@@ -66,8 +70,9 @@ const EXITS = `Exit codes:
   1    some files failed (each is named on stderr); mirror deleted nothing
   2    the transfer could not run or failed: bad flags or URL, "cannot reach HOST:PORT",
        "auth token rejected", "module 'x' not found", "module 'x' is read-only", or the
-       connection was lost (nothing partial is left under a final name)
-  130  interrupted (Ctrl-C); temporary files removed on both sides`;
+       connection was lost or the daemon stalled past --timeout (nothing partial is left
+       under a final name)
+  130  interrupted (Ctrl-C or SIGTERM); temporary files removed on both sides`;
 
 export const PUSH_HELP = `blit push SRC blit[s]://HOST:PORT/MODULE[/PATH] [flags]
 
@@ -105,11 +110,15 @@ With a module: list a directory of it (type, size, mtime, name), or one file.
 Flags:
       --auth-token-file FILE   the daemon's auth token (env BLIT_AUTH_TOKEN holds the token itself)
 ${TLS_HELP}
+      --timeout SECONDS        give up when the daemon does not answer for SECONDS (default 60;
+                               0 waits forever)
       --json                   print JSON
   -h, --help                   this help
 
+Names, comments and messages from the daemon are shown with control characters escaped (\x1b).
+
 Exit codes: 0 listed; 2 bad URL, "cannot reach HOST:PORT", "auth token rejected",
-"module 'x' not found", or the path does not exist.
+"module 'x' not found", the path does not exist, or no answer within --timeout.
 `;
 
 /** The auth token: --auth-token-file beats BLIT_AUTH_TOKEN; undefined when neither is set. */
@@ -123,6 +132,13 @@ export function readToken(file: string | undefined, env: NodeJS.ProcessEnv): str
   }
   const t = env.BLIT_AUTH_TOKEN?.trim();
   return t || undefined;
+}
+
+/** --timeout SECONDS: a number >= 0 (0: wait forever); undefined when not given (the default, 60). */
+export function parseTimeout(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+(\.\d+)?$/.test(v)) throw new UsageError("BAD_TIMEOUT", `--timeout needs seconds (a number >= 0; 0 waits forever), got '${v}'`);
+  return Number(v);
 }
 
 function isUsage(e: unknown): boolean {
@@ -151,6 +167,7 @@ async function transferCommand(route: "push" | "pull", args: string[], io: Remot
         "force-grpc": { type: "boolean" },
         "auth-token-file": { type: "string" },
         ...TLS_OPTIONS,
+        timeout: { type: "string" },
         bwlimit: { type: "string" },
         xattrs: { type: "boolean", short: "X" },
         acls: { type: "boolean", short: "A" },
@@ -221,6 +238,7 @@ async function transferCommand(route: "push" | "pull", args: string[], io: Remot
       forceGrpc: values["force-grpc"] ?? false,
       authToken: readToken(values["auth-token-file"], io.env),
       tls: tlsOptions(values, io.env),
+      timeout: parseTimeout(values.timeout),
     };
     const json = values.json ?? false;
     const telemetryOn = !values["no-telemetry"] && telemetryEnabled(io.env);
@@ -311,6 +329,7 @@ export async function lsCommand(args: string[], io: RemoteIo): Promise<number> {
       options: {
         "auth-token-file": { type: "string" },
         ...TLS_OPTIONS,
+        timeout: { type: "string" },
         json: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -323,7 +342,7 @@ export async function lsCommand(args: string[], io: RemoteIo): Promise<number> {
       err("ls needs one blit://HOST:PORT[/MODULE[/PATH]] URL; run 'blit ls --help'");
       return EXIT_FATAL;
     }
-    const listing = await listRemote(positionals[0]!, { authToken: readToken(values["auth-token-file"], io.env), tls: tlsOptions(values, io.env) });
+    const listing = await listRemote(positionals[0]!, { authToken: readToken(values["auth-token-file"], io.env), timeout: parseTimeout(values.timeout), tls: tlsOptions(values, io.env) });
     if (values.json) {
       say(JSON.stringify(listing));
       return EXIT_OK;

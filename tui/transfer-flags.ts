@@ -48,6 +48,7 @@ export const TRANSFER_FLAGS: readonly TransferFlag[] = [
   { name: "--tls-ca", value: "FILE", commands: REMOTE },
   { name: "--tls-fingerprint", value: "SHA256:...", commands: REMOTE },
   { name: "--tls-accept-new", commands: REMOTE },
+  { name: "--timeout", value: "SECONDS", commands: REMOTE },
   { name: "--progress", commands: ALL },
   { name: "--no-progress", commands: ALL },
   { name: "--json", commands: ALL },

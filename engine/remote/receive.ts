@@ -508,11 +508,11 @@ export class TreeReceiver implements FrameHandler {
     }
   }
 
-  /** Ends a transfer that broke off: the half-written file's temporary is removed. Idempotent. */
-  abort(reason?: string): void {
+  /** Ends a transfer that broke off: the half-written file's temporary is removed. Idempotent. `reason` becomes a "run" error with `code`. */
+  abort(reason?: string, code = "TRANSFER_ABORTED"): void {
     Atomics.store(this.cancel, 0, 1); // the writer threads stop before their next file
     this.dropCurrent();
-    if (reason && !this.done) this.addError({ path: ".", side: "run", code: "TRANSFER_ABORTED", message: reason });
+    if (reason && !this.done) this.addError({ path: ".", side: "run", code, message: reason });
     this.closeDirs();
   }
 

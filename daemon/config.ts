@@ -28,8 +28,15 @@ export interface DaemonConfig {
   authTokenFile?: string;
   /** The token read from authTokenFile (trimmed). */
   authToken?: string;
-  /** Concurrent transfers the daemon accepts. @default 64 */
+  /** Authenticated client connections, and concurrent transfers, the daemon accepts. @default 64 */
   maxConnections: number;
+  /**
+   * Connections that have not yet made a call that passed the token check, at once; when full,
+   * the oldest of them is closed to make room. Separate from maxConnections. @default 16
+   */
+  maxUnauthenticated: number;
+  /** Seconds a new connection has to make an authenticated call before it is closed. @default 5 */
+  handshakeTimeout: number;
   /** Seconds a transfer (or gRPC connection) may sit idle before it is ended. @default 300 */
   idleTimeout: number;
   /** Seconds a data-plane token stays valid; its listener closes then. @default 10 */
@@ -51,7 +58,7 @@ export class ConfigError extends Error {
 }
 
 const MODULE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-const TOP_KEYS = new Set(["bind", "auth_token_file", "max_connections", "idle_timeout", "token_ttl", "force_grpc_data", "telemetry_dir", "telemetry", "modules"]);
+const TOP_KEYS = new Set(["bind", "auth_token_file", "max_connections", "max_unauthenticated", "handshake_timeout", "idle_timeout", "token_ttl", "force_grpc_data", "telemetry_dir", "telemetry", "modules"]);
 const MODULE_KEYS = new Set(["path", "read_only", "comment", "keep_owners"]);
 
 export interface ConfigOverrides {
@@ -142,6 +149,8 @@ export function normalizeConfig(raw: Record<string, unknown>, base: string, file
     authTokenFile,
     authToken,
     maxConnections: num("max_connections", 64, 1, 100_000),
+    maxUnauthenticated: num("max_unauthenticated", 16, 1, 100_000),
+    handshakeTimeout: num("handshake_timeout", 5, 0.05, 600),
     idleTimeout: num("idle_timeout", 300, 1, 86_400),
     tokenTtl: num("token_ttl", 10, 0.1, 600),
     forceGrpcData: overrides.forceGrpcData || bool("force_grpc_data", false),

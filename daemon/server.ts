@@ -1,7 +1,7 @@
 // blitd: the gRPC service (list, negotiate, complete, data fallback), auth, limits, the idle
 // reaper, stale-temporary cleanup at start, and the daemon's own telemetry.
 import { timingSafeEqual } from "node:crypto";
-import { createServer as createTcpServer, type AddressInfo, type Socket as NetSocket } from "node:net";
+import { createServer as createTcpServer, type AddressInfo } from "node:net";
 import { hostname, release } from "node:os";
 import { join } from "node:path";
 import {
@@ -18,6 +18,7 @@ import {
   peerFeatures, serverOptions, u32List, printable,
 } from "../proto/index.ts";
 import { record, telemetryEnabled, telemetryPath } from "../analytics/index.ts";
+import { Admission } from "./admission.ts";
 import { isLoopback, parseBind, type DaemonConfig, type ModuleConfig } from "./config.ts";
 import { authRejected, DaemonError, moduleNotFound, readOnly, toStatus } from "./errors.ts";
 import {
@@ -360,35 +361,20 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
     },
   };
 
-  const server = new grpc.Server(serverOptions(config.idleTimeout * 1000));
+  // Connections are admitted by daemon/admission.ts: strangers get handshake_timeout and their
+  // own quota (max_unauthenticated); a call that passes the token check authenticates its
+  // connection, up to max_connections of them. Its interceptor checks each call's token and
+  // admission when the call's metadata arrives, before grpc-js reads a message.
+  let injector: ReturnType<grpc.Server["createConnectionInjector"]> | undefined;
+  const admission = new Admission({
+    maxConnections: config.maxConnections, maxUnauthenticated: config.maxUnauthenticated,
+    handshakeTimeoutMs: config.handshakeTimeout * 1000, tokenRequired: !!config.authToken,
+  }, log, (sock) => injector!.injectConnection(sock));
+  const server = new grpc.Server({ ...serverOptions(config.idleTimeout * 1000), interceptors: [admission.interceptor(authorize)] });
   server.addService(blitService(), service as unknown as grpc.UntypedServiceImplementation);
-  // The gRPC port is our own TCP listener that hands each connection to grpc-js (its public
-  // connection injector), so the number of client connections is bounded too: one over
-  // max_connections goes to a second server that answers every call "at its limit" in words,
-  // and is closed a few seconds later.
-  const busy = new grpc.Server(serverOptions(5000));
-  const busyError = () => toStatus(new DaemonError("BUSY", `blitd is at its limit of ${config.maxConnections} client connections (max_connections); try again later`));
-  const busyUnary = (_call: unknown, cb: grpc.sendUnaryData<unknown>) => cb(busyError(), null);
-  busy.addService(blitService(), {
-    ListModules: busyUnary, ListDir: busyUnary, Negotiate: busyUnary, Complete: busyUnary,
-    Data: (call: grpc.ServerDuplexStream<unknown, unknown>) => call.emit("error", busyError()),
-  } as unknown as grpc.UntypedServiceImplementation);
-  const insecure = grpc.ServerCredentials.createInsecure();
-  const injector = server.createConnectionInjector(insecure);
-  const busyInjector = busy.createConnectionInjector(insecure);
-  const live = new Set<NetSocket>();
-  const gate = createTcpServer({ noDelay: true }, (sock) => {
-    sock.on("error", () => {}); // a reset connection ends that connection only
-    if (live.size >= config.maxConnections) {
-      log(`refused a connection from ${sock.remoteAddress}: ${live.size} client connections open (max_connections)`);
-      busyInjector.injectConnection(sock);
-      setTimeout(() => sock.destroy(), 5000).unref?.();
-      return;
-    }
-    live.add(sock);
-    sock.once("close", () => live.delete(sock));
-    injector.injectConnection(sock);
-  });
+  const grpcCredentials = grpc.ServerCredentials.createInsecure();
+  injector = server.createConnectionInjector(grpcCredentials);
+  const gate = createTcpServer({ noDelay: true }, (sock) => admission.accept(sock));
   const boundPort = await new Promise<number>((resolve, reject) => {
     gate.once("error", reject);
     gate.listen(port, host, () => {
@@ -430,11 +416,9 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
       transfers.clear();
       byToken.clear();
       gate.close();
-      injector.destroy();
-      busyInjector.destroy();
-      for (const s of live) s.destroy();
+      injector!.destroy();
+      admission.close();
       server.forceShutdown();
-      busy.forceShutdown();
       await recordChain;
     },
   };

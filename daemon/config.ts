@@ -39,8 +39,16 @@ export interface DaemonConfig {
   handshakeTimeout: number;
   /** Seconds a transfer (or gRPC connection) may sit idle before it is ended. @default 300 */
   idleTimeout: number;
-  /** Seconds a data-plane token stays valid; its listener closes then. @default 10 */
+  /**
+   * Seconds a data-plane token stays valid; its listener closes then, and a transfer whose data
+   * connection never came gives up its slot. @default 10
+   */
   tokenTtl: number;
+  /**
+   * Seconds a transfer whose data ended (or whose token expired unused) waits for its Complete
+   * before it is ended. @default 30
+   */
+  completeTimeout: number;
   /** Send all file data inside gRPC, never a TCP data connection. @default false */
   forceGrpcData: boolean;
   /** Directory of the daemon's telemetry store. @default $BLIT_HOME or the user's data dir */
@@ -58,7 +66,7 @@ export class ConfigError extends Error {
 }
 
 const MODULE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-const TOP_KEYS = new Set(["bind", "auth_token_file", "max_connections", "max_unauthenticated", "handshake_timeout", "idle_timeout", "token_ttl", "force_grpc_data", "telemetry_dir", "telemetry", "modules"]);
+const TOP_KEYS = new Set(["bind", "auth_token_file", "max_connections", "max_unauthenticated", "handshake_timeout", "idle_timeout", "token_ttl", "complete_timeout", "force_grpc_data", "telemetry_dir", "telemetry", "modules"]);
 const MODULE_KEYS = new Set(["path", "read_only", "comment", "keep_owners"]);
 
 export interface ConfigOverrides {
@@ -153,6 +161,7 @@ export function normalizeConfig(raw: Record<string, unknown>, base: string, file
     handshakeTimeout: num("handshake_timeout", 5, 0.05, 600),
     idleTimeout: num("idle_timeout", 300, 1, 86_400),
     tokenTtl: num("token_ttl", 10, 0.1, 600),
+    completeTimeout: num("complete_timeout", 30, 0.1, 86_400),
     forceGrpcData: overrides.forceGrpcData || bool("force_grpc_data", false),
     telemetryDir,
     telemetry: bool("telemetry", true),

@@ -22,8 +22,9 @@ import { Admission } from "./admission.ts";
 import { isLoopback, parseBind, type DaemonConfig, type ModuleConfig } from "./config.ts";
 import { authRejected, DaemonError, moduleNotFound, readOnly, toStatus } from "./errors.ts";
 import {
-  acceptChannel, openPullSource, openPushTarget, singleDstTree, TargetError, Transfer, walkFd, type TransferOptions,
+  acceptChannel, openPullSource, openPushTarget, singleDstTree, slotsHeld, TargetError, Transfer, walkFd, type TransferOptions,
 } from "./transfers.ts";
+import { startReaper } from "./deadlines.ts";
 
 export interface DaemonHandle {
   /** The bound gRPC port (useful with port 0). */
@@ -100,6 +101,7 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
     bindHost: host,
     tokenTtlMs: config.tokenTtl * 1000,
     forceGrpcData: config.forceGrpcData,
+    helloTimeoutMs: config.handshakeTimeout * 1000,
     onRemove: (t: Transfer) => byToken.delete(t.tokenHex),
     log,
   };
@@ -221,7 +223,7 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
       if (direction === "push" && mod.readOnly) throw readOnly(mod.name);
       const path = checkPath(String(req.path ?? ""), "remote path", true);
       const opts = normalizeOpts(req.options, direction, peerFeatures(req.features), mod);
-      if (transfers.size >= config.maxConnections) {
+      if (slotsHeld(transfers.values()) >= config.maxConnections) {
         throw new DaemonError("BUSY", `blitd is at its limit of ${config.maxConnections} concurrent transfers (max_connections); try again later`);
       }
       const peer = call.getPeer();
@@ -384,30 +386,22 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
     });
   });
 
-  // Idle transfers are ended: a client that vanished between Negotiate and Complete.
-  const reaper = setInterval(() => {
-    const now = Date.now();
-    for (const t of transfers.values()) {
-      // A transfer whose data connection broke (client killed) waits 30 s for its Complete at most.
-      const limitMs = t.dataState === "failed" ? Math.min(30_000, config.idleTimeout * 1000) : config.idleTimeout * 1000;
-      if (now - t.lastActivity > limitMs) {
-        log(`transfer ${t.id}: idle for ${config.idleTimeout} s; ended`);
-        t.abort(`idle for more than ${config.idleTimeout} s`);
-        transfers.delete(t.id);
-        byToken.delete(t.tokenHex);
-        if (t.direction === "push") t.receiver!.finish({ interrupted: true });
-        t.release();
-      }
-    }
-  }, 1000);
-  // The reaper also keeps the process alive: the gRPC server's socket may be unref'd under Bun.
+  // Every transfer has a deadline (daemon/deadlines.ts): a client that vanished between
+  // Negotiate and Complete, or never meant to finish, holds nothing for long.
+  const forget = (t: Transfer) => {
+    transfers.delete(t.id);
+    byToken.delete(t.tokenHex);
+  };
+  const stopReaper = startReaper(() => transfers.values(), {
+    idleMs: config.idleTimeout * 1000, completeMs: config.completeTimeout * 1000,
+  }, forget, log);
 
   return {
     port: boundPort,
     host,
     activeTransfers: () => transfers.size,
     async close() {
-      clearInterval(reaper);
+      stopReaper();
       for (const t of transfers.values()) {
         t.abort("daemon stopping");
         if (t.direction === "push") t.receiver!.finish({ interrupted: true });

@@ -168,6 +168,25 @@ export function normalizeConfig(raw: Record<string, unknown>, base: string, file
   };
 }
 
+/**
+ * What an operator should fix in a config that still works, one sentence each (blitd logs them
+ * at start): today, a token file that group or others may read or write.
+ */
+export function configWarnings(config: DaemonConfig): string[] {
+  const warnings: string[] = [];
+  const file = config.authTokenFile;
+  if (file) {
+    let mode = 0;
+    try {
+      mode = statSync(file).mode & 0o777;
+    } catch {}
+    if (mode & 0o077) {
+      warnings.push(`auth_token_file '${file}' is open to group or others (mode ${mode.toString(8).padStart(4, "0")}): whoever can read it can use every module; run 'chmod 600 ${file}'`);
+    }
+  }
+  return warnings;
+}
+
 /** "host:port" or "[v6]:port" -> parts. Throws ConfigError. */
 export function parseBind(bind: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(bind);

@@ -15,7 +15,7 @@ Flags:
                          IPv6 as [::1]:9031; port 0 picks a free port. A non-loopback address
                          requires auth_token_file in the config.
       --force-grpc-data  carry file data inside gRPC streams, never on a TCP data connection
-  -q, --quiet            log nothing but errors
+  -q, --quiet            log nothing but errors and warnings
   -V, --version          print the version
   -h, --help             this help
 
@@ -68,7 +68,7 @@ async function main(): Promise<number> {
     throw err;
   }
   const log = (msg: string) => {
-    if (!values.quiet || msg.startsWith("error")) process.stderr.write(`blitd: ${msg}\n`);
+    if (!values.quiet || msg.startsWith("error") || msg.startsWith("warning")) process.stderr.write(`blitd: ${msg}\n`);
   };
   let handle;
   try {

@@ -19,7 +19,7 @@ import {
 } from "../proto/index.ts";
 import { record, telemetryEnabled, telemetryPath } from "../analytics/index.ts";
 import { Admission } from "./admission.ts";
-import { isLoopback, parseBind, type DaemonConfig, type ModuleConfig } from "./config.ts";
+import { configWarnings, isLoopback, parseBind, type DaemonConfig, type ModuleConfig } from "./config.ts";
 import { authRejected, DaemonError, moduleNotFound, readOnly, toStatus } from "./errors.ts";
 import {
   acceptChannel, openPullSource, openPushTarget, singleDstTree, slotsHeld, TargetError, Transfer, walkFd, type TransferOptions,
@@ -78,6 +78,7 @@ export function removeStaleTemps(mod: ModuleConfig): number {
 export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () => {}): Promise<DaemonHandle> {
   const { host, port } = parseBind(config.bind);
   if (!isLoopback(host) && !config.authToken) throw new DaemonError("AUTH", `binding ${config.bind} requires auth_token_file`);
+  for (const w of configWarnings(config)) log(`warning: ${w}`);
   for (const m of config.modules.values()) {
     if (!m.readOnly) {
       const n = removeStaleTemps(m);

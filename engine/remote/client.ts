@@ -152,6 +152,15 @@ function waitReady(client: Client, u: RemoteUrl, seconds: number): Promise<void>
   });
 }
 
+/**
+ * Makes one authenticated call right after connecting: blitd closes a connection that has made
+ * no authenticated call within its handshake_timeout (a few seconds), and a push walks its
+ * source before it negotiates. A rejected token is also reported before that walk.
+ */
+function authenticateConnection(client: Client, md: grpc.Metadata, u: RemoteUrl): Promise<unknown> {
+  return call(client, "ListModules", {}, md, u);
+}
+
 /** Lists a daemon's modules (URL without module) or a directory of a module. */
 export async function listRemote(url: string, opts: { authToken?: string; connectTimeout?: number } = {}): Promise<RemoteListing> {
   const u = parseRemoteUrl(url, { needModule: false });
@@ -375,6 +384,7 @@ export async function runRemote(job: RemoteJob, hooks: RemoteHooks = {}): Promis
 
   try {
     await waitReady(client, u, job.connectTimeout ?? 10);
+    await authenticateConnection(client, md, u);
     if (job.route === "push") await push();
     else await pull();
   } catch (e) {

@@ -210,3 +210,19 @@ describe("every transfer slot and data port has a deadline", () => {
     }
   });
 });
+
+describe("a client that walks before it negotiates", () => {
+  test("a push whose source walk outlasts handshake_timeout is not cut off (the client authenticates its connection first)", { timeout: 60_000 }, async () => {
+    const { d, dir } = await plainDaemon("handshake_timeout = 0.05");
+    // a source walk far longer than 0.05 s: 2000 entries, each matched against 900 --exclude globs
+    const src = join(dir, "src");
+    for (let k = 0; k < 4; k++) {
+      mkdirSync(join(src, `d${k}`), { recursive: true });
+      for (let i = 0; i < 500; i++) writeFileSync(join(src, `d${k}`, `f${i}`), "");
+    }
+    const excludes = Array.from({ length: 900 }, (_, k) => ["--exclude", `*.nomatch-${k}-*[0-9]`]).flat();
+    const push = await blit(["push", src, `blit://127.0.0.1:${d.port}/m/big`, "--dry-run", ...excludes]);
+    expect(push.stderr).toBe("");
+    expect(push.code).toBe(0);
+  });
+});

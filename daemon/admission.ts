@@ -110,7 +110,12 @@ export class Admission {
   authenticate(peer: string): boolean {
     if (this.clients.has(peer)) return true;
     const conn = this.strangers.get(peer);
-    if (!conn) return true; // closing already (or not accepted here): nothing to count
+    if (!conn) {
+      // Closing already; or grpc-js named the peer otherwise than the socket did, which would
+      // leave that connection to its handshake deadline: say so rather than fail in silence.
+      this.note("unmatched", `warning: a call from ${peer} matches no open connection (it may have just closed)`);
+      return true;
+    }
     if (this.clients.size >= this.limits.maxConnections) return false;
     clearTimeout(conn.timer);
     this.strangers.delete(peer);

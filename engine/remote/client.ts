@@ -157,8 +157,14 @@ function waitReady(client: Client, u: RemoteUrl, seconds: number): Promise<void>
  * no authenticated call within its handshake_timeout (a few seconds), and a push walks its
  * source before it negotiates. A rejected token is also reported before that walk.
  */
-function authenticateConnection(client: Client, md: grpc.Metadata, u: RemoteUrl): Promise<unknown> {
-  return call(client, "ListModules", {}, md, u);
+function authenticateConnection(client: Client, md: grpc.Metadata, u: RemoteUrl): Promise<void> {
+  return new Promise<void>((resolveCall, reject) => {
+    client.ListModules({}, md, { deadline: Date.now() + RPC_DEADLINE_MS }, (err: grpc.ServiceError | null) => {
+      // A peer without ListModules (a minimal or test daemon) has no handshake to satisfy.
+      if (!err || err.code === grpc.status.UNIMPLEMENTED) resolveCall();
+      else reject(fromGrpc(err, u));
+    });
+  });
 }
 
 /** Lists a daemon's modules (URL without module) or a directory of a module. */

@@ -27,7 +27,7 @@ const STALE_TEMP_MS = 60 * 60 * 1000;
 /** Writes `report` to `<spoolDir>/<id>.json` atomically and returns that path. Throws on failure. */
 export function spoolReport(spoolDir: string, report: RunReport): string {
   const content = JSON.stringify(report);
-  mkdirSync(spoolDir, { recursive: true });
+  mkdirSync(spoolDir, { recursive: true, mode: 0o700 });
   const name = `${spoolName(report.id)}.json`;
   const finalPath = join(spoolDir, name);
   const tempPath = join(spoolDir, `.${name}.${process.pid}.${Buffer.from(crypto.getRandomValues(new Uint8Array(4))).toString("hex")}.tmp`);

@@ -2,7 +2,7 @@
 // the spool, so readers always see runs that were spooled while the file was busy.
 // DuckDB lets one process at a time open a file for writing; inside this process, uses of one
 // file are queued so they never overlap either.
-import { mkdirSync, statSync } from "node:fs";
+import { chmodSync, mkdirSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import type { DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import { preloadTelemetry } from "./duckdb-module.ts";
@@ -82,6 +82,23 @@ async function useStore<T>(path: string, use: (store: OpenStore) => Promise<T>, 
     if (conn) await skipCheckpointIfWalSmall(conn, path);
     conn?.closeSync();
     instance.closeSync();
+    keepPrivate(path); // the WAL this use wrote, kept for the next open
+  }
+}
+
+/**
+ * The store holds paths, hosts and peer addresses: only its owner may read it. DuckDB creates
+ * the file and its write-ahead log with the process umask (0644 usually) and recreates the WAL
+ * as it likes, so both are set to 0600 after each open and each close (an older 0644 store is
+ * fixed on its next use), and a directory made for the store is 0700.
+ */
+function keepPrivate(path: string): void {
+  for (const file of [path, `${path}.wal`]) {
+    try {
+      chmodSync(file, 0o600);
+    } catch {
+      // not there (no WAL), or not ours to change: nothing to do
+    }
   }
 }
 
@@ -97,14 +114,16 @@ async function skipCheckpointIfWalSmall(conn: DuckDBConnection, path: string): P
 
 async function openInstance(path: string, busyTimeoutMs: number): Promise<DuckDBInstance> {
   try {
-    mkdirSync(dirname(path), { recursive: true });
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   } catch (err) {
     throw unavailable(path, err);
   }
   const deadline = Date.now() + busyTimeoutMs;
   for (;;) {
     try {
-      return await (await preloadTelemetry()).DuckDBInstance.create(path);
+      const instance = await (await preloadTelemetry()).DuckDBInstance.create(path);
+      keepPrivate(path);
+      return instance;
     } catch (err) {
       if (!isLockConflict(err)) throw unavailable(path, err);
       const left = deadline - Date.now();

@@ -29,12 +29,27 @@ export interface DaemonConfig {
   authTokenFile?: string;
   /** The token read from authTokenFile (trimmed). */
   authToken?: string;
-  /** Concurrent transfers the daemon accepts. @default 64 */
+  /** Authenticated client connections, and concurrent transfers, the daemon accepts. @default 64 */
   maxConnections: number;
+  /**
+   * Connections that have not yet made a call that passed the token check, at once; when full,
+   * the oldest of them is closed to make room. Separate from maxConnections. @default 16
+   */
+  maxUnauthenticated: number;
+  /** Seconds a new connection has to make an authenticated call before it is closed. @default 5 */
+  handshakeTimeout: number;
   /** Seconds a transfer (or gRPC connection) may sit idle before it is ended. @default 300 */
   idleTimeout: number;
-  /** Seconds a data-plane token stays valid; its listener closes then. @default 10 */
+  /**
+   * Seconds a data-plane token stays valid; its listener closes then, and a transfer whose data
+   * connection never came gives up its slot. @default 10
+   */
   tokenTtl: number;
+  /**
+   * Seconds a transfer whose data ended (or whose token expired unused) waits for its Complete
+   * before it is ended. @default 30
+   */
+  completeTimeout: number;
   /** Send all file data inside gRPC, never a TCP data connection. @default false */
   forceGrpcData: boolean;
   /** Directory of the daemon's telemetry store. @default $BLIT_HOME or the user's data dir */
@@ -56,7 +71,7 @@ export class ConfigError extends Error {
 }
 
 const MODULE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-const TOP_KEYS = new Set(["bind", "auth_token_file", "max_connections", "idle_timeout", "token_ttl", "force_grpc_data", "telemetry_dir", "telemetry", "modules"]);
+const TOP_KEYS = new Set(["bind", "auth_token_file", "max_connections", "max_unauthenticated", "handshake_timeout", "idle_timeout", "token_ttl", "complete_timeout", "force_grpc_data", "telemetry_dir", "telemetry", "modules"]);
 for (const k of TLS_CONFIG_KEYS) TOP_KEYS.add(k); // daemon/tls.ts reads them
 const MODULE_KEYS = new Set(["path", "read_only", "comment", "keep_owners"]);
 
@@ -151,14 +166,36 @@ export function normalizeConfig(raw: Record<string, unknown>, base: string, file
     authTokenFile,
     authToken,
     maxConnections: num("max_connections", 64, 1, 100_000),
+    maxUnauthenticated: num("max_unauthenticated", 16, 1, 100_000),
+    handshakeTimeout: num("handshake_timeout", 5, 0.05, 600),
     idleTimeout: num("idle_timeout", 300, 1, 86_400),
     tokenTtl: num("token_ttl", 10, 0.1, 600),
+    completeTimeout: num("complete_timeout", 30, 0.1, 86_400),
     forceGrpcData: overrides.forceGrpcData || bool("force_grpc_data", false),
     telemetryDir,
     telemetry: bool("telemetry", true),
     tls,
     allowPlaintext,
   };
+}
+
+/**
+ * What an operator should fix in a config that still works, one sentence each (blitd logs them
+ * at start): today, a token file that group or others may read or write.
+ */
+export function configWarnings(config: DaemonConfig): string[] {
+  const warnings: string[] = [];
+  const file = config.authTokenFile;
+  if (file) {
+    let mode = 0;
+    try {
+      mode = statSync(file).mode & 0o777;
+    } catch {}
+    if (mode & 0o077) {
+      warnings.push(`auth_token_file '${file}' is open to group or others (mode ${mode.toString(8).padStart(4, "0")}): whoever can read it can use every module; run 'chmod 600 ${file}'`);
+    }
+  }
+  return warnings;
 }
 
 /** "host:port" or "[v6]:port" -> parts. Throws ConfigError. */

@@ -17,7 +17,7 @@ Flags:
                          requires auth_token_file in the config, and TLS (tls_cert_file,
                          tls_key_file) unless allow_plaintext = true.
       --force-grpc-data  carry file data inside gRPC streams, never on a TCP data connection
-  -q, --quiet            log nothing but errors
+  -q, --quiet            log nothing but errors and warnings
   -V, --version          print the version
   -h, --help             this help
 
@@ -71,7 +71,7 @@ async function main(): Promise<number> {
     throw err;
   }
   const log = (msg: string) => {
-    if (!values.quiet || msg.startsWith("error")) process.stderr.write(`blitd: ${msg}\n`);
+    if (!values.quiet || msg.startsWith("error") || msg.startsWith("warning")) process.stderr.write(`blitd: ${msg}\n`);
   };
   let handle;
   try {

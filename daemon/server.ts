@@ -1,7 +1,7 @@
 // blitd: the gRPC service (list, negotiate, complete, data fallback), auth, limits, the idle
 // reaper, stale-temporary cleanup at start, and the daemon's own telemetry.
 import { timingSafeEqual } from "node:crypto";
-import { createServer as createTcpServer, type AddressInfo, type Socket as NetSocket } from "node:net";
+import { createServer as createTcpServer, type AddressInfo } from "node:net";
 import { hostname, release } from "node:os";
 import { join } from "node:path";
 import {
@@ -18,12 +18,14 @@ import {
   peerFeatures, serverOptions, u32List, printable,
 } from "../proto/index.ts";
 import { record, telemetryEnabled, telemetryPath } from "../analytics/index.ts";
-import { isLoopback, parseBind, type DaemonConfig, type ModuleConfig } from "./config.ts";
+import { Admission } from "./admission.ts";
+import { configWarnings, isLoopback, parseBind, type DaemonConfig, type ModuleConfig } from "./config.ts";
 import { dataPlaneTls, grpcServerCredentials } from "./tls.ts";
 import { authRejected, DaemonError, moduleNotFound, readOnly, toStatus } from "./errors.ts";
 import {
-  acceptChannel, openPullSource, openPushTarget, singleDstTree, TargetError, Transfer, walkFd, type TransferOptions,
+  acceptChannel, openPullSource, openPushTarget, singleDstTree, slotsHeld, TargetError, Transfer, walkFd, type TransferOptions,
 } from "./transfers.ts";
+import { startReaper } from "./deadlines.ts";
 
 export interface DaemonHandle {
   /** The bound gRPC port (useful with port 0). */
@@ -77,6 +79,7 @@ export function removeStaleTemps(mod: ModuleConfig): number {
 export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () => {}): Promise<DaemonHandle> {
   const { host, port } = parseBind(config.bind);
   if (!isLoopback(host) && !config.authToken) throw new DaemonError("AUTH", `binding ${config.bind} requires auth_token_file`);
+  for (const w of configWarnings(config)) log(`warning: ${w}`);
   for (const m of config.modules.values()) {
     if (!m.readOnly) {
       const n = removeStaleTemps(m);
@@ -101,6 +104,7 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
     tokenTtlMs: config.tokenTtl * 1000,
     forceGrpcData: config.forceGrpcData,
     tls: dataPlaneTls(config.tls),
+    helloTimeoutMs: config.handshakeTimeout * 1000,
     onRemove: (t: Transfer) => byToken.delete(t.tokenHex),
     log,
   };
@@ -222,7 +226,7 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
       if (direction === "push" && mod.readOnly) throw readOnly(mod.name);
       const path = checkPath(String(req.path ?? ""), "remote path", true);
       const opts = normalizeOpts(req.options, direction, peerFeatures(req.features), mod);
-      if (transfers.size >= config.maxConnections) {
+      if (slotsHeld(transfers.values()) >= config.maxConnections) {
         throw new DaemonError("BUSY", `blitd is at its limit of ${config.maxConnections} concurrent transfers (max_connections); try again later`);
       }
       const peer = call.getPeer();
@@ -362,35 +366,20 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
     },
   };
 
-  const server = new grpc.Server(serverOptions(config.idleTimeout * 1000));
+  // Connections are admitted by daemon/admission.ts: strangers get handshake_timeout and their
+  // own quota (max_unauthenticated); a call that passes the token check authenticates its
+  // connection, up to max_connections of them. Its interceptor checks each call's token and
+  // admission when the call's metadata arrives, before grpc-js reads a message.
+  let injector: ReturnType<grpc.Server["createConnectionInjector"]> | undefined;
+  const admission = new Admission({
+    maxConnections: config.maxConnections, maxUnauthenticated: config.maxUnauthenticated,
+    handshakeTimeoutMs: config.handshakeTimeout * 1000, tokenRequired: !!config.authToken,
+  }, log, (sock) => injector!.injectConnection(sock));
+  const server = new grpc.Server({ ...serverOptions(config.idleTimeout * 1000), interceptors: [admission.interceptor(authorize)] });
   server.addService(blitService(), service as unknown as grpc.UntypedServiceImplementation);
-  // The gRPC port is our own TCP listener that hands each connection to grpc-js (its public
-  // connection injector), so the number of client connections is bounded too: one over
-  // max_connections goes to a second server that answers every call "at its limit" in words,
-  // and is closed a few seconds later.
-  const busy = new grpc.Server(serverOptions(5000));
-  const busyError = () => toStatus(new DaemonError("BUSY", `blitd is at its limit of ${config.maxConnections} client connections (max_connections); try again later`));
-  const busyUnary = (_call: unknown, cb: grpc.sendUnaryData<unknown>) => cb(busyError(), null);
-  busy.addService(blitService(), {
-    ListModules: busyUnary, ListDir: busyUnary, Negotiate: busyUnary, Complete: busyUnary,
-    Data: (call: grpc.ServerDuplexStream<unknown, unknown>) => call.emit("error", busyError()),
-  } as unknown as grpc.UntypedServiceImplementation);
-  const credentials = grpcServerCredentials(config.tls); // TLS 1.3 with tls_cert_file, else plaintext
-  const injector = server.createConnectionInjector(credentials);
-  const busyInjector = busy.createConnectionInjector(credentials);
-  const live = new Set<NetSocket>();
-  const gate = createTcpServer({ noDelay: true }, (sock) => {
-    sock.on("error", () => {}); // a reset connection ends that connection only
-    if (live.size >= config.maxConnections) {
-      log(`refused a connection from ${sock.remoteAddress}: ${live.size} client connections open (max_connections)`);
-      busyInjector.injectConnection(sock);
-      setTimeout(() => sock.destroy(), 5000).unref?.();
-      return;
-    }
-    live.add(sock);
-    sock.once("close", () => live.delete(sock));
-    injector.injectConnection(sock);
-  });
+  const grpcCredentials = grpcServerCredentials(config.tls); // TLS 1.3 with tls_cert_file, else plaintext
+  injector = server.createConnectionInjector(grpcCredentials);
+  const gate = createTcpServer({ noDelay: true }, (sock) => admission.accept(sock));
   const boundPort = await new Promise<number>((resolve, reject) => {
     gate.once("error", reject);
     gate.listen(port, host, () => {
@@ -400,30 +389,22 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
     });
   });
 
-  // Idle transfers are ended: a client that vanished between Negotiate and Complete.
-  const reaper = setInterval(() => {
-    const now = Date.now();
-    for (const t of transfers.values()) {
-      // A transfer whose data connection broke (client killed) waits 30 s for its Complete at most.
-      const limitMs = t.dataState === "failed" ? Math.min(30_000, config.idleTimeout * 1000) : config.idleTimeout * 1000;
-      if (now - t.lastActivity > limitMs) {
-        log(`transfer ${t.id}: idle for ${config.idleTimeout} s; ended`);
-        t.abort(`idle for more than ${config.idleTimeout} s`);
-        transfers.delete(t.id);
-        byToken.delete(t.tokenHex);
-        if (t.direction === "push") t.receiver!.finish({ interrupted: true });
-        t.release();
-      }
-    }
-  }, 1000);
-  // The reaper also keeps the process alive: the gRPC server's socket may be unref'd under Bun.
+  // Every transfer has a deadline (daemon/deadlines.ts): a client that vanished between
+  // Negotiate and Complete, or never meant to finish, holds nothing for long.
+  const forget = (t: Transfer) => {
+    transfers.delete(t.id);
+    byToken.delete(t.tokenHex);
+  };
+  const stopReaper = startReaper(() => transfers.values(), {
+    idleMs: config.idleTimeout * 1000, completeMs: config.completeTimeout * 1000,
+  }, forget, log);
 
   return {
     port: boundPort,
     host,
     activeTransfers: () => transfers.size,
     async close() {
-      clearInterval(reaper);
+      stopReaper();
       for (const t of transfers.values()) {
         t.abort("daemon stopping");
         if (t.direction === "push") t.receiver!.finish({ interrupted: true });
@@ -432,11 +413,9 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
       transfers.clear();
       byToken.clear();
       gate.close();
-      injector.destroy();
-      busyInjector.destroy();
-      for (const s of live) s.destroy();
+      injector!.destroy();
+      admission.close();
       server.forceShutdown();
-      busy.forceShutdown();
       await recordChain;
     },
   };

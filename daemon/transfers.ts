@@ -3,7 +3,7 @@
 // token_ttl seconds; the listener closes when the token is used or expires. A transfer idle for
 // idle_timeout is ended and its temporaries removed. Nothing a peer sends can end the daemon:
 // every failure ends that transfer only.
-import type { TCPSocketListener, TLSOptions } from "bun";
+import type { Socket, SocketHandler, TCPSocketListener, TLSOptions } from "bun";
 import { timingSafeEqual } from "node:crypto";
 import {
   ChannelClosedError, resolveChecks, sameFrames, sendFiles, SocketChannel, TreeReceiver,
@@ -59,13 +59,20 @@ export interface TransferEnv {
   forceGrpcData: boolean;
   /** The daemon's certificate for the data-plane listeners (daemon/tls.ts); undefined: plaintext. */
   tls?: TLSOptions;
+  /** How long a socket on the data port has to send HELLO (handshake_timeout). */
+  helloTimeoutMs: number;
   /** Called when the transfer saw activity (bytes, RPCs). */
   onRemove(t: Transfer): void;
   log(msg: string): void;
 }
 
-const HELLO_TIMEOUT_MS = 3000;
+/**
+ * Sockets on one data port that have not sent HELLO yet, at once; one more closes the oldest of
+ * them, so idle sockets can delay the client that holds the token but never lock it out.
+ */
 const MAX_PENDING_SOCKETS = 8;
+
+type DataSocket = Socket<{ ch: SocketChannel; timer?: ReturnType<typeof setTimeout> }>;
 
 /** Why a walk of the receiving side found the target unusable. */
 export class TargetError extends Error {
@@ -161,6 +168,17 @@ export function acceptChannel(ch: Channel, resolve: (token: Uint8Array) => Trans
   });
 }
 
+/**
+ * Transfers that hold one of the max_connections transfer slots: those that may still move data
+ * (waiting for their data connection, or moving data). One whose token expired unused, or whose
+ * data ended, only waits for its Complete (for complete_timeout at most; see deadlines.ts).
+ */
+export function slotsHeld(transfers: Iterable<Transfer>): number {
+  let n = 0;
+  for (const t of transfers) if (t.holdsSlot) n++;
+  return n;
+}
+
 export class Transfer {
   readonly id = crypto.randomUUID();
   readonly token = new Uint8Array(crypto.getRandomValues(new Uint8Array(TOKEN_BYTES)));
@@ -170,6 +188,8 @@ export class Transfer {
   dataState: DataState = "waiting";
   transport: "tcp" | "grpc" | "none" = "none";
   lastActivity = Date.now();
+  /** When the data ended (done or failed) or the token expired unused; then only Complete is awaited. */
+  dataEndedAt: number | undefined;
   listener: TCPSocketListener<any> | undefined;
   receiver: TreeReceiver | undefined;
   /** pull: what was sent. */
@@ -178,7 +198,8 @@ export class Transfer {
   transferMs = 0;
   private dataT0 = 0;
   private channel: Channel | undefined;
-  private pendingSockets = 0;
+  /** Data-port sockets that have not sent HELLO yet, oldest first. */
+  private readonly pendingSockets = new Set<SocketChannel>();
   private resolveData!: () => void;
   readonly dataDone: Promise<void>;
   private ttlTimer: ReturnType<typeof setTimeout> | undefined;
@@ -212,49 +233,66 @@ export class Transfer {
     this.lastActivity = Date.now();
   }
 
+  get holdsSlot(): boolean {
+    return this.dataState === "waiting" || this.dataState === "active";
+  }
+
   /** Opens the one-time TCP listener (unless gRPC data is forced) and starts the token clock. */
   openDataPlane(): number {
     this.ttlTimer = setTimeout(() => this.expire(), this.env.tokenTtlMs);
     if (this.env.forceGrpcData) return 0;
-    const self = this;
-    this.listener = Bun.listen<{ ch: SocketChannel; timer?: ReturnType<typeof setTimeout> }>({
-      hostname: this.env.bindHost,
-      port: 0,
-      tls: this.env.tls,
-      socket: {
-        open(socket) {
-          const ch = new SocketChannel(socket, !!self.env.tls);
-          socket.data = { ch };
-          if (self.dataState !== "waiting" || self.pendingSockets >= MAX_PENDING_SOCKETS) {
-            ch.destroy("not accepting");
-            return;
-          }
-          self.pendingSockets++;
-          socket.data.timer = setTimeout(() => ch.destroy("no HELLO in time"), HELLO_TIMEOUT_MS);
-          acceptChannel(ch, (tok) => (self.tokenMatches(tok) ? self : undefined), () => {
-            clearTimeout(socket.data.timer);
-            self.pendingSockets--;
-          }, self.env.log);
-        },
-        data(socket, chunk) {
-          socket.data?.ch.onData(chunk);
-        },
-        drain(socket) {
-          socket.data?.ch.onDrain();
-        },
-        end(socket) {
-          socket.data?.ch.onEnd();
-        },
-        close(socket, err) {
-          if (socket.data?.timer) clearTimeout(socket.data.timer);
-          socket.data?.ch.onClose(err);
-        },
-        error(socket, err) {
-          socket.data?.ch.onClose(err);
-        },
-      },
-    });
+    this.listener = Bun.listen({ hostname: this.env.bindHost, port: 0, tls: this.env.tls, socket: this.dataSocketHandler() });
     return this.listener.port;
+  }
+
+  /**
+   * The data port's socket events. Every socket gets helloTimeoutMs to present the token; the
+   * listener keeps accepting until the token is used or expires, and at most
+   * MAX_PENDING_SOCKETS wait for HELLO at once (one more closes the oldest).
+   */
+  private dataSocketHandler(): SocketHandler<DataSocket["data"]> {
+    const self = this;
+    return {
+      open(socket: DataSocket) {
+        const ch = new SocketChannel(socket, !!self.env.tls);
+        socket.data = { ch };
+        if (self.dataState !== "waiting") {
+          ch.destroy("not accepting");
+          return;
+        }
+        self.admitPendingSocket(ch);
+        socket.data.timer = setTimeout(() => ch.destroy("no HELLO in time"), self.env.helloTimeoutMs);
+        acceptChannel(ch, (tok) => (self.tokenMatches(tok) ? self : undefined), () => {
+          clearTimeout(socket.data.timer);
+          self.pendingSockets.delete(ch);
+        }, self.env.log);
+      },
+      data(socket: DataSocket, chunk) {
+        socket.data?.ch.onData(chunk);
+      },
+      drain(socket: DataSocket) {
+        socket.data?.ch.onDrain();
+      },
+      end(socket: DataSocket) {
+        socket.data?.ch.onEnd();
+      },
+      close(socket: DataSocket, err) {
+        if (socket.data?.timer) clearTimeout(socket.data.timer);
+        socket.data?.ch.onClose(err);
+      },
+      error(socket: DataSocket, err) {
+        socket.data?.ch.onClose(err);
+      },
+    };
+  }
+
+  private admitPendingSocket(ch: SocketChannel): void {
+    if (this.pendingSockets.size >= MAX_PENDING_SOCKETS) {
+      const oldest = this.pendingSockets.values().next().value!;
+      this.pendingSockets.delete(oldest);
+      oldest.destroy("too many connections waiting to send HELLO");
+    }
+    this.pendingSockets.add(ch);
   }
 
   /** The token matches (constant time) and is still unused and unexpired. */
@@ -299,6 +337,7 @@ export class Transfer {
   private dataFinished(state: "done" | "failed", why?: string): void {
     if (this.dataState !== "active") return;
     this.dataState = state;
+    this.dataEndedAt = Date.now();
     if (why) this.failure ??= why;
     this.transferMs = performance.now() - this.dataT0;
     this.resolveData();
@@ -380,6 +419,7 @@ export class Transfer {
     this.closeListener();
     if (this.dataState === "waiting") {
       this.dataState = "expired";
+      this.dataEndedAt = Date.now();
       this.env.onRemove(this);
       this.resolveData();
     }

@@ -11,7 +11,7 @@ import type { RunReport } from "../report.ts";
 import { VERSION } from "../version.ts";
 import type { Tree } from "../walk.ts";
 import type { TlsClientOptions } from "./tls.ts";
-import { call, connectSeconds, DEFAULT_TIMEOUT_S, metadataFor, openClient, RemoteError, RemoteSession, waitReady, type RemoteHooks, type RemoteJob } from "./session.ts";
+import { authenticateConnection, call, connectSeconds, DEFAULT_TIMEOUT_S, metadataFor, openClient, RemoteError, RemoteSession, waitReady, type RemoteHooks, type RemoteJob } from "./session.ts";
 import { push } from "./push.ts";
 import { pull } from "./pull.ts";
 const { existsSync, statSync } = nameFs;
@@ -116,6 +116,7 @@ export async function runRemote(job: RemoteJob, hooks: RemoteHooks = {}): Promis
   const s = new RemoteSession(job, u, local, hooks.signal);
   try {
     await s.untilInterrupted(waitReady(s.client, u, connectSeconds(s.timeout, job.connectTimeout)));
+    await authenticateConnection(s);
     if (job.route === "push") await push(s, hooks);
     else await pull(s, hooks);
   } catch (e) {

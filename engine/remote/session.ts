@@ -157,6 +157,27 @@ export function call<Res>(client: Client, method: string, req: unknown, md: grpc
   });
 }
 
+/**
+ * Makes one authenticated call right after connecting: blitd closes a connection that has made
+ * no authenticated call within its handshake_timeout (a few seconds), and a push walks its
+ * source before it negotiates. A rejected token is also reported before that walk. A peer
+ * without ListModules (a minimal or test daemon) has no handshake to satisfy.
+ */
+export function authenticateConnection(s: RemoteSession): Promise<void> {
+  const limit = s.limit("authenticating (ListModules)");
+  return new Promise<void>((resolveCall, reject) => {
+    const deadline = limit.seconds > 0 ? Date.now() + limit.seconds * 1000 : Infinity;
+    let off = () => {};
+    const c = s.client.ListModules({}, s.md, { deadline }, (err: grpc.ServiceError | null) => {
+      off();
+      if (!err || err.code === grpc.status.UNIMPLEMENTED) resolveCall();
+      else if (err.code === grpc.status.DEADLINE_EXCEEDED) reject(new RemoteError("TIMEOUT", stallMessage(s.u, limit)));
+      else reject(fromGrpc(err, s.u));
+    });
+    off = s.onInterrupt(() => c.cancel());
+  });
+}
+
 /** Resolves once the gRPC channel is connected; fails at the first failed attempt (no retry loop). */
 export function waitReady(client: Client, u: RemoteUrl, seconds: number): Promise<void> {
   const channel = client.getChannel();

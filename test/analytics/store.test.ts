@@ -194,3 +194,25 @@ describe("migrations", () => {
     expect((await listRuns({ path: store.path })).map((r) => r.id)).toEqual([report.id]);
   });
 });
+
+describe("file modes", () => {
+  test("the store, its WAL and a directory made for it are owner-only under umask 022; an older 0644 store is fixed on its next use", async () => {
+    const { chmodSync } = await import("node:fs");
+    const { join } = await import("node:path");
+    const path = join(store.dir, "sub", "telemetry.duckdb");
+    const old = process.umask(0o022);
+    try {
+      expect(await record(makeReport(), { path })).toEqual({ stored: "db" });
+    } finally {
+      process.umask(old);
+    }
+    const mode = (p: string) => statSync(p).mode & 0o777;
+    expect(mode(path)).toBe(0o600);
+    expect(existsSync(`${path}.wal`)).toBe(true); // a small WAL is kept for the next open
+    expect(mode(`${path}.wal`)).toBe(0o600);
+    expect(mode(join(store.dir, "sub"))).toBe(0o700);
+    chmodSync(path, 0o644);
+    await listRuns({ path });
+    expect(mode(path)).toBe(0o600);
+  });
+});

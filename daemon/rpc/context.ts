@@ -1,0 +1,73 @@
+// What every RPC handler of blitd shares: the config, the registry of open transfers, the
+// logger, the telemetry recorder and the auth check; and the one wrapper that turns a handler's
+// result or error into a gRPC reply.
+import type { RunError, RunReport } from "../../engine/index.ts";
+import { displayName } from "../../ffi/index.ts";
+import { PathError, printable, type grpc } from "../../proto/index.ts";
+import type { DaemonConfig, ModuleConfig } from "../config.ts";
+import { DaemonError, moduleNotFound, toStatus } from "../errors.ts";
+import { TargetError, type Transfer, type TransferEnv } from "../transfers.ts";
+
+export interface DaemonLogger {
+  (msg: string): void;
+}
+
+export interface RpcContext {
+  config: DaemonConfig;
+  /** Transfers between Negotiate and Complete, by id. */
+  transfers: Map<string, Transfer>;
+  /** The same transfers by data token (hex), until the token is used or expires. */
+  byToken: Map<string, Transfer>;
+  /** What a new Transfer needs from the daemon. */
+  transferEnv: TransferEnv;
+  log: DaemonLogger;
+  /** Records a finished transfer in the daemon's telemetry store (when on). */
+  recordRun(r: RunReport): void;
+  /** Throws DaemonError AUTH unless the call carries the daemon's token (when it has one). */
+  authorize(md: grpc.Metadata): void;
+}
+
+/** The module `name` names, or MODULE_NOT_FOUND. */
+export function findModule(ctx: RpcContext, name: unknown): ModuleConfig {
+  const n = typeof name === "string" ? name : "";
+  const m = ctx.config.modules.get(n);
+  if (!m) throw moduleNotFound(printable(n));
+  return m;
+}
+
+/** A unary handler: authorize, run, map any error to a status in one place. */
+export function unary<Req, Res>(ctx: RpcContext, fn: (req: Req, call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res> | Res) {
+  return (call: grpc.ServerUnaryCall<Req, Res>, cb: grpc.sendUnaryData<Res>) => {
+    (async () => {
+      ctx.authorize(call.metadata);
+      return fn(call.request, call);
+    })().then((res) => cb(null, res), (err) => {
+      if (!(err instanceof DaemonError) && !(err instanceof PathError) && !(err instanceof TargetError)) ctx.log(`error: ${(err as Error)?.stack ?? err}`);
+      cb(err instanceof TargetError ? toStatus(new DaemonError(err.code, err.message)) : toStatus(err), null);
+    });
+  };
+}
+
+/**
+ * Errors as RemoteError messages: proto strings must be valid UTF-8, so paths and messages
+ * travel in their display form (undecodable bytes as `\xff`); they are for people, not for use.
+ */
+export function wireErrors(errors: readonly RunError[]): { path: string; code: string; message: string }[] {
+  return errors.map((e) => ({ path: displayName(e.path), code: e.code, message: displayName(e.message) }));
+}
+
+/**
+ * A negotiated transfer: a dry run ends here; otherwise it is registered and its data plane
+ * (listener + one-time token) opened, and the reply tells the client where to connect.
+ */
+export function registerTransfer<R extends { data_port: number; token: Uint8Array }>(ctx: RpcContext, t: Transfer, reply: R, dryRun: boolean): R {
+  if (dryRun) {
+    t.release();
+    return reply;
+  }
+  ctx.transfers.set(t.id, t);
+  ctx.byToken.set(t.tokenHex, t);
+  reply.data_port = t.openDataPlane();
+  reply.token = t.token;
+  return reply;
+}

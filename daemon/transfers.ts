@@ -15,7 +15,7 @@ import {
 } from "../ffi/index.ts";
 import {
   F_CHECK, F_ERROR, F_HELLO, F_NEED, F_NEED_END, FrameDecoder, FrameError, HASH_BYTES, TOKEN_BYTES, doneFrame, readU32List,
-  textFrame, type FrameHandler,
+  printable, textFrame, type FrameHandler,
 } from "../proto/index.ts";
 import type { ModuleConfig } from "./config.ts";
 
@@ -462,45 +462,49 @@ export function singleDstTree(rootFd: number, name: string): Tree {
   }
 }
 
-/** Opens a pull source: a directory (walked) or one file (its directory and a one-entry tree). */
+/**
+ * Opens a pull source: a directory (walked) or one regular file (its directory and a one-entry
+ * tree). Nothing else is opened: the root is opened with O_DIRECTORY (a FIFO or device fails in
+ * the lookup, before any open that could block), and a non-directory is looked at with lstat.
+ */
 export function openPullSource(modFd: number, path: string, exclude: string[]): { rootFd: number; tree: Tree; singleFile: boolean } {
-  let fd: number;
+  let fd = -1;
   try {
     // The path that names the pull's root may go through symlinks that stay inside the module
     // (as a SRC given as a symlink is followed locally); nothing below that root is followed.
-    fd = openat2Available() ? openat2(modFd, path, O_RDONLY, 0, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS) : openBeneath(modFd, path, O_RDONLY);
+    const flags = O_RDONLY | O_DIRECTORY;
+    fd = openat2Available() ? openat2(modFd, path, flags, 0, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS) : openBeneath(modFd, path, flags);
   } catch (err) {
     const code = (err as FsError).code;
-    if (code === "ENOENT") throw new TargetError("NOT_FOUND", `remote path '${path}' does not exist`);
-    if (code === "EXDEV" || code === "ELOOP") throw new TargetError("BAD_PATH", `remote path '${path}' leads outside the module`);
-    throw err;
+    if (code === "ENOENT") throw new TargetError("NOT_FOUND", `remote path '${printable(path)}' does not exist`);
+    if (code === "EXDEV" || code === "ELOOP") throw new TargetError("BAD_PATH", `remote path '${printable(path)}' leads outside the module`);
+    if (code !== "ENOTDIR") throw err;
   }
-  let isDir = true;
-  try {
-    dirReader().fromFd(fd).close();
-  } catch (err) {
-    if ((err as FsError).code !== "ENOTDIR") {
-      closeFd(fd);
-      throw err;
-    }
-    isDir = false;
-  }
-  if (isDir) return { rootFd: fd, tree: walkFd(fd, exclude, "source"), singleFile: false };
-  closeFd(fd);
+  if (fd >= 0) return { rootFd: fd, tree: walkFd(fd, exclude, "source"), singleFile: false };
   const k = path.lastIndexOf("/");
   const parent = k < 0 ? "" : path.slice(0, k);
   const name = path.slice(k + 1);
-  const pfd = openBeneath(modFd, parent, O_RDONLY | O_DIRECTORY);
+  let pfd: number;
+  try {
+    pfd = openBeneath(modFd, parent, O_RDONLY | O_DIRECTORY);
+  } catch (err) {
+    const code = (err as FsError).code;
+    if (code === "ENOENT" || code === "ENOTDIR") throw new TargetError("NOT_FOUND", `remote path '${printable(path)}' does not exist`);
+    if (code === "EXDEV" || code === "ELOOP") throw new TargetError("BAD_PATH", `remote path '${printable(path)}' leads outside the module`);
+    throw err;
+  }
   let st: EntryStat;
   try {
     st = statIn(pfd, name);
   } catch (err) {
     closeFd(pfd);
+    if ((err as FsError).code === "ENOENT") throw new TargetError("NOT_FOUND", `remote path '${printable(path)}' does not exist`);
     throw err;
   }
   if (st.type !== "file") {
     closeFd(pfd);
-    throw new TargetError("BAD_PATH", `remote path '${path}' is not a regular file or directory`);
+    const what = st.special ? `a ${SPECIAL_WORDS[st.special.kind]} (only regular files, directories and symlinks are served)` : "not a regular file or directory";
+    throw new TargetError("BAD_PATH", `remote path '${printable(path)}' is ${what}`);
   }
   const tree: Tree = {
     ...emptyTree(), rootExists: true, paths: [name], types: [T_FILE], sizes: [st.size], modes: [st.mode], mtimeSec: [st.mtimeSec], mtimeNsec: [st.mtimeNsec],
@@ -509,3 +513,4 @@ export function openPullSource(modFd: number, path: string, exclude: string[]): 
   return { rootFd: pfd, tree, singleFile: true };
 }
 
+const SPECIAL_WORDS = { fifo: "FIFO", socket: "socket", char: "character device", block: "block device" } as const;

@@ -1,9 +1,11 @@
-// ListDir: one directory of a module (or one file), entries sorted, at most MAX_LIST_ENTRIES.
+// ListDir: one directory of a module (or one entry), entries sorted, at most MAX_LIST_ENTRIES.
+// Entries are described by lstat only: a FIFO, socket or device is listed by its kind and never
+// opened, so nothing placed in a module can block the daemon.
 import {
   bytesOfName, closeFd, dirReader, displayName, hasEscapedBytes, openBeneath, openRootDir, O_DIRECTORY, O_RDONLY, TEMP_PREFIX,
   type DirHandle, type FsError,
 } from "../../ffi/index.ts";
-import { checkPath } from "../../proto/index.ts";
+import { checkPath, printable } from "../../proto/index.ts";
 import { DaemonError } from "../errors.ts";
 import { findModule, unary, type RpcContext } from "./context.ts";
 
@@ -17,29 +19,15 @@ export function listDir(ctx: RpcContext) {
     let fd = -1;
     try {
       try {
-        fd = openBeneath(modFd, path, O_RDONLY);
+        // O_DIRECTORY: anything but a directory fails in the lookup, before it is opened, so a
+        // FIFO or device is never opened (an open of a FIFO blocks until a writer comes).
+        fd = openBeneath(modFd, path, O_RDONLY | O_DIRECTORY);
       } catch (err) {
         const code = (err as FsError).code;
-        if (code === "ENOENT") throw new DaemonError("NOT_FOUND", `'${path}' not found in module '${mod.name}'`);
-        if (code === "EXDEV" || code === "ELOOP") throw new DaemonError("BAD_PATH", `path '${path}' leads outside the module`);
-        throw err;
+        if (code === "ENOTDIR") return { entries: [oneEntry(modFd, mod.name, path)], truncated: false, is_file: true };
+        throw notReachable(err, mod.name, path);
       }
-      let dir: DirHandle;
-      try {
-        dir = dirReader().fromFd(fd);
-      } catch (err) {
-        if ((err as FsError).code !== "ENOTDIR") throw err;
-        const k = path.lastIndexOf("/");
-        const name = path.slice(k + 1);
-        const parentFd = openBeneath(modFd, k < 0 ? "" : path.slice(0, k), O_RDONLY | O_DIRECTORY);
-        const parent = dirReader().fromFd(parentFd);
-        try {
-          return { entries: [dirEntry(name, parent)], truncated: false, is_file: true };
-        } finally {
-          parent.close();
-          closeFd(parentFd);
-        }
-      }
+      const dir = dirReader().fromFd(fd);
       const entries = [];
       let truncated = false;
       try {
@@ -59,6 +47,38 @@ export function listDir(ctx: RpcContext) {
       closeFd(modFd);
     }
   });
+}
+
+/** `path` names something other than a directory: its entry, from an lstat in its parent (never opened). */
+function oneEntry(modFd: number, modName: string, path: string) {
+  const k = path.lastIndexOf("/");
+  const name = path.slice(k + 1);
+  let parentFd: number;
+  try {
+    parentFd = openBeneath(modFd, k < 0 ? "" : path.slice(0, k), O_RDONLY | O_DIRECTORY);
+  } catch (err) {
+    throw notReachable(err, modName, path);
+  }
+  try {
+    const parent = dirReader().fromFd(parentFd);
+    try {
+      return dirEntry(name, parent);
+    } catch (err) {
+      throw notReachable(err, modName, path);
+    } finally {
+      parent.close();
+    }
+  } finally {
+    closeFd(parentFd);
+  }
+}
+
+/** Why `path` cannot be listed, in words (an unexpected error is passed on as it is). */
+function notReachable(err: unknown, modName: string, path: string): unknown {
+  const code = (err as FsError).code;
+  if (code === "ENOENT" || code === "ENOTDIR") return new DaemonError("NOT_FOUND", `'${printable(path)}' not found in module '${modName}'`);
+  if (code === "EXDEV" || code === "ELOOP") return new DaemonError("BAD_PATH", `path '${printable(path)}' leads outside the module`);
+  return err;
 }
 
 /** A ListDir entry; a name that is not UTF-8 also travels as its exact bytes (name_bytes). */

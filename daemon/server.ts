@@ -4,7 +4,7 @@ import { timingSafeEqual } from "node:crypto";
 import { createServer as createTcpServer, type AddressInfo, type Socket as NetSocket } from "node:net";
 import { join } from "node:path";
 import { closeFd, openBeneath, openRootDir, O_DIRECTORY, O_RDONLY, unlinkAt, type FsError } from "../ffi/index.ts";
-import { removeTreeAt, walkTree, type RunReport } from "../engine/index.ts";
+import { FsWorkers, removeTreeAt, walkTree, type RunReport } from "../engine/index.ts";
 import { AUTH_METADATA_KEY, blitService, grpc, serverOptions } from "../proto/index.ts";
 import { record, telemetryEnabled, telemetryPath } from "../analytics/index.ts";
 import { isLoopback, parseBind, type DaemonConfig, type ModuleConfig } from "./config.ts";
@@ -94,7 +94,8 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
     if (a.length !== b.length || !timingSafeEqual(a, b)) throw authRejected();
   };
 
-  const ctx: RpcContext = { config, transfers, byToken, transferEnv: env, log, recordRun, authorize };
+  const workers = new FsWorkers(2);
+  const ctx: RpcContext = { config, transfers, byToken, transferEnv: env, log, recordRun, authorize, workers };
 
   const server = new grpc.Server(serverOptions(config.idleTimeout * 1000));
   server.addService(blitService(), blitHandlers(ctx));
@@ -171,6 +172,7 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
       for (const s of live) s.destroy();
       server.forceShutdown();
       busy.forceShutdown();
+      await workers.close();
       await recordChain;
     },
   };

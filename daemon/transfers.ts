@@ -463,11 +463,11 @@ export function singleDstTree(rootFd: number, name: string): Tree {
 }
 
 /**
- * Opens a pull source: a directory (walked) or one regular file (its directory and a one-entry
- * tree). Nothing else is opened: the root is opened with O_DIRECTORY (a FIFO or device fails in
+ * Opens a pull source: a directory (to be walked: no tree) or one regular file (its directory
+ * and a one-entry tree). Nothing else is opened: the root is opened with O_DIRECTORY (a FIFO or device fails in
  * the lookup, before any open that could block), and a non-directory is looked at with lstat.
  */
-export function openPullSource(modFd: number, path: string, exclude: string[]): { rootFd: number; tree: Tree; singleFile: boolean } {
+export function openPullSource(modFd: number, path: string): { rootFd: number; tree?: Tree } {
   let fd = -1;
   try {
     // The path that names the pull's root may go through symlinks that stay inside the module
@@ -480,7 +480,7 @@ export function openPullSource(modFd: number, path: string, exclude: string[]): 
     if (code === "EXDEV" || code === "ELOOP") throw new TargetError("BAD_PATH", `remote path '${printable(path)}' leads outside the module`);
     if (code !== "ENOTDIR") throw err;
   }
-  if (fd >= 0) return { rootFd: fd, tree: walkFd(fd, exclude, "source"), singleFile: false };
+  if (fd >= 0) return { rootFd: fd };
   const k = path.lastIndexOf("/");
   const parent = k < 0 ? "" : path.slice(0, k);
   const name = path.slice(k + 1);
@@ -510,7 +510,7 @@ export function openPullSource(modFd: number, path: string, exclude: string[]): 
     ...emptyTree(), rootExists: true, paths: [name], types: [T_FILE], sizes: [st.size], modes: [st.mode], mtimeSec: [st.mtimeSec], mtimeNsec: [st.mtimeNsec],
     uid: [st.uid], gid: [st.gid],
   };
-  return { rootFd: pfd, tree, singleFile: true };
+  return { rootFd: pfd, tree };
 }
 
 const SPECIAL_WORDS = { fifo: "FIFO", socket: "socket", char: "character device", block: "block device" } as const;

@@ -1,7 +1,7 @@
 // What every RPC handler of blitd shares: the config, the registry of open transfers, the
 // logger, the telemetry recorder and the auth check; and the one wrapper that turns a handler's
 // result or error into a gRPC reply.
-import type { RunError, RunReport } from "../../engine/index.ts";
+import type { FsWorkers, RunError, RunReport } from "../../engine/index.ts";
 import { displayName } from "../../ffi/index.ts";
 import { PathError, printable, type grpc } from "../../proto/index.ts";
 import type { DaemonConfig, ModuleConfig } from "../config.ts";
@@ -23,6 +23,8 @@ export interface RpcContext {
   log: DaemonLogger;
   /** Records a finished transfer in the daemon's telemetry store (when on). */
   recordRun(r: RunReport): void;
+  /** Worker threads for the long synchronous steps (walks, manifests, plans, hashes). */
+  workers: FsWorkers;
   /** Throws DaemonError AUTH unless the call carries the daemon's token (when it has one). */
   authorize(md: grpc.Metadata): void;
 }

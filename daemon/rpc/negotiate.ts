@@ -26,7 +26,7 @@ export interface NegotiateRequest {
 }
 
 export function negotiate(ctx: RpcContext) {
-  return unary(ctx, (req: any, call: grpc.ServerUnaryCall<any, any>) => {
+  return unary(ctx, async (req: any, call: grpc.ServerUnaryCall<any, any>) => {
     const direction = String(req.direction);
     if (direction !== "push" && direction !== "pull") throw new DaemonError("BAD_REQUEST", `unknown direction '${printable(direction)}'`);
     const mod = findModule(ctx, req.module);
@@ -40,7 +40,8 @@ export function negotiate(ctx: RpcContext) {
     const modFd = openRootDir(mod.path);
     try {
       const n: NegotiateRequest = { mod, path, opts, peer: call.getPeer(), modFd, req };
-      return direction === "push" ? negotiatePush(ctx, n) : negotiatePull(ctx, n);
+      // Awaited here: the module's fd stays open until the push or pull is done with it.
+      return await (direction === "push" ? negotiatePush(ctx, n) : negotiatePull(ctx, n));
     } finally {
       closeFd(modFd);
     }

@@ -29,7 +29,7 @@ export function toStatus(err: unknown): grpc.ServiceError {
   }
   const code = (err as { code?: unknown }).code;
   const msg = err instanceof Error ? err.message : String(err);
-  const status = code === "BAD_PATH" ? grpc.status.INVALID_ARGUMENT : grpc.status.INTERNAL;
+  const status = code === "BAD_PATH" ? grpc.status.INVALID_ARGUMENT : code === "TOO_LARGE" ? grpc.status.RESOURCE_EXHAUSTED : grpc.status.INTERNAL;
   return Object.assign(new Error(msg), { code: status, details: msg, metadata: new grpc.Metadata() }) as grpc.ServiceError;
 }
 

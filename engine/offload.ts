@@ -4,7 +4,7 @@
 // pull's source and encoding its manifest. Errors come back as they were thrown in the worker
 // (a PathError stays a PathError, an FsError keeps its code), without the worker's stack.
 import { FsError, type XattrSelection } from "../ffi/index.ts";
-import { PathError, type ManifestExtras, type ManifestMsg } from "../proto/index.ts";
+import { ManifestLimitError, PathError, type ManifestExtras, type ManifestMsg } from "../proto/index.ts";
 import { compactManifest, fromWire, toWire, type DecodeOptions, type PlanWork } from "./offload-work.ts";
 import type { Plan, PlanOptions } from "./plan.ts";
 import { WorkerPool } from "./pool.ts";
@@ -67,6 +67,7 @@ function rebuild(err: unknown): unknown {
   const d = (err as { detail?: { name: string; code?: string; message: string } }).detail;
   if (!d) return err;
   if (d.name === "PathError") return new PathError(d.message);
+  if (d.name === "ManifestLimitError") return new ManifestLimitError(d.message);
   if (d.name === "FsError" && d.code) return Object.assign(new FsError(d.code, "", ""), { message: d.message });
   return Object.assign(new Error(d.message), { code: d.code, workerStack: (err as Error).message });
 }

@@ -3,7 +3,7 @@
 // result or error into a gRPC reply.
 import type { FsWorkers, RunError, RunReport } from "../../engine/index.ts";
 import { displayName } from "../../ffi/index.ts";
-import { PathError, printable, type grpc } from "../../proto/index.ts";
+import { ManifestLimitError, PathError, printable, type grpc } from "../../proto/index.ts";
 import type { DaemonConfig, ModuleConfig } from "../config.ts";
 import { DaemonError, moduleNotFound, toStatus } from "../errors.ts";
 import { TargetError, type Transfer, type TransferEnv } from "../transfers.ts";
@@ -44,7 +44,7 @@ export function unary<Req, Res>(ctx: RpcContext, fn: (req: Req, call: grpc.Serve
       ctx.authorize(call.metadata);
       return fn(call.request, call);
     })().then((res) => cb(null, res), (err) => {
-      if (!(err instanceof DaemonError) && !(err instanceof PathError) && !(err instanceof TargetError)) ctx.log(`error: ${(err as Error)?.stack ?? err}`);
+      if (!(err instanceof DaemonError) && !(err instanceof PathError) && !(err instanceof ManifestLimitError) && !(err instanceof TargetError)) ctx.log(`error: ${(err as Error)?.stack ?? err}`);
       cb(err instanceof TargetError ? toStatus(new DaemonError(err.code, err.message)) : toStatus(err), null);
     });
   };

@@ -1,9 +1,11 @@
-// Manifests are decoded without stalling blitd: while a client's big manifest is decoded, walked
-// against and planned (on worker threads), another client's ListModules is answered within a
-// second (the round trips are timed).
+// Manifests are capped and decoded without stalling blitd: a manifest over the entry cap is
+// refused at once (RESOURCE_EXHAUSTED, naming the cap), and while another client's big but
+// allowed manifest is decoded, walked against and planned (on worker threads), a third
+// client's ListModules is answered within a second (the round trips are timed).
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import { grpc, MAX_ENTRIES } from "../../proto/index.ts";
 import { cleanup, moduleToml, rawClient, REPO, rpc, startBlitd, tempDir, type Daemon } from "./helpers.ts";
 
 /** Entries of the big manifest: what this machine decodes and plans in a few seconds. */
@@ -26,6 +28,21 @@ afterAll(async () => {
   } finally {
     cleanup(work);
   }
+});
+
+test("a manifest over the entry cap is refused at once, naming the cap", async () => {
+  const c = rawClient(d.port);
+  try {
+    const manifest = { count: MAX_ENTRIES + 1, paths: new Uint8Array(0), types: new Uint8Array(0), sizes: new Uint8Array(0), modes: new Uint8Array(0), mtime_sec: new Uint8Array(0), mtime_nsec: new Uint8Array(0) };
+    const err = await rpc(c, "Negotiate", { direction: "push", module: "data", path: "capped", manifest }).then(() => null, (e) => e);
+    expect(err?.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    expect(err?.details).toContain("5,000,001 entries");
+    expect(err?.details).toContain("at most 5,000,000");
+    expect(err?.details).not.toContain("    at "); // no stack trace
+  } finally {
+    c.close();
+  }
+  expect(readdirSync(mod)).toEqual([]);
 });
 
 test(`a ${BIG.toLocaleString("en-US")}-entry push is negotiated while another client's ListModules is answered within 1 s`, async () => {

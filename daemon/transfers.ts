@@ -87,6 +87,16 @@ function statIn(dirFd: number, name: string): EntryStat {
   }
 }
 
+/** Opens `rel` beneath the module root as a directory; -1 when it (or a directory above it) does not exist. */
+function openDirIfExists(modFd: number, rel: string): number {
+  try {
+    return openBeneath(modFd, rel, O_RDONLY | O_DIRECTORY);
+  } catch (err) {
+    if ((err as FsError).code === "ENOENT") return -1;
+    throw err;
+  }
+}
+
 /** Opens `rel` beneath the module root as a directory, creating missing components. */
 export function openOrCreateDir(modFd: number, rel: string): number {
   if (rel === "") return openBeneath(modFd, "", O_RDONLY | O_DIRECTORY);
@@ -412,11 +422,15 @@ export class Transfer {
   }
 }
 
-/** Resolves a push target: a directory tree, or (single file) the directory and final name. */
-export function openPushTarget(modFd: number, path: string, singleName: string | undefined): { rootFd: number; name?: string } {
+/**
+ * Resolves a push target: a directory tree, or (single file) the directory and final name. A
+ * missing target directory is created, except for a dry run, which changes nothing: it plans
+ * against what exists, and a target that does not exist yet is an empty tree (rootFd -1).
+ */
+export function openPushTarget(modFd: number, path: string, singleName: string | undefined, dryRun = false): { rootFd: number; name?: string } {
   if (singleName === undefined) {
     try {
-      return { rootFd: openOrCreateDir(modFd, path) };
+      return { rootFd: dryRun ? openDirIfExists(modFd, path) : openOrCreateDir(modFd, path) };
     } catch (err) {
       const code = (err as FsError).code;
       if (code === "ENOTDIR" || code === "EEXIST") throw new TargetError("BAD_PATH", `remote path '${path}' is not a directory`);

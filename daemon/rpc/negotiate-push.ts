@@ -1,7 +1,7 @@
 // Negotiate of a push: the client's manifest is decoded and checked, the target in the module
 // walked, and the plan made (all on worker threads); the reply says which files the daemon needs.
 import { displayName, closeFd } from "../../ffi/index.ts";
-import type { Plan, Tree } from "../../engine/index.ts";
+import { emptyTree, type Plan, type Tree } from "../../engine/index.ts";
 import { FEATURES, u32List } from "../../proto/index.ts";
 import type { ModuleConfig } from "../config.ts";
 import { openPushTarget, singleDstTree, Transfer } from "../transfers.ts";
@@ -18,7 +18,7 @@ export async function negotiatePush(ctx: RpcContext, { mod, path, opts, peer, mo
     clearSetIds: !keepOwners,
   });
   if (!keepOwners) noteSetIdsDropped(setIdsCleared, mod, opts.notKept);
-  const target = openPushTarget(modFd, path, singleFile ? src.paths[0]! : undefined);
+  const target = openPushTarget(modFd, path, singleFile ? src.paths[0]! : undefined, opts.dryRun);
   let dst: Tree;
   let plan: Plan;
   let hashes: (Uint8Array | null)[];
@@ -27,8 +27,9 @@ export async function negotiatePush(ctx: RpcContext, { mod, path, opts, peer, mo
     if (singleFile) {
       src.paths[0] = target.name!;
       dstSide = { tree: singleDstTree(target.rootFd, target.name!) };
-    } else dstSide = { fd: target.rootFd, exclude: opts.exclude };
-    ({ dst, plan, hashes } = await ctx.workers.plan(src, dstSide, opts, opts.checksum ? target.rootFd : undefined));
+    } else if (target.rootFd < 0) dstSide = { tree: emptyTree() }; // a dry run into a directory not made yet
+    else dstSide = { fd: target.rootFd, exclude: opts.exclude };
+    ({ dst, plan, hashes } = await ctx.workers.plan(src, dstSide, opts, opts.checksum && target.rootFd >= 0 ? target.rootFd : undefined));
   } catch (err) {
     closeFd(target.rootFd);
     throw err;

@@ -76,5 +76,6 @@ test(`a ${BIG.toLocaleString("en-US")}-entry push is negotiated while another cl
   // The daemon was busy with the big call for a while, and the other client saw no stall.
   expect(rtts.length).toBeGreaterThan(5);
   expect(Math.max(...rtts)).toBeLessThan(1000);
+  expect(readdirSync(mod)).toEqual([]); // a dry run: the target directory is not created
 
 }, 120_000);

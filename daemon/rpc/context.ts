@@ -2,8 +2,8 @@
 // logger, the telemetry recorder and the auth check; and the one wrapper that turns a handler's
 // result or error into a gRPC reply.
 import type { FsWorkers, RunError, RunReport } from "../../engine/index.ts";
-import { displayName } from "../../ffi/index.ts";
-import { ManifestLimitError, PathError, printable, type grpc } from "../../proto/index.ts";
+import { describeCode, displayName, openRootDir, type FsError } from "../../ffi/index.ts";
+import { checkPath, ManifestLimitError, PathError, printable, type grpc } from "../../proto/index.ts";
 import type { DaemonConfig, ModuleConfig } from "../config.ts";
 import { DaemonError, moduleNotFound, toStatus } from "../errors.ts";
 import { TargetError, type Transfer, type TransferEnv } from "../transfers.ts";
@@ -35,6 +35,29 @@ export function findModule(ctx: RpcContext, name: unknown): ModuleConfig {
   const m = ctx.config.modules.get(n);
   if (!m) throw moduleNotFound(printable(n));
   return m;
+}
+
+/**
+ * A path from a request's string field, checked like a manifest path. Protobuf strings are
+ * UTF-8: bytes that are not arrive as U+FFFD, which would silently name another entry, so a path
+ * holding one is refused in words (manifest names travel as bytes and have no such limit).
+ */
+export function requestPath(raw: unknown, what: string): string {
+  const path = checkPath(String(raw ?? ""), what, true);
+  if (path.includes("\uFFFD")) {
+    throw new DaemonError("BAD_REQUEST", `${what} '${printable(path)}' is not valid UTF-8 (bytes that are not UTF-8 arrived as U+FFFD); name it in UTF-8`);
+  }
+  return path;
+}
+
+/** The module's root directory, opened; a module whose directory is gone is said so, without its path. */
+export function openModule(mod: ModuleConfig): number {
+  try {
+    return openRootDir(mod.path);
+  } catch (err) {
+    const code = (err as FsError).code ?? "EIO";
+    throw new DaemonError("INTERNAL", `module '${mod.name}' is not available on the daemon (${describeCode(code)}); tell its operator`);
+  }
 }
 
 /** A unary handler: authorize, run, map any error to a status in one place. */

@@ -2,20 +2,20 @@
 // Entries are described by lstat only: a FIFO, socket or device is listed by its kind and never
 // opened, so nothing placed in a module can block the daemon.
 import {
-  bytesOfName, closeFd, dirReader, displayName, hasEscapedBytes, openBeneath, openRootDir, O_DIRECTORY, O_RDONLY, TEMP_PREFIX,
+  bytesOfName, closeFd, dirReader, displayName, hasEscapedBytes, openBeneath, O_DIRECTORY, O_RDONLY, TEMP_PREFIX,
   type DirHandle, type FsError,
 } from "../../ffi/index.ts";
-import { checkPath, printable } from "../../proto/index.ts";
+import { printable } from "../../proto/index.ts";
 import { DaemonError } from "../errors.ts";
-import { findModule, unary, type RpcContext } from "./context.ts";
+import { findModule, openModule, requestPath, unary, type RpcContext } from "./context.ts";
 
 const MAX_LIST_ENTRIES = 10_000;
 
 export function listDir(ctx: RpcContext) {
   return unary(ctx, (req: any) => {
     const mod = findModule(ctx, req.module);
-    const path = checkPath(String(req.path ?? ""), "path", true);
-    const modFd = openRootDir(mod.path);
+    const path = requestPath(req.path, "path");
+    const modFd = openModule(mod);
     let fd = -1;
     try {
       try {

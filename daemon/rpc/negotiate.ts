@@ -1,12 +1,12 @@
 // Negotiate: checks what every transfer asks (direction, module, path, options, the limit of
 // concurrent transfers), then hands a push or a pull to its own function. A negotiated transfer
 // is registered and its data plane opened (a dry run ends at the reply).
-import { metadataPrivileges, openRootDir, closeFd } from "../../ffi/index.ts";
-import { checkPath, FEATURE_SPARSE, peerFeatures, printable, type grpc } from "../../proto/index.ts";
+import { closeFd, metadataPrivileges } from "../../ffi/index.ts";
+import { FEATURE_SPARSE, peerFeatures, printable, type grpc } from "../../proto/index.ts";
 import type { ModuleConfig } from "../config.ts";
 import { DaemonError, readOnly } from "../errors.ts";
 import type { TransferOptions } from "../transfers.ts";
-import { findModule, unary, type RpcContext } from "./context.ts";
+import { findModule, openModule, requestPath, unary, type RpcContext } from "./context.ts";
 import { negotiatePull } from "./negotiate-pull.ts";
 import { negotiatePush } from "./negotiate-push.ts";
 
@@ -31,13 +31,13 @@ export function negotiate(ctx: RpcContext) {
     if (direction !== "push" && direction !== "pull") throw new DaemonError("BAD_REQUEST", `unknown direction '${printable(direction)}'`);
     const mod = findModule(ctx, req.module);
     if (direction === "push" && mod.readOnly) throw readOnly(mod.name);
-    const path = checkPath(String(req.path ?? ""), "remote path", true);
+    const path = requestPath(req.path, "remote path");
     const opts = normalizeOpts(req.options, direction, peerFeatures(req.features), mod);
     const { config } = ctx;
     if (ctx.transfers.size >= config.maxConnections) {
       throw new DaemonError("BUSY", `blitd is at its limit of ${config.maxConnections} concurrent transfers (max_connections); try again later`);
     }
-    const modFd = openRootDir(mod.path);
+    const modFd = openModule(mod);
     try {
       const n: NegotiateRequest = { mod, path, opts, peer: call.getPeer(), modFd, req };
       // Awaited here: the module's fd stays open until the push or pull is done with it.

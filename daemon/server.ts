@@ -78,12 +78,14 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
     }, () => {});
   };
 
+  const workers = new FsWorkers(2);
   const env = {
     bindHost: host,
     tokenTtlMs: config.tokenTtl * 1000,
     forceGrpcData: config.forceGrpcData,
     onRemove: (t: Transfer) => byToken.delete(t.tokenHex),
     log,
+    hash: (rootFd: number, paths: string[]) => workers.hash(rootFd, paths),
   };
 
   const authorize = (md: grpc.Metadata) => {
@@ -94,7 +96,6 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
     if (a.length !== b.length || !timingSafeEqual(a, b)) throw authRejected();
   };
 
-  const workers = new FsWorkers(2);
   const ctx: RpcContext = { config, transfers, byToken, transferEnv: env, log, recordRun, authorize, workers };
 
   const server = new grpc.Server(serverOptions(config.idleTimeout * 1000));

@@ -6,7 +6,7 @@
 import type { TCPSocketListener } from "bun";
 import { timingSafeEqual } from "node:crypto";
 import {
-  ChannelClosedError, resolveChecks, sameFrames, sendFiles, SocketChannel, TreeReceiver,
+  ChannelClosedError, hashHex, resolveChecks, sameFrames, sendFiles, SocketChannel, TreeReceiver,
   emptyTree, T_FILE, walkTree, type Channel, type Plan, type Tree,
 } from "../engine/index.ts";
 import {
@@ -60,6 +60,11 @@ export interface TransferEnv {
   /** Called when the transfer saw activity (bytes, RPCs). */
   onRemove(t: Transfer): void;
   log(msg: string): void;
+  /**
+   * BLAKE2b-256 of regular files beneath the directory open as rootFd, off the event loop (the
+   * daemon's worker threads); absent: hashed on this thread.
+   */
+  hash?(rootFd: number, paths: string[]): Promise<(Uint8Array | null)[]>;
 }
 
 const HELLO_TIMEOUT_MS = 3000;
@@ -356,7 +361,7 @@ export class Transfer {
     try {
       let send = need;
       if (checks.length) {
-        const r = resolveChecks(this.rootFd, this.src, checks);
+        const r = await this.sameOrSend(checks);
         for (const f of sameFrames(r.same)) await ch.write(f);
         this.sent.same = r.same.length;
         send = need.concat(r.send);
@@ -380,6 +385,20 @@ export class Transfer {
       ch.destroy(msg);
       this.dataFinished("failed", msg);
     }
+  }
+
+  /** --checksum: the checked files whose content is the same here (SAME) and those to send. */
+  private async sameOrSend(checks: { index: number; hash: Uint8Array }[]): Promise<{ same: number[]; send: number[] }> {
+    if (!this.env.hash) return resolveChecks(this.rootFd, this.src, checks);
+    const mine = await this.env.hash(this.rootFd, checks.map((c) => this.src.paths[c.index]!));
+    const same: number[] = [];
+    const send: number[] = [];
+    checks.forEach((c, k) => {
+      const h = mine[k];
+      if (h && c.hash.length === HASH_BYTES && hashHex(h) === hashHex(c.hash)) same.push(c.index);
+      else send.push(c.index);
+    });
+    return { same, send };
   }
 
   /** The token's time is up: close the listener; a transfer never connected gets no data. */

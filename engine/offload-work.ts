@@ -3,7 +3,7 @@
 // are the long synchronous steps of a daemon's Negotiate (seconds for millions of entries): run
 // here, they leave the daemon's event loop free for its other clients. Directory fds come from
 // the main thread (fds are per process, so a worker can use the number it is given).
-import { type XattrSelection } from "../ffi/index.ts";
+import { dirReader, TEMP_PREFIX, type EntryStat, type XattrSelection } from "../ffi/index.ts";
 import { decodeManifest, encodeManifest, type ManifestExtras, type ManifestMsg } from "../proto/index.ts";
 import { planTrees, type Plan, type PlanOptions } from "./plan.ts";
 import { hashBeneath } from "./remote/receive.ts";
@@ -115,6 +115,35 @@ export function sourceWork(w: SourceWork): Sourced {
   }
   const manifest = encodeManifest(tree, false, { ...w.extras, ...xattrs });
   return { tree: toWire(tree), manifest };
+}
+
+export interface Listed {
+  /** The first `max` names in sorted order (blit's temporaries left out), each with its lstat; null when it vanished. */
+  entries: { name: string; stat: EntryStat | null }[];
+  truncated: boolean;
+}
+
+/** The directory open as `fd`: its names sorted, the first `max` described by lstat (nothing opened). */
+export function listWork(fd: number, max: number): Listed {
+  const dir = dirReader().fromFd(fd);
+  try {
+    const names = dir.names().filter((n) => !n.startsWith(TEMP_PREFIX)).sort();
+    const entries = names.slice(0, max).map((name) => {
+      try {
+        return { name, stat: dir.stat(name) };
+      } catch {
+        return { name, stat: null };
+      }
+    });
+    return { entries, truncated: names.length > max };
+  } finally {
+    dir.close();
+  }
+}
+
+/** BLAKE2b-256 of each regular file `paths[i]` beneath the directory open as `fd` (null: unreadable). */
+export function hashWork(fd: number, paths: string[]): (Uint8Array | null)[] {
+  return paths.map((p) => hashBeneath(fd, p));
 }
 
 /** Columns of a manifest message as compact copies (a received message's fields may be views of one large buffer). */

@@ -5,7 +5,7 @@
 // (a PathError stays a PathError, an FsError keeps its code), without the worker's stack.
 import { FsError, type XattrSelection } from "../ffi/index.ts";
 import { ManifestLimitError, PathError, type ManifestExtras, type ManifestMsg } from "../proto/index.ts";
-import { compactManifest, fromWire, toWire, type DecodeOptions, type PlanWork } from "./offload-work.ts";
+import { compactManifest, fromWire, toWire, type DecodeOptions, type Listed, type PlanWork } from "./offload-work.ts";
 import type { Plan, PlanOptions } from "./plan.ts";
 import { WorkerPool } from "./pool.ts";
 import type { WorkerReply } from "./worker-protocol.ts";
@@ -44,6 +44,16 @@ export class FsWorkers {
   ): Promise<{ tree: Tree; manifest: ManifestMsg }> {
     const r = await this.run({ type: "source", work: { fd, exclude, ...o } }, "sourced");
     return { tree: fromWire(r.result.tree), manifest: r.result.manifest };
+  }
+
+  /** The directory open as `fd`: sorted names (temporaries left out), the first `max` with their lstat. */
+  async list(fd: number, max: number): Promise<Listed> {
+    return (await this.run({ type: "list", fd, max }, "listed")).result;
+  }
+
+  /** BLAKE2b-256 of regular files beneath the directory open as `fd` (null: unreadable or not a regular file). */
+  async hash(fd: number, paths: string[]): Promise<(Uint8Array | null)[]> {
+    return (await this.run({ type: "hashAt", fd, paths }, "hashedAt")).hashes;
   }
 
   async close(): Promise<void> {

@@ -7,7 +7,7 @@ import { packTree, walkTree } from "./walk.ts";
 import type { RunError } from "./report.ts";
 import { FATAL_CODES } from "./errors.ts";
 import type { CopyItem, CopyResult, WorkerRequest, WorkerReply } from "./worker-protocol.ts";
-import { buffersOf, decodeWork, planWork, sourceWork } from "./offload-work.ts";
+import { buffersOf, decodeWork, hashWork, listWork, planWork, sourceWork } from "./offload-work.ts";
 
 declare const self: Worker;
 
@@ -179,6 +179,12 @@ self.onmessage = (ev: MessageEvent<WorkerRequest>) => {
         post({ type: "sourced", id: msg.id, result }, buffersOf(result.tree, result.manifest));
         break;
       }
+      case "list":
+        post({ type: "listed", id: msg.id, result: listWork(msg.fd, msg.max) });
+        break;
+      case "hashAt":
+        post({ type: "hashedAt", id: msg.id, hashes: hashWork(msg.fd, msg.paths) });
+        break;
       case "close":
         backend().closeCache();
         post({ type: "closed", id: msg.id });

@@ -2,8 +2,8 @@
 // Entries are described by lstat only: a FIFO, socket or device is listed by its kind and never
 // opened, so nothing placed in a module can block the daemon.
 import {
-  bytesOfName, closeFd, dirReader, displayName, hasEscapedBytes, openBeneath, O_DIRECTORY, O_RDONLY, TEMP_PREFIX,
-  type DirHandle, type FsError,
+  bytesOfName, closeFd, dirReader, displayName, hasEscapedBytes, openBeneath, O_DIRECTORY, O_RDONLY,
+  type DirHandle, type EntryStat, type FsError,
 } from "../../ffi/index.ts";
 import { printable } from "../../proto/index.ts";
 import { DaemonError } from "../errors.ts";
@@ -12,7 +12,7 @@ import { findModule, openModule, requestPath, unary, type RpcContext } from "./c
 const MAX_LIST_ENTRIES = 10_000;
 
 export function listDir(ctx: RpcContext) {
-  return unary(ctx, (req: any) => {
+  return unary(ctx, async (req: any) => {
     const mod = findModule(ctx, req.module);
     const path = requestPath(req.path, "path");
     const modFd = openModule(mod);
@@ -27,20 +27,10 @@ export function listDir(ctx: RpcContext) {
         if (code === "ENOTDIR") return { entries: [oneEntry(modFd, mod.name, path)], truncated: false, is_file: true };
         throw notReachable(err, mod.name, path);
       }
-      const dir = dirReader().fromFd(fd);
-      const entries = [];
-      let truncated = false;
-      try {
-        const names = dir.names().filter((n) => !n.startsWith(TEMP_PREFIX)).sort();
-        truncated = names.length > MAX_LIST_ENTRIES;
-        for (const name of names.slice(0, MAX_LIST_ENTRIES)) {
-          try {
-            entries.push(dirEntry(name, dir));
-          } catch {}
-        }
-      } finally {
-        dir.close();
-      }
+      // Reading and sorting a directory of millions of names takes seconds: a worker thread does it.
+      const listed = await ctx.workers.list(fd, MAX_LIST_ENTRIES);
+      const entries = listed.entries.flatMap(({ name, stat }) => (stat ? [describe(name, stat)] : []));
+      const truncated = listed.truncated;
       return { entries, truncated, is_file: false };
     } finally {
       if (fd >= 0) closeFd(fd);
@@ -83,7 +73,10 @@ function notReachable(err: unknown, modName: string, path: string): unknown {
 
 /** A ListDir entry; a name that is not UTF-8 also travels as its exact bytes (name_bytes). */
 function dirEntry(name: string, dir: DirHandle) {
-  const s = dir.stat(name);
+  return describe(name, dir.stat(name));
+}
+
+function describe(name: string, s: EntryStat) {
   return {
     name: displayName(name), name_bytes: hasEscapedBytes(name) ? bytesOfName(name) : new Uint8Array(0),
     type: s.type, size: s.size, mode: s.mode, mtime_sec: s.mtimeSec, link_target: "",

@@ -96,7 +96,7 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
     if (a.length !== b.length || !timingSafeEqual(a, b)) throw authRejected();
   };
 
-  const ctx: RpcContext = { config, transfers, byToken, transferEnv: env, log, recordRun, authorize, workers };
+  const ctx: RpcContext = { config, transfers, byToken, transferEnv: env, log, recordRun, authorize, workers, negotiating: { count: 0 } };
 
   const server = new grpc.Server(serverOptions(config.idleTimeout * 1000));
   server.addService(blitService(), blitHandlers(ctx));

@@ -15,10 +15,13 @@ export type { DecodeOptions } from "./offload-work.ts";
 
 export class FsWorkers {
   private pool: WorkerPool;
+  /** Listings get a thread of their own: a `blit ls` never waits behind a big Negotiate. */
+  private quick: WorkerPool;
 
-  /** Up to `size` worker threads, started on first use; they do not keep the process alive. */
+  /** Up to `size` worker threads (and one for listings), started on first use; they do not keep the process alive. */
   constructor(size = 2) {
     this.pool = new WorkerPool(size, 0, () => {}, true);
+    this.quick = new WorkerPool(1, 0, () => {}, true);
   }
 
   /** decodeManifest (and mapOwners, setuid/setgid clearing) of a peer's manifest. */
@@ -48,7 +51,7 @@ export class FsWorkers {
 
   /** The directory open as `fd`: sorted names (temporaries left out), the first `max` with their lstat. */
   async list(fd: number, max: number): Promise<Listed> {
-    return (await this.run({ type: "list", fd, max }, "listed")).result;
+    return (await this.run({ type: "list", fd, max }, "listed", this.quick)).result;
   }
 
   /** BLAKE2b-256 of regular files beneath the directory open as `fd` (null: unreadable or not a regular file). */
@@ -58,12 +61,13 @@ export class FsWorkers {
 
   async close(): Promise<void> {
     await this.pool.close();
+    await this.quick.close();
   }
 
-  private async run<T extends WorkerReply["type"]>(req: Parameters<WorkerPool["run"]>[0], want: T): Promise<Extract<WorkerReply, { type: T }>> {
+  private async run<T extends WorkerReply["type"]>(req: Parameters<WorkerPool["run"]>[0], want: T, pool = this.pool): Promise<Extract<WorkerReply, { type: T }>> {
     let reply: WorkerReply;
     try {
-      reply = await this.pool.run(req);
+      reply = await pool.run(req);
     } catch (err) {
       throw rebuild(err);
     }

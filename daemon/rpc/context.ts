@@ -23,6 +23,11 @@ export interface RpcContext {
   log: DaemonLogger;
   /** Records a finished transfer in the daemon's telemetry store (when on). */
   recordRun(r: RunReport): void;
+  /**
+   * Negotiates under way (awaiting their worker threads): they count toward max_connections
+   * with the registered transfers, so concurrent Negotiates cannot overshoot the limit.
+   */
+  negotiating: { count: number };
   /** Worker threads for the long synchronous steps (walks, manifests, plans, hashes). */
   workers: FsWorkers;
   /** Throws DaemonError AUTH unless the call carries the daemon's token (when it has one). */

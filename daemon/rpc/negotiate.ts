@@ -34,15 +34,17 @@ export function negotiate(ctx: RpcContext) {
     const path = requestPath(req.path, "remote path");
     const opts = normalizeOpts(req.options, direction, peerFeatures(req.features), mod);
     const { config } = ctx;
-    if (ctx.transfers.size >= config.maxConnections) {
+    if (ctx.transfers.size + ctx.negotiating.count >= config.maxConnections) {
       throw new DaemonError("BUSY", `blitd is at its limit of ${config.maxConnections} concurrent transfers (max_connections); try again later`);
     }
     const modFd = openModule(mod);
+    ctx.negotiating.count++;
     try {
       const n: NegotiateRequest = { mod, path, opts, peer: call.getPeer(), modFd, req };
       // Awaited here: the module's fd stays open until the push or pull is done with it.
       return await (direction === "push" ? negotiatePush(ctx, n) : negotiatePull(ctx, n));
     } finally {
+      ctx.negotiating.count--;
       closeFd(modFd);
     }
   });

@@ -5,7 +5,8 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { grpc, MAX_ENTRIES } from "../../proto/index.ts";
+import { emptyTree, T_FILE } from "../../engine/index.ts";
+import { encodeManifest, grpc, MAX_ENTRIES } from "../../proto/index.ts";
 import { cleanup, moduleToml, rawClient, REPO, rpc, startBlitd, tempDir, type Daemon } from "./helpers.ts";
 
 /** Entries of the big manifest: what this machine decodes and plans in a few seconds. */
@@ -79,3 +80,28 @@ test(`a ${BIG.toLocaleString("en-US")}-entry push is negotiated while another cl
   expect(readdirSync(mod)).toEqual([]); // a dry run: the target directory is not created
 
 }, 120_000);
+
+test("concurrent Negotiates cannot overshoot max_connections while their manifests are decoded off the loop", async () => {
+  const dir = tempDir("manifests-limit-");
+  const m2 = join(dir, "module");
+  mkdirSync(m2);
+  const d2 = await startBlitd(dir, moduleToml({ data: { path: m2, readOnly: false } }, "max_connections = 2"));
+  const c = rawClient(d2.port);
+  try {
+    const n = 200_000;
+    const paths = Array.from({ length: n }, (_, i) => `f${i}`);
+    const manifest = encodeManifest({
+      ...emptyTree(), rootExists: true, rootMode: 0o755, paths, types: new Uint8Array(n).fill(T_FILE), sizes: new Float64Array(n),
+      modes: new Uint16Array(n).fill(0o644), mtimeSec: new Float64Array(n), mtimeNsec: new Uint32Array(n),
+    });
+    const results = await Promise.all(
+      [0, 1, 2, 3].map((k) => rpc(c, "Negotiate", { direction: "push", module: "data", path: `t${k}`, manifest }).then(() => "ok", (e) => (e.code === grpc.status.RESOURCE_EXHAUSTED ? "busy" : `${e.code} ${e.details}`))),
+    );
+    expect(results.filter((r) => r === "ok").length).toBeLessThanOrEqual(2);
+    expect(results.filter((r) => r !== "ok").every((r) => r === "busy")).toBe(true);
+  } finally {
+    c.close();
+    await d2.stop("SIGKILL");
+    cleanup(dir);
+  }
+}, 60_000);

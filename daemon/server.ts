@@ -9,7 +9,7 @@ import { AUTH_METADATA_KEY, blitService, grpc, serverOptions } from "../proto/in
 import { record, telemetryEnabled, telemetryPath } from "../analytics/index.ts";
 import { isLoopback, parseBind, type DaemonConfig, type ModuleConfig } from "./config.ts";
 import { authRejected, DaemonError, toStatus } from "./errors.ts";
-import { blitHandlers, type DaemonLogger, type RpcContext } from "./rpc/index.ts";
+import { blitHandlers, lenientRequests, type DaemonLogger, type RpcContext } from "./rpc/index.ts";
 import { Transfer } from "./transfers.ts";
 
 export type { DaemonLogger } from "./rpc/index.ts";
@@ -99,7 +99,7 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
   const ctx: RpcContext = { config, transfers, byToken, transferEnv: env, log, recordRun, authorize, workers, negotiating: { count: 0 } };
 
   const server = new grpc.Server(serverOptions(config.idleTimeout * 1000));
-  server.addService(blitService(), blitHandlers(ctx));
+  server.addService(lenientRequests(blitService()), blitHandlers(ctx));
   // The gRPC port is our own TCP listener that hands each connection to grpc-js (its public
   // connection injector), so the number of client connections is bounded too: one over
   // max_connections goes to a second server that answers every call "at its limit" in words,

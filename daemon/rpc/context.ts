@@ -65,11 +65,42 @@ export function openModule(mod: ModuleConfig): number {
   }
 }
 
+/** Marks a request whose bytes were not a valid protobuf message (see lenientRequests). */
+const MALFORMED = Symbol("malformed request");
+
+/**
+ * The service definition with unary requests decoded leniently: bytes that are not a valid
+ * message become a marked request that unary() answers BAD_REQUEST in words (grpc-js itself
+ * would answer INTERNAL "Error deserializing request").
+ */
+export function lenientRequests(def: grpc.ServiceDefinition): grpc.ServiceDefinition {
+  const out: Record<string, unknown> = {};
+  for (const [name, m] of Object.entries(def)) {
+    if (m.requestStream || m.responseStream) {
+      out[name] = m;
+      continue;
+    }
+    out[name] = {
+      ...m,
+      requestDeserialize: (b: Buffer) => {
+        try {
+          return m.requestDeserialize(b);
+        } catch (err) {
+          return { [MALFORMED]: err instanceof Error ? err.message.split("\n", 1)[0] : String(err) };
+        }
+      },
+    };
+  }
+  return out as grpc.ServiceDefinition;
+}
+
 /** A unary handler: authorize, run, map any error to a status in one place. */
 export function unary<Req, Res>(ctx: RpcContext, fn: (req: Req, call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res> | Res) {
   return (call: grpc.ServerUnaryCall<Req, Res>, cb: grpc.sendUnaryData<Res>) => {
     (async () => {
       ctx.authorize(call.metadata);
+      const bad = (call.request as { [MALFORMED]?: string } | null)?.[MALFORMED];
+      if (bad !== undefined) throw new DaemonError("BAD_REQUEST", `request is not a valid protobuf message (${printable(bad)})`);
       return fn(call.request, call);
     })().then((res) => cb(null, res), (err) => {
       if (!(err instanceof DaemonError) && !(err instanceof PathError) && !(err instanceof ManifestLimitError) && !(err instanceof TargetError)) ctx.log(`error: ${(err as Error)?.stack ?? err}`);

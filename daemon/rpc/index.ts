@@ -8,6 +8,7 @@ import { listModules } from "./list-modules.ts";
 import { negotiate } from "./negotiate.ts";
 
 export type { DaemonLogger, RpcContext } from "./context.ts";
+export { lenientRequests } from "./context.ts";
 
 /** The Blit service implementation for grpc.Server.addService. */
 export function blitHandlers(ctx: RpcContext): grpc.UntypedServiceImplementation {

@@ -112,3 +112,16 @@ test("a module whose directory has gone is said so, without its path or a stack"
     noStack(r.details);
   }
 });
+
+test("bytes that are not a protobuf message are answered INVALID_ARGUMENT in words (not INTERNAL)", async () => {
+  for (const [method, bytes] of [
+    ["Negotiate", [0xff, 0xff, 0x01, 0x02]],
+    ["Negotiate", [...field(1, utf8("push")), ...field(5, [0xff, 0xff, 0xff])]],
+    ["ListDir", [0xff, 0xff, 0x01, 0x02]],
+  ] as [string, number[]][]) {
+    const r = await call(method, bytes);
+    expect({ method, code: r.code }).toEqual({ method, code: grpc.status.INVALID_ARGUMENT });
+    expect(r.details).toContain("not a valid protobuf message");
+    noStack(r.details);
+  }
+});

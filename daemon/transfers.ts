@@ -7,7 +7,7 @@ import type { TCPSocketListener } from "bun";
 import { timingSafeEqual } from "node:crypto";
 import {
   ChannelClosedError, hashHex, resolveChecks, sameFrames, sendFiles, SocketChannel, TreeReceiver,
-  emptyTree, T_FILE, walkTree, type Channel, type Plan, type Tree,
+  emptyTree, T_FILE, type Channel, type Plan, type Tree,
 } from "../engine/index.ts";
 import {
   closeFd, dirReader, mkdirAt, openat2, openat2Available, openBeneath, O_DIRECTORY, O_RDONLY, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS,
@@ -75,11 +75,6 @@ export class TargetError extends Error {
   constructor(readonly code: "BAD_PATH" | "NOT_FOUND", message: string) {
     super(message);
   }
-}
-
-/** Walks the directory open as fd (beneath its module) through directory fds, following no symlink. */
-export function walkFd(fd: number, exclude: string[], side: "source" | "destination" = "destination"): Tree {
-  return walkTree(fd, exclude, side);
 }
 
 /** lstat of `name` in the directory open as dirFd (never following a symlink). */

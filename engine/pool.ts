@@ -91,5 +91,11 @@ export class WorkerPool {
         p.reject(err);
       }
     }
+    // A crashed worker is replaced: queued requests must not wait for it forever (a daemon's
+    // pool lives as long as the daemon).
+    this.workers = this.workers.filter((x) => x !== w);
+    this.idle = this.idle.filter((x) => x !== w);
+    w.terminate();
+    this.pump();
   }
 }

@@ -28,8 +28,11 @@ export function toStatus(err: unknown): grpc.ServiceError {
     return Object.assign(new Error(err.message), { code: STATUS[err.code], details: err.message, metadata: new grpc.Metadata() }) as grpc.ServiceError;
   }
   const code = (err as { code?: unknown }).code;
-  const msg = err instanceof Error ? err.message : String(err);
-  const status = code === "BAD_PATH" ? grpc.status.INVALID_ARGUMENT : grpc.status.INTERNAL;
+  // An error nobody classified: its first line only, control characters escaped, never a stack.
+  const full = err instanceof Error ? err.message : String(err);
+  const line = full.split("\n", 1)[0]!.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+  const msg = line.length > 300 ? `${line.slice(0, 300)}…` : line;
+  const status = code === "BAD_PATH" ? grpc.status.INVALID_ARGUMENT : code === "TOO_LARGE" ? grpc.status.RESOURCE_EXHAUSTED : grpc.status.INTERNAL;
   return Object.assign(new Error(msg), { code: status, details: msg, metadata: new grpc.Metadata() }) as grpc.ServiceError;
 }
 

@@ -6,8 +6,8 @@
 import type { Socket, SocketHandler, TCPSocketListener, TLSOptions } from "bun";
 import { timingSafeEqual } from "node:crypto";
 import {
-  ChannelClosedError, resolveChecks, sameFrames, sendFiles, SocketChannel, TreeReceiver,
-  emptyTree, T_FILE, walkTree, type Channel, type Plan, type Tree,
+  ChannelClosedError, hashHex, resolveChecks, sameFrames, sendFiles, SocketChannel, TreeReceiver,
+  emptyTree, T_FILE, type Channel, type Plan, type Tree,
 } from "../engine/index.ts";
 import {
   closeFd, dirReader, mkdirAt, openat2, openat2Available, openBeneath, O_DIRECTORY, O_RDONLY, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS,
@@ -15,7 +15,7 @@ import {
 } from "../ffi/index.ts";
 import {
   F_CHECK, F_ERROR, F_HELLO, F_NEED, F_NEED_END, FrameDecoder, FrameError, HASH_BYTES, TOKEN_BYTES, doneFrame, readU32List,
-  textFrame, type FrameHandler,
+  printable, textFrame, type FrameHandler,
 } from "../proto/index.ts";
 import type { ModuleConfig } from "./config.ts";
 
@@ -64,6 +64,11 @@ export interface TransferEnv {
   /** Called when the transfer saw activity (bytes, RPCs). */
   onRemove(t: Transfer): void;
   log(msg: string): void;
+  /**
+   * BLAKE2b-256 of regular files beneath the directory open as rootFd, off the event loop (the
+   * daemon's worker threads); absent: hashed on this thread.
+   */
+  hash?(rootFd: number, paths: string[]): Promise<(Uint8Array | null)[]>;
 }
 
 /**
@@ -81,11 +86,6 @@ export class TargetError extends Error {
   }
 }
 
-/** Walks the directory open as fd (beneath its module) through directory fds, following no symlink. */
-export function walkFd(fd: number, exclude: string[], side: "source" | "destination" = "destination"): Tree {
-  return walkTree(fd, exclude, side);
-}
-
 /** lstat of `name` in the directory open as dirFd (never following a symlink). */
 function statIn(dirFd: number, name: string): EntryStat {
   const dir = dirReader().fromFd(dirFd);
@@ -93,6 +93,16 @@ function statIn(dirFd: number, name: string): EntryStat {
     return dir.stat(name);
   } finally {
     dir.close();
+  }
+}
+
+/** Opens `rel` beneath the module root as a directory; -1 when it (or a directory above it) does not exist. */
+function openDirIfExists(modFd: number, rel: string): number {
+  try {
+    return openBeneath(modFd, rel, O_RDONLY | O_DIRECTORY);
+  } catch (err) {
+    if ((err as FsError).code === "ENOENT") return -1;
+    throw err;
   }
 }
 
@@ -388,7 +398,7 @@ export class Transfer {
     try {
       let send = need;
       if (checks.length) {
-        const r = resolveChecks(this.rootFd, this.src, checks);
+        const r = await this.sameOrSend(checks);
         for (const f of sameFrames(r.same)) await ch.write(f);
         this.sent.same = r.same.length;
         send = need.concat(r.send);
@@ -412,6 +422,20 @@ export class Transfer {
       ch.destroy(msg);
       this.dataFinished("failed", msg);
     }
+  }
+
+  /** --checksum: the checked files whose content is the same here (SAME) and those to send. */
+  private async sameOrSend(checks: { index: number; hash: Uint8Array }[]): Promise<{ same: number[]; send: number[] }> {
+    if (!this.env.hash) return resolveChecks(this.rootFd, this.src, checks);
+    const mine = await this.env.hash(this.rootFd, checks.map((c) => this.src.paths[c.index]!));
+    const same: number[] = [];
+    const send: number[] = [];
+    checks.forEach((c, k) => {
+      const h = mine[k];
+      if (h && c.hash.length === HASH_BYTES && hashHex(h) === hashHex(c.hash)) same.push(c.index);
+      else send.push(c.index);
+    });
+    return { same, send };
   }
 
   /** The token's time is up: close the listener; a transfer never connected gets no data. */
@@ -455,11 +479,15 @@ export class Transfer {
   }
 }
 
-/** Resolves a push target: a directory tree, or (single file) the directory and final name. */
-export function openPushTarget(modFd: number, path: string, singleName: string | undefined): { rootFd: number; name?: string } {
+/**
+ * Resolves a push target: a directory tree, or (single file) the directory and final name. A
+ * missing target directory is created, except for a dry run, which changes nothing: it plans
+ * against what exists, and a target that does not exist yet is an empty tree (rootFd -1).
+ */
+export function openPushTarget(modFd: number, path: string, singleName: string | undefined, dryRun = false): { rootFd: number; name?: string } {
   if (singleName === undefined) {
     try {
-      return { rootFd: openOrCreateDir(modFd, path) };
+      return { rootFd: dryRun ? openDirIfExists(modFd, path) : openOrCreateDir(modFd, path) };
     } catch (err) {
       const code = (err as FsError).code;
       if (code === "ENOTDIR" || code === "EEXIST") throw new TargetError("BAD_PATH", `remote path '${path}' is not a directory`);
@@ -505,50 +533,55 @@ export function singleDstTree(rootFd: number, name: string): Tree {
   }
 }
 
-/** Opens a pull source: a directory (walked) or one file (its directory and a one-entry tree). */
-export function openPullSource(modFd: number, path: string, exclude: string[]): { rootFd: number; tree: Tree; singleFile: boolean } {
-  let fd: number;
+/**
+ * Opens a pull source: a directory (to be walked: no tree) or one regular file (its directory
+ * and a one-entry tree). Nothing else is opened: the root is opened with O_DIRECTORY (a FIFO or device fails in
+ * the lookup, before any open that could block), and a non-directory is looked at with lstat.
+ */
+export function openPullSource(modFd: number, path: string): { rootFd: number; tree?: Tree } {
+  let fd = -1;
   try {
     // The path that names the pull's root may go through symlinks that stay inside the module
     // (as a SRC given as a symlink is followed locally); nothing below that root is followed.
-    fd = openat2Available() ? openat2(modFd, path, O_RDONLY, 0, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS) : openBeneath(modFd, path, O_RDONLY);
+    const flags = O_RDONLY | O_DIRECTORY;
+    fd = openat2Available() ? openat2(modFd, path, flags, 0, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS) : openBeneath(modFd, path, flags);
   } catch (err) {
     const code = (err as FsError).code;
-    if (code === "ENOENT") throw new TargetError("NOT_FOUND", `remote path '${path}' does not exist`);
-    if (code === "EXDEV" || code === "ELOOP") throw new TargetError("BAD_PATH", `remote path '${path}' leads outside the module`);
-    throw err;
+    if (code === "ENOENT") throw new TargetError("NOT_FOUND", `remote path '${printable(path)}' does not exist`);
+    if (code === "EXDEV" || code === "ELOOP") throw new TargetError("BAD_PATH", `remote path '${printable(path)}' leads outside the module`);
+    if (code !== "ENOTDIR") throw err;
   }
-  let isDir = true;
-  try {
-    dirReader().fromFd(fd).close();
-  } catch (err) {
-    if ((err as FsError).code !== "ENOTDIR") {
-      closeFd(fd);
-      throw err;
-    }
-    isDir = false;
-  }
-  if (isDir) return { rootFd: fd, tree: walkFd(fd, exclude, "source"), singleFile: false };
-  closeFd(fd);
+  if (fd >= 0) return { rootFd: fd };
   const k = path.lastIndexOf("/");
   const parent = k < 0 ? "" : path.slice(0, k);
   const name = path.slice(k + 1);
-  const pfd = openBeneath(modFd, parent, O_RDONLY | O_DIRECTORY);
+  let pfd: number;
+  try {
+    pfd = openBeneath(modFd, parent, O_RDONLY | O_DIRECTORY);
+  } catch (err) {
+    const code = (err as FsError).code;
+    if (code === "ENOENT" || code === "ENOTDIR") throw new TargetError("NOT_FOUND", `remote path '${printable(path)}' does not exist`);
+    if (code === "EXDEV" || code === "ELOOP") throw new TargetError("BAD_PATH", `remote path '${printable(path)}' leads outside the module`);
+    throw err;
+  }
   let st: EntryStat;
   try {
     st = statIn(pfd, name);
   } catch (err) {
     closeFd(pfd);
+    if ((err as FsError).code === "ENOENT") throw new TargetError("NOT_FOUND", `remote path '${printable(path)}' does not exist`);
     throw err;
   }
   if (st.type !== "file") {
     closeFd(pfd);
-    throw new TargetError("BAD_PATH", `remote path '${path}' is not a regular file or directory`);
+    const what = st.special ? `a ${SPECIAL_WORDS[st.special.kind]} (only regular files, directories and symlinks are served)` : "not a regular file or directory";
+    throw new TargetError("BAD_PATH", `remote path '${printable(path)}' is ${what}`);
   }
   const tree: Tree = {
     ...emptyTree(), rootExists: true, paths: [name], types: [T_FILE], sizes: [st.size], modes: [st.mode], mtimeSec: [st.mtimeSec], mtimeNsec: [st.mtimeNsec],
     uid: [st.uid], gid: [st.gid],
   };
-  return { rootFd: pfd, tree, singleFile: true };
+  return { rootFd: pfd, tree };
 }
 
+const SPECIAL_WORDS = { fifo: "FIFO", socket: "socket", char: "character device", block: "block device" } as const;

@@ -38,4 +38,7 @@ export type {
   ContentHasher, EntryType,
 } from "./check.ts";
 export { openDestTree, removeTreeAt } from "./dest-tree.ts";
+// A daemon's Negotiate steps on worker threads (its event loop stays free for other clients).
+export { FsWorkers } from "./offload.ts";
+export type { DecodeOptions } from "./offload.ts";
 export type { DestTree } from "./dest-tree.ts";

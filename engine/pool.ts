@@ -15,12 +15,17 @@ export class WorkerPool {
   private readonly rate = new BigInt64Array(new SharedArrayBuffer(8));
 
   /** Workers start on demand, up to `size`: a run that only walks two trees starts two. */
-  constructor(readonly size: number, private bwlimit: number, private onProgress: (files: number, bytes: number) => void) {}
+  constructor(
+    readonly size: number, private bwlimit: number, private onProgress: (files: number, bytes: number) => void,
+    /** The workers do not keep the process alive (a daemon's pool, which lives as long as it). */
+    private unref = false,
+  ) {}
 
   private spawn(): void {
     const w = new Worker(new URL("./worker.ts", import.meta.url));
     w.onmessage = (ev: MessageEvent<WorkerReply>) => this.reply(w, ev.data);
     w.onerror = (ev) => this.crash(w, new Error(`engine worker crashed: ${ev.message}`));
+    if (this.unref) w.unref();
     w.postMessage({ type: "init", id: 0, cancel: this.cancel.buffer, rate: this.rate.buffer, bwlimit: this.bwlimit });
     this.workers.push(w);
     this.idle.push(w);
@@ -74,7 +79,7 @@ export class WorkerPool {
     if (!p) return;
     this.inflight.delete(msg.id);
     this.idle.push(w);
-    if (msg.type === "failed") p.reject(new Error(msg.message));
+    if (msg.type === "failed") p.reject(Object.assign(new Error(msg.message), { detail: msg.error }));
     else p.resolve(msg);
     this.pump();
   }
@@ -86,5 +91,11 @@ export class WorkerPool {
         p.reject(err);
       }
     }
+    // A crashed worker is replaced: queued requests must not wait for it forever (a daemon's
+    // pool lives as long as the daemon).
+    this.workers = this.workers.filter((x) => x !== w);
+    this.idle = this.idle.filter((x) => x !== w);
+    w.terminate();
+    this.pump();
   }
 }

@@ -305,17 +305,22 @@ export function walkTree(root: string | number, excludes: string[], side: "sourc
         }
         const isDir = s.type === "dir";
         if (ex.excluded(childRel, name, isDir)) continue;
+        let target: string | undefined;
+        if (s.type === "symlink") {
+          // Read before the entry is listed: a symlink replaced since its stat (EINVAL) is left
+          // out with an error, never listed without a target (a manifest refuses that).
+          try {
+            target = dir.readlink(name);
+          } catch (err) {
+            if ((err as FsError).code !== "ENOENT") fail(childRel, err);
+            continue;
+          }
+        }
         const i = paths.length;
         paths.push(childRel);
         cols.add(s.type === "file" ? T_FILE : isDir ? T_DIR : s.type === "symlink" ? T_LINK : T_OTHER, s);
         if (s.special) (tree.specials ??= {})[i] = s.special;
-        if (s.type === "symlink") {
-          try {
-            tree.links[i] = dir.readlink(name);
-          } catch (err) {
-            fail(childRel, err);
-          }
-        }
+        if (target !== undefined) tree.links[i] = target;
         if (isDir) frame.subdirs.push(name);
       }
       return frame;

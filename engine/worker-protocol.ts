@@ -2,6 +2,8 @@
 import type { Keep } from "../ffi/index.ts";
 import type { FastPath, RunError } from "./report.ts";
 import type { PackedTree } from "./walk.ts";
+import type { ManifestMsg } from "../proto/index.ts";
+import type { Decoded, DecodeOptions, Listed, Planned, PlanWork, Sourced, SourceWork } from "./offload-work.ts";
 
 /**
  * [source path, destination path, size, mode, mtime seconds, mtime nanoseconds, and from the
@@ -28,8 +30,14 @@ export interface CopyResult {
 
 export type WorkerRequest =
   | { type: "init"; id: number; cancel: SharedArrayBuffer; rate: SharedArrayBuffer; bwlimit: number }
-  /** `inodes`: keep the dev, ino and nlink columns (-H). */
-  | { type: "walk"; id: number; root: string; exclude: string[]; side: "source" | "destination"; inodes?: boolean }
+  /** `inodes`: keep the dev, ino and nlink columns (-H). `root`: a path, or an open directory fd of this process. */
+  | { type: "walk"; id: number; root: string | number; exclude: string[]; side: "source" | "destination"; inodes?: boolean }
+  // A daemon's Negotiate steps (engine/offload.ts), run off its event loop.
+  | { type: "decodeManifest"; id: number; manifest: ManifestMsg; opts: DecodeOptions }
+  | { type: "plan"; id: number; work: PlanWork }
+  | { type: "source"; id: number; work: SourceWork }
+  | { type: "list"; id: number; fd: number; max: number }
+  | { type: "hashAt"; id: number; fd: number; paths: string[] }
   /** `keep`: metadata every copied file takes from its source (absent: content, mode and mtime only). */
   /** Items lie at or below srcRoot and dstRoot; directories below them are opened without following symlinks. */
   | { type: "copy"; id: number; srcRoot: string; dstRoot: string; items: CopyItem[]; keep?: Keep }
@@ -43,4 +51,10 @@ export type WorkerReply =
   | { type: "hashed"; id: number; hashes: (string | null)[] }
   | { type: "progress"; id: number; files: number; bytes: number }
   | { type: "closed"; id: number }
-  | { type: "failed"; id: number; message: string };
+  | { type: "decoded"; id: number; result: Decoded }
+  | { type: "planned"; id: number; result: Planned }
+  | { type: "sourced"; id: number; result: Sourced }
+  | { type: "listed"; id: number; result: Listed }
+  | { type: "hashedAt"; id: number; hashes: (Uint8Array | null)[] }
+  /** `message` carries the stack; `error` the thrown error's class name, code and plain message. */
+  | { type: "failed"; id: number; message: string; error?: { name: string; code?: string; message: string } };

@@ -7,6 +7,7 @@ import { packTree, walkTree } from "./walk.ts";
 import type { RunError } from "./report.ts";
 import { FATAL_CODES } from "./errors.ts";
 import type { CopyItem, CopyResult, WorkerRequest, WorkerReply } from "./worker-protocol.ts";
+import { buffersOf, decodeWork, hashWork, listWork, planWork, sourceWork } from "./offload-work.ts";
 
 declare const self: Worker;
 
@@ -163,12 +164,37 @@ self.onmessage = (ev: MessageEvent<WorkerRequest>) => {
       case "hash":
         post({ type: "hashed", id: msg.id, hashes: hashFiles(msg.paths) });
         break;
+      case "decodeManifest": {
+        const result = decodeWork(msg.manifest, msg.opts);
+        post({ type: "decoded", id: msg.id, result }, buffersOf(result.tree));
+        break;
+      }
+      case "plan": {
+        const result = planWork(msg.work);
+        post({ type: "planned", id: msg.id, result }, buffersOf(result.dst));
+        break;
+      }
+      case "source": {
+        const result = sourceWork(msg.work);
+        post({ type: "sourced", id: msg.id, result }, buffersOf(result.tree, result.manifest));
+        break;
+      }
+      case "list":
+        post({ type: "listed", id: msg.id, result: listWork(msg.fd, msg.max) });
+        break;
+      case "hashAt":
+        post({ type: "hashedAt", id: msg.id, hashes: hashWork(msg.fd, msg.paths) });
+        break;
       case "close":
         backend().closeCache();
         post({ type: "closed", id: msg.id });
         break;
     }
   } catch (err) {
-    post({ type: "failed", id: msg.id, message: err instanceof Error ? err.stack ?? err.message : String(err) });
+    const e = err as { name?: string; code?: unknown; message?: string };
+    post({
+      type: "failed", id: msg.id, message: err instanceof Error ? err.stack ?? err.message : String(err),
+      error: { name: String(e?.name ?? "Error"), code: typeof e?.code === "string" ? e.code : undefined, message: String(e?.message ?? err) },
+    });
   }
 };

@@ -17,6 +17,7 @@ const MESSAGES: Record<string, string> = {
   ENOTEMPTY: "directory not empty", ELOOP: "too many levels of symbolic links",
   EOPNOTSUPP: "operation not supported", ENODATA: "no such attribute", E2BIG: "attribute too large",
   ENXIO: "no such device or address", EDQUOT: "disk quota exceeded", ECANCELED: "cancelled",
+  NOT_REGULAR: "not a regular file",
 };
 
 export function errnoName(n: number): string {

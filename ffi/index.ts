@@ -84,9 +84,9 @@ export function backend(): PlatformBackend {
 }
 // Sandboxed access beneath a root directory fd (blitd modules, a pull's destination).
 export {
-  openat2, openat2Available, openBeneath, openRootDir, closeFd, dupFd, createExclusive, openReadAt, writeAll, readSome,
+  openat2, openat2Available, openBeneath, openFileBeneath, openRootDir, closeFd, dupFd, createExclusive, openReadAt, writeAll, readSome,
   fchmod, fchmodIfNeeded, futimes, utimesAt, mkdirAt, renameAt, exchangeAt, linkAt, chmodAt, unlinkAt, unlinkQuiet, symlinkAt, umaskOf,
-  O_RDONLY, O_WRONLY, O_DIRECTORY, O_PATH, O_NOFOLLOW, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS,
+  O_RDONLY, O_WRONLY, O_DIRECTORY, O_NONBLOCK, O_PATH, O_NOFOLLOW, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS,
 } from "./openat2.ts";
 // Holes in sparse files (Linux): allocation, data segments, seek and truncate on an open fd.
 export { dataSegments, fdAllocation, mayHaveHoles, seekTo, truncateTo, SPARSE_MIN_BYTES } from "./sparse.ts";

@@ -11,12 +11,12 @@
 import { ptr } from "bun:ffi";
 import { describeCode } from "./errno.ts";
 import {
-  AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, cstr, errno, fail, fillMtimeTimespecs, libc as lib,
-  O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_PATH, O_RDONLY, O_WRONLY, processUmask,
+  AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, cstr, errno, fail, fillMtimeTimespecs, libc as lib,
+  O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_RDONLY, O_WRONLY, processUmask,
 } from "./libc.ts";
 import { FsError } from "./types.ts";
 
-export { O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_PATH, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY } from "./libc.ts";
+export { O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY } from "./libc.ts";
 
 /** openat2(2) is 437 in the generic syscall table, which x86_64 and aarch64 share. */
 const SYS_OPENAT2 = 437;
@@ -99,6 +99,34 @@ function openNoFollowWalk(rootFd: number, rel: string, flags: number, mode: numb
   } finally {
     if (cur !== rootFd) l.close(cur);
   }
+}
+
+const STATX_TYPE = 1;
+const typeBuf = new ArrayBuffer(256);
+const typeView = new DataView(typeBuf);
+const EMPTY_NAME = cstr("");
+
+/** The file type bits (mode & S_IFMT) of the open fd. */
+function fdFileType(fd: number, what: string): number {
+  if (lib().statx(fd, ptr(EMPTY_NAME), AT_EMPTY_PATH, STATX_TYPE, ptr(typeBuf)) < 0) fail("fstat", what);
+  return typeView.getUint16(28, true) & 0o170000;
+}
+
+/**
+ * Opens the regular file `rel` beneath rootFd for reading (as openBeneath: no symlink, no `..`).
+ * The open is non-blocking, so a FIFO or device put where a file was listed never blocks the
+ * thread, and anything but a regular file is closed at once and refused with code NOT_REGULAR.
+ * Reads of a regular file are not affected by O_NONBLOCK.
+ */
+export function openFileBeneath(rootFd: number, rel: string): number {
+  const fd = openBeneath(rootFd, rel, O_RDONLY | O_NONBLOCK);
+  try {
+    if (fdFileType(fd, rel) !== 0o100000) throw new FsError("NOT_REGULAR", "open", rel, "not a regular file (FIFOs, sockets and devices are never read)");
+  } catch (err) {
+    lib().close(fd);
+    throw err;
+  }
+  return fd;
 }
 
 /** Opens a trusted absolute directory (a module's configured path) as a root fd. */

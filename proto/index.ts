@@ -40,7 +40,7 @@ export {
 } from "./frames.ts";
 export type { FrameHandler } from "./frames.ts";
 export {
-  checkPath, unsafePathReason, printable, encodeManifest, decodeManifest, PathError,
+  checkPath, unsafePathReason, printable, encodeManifest, decodeManifest, PathError, ManifestLimitError,
   MAX_ENTRIES, MAX_PATH_BYTES, MAX_NAME_BYTES, MAX_LINK_BYTES, MAX_XATTRS, MAX_XATTR_NAME_BYTES, MAX_XATTR_VALUE_BYTES,
   MAX_XATTR_LIST_BYTES, MAX_XATTR_TOTAL_BYTES, MAX_ID_NAMES, MAX_ID_NAME_BYTES,
 } from "./manifest.ts";

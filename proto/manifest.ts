@@ -14,6 +14,11 @@ import {
   type SpecialKind, type Xattr,
 } from "../ffi/index.ts";
 
+/**
+ * Entries in one manifest. Together with the gRPC message cap (MAX_MESSAGE_BYTES, 256 MiB, which
+ * bounds a manifest's bytes) this bounds what a peer can make the receiver allocate: a manifest
+ * of 5,000,000 entries takes about 1.5 GB of the receiver's memory while it is planned.
+ */
 export const MAX_ENTRIES = 5_000_000;
 export const MAX_PATH_BYTES = 4096;
 export const MAX_NAME_BYTES = 255;
@@ -98,6 +103,15 @@ export class PathError extends Error {
   constructor(message: string) {
     super(message);
     this.name = "PathError";
+  }
+}
+
+/** A manifest over MAX_ENTRIES: a daemon answers RESOURCE_EXHAUSTED, naming the cap. */
+export class ManifestLimitError extends Error {
+  readonly code = "TOO_LARGE";
+  constructor(message: string) {
+    super(message);
+    this.name = "ManifestLimitError";
   }
 }
 
@@ -257,7 +271,10 @@ function aligned(b: Uint8Array | undefined, bytesPer: number, n: number, what: s
 export function decodeManifest(m: ManifestMsg | null | undefined): { tree: Tree; singleFile: boolean; names: OwnerNames } {
   if (!m) throw new PathError("manifest missing");
   const n = m.count >>> 0;
-  if (n > MAX_ENTRIES) throw new PathError(`manifest has ${n} entries, more than ${MAX_ENTRIES}`);
+  if (n > MAX_ENTRIES) {
+    throw new ManifestLimitError(`manifest has ${n.toLocaleString("en-US")} entries; at most ${MAX_ENTRIES.toLocaleString("en-US")} are accepted (MAX_ENTRIES): transfer the tree in parts`);
+  }
+  if (m.single_file && n !== 1) throw new PathError("single-file manifest must hold exactly one file");
   // NUL is never part of a multi-byte sequence, so decoding all paths at once equals decoding each.
   const joined = n === 0 ? "" : nameFromBytes(m.paths ?? new Uint8Array(0));
   const paths = n === 0 ? [] : joined.split("\0");

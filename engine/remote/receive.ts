@@ -7,8 +7,8 @@
 // sparse file arrives sparse. On any error the temporary is removed. A frame that breaks the protocol throws
 // (FrameError) and the caller ends the transfer; abort() then removes what is half-written.
 import {
-  closeFd, createExclusive, dupFd, futimes, openBeneath, readSome, renameAt, seekTo, truncateTo,
-  unlinkQuiet, writeAll, O_RDONLY, describeCode, FsError,
+  closeFd, createExclusive, dupFd, futimes, openFileBeneath, readSome, renameAt, seekTo, truncateTo,
+  unlinkQuiet, writeAll, describeCode, FsError,
 } from "../../ffi/index.ts";
 import {
   F_DONE, F_ERROR, F_FILE, F_FILE_END, F_HOLE, F_SAME, F_SHARD, F_SKIP, FrameError, HASH_BYTES, SHARD_HASHES,
@@ -614,11 +614,11 @@ export class TreeReceiver implements FrameHandler {
 
 }
 
-/** BLAKE2b-256 of `rel` beneath rootFd, or null when it cannot be read. */
+/** BLAKE2b-256 of the regular file `rel` beneath rootFd, or null when it cannot be read (or is not a regular file: never opened blocking). */
 export function hashBeneath(rootFd: number, rel: string): Uint8Array | null {
   let fd = -1;
   try {
-    fd = openBeneath(rootFd, rel, O_RDONLY);
+    fd = openFileBeneath(rootFd, rel);
     const h = new Bun.CryptoHasher("blake2b256");
     const buf = new Uint8Array(new ArrayBuffer(1 << 20));
     for (;;) {

@@ -2,10 +2,11 @@
 // beneath a root directory fd (openat2 RESOLVE_BENEATH, no symlink followed) and framed: small
 // files travel batched in shards so that per-file round trips vanish; larger ones stream in
 // chunks; when the receiver supports it, a large file's holes go as HOLE frames, not zeros. A
-// file that cannot be read, or that shrank since the manifest was made, is reported to the
+// file that cannot be read, that shrank since the manifest was made, or that is no longer a
+// regular file (opened non-blocking, so a FIFO swapped in never blocks) is reported to the
 // receiver (SKIP) and the transfer goes on.
 import {
-  closeFd, dataSegments, fdAllocation, FsError, mayHaveHoles, openBeneath, readSome, seekTo, O_RDONLY, describeCode,
+  closeFd, dataSegments, fdAllocation, FsError, mayHaveHoles, openFileBeneath, readSome, seekTo, describeCode,
 } from "../../ffi/index.ts";
 import {
   DATA_CHUNK, F_DATA, F_FILE_END, F_SAME, F_SHARD, F_SKIP, HASH_BYTES, HEADER_BYTES, SHARD_BYTES, SHARD_FILES,
@@ -119,7 +120,7 @@ export async function sendFiles(ch: Channel, rootFd: number, tree: Tree, indices
       if (count >= SHARD_FILES || off + perEntry + size > capacity) await flush();
       let fd = -1;
       try {
-        fd = openBeneath(rootFd, rel, O_RDONLY);
+        fd = openFileBeneath(rootFd, rel);
         const entry = off;
         let pos = off + perEntry;
         let got = 0;
@@ -155,7 +156,7 @@ export async function sendFiles(ch: Channel, rootFd: number, tree: Tree, indices
   async function sendLarge(i: number, rel: string, size: number) {
     let fd = -1;
     try {
-      fd = openBeneath(rootFd, rel, O_RDONLY);
+      fd = openFileBeneath(rootFd, rel);
     } catch (err) {
       await skip(i, err);
       return;

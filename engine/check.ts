@@ -4,10 +4,10 @@
 // window), so "equal" here means "a copy or mirror would transfer nothing".
 import { realpathSync, statSync } from "node:fs";
 import { resolve } from "node:path";
-import { backend, closeFd, openRootDir } from "../ffi/index.ts";
+import { backend, closeFd, metadataPrivileges, openRootDir, type Xattr, type XattrSelection } from "../ffi/index.ts";
 import { UsageError } from "./errors.ts";
 import { comparePaths, fileUnchanged, marchTrees, sameMtime, typeName } from "./plan.ts";
-import { fetchRemoteTree, hashBeneath, isRemote, RemoteError, type TlsClientOptions } from "./remote/index.ts";
+import { fetchRemoteTree, hashBeneath, isRemote, readTreeXattrs, RemoteError, type TlsClientOptions } from "./remote/index.ts";
 import type { RunError } from "./report.ts";
 import { T_DIR, T_FILE, T_LINK, walkTree, type Tree } from "./walk.ts";
 
@@ -24,7 +24,7 @@ export type CheckKind = "missing" | "extra" | "differs";
  * - type: a file on one side, a directory or symlink on the other (see `dstType`)
  * - target: symlinks pointing at different targets
  */
-export type CheckReason = "content" | "size" | "mtime" | "mode" | "type" | "target" | "owner" | "links";
+export type CheckReason = "content" | "size" | "mtime" | "mode" | "type" | "target" | "owner" | "links" | "xattrs" | "acls";
 
 export type EntryType = "file" | "directory" | "symlink" | "special file";
 
@@ -70,6 +70,13 @@ export interface CheckOptions {
   tls?: TlsClientOptions;
   /** Seconds a daemon may show no progress before the check gives up (0: never). @default 60 */
   timeout?: number;
+  /**
+   * `-X`: compare extended attributes (user.*; trusted.* and security.* too between two local
+   * trees when this process may read them). @default false
+   */
+  xattrs?: boolean;
+  /** `-A`: compare POSIX ACLs (the system.posix_acl_* attributes). @default false */
+  acls?: boolean;
 }
 
 export interface CheckJob {
@@ -135,6 +142,7 @@ export function compareTrees(src: Tree, dst: Tree, hasher?: ContentHasher): Comp
   // Owners are compared where both trees carry them (a walk does; a daemon's manifest may not).
   const owners = !!(src.uid && dst.uid && src.gid && dst.gid);
   const links = hardLinkMatcher(src, dst);
+  const attrs = xattrDiffer(src, dst);
   marchTrees(src, dst, {
     srcOnly(i) {
       if (dstUnknown(src.paths[i]!)) return;
@@ -179,6 +187,7 @@ export function compareTrees(src: Tree, dst: Tree, hasher?: ContentHasher): Comp
       }
       if (t === dst.types[j] && owners && (src.uid![i] !== dst.uid![j] || src.gid![i] !== dst.gid![j])) reasons.push("owner");
       if (t === T_FILE && dst.types[j] === T_FILE && !links(i, j)) reasons.push("links");
+      if (t === dst.types[j] && attrs) reasons.push(...attrs(i, j));
       if (reasons.length > 0) {
         counts.differs++;
         const e: CheckEntry = { path: rel, kind: "differs", type: entryType(t), reasons };
@@ -191,6 +200,27 @@ export function compareTrees(src: Tree, dst: Tree, hasher?: ContentHasher): Comp
   // better as a tree, each directory's contents right after it.
   entries.sort((x, y) => comparePaths(x.path, y.path));
   return { entries, counts, errors };
+}
+
+const ACL_PREFIX = "system.posix_acl_";
+
+/**
+ * Where both trees carry extended attributes (check -X/-A read them), the reasons matched
+ * entries i and j differ in them: "acls" for the system.posix_acl_* attributes, "xattrs" for the
+ * others. Undefined when a tree has none to compare.
+ */
+function xattrDiffer(src: Tree, dst: Tree): ((i: number, j: number) => CheckReason[]) | undefined {
+  if (!src.xattrs || !dst.xattrs) return undefined;
+  const key = (list: readonly Xattr[] | undefined, acl: boolean) =>
+    (list ?? []).filter((a) => a.name.startsWith(ACL_PREFIX) === acl).map((a) => `${a.name}=${Buffer.from(a.value).toString("hex")}`).sort().join("\n");
+  return (i, j) => {
+    const a = src.xattrs![i];
+    const b = dst.xattrs![j];
+    const out: CheckReason[] = [];
+    if (key(a, false) !== key(b, false)) out.push("xattrs");
+    if (key(a, true) !== key(b, true)) out.push("acls");
+    return out;
+  };
 }
 
 /**
@@ -265,7 +295,11 @@ interface Side {
 
 async function readSide(arg: string, side: "source" | "destination", opts: CheckOptions): Promise<Side> {
   if (isRemote(arg)) {
-    const r = await fetchRemoteTree(arg, { authToken: opts.authToken, exclude: opts.exclude, connectTimeout: opts.connectTimeout, timeout: opts.timeout, tls: opts.tls });
+    const r = await fetchRemoteTree(arg, {
+      authToken: opts.authToken, exclude: opts.exclude, connectTimeout: opts.connectTimeout, timeout: opts.timeout, tls: opts.tls,
+      xattrs: opts.xattrs, acls: opts.acls,
+    });
+    if (opts.xattrs || opts.acls) r.tree.xattrs ??= {}; // asked for: an entry without any has none
     if (r.singleFile) throw new UsageError("NOT_A_DIRECTORY", `${side} '${r.url}' is a file; check compares two directories`);
     r.tree.errors = r.tree.errors.map((e) => ({ ...e, side }));
     return { label: r.url, tree: r.tree, moreErrors: r.errorCount - r.tree.errors.length };
@@ -283,9 +317,30 @@ async function readSide(arg: string, side: "source" | "destination", opts: Check
       `${side} '${arg}' ${code === "ENOENT" ? "does not exist" : `cannot be read (${code})`}`);
   }
   try {
-    return { label: abs, tree: walkTree(real, opts.exclude, side), moreErrors: 0, root: real };
+    const tree = walkTree(real, opts.exclude, side);
+    if (opts.xattrs || opts.acls) readXattrsInto(tree, real, side, xattrSelectionFor(opts));
+    return { label: abs, tree, moreErrors: 0, root: real };
   } finally {
     backend().closeCache();
+  }
+}
+
+/**
+ * What -X/-A compare. trusted.* and security.* only between two local trees, and only when this
+ * process may read them: a daemon sends them only from a keep_owners module, so against a
+ * blit:// side they would differ for that reason alone.
+ */
+function xattrSelectionFor(opts: CheckOptions & { remoteSide?: boolean }): XattrSelection {
+  return { xattrs: !!opts.xattrs, acls: !!opts.acls, privileged: !opts.remoteSide && metadataPrivileges().systemXattrs };
+}
+
+/** The selected attributes of every entry of a local tree, read beneath its root (no symlink followed). */
+function readXattrsInto(tree: Tree, root: string, side: "source" | "destination", sel: XattrSelection): void {
+  const fd = openRootDir(root);
+  try {
+    tree.xattrs = readTreeXattrs(fd, tree, sel, (e) => tree.errors.push({ ...e, side })).xattrs;
+  } finally {
+    closeFd(fd);
   }
 }
 
@@ -295,7 +350,8 @@ async function readSide(arg: string, side: "source" | "destination", opts: Check
  */
 export async function check(job: CheckJob): Promise<CheckResult> {
   const t0 = performance.now();
-  const opts: CheckOptions = { checksum: false, exclude: [], ...job.options };
+  const opts: CheckOptions & { remoteSide?: boolean } = { checksum: false, exclude: [], ...job.options };
+  opts.remoteSide = isRemote(job.source) || isRemote(job.destination);
   try {
     if (opts.checksum && (isRemote(job.source) || isRemote(job.destination))) {
       throw new UsageError("CHECKSUM_REMOTE", `--checksum needs both sides local: blitd sends file hashes only during a transfer (compare by size and mtime without --checksum, or pull the module first)`);

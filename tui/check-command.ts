@@ -35,6 +35,11 @@ const CHECK_FLAGS: readonly CheckFlag[] = [
     help: "leave out matching entries on both sides (repeatable; same rules as 'blit copy')",
   },
   {
+    name: "xattrs", short: "X", type: "boolean",
+    help: "compare extended attributes too (user.*; trusted.* and security.* between local trees when readable), as 'blit copy -X' keeps them",
+  },
+  { name: "acls", short: "A", type: "boolean", help: "compare POSIX ACLs too, as 'blit copy -A' keeps them" },
+  {
     name: "auth-token-file", type: "string", value: "FILE",
     help: "the daemon's auth token for a blit:// side (env BLIT_AUTH_TOKEN holds the token itself)",
   },
@@ -98,6 +103,8 @@ then the summary "N missing, N extra, N differ; M entries equal". Reasons:
   target    symlinks pointing at different targets
   owner     another owner or group (where both sides carry owners)
   links     hard links that differ: files that are one inode on one side and not on the other
+  xattrs    extended attributes differ (names or values; with -X)
+  acls      POSIX ACLs differ (with -A)
 A file counts as equal by the rule 'blit copy' uses to skip it (same size and mtime, or same
 content with --checksum), so a check right after 'blit mirror' finds the trees equal (a file
 whose mode alone changed keeps its content and gets the new mode). The roots themselves are not compared; a symlink named as SRC or DST is followed,
@@ -153,7 +160,10 @@ export async function checkCommand(args: string[], io: CheckIo): Promise<number>
   const job: CheckJob = {
     source: positionals[0] ?? "",
     destination: positionals[1] ?? "",
-    options: { checksum: flag<boolean>("checksum") ?? false, exclude: flag<string[]>("exclude") ?? [] },
+    options: {
+      checksum: flag<boolean>("checksum") ?? false, exclude: flag<string[]>("exclude") ?? [],
+      xattrs: flag<boolean>("xattrs") ?? false, acls: flag<boolean>("acls") ?? false,
+    },
   };
   let result: CheckResult;
   if (positionals.length !== 2) {

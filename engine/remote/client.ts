@@ -70,7 +70,10 @@ export interface RemoteTree {
  * dry_run set: the daemon walks and sends its manifest (checked like any pull's) and registers
  * no transfer, so read-only modules work and nothing is written. Failures throw RemoteError.
  */
-export async function fetchRemoteTree(url: string, opts: { authToken?: string; exclude?: string[]; connectTimeout?: number; timeout?: number; tls?: TlsClientOptions } = {}): Promise<RemoteTree> {
+export async function fetchRemoteTree(
+  url: string,
+  opts: { authToken?: string; exclude?: string[]; connectTimeout?: number; timeout?: number; tls?: TlsClientOptions; xattrs?: boolean; acls?: boolean } = {},
+): Promise<RemoteTree> {
   const u = parseRemoteUrl(url, { needModule: true });
   const client = openClient(u, opts.tls);
   const md = metadataFor(opts.authToken);
@@ -79,7 +82,7 @@ export async function fetchRemoteTree(url: string, opts: { authToken?: string; e
     await waitReady(client, u, connectSeconds(timeout, opts.connectTimeout));
     const reply = await call<any>(client, "Negotiate", {
       direction: "pull", module: u.module, path: u.path, client_version: VERSION,
-      options: { mirror: false, checksum: false, size_only: false, ignore_times: false, max_delete: -1, force: false, dry_run: true, exclude: opts.exclude ?? [], bwlimit: 0 },
+      options: { mirror: false, checksum: false, size_only: false, ignore_times: false, max_delete: -1, force: false, dry_run: true, exclude: opts.exclude ?? [], bwlimit: 0, xattrs: !!opts.xattrs, acls: !!opts.acls },
     }, md, u, { phase: "reading the tree (Negotiate)", seconds: timeout });
     let decoded: { tree: Tree; singleFile: boolean };
     try {

@@ -79,6 +79,11 @@ export interface Plan {
    * group differ from the source's: their metadata is set again, as rsync -a does.
    */
   fixMeta: number[];
+  /**
+   * Source indices of files and specials matched and left in place (content unchanged): -X and -A
+   * compare their attributes with the source's, as rsync -X does for files it does not copy.
+   */
+  kept: number[];
   /** Source indices of FIFOs, sockets and devices to create (--specials, --devices). */
   specials: number[];
   /** Special files of the source left out, by kind (not asked for with --specials/--devices). */
@@ -256,7 +261,7 @@ export function planTrees(src: Tree, dst: Tree, opts: PlanOptions): Plan {
   const plan: Plan = {
     need: [], checks: [], checkDst: [], mkdirs: [], links: [], hardLinks: [], replace: [], staged: new Map(), extraneous: [],
     extraneousTop: [], deletePlanned: 0, skipped: 0, skippedBytes: 0, blocked: new Set(),
-    matchOf: new Int32Array(src.paths.length).fill(-1), specials: [], specialsSkipped: {}, fixMeta: [], errors: [...dst.errors], workload: workloadOf(src),
+    matchOf: new Int32Array(src.paths.length).fill(-1), specials: [], specialsSkipped: {}, fixMeta: [], kept: [], errors: [...dst.errors], workload: workloadOf(src),
   };
   // A replacement is a delete: it is planned only when the destination was read without error.
   const mayReplace = opts.mirror && dst.errors.length === 0;
@@ -308,6 +313,7 @@ export function planTrees(src: Tree, dst: Tree, opts: PlanOptions): Plan {
       if (!s || !d || d.kind !== s.kind || d.rdev !== s.rdev) plan.specials.push(i);
       else {
         plan.skipped++;
+        plan.kept.push(i);
         if (metaDiffers(src, i, dst, j!, opts)) plan.fixMeta.push(i);
       }
     } else if (type === T_LINK) {
@@ -324,6 +330,7 @@ export function planTrees(src: Tree, dst: Tree, opts: PlanOptions): Plan {
         const linked = present && dType === T_FILE && lj >= 0 && !changing[leader] && sameInode(dst, j!, lj);
         if (linked) {
           plan.skipped++;
+          plan.kept.push(i);
           if (metaDiffers(src, i, dst, j!, opts)) plan.fixMeta.push(i);
         } else plan.hardLinks.push([i, leader]);
         return;
@@ -335,6 +342,7 @@ export function planTrees(src: Tree, dst: Tree, opts: PlanOptions): Plan {
         plan.checkDst.push(j!);
       } else if (same) {
         plan.skipped++;
+        plan.kept.push(i);
         plan.skippedBytes += src.sizes[i]!;
         if (metaDiffers(src, i, dst, j!, opts)) plan.fixMeta.push(i);
       } else plan.need.push(i);

@@ -3,7 +3,7 @@
 // created, swapped and deleted goes through the destination's directory fds (engine/dest-tree.ts).
 import { hostname, release } from "node:os";
 import {
-  backend, filesystemType, describeCode, displayName, keepsAny, nameFs, namePath, openRootDir, readXattrsAt,
+  backend, filesystemType, describeCode, displayName, keepsAny, nameFs, namePath, openRootDir, readXattrsAt, sameXattrs,
   type EntryMetadata, type FastPath, type Keep, type StatRecord,
 } from "../ffi/index.ts";
 import { FdDestTree, openDestTree, removeStaged, replaceAndDelete, type DestTree } from "./dest-tree.ts";
@@ -427,6 +427,7 @@ class LocalRun {
       }
       await this.copyFiles();
       this.linkHardLinks(dest);
+      if (this.keepsMeta && (this.keep.xattrs || this.keep.acls) && !this.paths.single) this.syncKeptXattrs(dest);
       // Entries left in place whose mode, owner or group differ from the source's.
       for (const i of p.fixMeta) {
         const rel = srcTree.paths[i]!;
@@ -464,6 +465,32 @@ class LocalRun {
     if (meta.uid === undefined && meta.gid === undefined && !meta.xattrs) return false;
     this.dest!.setMeta(at, meta, keep);
     return true;
+  }
+
+  /**
+   * -X/-A: files left in place (unchanged content) whose attributes differ from the source's get
+   * the source's, as rsync -X does; those in fixMeta get them there. Both sides are read through
+   * their directories' fds beneath the roots, no symlink followed.
+   */
+  private syncKeptXattrs(dest: DestTree): void {
+    if (!(dest instanceof FdDestTree)) return;
+    const { srcTree, keep } = this;
+    const p = this.p!;
+    const sel = { xattrs: keep.xattrs, acls: keep.acls };
+    const fixing = new Set(p.fixMeta);
+    for (const i of p.kept) {
+      if (fixing.has(i)) continue;
+      const rel = srcTree.paths[i]!;
+      const k = rel.lastIndexOf("/");
+      const dir = k < 0 ? "" : rel.slice(0, k);
+      const name = rel.slice(k + 1);
+      try {
+        const want = readXattrsAt(this.srcDirs().dirFd(dir), name, sel);
+        if (!sameXattrs(want, readXattrsAt(dest.dirFd(dir), name, sel))) dest.setMeta(rel, { xattrs: want }, keep);
+      } catch (err) {
+        this.addError(fsErr(rel, "destination", err));
+      }
+    }
   }
 
   /** The source's directories, opened beneath its root (for attributes of entries the backend does not copy). */

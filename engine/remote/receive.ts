@@ -8,7 +8,7 @@
 // (FrameError) and the caller ends the transfer; abort() then removes what is half-written.
 import {
   closeFd, createExclusive, dupFd, futimes, openFileBeneath, readSome, renameAt, seekTo, truncateTo,
-  unlinkQuiet, writeAll, describeCode, FsError,
+  unlinkQuiet, writeAll, describeCode, FsError, readXattrsAt, sameXattrs, writeXattrsAt, xattrSelected,
 } from "../../ffi/index.ts";
 import {
   F_DONE, F_ERROR, F_FILE, F_FILE_END, F_HOLE, F_SAME, F_SHARD, F_SKIP, FrameError, HASH_BYTES, SHARD_HASHES,
@@ -542,6 +542,7 @@ export class TreeReceiver implements FrameHandler {
       if (!opts.dryRun && !opts.interrupted && !s.fatal) {
         this.linkHardLinks();
         this.fixModes();
+        this.syncKeptXattrs();
       }
       if (this.opts.mirror && !this.opts.singleFile && s.deletePlanned > 0) {
         const refusal = deleteGuard(this.plan, {
@@ -572,6 +573,28 @@ export class TreeReceiver implements FrameHandler {
       try {
         this.tree.link(writePath(this.plan, this.src.paths[first]!), writePath(this.plan, rel));
         this.summary.filesWritten++;
+      } catch (err) {
+        this.fsError(rel, err);
+      }
+    }
+  }
+
+  /**
+   * -X/-A: entries left in place (unchanged content) whose attributes differ from the sender's
+   * get the sender's, as rsync -X does; read and written beneath the root, no symlink followed.
+   */
+  private syncKeptXattrs(): void {
+    const sel = this.opts.keep?.xattrs;
+    if (!sel) return;
+    for (const i of this.plan.kept) {
+      if (this.isBlocked(this.src.paths[i]!)) continue;
+      const rel = writePath(this.plan, this.src.paths[i]!);
+      const want = (this.src.xattrs?.[i] ?? []).filter((a) => xattrSelected(a.name, sel));
+      const k = rel.lastIndexOf("/");
+      try {
+        const dirFd = this.tree.dirFd(k < 0 ? "" : rel.slice(0, k));
+        const name = rel.slice(k + 1);
+        if (!sameXattrs(want, readXattrsAt(dirFd, name, sel))) writeXattrsAt(dirFd, name, want, sel);
       } catch (err) {
         this.fsError(rel, err);
       }

@@ -75,6 +75,32 @@ describe.skipIf(noXattrs)("blit copy -X -A", () => {
     expect(getfattr(t.join("x", "f.txt"))).toBe(getfattr(join(src, "f.txt")));
     expect(getfacl(t.join("x", "f.txt"))).not.toContain(`user:${NOBODY}`);
   });
+
+  test("a file whose content is unchanged gets the source's new, changed and removed attributes and ACLs on the next mirror", async () => {
+    const t = temps.make();
+    const src = t.join("src");
+    const dst = t.join("dst");
+    writeTree(src, { "f.txt": "x\n", "sub/g.txt": "y\n", "same.txt": "z\n" });
+    sh("setfattr", ["-n", "user.keep", "-v", "1", join(src, "f.txt")]);
+    sh("setfattr", ["-n", "user.gone", "-v", "1", join(src, "sub/g.txt")]);
+    sh("setfattr", ["-n", "user.same", "-v", "1", join(src, "same.txt")]);
+    expect((await runCli(["mirror", "-X", "-A", src, dst], { home: t.home })).exitCode).toBe(0);
+    // Attributes change without touching content or mtime (setfattr and setfacl move only ctime).
+    sh("setfattr", ["-n", "user.keep", "-v", "2", join(src, "f.txt")]);
+    sh("setfattr", ["-n", "user.new", "-v", "n", join(src, "f.txt")]);
+    sh("setfattr", ["-x", "user.gone", join(src, "sub/g.txt")]);
+    sh("setfacl", ["-m", `u:${NOBODY}:r`, join(src, "sub/g.txt")]);
+    const r = await runCli(["mirror", "-X", "-A", "--json", src, dst], { home: t.home });
+    expect(r.exitCode).toBe(0);
+    expect(JSON.parse(r.stdout).counts.copied).toBe(0);
+    for (const f of ["f.txt", "sub/g.txt", "same.txt"]) {
+      expect(getfattr(join(dst, f))).toBe(getfattr(join(src, f)));
+      expect(getfacl(join(dst, f))).toBe(getfacl(join(src, f)));
+    }
+    const check = await runCli(["check", "-X", "-A", src, dst], { home: t.home });
+    expect(check.stdout).toContain("0 differ");
+    expect(check.exitCode).toBe(0);
+  });
 });
 
 describe.skipIf(notRoot)("owners and groups as root", () => {

@@ -158,6 +158,55 @@ describe("pull keeps owners, attributes, ACLs and special files like rsync -aHAX
   }, 60_000);
 });
 
+describe("-X -A on files left in place: a push and a pull give them the sender's changed attributes", () => {
+  const getfattr = (p: string) => sh("getfattr", ["-d", "-e", "hex", "-m", "^user\\.", "--absolute-names", p]).split("\n").filter((l) => l && !l.startsWith("#")).join("\n");
+  const getfacl = (p: string) => sh("getfacl", ["-c", "-p", "-n", p]).trim();
+  /** Changes attributes and ACLs of `root`'s files without touching content or mtime. */
+  function retag(root: string): void {
+    sh("setfattr", ["-n", "user.k", "-v", "2", join(root, "a.txt")]);
+    sh("setfattr", ["-x", "user.gone", join(root, "sub/b.txt")]);
+    sh("setfacl", ["-m", `u:${NOBODY}:r`, join(root, "sub/b.txt")]);
+  }
+  function tagged(root: string): void {
+    mkdirSync(join(root, "sub"), { recursive: true });
+    writeFileSync(join(root, "a.txt"), "a\n");
+    writeFileSync(join(root, "sub/b.txt"), "b\n");
+    sh("setfattr", ["-n", "user.k", "-v", "1", join(root, "a.txt")]);
+    sh("setfattr", ["-n", "user.gone", "-v", "1", join(root, "sub/b.txt")]);
+  }
+  const same = (a: string, b: string) => {
+    for (const f of ["a.txt", "sub/b.txt"]) {
+      expect(getfattr(join(b, f))).toBe(getfattr(join(a, f)));
+      expect(getfacl(join(b, f))).toBe(getfacl(join(a, f)));
+    }
+  };
+
+  test("push", async () => {
+    const t = temps.make();
+    const src = t.join("src");
+    tagged(src);
+    expect((await blit(t, ["push", src, `${url}/plain/kept-push`, "-X", "-A"])).exitCode).toBe(0);
+    retag(src);
+    const r = await blit(t, ["push", src, `${url}/plain/kept-push`, "-X", "-A", "--json"]);
+    expect(r.exitCode).toBe(0);
+    expect(r.json.counts.copied).toBe(0);
+    same(src, join(plainMod, "kept-push"));
+  }, 60_000);
+
+  test("pull", async () => {
+    const t = temps.make();
+    const src = join(plainMod, "kept-pull");
+    tagged(src);
+    const got = t.join("got");
+    expect((await blit(t, ["pull", `${url}/plain/kept-pull`, got, "-X", "-A"])).exitCode).toBe(0);
+    retag(src);
+    const r = await blit(t, ["pull", `${url}/plain/kept-pull`, got, "-X", "-A", "--json"]);
+    expect(r.exitCode).toBe(0);
+    expect(r.json.counts.copied).toBe(0);
+    same(src, got);
+  }, 60_000);
+});
+
 describe("owners travel by name unless --numeric-ids", () => {
   /** A one-directory manifest (no data to send) owned by uid/gid 4242, which the sender calls 'nobody'/'nogroup'. */
   function manifest(): ManifestMsg {

@@ -7,7 +7,6 @@ import { packTree, walkTree } from "./walk.ts";
 import type { RunError } from "./report.ts";
 import { FATAL_CODES } from "./errors.ts";
 import type { CopyItem, CopyResult, WorkerRequest, WorkerReply } from "./worker-protocol.ts";
-import { buffersOf, decodeWork, hashWork, listWork, planWork, sourceWork } from "./offload-work.ts";
 
 declare const self: Worker;
 
@@ -142,8 +141,60 @@ function hashFiles(paths: string[]): (string | null)[] {
   });
 }
 
+type OffloadWork = typeof import("./offload-work.ts");
+let offloadModule: Promise<OffloadWork> | undefined;
+/**
+ * The daemon's offloaded work (manifests, plans, listings) needs proto/ and the remote receiver,
+ * which take ~20 ms to load: only a worker that is handed such a request loads them, so a local
+ * copy's workers start as fast as before.
+ */
+const offloadWork = () => (offloadModule ??= import("./offload-work.ts"));
+
+function failed(msg: WorkerRequest, err: unknown): void {
+  const e = err as { name?: string; code?: unknown; message?: string };
+  post({
+    type: "failed", id: msg.id, message: err instanceof Error ? err.stack ?? err.message : String(err),
+    error: { name: String(e?.name ?? "Error"), code: typeof e?.code === "string" ? e.code : undefined, message: String(e?.message ?? err) },
+  });
+}
+
+/** One offloaded request; false when `msg` is not one. */
+function offloaded(msg: WorkerRequest, w: OffloadWork): boolean {
+  switch (msg.type) {
+    case "decodeManifest": {
+      const result = w.decodeWork(msg.manifest, msg.opts);
+      post({ type: "decoded", id: msg.id, result }, w.buffersOf(result.tree));
+      return true;
+    }
+    case "plan": {
+      const result = w.planWork(msg.work);
+      post({ type: "planned", id: msg.id, result }, w.buffersOf(result.dst));
+      return true;
+    }
+    case "source": {
+      const result = w.sourceWork(msg.work);
+      post({ type: "sourced", id: msg.id, result }, w.buffersOf(result.tree, result.manifest));
+      return true;
+    }
+    case "list":
+      post({ type: "listed", id: msg.id, result: w.listWork(msg.fd, msg.max) });
+      return true;
+    case "hashAt":
+      post({ type: "hashedAt", id: msg.id, hashes: w.hashWork(msg.fd, msg.paths) });
+      return true;
+    default:
+      return false;
+  }
+}
+
+const OFFLOADED = new Set<WorkerRequest["type"]>(["decodeManifest", "plan", "source", "list", "hashAt"]);
+
 self.onmessage = (ev: MessageEvent<WorkerRequest>) => {
   const msg = ev.data;
+  if (OFFLOADED.has(msg.type)) {
+    offloadWork().then((w) => offloaded(msg, w)).catch((err) => failed(msg, err));
+    return;
+  }
   try {
     switch (msg.type) {
       case "init":
@@ -164,37 +215,12 @@ self.onmessage = (ev: MessageEvent<WorkerRequest>) => {
       case "hash":
         post({ type: "hashed", id: msg.id, hashes: hashFiles(msg.paths) });
         break;
-      case "decodeManifest": {
-        const result = decodeWork(msg.manifest, msg.opts);
-        post({ type: "decoded", id: msg.id, result }, buffersOf(result.tree));
-        break;
-      }
-      case "plan": {
-        const result = planWork(msg.work);
-        post({ type: "planned", id: msg.id, result }, buffersOf(result.dst));
-        break;
-      }
-      case "source": {
-        const result = sourceWork(msg.work);
-        post({ type: "sourced", id: msg.id, result }, buffersOf(result.tree, result.manifest));
-        break;
-      }
-      case "list":
-        post({ type: "listed", id: msg.id, result: listWork(msg.fd, msg.max) });
-        break;
-      case "hashAt":
-        post({ type: "hashedAt", id: msg.id, hashes: hashWork(msg.fd, msg.paths) });
-        break;
       case "close":
         backend().closeCache();
         post({ type: "closed", id: msg.id });
         break;
     }
   } catch (err) {
-    const e = err as { name?: string; code?: unknown; message?: string };
-    post({
-      type: "failed", id: msg.id, message: err instanceof Error ? err.stack ?? err.message : String(err),
-      error: { name: String(e?.name ?? "Error"), code: typeof e?.code === "string" ? e.code : undefined, message: String(e?.message ?? err) },
-    });
+    failed(msg, err);
   }
 };

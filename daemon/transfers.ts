@@ -6,7 +6,7 @@
 import type { Socket, SocketHandler, TCPSocketListener, TLSOptions } from "bun";
 import { timingSafeEqual } from "node:crypto";
 import {
-  ChannelClosedError, hashHex, resolveChecks, sameFrames, sendFiles, SocketChannel, TreeReceiver,
+  ChannelClosedError, channelEvents, hashHex, resolveChecks, sameFrames, sendFiles, SocketChannel, TreeReceiver,
   emptyTree, T_FILE, type Channel, type Plan, type Tree,
 } from "../engine/index.ts";
 import {
@@ -262,6 +262,7 @@ export class Transfer {
    */
   private dataSocketHandler(): SocketHandler<DataSocket["data"]> {
     const self = this;
+    const events = channelEvents<DataSocket["data"]>((d) => d?.ch);
     return {
       open(socket: DataSocket) {
         const ch = new SocketChannel(socket, !!self.env.tls);
@@ -277,21 +278,10 @@ export class Transfer {
           self.pendingSockets.delete(ch);
         }, self.env.log);
       },
-      data(socket: DataSocket, chunk) {
-        socket.data?.ch.onData(chunk);
-      },
-      drain(socket: DataSocket) {
-        socket.data?.ch.onDrain();
-      },
-      end(socket: DataSocket) {
-        socket.data?.ch.onEnd();
-      },
+      ...events,
       close(socket: DataSocket, err) {
         if (socket.data?.timer) clearTimeout(socket.data.timer);
-        socket.data?.ch.onClose(err);
-      },
-      error(socket: DataSocket, err) {
-        socket.data?.ch.onClose(err);
+        events.close(socket, err);
       },
     };
   }

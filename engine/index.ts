@@ -17,7 +17,7 @@ export { Excluder } from "./exclude.ts";
 export {
   runRemote, listRemote, fetchRemoteTree, RemoteError, parseRemoteUrl, formatRemoteUrl, isRemote, validModuleName,
   TreeReceiver, hashBeneath, hashHex, entryMeta, mapOwners, readTreeXattrs, sendFiles, resolveChecks, sameFrames, SHARD_FILE_MAX,
-  SocketChannel, GrpcChannel, ChannelClosedError,
+  SocketChannel, GrpcChannel, ChannelClosedError, channelEvents,
 } from "./remote/index.ts";
 export type {
   RemoteJob, RemoteHooks, RemoteListing, RemoteTree, RemoteUrl, ReceiveSummary, ReceiverOptions, EntryMeta, ReceiveKeep,

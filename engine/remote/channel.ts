@@ -47,6 +47,31 @@ const DIRECT_SLICE_MS = 20;
 export const yieldNow = () => new Promise<void>((r) => setImmediate(r));
 
 /**
+ * The socket events every data-plane socket forwards to its SocketChannel, found in the socket's
+ * data by `channelOf`: both clients (plain and TLS) and the daemon's data port spread these into
+ * their handlers and add only what is theirs (connecting, the handshake, the HELLO deadline).
+ */
+export function channelEvents<D>(channelOf: (data: D) => SocketChannel | undefined) {
+  return {
+    data(s: Socket<D>, chunk: Uint8Array) {
+      channelOf(s.data)?.onData(chunk);
+    },
+    drain(s: Socket<D>) {
+      channelOf(s.data)?.onDrain();
+    },
+    end(s: Socket<D>) {
+      channelOf(s.data)?.onEnd();
+    },
+    close(s: Socket<D>, err?: Error) {
+      channelOf(s.data)?.onClose(err);
+    },
+    error(s: Socket<D>, err: Error) {
+      channelOf(s.data)?.onClose(err);
+    },
+  };
+}
+
+/**
  * Bun socket channel. The owner routes the socket handler's events to onData/onDrain/onClose.
  * On Linux, after each chunk Bun delivers, the channel reads what else is waiting straight from
  * the socket's fd in 4 MiB reads, and sendFile() feeds the socket with sendfile(2); both give the

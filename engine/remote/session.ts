@@ -5,7 +5,7 @@ import { hostname, release } from "node:os";
 import { displayName, filesystemType, nameFs, namePath, type XattrSelection } from "../../ffi/index.ts";
 import { AUTH_METADATA_KEY, type blitClient, grpc, PathError, printable } from "../../proto/index.ts";
 import type { Action } from "../run.ts";
-import { GrpcChannel, SocketChannel, type Channel, type GrpcDuplex } from "./channel.ts";
+import { channelEvents, GrpcChannel, SocketChannel, type Channel, type GrpcDuplex } from "./channel.ts";
 import { workloadOf } from "../plan.ts";
 import { formatRemoteUrl, type RemoteUrl } from "./url.ts";
 import { connectTls, remoteClient, tlsTrustOf, type TlsClientOptions } from "./tls.ts";
@@ -212,23 +212,9 @@ function connectTcp(host: string, port: number, timeoutMs: number): Promise<Sock
       hostname: host,
       port,
       socket: {
+        ...channelEvents<SocketChannel>((ch) => ch),
         open(s) {
           s.data = new SocketChannel(s);
-        },
-        data(s, d) {
-          s.data?.onData(d);
-        },
-        drain(s) {
-          s.data?.onDrain();
-        },
-        end(s) {
-          s.data?.onEnd();
-        },
-        close(s, err) {
-          s.data?.onClose(err);
-        },
-        error(s, err) {
-          s.data?.onClose(err);
         },
         connectError(_s, err) {
           if (!settled) {

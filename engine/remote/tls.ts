@@ -14,7 +14,7 @@ import { dirname } from "node:path";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import { blitClient, grpc } from "../../proto/index.ts";
 import { UsageError } from "../errors.ts";
-import { SocketChannel } from "./channel.ts";
+import { channelEvents, SocketChannel } from "./channel.ts";
 import type { RemoteUrl } from "./url.ts";
 
 /** How the client trusts a blits:// daemon (the CLI's --tls-* flags). */
@@ -261,15 +261,7 @@ export function connectTls(trust: TlsTrust, port: number, timeoutMs: number): Pr
             });
           }
         },
-        data(s, d) {
-          s.data?.onData(d);
-        },
-        drain(s) {
-          s.data?.onDrain();
-        },
-        end(s) {
-          s.data?.onEnd();
-        },
+        ...channelEvents<SocketChannel>((ch) => ch),
         close(s, err) {
           s.data?.onClose(err);
           settle(() => reject(err ?? new Error("connection closed during the TLS handshake")));

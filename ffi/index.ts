@@ -107,3 +107,6 @@ export { applyMetadataAt, applyMetadataToNewAt, keepsAny, readMetadataAt } from 
 export type { EntryMetadata, Keep } from "./entry-metadata.ts";
 export { metadataPrivileges } from "./privileges.ts";
 export type { MetadataPrivileges } from "./privileges.ts";
+// The sandboxed tree beneath a root: the one interface a port implements (docs/architecture.md).
+export { adoptRooted, openRooted, rootedImplementations, rootedIsLinux } from "./rooted.ts";
+export type { RootedDir, RootedFile } from "./rooted.ts";

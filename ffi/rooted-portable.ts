@@ -1,6 +1,6 @@
 // The portable RootedDir (rooted.ts): node:fs on path strings (byte-exact through name-bytes.ts),
-// for systems without openat2 and for BLIT_BACKEND=portable. Before each operation every
-// directory component of the path is lstat'ed from the root down, and a symlink or non-directory
+// for systems without the Linux calls (on Linux only the contract suite uses it). Before each
+// operation every directory component of the path is lstat'ed from the root down, and a symlink or non-directory
 // among them is refused (ELOOP / ENOTDIR); final names are used with the calls that do not follow
 // a symlink (lstat, lutimes, lchown, rename, unlink, open with O_NOFOLLOW where the OS has it).
 //

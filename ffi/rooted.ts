@@ -91,9 +91,14 @@ export interface RootedDir {
   close(): void;
 }
 
-/** True when this thread uses the Linux implementation (Linux, unless BLIT_BACKEND=portable). */
+/**
+ * True when openRooted uses the Linux implementation: on Linux always. BLIT_BACKEND=portable
+ * selects the node:fs copy backend and directory reader, not this: it would give up the race
+ * guarantee (and mknod) for nothing the Linux calls cannot do. The portable implementation is
+ * tested directly (rootedImplementations.portable) by the contract suite.
+ */
 export function rootedIsLinux(): boolean {
-  return process.platform === "linux" && process.env.BLIT_BACKEND !== "portable";
+  return process.platform === "linux";
 }
 
 /**

@@ -2,7 +2,7 @@
 // and planned here, the files needed arrive over the data plane into temporaries the receiver
 // renames into place, then Complete; deletes (--mirror) only after a complete transfer.
 import {
-  backend, closeFd, metadataPrivileges, nameFs, namePath, openBeneath, openRootDir, unlinkAt, O_DIRECTORY, O_RDONLY, type FsError,
+  adoptRooted, backend, closeFd, metadataPrivileges, nameFs, namePath, openRootDir,
 } from "../../ffi/index.ts";
 import {
   decodeManifest, encodeFrame, F_CHECK, F_HELLO, F_NEED, F_NEED_END, FEATURE_METADATA, FEATURES, FrameDecoder, HASH_BYTES,
@@ -11,7 +11,7 @@ import {
 import { UsageError } from "../errors.ts";
 import type { Progress } from "../run.ts";
 import { planTrees, type Plan } from "../plan.ts";
-import { removeTreeAt } from "../dest-tree.ts";
+import { removeEntryAt } from "../dest-tree.ts";
 import { hashBeneath, TreeReceiver, type ReceiveSummary } from "./receive.ts";
 import { mapOwners } from "./metadata.ts";
 import { VERSION } from "../version.ts";
@@ -216,18 +216,9 @@ export async function pull(s: RemoteSession, hooks: RemoteHooks): Promise<void> 
 
 /** Removes a temporary a killed earlier pull left in the destination (best effort). */
 function removeStale(rootFd: number, rel: string): void {
-  const k = rel.lastIndexOf("/");
-  let pfd = -1;
   try {
-    pfd = openBeneath(rootFd, k < 0 ? "" : rel.slice(0, k), O_RDONLY | O_DIRECTORY);
-    try {
-      unlinkAt(pfd, rel.slice(k + 1));
-    } catch (err) {
-      if ((err as FsError).code === "EISDIR") removeTreeAt(rootFd, rel);
-    }
+    removeEntryAt(adoptRooted(rootFd), rel);
   } catch {
     /* best effort */
-  } finally {
-    if (pfd >= 0) closeFd(pfd);
   }
 }

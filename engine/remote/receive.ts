@@ -8,7 +8,7 @@
 // (FrameError) and the caller ends the transfer; abort() then removes what is half-written.
 import {
   closeFd, createExclusive, dupFd, futimes, openFileBeneath, readSome, renameAt, seekTo, truncateTo,
-  unlinkQuiet, writeAll, describeCode, FsError,
+  unlinkQuiet, writeAll, describeCode, FsError, adoptRooted,
 } from "../../ffi/index.ts";
 import {
   F_DONE, F_ERROR, F_FILE, F_FILE_END, F_HOLE, F_SAME, F_SHARD, F_SKIP, FrameError, HASH_BYTES, SHARD_HASHES,
@@ -16,7 +16,7 @@ import {
 } from "../../proto/index.ts";
 import { FATAL_CODES } from "../errors.ts";
 import type { RunError } from "../report.ts";
-import { FdDestTree, removeStaged, replaceAndDelete } from "../dest-tree.ts";
+import { RootedDestTree, removeStaged, replaceAndDelete } from "../dest-tree.ts";
 import { deleteGuard, writePath, type Plan } from "../plan.ts";
 import { shardWriters, type ShardReply, type ShardWriterPool } from "./shard-pool.ts";
 import { applyFileMeta, tempName, writeFileAt } from "./receive-file.ts";
@@ -106,7 +106,7 @@ export class TreeReceiver implements FrameHandler {
   private state: Uint8Array;
   private checkSet: Set<number>;
   /** Every directory, symlink, swap and delete goes through the root's directory fds. */
-  private tree: FdDestTree;
+  private tree: RootedDestTree;
   /** Staged replacements took their place. */
   private swapped = false;
   private cur: Current | undefined;
@@ -136,7 +136,7 @@ export class TreeReceiver implements FrameHandler {
       symlinks: 0, specials: 0, errors: [], errorCount: 0,
     };
     for (const e of plan.errors) this.addError(e);
-    this.tree = new FdDestTree(rootFd);
+    this.tree = new RootedDestTree(adoptRooted(rootFd));
     this.state = new Uint8Array(src.paths.length);
     for (const i of plan.need) this.state[i] = ST_EXPECTED;
     for (const i of plan.checks) this.state[i] = ST_EXPECTED;
@@ -169,7 +169,7 @@ export class TreeReceiver implements FrameHandler {
   }
 
   private dirFd(rel: string): number {
-    return this.tree.dirFd(rel);
+    return this.tree.dirFd(rel)!;
   }
 
   private closeDirs(): void {

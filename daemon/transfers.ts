@@ -10,7 +10,7 @@ import {
   emptyTree, T_FILE, type Channel, type Plan, type Tree,
 } from "../engine/index.ts";
 import {
-  closeFd, dirReader, mkdirAt, openat2, openat2Available, openBeneath, O_DIRECTORY, O_RDONLY, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS,
+  adoptRooted, closeFd, dirReader, mkdirAt, openat2, openat2Available, openBeneath, O_DIRECTORY, O_RDONLY, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS,
   type EntryStat, type FsError, type XattrSelection,
 } from "../ffi/index.ts";
 import {
@@ -232,7 +232,7 @@ export class Transfer {
   ) {
     this.dataDone = new Promise((r) => (this.resolveData = r));
     if (direction === "push" && plan) {
-      this.receiver = new TreeReceiver(rootFd, src, dst, plan, {
+      this.receiver = new TreeReceiver(adoptRooted(rootFd), src, dst, plan, {
         mirror: opts.mirror, checksum: opts.checksum, maxDelete: opts.maxDelete, force: opts.force, singleFile,
         keep: opts.owner || opts.group || opts.xattrSel ? { owner: opts.owner, group: opts.group, xattrs: opts.xattrSel } : undefined,
       });
@@ -403,7 +403,7 @@ export class Transfer {
         this.sent.same = r.same.length;
         send = need.concat(r.send);
       }
-      const res = await sendFiles(ch, this.rootFd, this.src, send, {
+      const res = await sendFiles(ch, adoptRooted(this.rootFd), this.src, send, {
         checksum: this.opts.checksum,
         bwlimit: this.opts.bwlimit,
         sparse: this.opts.sparse,
@@ -426,7 +426,7 @@ export class Transfer {
 
   /** --checksum: the checked files whose content is the same here (SAME) and those to send. */
   private async sameOrSend(checks: { index: number; hash: Uint8Array }[]): Promise<{ same: number[]; send: number[] }> {
-    if (!this.env.hash) return resolveChecks(this.rootFd, this.src, checks);
+    if (!this.env.hash) return resolveChecks(adoptRooted(this.rootFd), this.src, checks);
     const mine = await this.env.hash(this.rootFd, checks.map((c) => this.src.paths[c.index]!));
     const same: number[] = [];
     const send: number[] = [];

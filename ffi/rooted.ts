@@ -17,6 +17,7 @@
 // Implementations: rooted-linux.ts (openat2 RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS|RESOLVE_NO_MAGICLINKS
 // and *at calls on directory fds: the check and the use are one system call, race-free) and
 // rooted-portable.ts (node:fs on paths with an lstat of every component: NOT race-free, see there).
+import { FsError } from "./types.ts";
 import { LinuxRooted, openLinuxRooted } from "./rooted-linux.ts";
 import { openPortableRooted } from "./rooted-portable.ts";
 import type { EntryStat } from "./dir-reader.ts";
@@ -123,3 +124,12 @@ export const rootedImplementations = {
   linux: openLinuxRooted,
   portable: openPortableRooted,
 } as const;
+
+/**
+ * The directory fd of a Linux RootedDir, for the Linux-only extras that work on fds (extended
+ * attributes and ACLs, owners through O_PATH). Elsewhere they are not offered: EOPNOTSUPP.
+ */
+export function linuxFd(dir: RootedDir, what: string): number {
+  if (dir.fd === undefined) throw new FsError("EOPNOTSUPP", "open", what, "extended attributes, ACLs and owners of entries are read and written on Linux only");
+  return dir.fd;
+}

@@ -1,7 +1,7 @@
 // Negotiate of a pull: the source in the module is walked (and its attributes read when asked)
 // and sent back as a manifest; the client then asks for the files it needs over the data plane.
 import { readTreeXattrs, type Tree } from "../../engine/index.ts";
-import { closeFd } from "../../ffi/index.ts";
+import { adoptRooted, closeFd } from "../../ffi/index.ts";
 import { encodeManifest, FEATURES, type ManifestMsg } from "../../proto/index.ts";
 import { openPullSource, Transfer } from "../transfers.ts";
 import { registerTransfer, wireErrors, type RpcContext } from "./context.ts";
@@ -16,7 +16,7 @@ export async function negotiatePull(ctx: RpcContext, { mod, path, opts, peer, mo
   if (source.tree) {
     // One file: nothing to walk.
     tree = source.tree;
-    const xattrs = opts.xattrSel ? { xattrs: readTreeXattrs(source.rootFd, tree, opts.xattrSel, (e) => tree.errors.push(e)).xattrs } : {};
+    const xattrs = opts.xattrSel ? { xattrs: readTreeXattrs(adoptRooted(source.rootFd), tree, opts.xattrSel, (e) => tree.errors.push(e)).xattrs } : {};
     manifest = encodeManifest(tree, true, { ...extras, ...xattrs });
   } else {
     try {

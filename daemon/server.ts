@@ -3,7 +3,7 @@
 import { timingSafeEqual } from "node:crypto";
 import { createServer as createTcpServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
-import { openRooted } from "../ffi/index.ts";
+import { openRooted, type RootHandoff } from "../ffi/index.ts";
 import { FsWorkers, removeEntryAt, walkTree, type RunReport } from "../engine/index.ts";
 import { AUTH_METADATA_KEY, blitService, grpc, serverOptions } from "../proto/index.ts";
 import { record, telemetryEnabled, telemetryPath } from "../analytics/index.ts";
@@ -79,7 +79,7 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
     helloTimeoutMs: config.handshakeTimeout * 1000,
     onRemove: (t: Transfer) => byToken.delete(t.tokenHex),
     log,
-    hash: (rootFd: number, paths: string[]) => workers.hash(rootFd, paths),
+    hash: (root: RootHandoff, paths: string[]) => workers.hash(root, paths),
   };
 
   const authorize = (md: grpc.Metadata) => {

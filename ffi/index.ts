@@ -109,4 +109,4 @@ export { metadataPrivileges } from "./privileges.ts";
 export type { MetadataPrivileges } from "./privileges.ts";
 // The sandboxed tree beneath a root: the one interface a port implements (docs/architecture.md).
 export { adoptRooted, linuxFd, openRooted, rootedImplementations, rootedIsLinux } from "./rooted.ts";
-export type { RootedDir, RootedFile } from "./rooted.ts";
+export type { RootedDir, RootedFile, RootHandoff } from "./rooted.ts";

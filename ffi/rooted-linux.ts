@@ -12,7 +12,8 @@ import { createLinuxDirReader } from "./dir-reader-linux.ts";
 import type { EntryStat } from "./dir-reader.ts";
 import { AT_FDCWD, AT_REMOVEDIR, cstr, errno, fail, libc, O_CLOEXEC, O_DIRECTORY, O_RDONLY } from "./libc.ts";
 import {
-  chmodAt, closeFd, createExclusive, dupFd, fchmod, fchmodIfNeeded, futimes, openBeneath, openFileBeneath, readSome, utimesAt, writeAll,
+  chmodAt, closeFd, createExclusive, dupFd, fchmod, fchmodIfNeeded, futimes, openat2, openat2Available, openBeneath, openFileBeneath, readSome,
+  RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, utimesAt, writeAll,
 } from "./openat2.ts";
 import { chownAt } from "./owners.ts";
 import { relParts, splitRel } from "./rooted-path.ts";
@@ -73,6 +74,12 @@ export class LinuxRooted implements RootedDir {
   openDir(rel: string): RootedDir {
     relParts(rel, "open");
     return new LinuxRooted(rel === "" ? dupFd(this.fd) : openBeneath(this.fd, rel, O_RDONLY | O_DIRECTORY), true);
+  }
+
+  openRootBelow(rel: string): RootedDir {
+    relParts(rel, "open");
+    const flags = O_RDONLY | O_DIRECTORY;
+    return new LinuxRooted(openat2Available() ? openat2(this.fd, rel, flags, 0, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS) : openBeneath(this.fd, rel, flags), true);
   }
 
   openFile(rel: string): RootedFile {

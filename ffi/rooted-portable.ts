@@ -20,6 +20,7 @@ import { createPortableDirReader } from "./dir-reader-portable.ts";
 import type { EntryStat } from "./dir-reader.ts";
 import { describeCode } from "./errno.ts";
 import { fsPath } from "./name-bytes.ts";
+import { nameFs } from "./name-path.ts";
 import { fsTime, toFsError } from "./portable.ts";
 import { relParts, splitRel } from "./rooted-path.ts";
 import type { RootedDir, RootedFile } from "./rooted.ts";
@@ -103,6 +104,16 @@ export class PortableRooted implements RootedDir {
 
   openDir(rel: string): RootedDir {
     return new PortableRooted(this.path(rel, "open", true));
+  }
+
+  openRootBelow(rel: string): RootedDir {
+    relParts(rel, "open");
+    // realpath, then a prefix check: racy like everything here (see the header).
+    const real = attempt("open", rel, () => nameFs.realpathSync(rel === "" ? this.root : `${this.root}/${rel}`));
+    const base = attempt("open", ".", () => nameFs.realpathSync(this.root));
+    if (real !== base && !real.startsWith(base.endsWith("/") ? base : `${base}/`)) throw new FsError("EXDEV", "open", rel, "path leads outside its root");
+    if (!attempt("open", rel, () => statSync(fsPath(real))).isDirectory()) throw new FsError("ENOTDIR", "open", rel, describeCode("ENOTDIR"));
+    return new PortableRooted(real);
   }
 
   openFile(rel: string): RootedFile {

@@ -23,6 +23,9 @@ import { openPortableRooted } from "./rooted-portable.ts";
 import type { EntryStat } from "./dir-reader.ts";
 import type { SpecialKind } from "./specials.ts";
 
+/** What reaches a root from another thread: RootedDir.handoff() (an fd on Linux, a path elsewhere). */
+export type RootHandoff = number | string;
+
 /** A file opened beneath a root; for reading (openFile) or writing a new file (createFile). */
 export interface RootedFile {
   /**
@@ -51,9 +54,16 @@ export interface RootedDir {
    */
   readonly fd: number | undefined;
   /** What another thread passes to adoptRooted/openRooted to reach the same root (an fd number, or a path). */
-  handoff(): number | string;
+  handoff(): RootHandoff;
   /** The subdirectory `rel` as a handle of its own (a symlink or non-directory there fails). */
   openDir(rel: string): RootedDir;
+  /**
+   * The directory `rel` as a new root, where symlinks on the way to it ARE followed as long as
+   * they stay beneath this root (a module path that names a pull's root through a symlink inside
+   * the module, as a local SRC given as a symlink is followed); one leading out fails with EXDEV.
+   * Nothing below the new root is followed.
+   */
+  openRootBelow(rel: string): RootedDir;
   /**
    * The regular file `rel`, opened for reading without blocking: a FIFO, socket or device put
    * where a file was listed is refused with code NOT_REGULAR and never read.
@@ -115,7 +125,7 @@ export function openRooted(path: string): RootedDir {
  * A root from another thread's handoff(): an fd (Linux; stays the caller's unless `owns`) or a
  * path (portable).
  */
-export function adoptRooted(handoff: number | string, owns = false): RootedDir {
+export function adoptRooted(handoff: RootHandoff, owns = false): RootedDir {
   return typeof handoff === "number" ? new LinuxRooted(handoff, owns) : openPortableRooted(handoff);
 }
 

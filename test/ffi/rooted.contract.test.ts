@@ -209,6 +209,31 @@ for (const impl of ["linux", "portable"] as const) {
       }
     });
 
+    test("openRootBelow follows a symlink that stays beneath the root, refuses one that leads out, and follows nothing below its result", () => {
+      const { root, outside, dir, done } = setup();
+      try {
+        dir.mkdir("a", 0o755);
+        dir.mkdir("a/b", 0o755);
+        dir.symlink("a", "in");
+        dir.symlink("../outside", "out");
+        dir.symlink("../../../outside", "a/b/up");
+        const below = dir.openRootBelow("in");
+        try {
+          expect(below.names().sort()).toEqual(["b"]);
+          expect(["ELOOP", "ENOTDIR"]).toContain(codeOf(() => below.names("b/up"))!);
+        } finally {
+          below.close();
+        }
+        expect(["EXDEV", "ELOOP"]).toContain(codeOf(() => dir.openRootBelow("out"))!);
+        expect(["EXDEV", "ELOOP"]).toContain(codeOf(() => dir.openRootBelow("a/b/up"))!);
+        expect(codeOf(() => dir.openRootBelow("../outside"))).toBe("EXDEV");
+        expect(readdirSync(outside)).toEqual(["secret"]);
+        expect(readdirSync(root).sort()).toEqual(["a", "in", "out"]);
+      } finally {
+        done();
+      }
+    });
+
     test("mknod makes a FIFO on Linux; the portable implementation says it cannot", () => {
       const { root, dir, done } = setup();
       try {

@@ -150,7 +150,8 @@ export class PortableRooted implements RootedDir {
   lstat(rel: string): EntryStat {
     const p = this.path(rel, "lstat");
     const k = p.lastIndexOf("/");
-    const d = reader.open(k <= 0 ? p : p.slice(0, k));
+    // The root itself describes itself; any other entry is described from its parent.
+    const d = reader.open(rel === "" || k <= 0 ? p : p.slice(0, k));
     try {
       return rel === "" ? d.self() : d.stat(p.slice(k + 1));
     } catch (err) {

@@ -192,6 +192,7 @@ for (const impl of ["linux", "portable"] as const) {
         expect(statSync(root).mtimeMs).toBe(1_600_000_000_000);
         dir.chmod("", 0o750);
         expect(statSync(root).mode & 0o7777).toBe(0o750);
+        expect([dir.lstat("").type, dir.lstat("").mode, dir.lstat("").mtimeSec]).toEqual(["dir", 0o750, 1_600_000_000]);
         if (process.getuid?.() === 0 && Number.isFinite(NOBODY_UID)) {
           dir.chown("d/f", NOBODY_UID, NOGROUP_GID);
           expect([statSync(join(root, "d/f")).uid, statSync(join(root, "d/f")).gid]).toEqual([NOBODY_UID, NOGROUP_GID]);

@@ -168,13 +168,17 @@ export class RootedDestTree implements DestTree {
   }
 
   link(existing: string, rel: string): void {
+    const [edir, ename] = split(existing);
     const [dir, name] = split(rel);
-    const tmp = `${dir ? dir + "/" : ""}${stageName(name)}`;
+    const d = this.dir(dir);
+    const tmp = stageName(name);
     try {
-      this.root.link(existing, tmp);
-      this.root.rename(tmp, rel);
+      // Both names in one directory (the common case): its cached handle; else from the root.
+      if (edir === dir) d.link(ename, tmp);
+      else this.root.link(existing, `${dir ? dir + "/" : ""}${tmp}`);
+      d.rename(tmp, name);
     } catch (err) {
-      this.root.unlinkQuiet(tmp);
+      d.unlinkQuiet(tmp);
       throw err;
     }
   }

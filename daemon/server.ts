@@ -3,8 +3,8 @@
 import { timingSafeEqual } from "node:crypto";
 import { createServer as createTcpServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
-import { closeFd, openBeneath, openRootDir, O_DIRECTORY, O_RDONLY, unlinkAt, type FsError } from "../ffi/index.ts";
-import { FsWorkers, removeTreeAt, walkTree, type RunReport } from "../engine/index.ts";
+import { openRooted, type RootHandoff } from "../ffi/index.ts";
+import { FsWorkers, removeEntryAt, walkTree, type RunReport } from "../engine/index.ts";
 import { AUTH_METADATA_KEY, blitService, grpc, serverOptions } from "../proto/index.ts";
 import { record, telemetryEnabled, telemetryPath } from "../analytics/index.ts";
 import { Admission } from "./admission.ts";
@@ -30,31 +30,19 @@ export interface DaemonHandle {
 /** Removes `.blit-tmp-*` entries a killed transfer left in writable modules. Returns how many. */
 export function removeStaleTemps(mod: ModuleConfig): number {
   let removed = 0;
-  const rootFd = openRootDir(mod.path);
+  const root = openRooted(mod.path);
   try {
-    const tree = walkTree(rootFd, [], "destination");
+    const tree = walkTree(root.handoff(), [], "destination");
     for (const rel of tree.staleTemps) {
-      const k = rel.lastIndexOf("/");
-      const dir = k < 0 ? "" : rel.slice(0, k);
-      const name = rel.slice(k + 1);
-      let pfd = -1;
       try {
-        pfd = openBeneath(rootFd, dir, O_RDONLY | O_DIRECTORY);
-        try {
-          unlinkAt(pfd, name);
-        } catch (err) {
-          if ((err as FsError).code === "EISDIR") removeTreeAt(rootFd, rel);
-          else throw err;
-        }
+        removeEntryAt(root, rel);
         removed++;
       } catch {
         /* left for the next start */
-      } finally {
-        if (pfd >= 0) closeFd(pfd);
       }
     }
   } finally {
-    closeFd(rootFd);
+    root.close();
   }
   return removed;
 }
@@ -91,7 +79,7 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
     helloTimeoutMs: config.handshakeTimeout * 1000,
     onRemove: (t: Transfer) => byToken.delete(t.tokenHex),
     log,
-    hash: (rootFd: number, paths: string[]) => workers.hash(rootFd, paths),
+    hash: (root: RootHandoff, paths: string[]) => workers.hash(root, paths),
   };
 
   const authorize = (md: grpc.Metadata) => {

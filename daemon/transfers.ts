@@ -10,8 +10,7 @@ import {
   emptyTree, T_FILE, type Channel, type Plan, type Tree,
 } from "../engine/index.ts";
 import {
-  closeFd, dirReader, mkdirAt, openat2, openat2Available, openBeneath, O_DIRECTORY, O_RDONLY, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS,
-  type EntryStat, type FsError, type XattrSelection,
+  type EntryStat, type FsError, type RootedDir, type RootHandoff, type XattrSelection,
 } from "../ffi/index.ts";
 import {
   F_CHECK, F_ERROR, F_HELLO, F_NEED, F_NEED_END, FrameDecoder, FrameError, HASH_BYTES, TOKEN_BYTES, doneFrame, readU32List,
@@ -65,10 +64,10 @@ export interface TransferEnv {
   onRemove(t: Transfer): void;
   log(msg: string): void;
   /**
-   * BLAKE2b-256 of regular files beneath the directory open as rootFd, off the event loop (the
+   * BLAKE2b-256 of regular files beneath the root handed off as `root`, off the event loop (the
    * daemon's worker threads); absent: hashed on this thread.
    */
-  hash?(rootFd: number, paths: string[]): Promise<(Uint8Array | null)[]>;
+  hash?(root: RootHandoff, paths: string[]): Promise<(Uint8Array | null)[]>;
 }
 
 /**
@@ -86,51 +85,40 @@ export class TargetError extends Error {
   }
 }
 
-/** lstat of `name` in the directory open as dirFd (never following a symlink). */
-function statIn(dirFd: number, name: string): EntryStat {
-  const dir = dirReader().fromFd(dirFd);
+/** Opens `rel` beneath the module root as a directory; undefined when it (or a directory above it) does not exist. */
+function openDirIfExists(modRoot: RootedDir, rel: string): RootedDir | undefined {
   try {
-    return dir.stat(name);
-  } finally {
-    dir.close();
-  }
-}
-
-/** Opens `rel` beneath the module root as a directory; -1 when it (or a directory above it) does not exist. */
-function openDirIfExists(modFd: number, rel: string): number {
-  try {
-    return openBeneath(modFd, rel, O_RDONLY | O_DIRECTORY);
+    return modRoot.openDir(rel);
   } catch (err) {
-    if ((err as FsError).code === "ENOENT") return -1;
+    if ((err as FsError).code === "ENOENT") return undefined;
     throw err;
   }
 }
 
 /** Opens `rel` beneath the module root as a directory, creating missing components. */
-export function openOrCreateDir(modFd: number, rel: string): number {
-  if (rel === "") return openBeneath(modFd, "", O_RDONLY | O_DIRECTORY);
-  const parts = rel.split("/");
-  let cur = openBeneath(modFd, "", O_RDONLY | O_DIRECTORY);
+export function openOrCreateDir(modRoot: RootedDir, rel: string): RootedDir {
+  let cur = modRoot.openDir("");
+  if (rel === "") return cur;
   try {
-    for (const p of parts) {
-      let next: number;
+    for (const p of rel.split("/")) {
+      let next: RootedDir;
       try {
-        next = openBeneath(cur, p, O_RDONLY | O_DIRECTORY);
+        next = cur.openDir(p);
       } catch (err) {
         if ((err as FsError).code !== "ENOENT") throw err;
         try {
-          mkdirAt(cur, p, 0o755);
+          cur.mkdir(p, 0o755);
         } catch (e) {
           if ((e as FsError).code !== "EEXIST") throw e;
         }
-        next = openBeneath(cur, p, O_RDONLY | O_DIRECTORY);
+        next = cur.openDir(p);
       }
-      closeFd(cur);
+      cur.close();
       cur = next;
     }
     return cur;
   } catch (err) {
-    closeFd(cur);
+    cur.close();
     throw err;
   }
 }
@@ -219,8 +207,8 @@ export class Transfer {
     readonly direction: Direction,
     readonly module: ModuleConfig,
     readonly path: string,
-    /** The directory the manifest's paths are relative to (beneath the module). */
-    readonly rootFd: number,
+    /** The directory the manifest's paths are relative to (beneath the module); none for a dry run into a directory not made yet. */
+    readonly root: RootedDir | undefined,
     /** push: the client's tree; pull: the daemon's tree. */
     readonly src: Tree,
     readonly dst: Tree,
@@ -232,7 +220,8 @@ export class Transfer {
   ) {
     this.dataDone = new Promise((r) => (this.resolveData = r));
     if (direction === "push" && plan) {
-      this.receiver = new TreeReceiver(rootFd, src, dst, plan, {
+      // A dry run into a directory not made yet has no root: its receiver is never fed.
+      this.receiver = new TreeReceiver(root!, src, dst, plan, {
         mirror: opts.mirror, checksum: opts.checksum, maxDelete: opts.maxDelete, force: opts.force, singleFile,
         keep: opts.owner || opts.group || opts.xattrSel ? { owner: opts.owner, group: opts.group, xattrs: opts.xattrSel } : undefined,
       });
@@ -393,7 +382,7 @@ export class Transfer {
         this.sent.same = r.same.length;
         send = need.concat(r.send);
       }
-      const res = await sendFiles(ch, this.rootFd, this.src, send, {
+      const res = await sendFiles(ch, this.root!, this.src, send, {
         checksum: this.opts.checksum,
         bwlimit: this.opts.bwlimit,
         sparse: this.opts.sparse,
@@ -416,8 +405,8 @@ export class Transfer {
 
   /** --checksum: the checked files whose content is the same here (SAME) and those to send. */
   private async sameOrSend(checks: { index: number; hash: Uint8Array }[]): Promise<{ same: number[]; send: number[] }> {
-    if (!this.env.hash) return resolveChecks(this.rootFd, this.src, checks);
-    const mine = await this.env.hash(this.rootFd, checks.map((c) => this.src.paths[c.index]!));
+    if (!this.env.hash) return resolveChecks(this.root!, this.src, checks);
+    const mine = await this.env.hash(this.root!.handoff(), checks.map((c) => this.src.paths[c.index]!));
     const same: number[] = [];
     const send: number[] = [];
     checks.forEach((c, k) => {
@@ -465,19 +454,19 @@ export class Transfer {
     if (this.finished) return;
     this.finished = true;
     this.closeListener();
-    closeFd(this.rootFd);
+    this.root?.close();
   }
 }
 
 /**
  * Resolves a push target: a directory tree, or (single file) the directory and final name. A
  * missing target directory is created, except for a dry run, which changes nothing: it plans
- * against what exists, and a target that does not exist yet is an empty tree (rootFd -1).
+ * against what exists, and a target that does not exist yet is an empty tree (no root).
  */
-export function openPushTarget(modFd: number, path: string, singleName: string | undefined, dryRun = false): { rootFd: number; name?: string } {
+export function openPushTarget(modRoot: RootedDir, path: string, singleName: string | undefined, dryRun = false): { root?: RootedDir; name?: string } {
   if (singleName === undefined) {
     try {
-      return { rootFd: dryRun ? openDirIfExists(modFd, path) : openOrCreateDir(modFd, path) };
+      return { root: dryRun ? openDirIfExists(modRoot, path) : openOrCreateDir(modRoot, path) };
     } catch (err) {
       const code = (err as FsError).code;
       if (code === "ENOTDIR" || code === "EEXIST") throw new TargetError("BAD_PATH", `remote path '${path}' is not a directory`);
@@ -488,7 +477,7 @@ export function openPushTarget(modFd: number, path: string, singleName: string |
   // One file: into `path` when it is a directory, else to the name `path` in its parent.
   if (path !== "") {
     try {
-      return { rootFd: openBeneath(modFd, path, O_RDONLY | O_DIRECTORY), name: singleName };
+      return { root: modRoot.openDir(path), name: singleName };
     } catch (err) {
       const code = (err as FsError).code;
       if (code === "EXDEV" || code === "ELOOP") throw new TargetError("BAD_PATH", `remote path '${path}' leads outside the module`);
@@ -497,7 +486,7 @@ export function openPushTarget(modFd: number, path: string, singleName: string |
     const k = path.lastIndexOf("/");
     const parent = k < 0 ? "" : path.slice(0, k);
     try {
-      return { rootFd: openBeneath(modFd, parent, O_RDONLY | O_DIRECTORY), name: path.slice(k + 1) };
+      return { root: modRoot.openDir(parent), name: path.slice(k + 1) };
     } catch (err) {
       const code = (err as FsError).code;
       if (code === "ENOENT") throw new TargetError("NOT_FOUND", `remote directory '${parent}' does not exist`);
@@ -505,14 +494,14 @@ export function openPushTarget(modFd: number, path: string, singleName: string |
       throw err;
     }
   }
-  return { rootFd: openBeneath(modFd, "", O_RDONLY | O_DIRECTORY), name: singleName };
+  return { root: modRoot.openDir(""), name: singleName };
 }
 
 /** The receiving side's tree for a single file: that one name, if it is a regular file. */
-export function singleDstTree(rootFd: number, name: string): Tree {
+export function singleDstTree(root: RootedDir, name: string): Tree {
   const t = emptyTree();
   try {
-    const st = statIn(rootFd, name);
+    const st = root.lstat(name);
     if (st.type === "dir") throw new TargetError("BAD_PATH", `remote path '${name}' is a directory; the source is a file`);
     if (st.type !== "file") throw new TargetError("BAD_PATH", `remote path '${name}' exists and is not a regular file`);
     return { ...t, rootExists: true, paths: [name], types: [T_FILE], sizes: [st.size], modes: [st.mode], mtimeSec: [st.mtimeSec], mtimeNsec: [st.mtimeNsec] };
@@ -525,29 +514,26 @@ export function singleDstTree(rootFd: number, name: string): Tree {
 
 /**
  * Opens a pull source: a directory (to be walked: no tree) or one regular file (its directory
- * and a one-entry tree). Nothing else is opened: the root is opened with O_DIRECTORY (a FIFO or device fails in
+ * and a one-entry tree). Nothing else is opened: the root is opened as a directory (a FIFO or device fails in
  * the lookup, before any open that could block), and a non-directory is looked at with lstat.
  */
-export function openPullSource(modFd: number, path: string): { rootFd: number; tree?: Tree } {
-  let fd = -1;
+export function openPullSource(modRoot: RootedDir, path: string): { root: RootedDir; tree?: Tree } {
   try {
     // The path that names the pull's root may go through symlinks that stay inside the module
     // (as a SRC given as a symlink is followed locally); nothing below that root is followed.
-    const flags = O_RDONLY | O_DIRECTORY;
-    fd = openat2Available() ? openat2(modFd, path, flags, 0, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS) : openBeneath(modFd, path, flags);
+    return { root: modRoot.openRootBelow(path) };
   } catch (err) {
     const code = (err as FsError).code;
     if (code === "ENOENT") throw new TargetError("NOT_FOUND", `remote path '${printable(path)}' does not exist`);
     if (code === "EXDEV" || code === "ELOOP") throw new TargetError("BAD_PATH", `remote path '${printable(path)}' leads outside the module`);
     if (code !== "ENOTDIR") throw err;
   }
-  if (fd >= 0) return { rootFd: fd };
   const k = path.lastIndexOf("/");
   const parent = k < 0 ? "" : path.slice(0, k);
   const name = path.slice(k + 1);
-  let pfd: number;
+  let dir: RootedDir;
   try {
-    pfd = openBeneath(modFd, parent, O_RDONLY | O_DIRECTORY);
+    dir = modRoot.openDir(parent);
   } catch (err) {
     const code = (err as FsError).code;
     if (code === "ENOENT" || code === "ENOTDIR") throw new TargetError("NOT_FOUND", `remote path '${printable(path)}' does not exist`);
@@ -556,14 +542,14 @@ export function openPullSource(modFd: number, path: string): { rootFd: number; t
   }
   let st: EntryStat;
   try {
-    st = statIn(pfd, name);
+    st = dir.lstat(name);
   } catch (err) {
-    closeFd(pfd);
+    dir.close();
     if ((err as FsError).code === "ENOENT") throw new TargetError("NOT_FOUND", `remote path '${printable(path)}' does not exist`);
     throw err;
   }
   if (st.type !== "file") {
-    closeFd(pfd);
+    dir.close();
     const what = st.special ? `a ${SPECIAL_WORDS[st.special.kind]} (only regular files, directories and symlinks are served)` : "not a regular file or directory";
     throw new TargetError("BAD_PATH", `remote path '${printable(path)}' is ${what}`);
   }
@@ -571,7 +557,7 @@ export function openPullSource(modFd: number, path: string): { rootFd: number; t
     ...emptyTree(), rootExists: true, paths: [name], types: [T_FILE], sizes: [st.size], modes: [st.mode], mtimeSec: [st.mtimeSec], mtimeNsec: [st.mtimeNsec],
     uid: [st.uid], gid: [st.gid],
   };
-  return { rootFd: pfd, tree };
+  return { root: dir, tree };
 }
 
 const SPECIAL_WORDS = { fifo: "FIFO", socket: "socket", char: "character device", block: "block device" } as const;

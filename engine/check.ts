@@ -4,7 +4,7 @@
 // window), so "equal" here means "a copy or mirror would transfer nothing".
 import { realpathSync, statSync } from "node:fs";
 import { resolve } from "node:path";
-import { backend, closeFd, metadataPrivileges, openRootDir, type Xattr, type XattrSelection } from "../ffi/index.ts";
+import { backend, metadataPrivileges, openRooted, type RootedDir, type Xattr, type XattrSelection } from "../ffi/index.ts";
 import { UsageError } from "./errors.ts";
 import { comparePaths, fileUnchanged, marchTrees, sameMtime, typeName } from "./plan.ts";
 import { fetchRemoteTree, hashBeneath, isRemote, readTreeXattrs, RemoteError, type TlsClientOptions } from "./remote/index.ts";
@@ -336,11 +336,11 @@ function xattrSelectionFor(opts: CheckOptions & { remoteSide?: boolean }): Xattr
 
 /** The selected attributes of every entry of a local tree, read beneath its root (no symlink followed). */
 function readXattrsInto(tree: Tree, root: string, side: "source" | "destination", sel: XattrSelection): void {
-  const fd = openRootDir(root);
+  const dir = openRooted(root);
   try {
-    tree.xattrs = readTreeXattrs(fd, tree, sel, (e) => tree.errors.push({ ...e, side })).xattrs;
+    tree.xattrs = readTreeXattrs(dir, tree, sel, (e) => tree.errors.push({ ...e, side })).xattrs;
   } finally {
-    closeFd(fd);
+    dir.close();
   }
 }
 
@@ -358,20 +358,20 @@ export async function check(job: CheckJob): Promise<CheckResult> {
     }
     const src = await readSide(job.source, "source", opts);
     const dst = await readSide(job.destination, "destination", opts);
-    const fds: number[] = [];
+    const roots: RootedDir[] = [];
     let comparison: Comparison;
     try {
       let hasher: ContentHasher | undefined;
       if (opts.checksum) {
-        const srcFd = openRootDir(src.root!);
-        fds.push(srcFd);
-        const dstFd = openRootDir(dst.root!);
-        fds.push(dstFd);
-        hasher = { source: (rel) => hashBeneath(srcFd, rel), destination: (rel) => hashBeneath(dstFd, rel) };
+        const srcRoot = openRooted(src.root!);
+        roots.push(srcRoot);
+        const dstRoot = openRooted(dst.root!);
+        roots.push(dstRoot);
+        hasher = { source: (rel) => hashBeneath(srcRoot, rel), destination: (rel) => hashBeneath(dstRoot, rel) };
       }
       comparison = compareTrees(src.tree, dst.tree, hasher);
     } finally {
-      for (const fd of fds) closeFd(fd);
+      for (const r of roots) r.close();
     }
     const errors = [...src.tree.errors, ...dst.tree.errors, ...comparison.errors];
     const errorCount = errors.length + src.moreErrors + dst.moreErrors;

@@ -3,14 +3,13 @@
 // directory metadata. Used by the local run's main thread and by the remote receiver.
 //
 // Callers may rely on: every path is relative to the root, "/"-separated; no symlink below the
-// root is ever followed (on Linux each directory is opened from the root's fd with openat2
-// RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, and names are then used with the *at calls of that
-// directory's fd), so another user who swaps a directory for a symlink at any moment makes the
-// operation fail with ELOOP, never act elsewhere.
-import { lchownSync, linkSync as nodeLinkSync } from "node:fs";
+// root is ever followed. All of it goes through one RootedDir (ffi/rooted.ts) and the handles it
+// opens for subdirectories, so the guarantee is the implementation's: on Linux race-free (another
+// user who swaps a directory for a symlink at any moment makes the operation fail with ELOOP,
+// never act elsewhere); the portable implementation documents the race it cannot close.
 import {
-  applyMetadataAt, applyMetadataToNewAt, chmodAt, backend, fsPath, closeFd, dirReader, exchangeAt, fchown, linkAt, mknodAt, FsError, type SpecialKind, fchmod, futimes, mkdirAt, nameFs, openBeneath, openRootDir, namesInFd, renameAt, symlinkAt,
-  unlinkAt, unlinkQuiet, utimesAt, writeXattrs, O_DIRECTORY, O_RDONLY, type EntryMetadata, type Keep,
+  applyMetadataAt, applyMetadataToNewAt, fchown, openRooted, writeXattrs, type EntryMetadata, type FsError, type Keep, type RootedDir,
+  type SpecialKind,
 } from "../ffi/index.ts";
 import { stageName, writePath, type Plan } from "./plan.ts";
 import { T_DIR, type Tree } from "./walk.ts";
@@ -103,7 +102,7 @@ export function removeStaged(dest: DestTree, plan: Plan): void {
 
 /** The destination tree at `root` (an existing directory the user named: trusted, opened once). */
 export function openDestTree(root: string): DestTree {
-  return process.platform === "linux" ? new FdDestTree(openRootDir(root), true) : new PathDestTree(root);
+  return new RootedDestTree(openRooted(root), true);
 }
 
 function split(rel: string): [string, string] {
@@ -111,54 +110,59 @@ function split(rel: string): [string, string] {
   return k < 0 ? ["", rel] : [rel.slice(0, k), rel.slice(k + 1)];
 }
 
-/** Linux: directory fds beneath a root fd. */
-export class FdDestTree implements DestTree {
-  private dirFds = new Map<string, number>();
-  constructor(readonly rootFd: number, private ownsRoot = false) {}
+/**
+ * The DestTree over a RootedDir, with the handles of recently used directories cached (each is
+ * opened beneath the root once, then its entries are named by one component).
+ */
+export class RootedDestTree implements DestTree {
+  private dirs = new Map<string, RootedDir>();
+  constructor(readonly root: RootedDir, private ownsRoot = false) {}
 
-  /** The fd of directory `rel` ("" is the root), opened beneath the root and cached. */
-  dirFd(rel: string): number {
-    if (rel === "") return this.rootFd;
-    let fd = this.dirFds.get(rel);
-    if (fd === undefined) {
-      if (this.dirFds.size >= 256) this.closeDirs();
-      fd = openBeneath(this.rootFd, rel, O_RDONLY | O_DIRECTORY);
-      this.dirFds.set(rel, fd);
+  /** The handle of directory `rel` ("" is the root), opened beneath the root and cached. */
+  dir(rel: string): RootedDir {
+    if (rel === "") return this.root;
+    let d = this.dirs.get(rel);
+    if (d === undefined) {
+      if (this.dirs.size >= 256) this.closeDirs();
+      d = this.root.openDir(rel);
+      this.dirs.set(rel, d);
     }
-    return fd;
+    return d;
+  }
+
+  /** Linux: the fd of directory `rel`, for the attribute calls that work on fds (undefined elsewhere). */
+  dirFd(rel: string): number | undefined {
+    return this.dir(rel).fd;
   }
 
   mkdir(rel: string, mode: number): void {
     const [dir, name] = split(rel);
-    mkdirAt(this.dirFd(dir), name, mode);
+    this.dir(dir).mkdir(name, mode);
   }
 
   symlink(target: string, rel: string, mtimeSec: number, mtimeNsec: number, meta?: EntryMeta): void {
     const [dir, name] = split(rel);
-    const dfd = this.dirFd(dir);
-    const tmp = stageName(name);
-    try {
-      symlinkAt(target, dfd, tmp);
-      applyAt(dfd, tmp, "symlink", meta);
-      utimesAt(dfd, tmp, mtimeSec, mtimeNsec);
-      renameAt(dfd, tmp, name);
-    } catch (err) {
-      unlinkQuiet(dfd, tmp);
-      throw err;
-    }
+    this.makeAndRename(this.dir(dir), name, "symlink", meta, mtimeSec, mtimeNsec, (d, tmp) => d.symlink(target, tmp));
   }
 
   mknod(rel: string, kind: SpecialKind, mode: number, rdev: bigint, mtimeSec: number, mtimeNsec: number, meta?: EntryMeta): void {
     const [dir, name] = split(rel);
-    const dfd = this.dirFd(dir);
+    this.makeAndRename(this.dir(dir), name, kind, meta, mtimeSec, mtimeNsec, (d, tmp) => d.mknod(tmp, kind, mode, rdev));
+  }
+
+  /** Makes a new entry under a temporary name, gives it owner, attributes and mtime, then renames it over `name`. */
+  private makeAndRename(
+    d: RootedDir, name: string, kind: "symlink" | SpecialKind, meta: EntryMeta | undefined, mtimeSec: number, mtimeNsec: number,
+    make: (d: RootedDir, tmp: string) => void,
+  ): void {
     const tmp = stageName(name);
     try {
-      mknodAt(dfd, tmp, kind, mode, rdev);
-      applyAt(dfd, tmp, kind, meta);
-      utimesAt(dfd, tmp, mtimeSec, mtimeNsec);
-      renameAt(dfd, tmp, name);
+      make(d, tmp);
+      applyToNew(d, tmp, kind, meta);
+      d.utimes(tmp, mtimeSec, mtimeNsec);
+      d.rename(tmp, name);
     } catch (err) {
-      unlinkQuiet(dfd, tmp);
+      d.unlinkQuiet(tmp);
       throw err;
     }
   }
@@ -166,27 +170,32 @@ export class FdDestTree implements DestTree {
   link(existing: string, rel: string): void {
     const [edir, ename] = split(existing);
     const [dir, name] = split(rel);
-    const dfd = this.dirFd(dir);
+    const d = this.dir(dir);
     const tmp = stageName(name);
     try {
-      linkAt(this.dirFd(edir), ename, dfd, tmp);
-      renameAt(dfd, tmp, name);
+      // Both names in one directory (the common case): its cached handle; else from the root.
+      if (edir === dir) d.link(ename, tmp);
+      else this.root.link(existing, `${dir ? dir + "/" : ""}${tmp}`);
+      d.rename(tmp, name);
     } catch (err) {
-      unlinkQuiet(dfd, tmp);
+      d.unlinkQuiet(tmp);
       throw err;
     }
   }
 
   setMeta(rel: string, meta: EntryMetadata, keep: Keep, mode?: number): void {
-    const [dir, name] = rel === "" ? ["", "."] : split(rel);
-    const dfd = this.dirFd(dir);
-    if (meta.uid !== undefined || meta.gid !== undefined || meta.xattrs) applyMetadataAt(dfd, name, meta, keep);
-    if (mode !== undefined) chmodAt(dfd, name, mode);
+    const [dir, name] = rel === "" ? ["", ""] : split(rel);
+    const d = this.dir(dir);
+    if (meta.uid !== undefined || meta.gid !== undefined || meta.xattrs) {
+      if (d.fd !== undefined) applyMetadataAt(d.fd, name || ".", meta, keep);
+      else if (meta.uid !== undefined || meta.gid !== undefined) d.chown(name, meta.uid, meta.gid);
+    }
+    if (mode !== undefined) d.chmod(name, mode);
   }
 
   remove(rel: string, isDir: boolean): void {
     const [dir, name] = split(rel);
-    unlinkAt(this.dirFd(dir), name, isDir);
+    this.dir(dir).unlink(name, isDir);
     if (isDir) this.forget(rel);
   }
 
@@ -196,186 +205,111 @@ export class FdDestTree implements DestTree {
       return 1;
     }
     this.forget(rel);
-    return removeTreeAt(this.rootFd, rel);
+    return removeTreeAt(this.root, rel);
   }
 
   swapIn(staged: string, rel: string, oldIsDir: boolean): number {
     const [dir, name] = split(rel);
     const stagedName = split(staged)[1];
-    const dfd = this.dirFd(dir);
+    const d = this.dir(dir);
     this.forget(rel);
     this.forget(staged);
-    if (exchangeAt(dfd, stagedName, name)) return this.removeTree(staged, oldIsDir);
+    if (d.exchange(stagedName, name)) return this.removeTree(staged, oldIsDir);
     // No exchange here: move the old entry aside under another temporary name first, so that
     // nothing is removed before the new entry holds the name.
-    const aside = `${dir ? dir + "/" : ""}${stageName(name)}`;
-    renameAt(dfd, name, split(aside)[1]);
+    const asideName = stageName(name);
+    d.rename(name, asideName);
     try {
-      renameAt(dfd, stagedName, name);
+      d.rename(stagedName, name);
     } catch (err) {
-      renameAt(dfd, split(aside)[1], name);
+      d.rename(asideName, name);
       throw err;
     }
-    return this.removeTree(aside, oldIsDir);
+    return this.removeTree(`${dir ? dir + "/" : ""}${asideName}`, oldIsDir);
   }
 
   setDirMeta(rel: string, mode: number, mtimeSec: number, mtimeNsec: number, meta?: EntryMeta): void {
-    const fd = rel === "" ? this.rootFd : openBeneath(this.rootFd, rel, O_RDONLY | O_DIRECTORY);
+    const d = rel === "" ? this.root : this.root.openDir(rel);
     try {
       // Owner first (it clears setgid), then attributes (an ACL changes the group bits), then the mode.
-      if (meta && (meta.uid !== undefined || meta.gid !== undefined)) fchown(fd, meta.uid, meta.gid, rel || ".");
-      if (meta?.sel) writeXattrs(fd, meta.xattrs ?? [], meta.sel, rel || ".");
-      fchmod(fd, mode, rel || ".");
-      futimes(fd, mtimeSec, mtimeNsec, rel || ".");
+      if (meta && (meta.uid !== undefined || meta.gid !== undefined)) {
+        if (d.fd !== undefined) fchown(d.fd, meta.uid, meta.gid, rel || ".");
+        else d.chown("", meta.uid, meta.gid);
+      }
+      if (meta?.sel && d.fd !== undefined) writeXattrs(d.fd, meta.xattrs ?? [], meta.sel, rel || ".");
+      d.chmod("", mode);
+      d.utimes("", mtimeSec, mtimeNsec);
     } finally {
-      if (fd !== this.rootFd) closeFd(fd);
+      if (d !== this.root) d.close();
     }
   }
 
   forget(rel: string): void {
-    if (this.dirFds.size === 0) return;
-    for (const [k, fd] of this.dirFds) {
+    if (this.dirs.size === 0) return;
+    for (const [k, d] of this.dirs) {
       if (k === rel || k.startsWith(rel + "/")) {
-        closeFd(fd);
-        this.dirFds.delete(k);
+        d.close();
+        this.dirs.delete(k);
       }
     }
   }
 
   closeDirs(): void {
-    for (const fd of this.dirFds.values()) closeFd(fd);
-    this.dirFds.clear();
+    for (const d of this.dirs.values()) d.close();
+    this.dirs.clear();
   }
 
   close(): void {
     this.closeDirs();
-    if (this.ownsRoot) closeFd(this.rootFd);
+    if (this.ownsRoot) this.root.close();
   }
 }
 
 /**
- * Gives the new entry `name` of dfd (a symlink or special file of `kind`, never followed) the
+ * Gives the new entry `name` of d (a symlink or special file of `kind`, never followed) the
  * owner and attributes of `meta`, if it still is that entry. It is new: no attributes to remove.
  */
-function applyAt(dfd: number, name: string, kind: "symlink" | SpecialKind, meta: EntryMeta | undefined): void {
+function applyToNew(d: RootedDir, name: string, kind: "symlink" | SpecialKind, meta: EntryMeta | undefined): void {
   if (!meta || (meta.uid === undefined && meta.gid === undefined && !meta.xattrs?.length)) return;
-  applyMetadataToNewAt(dfd, name, kind, meta);
+  if (d.fd !== undefined) applyMetadataToNewAt(d.fd, name, kind, meta);
+  else if (meta.uid !== undefined || meta.gid !== undefined) d.chown(name, meta.uid, meta.gid);
 }
 
 /**
- * Removes the directory `rel` beneath rootFd and everything in it, never following a symlink:
- * each directory is opened beneath the root, its entries listed through its own fd, and removed
- * with unlinkat. Returns the number of entries removed (rel included).
+ * Removes the directory `rel` beneath `root` and everything in it, never following a symlink:
+ * each directory is opened beneath its parent's handle, listed, and its entries removed by name.
+ * Returns the number of entries removed (rel included).
  */
-export function removeTreeAt(rootFd: number, rel: string): number {
+export function removeTreeAt(root: RootedDir, rel: string): number {
+  const d = root.openDir(rel);
   let n = 0;
-  const fd = openBeneath(rootFd, rel, O_RDONLY | O_DIRECTORY);
   try {
-    for (const name of namesInFd(fd)) {
+    for (const name of d.names()) {
       try {
-        unlinkAt(fd, name);
+        d.unlink(name);
         n++;
       } catch (err) {
         const code = (err as FsError).code;
-        if (code === "EISDIR" || code === "EPERM") n += removeTreeAt(rootFd, `${rel}/${name}`);
+        if (code === "EISDIR" || code === "EPERM") n += removeTreeAt(d, name);
         else if (code !== "ENOENT") throw err;
       }
     }
   } finally {
-    closeFd(fd);
+    d.close();
   }
-  const [dir, name] = split(rel);
-  const parent = dir === "" ? rootFd : openBeneath(rootFd, dir, O_RDONLY | O_DIRECTORY);
-  try {
-    unlinkAt(parent, name, true);
-  } finally {
-    if (parent !== rootFd) closeFd(parent);
-  }
+  root.unlink(rel, true);
   return n + 1;
 }
 
-// Byte-exact node:fs (names may not be UTF-8).
-const { chmodSync, lstatSync, mkdirSync, renameSync, rmdirSync, rmSync, symlinkSync, unlinkSync } = nameFs;
-const linkSync = (existing: string, p: string) => nodeLinkSync(fsPath(existing), fsPath(p));
-
-function namesOf(path: string): string[] {
-  const d = dirReader().open(path);
+/**
+ * Removes the entry `rel` beneath `root`, a directory with everything in it, never following a
+ * symlink (a peer's or a mirror's delete).
+ */
+export function removeEntryAt(root: RootedDir, rel: string): void {
   try {
-    return d.names();
-  } finally {
-    d.close();
+    root.unlink(rel);
+  } catch (err) {
+    if ((err as FsError).code === "EISDIR") removeTreeAt(root, rel);
+    else throw err;
   }
-}
-
-/** Other systems: node:fs on paths, with the same contract except the symlink-race guarantee. */
-class PathDestTree implements DestTree {
-  constructor(private root: string) {}
-  private abs(rel: string): string {
-    return rel === "" ? this.root : `${this.root}/${rel}`;
-  }
-  mkdir(rel: string, mode: number): void {
-    mkdirSync(this.abs(rel), { mode });
-  }
-  symlink(target: string, rel: string, mtimeSec: number, mtimeNsec: number): void {
-    const [dir, name] = split(rel);
-    const tmp = this.abs(`${dir ? dir + "/" : ""}${stageName(name)}`);
-    try {
-      symlinkSync(target, tmp);
-      backend().setTimes(tmp, mtimeSec, mtimeNsec);
-      renameSync(tmp, this.abs(rel));
-    } catch (err) {
-      rmSync(tmp, { force: true });
-      throw err;
-    }
-  }
-  setMeta(rel: string, meta: EntryMetadata, _keep: Keep, mode?: number): void {
-    if (meta.uid !== undefined || meta.gid !== undefined) lchownSync(fsPath(this.abs(rel)), meta.uid ?? -1, meta.gid ?? -1);
-    if (mode !== undefined && !lstatSync(this.abs(rel)).isSymbolicLink()) chmodSync(this.abs(rel), mode);
-  }
-  mknod(rel: string, kind: SpecialKind): void {
-    throw new FsError("EOPNOTSUPP", "mknod", rel, `creating a ${kind} is supported on Linux only`);
-  }
-  link(existing: string, rel: string): void {
-    const [dir, name] = split(rel);
-    const tmp = this.abs(`${dir ? dir + "/" : ""}${stageName(name)}`);
-    try {
-      linkSync(this.abs(existing), tmp);
-      renameSync(tmp, this.abs(rel));
-    } catch (err) {
-      rmSync(tmp, { force: true });
-      throw err;
-    }
-  }
-  remove(rel: string, isDir: boolean): void {
-    if (isDir) rmdirSync(this.abs(rel));
-    else unlinkSync(this.abs(rel));
-  }
-  removeTree(rel: string, isDir: boolean): number {
-    const count = (p: string): number =>
-      lstatSync(p).isDirectory() ? 1 + namesOf(p).reduce((n, c) => n + count(`${p}/${c}`), 0) : 1;
-    const n = isDir ? count(this.abs(rel)) : 1;
-    rmSync(this.abs(rel), { recursive: true, force: true });
-    backend().forgetDir(this.abs(rel));
-    return n;
-  }
-  swapIn(staged: string, rel: string, oldIsDir: boolean): number {
-    const [dir, name] = split(rel);
-    const aside = `${dir ? dir + "/" : ""}${stageName(name)}`;
-    renameSync(this.abs(rel), this.abs(aside));
-    try {
-      renameSync(this.abs(staged), this.abs(rel));
-    } catch (err) {
-      renameSync(this.abs(aside), this.abs(rel));
-      throw err;
-    }
-    return this.removeTree(aside, oldIsDir);
-  }
-  setDirMeta(rel: string, mode: number, mtimeSec: number, mtimeNsec: number): void {
-    chmodSync(this.abs(rel), mode);
-    backend().setTimes(this.abs(rel), mtimeSec, mtimeNsec);
-  }
-  forget(rel: string): void {
-    backend().forgetDir(this.abs(rel));
-  }
-  close(): void {}
 }

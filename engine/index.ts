@@ -37,7 +37,7 @@ export type {
   CheckCounts, CheckEntry, CheckJob, CheckKind, CheckOptions, CheckReason, CheckResult, CheckStatus, Comparison,
   ContentHasher, EntryType,
 } from "./check.ts";
-export { openDestTree, removeTreeAt } from "./dest-tree.ts";
+export { openDestTree, removeEntryAt, removeTreeAt } from "./dest-tree.ts";
 // A daemon's Negotiate steps on worker threads (its event loop stays free for other clients).
 export { FsWorkers } from "./offload.ts";
 export type { DecodeOptions } from "./offload.ts";

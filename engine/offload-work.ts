@@ -3,7 +3,7 @@
 // are the long synchronous steps of a daemon's Negotiate (seconds for millions of entries): run
 // here, they leave the daemon's event loop free for its other clients. Directory fds come from
 // the main thread (fds are per process, so a worker can use the number it is given).
-import { dirReader, TEMP_PREFIX, type EntryStat, type XattrSelection } from "../ffi/index.ts";
+import { adoptRooted, dirReader, TEMP_PREFIX, type EntryStat, type RootHandoff, type XattrSelection } from "../ffi/index.ts";
 import { decodeManifest, encodeManifest, type ManifestExtras, type ManifestMsg } from "../proto/index.ts";
 import { planTrees, type Plan, type PlanOptions } from "./plan.ts";
 import { hashBeneath } from "./remote/receive.ts";
@@ -71,10 +71,10 @@ function clearSetIds(t: Tree): number {
 export interface PlanWork {
   src: WireTree;
   /** The receiving directory (walked) or, for one file or a target that does not exist, its tree. */
-  dst: { fd: number; exclude: string[] } | { tree: WireTree };
+  dst: { fd: RootHandoff; exclude: string[] } | { tree: WireTree };
   opts: PlanOptions;
   /** --checksum: hash the destination files the plan compares by content (beneath dstHashFd). */
-  hashFd?: number;
+  hashFd?: RootHandoff;
 }
 
 export interface Planned {
@@ -88,12 +88,13 @@ export function planWork(w: PlanWork): Planned {
   const src = fromWire(w.src);
   const dst = "fd" in w.dst ? walkTree(w.dst.fd, w.dst.exclude, "destination") : fromWire(w.dst.tree);
   const plan = planTrees(src, dst, w.opts);
-  const hashes = w.hashFd === undefined ? [] : plan.checkDst.map((j) => hashBeneath(w.hashFd!, dst.paths[j]!));
+  const hashRoot = w.hashFd === undefined ? undefined : adoptRooted(w.hashFd);
+  const hashes = hashRoot === undefined ? [] : plan.checkDst.map((j) => hashBeneath(hashRoot, dst.paths[j]!));
   return { dst: toWire(dst), plan, hashes };
 }
 
 export interface SourceWork {
-  fd: number;
+  fd: RootHandoff;
   exclude: string[];
   /** -H: keep dev, ino and nlink (the manifest's link groups). */
   inodes: boolean;
@@ -110,7 +111,7 @@ export function sourceWork(w: SourceWork): Sourced {
   const tree = walkTree(w.fd, w.exclude, "source", { inodes: w.inodes });
   let xattrs: Pick<ManifestExtras, "xattrs" | "rootXattrs"> = {};
   if (w.xattrSel) {
-    const read = readTreeXattrs(w.fd, tree, w.xattrSel, (e) => tree.errors.push(e));
+    const read = readTreeXattrs(adoptRooted(w.fd), tree, w.xattrSel, (e) => tree.errors.push(e));
     xattrs = { xattrs: read.xattrs, rootXattrs: read.root };
   }
   const manifest = encodeManifest(tree, false, { ...w.extras, ...xattrs });
@@ -124,8 +125,8 @@ export interface Listed {
 }
 
 /** The directory open as `fd`: its names sorted, the first `max` described by lstat (nothing opened). */
-export function listWork(fd: number, max: number): Listed {
-  const dir = dirReader().fromFd(fd);
+export function listWork(fd: RootHandoff, max: number): Listed {
+  const dir = typeof fd === "number" ? dirReader().fromFd(fd) : dirReader().open(fd);
   try {
     const names = dir.names().filter((n) => !n.startsWith(TEMP_PREFIX)).sort();
     const entries = names.slice(0, max).map((name) => {
@@ -142,8 +143,9 @@ export function listWork(fd: number, max: number): Listed {
 }
 
 /** BLAKE2b-256 of each regular file `paths[i]` beneath the directory open as `fd` (null: unreadable). */
-export function hashWork(fd: number, paths: string[]): (Uint8Array | null)[] {
-  return paths.map((p) => hashBeneath(fd, p));
+export function hashWork(fd: RootHandoff, paths: string[]): (Uint8Array | null)[] {
+  const root = adoptRooted(fd);
+  return paths.map((p) => hashBeneath(root, p));
 }
 
 /** Columns of a manifest message as compact copies (a received message's fields may be views of one large buffer). */

@@ -3,7 +3,7 @@
 // target and planning against it (with --checksum, hashing what the plan compares), walking a
 // pull's source and encoding its manifest. Errors come back as they were thrown in the worker
 // (a PathError stays a PathError, an FsError keeps its code), without the worker's stack.
-import { FsError, type XattrSelection } from "../ffi/index.ts";
+import { FsError, type RootHandoff, type XattrSelection } from "../ffi/index.ts";
 import { ManifestLimitError, PathError, type ManifestExtras, type ManifestMsg } from "../proto/index.ts";
 import { compactManifest, fromWire, toWire, type DecodeOptions, type Listed, type PlanWork } from "./offload-work.ts";
 import type { Plan, PlanOptions } from "./plan.ts";
@@ -35,7 +35,7 @@ export class FsWorkers {
    * planTrees(src, dst) where dst is the directory open as `dst.fd` (walked there) or a given
    * tree; with `hashFd`, the files the plan compares by content are hashed beneath it.
    */
-  async plan(src: Tree, dst: { fd: number; exclude: string[] } | { tree: Tree }, opts: PlanOptions, hashFd?: number): Promise<{ dst: Tree; plan: Plan; hashes: (Uint8Array | null)[] }> {
+  async plan(src: Tree, dst: { fd: RootHandoff; exclude: string[] } | { tree: Tree }, opts: PlanOptions, hashFd?: RootHandoff): Promise<{ dst: Tree; plan: Plan; hashes: (Uint8Array | null)[] }> {
     const work: PlanWork = { src: toWire(src), dst: "fd" in dst ? dst : { tree: toWire(dst.tree) }, opts, hashFd };
     const r = await this.run({ type: "plan", work }, "planned");
     return { ...r.result, dst: fromWire(r.result.dst) };
@@ -43,19 +43,19 @@ export class FsWorkers {
 
   /** A pull's source: the directory open as `fd` walked, its attributes read (xattrSel), its manifest. */
   async source(
-    fd: number, exclude: string[], o: { inodes: boolean; xattrSel?: XattrSelection; extras: Omit<ManifestExtras, "xattrs" | "rootXattrs"> },
+    fd: RootHandoff, exclude: string[], o: { inodes: boolean; xattrSel?: XattrSelection; extras: Omit<ManifestExtras, "xattrs" | "rootXattrs"> },
   ): Promise<{ tree: Tree; manifest: ManifestMsg }> {
     const r = await this.run({ type: "source", work: { fd, exclude, ...o } }, "sourced");
     return { tree: fromWire(r.result.tree), manifest: r.result.manifest };
   }
 
   /** The directory open as `fd`: sorted names (temporaries left out), the first `max` with their lstat. */
-  async list(fd: number, max: number): Promise<Listed> {
+  async list(fd: RootHandoff, max: number): Promise<Listed> {
     return (await this.run({ type: "list", fd, max }, "listed", this.quick)).result;
   }
 
   /** BLAKE2b-256 of regular files beneath the directory open as `fd` (null: unreadable or not a regular file). */
-  async hash(fd: number, paths: string[]): Promise<(Uint8Array | null)[]> {
+  async hash(fd: RootHandoff, paths: string[]): Promise<(Uint8Array | null)[]> {
     return (await this.run({ type: "hashAt", fd, paths }, "hashedAt")).hashes;
   }
 

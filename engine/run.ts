@@ -3,10 +3,10 @@
 // created, swapped and deleted goes through the destination's directory fds (engine/dest-tree.ts).
 import { hostname, release } from "node:os";
 import {
-  backend, filesystemType, describeCode, displayName, keepsAny, nameFs, namePath, openRootDir, readXattrsAt, sameXattrs,
+  backend, filesystemType, describeCode, displayName, keepsAny, nameFs, namePath, openRooted, readXattrsAt, sameXattrs,
   type EntryMetadata, type FastPath, type Keep, type StatRecord,
 } from "../ffi/index.ts";
-import { FdDestTree, openDestTree, removeStaged, replaceAndDelete, type DestTree } from "./dest-tree.ts";
+import { RootedDestTree, openDestTree, removeStaged, replaceAndDelete, type DestTree } from "./dest-tree.ts";
 import { UsageError } from "./errors.ts";
 import { keepOf, type Job } from "./options.ts";
 import { deleteGuard, planTrees, writePath, type Plan } from "./plan.ts";
@@ -231,7 +231,7 @@ class LocalRun {
   /** What entries keep beyond content, mode and mtime (owner, group, -X, -A). */
   private readonly keep: Keep;
   private readonly keepsMeta: boolean;
-  private srcDirTree: FdDestTree | undefined;
+  private srcDirTree: RootedDestTree | undefined;
   private rootOwner: { uid: number; gid: number } | undefined;
 
   constructor(private job: Job, private hooks: RunHooks) {
@@ -460,7 +460,7 @@ class LocalRun {
     if (keep.xattrs || keep.acls) {
       const rel = i === undefined ? "" : srcTree.paths[i]!;
       const k = rel.lastIndexOf("/");
-      meta.xattrs = readXattrsAt(this.srcDirs().dirFd(k < 0 ? "" : rel.slice(0, k)), rel === "" ? "." : rel.slice(k + 1), { xattrs: keep.xattrs, acls: keep.acls });
+      meta.xattrs = readXattrsAt(this.srcDirs().dirFd(k < 0 ? "" : rel.slice(0, k))!, rel === "" ? "." : rel.slice(k + 1), { xattrs: keep.xattrs, acls: keep.acls });
     }
     if (meta.uid === undefined && meta.gid === undefined && !meta.xattrs) return false;
     this.dest!.setMeta(at, meta, keep);
@@ -473,7 +473,7 @@ class LocalRun {
    * their directories' fds beneath the roots, no symlink followed.
    */
   private syncKeptXattrs(dest: DestTree): void {
-    if (!(dest instanceof FdDestTree)) return;
+    if (!(dest instanceof RootedDestTree)) return;
     const { srcTree, keep } = this;
     const p = this.p!;
     const sel = { xattrs: keep.xattrs, acls: keep.acls };
@@ -485,8 +485,8 @@ class LocalRun {
       const dir = k < 0 ? "" : rel.slice(0, k);
       const name = rel.slice(k + 1);
       try {
-        const want = readXattrsAt(this.srcDirs().dirFd(dir), name, sel);
-        if (!sameXattrs(want, readXattrsAt(dest.dirFd(dir), name, sel))) dest.setMeta(rel, { xattrs: want }, keep);
+        const want = readXattrsAt(this.srcDirs().dirFd(dir)!, name, sel);
+        if (!sameXattrs(want, readXattrsAt(dest.dirFd(dir)!, name, sel))) dest.setMeta(rel, { xattrs: want }, keep);
       } catch (err) {
         this.addError(fsErr(rel, "destination", err));
       }
@@ -494,8 +494,8 @@ class LocalRun {
   }
 
   /** The source's directories, opened beneath its root (for attributes of entries the backend does not copy). */
-  private srcDirs(): FdDestTree {
-    return (this.srcDirTree ??= new FdDestTree(openRootDir(this.srcRootPrefix), true));
+  private srcDirs(): RootedDestTree {
+    return (this.srcDirTree ??= new RootedDestTree(openRooted(this.srcRootPrefix), true));
   }
 
   private srcRootOwner(): { uid: number; gid: number } {

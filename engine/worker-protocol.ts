@@ -1,5 +1,5 @@
 // Messages between the engine's main thread and its worker threads.
-import type { Keep } from "../ffi/index.ts";
+import type { Keep, RootHandoff } from "../ffi/index.ts";
 import type { FastPath, RunError } from "./report.ts";
 import type { PackedTree } from "./walk.ts";
 import type { ManifestMsg } from "../proto/index.ts";
@@ -36,8 +36,8 @@ export type WorkerRequest =
   | { type: "decodeManifest"; id: number; manifest: ManifestMsg; opts: DecodeOptions }
   | { type: "plan"; id: number; work: PlanWork }
   | { type: "source"; id: number; work: SourceWork }
-  | { type: "list"; id: number; fd: number; max: number }
-  | { type: "hashAt"; id: number; fd: number; paths: string[] }
+  | { type: "list"; id: number; fd: RootHandoff; max: number }
+  | { type: "hashAt"; id: number; fd: RootHandoff; paths: string[] }
   /** `keep`: metadata every copied file takes from its source (absent: content, mode and mtime only). */
   /** Items lie at or below srcRoot and dstRoot; directories below them are opened without following symlinks. */
   | { type: "copy"; id: number; srcRoot: string; dstRoot: string; items: CopyItem[]; keep?: Keep }

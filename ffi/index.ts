@@ -82,28 +82,27 @@ export function backend(): PlatformBackend {
   else chosen = withPortableStat(createPortableBackend());
   return chosen;
 }
-// Sandboxed access beneath a root directory fd (blitd modules, a pull's destination).
-export {
-  openat2, openat2Available, openBeneath, openFileBeneath, openRootDir, closeFd, dupFd, createExclusive, openReadAt, writeAll, readSome,
-  fchmod, fchmodIfNeeded, futimes, utimesAt, mkdirAt, renameAt, exchangeAt, linkAt, chmodAt, unlinkAt, unlinkQuiet, symlinkAt, umaskOf,
-  O_RDONLY, O_WRONLY, O_DIRECTORY, O_NONBLOCK, O_PATH, O_NOFOLLOW, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS,
-} from "./openat2.ts";
 // Holes in sparse files (Linux): allocation, data segments, seek and truncate on an open fd.
 export { dataSegments, fdAllocation, mayHaveHoles, seekTo, truncateTo, SPARSE_MIN_BYTES } from "./sparse.ts";
 // Direct reads and sendfile on a data-plane socket's fd (Linux).
 export { directSocketIoAvailable, pollWritable, socketRead, socketSendFile } from "./socket-io.ts";
 // Metadata beyond mode and mtime (rsync -o -g -X -A, --specials, --devices), Linux: extended
 // attributes and POSIX ACLs, owners and their names, special files, what this process may keep.
+// The calls that take an fd are Linux-only extras; the fd of a directory beneath a root comes
+// from a RootedDir (linuxFd), files and special nodes are made through RootedDir itself.
 export {
   ACL_ACCESS, ACL_DEFAULT, listXattrs, openPathAt, readPathFdXattrs, readXattrs, readXattrsAt, sameXattrs,
   writePathFdXattrs, writeXattrs, writeXattrsAt, xattrSelected,
 } from "./xattrs.ts";
 export type { Xattr, XattrSelection } from "./xattrs.ts";
-export { chownAt, chownPathFd, fchown, gidOf, groupName, ownerOf, parseIdFile, uidOf, userName } from "./owners.ts";
+export { chownPathFd, fchown, gidOf, groupName, ownerOf, parseIdFile, uidOf, userName } from "./owners.ts";
 export type { IdNames } from "./owners.ts";
-export { makeDev, mknodAt, specialKind, splitDev } from "./specials.ts";
+export { makeDev, specialKind, splitDev } from "./specials.ts";
 export type { SpecialKind } from "./specials.ts";
 export { applyMetadataAt, applyMetadataToNewAt, keepsAny, readMetadataAt } from "./entry-metadata.ts";
 export type { EntryMetadata, Keep } from "./entry-metadata.ts";
 export { metadataPrivileges } from "./privileges.ts";
 export type { MetadataPrivileges } from "./privileges.ts";
+// The sandboxed tree beneath a root: the one interface a port implements (docs/architecture.md).
+export { adoptRooted, linuxFd, openRooted, rootedImplementations, rootedIsLinux } from "./rooted.ts";
+export type { RootedDir, RootedFile, RootHandoff } from "./rooted.ts";

@@ -1,17 +1,16 @@
-// Sandboxed file access for paths that come from a peer (blitd modules, a pulling client's
-// destination). Every name is resolved relative to a root directory fd with openat2(2) and
-// RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS, so neither `..` nor a symlink can lead out, and the
-// check and the use are one system call (no race). Everything after the open is fd-relative
-// (openat/renameat/unlinkat/mkdirat on a directory fd that is itself beneath the root).
-// Kernels without openat2 (ENOSYS, before 5.6) fall back to a component-by-component walk with
-// O_NOFOLLOW, which refuses every symlink on the way: stricter, still safe.
+// The Linux system calls under rooted-linux.ts (the RootedDir implementation; nothing outside
+// ffi/ calls these): every name is resolved relative to a root directory fd with openat2(2) and
+// RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS, so neither `..` nor a symlink can
+// lead out, and the check and the use are one system call (no race). Kernels without openat2
+// (ENOSYS, before 5.6) fall back to a component-by-component walk with O_NOFOLLOW, which refuses
+// every symlink on the way: stricter, still safe.
 //
 // Buffers handed to the kernel are views of a real ArrayBuffer and ptr() is taken at each call:
 // JSC may move the storage of a small typed array made with `new Int32Array(n)`.
 import { ptr } from "bun:ffi";
 import { describeCode } from "./errno.ts";
 import {
-  AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, cstr, errno, fail, fillMtimeTimespecs, libc as lib,
+  AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, cstr, errno, fail, fillMtimeTimespecs, libc as lib,
   O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_RDONLY, O_WRONLY, processUmask,
 } from "./libc.ts";
 import { FsError } from "./types.ts";
@@ -129,13 +128,6 @@ export function openFileBeneath(rootFd: number, rel: string): number {
   return fd;
 }
 
-/** Opens a trusted absolute directory (a module's configured path) as a root fd. */
-export function openRootDir(path: string): number {
-  const fd = lib().openat(AT_FDCWD, ptr(cstr(path)), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-  if (fd < 0) fail("open", path);
-  return fd;
-}
-
 export function closeFd(fd: number): void {
   if (fd >= 0) lib().close(fd);
 }
@@ -143,13 +135,6 @@ export function closeFd(fd: number): void {
 /** Creates `name` exclusively in dirFd (never following a symlink); returns the fd. */
 export function createExclusive(dirFd: number, name: string, mode: number): number {
   const fd = lib().openat(dirFd, ptr(cstr(name)), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 0o7777);
-  if (fd < 0) fail("open", name);
-  return fd;
-}
-
-/** Opens `name` in dirFd for reading, refusing a symlink. */
-export function openReadAt(dirFd: number, name: string): number {
-  const fd = lib().openat(dirFd, ptr(cstr(name)), O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
   if (fd < 0) fail("open", name);
   return fd;
 }
@@ -228,49 +213,4 @@ export function chmodAt(dirFd: number, name: string, mode: number): void {
   } finally {
     l.close(fd);
   }
-}
-
-/** mkdirat; EEXIST is reported as an FsError like any other code. */
-export function mkdirAt(dirFd: number, name: string, mode: number): void {
-  if (lib().mkdirat(dirFd, ptr(cstr(name)), mode & 0o7777) < 0) fail("mkdir", name);
-}
-
-export function renameAt(dirFd: number, from: string, to: string): void {
-  if (lib().renameat(dirFd, ptr(cstr(from)), dirFd, ptr(cstr(to))) < 0) fail("rename", to);
-}
-
-/** Makes `newName` in newDirFd another name of `oldName` in oldDirFd (a hard link; a final symlink is not followed). */
-export function linkAt(oldDirFd: number, oldName: string, newDirFd: number, newName: string): void {
-  if (lib().linkat(oldDirFd, ptr(cstr(oldName)), newDirFd, ptr(cstr(newName)), 0) < 0) fail("link", newName);
-}
-
-const RENAME_EXCHANGE = 2;
-/**
- * Swaps the entries `a` and `b` of dirFd atomically (renameat2 RENAME_EXCHANGE), whatever their
- * types. Returns false when the filesystem or kernel cannot (EINVAL, ENOSYS); throws on other errors.
- */
-export function exchangeAt(dirFd: number, a: string, b: string): boolean {
-  if (lib().renameat2(dirFd, ptr(cstr(a)), dirFd, ptr(cstr(b)), RENAME_EXCHANGE) === 0) return true;
-  const code = errno();
-  if (code === "EINVAL" || code === "ENOSYS" || code === "EOPNOTSUPP") return false;
-  fail("rename", b);
-}
-
-/** Removes `name` from dirFd; never follows a symlink (unlinkat does not). */
-export function unlinkAt(dirFd: number, name: string, isDir = false): void {
-  if (lib().unlinkat(dirFd, ptr(cstr(name)), isDir ? AT_REMOVEDIR : 0) < 0) fail("unlink", name);
-}
-
-/** Removes `name` from dirFd, ignoring errors (cleanup of temporaries). */
-export function unlinkQuiet(dirFd: number, name: string): void {
-  lib().unlinkat(dirFd, ptr(cstr(name)), 0);
-}
-
-export function symlinkAt(target: string, dirFd: number, name: string): void {
-  if (lib().symlinkat(ptr(cstr(target)), dirFd, ptr(cstr(name))) < 0) fail("symlink", name);
-}
-
-/** The process umask (read once). */
-export function umaskOf(): number {
-  return processUmask();
 }

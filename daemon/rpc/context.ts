@@ -2,7 +2,7 @@
 // logger, the telemetry recorder and the auth check; and the one wrapper that turns a handler's
 // result or error into a gRPC reply.
 import type { FsWorkers, RunError, RunReport } from "../../engine/index.ts";
-import { describeCode, displayName, openRootDir, type FsError } from "../../ffi/index.ts";
+import { describeCode, displayName, openRooted, type FsError, type RootedDir } from "../../ffi/index.ts";
 import { checkPath, ManifestLimitError, PathError, printable, type grpc } from "../../proto/index.ts";
 import type { DaemonConfig, ModuleConfig } from "../config.ts";
 import { DaemonError, moduleNotFound, toStatus } from "../errors.ts";
@@ -56,9 +56,9 @@ export function requestPath(raw: unknown, what: string): string {
 }
 
 /** The module's root directory, opened; a module whose directory is gone is said so, without its path. */
-export function openModule(mod: ModuleConfig): number {
+export function openModule(mod: ModuleConfig): RootedDir {
   try {
-    return openRootDir(mod.path);
+    return openRooted(mod.path);
   } catch (err) {
     const code = (err as FsError).code ?? "EIO";
     throw new DaemonError("INTERNAL", `module '${mod.name}' is not available on the daemon (${describeCode(code)}); tell its operator`);

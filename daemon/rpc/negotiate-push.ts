@@ -1,6 +1,6 @@
 // Negotiate of a push: the client's manifest is decoded and checked, the target in the module
 // walked, and the plan made (all on worker threads); the reply says which files the daemon needs.
-import { displayName, closeFd } from "../../ffi/index.ts";
+import { displayName, type RootHandoff } from "../../ffi/index.ts";
 import { emptyTree, type Plan, type Tree } from "../../engine/index.ts";
 import { FEATURES, u32List } from "../../proto/index.ts";
 import type { ModuleConfig } from "../config.ts";
@@ -8,7 +8,7 @@ import { openPushTarget, singleDstTree, Transfer } from "../transfers.ts";
 import { registerTransfer, wireErrors, type RpcContext } from "./context.ts";
 import type { NegotiateRequest } from "./negotiate.ts";
 
-export async function negotiatePush(ctx: RpcContext, { mod, path, opts, peer, modFd, req }: NegotiateRequest) {
+export async function negotiatePush(ctx: RpcContext, { mod, path, opts, peer, modRoot, req }: NegotiateRequest) {
   const tWalk = performance.now();
   const keepOwners = opts.owner || opts.group;
   // Decoding, walking, planning and hashing run on worker threads: a manifest of millions of
@@ -18,25 +18,25 @@ export async function negotiatePush(ctx: RpcContext, { mod, path, opts, peer, mo
     clearSetIds: !keepOwners,
   });
   if (!keepOwners) noteSetIdsDropped(setIdsCleared, mod, opts.notKept);
-  const target = openPushTarget(modFd, path, singleFile ? src.paths[0]! : undefined, opts.dryRun);
+  const target = openPushTarget(modRoot, path, singleFile ? src.paths[0]! : undefined, opts.dryRun);
   let dst: Tree;
   let plan: Plan;
   let hashes: (Uint8Array | null)[];
   try {
-    let dstSide: { fd: number; exclude: string[] } | { tree: Tree };
+    let dstSide: { fd: RootHandoff; exclude: string[] } | { tree: Tree };
     if (singleFile) {
       src.paths[0] = target.name!;
-      dstSide = { tree: singleDstTree(target.rootFd, target.name!) };
-    } else if (target.rootFd < 0) dstSide = { tree: emptyTree() }; // a dry run into a directory not made yet
-    else dstSide = { fd: target.rootFd, exclude: opts.exclude };
-    ({ dst, plan, hashes } = await ctx.workers.plan(src, dstSide, opts, opts.checksum && target.rootFd >= 0 ? target.rootFd : undefined));
+      dstSide = { tree: singleDstTree(target.root!, target.name!) };
+    } else if (!target.root) dstSide = { tree: emptyTree() }; // a dry run into a directory not made yet
+    else dstSide = { fd: target.root.handoff(), exclude: opts.exclude };
+    ({ dst, plan, hashes } = await ctx.workers.plan(src, dstSide, opts, opts.checksum && target.root ? target.root.handoff() : undefined));
   } catch (err) {
-    closeFd(target.rootFd);
+    target.root?.close();
     throw err;
   }
   const walkMs = performance.now() - tWalk;
   const checks = plan.checkDst.map((_, k) => ({ index: plan.checks[k]!, hash: hashes[k] ?? new Uint8Array(0) }));
-  const t = new Transfer("push", mod, path, target.rootFd, src, dst, plan, opts, singleFile, peer, ctx.transferEnv);
+  const t = new Transfer("push", mod, path, target.root, src, dst, plan, opts, singleFile, peer, ctx.transferEnv);
   const reply = {
     transfer_id: t.id,
     need: u32List(plan.need),

@@ -1,7 +1,7 @@
 // Negotiate: checks what every transfer asks (direction, module, path, options, the limit of
 // concurrent transfers), then hands a push or a pull to its own function. A negotiated transfer
 // is registered and its data plane opened (a dry run ends at the reply).
-import { closeFd, metadataPrivileges } from "../../ffi/index.ts";
+import { metadataPrivileges, type RootedDir } from "../../ffi/index.ts";
 import { FEATURE_SPARSE, peerFeatures, printable, type grpc } from "../../proto/index.ts";
 import type { ModuleConfig } from "../config.ts";
 import { DaemonError, readOnly } from "../errors.ts";
@@ -20,7 +20,7 @@ export interface NegotiateRequest {
   opts: TransferOptions;
   peer: string;
   /** The module's root directory, open for this call only (the caller closes it). */
-  modFd: number;
+  modRoot: RootedDir;
   /** The raw request (push: its manifest). */
   req: any;
 }
@@ -38,15 +38,15 @@ export function negotiate(ctx: RpcContext) {
     if (slotsHeld(ctx.transfers.values()) + ctx.negotiating.count >= config.maxConnections) {
       throw new DaemonError("BUSY", `blitd is at its limit of ${config.maxConnections} concurrent transfers (max_connections); try again later`);
     }
-    const modFd = openModule(mod);
+    const modRoot = openModule(mod);
     ctx.negotiating.count++;
     try {
-      const n: NegotiateRequest = { mod, path, opts, peer: call.getPeer(), modFd, req };
-      // Awaited here: the module's fd stays open until the push or pull is done with it.
+      const n: NegotiateRequest = { mod, path, opts, peer: call.getPeer(), modRoot, req };
+      // Awaited here: the module's root stays open until the push or pull is done with it.
       return await (direction === "push" ? negotiatePush(ctx, n) : negotiatePull(ctx, n));
     } finally {
       ctx.negotiating.count--;
-      closeFd(modFd);
+      modRoot.close();
     }
   });
 }

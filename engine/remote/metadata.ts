@@ -2,7 +2,7 @@
 // its manifest, how the receiving side turns the sender's ids into its own (name mapping, as
 // rsync does without --numeric-ids), and what each received entry is given.
 import {
-  closeFd, gidOf, openBeneath, readXattrsAt, uidOf, xattrSelected, O_DIRECTORY, O_RDONLY, type FsError, type Xattr,
+  gidOf, linuxFd, readXattrsAt, uidOf, xattrSelected, type FsError, type RootedDir, type Xattr,
   type XattrSelection,
 } from "../../ffi/index.ts";
 import type { OwnerNames } from "../../proto/index.ts";
@@ -81,24 +81,24 @@ export function mapOwners(tree: Tree, names: OwnerNames, numericIds: boolean): v
 }
 
 /**
- * The attributes `sel` keeps of every entry of `tree` and of its root, read beneath rootFd: each
- * entry through its own directory's fd (opened beneath the root, no symlink followed) and
+ * The attributes `sel` keeps of every entry of `tree` and of its root, read beneath `root`: each
+ * entry through its own directory's handle (opened beneath the root, no symlink followed) and
  * O_PATH | O_NOFOLLOW, so a name swapped for a symlink is never followed. An entry that vanished
  * has none; one that cannot be read is reported through onError and sent without attributes.
  */
 export function readTreeXattrs(
-  rootFd: number, tree: Tree, sel: XattrSelection, onError: (e: RunError) => void,
+  rootDir: RootedDir, tree: Tree, sel: XattrSelection, onError: (e: RunError) => void,
 ): { xattrs: Record<number, Xattr[]>; root: Xattr[] } {
   const xattrs: Record<number, Xattr[]> = {};
   let dir = "";
-  let dirFd = rootFd;
+  let d: RootedDir | undefined = rootDir;
   const fail = (rel: string, err: unknown) => {
     const code = (err as FsError).code ?? "EIO";
     if (code !== "ENOENT") onError({ path: rel || ".", side: "source", code, message: `${rel || "."}: extended attributes not read: ${(err as Error).message}` });
   };
   let root: Xattr[] = [];
   try {
-    root = readXattrsAt(rootFd, ".", sel);
+    root = readXattrsAt(linuxFd(rootDir, "."), ".", sel);
   } catch (err) {
     fail("", err);
   }
@@ -110,20 +110,20 @@ export function readTreeXattrs(
       try {
         // Walk order keeps the entries of one directory together: one open per directory.
         if (parent !== dir) {
-          if (dirFd !== rootFd && dirFd >= 0) closeFd(dirFd);
+          if (d !== rootDir) d?.close();
           dir = parent;
-          dirFd = -1; // a directory that cannot be opened: its entries go without attributes
-          dirFd = parent === "" ? rootFd : openBeneath(rootFd, parent, O_RDONLY | O_DIRECTORY);
+          d = undefined; // a directory that cannot be opened: its entries go without attributes
+          d = parent === "" ? rootDir : rootDir.openDir(parent);
         }
-        if (dirFd < 0) continue;
-        const attrs = readXattrsAt(dirFd, rel.slice(k + 1), sel);
+        if (d === undefined) continue;
+        const attrs = readXattrsAt(linuxFd(d, rel), rel.slice(k + 1), sel);
         if (attrs.length > 0) xattrs[i] = attrs;
       } catch (err) {
         fail(rel, err);
       }
     }
   } finally {
-    if (dirFd !== rootFd && dirFd >= 0) closeFd(dirFd);
+    if (d !== rootDir) d?.close();
   }
   return { xattrs, root };
 }

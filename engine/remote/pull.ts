@@ -2,7 +2,7 @@
 // and planned here, the files needed arrive over the data plane into temporaries the receiver
 // renames into place, then Complete; deletes (--mirror) only after a complete transfer.
 import {
-  backend, closeFd, metadataPrivileges, nameFs, namePath, openBeneath, openRootDir, unlinkAt, O_DIRECTORY, O_RDONLY, type FsError,
+  backend, metadataPrivileges, nameFs, namePath, openRooted, type RootedDir,
 } from "../../ffi/index.ts";
 import {
   decodeManifest, encodeFrame, F_CHECK, F_HELLO, F_NEED, F_NEED_END, FEATURE_METADATA, FEATURES, FrameDecoder, HASH_BYTES,
@@ -11,7 +11,7 @@ import {
 import { UsageError } from "../errors.ts";
 import type { Progress } from "../run.ts";
 import { planTrees, type Plan } from "../plan.ts";
-import { removeTreeAt } from "../dest-tree.ts";
+import { removeEntryAt } from "../dest-tree.ts";
 import { hashBeneath, TreeReceiver, type ReceiveSummary } from "./receive.ts";
 import { mapOwners } from "./metadata.ts";
 import { VERSION } from "../version.ts";
@@ -53,7 +53,7 @@ export async function pull(s: RemoteSession, hooks: RemoteHooks): Promise<void> 
   } else if (!opts.dryRun) mkdirSync(local, { recursive: true });
   let dst: Tree;
   // The destination root, held open from the walk to the last write: one directory throughout.
-  let dstFd = -1;
+  let dstRoot: RootedDir | undefined;
   if (!existsSync(rootPath)) dst = emptyTree();
   else if (decoded.singleFile) {
     dst = emptyTree();
@@ -65,8 +65,8 @@ export async function pull(s: RemoteSession, hooks: RemoteHooks): Promise<void> 
       if (err instanceof UsageError) throw err;
     }
   } else {
-    dstFd = openRootDir(rootPath);
-    dst = walkTree(dstFd, opts.exclude, "destination");
+    dstRoot = openRooted(rootPath);
+    dst = walkTree(dstRoot.handoff(), opts.exclude, "destination");
   }
   timing.enumerateMs = performance.now() - tEnum;
   const tPlan = performance.now();
@@ -89,16 +89,16 @@ export async function pull(s: RemoteSession, hooks: RemoteHooks): Promise<void> 
     for (const i of plan.checks) actions.push({ kind: "copy", path: s.src.paths[i]!, bytes: s.src.sizes[i]! });
     for (const j of plan.replace) actions.push({ kind: "replace", path: dst.paths[j]! });
     for (const j of plan.extraneousTop) actions.push({ kind: "delete", path: dst.paths[j]! });
-    closeFd(dstFd);
+    dstRoot?.close();
     return;
   }
-  const rootFd = dstFd >= 0 ? dstFd : openRootDir(rootPath);
+  const root = dstRoot ?? openRooted(rootPath);
   let summary: ReceiveSummary | undefined;
   let dataFailed = false;
   try {
     // Temporaries a killed earlier pull left in our destination are ours to remove.
-    for (const rel of dst.staleTemps) removeStale(rootFd, rel);
-    const receiver = new TreeReceiver(rootFd, s.src, dst, plan, {
+    for (const rel of dst.staleTemps) removeStale(root, rel);
+    const receiver = new TreeReceiver(root, s.src, dst, plan, {
       mirror: job.command === "mirror", checksum: opts.checksum, maxDelete: opts.maxDelete, force: opts.force, singleFile: decoded.singleFile,
       keep: opts.owner || opts.group || opts.xattrs || opts.acls ? { owner: opts.owner, group: opts.group, xattrs: xattrSelection(opts) } : undefined,
     });
@@ -154,7 +154,7 @@ export async function pull(s: RemoteSession, hooks: RemoteHooks): Promise<void> 
             const dv = new DataView(buf.buffer);
             part.forEach((i, n) => {
               dv.setUint32(n * per, i, true);
-              const h = hashBeneath(rootFd, dst.paths[plan.checkDst[k + n]!]!);
+              const h = hashBeneath(root, dst.paths[plan.checkDst[k + n]!]!);
               if (h) buf.set(h, n * per + 4);
             });
             await ch.write(encodeFrame(F_CHECK, buf));
@@ -198,7 +198,7 @@ export async function pull(s: RemoteSession, hooks: RemoteHooks): Promise<void> 
     timing.deleteMs = performance.now() - tDel;
     if (dataFailed && !s.interrupted) s.failed = true;
   } finally {
-    closeFd(rootFd);
+    root.close();
   }
   if (summary) {
     counts.copied = summary.filesWritten + summary.symlinks + summary.specials;
@@ -215,19 +215,10 @@ export async function pull(s: RemoteSession, hooks: RemoteHooks): Promise<void> 
 }
 
 /** Removes a temporary a killed earlier pull left in the destination (best effort). */
-function removeStale(rootFd: number, rel: string): void {
-  const k = rel.lastIndexOf("/");
-  let pfd = -1;
+function removeStale(root: RootedDir, rel: string): void {
   try {
-    pfd = openBeneath(rootFd, k < 0 ? "" : rel.slice(0, k), O_RDONLY | O_DIRECTORY);
-    try {
-      unlinkAt(pfd, rel.slice(k + 1));
-    } catch (err) {
-      if ((err as FsError).code === "EISDIR") removeTreeAt(rootFd, rel);
-    }
+    removeEntryAt(root, rel);
   } catch {
     /* best effort */
-  } finally {
-    if (pfd >= 0) closeFd(pfd);
   }
 }

@@ -1,7 +1,7 @@
 // A push: walk the local source, send its manifest in Negotiate, send the files the daemon needs
 // over the data plane, then Complete. The daemon writes under temporary names and renames.
 import {
-  backend, closeFd, openRootDir, readMetadataAt, nameFs, namePath, type Xattr,
+  backend, linuxFd, openRooted, readMetadataAt, nameFs, namePath, type Xattr,
 } from "../../ffi/index.ts";
 import {
   encodeFrame, encodeManifest, F_DONE, F_ERROR, F_HELLO, FEATURE_METADATA, FEATURE_SPARSE, FEATURES, FrameDecoder,
@@ -32,25 +32,25 @@ export async function push(s: RemoteSession, hooks: RemoteHooks): Promise<void> 
     const st = backend().lstat(local);
     s.src = { ...emptyTree(), rootExists: true, paths: [basename(local)], types: [T_FILE], sizes: [st.size], modes: [st.mode], mtimeSec: [st.mtimeSec], mtimeNsec: [st.mtimeNsec] };
     if (opts.owner || opts.group || sel) {
-      const fd = openRootDir(rootPath);
+      const dir = openRooted(rootPath);
       try {
-        const meta = readMetadataAt(fd, basename(local), { owner: true, group: true, xattrs: opts.xattrs, acls: opts.acls });
+        const meta = readMetadataAt(linuxFd(dir, "."), basename(local), { owner: true, group: true, xattrs: opts.xattrs, acls: opts.acls });
         s.src.uid = [meta.uid ?? 0];
         s.src.gid = [meta.gid ?? 0];
         if (meta.xattrs?.length) xattrs = { 0: meta.xattrs };
       } finally {
-        closeFd(fd);
+        dir.close();
       }
     }
   } else {
     s.src = walkTree(local, opts.exclude, "source");
     for (const e of s.src.errors) addError(e);
     if (sel && s.src.rootExists) {
-      const fd = openRootDir(local);
+      const dir = openRooted(local);
       try {
-        ({ xattrs, root: rootXattrs } = readTreeXattrs(fd, s.src, sel, addError));
+        ({ xattrs, root: rootXattrs } = readTreeXattrs(dir, s.src, sel, addError));
       } finally {
-        closeFd(fd);
+        dir.close();
       }
     }
   }
@@ -87,14 +87,14 @@ export async function push(s: RemoteSession, hooks: RemoteHooks): Promise<void> 
     for (const p of reply.delete_paths ?? []) actions.push({ kind: "delete", path: printable(String(p)) });
     return;
   }
-  const rootFd = openRootDir(rootPath);
+  const root = openRooted(rootPath);
   let sendErrors = 0;
   let aborted = false;
   try {
     let same: number[] = [];
     let send = need;
     if (checks.length) {
-      const r = resolveChecks(rootFd, s.src, checks);
+      const r = resolveChecks(root, s.src, checks);
       same = r.same;
       send = need.concat(r.send);
       counts.skipped += same.length;
@@ -129,7 +129,7 @@ export async function push(s: RemoteSession, hooks: RemoteHooks): Promise<void> 
         await ch.write(encodeFrame(F_HELLO, reply.token));
         for (const f of sameFrames(same)) await ch.write(f);
         const progress: Progress = { phase: "transfer", filesDone: 0, bytesDone: 0, filesTotal: send.length, bytesTotal: counts.plannedBytes };
-        const res = await sendFiles(ch, rootFd, s.src, send, {
+        const res = await sendFiles(ch, root, s.src, send, {
           checksum: opts.checksum,
           bwlimit: opts.bwlimit,
           sparse: peerFeatures(reply.features).has(FEATURE_SPARSE),
@@ -164,7 +164,7 @@ export async function push(s: RemoteSession, hooks: RemoteHooks): Promise<void> 
     }
     timing.transferMs = performance.now() - tData;
   } finally {
-    closeFd(rootFd);
+    root.close();
   }
   const tComplete = performance.now();
   let done: any;

@@ -7,8 +7,7 @@
 // sparse file arrives sparse. On any error the temporary is removed. A frame that breaks the protocol throws
 // (FrameError) and the caller ends the transfer; abort() then removes what is half-written.
 import {
-  closeFd, createExclusive, dupFd, futimes, openFileBeneath, readSome, renameAt, seekTo, truncateTo,
-  unlinkQuiet, writeAll, describeCode, FsError, readXattrsAt, sameXattrs, writeXattrsAt, xattrSelected,
+  seekTo, truncateTo, describeCode, FsError, readXattrsAt, sameXattrs, writeXattrsAt, xattrSelected, type RootedDir, type RootedFile,
 } from "../../ffi/index.ts";
 import {
   F_DONE, F_ERROR, F_FILE, F_FILE_END, F_HOLE, F_SAME, F_SHARD, F_SKIP, FrameError, HASH_BYTES, SHARD_HASHES,
@@ -16,7 +15,7 @@ import {
 } from "../../proto/index.ts";
 import { FATAL_CODES } from "../errors.ts";
 import type { RunError } from "../report.ts";
-import { FdDestTree, removeStaged, replaceAndDelete } from "../dest-tree.ts";
+import { RootedDestTree, removeStaged, replaceAndDelete } from "../dest-tree.ts";
 import { deleteGuard, writePath, type Plan } from "../plan.ts";
 import { shardWriters, type ShardReply, type ShardWriterPool } from "./shard-pool.ts";
 import { applyFileMeta, tempName, writeFileAt } from "./receive-file.ts";
@@ -81,8 +80,9 @@ interface Current {
   got: number;
   /** Bytes of `got` that were holes. */
   holes: number;
-  fd: number;
-  dirFd: number;
+  /** The temporary being written, and the directory it is in. */
+  file: RootedFile | undefined;
+  dir: RootedDir | undefined;
   tmp: string;
   name: string;
   hasher?: Bun.CryptoHasher;
@@ -105,8 +105,8 @@ export class TreeReceiver implements FrameHandler {
   onDone: (() => void) | undefined;
   private state: Uint8Array;
   private checkSet: Set<number>;
-  /** Every directory, symlink, swap and delete goes through the root's directory fds. */
-  private tree: FdDestTree;
+  /** Every file, directory, symlink, swap and delete goes through the root's handles. */
+  private tree: RootedDestTree;
   /** Staged replacements took their place. */
   private swapped = false;
   private cur: Current | undefined;
@@ -114,8 +114,8 @@ export class TreeReceiver implements FrameHandler {
   private finished = false;
   private readonly writers: ShardWriterPool | null;
   private readonly maxPending: number;
-  /** The root fd the writer threads use (a dup, closed once no job is pending). */
-  private writerRootFd = -1;
+  /** The root the writer threads use (a second handle, closed once no job is pending). */
+  private writerRoot: RootedDir | undefined;
   private readonly cancel = new Int32Array(new SharedArrayBuffer(4));
   private pendingJobs = 0;
   private pendingBytes = 0;
@@ -125,7 +125,7 @@ export class TreeReceiver implements FrameHandler {
   flow: { pause(): void; resume(): void } | undefined;
 
   constructor(
-    private rootFd: number,
+    private root: RootedDir,
     private src: Tree,
     private dst: Tree,
     private plan: Plan,
@@ -136,7 +136,7 @@ export class TreeReceiver implements FrameHandler {
       symlinks: 0, specials: 0, errors: [], errorCount: 0,
     };
     for (const e of plan.errors) this.addError(e);
-    this.tree = new FdDestTree(rootFd);
+    this.tree = new RootedDestTree(root);
     this.state = new Uint8Array(src.paths.length);
     for (const i of plan.need) this.state[i] = ST_EXPECTED;
     for (const i of plan.checks) this.state[i] = ST_EXPECTED;
@@ -168,8 +168,8 @@ export class TreeReceiver implements FrameHandler {
     return entryMeta(this.src, i, this.opts.keep);
   }
 
-  private dirFd(rel: string): number {
-    return this.tree.dirFd(rel);
+  private dir(rel: string): RootedDir {
+    return this.tree.dir(rel);
   }
 
   private closeDirs(): void {
@@ -310,7 +310,7 @@ export class TreeReceiver implements FrameHandler {
     c.got += chunk.length;
     if (c.failed) return;
     try {
-      writeAll(c.fd, chunk, 0, chunk.length, c.name);
+      c.file!.write(chunk, 0, chunk.length);
       c.hasher?.update(chunk);
     } catch (err) {
       this.failCurrent(c, err);
@@ -331,7 +331,7 @@ export class TreeReceiver implements FrameHandler {
     c.holes += len;
     if (c.failed) return;
     try {
-      seekTo(c.fd, c.got, c.name);
+      seekTo(c.file!.fd, c.got, c.name);
       if (c.hasher) for (let left = len; left > 0; left -= ZEROS.length) c.hasher.update(ZEROS.subarray(0, Math.min(left, ZEROS.length)));
     } catch (err) {
       this.failCurrent(c, err);
@@ -342,15 +342,15 @@ export class TreeReceiver implements FrameHandler {
   private failCurrent(c: Current, err: unknown): void {
     c.failed = true;
     this.fsError(this.src.paths[c.index]!, err);
-    closeFd(c.fd);
-    c.fd = -1;
-    unlinkQuiet(c.dirFd, c.tmp);
+    c.file?.close();
+    c.file = undefined;
+    c.dir?.unlinkQuiet(c.tmp);
   }
 
   private openCurrent(i: number, size: number): void {
     const rel = this.src.paths[i]!;
     const [dir, name] = this.split(rel);
-    const c: Current = { index: i, size, got: 0, holes: 0, fd: -1, dirFd: -1, tmp: tempName(name), name: rel, failed: false };
+    const c: Current = { index: i, size, got: 0, holes: 0, file: undefined, dir: undefined, tmp: tempName(name), name: rel, failed: false };
     if (this.opts.checksum) c.hasher = new Bun.CryptoHasher("blake2b256");
     this.cur = c;
     if (this.isBlocked(rel)) {
@@ -358,8 +358,8 @@ export class TreeReceiver implements FrameHandler {
       return;
     }
     try {
-      c.dirFd = this.dirFd(dir);
-      c.fd = createExclusive(c.dirFd, c.tmp, this.src.modes[i]! & 0o7777);
+      c.dir = this.dir(dir);
+      c.file = c.dir.createFile(c.tmp, this.src.modes[i]! & 0o7777);
     } catch (err) {
       c.failed = true;
       this.fsError(rel, err);
@@ -375,25 +375,26 @@ export class TreeReceiver implements FrameHandler {
         const mine = c.hasher.digest() as Uint8Array;
         if (hashHex(mine) !== hashHex(hash)) {
           this.addError({ path: rel, side: "destination", code: "CHECKSUM_MISMATCH", message: `${rel}: content hash does not match the sender's; not written` });
-          closeFd(c.fd);
-          c.fd = -1;
-          unlinkQuiet(c.dirFd, c.tmp);
+          c.file!.close();
+          c.file = undefined;
+          c.dir!.unlinkQuiet(c.tmp);
           return;
         }
       }
-      if (c.holes > 0) truncateTo(c.fd, c.size, rel); // a hole at the end has no write after it
-      applyFileMeta(c.fd, this.src.modes[c.index]!, this.meta(c.index), rel);
-      futimes(c.fd, this.src.mtimeSec[c.index]!, this.src.mtimeNsec[c.index]!, rel);
-      closeFd(c.fd);
-      c.fd = -1;
-      renameAt(c.dirFd, c.tmp, name);
+      const f = c.file!;
+      if (c.holes > 0) truncateTo(f.fd, c.size, rel); // a hole at the end has no write after it
+      applyFileMeta(f, this.src.modes[c.index]!, this.meta(c.index), rel);
+      f.setTimes(this.src.mtimeSec[c.index]!, this.src.mtimeNsec[c.index]!);
+      f.close();
+      c.file = undefined;
+      c.dir!.rename(c.tmp, name);
       this.summary.filesWritten++;
       this.summary.bytesWritten += c.size;
       this.summary.holeBytes += c.holes;
     } catch (err) {
-      if (c.fd >= 0) closeFd(c.fd);
-      c.fd = -1;
-      unlinkQuiet(c.dirFd, c.tmp);
+      c.file?.close();
+      c.file = undefined;
+      c.dir!.unlinkQuiet(c.tmp);
       this.fsError(rel, err);
     }
   }
@@ -402,9 +403,8 @@ export class TreeReceiver implements FrameHandler {
     const c = this.cur;
     if (!c) return;
     this.cur = undefined;
-    if (c.fd >= 0) closeFd(c.fd);
-    if (c.dirFd >= 0 && !c.failed) unlinkQuiet(c.dirFd, c.tmp);
-    else if (c.dirFd >= 0) unlinkQuiet(c.dirFd, c.tmp);
+    c.file?.close();
+    c.dir?.unlinkQuiet(c.tmp);
   }
 
   private shard(p: Uint8Array, dv: DataView): void {
@@ -450,7 +450,7 @@ export class TreeReceiver implements FrameHandler {
     const mtimeSec = files.map((e) => src.mtimeSec[e.index]!);
     const mtimeNsec = files.map((e) => src.mtimeNsec[e.index]!);
     const metas = this.opts.keep ? files.map((e) => this.meta(e.index)) : undefined;
-    if (this.writerRootFd < 0) this.writerRootFd = dupFd(this.rootFd);
+    this.writerRoot ??= this.root.openDir("");
     const bytes = p.length;
     this.pendingJobs++;
     this.pendingBytes += bytes;
@@ -463,7 +463,7 @@ export class TreeReceiver implements FrameHandler {
     const payload = new Uint8Array(new ArrayBuffer(p.length));
     payload.set(p);
     void writers
-      .run({ rootFd: this.writerRootFd, cancel: this.cancel.buffer as SharedArrayBuffer, payload: payload.buffer, rels, offsets, lengths, modes, mtimeSec, mtimeNsec, metas })
+      .run({ root: this.writerRoot.handoff(), cancel: this.cancel.buffer as SharedArrayBuffer, payload: payload.buffer, rels, offsets, lengths, modes, mtimeSec, mtimeNsec, metas })
       .then((r) => this.shardWritten(r, shown, bytes));
   }
 
@@ -476,8 +476,8 @@ export class TreeReceiver implements FrameHandler {
     }
     this.pendingBytes -= bytes;
     if (--this.pendingJobs === 0) {
-      closeFd(this.writerRootFd);
-      this.writerRootFd = -1;
+      this.writerRoot?.close();
+      this.writerRoot = undefined;
       const w = this.settleWaiters;
       this.settleWaiters = [];
       for (const f of w) f();
@@ -500,7 +500,7 @@ export class TreeReceiver implements FrameHandler {
     }
     const [dir, name] = this.split(rel);
     try {
-      writeFileAt(this.dirFd(dir), name, bytes, 0, bytes.length, this.src.modes[i]!, this.src.mtimeSec[i]!, this.src.mtimeNsec[i]!, rel, this.meta(i));
+      writeFileAt(this.dir(dir), name, bytes, 0, bytes.length, this.src.modes[i]!, this.src.mtimeSec[i]!, this.src.mtimeNsec[i]!, rel, this.meta(i));
       this.summary.filesWritten++;
       this.summary.bytesWritten += bytes.length;
     } catch (err) {
@@ -593,6 +593,7 @@ export class TreeReceiver implements FrameHandler {
       const k = rel.lastIndexOf("/");
       try {
         const dirFd = this.tree.dirFd(k < 0 ? "" : rel.slice(0, k));
+        if (dirFd === undefined) return; // attributes travel only where the OS gives fds for them (Linux)
         const name = rel.slice(k + 1);
         if (!sameXattrs(want, readXattrsAt(dirFd, name, sel))) writeXattrsAt(dirFd, name, want, sel);
       } catch (err) {
@@ -637,15 +638,15 @@ export class TreeReceiver implements FrameHandler {
 
 }
 
-/** BLAKE2b-256 of the regular file `rel` beneath rootFd, or null when it cannot be read (or is not a regular file: never opened blocking). */
-export function hashBeneath(rootFd: number, rel: string): Uint8Array | null {
-  let fd = -1;
+/** BLAKE2b-256 of the regular file `rel` beneath `root`, or null when it cannot be read (or is not a regular file: never opened blocking). */
+export function hashBeneath(root: RootedDir, rel: string): Uint8Array | null {
+  let f: RootedFile | undefined;
   try {
-    fd = openFileBeneath(rootFd, rel);
+    f = root.openFile(rel);
     const h = new Bun.CryptoHasher("blake2b256");
     const buf = new Uint8Array(new ArrayBuffer(1 << 20));
     for (;;) {
-      const n = readSome(fd, buf, 0, buf.length, rel);
+      const n = f.read(buf, 0, buf.length);
       if (n === 0) break;
       h.update(buf.subarray(0, n));
     }
@@ -653,7 +654,7 @@ export function hashBeneath(rootFd: number, rel: string): Uint8Array | null {
   } catch {
     return null;
   } finally {
-    if (fd >= 0) closeFd(fd);
+    f?.close();
   }
 }
 

@@ -1,12 +1,12 @@
 // The sending side of a remote transfer (the client for a push, blitd for a pull). Files are read
-// beneath a root directory fd (openat2 RESOLVE_BENEATH, no symlink followed) and framed: small
+// beneath a root (a RootedDir: no symlink followed, nothing outside it) and framed: small
 // files travel batched in shards so that per-file round trips vanish; larger ones stream in
 // chunks; when the receiver supports it, a large file's holes go as HOLE frames, not zeros. A
 // file that cannot be read, that shrank since the manifest was made, or that is no longer a
 // regular file (opened non-blocking, so a FIFO swapped in never blocks) is reported to the
 // receiver (SKIP) and the transfer goes on.
 import {
-  closeFd, dataSegments, fdAllocation, FsError, mayHaveHoles, openFileBeneath, readSome, seekTo, describeCode,
+  dataSegments, fdAllocation, FsError, mayHaveHoles, seekTo, describeCode, type RootedDir, type RootedFile,
 } from "../../ffi/index.ts";
 import {
   DATA_CHUNK, F_DATA, F_FILE_END, F_SAME, F_SHARD, F_SKIP, HASH_BYTES, HEADER_BYTES, SHARD_BYTES, SHARD_FILES,
@@ -45,10 +45,10 @@ export interface SendOptions {
 }
 
 /**
- * Sends the files `indices` of `tree` (paths relative to rootFd) over `ch`. Does not send DONE:
+ * Sends the files `indices` of `tree` (paths relative to `root`) over `ch`. Does not send DONE:
  * the caller does, with the totals. Throws when the channel closes.
  */
-export async function sendFiles(ch: Channel, rootFd: number, tree: Tree, indices: readonly number[], opts: SendOptions): Promise<SendResult> {
+export async function sendFiles(ch: Channel, root: RootedDir, tree: Tree, indices: readonly number[], opts: SendOptions): Promise<SendResult> {
   const res: SendResult = { files: 0, bytes: 0, holeBytes: 0, errors: [] };
   // A Bun socket copies what it cannot send at once, so its buffers can be reused at once (no
   // fresh pages to fault in per chunk); a gRPC message keeps a reference, so it gets new ones.
@@ -118,14 +118,14 @@ export async function sendFiles(ch: Channel, rootFd: number, tree: Tree, indices
     const size = tree.sizes[i]!;
     if (size < SHARD_FILE_MAX) {
       if (count >= SHARD_FILES || off + perEntry + size > capacity) await flush();
-      let fd = -1;
+      let f: RootedFile | undefined;
       try {
-        fd = openFileBeneath(rootFd, rel);
+        f = root.openFile(rel);
         const entry = off;
         let pos = off + perEntry;
         let got = 0;
         while (got < size) {
-          const n = readSome(fd, shard, pos, size - got, rel);
+          const n = f.read(shard, pos, size - got);
           if (n === 0) break;
           got += n;
           pos += n;
@@ -143,7 +143,7 @@ export async function sendFiles(ch: Channel, rootFd: number, tree: Tree, indices
       } catch (err) {
         await skip(i, err);
       } finally {
-        if (fd >= 0) closeFd(fd);
+        f?.close();
       }
       continue;
     }
@@ -154,13 +154,14 @@ export async function sendFiles(ch: Channel, rootFd: number, tree: Tree, indices
   return res;
 
   async function sendLarge(i: number, rel: string, size: number) {
-    let fd = -1;
+    let f: RootedFile;
     try {
-      fd = openFileBeneath(rootFd, rel);
+      f = root.openFile(rel);
     } catch (err) {
       await skip(i, err);
       return;
     }
+    const fd = f.fd; // sendfile and the hole calls work on the fd
     try {
       let segments: Iterable<[number, number]> | undefined;
       try {
@@ -173,7 +174,7 @@ export async function sendFiles(ch: Channel, rootFd: number, tree: Tree, indices
       let w = ch.write(fileFrame(i, size));
       if (w) await w;
       if (!segments) {
-        if (!(await sendSpan(i, rel, fd, size, hasher))) return;
+        if (!(await sendSpan(i, rel, f, size, hasher))) return;
       } else {
         // Only the data segments travel; each gap before one, and the tail, goes as a HOLE.
         let pos = 0;
@@ -189,7 +190,7 @@ export async function sendFiles(ch: Channel, rootFd: number, tree: Tree, indices
           for (const [start, end] of segments) {
             if (start > pos) await hole(start - pos);
             seekTo(fd, start, rel);
-            if (!(await sendSpan(i, rel, fd, end - start, hasher))) return;
+            if (!(await sendSpan(i, rel, f, end - start, hasher))) return;
             pos = end;
           }
           // A source cut short inside a hole shows no short read: its size tells.
@@ -209,15 +210,15 @@ export async function sendFiles(ch: Channel, rootFd: number, tree: Tree, indices
       res.bytes += size;
       opts.onProgress?.(1, 0);
     } finally {
-      closeFd(fd);
+      f.close();
     }
   }
 
   /**
-   * Sends the next `len` bytes of fd from its current offset as DATA frames. Returns false when
+   * Sends the next `len` bytes of the file from its current offset as DATA frames. Returns false when
    * the file could not be read to the end of the span (it was then SKIPped).
    */
-  async function sendSpan(i: number, rel: string, fd: number, len: number, hasher: Bun.CryptoHasher | undefined): Promise<boolean> {
+  async function sendSpan(i: number, rel: string, f: RootedFile, len: number, hasher: Bun.CryptoHasher | undefined): Promise<boolean> {
     let w: void | Promise<void>;
     let sent = 0;
     if (ch.sendFile && !hasher) {
@@ -228,7 +229,7 @@ export async function sendFiles(ch: Channel, rootFd: number, tree: Tree, indices
         putHeader(head, 0, F_DATA, want);
         w = ch.write(head);
         if (w) await w;
-        const got = await ch.sendFile(fd, want);
+        const got = await ch.sendFile(f.fd, want);
         sent += got;
         if (got > 0) opts.onProgress?.(0, got);
         await pace(got);
@@ -252,7 +253,7 @@ export async function sendFiles(ch: Channel, rootFd: number, tree: Tree, indices
       let err: unknown;
       try {
         while (got < want) {
-          const n = readSome(fd, buf, HEADER_BYTES + got, want - got, rel);
+          const n = f.read(buf, HEADER_BYTES + got, want - got);
           if (n === 0) break;
           got += n;
         }
@@ -307,11 +308,11 @@ function holeySegments(fd: number, size: number, rel: string): Iterable<[number,
  * --checksum: splits the receiver's (index, hash) pairs into files whose content is the same
  * here (to be announced with SAME) and files to send.
  */
-export function resolveChecks(rootFd: number, tree: Tree, checks: { index: number; hash: Uint8Array }[]): { same: number[]; send: number[] } {
+export function resolveChecks(root: RootedDir, tree: Tree, checks: { index: number; hash: Uint8Array }[]): { same: number[]; send: number[] } {
   const same: number[] = [];
   const send: number[] = [];
   for (const c of checks) {
-    const mine = hashBeneath(rootFd, tree.paths[c.index]!);
+    const mine = hashBeneath(root, tree.paths[c.index]!);
     if (mine && c.hash.length === HASH_BYTES && hashHex(mine) === hashHex(c.hash)) same.push(c.index);
     else send.push(c.index);
   }

@@ -5,8 +5,8 @@ import type { EntryMeta } from "./metadata.ts";
 
 export interface ShardJob {
   id: number;
-  /** A root directory fd the receiver keeps open until its jobs are settled. */
-  rootFd: number;
+  /** The receiver's root (RootedDir.handoff(): an fd it keeps open until its jobs are settled). */
+  root: number | string;
   /** Int32 flag: non-zero stops the job before its next file. */
   cancel: SharedArrayBuffer;
   payload: ArrayBuffer;

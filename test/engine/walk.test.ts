@@ -7,9 +7,9 @@ import { spawn } from "node:child_process";
 import { linkSync, lstatSync, mkdirSync, openSync, closeSync, ftruncateSync, renameSync, symlinkSync, writeFileSync, writeSync } from "node:fs";
 import { walkTree } from "../../engine/index.ts";
 import {
-  closeFd, createLinuxDirReader, createPortableDirReader, displayName, openRootDir, type DirHandle, type DirReader,
+  createLinuxDirReader, createPortableDirReader, displayName, type DirHandle, type DirReader,
 } from "../../ffi/index.ts";
-import { tempDirs } from "../helpers/index.ts";
+import { closeRootFd, openRootFd, tempDirs } from "../helpers/index.ts";
 import { NAMES, at, writeByteNameTree } from "./byte-names.ts";
 
 const temps = tempDirs();
@@ -107,7 +107,7 @@ for (const [label, make] of readers) {
     test("an open root fd walks like its path, and stays open", () => {
       const t = temps.make();
       writeByteNameTree(t.path);
-      const fd = openRootDir(t.path);
+      const fd = openRootFd(t.path);
       try {
         const byFd = walkTree(fd, [], "destination", { reader: make() });
         const byPath = walkTree(t.path, [], "destination", { reader: make() });
@@ -117,7 +117,7 @@ for (const [label, make] of readers) {
         // Walking it again gives the same (the walk reads through its own open of the fd).
         expect(walkTree(fd, [], "destination", { reader: make() }).paths).toEqual(byPath.paths);
       } finally {
-        closeFd(fd);
+        closeRootFd(fd);
       }
     });
 

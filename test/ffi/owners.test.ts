@@ -3,10 +3,10 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { chmodSync, closeSync, lstatSync, mkdirSync, openSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import {
-  applyMetadataAt, applyMetadataToNewAt, chownAt, closeFd, fchown, gidOf, groupName, metadataPrivileges, openRootDir, ownerOf, parseIdFile,
+  applyMetadataAt, applyMetadataToNewAt, fchown, gidOf, groupName, metadataPrivileges, openRooted, ownerOf, parseIdFile,
   readMetadataAt, uidOf, userName,
 } from "../../ffi/index.ts";
-import { isRoot, REPO_ROOT, sh, skipNote, tempDirs, userXattrs } from "../helpers/index.ts";
+import { closeRootFd, isRoot, openRootFd, REPO_ROOT, sh, skipNote, tempDirs, userXattrs } from "../helpers/index.ts";
 
 const temps = tempDirs();
 afterEach(temps.cleanup);
@@ -56,16 +56,16 @@ describe.skipIf(notRoot)("chown as root", () => {
     expect(statSync(f).mode & 0o7777).toBe(0o755);
   });
 
-  test("chownAt changes a symlink itself, never its target", () => {
+  test("RootedDir.chown changes a symlink itself, never its target", () => {
     const dir = temps.make().join("d");
     mkdirSync(dir);
     writeFileSync(`${dir}/target`, "");
     symlinkSync("target", `${dir}/link`);
-    const fd = openRootDir(dir);
+    const root = openRooted(dir);
     try {
-      chownAt(fd, "link", NOBODY, NOGROUP);
+      root.chown("link", NOBODY, NOGROUP);
     } finally {
-      closeFd(fd);
+      root.close();
     }
     expect([lstatSync(`${dir}/link`).uid, lstatSync(`${dir}/link`).gid]).toEqual([NOBODY, NOGROUP]);
     expect([statSync(`${dir}/target`).uid, statSync(`${dir}/target`).gid]).toEqual([0, 0]);
@@ -82,8 +82,8 @@ describe.skipIf(notRoot)("chown as root", () => {
     sh("chown", ["-h", `${NOBODY}:${NOGROUP}`, `${src}/sub`, `${src}/link`]);
     if (userXattrs()) sh("setfattr", ["-n", "user.dir", "-v", "1", `${src}/sub`]);
     const keep = { owner: true, group: true, xattrs: true, acls: true };
-    const s = openRootDir(src);
-    const d = openRootDir(dst);
+    const s = openRootFd(src);
+    const d = openRootFd(dst);
     try {
       for (const name of ["sub", "link"]) {
         const meta = readMetadataAt(s, name, keep);
@@ -91,8 +91,8 @@ describe.skipIf(notRoot)("chown as root", () => {
         applyMetadataAt(d, name, meta, keep);
       }
     } finally {
-      closeFd(s);
-      closeFd(d);
+      closeRootFd(s);
+      closeRootFd(d);
     }
     for (const name of ["sub", "link"]) expect([lstatSync(`${dst}/${name}`).uid, lstatSync(`${dst}/${name}`).gid]).toEqual([NOBODY, NOGROUP]);
     if (userXattrs()) expect(sh("getfattr", ["-n", "user.dir", "--only-values", `${dst}/sub`])).toBe("1");
@@ -104,13 +104,13 @@ describe.skipIf(notRoot)("chown as root", () => {
     symlinkSync("nowhere", `${dir}/link`);
     sh("mkfifo", [`${dir}/fifo`]);
     writeFileSync(`${dir}/swapped`, "not ours to give away\n");
-    const fd = openRootDir(dir);
+    const fd = openRootFd(dir);
     try {
       applyMetadataToNewAt(fd, "link", "symlink", { uid: NOBODY, gid: NOGROUP });
       applyMetadataToNewAt(fd, "fifo", "fifo", { uid: NOBODY, gid: NOGROUP });
       expect(() => applyMetadataToNewAt(fd, "swapped", "symlink", { uid: NOBODY, gid: NOGROUP })).toThrow(/replaced/);
     } finally {
-      closeFd(fd);
+      closeRootFd(fd);
     }
     for (const name of ["link", "fifo"]) expect([lstatSync(`${dir}/${name}`).uid, lstatSync(`${dir}/${name}`).gid]).toEqual([NOBODY, NOGROUP]);
     expect(lstatSync(`${dir}/swapped`).uid).toBe(0);

@@ -3,10 +3,10 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { closeSync, mkdirSync, openSync, symlinkSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import {
-  ACL_ACCESS, ACL_DEFAULT, closeFd, listXattrs, metadataPrivileges, openRootDir, readXattrs, readXattrsAt,
+  ACL_ACCESS, ACL_DEFAULT, listXattrs, metadataPrivileges, readXattrs, readXattrsAt,
   sameXattrs, writeXattrs, writeXattrsAt, xattrSelected, type Xattr,
 } from "../../ffi/index.ts";
-import { isRoot, posixAcls, sh, skipNote, tempDirs, userXattrs } from "../helpers/index.ts";
+import { closeRootFd, isRoot, openRootFd, posixAcls, sh, skipNote, tempDirs, userXattrs } from "../helpers/index.ts";
 
 const temps = tempDirs();
 afterEach(temps.cleanup);
@@ -132,7 +132,7 @@ describe.skipIf(noAcls)("POSIX ACLs as the system.posix_acl_* attributes", () =>
     mkdirSync(src);
     mkdirSync(dst);
     sh("setfacl", ["-m", "u:65534:rwx", "-d", "-m", "u:65534:rx,g::r", src]);
-    const dirFd = (p: string) => openRootDir(p);
+    const dirFd = (p: string) => openRootFd(p);
     const s = dirFd(src);
     const d = dirFd(dst);
     try {
@@ -140,8 +140,8 @@ describe.skipIf(noAcls)("POSIX ACLs as the system.posix_acl_* attributes", () =>
       expect(acl.map((a) => a.name).sort()).toEqual([ACL_ACCESS, ACL_DEFAULT]);
       writeXattrs(d, acl, { xattrs: false, acls: true });
     } finally {
-      closeFd(s);
-      closeFd(d);
+      closeRootFd(s);
+      closeRootFd(d);
     }
     expect(getfacl(dst)).toBe(getfacl(src));
     expect(getfacl(dst, true)).toBe(getfacl(src, true));
@@ -169,7 +169,7 @@ describe.skipIf(noXattrs)("attributes of an entry named in a directory fd", () =
     writeFileSync(`${dir}/target`, "");
     symlinkSync("target", `${dir}/link`);
     sh("setfattr", ["-n", "user.on-target", "-v", "1", `${dir}/target`]);
-    const fd = openRootDir(dir);
+    const fd = openRootFd(dir);
     try {
       expect(readXattrsAt(fd, "link", { xattrs: true, acls: true }).map((a) => a.name)).not.toContain("user.on-target");
       expect(readXattrsAt(fd, "target", { xattrs: true, acls: true }).map((a) => a.name)).toEqual(["user.on-target"]);
@@ -182,7 +182,7 @@ describe.skipIf(noXattrs)("attributes of an entry named in a directory fd", () =
         expect(readXattrsAt(fd, "link", { xattrs: true, acls: false, privileged: true })).toEqual([{ name: "trusted.blit", value: enc("on-link") }]);
       }
     } finally {
-      closeFd(fd);
+      closeRootFd(fd);
     }
   });
 
@@ -191,22 +191,22 @@ describe.skipIf(noXattrs)("attributes of an entry named in a directory fd", () =
     const dir = t.join("d");
     mkdirSync(`${dir}/sub`, { recursive: true });
     expect(spawnSync("mkfifo", [`${dir}/fifo`]).status).toBe(0);
-    const fd = openRootDir(dir);
+    const fd = openRootFd(dir);
     try {
       expect(readXattrsAt(fd, "fifo", { xattrs: true, acls: true })).toEqual([]);
       writeXattrsAt(fd, "sub", [{ name: "user.dir", value: enc("yes") }]);
     } finally {
-      closeFd(fd);
+      closeRootFd(fd);
     }
     expect(getfattr(`${dir}/sub`, "^user\\.")).toBe(`user.dir=0x${Buffer.from("yes").toString("hex")}`);
   });
 
   test("a missing entry fails with ENOENT", () => {
-    const fd = openRootDir(temps.make().path);
+    const fd = openRootFd(temps.make().path);
     try {
       expect(() => readXattrsAt(fd, "nope")).toThrow(expect.objectContaining({ code: "ENOENT" }));
     } finally {
-      closeFd(fd);
+      closeRootFd(fd);
     }
   });
 });

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { randomBytes, createHash } from "node:crypto";
 import type { Subprocess } from "bun";
+import { linuxFd, openRooted, type RootedDir } from "../../ffi/index.ts";
 
 /** The repository root: the CLI runs from here as `bun tui/blit.ts`. */
 export const REPO_ROOT = join(import.meta.dir, "..", "..");
@@ -452,3 +453,18 @@ export function holesUnsupported(dir: string): string | undefined {
 }
 // What os.tmpdir()'s filesystem and this process support for metadata tests (xattrs, ACLs, root).
 export { isRoot, posixAcls, skipNote, userXattrs } from "./metadata-support.ts";
+
+// Directory fds for tests of ffi's Linux fd helpers (xattrs, owners): taken from the one sandbox
+// interface, RootedDir, as the engine takes them.
+const rootedByFd = new Map<number, RootedDir>();
+/** The fd of `path` opened as a RootedDir root (Linux); close it with closeRootFd. */
+export function openRootFd(path: string): number {
+  const r = openRooted(path);
+  const fd = linuxFd(r, path);
+  rootedByFd.set(fd, r);
+  return fd;
+}
+export function closeRootFd(fd: number): void {
+  rootedByFd.get(fd)?.close();
+  rootedByFd.delete(fd);
+}

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, expect, test } from "bun:test";
 import { mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { emptyTree, planTrees, sendFiles, SocketChannel, TreeReceiver, walkTree, type ReceiverOptions, type SendOptions, type Tree } from "../../engine/index.ts";
-import { closeFd, directSocketIoAvailable, openRootDir } from "../../ffi/index.ts";
+import { directSocketIoAvailable, openRooted } from "../../ffi/index.ts";
 import { doneFrame, FrameDecoder } from "../../proto/index.ts";
 import { writeSparse } from "../helpers/index.ts";
 import { tempDir } from "./helpers.ts";
@@ -63,26 +63,26 @@ async function channelPair(): Promise<{ a: SocketChannel; b: SocketChannel; clos
 /** Sends `src` (its tree) over a fresh connection into `dst`; returns the receiver's summary. */
 async function transfer(src: string, dst: string, tree: Tree, extra: Partial<ReceiverOptions> = {}, send: Partial<SendOptions> = {}) {
   const pair = await channelPair();
-  const srcFd = openRootDir(src);
-  const dstFd = openRootDir(dst);
+  const srcRoot = openRooted(src);
+  const dstRoot = openRooted(dst);
   try {
     const plan = planTrees(tree, emptyTree(), { mirror: false, checksum: false, sizeOnly: false, ignoreTimes: false });
-    const receiver = new TreeReceiver(dstFd, tree, emptyTree(), plan, { mirror: false, checksum: false, maxDelete: -1, force: false, singleFile: false, ...extra });
+    const receiver = new TreeReceiver(dstRoot, tree, emptyTree(), plan, { mirror: false, checksum: false, maxDelete: -1, force: false, singleFile: false, ...extra });
     receiver.prepare();
     let pauses = 0;
     receiver.flow = { pause: () => (pauses++, pair.b.pause()), resume: () => pair.b.resume() };
     const done = new Promise<void>((r) => (receiver.onDone = r));
     const decoder = new FrameDecoder(receiver);
     pair.b.onBytes((c) => decoder.feed(c));
-    const sent = await sendFiles(pair.a, srcFd, tree, plan.need, { checksum: false, ...send });
+    const sent = await sendFiles(pair.a, srcRoot, tree, plan.need, { checksum: false, ...send });
     await pair.a.write(doneFrame(sent.files, sent.errors.length));
     await Promise.race([done, pair.b.closed]);
     expect(pair.b.failure).toBeUndefined();
     await receiver.settle();
     return { sent, summary: receiver.finish(), pauses };
   } finally {
-    closeFd(srcFd);
-    closeFd(dstFd);
+    srcRoot.close();
+    dstRoot.close();
     pair.a.destroy();
     pair.b.destroy();
     pair.close();

@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { emptyTree, hashBeneath, sendFiles, T_FILE, type Channel, type Tree } from "../../engine/index.ts";
-import { closeFd, openRootDir } from "../../ffi/index.ts";
+import { openRooted } from "../../ffi/index.ts";
 import { cleanup, moduleToml, spawnBlit, startBlitd, tempDir, type Daemon } from "./helpers.ts";
 
 const HAVE_MKFIFO = spawnSync("mkfifo", ["--version"]).status === 0;
@@ -109,7 +109,7 @@ describe.skipIf(!HAVE_MKFIFO)("a FIFO in a module (needs mkfifo)", () => {
   }, 30_000);
 
   test("the sender skips a listed file that became a FIFO (never opened blocking); --checksum hashing too", async () => {
-    const rootFd = openRootDir(ro);
+    const root = openRooted(ro);
     // Should the open block (the bug), a writer comes after 3 s so the test fails instead of hanging.
     const unblocker = Bun.spawn(["timeout", "8", "sh", "-c", `sleep 3; echo x > '${join(ro, "fifo")}'`]);
     const t0 = performance.now();
@@ -120,15 +120,15 @@ describe.skipIf(!HAVE_MKFIFO)("a FIFO in a module (needs mkfifo)", () => {
         kind: "tcp", write: (b: Uint8Array) => void frames.push(b.slice()), pause() {}, resume() {}, onBytes() {},
         end: async () => {}, destroy() {}, closed: new Promise<void>(() => {}), failure: undefined, peerEnded: false,
       } as Channel;
-      const res = await sendFiles(ch, rootFd, tree, [0], { checksum: false });
+      const res = await sendFiles(ch, root, tree, [0], { checksum: false });
       expect(res.files).toBe(0);
       expect(res.errors.map((e) => e.code)).toEqual(["NOT_REGULAR"]);
       expect(frames.length).toBe(1); // the SKIP
-      expect(hashBeneath(rootFd, "fifo")).toBeNull();
+      expect(hashBeneath(root, "fifo")).toBeNull();
       expect(performance.now() - t0).toBeLessThan(2_000);
     } finally {
       unblocker.kill("SIGKILL");
-      closeFd(rootFd);
+      root.close();
     }
   }, 30_000);
 });

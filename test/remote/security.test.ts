@@ -6,7 +6,7 @@ import { join } from "node:path";
 import {
   emptyTree, planTrees, T_DIR, T_FILE, T_LINK, TreeReceiver, type Tree,
 } from "../../engine/index.ts";
-import { openRootDir, closeFd } from "../../ffi/index.ts";
+import { openRooted } from "../../ffi/index.ts";
 import { decodeManifest, encodeFrame, encodeManifest, F_FILE, F_HELLO, grpc, u32List } from "../../proto/index.ts";
 import { blit, cleanup, moduleToml, rawClient, rpc, startBlitd, tempDir, type Daemon } from "./helpers.ts";
 
@@ -159,11 +159,11 @@ describe("traversal attempts are refused and nothing is written outside the modu
     const src = decodeManifest(encodeManifest(tree([["out", T_DIR], ["out/evil.txt", T_FILE]]))).tree;
     const lying = tree([["out", T_DIR]]); // pretend the destination already has a directory there
     const plan = planTrees(src, lying, { mirror: false, checksum: false, sizeOnly: false, ignoreTimes: false });
-    const fd = openRootDir(dst);
+    const root = openRooted(dst);
     try {
       // shards written by the writer threads, and on the receiving thread
       for (const writers of [undefined, null]) {
-        const r = new TreeReceiver(fd, src, lying, { ...plan, blocked: new Set() }, { mirror: false, checksum: false, maxDelete: -1, force: false, singleFile: false, writers });
+        const r = new TreeReceiver(root, src, lying, { ...plan, blocked: new Set() }, { mirror: false, checksum: false, maxDelete: -1, force: false, singleFile: false, writers });
         r.prepare();
         r.frame(13, shard(1, "evil\n"));
         await r.settle();
@@ -173,7 +173,7 @@ describe("traversal attempts are refused and nothing is written outside the modu
         expect(s.errors.map((e) => e.code)).toContain("ELOOP");
       }
     } finally {
-      closeFd(fd);
+      root.close();
     }
     expect(outsideListing()).toEqual(["secret.txt"]);
   });

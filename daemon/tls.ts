@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import type * as Grpc from "@grpc/grpc-js";
 import { grpc } from "../proto/index.ts";
-import { keyFingerprint, TLS13_ONLY } from "../engine/index.ts";
+import { keyFingerprint, tls13Only } from "../engine/index.ts";
 
 /** The keys of blitd.toml this module reads. */
 export const TLS_CONFIG_KEYS = ["tls_cert_file", "tls_key_file", "allow_plaintext"] as const;
@@ -95,7 +95,7 @@ export function grpcServerCredentials(tls: DaemonTls | undefined): Grpc.ServerCr
 
 /** Options for Bun.listen's `tls` on a data-plane listener: the same certificate, TLS 1.3 only. */
 export function dataPlaneTls(tls: DaemonTls | undefined): TLSOptions | undefined {
-  return tls ? { cert: tls.cert, key: tls.key, secureOptions: TLS13_ONLY } : undefined;
+  return tls ? { cert: tls.cert, key: tls.key, secureOptions: tls13Only() } : undefined;
 }
 
 /** The start-up lines about TLS: the fingerprint clients pin, and a warning for a certificate out of its validity. */

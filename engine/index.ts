@@ -24,7 +24,7 @@ export type {
   SendResult, SendOptions, Channel, GrpcDuplex,
 } from "./remote/index.ts";
 // TLS for blits:// daemons: the client's trust options; the key fingerprint both sides show.
-export { keyFingerprint, TLS13_ONLY, TlsTrustError } from "./remote/index.ts";
+export { keyFingerprint, tls13Only, TlsTrustError } from "./remote/index.ts";
 export type { TlsClientOptions } from "./remote/index.ts";
 // The one planner of local and remote runs.
 export {

@@ -13,5 +13,5 @@ export { sendFiles, resolveChecks, sameFrames, SHARD_FILE_MAX } from "./send.ts"
 export type { SendResult, SendOptions } from "./send.ts";
 export { SocketChannel, GrpcChannel, ChannelClosedError, channelEvents } from "./channel.ts";
 export type { Channel, GrpcDuplex } from "./channel.ts";
-export { keyFingerprint, TLS13_ONLY, TlsTrustError } from "./tls.ts";
+export { keyFingerprint, tls13Only, TlsTrustError } from "./tls.ts";
 export type { TlsClientOptions } from "./tls.ts";

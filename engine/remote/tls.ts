@@ -7,11 +7,11 @@
 // gRPC connection and on the data connection, before a byte of ours (the token) is sent.
 import type { TLSOptions } from "bun";
 import type * as Grpc from "@grpc/grpc-js";
-import { constants, createHash, X509Certificate } from "node:crypto";
+import type { X509Certificate } from "node:crypto";
 import { appendFileSync, chmodSync, mkdirSync, readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { dirname } from "node:path";
-import { connect as tlsConnect, type TLSSocket } from "node:tls";
+import type { TLSSocket } from "node:tls";
 import { blitClient, grpc } from "../../proto/index.ts";
 import { UsageError } from "../errors.ts";
 import { channelEvents, SocketChannel } from "./channel.ts";
@@ -29,13 +29,21 @@ export interface TlsClientOptions {
   knownDaemonsFile?: string;
 }
 
+// node:crypto and node:tls are loaded on first use: every blit command imports this module
+// (through engine/index.ts) and loading them cost a local copy ~10 ms at start.
+const nodeCrypto = (): typeof import("node:crypto") => require("node:crypto");
+const nodeTls = (): typeof import("node:tls") => require("node:tls");
+
 /** SSL_OP_NO_* bits that leave TLS 1.3 only (Bun's sockets take no minVersion). */
-export const TLS13_ONLY = constants.SSL_OP_NO_TLSv1 | constants.SSL_OP_NO_TLSv1_1 | constants.SSL_OP_NO_TLSv1_2;
+export function tls13Only(): number {
+  const { constants } = nodeCrypto();
+  return constants.SSL_OP_NO_TLSv1 | constants.SSL_OP_NO_TLSv1_1 | constants.SSL_OP_NO_TLSv1_2;
+}
 
 /** "SHA256:<base64, unpadded>" of a certificate's public key (SubjectPublicKeyInfo, DER), as ssh shows keys. */
 export function keyFingerprint(cert: X509Certificate): string {
   const spki = cert.publicKey.export({ type: "spki", format: "der" });
-  return `SHA256:${createHash("sha256").update(spki).digest("base64").replace(/=+$/, "")}`;
+  return `SHA256:${new Bun.CryptoHasher("sha256").update(spki).digest("base64").replace(/=+$/, "")}`;
 }
 
 const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
@@ -77,7 +85,7 @@ export class TlsTrust {
     if (opts.caFile) {
       try {
         this.ca = readFileSync(opts.caFile, "utf8");
-        new X509Certificate(this.ca);
+        new (nodeCrypto().X509Certificate)(this.ca);
       } catch (err) {
         throw new UsageError("TLS_CA", `--tls-ca '${opts.caFile}' is not a readable PEM certificate (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
       }
@@ -176,7 +184,7 @@ export class TlsTrust {
         const creds = callCredentials ?? grpc.CallCredentials.createEmpty();
         return {
           connect: (socket: import("node:net").Socket) => new Promise<{ socket: import("node:net").Socket; secure: boolean }>((resolve, reject) => {
-            const s: TLSSocket = tlsConnect({ socket, ...trust.nodeOptions() }, () => {
+            const s: TLSSocket = nodeTls().connect({ socket, ...trust.nodeOptions() }, () => {
               const err = trust.verify(s.getPeerX509Certificate(), s.authorized ? undefined : String(s.authorizationError ?? "unverified"));
               if (err) {
                 s.destroy();
@@ -201,7 +209,7 @@ export class TlsTrust {
   /** Bun.connect's `tls` for the data connection: TLS 1.3; verify() runs in the handshake handler. */
   bunOptions(): TLSOptions {
     const host = this.url.host;
-    return { ...(this.ca ? { ca: this.ca } : {}), ...(isIP(host) ? {} : { serverName: host }), rejectUnauthorized: false, secureOptions: TLS13_ONLY };
+    return { ...(this.ca ? { ca: this.ca } : {}), ...(isIP(host) ? {} : { serverName: host }), rejectUnauthorized: false, secureOptions: tls13Only() };
   }
 }
 

@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { rootedImplementations, type RootedDir } from "../../ffi/index.ts";
 import { tempDirs } from "../helpers/index.ts";
+import { startSwapper } from "../trust/helpers.ts";
 
 const temps = tempDirs();
 afterEach(temps.cleanup);
@@ -21,7 +22,6 @@ const NOBODY = spawnSync("id", ["-u", "nobody"], { encoding: "utf8" });
 const NOBODY_UID = Number.parseInt(NOBODY.stdout, 10);
 const NOGROUP_GID = Number.parseInt(spawnSync("getent", ["group", "nogroup"], { encoding: "utf8" }).stdout.split(":")[2] ?? "", 10);
 const CAN_DROP = process.getuid?.() === 0 && NOBODY.status === 0 && Number.isFinite(NOGROUP_GID) && spawnSync("setpriv", ["--version"]).status === 0;
-const AS_NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"];
 const HAVE_MKFIFO = spawnSync("mkfifo", ["--version"]).status === 0;
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -309,11 +309,7 @@ for (const impl of ["linux", "portable"] as const) {
           chownSync(join(root, "p", "d"), NOBODY_UID, NOGROUP_GID);
           chmodSync(join(root, "p", "d"), 0o777);
           const before = fingerprint(secret);
-          const stopFile = join(t.path, "stop");
-          const swapper = Bun.spawn(
-            [...AS_NOBODY, process.execPath, join(import.meta.dir, "..", "trust", "swapper.ts"), join(root, "p"), "d", secret, stopFile, "30"],
-            { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/nonexistent" } },
-          );
+          const swapper = startSwapper(t.path, join(root, "p"), "d", secret, { seconds: 30 });
           const dir = open(root);
           let done = 0;
           let refused = 0;
@@ -344,11 +340,8 @@ for (const impl of ["linux", "portable"] as const) {
             }
           } finally {
             dir.close();
-            writeFileSync(stopFile, "");
           }
-          const out = await new Response(swapper.stdout).text();
-          await swapper.exited;
-          const exchanges = Number.parseInt(out, 10);
+          const exchanges = await swapper.stop();
           expect(exchanges).toBeGreaterThan(100); // the race really ran
           expect(done).toBeGreaterThan(100);
           expect(refused).toBeGreaterThan(0); // some operations met the symlink and were refused

@@ -1,6 +1,7 @@
 // Shared helpers for the trust suites (issue 11): a real blitd serving one writable module, the
 // CLI run hermetically, entries that must stay untouched, and system tricks (chattr +i, bind
 // mounts, running as `nobody`) with a way to tell whether this machine allows them.
+import type { Subprocess } from "bun";
 import { spawnSync } from "node:child_process";
 import { lstatSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -151,4 +152,38 @@ export function bindMount(from: string, to: string): boolean {
 export function giveToNobody(path: string): void {
   const r = spawnSync("chown", ["-R", "-h", `${NOBODY.user}:${NOBODY.group}`, path], { encoding: "utf8" });
   if (r.status !== 0) throw new Error(`chown ${path}: ${r.stderr}`);
+}
+
+/** A running swapper.ts; stop() ends its loop and returns how many exchanges it made. */
+export interface Swapper {
+  stop(): Promise<number>;
+}
+
+/**
+ * Starts swapper.ts as nobody: it exchanges parent/name with parent/name.swap (a symlink to
+ * `target`) in a loop until stop(), or for `seconds` at most should the test die; `refill`
+ * names files it puts back into parent/name as bait. `work` holds its stop file.
+ */
+export function startSwapper(work: string, parent: string, name: string, target: string, opts: { seconds: number; refill?: string[] }): Swapper {
+  const stopFile = join(work, "stop-swapping");
+  const proc: Subprocess<"ignore", "pipe", "pipe"> = Bun.spawn(
+    [...AS_NOBODY, process.execPath, join(import.meta.dir, "swapper.ts"), parent, name, target, stopFile, String(opts.seconds), ...(opts.refill?.length ? [opts.refill.join(",")] : [])],
+    { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/nonexistent" } },
+  );
+  return {
+    async stop() {
+      writeFileSync(stopFile, "");
+      const timer = setTimeout(() => proc.kill("SIGKILL"), 5_000);
+      try {
+        const [out, err] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+        await proc.exited;
+        const n = Number.parseInt(out, 10);
+        if (!Number.isFinite(n)) throw new Error(`the swapper failed (exit ${proc.exitCode}): ${err}${out}`);
+        return n;
+      } finally {
+        clearTimeout(timer);
+        if (proc.exitCode === null) proc.kill("SIGKILL");
+      }
+    },
+  };
 }

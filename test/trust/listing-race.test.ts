@@ -9,11 +9,10 @@ import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import type { Subprocess } from "bun";
-import { tempDirs, type TempDir } from "../helpers/index.ts";
+import { tempDirs } from "../helpers/index.ts";
 import { decodeManifest } from "../../proto/index.ts";
 import { rawClient, rpc } from "../remote/helpers.ts";
-import { AS_NOBODY, blit, fillFiles, giveToNobody, startModule, type Module } from "./helpers.ts";
+import { blit, fillFiles, giveToNobody, startModule, startSwapper, type Module } from "./helpers.ts";
 
 const CAN_DROP = process.getuid?.() === 0 && spawnSync("setpriv", ["--version"]).status === 0 && spawnSync("id", ["nobody"]).status === 0;
 /** How long nobody swaps (the test's bounded loop). */
@@ -36,30 +35,6 @@ afterAll(async () => {
   await mod?.stop();
 });
 
-/** swapper.ts as nobody on parent/name <-> parent/name.swap (a symlink to target); stop() returns its exchanges. */
-function startSwapper(t: TempDir, parent: string, name: string, target: string): { stop(): Promise<number> } {
-  const stopFile = t.join("stop-swapping");
-  const proc: Subprocess<"ignore", "pipe", "pipe"> = Bun.spawn(
-    [...AS_NOBODY, process.execPath, join(import.meta.dir, "swapper.ts"), parent, name, target, stopFile, String(Math.ceil(BUDGET_MS / 1000) + 20)],
-    { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/nonexistent" } },
-  );
-  return {
-    async stop() {
-      writeFileSync(stopFile, "");
-      const timer = setTimeout(() => proc.kill("SIGKILL"), 5_000);
-      try {
-        const [out, err] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
-        await proc.exited;
-        const n = Number.parseInt(out, 10);
-        if (!Number.isFinite(n)) throw new Error(`the swapper failed (exit ${proc.exitCode}): ${err}${out}`);
-        return n;
-      } finally {
-        clearTimeout(timer);
-        if (proc.exitCode === null) proc.kill("SIGKILL");
-      }
-    },
-  };
-}
 
 test.skipIf(!CAN_DROP)("nobody swaps a module directory for a symlink to a root-only directory: no pull --dry-run or ls ever names its file (needs root, setpriv)", async () => {
   const t = temps.make();
@@ -92,7 +67,7 @@ test.skipIf(!CAN_DROP)("nobody swaps a module directory for a symlink to a root-
   };
   let cliRuns = 0;
   let rpcs = 0;
-  const swapper = startSwapper(t, race, "d", rootOnly);
+  const swapper = startSwapper(t.path, race, "d", rootOnly, { seconds: Math.ceil(BUDGET_MS / 1000) + 20 });
   let exchanges = 0;
   const c = rawClient(mod.daemon.port, true);
   try {

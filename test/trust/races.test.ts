@@ -7,9 +7,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test
 import { randomBytes } from "node:crypto";
 import { chmodSync, lstatSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import type { Subprocess } from "bun";
 import { tempDirs, walk, type TempDir } from "../helpers/index.ts";
-import { AS_NOBODY, blit, fillFiles, giveToNobody, snapshot, startModule, type Module } from "./helpers.ts";
+import { blit, fillFiles, giveToNobody, snapshot, startModule, startSwapper, type Module } from "./helpers.ts";
 
 const temps = tempDirs();
 afterEach(temps.cleanup);
@@ -99,37 +98,6 @@ function leaks(dst: string, ro: RootOnly, namesToo: boolean): string[] {
 // ---------------------------------------------------------------------------------------------
 // The swapper
 
-interface Swapper {
-  /** Stops the loop and returns how many exchanges it made. */
-  stop(): Promise<number>;
-}
-
-/** Starts swapper.ts as nobody on parent/name <-> parent/name.swap (a symlink to target). */
-function startSwapper(t: TempDir, parent: string, name: string, target: string, refill: string[]): Swapper {
-  const stopFile = t.join("stop-swapping");
-  const seconds = String(Math.ceil(BUDGET_MS / 1000) + 20); // its own bound, should the test die
-  const proc: Subprocess<"ignore", "pipe", "pipe"> = Bun.spawn(
-    [...AS_NOBODY, process.execPath, join(import.meta.dir, "swapper.ts"), parent, name, target, stopFile, seconds, refill.join(",")],
-    { stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/nonexistent" } },
-  );
-  return {
-    async stop() {
-      writeFileSync(stopFile, "");
-      const timer = setTimeout(() => proc.kill("SIGKILL"), 5_000);
-      try {
-        const [out, err] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
-        await proc.exited;
-        const n = Number.parseInt(out, 10);
-        if (!Number.isFinite(n)) throw new Error(`the swapper failed (exit ${proc.exitCode}): ${err}${out}`);
-        return n;
-      } finally {
-        clearTimeout(timer);
-        if (proc.exitCode === null) proc.kill("SIGKILL");
-      }
-    },
-  };
-}
-
 // ---------------------------------------------------------------------------------------------
 // The cases
 
@@ -206,7 +174,8 @@ describe("nobody swaps a directory for a symlink to a root-only directory while 
     const l = layout(t, cmd, side);
     const found: string[] = [];
     let runs = 0;
-    const swapper = startSwapper(t, l.swapIn, "d", ro.path, side === "dst" ? BAIT : []);
+    // its own bound, should the test die
+    const swapper = startSwapper(t.path, l.swapIn, "d", ro.path, { seconds: Math.ceil(BUDGET_MS / 1000) + 20, refill: side === "dst" ? BAIT : [] });
     let exchanges = 0;
     try {
       const deadline = Date.now() + BUDGET_MS;

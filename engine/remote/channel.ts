@@ -72,6 +72,43 @@ export function channelEvents<D>(channelOf: (data: D) => SocketChannel | undefin
 }
 
 /**
+ * Where a channel's incoming bytes go: held until onBytes names the consumer, then handed to it
+ * in order; a consumer that throws (a frame that breaks the protocol) ends the channel.
+ */
+class Inbox {
+  private fn: ((chunk: Uint8Array) => void) | undefined;
+  private early: Uint8Array[] = [];
+  constructor(private readonly fail: (reason: string) => void) {}
+
+  get hasConsumer(): boolean {
+    return this.fn !== undefined;
+  }
+
+  /** A chunk that came before the consumer (the caller copies it if the runtime reuses it). */
+  hold(chunk: Uint8Array): void {
+    this.early.push(chunk);
+  }
+
+  consume(fn: (chunk: Uint8Array) => void): void {
+    this.fn = fn;
+    const early = this.early;
+    this.early = [];
+    for (const c of early) if (!this.deliver(c)) return;
+  }
+
+  /** False when the consumer threw and the channel was ended. */
+  deliver(chunk: Uint8Array): boolean {
+    try {
+      this.fn!(chunk);
+      return true;
+    } catch (err) {
+      this.fail(err instanceof Error ? err.message : String(err));
+      return false;
+    }
+  }
+}
+
+/**
  * Bun socket channel. The owner routes the socket handler's events to onData/onDrain/onClose.
  * On Linux, after each chunk Bun delivers, the channel reads what else is waiting straight from
  * the socket's fd in 4 MiB reads, and sendFile() feeds the socket with sendfile(2); both give the
@@ -84,12 +121,10 @@ export class SocketChannel implements Channel {
   readonly closed: Promise<void>;
   private queue: Uint8Array[] = [];
   private waiters: (() => void)[] = [];
-  private fn: ((chunk: Uint8Array) => void) | undefined;
   private isClosed = false;
   private ending = false;
   private resolveClosed!: () => void;
-  /** Bytes that came before onBytes was set. */
-  private early: Uint8Array[] = [];
+  private readonly inbox = new Inbox((reason) => this.destroy(reason));
   /** The socket's fd for direct reads and sendfile; -1 when that path is not used. */
   private readonly fd: number;
   private readBuf: Uint8Array | undefined;
@@ -119,21 +154,18 @@ export class SocketChannel implements Channel {
   }
 
   onBytes(fn: (chunk: Uint8Array) => void): void {
-    this.fn = fn;
-    const early = this.early;
-    this.early = [];
-    for (const c of early) if (!this.deliver(c)) return;
+    this.inbox.consume(fn);
   }
 
   /** From the socket handler's `data`. */
   onData(chunk: Uint8Array): void {
     if (this.isClosed) return;
-    if (!this.fn) {
+    if (!this.inbox.hasConsumer) {
       // Copy: the runtime may reuse the buffer after the callback returns.
-      this.early.push(Uint8Array.from(chunk));
+      this.inbox.hold(Uint8Array.from(chunk));
       return;
     }
-    if (this.deliver(chunk)) this.drainDirect();
+    if (this.inbox.deliver(chunk)) this.drainDirect();
   }
 
   /** Reads what else is waiting on the socket, in large reads, for up to one time slice. */
@@ -145,7 +177,7 @@ export class SocketChannel implements Channel {
       // EOF, nothing waiting, or an error: Bun's own events report the end and the errors
       const n = socketRead(this.fd, buf, 0, buf.length);
       if (typeof n === "string" || n <= 0) return;
-      if (!this.deliver(buf.subarray(0, n))) return;
+      if (!this.inbox.deliver(buf.subarray(0, n))) return;
       if (performance.now() - t0 > DIRECT_SLICE_MS) return; // epoll wakes the socket again
     }
   }
@@ -162,7 +194,7 @@ export class SocketChannel implements Channel {
     if (this.isClosed) return;
     this.socket.resume();
     setImmediate(() => {
-      if (this.fn && !this.paused) this.drainDirect();
+      if (this.inbox.hasConsumer && !this.paused) this.drainDirect();
     });
   }
 
@@ -188,15 +220,6 @@ export class SocketChannel implements Channel {
     return sent;
   }
 
-  private deliver(chunk: Uint8Array): boolean {
-    try {
-      this.fn!(chunk);
-      return true;
-    } catch (err) {
-      this.destroy(err instanceof Error ? err.message : String(err));
-      return false;
-    }
-  }
 
   /** From the socket handler's `drain`. */
   onDrain(): void {
@@ -281,8 +304,7 @@ export class GrpcChannel implements Channel {
   failure: string | undefined;
   peerEnded = false;
   readonly closed: Promise<void>;
-  private fn: ((chunk: Uint8Array) => void) | undefined;
-  private early: Uint8Array[] = [];
+  private readonly inbox = new Inbox((reason) => this.destroy(reason));
   private isClosed = false;
   private resolveClosed!: () => void;
   private drainWaiters: (() => void)[] = [];
@@ -294,11 +316,11 @@ export class GrpcChannel implements Channel {
       if (this.isClosed) return;
       const chunk = msg?.frames;
       if (!chunk || chunk.length === 0) return;
-      if (!this.fn) {
-        this.early.push(chunk);
+      if (!this.inbox.hasConsumer) {
+        this.inbox.hold(chunk);
         return;
       }
-      this.deliver(chunk);
+      this.inbox.deliver(chunk);
     });
     stream.on("drain", () => {
       const w = this.drainWaiters;
@@ -325,21 +347,9 @@ export class GrpcChannel implements Channel {
   }
 
   onBytes(fn: (chunk: Uint8Array) => void): void {
-    this.fn = fn;
-    const early = this.early;
-    this.early = [];
-    for (const c of early) if (!this.deliver(c)) return;
+    this.inbox.consume(fn);
   }
 
-  private deliver(chunk: Uint8Array): boolean {
-    try {
-      this.fn!(chunk);
-      return true;
-    } catch (err) {
-      this.destroy(err instanceof Error ? err.message : String(err));
-      return false;
-    }
-  }
 
   private close(reason: string | undefined): void {
     if (this.isClosed) return;

@@ -16,7 +16,7 @@ import {
   RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, utimesAt, writeAll,
 } from "./openat2.ts";
 import { chownAt } from "./owners.ts";
-import { relParts, splitRel } from "./rooted-path.ts";
+import { isPlainName, relParts, splitRel } from "./rooted-path.ts";
 import type { RootedDir, RootedFile } from "./rooted.ts";
 import { mknodAt, type SpecialKind } from "./specials.ts";
 
@@ -55,6 +55,7 @@ export class LinuxRooted implements RootedDir {
 
   /** Runs f on (fd of rel's parent, rel's last name); "" is (root, "."). */
   private at<T>(rel: string, op: string, f: (dfd: number, name: string) => T): T {
+    if (isPlainName(rel)) return f(this.fd, rel); // a name in this directory: no walk (the common case, per file)
     if (relParts(rel, op).length === 0) return f(this.fd, ".");
     const [dir, name] = splitRel(rel, op);
     const dfd = dir === "" ? this.fd : openBeneath(this.fd, dir, O_RDONLY | O_DIRECTORY);
@@ -67,6 +68,7 @@ export class LinuxRooted implements RootedDir {
 
   /** Like at() for an operation that cannot act on the root itself. */
   private entry<T>(rel: string, op: string, f: (dfd: number, name: string) => T): T {
+    if (isPlainName(rel)) return f(this.fd, rel);
     splitRel(rel, op);
     return this.at(rel, op, f);
   }

@@ -24,3 +24,11 @@ export function splitRel(rel: string, op: string): [string, string] {
   const k = rel.lastIndexOf("/");
   return k < 0 ? ["", rel] : [rel.slice(0, k), rel.slice(k + 1)];
 }
+
+/**
+ * True for one plain name (no "/", not "", "." or "..", no NUL): what relParts accepts as a
+ * single component, checked without splitting (the per-file path of a writer).
+ */
+export function isPlainName(rel: string): boolean {
+  return rel !== "" && rel !== "." && rel !== ".." && !rel.includes("/") && !rel.includes("\0");
+}

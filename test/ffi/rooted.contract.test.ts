@@ -274,6 +274,10 @@ for (const impl of ["linux", "portable"] as const) {
           expect(`${name} a/../../outside/secret: ${codeOf(() => op("a/../../outside/secret"))}`).toBe(`${name} a/../../outside/secret: EXDEV`);
           expect(`${name} abs: ${codeOf(() => op(join(outside, "secret")))}`).toBe(`${name} abs: EXDEV`);
           expect(`${name} a//x: ${codeOf(() => op("a//x"))}`).toBe(`${name} a//x: EINVAL`);
+          // A single name takes a shorter path on Linux: the same refusals hold there.
+          expect(`${name} ..: ${codeOf(() => op(".."))}`).toBe(`${name} ..: EXDEV`);
+          expect(`${name} .: ${codeOf(() => op("."))}`).toBe(`${name} .: EINVAL`);
+          expect(`${name} NUL: ${codeOf(() => op("x\0y"))}`).toBe(`${name} NUL: EINVAL`);
           const mid = codeOf(() => op("a/link/secret"));
           expect(`${name} a/link/secret: ${mid}`).toMatch(/: (ELOOP|ENOTDIR)$/);
         }

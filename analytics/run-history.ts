@@ -1,7 +1,7 @@
 // The run history as the predictor and the anomaly flags read it: one flat record per run, read
 // from the `runs` columns (never the full report JSON), so that 10,000 runs load in milliseconds.
 import type { DuckDBConnection } from "@duckdb/node-api";
-import type { Route, RunReport } from "../engine/index.ts";
+import type { Route, RunContext, RunReport } from "../engine/index.ts";
 
 export interface HistoryRun {
   id: string;
@@ -41,6 +41,8 @@ export interface HistoryRun {
   bwlimit: number;
   dryRun: boolean;
   checksum: boolean;
+  /** The machine around the run (engine RunContext), when it was recorded. */
+  context?: RunContext;
 }
 
 const SELECT = `

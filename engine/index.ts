@@ -42,3 +42,4 @@ export { openDestTree, removeEntryAt, removeTreeAt } from "./dest-tree.ts";
 export { FsWorkers } from "./offload.ts";
 export type { DecodeOptions } from "./offload.ts";
 export type { DestTree } from "./dest-tree.ts";
+export type { DeviceContext, RunContext, TimelineSample } from "./run-context.ts";

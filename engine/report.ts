@@ -1,5 +1,6 @@
 // RunReport is the one contract between the engine and everything that reads a run
 // (telemetry, diagnose, the CLI's summary). It is plain JSON: no class instances, no bigint.
+import type { RunContext, TimelineSample } from "./run-context.ts";
 
 /** How the bytes of one file reached the destination. */
 export type FastPath =
@@ -150,6 +151,10 @@ export interface RunReport {
   errorCount: number;
   status: RunStatus;
   exitCode: number;
+  /** The machine around the run (run-context.ts); absent in records made before it was captured. */
+  context?: RunContext;
+  /** Throughput and system samples about every 250 ms; absent for runs too short to sample or in older records. */
+  timeline?: TimelineSample[];
   /** Remote routes fill this; local runs leave it undefined. */
   transport?: {
     kind: "tcp" | "grpc";

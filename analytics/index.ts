@@ -23,7 +23,7 @@ export { predictFor } from "./predictor-store.ts";
 export type { PredictInput, PredictForOptions } from "./predictor-store.ts";
 export { fitPredictor, modelFor, predictShape, DEFAULT_COEFFICIENTS, MIN_ROUTE_RUNS, MIN_PAIR_RUNS } from "./predictor.ts";
 export type { HoldOut, Model, Prediction, PredictedTerm, Predictor, TermName, WorkShape } from "./predictor.ts";
-export { historyRunFromReport } from "./run-history.ts";
+export { historyRunFromReport, loadHistory, loadHistoryRun, runTimeline } from "./run-history.ts";
 export type { HistoryRun } from "./run-history.ts";
 export { Scorer } from "./anomalies.ts";
 export type { Flag, FlagKind, Reference, RunScore } from "./anomalies.ts";

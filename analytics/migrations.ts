@@ -182,6 +182,49 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    // The machine around each run (engine/run-context.ts), written with the run: the scalars a
+    // query filters on as columns, the lists as JSON; and the run's timeline, one row per sample.
+    // Shares are 0..1, times milliseconds; NULL where the platform could not give the fact.
+    // run_id is unique as runs.id is: rows are written only when their run is added, in the same
+    // transaction, and no key index is kept (DuckDB rewrites it at every checkpoint; see insertRun).
+    version: 5,
+    sql: `
+      CREATE TABLE run_context (
+        run_id          VARCHAR NOT NULL,
+        cpu_count       INTEGER,
+        self_user_ms    DOUBLE,   -- blit's own CPU over the run (all its threads)
+        self_system_ms  DOUBLE,
+        self_voluntary_ctx_switches   BIGINT,
+        self_involuntary_ctx_switches BIGINT,
+        self_major_faults BIGINT,
+        self_read_bytes  BIGINT,  -- /proc/self/io: bytes blit made the storage layer read / write
+        self_write_bytes BIGINT,
+        load_start      DOUBLE,   -- 1-minute load average
+        load_end        DOUBLE,
+        psi_cpu_some    DOUBLE,   -- share of the run's wall time some task stalled on CPU (PSI)
+        psi_io_some     DOUBLE,
+        psi_io_full     DOUBLE,
+        psi_memory_some DOUBLE,
+        others_cpu_share DOUBLE,  -- CPU used by everything but blit, share of all CPUs
+        tracer_pid      INTEGER,
+        tracer_name     VARCHAR,  -- the process tracing blit (strace, perf, gdb), NULL when none
+        source_cached   DOUBLE,   -- share of the source's sampled pages in the page cache
+        devices         JSON,     -- [DeviceContext]: mount, fs type, device, class, options, sync, disk deltas
+        openers         JSON      -- [{pid, name, files}]: other processes with files under the destination open
+      );
+      CREATE TABLE run_timeline (
+        run_id           VARCHAR NOT NULL,
+        t_ms             DOUBLE NOT NULL,  -- end of the sample, ms since the run started
+        bytes            BIGINT,           -- done in this sample (a delta, like every column below)
+        files            BIGINT,
+        self_cpu_ms      DOUBLE,
+        others_cpu_share DOUBLE,
+        cpu_some         DOUBLE,
+        io_some          DOUBLE
+      );
+    `,
+  },
 ];
 
 /** The version a store reaches after `migrate`. */

@@ -2,7 +2,7 @@
 // store for all of them instead of one per run.
 import type { RunReport } from "../engine/index.ts";
 import { reportProblem } from "./report-shape.ts";
-import { insertRun } from "./run-row.ts";
+import { insertRunRows } from "./run-row.ts";
 import { withStore } from "./store.ts";
 import { telemetryPath } from "./telemetry-path.ts";
 
@@ -42,19 +42,15 @@ export function recordMany(reports: readonly RunReport[], options: RecordManyOpt
         if (reason) result.rejected.push({ index, reason });
         else good.push(r);
       });
-      // Runs without errors go in one transaction (insertRun opens its own only for error rows).
-      const hasErrors = (r: RunReport) => Array.isArray(r.errors) && r.errors.length > 0;
-      const plain = good.filter((r) => !hasErrors(r));
-      const withErrors = good.filter(hasErrors);
+      // All in one transaction: each run with its errors, context and timeline rows.
       await conn.run("BEGIN TRANSACTION");
       try {
-        for (const r of plain) if (await insertRun(conn, r)) result.added++;
+        for (const r of good) if (await insertRunRows(conn, r)) result.added++;
         await conn.run("COMMIT");
       } catch (err) {
         await conn.run("ROLLBACK").catch(() => {});
         throw err;
       }
-      for (const r of withErrors) if (await insertRun(conn, r)) result.added++;
       return result;
     },
     { busyTimeoutMs: options.busyTimeoutMs ?? 2000 },

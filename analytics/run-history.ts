@@ -1,7 +1,8 @@
 // The run history as the predictor and the anomaly flags read it: one flat record per run, read
-// from the `runs` columns (never the full report JSON), so that 10,000 runs load in milliseconds.
+// from the `runs` columns (never the full report JSON) and its `run_context` row, so that 10,000
+// runs load in milliseconds.
 import type { DuckDBConnection } from "@duckdb/node-api";
-import type { Route, RunContext, RunReport } from "../engine/index.ts";
+import type { DeviceContext, Route, RunContext, RunReport, TimelineSample } from "../engine/index.ts";
 
 export interface HistoryRun {
   id: string;
@@ -54,8 +55,12 @@ const SELECT = `
          enumerate_ms, plan_ms, transfer_ms, delete_ms, total_ms, workers, requested_workers,
          coalesce(TRY_CAST(json_extract(options, '$.bwlimit') AS DOUBLE), 0) AS bwlimit,
          coalesce(TRY_CAST(json_extract(options, '$.dryRun') AS BOOLEAN), false) AS dry_run,
-         coalesce(TRY_CAST(json_extract(options, '$.checksum') AS BOOLEAN), false) AS checksum
-  FROM runs`;
+         coalesce(TRY_CAST(json_extract(options, '$.checksum') AS BOOLEAN), false) AS checksum,
+         c.run_id AS ctx_run_id, c.cpu_count, c.self_user_ms, c.self_system_ms, c.self_voluntary_ctx_switches,
+         c.self_involuntary_ctx_switches, c.self_major_faults, c.self_read_bytes, c.self_write_bytes, c.load_start, c.load_end,
+         c.psi_cpu_some, c.psi_io_some, c.psi_io_full, c.psi_memory_some, c.others_cpu_share, c.tracer_pid, c.tracer_name,
+         c.source_cached, CAST(c.devices AS VARCHAR) AS ctx_devices, CAST(c.openers AS VARCHAR) AS ctx_openers
+  FROM runs LEFT JOIN run_context c ON c.run_id = runs.id`;
 
 /** Every recorded run, oldest first. */
 export async function loadHistory(conn: DuckDBConnection): Promise<HistoryRun[]> {
@@ -105,6 +110,7 @@ export function historyRunFromReport(r: RunReport): HistoryRun {
     bwlimit: r.options.bwlimit ?? 0,
     dryRun: r.options.dryRun,
     checksum: r.options.checksum,
+    ...(r.context ? { context: r.context } : {}),
   };
 }
 
@@ -141,7 +147,46 @@ function fromRow(row: Record<string, unknown>): HistoryRun {
     bwlimit: n(row.bwlimit),
     dryRun: row.dry_run === true,
     checksum: row.checksum === true,
+    ...(row.ctx_run_id == null ? {} : { context: contextFromRow(row) }),
   };
+}
+
+/** RunContext from its run_context row; a NULL column is a fact that was not recorded. */
+function contextFromRow(row: Record<string, unknown>): RunContext {
+  const self: RunContext["self"] = {
+    userMs: n(row.self_user_ms),
+    systemMs: n(row.self_system_ms),
+    voluntaryCtxSwitches: n(row.self_voluntary_ctx_switches),
+    involuntaryCtxSwitches: n(row.self_involuntary_ctx_switches),
+    majorFaults: n(row.self_major_faults),
+  };
+  if (row.self_read_bytes != null) self.readBytes = n(row.self_read_bytes);
+  if (row.self_write_bytes != null) self.writeBytes = n(row.self_write_bytes);
+  const ctx: RunContext = {
+    cpuCount: n(row.cpu_count),
+    self,
+    load: { start: n(row.load_start), end: n(row.load_end) },
+    devices: parseList<DeviceContext>(row.ctx_devices) ?? [],
+  };
+  if (row.psi_cpu_some != null) {
+    ctx.pressure = { cpuSome: n(row.psi_cpu_some), ioSome: n(row.psi_io_some), ioFull: n(row.psi_io_full), memorySome: n(row.psi_memory_some) };
+  }
+  if (row.others_cpu_share != null) ctx.othersCpuShare = n(row.others_cpu_share);
+  if (row.tracer_name != null) ctx.tracer = { pid: n(row.tracer_pid), name: s(row.tracer_name) };
+  if (row.source_cached != null) ctx.sourceCached = n(row.source_cached);
+  const openers = parseList<{ pid: number; name: string; files: number }>(row.ctx_openers);
+  if (openers) ctx.openers = openers;
+  return ctx;
+}
+
+function parseList<T>(value: unknown): T[] | undefined {
+  if (typeof value !== "string") return undefined;
+  try {
+    const v: unknown = JSON.parse(value);
+    return Array.isArray(v) ? (v as T[]) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function n(value: unknown): number {
@@ -151,4 +196,20 @@ function n(value: unknown): number {
 
 function s(value: unknown): string {
   return value == null ? "" : String(value);
+}
+
+/** A run's timeline, oldest sample first; empty when the run has none (too short, or recorded before timelines). */
+export async function runTimeline(conn: DuckDBConnection, runId: string): Promise<TimelineSample[]> {
+  const reader = await conn.runAndReadAll(
+    "SELECT t_ms, bytes, files, self_cpu_ms, others_cpu_share, cpu_some, io_some FROM run_timeline WHERE run_id = $1 ORDER BY t_ms",
+    [runId],
+  );
+  return reader.getRowObjects().map((row) => {
+    const sample: TimelineSample = { tMs: n(row.t_ms), bytes: n(row.bytes), files: n(row.files) };
+    if (row.self_cpu_ms != null) sample.selfCpuMs = n(row.self_cpu_ms);
+    if (row.others_cpu_share != null) sample.othersCpuShare = n(row.others_cpu_share);
+    if (row.cpu_some != null) sample.cpuSome = n(row.cpu_some);
+    if (row.io_some != null) sample.ioSome = n(row.io_some);
+    return sample;
+  });
 }

@@ -7,7 +7,7 @@ import type { Socket, SocketHandler, TCPSocketListener, TLSOptions } from "bun";
 import { timingSafeEqual } from "node:crypto";
 import {
   ChannelClosedError, channelEvents, hashHex, resolveChecks, sameFrames, sendFiles, SocketChannel, TreeReceiver,
-  emptyTree, T_FILE, type Channel, type Plan, type Tree,
+  emptyTree, startContext, T_FILE, type CapturedContext, type Channel, type ContextRecorder, type Plan, type Tree,
 } from "../engine/index.ts";
 import {
   type EntryStat, type FsError, type RootedDir, type RootHandoff, type XattrSelection,
@@ -202,6 +202,8 @@ export class Transfer {
   readonly dataDone: Promise<void>;
   private ttlTimer: ReturnType<typeof setTimeout> | undefined;
   private finished = false;
+  /** The machine around this transfer, at the daemon's end (the module's device). */
+  private readonly ctx: ContextRecorder;
 
   constructor(
     readonly direction: Direction,
@@ -219,6 +221,11 @@ export class Transfer {
     private env: TransferEnv,
   ) {
     this.dataDone = new Promise((r) => (this.resolveData = r));
+    // The module's path, not the peer's: the device facts never depend on what a client names.
+    this.ctx = startContext({
+      ...(direction === "push" ? { destination: module.path } : { source: module.path }),
+      progress: () => (this.receiver ? { bytes: this.receiver.summary.bytesWritten, files: this.receiver.summary.filesWritten } : this.sent),
+    });
     if (direction === "push" && plan) {
       // A dry run into a directory not made yet has no root: its receiver is never fed.
       this.receiver = new TreeReceiver(root!, src, dst, plan, {
@@ -455,6 +462,12 @@ export class Transfer {
     this.finished = true;
     this.closeListener();
     this.root?.close();
+    this.ctx.stop();
+  }
+
+  /** The context recorded from negotiation to release (RunReport.context and .timeline). */
+  context(): CapturedContext {
+    return this.ctx.stop();
   }
 }
 

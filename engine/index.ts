@@ -43,3 +43,6 @@ export { FsWorkers } from "./offload.ts";
 export type { DecodeOptions } from "./offload.ts";
 export type { DestTree } from "./dest-tree.ts";
 export type { DeviceContext, RunContext, TimelineSample } from "./run-context.ts";
+// Recording that context (blitd records its side of a transfer with it).
+export { startContext, ContextRecorder, scanOpeners } from "./context/index.ts";
+export type { CapturedContext, ContextOptions, Opener, ScanLimits } from "./context/index.ts";

@@ -6,6 +6,7 @@ import {
   backend, filesystemType, describeCode, displayName, keepsAny, nameFs, namePath, openRooted, readXattrsAt, sameXattrs,
   type EntryMetadata, type FastPath, type Keep, type StatRecord,
 } from "../ffi/index.ts";
+import { startContext, type CapturedContext, type ContextRecorder } from "./context/index.ts";
 import { RootedDestTree, openDestTree, removeStaged, replaceAndDelete, type DestTree } from "./dest-tree.ts";
 import { UsageError } from "./errors.ts";
 import { keepOf, type Job } from "./options.ts";
@@ -233,6 +234,9 @@ class LocalRun {
   private readonly keepsMeta: boolean;
   private srcDirTree: RootedDestTree | undefined;
   private rootOwner: { uid: number; gid: number } | undefined;
+  /** The machine around the run, from the paths' resolution to the pool's close. */
+  private readonly ctx: ContextRecorder;
+  private captured: CapturedContext | undefined;
 
   constructor(private job: Job, private hooks: RunHooks) {
     this.opts = job.options;
@@ -243,6 +247,10 @@ class LocalRun {
     this.mirror = job.command === "mirror" && !this.paths.single;
     this.srcRootPrefix = this.paths.single ? dirname(this.paths.src) : this.paths.src;
     this.dstRootPrefix = this.paths.single ? dirname(this.paths.dst) : this.paths.dst;
+    this.ctx = startContext({
+      source: this.paths.src, destination: this.paths.dst, openers: true,
+      progress: () => ({ bytes: this.progress.bytesDone, files: this.progress.filesDone }),
+    });
     this.pool = new WorkerPool(this.opts.workers, this.opts.bwlimit, (files, bytes) => {
       this.progress.filesDone += files;
       this.progress.bytesDone += bytes;
@@ -651,6 +659,7 @@ class LocalRun {
     this.dest?.close();
     this.srcDirTree?.close();
     await this.pool.close();
+    this.captured = this.ctx.stop();
   }
 
   report(): RunReport {
@@ -688,6 +697,8 @@ class LocalRun {
       errorCount: this.errorCount,
       status,
       exitCode: status === "ok" ? 0 : status === "partial" ? 1 : status === "interrupted" ? 130 : 2,
+      // context, and timeline when the run lasted long enough to be sampled
+      ...(this.captured ?? this.ctx.stop()),
     };
   }
 

@@ -110,5 +110,6 @@ function daemonReport(t: Transfer, s: ReceiveSummary | undefined, tls: boolean):
     status,
     exitCode: status === "ok" ? 0 : status === "partial" ? 1 : 2,
     transport: { kind: t.transport === "grpc" ? "grpc" : "tcp", tls, negotiateMs: 0, transferMs: t.transferMs, completeMs: 0 },
+    ...t.context(),
   };
 }

@@ -8,6 +8,7 @@ import { UsageError } from "../errors.ts";
 import type { Action } from "../run.ts";
 import { formatRemoteUrl, parseRemoteUrl } from "./url.ts";
 import type { RunReport } from "../report.ts";
+import { startContext } from "../context/index.ts";
 import { VERSION } from "../version.ts";
 import type { Tree } from "../walk.ts";
 import type { TlsClientOptions } from "./tls.ts";
@@ -117,14 +118,30 @@ export async function runRemote(job: RemoteJob, hooks: RemoteHooks = {}): Promis
   }
 
   const s = new RemoteSession(job, u, local, hooks.signal);
+  // The machine around the run, at this (local) end: the daemon records its own.
+  const done = { bytes: 0, files: 0 };
+  const ctx = startContext({
+    ...(job.route === "push" ? { source: local } : { destination: local, openers: true }),
+    progress: () => done,
+  });
+  const tapped: RemoteHooks = {
+    ...hooks,
+    onProgress: (p) => {
+      done.bytes = p.bytesDone;
+      done.files = p.filesDone;
+      hooks.onProgress?.(p);
+    },
+  };
   try {
     await s.untilInterrupted(waitReady(s.client, u, connectSeconds(s.timeout, job.connectTimeout)));
     await authenticateConnection(s);
-    if (job.route === "push") await push(s, hooks);
-    else await pull(s, hooks);
+    if (job.route === "push") await push(s, tapped);
+    else await pull(s, tapped);
   } catch (e) {
     // An interrupted run is recorded as interrupted; what the interruption broke is no error.
     if (!s.interrupted) s.fatal(e);
   }
-  return s.report();
+  const result = s.report();
+  Object.assign(result.report, ctx.stop());
+  return result;
 }

@@ -2,7 +2,7 @@
 // from the `runs` columns (never the full report JSON) and its `run_context` row, so that 10,000
 // runs load in milliseconds.
 import type { DuckDBConnection } from "@duckdb/node-api";
-import type { DeviceContext, Route, RunContext, RunReport, TimelineSample } from "../engine/index.ts";
+import type { Route, RunContext, RunReport, TimelineSample } from "../engine/index.ts";
 
 export interface HistoryRun {
   id: string;
@@ -162,28 +162,45 @@ function contextFromRow(row: Record<string, unknown>): RunContext {
   };
   if (row.self_read_bytes != null) self.readBytes = n(row.self_read_bytes);
   if (row.self_write_bytes != null) self.writeBytes = n(row.self_write_bytes);
-  const ctx: RunContext = {
-    cpuCount: n(row.cpu_count),
-    self,
-    load: { start: n(row.load_start), end: n(row.load_end) },
-    devices: parseList<DeviceContext>(row.ctx_devices) ?? [],
-  };
+  const ctx = { cpuCount: n(row.cpu_count), self, load: { start: n(row.load_start), end: n(row.load_end) } } as RunContext;
+  lazyList(ctx, "devices", row.ctx_devices, []);
   if (row.psi_cpu_some != null) {
     ctx.pressure = { cpuSome: n(row.psi_cpu_some), ioSome: n(row.psi_io_some), ioFull: n(row.psi_io_full), memorySome: n(row.psi_memory_some) };
   }
   if (row.others_cpu_share != null) ctx.othersCpuShare = n(row.others_cpu_share);
   if (row.tracer_name != null) ctx.tracer = { pid: n(row.tracer_pid), name: s(row.tracer_name) };
   if (row.source_cached != null) ctx.sourceCached = n(row.source_cached);
-  const openers = parseList<{ pid: number; name: string; files: number }>(row.ctx_openers);
-  if (openers) ctx.openers = openers;
+  if (typeof row.ctx_openers === "string") lazyList(ctx, "openers", row.ctx_openers, []);
   return ctx;
 }
 
-function parseList<T>(value: unknown): T[] | undefined {
-  if (typeof value !== "string") return undefined;
+/**
+ * Sets `key` to the JSON list in `text`, parsed on first read: most readers of a long history
+ * never look at a run's devices, and parsing them for 10,000 runs would be most of a load.
+ */
+function lazyList(target: object, key: string, text: unknown, fallback: unknown[]): void {
+  if (typeof text !== "string") {
+    Object.defineProperty(target, key, { value: fallback, enumerable: true, writable: true, configurable: true });
+    return;
+  }
+  Object.defineProperty(target, key, {
+    enumerable: true,
+    configurable: true,
+    get() {
+      const value = parseList(text) ?? fallback;
+      Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+      return value;
+    },
+    set(value: unknown) {
+      Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+    },
+  });
+}
+
+function parseList(text: string): unknown[] | undefined {
   try {
-    const v: unknown = JSON.parse(value);
-    return Array.isArray(v) ? (v as T[]) : undefined;
+    const v: unknown = JSON.parse(text);
+    return Array.isArray(v) ? v : undefined;
   } catch {
     return undefined;
   }

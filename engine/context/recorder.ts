@@ -24,6 +24,8 @@ export interface ContextOptions {
   intervalMs?: number;
   /** Bounds of one openers scan. */
   openerLimits?: ScanLimits;
+  /** Samples kept before neighbours are merged in pairs and the interval doubled. @default 2400 (10 minutes at 250 ms) */
+  maxSamples?: number;
 }
 
 export interface CapturedContext {
@@ -135,7 +137,7 @@ export class ContextRecorder {
     const now = this.tickState(t, usage, this.linux ? readCpuTicks() : undefined, this.linux ? readCpuIoPressure() : undefined);
     this.samples.push(this.sampleBetween(this.last, now));
     this.last = now;
-    if (this.samples.length >= MAX_SAMPLES) this.coarsen();
+    if (this.samples.length >= (this.options.maxSamples ?? MAX_SAMPLES)) this.coarsen();
     if (this.openersRoot && t - this.start.t >= this.nextOpenersScan) {
       mergeOpeners(this.openers, scanOpeners(this.openersRoot, this.options.openerLimits));
       this.nextOpenersScan *= 2;

@@ -65,13 +65,13 @@ describe("a local run's context", () => {
     expect(stored).toEqual(timeline);
   });
 
-  test("a run too short to sample has its context and no timeline", async () => {
+  test("a small run has its context, and its timeline (none when it ended within 250 ms) is stored as reported", async () => {
     const t = temps.make();
     writeTree(t.join("src"), { "a.txt": "a" });
     const r = await runCli(["copy", t.join("src"), t.join("dst"), "--json"], { home: t.home });
     expect(r.exitCode).toBe(0);
     expect(r.json.context.cpuCount).toBe(availableParallelism());
-    if (r.json.timeline) expect(r.json.timeline.length).toBeLessThanOrEqual(2);
+    if (r.json.phases.totalMs < 200) expect(r.json.timeline).toBeUndefined();
     const [history, stored] = await withStore(join(t.home, "telemetry.duckdb"), async ({ conn }) => [await loadHistory(conn), await runTimeline(conn, r.json.id)] as const);
     expect(history[0]!.context).toEqual(r.json.context);
     expect(stored).toEqual(r.json.timeline ?? []);

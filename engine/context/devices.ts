@@ -59,6 +59,20 @@ export function existingRealPath(p: string): string | undefined {
   }
 }
 
+/** The path `p` will have once made: its nearest existing parent's realpath and the missing rest. */
+export function futureRealPath(p: string): string {
+  const tail: string[] = [];
+  for (let cur = p; ; cur = dirname(cur)) {
+    try {
+      const real = realpathSync(cur);
+      return tail.length ? [real === "/" ? "" : real, ...tail.reverse()].join("/") : real;
+    } catch {
+      if (dirname(cur) === cur) return p;
+      tail.push(basename(cur));
+    }
+  }
+}
+
 const NETWORK = new Set(["nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "ceph", "glusterfs", "afs", "lustre", "fuse.sshfs", "fuse.rclone", "fuse.s3fs", "fuse.gcsfuse", "fuse.glusterfs", "fuse.cephfs", "fuse.juicefs"]);
 const MEMORY = new Set(["tmpfs", "ramfs", "devtmpfs"]);
 

@@ -4,7 +4,7 @@
 // run, never per file, and nothing here can fail or hold up the run it watches.
 import { availableParallelism, loadavg } from "node:os";
 import type { DeviceContext, RunContext, TimelineSample } from "../run-context.ts";
-import { probeDevice, readMounts, type DeviceProbe } from "./devices.ts";
+import { futureRealPath, probeDevice, readMounts, type DeviceProbe } from "./devices.ts";
 import { mergeOpeners, scanOpeners, type Opener, type ScanLimits } from "./openers.ts";
 import {
   clamp01, othersShare, readCpuIoPressure, readCpuTicks, readDiskstats, readOwnIo, readOwnUsage, readPressure, readTracer,
@@ -81,7 +81,8 @@ export class ContextRecorder {
   constructor(private readonly options: ContextOptions) {
     this.intervalMs = options.intervalMs ?? 250;
     if (this.linux) this.probeDevices();
-    this.openersRoot = options.openers && this.linux ? this.probes.find((p) => p.device.role === "destination")?.device.path : undefined;
+    // Descriptors name real paths; a destination made by the run is matched by the path it will have.
+    this.openersRoot = options.openers && this.linux && options.destination !== undefined ? safe(() => futureRealPath(options.destination!)) : undefined;
     this.start = this.read();
     this.last = this.tickState(this.start.t);
     this.startTimer();

@@ -105,6 +105,7 @@ export function historyRunFromReport(r: RunReport): HistoryRun {
     bwlimit: r.options.bwlimit ?? 0,
     dryRun: r.options.dryRun,
     checksum: r.options.checksum,
+    ...(r.context ? { context: r.context } : {}),
   };
 }
 

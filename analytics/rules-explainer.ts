@@ -11,6 +11,8 @@ const SMALL_SHARE_PCT = 80;
 const SMALL_MIN_FILES = 500;
 const TRANSFER_SHARE_PCT = 30;
 const TRANSFER_MIN_MS = 1000;
+/** Too many workers: similar runs with fewer handled files this much faster. */
+const TOO_MANY_GAIN = 1.25;
 /** Enumeration rule. */
 const ENUM_SHARE_PCT = 50;
 const ENUM_MIN_TOTAL_MS = 1000;
@@ -166,6 +168,33 @@ export function explainWithRules(evidence: readonly Evidence[], options: RulesOp
           flag: `--workers ${target}`,
           expectedEffect: effect,
           evidence: ids("options.workers", "phase.transfer", "rate.files", "similar.best-workers", "similar.best-workers-rate", "tuned.workers", "machine.cores"),
+        },
+      });
+    }
+  }
+
+  // 2b. More workers than runs like it handle best: on a slow run, fewer did better in history.
+  {
+    const best = num("similar.best-workers");
+    const bestRate = num("similar.best-workers-rate");
+    const here = num("rate.files");
+    if (best !== undefined && best < workers && bestRate !== undefined && here !== undefined && bestRate > here * TOO_MANY_GAIN && copied >= SMALL_MIN_FILES && slowness.outside) {
+      const after = transferMs * (here / bestRate);
+      findings.push({
+        kind: "workers",
+        short: `${workers} workers, more than runs like it handle best`,
+        impactMs: Math.max(0, transferMs - after),
+        cause: {
+          kind: "workers",
+          text: `${workers} workers copied ${copied.toLocaleString("en-US")} files at ${Math.round(here).toLocaleString("en-US")} files/s, while similar runs with ${best} workers reached ${Math.round(bestRate).toLocaleString("en-US")} files/s${cores !== undefined ? ` on ${cores} CPU cores` : ""}: more workers than the ${cores !== undefined ? "cores and " : ""}device serve well only contend with each other.`,
+          evidence: ids("options.workers", "rate.files", "similar.best-workers", "similar.best-workers-rate", "machine.cores", "counts.transferred"),
+          confidence: "medium",
+        },
+        suggestion: {
+          text: `Copy with ${best} workers (the fastest count among similar runs)${rerun ? `: \`${rerun} --workers ${best}\`` : ""}, or measure with '${tuneCommand}'.`,
+          flag: `--workers ${best}`,
+          expectedEffect: `transfer phase about ${formatDuration(after)} instead of ${formatDuration(transferMs)}, the file rate similar runs reached with ${best} workers`,
+          evidence: ids("similar.best-workers", "similar.best-workers-rate", "phase.transfer", "rate.files"),
         },
       });
     }

@@ -3,12 +3,14 @@
 // must name its kind first and cite facts that exist; an ordinary run gets nothing; a traced run
 // gets the tracer and no advice from its distorted rates; contended runs teach the model nothing.
 import { describe, expect, test } from "bun:test";
+import { join } from "node:path";
 import {
-  buildEvidence, CAUSE_KINDS, EXPLANATION_SCHEMA, explainWithRules, fitPredictor, historyRunFromReport, predictShape, modelFor,
+  buildEvidence, CAUSE_KINDS, DIAGNOSE_REPORT_SCHEMA, record, EXPLANATION_SCHEMA, explainWithRules, fitPredictor, historyRunFromReport, predictShape, modelFor,
   schemaProblems, Scorer, uncitedClaims, type Explanation, type HistoryRun,
 } from "../../analytics/index.ts";
 import type { DeviceContext, RunContext, RunReport } from "../../engine/index.ts";
-import { realisticMs, seeded, syntheticReport, type SyntheticShape } from "./helpers.ts";
+import { diagnoseCommand } from "../../tui/diagnose-command.ts";
+import { fakeIo, realisticMs, seeded, syntheticReport, tempDir, type SyntheticShape } from "./helpers.ts";
 
 const start = Date.parse("2025-06-01T02:00:00Z");
 const day = (i: number) => new Date(start + i * 86_400_000);
@@ -174,6 +176,14 @@ describe("each cause rule names its kind first, citing facts that exist", () => 
     expect(d.explanation.suggestions[0]!.flag).toBe("--workers 4");
   });
 
+  test("workers: sixteen workers where runs like it were faster with four", () => {
+    const d = diagnose(run({ startedAt: day(53), workers: 16, factor: 2.5, context: quiet() }));
+    const top = expectTop(d, "workers", ["options.workers", "similar.best-workers"]);
+    expect(top.text).toStartWith("16 workers copied");
+    expect(d.explanation.suggestions[0]!.flag).toBe("--workers 4");
+    expect(d.explanation.suggestions[0]!.text).toContain("blit mirror /data/src /backup/dst --workers 4");
+  });
+
   test("fast-path: a cross-device copy through userspace, with the expected saving", () => {
     const bytes = 2e9;
     const d = diagnose(run({
@@ -260,4 +270,34 @@ describe("learning from healthy runs only", () => {
     const peers = new Scorer(fitPredictor([...HISTORY, ...syncRuns], target), [...HISTORY, ...syncRuns], target);
     expect(peers.similar(target).length).toBe(HISTORY.length + syncRuns.length);
   });
+});
+
+describe("blit diagnose --format json on a stored run with its context", () => {
+  test("every flag and cause carries a kind from the documented lists, and the report matches the schema", async () => {
+    const tmp = tempDir();
+    try {
+      for (const r of healthyHistory()) await record(r, { path: tmp.store });
+      const ctx = quiet({
+        pressure: { cpuSome: 0.01, ioSome: 0.85, ioFull: 0.7, memorySome: 0 },
+        devices: [device("source"), device("destination", { device: "loop3", deviceClass: "loop", sync: true, mountPoint: "/mnt/sync" }, { utilisation: 0.97, othersWriteShare: 0, writeAwaitMs: 12 })],
+      });
+      const slow = run({ startedAt: day(60), factor: 10, context: ctx });
+      await record(slow, { path: tmp.store });
+      const f = fakeIo({ BLIT_HOME: join(tmp.dir, "home") });
+      expect(await diagnoseCommand([slow.id, "--format", "json"], f.io)).toBe(0);
+      const json = JSON.parse(f.stdout());
+      expect(schemaProblems(DIAGNOSE_REPORT_SCHEMA, json)).toEqual([]);
+      expect(json.flags.map((x: { kind: string }) => x.kind)).toContain("slow-vs-prediction");
+      expect(json.explanation.causes[0].kind).toBe("slow-device");
+      for (const c of json.explanation.causes) expect(CAUSE_KINDS).toContain(c.kind);
+      expect(f.stdout()).not.toContain("outside load");
+      // The text report names the kind beside each cause.
+      const t = fakeIo({ BLIT_HOME: join(tmp.dir, "home") });
+      expect(await diagnoseCommand([slow.id], t.io)).toBe(0);
+      expect(t.stdout()).toMatch(/1\. slow-device: The destination device set the pace/);
+      expect(t.stdout()).toContain("mount -o remount,async /mnt/sync");
+    } finally {
+      tmp.remove();
+    }
+  }, 60_000);
 });

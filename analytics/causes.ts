@@ -4,6 +4,8 @@
 // slowdown it accounts for, so the explainer can put the biggest first. Every cause carries one
 // `kind` of CAUSE_KINDS (the list in the README), so scripts can count causes without reading
 // sentences. Pure functions of the evidence (and of which tools exist here, for suggestions).
+import { CLASS_TEXT } from "./context-evidence.ts";
+import type { DeviceContext } from "../engine/index.ts";
 import type { Evidence } from "./evidence.ts";
 import type { Cause, Suggestion } from "./explanation.ts";
 import { HEALTHY_LIMITS } from "./healthy-runs.ts";
@@ -250,10 +252,10 @@ export function contextFindings(f: Facts, which: Which = whichOnPath): Finding[]
     const saturated = util >= SATURATED && (others === undefined || others / 100 < HEALTHY_LIMITS.othersIoShare);
     if (sync || (SLOW_CLASSES.has(cls) && (slowAwait || saturated || s.outside)) || slowAwait || (saturated && role === "destination")) {
       const why = [
-        sync && `mounted sync: every write waits until ${name} has it`,
-        SLOW_CLASSES.has(cls) && `on ${device.text.match(/\(([^)]*)\)/)?.[1] ?? cls}`,
+        sync && `mounted sync, so every write waits until ${name} has it`,
+        SLOW_CLASSES.has(cls) && `${name} is ${CLASS_TEXT[cls as DeviceContext["deviceClass"]] ?? cls}`,
         slowAwait && `${awaitMs!.toPrecision(3)} ms per request`,
-        util > 0 && `busy ${pct(util * 100)} of the run${others !== undefined ? ` with ${pct(others)} of its bytes others'` : ""}`,
+        util > 0 && `busy ${pct(util * 100)} of the run${others !== undefined ? `, ${pct(others)} of its bytes others'` : ""}`,
       ].filter(Boolean).join("; ");
       const remount = sync && mount !== undefined;
       weighted.push({
@@ -263,7 +265,7 @@ export function contextFindings(f: Facts, which: Which = whichOnPath): Finding[]
           short: sync ? `${role} mounted sync` : `slow ${role} device`,
           cause: {
             kind: "slow-device",
-            text: `The ${role} device set the pace (${why}); no other process's load explains it${f.has("context.others-cpu") ? ` (others' CPU ${pct(othersCpu * 100)})` : ""}. ${slowBy[0]!.toUpperCase()}${slowBy.slice(1)}.`,
+            text: `The ${role} device set the pace: ${why}. No other process's load explains it${f.has("context.others-cpu") ? ` (others' CPU ${pct(othersCpu * 100)})` : ""}; ${slowBy}.`,
             evidence: f.ids(`${key}.sync`, key, `${key}.await`, `${key}.utilisation`, `${key}.others-io`, "context.psi.io", "context.others-cpu", "prediction.expected"),
             confidence: sync || slowAwait ? "high" : "medium",
           },

@@ -11,7 +11,7 @@ import type { AddFact } from "./trace-evidence.ts";
 const pct = (x: number) => `${Math.round(x * 100)}%`;
 const ms = (x: number) => `${Number(x.toPrecision(3))} ms`;
 
-const CLASS_TEXT: Record<DeviceContext["deviceClass"], string> = {
+export const CLASS_TEXT: Record<DeviceContext["deviceClass"], string> = {
   ssd: "a solid-state disk",
   rotational: "a rotational disk",
   loop: "a loop device (a file on another filesystem)",

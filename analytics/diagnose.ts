@@ -195,7 +195,7 @@ export function diagnoseRun(options: DiagnoseRunOptions): Promise<RunDiagnosis> 
       const unhealthy = others.filter((r) => eligibleForFit(r) && !learnsFrom(r, target)).length;
       if (score.model.basis === "default") notes.push(`${comparable} comparable run${comparable === 1 ? "" : "s"} in the store besides this one; flags need a fitted model and 8 comparable runs`);
       if (unhealthy > 0) notes.push(`${unhealthy} complete run${unhealthy === 1 ? " was" : "s were"} left out of the prediction and the reference: contended, traced, with errors, or on a sync or loop device (only healthy runs are learned from)`);
-      if (!learnsFrom(target, target)) notes.push(`this run is not one the predictor learns from (${whyIneligible(target)}); it is compared with the unthrottled prediction`);
+      if (!learnsFrom(target, target)) notes.push(`this run is not one the predictor learns from (${whyIneligible(target)})${target.bwlimit > 0 ? "; it is compared with the unthrottled prediction" : ""}`);
       return {
         kind: "run" as const,
         generatedAt: new Date().toISOString(),

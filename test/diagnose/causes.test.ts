@@ -6,7 +6,7 @@ import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import {
   buildEvidence, CAUSE_KINDS, DIAGNOSE_REPORT_SCHEMA, record, EXPLANATION_SCHEMA, explainWithRules, fitPredictor, historyRunFromReport, predictShape, modelFor,
-  schemaProblems, Scorer, uncitedClaims, type Explanation, type HistoryRun,
+  schemaProblems, Scorer, uncitedClaims, unhealthyReason, type Explanation, type HistoryRun,
 } from "../../analytics/index.ts";
 import type { DeviceContext, RunContext, RunReport } from "../../engine/index.ts";
 import { diagnoseCommand } from "../../tui/diagnose-command.ts";
@@ -235,6 +235,26 @@ describe("flags compare like with like", () => {
 });
 
 describe("learning from healthy runs only", () => {
+  test("each contention fact at its documented threshold makes a run unhealthy; just under it does not", () => {
+    const h = (context: RunContext) => historyRunFromReport(run({ startedAt: day(400), context }));
+    const psi = (over: Partial<NonNullable<RunContext["pressure"]>>) => ({ cpuSome: 0, ioSome: 0, ioFull: 0, memorySome: 0, ...over });
+    expect(unhealthyReason(h(quiet({ othersCpuShare: 0.24 })))).toBeUndefined();
+    expect(unhealthyReason(h(quiet({ othersCpuShare: 0.25 })))).toBe("other processes' CPU");
+    expect(unhealthyReason(h(quiet({ pressure: psi({ cpuSome: 0.15 }) })))).toBe("CPU pressure");
+    expect(unhealthyReason(h(quiet({ pressure: psi({ ioSome: 0.15 }) })))).toBe("I/O pressure");
+    expect(unhealthyReason(h(quiet({ pressure: psi({ memorySome: 0.1 }) })))).toBe("memory pressure");
+    expect(unhealthyReason(h(quiet({ devices: [device("source"), device("destination", {}, { othersWriteShare: 0.3, utilisation: 0.2 })] })))).toBe("others' I/O on the destination device");
+    // Others' bytes on an idle device are no contention.
+    expect(unhealthyReason(h(quiet({ devices: [device("source"), device("destination", {}, { othersWriteShare: 0.9, utilisation: 0.1 })] })))).toBeUndefined();
+    expect(unhealthyReason(h(quiet({ tracer: { pid: 1, name: "perf" } })))).toBe("traced by perf");
+    expect(unhealthyReason(h(quiet({ openers: [{ pid: 2, name: "updatedb", files: 1 }] })))).toBe("other processes on the destination's files");
+    const sync = h(quiet({ devices: [device("source"), device("destination", { sync: true })] }));
+    expect(unhealthyReason(sync)).toBe("device destination:sync");
+    expect(unhealthyReason(sync, sync)).toBeUndefined();
+    // A run recorded before contexts existed is healthy: nothing says otherwise.
+    expect(unhealthyReason(historyRunFromReport(run({ startedAt: day(401) })))).toBeUndefined();
+  });
+
   test("contended, traced and scanned runs in the history do not raise the next run's prediction", () => {
     const random = seeded(5);
     // More contended runs than healthy ones: trimming alone could not tell which are the outliers.

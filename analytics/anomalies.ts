@@ -3,7 +3,7 @@
 // throttle that set the pace, and errors. Thresholds are named constants, documented in
 // docs/analytics.md.
 import { median, medianAbsoluteDeviation } from "simple-statistics";
-import { eligibleForFit, modelFor, predictShape, shapeOf, type Model, type Prediction, type Predictor } from "./predictor.ts";
+import { learnsFrom, modelFor, predictShape, shapeOf, type Model, type Prediction, type Predictor } from "./predictor.ts";
 import type { HistoryRun } from "./run-history.ts";
 
 export type FlagKind =
@@ -93,12 +93,14 @@ export class Scorer {
   private readonly rates = new Map<string, { bytesPerSec: number; runs: number } | null>();
   private readonly predictions = new Map<string, Prediction>();
 
+  /** `like`: the run to be judged, when there is one (its own unusual device setup makes peers of runs on it). */
   constructor(
     readonly predictor: Predictor,
     history: readonly HistoryRun[],
+    like?: Pick<HistoryRun, "context">,
   ) {
     for (const run of history) {
-      if (!eligibleForFit(run)) continue;
+      if (!learnsFrom(run, like)) continue;
       const model = this.modelOf(run);
       add(this.groups, model.key, run);
       add(this.buckets, bucketKey(model, run), run);
@@ -141,13 +143,19 @@ export class Scorer {
     return s;
   }
 
-  private usualRate(model: Model): { bytesPerSec: number; runs: number } | null {
-    if (this.rates.has(model.key)) return this.rates.get(model.key)!;
+  /**
+   * The usual transfer rate of the group's runs whose files were of the same size class as `run`'s:
+   * bytes/s is only comparable like with like (80,000 files of 1 KiB never move at the rate of a
+   * few large files).
+   */
+  private usualRate(model: Model, run: HistoryRun): { bytesPerSec: number; runs: number } | null {
+    const key = `${model.key}|${sizeClass(run)}`;
+    if (this.rates.has(key)) return this.rates.get(key)!;
     const rates = (this.groups.get(model.key) ?? [])
-      .filter((r) => r.copiedBytes >= RATE_MIN_BYTES && r.transferMs >= RATE_MIN_MS)
+      .filter((r) => r.copiedBytes >= RATE_MIN_BYTES && r.transferMs >= RATE_MIN_MS && sizeClass(r) === sizeClass(run))
       .map((r) => r.copiedBytes / (r.transferMs / 1000));
     const value = rates.length >= RATE_MIN_PEERS ? { bytesPerSec: median(rates), runs: rates.length } : null;
-    this.rates.set(model.key, value);
+    this.rates.set(key, value);
     return value;
   }
 
@@ -170,7 +178,7 @@ export class Scorer {
       medianEnumerateShare: group?.enumShare ?? null,
       medianDeleteShare: group?.deleteShare ?? null,
     };
-    const usualRate = this.usualRate(model);
+    const usualRate = this.usualRate(model, run);
     const expected = prediction.unthrottledMs * (reference.medianRatio ?? 1);
     const flags: Flag[] = [];
     const secs = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
@@ -220,12 +228,14 @@ export class Scorer {
     const rate = run.transferMs > 0 ? run.copiedBytes / (run.transferMs / 1000) : 0;
     if (
       !(run.bwlimit > 0) && usualRate && run.copiedBytes >= RATE_MIN_BYTES && run.transferMs >= RATE_MIN_MS &&
-      rate < RATE_COLLAPSE * usualRate.bytesPerSec
+      rate < RATE_COLLAPSE * usualRate.bytesPerSec &&
+      // ...and slow for its shape too: a run that kept to its prediction did not collapse.
+      peerRatio >= MIN_RATIO
     ) {
       flags.push({
         kind: "throughput-collapse",
         severity: "warn",
-        text: `moved ${mbps(rate)} MB/s, ${pct(rate / usualRate.bytesPerSec)} of the usual ${mbps(usualRate.bytesPerSec)} MB/s on ${model.key} (median of ${usualRate.runs} runs)`,
+        text: `moved ${mbps(rate)} MB/s, ${pct(rate / usualRate.bytesPerSec)} of the usual ${mbps(usualRate.bytesPerSec)} MB/s on ${model.key} for files of ${sizeClassText(run)} (median of ${usualRate.runs} runs)`,
         value: rate / 1e6,
         unit: "MB/s",
       });
@@ -256,6 +266,17 @@ export class Scorer {
 function bucketKey(model: Model, run: HistoryRun): string {
   const bin = (x: number) => Math.round(Math.log(x + 1) / Math.log(4));
   return `${model.key}|${bin(run.planned)}|${bin(run.plannedBytes)}`;
+}
+
+/** Mean size of the files a run copied, in factor-of-4 classes (0: under ~2 B ... 6: ~2-8 KiB). */
+function sizeClass(run: HistoryRun): number {
+  return run.copied > 0 ? Math.round(Math.log(run.copiedBytes / run.copied + 1) / Math.log(4)) : -1;
+}
+
+function sizeClassText(run: HistoryRun): string {
+  const c = sizeClass(run);
+  const kib = (b: number) => (b >= 1 << 20 ? `${Math.round(b / (1 << 20))} MiB` : b >= 1024 ? `${Math.round(b / 1024)} KiB` : `${Math.round(b)} B`);
+  return `about ${kib(4 ** (c - 0.5))}–${kib(4 ** (c + 0.5))} each`;
 }
 
 function share(part: number, total: number): number {

@@ -2,6 +2,7 @@
 // explanation (else the whole answer is rejected and the rules answer); each claim in it must
 // cite facts that exist, and each suggested flag must be one blit has (else that claim is
 // dropped, and the drop is reported so the UI can show it).
+import { CAUSE_KINDS, type CauseKind } from "./causes.ts";
 import type { Evidence } from "./evidence.ts";
 import type { Cause, Confidence, Explanation, Suggestion } from "./explanation.ts";
 
@@ -60,7 +61,8 @@ export function validateAnswer(content: string | null | undefined, evidence: rea
     const cited = citations(claim, c.text, c.evidence);
     if (!cited) return;
     const confidence = CONFIDENCE.includes(c.confidence as Confidence) ? (c.confidence as Confidence) : "low";
-    causes.push({ text: c.text, evidence: cited, confidence });
+    const kind = (CAUSE_KINDS as readonly unknown[]).includes(c.kind) ? (c.kind as CauseKind) : undefined;
+    causes.push({ ...(kind ? { kind } : {}), text: c.text, evidence: cited, confidence });
   });
 
   const suggestions: Suggestion[] = [];

@@ -36,7 +36,7 @@ function runText(d: RunDiagnosis, md: boolean): string {
   }
   if (d.explanation.causes.length > 0) {
     h("Causes");
-    d.explanation.causes.forEach((c, i) => item(`${i + 1}. ${c.text} [${c.confidence}; ${c.evidence.join(", ")}]`));
+    d.explanation.causes.forEach((c, i) => item(`${i + 1}. ${c.kind ? `${c.kind}: ` : ""}${c.text} [${c.confidence}; ${c.evidence.join(", ")}]`));
   }
   if (d.explanation.suggestions.length > 0) {
     h("Suggestions");

@@ -1,5 +1,6 @@
 // JSON Schemas of what `blit diagnose --format json` prints and of an explainer's answer (the
 // rules explainer's, and later an LLM's, which is checked against EXPLANATION_SCHEMA before use).
+import { CAUSE_KINDS } from "./causes.ts";
 import type { JsonSchema } from "./schema-check.ts";
 
 const str: JsonSchema = { type: "string" };
@@ -27,11 +28,16 @@ export const EXPLANATION_SCHEMA: JsonSchema = {
       summary: { type: "string", description: "One or two sentences for a person." },
       causes: {
         type: "array",
-        items: object({
-          text: str,
-          evidence: evidenceIds,
-          confidence: { type: "string", enum: ["high", "medium", "low"] },
-        }),
+        items: object(
+          {
+            kind: { type: "string", enum: [...CAUSE_KINDS], description: "What kind of cause (README: blit diagnose, cause kinds)." },
+            text: str,
+            evidence: evidenceIds,
+            confidence: { type: "string", enum: ["high", "medium", "low"] },
+            impactMs: { type: "number", minimum: 0, description: "Estimated ms of the slowdown this cause accounts for." },
+          },
+          ["kind", "impactMs"],
+        ),
       },
       suggestions: {
         type: "array",

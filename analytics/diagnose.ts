@@ -9,7 +9,8 @@ import { Scorer, type Flag, type Reference, type RunScore } from "./anomalies.ts
 import { buildEvidence, type Evidence } from "./evidence.ts";
 import type { Explanation } from "./explanation.ts";
 import { currentPredictor } from "./predictor-store.ts";
-import { defaultModel, eligibleForFit, fitPredictor, modelNote, type HoldOut, type Model, type Prediction } from "./predictor.ts";
+import { unhealthyReason } from "./healthy-runs.ts";
+import { defaultModel, eligibleForFit, fitPredictor, learnsFrom, modelNote, type HoldOut, type Model, type Prediction } from "./predictor.ts";
 import { explainWithRules } from "./rules-explainer.ts";
 import { historyRunFromReport, loadHistory, type HistoryRun } from "./run-history.ts";
 import { withStore } from "./store.ts";
@@ -172,10 +173,11 @@ export function diagnoseRun(options: DiagnoseRunOptions): Promise<RunDiagnosis> 
       const reader = await conn.runAndReadAll("SELECT CAST(report AS VARCHAR) AS report FROM runs WHERE id = $1", [id]);
       const report = JSON.parse(String(reader.getRowObjects()[0]!.report)) as RunReport;
       const target = historyRunFromReport(report);
-      // The prediction and the reference never saw the run they judge.
+      // The prediction and the reference never saw the run they judge, and learn only from
+      // healthy runs (healthy-runs.ts), on an unusual device setup only when the run is on it too.
       const others = (await loadHistory(conn)).filter((r) => r.id !== id);
-      const predictor = fitPredictor(others);
-      const scorer = new Scorer(predictor, others);
+      const predictor = fitPredictor(others, target);
+      const scorer = new Scorer(predictor, others, target);
       const score = scorer.score(target);
       const similar = scorer.similar(target);
       const tuned = await latestTunedSetting(conn, report.route, report.sourceFs, report.destinationFs, false).catch(() => undefined);
@@ -189,9 +191,11 @@ export function diagnoseRun(options: DiagnoseRunOptions): Promise<RunDiagnosis> 
         cores: report.host === hostname() ? availableParallelism() : undefined,
       });
       const notes: string[] = [score.prediction.note];
-      const comparable = others.filter(eligibleForFit).length;
+      const comparable = others.filter((r) => learnsFrom(r, target)).length;
+      const unhealthy = others.filter((r) => eligibleForFit(r) && !learnsFrom(r, target)).length;
       if (score.model.basis === "default") notes.push(`${comparable} comparable run${comparable === 1 ? "" : "s"} in the store besides this one; flags need a fitted model and 8 comparable runs`);
-      if (!eligibleForFit(target)) notes.push(`this run is not one the predictor learns from (${whyIneligible(target)}); it is compared with the unthrottled prediction`);
+      if (unhealthy > 0) notes.push(`${unhealthy} complete run${unhealthy === 1 ? " was" : "s were"} left out of the prediction and the reference: contended, traced, with errors, or on a sync or loop device (only healthy runs are learned from)`);
+      if (!learnsFrom(target, target)) notes.push(`this run is not one the predictor learns from (${whyIneligible(target)})${target.bwlimit > 0 ? "; it is compared with the unthrottled prediction" : ""}`);
       return {
         kind: "run" as const,
         generatedAt: new Date().toISOString(),
@@ -390,5 +394,6 @@ function whyIneligible(r: HistoryRun): string {
   if (r.bwlimit > 0) return "throttled by --bwlimit";
   if (r.checksum) return "--checksum hashes files";
   if (r.status !== "ok") return `status ${r.status}`;
-  return "no duration";
+  if (r.totalMs <= 0) return "no duration";
+  return unhealthyReason(r) ?? "no duration";
 }

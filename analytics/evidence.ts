@@ -5,6 +5,7 @@ import type { RunReport } from "../engine/index.ts";
 import type { RunScore } from "./anomalies.ts";
 import { formatBytes, formatDuration } from "./human-units.ts";
 import type { HistoryRun } from "./run-history.ts";
+import { addContextEvidence } from "./context-evidence.ts";
 import { addTraceEvidence } from "./trace-evidence.ts";
 import type { TraceFacts } from "./trace-summaries.ts";
 import type { TunedSetting } from "./tuned-settings.ts";
@@ -59,7 +60,10 @@ export function buildEvidence(input: EvidenceInput): Evidence[] {
   const p = r.phases;
   const c = r.counts;
 
-  add("run", "run", r.id, "", `${r.command} on route ${r.route}, ${r.source} -> ${r.destination}, started ${r.startedAt}, status ${r.status}`);
+  add("run", "run", r.id, "", `${r.command} on route ${r.route}, ${r.source} -> ${r.destination}, started ${r.startedAt}, status ${r.status}`, { command: r.command, route: r.route });
+  // The paths as values, so that suggestions can be commands with the run's real paths.
+  add("run.source", "source", r.source, "", `the source was ${r.source}`);
+  add("run.destination", "destination", r.destination, "", `the destination was ${r.destination}`);
   add("fs.pair", "filesystems", `${r.sourceFs}->${r.destinationFs}`, "", `source filesystem ${r.sourceFs}, destination filesystem ${r.destinationFs}${r.sourceFs !== r.destinationFs ? " (different filesystems)" : ""}`);
   add("workload.files", "source files", w.files, "files", `source: ${n(w.files)} files in ${n(w.dirs)} directories, ${n(w.symlinks)} symlinks`);
   add("workload.bytes", "source bytes", w.bytes, "bytes", `source holds ${formatBytes(w.bytes)} (${n(w.bytes)} bytes), ${w.files > 0 ? formatBytes(w.bytes / w.files) : "0 B"} per file on average`);
@@ -90,7 +94,9 @@ export function buildEvidence(input: EvidenceInput): Evidence[] {
     add("rate.enumerate", "enumeration rate", entries / (p.enumerateMs / 1000), "entries/s", `enumeration walked ${n(entries)} source entries (and the destination) at ${n(entries / (p.enumerateMs / 1000))} entries/s`);
   }
   add("options.workers", "workers", r.plan.workers, "workers", `${r.plan.workers} worker${r.plan.workers === 1 ? "" : "s"} used, ${r.options.workers} requested (--workers)`);
-  if (input.cores !== undefined) add("machine.cores", "CPU cores", input.cores, "cores", `the machine has ${input.cores} CPU cores`);
+  // The CPU count recorded with the run wins over one looked up now (which is only this machine's).
+  const cores = r.context?.cpuCount ?? input.cores;
+  if (cores !== undefined) add("machine.cores", "CPU cores", cores, "cores", `the machine has ${cores} CPU cores`);
   if (r.options.bwlimit > 0) {
     add("options.bwlimit", "bandwidth limit", r.options.bwlimit, "bytes/s", `--bwlimit was ${n(r.options.bwlimit)} bytes/s (${mbText(r.options.bwlimit)})`);
   }
@@ -115,6 +121,8 @@ export function buildEvidence(input: EvidenceInput): Evidence[] {
     add("errors", "errors", r.errorCount, "errors", `${n(r.errorCount)} error${r.errorCount === 1 ? "" : "s"} (${codes})`);
   }
 
+  if (r.context) addContextEvidence(add, r.context, p.totalMs);
+
   // Prediction and how far the run was from it.
   const pr = score.prediction;
   const m = score.model;
@@ -129,6 +137,18 @@ export function buildEvidence(input: EvidenceInput): Evidence[] {
   }
   add("prediction.model", "model", m.basis === "fitted" ? m.key : `${m.route} (default)`, "", modelSentence(score));
   add("prediction.ratio", "actual / predicted", score.ratio, "×", `the run took ${score.ratio.toFixed(2)}× the ${pr.throttleFloorMs !== undefined ? "unthrottled " : ""}prediction`);
+  // What runs like this one take: the (unthrottled) prediction times the reference's median ratio.
+  const expected = pr.unthrottledMs * (score.reference.medianRatio ?? 1);
+  add(
+    "prediction.expected",
+    "what runs like this take",
+    expected,
+    "ms",
+    score.reference.medianRatio !== null
+      ? `runs like this one take about ${formatDuration(expected)} (the ${pr.throttleFloorMs !== undefined ? "unthrottled " : ""}prediction × the median ratio ${score.reference.medianRatio.toFixed(2)} of ${score.reference.runs} healthy reference runs); this run took ${score.peerRatio.toFixed(2)}× that`
+      : `without a reference of healthy runs, the ${pr.throttleFloorMs !== undefined ? "unthrottled " : ""}prediction (${formatDuration(expected)}) is what runs like this take; this run took ${score.peerRatio.toFixed(2)}× that`,
+    { peerRatio: score.peerRatio, bandHighMs: pr.highMs, bandLowMs: pr.lowMs },
+  );
   if (score.score !== null) {
     const ref = score.reference;
     add("prediction.score", "robust score", score.score, "score", `robust score ${score.score.toFixed(1)}: log(actual/predicted) against the median and MAD of ${ref.runs} ${ref.scope === "similar" ? "similar runs" : `${m.key} runs`} (median ratio ${ref.medianRatio!.toFixed(2)}×); |score| ≥ 3.5 is far`);
@@ -147,6 +167,7 @@ export function buildEvidence(input: EvidenceInput): Evidence[] {
       "runs",
       `${similar.length} similar runs (${m.key}, files and bytes within ~4× of this run): median ${formatDuration(median(similar.map((h) => h.totalMs)))}, median ${median(similar.map((h) => h.workers))} workers`,
     );
+    add("similar.workers", "typical worker count", median(similar.map((h) => h.workers)), "workers", `similar runs used a median of ${median(similar.map((h) => h.workers))} workers`);
     // The worker count whose similar runs handled files fastest in the transfer phase.
     const byWorkers = new Map<number, number[]>();
     for (const h of similar) if (h.copied > 0 && h.transferMs > 0) (byWorkers.get(h.workers) ?? byWorkers.set(h.workers, []).get(h.workers)!).push(rateOf(h));
@@ -164,7 +185,7 @@ export function buildEvidence(input: EvidenceInput): Evidence[] {
     add("similar.runs", "similar runs", 0, "runs", `no similar runs (same route, filesystems and size bucket) recorded`);
   }
   if (score.usualRate && r.options.bwlimit === 0) {
-    add("route.usual-rate", "usual transfer rate", mb(score.usualRate.bytesPerSec), "MB/s", `${m.key} runs that moved ≥ 8 MB usually transfer at ${mbText(score.usualRate.bytesPerSec)} (median of ${score.usualRate.runs})`);
+    add("route.usual-rate", "usual transfer rate", mb(score.usualRate.bytesPerSec), "MB/s", `${m.key} runs that moved ≥ 8 MB in files of this size class usually transfer at ${mbText(score.usualRate.bytesPerSec)} (median of ${score.usualRate.runs})`);
   }
   if (input.tuned) {
     const t = input.tuned;

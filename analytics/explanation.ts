@@ -1,15 +1,20 @@
 // The explanation every explainer returns (the rules explainer here; an LLM explainer later):
 // a summary, causes and suggestions, each citing evidence ids. Claims without a citation that
 // exists in the bundle are not allowed; `uncitedClaims` finds them.
+import type { CauseKind } from "./causes.ts";
 import type { Evidence } from "./evidence.ts";
 
 export type Confidence = "high" | "medium" | "low";
 
 export interface Cause {
+  /** One of CAUSE_KINDS (causes.ts, listed in the README); the rules always set it, an LLM may. */
+  kind?: CauseKind;
   text: string;
   /** Evidence ids, e.g. ["E3", "E12"]; at least one. */
   evidence: string[];
   confidence: Confidence;
+  /** Estimated ms of the run's slowdown this cause accounts for (the rules rank by it). */
+  impactMs?: number;
 }
 
 export interface Suggestion {

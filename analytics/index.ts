@@ -64,3 +64,9 @@ export { redactEvidence } from "./redaction.ts";
 export type { Placeholder, RedactInput, Redaction } from "./redaction.ts";
 export { recentRuns, scoreRuns } from "./run-list.ts";
 export type { RunList, RunListEntry, RunListOptions } from "./run-list.ts";
+// Cause rules over the run's context, their one list of kinds, and which runs are learned from.
+export { CAUSE_KINDS, contextFindings, rankFindings } from "./causes.ts";
+export type { CauseKind, Finding, Which } from "./causes.ts";
+export { contentionIn, deviceSignature, HEALTHY_LIMITS, unhealthyReason } from "./healthy-runs.ts";
+export { learnsFrom } from "./predictor.ts";
+export type { RulesOptions } from "./rules-explainer.ts";

@@ -6,7 +6,7 @@ import type { Evidence } from "./evidence.ts";
 import type { JsonSchema } from "./schema-check.ts";
 
 /** Bumped whenever the prompt or payload changes meaning, so cached answers to the old one are not reused. */
-export const PROMPT_VERSION = 1;
+export const PROMPT_VERSION = 2;
 
 export interface ChatRequest {
   model: string;
@@ -31,7 +31,7 @@ const SYSTEM_PROMPT = `You explain why one run of blit (a file copy and sync too
 You are given its evidence bundle: numbered facts E1, E2, ... with values and units. Use only these facts.
 Answer with JSON matching the given schema:
 - summary: one or two sentences for a person.
-- causes: the reasons the run was slow (or nothing, if it was ordinary), most important first; each cites the ids of the facts it rests on in "evidence" and has a confidence.
+- causes: the reasons the run was slow (or nothing, if it was ordinary), most important first; each cites the ids of the facts it rests on in "evidence", has a confidence, and a "kind" from the schema's list (cpu-contention, slow-device, tracer, ...).
 - suggestions: what to change, each with the exact blit flag and value as typed (for example "--workers 8"), the expected effect with numbers from the facts, and the ids it rests on.
 Every cause and suggestion must cite at least one id that exists in the bundle; claims without such citations are discarded.
 Suggest only these flags: FLAGS.

@@ -5,6 +5,7 @@
 import { median, medianAbsoluteDeviation, quantileSorted } from "simple-statistics";
 import type { Route } from "../engine/index.ts";
 import { nonNegativeLeastSquares } from "./least-squares.ts";
+import { unhealthyReason } from "./healthy-runs.ts";
 import type { HistoryRun } from "./run-history.ts";
 
 export type TermName = "fixed" | "perFile" | "perByte" | "perEntry" | "perDir";
@@ -48,6 +49,13 @@ export const MIN_PAIR_RUNS = 20;
 const LOO_MAX = 100;
 /** Robust z-score (median/MAD of log residuals) beyond which a run is left out of the refit. */
 const TRIM_Z = 3.5;
+/**
+ * A run this much slower than the first fit's median ratio, at this robust z, is left out too: it
+ * is what a slow-vs-prediction flag looks like, and a slow run taught to the model raises the bar
+ * for the next (one-sided, because a fast run is no sign of contention).
+ */
+const TRIM_SLOW_RATIO = 1.5;
+const TRIM_SLOW_Z = 2;
 
 /**
  * Defaults when a route has too little history. Rough figures for this project's machines
@@ -131,16 +139,25 @@ export function eligibleForFit(run: HistoryRun): boolean {
   return run.status === "ok" && !run.dryRun && !(run.bwlimit > 0) && !run.checksum && run.totalMs > 0;
 }
 
+/**
+ * Runs the predictor and the "similar runs" reference learn from: eligible (above) and healthy
+ * (healthy-runs.ts: no contention, no tracer, no errors, no sync or loop device unless `like`, the
+ * run being judged, is on the same).
+ */
+export function learnsFrom(run: HistoryRun, like?: Pick<HistoryRun, "context">): boolean {
+  return eligibleForFit(run) && unhealthyReason(run, like) === undefined;
+}
+
 export function groupKey(route: string, sourceFs?: string, destinationFs?: string): string {
   return sourceFs === undefined || sourceFs === "*" ? route : `${route} ${sourceFs}->${destinationFs}`;
 }
 
-/** Fits every route and every filesystem pair that has enough eligible runs. */
-export function fitPredictor(history: readonly HistoryRun[]): Predictor {
+/** Fits every route and every filesystem pair that has enough healthy runs (learnsFrom; `like`: the run to be judged). */
+export function fitPredictor(history: readonly HistoryRun[], like?: Pick<HistoryRun, "context">): Predictor {
   const byRoute = new Map<string, HistoryRun[]>();
   const byPair = new Map<string, HistoryRun[]>();
   for (const run of history) {
-    if (!eligibleForFit(run)) continue;
+    if (!learnsFrom(run, like)) continue;
     push(byRoute, run.route, run);
     push(byPair, groupKey(run.route, run.sourceFs, run.destinationFs), run);
   }
@@ -266,7 +283,10 @@ function fitRobust(runs: readonly HistoryRun[], terms: readonly TermName[]): Fit
   const med = median(logs);
   const scale = 1.4826 * medianAbsoluteDeviation(logs);
   if (!(scale > 0)) return { coefficients: first, samples: runs.length, trimmed: 0 };
-  const kept = runs.filter((_, i) => Math.abs(logs[i]! - med) / scale <= TRIM_Z);
+  const kept = runs.filter((_, i) => {
+    const z = (logs[i]! - med) / scale;
+    return Math.abs(z) <= TRIM_Z && !(z >= TRIM_SLOW_Z && logs[i]! - med >= Math.log(TRIM_SLOW_RATIO));
+  });
   if (kept.length === runs.length || kept.length < Math.max(terms.length + 2, MIN_ROUTE_RUNS)) {
     return { coefficients: first, samples: runs.length, trimmed: 0 };
   }

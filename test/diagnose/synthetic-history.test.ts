@@ -58,6 +58,8 @@ describe("the rules explainer", () => {
     expect(d.flags.map((f) => f.kind)).toEqual(["slow-vs-prediction"]);
     expect(d.explanation.causes).toHaveLength(1);
     expect(d.explanation.causes[0]!.text).toContain("outside load");
+    // No context was recorded, so outside load is a guess, kinded as such.
+    expect(d.explanation.causes[0]!.kind).toBe("outside-load");
     expect(d.explanation.suggestions[0]!.expectedEffect).toMatch(/should take about/);
     expect(uncitedClaims(d.explanation, d.evidence)).toEqual([]);
   });
@@ -86,8 +88,11 @@ describe("the rules explainer", () => {
     const cause = d.explanation.causes.find((c) => c.text.startsWith("Enumeration took 90%"));
     expect(cause).toBeDefined();
     expect(cause!.text).toContain("nothing needed copying");
-    const s = d.explanation.suggestions.find((x) => x.flag === "--exclude GLOB");
+    // A runnable command with the run's real source path, no placeholder.
+    const s = d.explanation.suggestions.find((x) => x.text.includes("du --inodes -d 1 /data/src"));
     expect(s?.expectedEffect).toMatch(/saved per 100,000 entries/);
+    expect(JSON.stringify(d.explanation)).not.toMatch(/GLOB|\bSRC\b|\bDST\b/);
+    expect(cause!.kind).toBe("enumeration");
     expect(uncitedClaims(d.explanation, d.evidence)).toEqual([]);
   });
 

@@ -114,6 +114,13 @@ describe("each cause rule names its kind first, citing facts that exist", () => 
     expect(d.explanation.suggestions[0]!.text).toContain("blit mirror /data/src /backup/dst");
   });
 
+  test("CPU pressure with others' CPU near nil is blit's own: never blamed on other processes", () => {
+    const ctx = quiet({ othersCpuShare: 0.03, pressure: { cpuSome: 0.5, ioSome: 0.02, ioFull: 0, memorySome: 0 } });
+    const d = diagnose(run({ startedAt: day(54), factor: 3, context: ctx }));
+    expect(d.explanation.causes.map((c) => c.kind)).not.toContain("cpu-contention");
+    expect(JSON.stringify(d.explanation)).not.toMatch(/Other processes competed|outside load/);
+  });
+
   test("io-contention: another writer on the destination disk", () => {
     const ctx = quiet({
       othersCpuShare: 0.12,

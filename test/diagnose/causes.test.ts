@@ -288,6 +288,18 @@ describe("learning from healthy runs only", () => {
     expect(d.score.flags).toEqual([]);
   });
 
+  test("slow runs recorded without a context do not widen the reference: the next slow run is still flagged", () => {
+    const random = seeded(9);
+    const slowBlind = Array.from({ length: 14 }, (_, i) => {
+      const files = 4000 + Math.round(random() * 1000);
+      const bytes = 40e6 + Math.round(random() * 20e6);
+      return historyRunFromReport(run({ startedAt: day(500 + i), files, bytes, factor: 2.5 + random() }));
+    });
+    const d = diagnose(run({ startedAt: day(600), factor: 3, context: quiet() }), [...HISTORY, ...slowBlind]);
+    expect(d.score.reference.medianRatio!).toBeLessThan(1.15);
+    expect(d.score.flags.map((x) => x.kind)).toContain("slow-vs-prediction");
+  });
+
   test("a sync-mounted run is judged with its peers on the same setup, and they stay out of an ordinary run's reference", () => {
     const syncCtx = () => quiet({ devices: [device("source"), device("destination", { deviceClass: "loop", device: "loop3", sync: true })] });
     const syncRuns = Array.from({ length: 10 }, (_, i) => historyRunFromReport(run({ startedAt: day(300 + i), factor: 5, context: syncCtx() })));

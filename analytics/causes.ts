@@ -51,6 +51,8 @@ export const AWAIT_SLOW_MS = 20;
 export const SATURATED = 0.8;
 /** Sampled source pages resident at or below this share: a cold cache. */
 export const COLD_CACHE = 0.5;
+/** Others' CPU share below which CPU pressure is blit's own, not contention. */
+export const OTHERS_CPU_FLOOR = 0.1;
 /** Classes that are slow for many small writes, compared with the local SSDs most history is from. */
 const SLOW_CLASSES = new Set(["rotational", "loop", "network", "fuse"]);
 
@@ -190,7 +192,9 @@ export function contextFindings(f: Facts, which: Which = whichOnPath): Finding[]
   // others', so a traced run gets the tracer cause instead.
   const othersCpu = (f.num("context.others-cpu") ?? 0) / 100;
   const cpuSome = (f.num("context.psi.cpu") ?? 0) / 100;
-  if (!traced && (othersCpu >= HEALTHY_LIMITS.othersCpuShare || cpuSome >= HEALTHY_LIMITS.cpuSome)) {
+  // CPU pressure counts blit's own threads too: with others' CPU recorded as near nil, it is not theirs.
+  const othersKnownIdle = f.has("context.others-cpu") && othersCpu < OTHERS_CPU_FLOOR;
+  if (!traced && (othersCpu >= HEALTHY_LIMITS.othersCpuShare || (cpuSome >= HEALTHY_LIMITS.cpuSome && !othersKnownIdle))) {
     const cpus = f.num("context.cpus");
     weighted.push({
       weight: Math.max(othersCpu, cpuSome),

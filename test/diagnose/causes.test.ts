@@ -114,6 +114,13 @@ describe("each cause rule names its kind first, citing facts that exist", () => 
     expect(d.explanation.suggestions[0]!.text).toContain("blit mirror /data/src /backup/dst");
   });
 
+  test("CPU pressure with others' CPU near nil is blit's own: never blamed on other processes", () => {
+    const ctx = quiet({ othersCpuShare: 0.03, pressure: { cpuSome: 0.5, ioSome: 0.02, ioFull: 0, memorySome: 0 } });
+    const d = diagnose(run({ startedAt: day(54), factor: 3, context: ctx }));
+    expect(d.explanation.causes.map((c) => c.kind)).not.toContain("cpu-contention");
+    expect(JSON.stringify(d.explanation)).not.toMatch(/Other processes competed|outside load/);
+  });
+
   test("io-contention: another writer on the destination disk", () => {
     const ctx = quiet({
       othersCpuShare: 0.12,
@@ -279,6 +286,18 @@ describe("learning from healthy runs only", () => {
     const d = diagnose(next, [...HISTORY, ...contended]);
     expect(d.score.reference.runs).toBeLessThanOrEqual(HISTORY.length);
     expect(d.score.flags).toEqual([]);
+  });
+
+  test("slow runs recorded without a context do not widen the reference: the next slow run is still flagged", () => {
+    const random = seeded(9);
+    const slowBlind = Array.from({ length: 14 }, (_, i) => {
+      const files = 4000 + Math.round(random() * 1000);
+      const bytes = 40e6 + Math.round(random() * 20e6);
+      return historyRunFromReport(run({ startedAt: day(500 + i), files, bytes, factor: 2.5 + random() }));
+    });
+    const d = diagnose(run({ startedAt: day(600), factor: 3, context: quiet() }), [...HISTORY, ...slowBlind]);
+    expect(d.score.reference.medianRatio!).toBeLessThan(1.15);
+    expect(d.score.flags.map((x) => x.kind)).toContain("slow-vs-prediction");
   });
 
   test("a sync-mounted run is judged with its peers on the same setup, and they stay out of an ordinary run's reference", () => {

@@ -106,7 +106,7 @@ export function toolCommand(which: Which, command: string): string {
   const tool = command.split(/\s+/)[0]!;
   if (which(tool)) return `\`${command}\``;
   const pkg = PACKAGES[tool] ?? tool;
-  return `\`${command}\` (${tool} is not installed here: install the ${pkg} package, e.g. \`apt-get install ${pkg}\` or \`dnf install ${pkg}\`)`;
+  return `\`${command}\` (not installed here: \`apt-get install ${pkg}\` or \`dnf install ${pkg}\`)`;
 }
 
 /** A shell word: quoted when it needs to be. */
@@ -218,11 +218,16 @@ export function contextFindings(f: Facts, which: Which = whichOnPath): Finding[]
 
   // Per end: I/O by other processes on the same device, or a slow or synchronous device.
   const ioSome = (f.num("context.psi.io") ?? 0) / 100;
+  const deviceName = (role: string) => f.get(`device.${role}`)?.text.match(/ is on (\S+) \(/)?.[1];
+  // Both ends on one device: one finding for that device (the first end that shows one), naming both ends.
+  const shared = deviceName("source") !== undefined && deviceName("source") === deviceName("destination");
+  let sharedReported = false;
   for (const role of ["destination", "source"] as const) {
     const key = `device.${role}`;
     if (!f.has(key)) continue;
-    const device = f.get(key)!;
-    const name = device.text.match(/ is on (\S+) \(/)?.[1] ?? role;
+    if (shared && sharedReported) continue;
+    const name = deviceName(role) ?? role;
+    const found = weighted.length;
     const util = (f.num(`${key}.utilisation`) ?? 0) / 100;
     const others = f.num(`${key}.others-io`);
     const awaitMs = f.num(`${key}.await`);
@@ -235,10 +240,10 @@ export function contextFindings(f: Facts, which: Which = whichOnPath): Finding[]
         weight: (others / 100) * Math.max(util, ioSome),
         finding: {
           kind: "io-contention",
-          short: `other processes' I/O on the ${role} device`,
+          short: `other processes' I/O on the ${shared ? "source and destination" : role} device`,
           cause: {
             kind: "io-contention",
-            text: `Another process's I/O shared the ${role} device ${name}: ${pct(others)} of the bytes it ${role === "destination" ? "wrote" : "read"} during the run were not blit's, with the device busy ${pct(util * 100)} of the run${awaitMs !== undefined ? ` at ${awaitMs.toPrecision(3)} ms per request` : ""}${f.has("context.psi.io") ? ` and I/O pressure ${pct(ioSome * 100)}` : ""}; ${slowBy}.`,
+            text: `Another process's I/O shared the ${shared ? "device of both ends," : `${role} device`} ${name}: ${pct(others)} of the bytes it ${role === "destination" ? "wrote" : "read"} during the run were not blit's, with the device busy ${pct(util * 100)} of the run${awaitMs !== undefined ? ` at ${awaitMs.toPrecision(3)} ms per request` : ""}${f.has("context.psi.io") ? ` and I/O pressure ${pct(ioSome * 100)}` : ""}; ${slowBy}.`,
             evidence: f.ids(`${key}.others-io`, `${key}.utilisation`, `${key}.await`, "context.psi.io", key, "prediction.expected"),
             confidence: util >= 0.5 ? "high" : "medium",
           },
@@ -249,6 +254,7 @@ export function contextFindings(f: Facts, which: Which = whichOnPath): Finding[]
           },
         },
       });
+      sharedReported = shared;
       continue;
     }
 
@@ -293,6 +299,7 @@ export function contextFindings(f: Facts, which: Which = whichOnPath): Finding[]
         },
       });
     }
+    if (weighted.length > found) sharedReported = shared;
   }
 
   // A scanner: other processes held files under the destination open during the run.

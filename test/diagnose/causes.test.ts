@@ -131,6 +131,19 @@ describe("each cause rule names its kind first, citing facts that exist", () => 
     expect(top.text).toContain("nvme0n1p3");
   });
 
+  test("io-contention: both ends on one busy disk give one cause and one suggestion, naming both ends", () => {
+    const disk = { utilisation: 0.92, othersWriteShare: 0.99, othersReadShare: 1, writeAwaitMs: 2.2, readAwaitMs: 2.5 };
+    const ctx = quiet({
+      pressure: { cpuSome: 0.05, ioSome: 0.55, ioFull: 0.1, memorySome: 0 },
+      devices: [device("source", { device: "vda" }, disk), device("destination", { device: "vda" }, disk)],
+    });
+    const d = diagnose(run({ startedAt: day(48), factor: 3, context: ctx }));
+    const top = expectTop(d, "io-contention", ["device.destination.others-io"]);
+    expect(top.text).toContain("device of both ends, vda");
+    expect(d.explanation.causes.filter((c) => c.kind === "io-contention")).toHaveLength(1);
+    expect(d.explanation.suggestions.filter((x) => x.text.includes("iostat -dx vda"))).toHaveLength(1);
+  });
+
   test("slow-device: a loop device mounted -o sync, with nothing else running (not 'outside load')", () => {
     const ctx = quiet({
       pressure: { cpuSome: 0.02, ioSome: 0.8, ioFull: 0.6, memorySome: 0 },

@@ -375,6 +375,7 @@ class LocalRun {
     const tTransfer = performance.now();
     this.progress.phase = "transfer";
     this.emit();
+    this.ctx.noteSourceCached(this.copies.length, (k) => this.copySource(this.copies[k]!), (k) => this.srcTree.sizes[this.copies[k]!]!);
     const { paths, opts, counts, srcTree } = this;
     const p = this.p!;
     if (!opts.dryRun && !this.interrupted) {
@@ -526,6 +527,11 @@ class LocalRun {
         this.addError(fsErr(rel, "destination", err));
       }
     }
+  }
+
+  /** The source path of file `i` (the copy's input). */
+  private copySource(i: number): string {
+    return this.paths.single ? this.paths.src : join2(this.srcRootPrefix, this.srcTree.paths[i]!);
   }
 
   /** Large files first so they start while the small batches fill the other workers. */

@@ -23,6 +23,7 @@ export { namePath, nameFs } from "./name-path.ts";
 export { dirReader, createLinuxDirReader, createPortableDirReader, namesInFd } from "./dir-reader.ts";
 export type { DirHandle, DirReader, EntryStat } from "./dir-reader.ts";
 export { filesystemType } from "./mounts.ts";
+export { residentShare } from "./page-cache.ts";
 export { createLinuxBackend, createPortableBackend, createDarwinBackend, createWindowsBackend };
 // The pure decision logic of the backends that cannot run here, exported so it is tested on any OS.
 export { fsTime, tempPathFor };

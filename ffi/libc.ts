@@ -68,6 +68,7 @@ function openLibc() {
     fchownat: { args: ["i32", "ptr", "u32", "u32", "i32"], returns: "i32" },
     chmod: { args: ["ptr", "u32"], returns: "i32" },
     mknodat: { args: ["i32", "ptr", "u32", "u64"], returns: "i32" },
+    getpagesize: { args: [], returns: "i32" },
     __errno_location: { args: [], returns: "ptr" },
   }).symbols;
 }

@@ -4,6 +4,7 @@
 // run, never per file, and nothing here can fail or hold up the run it watches.
 import { availableParallelism, loadavg } from "node:os";
 import type { DeviceContext, RunContext, TimelineSample } from "../run-context.ts";
+import { residentShare } from "../../ffi/index.ts";
 import { futureRealPath, probeDevice, readMounts, type DeviceProbe } from "./devices.ts";
 import { mergeOpeners, scanOpeners, type Opener, type ScanLimits } from "./openers.ts";
 import {
@@ -36,6 +37,8 @@ export interface CapturedContext {
 
 /** Samples kept before neighbours are merged (and the interval doubled): a long run's timeline stays bounded. */
 const MAX_SAMPLES = 2400;
+/** Files whose page cache state is sampled before a copy. */
+const CACHE_SAMPLE_FILES = 32;
 /** Openers are looked for once the run has lasted this long, then each time its age doubles. */
 const FIRST_OPENERS_SCAN_MS = 1000;
 
@@ -77,6 +80,7 @@ export class ContextRecorder {
   private readonly openersRoot: string | undefined;
   private nextOpenersScan = FIRST_OPENERS_SCAN_MS;
   private result: CapturedContext | undefined;
+  private sourceCached: number | undefined;
 
   constructor(private readonly options: ContextOptions) {
     this.intervalMs = options.intervalMs ?? 250;
@@ -172,6 +176,23 @@ export class ContextRecorder {
     this.startTimer();
   }
 
+  /**
+   * Before the copy: how much of the files about to be read is in the page cache (sourceCached),
+   * from up to 32 of the `count` files spread evenly over them. Only cachestat is asked; nothing
+   * is read. `path(k)` and `size(k)` give the k-th file.
+   */
+  noteSourceCached(count: number, path: (k: number) => string, size: (k: number) => number): void {
+    if (!this.linux || count === 0 || this.result) return;
+    const picks = Math.min(count, CACHE_SAMPLE_FILES);
+    const files: { path: string; size: number }[] = [];
+    for (let j = 0; j < picks; j++) {
+      const k = Math.floor((j * count) / picks);
+      files.push({ path: path(k), size: size(k) });
+    }
+    const share = safe(() => residentShare(files));
+    if (share !== undefined) this.sourceCached = round(share);
+  }
+
   /** Ends the recording and returns the context (the same object on a second call). */
   stop(): CapturedContext {
     if (this.result) return this.result;
@@ -220,6 +241,7 @@ export class ContextRecorder {
     if (others !== undefined) ctx.othersCpuShare = round(others);
     const tracer = this.linux ? safe(readTracer) : undefined;
     if (tracer) ctx.tracer = tracer;
+    if (this.sourceCached !== undefined) ctx.sourceCached = this.sourceCached;
     if (this.openersRoot) ctx.openers = [...this.openers.values()];
     return ctx;
   }

@@ -77,6 +77,28 @@ describe("a local run's context", () => {
     expect(stored).toEqual(r.json.timeline ?? []);
   });
 
+  test.skipIf(!linux)("the page cache state of the files about to be copied: cold after they are dropped, warm once read", async () => {
+    const t = temps.make();
+    const src = t.join("src");
+    files(src, 8, 256 << 10);
+    sh("sync", []);
+    // Drops these files' clean pages only (posix_fadvise DONTNEED), nothing else on the machine.
+    for (let i = 0; i < 8; i++) sh("dd", [`if=${join(src, `f${i}.bin`)}`, "iflag=nocache", "count=0", "status=none"]);
+    const cold = await runCli(["copy", src, t.join("dst1"), "--json", "--no-telemetry"], { home: t.home });
+    expect(cold.exitCode).toBe(0);
+    if (cold.json.context.sourceCached === undefined) {
+      console.log("skipped: no cachestat(2) on this kernel (Linux 6.5+)");
+      return;
+    }
+    expect(cold.json.context.sourceCached).toBeLessThan(0.3);
+    for (let i = 0; i < 8; i++) sh("cat", [join(src, `f${i}.bin`)]);
+    const warm = await runCli(["copy", src, t.join("dst2"), "--json", "--no-telemetry"], { home: t.home });
+    expect(warm.json.context.sourceCached).toBeGreaterThan(0.9);
+    // A run that copies nothing samples nothing.
+    const none = await runCli(["copy", src, t.join("dst2"), "--json", "--no-telemetry"], { home: t.home });
+    expect(none.json.context.sourceCached).toBeUndefined();
+  });
+
   test.skipIf(!linux || !has("strace"))("a run under `strace -f` names strace as its tracer", async () => {
     const t = temps.make();
     writeTree(t.join("src"), { "a.txt": "aaa", "sub/b.txt": "bb" });

@@ -34,6 +34,8 @@ interface ExplainState {
 const CLOSED: ExplainState = { open: false, selected: 0, showNumbers: false };
 /** Lines of the list screen that are not run rows (header, sparkline, column names, status, footer). */
 const LIST_CHROME = 13;
+/** Lines of every screen that are the app's own: its title, the store line, the key line. */
+const APP_CHROME = 3;
 
 export function DiagnoseApp({ source, initialRunId }: DiagnoseAppProps) {
   const { exit } = useApp();
@@ -182,6 +184,7 @@ export function DiagnoseApp({ source, initialRunId }: DiagnoseAppProps) {
       <RunScreen
         detail={page.detail}
         width={columns}
+        height={rows - APP_CHROME}
         explainer={source.explainer}
         explainOpen={explain.open}
         answer={explain.answer}

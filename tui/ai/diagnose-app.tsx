@@ -34,8 +34,11 @@ interface ExplainState {
 const CLOSED: ExplainState = { open: false, selected: 0, showNumbers: false };
 /** Lines of the list screen that are not run rows (header, sparkline, column names, status, footer). */
 const LIST_CHROME = 13;
-/** Lines of every screen that are the app's own: its title, the store line, the key line. */
-const APP_CHROME = 3;
+/**
+ * Rows of the terminal the run page leaves alone: the app's title, store and key lines, and one
+ * spare (a frame as tall as the terminal scrolls its first line, the title, out of sight).
+ */
+const APP_CHROME = 4;
 
 export function DiagnoseApp({ source, initialRunId }: DiagnoseAppProps) {
   const { exit } = useApp();

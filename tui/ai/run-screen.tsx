@@ -87,7 +87,8 @@ export function RunScreen(p: RunScreenProps) {
       left -= rows;
     }
   }
-  const hint = left >= gap + 1;
+  // The app's key line says the same; the page's own hint only where there is room to spare.
+  const hint = gap > 0 && left >= 2;
   const details = (
     <Box flexDirection="column" width={twoColumns ? leftWidth : undefined}>
       <Text>

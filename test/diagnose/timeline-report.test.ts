@@ -2,7 +2,7 @@
 // CLI (about 2 s, so the recorder takes several samples), then its text, Markdown and JSON reports.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { DIAGNOSE_REPORT_SCHEMA, schemaProblems, type RunDiagnosis } from "../../analytics/index.ts";
+import { DIAGNOSE_REPORT_SCHEMA, resample, schemaProblems, sparkline, timelineLines, type RunDiagnosis } from "../../analytics/index.ts";
 import type { RunReport } from "../../engine/index.ts";
 import { cli, makeTree, tempDir } from "./helpers.ts";
 
@@ -48,5 +48,25 @@ describe("a throttled run's report draws its timeline", () => {
     expect(schemaProblems(DIAGNOSE_REPORT_SCHEMA, d)).toEqual([]);
     expect(d.timeline).toEqual(run.timeline!);
     expect(json.stdout).not.toContain("▁");
+  });
+});
+
+describe("resample and sparkline", () => {
+  test("more values than columns: each column the mean of its slice; fewer: each value stretched over its share", () => {
+    expect(resample([1, 3, 5, 7], 2)).toEqual([2, 6]);
+    expect(resample([1, 9], 4)).toEqual([1, 1, 9, 9]);
+    expect(resample([], 10)).toEqual([]);
+    expect(resample([1, 2], 0)).toEqual([]);
+  });
+
+  test("scaled to the highest point (or a given top); a flat zero line is the floor, never NaN", () => {
+    expect(sparkline([0, 1, 2, 3, 4, 5, 6, 7], 8)).toBe("▁▂▃▄▅▆▇█");
+    expect(sparkline([0.1, 0.5, 1], 3, 1)).toBe("▂▅█");
+    expect(sparkline([0, 0, 0], 5)).toBe("▁▁▁▁▁");
+    expect(sparkline([5], 3)).toBe("███");
+  });
+
+  test("a run without samples says why there is no chart", () => {
+    expect(timelineLines([], 60)).toEqual(["no timeline recorded (run shorter than 250 ms or recorded before blit captured one)"]);
   });
 });

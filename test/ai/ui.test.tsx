@@ -232,7 +232,6 @@ describe("the run page carries the machine and the timeline", () => {
       try {
         const frame = await s.waitFor("Timeline");
         const lines = frame.replace(/\n+$/, "").split("\n");
-        if (process.env.SHOW) console.log(frame);
         // One row to spare: a frame as tall as the terminal would scroll the title away.
         expect(lines.length).toBeLessThan(rows);
         for (const l of lines) expect(l.length).toBeLessThanOrEqual(columns);

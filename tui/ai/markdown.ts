@@ -4,7 +4,7 @@ import { formatDuration, NO_TIMELINE, timelineLines, type ExplainerAnswer, type 
 import type { RunDetail } from "./ai-source.ts";
 import {
   answeredByText, bandView, causeLines, citedFacts, claimsOf, count, droppedLines, factValue, fastPathLines, flagMark,
-  machineLines, phaseRows, routeText, sizeText, sparkline, throughputCaption, traceLines, whenText,
+  machineLines, phaseRows, routeText, sizeText, historySparkline, throughputCaption, traceLines, whenText,
 } from "./run-view.ts";
 import { tryCommand } from "./try-command.ts";
 
@@ -19,7 +19,7 @@ export function listMarkdown(list: RunList, explainer: string, limit = 20): stri
     "",
   ];
   if (list.runs.length === 0) return [...out, "No runs recorded yet: run `blit copy` or `blit mirror` and come back."].join("\n");
-  out.push(`Throughput: \`${sparkline(list.throughput, 60)}\` (${throughputCaption(list.throughput)})`, "");
+  out.push(`Throughput: \`${historySparkline(list.throughput, 60)}\` (${throughputCaption(list.throughput)})`, "");
   out.push("| started | route | size | took | predicted (80% band) | flag | id |", "| --- | --- | --- | --- | --- | --- | --- |");
   for (const r of list.runs.slice(0, limit)) {
     const p = r.prediction;

@@ -26,8 +26,16 @@ export function whenText(iso: string): string {
   return iso.replace("T", " ").slice(0, 19);
 }
 
-/** The run list's throughput line: the same sparkline the run page's timeline uses. */
-export { sparkline };
+/**
+ * The run list's throughput over the history: the run page's sparkline, scaled to the 95th
+ * percentile so that one outlier does not flatten the rest.
+ */
+export function historySparkline(values: readonly number[], width: number): string {
+  const sorted = [...values].sort((a, b) => a - b);
+  const top = sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.95))];
+  // One character per run at most: a short history is not stretched across the screen.
+  return sparkline(values, Math.min(width, values.length), top || undefined);
+}
 
 export function throughputCaption(values: readonly number[]): string {
   if (values.length === 0) return "no run has moved data yet";

@@ -2,6 +2,7 @@
 // so they never disagree. Every rendering states the prediction's error band.
 import type { Diagnosis, HistoryDiagnosis, ModelSummary, RunDiagnosis, RunLine } from "./diagnose.ts";
 import { formatBytes, formatDuration } from "./human-units.ts";
+import { timelineLines } from "./timeline-chart.ts";
 
 export type DiagnoseFormat = "text" | "md" | "json";
 
@@ -51,6 +52,12 @@ function runText(d: RunDiagnosis, md: boolean): string {
   } else {
     const width = Math.max(...d.evidence.map((e) => e.id.length));
     for (const e of d.evidence) out.push(`  ${e.id.padEnd(width)}  ${e.text}`);
+  }
+  if (d.timeline.length > 0) {
+    h("Timeline");
+    const lines = timelineLines(d.timeline, 60);
+    if (md) out.push("```", ...lines, "```");
+    else for (const l of lines) out.push(`  ${l}`);
   }
   if (d.notes.length > 1) {
     h("Notes");

@@ -152,6 +152,22 @@ export const RUN_DIAGNOSIS_SCHEMA: JsonSchema = object({
   evidence: { type: "array", minItems: 1, items: EVIDENCE_SCHEMA },
   explanation: EXPLANATION_SCHEMA,
   notes: { type: "array", items: str },
+  timeline: {
+    type: "array",
+    description: "The run's timeline, about every 250 ms, oldest first; each sample's values are deltas since the one before. Empty when none was recorded.",
+    items: object(
+      {
+        tMs: { ...nonNeg, description: "Milliseconds since the run started." },
+        bytes: int,
+        files: int,
+        selfCpuMs: { ...nonNeg, description: "blit's CPU milliseconds (user + system) over the interval." },
+        othersCpuShare: nonNeg,
+        cpuSome: { ...nonNeg, description: "CPU pressure (PSI some) over the interval." },
+        ioSome: { ...nonNeg, description: "I/O pressure (PSI some) over the interval." },
+      },
+      ["selfCpuMs", "othersCpuShare", "cpuSome", "ioSome"],
+    ),
+  },
 });
 
 export const HISTORY_DIAGNOSIS_SCHEMA: JsonSchema = object({

@@ -4,7 +4,7 @@
 import { availableParallelism, hostname } from "node:os";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { median } from "simple-statistics";
-import type { RunReport } from "../engine/index.ts";
+import type { RunReport, TimelineSample } from "../engine/index.ts";
 import { Scorer, type Flag, type Reference, type RunScore } from "./anomalies.ts";
 import { buildEvidence, type Evidence } from "./evidence.ts";
 import type { Explanation } from "./explanation.ts";
@@ -12,7 +12,7 @@ import { currentPredictor } from "./predictor-store.ts";
 import { unhealthyReason } from "./healthy-runs.ts";
 import { defaultModel, eligibleForFit, fitPredictor, learnsFrom, modelNote, type HoldOut, type Model, type Prediction } from "./predictor.ts";
 import { explainWithRules } from "./rules-explainer.ts";
-import { historyRunFromReport, loadHistory, type HistoryRun } from "./run-history.ts";
+import { historyRunFromReport, loadHistory, runTimeline, type HistoryRun } from "./run-history.ts";
 import { withStore } from "./store.ts";
 import { traceSummariesFor } from "./trace-summaries.ts";
 import { latestTunedSetting } from "./tuned-settings.ts";
@@ -77,6 +77,8 @@ export interface RunDiagnosis {
   evidence: Evidence[];
   explanation: Explanation;
   notes: string[];
+  /** The run's timeline (about every 250 ms), oldest first; empty for a short run or one recorded before timelines. */
+  timeline: TimelineSample[];
 }
 
 /** One run in a history report. */
@@ -222,6 +224,7 @@ export function diagnoseRun(options: DiagnoseRunOptions): Promise<RunDiagnosis> 
         evidence,
         explanation: explainWithRules(evidence),
         notes,
+        timeline: await runTimeline(conn, id),
       };
     },
     { busyTimeoutMs: options.busyTimeoutMs ?? 2000 },

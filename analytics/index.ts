@@ -38,6 +38,7 @@ export type {
   PredictionSummary, RunDiagnosis, RunLine, Trend, TrendHalf,
 } from "./diagnose.ts";
 export { formatDiagnosis } from "./diagnose-format.ts";
+export { CHART_CHROME, NO_TIMELINE, resample, sparkline, throughputOf, timelineLines } from "./timeline-chart.ts";
 export type { DiagnoseFormat } from "./diagnose-format.ts";
 export {
   DIAGNOSE_REPORT_SCHEMA, EVIDENCE_SCHEMA, EXPLANATION_SCHEMA, HISTORY_DIAGNOSIS_SCHEMA, RUN_DIAGNOSIS_SCHEMA,

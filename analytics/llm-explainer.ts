@@ -144,7 +144,9 @@ export async function explainWithLlm(target: ExplainTarget, options: ExplainOpti
 
 function prepareEvidence(target: ExplainTarget, settings: AiSettings) {
   if (!settings.redact) return { evidence: [...target.evidence], placeholders: [] as Placeholder[], restore: (t: string) => t };
-  return redactEvidence(target.evidence, { paths: [target.run.source, target.run.destination], hosts: [hostname()] });
+  // Mount points are paths too, and may hold spaces a path pattern would stop at.
+  const mounts = target.evidence.filter((e) => /^device\.\w+\.mount-point$/.test(e.key) && typeof e.value === "string" && e.value !== "/").map((e) => String(e.value));
+  return redactEvidence(target.evidence, { paths: [target.run.source, target.run.destination, ...mounts], hosts: [hostname()] });
 }
 
 function prepare(target: ExplainTarget, settings: AiSettings, knownFlags: readonly string[]) {

@@ -29,6 +29,8 @@ export interface RedactInput {
 const URL_RE = /blit:\/\/(\[[^\]\s]+\]|[^\s/:,;'"]+)(:\d+)?(\/[^\s,;'"()]*)?/g;
 // An absolute POSIX path not glued to a word or a unit ("MB/s", "files/s").
 const POSIX_RE = /(?<![\w.\-/\]])\/[^\s,;:'"()<>[\]]+/g;
+// A network filesystem's source, server:/export (NFS), whose host name is private too.
+const REMOTE_FS_RE = /(?<![\w.\-/:])([A-Za-z0-9][\w.\-]*):(\/(?!\/)[^\s,;'"()<>[\]]*)/g;
 // A Windows path, C:\dir\file or \\server\share\file.
 const WINDOWS_RE = /(?<![\w])(?:[A-Za-z]:\\|\\\\)[^\s,;'"()<>]*/g;
 // A path in double quotes, as trace facts write the paths they name: all of it up to the closing
@@ -71,6 +73,12 @@ export function redactEvidence(evidence: readonly Evidence[], input: RedactInput
     for (const m of text.matchAll(QUOTED_RE)) {
       const start = m.index! + 1;
       if (free(start, start + m[1]!.length)) spans.push({ start, end: start + m[1]!.length, original: m[1]!, kind: "path" });
+    }
+    for (const m of text.matchAll(REMOTE_FS_RE)) {
+      const hostEnd = m.index! + m[1]!.length;
+      if (!free(m.index!, m.index! + m[0].length)) continue;
+      spans.push({ start: m.index!, end: hostEnd, original: m[1]!, kind: "host" });
+      if (m[2]!.length > 1) spans.push({ start: hostEnd + 1, end: m.index! + m[0].length, original: m[2]!, kind: "path" });
     }
     for (const k of known) {
       const re = k.kind === "host" ? new RegExp(`(?<![\\w.-])${escapeRe(k.text)}(?![\\w-])`, "g") : new RegExp(escapeRe(k.text), "g");

@@ -35,6 +35,10 @@ describe("when stdout is not a terminal", () => {
     expect(md).toContain(`## Run \`${throttled.id}\``);
     expect(md).toMatch(/\*\*Actual [\d.]+s\*\* against predicted/);
     expect(md).toContain("### Phases");
+    // The cause's kind first, the machine around the run, and its timeline as the run page draws them.
+    expect(md).toMatch(/### Causes\n\n- bwlimit\s+The transfer was throttled/);
+    expect(md).toMatch(/### Machine\n\n- cpu\s+blit [\d.]+m?s user/);
+    expect(md).toMatch(/### Timeline\n\n```\nthroughput\s+[▁▂▃▄▅▆▇█]{60} peak [\d.]+ MB\/s\n/);
     expect(md).toContain("- i throttled: moved");
     expect(md).toContain("Answered by: offline rules.");
     expect(md).toMatch(/\*\*Cause 1\*\* \(high confidence\) \[E\d+(, E\d+)*\]: The transfer was throttled by --bwlimit/);

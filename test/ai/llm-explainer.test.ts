@@ -3,11 +3,11 @@
 // nothing else; answers are cached in the store; without settings nothing is sent.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import {
-  aiSettings, diagnoseRun, explainWithLlm, explainWithRules, previewRequest, redactEvidence, withStore,
+  aiSettings, diagnoseRun, explainWithLlm, explainWithRules, previewRequest, record, redactEvidence, withStore,
   type AiSettings, type RunDiagnosis,
 } from "../../analytics/index.ts";
 import { transferFlagNames } from "../../tui/index.ts";
-import { completion, idOf, mockModelServer, syntheticStore, tempDir, type ChatCall } from "./helpers.ts";
+import { completion, idOf, mockModelServer, realisticMs, syntheticReport, syntheticStore, tempDir, type ChatCall } from "./helpers.ts";
 
 const tmp = tempDir();
 const server = mockModelServer();
@@ -238,5 +238,48 @@ describe("without settings, and in a preview", () => {
     expect(r.evidence[1]!.text).toBe("from blit://<host-1>:9031/<path-2> again, 12 MB/s");
     expect(r.restore("<path-1> on <host-1>")).toBe("/home/ana/photos on nas.lan");
     expect(evidence[0]!.text).toContain("/home/ana/photos"); // the input is left alone
+  });
+});
+
+describe("the machine around the run, in the bundle the model gets", () => {
+  const nas = "/mnt/nas photos";
+  let contended: RunDiagnosis;
+
+  beforeAll(async () => {
+    const r = syntheticReport({ files: 4500, bytes: 50e6, totalMs: realisticMs(4500, 50e6, 3), startedAt: new Date(Date.parse("2025-04-21T02:00:00Z")) });
+    r.context = {
+      cpuCount: 2,
+      self: { userMs: 1200, systemMs: 400, voluntaryCtxSwitches: 4000, involuntaryCtxSwitches: 900, majorFaults: 0 },
+      load: { start: 4.2, end: 4.5 },
+      pressure: { cpuSome: 0.7, ioSome: 0.3, ioFull: 0.1, memorySome: 0 },
+      othersCpuShare: 0.85,
+      devices: [
+        {
+          role: "destination", path: `${nas}/backup`, mountPoint: nas, fsType: "nfs4", device: "nas.lan:/export/photos",
+          mountOptions: ["rw", "hard"], deviceClass: "network", sync: false,
+        },
+      ],
+    };
+    await record(r, { path: tmp.store });
+    contended = await diagnoseRun({ path: tmp.store, id: r.id });
+  }, 30_000);
+
+  test("the request carries the CPU pressure and the device facts of a recorded run", async () => {
+    server.setReply((call) => completion(JSON.stringify(goodAnswer(call))));
+    await explainWithLlm({ run: contended.run, evidence: contended.evidence }, { settings: settings(), knownFlags: flags });
+    const call = server.calls.at(-1)!;
+    const fact = (key: string) => call.evidence.find((e) => e.key === key);
+    expect(fact("context.psi.cpu")).toMatchObject({ value: 70, unit: "%" });
+    expect(fact("context.others-cpu")).toMatchObject({ value: 85 });
+    expect(fact("device.destination")).toMatchObject({ value: "network" });
+    expect(fact("device.destination")!.text).toContain("nfs4 mounted at /mnt/nas photos");
+  });
+
+  test("--redact hides the mount point (spaces and all) and the NFS server and export in the device facts", () => {
+    const p = previewRequest({ run: contended.run, evidence: contended.evidence }, settings({ redact: true }), flags);
+    const body = JSON.stringify(p.request);
+    for (const secret of [nas, "/mnt/nas", "photos", "nas.lan", "/export"]) expect(body).not.toContain(secret);
+    expect(body).toContain("nfs4 mounted at <path-");
+    expect(p.placeholders.map((x) => x.original)).toEqual(expect.arrayContaining([nas, "nas.lan", "/export/photos"]));
   });
 });

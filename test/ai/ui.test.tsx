@@ -1,10 +1,12 @@
 // The diagnose UI rendered by Ink into a fake terminal (a stdout that keeps frames, a stdin that
 // takes keys), on a real store: what a person sees on each screen, and what the keys do.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { aiSettings, type AiSettings } from "../../analytics/index.ts";
-import type { RunReport } from "../../engine/index.ts";
+import { aiSettings, record, type AiSettings } from "../../analytics/index.ts";
+import type { DeviceContext, RunContext, RunReport } from "../../engine/index.ts";
 import { DiagnoseApp, storeSource } from "../../tui/index.ts";
-import { completion, idOf, KEY, mockModelServer, renderScreen, syntheticStore, tempDir, type ChatCall } from "./helpers.ts";
+import {
+  completion, idOf, KEY, mockModelServer, realisticMs, renderScreen, syntheticReport, syntheticStore, tempDir, type ChatCall,
+} from "./helpers.ts";
 
 const tmp = tempDir();
 const server = mockModelServer();
@@ -197,3 +199,97 @@ describe("the Explain panel with a model", () => {
     }
   });
 });
+
+describe("the run page carries the machine and the timeline", () => {
+  const small = tempDir();
+  let contended: RunReport;
+  let bare: RunReport;
+
+  beforeAll(async () => {
+    const r = await syntheticStore(small.store);
+    bare = r.slow;
+    contended = syntheticReport({ files: 4500, bytes: 50e6, totalMs: realisticMs(4500, 50e6, 3), startedAt: new Date(Date.parse("2025-04-20T02:00:00Z")) });
+    contended.context = contendedContext();
+    contended.timeline = Array.from({ length: 40 }, (_, i) => ({
+      tMs: 250 * (i + 1),
+      bytes: 1e6 + (i % 10) * 2e5,
+      files: 90,
+      selfCpuMs: 60,
+      othersCpuShare: 0.8,
+      cpuSome: i < 20 ? 0.2 : 0.7,
+      ioSome: i % 5 === 0 ? 0.4 : 0.05,
+    }));
+    await record(contended, { path: small.store });
+  }, 30_000);
+
+  afterAll(() => small.remove());
+
+  const source = () => storeSource({ path: small.store, settings: aiSettings({}) });
+
+  for (const [columns, rows] of [[80, 24], [100, 30]] as const) {
+    test(`at ${columns}×${rows}: the cause's kind, the machine and the sparkline fit, titles visible, no line wider than the terminal`, async () => {
+      const s = renderScreen(<DiagnoseApp source={source()} initialRunId={contended.id} />, columns, rows);
+      try {
+        const frame = await s.waitFor("Timeline");
+        const lines = frame.replace(/\n+$/, "").split("\n");
+        // One row to spare: a frame as tall as the terminal would scroll the title away.
+        expect(lines.length).toBeLessThan(rows);
+        for (const l of lines) expect(l.length).toBeLessThanOrEqual(columns);
+        expect(lines[0]).toContain("blit diagnose --ai");
+        expect(frame).toContain(`Run ${contended.id}`);
+        expect(frame).toMatch(/^\s+cpu-contention\s+\S/m);
+        expect(frame).toContain("Machine");
+        expect(frame).toMatch(/cpu\s+blit 1\.2s user 400ms sys · others 85% of 2 CPUs/);
+        expect(frame).toMatch(/psi\s+cpu 70% · io 30%/);
+        expect(frame).toMatch(/dst\s+sdb1 rotational ext4 SYNC at \/backup/);
+        expect(frame).toMatch(/throughput\s+[▁▂▃▄▅▆▇█]{20,} peak 11\.2 MB\/s/);
+        expect(frame).toMatch(/CPU pressure\s+[▁▂▃▄▅▆▇█]{20,} peak 70%/);
+        expect(frame).toMatch(/I\/O pressure\s+[▁▂▃▄▅▆▇█]{20,} peak 40%/);
+        expect(frame).toContain("0 to 10.0s, 40 samples");
+        // All three lines on one time axis: the sparklines are the same width.
+        const spark = (label: string) => frame.match(new RegExp(`${label}\\s+([▁▂▃▄▅▆▇█]+)`))![1]!.length;
+        expect(spark("CPU pressure")).toBe(spark("throughput"));
+        expect(spark("I/O pressure")).toBe(spark("throughput"));
+        expect(lines.at(-1)).toContain("e explain");
+      } finally {
+        s.unmount();
+      }
+    });
+  }
+
+  test("a run without a timeline or machine facts says so", async () => {
+    const s = renderScreen(<DiagnoseApp source={source()} initialRunId={bare.id} />, 100, 30);
+    try {
+      const frame = await s.waitFor("Timeline");
+      expect(frame).toContain("no timeline recorded (run shorter than 250 ms or recorded before blit captured one)");
+      expect(frame).toContain("no machine facts recorded");
+    } finally {
+      s.unmount();
+    }
+  });
+});
+
+function contendedContext(): RunContext {
+  const device = (role: DeviceContext["role"], over: Partial<DeviceContext>): DeviceContext => ({
+    role,
+    path: role === "source" ? "/data/src" : "/backup/dst",
+    mountPoint: role === "source" ? "/data" : "/backup",
+    fsType: "ext4",
+    device: "nvme0n1p2",
+    mountOptions: ["rw", "relatime"],
+    deviceClass: "ssd",
+    sync: false,
+    disk: { readIos: 100, writeIos: 400, readBytes: 50e6, writeBytes: 50e6, busyMs: 300, utilisation: 0.3, readAwaitMs: 0.4, writeAwaitMs: 1.2, othersReadShare: 0.02, othersWriteShare: 0.03 },
+    ...over,
+  });
+  return {
+    cpuCount: 2,
+    self: { userMs: 1200, systemMs: 400, voluntaryCtxSwitches: 4000, involuntaryCtxSwitches: 900, majorFaults: 0 },
+    load: { start: 4.2, end: 4.5 },
+    pressure: { cpuSome: 0.7, ioSome: 0.3, ioFull: 0.1, memorySome: 0 },
+    othersCpuShare: 0.85,
+    devices: [device("source", {}), device("destination", { device: "sdb1", deviceClass: "rotational", sync: true, mountOptions: ["rw", "sync"] })],
+    sourceCached: 0.95,
+    openers: [],
+  };
+}

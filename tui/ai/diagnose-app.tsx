@@ -34,6 +34,11 @@ interface ExplainState {
 const CLOSED: ExplainState = { open: false, selected: 0, showNumbers: false };
 /** Lines of the list screen that are not run rows (header, sparkline, column names, status, footer). */
 const LIST_CHROME = 13;
+/**
+ * Rows of the terminal the run page leaves alone: the app's title, store and key lines, and one
+ * spare (a frame as tall as the terminal scrolls its first line, the title, out of sight).
+ */
+const APP_CHROME = 4;
 
 export function DiagnoseApp({ source, initialRunId }: DiagnoseAppProps) {
   const { exit } = useApp();
@@ -182,6 +187,7 @@ export function DiagnoseApp({ source, initialRunId }: DiagnoseAppProps) {
       <RunScreen
         detail={page.detail}
         width={columns}
+        height={rows - APP_CHROME}
         explainer={source.explainer}
         explainOpen={explain.open}
         answer={explain.answer}

@@ -1,10 +1,10 @@
 // The diagnose UI's content as Markdown, for when stdout is not a terminal (scripts, CI logs):
 // the run list, or one run's page with its explanation, from the same view data as the screens.
-import { formatDuration, type ExplainerAnswer, type RunList } from "../../analytics/index.ts";
+import { formatDuration, NO_TIMELINE, timelineLines, type ExplainerAnswer, type RunList } from "../../analytics/index.ts";
 import type { RunDetail } from "./ai-source.ts";
 import {
-  answeredByText, bandView, citedFacts, claimsOf, count, droppedLines, factValue, fastPathLines, flagMark, phaseRows,
-  routeText, sizeText, sparkline, throughputCaption, traceLines, whenText,
+  answeredByText, bandView, causeLines, citedFacts, claimsOf, count, droppedLines, factValue, fastPathLines, flagMark,
+  machineLines, phaseRows, routeText, sizeText, historySparkline, throughputCaption, traceLines, whenText,
 } from "./run-view.ts";
 import { tryCommand } from "./try-command.ts";
 
@@ -19,7 +19,7 @@ export function listMarkdown(list: RunList, explainer: string, limit = 20): stri
     "",
   ];
   if (list.runs.length === 0) return [...out, "No runs recorded yet: run `blit copy` or `blit mirror` and come back."].join("\n");
-  out.push(`Throughput: \`${sparkline(list.throughput, 60)}\` (${throughputCaption(list.throughput)})`, "");
+  out.push(`Throughput: \`${historySparkline(list.throughput, 60)}\` (${throughputCaption(list.throughput)})`, "");
   out.push("| started | route | size | took | predicted (80% band) | flag | id |", "| --- | --- | --- | --- | --- | --- | --- |");
   for (const r of list.runs.slice(0, limit)) {
     const p = r.prediction;
@@ -43,6 +43,18 @@ export function runMarkdown(detail: RunDetail, answer: ExplainerAnswer): string 
     `${r.command} ${r.route}: \`${r.source}\` -> \`${r.destination}\` (${r.sourceFs} -> ${r.destinationFs}), started ${r.startedAt}, ${r.status}; ${sizeText(r.files, r.bytes)}, ${r.workers} worker${r.workers === 1 ? "" : "s"}.`,
     "",
     `**Actual ${formatDuration(b.actualMs)}** against predicted ${formatDuration(b.predictedMs)} (80% band ${formatDuration(b.lowMs)}–${formatDuration(b.highMs)}): ${b.verdict}.`,
+    "",
+    "### Causes",
+    "",
+    ...(causeLines(d).length > 0 ? causeLines(d).map((l) => `- ${l}`) : [`- none: ${d.explanation.summary}`]),
+    "",
+    "### Machine",
+    "",
+    ...(detail.report.context ? machineLines(detail.report.context).map((l) => `- ${l}`) : ["- no machine facts recorded (run recorded before blit captured them)"]),
+    "",
+    "### Timeline",
+    "",
+    ...(d.timeline.length > 0 ? ["```", ...timelineLines(d.timeline, 60), "```"] : [NO_TIMELINE]),
     "",
     "### Phases",
     "",

@@ -2,7 +2,7 @@
 // size, duration, prediction and a flag mark; the cursor's row is highlighted.
 import { Box, Text } from "ink";
 import { formatDuration, type RunList, type RunListEntry } from "../../analytics/index.ts";
-import { flagMark, routeText, sizeText, sparkline, throughputCaption, whenText } from "./run-view.ts";
+import { flagMark, routeText, sizeText, historySparkline, throughputCaption, whenText } from "./run-view.ts";
 import { Spinner } from "./spinner.tsx";
 
 export interface RunListScreenProps {
@@ -32,7 +32,7 @@ export function RunListScreen(p: RunListScreenProps) {
     <Box flexDirection="column">
       <Text>
         <Text bold>Throughput </Text>
-        <Text color="green">{sparkline(p.list.throughput, sparkWidth)}</Text>
+        <Text color="green">{historySparkline(p.list.throughput, sparkWidth)}</Text>
       </Text>
       <Text dimColor>{throughputCaption(p.list.throughput)}</Text>
       <Text>

@@ -1,8 +1,9 @@
 // What the diagnose UI shows, as plain data and strings: shared by the Ink screens and the
 // Markdown printed when stdout is not a terminal, so the two always say the same thing.
 import {
-  formatBytes, formatDuration, type Evidence, type ExplainerAnswer, type RunDiagnosis, type RunListEntry,
+  formatBytes, formatDuration, sparkline, type Evidence, type ExplainerAnswer, type RunDiagnosis, type RunListEntry,
 } from "../../analytics/index.ts";
+import type { DeviceContext, RunContext } from "../../engine/index.ts";
 
 export const count = (n: number) => Math.round(n).toLocaleString("en-US");
 
@@ -25,23 +26,15 @@ export function whenText(iso: string): string {
   return iso.replace("T", " ").slice(0, 19);
 }
 
-const BARS = "▁▂▃▄▅▆▇█";
-
 /**
- * `values` squeezed into `width` characters, each the median of its slice, scaled to the 95th
- * percentile (one outlier does not flatten the rest).
+ * The run list's throughput over the history: the run page's sparkline, scaled to the 95th
+ * percentile so that one outlier does not flatten the rest.
  */
-export function sparkline(values: readonly number[], width: number): string {
-  if (values.length === 0 || width <= 0) return "";
-  const n = Math.min(width, values.length);
-  const points: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const slice = values.slice(Math.floor((i * values.length) / n), Math.floor(((i + 1) * values.length) / n)).sort((a, b) => a - b);
-    points.push(slice[Math.floor(slice.length / 2)] ?? 0);
-  }
-  const sorted = [...points].sort((a, b) => a - b);
-  const top = sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.95))]! || 1;
-  return points.map((v) => BARS[Math.max(0, Math.min(BARS.length - 1, Math.round((v / top) * (BARS.length - 1))))]).join("");
+export function historySparkline(values: readonly number[], width: number): string {
+  const sorted = [...values].sort((a, b) => a - b);
+  const top = sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.95))];
+  // One character per run at most: a short history is not stretched across the screen.
+  return sparkline(values, Math.min(width, values.length), top || undefined);
 }
 
 export function throughputCaption(values: readonly number[]): string {
@@ -173,4 +166,47 @@ export function factValue(e: Evidence): string {
 function num(evidence: readonly Evidence[], key: string): number | undefined {
   const v = evidence.find((e) => e.key === key)?.value;
   return typeof v === "number" ? v : undefined;
+}
+
+/** "cpu-contention  Other processes kept ..." per cause of the rules' explanation, kind first. */
+export function causeLines(d: RunDiagnosis): string[] {
+  return d.explanation.causes.map((c) => `${(c.kind ?? "cause").padEnd(14)} ${c.text}`);
+}
+
+const pct = (share: number) => `${Math.round(share * 100)}%`;
+const msText = (ms: number) => `${Number(ms.toPrecision(2))}ms`;
+
+/**
+ * The machine around the run in a few short lines: blit's CPU and the others', pressure, each
+ * end's device, and a tracer or other processes on the destination when there were any.
+ */
+export function machineLines(c: RunContext): string[] {
+  const cpu = [`blit ${formatDuration(c.self.userMs)} user ${formatDuration(c.self.systemMs)} sys`];
+  if (c.othersCpuShare !== undefined) cpu.push(`others ${pct(c.othersCpuShare)} of ${c.cpuCount} CPUs`);
+  else cpu.push(`${c.cpuCount} CPUs`);
+  cpu.push(`load ${Math.max(c.load.start, c.load.end).toFixed(1)}`);
+  const lines = [`cpu   ${cpu.join(" · ")}`];
+  if (c.pressure) {
+    const p = c.pressure;
+    lines.push(`psi   cpu ${pct(p.cpuSome)} · io ${pct(p.ioSome)} (full ${pct(p.ioFull)}) · memory ${pct(p.memorySome)}`);
+  }
+  for (const d of c.devices) lines.push(`${d.role === "source" ? "src" : "dst"}   ${deviceText(d)}`);
+  const extra: string[] = [];
+  if (c.tracer) extra.push(`traced by ${c.tracer.name} (pid ${c.tracer.pid})`);
+  if (c.openers && c.openers.length > 0) extra.push(`open on dst: ${c.openers.map((o) => `${o.name} (${o.pid}, ${o.files} files)`).join(", ")}`);
+  if (extra.length > 0) lines.push(`also  ${extra.join(" · ")}`);
+  return lines;
+}
+
+function deviceText(d: DeviceContext): string {
+  const parts = [`${d.device} ${d.deviceClass} ${d.fsType}${d.sync ? " SYNC" : ""} at ${d.mountPoint}`];
+  const disk = d.disk;
+  if (disk) {
+    parts.push(`busy ${pct(disk.utilisation)}`);
+    const wait = [disk.readAwaitMs === null ? "" : `r ${msText(disk.readAwaitMs)}`, disk.writeAwaitMs === null ? "" : `w ${msText(disk.writeAwaitMs)}`].filter(Boolean);
+    if (wait.length > 0) parts.push(`await ${wait.join(" ")}`);
+    const others = d.role === "destination" ? disk.othersWriteShare ?? disk.othersReadShare : disk.othersReadShare ?? disk.othersWriteShare;
+    if (others !== null) parts.push(`others ${pct(others)} of I/O`);
+  }
+  return parts.join(" · ");
 }

@@ -55,6 +55,10 @@ export const COLD_CACHE = 0.5;
 export const OTHERS_CPU_FLOOR = 0.1;
 /** Classes that are slow for many small writes, compared with the local SSDs most history is from. */
 const SLOW_CLASSES = new Set(["rotational", "loop", "network", "fuse"]);
+/** Classes without block-device counters. */
+const NO_COUNTERS = new Set(["network", "fuse"]);
+/** Busy share of the run above which a slow-class device counts as the limit. */
+const BUSY = 0.5;
 
 /** The facts of one bundle by key, and the helpers every rule needs. */
 export class Facts {
@@ -260,7 +264,11 @@ export function contextFindings(f: Facts, which: Which = whichOnPath): Finding[]
 
     const slowAwait = awaitMs !== undefined && awaitMs >= AWAIT_SLOW_MS;
     const saturated = util >= SATURATED && (others === undefined || others / 100 < HEALTHY_LIMITS.othersIoShare);
-    if (sync || (SLOW_CLASSES.has(cls) && (slowAwait || saturated || s.outside)) || slowAwait || (saturated && role === "destination")) {
+    // A class alone is weak evidence where the device has counters: virtual disks often call
+    // themselves rotational. There the device must also have been busy; a network or FUSE
+    // filesystem has no counters, so its class and an unexplained slowness are what there is.
+    const classSlow = SLOW_CLASSES.has(cls) && (slowAwait || saturated || (s.outside && (NO_COUNTERS.has(cls) || util >= BUSY)));
+    if (sync || classSlow || slowAwait || (saturated && role === "destination")) {
       const why = [
         sync && `mounted sync, so every write waits until ${name} has it`,
         SLOW_CLASSES.has(cls) && `${name} is ${CLASS_TEXT[cls as DeviceContext["deviceClass"]] ?? cls}`,

@@ -38,7 +38,7 @@ Causes (--only takes a comma-separated list of these names):
   sync-device  destination on a loop device mounted -o sync          expects slow-device
   cold-cache   sync; echo 3 > /proc/sys/vm/drop_caches before        expects cold-cache or enumeration
   tracer       the run under strace -f -o /dev/null                  expects tracer
-  scanner      a find DST -type f -exec cat {} + loop during the run expects scanner
+  scanner      find DST -type f -exec cat {} + loops (one per core)  expects scanner
 A cause whose tools are missing is skipped with how to get them (apt-get install stress-ng fio strace).
 --scale multiplies every tree's file count (0.05 for a quick check of the harness).
 --keep-going: a run or diagnosis that fails is reported and left out instead of stopping the benchmark.
@@ -156,16 +156,18 @@ async function makeSmallFilesTree(root: string): Promise<TreeInfo> {
   return { root, files: t.files, bytes: t.bytes };
 }
 
-/** `files` files of `size` bytes, 5 per directory, in a chain of nested directories. */
-async function makeDeepTree(root: string, files: number, size: number): Promise<TreeInfo> {
+/** `files` files of `size` bytes, 5 per directory, in one chain of nested directories. */
+async function makeDeepTree(root: string, files: number, size: number): Promise<TreeInfo & { dirs: number; nested: true }> {
   let dir = root;
   let made = 0;
+  let dirs = 0;
   for (let d = 0; made < files; d++) {
     dir = join(dir, `n${d % 10}`);
     const t = await makeSmallTree(dir, { files: Math.min(5, files - made), size, dirs: 1 });
     made += t.files;
+    dirs += 2; // dir and its d000
   }
-  return { root, files: made, bytes: made * size };
+  return { root, files: made, bytes: made * size, dirs, nested: true };
 }
 
 // ---- runs ----
@@ -300,16 +302,19 @@ interface PredictCheck {
   inBand: boolean;
 }
 
-const PREDICT_SHAPES: { label: string; make: (root: string) => Promise<TreeInfo> }[] = [
-  { label: "5,000 x 16 KiB in 50 dirs", make: async (r) => info(r, await makeSmallTree(r, { files: scaled(5_000, 20), size: 16 << 10, dirs: scaled(50, 1) })) },
-  { label: "40,000 x 1 KiB in 400 dirs", make: async (r) => info(r, await makeSmallTree(r, { files: scaled(40_000, 50), size: 1024, dirs: scaled(400, 2) })) },
-  { label: "60 x 4 MiB in 1 dir", make: async (r) => info(r, await makeSmallTree(r, { files: scaled(60, 3), size: 4 << 20, dirs: 1 })) },
-  { label: "8,000 x 8 KiB, 5 per dir, nested", make: (r) => makeDeepTree(r, scaled(8_000, 20), 8192) },
-  { label: "1,500 x 128 KiB in 15 dirs", make: async (r) => info(r, await makeSmallTree(r, { files: scaled(1_500, 5), size: 128 << 10, dirs: scaled(15, 1) })) },
+/** Shapes absent from the history (file counts at --scale 1; the label printed is what was made). */
+const PREDICT_SHAPES: ((root: string) => Promise<TreeInfo & { dirs: number; nested?: boolean }>)[] = [
+  (r) => makeSmallTree(r, { files: scaled(5_000, 20), size: 16 << 10, dirs: scaled(50, 1) }),
+  (r) => makeSmallTree(r, { files: scaled(40_000, 50), size: 1024, dirs: scaled(400, 2) }),
+  (r) => makeSmallTree(r, { files: scaled(60, 3), size: 4 << 20, dirs: 1 }),
+  (r) => makeDeepTree(r, scaled(8_000, 20), 8192),
+  (r) => makeSmallTree(r, { files: scaled(1_500, 5), size: 128 << 10, dirs: scaled(15, 1) }),
 ];
 
-function info(root: string, t: { files: number; bytes: number }): TreeInfo {
-  return { root, files: t.files, bytes: t.bytes };
+function shapeLabel(t: { files: number; bytes: number; dirs: number; nested?: boolean }): string {
+  const size = t.bytes / t.files;
+  const each = size >= 1 << 20 ? `${size / (1 << 20)} MiB` : `${size / 1024} KiB`;
+  return `${t.files.toLocaleString("en-US")} x ${each}${t.nested ? `, 5 per dir, ${t.dirs} nested dirs` : ` in ${t.dirs} dirs`}`;
 }
 
 async function predictThenRun(label: string, tree: TreeInfo): Promise<PredictCheck> {
@@ -334,12 +339,13 @@ async function predictThenRun(label: string, tree: TreeInfo): Promise<PredictChe
 function confusionTable(slowed: Slowed[], causes: CauseSpec[]): string[] {
   const kinds = [...new Set(slowed.map((s) => s.topKind))].sort();
   const w = Math.max(12, ...kinds.map((k) => k.length + 1));
-  const lines = [`  ${"induced \\ named first".padEnd(22)}${kinds.map((k) => k.padStart(w)).join("")}${"right".padStart(8)}`];
+  const first = Math.max(22, ...causes.map((c) => c.name.length + c.expect[0]!.length + 4));
+  const lines = [`  ${"induced \\ named first".padEnd(first)}${kinds.map((k) => k.padStart(w)).join("")}${"right".padStart(8)}`];
   for (const c of causes) {
     const rows = slowed.filter((s) => s.cause === c.name);
     if (!rows.length) continue;
     const cells = kinds.map((k) => String(rows.filter((s) => s.topKind === k).length || ".").padStart(w)).join("");
-    lines.push(`  ${`${c.name} (${c.expect[0]})`.padEnd(22)}${cells}${`${rows.filter((s) => s.right).length}/${rows.length}`.padStart(8)}`);
+    lines.push(`  ${`${c.name} (${c.expect[0]})`.padEnd(first)}${cells}${`${rows.filter((s) => s.right).length}/${rows.length}`.padStart(8)}`);
   }
   return lines;
 }
@@ -418,13 +424,13 @@ try {
 
   log("prediction on new shapes: predict, then run");
   const predicted: PredictCheck[] = [];
-  for (const [i, shape] of PREDICT_SHAPES.entries()) {
-    await attempt(`predict ${shape.label}`, async () => {
-      const tree = await shape.make(join(ws, `src-new${i}`));
+  for (const [i, make] of PREDICT_SHAPES.entries()) {
+    await attempt(`predict shape ${i + 1}`, async () => {
+      const tree = await make(join(ws, `src-new${i}`));
       await sync();
-      const p = await predictThenRun(shape.label, tree);
+      const p = await predictThenRun(shapeLabel(tree), tree);
       predicted.push(p);
-      log(`  ${shape.label}: predicted ${sec(p.predictedMs)} (80% band ${sec(p.lowMs)}-${sec(p.highMs)}), actual ${sec(p.actualMs)}, error ${pct(p.error)}${p.inBand ? "" : "  (outside the band)"}`);
+      log(`  ${p.shape}: predicted ${sec(p.predictedMs)} (80% band ${sec(p.lowMs)}-${sec(p.highMs)}), actual ${sec(p.actualMs)}, error ${pct(p.error)}${p.inBand ? "" : "  (outside the band)"}`);
     });
   }
 
@@ -453,7 +459,7 @@ try {
   for (const o of flaggedOrdinary) for (const k of new Set([...o.flagKinds.map((x) => `flag ${x}`), ...o.causeKinds.map((x) => `cause ${x}`)])) flagCounts.set(k, (flagCounts.get(k) ?? 0) + 1);
   if (flagCounts.size) out.push(`  on ordinary runs: ${[...flagCounts].map(([k, n]) => `${k} x${n}`).join(", ")}`);
   out.push(`\nblit predict on ${predicted.length} shapes absent from the history:`);
-  for (const p of predicted) out.push(`  ${p.shape.padEnd(34)} predicted ${sec(p.predictedMs).padStart(8)}  band ${sec(p.lowMs)}-${sec(p.highMs)}  actual ${sec(p.actualMs).padStart(8)}  error ${pct(p.error).padStart(5)}${p.inBand ? "" : "  outside band"}`);
+  for (const p of predicted) out.push(`  ${p.shape.padEnd(40)} predicted ${sec(p.predictedMs).padStart(8)}  band ${sec(p.lowMs)}-${sec(p.highMs)}  actual ${sec(p.actualMs).padStart(8)}  error ${pct(p.error).padStart(5)}${p.inBand ? "" : "  outside band"}`);
   out.push(`  median error ${Number.isNaN(mdErr) ? "?" : pct(mdErr)}   target <= 20% (moonshot 10%)  ${mdErr <= 0.2 ? "PASS" : "MISS"}`);
   out.push(`  80% band held the actual for ${inBand} of ${predicted.length}   target >= 4 of 5  ${inBand >= 4 ? "PASS" : "MISS"}`);
   console.log(out.join("\n"));

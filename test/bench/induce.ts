@@ -100,15 +100,17 @@ export function startCpuLoad(cores = availableParallelism()): Load {
 
 /**
  * Another process writing hard on the device that holds `dir`, bypassing the page cache: fio
- * sequential 1 MiB direct writes to a file of `bytes` in `dir` (rewritten in a loop), or the
- * same with `dd oflag=direct` when fio is missing. The file is removed by stop().
+ * random 64 KiB direct writes, 32 in flight, over a file of `bytes` in `dir`, which keeps the
+ * device's queue full (blit itself writes into the page cache, so it feels the load where it waits
+ * for the device: the journal, reads of the source, writeback); or sequential 1 MiB
+ * `dd oflag=direct` writes in a loop when fio is missing. The file is removed by stop().
  */
 export function startIoLoad(dir: string, bytes = 512 << 20): Load {
   mkdirSync(dir, { recursive: true });
   const file = join(dir, "io-load.dat");
   const mib = Math.max(16, Math.round(bytes / (1 << 20)));
   const cmd = loadTools().io === "fio"
-    ? ["fio", "--name=blit-io-load", `--filename=${file}`, "--rw=write", "--bs=1M", `--size=${mib}M`, "--direct=1", "--time_based", "--runtime=3600", "--output=/dev/null"]
+    ? ["fio", "--name=blit-io-load", `--filename=${file}`, "--rw=randwrite", "--bs=64k", `--size=${mib}M`, "--direct=1", "--ioengine=libaio", "--iodepth=32", "--time_based", "--runtime=3600", "--output=/dev/null"]
     : ["bash", "-c", `while :; do dd if=/dev/zero of=${shellQuote(file)} bs=1M count=${mib} oflag=direct conv=notrunc status=none; done`];
   const load = startLoad(`${cmd[0]} writing ${mib} MiB direct in a loop`, cmd);
   const stop = load.stop;
@@ -116,14 +118,15 @@ export function startIoLoad(dir: string, bytes = 512 << 20): Load {
 }
 
 /**
- * A process that reads every file under `dst` again and again while blit writes there (what a
- * virus scanner or an indexer does): `find DST -type f -exec cat {} + > /dev/null` in a loop.
+ * Processes that read every file under `dst` again and again while blit writes there (what a
+ * virus scanner or an indexer does): `readers` loops of `find DST -type f -exec cat {} + > /dev/null`
+ * (one per core by default: a single reader of files still in the page cache barely slows blit).
  */
-export function startReader(dst: string): Load {
+export function startReader(dst: string, readers = availableParallelism()): Load {
   const d = shellQuote(dst);
-  return startLoad(`find ${dst} -type f -exec cat {} + in a loop`, [
-    "bash", "-c", `while :; do if [ -d ${d} ]; then find ${d} -type f -exec cat {} + > /dev/null 2>&1; else sleep 0.02; fi; done`,
-  ]);
+  const loop = `while :; do if [ -d ${d} ]; then find ${d} -type f -exec cat {} + > /dev/null 2>&1; else sleep 0.02; fi; done`;
+  const loops = Array.from({ length: readers }, () => `(${loop}) &`).join(" ");
+  return startLoad(`${readers} × find ${dst} -type f -exec cat {} + in a loop`, ["bash", "-c", `${loops} wait`]);
 }
 
 /** Writes dirty pages out, then drops the page cache, dentries and inodes (root). */

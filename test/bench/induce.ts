@@ -9,6 +9,7 @@ import { spawnSync } from "node:child_process";
 import { availableParallelism } from "node:os";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { descendants } from "./measure.ts";
 
 /** The causes that can be induced, by the names the benchmark's --only takes. */
 export type InducedCause = "bwlimit" | "workers" | "cpu" | "io" | "sync-device" | "cold-cache" | "tracer" | "scanner";
@@ -72,15 +73,30 @@ function startLoad(label: string, cmd: string[]): Load {
     proc,
     async stop() {
       if (!loads.delete(load)) return;
+      // Descendants are listed before any signal: once their parent is gone they are orphans that
+      // no longer show up under it (and a process that called setsid is not in the group).
+      const kids = descendants(proc.pid);
       signalGroup(proc.pid, "SIGTERM");
       const done = await Promise.race([proc.exited.then(() => true), Bun.sleep(2000).then(() => false)]);
       // The group may still hold children (a `yes` of the fallback, a `cat` of the reader loop).
-      signalGroup(proc.pid, "SIGKILL");
+      killAll(proc.pid, kids);
       if (!done) await Promise.race([proc.exited, Bun.sleep(2000)]);
     },
   };
   loads.add(load);
   return load;
+}
+
+/** SIGKILL to the group of `pgid`, to `kids` and to whatever descends from `pgid` now. */
+function killAll(pgid: number, kids: number[]): void {
+  signalGroup(pgid, "SIGKILL");
+  for (const pid of new Set([...kids, ...descendants(pgid)])) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      /* already gone */
+    }
+  }
 }
 
 function signalGroup(pgid: number, signal: NodeJS.Signals): void {
@@ -102,7 +118,8 @@ export function startCpuLoad(cores = availableParallelism()): Load {
  * Another process writing hard on the device that holds `dir`, bypassing the page cache: fio
  * random 64 KiB direct writes, 32 in flight, over a file of `bytes` in `dir`, which keeps the
  * device's queue full (blit itself writes into the page cache, so it feels the load where it waits
- * for the device: the journal, reads of the source, writeback); or sequential 1 MiB
+ * for the device: the journal, reads of the source, writeback). `--thread` keeps the job inside
+ * the fio process: fio's forked jobs call setsid and would outlive a killed group. Or sequential 1 MiB
  * `dd oflag=direct` writes in a loop when fio is missing. The file is removed by stop().
  */
 export function startIoLoad(dir: string, bytes = 512 << 20): Load {
@@ -110,7 +127,7 @@ export function startIoLoad(dir: string, bytes = 512 << 20): Load {
   const file = join(dir, "io-load.dat");
   const mib = Math.max(16, Math.round(bytes / (1 << 20)));
   const cmd = loadTools().io === "fio"
-    ? ["fio", "--name=blit-io-load", `--filename=${file}`, "--rw=randwrite", "--bs=64k", `--size=${mib}M`, "--direct=1", "--ioengine=libaio", "--iodepth=32", "--time_based", "--runtime=3600", "--output=/dev/null"]
+    ? ["fio", "--name=blit-io-load", `--filename=${file}`, "--rw=randwrite", "--bs=64k", `--size=${mib}M`, "--direct=1", "--ioengine=libaio", "--iodepth=32", "--time_based", "--runtime=3600", "--thread", "--output=/dev/null"]
     : ["bash", "-c", `while :; do dd if=/dev/zero of=${shellQuote(file)} bs=1M count=${mib} oflag=direct conv=notrunc status=none; done`];
   const load = startLoad(`${cmd[0]} writing ${mib} MiB direct in a loop`, cmd);
   const stop = load.stop;
@@ -176,7 +193,7 @@ export function makeSyncMount(dir: string, bytes: number, inodes: number): SyncM
 export function stopInduced(): void {
   for (const l of [...loads]) {
     loads.delete(l);
-    signalGroup(l.proc.pid, "SIGKILL");
+    killAll(l.proc.pid, descendants(l.proc.pid));
   }
   for (const m of [...mounts]) m.remove();
 }

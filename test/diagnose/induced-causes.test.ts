@@ -104,10 +104,11 @@ function skipReason(cause: InducedCause): boolean {
 }
 
 beforeAll(async () => {
-  // A mixed tree of about 10 MB (500 x 4 KiB, 90 x 32 KiB, 10 x 512 KiB) and 1,500 x 1 KiB files.
+  // A mixed tree of about 14 MB (1,500 x 4 KiB, 90 x 32 KiB, 10 x 512 KiB: a run of about half a
+  // second, so that a 1.5x slow-down is more than the 200 ms diagnose needs) and 1,500 x 1 KiB files.
   mixed = join(tmp.dir, "src-mixed");
   for (const p of [
-    { sub: "small", files: 500, size: 4096, dirs: 5 },
+    { sub: "small", files: 1500, size: 4096, dirs: 15 },
     { sub: "medium", files: 90, size: 32 << 10, dirs: 3 },
     { sub: "large", files: 10, size: 512 << 10, dirs: 1 },
   ]) mixedBytes += (await makeSmallTree(mixed, p)).bytes;
@@ -115,10 +116,9 @@ beforeAll(async () => {
   await makeSmallTree(smallFiles, { files: 1500, size: 1024, dirs: 15 });
   Bun.spawnSync(["sync"]);
   mkdirSync(baseHome, { recursive: true });
-  for (let i = 0; i < 3; i++) {
-    await mirror(mixed, baseHome);
-    await mirror(smallFiles, baseHome);
-  }
+  // diagnose compares a run with similar ones only from 8 of them on (MIN_REFERENCE).
+  for (let i = 0; i < 9; i++) await mirror(mixed, baseHome);
+  for (let i = 0; i < 3; i++) await mirror(smallFiles, baseHome);
 }, 120_000);
 
 afterEach(() => stopInduced());

@@ -79,7 +79,7 @@ export async function sync(): Promise<void> {
 }
 
 /** Pids of the descendants of `root` (children of children, ...), from /proc/PID/stat. */
-function descendants(root: number): number[] {
+export function descendants(root: number): number[] {
   const parent = new Map<number, number[]>();
   for (const name of readdirSync("/proc")) {
     if (!/^\d+$/.test(name)) continue;

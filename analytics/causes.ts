@@ -317,8 +317,11 @@ export function contextFindings(f: Facts, which: Which = whichOnPath): Finding[]
     const files = f.part(key, "files") ?? 0;
     if (files < 1) continue;
     const destination = f.str("run.destination");
+    // A reader of the destination also shows as others' CPU and I/O: when it is there, it is the
+    // likelier author of that load, so it ranks above the anonymous contention it explains.
+    const contention = Math.max(0, ...weighted.filter((w) => w.finding.kind === "cpu-contention" || w.finding.kind === "io-contention").map((w) => w.weight));
     weighted.push({
-      weight: Math.min(0.9, 0.3 + files / 100),
+      weight: Math.max(Math.min(0.9, 0.3 + files / 100), contention > 0 ? contention + 0.05 : 0),
       finding: {
         kind: "scanner",
         short: `${name} reading the destination`,

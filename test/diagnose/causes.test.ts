@@ -175,6 +175,13 @@ describe("each cause rule names its kind first, citing facts that exist", () => 
     expectTop(d, "enumeration", ["share.enumerate"]);
   });
 
+  test("scanner: readers of the destination that also load the CPUs rank above the anonymous CPU contention", () => {
+    const ctx = quiet({ othersCpuShare: 0.58, pressure: { cpuSome: 0.93, ioSome: 0.1, ioFull: 0, memorySome: 0 }, openers: [{ pid: 777, name: "cat", files: 3 }] });
+    const d = diagnose(run({ startedAt: day(49), factor: 3, context: ctx }));
+    expectTop(d, "scanner", ["context.opener.1"]);
+    expect(d.explanation.causes.map((c) => c.kind)).toContain("cpu-contention");
+  });
+
   test("scanner: another process held the destination's files open (named)", () => {
     const ctx = quiet({ othersCpuShare: 0.15, openers: [{ pid: 4321, name: "clamd", files: 40 }] });
     const d = diagnose(run({ startedAt: day(47), factor: 2, context: ctx }));

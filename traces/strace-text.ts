@@ -6,7 +6,7 @@
 // and writes carry the path they touched.
 import { basename } from "node:path";
 import { categoryOf, syscallKind, type OpKind, type ParseItem, type TraceEvent } from "./trace-event.ts";
-import { excerpt, type ParseState } from "./parse-state.ts";
+import { excerpt, skip, type ParseState } from "./parse-state.ts";
 
 const PREFIX = /^\s*(?:\[pid\s+(\d+)\]\s*|(\d+)\s+)?(?:(\d\d):(\d\d):(\d\d(?:\.\d+)?)|(\d+\.\d+))?\s*/y;
 const NAME = /^[A-Za-z_][\w]*$/;
@@ -16,6 +16,17 @@ interface Pending {
   args: string;
   ts: number;
   line: number;
+  /** The line as read, for the report when it never gets its result. */
+  text?: string;
+}
+
+const PROGRAM_OUTPUT = "not strace's (the traced program's own output)";
+const STACK_FRAMES = "strace -k stack frames (not kept)";
+
+/** Whether `rest` starts like a call: `name(`. */
+function startsWithCall(rest: string): boolean {
+  const paren = rest.indexOf("(");
+  return paren > 0 && NAME.test(rest.slice(0, paren));
 }
 
 /** File-descriptor tables, per thread group, with a trace-wide fallback for unknown groups. */
@@ -62,26 +73,72 @@ export function* parseStrace(lines: Iterable<string>, state: ParseState): Genera
   let day = 0;
   let lastTod = -1;
   let anyTime = false;
+  // strace's own lines all carry a timestamp (-t, -tt, -ttt, -r) or a pid column (-f -o) once one
+  // does: a line without it is the traced program's output, interleaved when both wrote to one stream
+  let timed = false;
+  let pidColumn = false;
+  // a call line the program's output broke in two (`write(1, "hi\n", 3hi` then `) = 3`)
+  let cut: (Pending & { tid: number; text: string }) | undefined;
   for (const raw of lines) {
     lineNo++;
     if (raw.length === 0) continue;
+    if (raw.charCodeAt(0) === 32 && raw.charCodeAt(1) === 62 /* > */ && raw.charCodeAt(2) === 32) {
+      skip(state, STACK_FRAMES); // -k: a stack frame of the call above
+      continue;
+    }
     let rest: string;
     let tid: number;
     let ts = 0;
     let m: RegExpExecArray | undefined;
+    let hasTime: boolean;
+    let hasPidColumn: boolean;
     const fast = fastPrefix(raw);
     if (fast > 0) {
       rest = raw.slice(fast);
       tid = fastTid;
+      hasTime = hasPidColumn = true;
     } else {
       PREFIX.lastIndex = 0;
       m = PREFIX.exec(raw)!;
       rest = raw.slice(PREFIX.lastIndex);
+      hasTime = m[3] !== undefined || m[6] !== undefined;
+      hasPidColumn = m[2] !== undefined;
       if (rest.length === 0) {
-        if (raw.trim().length > 0) yield bad(lineNo, "a pid or timestamp with no call after it", raw);
+        if (raw.trim().length > 0) {
+          if ((timed && !hasTime) || (pidColumn && !hasPidColumn)) skip(state, PROGRAM_OUTPUT);
+          else yield bad(lineNo, "a pid or timestamp with no call after it", raw);
+        }
         continue;
       }
       tid = m[1] !== undefined ? +m[1] : m[2] !== undefined ? +m[2] : 0;
+    }
+    const foreign = (timed && !hasTime) || (pidColumn && !hasPidColumn);
+    if (cut) {
+      // the rest of a broken call line: `) = 3 <0.000010>` after the program's output, or
+      // ` <unfinished ...>` when another process's call came first
+      const close = rest.lastIndexOf(") = ");
+      if (close >= 0 && (foreign || !startsWithCall(rest))) {
+        const event = callEvent(cut.ts, cut.tid, cut.name, cut.args + rest.slice(close), cut.line, names, fds);
+        cut = undefined;
+        if (event) yield { event };
+        continue;
+      }
+      if (rest.startsWith("<unfinished ...>")) {
+        pending.set(cut.tid, cut);
+        cut = undefined;
+        continue;
+      }
+      if (foreign) {
+        skip(state, PROGRAM_OUTPUT);
+        continue;
+      }
+      yield bad(cut.line, `'${cut.name}' has no ' = result'`, cut.text);
+      cut = undefined;
+    }
+    if (rest.startsWith("strace: ") || rest.startsWith("<detached")) continue; // strace's own notes
+    if (foreign) {
+      skip(state, PROGRAM_OUTPUT);
+      continue;
     }
     if (fast > 0 || m![3] !== undefined) {
       if (state.clock === "unknown") state.clock = "time-of-day";
@@ -120,7 +177,10 @@ export function* parseStrace(lines: Iterable<string>, state: ParseState): Genera
       yield { event: makeEvent(ts, tid, names, fds, signal, "other", null, null, null, { signal, info }, lineNo) };
       continue;
     }
-    if (rest.startsWith("strace: ") || rest.startsWith("<detached")) continue; // strace's own notes
+    if (c0 === 62 /* > */ && rest.startsWith("> ")) {
+      skip(state, STACK_FRAMES);
+      continue;
+    }
     let startLine = lineNo;
     let name: string;
     let body: string; // args, ") = result", " <dur>"
@@ -143,7 +203,9 @@ export function* parseStrace(lines: Iterable<string>, state: ParseState): Genera
       const paren = rest.indexOf("(");
       name = paren > 0 ? rest.slice(0, paren) : "";
       if (!NAME.test(name)) {
-        yield bad(lineNo, "not a system call, signal or exit line", raw);
+        // with no pid or time to tell, a line that is no call is taken for the program's output
+        if (hasTime || m?.[1] !== undefined || hasPidColumn) yield bad(lineNo, "not a system call, signal or exit line", raw);
+        else skip(state, PROGRAM_OUTPUT);
         continue;
       }
       body = rest.slice(paren + 1);
@@ -158,11 +220,19 @@ export function* parseStrace(lines: Iterable<string>, state: ParseState): Genera
         if (cut) yield { event: cut };
         continue;
       }
+      if (body.lastIndexOf(" = ") < 0) {
+        // no result yet: the program's output may have broken the line; the next lines tell
+        cut = { name, args: body, ts, line: lineNo, tid, text: raw };
+        continue;
+      }
     }
+    if (hasTime) timed = true;
+    if (hasPidColumn) pidColumn = true;
     const event = callEvent(ts, tid, name, body, startLine, names, fds);
     if (event) yield { event };
     else yield bad(lineNo, `'${name}' has no ' = result'`, raw);
   }
+  if (cut) yield bad(cut.line, `'${cut.name}' has no ' = result'`, cut.text);
   for (const [tid, p] of pending) {
     // never resumed: the process ended or strace detached inside the call
     const event = callEvent(p.ts, tid, p.name, p.args + ") = ?", p.line, names, fds);
@@ -271,7 +341,7 @@ function callEvent(
   let resultPath: string | null = null;
   const lt = result.indexOf("<");
   if (lt > 0 && result.endsWith(">") && /^\d+$/.test(result.slice(0, lt))) {
-    resultPath = result.slice(lt + 1, -1);
+    resultPath = decoratedPath(result.slice(lt + 1, -1));
     result = result.slice(0, lt);
   }
   const value = parseInt(result, result.startsWith("0x") ? 16 : 10);
@@ -406,16 +476,43 @@ function leadingInt(text: string): number {
   return i === 0 ? -1 : v;
 }
 
-/** The path behind an fd argument: "3</x/y>" (strace -y) or "3" looked up in the fd tables. */
+/**
+ * The path behind an fd argument: "3</x/y>" (strace -y), "3</dev/pts/0<char 136:0>>" and
+ * "3<TCP:[127.0.0.1:22->127.0.0.1:5000]>" (-yy), or "3" looked up in the fd tables.
+ */
 function fdPath(arg: string, tid: number, fds: FdTables): string | null {
   const fd = leadingInt(arg);
   if (fd < 0) return null;
-  const digits = String(fd).length;
+  let digits = 1;
+  while (digits < arg.length && arg.charCodeAt(digits) >= 48 && arg.charCodeAt(digits) <= 57) digits++;
   if (arg.charCodeAt(digits) === 60 /* < */) {
-    const end = arg.indexOf(">", digits);
-    if (end > 0) return arg.slice(digits + 1, end);
+    const end = decorationEnd(arg, digits);
+    if (end > 0) return decoratedPath(arg.slice(digits + 1, end));
   }
   return fds.get(tid, fd);
+}
+
+/**
+ * The index of the '>' closing the -y/-yy decoration that opens at `open` (a '<'): decorations nest
+ * (`<char 136:0>` after a device's path) and a socket's `->` is no close; -1 when unclosed.
+ */
+function decorationEnd(text: string, open: number): number {
+  let depth = 0;
+  for (let i = open; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 60) depth++;
+    else if (c === 62 && text.charCodeAt(i - 1) !== 45 /* - */ && --depth === 0) return i;
+  }
+  return -1;
+}
+
+/** A -y/-yy decoration's path: a device's `<char M:m>` / `<block M:m>` suffix dropped. */
+function decoratedPath(inner: string): string {
+  if (inner.endsWith(">")) {
+    const lt = inner.lastIndexOf("<");
+    if (lt > 0 && (inner.startsWith("char ", lt + 1) || inner.startsWith("block ", lt + 1))) return inner.slice(0, lt);
+  }
+  return inner;
 }
 
 /** A path argument relative to a dirfd argument (AT_FDCWD, "5", "5</dir>"). */
@@ -423,11 +520,18 @@ function resolveAt(dirArg: string | undefined, pathArg: string | undefined, tid:
   if (pathArg === undefined || !pathArg.startsWith('"')) return null;
   const rel = unquote(pathArg, 0);
   if (rel === null) return null;
-  if (dirArg === undefined || rel.startsWith("/") || dirArg.startsWith("AT_FDCWD")) return rel;
-  const dir = fdPath(dirArg, tid, fds);
+  if (dirArg === undefined || rel.startsWith("/")) return rel;
+  const dir = dirArg.startsWith("AT_FDCWD") ? cwdOf(dirArg) : fdPath(dirArg, tid, fds);
   if (!dir) return rel;
   if (rel === "") return dir; // AT_EMPTY_PATH
   return dir.endsWith("/") ? dir + rel : dir + "/" + rel;
+}
+
+/** The working directory newer strace -y prints after AT_FDCWD (`AT_FDCWD</home/u>`), or null. */
+function cwdOf(dirArg: string): string | null {
+  if (dirArg.charCodeAt(8) !== 60 /* < */) return null;
+  const end = decorationEnd(dirArg, 8);
+  return end > 0 ? decoratedPath(dirArg.slice(9, end)) : null;
 }
 
 /** Top-level comma-separated arguments; quotes, brackets, braces and -y decorations kept whole. */
@@ -446,8 +550,8 @@ export function splitArgs(args: string): string[] {
     if (c === 34) inString = true;
     else if (c === 40 || c === 91 || c === 123) depth++; // ( [ {
     else if (c === 41 || c === 93 || c === 125) depth--;
-    else if (c === 60 /* < */ && i > 0 && args.charCodeAt(i - 1) >= 48 && args.charCodeAt(i - 1) <= 57) {
-      const end = args.indexOf(">", i);
+    else if (c === 60 /* < */ && i > 0 && ((args.charCodeAt(i - 1) >= 48 && args.charCodeAt(i - 1) <= 57) || args.charCodeAt(i - 1) === 68 /* AT_FDCWD<cwd> */)) {
+      const end = decorationEnd(args, i);
       if (end > 0) i = end;
     } else if (c === 44 /* , */ && depth === 0) {
       out.push(args.slice(start, i).trim());

@@ -118,7 +118,9 @@ export function* parseStrace(lines: Iterable<string>, state: ParseState): Genera
       // ` <unfinished ...>` when another process's call came first
       const close = rest.lastIndexOf(") = ");
       if (close >= 0 && (foreign || !startsWithCall(rest))) {
-        const event = callEvent(cut.ts, cut.tid, cut.name, cut.args + rest.slice(close), cut.line, names, fds);
+        // `, child_tidptr=...) = 77` after strace's own note is strace's whole; `hi) = 3` is the program's up to ") = "
+        const tail = rest.charCodeAt(0) === 44 /* , */ || rest.charCodeAt(0) === 41 /* ) */ ? rest : rest.slice(close);
+        const event = callEvent(cut.ts, cut.tid, cut.name, cut.args + tail, cut.line, names, fds);
         cut = undefined;
         if (event) yield { event };
         continue;
@@ -192,7 +194,17 @@ export function* parseStrace(lines: Iterable<string>, state: ParseState): Genera
       }
       name = rest.slice(5, end);
       body = rest.slice(end + 9);
-      const first = pending.get(tid);
+      let first = pending.get(tid);
+      if (!first && tid === 0) {
+        // strace -f on a terminal drops the [pid N] prefix once one process is left: that one's call
+        for (const [other, p] of pending) {
+          if (p.name === name) {
+            first = p;
+            tid = other;
+            break;
+          }
+        }
+      }
       if (first && first.name === name) {
         pending.delete(tid);
         body = first.args + (first.args && body && !body.startsWith(")") && !body.startsWith(",") ? ", " : "") + body;
@@ -212,6 +224,11 @@ export function* parseStrace(lines: Iterable<string>, state: ParseState): Genera
       const detach = body.indexOf("strace: Process ");
       if (body.endsWith("<unfinished ...>")) {
         pending.set(tid, { name, args: body.slice(0, -16).trimEnd(), ts, line: lineNo });
+        continue;
+      }
+      if (detach >= 0 && body.endsWith(" attached")) {
+        // strace's note on a child it now follows broke the call line (clone, fork): the rest follows
+        cut = { name, args: body.slice(0, detach), ts, line: lineNo, tid, text: raw };
         continue;
       }
       if (detach >= 0) {

@@ -324,6 +324,33 @@ describe("strace layouts", () => {
     expect(Object.values(r.state.skipped)).toEqual([1]);
   });
 
+  test("strace and the program on one terminal, as strace 6.1 printed it (-f -tt -yy, 2>&1)", () => {
+    const r = read([
+      '06:59:16.489177 write(1<pipe:[1361575]>, "hi\\n", 3hi',
+      ") = 3",
+      "06:59:16.499510 clone(child_stack=NULL, flags=CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLDstrace: Process 3422 attached",
+      ", child_tidptr=0x7fa6a6d70a10) = 3422",
+      "[pid  3421] 06:59:16.502709 wait4(-1,  <unfinished ...>",
+      '[pid  3422] 06:59:16.502880 write(1<pipe:[1361575]>, "child\\n", 6child',
+      ") = 6",
+      "[pid  3422] 06:59:16.507757 +++ exited with 0 +++",
+      "06:59:16.507989 <... wait4 resumed>[{WIFEXITED(s) && WEXITSTATUS(s) == 0}], 0, NULL) = 3422",
+      "06:59:16.514410 --- SIGCHLD {si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=3422, si_uid=0, si_status=0, si_utime=0, si_stime=0} ---",
+      "06:59:16.517664 +++ exited with 0 +++",
+    ]);
+    expect(r.bad).toEqual([]);
+    expect(r.events.map((e) => [e.tid, e.name, e.result, e.path])).toEqual([
+      [null, "write", "3", "pipe:[1361575]"],
+      [null, "clone", "3422", null],
+      [3422, "write", "6", "pipe:[1361575]"],
+      [3422, "exit", "0", null],
+      [3421, "wait4", "3422", null],
+      [null, "SIGCHLD", null, null],
+      [null, "exit", "0", null],
+    ]);
+    expect(r.events[1]!.fields.args).toContain("child_tidptr=0x7fa6a6d70a10");
+  });
+
   test("a call broken by output and interrupted by another process resumes as usual", () => {
     const r = read([
       "[pid 10] 12:00:00.000001 write(1, \"hi\\n\", 3hi",

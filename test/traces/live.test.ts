@@ -5,7 +5,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
-import { listRuns } from "../../analytics/index.ts";
+import { listRuns, withStore } from "../../analytics/index.ts";
+import { traceSummariesFor } from "../../analytics/trace-summaries.ts";
 import { ingestTrace, listTraces, summariesForRun, traceSummary } from "../../traces/index.ts";
 import { traceCommand } from "../../tui/trace-command.ts";
 import { BUN, fakeStream, fixture, PROJECT_ROOT } from "./helpers.ts";
@@ -192,6 +193,9 @@ describe("blit trace record", () => {
     // the link says which tool traced the run, in the summaries diagnosis reads for it
     const [linked] = await summariesForRun(runRecord!.id, { path: store });
     expect(linked!.summary.tracer).toEqual({ tool: "strace", recorded: true, command: "strace -f -tt -T -e trace=file,desc,process" });
+    // and diagnosis reads it with the run's other trace facts
+    const facts = await withStore(store, ({ conn }) => traceSummariesFor(conn, runRecord!.id));
+    expect(facts.map((f) => f.tracer)).toEqual([{ tool: "strace", recorded: true }]);
     expect(stdout.text()).toContain(join(t.dst, "two.bin"));
     const [trace] = await listTraces({ path: store });
     expect(await Bun.file(trace!.file).exists()).toBe(false);

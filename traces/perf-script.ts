@@ -7,8 +7,10 @@
 // Tracepoints are normalized: block_rq_issue joined to its block_rq_complete (disk reads and
 // writes with their service time), sys_enter_X joined to sys_exit_X (the call with its duration
 // and result), sched_process_exec, sched_switch. CPU samples (cpu-clock, task-clock, cycles, ...)
-// carry the function they caught running: the leaf frame of the call chain, or with no chain the
-// symbol on the sample line (fields.function and fields.module), for the summary's busiest functions.
+// are named by their event alone (`cycles` for `cycles:u`, the printed name in fields.event); the
+// summary reads the function each caught running from its leaf frame (the first of fields.stack)
+// or, with no chain, from the symbol on the sample line (fields.payload): in DuckDB, once, rather
+// than per line here.
 import { categoryOf, syscallKind, type OpKind, type ParseItem, type TraceEvent } from "./trace-event.ts";
 import { excerpt, type ParseState } from "./parse-state.ts";
 
@@ -40,7 +42,6 @@ export function* parsePerfScript(lines: Iterable<string>, state: ParseState): Ge
   const flush = (): TraceEvent | undefined => {
     const e = current;
     if (e && frames.length > 0) e.fields.stack = frames.join(" <- ");
-    if (e && e.kind === "other" && CPU_SAMPLE_EVENTS.has(e.name)) setLeaf(e, frames.length > 0 ? frames[0]! : e.fields.payload);
     current = undefined;
     frames = [];
     return e;
@@ -254,6 +255,10 @@ function allDigits(text: string, end: number): boolean {
  * `cpu_core/cycles/`, `cpu/cycles,period=1000/`), or undefined for any other event.
  */
 export function cpuSampleEvent(printed: string): string | undefined {
+  // most events in a big trace are tracepoints (`syscalls:...`, `block:...`): no sample event
+  // starts with their letter and they name no PMU, so they go without a lookup
+  const c = printed.charCodeAt(0);
+  if (c !== 99 /* c */ && c !== 116 /* t */ && c !== 114 /* r */ && c !== 105 /* i */ && printed.indexOf("/") < 0) return undefined;
   if (CPU_SAMPLE_EVENTS.has(printed)) return printed;
   let base = printed;
   const slash = base.indexOf("/");
@@ -268,36 +273,6 @@ export function cpuSampleEvent(printed: string): string | undefined {
   const colon = base.indexOf(":");
   if (colon >= 0) base = base.slice(0, colon);
   return CPU_SAMPLE_EVENTS.has(base) ? base : undefined;
-}
-
-/**
- * Records the function a CPU sample caught: from a stack symbol `func+0x1f (/lib/x.so)` or a
- * sample line's payload `ffffffff81000000 func+0x1f ([kernel.kallsyms])` (the address optional).
- */
-export function setLeaf(e: TraceEvent, frame: string | undefined): void {
-  if (!frame) return;
-  let text = frame.trim();
-  const sp = firstSpace(text);
-  if (sp > 0 && isHex(text, sp)) text = text.slice(sp).trimStart();
-  let module: string | undefined;
-  const open = text.lastIndexOf(" (");
-  if (open >= 0 && text.endsWith(")")) {
-    module = text.slice(open + 2, -1);
-    text = text.slice(0, open).trimEnd();
-  }
-  const plus = text.lastIndexOf("+0x");
-  if (plus > 0) text = text.slice(0, plus);
-  if (!text) return;
-  e.fields.function = text;
-  if (module) e.fields.module = module;
-}
-
-function isHex(text: string, end: number): boolean {
-  for (let i = 0; i < end; i++) {
-    const c = text.charCodeAt(i) | 32;
-    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
-  }
-  return true;
 }
 
 function stackSymbol(line: string): string {

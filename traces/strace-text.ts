@@ -237,16 +237,13 @@ export function* parseStrace(lines: Iterable<string>, state: ParseState): Genera
         if (cut) yield { event: cut };
         continue;
       }
-      if (body.lastIndexOf(" = ") < 0) {
-        // no result yet: the program's output may have broken the line; the next lines tell
-        cut = { name, args: body, ts, line: lineNo, tid, text: raw };
-        continue;
-      }
     }
     if (hasTime) timed = true;
     if (hasPidColumn) pidColumn = true;
     const event = callEvent(ts, tid, name, body, startLine, names, fds);
     if (event) yield { event };
+    // a call with no result yet: the program's output may have broken the line; the next lines tell
+    else if (c0 !== 60) cut = { name, args: body, ts, line: lineNo, tid, text: raw };
     else yield bad(lineNo, `'${name}' has no ' = result'`, raw);
   }
   if (cut) yield bad(cut.line, `'${cut.name}' has no ' = result'`, cut.text);

@@ -288,9 +288,13 @@ export async function computeSummary(conn: DuckDBConnection, s: SummaryScope, me
     .map((r) => ({ fromTs: num(r.prev_end), toTs: num(r.ts), seconds: num(r.gap), line: r.line == null ? null : num(r.line) }));
   // the busiest functions: only perf script has CPU samples, so only its traces pay for the query
   const busy = s.format !== "perf-script" ? [] : await q(`
-      , c AS (SELECT process, json_extract_string(fields, '$.function') AS fn, json_extract_string(fields, '$.module') AS module
-              FROM ev WHERE event_name IN (${CPU_SAMPLE_NAMES}))
-      SELECT process, coalesce(fn, '[unknown]') AS fn, coalesce(module, '') AS module, count(*) AS n, sum(count(*)) OVER () AS total
+      , s AS (SELECT process, json_extract_string(fields, ['stack', 'payload']) AS f FROM ev WHERE event_name IN (${CPU_SAMPLE_NAMES})),
+      -- the leaf frame ("func+0x1f (module)"), or the sample line's "ADDR func+0x1f (module)" without its address
+      l AS (SELECT process, CASE WHEN f[1] IS NOT NULL THEN split_part(f[1], ' <- ', 1)
+                                 ELSE regexp_replace(trim(coalesce(f[2], '')), '^[0-9a-fA-F]+\\s+([^(\\s])', '\\1') END AS leaf FROM s),
+      c AS (SELECT process, regexp_replace(regexp_replace(leaf, '\\s*\\([^()]*\\)\\s*$', ''), '\\+0x[0-9a-fA-F]+$', '') AS fn,
+                   regexp_extract(leaf, '\\(([^()]*)\\)\\s*$', 1) AS module FROM l)
+      SELECT process, CASE WHEN fn = '' THEN '[unknown]' ELSE fn END AS fn, module, count(*) AS n, sum(count(*)) OVER () AS total
       FROM c GROUP BY ALL ORDER BY n DESC, fn, module, process LIMIT ${TOP}`);
   const cpuSamples = busy.length > 0 ? num(busy[0]!.total) : 0;
   const busiestFunctions = busy.map((r) => ({

@@ -14,8 +14,8 @@ const SAMPLE_LINES = 200;
 const STRACE = /^\s*(?:\[pid\s+\d+\]\s*|\d+\s+)?(?:\d\d:\d\d:\d\d(?:\.\d+)?\s+|\d+\.\d+\s+)?(?:[A-Za-z_]\w*\(|<\.\.\. \w+ resumed>|\+\+\+ (?:exited|killed)|--- SIG|strace: Process)/;
 const PERF_TRACE = /^\s*(?:\?|\d+(?:\.\d+)?)\s+(?:\(\s*(?:\d+(?:\.\d+)?)?\s*(?:ms)?\s*\):\s+)?\S.*?\/\d+\s+(?:\.\.\. \[continued\]: )?\w+\(/;
 const PERF_SCRIPT = /^.*?\s+\d+(?:\/\d+)?\s+(?:\[\d+\]\s+)?\d+\.\d+:\s/;
-/** A perf script header without the time field (`-F comm,pid,event,ip,sym`): the event ends in ':'. */
-const PERF_SCRIPT_NO_TIME = /^.*?\s+\d+(?:\/\d+)?\s+(?:\[\d+\]\s+)?(?:\d+\s+)?[A-Za-z_][\w\-.,=/]*(?::[\w\-.,=/]+)*:(?:\s|$)/;
+/** A perf script header without the time field (`-F comm,pid,event,ip,sym`): a CPU field, or an event ending in ':'. */
+const PERF_SCRIPT_NO_TIME = /^.*?\s+\d+(?:\/\d+)?\s+(?:\[\d+\]\s+(?:\d+\s+)?[A-Za-z_]\S*(?:\s|$)|(?:\d+\s+)?[A-Za-z_][\w\-.,=/]*(?::[\w\-.,=/]+)*:(?:\s|$))/;
 /** strace -k: a stack frame under a call. */
 const STRACE_FRAME = /^ > \S/;
 const PERF_STACK = /^\s+\S+\s+\S/;

@@ -17,10 +17,10 @@ import { excerpt, type ParseState } from "./parse-state.ts";
 const HEADER = /^(.*?)\s+(\d+)(?:\/(\d+))?\s+(?:\[(\d+)\]\s+)?(\d+\.\d+):\s*(.*)$/;
 /**
  * A header printed without the time field (`perf script -F comm,pid,event,...`): tried only on
- * lines HEADER refused, so traces with times pay nothing for it. The event name ends in ':' here,
- * which is what tells the header from a stack line.
+ * lines HEADER refused, so traces with times pay nothing for it. What tells it from a stack line
+ * is the CPU field (`[001]`) after the pid, or else the ':' after the event name.
  */
-const HEADER_NO_TIME = /^(.*?)\s+(\d+)(?:\/(\d+))?\s+(?:\[(\d+)\]\s+)?(?:\d+\s+)?([A-Za-z_][\w\-.,=/]*(?::[\w\-.,=/]+)*:(?:\s.*)?)$/;
+const HEADER_NO_TIME = /^(.*?)\s+(\d+)(?:\/(\d+))?\s+(?:\[(\d+)\]\s+(?:\d+\s+)?([A-Za-z_]\S*(?:\s.*)?)|(?:\d+\s+)?([A-Za-z_][\w\-.,=/]*(?::[\w\-.,=/]+)*:(?:\s.*)?))$/;
 const STACK = /^\s+\S/;
 const SAMPLE_TIME = /\s\d+\.\d+:(\s|$)/;
 /** In-flight block requests and syscalls kept for joining; beyond this the oldest go out alone. */
@@ -69,7 +69,7 @@ export function* parsePerfScript(lines: Iterable<string>, state: ParseState): Ge
       if (t) {
         // the same groups as HEADER, with no time: ts 0, in file order
         m = t;
-        m[6] = t[5]!;
+        m[6] = t[5] ?? t[6]!;
         m[5] = "0";
         if (!timeless) state.notes.push("perf script without the time field: every event is at ts 0, in file order");
         timeless = true;

@@ -85,7 +85,7 @@ describe("perf script layouts", () => {
     expect(r.events[0]!.fields.cpu).toBeUndefined();
   });
 
-  test("no time field (perf script -F comm,pid,tid,cpu,event,ip,sym,dso): read in file order", async () => {
+  test("no time field (perf script -F comm,pid,tid,cpu,event,ip,sym,dso), with or without ':' after the event: read in file order", async () => {
     const lines = [
       "            blit  4242/4242 [000] cycles:u:  7f3a1c2d3e4f __memmove_avx_unaligned_erms+0x2a (/usr/lib/libc.so.6)",
       "            blit  4242/4243 [001] cycles:u:  55d1c2a3b4c5 copy_chunk (/usr/bin/bun)",
@@ -96,16 +96,18 @@ describe("perf script layouts", () => {
       "dd 4251 cpu-clock: ",
       "\t          414b3b fsnotify (/lib/modules/4.1.0-virtual/build/vmlinux)",
       "",
+      "            blit  4242/4244 [003] cycles  7f3a1c2d3e4f crc32c (/usr/lib/libz.so.1)",
     ];
     const r = read(lines);
     expect(r.format).toBe("perf-script");
     expect(r.bad).toEqual([]);
     expect(r.events.map((e) => [e.process, e.pid, e.tid, e.ts, e.name])).toEqual([
       ["blit", 4242, 4242, 0, "cycles"], ["blit", 4242, 4243, 0, "cycles"], ["613", 4250, 4250, 0, "cpu-clock"], ["dd", 4251, 4251, 0, "cpu-clock"],
+      ["blit", 4242, 4244, 0, "cycles"],
     ]);
     expect(await functions(lines)).toEqual([
       ["_Z5alphav", "/workdir/simple", 1], ["__memmove_avx_unaligned_erms", "/usr/lib/libc.so.6", 1], ["copy_chunk", "/usr/bin/bun", 1],
-      ["fsnotify", "/lib/modules/4.1.0-virtual/build/vmlinux", 1],
+      ["crc32c", "/usr/lib/libz.so.1", 1], ["fsnotify", "/lib/modules/4.1.0-virtual/build/vmlinux", 1],
     ]);
     expect(r.state.notes.join()).toContain("without the time field");
   });
@@ -388,10 +390,23 @@ describe("strace layouts", () => {
       for (const [i, text] of [
         " > /lib/x.so(f+0x1) [0x1]\n12:00:00.000001 read(3, \"x\", 1) = 1\n > /lib/x.so(g+0x1) [0x2]\n > /lib/x.so(h+0x1) [0x3]\n",
         "[pid 7] 1700000000.000001 read(3</a>, \"x\", 1) = 1\n",
+        "4001  openat(AT_FDCWD, \"/src/a\", O_RDONLY) = 3\n     0.000250 brk(NULL) = 0x55d1c2a3b000\n",
       ].entries()) {
         const path = join(dir, `t${i}`);
         writeFileSync(path, text);
         expect(detectFormat(path)).toBe("strace");
+      }
+    }));
+
+  test("detection: perf script without times, with or without ':' after the event, is perf script", () =>
+    withTempDir((dir) => {
+      for (const [i, text] of [
+        "            blit  4242/4244 [003] cycles  7f3a1c2d3e4f crc32c (/usr/lib/libz.so.1)\n",
+        "dd 4251 cpu-clock: \n\t          414b3b fsnotify (/lib/modules/vmlinux)\n",
+      ].entries()) {
+        const path = join(dir, `p${i}`);
+        writeFileSync(path, text);
+        expect(detectFormat(path)).toBe("perf-script");
       }
     }));
 });

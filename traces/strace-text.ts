@@ -137,7 +137,9 @@ export function* parseStrace(lines: Iterable<string>, state: ParseState): Genera
       yield bad(cut.line, `'${cut.name}' has no ' = result'`, cut.text);
       cut = undefined;
     }
-    if (rest.startsWith("strace: ") || rest.startsWith("<detached")) continue; // strace's own notes
+    const c0 = rest.charCodeAt(0);
+    // strace's own notes; a lone ` <unfinished ...>` ends a call line the program's output broke
+    if (rest.startsWith("strace: ") || (c0 === 60 /* < */ && (rest.startsWith("<detached") || rest.startsWith("<unfinished ...>")))) continue;
     if (foreign) {
       skip(state, PROGRAM_OUTPUT);
       continue;
@@ -159,7 +161,6 @@ export function* parseStrace(lines: Iterable<string>, state: ParseState): Genera
     } else if (anyTime) {
       ts = state.clock === "relative" ? relative : lastTod >= 0 ? day * 86400 + lastTod : 0;
     }
-    const c0 = rest.charCodeAt(0);
     if (c0 === 43 /* + */ && rest.startsWith("+++ ")) {
       const body = rest.slice(4, rest.lastIndexOf(" +++") > 0 ? rest.lastIndexOf(" +++") : undefined);
       const exited = /^exited with (-?\d+)/.exec(body);

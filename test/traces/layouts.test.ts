@@ -380,6 +380,19 @@ describe("strace layouts", () => {
     expect(r.events.map((e) => [e.tid, e.name, e.result])).toEqual([[11, "close", "0"], [10, "write", "3"]]);
   });
 
+  test("a lone ' <unfinished ...>' (the end of a line the program's output broke) is strace's, not the program's", () => {
+    const r = read([
+      "[pid 10] 12:00:00.000001 write(1, \"a\\n\", 2a",
+      "more output",
+      ") = 2",
+      " <unfinished ...>",
+      "[pid 10] 12:00:00.000002 close(1) = 0",
+    ]);
+    expect(r.bad).toEqual([]);
+    expect(r.events.map((e) => e.name)).toEqual(["write", "close"]);
+    expect(Object.values(r.state.skipped)).toEqual([1]);
+  });
+
   test("a call line cut at the end of the file is still reported as unparsed", () => {
     const r = read(['4001 12:00:00.000001 openat(AT_FDCWD, "/src/a", O_RDONLY) = 3', '4001 12:00:00.000002 read(3, "ab']);
     expect(r.bad.map((b) => [b.line, b.reason])).toEqual([[2, "'read' has no ' = result'"]]);

@@ -74,11 +74,15 @@ export function* parseStrace(lines: Iterable<string>, state: ParseState): Genera
   let lastTod = -1;
   let anyTime = false;
   // strace's own lines all carry a timestamp (-t, -tt, -ttt, -r) or a pid column (-f -o) once one
-  // does: a line without it is the traced program's output, interleaved when both wrote to one stream
+  // does, and none does when the first call had none: a line that differs is the traced program's
+  // output, interleaved when both wrote to one stream
   let timed = false;
   let pidColumn = false;
+  let anyCall = false;
   // a call line the program's output broke in two (`write(1, "hi\n", 3hi` then `) = 3`)
   let cut: (Pending & { tid: number; text: string }) | undefined;
+  const notStrace = (hasTime: boolean, hasPidColumn: boolean) =>
+    (timed ? !hasTime : anyCall && hasTime) || (pidColumn ? !hasPidColumn : anyCall && hasPidColumn);
   for (const raw of lines) {
     lineNo++;
     if (raw.length === 0) continue;
@@ -105,14 +109,14 @@ export function* parseStrace(lines: Iterable<string>, state: ParseState): Genera
       hasPidColumn = m[2] !== undefined;
       if (rest.length === 0) {
         if (raw.trim().length > 0) {
-          if ((timed && !hasTime) || (pidColumn && !hasPidColumn)) skip(state, PROGRAM_OUTPUT);
+          if (notStrace(hasTime, hasPidColumn)) skip(state, PROGRAM_OUTPUT);
           else yield bad(lineNo, "a pid or timestamp with no call after it", raw);
         }
         continue;
       }
       tid = m[1] !== undefined ? +m[1] : m[2] !== undefined ? +m[2] : 0;
     }
-    const foreign = (timed && !hasTime) || (pidColumn && !hasPidColumn);
+    const foreign = notStrace(hasTime, hasPidColumn);
     if (cut) {
       // the rest of a broken call line: `) = 3 <0.000010>` after the program's output, or
       // ` <unfinished ...>` when another process's call came first
@@ -241,6 +245,7 @@ export function* parseStrace(lines: Iterable<string>, state: ParseState): Genera
     }
     if (hasTime) timed = true;
     if (hasPidColumn) pidColumn = true;
+    anyCall = true;
     const event = callEvent(ts, tid, name, body, startLine, names, fds);
     if (event) yield { event };
     // a call with no result yet: the program's output may have broken the line; the next lines tell

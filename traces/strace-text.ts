@@ -116,7 +116,8 @@ export function* parseStrace(lines: Iterable<string>, state: ParseState): Genera
       }
       tid = m[1] !== undefined ? +m[1] : m[2] !== undefined ? +m[2] : 0;
     }
-    const foreign = notStrace(hasTime, hasPidColumn);
+    // (a pid column where the trace has none is judged below, once the line is no call: forms may mix)
+    const foreign = (timed ? !hasTime : anyCall && hasTime) || (pidColumn && !hasPidColumn);
     if (cut) {
       // the rest of a broken call line: `) = 3 <0.000010>` after the program's output, or
       // ` <unfinished ...>` when another process's call came first
@@ -221,7 +222,8 @@ export function* parseStrace(lines: Iterable<string>, state: ParseState): Genera
       name = paren > 0 ? rest.slice(0, paren) : "";
       if (!NAME.test(name)) {
         // with no pid or time to tell, a line that is no call is taken for the program's output
-        if (hasTime || m?.[1] !== undefined || hasPidColumn) yield bad(lineNo, "not a system call, signal or exit line", raw);
+        const strangePid = hasPidColumn && !pidColumn && anyCall;
+        if (!strangePid && (hasTime || m?.[1] !== undefined || hasPidColumn)) yield bad(lineNo, "not a system call, signal or exit line", raw);
         else skip(state, PROGRAM_OUTPUT);
         continue;
       }

@@ -207,6 +207,26 @@ describe("blit trace record", () => {
     }
   });
 
+  test("--perf: perf trace around the run, linked to it as traced by perf", async () => {
+    const probeOut = join(root, "probe-perf-trace.txt");
+    const probe = await run(["perf", "trace", "-o", probeOut, "--", "true"], {});
+    if (probe.code !== 0) {
+      console.warn(`SKIP perf trace: not allowed here (${probe.stderr.trim().split("\n")[0]})`);
+      return;
+    }
+    const t = makeTree("record-perf");
+    const [stdout, stderr] = [fakeStream(), fakeStream()];
+    const env = { ...process.env, BLIT_HOME: t.home };
+    const code = await traceCommand(["record", "--perf", "--format", "json", "--", "blit", "mirror", t.src, t.dst, "--no-progress"], { stdout, stderr, env });
+    expect(code, stderr.text()).toBeLessThanOrEqual(1);
+    const store = join(t.home, "telemetry.duckdb");
+    const [runRecord] = await listRuns({ path: store });
+    expect(stdout.text()).toContain(`linked to run ${runRecord!.id}`);
+    const [linked] = await summariesForRun(runRecord!.id, { path: store });
+    expect(linked!.summary.format).toBe("perf-trace");
+    expect(linked!.summary.tracer).toEqual({ tool: "perf", recorded: true, command: "perf trace" });
+  });
+
   test("every subcommand has --help, and bad usage exits 2", async () => {
     for (const sub of ["ingest", "list", "show", "record"]) {
       const out = fakeStream();

@@ -101,7 +101,8 @@ and its summary. 'blit' as the first word runs this blit.
   perf              perf trace                                     (lower overhead; needs perf
                                                                     and permission to trace)
 The trace is linked to the run as traced by that tool ('traced by' in 'blit trace show', and the
-summary's "tracer" in JSON), so 'blit diagnose' can set the tracer's own cost apart.
+summary's "tracer" in JSON): the fact diagnosis needs to tell the tracer's own cost (strace
+slows every system call) from the run's.
 
 Flags:
       --strace       trace with strace (the default)

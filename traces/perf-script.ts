@@ -27,7 +27,7 @@ const SAMPLE_TIME = /\s\d+\.\d+:(\s|$)/;
 const MAX_IN_FLIGHT = 100_000;
 const MAX_FRAMES = 8;
 /** Sampling events whose samples say where the CPU was (`cycles:u`, `cpu_core/cycles/` read as cycles). */
-const CPU_SAMPLE_EVENTS: ReadonlySet<string> = new Set([
+export const CPU_SAMPLE_EVENTS: ReadonlySet<string> = new Set([
   "cpu-clock", "task-clock", "cycles", "cpu-cycles", "ref-cycles", "instructions", "cpu_clock", "cpu_cycles",
 ]);
 

@@ -3,6 +3,7 @@
 // whole trace and again for the window of the run it is linked to.
 import type { DuckDBConnection } from "@duckdb/node-api";
 import type { OpKind } from "./trace-event.ts";
+import { CPU_SAMPLE_EVENTS } from "./perf-script.ts";
 
 export interface KindTotal {
   kind: OpKind;
@@ -142,8 +143,8 @@ export interface SummaryScope {
 }
 
 const TOP = 20;
-/** The event names perf-script.ts gives CPU samples. */
-const CPU_SAMPLE_NAMES = "'cpu-clock', 'task-clock', 'cycles', 'cpu-cycles', 'ref-cycles', 'instructions', 'cpu_clock', 'cpu_cycles'";
+/** The event names perf-script.ts gives CPU samples, as an SQL list. */
+const CPU_SAMPLE_NAMES = [...CPU_SAMPLE_EVENTS].map((n) => `'${n}'`).join(", ");
 /** The trace's renames: each one's source and destination, and when. */
 const RENAME_EVENTS = `
   SELECT json_extract_string(fields, '$.from') AS src, path AS dst, ts

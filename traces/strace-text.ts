@@ -1,5 +1,6 @@
 // strace output: `-f` (pid prefix or [pid N]), `-t`/`-tt` (time of day), `-ttt` (epoch seconds),
-// `-r` (seconds since the previous line), `-T` (<seconds> at the end), `-y` (fd paths).
+// `-r` (seconds since the previous line), `-T` (<seconds> at the end), `-y`/`-yy` (fd paths,
+// sockets, devices), `-k` (each call's stack, its first 8 frames kept in fields.stack).
 // A call split into `<unfinished ...>` and `<... NAME resumed>` halves becomes one event at the
 // time of its first half. Signals (`--- SIGCHLD ... ---`) and exits (`+++ exited with 0 +++`) are
 // kept as events of kind "other". File descriptors are followed through open/dup/close so reads
@@ -21,7 +22,19 @@ interface Pending {
 }
 
 const PROGRAM_OUTPUT = "not strace's (the traced program's own output)";
-const STACK_FRAMES = "strace -k stack frames (not kept)";
+const STACK_FRAMES = "strace -k stack frames beyond a call's first 8, or under no call (not kept)";
+/** -k frames kept per call, leaf first, in fields.stack (as perf script's). */
+const MAX_FRAMES = 8;
+
+/** A -k frame `/lib/x.so(func+0x1) [0x1f]` as perf prints frames: `func+0x1 (/lib/x.so)`. */
+function frameSymbol(text: string): string {
+  const at = text.lastIndexOf(" [0x");
+  const body = at > 0 ? text.slice(0, at) : text;
+  const open = body.indexOf("(");
+  if (open <= 0 || !body.endsWith(")")) return body;
+  const fn = body.slice(open + 1, -1);
+  return `${fn || (at > 0 ? text.slice(at + 1) : "?")} (${body.slice(0, open)})`;
+}
 
 /** Whether `rest` starts like a call: `name(`. */
 function startsWithCall(rest: string): boolean {
@@ -81,13 +94,30 @@ export function* parseStrace(lines: Iterable<string>, state: ParseState): Genera
   let anyCall = false;
   // a call line the program's output broke in two (`write(1, "hi\n", 3hi` then `) = 3`)
   let cut: (Pending & { tid: number; text: string }) | undefined;
+  // each event waits for the next line before it goes: -k prints the call's stack after it
+  let held: TraceEvent | undefined;
+  let heldFrames = 0;
+  const hold = (e: TraceEvent): TraceEvent | undefined => {
+    const previous = held;
+    held = e;
+    heldFrames = 0;
+    return previous;
+  };
+  /** A -k frame (`/lib/x.so(func+0x1) [0x...]`) onto the held call's stack; false when not kept. */
+  const addFrame = (text: string): boolean => {
+    if (!held || heldFrames >= MAX_FRAMES) return false;
+    const frame = frameSymbol(text);
+    held.fields.stack = heldFrames === 0 ? frame : held.fields.stack + " <- " + frame;
+    heldFrames++;
+    return true;
+  };
   const notStrace = (hasTime: boolean, hasPidColumn: boolean) =>
     (timed ? !hasTime : anyCall && hasTime) || (pidColumn ? !hasPidColumn : anyCall && hasPidColumn);
   for (const raw of lines) {
     lineNo++;
     if (raw.length === 0) continue;
     if (raw.charCodeAt(0) === 32 && raw.charCodeAt(1) === 62 /* > */ && raw.charCodeAt(2) === 32) {
-      skip(state, STACK_FRAMES); // -k: a stack frame of the call above
+      if (!addFrame(raw.slice(3))) skip(state, STACK_FRAMES); // -k: a stack frame of the call above
       continue;
     }
     let rest: string;
@@ -127,7 +157,8 @@ export function* parseStrace(lines: Iterable<string>, state: ParseState): Genera
         const tail = rest.charCodeAt(0) === 44 /* , */ || rest.charCodeAt(0) === 41 /* ) */ ? rest : rest.slice(close);
         const event = callEvent(cut.ts, cut.tid, cut.name, cut.args + tail, cut.line, names, fds);
         cut = undefined;
-        if (event) yield { event };
+        const previous = event ? hold(event) : undefined;
+        if (previous) yield { event: previous };
         continue;
       }
       if (rest.startsWith("<unfinished ...>")) {
@@ -170,23 +201,23 @@ export function* parseStrace(lines: Iterable<string>, state: ParseState): Genera
       const body = rest.slice(4, rest.lastIndexOf(" +++") > 0 ? rest.lastIndexOf(" +++") : undefined);
       const exited = /^exited with (-?\d+)/.exec(body);
       const killed = /^killed by (SIG\w+)/.exec(body);
-      yield {
-        event: makeEvent(ts, tid, names, fds, "exit", "other", null,
-          exited ? exited[1]! : killed ? killed[1]! : body,
-          exited ? exited[1] !== "0" : killed ? true : null,
-          { status: body }, lineNo),
-      };
+      const previous = hold(makeEvent(ts, tid, names, fds, "exit", "other", null,
+        exited ? exited[1]! : killed ? killed[1]! : body,
+        exited ? exited[1] !== "0" : killed ? true : null,
+        { status: body }, lineNo));
+      if (previous) yield { event: previous };
       continue;
     }
     if (c0 === 45 /* - */ && rest.startsWith("--- ")) {
       const sp = rest.indexOf(" ", 4);
       const signal = rest.slice(4, sp > 0 ? sp : undefined);
       const info = sp > 0 ? rest.slice(sp + 1).replace(/ ---$/, "") : "";
-      yield { event: makeEvent(ts, tid, names, fds, signal, "other", null, null, null, { signal, info }, lineNo) };
+      const previous = hold(makeEvent(ts, tid, names, fds, signal, "other", null, null, null, { signal, info }, lineNo));
+      if (previous) yield { event: previous };
       continue;
     }
     if (c0 === 62 /* > */ && rest.startsWith("> ")) {
-      skip(state, STACK_FRAMES);
+      if (!addFrame(rest.slice(2))) skip(state, STACK_FRAMES);
       continue;
     }
     let startLine = lineNo;
@@ -241,7 +272,8 @@ export function* parseStrace(lines: Iterable<string>, state: ParseState): Genera
       if (detach >= 0) {
         // strace let go of the process while this call was running: the call has no result
         const cut = callEvent(ts, tid, name, body.slice(0, detach) + ") = ?", lineNo, names, fds);
-        if (cut) yield { event: cut };
+        const previous = cut ? hold(cut) : undefined;
+        if (previous) yield { event: previous };
         continue;
       }
     }
@@ -249,11 +281,15 @@ export function* parseStrace(lines: Iterable<string>, state: ParseState): Genera
     if (hasPidColumn) pidColumn = true;
     anyCall = true;
     const event = callEvent(ts, tid, name, body, startLine, names, fds);
-    if (event) yield { event };
+    if (event) {
+      const previous = hold(event);
+      if (previous) yield { event: previous };
+    }
     // a call with no result yet: the program's output may have broken the line; the next lines tell
     else if (c0 !== 60) cut = { name, args: body, ts, line: lineNo, tid, text: raw };
     else yield bad(lineNo, `'${name}' has no ' = result'`, raw);
   }
+  if (held) yield { event: held };
   if (cut) yield bad(cut.line, `'${cut.name}' has no ' = result'`, cut.text);
   for (const [tid, p] of pending) {
     // never resumed: the process ended or strace detached inside the call

@@ -271,7 +271,7 @@ describe("strace layouts", () => {
     expect(r.events[4]!.fields.source).toBe("/srv/f");
   });
 
-  test("-k: stack frames under each call are skipped and counted, never unparsed", () => {
+  test("-k: the stack frames under each call are its stack (the first 8, leaf first), never unparsed", () => {
     const lines = [
       '12:00:00.000001 openat(AT_FDCWD, "/src/a", O_RDONLY) = 3',
       " > /usr/lib/x86_64-linux-gnu/libc.so.6(__open64+0x5b) [0x1141eb]",
@@ -283,8 +283,17 @@ describe("strace layouts", () => {
     const r = read(lines);
     expect(r.format).toBe("strace");
     expect(r.bad).toEqual([]);
-    expect(r.events.map((e) => e.kind)).toEqual(["open", "read"]);
-    expect(Object.values(r.state.skipped)).toEqual([4]);
+    expect(r.events.map((e) => [e.kind, e.fields.stack])).toEqual([
+      ["open", "__open64+0x5b (/usr/lib/x86_64-linux-gnu/libc.so.6) <- uv_fs_open+0x1 (/usr/bin/bun) <- unexpected_backtracing_error"],
+      ["read", "read+0x12 (/usr/lib/x86_64-linux-gnu/libc.so.6)"],
+    ]);
+    expect(r.state.skipped).toEqual({});
+    // frames under no call, and beyond a call's first 8, are counted and dropped
+    const deep = read([" > /lib/x.so(orphan+0x1) [0x1]", lines[0]!, ...Array.from({ length: 10 }, (_, i) => ` > /lib/x.so(f${i}+0x1) [0x1]`), " > /usr/bin/dash() [0x13652]"]);
+    expect(deep.bad).toEqual([]);
+    expect(deep.events[0]!.fields.stack!.split(" <- ")).toEqual(Array.from({ length: 8 }, (_, i) => `f${i}+0x1 (/lib/x.so)`));
+    expect(Object.values(deep.state.skipped)).toEqual([4]);
+    expect(read([lines[0]!, " > /usr/bin/dash() [0x13652]"]).events[0]!.fields.stack).toBe("[0x13652] (/usr/bin/dash)");
     // mostly frames: still strace
     expect(read([lines[0]!, ...Array(12).fill(lines[1]!)]).format).toBe("strace");
   });

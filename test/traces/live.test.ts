@@ -9,7 +9,7 @@ import { listRuns, withStore } from "../../analytics/index.ts";
 import { traceSummariesFor } from "../../analytics/trace-summaries.ts";
 import { ingestTrace, listTraces, summariesForRun, traceSummary } from "../../traces/index.ts";
 import { traceCommand } from "../../tui/trace-command.ts";
-import { BUN, fakeStream, fixture, PROJECT_ROOT } from "./helpers.ts";
+import { BUN, collect, fakeStream, fixture, PROJECT_ROOT } from "./helpers.ts";
 
 let root: string;
 const live = new Set<Subprocess>();
@@ -85,7 +85,7 @@ describe("strace of a real blit mirror", () => {
 });
 
 describe("strace layouts of a real blit mirror", () => {
-  test("-f -r -yy -k -T -o: fds read as paths, stack frames skipped and counted, nothing unparsed", async () => {
+  test("-f -r -yy -k -T -o: fds read as paths, each call with its stack, nothing unparsed", async () => {
     const t = makeTree("strace-yyk");
     const out = join(root, "strace-yyk.txt");
     const probe = await run(["strace", "-k", "-o", join(root, "probe-k.txt"), "true"], {});
@@ -99,7 +99,10 @@ describe("strace layouts of a real blit mirror", () => {
     const result = await ingestTrace(out, { storePath: store });
     expect(result.format).toBe("strace");
     expect(result.unparsedSample).toEqual([]);
-    expect(Object.keys(result.skippedLines)).toEqual(["strace -k stack frames (not kept)"]);
+    // frames beyond a call's first 8 are dropped and counted; nothing else is passed over
+    expect(Object.keys(result.skippedLines)).toEqual(["strace -k stack frames beyond a call's first 8, or under no call (not kept)"]);
+    const parsed = collect(out);
+    expect(parsed.events.filter((e) => e.name !== "exit" && !e.fields.signal).every((e) => e.fields.stack)).toBe(true);
     expect(result.runId).toBe((await listRuns({ path: store }))[0]!.id);
     for (const [rel, size] of Object.entries(t.sizes)) {
       expect(result.runSummary!.bytesByFile.find((f) => f.path === join(t.dst, rel))?.writeBytes).toBe(size);

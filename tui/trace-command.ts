@@ -56,7 +56,7 @@ Formats (detected from the content, never the file name):
                samples (cpu-clock, task-clock, cycles) give the busiest functions
   perf-trace   'perf trace' text
   strace       strace with -f/-ff (pid column or [pid N]), -t, -tt, -ttt or -r, -T, -y/-yy
-               (fds shown as paths or sockets), -k (stack frames, skipped), unfinished and
+               (fds shown as paths or sockets), -k (each call's stack kept), unfinished and
                resumed halves, signals and exits; the traced program's own output between
                strace's lines is skipped and counted, never an error
 

@@ -39,6 +39,14 @@ export interface TraceFacts {
   metadataVsData: { metadataCount: number; metadataSeconds: number; dataCount: number; dataSeconds: number } | null;
   failures: { kind: string; result: string; count: number }[];
   longestGaps: { fromTs: number; toTs: number; seconds: number; line: number | null }[];
+  /**
+   * The tracer that followed the run for this trace ("strace", "perf" for perf trace), with
+   * `recorded` true when `blit trace record` ran it: the run paid the tracer's cost. Null when the
+   * trace was taken from outside (perf script, ETW) or the summary predates the field.
+   */
+  tracer?: { tool: string; recorded: boolean } | null;
+  /** CPU samples' busiest functions (perf script), busiest first; empty when the trace has none. */
+  busiestFunctions?: { process: string; function: string; module: string; samples: number; share: number }[];
 }
 
 /** Traces read per run: the newest ones, so a run traced again and again keeps a small bundle. */
@@ -128,6 +136,10 @@ function factsOf(traceId: string, scope: string, s: Record<string, unknown>): Tr
       : null,
     failures: list(s.failures, (x) => ({ kind: text(x.kind), result: text(x.result), count: num(x.count) })),
     longestGaps: list(s.longestGaps, (x) => ({ fromTs: num(x.fromTs), toTs: num(x.toTs), seconds: num(x.seconds), line: numOrNull(x.line) })),
+    tracer: isObject(s.tracer) && text(s.tracer.tool) ? { tool: text(s.tracer.tool), recorded: s.tracer.recorded === true } : null,
+    busiestFunctions: list(s.busiestFunctions, (x) => (text(x.function)
+      ? { process: text(x.process), function: text(x.function), module: text(x.module), samples: num(x.samples), share: num(x.share) }
+      : undefined)),
   };
 }
 

@@ -14,6 +14,10 @@ const SAMPLE_LINES = 200;
 const STRACE = /^\s*(?:\[pid\s+\d+\]\s*|\d+\s+)?(?:\d\d:\d\d:\d\d(?:\.\d+)?\s+|\d+\.\d+\s+)?(?:[A-Za-z_]\w*\(|<\.\.\. \w+ resumed>|\+\+\+ (?:exited|killed)|--- SIG|strace: Process)/;
 const PERF_TRACE = /^\s*(?:\?|\d+(?:\.\d+)?)\s+(?:\(\s*(?:\d+(?:\.\d+)?)?\s*(?:ms)?\s*\):\s+)?\S.*?\/\d+\s+(?:\.\.\. \[continued\]: )?\w+\(/;
 const PERF_SCRIPT = /^.*?\s+\d+(?:\/\d+)?\s+(?:\[\d+\]\s+)?\d+\.\d+:\s/;
+/** A perf script header without the time field (`-F comm,pid,event,ip,sym`): a CPU field, or an event ending in ':'. */
+const PERF_SCRIPT_NO_TIME = /^.*?\s+\d+(?:\/\d+)?\s+(?:\[\d+\]\s+(?:\d+\s+)?[A-Za-z_]\S*(?:\s|$)|(?:\d+\s+)?[A-Za-z_][\w\-.,=/]*(?::[\w\-.,=/]+)*:(?:\s|$))/;
+/** strace -k: a stack frame under a call. */
+const STRACE_FRAME = /^ > \S/;
 const PERF_STACK = /^\s+\S+\s+\S/;
 const XPERF_HEADER = /^\s*[A-Za-z][\w\-/ ]*,\s*TimeStamp,/;
 const XPERF_LINE = /^\s*[A-Za-z][\w\-/ ]*,\s+\d+,/;
@@ -52,20 +56,25 @@ export function detectFormat(path: string): TraceFormat {
   const content = sample.filter((l) => !l.startsWith("#"));
   const score = (test: (l: string) => boolean) => content.filter(test).length / Math.max(1, content.length);
   const scores: [TraceFormat, number][] = [
-    ["strace", score((l) => STRACE.test(l) || l.startsWith(" <detached"))],
+    // (with a call line's rest after the program's output broke it: `) = 3`, ` <unfinished ...>`)
+    ["strace", score((l) => STRACE.test(l) || l.startsWith(" <detached") || STRACE_FRAME.test(l) || l.startsWith(") = ") || l.startsWith(" <unfinished"))],
     ["perf-trace", score((l) => PERF_TRACE.test(l))],
-    ["perf-script", score((l) => PERF_SCRIPT.test(l) || PERF_STACK.test(l))],
+    ["perf-script", score((l) => perfScriptHeader(l) || PERF_STACK.test(l))],
     ["xperf", score((l) => XPERF_LINE.test(l))],
   ];
   // perf trace lines also look like strace calls after their prefix: prefer the stricter one
   scores.sort((a, b) => b[1] - a[1] || (a[0] === "perf-trace" ? -1 : b[0] === "perf-trace" ? 1 : 0));
   const [best, fit] = scores[0]!;
-  if (fit >= 0.5 && (best !== "perf-script" || content.some((l) => PERF_SCRIPT.test(l)))) return best;
+  if (fit >= 0.5 && (best !== "perf-script" || content.some(perfScriptHeader))) return best;
   throw new TraceError(
     "TRACE_NOT_A_TRACE", path,
     `${path}: not a trace this version can read (looked for xperf dumper text, tracerpt or wpaexporter CSV, ` +
       `perf script, perf trace and strace output; first line: ${JSON.stringify(first.slice(0, 80))})`,
   );
+}
+
+function perfScriptHeader(line: string): boolean {
+  return PERF_SCRIPT.test(line) || PERF_SCRIPT_NO_TIME.test(line);
 }
 
 function readHead(path: string): Uint8Array {

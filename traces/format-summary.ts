@@ -30,6 +30,7 @@ export function formatTraceSummary(s: TraceSummary, format: SummaryFormat): stri
     `events: ${s.events}${s.unparsedLines ? `, unparsed lines: ${s.unparsedLines}` : ""}`,
     `span: ${dur(s.spanSeconds)}${s.wallStart ? ` (${s.wallStart} .. ${s.wallEnd}${s.clockEstimated ? ", estimated" : ""})` : ` (clock: ${s.clock})`}`,
     `run: ${s.runId ?? "not linked"}`,
+    ...(s.tracer ? [`traced by: ${s.tracer.tool}${s.tracer.recorded ? ` (blit trace record: ${s.tracer.command})` : ""}; its own cost slows the traced run`] : []),
     `blit's events: ${s.subject.rule}`,
     `metadata ops: ${s.metadataVsData.metadataCount} (${dur(s.metadataVsData.metadataSeconds)}), data ops: ${s.metadataVsData.dataCount} (${dur(s.metadataVsData.dataSeconds)})`,
   ];
@@ -45,6 +46,10 @@ export function formatTraceSummary(s: TraceSummary, format: SummaryFormat): stri
   if (!s.subject.rule.includes("every event is blit's")) {
     h("Other processes touching blit's files");
     table(["process", "pid", "files", "events", "bytes", "examples"], s.sharedFiles.map((p) => [p.process || "?", p.pid ?? "?", p.files, p.events, formatBytes(p.bytes), p.examples.join(", ")]));
+  }
+  if (s.busiestFunctions?.length) {
+    h(`Busiest functions (${s.cpuSamples} CPU samples)`);
+    table(["samples", "share", "process", "function", "module"], s.busiestFunctions.map((f) => [f.samples, `${(f.share * 100).toFixed(1)}%`, f.process || "?", f.function, f.module]));
   }
   if (s.failures.length) {
     h("Failed operations");

@@ -15,7 +15,7 @@ export { OP_KINDS } from "./trace-event.ts";
 export type { BadLine, ClockKind, OpCategory, OpKind, ParseItem, TraceEvent } from "./trace-event.ts";
 export type { ParseState } from "./parse-state.ts";
 export type {
-  FileBytes, KindTotal, LatencyPercentiles, ProcessBytes, ProgressGap, SharedFileUse, TraceSummary,
+  BusyFunction, FileBytes, KindTotal, LatencyPercentiles, ProcessBytes, ProgressGap, SharedFileUse, TraceSummary, TraceTracer,
 } from "./trace-summary.ts";
 export { TraceError } from "./trace-error.ts";
 export type { TraceErrorCode } from "./trace-error.ts";

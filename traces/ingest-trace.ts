@@ -9,7 +9,7 @@ import { withStore } from "../analytics/index.ts";
 import { readTrace, type ReadTraceOptions, type TraceReader } from "./read-trace.ts";
 import type { TraceFormat } from "./detect-format.ts";
 import type { BadLine, ClockKind, TraceEvent } from "./trace-event.ts";
-import { computeSummary, type SummaryMemory, type SummaryScope, type TraceSummary } from "./trace-summary.ts";
+import { computeSummary, type SummaryMemory, type SummaryScope, type TraceSummary, type TraceTracer } from "./trace-summary.ts";
 import { TraceError } from "./trace-error.ts";
 import { EventBatchLoader } from "./event-batches.ts";
 
@@ -26,6 +26,11 @@ export interface IngestOptions extends ReadTraceOptions {
   endedAt?: Date;
   /** Epoch seconds of the trace's ts 0 when the caller knows it; wins over any estimate. */
   epochOffset?: number;
+  /**
+   * Set by `blit trace record`: the tracer blit ran the command under, stored with the trace's
+   * summaries (TraceSummary.tracer) so diagnosis of the linked run can account for its cost.
+   */
+  recordedWith?: { tool: "strace" | "perf"; command: string };
   /**
    * How many unparsed lines to keep (with line numbers and reasons) for the report.
    * @default 20
@@ -56,6 +61,8 @@ export interface IngestResult {
   unparsedLines: number;
   /** The first unparsed lines, each with its line number and why. */
   unparsedSample: BadLine[];
+  /** Lines passed over on purpose (not the tool's, e.g. the traced program's output), by why. */
+  skippedLines: Record<string, number>;
   runId: string | null;
   /** How the run was found: "flag" (--run), "pid-time", "pid"; null when not linked. */
   linkMethod: "flag" | "pid-time" | "pid" | null;
@@ -233,6 +240,7 @@ async function loadAndSummarize(
   const { offset, estimated } = placeClock(state.clock, state.epochOffset ?? options.epochOffset ?? null, last, endedAt);
   const link = await findRun(conn, traceId, options.runId, first, last, offset, estimated);
   const notes = [...state.notes];
+  for (const [reason, n] of Object.entries(state.skipped)) notes.push(`${n} line${n === 1 ? "" : "s"} skipped: ${reason}`);
   if (estimated) notes.push(`wall time estimated from the file's end time (${endedAt.toISOString()})`);
   if (link.note) notes.push(link.note);
 
@@ -252,7 +260,7 @@ async function loadAndSummarize(
 
   const base: Omit<SummaryScope, "scope" | "runId" | "subject"> = {
     traceId, format: reader.format, file, unparsedLines: unparsed, clock: state.clock,
-    epochOffset: offset, clockEstimated: estimated, notes,
+    epochOffset: offset, clockEstimated: estimated, tracer: tracerOf(reader.format, options.recordedWith), notes,
   };
   const subject = await subjectOf(conn, traceId, reader.format, link.pid);
   const summary = await computeSummary(conn, { ...base, scope: "trace", runId: link.runId, subject }, memory);
@@ -267,8 +275,20 @@ async function loadAndSummarize(
   }
   return {
     traceId, file, format: reader.format, events, unparsedLines: unparsed, unparsedSample: sample,
-    runId: link.runId, linkMethod: link.method, linkNote: link.note, summary, runSummary,
+    skippedLines: { ...state.skipped }, runId: link.runId, linkMethod: link.method, linkNote: link.note, summary, runSummary,
   };
+}
+
+/**
+ * The tracer that followed the traced command: the one `blit trace record` ran, else the one a
+ * strace or perf trace file shows (those tools trace one command, which paid their cost); null for
+ * traces taken from outside the command (perf script samples, ETW exports).
+ */
+function tracerOf(format: TraceFormat, recorded: IngestOptions["recordedWith"]): TraceTracer | null {
+  if (recorded) return { tool: recorded.tool, recorded: true, command: recorded.command };
+  if (format === "strace") return { tool: "strace", recorded: false, command: null };
+  if (format === "perf-trace") return { tool: "perf", recorded: false, command: null };
+  return null;
 }
 
 /**

@@ -16,10 +16,21 @@ export interface ParseState {
   rescale: number;
   /** Facts about the trace for the reader: its header lines, units chosen, and so on. */
   notes: string[];
+  /**
+   * Lines passed over on purpose, by why: lines that are not the tool's (the traced program's own
+   * output between strace's lines) and lines the reader does not keep (strace -k stack frames).
+   * They are no parse errors: counted here, never reported as unparsed.
+   */
+  skipped: Record<string, number>;
 }
 
 export function newParseState(): ParseState {
-  return { clock: "unknown", epochOffset: null, rescale: 1, notes: [] };
+  return { clock: "unknown", epochOffset: null, rescale: 1, notes: [], skipped: {} };
+}
+
+/** Counts one line skipped for `reason` (see ParseState.skipped). */
+export function skip(state: ParseState, reason: string): void {
+  state.skipped[reason] = (state.skipped[reason] ?? 0) + 1;
 }
 
 /** A streaming parser: a generator over the file's lines that yields events and bad lines. */

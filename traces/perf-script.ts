@@ -1,19 +1,35 @@
-// `perf script` text: one header line per sample or tracepoint
-// (`COMM PID[/TID] [CPU] TIME: [PERIOD] EVENT: PAYLOAD`), optional stack lines after it
-// (indented `ADDR SYMBOL (MODULE)`), a blank line between records, and `#` header lines
+// `perf script` text, as every perf since 3.x prints it: one header line per sample or tracepoint
+// (`COMM PID[/TID] [CPU] TIME: [PERIOD] EVENT[:] PAYLOAD`, where the time, CPU and period fields
+// are each optional, `-F` picks them), optional stack lines after it (indented
+// `ADDR SYMBOL+OFF (MODULE)`), a blank line between records, and `#` header lines
 // (`perf script --header`). Commands may contain spaces, slashes and digits; the pid is found from
-// the timestamp backwards. Tracepoints are normalized: block_rq_issue joined to its
-// block_rq_complete (disk reads and writes with their service time), sys_enter_X joined to
-// sys_exit_X (the call with its duration and result), sched_process_exec, sched_switch.
+// the timestamp backwards (or, without a time field, from the event name ending in ':').
+// Tracepoints are normalized: block_rq_issue joined to its block_rq_complete (disk reads and
+// writes with their service time), sys_enter_X joined to sys_exit_X (the call with its duration
+// and result), sched_process_exec, sched_switch. CPU samples (cpu-clock, task-clock, cycles, ...)
+// are named by their event alone (`cycles` for `cycles:u`, the printed name in fields.event); the
+// summary reads the function each caught running from its leaf frame (the first of fields.stack)
+// or, with no chain, from the symbol on the sample line (fields.payload): in DuckDB, once, rather
+// than per line here.
 import { categoryOf, syscallKind, type OpKind, type ParseItem, type TraceEvent } from "./trace-event.ts";
 import { excerpt, type ParseState } from "./parse-state.ts";
 
 const HEADER = /^(.*?)\s+(\d+)(?:\/(\d+))?\s+(?:\[(\d+)\]\s+)?(\d+\.\d+):\s*(.*)$/;
+/**
+ * A header printed without the time field (`perf script -F comm,pid,event,...`): tried only on
+ * lines HEADER refused, so traces with times pay nothing for it. What tells it from a stack line
+ * is the CPU field (`[001]`) after the pid, or else the ':' after the event name.
+ */
+const HEADER_NO_TIME = /^(.*?)\s+(\d+)(?:\/(\d+))?\s+(?:\[(\d+)\]\s+(?:\d+\s+)?([A-Za-z_]\S*(?:\s.*)?)|(?:\d+\s+)?([A-Za-z_][\w\-.,=/]*(?::[\w\-.,=/]+)*:(?:\s.*)?))$/;
 const STACK = /^\s+\S/;
 const SAMPLE_TIME = /\s\d+\.\d+:(\s|$)/;
 /** In-flight block requests and syscalls kept for joining; beyond this the oldest go out alone. */
 const MAX_IN_FLIGHT = 100_000;
 const MAX_FRAMES = 8;
+/** Sampling events whose samples say where the CPU was (`cycles:u`, `cpu_core/cycles/` read as cycles). */
+export const CPU_SAMPLE_EVENTS: ReadonlySet<string> = new Set([
+  "cpu-clock", "task-clock", "cycles", "cpu-cycles", "ref-cycles", "instructions", "cpu_clock", "cpu_cycles",
+]);
 
 export function* parsePerfScript(lines: Iterable<string>, state: ParseState): Generator<ParseItem> {
   let lineNo = 0;
@@ -22,6 +38,7 @@ export function* parsePerfScript(lines: Iterable<string>, state: ParseState): Ge
   let frames: string[] = [];
   const disk = new Map<string, TraceEvent>();
   const calls = new Map<number, TraceEvent>();
+  let timeless = false;
   const flush = (): TraceEvent | undefined => {
     const e = current;
     if (e && frames.length > 0) e.fields.stack = frames.join(" <- ");
@@ -42,11 +59,22 @@ export function* parsePerfScript(lines: Iterable<string>, state: ParseState): Ge
       if (captured) state.notes.push(`captured on ${captured[1]!.trim()}`);
       continue;
     }
-    if (inRecord && STACK.test(line) && !SAMPLE_TIME.test(line)) {
+    if (inRecord && STACK.test(line) && !SAMPLE_TIME.test(line) && !(timeless && HEADER_NO_TIME.test(line))) {
       if (current && frames.length < MAX_FRAMES) frames.push(stackSymbol(line));
       continue;
     }
-    const m = HEADER.exec(line);
+    let m = HEADER.exec(line);
+    if (!m) {
+      const t = HEADER_NO_TIME.exec(line);
+      if (t) {
+        // the same groups as HEADER, with no time: ts 0, in file order
+        m = t;
+        m[6] = t[5] ?? t[6]!;
+        m[5] = "0";
+        if (!timeless) state.notes.push("perf script without the time field: every event is at ts 0, in file order");
+        timeless = true;
+      }
+    }
     if (!m) {
       if (inRecord && /^\s/.test(line)) continue; // a stack line of another shape
       const e = flush();
@@ -58,23 +86,28 @@ export function* parsePerfScript(lines: Iterable<string>, state: ParseState): Ge
     const previous = flush();
     if (previous) yield { event: previous };
     const ts = +m[5]!;
-    if (state.clock === "unknown") state.clock = ts >= 1e8 ? "epoch" : "boot";
+    if (state.clock === "unknown" && !timeless) state.clock = ts >= 1e8 ? "epoch" : "boot";
     const pid = +m[2]!;
     const tid = m[3] !== undefined ? +m[3] : pid;
     let rest = m[6]!;
     let period: string | undefined;
-    const firstSpace = rest.search(/\s/);
-    if (firstSpace > 0 && /^\d+$/.test(rest.slice(0, firstSpace))) {
-      period = rest.slice(0, firstSpace);
-      rest = rest.slice(firstSpace).trimStart();
+    let end = firstSpace(rest);
+    if (end > 0 && allDigits(rest, end)) {
+      period = rest.slice(0, end);
+      rest = rest.slice(end).trimStart();
+      end = firstSpace(rest);
     }
-    const colon = rest.indexOf(": ");
-    const name = colon >= 0 ? rest.slice(0, colon) : rest.replace(/:\s*$/, "");
-    const payload = colon >= 0 ? rest.slice(colon + 2).trim() : "";
+    // the event name is one word, with or without its ':' (perf versions differ)
+    const token = end < 0 ? rest : rest.slice(0, end);
+    const printed = token.charCodeAt(token.length - 1) === 58 /* : */ ? token.slice(0, -1) : token;
+    const payload = end < 0 ? "" : rest.slice(end).trim();
+    const sampled = cpuSampleEvent(printed);
+    const name = sampled ?? printed;
     const fields: Record<string, string> = {};
     if (m[4] !== undefined) fields.cpu = m[4];
     if (period !== undefined) fields.period = period;
     if (payload) fields.payload = payload;
+    if (sampled !== undefined && sampled !== printed) fields.event = printed;
     const event: TraceEvent = {
       ts, process: m[1]!.trim(), pid, tid, kind: "other", category: "other", path: null, bytes: null,
       duration: null, result: null, failed: null, name, fields, line: lineNo,
@@ -198,6 +231,48 @@ function takeOldest<K>(map: Map<K, TraceEvent>): TraceEvent {
   const [key, value] = map.entries().next().value as [K, TraceEvent];
   map.delete(key);
   return value;
+}
+
+/** Index of the first space or tab in `text`, or -1. */
+function firstSpace(text: string): number {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 32 || c === 9) return i;
+  }
+  return -1;
+}
+
+function allDigits(text: string, end: number): boolean {
+  for (let i = 0; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return end > 0;
+}
+
+/**
+ * The CPU sampling event a printed event name stands for ("cycles" for `cycles:ppp`, `cycles:u`,
+ * `cpu_core/cycles/`, `cpu/cycles,period=1000/`), or undefined for any other event.
+ */
+export function cpuSampleEvent(printed: string): string | undefined {
+  // most events in a big trace are tracepoints (`syscalls:...`, `block:...`): no sample event
+  // starts with their letter and they name no PMU, so they go without a lookup
+  const c = printed.charCodeAt(0);
+  if (c !== 99 /* c */ && c !== 116 /* t */ && c !== 114 /* r */ && c !== 105 /* i */ && printed.indexOf("/") < 0) return undefined;
+  if (CPU_SAMPLE_EVENTS.has(printed)) return printed;
+  let base = printed;
+  const slash = base.indexOf("/");
+  if (slash >= 0) {
+    // a PMU event: `pmu/event,term=value/` with optional modifiers after it
+    const close = base.indexOf("/", slash + 1);
+    base = base.slice(slash + 1, close < 0 ? undefined : close);
+    const comma = base.indexOf(",");
+    if (comma >= 0) base = base.slice(0, comma);
+    if (base.startsWith("event=")) return undefined;
+  }
+  const colon = base.indexOf(":");
+  if (colon >= 0) base = base.slice(0, colon);
+  return CPU_SAMPLE_EVENTS.has(base) ? base : undefined;
 }
 
 function stackSymbol(line: string): string {

@@ -1,12 +1,13 @@
 // strace output: `-f` (pid prefix or [pid N]), `-t`/`-tt` (time of day), `-ttt` (epoch seconds),
-// `-r` (seconds since the previous line), `-T` (<seconds> at the end), `-y` (fd paths).
+// `-r` (seconds since the previous line), `-T` (<seconds> at the end), `-y`/`-yy` (fd paths,
+// sockets, devices), `-k` (each call's stack, its first 8 frames kept in fields.stack).
 // A call split into `<unfinished ...>` and `<... NAME resumed>` halves becomes one event at the
 // time of its first half. Signals (`--- SIGCHLD ... ---`) and exits (`+++ exited with 0 +++`) are
 // kept as events of kind "other". File descriptors are followed through open/dup/close so reads
 // and writes carry the path they touched.
 import { basename } from "node:path";
 import { categoryOf, syscallKind, type OpKind, type ParseItem, type TraceEvent } from "./trace-event.ts";
-import { excerpt, type ParseState } from "./parse-state.ts";
+import { excerpt, skip, type ParseState } from "./parse-state.ts";
 
 const PREFIX = /^\s*(?:\[pid\s+(\d+)\]\s*|(\d+)\s+)?(?:(\d\d):(\d\d):(\d\d(?:\.\d+)?)|(\d+\.\d+))?\s*/y;
 const NAME = /^[A-Za-z_][\w]*$/;
@@ -16,6 +17,29 @@ interface Pending {
   args: string;
   ts: number;
   line: number;
+  /** The line as read, for the report when it never gets its result. */
+  text?: string;
+}
+
+const PROGRAM_OUTPUT = "not strace's (the traced program's own output)";
+const STACK_FRAMES = "strace -k stack frames beyond a call's first 8, or under no call (not kept)";
+/** -k frames kept per call, leaf first, in fields.stack (as perf script's). */
+const MAX_FRAMES = 8;
+
+/** A -k frame `/lib/x.so(func+0x1) [0x1f]` as perf prints frames: `func+0x1 (/lib/x.so)`. */
+function frameSymbol(text: string): string {
+  const at = text.lastIndexOf(" [0x");
+  const body = at > 0 ? text.slice(0, at) : text;
+  const open = body.indexOf("(");
+  if (open <= 0 || !body.endsWith(")")) return body;
+  const fn = body.slice(open + 1, -1);
+  return `${fn || (at > 0 ? text.slice(at + 1) : "?")} (${body.slice(0, open)})`;
+}
+
+/** Whether `rest` starts like a call: `name(`. */
+function startsWithCall(rest: string): boolean {
+  const paren = rest.indexOf("(");
+  return paren > 0 && NAME.test(rest.slice(0, paren));
 }
 
 /** File-descriptor tables, per thread group, with a trace-wide fallback for unknown groups. */
@@ -62,26 +86,99 @@ export function* parseStrace(lines: Iterable<string>, state: ParseState): Genera
   let day = 0;
   let lastTod = -1;
   let anyTime = false;
+  // strace's own lines all carry a timestamp (-t, -tt, -ttt, -r) or a pid column (-f -o) once one
+  // does, and none does when the first call had none: a line that differs is the traced program's
+  // output, interleaved when both wrote to one stream
+  let timed = false;
+  let pidColumn = false;
+  let anyCall = false;
+  // a call line the program's output broke in two (`write(1, "hi\n", 3hi` then `) = 3`)
+  let cut: (Pending & { tid: number; text: string }) | undefined;
+  // each event waits for the next line before it goes: -k prints the call's stack after it
+  let held: TraceEvent | undefined;
+  let heldFrames = 0;
+  const hold = (e: TraceEvent): TraceEvent | undefined => {
+    const previous = held;
+    held = e;
+    heldFrames = 0;
+    return previous;
+  };
+  /** A -k frame (`/lib/x.so(func+0x1) [0x...]`) onto the held call's stack; false when not kept. */
+  const addFrame = (text: string): boolean => {
+    if (!held || heldFrames >= MAX_FRAMES) return false;
+    const frame = frameSymbol(text);
+    held.fields.stack = heldFrames === 0 ? frame : held.fields.stack + " <- " + frame;
+    heldFrames++;
+    return true;
+  };
+  const notStrace = (hasTime: boolean, hasPidColumn: boolean) =>
+    (timed ? !hasTime : anyCall && hasTime) || (pidColumn ? !hasPidColumn : anyCall && hasPidColumn);
   for (const raw of lines) {
     lineNo++;
     if (raw.length === 0) continue;
+    if (raw.charCodeAt(0) === 32 && raw.charCodeAt(1) === 62 /* > */ && raw.charCodeAt(2) === 32) {
+      if (!addFrame(raw.slice(3))) skip(state, STACK_FRAMES); // -k: a stack frame of the call above
+      continue;
+    }
     let rest: string;
     let tid: number;
     let ts = 0;
     let m: RegExpExecArray | undefined;
+    let hasTime: boolean;
+    let hasPidColumn: boolean;
     const fast = fastPrefix(raw);
     if (fast > 0) {
       rest = raw.slice(fast);
       tid = fastTid;
+      hasTime = hasPidColumn = true;
     } else {
       PREFIX.lastIndex = 0;
       m = PREFIX.exec(raw)!;
       rest = raw.slice(PREFIX.lastIndex);
+      hasTime = m[3] !== undefined || m[6] !== undefined;
+      hasPidColumn = m[2] !== undefined;
       if (rest.length === 0) {
-        if (raw.trim().length > 0) yield bad(lineNo, "a pid or timestamp with no call after it", raw);
+        if (raw.trim().length > 0) {
+          if (notStrace(hasTime, hasPidColumn)) skip(state, PROGRAM_OUTPUT);
+          else yield bad(lineNo, "a pid or timestamp with no call after it", raw);
+        }
         continue;
       }
       tid = m[1] !== undefined ? +m[1] : m[2] !== undefined ? +m[2] : 0;
+    }
+    // (a pid column where the trace has none is judged below, once the line is no call: forms may mix)
+    const foreign = (timed ? !hasTime : anyCall && hasTime) || (pidColumn && !hasPidColumn);
+    if (cut) {
+      // the rest of a broken call line: `) = 3 <0.000010>` after the program's output, or
+      // ` <unfinished ...>` when another process's call came first
+      const close = rest.lastIndexOf(") = ");
+      if (close >= 0 && (foreign || !startsWithCall(rest))) {
+        // `, child_tidptr=...) = 77` after strace's own note is strace's whole; `hi) = 3` is the program's up to ") = "
+        const tail = rest.charCodeAt(0) === 44 /* , */ || rest.charCodeAt(0) === 41 /* ) */ ? rest : rest.slice(close);
+        const event = callEvent(cut.ts, cut.tid, cut.name, cut.args + tail, cut.line, names, fds);
+        cut = undefined;
+        const previous = event ? hold(event) : undefined;
+        if (previous) yield { event: previous };
+        continue;
+      }
+      if (rest.startsWith("<unfinished ...>")) {
+        pending.set(cut.tid, cut);
+        cut = undefined;
+        continue;
+      }
+      if (foreign) {
+        skip(state, PROGRAM_OUTPUT);
+        continue;
+      }
+      yield bad(cut.line, `'${cut.name}' has no ' = result'`, cut.text);
+      cut = undefined;
+    }
+    const c0 = rest.charCodeAt(0);
+    // strace's own notes; a lone ` <unfinished ...>` ends a call line the program's output broke
+    if (rest.startsWith("strace: ") || (c0 === 60 /* < */ && (rest.startsWith("<detached") || rest.startsWith("<unfinished ...>")))) continue;
+    if (foreign) {
+      skip(state, PROGRAM_OUTPUT);
+      continue;
     }
     if (fast > 0 || m![3] !== undefined) {
       if (state.clock === "unknown") state.clock = "time-of-day";
@@ -100,27 +197,29 @@ export function* parseStrace(lines: Iterable<string>, state: ParseState): Genera
     } else if (anyTime) {
       ts = state.clock === "relative" ? relative : lastTod >= 0 ? day * 86400 + lastTod : 0;
     }
-    const c0 = rest.charCodeAt(0);
     if (c0 === 43 /* + */ && rest.startsWith("+++ ")) {
       const body = rest.slice(4, rest.lastIndexOf(" +++") > 0 ? rest.lastIndexOf(" +++") : undefined);
       const exited = /^exited with (-?\d+)/.exec(body);
       const killed = /^killed by (SIG\w+)/.exec(body);
-      yield {
-        event: makeEvent(ts, tid, names, fds, "exit", "other", null,
-          exited ? exited[1]! : killed ? killed[1]! : body,
-          exited ? exited[1] !== "0" : killed ? true : null,
-          { status: body }, lineNo),
-      };
+      const previous = hold(makeEvent(ts, tid, names, fds, "exit", "other", null,
+        exited ? exited[1]! : killed ? killed[1]! : body,
+        exited ? exited[1] !== "0" : killed ? true : null,
+        { status: body }, lineNo));
+      if (previous) yield { event: previous };
       continue;
     }
     if (c0 === 45 /* - */ && rest.startsWith("--- ")) {
       const sp = rest.indexOf(" ", 4);
       const signal = rest.slice(4, sp > 0 ? sp : undefined);
       const info = sp > 0 ? rest.slice(sp + 1).replace(/ ---$/, "") : "";
-      yield { event: makeEvent(ts, tid, names, fds, signal, "other", null, null, null, { signal, info }, lineNo) };
+      const previous = hold(makeEvent(ts, tid, names, fds, signal, "other", null, null, null, { signal, info }, lineNo));
+      if (previous) yield { event: previous };
       continue;
     }
-    if (rest.startsWith("strace: ") || rest.startsWith("<detached")) continue; // strace's own notes
+    if (c0 === 62 /* > */ && rest.startsWith("> ")) {
+      if (!addFrame(rest.slice(2))) skip(state, STACK_FRAMES);
+      continue;
+    }
     let startLine = lineNo;
     let name: string;
     let body: string; // args, ") = result", " <dur>"
@@ -132,7 +231,17 @@ export function* parseStrace(lines: Iterable<string>, state: ParseState): Genera
       }
       name = rest.slice(5, end);
       body = rest.slice(end + 9);
-      const first = pending.get(tid);
+      let first = pending.get(tid);
+      if (!first && tid === 0) {
+        // strace -f on a terminal drops the [pid N] prefix once one process is left: that one's call
+        for (const [other, p] of pending) {
+          if (p.name === name) {
+            first = p;
+            tid = other;
+            break;
+          }
+        }
+      }
       if (first && first.name === name) {
         pending.delete(tid);
         body = first.args + (first.args && body && !body.startsWith(")") && !body.startsWith(",") ? ", " : "") + body;
@@ -143,7 +252,10 @@ export function* parseStrace(lines: Iterable<string>, state: ParseState): Genera
       const paren = rest.indexOf("(");
       name = paren > 0 ? rest.slice(0, paren) : "";
       if (!NAME.test(name)) {
-        yield bad(lineNo, "not a system call, signal or exit line", raw);
+        // with no pid or time to tell, a line that is no call is taken for the program's output
+        const strangePid = hasPidColumn && !pidColumn && anyCall;
+        if (!strangePid && (hasTime || m?.[1] !== undefined || hasPidColumn)) yield bad(lineNo, "not a system call, signal or exit line", raw);
+        else skip(state, PROGRAM_OUTPUT);
         continue;
       }
       body = rest.slice(paren + 1);
@@ -152,17 +264,33 @@ export function* parseStrace(lines: Iterable<string>, state: ParseState): Genera
         pending.set(tid, { name, args: body.slice(0, -16).trimEnd(), ts, line: lineNo });
         continue;
       }
+      if (detach >= 0 && body.endsWith(" attached")) {
+        // strace's note on a child it now follows broke the call line (clone, fork): the rest follows
+        cut = { name, args: body.slice(0, detach), ts, line: lineNo, tid, text: raw };
+        continue;
+      }
       if (detach >= 0) {
         // strace let go of the process while this call was running: the call has no result
         const cut = callEvent(ts, tid, name, body.slice(0, detach) + ") = ?", lineNo, names, fds);
-        if (cut) yield { event: cut };
+        const previous = cut ? hold(cut) : undefined;
+        if (previous) yield { event: previous };
         continue;
       }
     }
+    if (hasTime) timed = true;
+    if (hasPidColumn) pidColumn = true;
+    anyCall = true;
     const event = callEvent(ts, tid, name, body, startLine, names, fds);
-    if (event) yield { event };
+    if (event) {
+      const previous = hold(event);
+      if (previous) yield { event: previous };
+    }
+    // a call with no result yet: the program's output may have broken the line; the next lines tell
+    else if (c0 !== 60) cut = { name, args: body, ts, line: lineNo, tid, text: raw };
     else yield bad(lineNo, `'${name}' has no ' = result'`, raw);
   }
+  if (held) yield { event: held };
+  if (cut) yield bad(cut.line, `'${cut.name}' has no ' = result'`, cut.text);
   for (const [tid, p] of pending) {
     // never resumed: the process ended or strace detached inside the call
     const event = callEvent(p.ts, tid, p.name, p.args + ") = ?", p.line, names, fds);
@@ -271,7 +399,7 @@ function callEvent(
   let resultPath: string | null = null;
   const lt = result.indexOf("<");
   if (lt > 0 && result.endsWith(">") && /^\d+$/.test(result.slice(0, lt))) {
-    resultPath = result.slice(lt + 1, -1);
+    resultPath = decoratedPath(result.slice(lt + 1, -1));
     result = result.slice(0, lt);
   }
   const value = parseInt(result, result.startsWith("0x") ? 16 : 10);
@@ -406,16 +534,43 @@ function leadingInt(text: string): number {
   return i === 0 ? -1 : v;
 }
 
-/** The path behind an fd argument: "3</x/y>" (strace -y) or "3" looked up in the fd tables. */
+/**
+ * The path behind an fd argument: "3</x/y>" (strace -y), "3</dev/pts/0<char 136:0>>" and
+ * "3<TCP:[127.0.0.1:22->127.0.0.1:5000]>" (-yy), or "3" looked up in the fd tables.
+ */
 function fdPath(arg: string, tid: number, fds: FdTables): string | null {
   const fd = leadingInt(arg);
   if (fd < 0) return null;
-  const digits = String(fd).length;
+  let digits = 1;
+  while (digits < arg.length && arg.charCodeAt(digits) >= 48 && arg.charCodeAt(digits) <= 57) digits++;
   if (arg.charCodeAt(digits) === 60 /* < */) {
-    const end = arg.indexOf(">", digits);
-    if (end > 0) return arg.slice(digits + 1, end);
+    const end = decorationEnd(arg, digits);
+    if (end > 0) return decoratedPath(arg.slice(digits + 1, end));
   }
   return fds.get(tid, fd);
+}
+
+/**
+ * The index of the '>' closing the -y/-yy decoration that opens at `open` (a '<'): decorations nest
+ * (`<char 136:0>` after a device's path) and a socket's `->` is no close; -1 when unclosed.
+ */
+function decorationEnd(text: string, open: number): number {
+  let depth = 0;
+  for (let i = open; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 60) depth++;
+    else if (c === 62 && text.charCodeAt(i - 1) !== 45 /* - */ && --depth === 0) return i;
+  }
+  return -1;
+}
+
+/** A -y/-yy decoration's path: a device's `<char M:m>` / `<block M:m>` suffix dropped. */
+function decoratedPath(inner: string): string {
+  if (inner.endsWith(">")) {
+    const lt = inner.lastIndexOf("<");
+    if (lt > 0 && (inner.startsWith("char ", lt + 1) || inner.startsWith("block ", lt + 1))) return inner.slice(0, lt);
+  }
+  return inner;
 }
 
 /** A path argument relative to a dirfd argument (AT_FDCWD, "5", "5</dir>"). */
@@ -423,11 +578,18 @@ function resolveAt(dirArg: string | undefined, pathArg: string | undefined, tid:
   if (pathArg === undefined || !pathArg.startsWith('"')) return null;
   const rel = unquote(pathArg, 0);
   if (rel === null) return null;
-  if (dirArg === undefined || rel.startsWith("/") || dirArg.startsWith("AT_FDCWD")) return rel;
-  const dir = fdPath(dirArg, tid, fds);
+  if (dirArg === undefined || rel.startsWith("/")) return rel;
+  const dir = dirArg.startsWith("AT_FDCWD") ? cwdOf(dirArg) : fdPath(dirArg, tid, fds);
   if (!dir) return rel;
   if (rel === "") return dir; // AT_EMPTY_PATH
   return dir.endsWith("/") ? dir + rel : dir + "/" + rel;
+}
+
+/** The working directory newer strace -y prints after AT_FDCWD (`AT_FDCWD</home/u>`), or null. */
+function cwdOf(dirArg: string): string | null {
+  if (dirArg.charCodeAt(8) !== 60 /* < */) return null;
+  const end = decorationEnd(dirArg, 8);
+  return end > 0 ? decoratedPath(dirArg.slice(9, end)) : null;
 }
 
 /** Top-level comma-separated arguments; quotes, brackets, braces and -y decorations kept whole. */
@@ -446,8 +608,8 @@ export function splitArgs(args: string): string[] {
     if (c === 34) inString = true;
     else if (c === 40 || c === 91 || c === 123) depth++; // ( [ {
     else if (c === 41 || c === 93 || c === 125) depth--;
-    else if (c === 60 /* < */ && i > 0 && args.charCodeAt(i - 1) >= 48 && args.charCodeAt(i - 1) <= 57) {
-      const end = args.indexOf(">", i);
+    else if (c === 60 /* < */ && i > 0 && ((args.charCodeAt(i - 1) >= 48 && args.charCodeAt(i - 1) <= 57) || args.charCodeAt(i - 1) === 68 /* AT_FDCWD<cwd> */)) {
+      const end = decorationEnd(args, i);
       if (end > 0) i = end;
     } else if (c === 44 /* , */ && depth === 0) {
       out.push(args.slice(start, i).trim());

@@ -3,6 +3,7 @@
 // whole trace and again for the window of the run it is linked to.
 import type { DuckDBConnection } from "@duckdb/node-api";
 import type { OpKind } from "./trace-event.ts";
+import { CPU_SAMPLE_EVENTS } from "./perf-script.ts";
 
 export interface KindTotal {
   kind: OpKind;
@@ -61,6 +62,28 @@ export interface ProgressGap {
   line: number | null;
 }
 
+/** Where CPU samples (perf script cpu-clock, cycles, ...) caught a process running. */
+export interface BusyFunction {
+  process: string;
+  /** The sampled function (the leaf frame), "[unknown]" when perf could not name it. */
+  function: string;
+  /** Its binary or library ("[kernel.kallsyms]", "/usr/lib/libc.so.6"); "" when not printed. */
+  module: string;
+  samples: number;
+  /** Of all CPU samples in the scope, 0..1. */
+  share: number;
+}
+
+/** The tool that traced the run, when the trace itself shows one followed it (strace, perf trace). */
+export interface TraceTracer {
+  /** "strace" or "perf" (perf trace). */
+  tool: "strace" | "perf";
+  /** True when `blit trace record` ran the command under it; false for a trace ingested afterwards. */
+  recorded: boolean;
+  /** The tracer's command line, when blit ran it. */
+  command: string | null;
+}
+
 export interface TraceSummary {
   traceId: string;
   scope: "trace" | "run";
@@ -88,6 +111,16 @@ export interface TraceSummary {
   metadataVsData: { metadataCount: number; metadataSeconds: number; dataCount: number; dataSeconds: number };
   failures: { kind: OpKind; result: string; count: number }[];
   longestGaps: ProgressGap[];
+  /** CPU samples in the scope (perf script cpu-clock, task-clock, cycles); 0 for traces without. */
+  cpuSamples?: number;
+  /** The functions most CPU samples caught, busiest first (perf script only). */
+  busiestFunctions?: BusyFunction[];
+  /**
+   * The tracer that followed the traced command, so diagnosis can account for its cost (strace
+   * makes every system call several times slower); null when the trace was taken from outside
+   * (perf script, ETW exports), whose cost is small. Absent in summaries of older versions.
+   */
+  tracer?: TraceTracer | null;
   notes: string[];
 }
 
@@ -105,10 +138,13 @@ export interface SummaryScope {
   fromTs?: number;
   toTs?: number;
   subject: { rule: string; pids: number[]; processes: string[]; all: boolean };
+  tracer: TraceTracer | null;
   notes: string[];
 }
 
 const TOP = 20;
+/** The event names perf-script.ts gives CPU samples, as an SQL list. */
+const CPU_SAMPLE_NAMES = [...CPU_SAMPLE_EVENTS].map((n) => `'${n}'`).join(", ");
 /** The trace's renames: each one's source and destination, and when. */
 const RENAME_EVENTS = `
   SELECT json_extract_string(fields, '$.from') AS src, path AS dst, ts
@@ -251,6 +287,21 @@ export async function computeSummary(conn: DuckDBConnection, s: SummaryScope, me
       SELECT prev_end, ts, ts - prev_end AS gap, line FROM g WHERE prev_end IS NOT NULL AND ts > prev_end
       ORDER BY gap DESC, ts, line LIMIT 5`))
     .map((r) => ({ fromTs: num(r.prev_end), toTs: num(r.ts), seconds: num(r.gap), line: r.line == null ? null : num(r.line) }));
+  // the busiest functions: only perf script has CPU samples, so only its traces pay for the query
+  const busy = s.format !== "perf-script" ? [] : await q(`
+      , s AS (SELECT process, json_extract_string(fields, ['stack', 'payload']) AS f FROM ev WHERE event_name IN (${CPU_SAMPLE_NAMES})),
+      -- the leaf frame ("func+0x1f (module)"), or the sample line's "ADDR func+0x1f (module)" without its address
+      l AS (SELECT process, CASE WHEN f[1] IS NOT NULL THEN split_part(f[1], ' <- ', 1)
+                                 ELSE regexp_replace(trim(coalesce(f[2], '')), '^[0-9a-fA-F]+\\s+([^(\\s])', '\\1') END AS leaf FROM s),
+      c AS (SELECT process, regexp_replace(regexp_replace(leaf, '\\s*\\([^()]*\\)\\s*$', ''), '\\+0x[0-9a-fA-F]+$', '') AS fn,
+                   regexp_extract(leaf, '\\(([^()]*)\\)\\s*$', 1) AS module FROM l)
+      SELECT process, CASE WHEN fn = '' THEN '[unknown]' ELSE fn END AS fn, module, count(*) AS n, sum(count(*)) OVER () AS total
+      FROM c GROUP BY ALL ORDER BY n DESC, fn, module, process LIMIT ${TOP}`);
+  const cpuSamples = busy.length > 0 ? num(busy[0]!.total) : 0;
+  const busiestFunctions = busy.map((r) => ({
+    process: String(r.process ?? ""), function: String(r.fn), module: String(r.module), samples: num(r.n),
+    share: cpuSamples > 0 ? num(r.n) / cpuSamples : 0,
+  }));
   const first = totals.first == null ? null : num(totals.first);
   const last = totals.last == null ? null : num(totals.last);
   const wall = (t: number | null) => (t === null || s.epochOffset === null ? null : new Date((t + s.epochOffset) * 1000).toISOString());
@@ -265,7 +316,7 @@ export async function computeSummary(conn: DuckDBConnection, s: SummaryScope, me
       metadataCount: num(cat("metadata")?.n), metadataSeconds: num(cat("metadata")?.secs),
       dataCount: num(cat("data")?.n), dataSeconds: num(cat("data")?.secs),
     },
-    failures, longestGaps, notes: s.notes,
+    failures, longestGaps, cpuSamples, busiestFunctions, tracer: s.tracer, notes: s.notes,
   };
 }
 

@@ -32,7 +32,7 @@ Usage:
   blit trace ingest FILE... [--format F] [--run RUN_ID] [--json]
   blit trace list [--limit N] [--json]
   blit trace show TRACE_ID [--format text|md|json] [--scope trace|run]
-  blit trace record [--tool strace|perf] [--format text|md|json] -- blit mirror SRC DST
+  blit trace record [--strace|--perf] [--format text|md|json] -- blit mirror SRC DST
 
 Run 'blit trace COMMAND --help' for a command's flags.
 
@@ -51,9 +51,14 @@ Formats (detected from the content, never the file name):
   xperf        'xperf -i t.etl -o t.txt -a dumper' text
   tracerpt     'tracerpt t.etl -of CSV' (UTF-8 or UTF-16)
   wpa-csv      wpaexporter / WPA 'Export to CSV' tables (any locale)
-  perf-script  'perf script' text (with or without --header, stacks, tracepoints)
+  perf-script  'perf script' text of any perf since 3.x: with or without --header, the time,
+               CPU and period fields, ':' after the event, call chains; tracepoints; CPU
+               samples (cpu-clock, task-clock, cycles) give the busiest functions
   perf-trace   'perf trace' text
-  strace       'strace -f' with -tt, -ttt or -r, and -T
+  strace       strace with -f/-ff (pid column or [pid N]), -t, -tt, -ttt or -r, -T, -y/-yy
+               (fds shown as paths or sockets), -k (each call's stack kept), unfinished and
+               resumed halves, signals and exits; the traced program's own output between
+               strace's lines is skipped and counted, never an error
 
 Flags:
       --format F     read every FILE as format F (${FORMATS}; default auto)
@@ -86,7 +91,7 @@ Flags:
       --scope S      trace (the whole file, default) or run (only the linked run's window)
   -h, --help         this help
 `,
-  record: `blit trace record [--tool strace|perf] [--format text|md|json] -- COMMAND...
+  record: `blit trace record [--strace|--perf] [--format text|md|json] -- COMMAND...
 
 Linux: run COMMAND (usually 'blit mirror SRC DST' or 'blit copy SRC DST') under a tracer, ingest
 the trace linked to the run it produced, remove the temporary trace file, and print the trace id
@@ -95,8 +100,14 @@ and its summary. 'blit' as the first word runs this blit.
   strace (default)  strace -f -tt -T -e trace=file,desc,process   (paths, sizes, durations)
   perf              perf trace                                     (lower overhead; needs perf
                                                                     and permission to trace)
+The trace is linked to the run as traced by that tool ('traced by' in 'blit trace show', and the
+summary's "tracer" in JSON): the fact diagnosis needs to tell the tracer's own cost (strace
+slows every system call) from the run's.
+
 Flags:
-      --tool T       strace or perf (default strace)
+      --strace       trace with strace (the default)
+      --perf         trace with perf trace
+      --tool T       the same as --strace or --perf: strace or perf
       --format F     how to print the summary: text (default), md or json
   -h, --help         this help
 
@@ -168,7 +179,10 @@ async function ingest(args: string[], io: TraceIo, say: Say, err: Say): Promise<
 function ingestLine(r: IngestResult): string {
   const link = r.runId ? `linked to run ${r.runId} (${r.linkMethod})` : `not linked to a run${r.linkNote ? `: ${r.linkNote}` : ""}`;
   const what = r.events === 0 ? "no events" : `${r.events} events`;
-  return `trace ${r.traceId}: ${r.file} (${r.format}), ${what}${r.unparsedLines ? `, ${r.unparsedLines} unparsed lines` : ""}; ${link}`;
+  const skipped = Object.values(r.skippedLines).reduce((a, b) => a + b, 0);
+  const passed = skipped ? `, ${skipped} line${skipped === 1 ? "" : "s"} skipped (${Object.keys(r.skippedLines).join("; ")})` : "";
+  const traced = r.runId && r.summary.tracer ? `; the run was traced by ${r.summary.tracer.tool}` : "";
+  return `trace ${r.traceId}: ${r.file} (${r.format}), ${what}${r.unparsedLines ? `, ${r.unparsedLines} unparsed lines` : ""}${passed}; ${link}${traced}`;
 }
 
 /** Names the unparsed lines on stderr; true when there were any. */
@@ -245,10 +259,15 @@ async function record(args: string[], io: TraceIo, say: Say, err: Say): Promise<
   const command = dash >= 0 ? args.slice(dash + 1) : [];
   const { values, positionals } = parseArgs({
     args: own, allowPositionals: true, strict: true,
-    options: { tool: { type: "string" }, format: { type: "string" }, help: { type: "boolean", short: "h" } },
+    options: {
+      tool: { type: "string" }, strace: { type: "boolean" }, perf: { type: "boolean" },
+      format: { type: "string" }, help: { type: "boolean", short: "h" },
+    },
   });
   if (values.help) return help("record", say);
-  const tool = values.tool ?? "strace";
+  const chosen = [values.tool, values.strace ? "strace" : undefined, values.perf ? "perf" : undefined].filter((t) => t !== undefined);
+  if (new Set(chosen).size > 1) throw new RangeError(`choose one tracer: --strace, --perf or --tool T (got ${chosen.join(" and ")})`);
+  const tool = chosen[0] ?? "strace";
   if (tool !== "strace" && tool !== "perf") throw new RangeError(`--tool is strace or perf, got '${tool}'`);
   const format = summaryFormat(values.format);
   if (positionals.length > 0 || command.length === 0) {
@@ -291,6 +310,8 @@ async function record(args: string[], io: TraceIo, say: Say, err: Say): Promise<
       format: tool === "strace" ? "strace" : "perf-trace",
       // perf trace counts milliseconds from its start, which is (within a few ms) when we spawned it
       epochOffset: tool === "perf" ? started : undefined,
+      // the link says which tool traced the run, so diagnosis can account for the tracer's cost
+      recordedWith: { tool, command: tracer.slice(0, tracer.indexOf("--")).filter((a) => a !== "-o" && a !== out).join(" ") },
     });
     say(ingestLine(result).replace(out, `${tool} of '${command.join(" ")}'`));
     const unparsed = reportUnparsed(result, err);

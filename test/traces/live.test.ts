@@ -5,10 +5,11 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
-import { listRuns } from "../../analytics/index.ts";
+import { listRuns, withStore } from "../../analytics/index.ts";
+import { traceSummariesFor } from "../../analytics/trace-summaries.ts";
 import { ingestTrace, listTraces, summariesForRun, traceSummary } from "../../traces/index.ts";
 import { traceCommand } from "../../tui/trace-command.ts";
-import { BUN, fakeStream, fixture, PROJECT_ROOT } from "./helpers.ts";
+import { BUN, collect, fakeStream, fixture, PROJECT_ROOT } from "./helpers.ts";
 
 let root: string;
 const live = new Set<Subprocess>();
@@ -83,6 +84,49 @@ describe("strace of a real blit mirror", () => {
   }
 });
 
+describe("strace layouts of a real blit mirror", () => {
+  test("-f -r -yy -k -T -o: fds read as paths, each call with its stack, nothing unparsed", async () => {
+    const t = makeTree("strace-yyk");
+    const out = join(root, "strace-yyk.txt");
+    const probe = await run(["strace", "-k", "-o", join(root, "probe-k.txt"), "true"], {});
+    if (probe.code !== 0) {
+      console.warn(`SKIP strace -k: this strace has no stack tracing (${probe.stderr.trim().split("\n")[0]})`);
+      return;
+    }
+    const r = await run(["strace", "-f", "-r", "-yy", "-k", "-T", "-e", "trace=file,desc", "-o", out, ...BLIT(t.src, t.dst)], { BLIT_HOME: t.home });
+    expect(r.code).toBe(0);
+    const store = join(t.home, "telemetry.duckdb");
+    const result = await ingestTrace(out, { storePath: store });
+    expect(result.format).toBe("strace");
+    expect(result.unparsedSample).toEqual([]);
+    // frames beyond a call's first 8 are dropped and counted; nothing else is passed over
+    expect(Object.keys(result.skippedLines)).toEqual(["strace -k stack frames beyond a call's first 8, or under no call (not kept)"]);
+    const parsed = collect(out);
+    expect(parsed.events.filter((e) => e.name !== "exit" && !e.fields.signal).every((e) => e.fields.stack)).toBe(true);
+    expect(result.runId).toBe((await listRuns({ path: store }))[0]!.id);
+    for (const [rel, size] of Object.entries(t.sizes)) {
+      expect(result.runSummary!.bytesByFile.find((f) => f.path === join(t.dst, rel))?.writeBytes).toBe(size);
+    }
+    expect(result.summary.tracer).toEqual({ tool: "strace", recorded: false, command: null });
+  });
+
+  test("strace and blit's own output on one stream (2>&1): the program's lines skipped, nothing unparsed", async () => {
+    const t = makeTree("strace-interleaved");
+    const out = join(root, "strace-interleaved.txt");
+    const cmd = ["strace", "-f", "-tt", "-T", "-y", ...BLIT(t.src, t.dst).filter((a) => a !== "--no-progress")].map((a) => `'${a}'`).join(" ");
+    const r = await run(["sh", "-c", `exec ${cmd} > '${out}' 2>&1`], { BLIT_HOME: t.home });
+    expect(r.code).toBe(0);
+    const store = join(t.home, "telemetry.duckdb");
+    const result = await ingestTrace(out, { storePath: store });
+    expect(result.format).toBe("strace");
+    expect(result.unparsedSample).toEqual([]);
+    expect(result.runId).toBe((await listRuns({ path: store }))[0]!.id);
+    for (const [rel, size] of Object.entries(t.sizes)) {
+      expect(result.runSummary!.bytesByFile.find((f) => f.path === join(t.dst, rel))?.writeBytes).toBe(size);
+    }
+  });
+});
+
 describe("perf record + perf script of a real blit mirror", () => {
   test("syscalls and exec tracepoints are ingested and linked to the run", async () => {
     const t = makeTree("perf");
@@ -142,12 +186,19 @@ describe("blit trace record", () => {
     const t = makeTree("record");
     const [stdout, stderr] = [fakeStream(), fakeStream()];
     const env = { ...process.env, BLIT_HOME: t.home };
-    const code = await traceCommand(["record", "--", "blit", "mirror", t.src, t.dst, "--no-progress"], { stdout, stderr, env });
+    const code = await traceCommand(["record", "--strace", "--", "blit", "mirror", t.src, t.dst, "--no-progress"], { stdout, stderr, env });
     expect(stderr.text()).toContain("mirror");
     expect(code).toBe(0);
     const store = join(t.home, "telemetry.duckdb");
     const [runRecord] = await listRuns({ path: store });
-    expect(stdout.text()).toContain(`linked to run ${runRecord!.id} (pid-time)`);
+    expect(stdout.text()).toContain(`linked to run ${runRecord!.id} (pid-time); the run was traced by strace`);
+    expect(stdout.text()).toContain("traced by: strace (blit trace record: strace -f -tt -T -e trace=file,desc,process)");
+    // the link says which tool traced the run, in the summaries diagnosis reads for it
+    const [linked] = await summariesForRun(runRecord!.id, { path: store });
+    expect(linked!.summary.tracer).toEqual({ tool: "strace", recorded: true, command: "strace -f -tt -T -e trace=file,desc,process" });
+    // and diagnosis reads it with the run's other trace facts
+    const facts = await withStore(store, ({ conn }) => traceSummariesFor(conn, runRecord!.id));
+    expect(facts.map((f) => f.tracer)).toEqual([{ tool: "strace", recorded: true }]);
     expect(stdout.text()).toContain(join(t.dst, "two.bin"));
     const [trace] = await listTraces({ path: store });
     expect(await Bun.file(trace!.file).exists()).toBe(false);
@@ -157,6 +208,26 @@ describe("blit trace record", () => {
       if (format === "json") expect(JSON.parse(shown.text()).runId).toBe(runRecord!.id);
       else expect(shown.text()).toContain("### Bytes by file");
     }
+  });
+
+  test("--perf: perf trace around the run, linked to it as traced by perf", async () => {
+    const probeOut = join(root, "probe-perf-trace.txt");
+    const probe = await run(["perf", "trace", "-o", probeOut, "--", "true"], {});
+    if (probe.code !== 0) {
+      console.warn(`SKIP perf trace: not allowed here (${probe.stderr.trim().split("\n")[0]})`);
+      return;
+    }
+    const t = makeTree("record-perf");
+    const [stdout, stderr] = [fakeStream(), fakeStream()];
+    const env = { ...process.env, BLIT_HOME: t.home };
+    const code = await traceCommand(["record", "--perf", "--format", "json", "--", "blit", "mirror", t.src, t.dst, "--no-progress"], { stdout, stderr, env });
+    expect(code, stderr.text()).toBeLessThanOrEqual(1);
+    const store = join(t.home, "telemetry.duckdb");
+    const [runRecord] = await listRuns({ path: store });
+    expect(stdout.text()).toContain(`linked to run ${runRecord!.id}`);
+    const [linked] = await summariesForRun(runRecord!.id, { path: store });
+    expect(linked!.summary.format).toBe("perf-trace");
+    expect(linked!.summary.tracer).toEqual({ tool: "perf", recorded: true, command: "perf trace" });
   });
 
   test("every subcommand has --help, and bad usage exits 2", async () => {
@@ -169,6 +240,9 @@ describe("blit trace record", () => {
     expect(await traceCommand(["ingest", "--format", "nope", "x"], { stdout: fakeStream(), stderr: err, env: {} })).toBe(2);
     expect(err.text()).toContain("--format is one of");
     expect(await traceCommand(["record"], { stdout: fakeStream(), stderr: fakeStream(), env: {} })).toBe(2);
+    const both = fakeStream();
+    expect(await traceCommand(["record", "--strace", "--perf", "--", "true"], { stdout: fakeStream(), stderr: both, env: {} })).toBe(2);
+    expect(both.text()).toContain("choose one tracer: --strace, --perf or --tool T (got strace and perf)");
     expect(await traceCommand([], { stdout: fakeStream(), stderr: fakeStream(), env: {} })).toBe(2);
   });
 });

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { listRuns, withStore } from "../../analytics/index.ts";
-import { traceSummariesFor } from "../../analytics/trace-summaries.ts";
+import { traceSummariesFor } from "../../analytics/store/trace-summaries.ts";
 import { ingestTrace, listTraces, summariesForRun, traceSummary } from "../../traces/index.ts";
 import { traceCommand } from "../../tui/trace-command.ts";
 import { BUN, collect, fakeStream, fixture, PROJECT_ROOT } from "./helpers.ts";

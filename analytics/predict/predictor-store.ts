@@ -2,16 +2,16 @@
 // whenever the history has changed since the stored fit, and `predictFor`, the estimate the CLI
 // shows before a run.
 import type { DuckDBConnection } from "@duckdb/node-api";
-import type { Counts, Route, RunOptions, Workload } from "../engine/index.ts";
-import { duckdb } from "./duckdb-module.ts";
-import { loadHistory, type HistoryRun } from "./run-history.ts";
+import type { Counts, Route, RunOptions, Workload } from "../../engine/index.ts";
+import { duckdb } from "../store/duckdb-module.ts";
+import { loadHistory, type HistoryRun } from "../store/run-history.ts";
 import {
   defaultModel, fitPredictor, modelFor, predictShape,
   type Model, type Prediction, type Predictor, type TermName, type WorkShape,
 } from "./predictor.ts";
-import { withStore } from "./store.ts";
-import { causeText } from "./telemetry-error.ts";
-import { telemetryPath } from "./telemetry-path.ts";
+import { withStore } from "../store/store.ts";
+import { causeText } from "../store/telemetry-error.ts";
+import { telemetryPath } from "../store/telemetry-path.ts";
 
 /** "<runs>:<latest start in ms>": changes whenever a run is added. */
 export function historyStamp(history: readonly Pick<HistoryRun, "startedMs">[]): string {

@@ -3,10 +3,10 @@
 // when they earn their place), fitted by least squares on past runs. Its error is measured on
 // runs the fit did not see, and with too little history it falls back to documented defaults.
 import { median, medianAbsoluteDeviation, quantileSorted } from "simple-statistics";
-import type { Route } from "../engine/index.ts";
+import type { Route } from "../../engine/index.ts";
 import { nonNegativeLeastSquares } from "./least-squares.ts";
 import { unhealthyReason } from "./healthy-runs.ts";
-import type { HistoryRun } from "./run-history.ts";
+import type { HistoryRun } from "../store/run-history.ts";
 
 export type TermName = "fixed" | "perFile" | "perByte" | "perEntry" | "perDir";
 

@@ -2,9 +2,9 @@
 // explanation (else the whole answer is rejected and the rules answer); each claim in it must
 // cite facts that exist, and each suggested flag must be one blit has (else that claim is
 // dropped, and the drop is reported so the UI can show it).
-import { CAUSE_KINDS, type CauseKind } from "./causes.ts";
-import type { Evidence } from "./evidence.ts";
-import type { Cause, Confidence, Explanation, Suggestion } from "./explanation.ts";
+import { CAUSE_KINDS, type CauseKind } from "../diagnose/causes.ts";
+import type { Evidence } from "../diagnose/evidence.ts";
+import type { Cause, Confidence, Explanation, Suggestion } from "../diagnose/explanation.ts";
 
 export interface DroppedClaim {
   /** "cause 2", "suggestion 1". */

@@ -1,14 +1,14 @@
 // The evidence bundle of one run: numbered facts (E1, E2, ...) with values and units. Explainers
 // (rules here, an LLM later) may only claim what these facts say, and must cite them by id.
 import { median } from "simple-statistics";
-import type { RunReport } from "../engine/index.ts";
+import type { RunReport } from "../../engine/index.ts";
 import type { RunScore } from "./anomalies.ts";
-import { formatBytes, formatDuration } from "./human-units.ts";
-import type { HistoryRun } from "./run-history.ts";
+import { formatBytes, formatDuration } from "../store/human-units.ts";
+import type { HistoryRun } from "../store/run-history.ts";
 import { addContextEvidence } from "./context-evidence.ts";
 import { addTraceEvidence } from "./trace-evidence.ts";
-import type { TraceFacts } from "./trace-summaries.ts";
-import type { TunedSetting } from "./tuned-settings.ts";
+import type { TraceFacts } from "../store/trace-summaries.ts";
+import type { TunedSetting } from "../predict/tuned-settings.ts";
 
 export interface Evidence {
   /** "E1", "E2", ...: what explanations cite. */

@@ -1,12 +1,12 @@
 // Worker counts found by `blit tune`, per route and filesystem pair (table tuned_settings,
 // migration 3). Only an applied setting (`blit tune --apply`) is offered to later runs.
 import type { DuckDBConnection } from "@duckdb/node-api";
-import type { Route } from "../engine/index.ts";
-import { duckdb } from "./duckdb-module.ts";
+import type { Route } from "../../engine/index.ts";
+import { duckdb } from "../store/duckdb-module.ts";
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { withStore } from "./store.ts";
-import { telemetryPath } from "./telemetry-path.ts";
+import { withStore } from "../store/store.ts";
+import { telemetryPath } from "../store/telemetry-path.ts";
 
 export interface TrialSummary {
   workers: number;

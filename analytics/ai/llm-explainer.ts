@@ -11,11 +11,11 @@ type OpenAI = typeof OpenAIClient;
 import { cacheAnswer, cachedAnswer } from "./answer-cache.ts";
 import { validateAnswer, type DroppedClaim } from "./answer-validation.ts";
 import { missingAiSettings, type AiSettings } from "./ai-settings.ts";
-import type { Evidence } from "./evidence.ts";
-import type { Explanation } from "./explanation.ts";
+import type { Evidence } from "../diagnose/evidence.ts";
+import type { Explanation } from "../diagnose/explanation.ts";
 import { buildChatRequest, evidenceHash, type ChatRequest } from "./llm-request.ts";
 import { redactEvidence, type Placeholder } from "./redaction.ts";
-import { explainWithRules } from "./rules-explainer.ts";
+import { explainWithRules } from "../diagnose/rules-explainer.ts";
 
 /** Who answered: a model (maybe from the cache), or the offline rules. */
 export type AnsweredBy = { kind: "llm"; model: string; cached: boolean; cachedAt?: string } | { kind: "rules" };

@@ -1,7 +1,7 @@
 // Recording many runs at once (imports, merges from other hosts, benchmarks): one open of the
 // store for all of them instead of one per run.
-import type { RunReport } from "../engine/index.ts";
-import { reportProblem } from "./report-shape.ts";
+import type { RunReport } from "../../engine/index.ts";
+import { reportProblem } from "../diagnose/report-shape.ts";
 import { insertRunRows } from "./run-row.ts";
 import { withStore } from "./store.ts";
 import { telemetryPath } from "./telemetry-path.ts";

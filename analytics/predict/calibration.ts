@@ -5,10 +5,10 @@
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { median } from "simple-statistics";
-import { normalizeOptions, run, T_FILE, walkTree, type RunReport } from "../engine/index.ts";
-import { filesystemType } from "../ffi/index.ts";
-import { record } from "./record.ts";
-import { withStore } from "./store.ts";
+import { normalizeOptions, run, T_FILE, walkTree, type RunReport } from "../../engine/index.ts";
+import { filesystemType } from "../../ffi/index.ts";
+import { record } from "../store/record.ts";
+import { withStore } from "../store/store.ts";
 import { saveTunedSetting, writeTunedFile, type TrialSummary, type TunedSetting } from "./tuned-settings.ts";
 
 export interface TuneOptions {

@@ -1,7 +1,7 @@
 // A diagnosis as text for a terminal, as Markdown, or as JSON: three renderings of one object,
 // so they never disagree. Every rendering states the prediction's error band.
 import type { Diagnosis, HistoryDiagnosis, ModelSummary, RunDiagnosis, RunLine } from "./diagnose.ts";
-import { formatBytes, formatDuration } from "./human-units.ts";
+import { formatBytes, formatDuration } from "../store/human-units.ts";
 import { timelineLines } from "./timeline-chart.ts";
 
 export type DiagnoseFormat = "text" | "md" | "json";

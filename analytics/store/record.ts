@@ -1,6 +1,6 @@
 // Recording a run. This never fails the run it records: every failure becomes either a spooled
 // record (merged by the next open) or one warning line for the CLI to print.
-import type { RunReport } from "../engine/index.ts";
+import type { RunReport } from "../../engine/index.ts";
 import { insertRun } from "./run-row.ts";
 import { spoolReport } from "./spool.ts";
 import { withStore } from "./store.ts";

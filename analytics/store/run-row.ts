@@ -2,7 +2,7 @@
 // Values are always bound as parameters, never spliced into SQL text.
 import type { DuckDBConnection, DuckDBValue } from "@duckdb/node-api";
 import { duckdb } from "./duckdb-module.ts";
-import type { RunContext, RunReport } from "../engine/index.ts";
+import type { RunContext, RunReport } from "../../engine/index.ts";
 
 type Column = readonly [name: string, value: (r: RunReport) => DuckDBValue, json?: "json"];
 

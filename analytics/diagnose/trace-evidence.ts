@@ -4,8 +4,8 @@
 // what an LLM is shown. Paths appear only in the sentences, in double quotes, where --redact finds
 // them whole (spaces included).
 import type { Evidence } from "./evidence.ts";
-import { formatBytes, formatDuration } from "./human-units.ts";
-import type { TraceFacts } from "./trace-summaries.ts";
+import { formatBytes, formatDuration } from "../store/human-units.ts";
+import type { TraceFacts } from "../store/trace-summaries.ts";
 
 export type AddFact = (key: string, label: string, value: Evidence["value"], unit: string, text: string, parts?: Evidence["parts"]) => void;
 

@@ -3,8 +3,8 @@
 // throttle that set the pace, and errors. Thresholds are named constants, documented in
 // docs/analytics.md.
 import { median, medianAbsoluteDeviation } from "simple-statistics";
-import { learnsFrom, modelFor, predictShape, shapeOf, type Model, type Prediction, type Predictor } from "./predictor.ts";
-import type { HistoryRun } from "./run-history.ts";
+import { learnsFrom, modelFor, predictShape, shapeOf, type Model, type Prediction, type Predictor } from "../predict/predictor.ts";
+import type { HistoryRun } from "../store/run-history.ts";
 
 export type FlagKind =
   | "slow-vs-prediction"

@@ -2,7 +2,7 @@
 // from the `runs` columns (never the full report JSON) and its `run_context` row, so that 10,000
 // runs load in milliseconds.
 import type { DuckDBConnection } from "@duckdb/node-api";
-import type { Route, RunContext, RunReport, TimelineSample } from "../engine/index.ts";
+import type { Route, RunContext, RunReport, TimelineSample } from "../../engine/index.ts";
 
 export interface HistoryRun {
   id: string;

@@ -1,7 +1,7 @@
 // JSON Schemas of what `blit diagnose --format json` prints and of an explainer's answer (the
 // rules explainer's, and later an LLM's, which is checked against EXPLANATION_SCHEMA before use).
 import { CAUSE_KINDS } from "./causes.ts";
-import type { JsonSchema } from "./schema-check.ts";
+import type { JsonSchema } from "../store/schema-check.ts";
 
 const str: JsonSchema = { type: "string" };
 const num: JsonSchema = { type: "number" };

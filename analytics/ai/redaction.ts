@@ -3,7 +3,7 @@
 // bundle's fixed order, so the same bundle always gives the same placeholders (and the same
 // answer-cache key), and a placeholder says nothing about what it replaced. The mapping never
 // leaves the machine: `restore` puts the originals back into the model's answer for display.
-import type { Evidence } from "./evidence.ts";
+import type { Evidence } from "../diagnose/evidence.ts";
 
 export interface Placeholder {
   placeholder: string;

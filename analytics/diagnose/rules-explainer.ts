@@ -4,7 +4,7 @@
 import { contextFindings, Facts, rankFindings, rerunCommand, shellWord, slownessOf, toolCommand, whichOnPath, type Finding, type Which } from "./causes.ts";
 import type { Evidence } from "./evidence.ts";
 import type { Explanation } from "./explanation.ts";
-import { formatBytes, formatDuration } from "./human-units.ts";
+import { formatBytes, formatDuration } from "../store/human-units.ts";
 
 /** Small-file rule: share of files under 64 KiB, files transferred, and the transfer phase's weight. */
 const SMALL_SHARE_PCT = 80;

@@ -1,6 +1,6 @@
 // Reading runs back. Reads open the store like any other use (so they merge the spool), and wait
 // a little for a busy store, because a reader usually runs right after a writer finished.
-import type { Command, FastPath, Route, RunReport, RunStatus } from "../engine/index.ts";
+import type { Command, FastPath, Route, RunReport, RunStatus } from "../../engine/index.ts";
 import { withStore } from "./store.ts";
 import { telemetryPath } from "./telemetry-path.ts";
 

@@ -4,8 +4,8 @@
 // utilisation, latency, the others' share of its I/O), a tracer, other processes holding files
 // under the destination, and the source's page-cache state. A field the platform could not give
 // adds no fact (never a zero). Paths appear only in the sentences, where --redact finds them.
-import type { DeviceContext, RunContext } from "../engine/index.ts";
-import { formatDuration } from "./human-units.ts";
+import type { DeviceContext, RunContext } from "../../engine/index.ts";
+import { formatDuration } from "../store/human-units.ts";
 import type { AddFact } from "./trace-evidence.ts";
 
 const pct = (x: number) => `${Math.round(x * 100)}%`;

@@ -1,8 +1,8 @@
 // A run's timeline as text: throughput as a sparkline, and under it CPU and I/O pressure on the
 // same time axis, each labelled with its peak; one shape for the TUI run page and the text and
 // Markdown `blit diagnose RUN` report, so the two draw the same run the same way.
-import type { TimelineSample } from "../engine/index.ts";
-import { formatDuration } from "./human-units.ts";
+import type { TimelineSample } from "../../engine/index.ts";
+import { formatDuration } from "../store/human-units.ts";
 
 const BARS = "▁▂▃▄▅▆▇█";
 /** The label column of a chart line: "throughput  ", "CPU pressure", ... */

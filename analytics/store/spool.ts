@@ -16,8 +16,8 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import type { DuckDBConnection } from "@duckdb/node-api";
-import type { RunReport } from "../engine/index.ts";
-import { reportProblem } from "./report-shape.ts";
+import type { RunReport } from "../../engine/index.ts";
+import { reportProblem } from "../diagnose/report-shape.ts";
 import { insertRun } from "./run-row.ts";
 
 const BAD_DIR = "bad";

@@ -3,9 +3,9 @@
 // Two steps, so the first screen never waits for the predictor: `recentRuns` is one indexed read;
 // `scoreRuns` then adds predictions and flags (fitting the predictor when the history changed).
 import type { DuckDBConnection } from "@duckdb/node-api";
-import type { FlagKind } from "./anomalies.ts";
-import { Scorer } from "./anomalies.ts";
-import { currentPredictor } from "./predictor-store.ts";
+import type { FlagKind } from "../diagnose/anomalies.ts";
+import { Scorer } from "../diagnose/anomalies.ts";
+import { currentPredictor } from "../predict/predictor-store.ts";
 import { loadHistory } from "./run-history.ts";
 import { withStore } from "./store.ts";
 

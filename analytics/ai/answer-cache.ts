@@ -2,9 +2,9 @@
 // evidence hash and model: reopening a run whose evidence has not changed asks the model nothing.
 // Reading and writing never fail the caller: a store that cannot be used means no cache.
 import type { DroppedClaim } from "./answer-validation.ts";
-import { duckdb } from "./duckdb-module.ts";
-import type { Explanation } from "./explanation.ts";
-import { withStore } from "./store.ts";
+import { duckdb } from "../store/duckdb-module.ts";
+import type { Explanation } from "../diagnose/explanation.ts";
+import { withStore } from "../store/store.ts";
 
 export interface CachedAnswer {
   explanation: Explanation;

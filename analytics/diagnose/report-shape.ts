@@ -1,6 +1,6 @@
 // A structural check for RunReports that come back from disk (the spool), where anything may
 // have happened to the file. It checks what the store needs to file a row, not every field.
-import type { RunReport } from "../engine/index.ts";
+import type { RunReport } from "../../engine/index.ts";
 
 /** Returns the reason a value cannot be stored as a run, or undefined when it can. */
 export function reportProblem(value: unknown): string | undefined {

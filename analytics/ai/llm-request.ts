@@ -1,9 +1,9 @@
 // What the LLM explainer sends: one chat-completions request holding the evidence bundle (never
 // file contents), the flags blit has, and the explanation schema as structured output. The same
 // object is what `--ai-preview` prints, so what a person reviews is exactly what would go out.
-import { EXPLANATION_SCHEMA } from "./diagnose-schema.ts";
-import type { Evidence } from "./evidence.ts";
-import type { JsonSchema } from "./schema-check.ts";
+import { EXPLANATION_SCHEMA } from "../diagnose/diagnose-schema.ts";
+import type { Evidence } from "../diagnose/evidence.ts";
+import type { JsonSchema } from "../store/schema-check.ts";
 
 /** Bumped whenever the prompt or payload changes meaning, so cached answers to the old one are not reused. */
 export const PROMPT_VERSION = 2;

@@ -3,8 +3,8 @@
 // complete, real, unthrottled run (predictor.ts eligibleForFit), a healthy run had no contention
 // recorded in its context, was not traced, and was not on a synchronous or loop device unless the
 // run being judged is on the same. Thresholds are documented in docs/analytics.md.
-import type { RunContext } from "../engine/index.ts";
-import type { HistoryRun } from "./run-history.ts";
+import type { RunContext } from "../../engine/index.ts";
+import type { HistoryRun } from "../store/run-history.ts";
 
 /** Contention thresholds: at or above any of these, a run is not healthy (shares are 0..1). */
 export const HEALTHY_LIMITS = {

@@ -4,18 +4,18 @@
 import { availableParallelism, hostname } from "node:os";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { median } from "simple-statistics";
-import type { RunReport, TimelineSample } from "../engine/index.ts";
+import type { RunReport, TimelineSample } from "../../engine/index.ts";
 import { Scorer, type Flag, type Reference, type RunScore } from "./anomalies.ts";
 import { buildEvidence, type Evidence } from "./evidence.ts";
 import type { Explanation } from "./explanation.ts";
-import { currentPredictor } from "./predictor-store.ts";
-import { unhealthyReason } from "./healthy-runs.ts";
-import { defaultModel, eligibleForFit, fitPredictor, learnsFrom, modelNote, type HoldOut, type Model, type Prediction } from "./predictor.ts";
+import { currentPredictor } from "../predict/predictor-store.ts";
+import { unhealthyReason } from "../predict/healthy-runs.ts";
+import { defaultModel, eligibleForFit, fitPredictor, learnsFrom, modelNote, type HoldOut, type Model, type Prediction } from "../predict/predictor.ts";
 import { explainWithRules } from "./rules-explainer.ts";
-import { historyRunFromReport, loadHistory, runTimeline, type HistoryRun } from "./run-history.ts";
-import { withStore } from "./store.ts";
-import { traceSummariesFor } from "./trace-summaries.ts";
-import { latestTunedSetting } from "./tuned-settings.ts";
+import { historyRunFromReport, loadHistory, runTimeline, type HistoryRun } from "../store/run-history.ts";
+import { withStore } from "../store/store.ts";
+import { traceSummariesFor } from "../store/trace-summaries.ts";
+import { latestTunedSetting } from "../predict/tuned-settings.ts";
 
 export type DiagnoseErrorCode = "RUN_NOT_FOUND" | "RUN_AMBIGUOUS" | "NO_RUNS";
 

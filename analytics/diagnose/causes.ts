@@ -5,11 +5,11 @@
 // `kind` of CAUSE_KINDS (the list in the README), so scripts can count causes without reading
 // sentences. Pure functions of the evidence (and of which tools exist here, for suggestions).
 import { CLASS_TEXT } from "./context-evidence.ts";
-import type { DeviceContext } from "../engine/index.ts";
+import type { DeviceContext } from "../../engine/index.ts";
 import type { Evidence } from "./evidence.ts";
 import type { Cause, Suggestion } from "./explanation.ts";
-import { HEALTHY_LIMITS } from "./healthy-runs.ts";
-import { formatDuration } from "./human-units.ts";
+import { HEALTHY_LIMITS } from "../predict/healthy-runs.ts";
+import { formatDuration } from "../store/human-units.ts";
 
 /** The one list of cause kinds (README "blit diagnose": cause kinds; docs/analytics.md). */
 export const CAUSE_KINDS = [

@@ -166,11 +166,15 @@ export function contextFindings(f: Facts, which: Which = whichOnPath): Finding[]
   const rerun = rerunCommand(f);
   const expectedText = `about ${formatDuration(s.expectedMs)}, what runs like it take, instead of ${formatDuration(s.totalMs)}`;
   const slowBy = `the run took ${formatDuration(s.totalMs)}, ${s.peerRatio.toFixed(1)}× what runs like it take (${formatDuration(s.expectedMs)})`;
-  const traced = f.has("context.tracer");
+  // The tracer: TracerPid seen during the run, or a trace `blit trace record` took around it.
+  const tracerKey = f.has("context.tracer") ? "context.tracer" : f.keys("trace.").find((k) => k.endsWith(".tracer"));
+  const traced = tracerKey !== undefined;
 
   // Tracer: shown whenever the run was traced; the whole excess is its cost.
-  if (traced) {
-    const name = f.str("context.tracer")!;
+  if (tracerKey) {
+    const name = f.str(tracerKey)!;
+    const pid = f.part(tracerKey, "pid");
+    const how = name === "strace" || name === "gdb" || tracerKey === "context.tracer" ? "the tracer stops blit at every system call" : "the tracer adds its own work to every event it records";
     weighted.push({
       weight: 1,
       finding: {
@@ -178,14 +182,14 @@ export function contextFindings(f: Facts, which: Which = whichOnPath): Finding[]
         short: `traced by ${name}`,
         cause: {
           kind: "tracer",
-          text: `The run was traced by ${name} (pid ${f.part("context.tracer", "pid") ?? "?"}): the tracer stops blit at every system call, so ${s.excessMs > 0 ? `about ${formatDuration(s.excessMs)} of its ${formatDuration(s.totalMs)} (${s.peerRatio.toFixed(1)}× what runs like it take) is the tracer's own cost` : `its timings include the tracer's cost`}. Its rates and worker counts say little about an untraced run, so no other change is suggested from it.`,
-          evidence: f.ids("context.tracer", "duration.total", "prediction.expected", "context.self-cpu"),
+          text: `The run was traced by ${name}${pid !== undefined ? ` (pid ${pid})` : ""}: ${how}, so ${s.excessMs > 0 ? `about ${formatDuration(s.excessMs)} of its ${formatDuration(s.totalMs)} (${s.peerRatio.toFixed(1)}× what runs like it take) is the tracer's own cost` : `its timings include the tracer's cost`}. Its rates and worker counts say little about an untraced run, so no other change is suggested from it.`,
+          evidence: f.ids(tracerKey, "duration.total", "prediction.expected", "context.self-cpu"),
           confidence: s.slower ? "high" : "medium",
         },
         suggestion: {
           text: `Judge the copy from an untraced run: ${rerun ? `\`${rerun}\`` : "run it again"} without ${name}, then \`blit diagnose --last\`.`,
           expectedEffect: s.excessMs > 0 ? expectedText : "timings without the tracer's cost",
-          evidence: f.ids("context.tracer", "prediction.expected"),
+          evidence: f.ids(tracerKey, "prediction.expected"),
         },
       },
     });

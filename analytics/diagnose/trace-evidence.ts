@@ -52,6 +52,12 @@ export function addTraceEvidence(add: AddFact, prefix: string, t: TraceFacts): v
     },
   );
 
+  // A trace that `blit trace record` took around the run: the run paid the tracer's cost (perf
+  // does not ptrace, so no TracerPid shows it in the run's context; this does).
+  if (t.tracer?.recorded) {
+    add(`${prefix}.tracer`, "tracer", t.tracer.tool, "", `\`blit trace record\` ran ${t.tracer.tool} around the run (trace ${short}): the run's timings include the tracer's cost`, { tool: t.tracer.tool });
+  }
+
   // Other processes on blit's files: a scanner or an indexer reading what blit writes.
   for (const [k, p] of (t.sharedFiles ?? []).slice(0, MAX_SHARED).entries()) {
     const name = p.process || "an unnamed process";

@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
-import { listRuns, withStore } from "../../analytics/index.ts";
+import { diagnoseRun, listRuns, withStore } from "../../analytics/index.ts";
 import { traceSummariesFor } from "../../analytics/store/trace-summaries.ts";
 import { ingestTrace, listTraces, summariesForRun, traceSummary } from "../../traces/index.ts";
 import { traceCommand } from "../../tui/trace-command.ts";
@@ -228,6 +228,12 @@ describe("blit trace record", () => {
     const [linked] = await summariesForRun(runRecord!.id, { path: store });
     expect(linked!.summary.format).toBe("perf-trace");
     expect(linked!.summary.tracer).toEqual({ tool: "perf", recorded: true, command: "perf trace" });
+    // perf does not ptrace (no TracerPid in the run's context): the recorded trace is what tells
+    // the diagnosis that the run paid a tracer's cost.
+    const d = await diagnoseRun({ path: store, id: runRecord!.id });
+    const tracer = d.explanation.causes.find((c) => c.kind === "tracer");
+    expect(tracer?.text).toStartWith("The run was traced by perf:");
+    expect(d.explanation.suggestions.map((x) => x.text).join("\n")).not.toMatch(/--workers|reflink/);
   });
 
   test("every subcommand has --help, and bad usage exits 2", async () => {

@@ -55,6 +55,10 @@ export const COLD_CACHE = 0.5;
 export const OTHERS_CPU_FLOOR = 0.1;
 /** Classes that are slow for many small writes, compared with the local SSDs most history is from. */
 const SLOW_CLASSES = new Set(["rotational", "loop", "network", "fuse"]);
+/** A sync mount's weight: above any contention finding's (at most 1), since the mount decides. */
+const SYNC_WEIGHT = 1.5;
+/** How much others' I/O on another device counts while an end is mounted sync. */
+const SYNC_SHADOW = 0.5;
 /** Classes without block-device counters. */
 const NO_COUNTERS = new Set(["network", "fuse"]);
 /** Busy share of the run above which a slow-class device counts as the limit. */
@@ -230,6 +234,9 @@ export function contextFindings(f: Facts, which: Which = whichOnPath): Finding[]
   // Both ends on one device: one finding for that device (the first end that shows one), naming both ends.
   const shared = deviceName("source") !== undefined && deviceName("source") === deviceName("destination");
   let sharedReported = false;
+  // An end mounted sync: the other end's "others' I/O" may be that end's own writes reaching its
+  // backing disk (a loop device's file), so it weighs less than the sync mount.
+  const syncEnd = f.has("device.destination.sync") || f.has("device.source.sync");
   for (const role of ["destination", "source"] as const) {
     const key = `device.${role}`;
     if (!f.has(key)) continue;
@@ -243,9 +250,11 @@ export function contextFindings(f: Facts, which: Which = whichOnPath): Finding[]
     const cls = f.str(key) ?? "unknown";
     const mount = f.str(`${key}.mount-point`);
 
-    if (others !== undefined && others / 100 >= HEALTHY_LIMITS.othersIoShare && (util >= HEALTHY_LIMITS.othersIoMinUtilisation || ioSome >= HEALTHY_LIMITS.ioSome)) {
+    // A sync mount is decided by the mount itself: every write waits, whoever else is on the
+    // device (a loop device's own writeback to its backing disk shows as "others'" I/O there).
+    if (!sync && others !== undefined && others / 100 >= HEALTHY_LIMITS.othersIoShare && (util >= HEALTHY_LIMITS.othersIoMinUtilisation || ioSome >= HEALTHY_LIMITS.ioSome)) {
       weighted.push({
-        weight: (others / 100) * Math.max(util, ioSome),
+        weight: (others / 100) * Math.max(util, ioSome) * (syncEnd ? SYNC_SHADOW : 1),
         finding: {
           kind: "io-contention",
           short: `other processes' I/O on the ${shared ? "source and destination" : role} device`,
@@ -281,7 +290,7 @@ export function contextFindings(f: Facts, which: Which = whichOnPath): Finding[]
       ].filter(Boolean).join("; ");
       const remount = sync && mount !== undefined;
       weighted.push({
-        weight: sync ? 1 : Math.max(SLOW_CLASSES.has(cls) ? 0.5 : 0, slowAwait ? Math.min(1, 0.5 + awaitMs! / 200) : 0, saturated ? 0.6 : 0),
+        weight: sync ? SYNC_WEIGHT : Math.max(SLOW_CLASSES.has(cls) ? 0.5 : 0, slowAwait ? Math.min(1, 0.5 + awaitMs! / 200) : 0, saturated ? 0.6 : 0),
         finding: {
           kind: "slow-device",
           short: sync ? `${role} mounted sync` : `slow ${role} device`,

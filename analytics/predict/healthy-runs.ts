@@ -14,6 +14,12 @@ export const HEALTHY_LIMITS = {
   cpuSome: 0.15,
   ioSome: 0.15,
   memorySome: 0.1,
+  /**
+   * CPU and I/O pressure count blit's own threads too (its workers wait for the CPUs and the disk
+   * like anyone's): CPU pressure counts only with others' CPU at least this share (or unknown),
+   * and I/O pressure only when no end has device counters to tell whose I/O it was.
+   */
+  pressureOthersCpu: 0.1,
   /** Others' share of an end's device I/O, counted when the device was busy at least this much. */
   othersIoShare: 0.3,
   othersIoMinUtilisation: 0.2,
@@ -26,8 +32,9 @@ export function contentionIn(context: RunContext | undefined): string[] {
   const out: string[] = [];
   if ((context.othersCpuShare ?? 0) >= L.othersCpuShare) out.push("other processes' CPU");
   const p = context.pressure;
-  if (p && p.cpuSome >= L.cpuSome) out.push("CPU pressure");
-  if (p && p.ioSome >= L.ioSome) out.push("I/O pressure");
+  const othersCpuKnownLow = context.othersCpuShare !== undefined && context.othersCpuShare < L.pressureOthersCpu;
+  if (p && p.cpuSome >= L.cpuSome && !othersCpuKnownLow) out.push("CPU pressure");
+  if (p && p.ioSome >= L.ioSome && !context.devices.some((d) => d.disk)) out.push("I/O pressure");
   if (p && p.memorySome >= L.memorySome) out.push("memory pressure");
   for (const d of context.devices) {
     const disk = d.disk;

@@ -40,7 +40,7 @@ const MAX_SAMPLES = 2400;
 /** Files whose page cache state is sampled before a copy. */
 const CACHE_SAMPLE_FILES = 32;
 /** Openers are looked for once the run has lasted this long, then each time its age doubles. */
-const FIRST_OPENERS_SCAN_MS = 1000;
+const FIRST_OPENERS_SCAN_MS = 500;
 
 interface Counters {
   t: number;

@@ -267,8 +267,13 @@ describe("learning from healthy runs only", () => {
     const psi = (over: Partial<NonNullable<RunContext["pressure"]>>) => ({ cpuSome: 0, ioSome: 0, ioFull: 0, memorySome: 0, ...over });
     expect(unhealthyReason(h(quiet({ othersCpuShare: 0.24 })))).toBeUndefined();
     expect(unhealthyReason(h(quiet({ othersCpuShare: 0.25 })))).toBe("other processes' CPU");
-    expect(unhealthyReason(h(quiet({ pressure: psi({ cpuSome: 0.15 }) })))).toBe("CPU pressure");
-    expect(unhealthyReason(h(quiet({ pressure: psi({ ioSome: 0.15 }) })))).toBe("I/O pressure");
+    expect(unhealthyReason(h(quiet({ othersCpuShare: 0.1, pressure: psi({ cpuSome: 0.15 }) })))).toBe("CPU pressure");
+    // blit's own workers wait for the CPUs too: pressure with others' CPU near nil is blit's own.
+    expect(unhealthyReason(h(quiet({ othersCpuShare: 0.04, pressure: psi({ cpuSome: 0.9 }) })))).toBeUndefined();
+    // I/O pressure counts where no device says whose I/O it was (tmpfs to a network filesystem here).
+    const noCounters = [{ ...device("source", { deviceClass: "memory", fsType: "tmpfs" }), disk: undefined }, { ...device("destination", { deviceClass: "network", fsType: "nfs4" }), disk: undefined }];
+    expect(unhealthyReason(h(quiet({ devices: noCounters, pressure: psi({ ioSome: 0.15 }) })))).toBe("I/O pressure");
+    expect(unhealthyReason(h(quiet({ pressure: psi({ ioSome: 0.6 }) })))).toBeUndefined();
     expect(unhealthyReason(h(quiet({ pressure: psi({ memorySome: 0.1 }) })))).toBe("memory pressure");
     expect(unhealthyReason(h(quiet({ devices: [device("source"), device("destination", {}, { othersWriteShare: 0.3, utilisation: 0.2 })] })))).toBe("others' I/O on the destination device");
     // Others' bytes on an idle device are no contention.

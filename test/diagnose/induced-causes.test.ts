@@ -35,6 +35,8 @@ interface Diagnosis {
   causes: { kind?: string; text: string }[];
   flags: { kind?: string; text: string }[];
   summary: string;
+  /** The run's time against what runs like it take (diagnose's own reference). */
+  peerRatio: number;
 }
 
 async function blit(args: string[], home: string, prefix: string[] = []): Promise<string> {
@@ -59,8 +61,9 @@ async function diagnose(id: string, home: string): Promise<Diagnosis> {
   const d = JSON.parse(await blit(["diagnose", id, "--format", "json"], home)) as {
     flags: Diagnosis["flags"];
     explanation: { summary: string; causes: Diagnosis["causes"] };
+    score: { peerRatio: number };
   };
-  return { causes: d.explanation.causes, flags: d.flags, summary: d.explanation.summary };
+  return { causes: d.explanation.causes, flags: d.flags, summary: d.explanation.summary, peerRatio: d.score.peerRatio };
 }
 
 /** This test's own BLIT_HOME, holding the seeded history. */
@@ -91,11 +94,21 @@ async function expectNamed(cause: InducedCause, kind: string, src: string, induc
   const d = await diagnose(slowed.id, home);
   const ratio = slowed.totalMs / control.totalMs;
   const first = d.causes[0]?.kind ?? (d.causes.length ? "(no kind)" : "(no cause)");
-  const seen = `${cause}: ${slowed.totalMs.toFixed(0)} ms vs control ${control.totalMs.toFixed(0)} ms (${ratio.toFixed(2)}x); first cause ${first}: ${d.causes[0]?.text ?? d.summary}`;
+  const seen = `${cause}: ${slowed.totalMs.toFixed(0)} ms vs control ${control.totalMs.toFixed(0)} ms (${ratio.toFixed(2)}x, ${d.peerRatio.toFixed(2)}x its reference); first cause ${first}: ${d.causes[0]?.text ?? d.summary}`;
   console.error(seen);
-  if (ratio >= SLOWED) expect(first, seen).toBe(kind);
-  else expect([kind, "(no cause)"], seen).toContain(first);
+  // Named only when the slow-down is one diagnose can see: 1.5x its control, more than the 200 ms
+  // below which a run is never called slower, and slower than the history it is judged against
+  // (this machine's speed drifts: the seeded history may itself be as slow as the induced run).
+  if (ratio >= SLOWED && slowed.totalMs - control.totalMs >= SIGNIFICANT_MS && d.peerRatio >= PEER_SLOWER) expect(first, seen).toBe(kind);
+  else expect([kind, "(no cause)", ...(ALSO_SEEN[cause] ?? [])], seen).toContain(first);
 }
+
+/** diagnose's own "slower than runs like it" ratio (SLOWER_RATIO in analytics/diagnose/causes.ts). */
+const PEER_SLOWER = 1.2;
+/** An excess diagnose always counts as real (its own floor is 200 ms). */
+const SIGNIFICANT_MS = 300;
+/** What a load shows besides its own cause when it did not slow the run enough to be named: readers use the CPUs and the disk. */
+const ALSO_SEEN: Partial<Record<InducedCause, string[]>> = { scanner: ["cpu-contention", "io-contention"], io: ["cpu-contention"], cpu: ["io-contention"] };
 
 function skipReason(cause: InducedCause): boolean {
   const why = inducerMissing(cause);
@@ -158,8 +171,9 @@ describe("a cause induced for real is named first by blit diagnose --format json
   }, 30_000);
 
   test.skipIf(skipReason("sync-device"))("a destination on a loop device mounted -o sync: slow-device", async () => {
-    // 90 files of 32 KiB (part of the mixed tree): every write waits for the device, so keep it short.
-    const src = join(mixed, "medium");
+    // The whole mixed tree: every write waits for the device, a few seconds in all, so the
+    // slow-down is far above what diagnose needs (90 files alone differed by ~150 ms).
+    const src = mixed;
     const mount = makeSyncMount(join(tmp.dir, "sync-device"), 64 << 20, 4000);
     try {
       await expectNamed("sync-device", "slow-device", src, (home) => mirror(src, home, { dst: join(mount.path, "dst") }));

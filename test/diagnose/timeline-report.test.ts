@@ -31,10 +31,11 @@ describe("a throttled run's report draws its timeline", () => {
     const at = lines.indexOf("Timeline:");
     expect(at).toBeGreaterThan(lines.findIndex((l) => l === "Evidence:"));
     expect(lines[at + 1]).toMatch(new RegExp(`^  throughput\\s+${SPARK.source} peak \\d+\\.\\d MB/s$`));
-    // Throttled to 1 MiB/s: the peak sample cannot be far above it.
+    // Throttled to 1 MiB/s: a 250 ms sample may hold a burst (a file is counted when it is done),
+    // but nothing near the unthrottled rate of hundreds of MB/s.
     const peak = Number(lines[at + 1]!.match(/peak ([\d.]+) MB\/s/)![1]);
     expect(peak).toBeGreaterThan(0.2);
-    expect(peak).toBeLessThan(5);
+    expect(peak).toBeLessThan(20);
     const rest = lines.slice(at + 2).filter((l) => l.startsWith("  ") && SPARK.test(l));
     for (const l of rest) expect(l).toMatch(/^  (CPU pressure|others' CPU|I\/O pressure)\s+[▁▂▃▄▅▆▇█]{60} peak \d+%$/);
     expect(r.stdout).toMatch(new RegExp(`0 to [\\d.]+s, ${run.timeline!.length} samples`));

@@ -8,7 +8,7 @@
 // the workspace, loop devices and background loads removed in `finally` and on SIGINT/SIGTERM.
 //
 //   bun test/bench/diagnosis-bench.ts [--runs-per-cause N] [--ordinary N] [--only causes] [--scale F] [--keep-going]
-import { mkdirSync, mkdtempSync, rmSync, statfsSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -199,6 +199,25 @@ function blitCmd(args: string[]): string[] {
   return [bun, join(repo, "tui/blit.ts"), ...args];
 }
 
+/** Waits (at most 30 s) until the disks did no I/O for a second; returns the milliseconds waited. */
+async function settle(): Promise<number> {
+  const t0 = performance.now();
+  const busy = () => readFileSync("/proc/diskstats", "utf8").split("\n").reduce((a, l) => a + (Number(l.trim().split(/\s+/)[12]) || 0), 0);
+  let before = busy();
+  while (performance.now() - t0 < 30_000) {
+    await Bun.sleep(1000);
+    const now = busy();
+    if (now - before < 20) break; // under 2% of the second busy
+    before = now;
+  }
+  return performance.now() - t0;
+}
+
+/** Reads every file under `root` once (into the page cache). */
+function readAll(root: string): void {
+  Bun.spawnSync(["sh", "-c", 'find "$1" -type f -exec cat {} + > /dev/null', "sh", root]);
+}
+
 /** One `blit mirror SRC DST --json` (optionally under a command prefix such as strace), then sync. */
 async function mirror(src: string, dst: string, extra: string[] = [], prefix: string[] = []): Promise<RunOutcome> {
   const t0 = performance.now();
@@ -384,6 +403,9 @@ try {
   const small = causes.some((c) => c.tree === "small") ? await makeSmallFilesTree(join(ws, "src-small")) : undefined;
   await sync();
   log(`  mixed: ${mixed.files} files, ${(mixed.bytes / 1e6).toFixed(0)} MB${small ? `; small: ${small.files} files, ${(small.bytes / 1e6).toFixed(0)} MB` : ""}`);
+  // The disk may still be busy with what the trees' writing set off (journal, writeback): the
+  // history should start on an idle machine, as an ordinary run would.
+  log(`  disk idle after ${((await settle()) / 1000).toFixed(1)} s`);
   const treeOf = (c: CauseSpec) => (c.tree === "small" ? small! : c.tree === "medium" ? mixed.parts.medium! : mixed);
 
   const ordinary: Ordinary[] = [];
@@ -423,6 +445,9 @@ try {
         else slowed.push({ ...row, right: cause.expect.includes(d.topKind) });
         log(`  ${cause.name} slowed: ${sec(r.totalMs)} = ${ratio.toFixed(2)}x control; first cause: ${d.topKind}${ratio < SLOWED ? "  (not slowed 1.5x: left out)" : cause.expect.includes(d.topKind) ? "  RIGHT" : "  miss"}`);
       });
+      // The page-cache drop left every tree cold: read them back, so the next control is the
+      // ordinary warm run it stands for.
+      if (cause.name === "cold-cache") for (const t of [mixed, small]) if (t) readAll(t.root);
     }
   }
 

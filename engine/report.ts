@@ -1,6 +1,8 @@
 // RunReport is the one contract between the engine and everything that reads a run
 // (telemetry, diagnose, the CLI's summary). It is plain JSON: no class instances, no bigint.
+import { hostname, release } from "node:os";
 import type { RunContext, TimelineSample } from "./run-context.ts";
+import { VERSION } from "./version.ts";
 
 /** How the bytes of one file reached the destination. */
 export type FastPath =
@@ -163,5 +165,18 @@ export interface RunReport {
     negotiateMs: number;
     transferMs: number;
     completeMs: number;
+  };
+}
+
+/** Who ran a run, and when: the fields every RunReport opens with (a new id each call). */
+export function reportIdentity(startedAt: Date, finishedAt: Date = new Date()): Pick<RunReport, "id" | "startedAt" | "finishedAt" | "host" | "pid" | "os" | "blitVersion"> {
+  return {
+    id: crypto.randomUUID(),
+    startedAt: startedAt.toISOString(),
+    finishedAt: finishedAt.toISOString(),
+    host: hostname(),
+    pid: process.pid,
+    os: `${process.platform} ${release()}`,
+    blitVersion: VERSION,
   };
 }

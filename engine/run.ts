@@ -1,7 +1,6 @@
 // A local copy or mirror as named phases: enumerate -> plan -> transfer -> replace and delete ->
 // directory metadata -> report. The decisions are the one planner's (engine/plan.ts); what is
 // created, swapped and deleted goes through the destination's directory fds (engine/dest-tree.ts).
-import { hostname, release } from "node:os";
 import {
   backend, filesystemType, describeCode, displayName, keepsAny, nameFs, namePath, openRooted, readXattrsAt, sameXattrs,
   type EntryMetadata, type FastPath, type Keep, type StatRecord,
@@ -12,10 +11,9 @@ import { UsageError } from "./errors.ts";
 import { keepOf, type Job } from "./options.ts";
 import { deleteGuard, planTrees, writePath, type Plan } from "./plan.ts";
 import { WorkerPool } from "./pool.ts";
-import type { Counts, PhaseTimes, RunError, RunOptions, RunReport, RunStatus, SizeClassPlan, Workload } from "./report.ts";
+import { reportIdentity, type Counts, type PhaseTimes, type RunError, type RunOptions, type RunReport, type RunStatus, type SizeClassPlan, type Workload } from "./report.ts";
 import { emptyTree, T_DIR, T_FILE, T_LINK, unpackTree, type PackedTree, type Tree } from "./walk.ts";
 import type { CopyItem, CopyResult } from "./worker-protocol.ts";
-import { VERSION } from "./version.ts";
 // node:fs and node:path as byte-exact versions: paths may hold names that are not UTF-8.
 const { existsSync, lstatSync, mkdirSync, realpathSync, statSync } = nameFs;
 const { basename, dirname, join, join2, resolve } = namePath;
@@ -677,13 +675,7 @@ class LocalRun {
     this.phases.totalMs = performance.now() - this.t0;
     const status: RunStatus = this.interrupted ? "interrupted" : this.fatal ? "failed" : this.errorCount > 0 ? "partial" : "ok";
     return {
-      id: crypto.randomUUID(),
-      startedAt: this.startedAt.toISOString(),
-      finishedAt: new Date().toISOString(),
-      host: hostname(),
-      pid: process.pid,
-      os: `${process.platform} ${release()}`,
-      blitVersion: VERSION,
+      ...reportIdentity(this.startedAt),
       command: this.job.command,
       route: "local",
       source: paths.src,
@@ -776,13 +768,7 @@ export function refusedReport(job: Job, err: { code: string; message: string }, 
   const src = resolve(job.source);
   const dst = resolve(job.destination);
   return {
-    id: crypto.randomUUID(),
-    startedAt: startedAt.toISOString(),
-    finishedAt: now.toISOString(),
-    host: hostname(),
-    pid: process.pid,
-    os: `${process.platform} ${release()}`,
-    blitVersion: VERSION,
+    ...reportIdentity(startedAt, now),
     command: job.command,
     route: "local",
     source: src,

@@ -1,8 +1,7 @@
 // Complete: the client's end of a transfer. Waits for the data plane, settles a push's receiver
 // (renames, deletions, metadata), records the run and answers with its summary.
-import { hostname, release } from "node:os";
 import { join } from "node:path";
-import { VERSION, workloadOf, type ReceiveSummary, type RunReport } from "../../engine/index.ts";
+import { reportIdentity, workloadOf, type ReceiveSummary, type RunReport } from "../../engine/index.ts";
 import { displayName, filesystemType } from "../../ffi/index.ts";
 import { DaemonError } from "../errors.ts";
 import type { Transfer } from "../transfers.ts";
@@ -67,13 +66,7 @@ function daemonReport(t: Transfer, s: ReceiveSummary | undefined, tls: boolean):
   const files = push ? s?.filesWritten ?? 0 : t.sent.files;
   const holes = push ? s?.holeBytes ?? 0 : t.sent.holeBytes;
   return {
-    id: crypto.randomUUID(),
-    startedAt: t.startedAt.toISOString(),
-    finishedAt: now.toISOString(),
-    host: hostname(),
-    pid: process.pid,
-    os: `${process.platform} ${release()}`,
-    blitVersion: VERSION,
+    ...reportIdentity(t.startedAt, now),
     command: t.opts.mirror ? "mirror" : "copy",
     route: t.direction,
     source: push ? `peer ${t.peer}` : modPath,

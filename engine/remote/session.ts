@@ -1,7 +1,6 @@
 // What push and pull share: the job and its types, the gRPC client and its calls, the words a
 // gRPC failure becomes, the data-plane connection, and the running account that becomes the run
 // report. The daemon is untrusted: everything it sends that reaches a report passes displayName.
-import { hostname, release } from "node:os";
 import { displayName, filesystemType, nameFs, namePath, type XattrSelection } from "../../ffi/index.ts";
 import { AUTH_METADATA_KEY, type blitClient, grpc, PathError, printable } from "../../proto/index.ts";
 import type { Action } from "../run.ts";
@@ -9,8 +8,7 @@ import { channelEvents, GrpcChannel, SocketChannel, type Channel, type GrpcDuple
 import { workloadOf } from "../plan.ts";
 import { formatRemoteUrl, type RemoteUrl } from "./url.ts";
 import { connectTls, remoteClient, tlsTrustOf, type TlsClientOptions } from "./tls.ts";
-import type { Command, Counts, RunError, RunOptions, RunReport, RunStatus } from "../report.ts";
-import { VERSION } from "../version.ts";
+import { reportIdentity, type Command, type Counts, type RunError, type RunOptions, type RunReport, type RunStatus } from "../report.ts";
 import { emptyTree, type Tree } from "../walk.ts";
 import type { Progress } from "../run.ts";
 const { existsSync } = nameFs;
@@ -375,13 +373,7 @@ export class RemoteSession implements Interruptible {
     const status: RunStatus = this.interrupted ? "interrupted" : this.failed ? "failed" : this.errorCount > 0 ? "partial" : "ok";
     const now = new Date();
     const report: RunReport = {
-      id: crypto.randomUUID(),
-      startedAt: this.started.toISOString(),
-      finishedAt: now.toISOString(),
-      host: hostname(),
-      pid: process.pid,
-      os: `${process.platform} ${release()}`,
-      blitVersion: VERSION,
+      ...reportIdentity(this.started, now),
       command: job.command,
       route: job.route,
       source: job.route === "push" ? local : remoteText,

@@ -190,10 +190,12 @@ describe("a cause induced for real is named first by blit diagnose --format json
     const d = await diagnose(slowed.id, home);
     const first = d.causes[0]?.kind ?? (d.causes.length ? "(no kind)" : "(no cause)");
     const ratio = slowed.totalMs / control.totalMs;
-    const seen = `cold-cache: ${ratio.toFixed(2)}x control; first cause ${first}: ${d.causes[0]?.text ?? d.summary}`;
+    const seen = `cold-cache: ${ratio.toFixed(2)}x control, ${d.peerRatio.toFixed(2)}x its reference; first cause ${first}: ${d.causes[0]?.text ?? d.summary}`;
     console.error(seen);
-    // The issue counts a cold page cache and an enumeration-bound run as one cause with two kinds.
-    expect(ratio >= SLOWED ? ["cold-cache", "enumeration"] : ["cold-cache", "enumeration", "(no cause)"], seen).toContain(first);
+    // The issue counts a cold page cache and an enumeration-bound run as one cause with two kinds;
+    // named only for a slow-down diagnose can see (as in expectNamed).
+    const visible = ratio >= SLOWED && slowed.totalMs - control.totalMs >= SIGNIFICANT_MS && d.peerRatio >= PEER_SLOWER;
+    expect(visible ? ["cold-cache", "enumeration"] : ["cold-cache", "enumeration", "(no cause)"], seen).toContain(first);
   }, 30_000);
 
   test.skipIf(skipReason("tracer"))("the run under strace -f: tracer", async () => {

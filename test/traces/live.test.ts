@@ -108,7 +108,7 @@ describe("strace layouts of a real blit mirror", () => {
       expect(result.runSummary!.bytesByFile.find((f) => f.path === join(t.dst, rel))?.writeBytes).toBe(size);
     }
     expect(result.summary.tracer).toEqual({ tool: "strace", recorded: false, command: null });
-  });
+  }, 60_000); // strace -k unwinds a stack at every call: several times slower than plain strace
 
   test("strace and blit's own output on one stream (2>&1): the program's lines skipped, nothing unparsed", async () => {
     const t = makeTree("strace-interleaved");

@@ -3,7 +3,8 @@
 // them from the disk). Nothing is mapped or read; a kernel or system without cachestat gives
 // undefined.
 import { ptr, type Pointer } from "bun:ffi";
-import { AT_FDCWD, cstr, errno, libc, O_CLOEXEC, O_NOFOLLOW, O_NONBLOCK, O_RDONLY } from "./libc.ts";
+import { AT_FDCWD, errno, libc, O_NONBLOCK, O_RDONLY } from "./libc.ts";
+import { openat2, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS } from "./openat2.ts";
 
 /** cachestat(2) is 451 in the generic syscall table, which x86_64 and aarch64 share. */
 const SYS_CACHESTAT = 451;
@@ -17,7 +18,7 @@ let unavailable = process.platform !== "linux";
 /**
  * The share (0..1) of the pages of the regular files at `paths` (with their sizes in bytes) that
  * are in the page cache, weighted by size; undefined without cachestat or without a file it
- * could open. Symlinks are not followed.
+ * could open. No symlink is followed, in any component of a path.
  */
 export function residentShare(files: readonly { path: string; size: number }[]): number | undefined {
   if (unavailable) return undefined;
@@ -27,8 +28,15 @@ export function residentShare(files: readonly { path: string; size: number }[]):
   let pages = 0;
   for (const f of files) {
     if (f.size <= 0) continue;
-    const fd = l.openat(AT_FDCWD, ptr(cstr(f.path)), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0);
-    if (fd < 0) continue;
+    // No symlink anywhere on the way (a directory another user swaps for one leads nowhere), and
+    // non-blocking (a FIFO put in a file's place never holds the run). cachestat needs a kernel
+    // that has openat2 too. A path that cannot be opened so is left out of the sample.
+    let fd: number;
+    try {
+      fd = openat2(AT_FDCWD, f.path, O_RDONLY | O_NONBLOCK, 0, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+    } catch {
+      continue;
+    }
     try {
       // syscall()'s third and fourth parameters are declared as pointers; flags travel as the fifth.
       const r = Number(l.syscall(SYS_CACHESTAT, fd, ptr(new Uint8Array(rangeBuf)), ptr(new Uint8Array(statBuf)) as Pointer, 0));

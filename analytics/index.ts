@@ -6,7 +6,10 @@ export type { Recording, RecordOptions, TelemetryResult } from "./store/record.t
 export { recordMany } from "./store/record-many.ts";
 export type { RecordManyOptions, RecordManyResult } from "./store/record-many.ts";
 export { listRuns, getRun } from "./store/runs-query.ts";
-export type { ListOptions, ReadOptions, RunSummary } from "./store/runs-query.ts";
+export type { ListOptions, ReadOptions } from "./store/runs-query.ts";
+// The one read model of a recorded run (history, lists, predictor, diagnosis, TUI).
+export { loadHistory, loadRecentRuns, loadRunRecord, runRecordFromReport, runTimeline } from "./store/run-record.ts";
+export type { RunRecord, RunVerdict, ScoredRun } from "./store/run-record.ts";
 export { formatRunsTable } from "./store/runs-table.ts";
 export type { RunsTableOptions } from "./store/runs-table.ts";
 export { formatBytes, formatDuration, formatRate } from "./store/human-units.ts";
@@ -23,9 +26,7 @@ export { predictFor } from "./predict/predictor-store.ts";
 export type { PredictInput, PredictForOptions } from "./predict/predictor-store.ts";
 export { fitPredictor, modelFor, predictShape, DEFAULT_COEFFICIENTS, MIN_ROUTE_RUNS, MIN_PAIR_RUNS } from "./predict/predictor.ts";
 export type { HoldOut, Model, Prediction, PredictedTerm, Predictor, TermName, WorkShape } from "./predict/predictor.ts";
-export { historyRunFromReport, loadHistory, loadHistoryRun, runTimeline } from "./store/run-history.ts";
-export type { HistoryRun } from "./store/run-history.ts";
-export { Scorer } from "./diagnose/anomalies.ts";
+export { Scorer, verdictOf } from "./diagnose/anomalies.ts";
 export type { Flag, FlagKind, Reference, RunScore } from "./diagnose/anomalies.ts";
 export { buildEvidence } from "./diagnose/evidence.ts";
 export type { Evidence, EvidenceInput } from "./diagnose/evidence.ts";
@@ -64,7 +65,7 @@ export type { CacheKey, CachedAnswer } from "./ai/answer-cache.ts";
 export { redactEvidence } from "./ai/redaction.ts";
 export type { Placeholder, RedactInput, Redaction } from "./ai/redaction.ts";
 export { recentRuns, scoreRuns } from "./store/run-list.ts";
-export type { RunList, RunListEntry, RunListOptions } from "./store/run-list.ts";
+export type { RunList, RunListOptions } from "./store/run-list.ts";
 // Cause rules over the run's context, their one list of kinds, and which runs are learned from.
 export { CAUSE_KINDS, contextFindings, rankFindings } from "./diagnose/causes.ts";
 export type { CauseKind, Finding, Which } from "./diagnose/causes.ts";

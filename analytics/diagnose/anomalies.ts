@@ -4,7 +4,7 @@
 // docs/analytics.md.
 import { median, medianAbsoluteDeviation } from "simple-statistics";
 import { learnsFrom, modelFor, predictShape, shapeOf, type Model, type Prediction, type Predictor } from "../predict/predictor.ts";
-import type { HistoryRun } from "../store/run-history.ts";
+import type { RunRecord, RunVerdict } from "../store/run-record.ts";
 
 export type FlagKind =
   | "slow-vs-prediction"
@@ -61,7 +61,7 @@ export interface Reference {
 }
 
 export interface RunScore {
-  run: HistoryRun;
+  run: RunRecord;
   model: Model;
   prediction: Prediction;
   /** actual / unthrottled prediction. */
@@ -76,8 +76,18 @@ export interface RunScore {
   flags: Flag[];
 }
 
+/** The part of a score a run list or a history report shows beside the run. */
+export function verdictOf(s: RunScore): RunVerdict {
+  return {
+    prediction: { durationMs: s.prediction.durationMs, lowMs: s.prediction.lowMs, highMs: s.prediction.highMs },
+    peerRatio: s.peerRatio,
+    score: s.score,
+    flags: s.flags,
+  };
+}
+
 interface Stats {
-  runs: HistoryRun[];
+  runs: RunRecord[];
   logs: number[];
   medianLog: number;
   scale: number;
@@ -87,8 +97,8 @@ interface Stats {
 
 /** Scores runs against a predictor and the history it was fitted on. */
 export class Scorer {
-  private readonly buckets = new Map<string, HistoryRun[]>();
-  private readonly groups = new Map<string, HistoryRun[]>();
+  private readonly buckets = new Map<string, RunRecord[]>();
+  private readonly groups = new Map<string, RunRecord[]>();
   private readonly stats = new Map<string, Stats | null>();
   private readonly rates = new Map<string, { bytesPerSec: number; runs: number } | null>();
   private readonly predictions = new Map<string, Prediction>();
@@ -96,8 +106,8 @@ export class Scorer {
   /** `like`: the run to be judged, when there is one (its own unusual device setup makes peers of runs on it). */
   constructor(
     readonly predictor: Predictor,
-    history: readonly HistoryRun[],
-    like?: Pick<HistoryRun, "context">,
+    history: readonly RunRecord[],
+    like?: Pick<RunRecord, "context">,
   ) {
     for (const run of history) {
       if (!learnsFrom(run, like)) continue;
@@ -107,16 +117,16 @@ export class Scorer {
     }
   }
 
-  modelOf(run: HistoryRun): Model {
+  modelOf(run: RunRecord): Model {
     return modelFor(this.predictor, run.route, run.sourceFs, run.destinationFs);
   }
 
   /** Eligible runs of the same model group and size bucket (files and bytes within a factor of ~4). */
-  similar(run: HistoryRun): HistoryRun[] {
+  similar(run: RunRecord): RunRecord[] {
     return (this.buckets.get(bucketKey(this.modelOf(run), run)) ?? []).filter((r) => r.id !== run.id);
   }
 
-  private predict(run: HistoryRun, model: Model): Prediction {
+  private predict(run: RunRecord, model: Model): Prediction {
     let p = this.predictions.get(run.id);
     if (!p) {
       p = predictShape(model, shapeOf(run), run.bwlimit);
@@ -125,7 +135,7 @@ export class Scorer {
     return p;
   }
 
-  private statsOf(key: string, runs: HistoryRun[] | undefined, model: Model): Stats | null {
+  private statsOf(key: string, runs: RunRecord[] | undefined, model: Model): Stats | null {
     if (this.stats.has(key)) return this.stats.get(key)!;
     let s: Stats | null = null;
     if (runs && runs.length >= MIN_REFERENCE) {
@@ -148,7 +158,7 @@ export class Scorer {
    * bytes/s is only comparable like with like (80,000 files of 1 KiB never move at the rate of a
    * few large files).
    */
-  private usualRate(model: Model, run: HistoryRun): { bytesPerSec: number; runs: number } | null {
+  private usualRate(model: Model, run: RunRecord): { bytesPerSec: number; runs: number } | null {
     const key = `${model.key}|${sizeClass(run)}`;
     if (this.rates.has(key)) return this.rates.get(key)!;
     const rates = (this.groups.get(model.key) ?? [])
@@ -159,7 +169,7 @@ export class Scorer {
     return value;
   }
 
-  score(run: HistoryRun): RunScore {
+  score(run: RunRecord): RunScore {
     const model = this.modelOf(run);
     const prediction = this.predict(run, model);
     const bucket = bucketKey(model, run);
@@ -249,7 +259,7 @@ export class Scorer {
         unit: "× limit",
       });
     }
-    if (run.errorCount > 0 || (run.status !== "ok" && run.status !== "")) {
+    if (run.errorCount > 0 || (run.status !== "ok" && (run.status as string) !== "")) {
       flags.push({
         kind: "errors",
         severity: "warn",
@@ -263,17 +273,17 @@ export class Scorer {
 }
 
 /** Files and bytes in factor-of-4 bins: runs in one bin are "similar" in shape. */
-function bucketKey(model: Model, run: HistoryRun): string {
+function bucketKey(model: Model, run: RunRecord): string {
   const bin = (x: number) => Math.round(Math.log(x + 1) / Math.log(4));
   return `${model.key}|${bin(run.planned)}|${bin(run.plannedBytes)}`;
 }
 
 /** Mean size of the files a run copied, in factor-of-4 classes (0: under ~2 B ... 6: ~2-8 KiB). */
-function sizeClass(run: HistoryRun): number {
+function sizeClass(run: RunRecord): number {
   return run.copied > 0 ? Math.round(Math.log(run.copiedBytes / run.copied + 1) / Math.log(4)) : -1;
 }
 
-function sizeClassText(run: HistoryRun): string {
+function sizeClassText(run: RunRecord): string {
   const c = sizeClass(run);
   const kib = (b: number) => (b >= 1 << 20 ? `${Math.round(b / (1 << 20))} MiB` : b >= 1024 ? `${Math.round(b / 1024)} KiB` : `${Math.round(b)} B`);
   return `about ${kib(4 ** (c - 0.5))}–${kib(4 ** (c + 0.5))} each`;

@@ -23,7 +23,7 @@ function runText(d: RunDiagnosis, md: boolean): string {
   const item = (text: string) => out.push(md ? `- ${text}` : `  ${text}`);
   out.push(md ? `## Run \`${r.id}\`` : `Run ${r.id}`);
   out.push(`${r.command} ${r.route}: ${r.source} -> ${r.destination} (${r.sourceFs} -> ${r.destinationFs}), started ${r.startedAt}, ${r.status}`);
-  out.push(`${count(r.files)} files, ${formatBytes(r.bytes)}, ${r.workers} worker${r.workers === 1 ? "" : "s"}; took ${formatDuration(r.durationMs)}`);
+  out.push(`${count(r.files)} files, ${formatBytes(r.bytes)}, ${r.workers} worker${r.workers === 1 ? "" : "s"}; took ${formatDuration(r.totalMs)}`);
   out.push(`Prediction: ${formatDuration(p.durationMs)} (80% band ${band(p.lowMs, p.highMs)})${p.throttleFloorMs !== null ? `; without --bwlimit ${formatDuration(p.unthrottledMs)}` : ""}`);
   out.push(`  ${p.note}`);
   if (d.score.score !== null) {
@@ -81,7 +81,7 @@ function historyText(d: HistoryDiagnosis, md: boolean): string {
   h(`Flagged runs (${count(d.flaggedCount)}${d.flaggedCount > d.flagged.length ? `, ${d.flagged.length} shown` : ""})`);
   if (d.flagged.length === 0) item("none");
   for (const r of d.flagged) {
-    item(`${r.startedAt} ${r.id} ${r.command} ${r.route}, ${formatDuration(r.durationMs)} (predicted ${formatDuration(r.predictedMs)}, band ${band(r.lowMs, r.highMs)})`);
+    item(`${r.startedAt} ${r.id} ${r.command} ${r.route}, ${formatDuration(r.totalMs)} (predicted ${formatDuration(r.prediction.durationMs)}, band ${band(r.prediction.lowMs, r.prediction.highMs)})`);
     for (const f of r.flags) out.push(`${md ? "  -" : "    "} ${f.severity === "warn" ? "!" : "i"} ${f.kind}: ${f.text}`);
   }
   h("Trends per route");
@@ -114,8 +114,8 @@ function table(out: string[], rows: readonly RunLine[], md: boolean): void {
   const cells = rows.map((r) => [
     r.startedAt.replace("T", " ").slice(0, 19),
     `${r.command}/${r.route}`,
-    formatDuration(r.durationMs),
-    `${formatDuration(r.predictedMs)} (${band(r.lowMs, r.highMs)})`,
+    formatDuration(r.totalMs),
+    `${formatDuration(r.prediction.durationMs)} (${band(r.prediction.lowMs, r.prediction.highMs)})`,
     `${r.peerRatio.toFixed(2)}×`,
     r.score === null ? "-" : r.score.toFixed(1),
     r.flags.map((f) => f.kind).join(",") || "-",

@@ -100,21 +100,62 @@ const MODEL_SCHEMA: JsonSchema = object({
   note: str,
 });
 
-const RUN_LINE_SCHEMA: JsonSchema = object({
+// A RunRecord (analytics/store/run-record.ts), the one shape of a run in every report.
+const RUN_RECORD_PROPERTIES: Record<string, JsonSchema> = {
   id: str,
   startedAt: str,
+  startedMs: nonNeg,
+  finishedAt: str,
   command: str,
   route: str,
+  status: str,
+  exitCode: int,
   source: str,
   destination: str,
-  durationMs: nonNeg,
-  predictedMs: nonNeg,
-  lowMs: nonNeg,
-  highMs: nonNeg,
-  peerRatio: nonNeg,
-  score: numOrNull,
-  flags: { type: "array", items: FLAG_SCHEMA },
-});
+  sourceFs: str,
+  destinationFs: str,
+  transport: str,
+  files: int,
+  bytes: int,
+  dirs: int,
+  symlinks: int,
+  smallFiles: int,
+  planned: int,
+  plannedBytes: int,
+  copied: int,
+  copiedBytes: int,
+  skipped: int,
+  deleted: int,
+  errorCount: int,
+  enumerateMs: nonNeg,
+  planMs: nonNeg,
+  transferMs: nonNeg,
+  deleteMs: nonNeg,
+  totalMs: nonNeg,
+  workers: int,
+  requestedWorkers: int,
+  strategy: str,
+  bwlimit: nonNeg,
+  dryRun: { type: "boolean" },
+  checksum: { type: "boolean" },
+  mainFastPath: str,
+  context: { type: "object", description: "The machine around the run (engine/run-context.ts RunContext), when recorded." },
+};
+const RUN_RECORD_OPTIONAL = ["finishedAt", "mainFastPath", "context"];
+
+const RUN_RECORD_SCHEMA: JsonSchema = object(RUN_RECORD_PROPERTIES, RUN_RECORD_OPTIONAL);
+
+// A history report's line: the run and its verdict (RunVerdict).
+const RUN_LINE_SCHEMA: JsonSchema = object(
+  {
+    ...RUN_RECORD_PROPERTIES,
+    prediction: object({ durationMs: nonNeg, lowMs: nonNeg, highMs: nonNeg }),
+    peerRatio: nonNeg,
+    score: numOrNull,
+    flags: { type: "array", items: FLAG_SCHEMA },
+  },
+  RUN_RECORD_OPTIONAL,
+);
 
 const HALF_SCHEMA: JsonSchema = {
   type: ["object", "null"],
@@ -128,10 +169,7 @@ export const RUN_DIAGNOSIS_SCHEMA: JsonSchema = object({
   generatedAt: str,
   store: str,
   explainer: { type: "string", enum: ["rules", "llm"] },
-  run: object({
-    id: str, startedAt: str, command: str, route: str, source: str, destination: str, sourceFs: str,
-    destinationFs: str, status: str, durationMs: nonNeg, files: int, bytes: int, workers: int,
-  }),
+  run: RUN_RECORD_SCHEMA,
   prediction: object({
     durationMs: nonNeg, lowMs: nonNeg, highMs: nonNeg, unthrottledMs: nonNeg, throttleFloorMs: numOrNull, note: str, model: MODEL_SCHEMA,
   }),

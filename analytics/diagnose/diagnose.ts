@@ -5,14 +5,14 @@ import { availableParallelism, hostname } from "node:os";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { median } from "simple-statistics";
 import type { RunReport, TimelineSample } from "../../engine/index.ts";
-import { Scorer, type Flag, type Reference, type RunScore } from "./anomalies.ts";
+import { Scorer, verdictOf, type Flag, type Reference, type RunScore } from "./anomalies.ts";
 import { buildEvidence, type Evidence } from "./evidence.ts";
 import type { Explanation } from "./explanation.ts";
 import { currentPredictor } from "../predict/predictor-store.ts";
 import { unhealthyReason } from "../predict/healthy-runs.ts";
 import { defaultModel, eligibleForFit, fitPredictor, learnsFrom, modelNote, type HoldOut, type Model, type Prediction } from "../predict/predictor.ts";
 import { explainWithRules } from "./rules-explainer.ts";
-import { historyRunFromReport, loadHistory, runTimeline, type HistoryRun } from "../store/run-history.ts";
+import { loadHistory, runRecordFromReport, runTimeline, type RunRecord, type RunVerdict } from "../store/run-record.ts";
 import { withStore } from "../store/store.ts";
 import { traceSummariesFor } from "../store/trace-summaries.ts";
 import { latestTunedSetting } from "../predict/tuned-settings.ts";
@@ -56,21 +56,8 @@ export interface RunDiagnosis {
   generatedAt: string;
   store: string;
   explainer: "rules";
-  run: {
-    id: string;
-    startedAt: string;
-    command: string;
-    route: string;
-    source: string;
-    destination: string;
-    sourceFs: string;
-    destinationFs: string;
-    status: string;
-    durationMs: number;
-    files: number;
-    bytes: number;
-    workers: number;
-  };
+  /** The run, as every reader of the history sees it. */
+  run: RunRecord;
   prediction: PredictionSummary;
   score: { ratio: number; peerRatio: number; score: number | null; reference: Reference };
   flags: Flag[];
@@ -81,23 +68,8 @@ export interface RunDiagnosis {
   timeline: TimelineSample[];
 }
 
-/** One run in a history report. */
-export interface RunLine {
-  id: string;
-  startedAt: string;
-  command: string;
-  route: string;
-  source: string;
-  destination: string;
-  durationMs: number;
-  predictedMs: number;
-  lowMs: number;
-  highMs: number;
-  /** actual / what similar runs take (prediction × their median ratio). */
-  peerRatio: number;
-  score: number | null;
-  flags: Flag[];
-}
+/** One run in a history report: the run and how it compares with its prediction and peers. */
+export type RunLine = RunRecord & RunVerdict;
 
 export interface TrendHalf {
   runs: number;
@@ -174,7 +146,7 @@ export function diagnoseRun(options: DiagnoseRunOptions): Promise<RunDiagnosis> 
       const id = await resolveRunId(conn, options.id);
       const reader = await conn.runAndReadAll("SELECT CAST(report AS VARCHAR) AS report FROM runs WHERE id = $1", [id]);
       const report = JSON.parse(String(reader.getRowObjects()[0]!.report)) as RunReport;
-      const target = historyRunFromReport(report);
+      const target = runRecordFromReport(report);
       // The prediction and the reference never saw the run they judge, and learn only from
       // healthy runs (healthy-runs.ts), on an unusual device setup only when the run is on it too.
       const others = (await loadHistory(conn)).filter((r) => r.id !== id);
@@ -203,21 +175,7 @@ export function diagnoseRun(options: DiagnoseRunOptions): Promise<RunDiagnosis> 
         generatedAt: new Date().toISOString(),
         store: options.path,
         explainer: "rules" as const,
-        run: {
-          id,
-          startedAt: report.startedAt,
-          command: report.command,
-          route: report.route,
-          source: report.source,
-          destination: report.destination,
-          sourceFs: report.sourceFs,
-          destinationFs: report.destinationFs,
-          status: report.status,
-          durationMs: report.phases.totalMs,
-          files: report.workload.files,
-          bytes: report.workload.bytes,
-          workers: report.plan.workers,
-        },
+        run: target,
         prediction: predictionSummary(score.prediction),
         score: { ratio: score.ratio, peerRatio: score.peerRatio, score: score.score, reference: score.reference },
         flags: score.flags,
@@ -245,7 +203,7 @@ export function diagnoseHistory(options: DiagnoseHistoryOptions): Promise<Histor
 }
 
 function historyReport(
-  history: readonly HistoryRun[],
+  history: readonly RunRecord[],
   models: readonly Model[],
   scorer: Scorer,
   options: DiagnoseHistoryOptions,
@@ -330,21 +288,7 @@ function half(list: readonly RunScore[]): TrendHalf {
 }
 
 function runLine(s: RunScore): RunLine {
-  return {
-    id: s.run.id,
-    startedAt: new Date(s.run.startedMs).toISOString(),
-    command: s.run.command,
-    route: s.run.route,
-    source: s.run.source,
-    destination: s.run.destination,
-    durationMs: s.run.totalMs,
-    predictedMs: s.prediction.durationMs,
-    lowMs: s.prediction.lowMs,
-    highMs: s.prediction.highMs,
-    peerRatio: s.peerRatio,
-    score: s.score,
-    flags: s.flags,
-  };
+  return { ...s.run, ...verdictOf(s) };
 }
 
 export function modelSummary(m: Model): ModelSummary {
@@ -392,7 +336,7 @@ async function resolveRunId(conn: DuckDBConnection, id: string | undefined): Pro
   throw new DiagnoseError("RUN_NOT_FOUND", `no run '${id}' in the store (see 'blit diagnostics perf' for recent run ids)`);
 }
 
-function whyIneligible(r: HistoryRun): string {
+function whyIneligible(r: RunRecord): string {
   if (r.dryRun) return "a dry run";
   if (r.bwlimit > 0) return "throttled by --bwlimit";
   if (r.checksum) return "--checksum hashes files";

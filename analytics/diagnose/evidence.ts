@@ -4,7 +4,7 @@ import { median } from "simple-statistics";
 import type { RunReport } from "../../engine/index.ts";
 import type { RunScore } from "./anomalies.ts";
 import { formatBytes, formatDuration } from "../store/human-units.ts";
-import type { HistoryRun } from "../store/run-history.ts";
+import type { RunRecord } from "../store/run-record.ts";
 import { addContextEvidence } from "./context-evidence.ts";
 import { addTraceEvidence } from "./trace-evidence.ts";
 import type { TraceFacts } from "../store/trace-summaries.ts";
@@ -32,7 +32,7 @@ export interface EvidenceInput {
   report: RunReport;
   score: RunScore;
   /** Runs of the same model group and size bucket (the run itself excluded). */
-  similar: readonly HistoryRun[];
+  similar: readonly RunRecord[];
   /** The latest `blit tune` result for this route and filesystem pair, applied or not. */
   tuned?: TunedSetting;
   /** Traces linked to the run (see trace-summaries.ts), oldest first. */
@@ -159,7 +159,7 @@ export function buildEvidence(input: EvidenceInput): Evidence[] {
   // Similar runs.
   const similar = input.similar;
   if (similar.length > 0) {
-    const rateOf = (h: HistoryRun) => (h.transferMs > 0 ? h.copied / (h.transferMs / 1000) : 0);
+    const rateOf = (h: RunRecord) => (h.transferMs > 0 ? h.copied / (h.transferMs / 1000) : 0);
     add(
       "similar.runs",
       "similar runs",

@@ -4,7 +4,7 @@
 // recorded in its context, was not traced, and was not on a synchronous or loop device unless the
 // run being judged is on the same. Thresholds are documented in docs/analytics.md.
 import type { RunContext } from "../../engine/index.ts";
-import type { HistoryRun } from "../store/run-history.ts";
+import type { RunRecord } from "../store/run-record.ts";
 
 /** Contention thresholds: at or above any of these, a run is not healthy (shares are 0..1). */
 export const HEALTHY_LIMITS = {
@@ -64,7 +64,7 @@ export function deviceSignature(context: RunContext | undefined): string {
  * Why a complete run should not be learned from when judging `like` (undefined: it may).
  * `like` is the run being diagnosed, if any: runs on its own unusual device setup are its peers.
  */
-export function unhealthyReason(run: HistoryRun, like?: Pick<HistoryRun, "context">): string | undefined {
+export function unhealthyReason(run: RunRecord, like?: Pick<RunRecord, "context">): string | undefined {
   if (run.errorCount > 0) return "errors";
   const contention = contentionIn(run.context);
   if (contention.length > 0) return contention.join(", ");

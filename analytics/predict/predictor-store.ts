@@ -4,7 +4,7 @@
 import type { DuckDBConnection } from "@duckdb/node-api";
 import type { Counts, Route, RunOptions, Workload } from "../../engine/index.ts";
 import { duckdb } from "../store/duckdb-module.ts";
-import { loadHistory, type HistoryRun } from "../store/run-history.ts";
+import { loadHistory, type RunRecord } from "../store/run-record.ts";
 import {
   defaultModel, fitPredictor, modelFor, predictShape,
   type Model, type Prediction, type Predictor, type TermName, type WorkShape,
@@ -14,7 +14,7 @@ import { causeText } from "../store/telemetry-error.ts";
 import { telemetryPath } from "../store/telemetry-path.ts";
 
 /** "<runs>:<latest start in ms>": changes whenever a run is added. */
-export function historyStamp(history: readonly Pick<HistoryRun, "startedMs">[]): string {
+export function historyStamp(history: readonly Pick<RunRecord, "startedMs">[]): string {
   let latest = 0;
   for (const r of history) if (r.startedMs > latest) latest = r.startedMs;
   return `${history.length}:${latest}`;
@@ -30,7 +30,7 @@ async function storeStamp(conn: DuckDBConnection): Promise<string> {
  * The predictor for the store's current history: the stored fit when it is current, else a new
  * fit (from `history` when the caller has loaded it already), saved for next time.
  */
-export async function currentPredictor(conn: DuckDBConnection, history?: readonly HistoryRun[]): Promise<Predictor> {
+export async function currentPredictor(conn: DuckDBConnection, history?: readonly RunRecord[]): Promise<Predictor> {
   const stamp = history ? historyStamp(history) : await storeStamp(conn);
   const stored = await readModels(conn);
   if (stored.models.length > 0 && stored.stamps.every((s) => s === stamp)) return { models: stored.models };

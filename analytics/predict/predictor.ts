@@ -6,7 +6,7 @@ import { median, medianAbsoluteDeviation, quantileSorted } from "simple-statisti
 import type { Route } from "../../engine/index.ts";
 import { nonNegativeLeastSquares } from "./least-squares.ts";
 import { unhealthyReason } from "./healthy-runs.ts";
-import type { HistoryRun } from "../store/run-history.ts";
+import type { RunRecord } from "../store/run-record.ts";
 
 export type TermName = "fixed" | "perFile" | "perByte" | "perEntry" | "perDir";
 
@@ -126,7 +126,7 @@ export interface Prediction {
   note: string;
 }
 
-export function shapeOf(run: Pick<HistoryRun, "planned" | "plannedBytes" | "files" | "dirs" | "symlinks">): WorkShape {
+export function shapeOf(run: Pick<RunRecord, "planned" | "plannedBytes" | "files" | "dirs" | "symlinks">): WorkShape {
   return { files: run.planned, bytes: run.plannedBytes, entries: run.files + run.dirs + run.symlinks, dirs: run.dirs };
 }
 
@@ -135,7 +135,7 @@ export function shapeOf(run: Pick<HistoryRun, "planned" | "plannedBytes" | "file
  * --bwlimit sets the pace by decree, --checksum adds hashing the terms do not describe, and a
  * failed or interrupted run stopped early.
  */
-export function eligibleForFit(run: HistoryRun): boolean {
+export function eligibleForFit(run: RunRecord): boolean {
   return run.status === "ok" && !run.dryRun && !(run.bwlimit > 0) && !run.checksum && run.totalMs > 0;
 }
 
@@ -144,7 +144,7 @@ export function eligibleForFit(run: HistoryRun): boolean {
  * (healthy-runs.ts: no contention, no tracer, no errors, no sync or loop device unless `like`, the
  * run being judged, is on the same).
  */
-export function learnsFrom(run: HistoryRun, like?: Pick<HistoryRun, "context">): boolean {
+export function learnsFrom(run: RunRecord, like?: Pick<RunRecord, "context">): boolean {
   return eligibleForFit(run) && unhealthyReason(run, like) === undefined;
 }
 
@@ -153,9 +153,9 @@ export function groupKey(route: string, sourceFs?: string, destinationFs?: strin
 }
 
 /** Fits every route and every filesystem pair that has enough healthy runs (learnsFrom; `like`: the run to be judged). */
-export function fitPredictor(history: readonly HistoryRun[], like?: Pick<HistoryRun, "context">): Predictor {
-  const byRoute = new Map<string, HistoryRun[]>();
-  const byPair = new Map<string, HistoryRun[]>();
+export function fitPredictor(history: readonly RunRecord[], like?: Pick<RunRecord, "context">): Predictor {
+  const byRoute = new Map<string, RunRecord[]>();
+  const byPair = new Map<string, RunRecord[]>();
   for (const run of history) {
     if (!learnsFrom(run, like)) continue;
     push(byRoute, run.route, run);
@@ -245,7 +245,7 @@ interface Fitted {
   trimmed: number;
 }
 
-function fitModel(runs: HistoryRun[], route: Route, sourceFs: string, destinationFs: string): Model | undefined {
+function fitModel(runs: RunRecord[], route: Route, sourceFs: string, destinationFs: string): Model | undefined {
   if (runs.length < MIN_ROUTE_RUNS) return undefined;
   let terms: TermName[] = [...BASE_TERMS];
   let best = crossValidate(runs, terms);
@@ -276,7 +276,7 @@ function fitModel(runs: HistoryRun[], route: Route, sourceFs: string, destinatio
 }
 
 /** Least squares on relative error (weights 1/y²), then once more without runs far off the first fit. */
-function fitRobust(runs: readonly HistoryRun[], terms: readonly TermName[]): Fitted | undefined {
+function fitRobust(runs: readonly RunRecord[], terms: readonly TermName[]): Fitted | undefined {
   const first = fitPlain(runs, terms);
   if (!first) return undefined;
   const logs = runs.map((r) => Math.log(r.totalMs / Math.max(1e-3, evaluate(first, terms, shapeOf(r)))));
@@ -296,7 +296,7 @@ function fitRobust(runs: readonly HistoryRun[], terms: readonly TermName[]): Fit
     : { coefficients: first, samples: runs.length, trimmed: 0 };
 }
 
-function fitPlain(runs: readonly HistoryRun[], terms: readonly TermName[]): Record<TermName, number> | undefined {
+function fitPlain(runs: readonly RunRecord[], terms: readonly TermName[]): Record<TermName, number> | undefined {
   const X = runs.map((r) => {
     const s = shapeOf(r);
     return terms.map((t) => TERMS[t].quantity(s));
@@ -322,7 +322,7 @@ function evaluate(coefficients: Record<TermName, number>, terms: readonly TermNa
 }
 
 /** Hold-out error: each run predicted by a fit (trimming included) that never saw it. */
-function crossValidate(runs: readonly HistoryRun[], terms: readonly TermName[]): HoldOut {
+function crossValidate(runs: readonly RunRecord[], terms: readonly TermName[]): HoldOut {
   const loo = runs.length <= LOO_MAX;
   const folds = loo ? runs.length : 10;
   const ratios: number[] = [];

@@ -225,6 +225,32 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    // The facts every reader of a run needs, as columns written with the run (run-row.ts), so
+    // that a stored run and a report in memory are read by one function (run-record.ts) and a
+    // history of 10,000 runs loads without parsing JSON: the small files of the size histogram,
+    // the run's --bwlimit, --dry-run and --checksum, and the fast path that carried most bytes
+    // (files, when no bytes moved; ties to the first name). Older runs are filled from their JSON.
+    version: 6,
+    sql: `
+      ALTER TABLE runs ADD COLUMN small_files BIGINT;
+      ALTER TABLE runs ADD COLUMN bwlimit DOUBLE;
+      ALTER TABLE runs ADD COLUMN dry_run BOOLEAN;
+      ALTER TABLE runs ADD COLUMN checksum BOOLEAN;
+      ALTER TABLE runs ADD COLUMN main_fast_path VARCHAR;
+      UPDATE runs SET
+        small_files = coalesce(TRY_CAST(json_extract(size_histogram, '$."<4K"') AS BIGINT), 0)
+          + coalesce(TRY_CAST(json_extract(size_histogram, '$."<64K"') AS BIGINT), 0),
+        bwlimit = coalesce(TRY_CAST(json_extract(options, '$.bwlimit') AS DOUBLE), 0),
+        dry_run = coalesce(TRY_CAST(json_extract(options, '$.dryRun') AS BOOLEAN), false),
+        checksum = coalesce(TRY_CAST(json_extract(options, '$.checksum') AS BOOLEAN), false),
+        main_fast_path = coalesce(
+          (SELECT key FROM json_each(runs.bytes_by_path) WHERE TRY_CAST(value AS DOUBLE) > 0
+             ORDER BY TRY_CAST(value AS DOUBLE) DESC, key LIMIT 1),
+          (SELECT key FROM json_each(runs.files_by_path) WHERE TRY_CAST(value AS DOUBLE) > 0
+             ORDER BY TRY_CAST(value AS DOUBLE) DESC, key LIMIT 1));
+    `,
+  },
 ];
 
 /** The version a store reaches after `migrate`. */

@@ -3,33 +3,10 @@
 // Two steps, so the first screen never waits for the predictor: `recentRuns` is one indexed read;
 // `scoreRuns` then adds predictions and flags (fitting the predictor when the history changed).
 import type { DuckDBConnection } from "@duckdb/node-api";
-import type { FlagKind } from "../diagnose/anomalies.ts";
-import { Scorer } from "../diagnose/anomalies.ts";
+import { Scorer, verdictOf } from "../diagnose/anomalies.ts";
 import { currentPredictor } from "../predict/predictor-store.ts";
-import { loadHistory } from "./run-history.ts";
+import { loadHistory, loadRecentRuns, type ScoredRun } from "./run-record.ts";
 import { withStore } from "./store.ts";
-
-export interface RunListEntry {
-  id: string;
-  /** ISO 8601, UTC. */
-  startedAt: string;
-  command: string;
-  route: string;
-  status: string;
-  source: string;
-  destination: string;
-  files: number;
-  bytes: number;
-  copied: number;
-  copiedBytes: number;
-  durationMs: number;
-  transferMs: number;
-  errorCount: number;
-  bwlimit: number;
-  /** Filled by scoreRuns; undefined until then. */
-  prediction?: { durationMs: number; lowMs: number; highMs: number };
-  flags?: { kind: FlagKind; severity: "warn" | "info"; text: string }[];
-}
 
 export interface RunList {
   /** The store file. */
@@ -37,7 +14,7 @@ export interface RunList {
   /** Runs in the store. */
   total: number;
   /** The most recent runs, newest first. */
-  runs: RunListEntry[];
+  runs: ScoredRun[];
   /** Transfer rate (MB/s) of every run that moved data, oldest first. */
   throughput: number[];
   /** True once predictions and flags are in. */
@@ -56,12 +33,6 @@ export interface RunListOptions {
   busyTimeoutMs?: number;
 }
 
-const SELECT = `
-  SELECT id, epoch_ms(started_at) AS started_ms, command, route, status, source, destination, files, bytes,
-         copied, copied_bytes, total_ms, transfer_ms, error_count,
-         coalesce(TRY_CAST(json_extract(options, '$.bwlimit') AS DOUBLE), 0) AS bwlimit
-  FROM runs ORDER BY started_at DESC, id DESC LIMIT $1`;
-
 /** The most recent runs and the throughput series, without predictions. */
 export function recentRuns(options: RunListOptions): Promise<RunList> {
   return withStore(options.path, (store) => readList(store.conn, options), { busyTimeoutMs: options.busyTimeoutMs ?? 2000 });
@@ -78,12 +49,7 @@ export function scoreRuns(list: RunList, options: Pick<RunListOptions, "busyTime
       const runs = list.runs.map((entry) => {
         const h = byId.get(entry.id);
         if (!h) return entry;
-        const s = scorer.score(h);
-        return {
-          ...entry,
-          prediction: { durationMs: s.prediction.durationMs, lowMs: s.prediction.lowMs, highMs: s.prediction.highMs },
-          flags: s.flags.map((f) => ({ kind: f.kind, severity: f.severity, text: f.text })),
-        };
+        return { ...entry, ...verdictOf(scorer.score(h)) };
       });
       return { ...list, total: history.length, runs, scored: true };
     },
@@ -93,7 +59,7 @@ export function scoreRuns(list: RunList, options: Pick<RunListOptions, "busyTime
 
 async function readList(conn: DuckDBConnection, options: RunListOptions): Promise<RunList> {
   const limit = options.limit ?? 500;
-  const rows = (await conn.runAndReadAll(SELECT, [BigInt(limit)])).getRowObjects();
+  const runs = await loadRecentRuns(conn, limit);
   const total = Number((await conn.runAndReadAll("SELECT count(*) AS n FROM runs")).getRowObjects()[0]?.n ?? 0);
   const rates = (
     await conn.runAndReadAll(
@@ -103,23 +69,7 @@ async function readList(conn: DuckDBConnection, options: RunListOptions): Promis
   return {
     path: options.path,
     total,
-    runs: rows.map((r) => ({
-      id: String(r.id),
-      startedAt: new Date(num(r.started_ms)).toISOString(),
-      command: str(r.command),
-      route: str(r.route),
-      status: str(r.status),
-      source: str(r.source),
-      destination: str(r.destination),
-      files: num(r.files),
-      bytes: num(r.bytes),
-      copied: num(r.copied),
-      copiedBytes: num(r.copied_bytes),
-      durationMs: num(r.total_ms),
-      transferMs: num(r.transfer_ms),
-      errorCount: num(r.error_count),
-      bwlimit: num(r.bwlimit),
-    })),
+    runs,
     throughput: rates.map((r) => num(r.mbps)),
     scored: false,
   };
@@ -130,6 +80,3 @@ function num(v: unknown): number {
   return Number.isFinite(n) ? n : 0;
 }
 
-function str(v: unknown): string {
-  return v == null ? "" : String(v);
-}

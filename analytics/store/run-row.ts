@@ -4,13 +4,15 @@ import type { DuckDBConnection, DuckDBValue } from "@duckdb/node-api";
 import { duckdb } from "./duckdb-module.ts";
 import type { RunContext, RunReport } from "../../engine/index.ts";
 
-type Column = readonly [name: string, value: (r: RunReport) => DuckDBValue, json?: "json"];
+// A "time" column's value is ms since the epoch (or null), bound as a TIMESTAMP: the same number
+// epoch_ms() reads back, so runRowValues needs no DuckDB module loaded.
+type Column = readonly [name: string, value: (r: RunReport) => DuckDBValue, kind?: "json" | "time"];
 
 // Order here is the order of the INSERT's parameters; names match migration 1 onward.
 const COLUMNS: readonly Column[] = [
   ["id", (r) => r.id],
-  ["started_at", (r) => time(r.startedAt)],
-  ["finished_at", (r) => time(r.finishedAt)],
+  ["started_at", (r) => epochMs(r.startedAt), "time"],
+  ["finished_at", (r) => epochMs(r.finishedAt), "time"],
   ["host", (r) => text(r.host)],
   ["os", (r) => text(r.os)],
   ["blit_version", (r) => text(r.blitVersion)],
@@ -53,6 +55,12 @@ const COLUMNS: readonly Column[] = [
   ["fast_path_notes", (r) => json(r.fastPathNotes), "json"],
   ["plan_classes", (r) => json(r.plan?.classes), "json"],
   ["transport_details", (r) => json(r.transport), "json"],
+  // Facts read for every run in a history (migration 6), kept as columns so a load parses no JSON.
+  ["small_files", (r) => big((r.workload?.sizeHistogram?.["<4K"] ?? 0) + (r.workload?.sizeHistogram?.["<64K"] ?? 0))],
+  ["bwlimit", (r) => num(r.options?.bwlimit ?? 0)],
+  ["dry_run", (r) => r.options?.dryRun === true],
+  ["checksum", (r) => r.options?.checksum === true],
+  ["main_fast_path", (r) => text(mainFastPath(r))],
   ["report", (r) => JSON.stringify(r), "json"],
 ];
 
@@ -64,6 +72,35 @@ const INSERT_RUN_ONCE = `INSERT INTO runs (${COLUMNS.map((c) => c[0]).join(", ")
   c[2] === "json" ? `CAST($${i + 1} AS JSON)` : `$${i + 1}`,
 ).join(", ")} WHERE NOT EXISTS (SELECT 1 FROM runs WHERE id = $1)`;
 
+/**
+ * The `runs` row of a report as the values the INSERT binds, by column name (without the full
+ * report): what run-record.ts reads a report in memory through, so it is read like a stored run.
+ */
+export function runRowValues(report: RunReport): Record<string, DuckDBValue> {
+  const row: Record<string, DuckDBValue> = {};
+  for (const [name, value] of COLUMNS) if (name !== "report") row[name] = value(report);
+  return row;
+}
+
+/** The fast path that carried the most bytes (files, when no bytes moved); ties go to the first name. */
+function mainFastPath(r: RunReport): string | undefined {
+  return largest(r.bytesByPath) ?? largest(r.filesByPath);
+}
+
+function largest(counts: unknown): string | undefined {
+  if (!isObject(counts)) return undefined;
+  let best: string | undefined;
+  let bestValue = 0;
+  for (const [key, value] of Object.entries(counts as Record<string, unknown>)) {
+    if (typeof value !== "number" || !(value > 0)) continue;
+    if (value > bestValue || (value === bestValue && best !== undefined && key < best)) {
+      best = key;
+      bestValue = value;
+    }
+  }
+  return best;
+}
+
 /** Error rows per INSERT statement; the engine already caps how many errors a report keeps. */
 const ERROR_ROWS_PER_STATEMENT = 200;
 
@@ -73,7 +110,7 @@ const ERROR_ROWS_PER_STATEMENT = 200;
  */
 export async function insertRun(conn: DuckDBConnection, report: RunReport): Promise<boolean> {
   // One statement commits on its own; the explicit transaction is only paid for when rows follow.
-  if (!hasDependentRows(report)) return (await conn.run(INSERT_RUN_ONCE, COLUMNS.map((c) => c[1](report)))).rowsChanged > 0;
+  if (!hasDependentRows(report)) return (await conn.run(INSERT_RUN_ONCE, runParams(report))).rowsChanged > 0;
   await conn.run("BEGIN TRANSACTION");
   try {
     const added = await insertRunRows(conn, report);
@@ -90,7 +127,7 @@ export async function insertRun(conn: DuckDBConnection, report: RunReport): Prom
  * many runs (recordMany). The dependent rows are written only when the run row was added.
  */
 export async function insertRunRows(conn: DuckDBConnection, report: RunReport): Promise<boolean> {
-  const added = (await conn.run(INSERT_RUN_ONCE, COLUMNS.map((c) => c[1](report)))).rowsChanged > 0;
+  const added = (await conn.run(INSERT_RUN_ONCE, runParams(report))).rowsChanged > 0;
   if (!added) return false;
   await insertErrors(conn, report);
   await insertContext(conn, report);
@@ -143,6 +180,13 @@ const CONTEXT_COLUMNS: readonly ContextColumn[] = [
   ["openers", (c) => json(Array.isArray(c.openers) ? c.openers : undefined), "json"],
 ];
 
+/** The `run_context` row of a context, by column name, as the INSERT binds it. */
+export function contextRowValues(context: RunContext): Record<string, DuckDBValue> {
+  const row: Record<string, DuckDBValue> = {};
+  for (const [name, value] of CONTEXT_COLUMNS) row[name] = value(context);
+  return row;
+}
+
 const INSERT_CONTEXT = `INSERT INTO run_context (run_id, ${CONTEXT_COLUMNS.map((c) => c[0]).join(", ")}) VALUES ($1, ${CONTEXT_COLUMNS.map((c, i) =>
   c[2] === "json" ? `CAST($${i + 2} AS JSON)` : `$${i + 2}`,
 ).join(", ")})`;
@@ -181,11 +225,18 @@ function isObject<T>(value: T | undefined | null): value is T {
   return typeof value === "object" && value !== null;
 }
 
-function time(iso: unknown): DuckDBValue {
+function epochMs(iso: unknown): number | null {
   if (typeof iso !== "string") return null;
   const ms = Date.parse(iso);
-  // Through epoch microseconds, so a UTC offset in the string is honoured (a string cast drops it).
-  return Number.isNaN(ms) ? null : duckdb().timestampValue(BigInt(ms) * 1000n);
+  return Number.isNaN(ms) ? null : ms;
+}
+
+/** The INSERT's parameters: time columns through epoch microseconds, so a UTC offset in the string is honoured (a string cast drops it). */
+function runParams(report: RunReport): DuckDBValue[] {
+  return COLUMNS.map(([, value, kind]) => {
+    const v = value(report);
+    return kind === "time" && typeof v === "number" ? duckdb().timestampValue(BigInt(v) * 1000n) : v;
+  });
 }
 
 function text(value: unknown): DuckDBValue {

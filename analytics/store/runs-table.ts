@@ -1,5 +1,5 @@
 // The run history as a terminal table, for `blit diagnostics perf`.
-import type { RunSummary } from "./runs-query.ts";
+import type { RunRecord } from "./run-record.ts";
 import { formatBytes, formatDuration, formatRate } from "./human-units.ts";
 
 export interface RunsTableOptions {
@@ -13,7 +13,7 @@ export interface RunsTableOptions {
 interface TableColumn {
   title: string;
   align: "left" | "right";
-  cell: (run: RunSummary, options: RunsTableOptions) => string;
+  cell: (run: RunRecord, options: RunsTableOptions) => string;
 }
 
 // FILES and BYTES are what the run copied; RATE is copied bytes over the whole run's wall time.
@@ -31,7 +31,7 @@ const TABLE: readonly TableColumn[] = [
 ];
 
 /** One header line and one line per run, columns separated by two spaces; no trailing blanks. */
-export function formatRunsTable(rows: readonly RunSummary[], options: RunsTableOptions = {}): string {
+export function formatRunsTable(rows: readonly RunRecord[], options: RunsTableOptions = {}): string {
   if (rows.length === 0) return "No runs recorded yet.";
   const cells = [TABLE.map((c) => c.title), ...rows.map((row) => TABLE.map((c) => c.cell(row, options)))];
   const widths = TABLE.map((_, i) => Math.max(...cells.map((line) => line[i]?.length ?? 0)));

@@ -4,7 +4,7 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { loadHistory, loadHistoryRun, record, recordMany, runTimeline, withStore } from "../../analytics/index.ts";
+import { loadHistory, loadRunRecord, record, recordMany, runRecordFromReport, runTimeline, withStore } from "../../analytics/index.ts";
 import type { RunContext, RunReport, TimelineSample } from "../../engine/index.ts";
 import { makeReport } from "./make-report.ts";
 import { makeTempStore, type TempStore } from "./temp-store.ts";
@@ -42,7 +42,7 @@ const timeline: TimelineSample[] = [
 const withContext = (over: Partial<RunReport> = {}) => makeReport({ context, timeline, errors: [], errorCount: 0, ...over });
 
 async function readBack(id: string) {
-  return withStore(store.path, async ({ conn }) => ({ history: await loadHistory(conn), one: await loadHistoryRun(conn, id), timeline: await runTimeline(conn, id) }));
+  return withStore(store.path, async ({ conn }) => ({ history: await loadHistory(conn), one: await loadRunRecord(conn, id), timeline: await runTimeline(conn, id) }));
 }
 
 describe("run_context and run_timeline", () => {
@@ -53,6 +53,8 @@ describe("run_context and run_timeline", () => {
     expect(got.history.map((h) => h.context)).toEqual([context]);
     expect(got.one!.context).toEqual(context);
     expect(got.timeline).toEqual(timeline);
+    // One read model: the stored run, context included, reads as the report in memory does.
+    expect(JSON.parse(JSON.stringify(got.one))).toEqual(JSON.parse(JSON.stringify(runRecordFromReport(r))));
     // The scalars a query filters on are columns.
     const row = await withStore(store.path, async ({ conn }) =>
       (await conn.runAndReadAll("SELECT cpu_count, psi_io_full, others_cpu_share, tracer_name, source_cached, json_array_length(devices) AS devices FROM run_context")).getRowObjects());

@@ -1,10 +1,11 @@
 import { describe, expect, test } from "bun:test";
-import { formatBytes, formatDuration, formatRate, formatRunsTable, type RunSummary } from "../../analytics/index.ts";
+import { formatBytes, formatDuration, formatRate, formatRunsTable, type RunRecord } from "../../analytics/index.ts";
 
-function summary(overrides: Partial<RunSummary> = {}): RunSummary {
+function summary(overrides: Partial<RunRecord> = {}): RunRecord {
   return {
     id: "run-1",
     startedAt: "2025-03-01T10:05:00.000Z",
+    startedMs: Date.parse("2025-03-01T10:05:00.000Z"),
     finishedAt: "2025-03-01T10:05:04.250Z",
     command: "mirror",
     route: "local",
@@ -14,14 +15,30 @@ function summary(overrides: Partial<RunSummary> = {}): RunSummary {
     destination: "/backup/dst",
     sourceFs: "ext4",
     destinationFs: "xfs",
+    transport: "",
     files: 1200,
     bytes: 5_000_000_000,
+    dirs: 40,
+    symlinks: 0,
+    smallFiles: 1000,
+    planned: 1234,
+    plannedBytes: 1_500_000_000,
     copied: 1234,
     copiedBytes: 1_500_000_000,
+    skipped: 0,
+    deleted: 0,
+    errorCount: 0,
+    enumerateMs: 100,
+    planMs: 10,
+    transferMs: 2800,
+    deleteMs: 0,
     totalMs: 3000,
     workers: 6,
+    requestedWorkers: 6,
     strategy: "batched-small",
-    errorCount: 0,
+    bwlimit: 0,
+    dryRun: false,
+    checksum: false,
     mainFastPath: "copy_file_range",
     ...overrides,
   };

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { listRuns, record, TelemetryError, withStore, type RunSummary } from "../../analytics/index.ts";
+import { listRuns, record, TelemetryError, withStore, type RunRecord } from "../../analytics/index.ts";
 import type { RunReport } from "../../engine/index.ts";
 import { makeReport } from "./make-report.ts";
 import { holdStore, makeTempStore, PROJECT_ROOT, type TempStore } from "./temp-store.ts";
@@ -14,7 +14,7 @@ afterEach(() => {
   store.remove();
 });
 
-const ids = (runs: RunSummary[]) => runs.map((r) => r.id).sort();
+const ids = (runs: RunRecord[]) => runs.map((r) => r.id).sort();
 const spoolJson = (dir: string) => (existsSync(dir) ? readdirSync(dir).filter((n) => n.endsWith(".json")) : []);
 
 // Runs record() in a separate process and resolves with its result.
@@ -82,7 +82,7 @@ describe("a store held by another process", () => {
     const report = makeReport();
     await record(report, { path: store.path });
     const holder = await holdStore(store.path);
-    let reading: Promise<RunSummary[]> | undefined;
+    let reading: Promise<RunRecord[]> | undefined;
     try {
       reading = listRuns({ path: store.path, busyTimeoutMs: 10_000 });
       await Bun.sleep(200);

@@ -5,6 +5,7 @@ import {
   listRuns,
   MIGRATIONS,
   record,
+  runRecordFromReport,
   SCHEMA_VERSION,
   withStore,
   type OpenStore,
@@ -31,7 +32,7 @@ describe("record and read back", () => {
 
     const runs = await listRuns({ path: store.path });
     expect(runs).toHaveLength(1);
-    expect(runs[0]).toEqual({
+    expect(runs[0]).toMatchObject({
       id: report.id,
       startedAt: report.startedAt,
       finishedAt: report.finishedAt,
@@ -53,6 +54,8 @@ describe("record and read back", () => {
       errorCount: 2,
       mainFastPath: "copy_file_range",
     });
+    // One read model: the stored run reads back exactly as the report in memory reads.
+    expect({ ...runs[0] }).toEqual({ ...runRecordFromReport(report) });
     expect(await getRun(report.id, { path: store.path })).toEqual(report);
   });
 
@@ -185,6 +188,28 @@ describe("migrations", () => {
       expect(versions).toEqual(MIGRATIONS.map((m) => ({ version: m.version, stamped: true })));
       expect(versions.at(-1)?.version).toBe(SCHEMA_VERSION);
     });
+  });
+
+  test("migration 6 fills the new run columns of older runs as a new run's are written", async () => {
+    const report = makeReport({
+      options: { ...makeReport().options, bwlimit: 5_000_000, dryRun: true, checksum: true },
+      bytesByPath: { copy_file_range: 700, reflink: 900, sendfile: 900 },
+    });
+    const plain = makeReport({ bytesByPath: {}, filesByPath: { copy_file_range: 3 } });
+    await record(report, { path: store.path });
+    await record(plain, { path: store.path });
+    // Take the store back to version 5, as a store written before migration 6 is.
+    await withStore(store.path, async ({ conn }) => {
+      for (const column of ["small_files", "bwlimit", "dry_run", "checksum", "main_fast_path"]) await conn.run(`ALTER TABLE runs DROP COLUMN ${column}`);
+      await conn.run("DELETE FROM schema_version WHERE version = 6");
+    });
+    expect(await withStore(store.path, async (s) => s.migrated)).toEqual([6]);
+    const runs = await listRuns({ path: store.path });
+    const byId = new Map(runs.map((r) => [r.id, r]));
+    expect({ ...byId.get(report.id) }).toEqual({ ...runRecordFromReport(report) });
+    expect({ ...byId.get(plain.id) }).toEqual({ ...runRecordFromReport(plain) });
+    expect(byId.get(report.id)).toMatchObject({ bwlimit: 5_000_000, dryRun: true, checksum: true, smallFiles: 1150, mainFastPath: "reflink" });
+    expect(byId.get(plain.id)!.mainFastPath).toBe("copy_file_range");
   });
 
   test("runs recorded before a re-open are still there", async () => {

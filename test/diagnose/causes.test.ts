@@ -5,8 +5,8 @@
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import {
-  buildEvidence, CAUSE_KINDS, DIAGNOSE_REPORT_SCHEMA, record, EXPLANATION_SCHEMA, explainWithRules, fitPredictor, historyRunFromReport, predictShape, modelFor,
-  schemaProblems, Scorer, uncitedClaims, unhealthyReason, type Explanation, type HistoryRun,
+  buildEvidence, CAUSE_KINDS, DIAGNOSE_REPORT_SCHEMA, record, EXPLANATION_SCHEMA, explainWithRules, fitPredictor, runRecordFromReport, predictShape, modelFor,
+  schemaProblems, Scorer, uncitedClaims, unhealthyReason, type Explanation, type RunRecord,
 } from "../../analytics/index.ts";
 import type { DeviceContext, RunContext, RunReport } from "../../engine/index.ts";
 import { diagnoseCommand } from "../../tui/diagnose-command.ts";
@@ -66,12 +66,12 @@ function healthyHistory(): RunReport[] {
   });
 }
 
-const HISTORY = healthyHistory().map(historyRunFromReport);
+const HISTORY = healthyHistory().map(runRecordFromReport);
 const allTools = () => true;
 
 /** What `blit diagnose` does for one run, in memory: fit without it, score, evidence, rules. */
-function diagnose(report: RunReport, history: readonly HistoryRun[] = HISTORY) {
-  const target = historyRunFromReport(report);
+function diagnose(report: RunReport, history: readonly RunRecord[] = HISTORY) {
+  const target = runRecordFromReport(report);
   const predictor = fitPredictor(history, target);
   const scorer = new Scorer(predictor, history, target);
   const score = scorer.score(target);
@@ -245,13 +245,13 @@ describe("each cause rule names its kind first, citing facts that exist", () => 
 describe("flags compare like with like", () => {
   test("an 80k × 1 KiB run that beat its prediction is not a throughput collapse next to large-file runs", () => {
     const random = seeded(3);
-    const history: HistoryRun[] = [];
+    const history: RunRecord[] = [];
     // Large files move at ~400 MB/s; a few small-file runs keep the model honest about files.
     for (let i = 0; i < 24; i++) {
       const large = i % 3 !== 0;
       const files = large ? 40 + Math.round(random() * 20) : 60_000 + Math.round(random() * 40_000);
       const bytes = large ? files * 25e6 : files * 1024;
-      history.push(historyRunFromReport(run({ startedAt: day(i), files, bytes, smallShare: large ? 0 : 1, factor: Math.exp((random() - 0.5) * 0.2) })));
+      history.push(runRecordFromReport(run({ startedAt: day(i), files, bytes, smallShare: large ? 0 : 1, factor: Math.exp((random() - 0.5) * 0.2) })));
     }
     const small = run({ startedAt: day(30), files: 80_000, bytes: 80_000 * 1024, smallShare: 1, factor: 0.8 });
     const d = diagnose(small, history);
@@ -263,7 +263,7 @@ describe("flags compare like with like", () => {
 
 describe("learning from healthy runs only", () => {
   test("each contention fact at its documented threshold makes a run unhealthy; just under it does not", () => {
-    const h = (context: RunContext) => historyRunFromReport(run({ startedAt: day(400), context }));
+    const h = (context: RunContext) => runRecordFromReport(run({ startedAt: day(400), context }));
     const psi = (over: Partial<NonNullable<RunContext["pressure"]>>) => ({ cpuSome: 0, ioSome: 0, ioFull: 0, memorySome: 0, ...over });
     expect(unhealthyReason(h(quiet({ othersCpuShare: 0.24 })))).toBeUndefined();
     expect(unhealthyReason(h(quiet({ othersCpuShare: 0.25 })))).toBe("other processes' CPU");
@@ -284,7 +284,7 @@ describe("learning from healthy runs only", () => {
     expect(unhealthyReason(sync)).toBe("device destination:sync");
     expect(unhealthyReason(sync, sync)).toBeUndefined();
     // A run recorded before contexts existed is healthy: nothing says otherwise.
-    expect(unhealthyReason(historyRunFromReport(run({ startedAt: day(401) })))).toBeUndefined();
+    expect(unhealthyReason(runRecordFromReport(run({ startedAt: day(401) })))).toBeUndefined();
   });
 
   test("contended, traced and scanned runs in the history do not raise the next run's prediction", () => {
@@ -296,10 +296,10 @@ describe("learning from healthy runs only", () => {
       const ctx = i % 3 === 0
         ? quiet({ othersCpuShare: 0.8, pressure: { cpuSome: 0.6, ioSome: 0.05, ioFull: 0, memorySome: 0 } })
         : i % 3 === 1 ? quiet({ tracer: { pid: 77, name: "strace" } }) : quiet({ openers: [{ pid: 88, name: "clamd", files: 30 }] });
-      return historyRunFromReport(run({ startedAt: day(100 + i), files, bytes, factor: 3 + random(), context: ctx }));
+      return runRecordFromReport(run({ startedAt: day(100 + i), files, bytes, factor: 3 + random(), context: ctx }));
     });
     const shape = { files: 4500, bytes: 50e6, entries: 4545, dirs: 45 };
-    const predict = (h: readonly HistoryRun[]) => predictShape(modelFor(fitPredictor(h), "local", "ext4", "ext4"), shape).durationMs;
+    const predict = (h: readonly RunRecord[]) => predictShape(modelFor(fitPredictor(h), "local", "ext4", "ext4"), shape).durationMs;
     const healthy = predict(HISTORY);
     const mixed = predict([...HISTORY, ...contended]);
     expect(Math.abs(mixed / healthy - 1)).toBeLessThan(0.02);
@@ -318,7 +318,7 @@ describe("learning from healthy runs only", () => {
     const slowBlind = Array.from({ length: 14 }, (_, i) => {
       const files = 4000 + Math.round(random() * 1000);
       const bytes = 40e6 + Math.round(random() * 20e6);
-      return historyRunFromReport(run({ startedAt: day(500 + i), files, bytes, factor: 2.5 + random() }));
+      return runRecordFromReport(run({ startedAt: day(500 + i), files, bytes, factor: 2.5 + random() }));
     });
     const d = diagnose(run({ startedAt: day(600), factor: 3, context: quiet() }), [...HISTORY, ...slowBlind]);
     expect(d.score.reference.medianRatio!).toBeLessThan(1.15);
@@ -327,10 +327,10 @@ describe("learning from healthy runs only", () => {
 
   test("a sync-mounted run is judged with its peers on the same setup, and they stay out of an ordinary run's reference", () => {
     const syncCtx = () => quiet({ devices: [device("source"), device("destination", { deviceClass: "loop", device: "loop3", sync: true })] });
-    const syncRuns = Array.from({ length: 10 }, (_, i) => historyRunFromReport(run({ startedAt: day(300 + i), factor: 5, context: syncCtx() })));
+    const syncRuns = Array.from({ length: 10 }, (_, i) => runRecordFromReport(run({ startedAt: day(300 + i), factor: 5, context: syncCtx() })));
     const ordinary = diagnose(run({ startedAt: day(320), context: quiet() }), [...HISTORY, ...syncRuns]);
     expect(ordinary.score.reference.runs).toBe(HISTORY.length);
-    const target = historyRunFromReport(run({ startedAt: day(321), factor: 5, context: syncCtx() }));
+    const target = runRecordFromReport(run({ startedAt: day(321), factor: 5, context: syncCtx() }));
     const peers = new Scorer(fitPredictor([...HISTORY, ...syncRuns], target), [...HISTORY, ...syncRuns], target);
     expect(peers.similar(target).length).toBe(HISTORY.length + syncRuns.length);
   });

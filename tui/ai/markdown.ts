@@ -25,7 +25,7 @@ export function listMarkdown(list: RunList, explainer: string, limit = 20): stri
     const p = r.prediction;
     const predicted = p ? `${formatDuration(p.durationMs)} (${formatDuration(p.lowMs)}–${formatDuration(p.highMs)})` : "-";
     const flags = r.flags?.length ? `${flagMark(r)} ${r.flags.map((f) => f.kind).join(", ")}` : flagMark(r).trim() || "-";
-    out.push(`| ${whenText(r.startedAt)} | ${routeText(r)} | ${sizeText(r.files, r.bytes)} | ${formatDuration(r.durationMs)} | ${predicted} | ${cell(flags)} | \`${r.id}\` |`);
+    out.push(`| ${whenText(r.startedAt)} | ${routeText(r)} | ${sizeText(r.files, r.bytes)} | ${formatDuration(r.totalMs)} | ${predicted} | ${cell(flags)} | \`${r.id}\` |`);
   }
   if (list.runs.length > limit) out.push("", `${count(list.runs.length - limit)} more in the UI (\`blit diagnose --ai\` in a terminal).`);
   out.push("", "Run `blit diagnose --ai RUN_ID` for one run's page and explanation.");

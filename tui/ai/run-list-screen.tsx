@@ -1,14 +1,14 @@
 // The run list: a throughput sparkline over the history, then the most recent runs with route,
 // size, duration, prediction and a flag mark; the cursor's row is highlighted.
 import { Box, Text } from "ink";
-import { formatDuration, type RunList, type RunListEntry } from "../../analytics/index.ts";
+import { formatDuration, type RunList, type ScoredRun } from "../../analytics/index.ts";
 import { flagMark, routeText, sizeText, historySparkline, throughputCaption, whenText } from "./run-view.ts";
 import { Spinner } from "./spinner.tsx";
 
 export interface RunListScreenProps {
   list: RunList;
   /** The runs after the filter. */
-  shown: readonly RunListEntry[];
+  shown: readonly ScoredRun[];
   cursor: number;
   /** Rows available for runs. */
   height: number;
@@ -75,13 +75,13 @@ export function RunListScreen(p: RunListScreenProps) {
   );
 }
 
-function RunRow({ run, selected }: { run: RunListEntry; selected: boolean }) {
+function RunRow({ run, selected }: { run: ScoredRun; selected: boolean }) {
   const p = run.prediction;
   const cells = [
     whenText(run.startedAt),
     routeText(run),
     sizeText(run.files, run.bytes),
-    formatDuration(run.durationMs),
+    formatDuration(run.totalMs),
     p ? `${formatDuration(p.durationMs)} (${formatDuration(p.lowMs)}–${formatDuration(p.highMs)})` : "…",
     flagMark(run),
   ];

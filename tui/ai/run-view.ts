@@ -1,14 +1,14 @@
 // What the diagnose UI shows, as plain data and strings: shared by the Ink screens and the
 // Markdown printed when stdout is not a terminal, so the two always say the same thing.
 import {
-  formatBytes, formatDuration, sparkline, type Evidence, type ExplainerAnswer, type RunDiagnosis, type RunListEntry,
+  formatBytes, formatDuration, sparkline, type Evidence, type ExplainerAnswer, type RunDiagnosis, type ScoredRun,
 } from "../../analytics/index.ts";
 import type { DeviceContext, RunContext } from "../../engine/index.ts";
 
 export const count = (n: number) => Math.round(n).toLocaleString("en-US");
 
 /** "!" a warning flag, "i" only informational ones, " " none, "…" not scored yet. */
-export function flagMark(entry: Pick<RunListEntry, "flags">): string {
+export function flagMark(entry: Pick<ScoredRun, "flags">): string {
   if (!entry.flags) return "…";
   if (entry.flags.some((f) => f.severity === "warn")) return "!";
   return entry.flags.length > 0 ? "i" : " ";
@@ -18,7 +18,7 @@ export function sizeText(files: number, bytes: number): string {
   return `${count(files)} files, ${formatBytes(bytes)}`;
 }
 
-export function routeText(entry: Pick<RunListEntry, "command" | "route">): string {
+export function routeText(entry: Pick<ScoredRun, "command" | "route">): string {
   return `${entry.command}/${entry.route}`;
 }
 
@@ -45,7 +45,7 @@ export function throughputCaption(values: readonly number[]): string {
 }
 
 /** Runs whose id, route, paths, status or flags contain `filter` (case-insensitive). */
-export function filterRuns(runs: readonly RunListEntry[], filter: string): RunListEntry[] {
+export function filterRuns(runs: readonly ScoredRun[], filter: string): ScoredRun[] {
   const f = filter.trim().toLowerCase();
   if (!f) return [...runs];
   return runs.filter((r) =>
@@ -64,7 +64,7 @@ export interface BandView {
 
 export function bandView(d: RunDiagnosis): BandView {
   const p = d.prediction;
-  const a = d.run.durationMs;
+  const a = d.run.totalMs;
   const verdict = a > p.highMs ? `${(a / p.highMs).toFixed(1)}× the band's top` : a < p.lowMs ? `below the band (${(p.lowMs / Math.max(a, 1)).toFixed(1)}× under its bottom)` : "within the band";
   return { actualMs: a, predictedMs: p.durationMs, lowMs: p.lowMs, highMs: p.highMs, verdict };
 }

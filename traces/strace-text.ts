@@ -11,6 +11,7 @@ import { excerpt, skip, type ParseState } from "./parse-state.ts";
 
 const PREFIX = /^\s*(?:\[pid\s+(\d+)\]\s*|(\d+)\s+)?(?:(\d\d):(\d\d):(\d\d(?:\.\d+)?)|(\d+\.\d+))?\s*/y;
 const NAME = /^[A-Za-z_][\w]*$/;
+const STRACE_FRACTION = /\.(\d{6}|\d{9})$/;
 
 interface Pending {
   name: string;
@@ -40,6 +41,12 @@ function frameSymbol(text: string): string {
 function startsWithCall(rest: string): boolean {
   const paren = rest.indexOf("(");
   return paren > 0 && NAME.test(rest.slice(0, paren));
+}
+
+/** Whether `rest` (a line after its pid and time) is one strace prints: a call, its resumption, a signal, an exit, a note. */
+function straceLine(rest: string): boolean {
+  return startsWithCall(rest) || rest.startsWith("<... ") || rest.startsWith("--- ") || rest.startsWith("+++ ") ||
+    rest.startsWith("<unfinished ...>") || rest.startsWith("<detached") || rest.startsWith("strace: ");
 }
 
 /** File-descriptor tables, per thread group, with a trace-wide fallback for unknown groups. */
@@ -135,6 +142,12 @@ export function* parseStrace(lines: Iterable<string>, state: ParseState): Genera
       PREFIX.lastIndex = 0;
       m = PREFIX.exec(raw)!;
       rest = raw.slice(PREFIX.lastIndex);
+      // strace prints -r and -ttt times with 6 fraction digits (9 with --timestamps=ns): a line
+      // that starts with another number ("3.14 seconds left") is the program's, whatever follows
+      if (m[6] !== undefined && !STRACE_FRACTION.test(m[6]) && !startsWithCall(rest)) {
+        skip(state, PROGRAM_OUTPUT);
+        continue;
+      }
       hasTime = m[3] !== undefined || m[6] !== undefined;
       hasPidColumn = m[2] !== undefined;
       if (rest.length === 0) {
@@ -191,7 +204,9 @@ export function* parseStrace(lines: Iterable<string>, state: ParseState): Genera
     } else if (m![6] !== undefined) {
       const v = +m![6];
       if (state.clock === "unknown") state.clock = v >= 1e8 ? "epoch" : "relative";
-      if (state.clock === "relative") ts = relative += v;
+      // -r: a delta from strace's previous line. Program output that starts like one ("3.14
+      // seconds left") is no strace line and must not move the clock of the calls after it.
+      if (state.clock === "relative") ts = straceLine(rest) ? (relative += v) : relative + v;
       else ts = v;
       anyTime = true;
     } else if (anyTime) {

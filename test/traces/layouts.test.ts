@@ -217,6 +217,18 @@ describe("strace layouts", () => {
     expect(r.events.map((e) => e.ts)).toEqual([0, 0.00025, 0.00035, 0.0004].map((v) => expect.closeTo(v, 9) as unknown as number));
   });
 
+  test("-r with the program's output between the calls: a line like '3.14 seconds left' does not move the clock", () => {
+    const r = read([
+      '     0.000000 execve("/usr/bin/prog", ["prog"], 0x7ffd /* 20 vars */) = 0',
+      '     0.000200 write(1, "3.14 seconds left\\n", 18) = 18',
+      "3.14 seconds left",
+      "     0.000100 close(1) = 0",
+      "     0.000050 +++ exited with 0 +++",
+    ]);
+    expect(r.bad).toEqual([]);
+    expect(r.events.map((e) => e.ts)).toEqual([0, 0.0002, 0.0003, 0.00035].map((v) => expect.closeTo(v, 9) as unknown as number));
+  });
+
   test("-T: durations; -f: [pid N] prefix for children, none for the first process", () => {
     const r = read([
       'openat(AT_FDCWD, "/src/a", O_RDONLY) = 3 <0.000011>',

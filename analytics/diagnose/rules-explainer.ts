@@ -24,6 +24,13 @@ const STREAM_SAVING = 0.3;
 const FASTPATH_MIN_SAVING_MS = 200;
 const FASTPATH_MIN_SAVING_SHARE = 0.05;
 const CLONE_MIN_BYTES = 100e6;
+/** Filesystems whose copies within themselves are clones (reflink): XFS made with reflink=1, Btrfs, bcachefs. */
+const CLONING_FS: ReadonlySet<string> = new Set(["xfs", "btrfs", "bcachefs"]);
+/**
+ * The part of a copy's transfer phase a clone saves: 8 x 64 MiB took 29-33 ms cloned within an
+ * XFS and 144-188 ms copied from it to ext4 (sendfile) on this project's machine (docs/benchmarks.md).
+ */
+const CLONE_SAVING_SHARE = 0.8;
 const THROTTLE_SHARE = 0.7;
 /**
  * Trace rules. Another process on blit's files matters once it touched this many of them and had
@@ -235,6 +242,12 @@ export function explainWithRules(evidence: readonly Evidence[], options: RulesOp
   const noReflink = notes.find((e) => e.key === "fastpath-note.reflink" && /EOPNOTSUPP|ENOTSUP|not supported|no reflink/i.test(String(e.value)));
   const slow = get("flag.slow-vs-prediction") !== undefined || get("flag.throughput-collapse") !== undefined;
   const byteMs = num("prediction.term.perByte") ?? 0;
+  const fsPair = String(get("fs.pair")?.value ?? "").split("->");
+  // A cross-device copy from a filesystem that clones (reflink) lost the clone it could have been.
+  const crossClone = fsPair.length === 2 && CLONING_FS.has(fsPair[0]!) && fsPair[0] !== fsPair[1];
+  // A clone saves the byte cost (or, when the model has none, the share of the transfer phase a
+  // clone saved when measured), never more than the transfer phase took.
+  const cloneSavingMs = Math.min(transferMs, Math.max(byteMs, CLONE_SAVING_SHARE * transferMs));
   // Only when it would matter: the in-kernel copy saves about STREAM_SAVING of the byte cost.
   const streamSavingMs = pathBytes > 0 ? byteMs * (streamBytes / pathBytes) * STREAM_SAVING : 0;
   const worthIt = (ms: number) => ms >= FASTPATH_MIN_SAVING_MS && ms >= FASTPATH_MIN_SAVING_SHARE * total;
@@ -258,6 +271,26 @@ export function explainWithRules(evidence: readonly Evidence[], options: RulesOp
           : "Check why the in-kernel copy was refused (the notes above); on a filesystem that supports it the bytes stay in the kernel.",
         expectedEffect: `the ${formatBytes(streamBytes)} now copied through userspace would take the in-kernel path, saving one copy of every byte in memory: about ${formatDuration(streamSavingMs)} of the run's ${formatDuration(byteMs)} byte cost`,
         evidence: ids("fastpath.stream", ...notes.map((e) => e.key), "prediction.term.perByte"),
+      },
+    });
+  } else if (crossDevice && crossClone && pathBytes >= CLONE_MIN_BYTES && worthIt(cloneSavingMs)) {
+    // Across filesystems the kernel still copies in place (sendfile), but the clone a copy within
+    // the source's filesystem would make is lost: every byte is written out again.
+    const [from, to] = fsPair;
+    findings.push({
+      kind: "fast-path",
+      short: "copied across filesystems, not cloned",
+      impactMs: cloneSavingMs,
+      cause: {
+        kind: "fast-path",
+        text: `Files were copied across filesystems (${from} -> ${to}, EXDEV), so none could be cloned: ${formatBytes(pathBytes)} were written out, where a copy within the source's ${from} clones them (reflink) at a metadata cost.`,
+        evidence: ids(crossDevice.key, "fs.pair", ...evidence.filter((e) => e.key.startsWith("fastpath.")).map((e) => e.key), "phase.transfer"),
+        confidence: "medium",
+      },
+      suggestion: {
+        text: `Where the copy may live on the source's filesystem (${from}), put the destination there: files are then cloned, not copied (${from} clones with reflink=1, the default of mkfs.xfs since xfsprogs 5.1; Btrfs always).`,
+        expectedEffect: `the ${formatBytes(pathBytes)} would be cloned instead of written: about ${formatDuration(cloneSavingMs)} of the ${formatDuration(transferMs)} transfer phase`,
+        evidence: ids(crossDevice.key, "fs.pair", "phase.transfer", "prediction.term.perByte"),
       },
     });
   } else if (noReflink && slow && pathBytes >= CLONE_MIN_BYTES && worthIt(byteMs)) {

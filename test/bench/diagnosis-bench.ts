@@ -16,7 +16,7 @@ import { parseArgs } from "node:util";
 import { makeSmallTree } from "./gen.ts";
 import { median, run, stopAll, sync } from "./measure.ts";
 import {
-  dropCaches, inducerMissing, loadTools, makeSyncMount, startCpuLoad, startIoLoad, startReader, stopInduced, TRACER_PREFIX,
+  dropCaches, inducerMissing, loadTools, makeCloneMount, makeSyncMount, startCpuLoad, startIoLoad, startReader, stopInduced, TRACER_PREFIX,
   type InducedCause, type Load, type SyncMount,
 } from "./induce.ts";
 
@@ -40,7 +40,10 @@ Causes (--only takes a comma-separated list of these names):
   cold-cache   sync; echo 3 > /proc/sys/vm/drop_caches before        expects cold-cache or enumeration
   tracer       the run under strace -f -o /dev/null                  expects tracer
   scanner      find DST -type f -exec cat {} + loops (one per core)  expects scanner
-A cause whose tools are missing is skipped with how to get them (apt-get install stress-ng fio strace).
+  fast-path    16 x 64 MiB on an XFS loop device (reflink=1): the     expects fast-path
+               control mirrors within the XFS (clones), the slowed
+               run to the workspace's disk (every byte written)
+A cause whose tools are missing is skipped with how to get them (apt-get install stress-ng fio strace xfsprogs).
 --scale multiplies every tree's file count (0.05 for a quick check of the harness).
 --keep-going: a run or diagnosis that fails is reported and left out instead of stopping the benchmark.
 Needs about 300 MB x (ordinary runs + 2 x slowed runs) of free space in the temp dir at --scale 1.`;
@@ -66,8 +69,11 @@ interface CauseSpec {
   name: InducedCause;
   /** Kinds that count as naming this cause first. */
   expect: string[];
-  /** The tree the cause and its control run on ("medium": the mixed tree's 32 KiB part). */
-  tree: "mixed" | "small" | "medium";
+  /**
+   * The tree the cause and its control run on ("medium": the mixed tree's 32 KiB part; "clone":
+   * large files on an XFS loop device with reflink, whose control mirrors within that XFS).
+   */
+  tree: "mixed" | "small" | "medium" | "clone";
 }
 
 const CAUSES: CauseSpec[] = [
@@ -81,6 +87,8 @@ const CAUSES: CauseSpec[] = [
   { name: "cold-cache", expect: ["cold-cache", "enumeration"], tree: "mixed" },
   { name: "tracer", expect: ["tracer"], tree: "mixed" },
   { name: "scanner", expect: ["scanner"], tree: "mixed" },
+  // Mirrored within its XFS the tree is cloned; mirrored to the workspace's disk every byte is written.
+  { name: "fast-path", expect: ["fast-path"], tree: "clone" },
 ];
 
 const wholeAtLeast = (name: string, text: string | undefined, fallback: number, min: number): number => {
@@ -131,6 +139,8 @@ interface TreeInfo {
   root: string;
   files: number;
   bytes: number;
+  /** Where its ordinary runs write (default: the workspace's dst/). */
+  dstBase?: string;
 }
 
 const scaled = (n: number, min = 1) => Math.max(min, Math.round(n * scale));
@@ -158,6 +168,18 @@ async function makeMixedTree(root: string): Promise<TreeInfo & { parts: Record<s
 async function makeSmallFilesTree(root: string): Promise<TreeInfo> {
   const t = await makeSmallTree(root, { files: scaled(20_000, 50), size: 2048, dirs: scaled(200, 2) });
   return { root, files: t.files, bytes: t.bytes };
+}
+
+/**
+ * 16 files of 64 MiB (1 GiB, whatever --scale: a clone saves too little of a smaller tree to
+ * matter) on a fresh XFS loop device with reflink=1; its ordinary runs mirror within that XFS.
+ */
+async function makeCloneTree(dir: string): Promise<TreeInfo> {
+  const files = 16;
+  const size = 64 << 20;
+  const mount = makeCloneMount(dir, files * size * 2 + (256 << 20));
+  const t = await makeSmallTree(join(mount.path, "src"), { files, size, dirs: 1 });
+  return { root: join(mount.path, "src"), files: t.files, bytes: t.bytes, dstBase: join(mount.path, "dst") };
 }
 
 /** `files` files of `size` bytes, 5 per directory, in one chain of nested directories. */
@@ -310,6 +332,9 @@ async function slowedRun(cause: CauseSpec, tree: TreeInfo, control: RunOutcome):
       return mirror(tree.root, dst, [], TRACER_PREFIX);
     case "scanner":
       return under(startReader(dst), 100, () => mirror(tree.root, dst));
+    case "fast-path":
+      // the workspace's disk: another filesystem than the tree's XFS
+      return mirror(tree.root, dst);
   }
 }
 
@@ -388,7 +413,8 @@ try {
   // Nothing is deleted between runs (BENCHMARKING.md), so every run's output stays until the end.
   const mixedBytes = 17_000 * 4096 + 2_700 * (32 << 10) + 300 * (512 << 10);
   const runsOnMixed = 1 + ordinaryRuns + 2 * runsPerCause * causes.filter((c) => c.tree === "mixed").length;
-  const needed = scale * (mixedBytes * (runsOnMixed + 1) * 1.15 + 40e6 * 2 * runsPerCause + 350e6 * 2);
+  const cloneBytes = causes.some((c) => c.tree === "clone") ? (1 << 30) * (runsPerCause + 2.5) : 0;
+  const needed = scale * (mixedBytes * (runsOnMixed + 1) * 1.15 + 40e6 * 2 * runsPerCause + 350e6 * 2) + cloneBytes;
   const fs = statfsSync(tmpdir());
   const free = fs.bavail * fs.bsize;
   if (free < needed) {
@@ -401,12 +427,13 @@ try {
   log("generating the trees...");
   const mixed = await makeMixedTree(join(ws, "src-mixed"));
   const small = causes.some((c) => c.tree === "small") ? await makeSmallFilesTree(join(ws, "src-small")) : undefined;
+  const clone = causes.some((c) => c.tree === "clone") ? await makeCloneTree(join(ws, "clone-device")) : undefined;
   await sync();
   log(`  mixed: ${mixed.files} files, ${(mixed.bytes / 1e6).toFixed(0)} MB${small ? `; small: ${small.files} files, ${(small.bytes / 1e6).toFixed(0)} MB` : ""}`);
   // The disk may still be busy with what the trees' writing set off (journal, writeback): the
   // history should start on an idle machine, as an ordinary run would.
   log(`  disk idle after ${((await settle()) / 1000).toFixed(1)} s`);
-  const treeOf = (c: CauseSpec) => (c.tree === "small" ? small! : c.tree === "medium" ? mixed.parts.medium! : mixed);
+  const treeOf = (c: CauseSpec) => (c.tree === "small" ? small! : c.tree === "medium" ? mixed.parts.medium! : c.tree === "clone" ? clone! : mixed);
 
   const ordinary: Ordinary[] = [];
   const slowed: Slowed[] = [];
@@ -415,7 +442,7 @@ try {
   /** An ordinary run of `tree` into a fresh destination, diagnosed; recorded as ordinary or control. */
   async function ordinaryRun(tree: TreeInfo, role: Ordinary["role"], label: string): Promise<RunOutcome | undefined> {
     return attempt(label, async () => {
-      const r = await mirror(tree.root, freshDst());
+      const r = await mirror(tree.root, freshDst(tree.dstBase));
       const d = await diagnose(r.id);
       ordinary.push({ id: r.id, totalMs: r.totalMs, flagKinds: d.flagKinds, causeKinds: d.causeKinds, role });
       const marks = [...d.flagKinds.map((k) => `flag ${k}`), ...d.causeKinds.map((k) => `cause ${k}`)];

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { descendants } from "./measure.ts";
 
 /** The causes that can be induced, by the names the benchmark's --only takes. */
-export type InducedCause = "bwlimit" | "workers" | "cpu" | "io" | "sync-device" | "cold-cache" | "tracer" | "scanner";
+export type InducedCause = "bwlimit" | "workers" | "cpu" | "io" | "sync-device" | "cold-cache" | "tracer" | "scanner" | "fast-path";
 
 /** A background load in its own process group (Bun's `detached`: setsid), stopped as a group. */
 export interface Load {
@@ -51,6 +51,11 @@ export function inducerMissing(cause: InducedCause): string | null {
     }
     case "scanner":
       return has("find") && has("cat") ? null : "find and cat are needed for the reader loop (apt-get install findutils coreutils)";
+    case "fast-path": {
+      if (!isRoot()) return "a loop device mount needs root";
+      const tools = ["losetup", "mkfs.xfs", "mount", "umount"].filter((t) => !has(t));
+      return tools.length ? `${tools.join(", ")} not installed (apt-get install util-linux xfsprogs mount)` : null;
+    }
     default:
       return null;
   }
@@ -160,13 +165,25 @@ export const TRACER_PREFIX = ["strace", "-f", "-o", "/dev/null"];
  * and mounted `-o sync` at dir/mnt. remove() (also done by stopInduced) unmounts and detaches it.
  */
 export function makeSyncMount(dir: string, bytes: number, inodes: number): SyncMount {
+  return makeLoopMount(dir, "sync-device", Math.max(bytes, 32 << 20), ["mkfs.ext4", "-q", "-F", "-N", String(Math.max(inodes, 1024))], ["-o", "sync"]);
+}
+
+/**
+ * A fresh XFS image made with reflink=1 (copies within it are clones), sparse, of `bytes`, in
+ * `dir`, mounted at dir/mnt: the source of a copy that loses its clones when sent elsewhere.
+ */
+export function makeCloneMount(dir: string, bytes: number): SyncMount {
+  return makeLoopMount(dir, "clone-device", Math.max(bytes, 320 << 20), ["mkfs.xfs", "-q", "-f", "-m", "reflink=1"], []);
+}
+
+function makeLoopMount(dir: string, name: string, bytes: number, mkfs: string[], mountOptions: string[]): SyncMount {
   mkdirSync(dir, { recursive: true });
-  const image = join(dir, "sync-device.img");
+  const image = join(dir, `${name}.img`);
   const path = join(dir, "mnt");
   mkdirSync(path, { recursive: true });
   writeFileSync(image, "");
-  sh("truncate", ["-s", String(Math.max(bytes, 32 << 20)), image]);
-  sh("mkfs.ext4", ["-q", "-F", "-N", String(Math.max(inodes, 1024)), image]);
+  sh("truncate", ["-s", String(bytes), image]);
+  sh(mkfs[0]!, [...mkfs.slice(1), image]);
   const device = sh("losetup", ["-f", "--show", image]).trim();
   const m: SyncMount = {
     path,
@@ -180,7 +197,7 @@ export function makeSyncMount(dir: string, bytes: number, inodes: number): SyncM
   };
   mounts.add(m);
   try {
-    sh("mount", ["-o", "sync", device, path]);
+    sh("mount", [...mountOptions, device, path]);
   } catch (e) {
     spawnSync("losetup", ["-d", device]);
     mounts.delete(m);

@@ -221,6 +221,29 @@ describe("each cause rule names its kind first, citing facts that exist", () => 
     expect(d.explanation.suggestions[0]!.expectedEffect).toMatch(/about .* of the run's .* byte cost/);
   });
 
+  test("fast-path: a copy from a cloning filesystem to another one, with what a clone would save", () => {
+    const bytes = 2e9;
+    const exdev = (path: string) => `${path} refused: EXDEV (cross-device link) on ext4`;
+    const d = diagnose(run({
+      startedAt: day(54), bytes, files: 40, factor: 1.6, sourceFs: "xfs", destinationFs: "ext4", context: quiet(),
+      bytesByPath: { sendfile: bytes }, fastPathNotes: { reflink: exdev("reflink"), copy_file_range: exdev("copy_file_range") },
+    }));
+    const top = expectTop(d, "fast-path", ["fs.pair", "phase.transfer", "fastpath.sendfile"]);
+    expect(top.text).toContain("xfs -> ext4");
+    expect(d.explanation.suggestions[0]!.expectedEffect).toMatch(/^the 2\.0 GB would be cloned instead of written: about .* of the .* transfer phase$/);
+  });
+
+  test("fast-path: not named when it would not matter, nor from a filesystem that cannot clone", () => {
+    const exdev = { reflink: "reflink refused: EXDEV (cross-device link) on ext4" };
+    // 50 MB across filesystems: the clone would save less than 200 ms
+    const small = diagnose(run({ startedAt: day(55), sourceFs: "xfs", destinationFs: "ext4", context: quiet(), bytesByPath: { sendfile: 50e6 }, fastPathNotes: exdev }));
+    expect(small.explanation.causes.map((c) => c.kind)).not.toContain("fast-path");
+    // ext4 clones nothing: a copy from it to xfs lost no clone
+    const bytes = 2e9;
+    const ext4 = diagnose(run({ startedAt: day(56), bytes, files: 40, sourceFs: "ext4", destinationFs: "xfs", context: quiet(), bytesByPath: { sendfile: bytes }, fastPathNotes: exdev }));
+    expect(ext4.explanation.causes.map((c) => c.kind)).not.toContain("fast-path");
+  });
+
   test("tracer: the tracer's cost, and no reflink or workers advice from a traced run", () => {
     // strace's own CPU shows up as others'; small files, one worker and 600 MB without reflink would
     // each earn advice on an untraced run.

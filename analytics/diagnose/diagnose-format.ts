@@ -83,6 +83,7 @@ function historyText(d: HistoryDiagnosis, md: boolean): string {
   for (const r of d.flagged) {
     item(`${r.startedAt} ${r.id} ${r.command} ${r.route}, ${formatDuration(r.totalMs)} (predicted ${formatDuration(r.prediction.durationMs)}, band ${band(r.prediction.lowMs, r.prediction.highMs)})`);
     for (const f of r.flags) out.push(`${md ? "  -" : "    "} ${f.severity === "warn" ? "!" : "i"} ${f.kind}: ${f.text}`);
+    if (r.cause) out.push(`${md ? "  -" : "    "} cause ${r.cause.kind}: ${r.cause.text}`);
   }
   h("Trends per route");
   if (d.trends.length === 0) item("no runs in the window");
@@ -110,7 +111,7 @@ function modelLine(m: ModelSummary): string {
 }
 
 function table(out: string[], rows: readonly RunLine[], md: boolean): void {
-  const head = ["STARTED", "ROUTE", "TOOK", "PREDICTED (80% BAND)", "× SIMILAR", "SCORE", "FLAGS", "ID"];
+  const head = ["STARTED", "ROUTE", "TOOK", "PREDICTED (80% BAND)", "× SIMILAR", "SCORE", "FLAGS", "CAUSE", "ID"];
   const cells = rows.map((r) => [
     r.startedAt.replace("T", " ").slice(0, 19),
     `${r.command}/${r.route}`,
@@ -119,6 +120,7 @@ function table(out: string[], rows: readonly RunLine[], md: boolean): void {
     `${r.peerRatio.toFixed(2)}×`,
     r.score === null ? "-" : r.score.toFixed(1),
     r.flags.map((f) => f.kind).join(",") || "-",
+    r.cause?.kind ?? "-",
     r.id,
   ]);
   if (md) {

@@ -153,8 +153,9 @@ const RUN_LINE_SCHEMA: JsonSchema = object(
     peerRatio: nonNeg,
     score: numOrNull,
     flags: { type: "array", items: FLAG_SCHEMA },
+    cause: object({ kind: { type: "string", enum: [...CAUSE_KINDS] }, text: str }),
   },
-  RUN_RECORD_OPTIONAL,
+  [...RUN_RECORD_OPTIONAL, "cause"],
 );
 
 const HALF_SCHEMA: JsonSchema = {

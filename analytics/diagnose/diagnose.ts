@@ -8,6 +8,7 @@ import type { RunReport, TimelineSample } from "../../engine/index.ts";
 import { Scorer, verdictOf, type Flag, type Reference, type RunScore } from "./anomalies.ts";
 import { buildEvidence, type Evidence } from "./evidence.ts";
 import type { Explanation } from "./explanation.ts";
+import type { CauseKind } from "./causes.ts";
 import { currentPredictor } from "../predict/predictor-store.ts";
 import { unhealthyReason } from "../predict/healthy-runs.ts";
 import { defaultModel, eligibleForFit, fitPredictor, learnsFrom, modelNote, type HoldOut, type Model, type Prediction } from "../predict/predictor.ts";
@@ -68,8 +69,11 @@ export interface RunDiagnosis {
   timeline: TimelineSample[];
 }
 
-/** One run in a history report: the run and how it compares with its prediction and peers. */
-export type RunLine = RunRecord & RunVerdict;
+/**
+ * One run in a history report: the run, how it compares with its prediction and peers, and for a
+ * flagged or slow run the cause the rules name first (as `blit diagnose RUN_ID` would), if any.
+ */
+export type RunLine = RunRecord & RunVerdict & { cause?: { kind: CauseKind; text: string } };
 
 export interface TrendHalf {
   runs: number;
@@ -196,7 +200,10 @@ export function diagnoseHistory(options: DiagnoseHistoryOptions): Promise<Histor
     async ({ conn }) => {
       const history = await loadHistory(conn);
       const predictor = await currentPredictor(conn, history);
-      return historyReport(history, predictor.models, new Scorer(predictor, history), options);
+      const scorer = new Scorer(predictor, history);
+      const report = historyReport(history, predictor.models, scorer, options);
+      await nameCauses(conn, [...report.slowest, ...report.flagged], scorer);
+      return report;
     },
     { busyTimeoutMs: options.busyTimeoutMs ?? 2000 },
   );
@@ -242,6 +249,36 @@ function historyReport(
     trends: trends(real),
     notes,
   };
+}
+
+/**
+ * The first cause of each listed run, by the rules over its evidence (its full report, its
+ * similar runs and its traces), so the history says why a run was slow, not only that it was.
+ */
+async function nameCauses(conn: DuckDBConnection, lines: RunLine[], scorer: Scorer): Promise<void> {
+  const byId = new Map<string, RunLine[]>();
+  for (const l of lines) byId.set(l.id, [...(byId.get(l.id) ?? []), l]);
+  if (byId.size === 0) return;
+  const ids = [...byId.keys()];
+  const reader = await conn.runAndReadAll(
+    `SELECT id, CAST(report AS VARCHAR) AS report FROM runs WHERE id IN (${ids.map((_, i) => `$${i + 1}`).join(", ")})`,
+    ids,
+  );
+  for (const row of reader.getRowObjects()) {
+    const id = String(row.id);
+    const report = JSON.parse(String(row.report)) as RunReport;
+    const record = runRecordFromReport(report);
+    const evidence = buildEvidence({
+      report,
+      score: scorer.score(record),
+      similar: scorer.similar(record),
+      traces: await traceSummariesFor(conn, id),
+      cores: report.host === hostname() ? availableParallelism() : undefined,
+    });
+    const first = explainWithRules(evidence).causes[0];
+    if (!first?.kind) continue;
+    for (const l of byId.get(id) ?? []) l.cause = { kind: first.kind, text: first.text };
+  }
 }
 
 function warnFirst(s: RunScore): number {

@@ -101,6 +101,18 @@ describe("a run slowed on purpose with --bwlimit", () => {
     expect(d.explanation.causes.some((c) => /outside load/.test(c.text))).toBe(false);
   });
 
+  test("the history report names its cause beside its flags (and in the slowest table), schema and all", async () => {
+    const h = await diagnoseHistory({ path: tmp.store, sinceMs: 0, sinceLabel: "all" });
+    const line = h.flagged.find((l) => l.id === throttledId)!;
+    expect(line.flags.map((f) => f.kind)).toContain("throttled");
+    expect(line.cause?.kind).toBe("bwlimit");
+    expect(line.cause?.text).toContain("--bwlimit");
+    expect(schemaProblems(DIAGNOSE_REPORT_SCHEMA, JSON.parse(JSON.stringify(h)))).toEqual([]);
+    const f = fakeIo({ BLIT_HOME: home });
+    expect(await diagnoseCommand(["--since", "1d"], f.io)).toBe(0);
+    expect(f.stdout()).toMatch(/cause bwlimit: .*--bwlimit/);
+  });
+
   test("its JSON report (through the diagnose command) matches the schema", async () => {
     const f = fakeIo({ BLIT_HOME: home });
     expect(await diagnoseCommand([throttledId.slice(0, 8), "--format", "json"], f.io)).toBe(0);

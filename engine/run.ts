@@ -11,7 +11,7 @@ import { UsageError } from "./errors.ts";
 import { keepOf, type Job } from "./options.ts";
 import { deleteGuard, planTrees, writePath, type Plan } from "./plan.ts";
 import { WorkerPool } from "./pool.ts";
-import { reportIdentity, type Counts, type PhaseTimes, type RunError, type RunOptions, type RunReport, type RunStatus, type SizeClassPlan, type Workload } from "./report.ts";
+import { makeEarlyReport, makeRunReport, type Counts, type PhaseTimes, type RunError, type RunOptions, type RunReport, type SizeClassPlan, type Workload } from "./report.ts";
 import { emptyTree, T_DIR, T_FILE, T_LINK, unpackTree, type PackedTree, type Tree } from "./walk.ts";
 import type { CopyItem, CopyResult } from "./worker-protocol.ts";
 // node:fs and node:path as byte-exact versions: paths may hold names that are not UTF-8.
@@ -673,9 +673,8 @@ class LocalRun {
       if (e) e.message = `${e.message}; the run stopped (${describeCode(this.fatal)})`;
     }
     this.phases.totalMs = performance.now() - this.t0;
-    const status: RunStatus = this.interrupted ? "interrupted" : this.fatal ? "failed" : this.errorCount > 0 ? "partial" : "ok";
-    return {
-      ...reportIdentity(this.startedAt),
+    return makeRunReport({
+      startedAt: this.startedAt,
       command: this.job.command,
       route: "local",
       source: paths.src,
@@ -693,11 +692,11 @@ class LocalRun {
       ...(this.p && Object.keys(this.p.specialsSkipped).length ? { specialsSkipped: this.p.specialsSkipped } : {}),
       errors,
       errorCount: this.errorCount,
-      status,
-      exitCode: status === "ok" ? 0 : status === "partial" ? 1 : status === "interrupted" ? 130 : 2,
+      interrupted: this.interrupted,
+      failed: this.fatal !== undefined,
       // context, and timeline when the run lasted long enough to be sampled
       ...(this.captured ?? this.ctx.stop()),
-    };
+    });
   }
 
   private mergeCopy(r: CopyResult): void {
@@ -764,28 +763,10 @@ function oneFileTree(name: string, st: StatRecord): Tree {
 
 /** The report of a run refused before it started (bad input), so that telemetry has it too. */
 export function refusedReport(job: Job, err: { code: string; message: string }, startedAt: Date): RunReport {
-  const now = new Date();
   const src = resolve(job.source);
   const dst = resolve(job.destination);
-  return {
-    ...reportIdentity(startedAt, now),
-    command: job.command,
-    route: "local",
-    source: src,
-    destination: dst,
-    sourceFs: filesystemType(src),
-    destinationFs: filesystemType(dst),
-    options: job.options,
-    workload: { files: 0, bytes: 0, dirs: 0, symlinks: 0, sizeHistogram: {} },
-    plan: { strategy: "none", workers: 0, classes: [] },
-    phases: { enumerateMs: 0, planMs: 0, transferMs: 0, deleteMs: 0, totalMs: now.getTime() - startedAt.getTime() },
-    counts: { planned: 0, plannedBytes: 0, copied: 0, copiedBytes: 0, skipped: 0, skippedBytes: 0, deleted: 0, deletePlanned: 0, dirsCreated: 0, symlinks: 0 },
-    bytesByPath: {},
-    filesByPath: {},
-    fastPathNotes: {},
-    errors: [{ path: job.source, side: "run", code: err.code, message: err.message }],
-    errorCount: 1,
-    status: "failed",
-    exitCode: 2,
-  };
+  return makeEarlyReport(
+    { startedAt, command: job.command, route: "local", source: src, destination: dst, sourceFs: filesystemType(src), destinationFs: filesystemType(dst), options: job.options },
+    { code: err.code, message: err.message, path: job.source },
+  );
 }

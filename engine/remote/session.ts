@@ -8,7 +8,7 @@ import { channelEvents, GrpcChannel, SocketChannel, type Channel, type GrpcDuple
 import { workloadOf } from "../plan.ts";
 import { formatRemoteUrl, type RemoteUrl } from "./url.ts";
 import { connectTls, remoteClient, tlsTrustOf, type TlsClientOptions } from "./tls.ts";
-import { reportIdentity, type Command, type Counts, type RunError, type RunOptions, type RunReport, type RunStatus } from "../report.ts";
+import { makeRunReport, type Command, type Counts, type RunError, type RunOptions, type RunReport } from "../report.ts";
 import { emptyTree, type Tree } from "../walk.ts";
 import type { Progress } from "../run.ts";
 const { existsSync } = nameFs;
@@ -370,10 +370,8 @@ export class RemoteSession implements Interruptible {
     if (trustNote) this.notes.tls = trustNote;
     const { job, local, counts, timing } = this;
     const remoteText = formatRemoteUrl(this.u);
-    const status: RunStatus = this.interrupted ? "interrupted" : this.failed ? "failed" : this.errorCount > 0 ? "partial" : "ok";
-    const now = new Date();
-    const report: RunReport = {
-      ...reportIdentity(this.started, now),
+    const report = makeRunReport({
+      startedAt: this.started,
       command: job.command,
       route: job.route,
       source: job.route === "push" ? local : remoteText,
@@ -391,10 +389,10 @@ export class RemoteSession implements Interruptible {
       ...(Object.keys(this.specialsSkipped).length ? { specialsSkipped: this.specialsSkipped } : {}),
       errors: this.errors,
       errorCount: this.errorCount,
-      status,
-      exitCode: status === "ok" ? 0 : status === "partial" ? 1 : status === "interrupted" ? 130 : 2,
+      interrupted: this.interrupted,
+      failed: this.failed,
       transport: { kind: this.transport, tls: this.u.tls, negotiateMs: timing.negotiateMs, transferMs: timing.transferMs, completeMs: timing.completeMs },
-    };
+    });
     return { report, actions: this.actions };
   }
 }

@@ -7,12 +7,10 @@ import { EXIT_OK, exitCodeForCheck } from "./exit-codes.ts";
 import { count, escapePath } from "./format.ts";
 import { tlsOptions } from "./tls-flags.ts";
 import { parseTimeout, readToken } from "./remote-command.ts";
+import type { Io } from "./kit/io.ts";
 
-export interface CheckIo {
-  stdout: NodeJS.WriteStream;
-  stderr: NodeJS.WriteStream;
-  env: NodeJS.ProcessEnv;
-}
+/** The kit's one Io (tui/kit/io.ts). */
+export type CheckIo = Io;
 
 interface CheckFlag {
   name: string;

@@ -13,15 +13,10 @@ import { launchDiagnoseUi } from "./ai/launch.tsx";
 import { listMarkdown, runMarkdown } from "./ai/markdown.ts";
 import { EXIT_FATAL, EXIT_OK } from "./exit-codes.ts";
 import { transferFlagNames } from "./transfer-flags.ts";
+import type { Io } from "./kit/io.ts";
 
-export interface CommandIo {
-  /** isTTY decides between the full-screen UI and Markdown for `diagnose --ai`. */
-  stdout: { write(text: string): unknown; isTTY?: boolean };
-  stderr: { write(text: string): unknown };
-  env: Record<string, string | undefined>;
-  /** The UI's key input. @default process.stdin */
-  stdin?: NodeJS.ReadStream;
-}
+/** The kit's one Io (tui/kit/io.ts). */
+export type CommandIo = Io;
 
 export const DIAGNOSE_HELP = `blit diagnose [RUN_ID | --last] [--since 7d] [--format text|md|json]
 blit diagnose --ai [RUN_ID] [--redact] [--ai-timeout MS]

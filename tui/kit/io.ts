@@ -16,8 +16,28 @@ export interface Io {
   stdin?: NodeJS.ReadStream;
 }
 
+/** The process's streams; a reader that went away (`blit copy -v | head`) ends output quietly. */
 export function processIo(): Io {
+  guardPipes();
   return { stdout: process.stdout, stderr: process.stderr, env: process.env };
+}
+
+let guarded = false;
+
+// A write to a closed pipe fails later, as an 'error' event: unheard, it would end the process
+// with a stack trace and exit 1 in the middle of a run. Heard, the run finishes, is recorded,
+// and exits with its own code; what could not be written is dropped.
+function guardPipes(): void {
+  if (guarded) return;
+  guarded = true;
+  for (const [name, stream] of [["stdout", process.stdout], ["stderr", process.stderr]] as const) {
+    let told = false;
+    stream.on("error", (e: NodeJS.ErrnoException) => {
+      if (e.code === "EPIPE" || told || name === "stderr") return;
+      told = true;
+      process.stderr.write(`blit: cannot write to stdout: ${e.code ?? e.message}\n`);
+    });
+  }
 }
 
 /** Writes `text` on stdout as one line. */

@@ -1,0 +1,38 @@
+// Errors a user can cause, through the real CLI: one or two lines naming the path or value and
+// what to do, the documented exit code, no stack trace, and the run recorded.
+import { afterEach, describe, expect, test } from "bun:test";
+import { chmodSync, chownSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { recordedRuns, REPO_ROOT, runCli, tempDirs, writeTree } from "../helpers/index.ts";
+
+const temps = tempDirs();
+afterEach(temps.cleanup);
+
+/** `bun tui/blit.ts ARGS | head -N` under bash: blit's own exit code, what head printed, blit's stderr. */
+async function pipedToHead(args: string[], lines: number, home: string, errFile: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  const quoted = args.map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
+  const script = `"${process.execPath}" tui/blit.ts ${quoted} 2>"$ERRFILE" | head -${lines}; echo "exit=\${PIPESTATUS[0]}"`;
+  const env: Record<string, string> = { ...(process.env as Record<string, string>), BLIT_HOME: home, ERRFILE: errFile };
+  for (const k of Object.keys(env)) if (k.startsWith("BLIT_") && k !== "BLIT_HOME") delete env[k];
+  const p = Bun.spawn(["bash", "-c", script], { cwd: REPO_ROOT, env, stdout: "pipe", stderr: "pipe" });
+  const out = await new Response(p.stdout).text();
+  await p.exited;
+  const code = Number(/exit=(\d+)/.exec(out)?.[1] ?? -1);
+  return { code, stdout: out.replace(/exit=\d+\n$/, ""), stderr: await Bun.file(errFile).text() };
+}
+
+describe("a closed pipe", () => {
+  test("`blit copy -v SRC DST | head -2` ends quietly with the run's own exit code (0: all copied), and the run is recorded", async () => {
+    const t = temps.make();
+    const spec: Record<string, string> = {};
+    for (let i = 0; i < 400; i++) spec[`f${String(i).padStart(3, "0")}`] = `${i}\n`;
+    writeTree(t.join("src"), spec);
+    const r = await pipedToHead(["copy", "-v", "--no-progress", t.join("src"), t.join("dst")], 2, t.home, t.join("stderr.txt"));
+    expect(r.stdout.split("\n").filter(Boolean)).toHaveLength(2);
+    expect(r.stderr).not.toContain("EPIPE");
+    expect(r.stderr).not.toContain("    at ");
+    expect(r.code).toBe(0);
+    const runs = await recordedRuns(t.home);
+    expect(runs.map((x) => [x.status, x.copied ?? x.counts?.copied])).toEqual([["ok", 400]]);
+  });
+});

@@ -209,6 +209,8 @@ class LocalRun {
   private workerCount = 0;
   private interrupted = false;
   private fatal: string | undefined;
+  /** The destination root could not be created: nothing was written, nothing may be deleted. */
+  private rootFailed = false;
   /** The delete guard refused: the destination's directories keep their metadata. */
   private refused = false;
   private readonly progress: Progress = { phase: "enumerate", filesDone: 0, bytesDone: 0, filesTotal: 0, bytesTotal: 0 };
@@ -368,6 +370,33 @@ class LocalRun {
     return this.paths.single ? basename(this.paths.dst) : writePath(this.p!, this.srcTree.paths[i]!);
   }
 
+  /**
+   * Creates the destination root (and its missing parents). When that fails (an unwritable
+   * parent, EACCES from mkdir) the run stops with one error naming the directory and what to
+   * do, and is reported (and recorded) as failed: exit 2, nothing written.
+   */
+  private makeRoot(): boolean {
+    const { paths } = this;
+    try {
+      if (paths.makeDir) {
+        mkdirSync(paths.makeDir);
+        this.counts.dirsCreated++;
+      } else if (!paths.single) mkdirSync(paths.dst, { recursive: true });
+      return true;
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? "EIO";
+      const dir = (err as { path?: string }).path ?? paths.makeDir ?? paths.dst;
+      const parent = dirname(dir);
+      const what = code === "EACCES" || code === "EPERM"
+        ? `this user may not create entries in '${parent}': make it writable, or choose another destination`
+        : code === "ENOTDIR" ? `'${parent}' is not a directory` : "choose another destination";
+      this.rootFailed = true;
+      this.fatal = code;
+      this.addError({ path: paths.dst, side: "run", code, message: `cannot create the destination directory '${dir}': ${describeCode(code)} (${code}); ${what}` });
+      return false;
+    }
+  }
+
   /** Directories, symlinks and files; replacing entries go under their staged names. */
   async transfer(): Promise<void> {
     const tTransfer = performance.now();
@@ -377,11 +406,10 @@ class LocalRun {
     const { paths, opts, counts, srcTree } = this;
     const p = this.p!;
     if (!opts.dryRun && !this.interrupted) {
-      if (paths.makeDir) {
-        mkdirSync(paths.makeDir);
-        counts.dirsCreated++;
+      if (!this.makeRoot()) {
+        this.phases.transferMs = performance.now() - tTransfer;
+        return;
       }
-      else if (!paths.single) mkdirSync(paths.dst, { recursive: true });
       const dest = (this.dest = openDestTree(this.dstRootPrefix));
       // Stale named temporaries from a killed run are ours to remove.
       for (const rel of this.dstTree.staleTemps) {
@@ -586,6 +614,7 @@ class LocalRun {
     this.emit();
     const p = this.p!;
     const { counts, dstTree, srcTree } = this;
+    if (this.rootFailed) return;
     if (this.mirror && p.deletePlanned > 0) {
       const refusal = deleteGuard(p, {
         errors: this.errorCount, interrupted: this.interrupted || this.fatal !== undefined,
@@ -668,7 +697,7 @@ class LocalRun {
 
   report(): RunReport {
     const { paths, counts, errors } = this;
-    if (this.fatal) {
+    if (this.fatal && !this.rootFailed) {
       const e = errors.find((x) => x.code === this.fatal);
       if (e) e.message = `${e.message}; the run stopped (${describeCode(this.fatal)})`;
     }

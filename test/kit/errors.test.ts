@@ -36,3 +36,27 @@ describe("a closed pipe", () => {
     expect(runs.map((x) => [x.status, x.copied ?? x.counts?.copied])).toEqual([["ok", 400]]);
   });
 });
+
+const NOBODY = { user: "nobody", group: "nogroup" };
+
+describe("an unwritable destination parent", () => {
+  test("copy and mirror as nobody: one line naming the directory and what to do, exit 2, nothing written, the run recorded", async () => {
+    const t = temps.make();
+    chmodSync(t.path, 0o755); // mkdtemp makes 0700; nobody must reach the subtree
+    writeTree(t.join("src"), { "a.txt": "a", "sub/b.txt": "b" });
+    mkdirSync(t.join("locked")); // root's, 0755: nobody may not create entries in it
+    const world = t.join("world");
+    mkdirSync(world);
+    chmodSync(world, 0o777); // BLIT_HOME for nobody
+    const home = join(world, "home");
+    for (const cmd of ["copy", "mirror"]) {
+      const dst = t.join("locked", cmd, "deeper");
+      const r = await runCli([cmd, t.join("src"), dst, "--no-progress"], { home, asUser: NOBODY });
+      expect(r.exitCode).toBe(2);
+      expect(r.stderr).toBe(`blit: cannot create the destination directory '${t.join("locked", cmd)}': permission denied (EACCES); this user may not create entries in '${t.join("locked")}': make it writable, or choose another destination\n`);
+      expect(r.stdout).toBe("");
+    }
+    const runs = await recordedRuns(home);
+    expect(runs.map((x) => [x.command, x.status, x.exitCode, x.copied])).toEqual([["mirror", "failed", 2, 0], ["copy", "failed", 2, 0]]);
+  });
+});

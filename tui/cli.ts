@@ -1,7 +1,7 @@
 // The blit command line: route a command to its module, and map what escapes to one line and
 // an exit code (usage errors 2; anything else 2 with its message, the stack only with BLIT_DEBUG=1).
 import { UsageError, VERSION } from "../engine/index.ts";
-import { formatRunsTable, listRuns, telemetryPath } from "../analytics/index.ts";
+import { formatRunsTable, listRuns, TelemetryError, telemetryPath } from "../analytics/index.ts";
 // Commands other than copy and mirror load their modules (DuckDB queries, gRPC, Ink) on use, so
 // that a copy starts in ~20 ms.
 const diagnoseCommands = () => import("./diagnose-command.ts");
@@ -117,8 +117,16 @@ export function failureText(e: unknown, env: Io["env"]): string {
   const message = e instanceof Error ? e.message : String(e);
   if (e instanceof UsageError || e instanceof RangeError || ((e as { code?: string }).code ?? "").startsWith("ERR_PARSE_ARGS")) return message;
   if (env.BLIT_DEBUG === "1") return `fatal: ${(e as Error)?.stack ?? e}`;
+  if (e instanceof TelemetryError) return `${message}; ${telemetryRemedy(e)}`;
   const code = (e as { code?: string }).code;
   return `${message}${code && !message.includes(code) ? ` [${code}]` : ""} (BLIT_DEBUG=1 shows where)`;
+}
+
+/** What to do about a store that cannot be opened (named in the message). */
+function telemetryRemedy(e: TelemetryError): string {
+  return e.code === "TELEMETRY_BUSY"
+    ? "try again when the other blit has finished"
+    : `move the file aside (blit starts a new store there), or set BLIT_HOME to another directory`;
 }
 
 /** "; did you mean 'copy'?" when `typed` is one typo from a known word. */

@@ -60,3 +60,18 @@ describe("an unwritable destination parent", () => {
     expect(runs.map((x) => [x.command, x.status, x.exitCode, x.copied])).toEqual([["mirror", "failed", 2, 0], ["copy", "failed", 2, 0]]);
   });
 });
+
+describe("a corrupt telemetry store", () => {
+  test("`blit diagnostics perf` names the file and what to do, exit 2, no stack", async () => {
+    const t = temps.make();
+    mkdirSync(t.home, { recursive: true });
+    const store = join(t.home, "telemetry.duckdb");
+    writeFileSync(store, "this is not a DuckDB file\n".repeat(100));
+    const r = await runCli(["diagnostics", "perf"], { home: t.home });
+    expect(r.exitCode).toBe(2);
+    const lines = r.stderr.trimEnd().split("\n");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toStartWith(`blit: telemetry store ${store} cannot be used: `);
+    expect(lines[0]).toEndWith("move the file aside (blit starts a new store there), or set BLIT_HOME to another directory");
+  });
+});

@@ -49,6 +49,8 @@ export interface RunSummary {
   workers: number;
   strategy: string;
   errorCount: number;
+  /** A --dry-run: nothing was changed. */
+  dryRun: boolean;
   /** The fast path that carried the most bytes (files, when no bytes moved); undefined if none. */
   mainFastPath: FastPath | undefined;
 }
@@ -67,6 +69,7 @@ export async function listRuns(options: ListOptions = {}): Promise<RunSummary[]>
         `SELECT id, epoch_ms(started_at) AS started_ms, epoch_ms(finished_at) AS finished_ms,
                 command, route, status, exit_code, source, destination, source_fs, destination_fs,
                 files, bytes, copied, copied_bytes, total_ms, workers, strategy, error_count,
+                coalesce(TRY_CAST(json_extract(options, '$.dryRun') AS BOOLEAN), false) AS dry_run,
                 CAST(bytes_by_path AS VARCHAR) AS bytes_by_path,
                 CAST(files_by_path AS VARCHAR) AS files_by_path
          FROM runs ORDER BY started_at DESC, id DESC LIMIT $1`,
@@ -112,6 +115,7 @@ function toSummary(row: Record<string, unknown>): RunSummary {
     workers: n(row.workers),
     strategy: s(row.strategy),
     errorCount: n(row.error_count),
+    dryRun: row.dry_run === true,
     mainFastPath: largest(parse(row.bytes_by_path)) ?? largest(parse(row.files_by_path)),
   };
 }

@@ -51,6 +51,7 @@ describe("record and read back", () => {
       workers: 6,
       strategy: "batched-small",
       errorCount: 2,
+      dryRun: false,
       mainFastPath: "copy_file_range",
     });
     expect(await getRun(report.id, { path: store.path })).toEqual(report);

@@ -75,3 +75,23 @@ describe("a corrupt telemetry store", () => {
     expect(lines[0]).toEndWith("move the file aside (blit starts a new store there), or set BLIT_HOME to another directory");
   });
 });
+
+describe("the history table", () => {
+  test("has the id column errors point to (the prefix blit diagnose takes), and marks dry runs", async () => {
+    const t = temps.make();
+    writeTree(t.join("src"), { "a.txt": "a" });
+    expect((await runCli(["copy", "-n", "--no-progress", t.join("src"), t.join("dst")], { home: t.home })).exitCode).toBe(0);
+    expect((await runCli(["copy", "--no-progress", t.join("src"), t.join("dst")], { home: t.home })).exitCode).toBe(0);
+    const runs = await recordedRuns(t.home);
+    const table = await runCli(["diagnostics", "perf"], { home: t.home });
+    const [header, real, dry] = table.stdout.trimEnd().split("\n");
+    expect(header).toStartWith("ID        STARTED");
+    expect(real).toStartWith(runs[0].id.slice(0, 8));
+    expect(real).toMatch(/ copy\s+ok\s+1 /);
+    expect(dry).toStartWith(runs[1].id.slice(0, 8));
+    expect(dry).toMatch(/ copy\s+ok \(dry run\)\s+0 /);
+    expect(runs.map((r) => r.dryRun)).toEqual([false, true]);
+    const diagnose = await runCli(["diagnose", runs[1].id.slice(0, 8), "--format", "json"], { home: t.home });
+    expect(diagnose.exitCode).toBe(0);
+  });
+});

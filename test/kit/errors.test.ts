@@ -95,3 +95,37 @@ describe("the history table", () => {
     expect(diagnose.exitCode).toBe(0);
   });
 });
+
+describe("blitd's config", () => {
+  /** Starts blitd with `toml` as its config; it is expected to refuse, so it is killed if it does not exit within 15 s. */
+  async function blitdWith(toml: string, dir: string): Promise<{ code: number; stderr: string; file: string }> {
+    const file = join(dir, "blitd.toml");
+    writeFileSync(file, toml);
+    const p = Bun.spawn([process.execPath, join(REPO_ROOT, "daemon/main.ts"), "--config", file, "--bind", "127.0.0.1:0"], { stdout: "pipe", stderr: "pipe", env: { ...process.env, BLIT_TELEMETRY: "off" } });
+    const timer = setTimeout(() => p.kill("SIGKILL"), 15_000);
+    try {
+      const [code, stderr] = await Promise.all([p.exited, new Response(p.stderr).text()]);
+      return { code, stderr, file };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  test("a TOML error names the file, its line and the text there; exit 2", async () => {
+    const t = temps.make();
+    mkdirSync(t.join("m"));
+    const r = await blitdWith(`bind = "127.0.0.1:9031"\n\n[modules.m]\npath = ${JSON.stringify(t.join("m"))}\nread_only = flase\n`, t.path);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`blitd: ${r.file}:5: not valid TOML: Strings must be quoted: "flase" (line 5: read_only = flase)\n`);
+    const open = await blitdWith(`exclude = [1,\n[modules.m]\npath = "x"\n`, t.path);
+    expect(open.code).toBe(2);
+    expect(open.stderr).toMatch(new RegExp(`^blitd: ${r.file.replace(/[.]/g, "\\.")}:2: not valid TOML: `));
+  });
+
+  test("a config with no modules refuses to start, saying what to add", async () => {
+    const t = temps.make();
+    const r = await blitdWith(`bind = "127.0.0.1:9031"\n`, t.path);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`blitd: ${r.file}: no modules; add at least one, e.g. [modules.backup] with path = "/srv/backup" (see docs/remote.md)\n`);
+  });
+});

@@ -129,3 +129,18 @@ describe("blitd's config", () => {
     expect(r.stderr).toBe(`blitd: ${r.file}: no modules; add at least one, e.g. [modules.backup] with path = "/srv/backup" (see docs/remote.md)\n`);
   });
 });
+
+describe("a host name that does not resolve", () => {
+  test("ls and push say 'cannot resolve HOST', not 'connection refused'; exit 2", async () => {
+    const t = temps.make();
+    writeTree(t.join("src"), { "a.txt": "a" });
+    // .invalid never resolves (RFC 6761), with or without a name server.
+    const ls = await runCli(["ls", "blit://no-such-host.invalid:9031"], { home: t.home });
+    expect(ls.exitCode).toBe(2);
+    expect(ls.stderr).toMatch(/^blit: cannot resolve no-such-host\.invalid: .*; check the host name in the URL\n$/);
+    const push = await runCli(["push", t.join("src"), "blit://no-such-host.invalid:9031/m", "--no-progress"], { home: t.home, env: { BLIT_TELEMETRY: "off" } });
+    expect(push.exitCode).toBe(2);
+    expect(push.stderr).toContain("cannot resolve no-such-host.invalid");
+    expect(push.stderr).not.toContain("refused");
+  });
+});

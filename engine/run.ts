@@ -699,7 +699,8 @@ class LocalRun {
     const { paths, counts, errors } = this;
     if (this.fatal && !this.rootFailed) {
       const e = errors.find((x) => x.code === this.fatal);
-      if (e) e.message = `${e.message}; the run stopped (${describeCode(this.fatal)})`;
+      const why = describeCode(this.fatal);
+      if (e) e.message = e.message.includes(why) ? `${e.message}; the run stopped` : `${e.message}; the run stopped (${why})`;
     }
     this.phases.totalMs = performance.now() - this.t0;
     return makeRunReport({

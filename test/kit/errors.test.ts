@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { chmodSync, chownSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { recordedRuns, REPO_ROOT, runCli, tempDirs, writeTree } from "../helpers/index.ts";
+import { recordedRuns, REPO_ROOT, runCli, sh, tempDirs, writeTree } from "../helpers/index.ts";
 
 const temps = tempDirs();
 afterEach(temps.cleanup);
@@ -142,5 +142,31 @@ describe("a host name that does not resolve", () => {
     expect(push.exitCode).toBe(2);
     expect(push.stderr).toContain("cannot resolve no-such-host.invalid");
     expect(push.stderr).not.toContain("refused");
+  });
+});
+
+describe("a full destination", () => {
+  test.skipIf(process.getuid?.() !== 0)("ENOSPC is blamed on the destination, naming the file being written, not on the source", async () => {
+    const t = temps.make();
+    const spec: Record<string, { size: number }> = {};
+    for (let i = 0; i < 10; i++) spec[`part-${i}.bin`] = { size: 512 * 1024 }; // 5 MiB into 2 MiB
+    writeTree(t.join("src"), spec);
+    const mnt = t.join("small");
+    mkdirSync(mnt);
+    sh("mount", ["-t", "tmpfs", "-o", "size=2m", "tmpfs", mnt]);
+    try {
+      const r = await runCli(["copy", "--no-progress", t.join("src"), join(mnt, "dst")], { home: t.home });
+      expect(r.exitCode).toBe(2);
+      const errors = r.stderr.split("\n").filter((l) => l.includes("ENOSPC"));
+      expect(errors.length).toBeGreaterThan(0);
+      for (const line of errors) {
+        expect(line).toMatch(/^blit: error: destination part-\d\.bin: cannot write: no space left on device \(free space on the destination, or choose another\)/);
+        expect(line).not.toContain(t.join("src"));
+      }
+      const runs = await recordedRuns(t.home);
+      expect(runs[0].status).toBe("failed");
+    } finally {
+      sh("umount", [mnt]);
+    }
   });
 });

@@ -8,6 +8,7 @@ import { runCli, tempDirs, writeTree, REPO_ROOT } from "../helpers/index.ts";
 import { renderReadme } from "../../tui/kit/readme.ts";
 import { flagHelp } from "../../tui/kit/flag.ts";
 import { TRANSFER_FLAGS, transferFlagsOf, type TransferCommand } from "../../tui/transfer-flags.ts";
+import { CHECK_FLAGS } from "../../tui/check-command.ts";
 
 const temps = tempDirs();
 afterEach(temps.cleanup);
@@ -20,6 +21,7 @@ describe("the flag table is the one source", () => {
     const readme = readFileSync(join(REPO_ROOT, "README.md"), "utf8");
     expect(readme).toContain("<!-- flags:copy-mirror -->");
     expect(readme).toContain("<!-- flags:push-pull -->");
+    expect(readme).toContain("<!-- flags:check -->");
     expect(renderReadme(readme)).toBe(readme);
     for (const f of transferFlagsOf("copy")) expect(readme).toContain(`\`${f.name}${f.value ? ` ${f.value}` : ""}\` | `);
   });
@@ -36,6 +38,13 @@ describe("the flag table is the one source", () => {
       expect(listed.filter((n) => others.includes(n!))).toEqual([]);
     });
   }
+
+  test("`blit check --help` shows each of its table's flags with the table's text", async () => {
+    const t = temps.make();
+    const r = await runCli(["check", "--help"], { home: t.home });
+    expect(r.exitCode).toBe(0);
+    for (const f of CHECK_FLAGS) expect({ flag: f.name, shown: flat(r.stdout).includes(flat(flagHelp(f, "check"))) }).toEqual({ flag: f.name, shown: true });
+  });
 
   test("`blit help blitd` prints blitd's own help; `blit help copy` is `blit copy --help`", async () => {
     const t = temps.make();
@@ -62,6 +71,18 @@ describe("usage errors: one line naming the command and the option, exit 2, noth
     expect(existsSync(t.join("dst"))).toBe(false);
     const w = await runCli(["copy", t.join("src"), t.join("dst"), "--worker", "4"], { home: t.home });
     expect(w.stderr).toBe("blit: unknown option '--worker' for 'blit copy'; did you mean '--workers'?\n");
+  });
+
+  test("commands with hand-written help get the same path: predict, diagnose, check", async () => {
+    const t = temps.make();
+    const predict = await runCli(["predict", "--wrokers", "3", "a", "b"], { home: t.home });
+    expect(predict.exitCode).toBe(2);
+    expect(predict.stderr).toBe("blit: unknown option '--wrokers' for 'blit predict'; did you mean '--workers'?\n");
+    const diagnose = await runCli(["diagnose", "--since"], { home: t.home });
+    expect(diagnose.stderr).toBe("blit: option '--since' needs a value (SPAN) for 'blit diagnose'; run 'blit diagnose --help' for its flags\n");
+    const check = await runCli(["check", "a", "b", "--checksun"], { home: t.home });
+    expect(check.exitCode).toBe(2);
+    expect(check.stderr).toBe("blit: unknown option '--checksun' for 'blit check'; did you mean '--checksum'?\n");
   });
 
   test("no close flag: points at the command's help, without parseArgs' own text", async () => {

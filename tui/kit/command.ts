@@ -170,3 +170,13 @@ export function editDistance(a: string, b: string): number {
   }
   return d[a.length]![b.length]!;
 }
+
+/**
+ * The flags a hand-written help text lists ("  -c, --checksum", "      --since D"), for commands
+ * not yet on a flag table: their usage errors still get "did you mean".
+ */
+export function flagsListedIn(help: string, command: string): Flag[] {
+  return [...help.matchAll(/^ {2,}(?:(-\w), )?(--[\w-]+)(?:[ =]([A-Z][\w.:|]*))?/gm)].map((m) => ({
+    name: m[2]!, ...(m[1] ? { short: m[1] } : {}), ...(m[3] ? { value: m[3] } : {}), commands: [command], help: "",
+  }));
+}

@@ -1,12 +1,13 @@
-// The README's flag tables, made from the same tables as --help: each sits between
+// The README's flag tables (copy/mirror, push/pull, check), made from the same tables as --help: each sits between
 // `<!-- flags:NAME -->` and `<!-- /flags:NAME -->`; `npm run docs:flags` rewrites them and
 // test/kit/flags.test.ts fails when the README is behind.
 import type { Flag } from "./flag.ts";
 import { flagHelp } from "./flag.ts";
-import { TRANSFER_FLAGS, type TransferCommand } from "../transfer-flags.ts";
+import { CHECK_FLAGS } from "../check-command.ts";
+import { TRANSFER_FLAGS } from "../transfer-flags.ts";
 
 /** One table per block: the flags of `commands` in table order; a flag not all of them take says which do. */
-function table(flags: readonly Flag<TransferCommand>[], commands: readonly TransferCommand[]): string {
+function table<C extends string>(flags: readonly Flag<C>[], commands: readonly C[]): string {
   const code = (s: string) => `\`${s}\``;
   const rows = flags.filter((f) => commands.some((c) => f.commands.includes(c))).map((f) => {
     const takers = commands.filter((c) => f.commands.includes(c));
@@ -22,6 +23,7 @@ export function flagBlocks(): Record<string, string> {
   return {
     "copy-mirror": table(TRANSFER_FLAGS, ["copy", "mirror"]),
     "push-pull": table(TRANSFER_FLAGS, ["push", "pull"]),
+    check: table(CHECK_FLAGS, ["check"]),
   };
 }
 

@@ -170,3 +170,16 @@ describe("a full destination", () => {
     }
   });
 });
+
+describe("the text of an error", () => {
+  test("is shown by blit diagnose (and so the TUI's evidence), not only counted", async () => {
+    const t = temps.make();
+    const missing = t.join("no-such-source");
+    const r = await runCli(["copy", missing, t.join("dst")], { home: t.home });
+    expect(r.exitCode).toBe(2);
+    const d = await runCli(["diagnose", "--last"], { home: t.home });
+    expect(d.exitCode).toBe(0);
+    expect(d.stdout).toMatch(new RegExp(`E\\d+ +1 error \\(SOURCE_MISSING\\): source '${missing.replace(/[.]/g, "\\.")}' does not exist`));
+    expect(d.stdout).not.toContain("diagnostics perf --json' lists them");
+  });
+});

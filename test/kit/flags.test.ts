@@ -140,5 +140,10 @@ describe("usage errors: one line naming the command and the option, exit 2, noth
     const r = await runCli(["copy", "a", "b", "--workers"], { home: t.home });
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toBe("blit: option '--workers' needs a value (N) for 'blit copy'; run 'blit copy --help' for its flags\n");
+    const ambiguous = await runCli(["copy", "a", "b", "--exclude", "-a"], { home: t.home });
+    expect(ambiguous.exitCode).toBe(2);
+    expect(ambiguous.stderr).toBe("blit: option '--exclude' for 'blit copy' is followed by a flag, not a GLOB; to give a value that starts with '-', write --exclude=VALUE\n");
+    const boolWithValue = await runCli(["copy", "a", "b", "--json=1"], { home: t.home });
+    expect(boolWithValue.stderr).toBe("blit: option '--json' takes no value for 'blit copy'\n");
   });
 });

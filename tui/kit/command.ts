@@ -137,6 +137,9 @@ export function usageErrorOf<C extends string>(spec: CommandSpec<C>, e: unknown)
   }
   if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
     const flag = spec.flags.find((f) => f.name === option || f.short === option);
+    if (flag?.value && message.includes("ambiguous")) {
+      return new UsageError("USAGE", `option '${flag.name}' ${where} is followed by a flag, not a ${flag.value}; to give a value that starts with '-', write ${flag.name}=VALUE`);
+    }
     if (flag?.value) return new UsageError("USAGE", `option '${option}' needs a value (${flag.value}) ${where}; ${helpHint}`);
     return new UsageError("USAGE", `option '${option}' takes no value ${where}`);
   }

@@ -17,11 +17,12 @@ import { tlsOptions } from "./tls-flags.ts";
 import { transferFlagsOf, type TransferCommand } from "./transfer-flags.ts";
 
 // rsync's habits: -a and -r are what blit always does; saying so beats "unknown option".
+const ARCHIVE = "blit always copies directories recursively and keeps modes, times and symlinks (owners and groups as root); add -H, -A, -X for what rsync -a leaves out";
 const RSYNC_NO_OPS = {
-  "-a": "ignored: blit always copies recursively and keeps modes, times and symlinks (owners and groups as root); add -H, -A, -X for what rsync -a leaves out",
-  "--archive": "ignored: blit always copies recursively and keeps modes, times and symlinks (owners and groups as root); add -H, -A, -X for what rsync -a leaves out",
-  "-r": "ignored: blit always copies directories recursively",
-  "--recursive": "ignored: blit always copies directories recursively",
+  "-a": ARCHIVE,
+  "--archive": ARCHIVE,
+  "-r": "blit always copies directories recursively",
+  "--recursive": "blit always copies directories recursively",
 };
 
 const WHAT_IS_KEPT = `What is kept: as root, a file's owner and group (unless --no-owner, --no-group); with -X its
@@ -70,7 +71,7 @@ DST that SRC lacks.
 ${WHAT_IS_KEPT}`,
     flags: transferFlagsOf("mirror"),
     positionals: ["SRC", "DST"],
-    noOps: { ...RSYNC_NO_OPS, "--delete": "ignored: a mirror always deletes what SRC lacks" },
+    noOps: { ...RSYNC_NO_OPS, "--delete": "a mirror always deletes what SRC lacks" },
     hints: { "--mirror": "'blit mirror' is the mirror; --mirror is for push and pull" },
     after: `Mirror deletes only after a complete enumeration and copy with no errors; any error means
 nothing is deleted (exit 1).`,

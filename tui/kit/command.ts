@@ -21,7 +21,7 @@ export interface CommandSpec<C extends string = string> {
   after?: string;
   /** Options that are not this command's but someone will type: the answer instead of "unknown". */
   hints?: Record<string, string>;
-  /** Options accepted and ignored with a note on stderr (rsync's -a and -r). */
+  /** Options accepted and ignored with one note on stderr saying why (rsync's -a and -r): option -> reason. */
   noOps?: Record<string, string>;
 }
 
@@ -75,10 +75,7 @@ function dropNoOps<C extends string>(spec: CommandSpec<C>, args: string[], io: I
   const valued = new Set(spec.flags.filter((f) => f.value).flatMap((f) => (f.short ? [f.name, f.short] : [f.name])));
   const out: string[] = [];
   const noted = new Set<string>();
-  const note = (name: string) => {
-    if (!noted.has(name)) warn(io, `note: ${name} ${noOps[name]}`);
-    noted.add(name);
-  };
+  const note = (name: string) => void noted.add(name);
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     if (a === "--") {
@@ -97,6 +94,12 @@ function dropNoOps<C extends string>(spec: CommandSpec<C>, args: string[], io: I
     }
     out.push(a);
     if (valued.has(a) && i + 1 < args.length) out.push(args[++i]!);
+  }
+  // One line for all of them: "-a, -r ignored: ...".
+  if (noted.size > 0) {
+    const names = [...noted];
+    const reasons = [...new Set(names.map((n) => noOps[n]!))].filter((r, _, all) => !all.some((o) => o !== r && o.includes(r)));
+    warn(io, `note: ${names.join(", ")} ignored: ${reasons.join("; ")}`);
   }
   return out;
 }

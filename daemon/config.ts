@@ -82,14 +82,51 @@ export interface ConfigOverrides {
 
 /** Reads and validates blitd.toml. Throws ConfigError naming the file and the key. */
 export function loadConfig(file: string, overrides: ConfigOverrides = {}): DaemonConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new ConfigError(`cannot read config '${file}': ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
   let raw: Record<string, unknown>;
   try {
-    raw = Bun.TOML.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
+    raw = Bun.TOML.parse(text) as Record<string, unknown>;
   } catch (err) {
-    throw new ConfigError(`cannot read config '${file}': ${(err as Error).message}`);
+    const line = tomlErrorLine(text);
+    const what = (err as Error).message.replace(/^TOML Parse error: /, "");
+    throw new ConfigError(`${file}${line ? `:${line.number}` : ""}: not valid TOML: ${what}${line ? ` (line ${line.number}: ${line.text.trim()})` : ""}`);
   }
   const base = dirname(resolve(file));
-  return normalizeConfig(raw, base, file, overrides);
+  const config = normalizeConfig(raw, base, file, overrides);
+  // A daemon with nothing to serve answers every client "module not found": refuse to start.
+  if (config.modules.size === 0) {
+    throw new ConfigError(`${file}: no modules; add at least one, e.g. [modules.backup] with path = "/srv/backup" (see docs/remote.md)`);
+  }
+  return config;
+}
+
+/**
+ * The line a TOML error is on (Bun's parser does not say): the first line at which the file's
+ * beginning fails to parse with the same error as the whole file (a construct merely left open
+ * there, as an array over several lines, fails differently and is read on).
+ */
+export function tomlErrorLine(text: string): { number: number; text: string } | undefined {
+  const lines = text.split("\n");
+  if (lines.length > 5000) return undefined;
+  const errorOf = (t: string) => {
+    try {
+      Bun.TOML.parse(t);
+      return undefined;
+    } catch (err) {
+      return (err as Error).message;
+    }
+  };
+  const whole = errorOf(text);
+  if (whole === undefined) return undefined;
+  for (let n = 1; n <= lines.length; n++) {
+    if (errorOf(lines.slice(0, n).join("\n")) === whole) return { number: n, text: lines[n - 1]! };
+  }
+  return undefined;
 }
 
 export function normalizeConfig(raw: Record<string, unknown>, base: string, file = "config", overrides: ConfigOverrides = {}): DaemonConfig {

@@ -2,32 +2,10 @@
 // blitd: serve blit push / pull / ls for the modules in a config file.
 import { parseArgs } from "node:util";
 import { VERSION } from "../engine/index.ts";
+import { BLITD_HELP } from "./help.ts";
 import { ConfigError, loadConfig, startDaemon } from "./index.ts";
 import { tlsStartupLines } from "./tls.ts";
 
-const HELP = `blitd ${VERSION} — the blit daemon: serves 'blit push', 'blit pull' and 'blit ls'
-
-Usage:
-  blitd --config FILE [--bind HOST:PORT] [--force-grpc-data]
-
-Flags:
-  -c, --config FILE      blitd.toml: modules, auth token file, limits (see docs/remote.md)
-      --bind HOST:PORT   where to listen (default: 'bind' in the config, else 127.0.0.1:9031);
-                         IPv6 as [::1]:9031; port 0 picks a free port. A non-loopback address
-                         requires auth_token_file in the config, and TLS (tls_cert_file,
-                         tls_key_file) unless allow_plaintext = true.
-      --force-grpc-data  carry file data inside gRPC streams, never on a TCP data connection
-  -q, --quiet            log nothing but errors and warnings
-  -V, --version          print the version
-  -h, --help             this help
-
-On start blitd prints one line on stdout: 'blitd listening on HOST:PORT'. With TLS
-(tls_cert_file, tls_key_file) it logs the key fingerprint clients pin, even with --quiet.
-It removes temporary files that an interrupted transfer left in writable modules. SIGINT/SIGTERM stop it; transfers
-in progress are ended and their temporary files removed.
-
-Exit codes: 0 stopped by a signal, 2 bad flags or config, 1 could not start (port in use...).
-`;
 
 async function main(): Promise<number> {
   let values;
@@ -49,7 +27,7 @@ async function main(): Promise<number> {
     return 2;
   }
   if (values.help) {
-    process.stdout.write(HELP);
+    process.stdout.write(BLITD_HELP);
     return 0;
   }
   if (values.version) {

@@ -23,3 +23,16 @@ export class FatalError extends Error {
 
 /** Codes after which continuing with other files cannot succeed. */
 export const FATAL_CODES = new Set(["ENOSPC", "EDQUOT", "EROFS"]);
+
+/**
+ * Codes that are about where a file is written, whatever path the failing call named (a
+ * sendfile or copy_file_range that runs out of space names its source): the destination's.
+ */
+export const DESTINATION_CODES = new Set(["ENOSPC", "EDQUOT", "EROFS", "EFBIG"]);
+
+/** What to do about a destination-only code, after its description. */
+export function destinationRemedy(code: string): string {
+  if (code === "ENOSPC" || code === "EDQUOT") return "free space on the destination, or choose another";
+  if (code === "EROFS") return "the destination is mounted read-only; choose another";
+  return "the destination's filesystem cannot hold a file this large; choose another";
+}

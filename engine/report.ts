@@ -180,3 +180,66 @@ export function reportIdentity(startedAt: Date, finishedAt: Date = new Date()): 
     blitVersion: VERSION,
   };
 }
+
+/** The exit code of each status: the one rule the CLI, the report and blitd's record share. */
+export const EXIT_CODES: Readonly<Record<RunStatus, number>> = { ok: 0, partial: 1, failed: 2, interrupted: 130 };
+
+/** A run's exit code: 0 ok, 1 some files failed, 2 the run failed or was refused, 130 interrupted. */
+export function exitCodeFor(status: RunStatus): number {
+  return EXIT_CODES[status];
+}
+
+/** How a run ended, from what happened (an interruption beats a failure, which beats file errors). */
+export function statusOf(o: { interrupted?: boolean; failed?: boolean; errorCount: number }): RunStatus {
+  return o.interrupted ? "interrupted" : o.failed ? "failed" : o.errorCount > 0 ? "partial" : "ok";
+}
+
+type Derived = "id" | "startedAt" | "finishedAt" | "host" | "pid" | "os" | "blitVersion" | "status" | "exitCode" | "errorCount";
+
+/** What a caller knows about a run; everything else has an empty default. */
+export type RunReportInput = Partial<Omit<RunReport, Derived>> &
+  Pick<RunReport, "command" | "route" | "source" | "destination" | "options"> & {
+    startedAt: Date;
+    /** @default now */
+    finishedAt?: Date;
+    /** @default errors.length */
+    errorCount?: number;
+    /** Ended by a signal. @default false */
+    interrupted?: boolean;
+    /** Failed as a whole (a fatal error, a lost connection). @default false */
+    failed?: boolean;
+  };
+
+/**
+ * Every RunReport is made here (a local run, a remote client's, blitd's record of a transfer,
+ * a run refused before it started): identity, status and exit code are derived in one place,
+ * and a report of a run that did nothing has the same shape as one that did everything.
+ */
+export function makeRunReport(input: RunReportInput): RunReport {
+  const { startedAt, finishedAt = new Date(), interrupted, failed, errorCount: count, ...known } = input;
+  const errors = known.errors ?? [];
+  const errorCount = count ?? errors.length;
+  const status = statusOf({ interrupted, failed, errorCount });
+  return {
+    ...reportIdentity(startedAt, finishedAt),
+    sourceFs: "unknown",
+    destinationFs: "unknown",
+    workload: { files: 0, bytes: 0, dirs: 0, symlinks: 0, sizeHistogram: {} },
+    plan: { strategy: "none", workers: 0, classes: [] },
+    phases: { enumerateMs: 0, planMs: 0, transferMs: 0, deleteMs: 0, totalMs: finishedAt.getTime() - startedAt.getTime() },
+    counts: { planned: 0, plannedBytes: 0, copied: 0, copiedBytes: 0, skipped: 0, skippedBytes: 0, deleted: 0, deletePlanned: 0, dirsCreated: 0, symlinks: 0 },
+    bytesByPath: {},
+    filesByPath: {},
+    fastPathNotes: {},
+    ...known,
+    errors,
+    errorCount,
+    status,
+    exitCode: exitCodeFor(status),
+  };
+}
+
+/** The report of a run that failed before any work (bad input, an unwritable destination): one "run" error. */
+export function makeEarlyReport(input: Omit<RunReportInput, "errors" | "failed">, err: { code: string; message: string; path?: string }): RunReport {
+  return makeRunReport({ ...input, failed: true, errors: [{ path: err.path ?? input.source, side: "run", code: err.code, message: err.message }] });
+}

@@ -11,7 +11,7 @@ import { UsageError } from "./errors.ts";
 import { keepOf, type Job } from "./options.ts";
 import { deleteGuard, planTrees, writePath, type Plan } from "./plan.ts";
 import { WorkerPool } from "./pool.ts";
-import { reportIdentity, type Counts, type PhaseTimes, type RunError, type RunOptions, type RunReport, type RunStatus, type SizeClassPlan, type Workload } from "./report.ts";
+import { makeEarlyReport, makeRunReport, type Counts, type PhaseTimes, type RunError, type RunOptions, type RunReport, type SizeClassPlan, type Workload } from "./report.ts";
 import { emptyTree, T_DIR, T_FILE, T_LINK, unpackTree, type PackedTree, type Tree } from "./walk.ts";
 import type { CopyItem, CopyResult } from "./worker-protocol.ts";
 // node:fs and node:path as byte-exact versions: paths may hold names that are not UTF-8.
@@ -209,6 +209,8 @@ class LocalRun {
   private workerCount = 0;
   private interrupted = false;
   private fatal: string | undefined;
+  /** The destination root could not be created: nothing was written, nothing may be deleted. */
+  private rootFailed = false;
   /** The delete guard refused: the destination's directories keep their metadata. */
   private refused = false;
   private readonly progress: Progress = { phase: "enumerate", filesDone: 0, bytesDone: 0, filesTotal: 0, bytesTotal: 0 };
@@ -368,6 +370,33 @@ class LocalRun {
     return this.paths.single ? basename(this.paths.dst) : writePath(this.p!, this.srcTree.paths[i]!);
   }
 
+  /**
+   * Creates the destination root (and its missing parents). When that fails (an unwritable
+   * parent, EACCES from mkdir) the run stops with one error naming the directory and what to
+   * do, and is reported (and recorded) as failed: exit 2, nothing written.
+   */
+  private makeRoot(): boolean {
+    const { paths } = this;
+    try {
+      if (paths.makeDir) {
+        mkdirSync(paths.makeDir);
+        this.counts.dirsCreated++;
+      } else if (!paths.single) mkdirSync(paths.dst, { recursive: true });
+      return true;
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? "EIO";
+      const dir = (err as { path?: string }).path ?? paths.makeDir ?? paths.dst;
+      const parent = dirname(dir);
+      const what = code === "EACCES" || code === "EPERM"
+        ? `this user may not create entries in '${parent}': make it writable, or choose another destination`
+        : code === "ENOTDIR" ? `'${parent}' is not a directory` : "choose another destination";
+      this.rootFailed = true;
+      this.fatal = code;
+      this.addError({ path: paths.dst, side: "run", code, message: `cannot create the destination directory '${dir}': ${describeCode(code)} (${code}); ${what}` });
+      return false;
+    }
+  }
+
   /** Directories, symlinks and files; replacing entries go under their staged names. */
   async transfer(): Promise<void> {
     const tTransfer = performance.now();
@@ -377,11 +406,10 @@ class LocalRun {
     const { paths, opts, counts, srcTree } = this;
     const p = this.p!;
     if (!opts.dryRun && !this.interrupted) {
-      if (paths.makeDir) {
-        mkdirSync(paths.makeDir);
-        counts.dirsCreated++;
+      if (!this.makeRoot()) {
+        this.phases.transferMs = performance.now() - tTransfer;
+        return;
       }
-      else if (!paths.single) mkdirSync(paths.dst, { recursive: true });
       const dest = (this.dest = openDestTree(this.dstRootPrefix));
       // Stale named temporaries from a killed run are ours to remove.
       for (const rel of this.dstTree.staleTemps) {
@@ -586,6 +614,7 @@ class LocalRun {
     this.emit();
     const p = this.p!;
     const { counts, dstTree, srcTree } = this;
+    if (this.rootFailed) return;
     if (this.mirror && p.deletePlanned > 0) {
       const refusal = deleteGuard(p, {
         errors: this.errorCount, interrupted: this.interrupted || this.fatal !== undefined,
@@ -668,14 +697,14 @@ class LocalRun {
 
   report(): RunReport {
     const { paths, counts, errors } = this;
-    if (this.fatal) {
+    if (this.fatal && !this.rootFailed) {
       const e = errors.find((x) => x.code === this.fatal);
-      if (e) e.message = `${e.message}; the run stopped (${describeCode(this.fatal)})`;
+      const why = describeCode(this.fatal);
+      if (e) e.message = e.message.includes(why) ? `${e.message}; the run stopped` : `${e.message}; the run stopped (${why})`;
     }
     this.phases.totalMs = performance.now() - this.t0;
-    const status: RunStatus = this.interrupted ? "interrupted" : this.fatal ? "failed" : this.errorCount > 0 ? "partial" : "ok";
-    return {
-      ...reportIdentity(this.startedAt),
+    return makeRunReport({
+      startedAt: this.startedAt,
       command: this.job.command,
       route: "local",
       source: paths.src,
@@ -693,11 +722,11 @@ class LocalRun {
       ...(this.p && Object.keys(this.p.specialsSkipped).length ? { specialsSkipped: this.p.specialsSkipped } : {}),
       errors,
       errorCount: this.errorCount,
-      status,
-      exitCode: status === "ok" ? 0 : status === "partial" ? 1 : status === "interrupted" ? 130 : 2,
+      interrupted: this.interrupted,
+      failed: this.fatal !== undefined,
       // context, and timeline when the run lasted long enough to be sampled
       ...(this.captured ?? this.ctx.stop()),
-    };
+    });
   }
 
   private mergeCopy(r: CopyResult): void {
@@ -764,28 +793,10 @@ function oneFileTree(name: string, st: StatRecord): Tree {
 
 /** The report of a run refused before it started (bad input), so that telemetry has it too. */
 export function refusedReport(job: Job, err: { code: string; message: string }, startedAt: Date): RunReport {
-  const now = new Date();
   const src = resolve(job.source);
   const dst = resolve(job.destination);
-  return {
-    ...reportIdentity(startedAt, now),
-    command: job.command,
-    route: "local",
-    source: src,
-    destination: dst,
-    sourceFs: filesystemType(src),
-    destinationFs: filesystemType(dst),
-    options: job.options,
-    workload: { files: 0, bytes: 0, dirs: 0, symlinks: 0, sizeHistogram: {} },
-    plan: { strategy: "none", workers: 0, classes: [] },
-    phases: { enumerateMs: 0, planMs: 0, transferMs: 0, deleteMs: 0, totalMs: now.getTime() - startedAt.getTime() },
-    counts: { planned: 0, plannedBytes: 0, copied: 0, copiedBytes: 0, skipped: 0, skippedBytes: 0, deleted: 0, deletePlanned: 0, dirsCreated: 0, symlinks: 0 },
-    bytesByPath: {},
-    filesByPath: {},
-    fastPathNotes: {},
-    errors: [{ path: job.source, side: "run", code: err.code, message: err.message }],
-    errorCount: 1,
-    status: "failed",
-    exitCode: 2,
-  };
+  return makeEarlyReport(
+    { startedAt, command: job.command, route: "local", source: src, destination: dst, sourceFs: filesystemType(src), destinationFs: filesystemType(dst), options: job.options },
+    { code: err.code, message: err.message, path: job.source },
+  );
 }

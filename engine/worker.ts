@@ -5,7 +5,7 @@ import { openSync, readSync, closeSync } from "node:fs";
 import { backend, FsError, describeCode, fsPath, type FastPath, type FileMeta, type Keep } from "../ffi/index.ts";
 import { packTree, walkTree } from "./walk.ts";
 import type { RunError } from "./report.ts";
-import { FATAL_CODES } from "./errors.ts";
+import { DESTINATION_CODES, destinationRemedy, FATAL_CODES } from "./errors.ts";
 import type { CopyItem, CopyResult, WorkerRequest, WorkerReply } from "./worker-protocol.ts";
 
 declare const self: Worker;
@@ -105,9 +105,13 @@ function copyBatch(id: number, srcRoot: string, dstRoot: string, items: CopyItem
         result.cancelled = true;
         break;
       }
-      const onSource = e.path !== undefined && (e.path === src || src.startsWith(e.path + "/"));
-      const side: RunError["side"] = onSource ? "source" : "destination";
-      result.errors.push({ path: side === "source" ? src : dst, side, code, message: e.message ?? describeCode(code) });
+      if (DESTINATION_CODES.has(code)) {
+        result.errors.push({ path: dst, side: "destination", code, message: `cannot write: ${describeCode(code)} (${destinationRemedy(code)})` });
+      } else {
+        const onSource = e.path !== undefined && (e.path === src || src.startsWith(e.path + "/"));
+        const side: RunError["side"] = onSource ? "source" : "destination";
+        result.errors.push({ path: side === "source" ? src : dst, side, code, message: e.message ?? describeCode(code) });
+      }
       if (FATAL_CODES.has(code)) {
         result.fatal = code;
         break;

@@ -1,89 +1,48 @@
 // blit check SRC DST: parse flags, compare (engine check), print the differences, map the
 // outcome to an exit code (tui/exit-codes.ts). The flags are one table, from which both the
 // parser's options and the --help text are made.
-import { parseArgs, type ParseArgsConfig } from "node:util";
+import { parseArgs } from "node:util";
+import { helpLines, parseSpec, type Flag } from "./kit/flag.ts";
 import { check, refusedCheck, type CheckEntry, type CheckJob, type CheckResult } from "../engine/index.ts";
 import { EXIT_OK, exitCodeForCheck } from "./exit-codes.ts";
 import { count, escapePath } from "./format.ts";
 import { tlsOptions } from "./tls-flags.ts";
 import { parseTimeout, readToken } from "./remote-command.ts";
+import type { Io } from "./kit/io.ts";
 
-export interface CheckIo {
-  stdout: NodeJS.WriteStream;
-  stderr: NodeJS.WriteStream;
-  env: NodeJS.ProcessEnv;
-}
+/** The kit's one Io (tui/kit/io.ts). */
+export type CheckIo = Io;
 
-interface CheckFlag {
-  name: string;
-  short?: string;
-  type: "boolean" | "string";
-  /** May be given more than once. */
-  multiple?: boolean;
-  /** The value's placeholder in help. */
-  value?: string;
-  help: string;
-}
-
-const CHECK_FLAGS: readonly CheckFlag[] = [
+export const CHECK_FLAGS: readonly Flag<"check">[] = [
   {
-    name: "checksum", short: "c", type: "boolean",
+    commands: ["check"], name: "--checksum", short: "-c",
     help: "compare files of equal size by content hash (BLAKE2b-256) instead of mtime, as 'blit copy --checksum' decides; both sides must be local (exit 2 with a blit:// side)",
   },
   {
-    name: "exclude", type: "string", multiple: true, value: "GLOB",
+    commands: ["check"], name: "--exclude", repeatable: true, value: "GLOB",
     help: "leave out matching entries on both sides (repeatable; same rules as 'blit copy')",
   },
   {
-    name: "xattrs", short: "X", type: "boolean",
+    commands: ["check"], name: "--xattrs", short: "-X",
     help: "compare extended attributes too (user.*; trusted.* and security.* between local trees when readable), as 'blit copy -X' keeps them",
   },
-  { name: "acls", short: "A", type: "boolean", help: "compare POSIX ACLs too, as 'blit copy -A' keeps them" },
+  { commands: ["check"], name: "--acls", short: "-A", help: "compare POSIX ACLs too, as 'blit copy -A' keeps them" },
   {
-    name: "auth-token-file", type: "string", value: "FILE",
+    commands: ["check"], name: "--auth-token-file", value: "FILE",
     help: "the daemon's auth token for a blit:// side (env BLIT_AUTH_TOKEN holds the token itself)",
   },
-  { name: "tls-ca", type: "string", value: "FILE", help: "a blits:// side: trust the daemon's certificate if this CA (PEM) signed it for the URL's host (instead of pinning)" },
-  { name: "tls-fingerprint", type: "string", value: "SHA256:...", help: "a blits:// side: the daemon's key must have this fingerprint; it is recorded in $BLIT_HOME/known_daemons" },
-  { name: "tls-accept-new", type: "boolean", help: "a blits:// side: trust a daemon not yet in known_daemons on first use and record its key" },
+  { commands: ["check"], name: "--tls-ca", value: "FILE", help: "a blits:// side: trust the daemon's certificate if this CA (PEM) signed it for the URL's host (instead of pinning)" },
+  { commands: ["check"], name: "--tls-fingerprint", value: "SHA256:...", help: "a blits:// side: the daemon's key must have this fingerprint; it is recorded in $BLIT_HOME/known_daemons" },
+  { commands: ["check"], name: "--tls-accept-new", help: "a blits:// side: trust a daemon not yet in known_daemons on first use and record its key" },
   {
-    name: "timeout", type: "string", value: "SECONDS",
+    commands: ["check"], name: "--timeout", value: "SECONDS",
     help: "with a blit:// side: give up when the daemon does not answer for SECONDS (default 60; 0 waits forever)",
   },
-  { name: "json", type: "boolean", help: "print one JSON object on stdout: the missing, extra and differing entries, counts, errors" },
-  { name: "help", short: "h", type: "boolean", help: "this help" },
+  { commands: ["check"], name: "--json", help: "print one JSON object on stdout: the missing, extra and differing entries, counts, errors" },
+  { commands: ["check"], name: "--help", short: "-h", help: "this help" },
 ];
 
-const PARSE_OPTIONS: NonNullable<ParseArgsConfig["options"]> = Object.fromEntries(CHECK_FLAGS.map((f) => [
-  f.name, { type: f.type, ...(f.short ? { short: f.short } : {}), ...(f.multiple ? { multiple: true } : {}) },
-]));
-
-/** "  -c, --checksum         text", wrapped at 96 columns under the text's column. */
-function flagLines(flags: readonly CheckFlag[]): string {
-  const col = 25;
-  const width = 96;
-  const out: string[] = [];
-  for (const f of flags) {
-    const head = `  ${f.short ? `-${f.short}, ` : "    "}--${f.name}${f.value ? ` ${f.value}` : ""}`;
-    const words = f.help.split(" ");
-    let line = head.length < col - 1 ? head.padEnd(col) : `${head}\n${" ".repeat(col)}`;
-    let used = line.length - line.lastIndexOf("\n") - 1;
-    let first = true;
-    for (const w of words) {
-      if (!first && used + 1 + w.length > width) {
-        out.push(line);
-        line = " ".repeat(col) + w;
-        used = line.length;
-      } else {
-        line += (first ? "" : " ") + w;
-        used += (first ? 0 : 1) + w.length;
-      }
-      first = false;
-    }
-    out.push(line);
-  }
-  return out.join("\n");
-}
+const PARSE_OPTIONS = parseSpec(CHECK_FLAGS);
 
 export const CHECK_HELP = `blit check SRC DST [flags]
 
@@ -113,7 +72,7 @@ Control characters in paths are shown escaped (\\x0a, and \\\\ for a backslash);
 paths exactly.
 
 Flags:
-${flagLines(CHECK_FLAGS)}
+${helpLines(CHECK_FLAGS, "check")}
 
 Exit codes:
   0    the trees are equal

@@ -1,24 +1,21 @@
-// The blit command line: parse, run, print, record, and map the outcome to an exit code.
-import { resolve } from "node:path";
-import { parseArgs } from "node:util";
-import {
-  normalizeOptions, parseRate, refusedReport, run, UsageError, VERSION,
-  type Action, type Job, type RunReport,
-} from "../engine/index.ts";
-import {
-  formatRunsTable, listRuns, predictFor, startRecording, telemetryEnabled, telemetryPath, tunedWorkers, type Recording,
-} from "../analytics/index.ts";
-import { displayName, filesystemType, metadataPrivileges } from "../ffi/index.ts";
+// The blit command line: route a command to its module, and map what escapes to one line and
+// an exit code (usage errors 2; anything else 2 with its message, the stack only with BLIT_DEBUG=1).
+import { UsageError, VERSION } from "../engine/index.ts";
+import { formatRunsTable, listRuns, TelemetryError, telemetryPath } from "../analytics/index.ts";
 // Commands other than copy and mirror load their modules (DuckDB queries, gRPC, Ink) on use, so
 // that a copy starts in ~20 ms.
 const diagnoseCommands = () => import("./diagnose-command.ts");
 const remoteCommands = () => import("./remote-command.ts");
 const traceCommands = () => import("./trace-command.ts");
 const checkCommands = () => import("./check-command.ts");
-import { EXIT_FATAL, EXIT_INTERRUPTED, EXIT_OK, exitCodeFor } from "./exit-codes.ts";
-import { COMMON_TRANSFER_OPTIONS } from "./transfer-flags.ts";
-import { bytes, count, holeNote, rate, seconds, specialsNote } from "./format.ts";
-import { ProgressView } from "./progress.ts";
+import { EXIT_FATAL, EXIT_OK } from "./exit-codes.ts";
+import { editDistance, flagsListedIn, helpText, parseCommand, stringFlag, usageErrorOf, type CommandSpec } from "./kit/command.ts";
+import { flagLabel, labelList } from "./kit/flag.ts";
+import { processIo, say, warn, type Io } from "./kit/io.ts";
+import { transferFlagsOf } from "./transfer-flags.ts";
+import { TRANSFER_SPECS, transferCommand } from "./transfer-command.ts";
+
+export type { Io } from "./kit/io.ts";
 
 const MAIN_HELP = `blit ${VERSION} — fast file copy and sync that records every run
 
@@ -44,16 +41,15 @@ Usage:
   blit tune SRC DST [--apply]     measure worker counts on a sample; --apply uses the best later
   blit trace ingest|list|show|record ...
                                   offline traces (ETW text/CSV, perf, strace) as evidence
-  blit help [COMMAND]             this text, or a command's flags
+  blit help [COMMAND]             this text, or a command's flags ('blit help blitd': the daemon's)
 
 SRC is a directory (its contents go into DST, which is created if missing) or a single file
 (copied into DST if DST is a directory, else to the path DST).
 
 Flags of copy and mirror (details: 'blit copy --help', 'blit mirror --help'):
-  -n, --dry-run   -c, --checksum   --size-only   -I, --ignore-times   --exclude GLOB
-  -H, --hard-links   -X, --xattrs   -A, --acls   --no-owner   --no-group   --specials   --devices
-  -w, --workers N   --bwlimit RATE   --progress   --no-progress   --json   -v, --verbose
-  --no-telemetry   -h, --help;   mirror only: --max-delete N   --force
+${labelList(transferFlagsOf("copy"))}
+  mirror only: ${transferFlagsOf("mirror").filter((f) => !f.commands.includes("copy")).map(flagLabel).join("   ")}
+  -a, -r (rsync's) are accepted and ignored: blit always copies recursively, keeping modes and times
 
 Exit codes:
   0    all done
@@ -72,301 +68,121 @@ Environment:
   BLIT_BACKEND     'portable' forces the plain read/write copy path (for comparison)
 `;
 
-const COPY_FLAGS = `Flags:
-  -n, --dry-run          print the plan (what would be copied, created, deleted); change nothing
-  -c, --checksum         compare files of equal size by content hash (BLAKE2b-256), not mtime
-      --size-only        treat files of equal size as unchanged, whatever their mtime
-  -I, --ignore-times     copy every file, even when size and mtime match
-      --exclude GLOB     leave out matching entries (repeatable). A pattern without '/' matches a
-                         name at any depth ('*.tmp', 'node_modules'); with '/' it matches the path
-                         from SRC ('logs/*.gz'; a leading '/' anchors it at SRC); a trailing '/'
-                         matches directories only. Excluded destination entries are never deleted.
-  -H, --hard-links       files that are hard links of each other in SRC stay hard links in DST
-                         (the first is copied, the others are linked to it)
-  -X, --xattrs           keep extended attributes: user.*, and as root also trusted.* and security.*
-  -A, --acls             keep POSIX ACLs
-      --no-owner         do not give copies the source's owner (kept by default when running as
-                         root, as rsync -a does; another user's copies are owned by that user)
-      --no-group         do not give copies the source's group (kept by default as root)
-      --specials         create FIFOs and sockets like the source's (otherwise they are skipped,
-                         and the summary counts them by kind)
-      --devices          create device nodes like the source's (needs root; otherwise skipped
-                         and counted)
-  -w, --workers N        copy with N worker threads (default: 2 per CPU core, 2 to 16;
-                         env BLIT_WORKERS)
-      --bwlimit RATE     limit the transfer to RATE bytes per second: 500K, 50M, 1G
-                         (K, M, G are powers of 1024; 0 = no limit)
-      --progress         show progress on stderr (default when stderr is a terminal):
-                         files, bytes, rate, ETA
-      --no-progress      no progress display
-      --json             print one JSON object (the run report) on stdout, for scripts
-  -v, --verbose          list every action taken and the fast-path notes
-      --no-telemetry     do not record this run (env BLIT_TELEMETRY=off does the same)
-  -h, --help             this help`;
-
-const MIRROR_ONLY = `Mirror only:
-      --max-delete N     if more than N entries would be deleted, delete none and exit 1
-      --force            allow a mirror from an empty SRC to empty DST
-
-Mirror deletes only after a complete enumeration and copy with no errors; any error means
-nothing is deleted (exit 1).`;
-
-const HELP: Record<string, string> = {
-  copy: `blit copy SRC DST [flags]
-
-Copy new and changed files from SRC into DST. Never deletes anything in DST. A file counts as
-unchanged when its size and modification time match (see --checksum, --size-only,
---ignore-times). Files are written under a temporary (anonymous where the OS allows) and put in
-place only when complete, with their mode and mtime (nanoseconds kept); symlinks are copied as
-links, empty directories are kept, directory mtimes are set last.
-
-What is kept: as root, a file's owner and group (unless --no-owner, --no-group); with -X its
-extended attributes, with -A its POSIX ACL; all given to the temporary before it gets its name.
-Directories, symlinks (the link itself) and special files get them too. An entry whose size and
-mtime match is not copied; its mode, owner and group are set again if they differ (not its
-attributes). -H keeps hard links, --specials and --devices create FIFOs, sockets and devices.
-
-${COPY_FLAGS}
-`,
-  mirror: `blit mirror SRC DST [flags]
-
-Make DST equal to SRC: copy new and changed files as 'blit copy' does, then delete entries of
-DST that SRC lacks.
-
-${COPY_FLAGS}
-${MIRROR_ONLY}
-`,
-  diagnostics: `blit diagnostics perf [--limit N] [--json]
-
-List recent runs from the telemetry store, newest first: when, command, status, files, bytes,
-duration, rate, workers, the fast path that carried most bytes, source and destination.
-
-Flags:
-      --limit N          how many runs (default 20)
-      --json             print the runs as a JSON array
-  -h, --help             this help
-`,
+const DIAGNOSTICS_SPEC: CommandSpec = {
+  name: "diagnostics perf",
+  usage: "blit diagnostics perf [--limit N] [--json]",
+  about: `List recent runs from the telemetry store, newest first: id, when, command, status (a dry
+run says so), files, bytes, duration, rate, workers, the fast path that carried most bytes,
+source and destination. Give the id (or its first characters) to 'blit diagnose'.`,
+  flags: [
+    { name: "--limit", value: "N", commands: ["diagnostics perf"], help: "how many runs", default: "20" },
+    { name: "--json", commands: ["diagnostics perf"], help: "print the runs as a JSON array" },
+    { name: "--help", short: "-h", commands: ["diagnostics perf"], help: "this help" },
+  ],
+  positionals: [],
 };
 
-export interface Io {
-  stdout: NodeJS.WriteStream;
-  stderr: NodeJS.WriteStream;
-  env: NodeJS.ProcessEnv;
-}
+const COMMANDS = ["copy", "mirror", "push", "pull", "ls", "check", "diagnostics", "diagnose", "predict", "tune", "trace", "help"];
 
 /** Runs the CLI and returns the exit code. */
-export async function main(argv: string[], io: Io = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
-  const say = (s: string) => io.stdout.write(s.endsWith("\n") ? s : s + "\n");
-  const err = (s: string) => io.stderr.write(`blit: ${s}\n`);
+export async function main(argv: string[], io: Io = processIo()): Promise<number> {
   const [cmd, ...rest] = argv;
   if (cmd === undefined || cmd === "-h" || cmd === "--help") {
-    say(MAIN_HELP);
+    say(io, MAIN_HELP);
     return cmd === undefined ? EXIT_FATAL : EXIT_OK;
   }
   if (cmd === "--version" || cmd === "-V") {
-    say(`blit ${VERSION}`);
-    return EXIT_OK;
-  }
-  if (cmd === "help") {
-    const topic = rest[0];
-    if (topic && ["diagnose", "predict", "tune", "trace", "push", "pull", "ls", "check"].includes(topic)) return main([topic, "--help"], io);
-    else say(topic && HELP[topic] ? HELP[topic]! : MAIN_HELP);
+    say(io, `blit ${VERSION}`);
     return EXIT_OK;
   }
   try {
-    if (cmd === "copy" || cmd === "mirror") return await transfer(cmd, rest, io, say, err);
-    if (cmd === "diagnostics") return await diagnostics(rest, io, say, err);
+    if (cmd === "help") return await help(rest[0], io);
+    if (cmd === "copy" || cmd === "mirror" || cmd === "push" || cmd === "pull") return await transferCommand(cmd, rest, io);
+    if (cmd === "diagnostics") return await diagnostics(rest, io);
     if (cmd === "diagnose") return await (await diagnoseCommands()).diagnoseCommand(rest, io);
     if (cmd === "predict") return await (await diagnoseCommands()).predictCommand(rest, io);
     if (cmd === "tune") return await (await diagnoseCommands()).tuneCommand(rest, io);
     if (cmd === "trace") return await (await traceCommands()).traceCommand(rest, io);
-    if (cmd === "push") return await (await remoteCommands()).pushCommand(rest, io);
-    if (cmd === "pull") return await (await remoteCommands()).pullCommand(rest, io);
     if (cmd === "ls") return await (await remoteCommands()).lsCommand(rest, io);
     if (cmd === "check") return await (await checkCommands()).checkCommand(rest, io);
-    err(`unknown command '${cmd}'; run 'blit --help' for the commands`);
-    return EXIT_FATAL;
+    throw new UsageError("USAGE", `unknown command '${cmd}'${didYouMean(cmd, COMMANDS)}; run 'blit --help' for the commands`);
   } catch (e) {
-    if (e instanceof UsageError || e instanceof RangeError || (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
-      err(`${(e as Error).message}`);
-      return EXIT_FATAL;
-    }
-    err(`fatal: ${(e as Error).stack ?? e}`);
+    warn(io, failureText(await asUsageError(cmd, e), io.env));
     return EXIT_FATAL;
   }
 }
 
-async function transfer(cmd: "copy" | "mirror", args: string[], io: Io, say: (s: string) => void, err: (s: string) => void): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      ...COMMON_TRANSFER_OPTIONS,
-      workers: { type: "string", short: "w" },
-      bwlimit: { type: "string" },
-      xattrs: { type: "boolean", short: "X" },
-      acls: { type: "boolean", short: "A" },
-      "no-owner": { type: "boolean" },
-      "no-group": { type: "boolean" },
-    },
-  });
-  if (values.help) {
-    say(HELP[cmd]!);
+/** A parseArgs error of a command not on a flag table, in the kit's words (with "did you mean"). */
+async function asUsageError(cmd: string, e: unknown): Promise<unknown> {
+  if (!((e as { code?: string }).code ?? "").startsWith("ERR_PARSE_ARGS")) return e;
+  const d = await diagnoseCommands();
+  const help = { diagnose: d.DIAGNOSE_HELP, predict: d.PREDICT_HELP, tune: d.TUNE_HELP, check: (await checkCommands()).CHECK_HELP }[cmd] ?? "";
+  return usageErrorOf({ name: cmd, usage: `blit ${cmd}`, about: "", flags: flagsListedIn(help, cmd), positionals: [] }, e);
+}
+
+/** What a failure that escaped a command says: its message; the stack only with BLIT_DEBUG=1. */
+export function failureText(e: unknown, env: Io["env"]): string {
+  const message = e instanceof Error ? e.message : String(e);
+  if (e instanceof UsageError || e instanceof RangeError || ((e as { code?: string }).code ?? "").startsWith("ERR_PARSE_ARGS")) return message;
+  if (env.BLIT_DEBUG === "1") return `fatal: ${(e as Error)?.stack ?? e}`;
+  if (e instanceof TelemetryError) return `${message}; ${telemetryRemedy(e)}`;
+  const code = (e as { code?: string }).code;
+  return `${message}${code && !message.includes(code) ? ` [${code}]` : ""} (BLIT_DEBUG=1 shows where)`;
+}
+
+/** What to do about a store that cannot be opened (named in the message). */
+function telemetryRemedy(e: TelemetryError): string {
+  return e.code === "TELEMETRY_BUSY"
+    ? "try again when the other blit has finished"
+    : `move the file aside (blit starts a new store there), or set BLIT_HOME to another directory`;
+}
+
+/** "; did you mean 'copy'?" when `typed` is one typo from a known word. */
+function didYouMean(typed: string, known: readonly string[]): string {
+  const best = known.map((k) => ({ k, d: editDistance(typed, k) })).sort((a, b) => a.d - b.d)[0];
+  return best && best.d <= Math.max(1, Math.floor(best.k.length / 3)) ? `; did you mean '${best.k}'?` : "";
+}
+
+/** `blit help [COMMAND]`: the command's own --help (blitd's too). */
+async function help(topic: string | undefined, io: Io): Promise<number> {
+  if (topic === undefined) {
+    say(io, MAIN_HELP);
     return EXIT_OK;
   }
-  if (positionals.length !== 2) {
-    err(`${cmd} needs a source and a destination (got ${positionals.length} path${positionals.length === 1 ? "" : "s"}); run 'blit ${cmd} --help'`);
-    return EXIT_FATAL;
+  if (topic === "blitd") {
+    say(io, (await import("../daemon/index.ts")).BLITD_HELP);
+    return EXIT_OK;
   }
-  if (cmd === "copy" && (values["max-delete"] !== undefined || values.force)) {
-    err("--max-delete and --force are mirror flags; copy never deletes");
-    return EXIT_FATAL;
+  if (topic === "copy" || topic === "mirror" || topic === "push" || topic === "pull") {
+    say(io, helpText(TRANSFER_SPECS[topic]));
+    return EXIT_OK;
   }
-  const wholeNumber = (flag: string, v: string) => {
-    if (!/^\d+$/.test(v)) throw new RangeError(`--${flag} needs a whole number, got '${v}'`);
-    return Number(v);
-  };
-  const workersText = values.workers ?? (io.env.BLIT_WORKERS || undefined);
-  const options = normalizeOptions({
-    dryRun: values["dry-run"] ?? false,
-    checksum: values.checksum ?? false,
-    sizeOnly: values["size-only"] ?? false,
-    ignoreTimes: values["ignore-times"] ?? false,
-    exclude: values.exclude ?? [],
-    workers: workersText !== undefined ? wholeNumber("workers", workersText) : tuned(positionals, io),
-    bwlimit: values.bwlimit !== undefined ? parseRate(values.bwlimit) : 0,
-    maxDelete: values["max-delete"] !== undefined ? wholeNumber("max-delete", values["max-delete"]) : -1,
-    force: values.force ?? false,
-    hardLinks: values["hard-links"] ?? false,
-    // Left out, owner and group follow what this process may keep (root: kept).
-    owner: values["no-owner"] ? false : undefined,
-    group: values["no-group"] ? false : undefined,
-    xattrs: values.xattrs ?? false,
-    acls: values.acls ?? false,
-    specials: values.specials ?? false,
-    devices: values.devices ?? false,
-  });
-  const job: Job = { command: cmd, source: positionals[0]!, destination: positionals[1]!, options };
-  const telemetryOn = !values["no-telemetry"] && telemetryEnabled(io.env);
-  const json = values.json ?? false;
-  const showProgress = values["no-progress"] ? false : values.progress ?? (io.stderr.isTTY === true && !json);
-  const started = new Date();
-  // The store opens while the run works; at the end only the insert is left.
-  const recording = telemetryOn ? startRecording({ path: telemetryPath(io.env) }) : undefined;
-
-  const abort = new AbortController();
-  let signals = 0;
-  const onSignal = () => {
-    signals++;
-    if (signals === 1) {
-      io.stderr.write("\nblit: interrupted; stopping after the files in flight (press Ctrl-C again to quit at once)\n");
-      abort.abort();
-    } else process.exit(EXIT_INTERRUPTED);
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
-  const view = showProgress ? new ProgressView(io.stderr, io.stderr.isTTY === true) : undefined;
-  let report: RunReport;
-  let actions: Action[] = [];
-  try {
-    const result = await run(job, { signal: abort.signal, onProgress: (p) => view?.update(p), listActions: options.dryRun || values.verbose === true });
-    report = result.report;
-    actions = result.actions;
-  } catch (e) {
-    view?.stop();
-    if (!(e instanceof UsageError)) throw e;
-    report = refusedReport(job, e, started);
-    err(e.message);
-    if (recording) await saveTelemetry(recording, report, err);
-    if (json) say(JSON.stringify({ ...report, telemetry: telemetryOn ? telemetryPath(io.env) : null }));
-    return EXIT_FATAL;
-  } finally {
-    view?.stop();
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+  if (topic === "diagnostics") {
+    say(io, helpText(DIAGNOSTICS_SPEC));
+    return EXIT_OK;
   }
-  if (recording) await saveTelemetry(recording, report, err);
-  const shown = report.errors.slice(0, 50);
-  for (const e of shown) err(`error: ${e.side === "run" ? "" : `${e.side} `}${e.path}: ${e.message} [${e.code}]`);
-  if (report.errorCount > shown.length) err(`… and ${report.errorCount - shown.length} more errors (see 'blit diagnostics perf --json')`);
-  // A dry run says how long the real run would take, from the history's fitted model.
-  const prediction = options.dryRun ? await predictFor(report, report.route, { path: telemetryPath(io.env), bwlimit: options.bwlimit }) : undefined;
-  if (json) {
-    say(JSON.stringify({ ...report, actions: options.dryRun ? actions : undefined, prediction, telemetry: telemetryOn ? telemetryPath(io.env) : null }));
-  } else {
-    if (options.dryRun || values.verbose) for (const a of actions) say(`${a.kind.padEnd(7)} ${displayName(a.path)}${a.bytes !== undefined ? `  (${bytes(a.bytes)})` : ""}`);
-    say(summary(report));
-    if (prediction) {
-      say(`  predicted duration: ${seconds(prediction.durationMs)} (80% band ${seconds(prediction.lowMs)} to ${seconds(prediction.highMs)}); ${prediction.note}`);
-    }
-    if (values.verbose) for (const [p, note] of Object.entries(report.fastPathNotes)) say(`  note: ${note}`);
-  }
-  return exitCodeFor(report.status);
+  if (COMMANDS.includes(topic)) return main([topic, "--help"], io);
+  throw new UsageError("USAGE", `no help for '${topic}'${didYouMean(topic, [...COMMANDS, "blitd"])}; the commands: ${[...COMMANDS, "blitd"].join(", ")}`);
 }
 
-/** The worker count `blit tune --apply` chose for these filesystems, if any (read from a small file). */
-function tuned(positionals: string[], io: Io): number | undefined {
-  if (positionals.length !== 2) return undefined;
-  const fsOf = (p: string) => filesystemType(resolve(p));
-  return tunedWorkers("local", fsOf(positionals[0]!), fsOf(positionals[1]!), { path: telemetryPath(io.env) });
-}
-
-async function saveTelemetry(recording: Recording, report: RunReport, err: (s: string) => void) {
-  const r = await recording.finish(report);
-  if (r.warning) err(`warning: telemetry not recorded: ${r.warning}`);
-}
-
-function summary(r: RunReport): string {
-  const c = r.counts;
-  const p = r.phases;
-  const dry = r.options.dryRun ? " (dry run: nothing changed)" : "";
-  const paths = Object.entries(r.bytesByPath)
-    .sort((a, b) => (b[1] ?? 0) - (a[1] ?? 0))
-    .map(([k, v]) => `${k} ${bytes(v ?? 0)} (${count(r.filesByPath[k as keyof typeof r.filesByPath] ?? 0)} files)`)
-    .join(", ");
-  const lines = [
-    `${r.command} ${r.source} -> ${r.destination}: ${r.status}${dry}`,
-    `  source: ${count(r.workload.files)} files (${bytes(r.workload.bytes)}), ${count(r.workload.dirs)} dirs, ${count(r.workload.symlinks)} symlinks`,
-    r.options.dryRun
-      ? `  would copy ${count(c.planned)} (${bytes(c.plannedBytes)}), skip ${count(c.skipped)}${r.command === "mirror" ? `, delete ${count(c.deletePlanned)}` : ""}`
-      : `  copied ${count(c.copied)} (${bytes(c.copiedBytes)}${holeNote(c)}), skipped ${count(c.skipped)} unchanged${r.command === "mirror" ? `, deleted ${count(c.deleted)}` : ""}, ${count(c.dirsCreated)} dirs created`,
-    `  time ${seconds(p.totalMs)} (enumerate ${seconds(p.enumerateMs)}, plan ${seconds(p.planMs)}, transfer ${seconds(p.transferMs)}, delete ${seconds(p.deleteMs)}), ${rate(c.copiedBytes, p.transferMs)}, ${r.plan.workers} workers`,
-  ];
-  if (paths) lines.push(`  fast paths: ${paths}`);
-  // Left out by the process's privileges, not by a flag: say so (as root with --no-owner, nothing).
-  const ownersWhy = !r.options.owner && !r.options.group ? metadataPrivileges().reasons.owners : undefined;
-  if (ownersWhy) lines.push(`  owners and groups not kept: ${ownersWhy}`);
-  const specials = specialsNote(r.specialsSkipped);
-  if (specials) lines.push(`  not transferred: ${specials}`);
-  if (r.errorCount) lines.push(`  errors: ${count(r.errorCount)} (listed above)`);
-  return lines.join("\n");
-}
-
-async function diagnostics(args: string[], io: Io, say: (s: string) => void, err: (s: string) => void): Promise<number> {
+async function diagnostics(args: string[], io: Io): Promise<number> {
   const [sub, ...rest] = args;
   if (sub === "-h" || sub === "--help" || sub === undefined) {
-    say(HELP.diagnostics!);
+    say(io, helpText(DIAGNOSTICS_SPEC));
     return sub === undefined ? EXIT_FATAL : EXIT_OK;
   }
-  if (sub !== "perf") {
-    err(`unknown diagnostics command '${sub}'; run 'blit diagnostics --help'`);
-    return EXIT_FATAL;
-  }
-  const { values } = parseArgs({
-    args: rest,
-    strict: true,
-    options: { limit: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
-  });
+  if (sub !== "perf") throw new UsageError("USAGE", `unknown diagnostics command '${sub}'; the one there is: blit diagnostics perf`);
+  const { values } = parseCommand(DIAGNOSTICS_SPEC, rest, io);
   if (values.help) {
-    say(HELP.diagnostics!);
+    say(io, helpText(DIAGNOSTICS_SPEC));
     return EXIT_OK;
   }
-  const limit = values.limit === undefined ? 20 : Number(values.limit);
-  if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`--limit needs a whole number of 1 or more, got '${values.limit}'`);
+  const limitText = stringFlag(values, "limit");
+  const limit = limitText === undefined ? 20 : Number(limitText);
+  if (!Number.isInteger(limit) || limit < 1) throw new UsageError("USAGE", `--limit needs a whole number of 1 or more, got '${limitText}'`);
   const runs = await listRuns({ limit, path: telemetryPath(io.env) });
-  if (values.json) say(JSON.stringify(runs));
-  else if (runs.length === 0) say(`no runs recorded yet in ${telemetryPath(io.env)}`);
-  else say(formatRunsTable(runs));
+  if (values.json) say(io, JSON.stringify(runs));
+  else if (runs.length === 0) say(io, `no runs recorded yet in ${telemetryPath(io.env)}`);
+  else say(io, formatRunsTable(runs));
   return EXIT_OK;
 }

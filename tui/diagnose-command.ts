@@ -13,15 +13,11 @@ import { launchDiagnoseUi } from "./ai/launch.tsx";
 import { listMarkdown, runMarkdown } from "./ai/markdown.ts";
 import { EXIT_FATAL, EXIT_OK } from "./exit-codes.ts";
 import { transferFlagNames } from "./transfer-flags.ts";
+import type { Io } from "./kit/io.ts";
+import { flagsListedIn, usageErrorOf } from "./kit/command.ts";
 
-export interface CommandIo {
-  /** isTTY decides between the full-screen UI and Markdown for `diagnose --ai`. */
-  stdout: { write(text: string): unknown; isTTY?: boolean };
-  stderr: { write(text: string): unknown };
-  env: Record<string, string | undefined>;
-  /** The UI's key input. @default process.stdin */
-  stdin?: NodeJS.ReadStream;
-}
+/** The kit's one Io (tui/kit/io.ts). */
+export type CommandIo = Io;
 
 export const DIAGNOSE_HELP = `blit diagnose [RUN_ID | --last] [--since 7d] [--format text|md|json]
 blit diagnose --ai [RUN_ID] [--redact] [--ai-timeout MS]
@@ -114,7 +110,7 @@ Flags:
 
 /** `blit diagnose [RUN_ID | --last] [--since 7d] [--format text|md|json]` */
 export async function diagnoseCommand(args: string[], io: CommandIo): Promise<number> {
-  return guarded(io, async () => {
+  return guarded(io, "diagnose", DIAGNOSE_HELP, async () => {
     const { values, positionals } = parseArgs({
       args,
       allowPositionals: true,
@@ -231,7 +227,7 @@ async function aiPreview(io: CommandIo, path: string, settings: AiSettings, runI
 
 /** `blit predict SRC DST [--workers N] [--bwlimit RATE] [--format text|json]` */
 export async function predictCommand(args: string[], io: CommandIo): Promise<number> {
-  return guarded(io, async () => {
+  return guarded(io, "predict", PREDICT_HELP, async () => {
     const { values, positionals } = parseArgs({
       args,
       allowPositionals: true,
@@ -282,7 +278,7 @@ export async function predictCommand(args: string[], io: CommandIo): Promise<num
 
 /** `blit tune SRC DST [--apply]` */
 export async function tuneCommand(args: string[], io: CommandIo): Promise<number> {
-  return guarded(io, async () => {
+  return guarded(io, "tune", TUNE_HELP, async () => {
     const { values, positionals } = parseArgs({
       args,
       allowPositionals: true,
@@ -353,17 +349,23 @@ function predictionText(
   return lines.join("\n");
 }
 
-// Usage problems and an unusable store are exit 2; any other error is a bug and says so.
-async function guarded(io: CommandIo, body: () => Promise<number>): Promise<number> {
+// Usage problems and an unusable store are exit 2 in one line (a flag error in the kit's words,
+// with "did you mean"); any other error too, its stack only with BLIT_DEBUG=1.
+async function guarded(io: CommandIo, name: string, help: string, body: () => Promise<number>): Promise<number> {
   try {
     return await body();
   } catch (e) {
     const code = (e as { code?: unknown }).code;
-    if (e instanceof RangeError || e instanceof UsageError || e instanceof DiagnoseError || e instanceof TelemetryError || (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS"))) {
+    if (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS")) {
+      const spec = { name, usage: `blit ${name}`, about: "", flags: flagsListedIn(help, name), positionals: [] };
+      io.stderr.write(`blit: ${usageErrorOf(spec, e).message}\n`);
+      return EXIT_FATAL;
+    }
+    if (e instanceof RangeError || e instanceof UsageError || e instanceof DiagnoseError || e instanceof TelemetryError) {
       io.stderr.write(`blit: ${(e as Error).message}\n`);
       return EXIT_FATAL;
     }
-    io.stderr.write(`blit: fatal: ${(e as Error).stack ?? e}\n`);
+    io.stderr.write(io.env.BLIT_DEBUG === "1" ? `blit: fatal: ${(e as Error).stack ?? e}\n` : `blit: ${(e as Error).message ?? e} (BLIT_DEBUG=1 shows where)\n`);
     return EXIT_FATAL;
   }
 }

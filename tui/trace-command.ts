@@ -10,12 +10,10 @@ import {
   formatTraceSummary, getTrace, ingestTrace, listTraces, traceSummary, summariesForRun, TraceError, TRACE_FORMATS,
   type IngestResult, type SummaryFormat, type TraceFormat,
 } from "../traces/index.ts";
+import type { Io } from "./kit/io.ts";
 
-export interface TraceIo {
-  stdout: NodeJS.WriteStream;
-  stderr: NodeJS.WriteStream;
-  env: NodeJS.ProcessEnv;
-}
+/** The kit's one Io (tui/kit/io.ts). */
+export type TraceIo = Io;
 
 const EXIT_OK = 0;
 const EXIT_UNPARSED = 1;

@@ -1,61 +1,111 @@
-// The flags of blit's transfer commands (copy, mirror, push, pull), as data: the one list the
-// diagnose UI and the LLM explainer check suggestions against. test/ai/transfer-flags.test.ts
-// holds it to the commands' own --help, so it cannot drift from what blit accepts.
+// The flags of blit's transfer commands (copy, mirror, push, pull), as data: the one table from
+// which each command's parser (tui/kit/command.ts), its --help and the README's flag tables
+// (`npm run docs:flags`) are made, and the list the diagnose UI and the LLM explainer check
+// suggestions against. test/kit/flags.test.ts holds README and --help to it.
+import { parseSpec, type Flag } from "./kit/flag.ts";
 
 export type TransferCommand = "copy" | "mirror" | "push" | "pull";
 
-export interface TransferFlag {
-  /** "--workers". */
-  name: string;
-  /** "-w". */
-  short?: string;
-  /** The value's placeholder in help ("N", "RATE"); absent for a switch. */
-  value?: string;
-  /** May be given more than once (--exclude). */
-  repeatable?: boolean;
-  commands: readonly TransferCommand[];
-}
+export type TransferFlag = Flag<TransferCommand>;
 
 const ALL: readonly TransferCommand[] = ["copy", "mirror", "push", "pull"];
+const LOCAL: readonly TransferCommand[] = ["copy", "mirror"];
 const REMOTE: readonly TransferCommand[] = ["push", "pull"];
+const remote = (text: string): Partial<Record<TransferCommand, string>> => ({ push: text, pull: text });
 
 export const TRANSFER_FLAGS: readonly TransferFlag[] = [
-  { name: "--dry-run", short: "-n", commands: ALL },
-  { name: "--checksum", short: "-c", commands: ALL },
-  { name: "--size-only", commands: ALL },
-  { name: "--ignore-times", short: "-I", commands: ALL },
-  { name: "--exclude", value: "GLOB", repeatable: true, commands: ALL },
-  { name: "--hard-links", short: "-H", commands: ALL },
+  {
+    name: "--mirror", commands: REMOTE,
+    help: "delete on the receiving side what the source lacks (after a complete, error-free transfer only; see --max-delete, --force)",
+  },
+  {
+    name: "--force-grpc", commands: REMOTE,
+    help: "carry file data inside the gRPC connection instead of a separate TCP data connection (for networks that only let the gRPC port through)",
+  },
+  { name: "--dry-run", short: "-n", commands: ALL, help: "print the plan (what would be copied, created, deleted); change nothing; the run is recorded as a dry run" },
+  {
+    name: "--checksum", short: "-c", commands: ALL,
+    help: "compare files of equal size by content hash (BLAKE2b-256), not mtime",
+    helpFor: remote("compare files of equal size by content hash (BLAKE2b-256), and verify each file's hash after the transfer"),
+  },
+  { name: "--size-only", commands: ALL, help: "treat files of equal size as unchanged, whatever their mtime" },
+  { name: "--ignore-times", short: "-I", commands: ALL, help: "copy every file, even when size and mtime match" },
+  {
+    name: "--exclude", value: "GLOB", repeatable: true, commands: ALL,
+    help: "leave out matching entries (repeatable). A pattern without '/' matches a name at any depth ('*.tmp', 'node_modules'); with '/' it matches the path from SRC ('logs/*.gz'; a leading '/' anchors it at SRC); a trailing '/' matches directories only. Excluded destination entries are never deleted.",
+    helpFor: remote("leave out matching entries (repeatable; same rules as 'blit copy')"),
+  },
+  {
+    name: "--hard-links", short: "-H", commands: ALL,
+    help: "files that are hard links of each other in SRC stay hard links in DST (the first is copied, the others are linked to it)",
+    helpFor: remote("files that are hard links of each other stay hard links on the receiving side (each inode's data travels once)"),
+  },
+  {
+    name: "--xattrs", short: "-X", commands: ALL,
+    help: "keep extended attributes: user.*, and as root also trusted.* and security.*; a file left in place gets the source's set too",
+    helpFor: remote("keep extended attributes: user.*, and trusted.* and security.* where both sides may (root; for a push, a module with keep_owners = true)"),
+  },
+  { name: "--acls", short: "-A", commands: ALL, help: "keep POSIX ACLs (also on files left in place)" },
+  {
+    name: "--no-owner", commands: ALL,
+    help: "do not give copies the source's owner (kept by default when running as root, as rsync -a does; another user's copies are owned by that user)",
+    helpFor: remote("do not give the receiving side's entries the source's owner (kept by default: a push asks blitd, which keeps them only as root in a module with keep_owners = true; a pull keeps them when blit runs as root)"),
+  },
+  { name: "--no-group", commands: ALL, help: "do not give copies the source's group (kept like owners)" },
+  // Owners travel between hosts: by name unless --numeric-ids.
+  {
+    name: "--numeric-ids", commands: REMOTE,
+    help: "owners and groups travel as numbers; without it each id is given the receiving side's id of the same user or group name (the number when the name is unknown there), as rsync does",
+  },
+  { name: "--specials", commands: ALL, help: "create FIFOs and sockets like the source's (otherwise they are skipped, and the summary counts them by kind)" },
+  {
+    name: "--devices", commands: ALL,
+    help: "create device nodes like the source's (needs root; otherwise skipped and counted)",
+    helpFor: remote("create device nodes like the source's (root; for a push, a module with keep_owners = true; otherwise skipped and counted)"),
+  },
   // push and pull move data over one connection; blitd and the pulling client write received
   // small files with BLIT_SHARD_WRITERS threads
-  { name: "--workers", short: "-w", value: "N", commands: ["copy", "mirror"] },
-  { name: "--bwlimit", value: "RATE", commands: ALL },
-  // What a copy keeps beyond content, mode and mtime (push and pull carry it in the manifest).
-  { name: "--xattrs", short: "-X", commands: ALL },
-  { name: "--acls", short: "-A", commands: ALL },
-  { name: "--no-owner", commands: ALL },
-  { name: "--specials", commands: ALL },
-  { name: "--devices", commands: ALL },
-  { name: "--no-group", commands: ALL },
-  // Owners travel between hosts: by name unless --numeric-ids.
-  { name: "--numeric-ids", commands: REMOTE },
-  { name: "--max-delete", value: "N", commands: ["mirror", "push", "pull"] },
-  { name: "--force", commands: ["mirror", "push", "pull"] },
-  { name: "--mirror", commands: REMOTE },
-  { name: "--force-grpc", commands: REMOTE },
-  { name: "--auth-token-file", value: "FILE", commands: REMOTE },
+  { name: "--workers", short: "-w", value: "N", commands: LOCAL, help: "copy with N worker threads; env BLIT_WORKERS", default: "2 per CPU core, 2 to 16" },
+  {
+    name: "--bwlimit", value: "RATE", commands: ALL,
+    help: "limit the transfer to RATE bytes per second: 500K, 50M, 1G (K, M, G are powers of 1024; 0 = no limit)",
+    helpFor: remote("send file data at most RATE bytes per second: 500K, 50M, 1G (K, M, G are 1024-based, as in rsync); the sending side paces itself (blitd for a pull)"),
+  },
+  {
+    name: "--max-delete", value: "N", commands: ["mirror", "push", "pull"],
+    help: "if more than N entries would be deleted or replaced, delete and replace none and exit 1",
+    helpFor: remote("with --mirror: if more than N entries would be deleted, delete none (exit 1)"),
+  },
+  {
+    name: "--force", commands: ["mirror", "push", "pull"],
+    help: "allow a mirror from an empty SRC to empty DST",
+    helpFor: remote("with --mirror: allow a mirror from an empty source"),
+  },
+  { name: "--auth-token-file", value: "FILE", commands: REMOTE, help: "the daemon's auth token (env BLIT_AUTH_TOKEN holds the token itself)" },
   // blits:// daemons: verify by a CA, or pin the key (tui/tls-flags.ts)
-  { name: "--tls-ca", value: "FILE", commands: REMOTE },
-  { name: "--tls-fingerprint", value: "SHA256:...", commands: REMOTE },
-  { name: "--tls-accept-new", commands: REMOTE },
-  { name: "--timeout", value: "SECONDS", commands: REMOTE },
-  { name: "--progress", commands: ALL },
-  { name: "--no-progress", commands: ALL },
-  { name: "--json", commands: ALL },
-  { name: "--verbose", short: "-v", commands: ALL },
-  { name: "--no-telemetry", commands: ALL },
-  { name: "--help", short: "-h", commands: ALL },
+  { name: "--tls-ca", value: "FILE", commands: REMOTE, help: "blits://: trust the daemon's certificate if this CA (PEM) signed it for the URL's host and it is within its dates (instead of pinning)" },
+  {
+    name: "--tls-fingerprint", value: "SHA256:...", commands: REMOTE,
+    help: "blits://: the daemon's key must have this fingerprint (blitd logs it at start); it is then recorded in $BLIT_HOME/known_daemons",
+  },
+  { name: "--tls-accept-new", commands: REMOTE, help: "blits://: trust a daemon not yet in known_daemons on first use and record its key; a recorded key that changes is always refused" },
+  {
+    name: "--timeout", value: "SECONDS", commands: REMOTE,
+    help: "give up when the daemon shows no progress for SECONDS in any phase (connect, negotiate, data, the daemon's confirmation, complete): exit 2 naming the daemon and the phase, nothing partial kept; connecting gives up after 10 s at most",
+    default: "60; 0 waits forever",
+  },
+  { name: "--progress", commands: ALL, help: "show progress on stderr (default when stderr is a terminal): files, bytes, rate, ETA" },
+  { name: "--no-progress", commands: ALL, help: "no progress display" },
+  { name: "--json", commands: ALL, help: "print one JSON object (the run report) on stdout, for scripts" },
+  { name: "--verbose", short: "-v", commands: ALL, help: "list every action taken and the fast-path (push, pull: transport) notes" },
+  { name: "--no-telemetry", commands: ALL, help: "do not record this run (env BLIT_TELEMETRY=off does the same)" },
+  { name: "--help", short: "-h", commands: ALL, help: "this help" },
 ];
+
+/** The flags `command` takes, in table order. */
+export function transferFlagsOf(command: TransferCommand): TransferFlag[] {
+  return TRANSFER_FLAGS.filter((f) => f.commands.includes(command));
+}
 
 /** Every spelling of the flags `command` accepts (all transfer commands when left out): "--workers", "-w", ... */
 export function transferFlagNames(command?: TransferCommand): string[] {
@@ -68,22 +118,5 @@ export function transferFlag(token: string): TransferFlag | undefined {
   return TRANSFER_FLAGS.find((f) => f.name === name || f.short === name);
 }
 
-/** The parseArgs options copy, mirror, push and pull all take (each command adds its own). */
-export const COMMON_TRANSFER_OPTIONS = {
-  "dry-run": { type: "boolean", short: "n" },
-  checksum: { type: "boolean", short: "c" },
-  "size-only": { type: "boolean" },
-  "ignore-times": { type: "boolean", short: "I" },
-  exclude: { type: "string", multiple: true },
-  "hard-links": { type: "boolean", short: "H" },
-  specials: { type: "boolean" },
-  devices: { type: "boolean" },
-  "max-delete": { type: "string" },
-  force: { type: "boolean" },
-  progress: { type: "boolean" },
-  "no-progress": { type: "boolean" },
-  json: { type: "boolean" },
-  verbose: { type: "boolean", short: "v" },
-  "no-telemetry": { type: "boolean" },
-  help: { type: "boolean", short: "h" },
-} as const;
+/** The parseArgs options every transfer command takes (each command's own come from transferFlagsOf). */
+export const COMMON_TRANSFER_OPTIONS = parseSpec(TRANSFER_FLAGS.filter((f) => ALL.every((c) => f.commands.includes(c))));

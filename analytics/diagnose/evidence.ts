@@ -118,7 +118,10 @@ export function buildEvidence(input: EvidenceInput): Evidence[] {
   }
   if (r.errorCount > 0) {
     const codes = [...new Set(r.errors.map((e) => e.code))].slice(0, 5).join(", ");
-    add("errors", "errors", r.errorCount, "errors", `${n(r.errorCount)} error${r.errorCount === 1 ? "" : "s"} (${codes})`);
+    // The text of the first errors, so that diagnose and the TUI show what went wrong, not only a count.
+    const shown = r.errors.slice(0, 3).map((e) => (e.side === "run" ? e.message : `${e.side} ${e.path}: ${e.message}`));
+    const more = r.errorCount > shown.length ? `; and ${n(r.errorCount - shown.length)} more` : "";
+    add("errors", "errors", r.errorCount, "errors", `${n(r.errorCount)} error${r.errorCount === 1 ? "" : "s"} (${codes})${shown.length ? `: ${shown.join("; ")}${more}` : ""}`);
   }
 
   if (r.context) addContextEvidence(add, r.context, p.totalMs);

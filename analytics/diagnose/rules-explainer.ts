@@ -340,7 +340,7 @@ export function explainWithRules(evidence: readonly Evidence[], options: RulesOp
         confidence: "high",
       },
       suggestion: {
-        text: "Fix the paths named in the errors ('blit diagnostics perf --json' lists them) and run again.",
+        text: "Fix the paths named in the errors (the first are quoted in the evidence) and run again.",
         expectedEffect: "a complete run, and for mirror the pending deletions",
         evidence: ids("errors"),
       },

@@ -17,10 +17,12 @@ interface TableColumn {
 }
 
 // FILES and BYTES are what the run copied; RATE is copied bytes over the whole run's wall time.
+// ID is the run id's first 8 characters, which `blit diagnose` takes; a dry run says so in STATUS.
 const TABLE: readonly TableColumn[] = [
+  { title: "ID", align: "left", cell: (r) => r.id.slice(0, 8) },
   { title: "STARTED", align: "left", cell: (r, o) => formatStart(r.startedAt, o.utc ?? false) },
   { title: "COMMAND", align: "left", cell: (r) => (r.route === "local" ? r.command : `${r.command}/${r.route}`) },
-  { title: "STATUS", align: "left", cell: (r) => r.status },
+  { title: "STATUS", align: "left", cell: (r) => (r.dryRun ? `${r.status} (dry run)` : r.status) },
   { title: "FILES", align: "right", cell: (r) => r.copied.toLocaleString("en-US") },
   { title: "BYTES", align: "right", cell: (r) => formatBytes(r.copiedBytes) },
   { title: "DURATION", align: "right", cell: (r) => formatDuration(r.totalMs) },

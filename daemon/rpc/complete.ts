@@ -1,7 +1,7 @@
 // Complete: the client's end of a transfer. Waits for the data plane, settles a push's receiver
 // (renames, deletions, metadata), records the run and answers with its summary.
 import { join } from "node:path";
-import { reportIdentity, workloadOf, type ReceiveSummary, type RunReport } from "../../engine/index.ts";
+import { makeRunReport, workloadOf, type ReceiveSummary, type RunReport } from "../../engine/index.ts";
 import { displayName, filesystemType } from "../../ffi/index.ts";
 import { DaemonError } from "../errors.ts";
 import type { Transfer } from "../transfers.ts";
@@ -28,7 +28,7 @@ export function complete(ctx: RpcContext) {
     } finally {
       t.release();
     }
-    const report = daemonReport(t, summary, !!ctx.config.tls);
+    const report = daemonReport(t, summary, !!ctx.config.tls, !!req.aborted);
     ctx.recordRun(report);
     const s = summary;
     const errors = s ? s.errors : t.failure ? [{ path: ".", side: "run" as const, code: "TRANSFER_FAILED", message: t.failure }] : [];
@@ -52,21 +52,21 @@ export function complete(ctx: RpcContext) {
   });
 }
 
-/** The daemon's own record of a finished transfer (its telemetry). */
-function daemonReport(t: Transfer, s: ReceiveSummary | undefined, tls: boolean): RunReport {
+/** The daemon's own record of a finished transfer (its telemetry); a client that gave up (Ctrl-C) makes it "interrupted", as the client's own record is. */
+function daemonReport(t: Transfer, s: ReceiveSummary | undefined, tls: boolean, aborted: boolean): RunReport {
   const now = new Date();
   const totalMs = performance.now() - t.t0;
   const push = t.direction === "push";
   const errors = s?.errors ?? (t.failure ? [{ path: ".", side: "run" as const, code: "TRANSFER_FAILED", message: t.failure }] : []);
   const errorCount = s?.errorCount ?? errors.length + t.sent.errors;
   const failed = t.dataState === "failed" || !!s?.fatal;
-  const status = failed ? "failed" : errorCount > 0 ? "partial" : "ok";
   const modPath = join(t.module.path, t.path);
   const bytes = push ? s?.bytesWritten ?? 0 : t.sent.bytes;
   const files = push ? s?.filesWritten ?? 0 : t.sent.files;
   const holes = push ? s?.holeBytes ?? 0 : t.sent.holeBytes;
-  return {
-    ...reportIdentity(t.startedAt, now),
+  return makeRunReport({
+    startedAt: t.startedAt,
+    finishedAt: now,
     command: t.opts.mirror ? "mirror" : "copy",
     route: t.direction,
     source: push ? `peer ${t.peer}` : modPath,
@@ -100,9 +100,9 @@ function daemonReport(t: Transfer, s: ReceiveSummary | undefined, tls: boolean):
     fastPathNotes: {},
     errors: errors.slice(0, 1000).map((e) => ({ ...e, path: displayName(e.path), message: displayName(e.message) })),
     errorCount,
-    status,
-    exitCode: status === "ok" ? 0 : status === "partial" ? 1 : 2,
+    failed,
+    interrupted: aborted,
     transport: { kind: t.transport === "grpc" ? "grpc" : "tcp", tls, negotiateMs: 0, transferMs: t.transferMs, completeMs: 0 },
     ...t.context(),
-  };
+  });
 }

@@ -1,6 +1,8 @@
 // What push and pull share: the job and its types, the gRPC client and its calls, the words a
 // gRPC failure becomes, the data-plane connection, and the running account that becomes the run
 // report. The daemon is untrusted: everything it sends that reaches a report passes displayName.
+import { lookup } from "node:dns/promises";
+import { isIP } from "node:net";
 import { displayName, filesystemType, nameFs, namePath, type XattrSelection } from "../../ffi/index.ts";
 import { AUTH_METADATA_KEY, type blitClient, grpc, PathError, printable } from "../../proto/index.ts";
 import type { Action } from "../run.ts";
@@ -8,7 +10,7 @@ import { channelEvents, GrpcChannel, SocketChannel, type Channel, type GrpcDuple
 import { workloadOf } from "../plan.ts";
 import { formatRemoteUrl, type RemoteUrl } from "./url.ts";
 import { connectTls, remoteClient, tlsTrustOf, type TlsClientOptions } from "./tls.ts";
-import { reportIdentity, type Command, type Counts, type RunError, type RunOptions, type RunReport, type RunStatus } from "../report.ts";
+import { makeRunReport, type Command, type Counts, type RunError, type RunOptions, type RunReport } from "../report.ts";
 import { emptyTree, type Tree } from "../walk.ts";
 import type { Progress } from "../run.ts";
 const { existsSync } = nameFs;
@@ -110,7 +112,7 @@ export function metadataFor(token: string | undefined): grpc.Metadata {
 }
 
 /** Maps a gRPC failure to the words the user sees; the daemon's details are shown escaped. */
-function fromGrpc(err: unknown, u: RemoteUrl): RemoteError {
+function fromGrpc(err: unknown, u: RemoteUrl, md: grpc.Metadata): RemoteError {
   const e = err as grpc.ServiceError;
   const details = printable(e?.details || e?.message || String(err));
   switch (e?.code) {
@@ -118,7 +120,10 @@ function fromGrpc(err: unknown, u: RemoteUrl): RemoteError {
     case grpc.status.DEADLINE_EXCEEDED:
       return new RemoteError("UNREACHABLE", `cannot reach ${u.address}: ${details}`);
     case grpc.status.UNAUTHENTICATED:
-      return new RemoteError("AUTH", "auth token rejected");
+      // No token and a wrong token need different fixes: say which this was.
+      return md.get(AUTH_METADATA_KEY).length === 0
+        ? new RemoteError("AUTH", `the daemon at ${u.address} requires an auth token: give --auth-token-file FILE, or set BLIT_AUTH_TOKEN`)
+        : new RemoteError("AUTH", `auth token rejected by ${u.address}: the token given (--auth-token-file or BLIT_AUTH_TOKEN) is not the one in the daemon's auth_token_file`);
     case grpc.status.PERMISSION_DENIED:
       return new RemoteError("READ_ONLY", details);
     case grpc.status.NOT_FOUND:
@@ -148,7 +153,7 @@ export function call<Res>(client: Client, method: string, req: unknown, md: grpc
     const c = client[method](req, md, { deadline }, (err: grpc.ServiceError | null, res: Res) => {
       off();
       if (err?.code === grpc.status.DEADLINE_EXCEEDED) reject(new RemoteError("TIMEOUT", stallMessage(u, limit)));
-      else if (err) reject(fromGrpc(err, u));
+      else if (err) reject(fromGrpc(err, u, md));
       else resolveCall(res);
     });
     if (run) off = run.onInterrupt(() => c.cancel());
@@ -170,10 +175,27 @@ export function authenticateConnection(s: RemoteSession): Promise<void> {
       off();
       if (!err || err.code === grpc.status.UNIMPLEMENTED) resolveCall();
       else if (err.code === grpc.status.DEADLINE_EXCEEDED) reject(new RemoteError("TIMEOUT", stallMessage(s.u, limit)));
-      else reject(fromGrpc(err, s.u));
+      else reject(fromGrpc(err, s.u, s.md));
     });
     off = s.onInterrupt(() => c.cancel());
   });
+}
+
+/**
+ * Why `host` cannot be looked up ("cannot resolve HOST: ..."), or undefined when it can (or is
+ * an address): asked only after a failed connection, so that a typo in a name is not reported
+ * as "connection refused".
+ */
+async function unresolvable(host: string): Promise<string | undefined> {
+  if (isIP(host)) return undefined;
+  try {
+    await lookup(host);
+    return undefined;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? "";
+    const why = code === "ENOTFOUND" || code === "EAI_NONAME" ? "no such host" : code === "EAI_AGAIN" ? "the name server did not answer" : (err as Error).message;
+    return `cannot resolve ${printable(host)}: ${why}${code ? ` (${code})` : ""}; check the host name in the URL`;
+  }
 }
 
 /** Resolves once the gRPC channel is connected; fails at the first failed attempt (no retry loop). */
@@ -187,7 +209,8 @@ export function waitReady(client: Client, u: RemoteUrl, seconds: number): Promis
       if (state === grpc.connectivityState.TRANSIENT_FAILURE || state === grpc.connectivityState.SHUTDOWN) {
         const tlsFailure = tlsTrustOf(client)?.failure; // the TLS check's words, not just "unavailable"
         if (tlsFailure) return rej(new RemoteError("TLS", tlsFailure.message));
-        return rej(new RemoteError("UNREACHABLE", `cannot reach ${u.address}: connection refused or host unreachable${u.tls ? "" : ", or the daemon speaks TLS (then write blits://)"}`));
+        const refused = `cannot reach ${u.address}: connection refused or host unreachable${u.tls ? "" : ", or the daemon speaks TLS (then write blits://)"}`;
+        return void unresolvable(u.host).then((why) => rej(new RemoteError("UNREACHABLE", why ?? refused)));
       }
       channel.watchConnectivityState(state, deadline, (err?: Error) => {
         if (err) rej(new RemoteError("UNREACHABLE", `cannot reach ${u.address}: no answer within ${seconds} s`));
@@ -370,10 +393,8 @@ export class RemoteSession implements Interruptible {
     if (trustNote) this.notes.tls = trustNote;
     const { job, local, counts, timing } = this;
     const remoteText = formatRemoteUrl(this.u);
-    const status: RunStatus = this.interrupted ? "interrupted" : this.failed ? "failed" : this.errorCount > 0 ? "partial" : "ok";
-    const now = new Date();
-    const report: RunReport = {
-      ...reportIdentity(this.started, now),
+    const report = makeRunReport({
+      startedAt: this.started,
       command: job.command,
       route: job.route,
       source: job.route === "push" ? local : remoteText,
@@ -391,10 +412,10 @@ export class RemoteSession implements Interruptible {
       ...(Object.keys(this.specialsSkipped).length ? { specialsSkipped: this.specialsSkipped } : {}),
       errors: this.errors,
       errorCount: this.errorCount,
-      status,
-      exitCode: status === "ok" ? 0 : status === "partial" ? 1 : status === "interrupted" ? 130 : 2,
+      interrupted: this.interrupted,
+      failed: this.failed,
       transport: { kind: this.transport, tls: this.u.tls, negotiateMs: timing.negotiateMs, transferMs: timing.transferMs, completeMs: timing.completeMs },
-    };
+    });
     return { report, actions: this.actions };
   }
 }

@@ -45,16 +45,21 @@ function summary(overrides: Partial<RunRecord> = {}): RunRecord {
 }
 
 describe("formatRunsTable", () => {
-  test("shows one aligned line per run under a header", () => {
+  test("shows one aligned line per run under a header, led by the id blit diagnose takes; a dry run says so", () => {
     const text = formatRunsTable(
-      [summary(), summary({ id: "run-2", route: "push", command: "copy", status: "failed", copied: 0, copiedBytes: 0, totalMs: 850, workers: 12, mainFastPath: undefined, destination: "blit://host:9031/mod/dst" })],
+      [
+        summary({ id: "0a1b2c3d-0000-4000-8000-000000000001" }),
+        summary({ id: "9f8e7d6c-0000-4000-8000-000000000002", route: "push", command: "copy", status: "failed", copied: 0, copiedBytes: 0, totalMs: 850, workers: 12, mainFastPath: undefined, destination: "blit://host:9031/mod/dst" }),
+        summary({ id: "55aa55aa-0000-4000-8000-000000000003", dryRun: true, copied: 0, copiedBytes: 0, mainFastPath: undefined }),
+      ],
       { utc: true },
     );
     expect(text).toBe(
       [
-        "STARTED           COMMAND    STATUS  FILES   BYTES  DURATION        RATE  WORKERS  FAST PATH        SOURCE -> DESTINATION",
-        "2025-03-01 10:05  mirror     ok      1,234  1.5 GB      3.0s  500.0 MB/s        6  copy_file_range  /data/src -> /backup/dst",
-        "2025-03-01 10:05  copy/push  failed      0     0 B     850ms           -       12  -                /data/src -> blit://host:9031/mod/dst",
+        "ID        STARTED           COMMAND    STATUS        FILES   BYTES  DURATION        RATE  WORKERS  FAST PATH        SOURCE -> DESTINATION",
+        "0a1b2c3d  2025-03-01 10:05  mirror     ok            1,234  1.5 GB      3.0s  500.0 MB/s        6  copy_file_range  /data/src -> /backup/dst",
+        "9f8e7d6c  2025-03-01 10:05  copy/push  failed            0     0 B     850ms           -       12  -                /data/src -> blit://host:9031/mod/dst",
+        "55aa55aa  2025-03-01 10:05  mirror     ok (dry run)      0     0 B      3.0s           -        6  -                /data/src -> /backup/dst",
       ].join("\n"),
     );
   });
@@ -62,7 +67,7 @@ describe("formatRunsTable", () => {
   test("start times are local unless utc is asked for", () => {
     const started = new Date("2025-03-01T10:05:00.000Z");
     const local = `${started.getFullYear()}-${String(started.getMonth() + 1).padStart(2, "0")}-${String(started.getDate()).padStart(2, "0")} ${String(started.getHours()).padStart(2, "0")}:${String(started.getMinutes()).padStart(2, "0")}`;
-    expect(formatRunsTable([summary()]).split("\n")[1]?.startsWith(local)).toBe(true);
+    expect(formatRunsTable([summary()]).split("\n")[1]).toStartWith(`run-1  ${local}`);
   });
 
   test("an empty history says so", () => {

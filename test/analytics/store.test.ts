@@ -52,6 +52,7 @@ describe("record and read back", () => {
       workers: 6,
       strategy: "batched-small",
       errorCount: 2,
+      dryRun: false,
       mainFastPath: "copy_file_range",
     });
     // One read model: the stored run reads back exactly as the report in memory reads.

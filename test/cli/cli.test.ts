@@ -72,7 +72,7 @@ describe("usage errors exit 2 with a message", () => {
       for (const cmd of ["copy", "mirror"]) {
         const r = await runCli([cmd, ...paths], { home: t.home });
         expect(r.exitCode).toBe(2);
-        expect(r.stderr).toContain("source and a destination");
+        expect(r.stderr).toContain(`usage: blit ${cmd} SRC DST`);
       }
     }
     expect(existsSync(t.join("d1"))).toBe(false);

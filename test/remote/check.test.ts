@@ -145,7 +145,7 @@ describe("blit check with a blit:// side", () => {
     expect(r.exitCode).toBe(0);
   });
 
-  test("a daemon with an auth token: the token from BLIT_AUTH_TOKEN or --auth-token-file, else 'auth token rejected'", async () => {
+  test("a daemon with an auth token: the token from BLIT_AUTH_TOKEN or --auth-token-file, else 'requires an auth token'", async () => {
     const dir = tempDir("check-auth-");
     let locked: Daemon | undefined;
     try {
@@ -156,7 +156,7 @@ describe("blit check with a blit:// side", () => {
       const src = join(work, "trees/src");
       const none = await check(src, at);
       expect(none.exitCode).toBe(2);
-      expect(none.stderr).toContain("auth token rejected");
+      expect(none.stderr).toContain("requires an auth token: give --auth-token-file FILE, or set BLIT_AUTH_TOKEN");
       expect((await check(src, at, "--auth-token-file", tokenFile)).exitCode).toBe(0);
       const env = await runCli(["check", src, at], { home, env: { BLIT_TELEMETRY: "off", BLIT_AUTH_TOKEN: "check-secret-token-0123" } });
       expect(env.exitCode).toBe(0);

@@ -334,15 +334,17 @@ describe("auth token", () => {
       const url = `blit://127.0.0.1:${daemon.port}`;
       const none = await blit(["ls", url]);
       expect(none.code).toBe(2);
-      expect(none.stderr).toContain("auth token rejected");
+      // No token and a wrong token need different fixes, and say so.
+      expect(none.stderr).toBe(`blit: the daemon at 127.0.0.1:${daemon.port} requires an auth token: give --auth-token-file FILE, or set BLIT_AUTH_TOKEN\n`);
       const wrong = await blit(["ls", url, "--auth-token-file", join(dir, "wrong")]);
-      expect(wrong.stderr).toContain("auth token rejected");
+      expect(wrong.code).toBe(2);
+      expect(wrong.stderr).toBe(`blit: auth token rejected by 127.0.0.1:${daemon.port}: the token given (--auth-token-file or BLIT_AUTH_TOKEN) is not the one in the daemon's auth_token_file\n`);
       const src = join(dir, "src");
       mkdirSync(src);
       writeFileSync(join(src, "f.txt"), "hi\n");
       const denied = await blit(["push", src, `${url}/m`]);
       expect(denied.code).toBe(2);
-      expect(denied.stderr).toContain("auth token rejected");
+      expect(denied.stderr).toContain("requires an auth token");
       expect(readdirSync(join(dir, "m"))).toEqual([]);
       const ok = await blit(["push", src, `${url}/m`, "--auth-token-file", tokenFile]);
       expect(ok.code).toBe(0);

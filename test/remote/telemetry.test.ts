@@ -4,7 +4,7 @@ import { expect, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { getRun, listRuns } from "../../analytics/index.ts";
-import { blit, cleanup, moduleToml, startBlitd, tempDir } from "./helpers.ts";
+import { blit, cleanup, moduleToml, spawnBlit, startBlitd, tempDir } from "./helpers.ts";
 
 test("push and pull are recorded by the client and by the daemon", { timeout: 60_000 }, async () => {
   const dir = tempDir("telemetry-");
@@ -29,6 +29,33 @@ test("push and pull are recorded by the client and by the daemon", { timeout: 60
     const daemonRuns = await listRuns({ path: join(daemonStore, "telemetry.duckdb") });
     expect(daemonRuns.map((r) => r.route).sort()).toEqual(["pull", "push"]);
   } finally {
+    await d.stop();
+    cleanup(dir);
+  }
+});
+
+test("a push the client interrupts is recorded as interrupted (exit code 130) by the daemon too, as by the client", { timeout: 60_000 }, async () => {
+  const dir = tempDir("telemetry-int-");
+  const mod = join(dir, "m");
+  const src = join(dir, "src");
+  mkdirSync(mod);
+  mkdirSync(src);
+  writeFileSync(join(src, "big.bin"), new Uint8Array(16 << 20)); // about 8 s at --bwlimit 2M
+  const daemonStore = join(dir, "daemon-store");
+  const d = await startBlitd(dir, moduleToml({ m: { path: mod, readOnly: false } }, `telemetry_dir = ${JSON.stringify(daemonStore)}`), [], { BLIT_TELEMETRY: "on" });
+  const client = spawnBlit(["push", src, `blit://127.0.0.1:${d.port}/m`, "--bwlimit", "2M", "--no-progress"], { BLIT_TELEMETRY: "on", BLIT_HOME: join(dir, "client-home") });
+  try {
+    await Bun.sleep(1500);
+    client.kill("SIGINT");
+    expect(await client.exited).toBe(130);
+    await Bun.sleep(1000); // the daemon settles the aborted transfer
+    await d.stop(); // the daemon's records are written before it exits
+    const mine = await listRuns({ path: join(dir, "client-home", "telemetry.duckdb") });
+    const daemons = await listRuns({ path: join(daemonStore, "telemetry.duckdb") });
+    expect(mine.map((r) => [r.status, r.exitCode])).toEqual([["interrupted", 130]]);
+    expect(daemons.map((r) => [r.route, r.status, r.exitCode])).toEqual([["push", "interrupted", 130]]);
+  } finally {
+    client.kill("SIGKILL");
     await d.stop();
     cleanup(dir);
   }

@@ -302,7 +302,8 @@ describe.skipIf(!OPENSSL)("TLS: blitd off loopback", () => {
       expect(code).toBe(2);
       expect(err).toContain(`binding ${addr}:0 (not loopback) without TLS`);
       expect(err).toContain("tls_cert_file");
-      const d = await startBlitd(dir, tlsToml(pki.good.cert, pki.good.key, `auth_token_file = ${JSON.stringify(join(dir, "token"))}\n`), ["--bind", `${addr}:0`]);
+      const module = `[modules.m]\npath = ${JSON.stringify(dir)}\n`; // blitd refuses a config with no modules
+      const d = await startBlitd(dir, tlsToml(pki.good.cert, pki.good.key, `auth_token_file = ${JSON.stringify(join(dir, "token"))}\n${module}`), ["--bind", `${addr}:0`]);
       await d.stop();
     } finally {
       cleanup(dir);

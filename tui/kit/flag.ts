@@ -1,0 +1,99 @@
+// One flag of a command, as data: the parser's spec, the --help line and the README row are all
+// made from it (rclone's fs.Option), so the three cannot disagree.
+import type { ParseArgsConfig } from "node:util";
+
+export interface Flag<C extends string = string> {
+  /** "--workers". */
+  name: string;
+  /** "-w". */
+  short?: string;
+  /** The value's placeholder in help ("N", "RATE"); absent for a switch. */
+  value?: string;
+  /** May be given more than once (--exclude). */
+  repeatable?: boolean;
+  /** The commands that take it. */
+  commands: readonly C[];
+  /** What it does, for --help and the README (plain text; wrapped when printed). */
+  help: string;
+  /** The text for commands in `helpFor` when it differs there (push and pull's --checksum). */
+  helpFor?: Partial<Record<C, string>>;
+  /** The default, as a person reads it ("60; 0 waits forever"); printed after the help. */
+  default?: string;
+}
+
+/** The help text of `flag` for `command`, its default included. */
+export function flagHelp<C extends string>(flag: Flag<C>, command: C): string {
+  const text = flag.helpFor?.[command] ?? flag.help;
+  return flag.default === undefined ? text : `${text} (default: ${flag.default})`;
+}
+
+/** "-w, --workers N" as the flag column shows it. */
+export function flagLabel(flag: Flag): string {
+  return `${flag.short ? `${flag.short}, ` : ""}${flag.name}${flag.value ? ` ${flag.value}` : ""}`;
+}
+
+/** node:util parseArgs options for these flags. */
+export function parseSpec(flags: readonly Flag[]): NonNullable<ParseArgsConfig["options"]> {
+  return Object.fromEntries(flags.map((f) => [
+    f.name.slice(2),
+    { type: f.value ? "string" : "boolean", ...(f.short ? { short: f.short.slice(1) } : {}), ...(f.repeatable ? { multiple: true } : {}) },
+  ])) as NonNullable<ParseArgsConfig["options"]>;
+}
+
+const COLUMN = 25;
+const WIDTH = 96;
+
+/** "  -w, --workers N        text", wrapped at 96 columns under the text's column. */
+export function helpLines<C extends string>(flags: readonly Flag<C>[], command: C): string {
+  return flags.map((f) => {
+    const head = `  ${f.short ? "" : "    "}${flagLabel(f)}`;
+    return hang(head, flagHelp(f, command));
+  }).join("\n");
+}
+
+function hang(head: string, text: string): string {
+  const out: string[] = [];
+  let line = head.length < COLUMN - 1 ? head.padEnd(COLUMN) : `${head}\n${" ".repeat(COLUMN)}`;
+  let used = line.length - line.lastIndexOf("\n") - 1;
+  let first = true;
+  for (const w of text.split(" ")) {
+    if (!first && used + 1 + w.length > WIDTH) {
+      out.push(line);
+      line = " ".repeat(COLUMN) + w;
+      used = line.length;
+    } else {
+      line += (first ? "" : " ") + w;
+      used += (first ? 0 : 1) + w.length;
+    }
+    first = false;
+  }
+  out.push(line);
+  return out.join("\n");
+}
+
+/** The README's table of these flags (markdown), one row per flag. */
+export function markdownRows<C extends string>(flags: readonly Flag<C>[], command: C): string {
+  const cell = (s: string) => s.replace(/\|/g, "\\|");
+  const code = (s: string) => `\`${s}\``;
+  return [
+    "| flag | meaning |",
+    "|---|---|",
+    ...flags.map((f) => `| ${f.short ? `${code(f.short)}, ` : ""}${code(f.name + (f.value ? ` ${f.value}` : ""))} | ${cell(flagHelp(f, command))} |`),
+  ].join("\n");
+}
+
+/** The flags' labels on a few lines ("-n, --dry-run   -c, --checksum   ..."), for an overview. */
+export function labelList(flags: readonly Flag[], indent = 2): string {
+  const lines: string[] = [];
+  let line = "";
+  for (const f of flags) {
+    const label = flagLabel(f);
+    if (line && indent + line.length + 3 + label.length > WIDTH) {
+      lines.push(line);
+      line = "";
+    }
+    line += (line ? "   " : "") + label;
+  }
+  if (line) lines.push(line);
+  return lines.map((l) => " ".repeat(indent) + l).join("\n");
+}

@@ -1,0 +1,38 @@
+// The README's flag tables (copy/mirror, push/pull, check), made from the same tables as --help: each sits between
+// `<!-- flags:NAME -->` and `<!-- /flags:NAME -->`; `npm run docs:flags` rewrites them and
+// test/kit/flags.test.ts fails when the README is behind.
+import type { Flag } from "./flag.ts";
+import { flagHelp } from "./flag.ts";
+import { CHECK_FLAGS } from "../check-command.ts";
+import { TRANSFER_FLAGS } from "../transfer-flags.ts";
+
+/** One table per block: the flags of `commands` in table order; a flag not all of them take says which do. */
+function table<C extends string>(flags: readonly Flag<C>[], commands: readonly C[]): string {
+  const code = (s: string) => `\`${s}\``;
+  const rows = flags.filter((f) => commands.some((c) => f.commands.includes(c))).map((f) => {
+    const takers = commands.filter((c) => f.commands.includes(c));
+    const only = takers.length < commands.length ? `${takers.join(", ")} only: ` : "";
+    const text = `${only}${flagHelp(f, takers[0]!)}`.replace(/\|/g, "\\|");
+    return `| ${f.short ? `${code(f.short)}, ` : ""}${code(f.name + (f.value ? ` ${f.value}` : ""))} | ${text} |`;
+  });
+  return ["| flag | meaning |", "|---|---|", ...rows].join("\n");
+}
+
+/** The generated blocks by name. */
+export function flagBlocks(): Record<string, string> {
+  return {
+    "copy-mirror": table(TRANSFER_FLAGS, ["copy", "mirror"]),
+    "push-pull": table(TRANSFER_FLAGS, ["push", "pull"]),
+    check: table(CHECK_FLAGS, ["check"]),
+  };
+}
+
+/** `readme` with every block replaced by its generated table; unknown or unclosed markers throw. */
+export function renderReadme(readme: string): string {
+  const blocks = flagBlocks();
+  return readme.replace(/<!-- flags:([\w-]+) -->\n[\s\S]*?<!-- \/flags:\1 -->/g, (_all, name: string) => {
+    const body = blocks[name];
+    if (body === undefined) throw new Error(`README: no flag table named '${name}'`);
+    return `<!-- flags:${name} -->\n${body}\n<!-- /flags:${name} -->`;
+  });
+}

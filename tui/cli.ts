@@ -17,7 +17,7 @@ const traceCommands = () => import("./trace-command.ts");
 const checkCommands = () => import("./check-command.ts");
 import { EXIT_FATAL, EXIT_INTERRUPTED, EXIT_OK, exitCodeFor } from "./exit-codes.ts";
 import { COMMON_TRANSFER_OPTIONS } from "./transfer-flags.ts";
-import { bytes, count, holeNote, rate, seconds, specialsNote } from "./format.ts";
+import { bytes, count, countOf, holeNote, rate, seconds, specialsNote } from "./format.ts";
 import { ProgressView } from "./progress.ts";
 
 const MAIN_HELP = `blit ${VERSION} — fast file copy and sync that records every run
@@ -289,7 +289,7 @@ async function transfer(cmd: "copy" | "mirror", args: string[], io: Io, say: (s:
   if (recording) await saveTelemetry(recording, report, err);
   const shown = report.errors.slice(0, 50);
   for (const e of shown) err(`error: ${e.side === "run" ? "" : `${e.side} `}${e.path}: ${e.message} [${e.code}]`);
-  if (report.errorCount > shown.length) err(`… and ${report.errorCount - shown.length} more errors (see 'blit diagnostics perf --json')`);
+  if (report.errorCount > shown.length) err(`… and ${countOf(report.errorCount - shown.length, "more error")} (see 'blit diagnostics perf --json')`);
   // A dry run says how long the real run would take, from the history's fitted model.
   const prediction = options.dryRun ? await predictFor(report, report.route, { path: telemetryPath(io.env), bwlimit: options.bwlimit }) : undefined;
   if (json) {
@@ -323,15 +323,15 @@ function summary(r: RunReport): string {
   const dry = r.options.dryRun ? " (dry run: nothing changed)" : "";
   const paths = Object.entries(r.bytesByPath)
     .sort((a, b) => (b[1] ?? 0) - (a[1] ?? 0))
-    .map(([k, v]) => `${k} ${bytes(v ?? 0)} (${count(r.filesByPath[k as keyof typeof r.filesByPath] ?? 0)} files)`)
+    .map(([k, v]) => `${k} ${bytes(v ?? 0)} (${countOf(r.filesByPath[k as keyof typeof r.filesByPath] ?? 0, "file")})`)
     .join(", ");
   const lines = [
     `${r.command} ${r.source} -> ${r.destination}: ${r.status}${dry}`,
-    `  source: ${count(r.workload.files)} files (${bytes(r.workload.bytes)}), ${count(r.workload.dirs)} dirs, ${count(r.workload.symlinks)} symlinks`,
+    `  source: ${countOf(r.workload.files, "file")} (${bytes(r.workload.bytes)}), ${countOf(r.workload.dirs, "dir")}, ${countOf(r.workload.symlinks, "symlink")}`,
     r.options.dryRun
       ? `  would copy ${count(c.planned)} (${bytes(c.plannedBytes)}), skip ${count(c.skipped)}${r.command === "mirror" ? `, delete ${count(c.deletePlanned)}` : ""}`
-      : `  copied ${count(c.copied)} (${bytes(c.copiedBytes)}${holeNote(c)}), skipped ${count(c.skipped)} unchanged${r.command === "mirror" ? `, deleted ${count(c.deleted)}` : ""}, ${count(c.dirsCreated)} dirs created`,
-    `  time ${seconds(p.totalMs)} (enumerate ${seconds(p.enumerateMs)}, plan ${seconds(p.planMs)}, transfer ${seconds(p.transferMs)}, delete ${seconds(p.deleteMs)}), ${rate(c.copiedBytes, p.transferMs)}, ${r.plan.workers} workers`,
+      : `  copied ${count(c.copied)} (${bytes(c.copiedBytes)}${holeNote(c)}), skipped ${count(c.skipped)} unchanged${r.command === "mirror" ? `, deleted ${count(c.deleted)}` : ""}, ${countOf(c.dirsCreated, "dir")} created`,
+    `  time ${seconds(p.totalMs)} (enumerate ${seconds(p.enumerateMs)}, plan ${seconds(p.planMs)}, transfer ${seconds(p.transferMs)}, delete ${seconds(p.deleteMs)}), ${rate(c.copiedBytes, p.transferMs)}, ${countOf(r.plan.workers, "worker")}`,
   ];
   if (paths) lines.push(`  fast paths: ${paths}`);
   // Left out by the process's privileges, not by a flag: say so (as root with --no-owner, nothing).

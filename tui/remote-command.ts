@@ -9,7 +9,7 @@ import {
 import { displayName } from "../ffi/index.ts";
 import { startRecording, telemetryEnabled, telemetryPath } from "../analytics/index.ts";
 import { EXIT_FATAL, EXIT_INTERRUPTED, EXIT_OK, exitCodeFor } from "./exit-codes.ts";
-import { bytes, count, holeNote, rate, seconds, specialsNote } from "./format.ts";
+import { bytes, count, countOf, formatTime, holeNote, rate, seconds, specialsNote } from "./format.ts";
 import { COMMON_TRANSFER_OPTIONS } from "./transfer-flags.ts";
 import { ProgressView } from "./progress.ts";
 import { TLS_HELP, TLS_OPTIONS, tlsOptions } from "./tls-flags.ts";
@@ -270,7 +270,7 @@ async function transferCommand(route: "push" | "pull", args: string[], io: Remot
     }
     const shown = report.errors.slice(0, 50);
     for (const e of shown) err(e.side === "run" ? e.message : `error: ${e.side} ${e.path}: ${e.message} [${e.code}]`);
-    if (report.errorCount > shown.length) err(`… and ${report.errorCount - shown.length} more errors`);
+    if (report.errorCount > shown.length) err(`… and ${countOf(report.errorCount - shown.length, "more error")}`);
     if (json) say(JSON.stringify({ ...report, actions: options.dryRun ? actions : undefined, telemetry: telemetryOn ? telemetryPath(io.env) : null }));
     else {
       if (options.dryRun || values.verbose) for (const x of actions) say(`${x.kind.padEnd(7)} ${displayName(x.path)}${x.bytes !== undefined ? `  (${bytes(x.bytes)})` : ""}`);
@@ -295,10 +295,10 @@ function summary(r: RunReport): string {
   const mirror = r.command === "mirror";
   const lines = [
     `${r.route} ${r.source} -> ${r.destination}: ${r.status}${dry}`,
-    `  source: ${count(r.workload.files)} files (${bytes(r.workload.bytes)}), ${count(r.workload.dirs)} dirs, ${count(r.workload.symlinks)} symlinks`,
+    `  source: ${countOf(r.workload.files, "file")} (${bytes(r.workload.bytes)}), ${countOf(r.workload.dirs, "dir")}, ${countOf(r.workload.symlinks, "symlink")}`,
     r.options.dryRun
       ? `  would transfer ${count(c.planned)} (${bytes(c.plannedBytes)}), skip ${count(c.skipped)}${mirror ? `, delete ${count(c.deletePlanned)}` : ""}`
-      : `  transferred ${count(c.copied)} (${bytes(c.copiedBytes)}${holeNote(c)}), skipped ${count(c.skipped)} unchanged${mirror ? `, deleted ${count(c.deleted)}` : ""}, ${count(c.dirsCreated)} dirs created`,
+      : `  transferred ${count(c.copied)} (${bytes(c.copiedBytes)}${holeNote(c)}), skipped ${count(c.skipped)} unchanged${mirror ? `, deleted ${count(c.deleted)}` : ""}, ${countOf(c.dirsCreated, "dir")} created`,
   ];
   if (t && !r.options.dryRun) {
     lines.push(`  data via ${t.kind}${t.tls ? "+tls" : ""}; time ${seconds(r.phases.totalMs)} (negotiate ${seconds(t.negotiateMs)}, transfer ${seconds(t.transferMs)}, complete ${seconds(t.completeMs)}), ${rate(c.copiedBytes, t.transferMs)}`);
@@ -355,7 +355,7 @@ export async function lsCommand(args: string[], io: RemoteIo): Promise<number> {
     }
     for (const e of listing.entries ?? []) {
       const kind = e.type === "dir" ? "d" : e.type === "symlink" ? "l" : e.type === "file" ? "-" : "?";
-      const when = new Date(e.mtimeSec * 1000).toISOString().slice(0, 19).replace("T", " ");
+      const when = formatTime(e.mtimeSec * 1000);
       say(`${kind}${(e.mode & 0o7777).toString(8).padStart(4, "0")}  ${String(e.size).padStart(12)}  ${when}  ${e.name}${e.type === "dir" ? "/" : ""}`);
     }
     if (listing.truncated) say("… (more entries; the daemon lists at most 10,000)");

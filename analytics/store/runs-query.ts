@@ -45,6 +45,8 @@ export interface RunSummary {
   bytes: number;
   copied: number;
   copiedBytes: number;
+  /** The transfer phase: what a run's rate is measured over. */
+  transferMs: number;
   totalMs: number;
   workers: number;
   strategy: string;
@@ -66,7 +68,7 @@ export async function listRuns(options: ListOptions = {}): Promise<RunSummary[]>
       const reader = await conn.runAndReadAll(
         `SELECT id, epoch_ms(started_at) AS started_ms, epoch_ms(finished_at) AS finished_ms,
                 command, route, status, exit_code, source, destination, source_fs, destination_fs,
-                files, bytes, copied, copied_bytes, total_ms, workers, strategy, error_count,
+                files, bytes, copied, copied_bytes, transfer_ms, total_ms, workers, strategy, error_count,
                 CAST(bytes_by_path AS VARCHAR) AS bytes_by_path,
                 CAST(files_by_path AS VARCHAR) AS files_by_path
          FROM runs ORDER BY started_at DESC, id DESC LIMIT $1`,
@@ -108,6 +110,7 @@ function toSummary(row: Record<string, unknown>): RunSummary {
     bytes: n(row.bytes),
     copied: n(row.copied),
     copiedBytes: n(row.copied_bytes),
+    transferMs: n(row.transfer_ms),
     totalMs: n(row.total_ms),
     workers: n(row.workers),
     strategy: s(row.strategy),

@@ -4,7 +4,7 @@
 // the Explain panel. It fits the terminal's height: sections that do not fit are left out.
 import type { ReactNode } from "react";
 import { Box, Text } from "ink";
-import { CHART_CHROME, formatDuration, NO_TIMELINE, timelineLines, type ExplainerAnswer } from "../../analytics/index.ts";
+import { CHART_CHROME, countOf, formatDuration, formatTime, NO_TIMELINE, timelineLines, type ExplainerAnswer } from "../../analytics/index.ts";
 import type { RunDetail } from "./ai-source.ts";
 import { ExplainPanel } from "./explain-panel.tsx";
 import { bandBar, bandView, bar, causeLines, fastPathLines, machineLines, phaseRows, sizeText, traceLines } from "./run-view.ts";
@@ -98,7 +98,7 @@ export function RunScreen(p: RunScreenProps) {
         {r.command} {r.route}: {r.source} -&gt; {r.destination} ({r.sourceFs} -&gt; {r.destinationFs})
       </Text>
       <Text wrap="truncate-end">
-        started {r.startedAt.replace("T", " ").slice(0, 19)}, {r.status}; {sizeText(r.files, r.bytes)}, {r.workers} worker{r.workers === 1 ? "" : "s"}
+        started {formatTime(r.startedAt)}, {r.status}; {sizeText(r.files, r.bytes)}, {countOf(r.workers, "worker")}
       </Text>
       <Box marginTop={gap} flexDirection="column">
         <Text wrap="truncate-end">

@@ -97,7 +97,8 @@ const COPY_FLAGS = `Flags:
       --bwlimit RATE     limit the transfer to RATE bytes per second: 500K, 50M, 1G
                          (K, M, G are powers of 1024; 0 = no limit)
       --progress         show progress on stderr (default when stderr is a terminal):
-                         files, bytes, rate, ETA
+                         files, bytes, rate, ETA and the file in flight, cut to the
+                         terminal's width; elsewhere a line every second
       --no-progress      no progress display
       --json             print one JSON object (the run report) on stdout, for scripts
   -v, --verbose          list every action taken and the fast-path notes
@@ -138,8 +139,10 @@ ${MIRROR_ONLY}
 `,
   diagnostics: `blit diagnostics perf [--limit N] [--json]
 
-List recent runs from the telemetry store, newest first: when, command, status, files, bytes,
-duration, rate, workers, the fast path that carried most bytes, source and destination.
+List recent runs from the telemetry store, newest first: when (with its time zone), command,
+status, files, bytes, duration, rate, workers, the fast path that carried most bytes, source and
+destination. Sizes are IEC (KiB, MiB); the rate is bytes copied over the transfer phase, as the
+run's own summary prints it; --json gives raw numbers (bytes, milliseconds, UTC times).
 
 Flags:
       --limit N          how many runs (default 20)

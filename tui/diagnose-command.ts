@@ -11,7 +11,7 @@ import { aiSettings, listRuns, previewRequest, type AiSettings } from "../analyt
 import { storeSource } from "./ai/ai-source.ts";
 import { launchDiagnoseUi } from "./ai/launch.tsx";
 import { listMarkdown, runMarkdown } from "./ai/markdown.ts";
-import { EXIT_FATAL, EXIT_OK } from "./exit-codes.ts";
+import { EXIT_FATAL, EXIT_INTERRUPTED, EXIT_OK } from "./exit-codes.ts";
 import { transferFlagNames } from "./transfer-flags.ts";
 
 export interface CommandIo {
@@ -184,8 +184,8 @@ async function aiCommand(io: CommandIo, path: string, settings: AiSettings, runI
   if (io.stdout.isTTY === true && stdin.isTTY === true) {
     // --last opens at the newest run; an empty store opens at the (empty) list.
     const initialRunId = runId === "" ? (await listRuns({ path, limit: 1 }))[0]?.id : runId;
-    await launchDiagnoseUi({ source, initialRunId, stdout: io.stdout as NodeJS.WriteStream, stdin });
-    return EXIT_OK;
+    const outcome = await launchDiagnoseUi({ source, initialRunId, stdout: io.stdout as NodeJS.WriteStream, stdin });
+    return outcome === "interrupted" ? EXIT_INTERRUPTED : EXIT_OK;
   }
   if (runId === undefined) {
     const list = await source.recentRuns();

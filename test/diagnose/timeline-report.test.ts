@@ -30,7 +30,7 @@ describe("a throttled run's report draws its timeline", () => {
     const lines = r.stdout.split("\n");
     const at = lines.indexOf("Timeline:");
     expect(at).toBeGreaterThan(lines.findIndex((l) => l === "Evidence:"));
-    expect(lines[at + 1]).toMatch(new RegExp(`^  throughput\\s+${SPARK.source} peak \\d+\\.\\d MB/s$`));
+    expect(lines[at + 1]).toMatch(new RegExp(`^  throughput\\s+${SPARK.source} peak \\d+(\\.\\d)? (B|KiB|MiB|GiB)/s$`));
     // Throttled to 1 MiB/s: a 250 ms sample may hold a burst (a file is counted when it is done),
     // but nothing near the unthrottled rate of hundreds of MB/s.
     const peak = Number(lines[at + 1]!.match(/peak ([\d.]+) MB\/s/)![1]);

@@ -27,7 +27,6 @@ export function HelpScreen({ explainer }: { explainer: string }) {
       <Text> </Text>
       <Text>Explainer: {explainer}. A model is asked only when OPENAI_BASE_URL, OPENAI_API_KEY and BLIT_AI_MODEL are set;</Text>
       <Text>it is sent the run's evidence bundle (never file contents): 'blit diagnose --ai-preview RUN_ID' prints it.</Text>
-      <Text dimColor>Press any key to close.</Text>
     </Box>
   );
 }

@@ -174,7 +174,7 @@ export function causeLines(d: RunDiagnosis): string[] {
 }
 
 const pct = (share: number) => `${Math.round(share * 100)}%`;
-const msText = (ms: number) => `${Number(ms.toPrecision(2))}ms`;
+const msText = (ms: number) => `${Number(ms.toPrecision(2))} ms`;
 
 /**
  * The machine around the run in a few short lines: blit's CPU and the others', pressure, each

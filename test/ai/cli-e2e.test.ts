@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import type { RunReport } from "../../engine/index.ts";
+import { hasTool } from "../helpers/index.ts";
 import { cli, join, makeTree, mockModelServer, PROJECT_ROOT, tempDir } from "./helpers.ts";
 
 const tmp = tempDir();
@@ -116,7 +117,9 @@ describe("when stdout is not a terminal", () => {
   });
 });
 
-describe("in a real terminal (tmux)", () => {
+const HAS_TMUX = hasTool("tmux", "the diagnose UI in a real terminal", "apt-get install tmux");
+
+describe.skipIf(!HAS_TMUX)("in a real terminal (tmux)", () => {
   const socket = `blit-test-${process.pid}`;
   const tmux = (...args: string[]) => spawnSync("tmux", ["-L", socket, ...args], { encoding: "utf8" });
   const pane = () => tmux("capture-pane", "-p", "-t", "ai").stdout;

@@ -4,10 +4,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import type { RunReport } from "../../engine/index.ts";
+import { hasTool } from "../helpers/index.ts";
 import { cli, join, makeTree, PROJECT_ROOT, tempDir } from "./helpers.ts";
 
-const HAS_TMUX = spawnSync("tmux", ["-V"]).status === 0;
-if (!HAS_TMUX) console.warn("skipping the TUI terminal-size tests: tmux is not installed (apt-get install tmux)");
+const HAS_TMUX = hasTool("tmux", "the diagnose UI terminal-size tests", "apt-get install tmux");
 
 const tmp = tempDir();
 const home = join(tmp.dir, "home");

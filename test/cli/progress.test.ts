@@ -4,13 +4,12 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { progressLine } from "../../tui/progress.ts";
-import { REPO_ROOT, tempDirs } from "../helpers/index.ts";
+import { hasTool, REPO_ROOT, tempDirs } from "../helpers/index.ts";
 
 const temps = tempDirs();
 afterEach(temps.cleanup);
 
-const HAS_TMUX = spawnSync("tmux", ["-V"]).status === 0;
-if (!HAS_TMUX) console.warn("skipping the terminal-width progress tests: tmux is not installed (apt-get install tmux)");
+const HAS_TMUX = hasTool("tmux", "the terminal-width progress tests", "apt-get install tmux");
 
 const LONG_NAME = "photos/2024/holiday-in-the-mountains/very-long-directory-name/IMG_20240817_123456_final_edit.jpg";
 const midTransfer = {

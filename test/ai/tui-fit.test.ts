@@ -84,6 +84,16 @@ describe.skipIf(!HAS_TMUX)("the diagnose UI fits its terminal", () => {
         if (cols === 200) expect(header).toMatch(/80% BAND +F +ID$/);
         expect(count(lines, "3 of 3 recent runs shown")).toBe(1);
 
+        // The help: its title under the app's, the app's title still on the first row.
+        t.keys("?");
+        lines = await t.waitFor("any key closes the help");
+        expect(lines.length).toBeLessThanOrEqual(rows);
+        expect(lines[0]).toStartWith(TITLE);
+        expect(count(lines, "│ Keys")).toBe(1);
+        expect(count(lines, "any key closes the help")).toBe(1);
+        t.keys("x");
+        await t.waitFor(LIST_KEYS);
+
         // The run's page: its title under the app's, one key line.
         t.keys("Enter");
         lines = await t.waitFor("Actual ");

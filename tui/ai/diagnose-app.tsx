@@ -188,7 +188,7 @@ export function DiagnoseApp({ source, initialRunId, onInterrupt }: DiagnoseAppPr
   });
 
   let body: ReactNode;
-  if (help) body = <HelpScreen explainer={source.explainer} />;
+  if (help) body = <HelpScreen explainer={source.explainer} height={rows - APP_CHROME} />;
   else if (page?.detail) {
     body = (
       <RunScreen

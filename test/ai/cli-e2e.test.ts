@@ -3,6 +3,7 @@
 // terminal, and --ai-preview / --redact.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
+import { rmSync } from "node:fs";
 import type { RunReport } from "../../engine/index.ts";
 import { hasTool } from "../helpers/index.ts";
 import { cli, join, makeTree, mockModelServer, PROJECT_ROOT, tempDir } from "./helpers.ts";
@@ -164,6 +165,8 @@ describe.skipIf(!HAS_TMUX)("in a real terminal (tmux)", () => {
       expect(tmux("has-session", "-t", "ai").status).not.toBe(0);
     } finally {
       tmux("kill-server");
+      // kill-server leaves the socket file behind
+      rmSync(`${process.env.TMUX_TMPDIR ?? "/tmp"}/tmux-${process.getuid?.() ?? 0}/${socket}`, { force: true });
     }
   }, 30_000);
 });

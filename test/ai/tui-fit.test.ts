@@ -3,6 +3,7 @@
 // out whole rather than cut; a resize is followed; Ctrl-C ends the command with 130.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
+import { rmSync } from "node:fs";
 import type { RunReport } from "../../engine/index.ts";
 import { hasTool } from "../helpers/index.ts";
 import { cli, join, makeTree, PROJECT_ROOT, tempDir } from "./helpers.ts";
@@ -55,9 +56,15 @@ function terminal(cols: number, rows: number) {
         await Bun.sleep(100);
       }
     },
-    stop: () => tmux("kill-server"),
+    stop: () => {
+      tmux("kill-server");
+      rmSync(tmuxSocket(socket), { force: true });
+    },
   };
 }
+
+/** Where tmux keeps the socket of `-L name` (it stays behind after kill-server). */
+const tmuxSocket = (name: string) => `${process.env.TMUX_TMPDIR ?? "/tmp"}/tmux-${process.getuid?.() ?? 0}/${name}`;
 
 const count = (lines: string[], text: string) => lines.filter((l) => l.includes(text)).length;
 

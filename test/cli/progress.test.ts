@@ -2,7 +2,7 @@
 // flight, and off a terminal (--progress into a pipe or a log) prints a line at least every second.
 import { afterEach, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { progressLine } from "../../tui/progress.ts";
 import { hasTool, REPO_ROOT, tempDirs } from "../helpers/index.ts";
 
@@ -72,6 +72,7 @@ describe.skipIf(!HAS_TMUX)("on a terminal (tmux) the line fits and never wraps",
       if (cols === 200) expect(rows[0]).toMatch(/files  deep\/er\/file-\d\.bin$/);
     } finally {
       tmux("kill-server");
+      rmSync(`${process.env.TMUX_TMPDIR ?? "/tmp"}/tmux-${process.getuid?.() ?? 0}/${socket}`, { force: true });
     }
   }, 40_000);
 });

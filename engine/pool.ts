@@ -16,7 +16,7 @@ export class WorkerPool {
 
   /** Workers start on demand, up to `size`: a run that only walks two trees starts two. */
   constructor(
-    readonly size: number, private bwlimit: number, private onProgress: (files: number, bytes: number) => void,
+    readonly size: number, private bwlimit: number, private onProgress: (files: number, bytes: number, path?: string) => void,
     /** The workers do not keep the process alive (a daemon's pool, which lives as long as it). */
     private unref = false,
   ) {}
@@ -72,7 +72,7 @@ export class WorkerPool {
   private reply(w: Worker, msg: WorkerReply) {
     if (msg.type === "ready") return;
     if (msg.type === "progress") {
-      this.onProgress(msg.files, msg.bytes);
+      this.onProgress(msg.files, msg.bytes, msg.path);
       return;
     }
     const p = this.inflight.get(msg.id);

@@ -26,6 +26,8 @@ export interface Progress {
   bytesDone: number;
   filesTotal: number;
   bytesTotal: number;
+  /** The file being copied (relative to the source; the source's name for a single file), when known. */
+  current?: string;
 }
 
 /** One line of the plan, for --dry-run and --verbose listings. */
@@ -251,9 +253,10 @@ class LocalRun {
       source: this.paths.src, destination: this.paths.dst, openers: true,
       progress: () => ({ bytes: this.progress.bytesDone, files: this.progress.filesDone }),
     });
-    this.pool = new WorkerPool(this.opts.workers, this.opts.bwlimit, (files, bytes) => {
+    this.pool = new WorkerPool(this.opts.workers, this.opts.bwlimit, (files, bytes, path) => {
       this.progress.filesDone += files;
       this.progress.bytesDone += bytes;
+      if (path !== undefined) this.progress.current = path.startsWith(`${this.srcRootPrefix}/`) ? path.slice(this.srcRootPrefix.length + 1) : path;
       this.emit();
     });
     if (hooks.signal?.aborted) this.onAbort();

@@ -49,7 +49,8 @@ export type WorkerReply =
   | { type: "walked"; id: number; tree: PackedTree }
   | { type: "copied"; id: number; result: CopyResult }
   | { type: "hashed"; id: number; hashes: (string | null)[] }
-  | { type: "progress"; id: number; files: number; bytes: number }
+  /** `path`: the source file being copied when the message was sent (the progress line shows it). */
+  | { type: "progress"; id: number; files: number; bytes: number; path?: string }
   | { type: "closed"; id: number }
   | { type: "decoded"; id: number; result: Decoded }
   | { type: "planned"; id: number; result: Planned }

@@ -57,11 +57,12 @@ function copyBatch(id: number, srcRoot: string, dstRoot: string, items: CopyItem
   let lastPost = performance.now();
   let pendingFiles = 0;
   let pendingBytes = 0;
+  let current: string | undefined;
   const flush = (force: boolean) => {
     const t = performance.now();
     if (!force && t - lastPost < 100) return;
     lastPost = t;
-    if (pendingFiles || pendingBytes) post({ type: "progress", id, files: pendingFiles, bytes: pendingBytes });
+    if (pendingFiles || pendingBytes) post({ type: "progress", id, files: pendingFiles, bytes: pendingBytes, path: current });
     pendingFiles = 0;
     pendingBytes = 0;
   };
@@ -77,6 +78,7 @@ function copyBatch(id: number, srcRoot: string, dstRoot: string, items: CopyItem
       result.cancelled = true;
       break;
     }
+    current = src;
     try {
       // What the walk saw saves the backend a stat of the source.
       const meta: FileMeta = { size, mode, mtimeSec: sec, mtimeNsec: nsec };

@@ -65,11 +65,16 @@ export function formatTraceSummary(s: TraceSummary, format: SummaryFormat): stri
   return out.join("\n") + "\n";
 }
 
-/** Seconds in the unit that suits them: 850µs, 12.3ms, 4.56s, 2m 03s. */
+/**
+ * Seconds in the unit that suits them, in the style of blit's other durations (analytics'
+ * formatDuration): "850 µs", "12.3 ms", "4.56 s", "2 min 03 s". A trace's calls need the
+ * sub-millisecond units the run-level formatter rounds away.
+ */
 function dur(seconds: number): string {
   if (!Number.isFinite(seconds) || seconds < 0) return "-";
-  if (seconds < 1e-3) return `${Math.round(seconds * 1e6)}µs`;
-  if (seconds < 1) return `${(seconds * 1e3).toFixed(1)}ms`;
-  if (seconds < 60) return `${seconds.toFixed(2)}s`;
-  return `${Math.floor(seconds / 60)}m ${String(Math.round(seconds % 60)).padStart(2, "0")}s`;
+  if (seconds < 1e-3) return `${Math.round(seconds * 1e6)} µs`;
+  if (seconds < 1) return `${(seconds * 1e3).toFixed(1)} ms`;
+  if (seconds < 60) return `${seconds.toFixed(2)} s`;
+  const whole = Math.round(seconds);
+  return `${Math.floor(whole / 60)} min ${String(whole % 60).padStart(2, "0")} s`;
 }

@@ -5,7 +5,7 @@ import { parseArgs } from "node:util";
 import { helpLines, parseSpec, type Flag } from "./kit/flag.ts";
 import { check, refusedCheck, type CheckEntry, type CheckJob, type CheckResult } from "../engine/index.ts";
 import { EXIT_OK, exitCodeForCheck } from "./exit-codes.ts";
-import { count, escapePath } from "./format.ts";
+import { count, countOf, escapePath } from "./format.ts";
 import { tlsOptions } from "./tls-flags.ts";
 import { parseTimeout, readToken } from "./remote-command.ts";
 import type { Io } from "./kit/io.ts";
@@ -141,7 +141,7 @@ export async function checkCommand(args: string[], io: CheckIo): Promise<number>
   }
   const shown = result.errors.slice(0, 50);
   for (const e of shown) err(e.side === "run" ? e.message : `error: ${e.side} ${escapePath(e.path)}: ${e.message} [${e.code}]`);
-  if (result.errorCount > shown.length) err(`… and ${count(result.errorCount - shown.length)} more errors (the first 1,000 are in --json)`);
+  if (result.errorCount > shown.length) err(`… and ${countOf(result.errorCount - shown.length, "more error")} (the first 1,000 are in --json)`);
   if (flag<boolean>("json")) say(JSON.stringify(checkJson(result)));
   else {
     const lines = result.entries.map(entryLine);

@@ -71,9 +71,11 @@ Environment:
 const DIAGNOSTICS_SPEC: CommandSpec = {
   name: "diagnostics perf",
   usage: "blit diagnostics perf [--limit N] [--json]",
-  about: `List recent runs from the telemetry store, newest first: id, when, command, status (a dry
-run says so), files, bytes, duration, rate, workers, the fast path that carried most bytes,
-source and destination. Give the id (or its first characters) to 'blit diagnose'.`,
+  about: `List recent runs from the telemetry store, newest first: id, when (with its time zone),
+command, status (a dry run says so), files, bytes, duration, rate, workers, the fast path that
+carried most bytes, source and destination. Sizes are IEC (KiB, MiB); the rate is bytes copied
+over the transfer phase, as the run's own summary prints it; --json gives raw numbers (bytes,
+milliseconds, UTC times). Give the id (or its first characters) to 'blit diagnose'.`,
   flags: [
     { name: "--limit", value: "N", commands: ["diagnostics perf"], help: "how many runs", default: "20" },
     { name: "--json", commands: ["diagnostics perf"], help: "print the runs as a JSON array" },

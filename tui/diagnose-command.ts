@@ -4,14 +4,14 @@
 import { parseArgs } from "node:util";
 import { normalizeOptions, parseRate, run, UsageError, type Command } from "../engine/index.ts";
 import {
-  DiagnoseError, diagnoseHistory, diagnoseRun, formatDiagnosis, formatDuration, formatBytes, predictFor, parseSince,
+  DiagnoseError, diagnoseHistory, diagnoseRun, formatDiagnosis, countOf, formatCount, formatDuration, formatBytes, predictFor, parseSince,
   TelemetryError, telemetryPath, tune, tunedWorkers, type DiagnoseFormat, type Prediction,
 } from "../analytics/index.ts";
 import { aiSettings, listRuns, previewRequest, type AiSettings } from "../analytics/index.ts";
 import { storeSource } from "./ai/ai-source.ts";
 import { launchDiagnoseUi } from "./ai/launch.tsx";
 import { listMarkdown, runMarkdown } from "./ai/markdown.ts";
-import { EXIT_FATAL, EXIT_OK } from "./exit-codes.ts";
+import { EXIT_FATAL, EXIT_INTERRUPTED, EXIT_OK } from "./exit-codes.ts";
 import { transferFlagNames } from "./transfer-flags.ts";
 import type { Io } from "./kit/io.ts";
 import { flagsListedIn, usageErrorOf } from "./kit/command.ts";
@@ -180,8 +180,8 @@ async function aiCommand(io: CommandIo, path: string, settings: AiSettings, runI
   if (io.stdout.isTTY === true && stdin.isTTY === true) {
     // --last opens at the newest run; an empty store opens at the (empty) list.
     const initialRunId = runId === "" ? (await listRuns({ path, limit: 1 }))[0]?.id : runId;
-    await launchDiagnoseUi({ source, initialRunId, stdout: io.stdout as NodeJS.WriteStream, stdin });
-    return EXIT_OK;
+    const outcome = await launchDiagnoseUi({ source, initialRunId, stdout: io.stdout as NodeJS.WriteStream, stdin });
+    return outcome === "interrupted" ? EXIT_INTERRUPTED : EXIT_OK;
   }
   if (runId === undefined) {
     const list = await source.recentRuns();
@@ -310,19 +310,19 @@ export async function tuneCommand(args: string[], io: CommandIo): Promise<number
       sampleBytes: values["sample-bytes"] === undefined ? undefined : parseRate(values["sample-bytes"]),
       exclude: values.exclude ?? [],
       apply: values.apply ?? false,
-      onTrial: format === "text" ? (t) => io.stderr.write(`blit: tune: round ${t.round}, ${t.workers} worker${t.workers === 1 ? "" : "s"}: ${formatDuration(t.totalMs)}\n`) : undefined,
+      onTrial: format === "text" ? (t) => io.stderr.write(`blit: tune: round ${t.round}, ${countOf(t.workers, "worker")}: ${formatDuration(t.totalMs)}\n`) : undefined,
     });
     for (const w of result.warnings) io.stderr.write(`blit: warning: ${w}\n`);
     if (format === "json") return say(io, JSON.stringify(result, null, 2)), EXIT_OK;
     const s = result.setting;
     const lines = [
       `tune ${s.source} -> ${s.destination} (${s.route}, ${s.sourceFs} -> ${s.destinationFs})`,
-      `  sample: ${result.sample.files.toLocaleString("en-US")} of ${result.sample.ofFiles.toLocaleString("en-US")} files, ${formatBytes(result.sample.bytes)} of ${formatBytes(result.sample.ofBytes)}, staged on the destination's filesystem`,
+      `  sample: ${formatCount(result.sample.files)} of ${countOf(result.sample.ofFiles, "file")}, ${formatBytes(result.sample.bytes)} of ${formatBytes(result.sample.ofBytes)}, staged on the destination's filesystem`,
       `  WORKERS  MEDIAN    TRIALS`,
       ...s.trials.map((t) => `  ${String(t.workers).padStart(7)}  ${formatDuration(t.medianMs).padEnd(8)}  ${t.totalMs.map(formatDuration).join(", ")}${t.workers === s.workers ? "  <- best" : ""}`),
       s.applied
-        ? `  applied: runs on ${s.route} ${s.sourceFs} -> ${s.destinationFs} without --workers now use ${s.workers} workers`
-        : `  best: ${s.workers} workers; not applied (run again with --apply, or pass --workers ${s.workers})`,
+        ? `  applied: runs on ${s.route} ${s.sourceFs} -> ${s.destinationFs} without --workers now use ${countOf(s.workers, "worker")}`
+        : `  best: ${countOf(s.workers, "worker")}; not applied (run again with --apply, or pass --workers ${s.workers})`,
       `  ${s.trials.reduce((a, t) => a + t.runIds.length, 0)} trial runs recorded; see 'blit diagnose'`,
     ];
     say(io, lines.join("\n"));
@@ -338,13 +338,13 @@ function predictionText(
     `${command} ${source} -> ${destination} (${sourceFs} -> ${destinationFs})`,
     `  predicted ${formatDuration(p.durationMs)}, 80% band ${formatDuration(p.lowMs)}–${formatDuration(p.highMs)}`,
     `  why:`,
-    ...p.terms.map((t) => `    ${t.label.padEnd(22)} ${t.term === "fixed" ? "" : `${t.quantity.toLocaleString("en-US")} × ${t.msEach.toPrecision(3)} ms = `}${formatDuration(t.ms)}`),
+    ...p.terms.map((t) => `    ${t.label.padEnd(22)} ${t.term === "fixed" ? "" : `${formatCount(t.quantity)} × ${t.msEach.toPrecision(3)} ms = `}${formatDuration(t.ms)}`),
   ];
   if (p.throttleFloorMs !== undefined) {
     lines.push(`    --bwlimit floor        ${formatDuration(p.throttleFloorMs)} (without the limit: ${formatDuration(p.unthrottledMs)})`);
   }
   lines.push(`  ${p.note}`);
-  if (tuned !== undefined) lines.push(`  blit tune --apply chose ${tuned} workers for ${sourceFs} -> ${destinationFs}`);
+  if (tuned !== undefined) lines.push(`  blit tune --apply chose ${countOf(tuned, "worker")} for ${sourceFs} -> ${destinationFs}`);
   if (checksum) lines.push("  note: --checksum hashing is not part of the model; expect longer");
   return lines.join("\n");
 }

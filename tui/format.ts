@@ -1,28 +1,16 @@
-// Human-readable numbers for terminal output.
-export function bytes(n: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let u = 0;
-  let v = n;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  // byte counts are whole; a rate below 1 KiB/s is not, and is rounded like the rest
-  return u === 0 ? `${Math.round(n)} B` : `${v.toFixed(v >= 100 ? 0 : 1)} ${units[u]}`;
-}
+// Human-readable numbers for terminal output: the one formatter lives in analytics
+// (analytics/store/human-units.ts), so the commands, `diagnostics perf`, diagnose and the TUI
+// print a run's size, rate and time alike; the short names here are what the commands call.
+import { countOf, formatBytes, formatCount, formatDuration, formatRate, formatTime } from "../analytics/index.ts";
 
-export function count(n: number): string {
-  return n.toLocaleString("en-US");
-}
+export { countOf, formatTime };
+export const bytes = formatBytes;
+export const count = formatCount;
+export const seconds = formatDuration;
+/** Bytes moved over the transfer phase's ms, as every rate blit prints. */
+export const rate = formatRate;
 
-export function seconds(ms: number): string {
-  return ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${(ms / 1000).toFixed(2)} s`;
-}
-
-export function rate(bytesDone: number, ms: number): string {
-  return ms > 0 ? `${bytes((bytesDone / ms) * 1000)}/s` : "-";
-}
-
+/** Elapsed time and ETA on the progress line: "1:05", "1:02:03" (a clock, short and steady in width). */
 export function clock(ms: number): string {
   const s = Math.max(0, Math.round(ms / 1000));
   const h = Math.floor(s / 3600);
@@ -43,7 +31,7 @@ export function specialsNote(skipped: Partial<Record<string, number>> | undefine
     .filter(([, n]) => n)
     .map(([k, n]) => {
       const [one, many, flag] = SPECIAL_NAMES[k] ?? [k, k, "--specials"];
-      return `${n} ${n === 1 ? one : many} (${flag})`;
+      return `${countOf(n ?? 0, one, many)} (${flag})`;
     })
     .join(", ");
 }

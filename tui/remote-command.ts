@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { isRemote, listRemote, RemoteError, UsageError, type RunReport } from "../engine/index.ts";
 import { EXIT_FATAL, EXIT_OK } from "./exit-codes.ts";
-import { bytes, count, holeNote, rate, seconds, specialsNote } from "./format.ts";
+import { bytes, count, countOf, formatTime, holeNote, rate, seconds, specialsNote } from "./format.ts";
 import { boolFlag, helpText, parseCommand, stringFlag, type CommandSpec } from "./kit/command.ts";
 import { say, warn, type Io } from "./kit/io.ts";
 import { TRANSFER_FLAGS } from "./transfer-flags.ts";
@@ -57,10 +57,10 @@ export function remoteSummary(r: RunReport): string {
   const mirror = r.command === "mirror";
   const lines = [
     `${r.route} ${r.source} -> ${r.destination}: ${r.status}${dry}`,
-    `  source: ${count(r.workload.files)} files (${bytes(r.workload.bytes)}), ${count(r.workload.dirs)} dirs, ${count(r.workload.symlinks)} symlinks`,
+    `  source: ${countOf(r.workload.files, "file")} (${bytes(r.workload.bytes)}), ${countOf(r.workload.dirs, "dir")}, ${countOf(r.workload.symlinks, "symlink")}`,
     r.options.dryRun
       ? `  would transfer ${count(c.planned)} (${bytes(c.plannedBytes)}), skip ${count(c.skipped)}${mirror ? `, delete ${count(c.deletePlanned)}` : ""}`
-      : `  transferred ${count(c.copied)} (${bytes(c.copiedBytes)}${holeNote(c)}), skipped ${count(c.skipped)} unchanged${mirror ? `, deleted ${count(c.deleted)}` : ""}, ${count(c.dirsCreated)} dirs created`,
+      : `  transferred ${count(c.copied)} (${bytes(c.copiedBytes)}${holeNote(c)}), skipped ${count(c.skipped)} unchanged${mirror ? `, deleted ${count(c.deleted)}` : ""}, ${countOf(c.dirsCreated, "dir")} created`,
   ];
   if (t && !r.options.dryRun) {
     lines.push(`  data via ${t.kind}${t.tls ? "+tls" : ""}; time ${seconds(r.phases.totalMs)} (negotiate ${seconds(t.negotiateMs)}, transfer ${seconds(t.transferMs)}, complete ${seconds(t.completeMs)}), ${rate(c.copiedBytes, t.transferMs)}`);
@@ -102,7 +102,7 @@ export async function lsCommand(args: string[], io: Io): Promise<number> {
     }
     for (const e of listing.entries ?? []) {
       const kind = e.type === "dir" ? "d" : e.type === "symlink" ? "l" : e.type === "file" ? "-" : "?";
-      const when = new Date(e.mtimeSec * 1000).toISOString().slice(0, 19).replace("T", " ");
+      const when = formatTime(e.mtimeSec * 1000);
       say(io, `${kind}${(e.mode & 0o7777).toString(8).padStart(4, "0")}  ${String(e.size).padStart(12)}  ${when}  ${e.name}${e.type === "dir" ? "/" : ""}`);
     }
     if (listing.truncated) say(io, "… (more entries; the daemon lists at most 10,000)");

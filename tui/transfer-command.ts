@@ -11,7 +11,7 @@ import { boolFlag, helpText, listFlag, parseCommand, stringFlag, type CommandSpe
 import { say, type Io } from "./kit/io.ts";
 import { runTransfer } from "./kit/transfer-loop.ts";
 import { EXIT_OK } from "./exit-codes.ts";
-import { bytes, count, holeNote, rate, seconds, specialsNote } from "./format.ts";
+import { bytes, count, countOf, formatTime, holeNote, rate, seconds, specialsNote } from "./format.ts";
 import { parseTimeout, readToken, remoteSummary } from "./remote-command.ts";
 import { tlsOptions } from "./tls-flags.ts";
 import { transferFlagsOf, type TransferCommand } from "./transfer-flags.ts";
@@ -226,15 +226,15 @@ function localSummary(r: RunReport): string {
   const dry = r.options.dryRun ? " (dry run: nothing changed)" : "";
   const paths = Object.entries(r.bytesByPath)
     .sort((a, b) => (b[1] ?? 0) - (a[1] ?? 0))
-    .map(([k, v]) => `${k} ${bytes(v ?? 0)} (${count(r.filesByPath[k as keyof typeof r.filesByPath] ?? 0)} files)`)
+    .map(([k, v]) => `${k} ${bytes(v ?? 0)} (${countOf(r.filesByPath[k as keyof typeof r.filesByPath] ?? 0, "file")})`)
     .join(", ");
   const lines = [
     `${r.command} ${r.source} -> ${r.destination}: ${r.status}${dry}`,
-    `  source: ${count(r.workload.files)} files (${bytes(r.workload.bytes)}), ${count(r.workload.dirs)} dirs, ${count(r.workload.symlinks)} symlinks`,
+    `  source: ${countOf(r.workload.files, "file")} (${bytes(r.workload.bytes)}), ${countOf(r.workload.dirs, "dir")}, ${countOf(r.workload.symlinks, "symlink")}`,
     r.options.dryRun
       ? `  would copy ${count(c.planned)} (${bytes(c.plannedBytes)}), skip ${count(c.skipped)}${r.command === "mirror" ? `, delete ${count(c.deletePlanned)}` : ""}`
-      : `  copied ${count(c.copied)} (${bytes(c.copiedBytes)}${holeNote(c)}), skipped ${count(c.skipped)} unchanged${r.command === "mirror" ? `, deleted ${count(c.deleted)}` : ""}, ${count(c.dirsCreated)} dirs created`,
-    `  time ${seconds(p.totalMs)} (enumerate ${seconds(p.enumerateMs)}, plan ${seconds(p.planMs)}, transfer ${seconds(p.transferMs)}, delete ${seconds(p.deleteMs)}), ${rate(c.copiedBytes, p.transferMs)}, ${r.plan.workers} workers`,
+      : `  copied ${count(c.copied)} (${bytes(c.copiedBytes)}${holeNote(c)}), skipped ${count(c.skipped)} unchanged${r.command === "mirror" ? `, deleted ${count(c.deleted)}` : ""}, ${countOf(c.dirsCreated, "dir")} created`,
+    `  time ${seconds(p.totalMs)} (enumerate ${seconds(p.enumerateMs)}, plan ${seconds(p.planMs)}, transfer ${seconds(p.transferMs)}, delete ${seconds(p.deleteMs)}), ${rate(c.copiedBytes, p.transferMs)}, ${countOf(r.plan.workers, "worker")}`,
   ];
   if (paths) lines.push(`  fast paths: ${paths}`);
   // Left out by the process's privileges, not by a flag: say so (as root with --no-owner, nothing).

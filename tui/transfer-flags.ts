@@ -94,7 +94,7 @@ export const TRANSFER_FLAGS: readonly TransferFlag[] = [
     help: "give up when the daemon shows no progress for SECONDS in any phase (connect, negotiate, data, the daemon's confirmation, complete): exit 2 naming the daemon and the phase, nothing partial kept; connecting gives up after 10 s at most",
     default: "60; 0 waits forever",
   },
-  { name: "--progress", commands: ALL, help: "show progress on stderr (default when stderr is a terminal): files, bytes, rate, ETA" },
+  { name: "--progress", commands: ALL, help: "show progress on stderr (default when stderr is a terminal): files, bytes, rate, ETA and the file in flight, cut to the terminal's width; elsewhere a line every second" },
   { name: "--no-progress", commands: ALL, help: "no progress display" },
   { name: "--json", commands: ALL, help: "print one JSON object (the run report) on stdout, for scripts" },
   { name: "--verbose", short: "-v", commands: ALL, help: "list every action taken and the fast-path (push, pull: transport) notes" },

@@ -16,6 +16,7 @@ import type { Explanation } from "../diagnose/explanation.ts";
 import { buildChatRequest, evidenceHash, type ChatRequest } from "./llm-request.ts";
 import { redactEvidence, type Placeholder } from "./redaction.ts";
 import { explainWithRules } from "../diagnose/rules-explainer.ts";
+import { formatDuration } from "../store/human-units.ts";
 
 /** Who answered: a model (maybe from the cache), or the offline rules. */
 export type AnsweredBy = { kind: "llm"; model: string; cached: boolean; cachedAt?: string } | { kind: "rules" };
@@ -119,7 +120,7 @@ export async function explainWithLlm(target: ExplainTarget, options: ExplainOpti
     content = message?.content;
   } catch (e) {
     if (options.signal?.aborted) return fallback("cancelled");
-    if (timedOut || (OpenAI && e instanceof OpenAI.APIConnectionTimeoutError)) return fallback(`no answer within ${seconds(settings.timeoutMs)} (BLIT_AI_TIMEOUT_MS)`);
+    if (timedOut || (OpenAI && e instanceof OpenAI.APIConnectionTimeoutError)) return fallback(`no answer within ${formatDuration(settings.timeoutMs)} (BLIT_AI_TIMEOUT_MS)`);
     return fallback(OpenAI ? describeFailure(OpenAI, e, settings.baseURL!) : `the client could not be loaded (${oneLine(causeOf(e))})`);
   } finally {
     clearTimeout(timer);
@@ -189,6 +190,3 @@ function oneLine(s: string): string {
   return t.length > 160 ? `${t.slice(0, 157)}...` : t;
 }
 
-function seconds(ms: number): string {
-  return ms >= 1000 ? `${(ms / 1000).toFixed(ms % 1000 === 0 ? 0 : 1)} s` : `${ms} ms`;
-}

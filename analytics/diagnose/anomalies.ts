@@ -5,6 +5,7 @@
 import { median, medianAbsoluteDeviation } from "simple-statistics";
 import { learnsFrom, modelFor, predictShape, shapeOf, type Model, type Prediction, type Predictor } from "../predict/predictor.ts";
 import type { RunRecord, RunVerdict } from "../store/run-record.ts";
+import { countOf, formatBytes, formatBytesPerSec, formatDuration, MIB } from "../store/human-units.ts";
 
 export type FlagKind =
   | "slow-vs-prediction"
@@ -191,12 +192,11 @@ export class Scorer {
     const usualRate = this.usualRate(model, run);
     const expected = prediction.unthrottledMs * (reference.medianRatio ?? 1);
     const flags: Flag[] = [];
-    const secs = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
     if (score !== null && score >= SCORE_LIMIT && peerRatio >= MIN_RATIO && run.totalMs - expected >= MIN_EXCESS_MS) {
       flags.push({
         kind: "slow-vs-prediction",
         severity: run.bwlimit > 0 ? "info" : "warn",
-        text: `took ${secs(run.totalMs)}, ${peerRatio.toFixed(1)}× what similar runs take (${secs(expected)}); robust score ${score.toFixed(1)}`,
+        text: `took ${formatDuration(run.totalMs)}, ${peerRatio.toFixed(1)}× what similar runs take (${formatDuration(expected)}); robust score ${score.toFixed(1)}`,
         value: score,
         unit: "score",
       });
@@ -204,7 +204,7 @@ export class Scorer {
       flags.push({
         kind: "fast-vs-prediction",
         severity: "info",
-        text: `took ${secs(run.totalMs)}, ${(1 / peerRatio).toFixed(1)}× faster than similar runs (${secs(expected)}); robust score ${score.toFixed(1)}`,
+        text: `took ${formatDuration(run.totalMs)}, ${(1 / peerRatio).toFixed(1)}× faster than similar runs (${formatDuration(expected)}); robust score ${score.toFixed(1)}`,
         value: score,
         unit: "score",
       });
@@ -230,7 +230,7 @@ export class Scorer {
       flags.push({
         kind: "delete-heavy",
         severity: "warn",
-        text: `deleting ${run.deleted.toLocaleString("en-US")} entries took ${pct(deleteShare)} of the run`,
+        text: `deleting ${countOf(run.deleted, "entry", "entries")} took ${pct(deleteShare)} of the run`,
         value: deleteShare * 100,
         unit: "%",
       });
@@ -245,16 +245,16 @@ export class Scorer {
       flags.push({
         kind: "throughput-collapse",
         severity: "warn",
-        text: `moved ${mbps(rate)} MB/s, ${pct(rate / usualRate.bytesPerSec)} of the usual ${mbps(usualRate.bytesPerSec)} MB/s on ${model.key} for files of ${sizeClassText(run)} (median of ${usualRate.runs} runs)`,
-        value: rate / 1e6,
-        unit: "MB/s",
+        text: `moved ${formatBytesPerSec(rate)}, ${pct(rate / usualRate.bytesPerSec)} of the usual ${formatBytesPerSec(usualRate.bytesPerSec)} on ${model.key} for files of ${sizeClassText(run)} (median of ${usualRate.runs} runs)`,
+        value: rate / MIB,
+        unit: "MiB/s",
       });
     }
     if (run.bwlimit > 0 && run.copiedBytes > 0 && rate >= THROTTLE_SHARE * run.bwlimit) {
       flags.push({
         kind: "throttled",
         severity: "info",
-        text: `moved ${mbps(rate)} MB/s against --bwlimit ${mbps(run.bwlimit)} MB/s (${pct(rate / run.bwlimit)} of the limit)`,
+        text: `moved ${formatBytesPerSec(rate)} against --bwlimit ${formatBytesPerSec(run.bwlimit)} (${pct(rate / run.bwlimit)} of the limit)`,
         value: rate / run.bwlimit,
         unit: "× limit",
       });
@@ -263,7 +263,7 @@ export class Scorer {
       flags.push({
         kind: "errors",
         severity: "warn",
-        text: `status ${run.status} with ${run.errorCount.toLocaleString("en-US")} error${run.errorCount === 1 ? "" : "s"}`,
+        text: `status ${run.status} with ${countOf(run.errorCount, "error")}`,
         value: run.errorCount,
         unit: "errors",
       });
@@ -285,8 +285,7 @@ function sizeClass(run: RunRecord): number {
 
 function sizeClassText(run: RunRecord): string {
   const c = sizeClass(run);
-  const kib = (b: number) => (b >= 1 << 20 ? `${Math.round(b / (1 << 20))} MiB` : b >= 1024 ? `${Math.round(b / 1024)} KiB` : `${Math.round(b)} B`);
-  return `about ${kib(4 ** (c - 0.5))}–${kib(4 ** (c + 0.5))} each`;
+  return `about ${formatBytes(4 ** (c - 0.5))}–${formatBytes(4 ** (c + 0.5))} each`;
 }
 
 function share(part: number, total: number): number {
@@ -295,10 +294,6 @@ function share(part: number, total: number): number {
 
 function pct(fraction: number): string {
   return `${Math.round(fraction * 100)}%`;
-}
-
-function mbps(bytesPerSec: number): string {
-  return (bytesPerSec / 1e6).toFixed(bytesPerSec >= 1e8 ? 0 : 1);
 }
 
 function add<K, V>(map: Map<K, V[]>, key: K, value: V): void {

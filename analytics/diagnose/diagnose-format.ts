@@ -1,7 +1,7 @@
 // A diagnosis as text for a terminal, as Markdown, or as JSON: three renderings of one object,
 // so they never disagree. Every rendering states the prediction's error band.
 import type { Diagnosis, HistoryDiagnosis, ModelSummary, RunDiagnosis, RunLine } from "./diagnose.ts";
-import { formatBytes, formatDuration } from "../store/human-units.ts";
+import { countOf, formatBytes, formatCount, formatDuration, formatTime, MIB } from "../store/human-units.ts";
 import { timelineLines } from "./timeline-chart.ts";
 
 export type DiagnoseFormat = "text" | "md" | "json";
@@ -12,7 +12,7 @@ export function formatDiagnosis(d: Diagnosis, format: DiagnoseFormat): string {
   return d.kind === "run" ? runText(d, md) : historyText(d, md);
 }
 
-const count = (n: number) => n.toLocaleString("en-US");
+const count = formatCount;
 const band = (low: number, high: number) => `${formatDuration(low)}–${formatDuration(high)}`;
 
 function runText(d: RunDiagnosis, md: boolean): string {
@@ -22,12 +22,12 @@ function runText(d: RunDiagnosis, md: boolean): string {
   const h = (title: string) => out.push("", md ? `### ${title}` : `${title}:`);
   const item = (text: string) => out.push(md ? `- ${text}` : `  ${text}`);
   out.push(md ? `## Run \`${r.id}\`` : `Run ${r.id}`);
-  out.push(`${r.command} ${r.route}: ${r.source} -> ${r.destination} (${r.sourceFs} -> ${r.destinationFs}), started ${r.startedAt}, ${r.status}`);
-  out.push(`${count(r.files)} files, ${formatBytes(r.bytes)}, ${r.workers} worker${r.workers === 1 ? "" : "s"}; took ${formatDuration(r.totalMs)}`);
+  out.push(`${r.command} ${r.route}: ${r.source} -> ${r.destination} (${r.sourceFs} -> ${r.destinationFs}), started ${formatTime(r.startedAt)}, ${r.status}`);
+  out.push(`${countOf(r.files, "file")}, ${formatBytes(r.bytes)}, ${countOf(r.workers, "worker")}; took ${formatDuration(r.totalMs)}`);
   out.push(`Prediction: ${formatDuration(p.durationMs)} (80% band ${band(p.lowMs, p.highMs)})${p.throttleFloorMs !== null ? `; without --bwlimit ${formatDuration(p.unthrottledMs)}` : ""}`);
   out.push(`  ${p.note}`);
   if (d.score.score !== null) {
-    out.push(`  took ${d.score.ratio.toFixed(2)}× the ${p.throttleFloorMs !== null ? "unthrottled " : ""}prediction, ${d.score.peerRatio.toFixed(2)}× similar runs; robust score ${d.score.score.toFixed(1)} over ${d.score.reference.runs} runs (|score| ≥ 3.5 is far)`);
+    out.push(`  took ${d.score.ratio.toFixed(2)}× the ${p.throttleFloorMs !== null ? "unthrottled " : ""}prediction, ${d.score.peerRatio.toFixed(2)}× similar runs; robust score ${d.score.score.toFixed(1)} over ${countOf(d.score.reference.runs, "run")} (|score| ≥ 3.5 is far)`);
   }
   h("Summary");
   out.push(md ? d.explanation.summary : `  ${d.explanation.summary}`);
@@ -71,7 +71,7 @@ function historyText(d: HistoryDiagnosis, md: boolean): string {
   const h = (title: string) => out.push("", md ? `### ${title}` : `${title}:`);
   const item = (text: string) => out.push(md ? `- ${text}` : `  ${text}`);
   out.push(md ? "## Recent runs" : "Recent runs");
-  out.push(`${count(d.window.runs)} run${d.window.runs === 1 ? "" : "s"} since ${d.window.since} (--since ${d.window.label}), ${count(d.window.totalRuns)} in the store ${d.store}`);
+  out.push(`${countOf(d.window.runs, "run")} since ${formatTime(d.window.since)} (--since ${d.window.label}), ${count(d.window.totalRuns)} in the store ${d.store}`);
   h("Predictor (duration ≈ fixed + per file + per byte ...; error measured on held-out runs)");
   if (d.models.length === 0) item("no models yet: no runs to learn from");
   for (const m of d.models) item(modelLine(m));
@@ -81,7 +81,7 @@ function historyText(d: HistoryDiagnosis, md: boolean): string {
   h(`Flagged runs (${count(d.flaggedCount)}${d.flaggedCount > d.flagged.length ? `, ${d.flagged.length} shown` : ""})`);
   if (d.flagged.length === 0) item("none");
   for (const r of d.flagged) {
-    item(`${r.startedAt} ${r.id} ${r.command} ${r.route}, ${formatDuration(r.totalMs)} (predicted ${formatDuration(r.prediction.durationMs)}, band ${band(r.prediction.lowMs, r.prediction.highMs)})`);
+    item(`${formatTime(r.startedAt)} ${r.id} ${r.command} ${r.route}, ${formatDuration(r.totalMs)} (predicted ${formatDuration(r.prediction.durationMs)}, band ${band(r.prediction.lowMs, r.prediction.highMs)})`);
     for (const f of r.flags) out.push(`${md ? "  -" : "    "} ${f.severity === "warn" ? "!" : "i"} ${f.kind}: ${f.text}`);
     if (r.cause) out.push(`${md ? "  -" : "    "} cause ${r.cause.kind}: ${r.cause.text}`);
   }
@@ -100,20 +100,20 @@ function modelLine(m: ModelSummary): string {
   const unit: Record<string, (ms: number) => string> = {
     fixed: (ms) => `fixed ${ms.toPrecision(3)} ms`,
     perFile: (ms) => `${ms.toPrecision(3)} ms/file`,
-    perByte: (ms) => `${(ms * 1e6).toPrecision(3)} ms/MB`,
+    perByte: (ms) => `${(ms * MIB).toPrecision(3)} ms/MiB`,
     perEntry: (ms) => `${ms.toPrecision(3)} ms/entry`,
     perDir: (ms) => `${ms.toPrecision(3)} ms/dir`,
   };
   const terms = m.terms.map((t) => unit[t.term]?.(t.msEach) ?? `${t.term} ${t.msEach}`).join(", ");
   if (m.basis === "default") return `${m.key} (default): ${terms}; ${m.note}`;
-  const err = m.holdout.mdape === null ? "hold-out error n/a" : `hold-out MdAPE ${(m.holdout.mdape * 100).toFixed(1)}% (${m.holdout.method}, ${m.holdout.runs} runs)`;
+  const err = m.holdout.mdape === null ? "hold-out error n/a" : `hold-out MdAPE ${(m.holdout.mdape * 100).toFixed(1)}% (${m.holdout.method}, ${countOf(m.holdout.runs, "run")})`;
   return `${m.key}: ${terms}; n=${m.samples}${m.trimmed ? ` (+${m.trimmed} outliers left out)` : ""}; ${err}; 80% band ${m.holdout.ratioLow.toFixed(2)}×–${m.holdout.ratioHigh.toFixed(2)}×`;
 }
 
 function table(out: string[], rows: readonly RunLine[], md: boolean): void {
   const head = ["STARTED", "ROUTE", "TOOK", "PREDICTED (80% BAND)", "× SIMILAR", "SCORE", "FLAGS", "CAUSE", "ID"];
   const cells = rows.map((r) => [
-    r.startedAt.replace("T", " ").slice(0, 19),
+    formatTime(r.startedAt),
     `${r.command}/${r.route}`,
     formatDuration(r.totalMs),
     `${formatDuration(r.prediction.durationMs)} (${band(r.prediction.lowMs, r.prediction.highMs)})`,

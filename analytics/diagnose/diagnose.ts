@@ -15,6 +15,7 @@ import { defaultModel, eligibleForFit, fitPredictor, learnsFrom, modelNote, type
 import { explainWithRules } from "./rules-explainer.ts";
 import { loadHistory, runRecordFromReport, runTimeline, type RunRecord, type RunVerdict } from "../store/run-record.ts";
 import { withStore } from "../store/store.ts";
+import { countOf, formatBytesPerSec } from "../store/human-units.ts";
 import { traceSummariesFor } from "../store/trace-summaries.ts";
 import { latestTunedSetting } from "../predict/tuned-settings.ts";
 
@@ -293,21 +294,21 @@ function trends(scores: readonly RunScore[]): Trend[] {
     const sorted = [...list].sort((a, b) => a.run.startedMs - b.run.startedMs);
     const mid = Math.floor(sorted.length / 2);
     if (mid < TREND_MIN_RUNS) {
-      out.push({ route, runs: list.length, earlier: null, later: null, direction: "too few runs", text: `${route}: ${list.length} run${list.length === 1 ? "" : "s"} in the window; ${2 * TREND_MIN_RUNS} needed for a trend` });
+      out.push({ route, runs: list.length, earlier: null, later: null, direction: "too few runs", text: `${route}: ${countOf(list.length, "run")} in the window; ${2 * TREND_MIN_RUNS} needed for a trend` });
       continue;
     }
     const earlier = half(sorted.slice(0, mid));
     const later = half(sorted.slice(mid));
     const change = later.medianRatio / earlier.medianRatio;
     const direction = change >= TREND_CHANGE ? "slower" : change <= 1 / TREND_CHANGE ? "faster" : "steady";
-    const rate = (h: TrendHalf) => (h.medianRateMBps === null ? "" : `, ${h.medianRateMBps.toFixed(1)} MB/s`);
+    const rate = (h: TrendHalf) => (h.medianRateMBps === null ? "" : `, ${formatBytesPerSec(h.medianRateMBps * 1e6)}`);
     out.push({
       route,
       runs: list.length,
       earlier,
       later,
       direction,
-      text: `${route}: earlier ${earlier.runs} runs at ${earlier.medianRatio.toFixed(2)}× prediction${rate(earlier)}; later ${later.runs} runs at ${later.medianRatio.toFixed(2)}×${rate(later)}: ${direction}${direction === "steady" ? "" : ` (${change.toFixed(2)}×)`}`,
+      text: `${route}: earlier ${countOf(earlier.runs, "run")} at ${earlier.medianRatio.toFixed(2)}× prediction${rate(earlier)}; later ${countOf(later.runs, "run")} at ${later.medianRatio.toFixed(2)}×${rate(later)}: ${direction}${direction === "steady" ? "" : ` (${change.toFixed(2)}×)`}`,
     });
   }
   return out;

@@ -3,7 +3,7 @@
 import { median } from "simple-statistics";
 import type { RunReport } from "../../engine/index.ts";
 import type { RunScore } from "./anomalies.ts";
-import { formatBytes, formatDuration } from "../store/human-units.ts";
+import { countOf, formatBytes, formatBytesPerSec, formatDuration, formatTime, MIB } from "../store/human-units.ts";
 import type { RunRecord } from "../store/run-record.ts";
 import { addContextEvidence } from "./context-evidence.ts";
 import { addTraceEvidence } from "./trace-evidence.ts";
@@ -17,7 +17,7 @@ export interface Evidence {
   key: string;
   label: string;
   value: number | string | boolean;
-  /** "ms", "bytes", "files", "%", "MB/s", "files/s", "bytes/s", "×", "score", "workers", "" ... */
+  /** "ms", "bytes", "files", "%", "MiB/s", "files/s", "bytes/s", "×", "score", "workers", "" ... */
   unit: string;
   /** The fact as one sentence, numbers included. */
   text: string;
@@ -43,8 +43,8 @@ export interface EvidenceInput {
 
 const n = (x: number) => Math.round(x).toLocaleString("en-US");
 const pct = (x: number) => `${Math.round(x * 100)}%`;
-const mb = (bytesPerSec: number) => bytesPerSec / 1e6;
-const mbText = (bytesPerSec: number) => `${mb(bytesPerSec).toFixed(mb(bytesPerSec) >= 100 ? 0 : 1)} MB/s`;
+// Rates as values are MiB/s (the unit --bwlimit and every human figure use); the text says it the same way.
+const mib = (bytesPerSec: number) => bytesPerSec / MIB;
 const round = (x: number, digits = 2) => Number(x.toFixed(digits));
 
 /** Builds the numbered facts for one run, in a fixed order. */
@@ -60,12 +60,12 @@ export function buildEvidence(input: EvidenceInput): Evidence[] {
   const p = r.phases;
   const c = r.counts;
 
-  add("run", "run", r.id, "", `${r.command} on route ${r.route}, ${r.source} -> ${r.destination}, started ${r.startedAt}, status ${r.status}`, { command: r.command, route: r.route });
+  add("run", "run", r.id, "", `${r.command} on route ${r.route}, ${r.source} -> ${r.destination}, started ${formatTime(r.startedAt)}, status ${r.status}`, { command: r.command, route: r.route });
   // The paths as values, so that suggestions can be commands with the run's real paths.
   add("run.source", "source", r.source, "", `the source was ${r.source}`);
   add("run.destination", "destination", r.destination, "", `the destination was ${r.destination}`);
   add("fs.pair", "filesystems", `${r.sourceFs}->${r.destinationFs}`, "", `source filesystem ${r.sourceFs}, destination filesystem ${r.destinationFs}${r.sourceFs !== r.destinationFs ? " (different filesystems)" : ""}`);
-  add("workload.files", "source files", w.files, "files", `source: ${n(w.files)} files in ${n(w.dirs)} directories, ${n(w.symlinks)} symlinks`);
+  add("workload.files", "source files", w.files, "files", `source: ${countOf(w.files, "file")} in ${countOf(w.dirs, "directory", "directories")}, ${countOf(w.symlinks, "symlink")}`);
   add("workload.bytes", "source bytes", w.bytes, "bytes", `source holds ${formatBytes(w.bytes)} (${n(w.bytes)} bytes), ${w.files > 0 ? formatBytes(w.bytes / w.files) : "0 B"} per file on average`);
   const small = (w.sizeHistogram["<4K"] ?? 0) + (w.sizeHistogram["<64K"] ?? 0);
   if (w.files > 0) add("workload.small-files", "files under 64 KiB", (small / w.files) * 100, "%", `${n(small)} of ${n(w.files)} source files (${pct(small / w.files)}) are under 64 KiB`);
@@ -84,7 +84,7 @@ export function buildEvidence(input: EvidenceInput): Evidence[] {
   }
   if (c.copiedBytes > 0 && p.transferMs > 0) {
     const rate = c.copiedBytes / (p.transferMs / 1000);
-    add("rate.transfer", "transfer rate", mb(rate), "MB/s", `transfer phase moved ${mbText(rate)} (${formatBytes(c.copiedBytes)} in ${formatDuration(p.transferMs)})`);
+    add("rate.transfer", "transfer rate", mib(rate), "MiB/s", `transfer phase moved ${formatBytesPerSec(rate)} (${formatBytes(c.copiedBytes)} in ${formatDuration(p.transferMs)})`);
   }
   if (c.copied > 0 && p.transferMs > 0) {
     add("rate.files", "file rate", c.copied / (p.transferMs / 1000), "files/s", `transfer phase handled ${n(c.copied / (p.transferMs / 1000))} files/s`);
@@ -93,25 +93,25 @@ export function buildEvidence(input: EvidenceInput): Evidence[] {
   if (entries > 0 && p.enumerateMs > 0) {
     add("rate.enumerate", "enumeration rate", entries / (p.enumerateMs / 1000), "entries/s", `enumeration walked ${n(entries)} source entries (and the destination) at ${n(entries / (p.enumerateMs / 1000))} entries/s`);
   }
-  add("options.workers", "workers", r.plan.workers, "workers", `${r.plan.workers} worker${r.plan.workers === 1 ? "" : "s"} used, ${r.options.workers} requested (--workers)`);
+  add("options.workers", "workers", r.plan.workers, "workers", `${countOf(r.plan.workers, "worker")} used, ${r.options.workers} requested (--workers)`);
   // The CPU count recorded with the run wins over one looked up now (which is only this machine's).
   const cores = r.context?.cpuCount ?? input.cores;
-  if (cores !== undefined) add("machine.cores", "CPU cores", cores, "cores", `the machine has ${cores} CPU cores`);
+  if (cores !== undefined) add("machine.cores", "CPU cores", cores, "cores", `the machine has ${countOf(cores, "CPU core")}`);
   if (r.options.bwlimit > 0) {
-    add("options.bwlimit", "bandwidth limit", r.options.bwlimit, "bytes/s", `--bwlimit was ${n(r.options.bwlimit)} bytes/s (${mbText(r.options.bwlimit)})`);
+    add("options.bwlimit", "bandwidth limit", r.options.bwlimit, "bytes/s", `--bwlimit was ${n(r.options.bwlimit)} bytes/s (${formatBytesPerSec(r.options.bwlimit)})`);
   }
   const set = [
     r.options.checksum && "--checksum",
     r.options.sizeOnly && "--size-only",
     r.options.ignoreTimes && "--ignore-times",
     r.options.dryRun && "--dry-run",
-    r.options.exclude.length > 0 && `${r.options.exclude.length} --exclude pattern${r.options.exclude.length === 1 ? "" : "s"}`,
+    r.options.exclude.length > 0 && countOf(r.options.exclude.length, "--exclude pattern"),
   ].filter(Boolean) as string[];
   if (set.length > 0) add("options.other", "other options", set.join(", "), "", `options set: ${set.join(", ")}`);
   for (const [path, bytes] of Object.entries(r.bytesByPath).sort((a, b) => (b[1] ?? 0) - (a[1] ?? 0))) {
     const files = r.filesByPath[path as keyof typeof r.filesByPath] ?? 0;
     const share = c.copiedBytes > 0 ? (bytes ?? 0) / c.copiedBytes : 0;
-    add(`fastpath.${path}`, `bytes by ${path}`, bytes ?? 0, "bytes", `${path} carried ${formatBytes(bytes ?? 0)} (${pct(share)} of the bytes) in ${n(files)} files`);
+    add(`fastpath.${path}`, `bytes by ${path}`, bytes ?? 0, "bytes", `${path} carried ${formatBytes(bytes ?? 0)} (${pct(share)} of the bytes) in ${countOf(files, "file")}`);
   }
   for (const [path, note] of Object.entries(r.fastPathNotes)) {
     add(`fastpath-note.${path}`, `why not ${path}`, note, "", `fast path ${path} not taken: ${note}`);
@@ -121,7 +121,7 @@ export function buildEvidence(input: EvidenceInput): Evidence[] {
     // The text of the first errors, so that diagnose and the TUI show what went wrong, not only a count.
     const shown = r.errors.slice(0, 3).map((e) => (e.side === "run" ? e.message : `${e.side} ${e.path}: ${e.message}`));
     const more = r.errorCount > shown.length ? `; and ${n(r.errorCount - shown.length)} more` : "";
-    add("errors", "errors", r.errorCount, "errors", `${n(r.errorCount)} error${r.errorCount === 1 ? "" : "s"} (${codes})${shown.length ? `: ${shown.join("; ")}${more}` : ""}`);
+    add("errors", "errors", r.errorCount, "errors", `${countOf(r.errorCount, "error")} (${codes})${shown.length ? `: ${shown.join("; ")}${more}` : ""}`);
   }
 
   if (r.context) addContextEvidence(add, r.context, p.totalMs);
@@ -168,9 +168,9 @@ export function buildEvidence(input: EvidenceInput): Evidence[] {
       "similar runs",
       similar.length,
       "runs",
-      `${similar.length} similar runs (${m.key}, files and bytes within ~4× of this run): median ${formatDuration(median(similar.map((h) => h.totalMs)))}, median ${median(similar.map((h) => h.workers))} workers`,
+      `${countOf(similar.length, "similar run")} (${m.key}, files and bytes within ~4× of this run): median ${formatDuration(median(similar.map((h) => h.totalMs)))}, median ${countOf(median(similar.map((h) => h.workers)), "worker")}`,
     );
-    add("similar.workers", "typical worker count", median(similar.map((h) => h.workers)), "workers", `similar runs used a median of ${median(similar.map((h) => h.workers))} workers`);
+    add("similar.workers", "typical worker count", median(similar.map((h) => h.workers)), "workers", `similar runs used a median of ${countOf(median(similar.map((h) => h.workers)), "worker")}`);
     // The worker count whose similar runs handled files fastest in the transfer phase.
     const byWorkers = new Map<number, number[]>();
     for (const h of similar) if (h.copied > 0 && h.transferMs > 0) (byWorkers.get(h.workers) ?? byWorkers.set(h.workers, []).get(h.workers)!).push(rateOf(h));
@@ -188,7 +188,7 @@ export function buildEvidence(input: EvidenceInput): Evidence[] {
     add("similar.runs", "similar runs", 0, "runs", `no similar runs (same route, filesystems and size bucket) recorded`);
   }
   if (score.usualRate && r.options.bwlimit === 0) {
-    add("route.usual-rate", "usual transfer rate", mb(score.usualRate.bytesPerSec), "MB/s", `${m.key} runs that moved ≥ 8 MB in files of this size class usually transfer at ${mbText(score.usualRate.bytesPerSec)} (median of ${score.usualRate.runs})`);
+    add("route.usual-rate", "usual transfer rate", mib(score.usualRate.bytesPerSec), "MiB/s", `${m.key} runs that moved ≥ 8 MB in files of this size class usually transfer at ${formatBytesPerSec(score.usualRate.bytesPerSec)} (median of ${score.usualRate.runs})`);
   }
   if (input.tuned) {
     const t = input.tuned;

@@ -4,7 +4,7 @@
 import { contextFindings, Facts, rankFindings, rerunCommand, shellWord, slownessOf, toolCommand, whichOnPath, type Finding, type Which } from "./causes.ts";
 import type { Evidence } from "./evidence.ts";
 import type { Explanation } from "./explanation.ts";
-import { formatBytes, formatDuration } from "../store/human-units.ts";
+import { countOf, formatBytes, formatBytesPerSec, formatDuration, MIB } from "../store/human-units.ts";
 
 /** Small-file rule: share of files under 64 KiB, files transferred, and the transfer phase's weight. */
 const SMALL_SHARE_PCT = 80;
@@ -91,7 +91,7 @@ export function explainWithRules(evidence: readonly Evidence[], options: RulesOp
   // 1. A bandwidth limit that set the pace.
   const bw = num("options.bwlimit");
   const rate = num("rate.transfer");
-  if (bw && bw > 0 && rate !== undefined && (rate * 1e6) / bw >= THROTTLE_SHARE) {
+  if (bw && bw > 0 && rate !== undefined && (rate * MIB) / bw >= THROTTLE_SHARE) {
     const unthrottled = num("prediction.unthrottled");
     findings.push({
       kind: "bwlimit",
@@ -99,7 +99,7 @@ export function explainWithRules(evidence: readonly Evidence[], options: RulesOp
       impactMs: Math.max(0, total - (unthrottled ?? total)),
       cause: {
         kind: "bwlimit",
-        text: `The transfer was throttled by --bwlimit: it moved ${rate.toFixed(1)} MB/s against a limit of ${(bw / 1e6).toFixed(1)} MB/s (${Math.round(((rate * 1e6) / bw) * 100)}% of it), so the limit, not the disk or the CPU, set the pace.`,
+        text: `The transfer was throttled by --bwlimit: it moved ${formatBytesPerSec(rate * MIB)} against a limit of ${formatBytesPerSec(bw)} (${Math.round(((rate * MIB) / bw) * 100)}% of it), so the limit, not the disk or the CPU, set the pace.`,
         evidence: ids("options.bwlimit", "rate.transfer", "flag.throttled", "prediction.throttle-floor", "duration.total", "flag.slow-vs-prediction"),
         confidence: "high",
       },
@@ -109,7 +109,7 @@ export function explainWithRules(evidence: readonly Evidence[], options: RulesOp
         expectedEffect:
           unthrottled !== undefined
             ? `about ${formatDuration(unthrottled)} instead of ${formatDuration(total)} (the model's prediction without the limit)`
-            : `the transfer phase runs at the disk's own rate instead of ${(bw / 1e6).toFixed(1)} MB/s`,
+            : `the transfer phase runs at the disk's own rate instead of ${formatBytesPerSec(bw)}`,
         evidence: ids("options.bwlimit", "prediction.unthrottled", "duration.total"),
       },
     });
@@ -166,7 +166,7 @@ export function explainWithRules(evidence: readonly Evidence[], options: RulesOp
         impactMs: Math.max(0, transferMs - afterMs),
         cause: {
           kind: "workers",
-          text: `Small files dominate (${Math.round(smallPct)}% under 64 KiB, ${copied.toLocaleString("en-US")} transferred) and only ${workers} worker${workers === 1 ? "" : "s"} copied them: the transfer phase took ${Math.round(transferPct)}% of the run${here !== undefined ? ` at ${Math.round(here).toLocaleString("en-US")} files/s` : ""}.`,
+          text: `Small files dominate (${Math.round(smallPct)}% under 64 KiB, ${copied.toLocaleString("en-US")} transferred) and only ${countOf(workers, "worker")} copied them: the transfer phase took ${Math.round(transferPct)}% of the run${here !== undefined ? ` at ${Math.round(here).toLocaleString("en-US")} files/s` : ""}.`,
           evidence: ids("workload.small-files", "counts.transferred", "options.workers", "share.transfer", "rate.files", "similar.workers", "similar.best-workers", "tuned.workers", "machine.cores"),
           confidence: basis === "default" ? "medium" : "high",
         },
@@ -193,7 +193,7 @@ export function explainWithRules(evidence: readonly Evidence[], options: RulesOp
         impactMs: Math.max(0, transferMs - after),
         cause: {
           kind: "workers",
-          text: `${workers} workers copied ${copied.toLocaleString("en-US")} files at ${Math.round(here).toLocaleString("en-US")} files/s, while similar runs with ${best} workers reached ${Math.round(bestRate).toLocaleString("en-US")} files/s${cores !== undefined ? ` on ${cores} CPU cores` : ""}: more workers than the ${cores !== undefined ? "cores and " : ""}device serve well only contend with each other.`,
+          text: `${countOf(workers, "worker")} copied ${countOf(copied, "file")} at ${Math.round(here).toLocaleString("en-US")} files/s, while similar runs with ${countOf(best, "worker")} reached ${Math.round(bestRate).toLocaleString("en-US")} files/s${cores !== undefined ? ` on ${countOf(cores, "CPU core")}` : ""}: more workers than the ${cores !== undefined ? "cores and " : ""}device serve well only contend with each other.`,
           evidence: ids("options.workers", "rate.files", "similar.best-workers", "similar.best-workers-rate", "machine.cores", "counts.transferred"),
           confidence: "medium",
         },
@@ -320,7 +320,7 @@ export function explainWithRules(evidence: readonly Evidence[], options: RulesOp
       impactMs: num("phase.delete") ?? 0,
       cause: {
         kind: "deletes",
-        text: `Deleting extraneous destination entries took ${Math.round(num("share.delete") ?? 0)}% of the run (${formatDuration(num("phase.delete") ?? 0)} for ${(num("counts.deleted") ?? 0).toLocaleString("en-US")} entries).`,
+        text: `Deleting extraneous destination entries took ${Math.round(num("share.delete") ?? 0)}% of the run (${formatDuration(num("phase.delete") ?? 0)} for ${countOf(num("counts.deleted") ?? 0, "entry", "entries")}).`,
         evidence: ids("flag.delete-heavy", "phase.delete", "share.delete", "counts.deleted"),
         confidence: "high",
       },
@@ -335,7 +335,7 @@ export function explainWithRules(evidence: readonly Evidence[], options: RulesOp
       impactMs: 0,
       cause: {
         kind: "errors",
-        text: `The run had ${(num("errors") ?? 0).toLocaleString("en-US")} error(s); failed files were not transferred and a mirror with errors deletes nothing.`,
+        text: `The run had ${countOf(num("errors") ?? 0, "error")}; failed files were not transferred and a mirror with errors deletes nothing.`,
         evidence: ids("errors", "flag.errors"),
         confidence: "high",
       },

@@ -2,12 +2,12 @@
 // same time axis, each labelled with its peak; one shape for the TUI run page and the text and
 // Markdown `blit diagnose RUN` report, so the two draw the same run the same way.
 import type { TimelineSample } from "../../engine/index.ts";
-import { formatDuration } from "../store/human-units.ts";
+import { formatBytesPerSec, formatDuration } from "../store/human-units.ts";
 
 const BARS = "▁▂▃▄▅▆▇█";
 /** The label column of a chart line: "throughput  ", "CPU pressure", ... */
 const LABEL = 12;
-/** Columns a chart line takes besides its sparkline: the label, a space, and " peak 123.4 MB/s". */
+/** Columns a chart line takes besides its sparkline: the label, a space, and " peak 123.4 MiB/s". */
 export const CHART_CHROME = LABEL + 1 + 17;
 
 /**
@@ -52,7 +52,7 @@ export function timelineLines(samples: readonly TimelineSample[], width: number)
   if (samples.length === 0) return [NO_TIMELINE];
   const line = (label: string, values: number[], peak: string) => `${label.padEnd(LABEL)} ${sparkline(values, width)} peak ${peak}`;
   const rate = throughputOf(samples);
-  const out = [line("throughput", rate, `${(Math.max(...rate) / 1e6).toFixed(1)} MB/s`)];
+  const out = [line("throughput", rate, formatBytesPerSec(Math.max(...rate)))];
   const share = (pick: (s: TimelineSample) => number | undefined, label: string) => {
     if (!samples.some((s) => pick(s) !== undefined)) return;
     const values = samples.map((s) => pick(s) ?? 0);

@@ -15,7 +15,7 @@ export interface RunList {
   total: number;
   /** The most recent runs, newest first. */
   runs: ScoredRun[];
-  /** Transfer rate (MB/s) of every run that moved data, oldest first. */
+  /** Transfer rate (MiB/s: bytes moved over the transfer phase) of every run that moved data, oldest first. */
   throughput: number[];
   /** True once predictions and flags are in. */
   scored: boolean;
@@ -63,7 +63,7 @@ async function readList(conn: DuckDBConnection, options: RunListOptions): Promis
   const total = Number((await conn.runAndReadAll("SELECT count(*) AS n FROM runs")).getRowObjects()[0]?.n ?? 0);
   const rates = (
     await conn.runAndReadAll(
-      "SELECT copied_bytes / (transfer_ms / 1000.0) / 1e6 AS mbps FROM runs WHERE copied_bytes > 0 AND transfer_ms > 0 ORDER BY started_at, id",
+      "SELECT copied_bytes / (transfer_ms / 1000.0) / 1048576.0 AS mbps FROM runs WHERE copied_bytes > 0 AND transfer_ms > 0 ORDER BY started_at, id",
     )
   ).getRowObjects();
   return {

@@ -1,10 +1,10 @@
 // The run history as a terminal table, for `blit diagnostics perf`.
 import type { RunRecord } from "./run-record.ts";
-import { formatBytes, formatDuration, formatRate } from "./human-units.ts";
+import { formatBytes, formatCount, formatDuration, formatRate, formatTime } from "./human-units.ts";
 
 export interface RunsTableOptions {
   /**
-   * Show start times in UTC instead of the local time zone.
+   * Show start times in UTC instead of the local time zone (either way with the zone named).
    * @default false
    */
   utc?: boolean;
@@ -16,17 +16,18 @@ interface TableColumn {
   cell: (run: RunRecord, options: RunsTableOptions) => string;
 }
 
-// FILES and BYTES are what the run copied; RATE is copied bytes over the whole run's wall time.
-// ID is the run id's first 8 characters, which `blit diagnose` takes; a dry run says so in STATUS.
+// FILES and BYTES are what the run copied; RATE is copied bytes over the transfer phase, as the
+// copy summary prints it. ID is the run id's first 8 characters, which `blit diagnose` takes; a
+// dry run says so in STATUS.
 const TABLE: readonly TableColumn[] = [
   { title: "ID", align: "left", cell: (r) => r.id.slice(0, 8) },
-  { title: "STARTED", align: "left", cell: (r, o) => formatStart(r.startedAt, o.utc ?? false) },
+  { title: "STARTED", align: "left", cell: (r, o) => formatTime(r.startedAt, { utc: o.utc, seconds: false }) },
   { title: "COMMAND", align: "left", cell: (r) => (r.route === "local" ? r.command : `${r.command}/${r.route}`) },
   { title: "STATUS", align: "left", cell: (r) => (r.dryRun ? `${r.status} (dry run)` : r.status) },
-  { title: "FILES", align: "right", cell: (r) => r.copied.toLocaleString("en-US") },
+  { title: "FILES", align: "right", cell: (r) => formatCount(r.copied) },
   { title: "BYTES", align: "right", cell: (r) => formatBytes(r.copiedBytes) },
   { title: "DURATION", align: "right", cell: (r) => formatDuration(r.totalMs) },
-  { title: "RATE", align: "right", cell: (r) => formatRate(r.copiedBytes, r.totalMs) },
+  { title: "RATE", align: "right", cell: (r) => formatRate(r.copiedBytes, r.transferMs) },
   { title: "WORKERS", align: "right", cell: (r) => String(r.workers) },
   { title: "FAST PATH", align: "left", cell: (r) => r.mainFastPath ?? "-" },
   { title: "SOURCE -> DESTINATION", align: "left", cell: (r) => `${r.source} -> ${r.destination}` },
@@ -50,14 +51,4 @@ export function formatRunsTable(rows: readonly RunRecord[], options: RunsTableOp
         .trimEnd(),
     )
     .join("\n");
-}
-
-function formatStart(iso: string, utc: boolean): string {
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return "-";
-  const parts = utc
-    ? [d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes()]
-    : [d.getFullYear(), d.getMonth() + 1, d.getDate(), d.getHours(), d.getMinutes()];
-  const [y, mo, da, h, mi] = parts.map((p) => String(p).padStart(2, "0"));
-  return `${y}-${mo}-${da} ${h}:${mi}`;
 }

@@ -48,6 +48,7 @@ describe("record and read back", () => {
       bytes: 5_368_709_120,
       copied: 298,
       copiedBytes: 999_000_000,
+      transferMs: 4000,
       totalMs: 4250,
       workers: 6,
       strategy: "batched-small",

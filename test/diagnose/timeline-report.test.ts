@@ -30,15 +30,16 @@ describe("a throttled run's report draws its timeline", () => {
     const lines = r.stdout.split("\n");
     const at = lines.indexOf("Timeline:");
     expect(at).toBeGreaterThan(lines.findIndex((l) => l === "Evidence:"));
-    expect(lines[at + 1]).toMatch(new RegExp(`^  throughput\\s+${SPARK.source} peak \\d+\\.\\d MB/s$`));
+    expect(lines[at + 1]).toMatch(new RegExp(`^  throughput\\s+${SPARK.source} peak \\d+(\\.\\d)? (B|KiB|MiB|GiB)/s$`));
     // Throttled to 1 MiB/s: a 250 ms sample may hold a burst (a file is counted when it is done),
-    // but nothing near the unthrottled rate of hundreds of MB/s.
-    const peak = Number(lines[at + 1]!.match(/peak ([\d.]+) MB\/s/)![1]);
+    // but nothing near the unthrottled rate of hundreds of MiB/s.
+    const [, value, unit] = lines[at + 1]!.match(/peak ([\d.]+) (B|KiB|MiB|GiB)\/s/)!;
+    const peak = Number(value) * { B: 1 / 1024 ** 2, KiB: 1 / 1024, MiB: 1, GiB: 1024 }[unit as "B" | "KiB" | "MiB" | "GiB"];
     expect(peak).toBeGreaterThan(0.2);
     expect(peak).toBeLessThan(20);
     const rest = lines.slice(at + 2).filter((l) => l.startsWith("  ") && SPARK.test(l));
     for (const l of rest) expect(l).toMatch(/^  (CPU pressure|others' CPU|I\/O pressure)\s+[▁▂▃▄▅▆▇█]{60} peak \d+%$/);
-    expect(r.stdout).toMatch(new RegExp(`0 to [\\d.]+s, ${run.timeline!.length} samples`));
+    expect(r.stdout).toMatch(new RegExp(`0 to [\\d.]+ (ms|s|min), ${run.timeline!.length} samples`));
   });
 
   test("Markdown: the chart in a code block; JSON: the samples as `timeline`, valid against the schema", async () => {

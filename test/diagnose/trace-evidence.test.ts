@@ -260,10 +260,10 @@ describe("strace traces of runs that were metadata-bound or stalled", () => {
     const gap = byKey(d, "trace.1.gap.1")!;
     expect(gap.unit).toBe("s");
     expect(gap.value as number).toBeCloseTo(2.998, 2);
-    expect(gap.text).toMatch(/longest stretch with no progress by blit: 3\.0s \(\d+% of the traced 3\.0s\)/);
+    expect(gap.text).toMatch(/longest stretch with no progress by blit: 3\.0\d s \(\d+% of the traced 3\.0\d s\)/);
     const cause = d.explanation.causes.find((c) => c.text.startsWith("blit made no progress"))!;
     expect(cause, JSON.stringify(d.explanation, null, 2)).toBeDefined();
-    expect(cause.text).toContain("for 3.0s");
+    expect(cause.text).toMatch(/for 3\.0\d s/);
     expect(cause.evidence).toContain(gap.id);
     expect(d.explanation.suggestions.some((s) => s.evidence.includes(gap.id) && s.text.includes("blit trace record"))).toBe(true);
     expect(d.explanation.summary).toContain("stall");
@@ -290,7 +290,7 @@ describe("summaries written by older versions", () => {
     const d = await diagnoseJson(home, run.id);
     const spans = d.evidence.filter((e) => e.key.endsWith(".span"));
     expect(spans.map((e) => e.key)).toEqual(["trace.1.span", "trace.2.span"]);
-    expect(spans[0]!.text).toContain("trace old-trace (strace, the whole trace): 40 events over 1.5s");
+    expect(spans[0]!.text).toContain("trace old-trace (strace, the whole trace): 40 events over 1.50 s");
     expect(spans[1]!.text).toContain("trace odd-trace (unknown format, the run's window): an unknown number of events over an unknown span");
     expect(d.explanation.summary.length).toBeGreaterThan(0);
     for (const format of ["text", "md"]) expect((await blit(home, ["diagnose", run.id, "--format", format])).code).toBe(0);

@@ -401,6 +401,23 @@ export async function recordedRuns(home: string, env?: Record<string, string | u
 // ---------------------------------------------------------------------------------------------
 // Small system helpers
 
+const toolChecks = new Map<string, boolean>();
+
+/**
+ * Whether `tool` is on PATH. When it is not, says once on stderr which tests are skipped and what
+ * to install, so that `npm test` on a fresh machine passes and names what it did not run; CI
+ * (.ci/run) installs every tool, so it runs them all. Use as `test.skipIf(!hasTool(...))`.
+ */
+export function hasTool(tool: string, what: string, install: string): boolean {
+  let found = toolChecks.get(tool);
+  if (found === undefined) {
+    found = spawnSync("sh", ["-c", `command -v '${tool}'`]).status === 0;
+    toolChecks.set(tool, found);
+  }
+  if (!found) console.warn(`skipping ${what}: ${tool} is not installed (${install})`);
+  return found;
+}
+
 /** Runs a command synchronously; throws with its output when it fails. */
 export function sh(cmd: string, args: string[], opts: { env?: Record<string, string> } = {}): string {
   const r = spawnSync(cmd, args, { encoding: "utf8", env: opts.env ? { ...process.env, ...opts.env } : process.env });

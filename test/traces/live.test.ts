@@ -9,7 +9,12 @@ import { diagnoseRun, listRuns, withStore } from "../../analytics/index.ts";
 import { traceSummariesFor } from "../../analytics/store/trace-summaries.ts";
 import { ingestTrace, listTraces, summariesForRun, traceSummary } from "../../traces/index.ts";
 import { traceCommand } from "../../tui/trace-command.ts";
+import { hasTool } from "../helpers/index.ts";
 import { BUN, collect, fakeStream, fixture, PROJECT_ROOT } from "./helpers.ts";
+
+// Live traces need the tracers; without one its tests are skipped (and say so).
+const STRACE = hasTool("strace", "the live strace tests", "apt-get install strace");
+const PERF = hasTool("perf", "the live perf tests", "apt-get install linux-perf");
 
 let root: string;
 const live = new Set<Subprocess>();
@@ -50,7 +55,7 @@ async function run(cmd: string[], env: Record<string, string>): Promise<{ code: 
 
 const BLIT = (src: string, dst: string) => [BUN, join(PROJECT_ROOT, "tui/blit.ts"), "mirror", src, dst, "--no-progress"];
 
-describe("strace of a real blit mirror", () => {
+describe.skipIf(!STRACE)("strace of a real blit mirror", () => {
   for (const [label, timing] of [["-tt", ["-tt"]], ["-ttt", ["-ttt"]], ["-r", ["-r"]]] as const) {
     test(`strace -f ${label} -T: linked to its run by pid and time, writes to the destination files summarized`, async () => {
       const t = makeTree(`strace${label}`);
@@ -84,7 +89,7 @@ describe("strace of a real blit mirror", () => {
   }
 });
 
-describe("strace layouts of a real blit mirror", () => {
+describe.skipIf(!STRACE)("strace layouts of a real blit mirror", () => {
   test("-f -r -yy -k -T -o: fds read as paths, each call with its stack, nothing unparsed", async () => {
     const t = makeTree("strace-yyk");
     const out = join(root, "strace-yyk.txt");
@@ -127,7 +132,7 @@ describe("strace layouts of a real blit mirror", () => {
   });
 });
 
-describe("perf record + perf script of a real blit mirror", () => {
+describe.skipIf(!PERF)("perf record + perf script of a real blit mirror", () => {
   test("syscalls and exec tracepoints are ingested and linked to the run", async () => {
     const t = makeTree("perf");
     const data = join(root, "perf.data");
@@ -182,7 +187,7 @@ describe("a store in use", () => {
 });
 
 describe("blit trace record", () => {
-  test("records, ingests linked to the run, removes its temp file and prints the summary", async () => {
+  test.skipIf(!STRACE)("records, ingests linked to the run, removes its temp file and prints the summary", async () => {
     const t = makeTree("record");
     const [stdout, stderr] = [fakeStream(), fakeStream()];
     const env = { ...process.env, BLIT_HOME: t.home };
@@ -210,7 +215,7 @@ describe("blit trace record", () => {
     }
   });
 
-  test("--perf: perf trace around the run, linked to it as traced by perf", async () => {
+  test.skipIf(!PERF)("--perf: perf trace around the run, linked to it as traced by perf", async () => {
     const probeOut = join(root, "probe-perf-trace.txt");
     const probe = await run(["perf", "trace", "-o", probeOut, "--", "true"], {});
     if (probe.code !== 0) {

@@ -14,6 +14,8 @@ import { Spinner } from "./spinner.tsx";
 
 export interface DiagnoseAppProps {
   source: AiSource;
+  /** Ctrl-C: called before the app exits (the command then ends with 130, as for a copy). */
+  onInterrupt?: () => void;
   /** Open straight at this run (an id or a unique prefix); Esc then shows the list. */
   initialRunId?: string;
 }
@@ -40,7 +42,7 @@ const LIST_CHROME = 13;
  */
 const APP_CHROME = 4;
 
-export function DiagnoseApp({ source, initialRunId }: DiagnoseAppProps) {
+export function DiagnoseApp({ source, initialRunId, onInterrupt }: DiagnoseAppProps) {
   const { exit } = useApp();
   const { columns, rows } = useWindowSize();
   const [list, setList] = useState<RunList>();
@@ -119,6 +121,11 @@ export function DiagnoseApp({ source, initialRunId }: DiagnoseAppProps) {
   }
 
   useInput((input, key) => {
+    if (key.ctrl && input === "c") {
+      explainAbort.current?.abort();
+      onInterrupt?.();
+      return exit();
+    }
     if (help) return setHelp(false);
     if (filterMode) {
       if (key.return) setFilterMode(false);
@@ -181,7 +188,7 @@ export function DiagnoseApp({ source, initialRunId }: DiagnoseAppProps) {
   });
 
   let body: ReactNode;
-  if (help) body = <HelpScreen explainer={source.explainer} />;
+  if (help) body = <HelpScreen explainer={source.explainer} height={rows - APP_CHROME} />;
   else if (page?.detail) {
     body = (
       <RunScreen
@@ -220,10 +227,12 @@ export function DiagnoseApp({ source, initialRunId }: DiagnoseAppProps) {
     );
   }
   return (
-    <Box flexDirection="column" width={columns}>
-      <Box justifyContent="space-between">
+    // No width of its own: Ink sizes the root to the terminal at each render, so the frame drawn
+    // right after a resize (before the size hook re-renders) is already cut to the new width.
+    <Box flexDirection="column">
+      <Box justifyContent="space-between" height={1} overflow="hidden">
         <Text bold>blit diagnose --ai</Text>
-        <Text>
+        <Text wrap="truncate-end">
           explainer: <Text color={source.explainer === "offline rules" ? "cyan" : "magenta"}>{source.explainer}</Text>
         </Text>
       </Box>
@@ -231,11 +240,19 @@ export function DiagnoseApp({ source, initialRunId }: DiagnoseAppProps) {
         store {source.storePath}
       </Text>
       {body}
-      <Text dimColor>
-        {page ? "e explain · ↑↓ claim · n numbers · Esc back · ? help · q quit" : "↑↓ move · Enter open · / filter · Esc cancel · ? help · q quit"}
+      <Text dimColor wrap="truncate-end">
+        {footer(help, page !== undefined, explain.open)}
       </Text>
     </Box>
   );
+}
+
+/** The one key line, for the screen on show (the screens draw none of their own). */
+function footer(help: boolean, onPage: boolean, explainOpen: boolean): string {
+  if (help) return "any key closes the help · Ctrl-C quits";
+  if (explainOpen) return "↑↓ claim · n numbers · e close · Esc back · ? help · q quit";
+  if (onPage) return "e explain · Esc back · ? help · q quit";
+  return "↑↓ move · Enter open · / filter · Esc cancel · ? help · q quit";
 }
 
 function message(e: unknown): string {

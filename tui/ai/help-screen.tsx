@@ -1,4 +1,4 @@
-// The `?` screen: every key of the diagnose UI.
+// The `?` screen: every key of the diagnose UI, kept to the rows the terminal has.
 import { Box, Text } from "ink";
 
 const KEYS: [string, string][] = [
@@ -12,22 +12,32 @@ const KEYS: [string, string][] = [
   ["← Backspace", "back to the run list"],
   ["?", "this help"],
   ["q", "quit"],
+  ["Ctrl-C", "quit; the command exits 130, as an interrupted run does"],
 ];
 
-export function HelpScreen({ explainer }: { explainer: string }) {
+const KEY_COLUMN = 13;
+
+export function HelpScreen({ explainer, height }: { explainer: string; /** Rows the screen may take. */ height: number }) {
   return (
-    <Box flexDirection="column" borderStyle="round" paddingX={1}>
-      <Text bold>Keys</Text>
+    <Box flexDirection="column" borderStyle="round" paddingX={1} height={Math.max(4, height)} overflow="hidden">
+      <Box flexShrink={0}>
+        <Text bold>Keys</Text>
+      </Box>
       {KEYS.map(([key, what]) => (
-        <Text key={key}>
-          <Text color="cyan">{key.padEnd(13)}</Text>
-          {what}
-        </Text>
+        <Box key={key} flexShrink={0}>
+          <Box width={KEY_COLUMN} flexShrink={0}>
+            <Text color="cyan">{key}</Text>
+          </Box>
+          <Text>{what}</Text>
+        </Box>
       ))}
-      <Text> </Text>
-      <Text>Explainer: {explainer}. A model is asked only when OPENAI_BASE_URL, OPENAI_API_KEY and BLIT_AI_MODEL are set;</Text>
-      <Text>it is sent the run's evidence bundle (never file contents): 'blit diagnose --ai-preview RUN_ID' prints it.</Text>
-      <Text dimColor>Press any key to close.</Text>
+      {/* On a short terminal this paragraph gives way, never a key. */}
+      <Box marginTop={1}>
+        <Text>
+          Explainer: {explainer}. A model is asked only when OPENAI_BASE_URL, OPENAI_API_KEY and BLIT_AI_MODEL are set; it is
+          sent the run's evidence bundle (never file contents): 'blit diagnose --ai-preview RUN_ID' prints it.
+        </Text>
+      </Box>
     </Box>
   );
 }

@@ -1,6 +1,6 @@
 // The diagnose UI's content as Markdown, for when stdout is not a terminal (scripts, CI logs):
 // the run list, or one run's page with its explanation, from the same view data as the screens.
-import { formatDuration, NO_TIMELINE, timelineLines, type ExplainerAnswer, type RunList } from "../../analytics/index.ts";
+import { countOf, formatDuration, formatTime, NO_TIMELINE, timelineLines, type ExplainerAnswer, type RunList } from "../../analytics/index.ts";
 import type { RunDetail } from "./ai-source.ts";
 import {
   answeredByText, bandView, causeLines, citedFacts, claimsOf, count, droppedLines, factValue, fastPathLines, flagMark,
@@ -15,7 +15,7 @@ export function listMarkdown(list: RunList, explainer: string, limit = 20): stri
   const out = [
     "## Recent runs",
     "",
-    `Store \`${list.path}\`: ${count(list.total)} run${list.total === 1 ? "" : "s"}; explainer: ${explainer}.`,
+    `Store \`${list.path}\`: ${countOf(list.total, "run")}; explainer: ${explainer}.`,
     "",
   ];
   if (list.runs.length === 0) return [...out, "No runs recorded yet: run `blit copy` or `blit mirror` and come back."].join("\n");
@@ -40,7 +40,7 @@ export function runMarkdown(detail: RunDetail, answer: ExplainerAnswer): string 
   const out = [
     `## Run \`${r.id}\``,
     "",
-    `${r.command} ${r.route}: \`${r.source}\` -> \`${r.destination}\` (${r.sourceFs} -> ${r.destinationFs}), started ${r.startedAt}, ${r.status}; ${sizeText(r.files, r.bytes)}, ${r.workers} worker${r.workers === 1 ? "" : "s"}.`,
+    `${r.command} ${r.route}: \`${r.source}\` -> \`${r.destination}\` (${r.sourceFs} -> ${r.destinationFs}), started ${formatTime(r.startedAt)}, ${r.status}; ${sizeText(r.files, r.bytes)}, ${countOf(r.workers, "worker")}.`,
     "",
     `**Actual ${formatDuration(b.actualMs)}** against predicted ${formatDuration(b.predictedMs)} (80% band ${formatDuration(b.lowMs)}–${formatDuration(b.highMs)}): ${b.verdict}.`,
     "",

@@ -4,7 +4,7 @@
 // the Explain panel. It fits the terminal's height: sections that do not fit are left out.
 import type { ReactNode } from "react";
 import { Box, Text } from "ink";
-import { CHART_CHROME, formatDuration, NO_TIMELINE, timelineLines, type ExplainerAnswer } from "../../analytics/index.ts";
+import { CHART_CHROME, countOf, formatDuration, formatTime, NO_TIMELINE, timelineLines, type ExplainerAnswer } from "../../analytics/index.ts";
 import type { RunDetail } from "./ai-source.ts";
 import { ExplainPanel } from "./explain-panel.tsx";
 import { bandBar, bandView, bar, causeLines, fastPathLines, machineLines, phaseRows, sizeText, traceLines } from "./run-view.ts";
@@ -77,6 +77,8 @@ export function RunScreen(p: RunScreenProps) {
   // What fits under the band on a terminal `p.height` rows tall, most telling first; on a short
   // terminal the sections lose their blank line, then the later ones give way (never the titles above).
   const gap = p.height >= 30 ? 1 : 0;
+  // The run's head and its band, which stay above a stacked Explain panel.
+  const headRows = HEAD_ROWS + gap + 2 + (gap ? 1 : 0);
   const all = pageSections(p.detail, leftWidth, barWidth);
   const sections: Section[] = [];
   let left = p.height - HEAD_ROWS - (gap ? 4 : 2);
@@ -87,10 +89,8 @@ export function RunScreen(p: RunScreenProps) {
       left -= rows;
     }
   }
-  // The app's key line says the same; the page's own hint only where there is room to spare.
-  const hint = gap > 0 && left >= 2;
   const details = (
-    <Box flexDirection="column" width={twoColumns ? leftWidth : undefined}>
+    <Box flexDirection="column" width={twoColumns ? leftWidth : undefined} flexShrink={0}>
       <Text>
         <Text bold>Run {r.id}</Text>
       </Text>
@@ -98,7 +98,7 @@ export function RunScreen(p: RunScreenProps) {
         {r.command} {r.route}: {r.source} -&gt; {r.destination} ({r.sourceFs} -&gt; {r.destinationFs})
       </Text>
       <Text wrap="truncate-end">
-        started {r.startedAt.replace("T", " ").slice(0, 19)}, {r.status}; {sizeText(r.files, r.bytes)}, {r.workers} worker{r.workers === 1 ? "" : "s"}
+        started {formatTime(r.startedAt)}, {r.status}; {sizeText(r.files, r.bytes)}, {countOf(r.workers, "worker")}
       </Text>
       <Box marginTop={gap} flexDirection="column">
         <Text wrap="truncate-end">
@@ -116,16 +116,18 @@ export function RunScreen(p: RunScreenProps) {
           {sec.rows}
         </Box>
       )) : null}
-      {!p.explainOpen && hint ? (
-        <Box marginTop={gap}>
-          <Text dimColor>e explain this run · Esc back to the list · ? help · q quit</Text>
-        </Box>
-      ) : null}
     </Box>
   );
   if (!p.explainOpen) return details;
   const panel = (
-    <ExplainPanel detail={p.detail} explainer={p.explainer} answer={p.answer} selected={p.selected} showNumbers={p.showNumbers} />
+    <ExplainPanel
+      detail={p.detail}
+      explainer={p.explainer}
+      answer={p.answer}
+      selected={p.selected}
+      showNumbers={p.showNumbers}
+      height={twoColumns ? p.height : p.height - headRows}
+    />
   );
   return twoColumns ? (
     <Box flexDirection="row">

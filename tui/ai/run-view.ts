@@ -1,11 +1,11 @@
 // What the diagnose UI shows, as plain data and strings: shared by the Ink screens and the
 // Markdown printed when stdout is not a terminal, so the two always say the same thing.
 import {
-  formatBytes, formatDuration, sparkline, type Evidence, type ExplainerAnswer, type RunDiagnosis, type ScoredRun,
+  countOf, formatBytes, formatBytesPerSec, formatCount, formatDuration, formatTime, MIB, sparkline, type Evidence, type ExplainerAnswer, type RunDiagnosis, type ScoredRun,
 } from "../../analytics/index.ts";
 import type { DeviceContext, RunContext } from "../../engine/index.ts";
 
-export const count = (n: number) => Math.round(n).toLocaleString("en-US");
+export const count = formatCount;
 
 /** "!" a warning flag, "i" only informational ones, " " none, "…" not scored yet. */
 export function flagMark(entry: Pick<ScoredRun, "flags">): string {
@@ -15,7 +15,7 @@ export function flagMark(entry: Pick<ScoredRun, "flags">): string {
 }
 
 export function sizeText(files: number, bytes: number): string {
-  return `${count(files)} files, ${formatBytes(bytes)}`;
+  return `${countOf(files, "file")}, ${formatBytes(bytes)}`;
 }
 
 export function routeText(entry: Pick<ScoredRun, "command" | "route">): string {
@@ -23,7 +23,7 @@ export function routeText(entry: Pick<ScoredRun, "command" | "route">): string {
 }
 
 export function whenText(iso: string): string {
-  return iso.replace("T", " ").slice(0, 19);
+  return formatTime(iso, { seconds: false });
 }
 
 /**
@@ -41,7 +41,7 @@ export function throughputCaption(values: readonly number[]): string {
   if (values.length === 0) return "no run has moved data yet";
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted[Math.floor(sorted.length / 2)]!;
-  return `MB/s over ${count(values.length)} runs that moved data, oldest → newest; median ${mid.toFixed(1)} MB/s`;
+  return `MiB/s over ${countOf(values.length, "run")} that moved data, oldest → newest; median ${formatBytesPerSec(mid * MIB)}`;
 }
 
 /** Runs whose id, route, paths, status or flags contain `filter` (case-insensitive). */
@@ -174,7 +174,7 @@ export function causeLines(d: RunDiagnosis): string[] {
 }
 
 const pct = (share: number) => `${Math.round(share * 100)}%`;
-const msText = (ms: number) => `${Number(ms.toPrecision(2))}ms`;
+const msText = (ms: number) => `${Number(ms.toPrecision(2))} ms`;
 
 /**
  * The machine around the run in a few short lines: blit's CPU and the others', pressure, each

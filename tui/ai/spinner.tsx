@@ -20,7 +20,7 @@ export function Spinner({ label, interval = 100 }: SpinnerProps) {
     return () => clearInterval(timer);
   }, [interval]);
   return (
-    <Text color="cyan">
+    <Text color="cyan" wrap="truncate-end">
       {FRAMES[frame]} {label}
     </Text>
   );

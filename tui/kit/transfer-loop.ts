@@ -5,7 +5,7 @@ import { UsageError, type Action, type Progress, type RunReport } from "../../en
 import { startRecording, telemetryPath } from "../../analytics/index.ts";
 import { displayName } from "../../ffi/index.ts";
 import { EXIT_INTERRUPTED } from "../exit-codes.ts";
-import { bytes } from "../format.ts";
+import { bytes, countOf } from "../format.ts";
 import { ProgressView } from "../progress.ts";
 import { isTerminal, say, warn, type Io } from "./io.ts";
 
@@ -82,5 +82,5 @@ function isRefusal(r: RunReport): boolean {
 function printErrors(io: Io, report: RunReport): void {
   const shown = report.errors.slice(0, ERRORS_SHOWN);
   for (const e of shown) warn(io, e.side === "run" ? e.message : `error: ${e.side} ${e.path}: ${e.message} [${e.code}]`);
-  if (report.errorCount > shown.length) warn(io, `… and ${report.errorCount - shown.length} more errors (see 'blit diagnose ${report.id.slice(0, 8)}')`);
+  if (report.errorCount > shown.length) warn(io, `… and ${countOf(report.errorCount - shown.length, "more error")} (see 'blit diagnose ${report.id.slice(0, 8)}')`);
 }

@@ -8,7 +8,7 @@ import {
 import { startContext, type CapturedContext, type ContextRecorder } from "./context/index.ts";
 import { RootedDestTree, openDestTree, removeStaged, replaceAndDelete, type DestTree } from "./dest-tree.ts";
 import { UsageError } from "./errors.ts";
-import { keepOf, type Job } from "./options.ts";
+import { destinationRules, keepOf, selectionRules, type Job } from "./options.ts";
 import { deleteGuard, planTrees, writePath, type Plan } from "./plan.ts";
 import { WorkerPool } from "./pool.ts";
 import { reportIdentity, type Counts, type PhaseTimes, type RunError, type RunOptions, type RunReport, type RunStatus, type SizeClassPlan, type Workload } from "./report.ts";
@@ -289,8 +289,11 @@ class LocalRun {
       }
     } else {
       const [s, d] = await Promise.all([
-        this.pool.run({ type: "walk", root: paths.src, exclude: this.opts.exclude, side: "source", inodes: !!this.opts.hardLinks }),
-        this.pool.run({ type: "walk", root: paths.dst, exclude: this.opts.exclude, side: "destination", inodes: !!this.opts.hardLinks }),
+        this.pool.run({ type: "walk", root: paths.src, rules: selectionRules(this.opts), only: this.opts.filesFrom, side: "source", inodes: !!this.opts.hardLinks }),
+        this.pool.run({
+          type: "walk", root: paths.dst, rules: this.mirror ? destinationRules(this.opts) : selectionRules(this.opts), only: this.opts.filesFrom,
+          side: "destination", inodes: !!this.opts.hardLinks,
+        }),
       ]);
       this.srcTree = unpackTree((s as { tree: PackedTree }).tree);
       this.dstTree = unpackTree((d as { tree: PackedTree }).tree);

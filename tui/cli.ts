@@ -17,6 +17,8 @@ const traceCommands = () => import("./trace-command.ts");
 const checkCommands = () => import("./check-command.ts");
 import { EXIT_FATAL, EXIT_INTERRUPTED, EXIT_OK, exitCodeFor } from "./exit-codes.ts";
 import { COMMON_TRANSFER_OPTIONS } from "./transfer-flags.ts";
+import { joinSelectValues, LOCAL_SELECT_OPTIONS, SELECT_OPTIONS, selectionOf } from "./select-flags.ts";
+import { severalSources, withPaths } from "./several-sources.ts";
 import { bytes, count, holeNote, rate, seconds, specialsNote } from "./format.ts";
 import { ProgressView } from "./progress.ts";
 
@@ -196,13 +198,17 @@ export async function main(argv: string[], io: Io = { stdout: process.stdout, st
   }
 }
 
-async function transfer(cmd: "copy" | "mirror", args: string[], io: Io, say: (s: string) => void, err: (s: string) => void): Promise<number> {
-  const { values, positionals } = parseArgs({
+async function transfer(cmd: "copy" | "mirror", given: string[], io: Io, say: (s: string) => void, err: (s: string) => void, rules?: string[]): Promise<number> {
+  const args = joinSelectValues(given);
+  const { values, positionals, tokens } = parseArgs({
     args,
     allowPositionals: true,
     strict: true,
+    tokens: true,
     options: {
       ...COMMON_TRANSFER_OPTIONS,
+      ...SELECT_OPTIONS,
+      ...LOCAL_SELECT_OPTIONS,
       workers: { type: "string", short: "w" },
       bwlimit: { type: "string" },
       xattrs: { type: "boolean", short: "X" },
@@ -215,13 +221,23 @@ async function transfer(cmd: "copy" | "mirror", args: string[], io: Io, say: (s:
     say(HELP[cmd]!);
     return EXIT_OK;
   }
-  if (positionals.length !== 2) {
+  if (positionals.length < 2) {
     err(`${cmd} needs a source and a destination (got ${positionals.length} path${positionals.length === 1 ? "" : "s"}); run 'blit ${cmd} --help'`);
     return EXIT_FATAL;
   }
-  if (cmd === "copy" && (values["max-delete"] !== undefined || values.force)) {
-    err("--max-delete and --force are mirror flags; copy never deletes");
+  if (cmd === "copy" && (values["max-delete"] !== undefined || values.force || values["delete-excluded"])) {
+    err("--max-delete, --force and --delete-excluded are mirror flags; copy never deletes");
     return EXIT_FATAL;
+  }
+  if (cmd === "mirror" && values["files-from"] !== undefined) {
+    err("--files-from is refused with mirror: a mirror deletes what SRC lacks, and a list would make that everything unlisted; use 'blit copy --files-from'");
+    return EXIT_FATAL;
+  }
+  // Read and checked before anything is written (a bad rule or list: exit 2).
+  const selection = rules ? { filter: rules } : selectionOf(tokens, values["files-from"]);
+  if (positionals.length > 2) {
+    if (selection.filesFrom) throw new UsageError("BAD_RULE", "--files-from takes one source (its paths are relative to it)");
+    return severalSources(positionals, (src, dst) => transfer(cmd, withPaths(args, tokens, src, dst), io, say, err, selection.filter));
   }
   const wholeNumber = (flag: string, v: string) => {
     if (!/^\d+$/.test(v)) throw new RangeError(`--${flag} needs a whole number, got '${v}'`);
@@ -234,6 +250,8 @@ async function transfer(cmd: "copy" | "mirror", args: string[], io: Io, say: (s:
     sizeOnly: values["size-only"] ?? false,
     ignoreTimes: values["ignore-times"] ?? false,
     exclude: values.exclude ?? [],
+    ...selection,
+    deleteExcluded: values["delete-excluded"] ?? false,
     workers: workersText !== undefined ? wholeNumber("workers", workersText) : tuned(positionals, io),
     bwlimit: values.bwlimit !== undefined ? parseRate(values.bwlimit) : 0,
     maxDelete: values["max-delete"] !== undefined ? wholeNumber("max-delete", values["max-delete"]) : -1,

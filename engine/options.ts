@@ -53,9 +53,12 @@ export function normalizeOptions(partial: Partial<RunOptions> = {}): RunOptions 
   };
 }
 
-/** The selection rules a run's walks apply: `filter`, or for an older report its --exclude patterns. */
+/**
+ * The selection rules a run's walks apply: `filter`, or (an older report, a caller that set
+ * only `exclude`) the --exclude patterns.
+ */
 export function selectionRules(o: Pick<RunOptions, "exclude" | "filter">): string[] {
-  return o.filter ?? o.exclude.map((p) => `- ${p}`);
+  return o.filter?.length ? o.filter : (o.exclude ?? []).map((p) => `- ${p}`);
 }
 
 /** The rules of a mirror's destination walk: none with --delete-excluded (excluded entries are then deleted too). */

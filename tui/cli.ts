@@ -25,8 +25,8 @@ import { ProgressView } from "./progress.ts";
 const MAIN_HELP = `blit ${VERSION} — fast file copy and sync that records every run
 
 Usage:
-  blit copy   SRC DST [flags]     copy new and changed files from SRC into DST; never deletes
-  blit mirror SRC DST [flags]     make DST equal to SRC, deleting what SRC lacks
+  blit copy   SRC... DST [flags]  copy new and changed files from SRC into DST; never deletes
+  blit mirror SRC... DST [flags]  make DST equal to SRC, deleting what SRC lacks
   blit push SRC blit://HOST:PORT/MODULE[/PATH] [--mirror] [--force-grpc] [flags]
                                   send SRC to a blitd module
   blit pull blit://HOST:PORT/MODULE[/PATH] DST [--mirror] [--force-grpc] [flags]
@@ -49,13 +49,15 @@ Usage:
   blit help [COMMAND]             this text, or a command's flags
 
 SRC is a directory (its contents go into DST, which is created if missing) or a single file
-(copied into DST if DST is a directory, else to the path DST).
+(copied into DST if DST is a directory, else to the path DST). With several sources, each one's
+name becomes an entry of DST (SRC1 goes to DST/NAME1, as 'cp -r a b dst/' does).
 
 Flags of copy and mirror (details: 'blit copy --help', 'blit mirror --help'):
-  -n, --dry-run   -c, --checksum   --size-only   -I, --ignore-times   --exclude GLOB
+  -n, --dry-run   -c, --checksum   --size-only   -I, --ignore-times   --exclude PATTERN
+  --include PATTERN   --exclude-from FILE   --include-from FILE   --filter RULE   --files-from FILE
   -H, --hard-links   -X, --xattrs   -A, --acls   --no-owner   --no-group   --specials   --devices
   -w, --workers N   --bwlimit RATE   --progress   --no-progress   --json   -v, --verbose
-  --no-telemetry   -h, --help;   mirror only: --max-delete N   --force
+  --no-telemetry   -h, --help;   mirror only: --max-delete N   --force   --delete-excluded
 
 Exit codes:
   0    all done
@@ -79,10 +81,23 @@ const COPY_FLAGS = `Flags:
   -c, --checksum         compare files of equal size by content hash (BLAKE2b-256), not mtime
       --size-only        treat files of equal size as unchanged, whatever their mtime
   -I, --ignore-times     copy every file, even when size and mtime match
-      --exclude GLOB     leave out matching entries (repeatable). A pattern without '/' matches a
-                         name at any depth ('*.tmp', 'node_modules'); with '/' it matches the path
-                         from SRC ('logs/*.gz'; a leading '/' anchors it at SRC); a trailing '/'
-                         matches directories only. Excluded destination entries are never deleted.
+      --exclude PATTERN  leave out matching entries (repeatable; rules below)
+      --include PATTERN  keep matching entries a later --exclude would leave out (repeatable)
+      --exclude-from FILE
+                         each line of FILE as an --exclude ('#' and ';' comments and blank lines
+                         skipped; '-' reads stdin; a line '+ PAT' is an include)
+      --include-from FILE
+                         each line of FILE as an --include (same format)
+      --filter RULE      one rule (repeatable): '+ PAT' or 'include PAT', '- PAT' or 'exclude
+                         PAT', 'merge FILE' or '. FILE' (the rules of FILE, one a line),
+                         'dir-merge NAME' or ': NAME' (the rules of the file NAME in each
+                         directory, read as the walk enters it: they apply there and below,
+                         before the rules inherited from above; a NAME that is a symlink is
+                         never read, and that directory is left out with an error)
+      --files-from FILE  transfer only the paths listed in FILE, one a line, relative to SRC
+                         ('-' reads stdin); the directories on the way are created, a listed
+                         directory comes with everything below it, a listed path that is
+                         missing is an error naming it. Copy only (one source)
   -H, --hard-links       files that are hard links of each other in SRC stay hard links in DST
                          (the first is copied, the others are linked to it)
   -X, --xattrs           keep extended attributes: user.*, and as root also trusted.* and security.*
@@ -104,23 +119,46 @@ const COPY_FLAGS = `Flags:
       --json             print one JSON object (the run report) on stdout, for scripts
   -v, --verbose          list every action taken and the fast-path notes
       --no-telemetry     do not record this run (env BLIT_TELEMETRY=off does the same)
-  -h, --help             this help`;
+  -h, --help             this help
 
-const MIRROR_ONLY = `Mirror only:
+Selection rules (as rsync's): --include, --exclude, --*-from and --filter make one list, in
+the order given. Each entry is checked against the list and the first rule that matches
+decides; an entry no rule matches is copied. A pattern without '/' matches a name at any depth
+('*.tmp', 'node_modules'); with a '/' it matches the end of the path from SRC ('logs/*.gz'
+matches logs/a.gz and x/logs/a.gz), and a leading '/' anchors it at SRC ('/top.txt'); a
+trailing '/' matches directories only. '*' matches within one name, '**' across '/', '?' one
+character, '[a-z]' a class; 'dir/***' matches dir and everything below it. An excluded
+directory is not entered, so to copy deep files their directories must be included too: for
+every .c file (and every directory), give --include='*/' --include='*.c' --exclude='*'.
+Excluded destination entries are never deleted (unless mirror --delete-excluded).`;
+
+const MIRROR_ONLY = `
+Mirror only:
       --max-delete N     if more than N entries would be deleted, delete none and exit 1
       --force            allow a mirror from an empty SRC to empty DST
+      --delete-excluded  delete excluded destination entries too (by default a mirror keeps
+                         what the rules leave out)
+
+With several sources, each is mirrored to DST/NAME and deletes stay inside it: other entries of
+DST are never deleted. --files-from is refused with mirror (everything unlisted would go).
 
 Mirror deletes only after a complete enumeration and copy with no errors; any error means
 nothing is deleted (exit 1).`;
 
 const HELP: Record<string, string> = {
   copy: `blit copy SRC DST [flags]
+       blit copy SRC1 SRC2... DST [flags]
 
 Copy new and changed files from SRC into DST. Never deletes anything in DST. A file counts as
 unchanged when its size and modification time match (see --checksum, --size-only,
 --ignore-times). Files are written under a temporary (anonymous where the OS allows) and put in
 place only when complete, with their mode and mtime (nanoseconds kept); symlinks are copied as
 links, empty directories are kept, directory mtimes are set last.
+
+With several sources, each source's name becomes an entry of DST (a directory SRC1 is copied to
+DST/NAME1, a file into DST), as 'cp -r a b dst/' and rsync without a trailing slash do; two
+sources with the same name are refused. Each source is its own run (--json prints one report
+per source, one per line); the exit code is the worst of them.
 
 What is kept: as root, a file's owner and group (unless --no-owner, --no-group); with -X its
 extended attributes, with -A its POSIX ACL; all given to the temporary before it gets its name.
@@ -131,6 +169,7 @@ attributes). -H keeps hard links, --specials and --devices create FIFOs, sockets
 ${COPY_FLAGS}
 `,
   mirror: `blit mirror SRC DST [flags]
+         blit mirror SRC1 SRC2... DST [flags]
 
 Make DST equal to SRC: copy new and changed files as 'blit copy' does, then delete entries of
 DST that SRC lacks.

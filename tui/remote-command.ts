@@ -11,6 +11,7 @@ import { startRecording, telemetryEnabled, telemetryPath } from "../analytics/in
 import { EXIT_FATAL, EXIT_INTERRUPTED, EXIT_OK, exitCodeFor } from "./exit-codes.ts";
 import { bytes, count, holeNote, rate, seconds, specialsNote } from "./format.ts";
 import { COMMON_TRANSFER_OPTIONS } from "./transfer-flags.ts";
+import { joinSelectValues, SELECT_OPTIONS, selectionOf } from "./select-flags.ts";
 import { ProgressView } from "./progress.ts";
 import { TLS_HELP, TLS_OPTIONS, tlsOptions } from "./tls-flags.ts";
 
@@ -30,7 +31,16 @@ const COMMON = `Flags:
                          each file's hash after the transfer
       --size-only        treat files of equal size as unchanged, whatever their mtime
   -I, --ignore-times     transfer every file, even when size and mtime match
-      --exclude GLOB     leave out matching entries (repeatable; same rules as 'blit copy')
+      --exclude PATTERN  leave out matching entries (repeatable; same rules as 'blit copy')
+      --include PATTERN  keep matching entries that a later --exclude would leave out
+      --exclude-from FILE
+                         each line of FILE as an --exclude ('#' and ';' comments; '-' is stdin)
+      --include-from FILE
+                         each line of FILE as an --include
+      --filter RULE      '+ PAT', '- PAT', 'merge FILE' (read here), 'dir-merge NAME' (read
+                         from each directory by the side that walks it: blitd for a pull's
+                         source and a push's destination); see 'blit copy --help'
+                         (rules beyond --exclude need a blitd of this version)
   -H, --hard-links       files that are hard links of each other stay hard links on the
                          receiving side (each inode's data travels once)
   -X, --xattrs           keep extended attributes: user.*, and trusted.* and security.* where
@@ -157,12 +167,14 @@ async function transferCommand(route: "push" | "pull", args: string[], io: Remot
   const say = (s: string) => io.stdout.write(s.endsWith("\n") ? s : s + "\n");
   const err = (s: string) => io.stderr.write(`blit: ${s}\n`);
   try {
-    const { values, positionals } = parseArgs({
-      args,
+    const { values, positionals, tokens } = parseArgs({
+      args: joinSelectValues(args),
       allowPositionals: true,
       strict: true,
+      tokens: true,
       options: {
         ...COMMON_TRANSFER_OPTIONS,
+        ...SELECT_OPTIONS,
         mirror: { type: "boolean" },
         "force-grpc": { type: "boolean" },
         "auth-token-file": { type: "string" },
@@ -215,6 +227,8 @@ async function transferCommand(route: "push" | "pull", args: string[], io: Remot
       sizeOnly: values["size-only"] ?? false,
       ignoreTimes: values["ignore-times"] ?? false,
       exclude: values.exclude ?? [],
+      // Read here; the rules travel to blitd with the request (Options.filter).
+      ...selectionOf(tokens),
       maxDelete: values["max-delete"] !== undefined ? whole("max-delete", values["max-delete"]) : -1,
       force: values.force ?? false,
       hardLinks: values["hard-links"] ?? false,

@@ -24,7 +24,16 @@ export const TRANSFER_FLAGS: readonly TransferFlag[] = [
   { name: "--checksum", short: "-c", commands: ALL },
   { name: "--size-only", commands: ALL },
   { name: "--ignore-times", short: "-I", commands: ALL },
-  { name: "--exclude", value: "GLOB", repeatable: true, commands: ALL },
+  // Selection rules, rsync's (engine/select): one ordered list; they travel to blitd.
+  { name: "--exclude", value: "PATTERN", repeatable: true, commands: ALL },
+  { name: "--include", value: "PATTERN", repeatable: true, commands: ALL },
+  { name: "--exclude-from", value: "FILE", repeatable: true, commands: ALL },
+  { name: "--include-from", value: "FILE", repeatable: true, commands: ALL },
+  { name: "--filter", value: "RULE", repeatable: true, commands: ALL },
+  // Local only: a list of paths below SRC (mirror takes it only to refuse it with the reason),
+  // and deletes of what the rules leave out.
+  { name: "--files-from", value: "FILE", commands: ["copy", "mirror"] },
+  { name: "--delete-excluded", commands: ["mirror"] },
   { name: "--hard-links", short: "-H", commands: ALL },
   // push and pull move data over one connection; blitd and the pulling client write received
   // small files with BLIT_SHARD_WRITERS threads

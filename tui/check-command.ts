@@ -7,6 +7,7 @@ import { EXIT_OK, exitCodeForCheck } from "./exit-codes.ts";
 import { count, escapePath } from "./format.ts";
 import { tlsOptions } from "./tls-flags.ts";
 import { parseTimeout, readToken } from "./remote-command.ts";
+import { joinSelectValues, selectionOf } from "./select-flags.ts";
 
 export interface CheckIo {
   stdout: NodeJS.WriteStream;
@@ -31,9 +32,13 @@ const CHECK_FLAGS: readonly CheckFlag[] = [
     help: "compare files of equal size by content hash (BLAKE2b-256) instead of mtime, as 'blit copy --checksum' decides; both sides must be local (exit 2 with a blit:// side)",
   },
   {
-    name: "exclude", type: "string", multiple: true, value: "GLOB",
+    name: "exclude", type: "string", multiple: true, value: "PATTERN",
     help: "leave out matching entries on both sides (repeatable; same rules as 'blit copy')",
   },
+  { name: "include", type: "string", multiple: true, value: "PATTERN", help: "keep matching entries a later --exclude would leave out (repeatable)" },
+  { name: "exclude-from", type: "string", multiple: true, value: "FILE", help: "each line of FILE as an --exclude ('#' and ';' comments; '-' is stdin)" },
+  { name: "include-from", type: "string", multiple: true, value: "FILE", help: "each line of FILE as an --include" },
+  { name: "filter", type: "string", multiple: true, value: "RULE", help: "'+ PAT', '- PAT', 'merge FILE', 'dir-merge NAME', as for 'blit copy' (in order with the flags above)" },
   {
     name: "xattrs", short: "X", type: "boolean",
     help: "compare extended attributes too (user.*; trusted.* and security.* between local trees when readable), as 'blit copy -X' keeps them",
@@ -151,7 +156,7 @@ export function checkJson(r: CheckResult): Record<string, unknown> {
 export async function checkCommand(args: string[], io: CheckIo): Promise<number> {
   const say = (s: string) => io.stdout.write(s.endsWith("\n") ? s : s + "\n");
   const err = (s: string) => io.stderr.write(`blit: ${s}\n`);
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, strict: true, options: PARSE_OPTIONS });
+  const { values, positionals, tokens } = parseArgs({ args: joinSelectValues(args), allowPositionals: true, strict: true, tokens: true, options: PARSE_OPTIONS });
   const flag = <T>(name: string) => values[name] as T | undefined;
   if (flag<boolean>("help")) {
     say(CHECK_HELP);
@@ -173,6 +178,7 @@ export async function checkCommand(args: string[], io: CheckIo): Promise<number>
       job.options!.authToken = readToken(flag<string>("auth-token-file"), io.env);
       job.options!.tls = tlsOptions({ "tls-ca": flag("tls-ca"), "tls-fingerprint": flag("tls-fingerprint"), "tls-accept-new": flag("tls-accept-new") }, io.env);
       job.options!.timeout = parseTimeout(flag<string>("timeout"));
+      job.options!.filter = selectionOf(tokens).filter;
       result = await check(job);
     } catch (e) {
       const code = (e as { code?: string }).code;

@@ -35,7 +35,7 @@ Usage:
                                   list a daemon's modules, or a directory in one
                                   (blits://... for a daemon with TLS: --tls-ca FILE, or its key
                                   pinned in $BLIT_HOME/known_daemons; see 'blit push --help')
-  blit check SRC DST [--checksum] [--exclude GLOB] [--json]
+  blit check SRC DST [--checksum] [--exclude PATTERN] [--include PATTERN] [--json]
                                   list what is missing, extra or different between two trees
                                   (either may be blit://...); exit 0 equal, 1 different, 2 error
   blit diagnostics perf [--limit N] [--json]

@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { filesUnder, runCli, writeTree } from "../helpers/index.ts";
+import { emptyTree, normalizeOptions, runRemote } from "../../engine/index.ts";
+import { blitService, encodeManifest, grpc, serverOptions } from "../../proto/index.ts";
 import { blit, cleanup, moduleToml, rawClient, rpc, startBlitd, tempDir, type Daemon } from "../remote/helpers.ts";
 
 let work: string;
@@ -91,4 +93,40 @@ describe("a hostile request's rules", () => {
       }
     });
   }
+});
+
+describe("a daemon older than the rules", () => {
+  /** A daemon that answers every Negotiate as a blit before FEATURE_FILTER did: an empty tree, no "filter" feature. */
+  async function oldDaemon(seen: unknown[]) {
+    const server = new grpc.Server(serverOptions(10_000));
+    const manifest = encodeManifest({ ...emptyTree(), rootExists: true, rootMode: 0o755 });
+    server.addService(blitService(), {
+      Negotiate: (call: { request: unknown }, cb: grpc.sendUnaryData<unknown>) => {
+        seen.push(call.request);
+        cb(null, { transfer_id: "x", manifest, features: ["sparse", "metadata"] });
+      },
+    } as unknown as grpc.UntypedServiceImplementation);
+    const port = await new Promise<number>((res, rej) => server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) => (err ? rej(err) : res(p))));
+    return { server, port };
+  }
+
+  test("gets plain excludes as Options.exclude; rules it would ignore make the client refuse before writing", async () => {
+    const seen: any[] = [];
+    const { server, port } = await oldDaemon(seen);
+    try {
+      const got = join(work, "from-old");
+      const ok = await runRemote({ command: "copy", route: "pull", local: got, remote: `blit://127.0.0.1:${port}/m`, options: normalizeOptions({ exclude: ["*.tmp"], dryRun: true }) });
+      expect(ok.report.status).toBe("ok");
+      expect(seen[0].options.exclude).toEqual(["*.tmp"]);
+      const refused = await runRemote({
+        command: "mirror", route: "pull", local: got, remote: `blit://127.0.0.1:${port}/m`, options: normalizeOptions({ filter: ["+ *.c", "- *"] }),
+      });
+      expect(refused.report.status).toBe("failed");
+      expect(refused.report.errors[0]!.message).toContain("older blit that knows only --exclude");
+      expect(seen[1].options.exclude).toEqual([]);
+      expect(existsSync(got)).toBe(false);
+    } finally {
+      server.forceShutdown();
+    }
+  }, 30_000);
 });

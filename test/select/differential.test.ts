@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { makeTempDir, runCli, walk, writeTree, type TempDir } from "../helpers/index.ts";
 
 const hasRsync = spawnSync("rsync", ["--version"]).status === 0;
@@ -101,5 +102,62 @@ describe.skipIf(!hasRsync)("blit selects what rsync selects", () => {
       // The rules did leave something out (a case that selects everything proves nothing).
       expect(paths(viaBlit).length).toBeLessThan(paths(src).length);
     });
+  });
+});
+
+/** A destination holding what a mirror must judge: extraneous entries, excluded ones, both in one directory. */
+const DEST_BEFORE = {
+  "gone.txt": "extraneous",
+  "main.o": "excluded by *.o",
+  "stale.o": "excluded and extraneous",
+  "olddir/x.o": "excluded inside an extraneous directory",
+  "olddir/y.txt": "extraneous",
+  "a/b/old.c": "extraneous .c",
+  "cache/keep": "excluded directory's content",
+};
+
+const MIRROR_CASES: { name: string; args: string[] }[] = [
+  { name: "excluded destination entries are kept", args: ["--exclude=*.o", "--exclude=cache/"] },
+  { name: "--delete-excluded deletes them too", args: ["--exclude=*.o", "--exclude=cache/", "--delete-excluded"] },
+  { name: "include/exclude lists decide what may be deleted", args: ["--include=*/", "--include=*.c", "--exclude=*"] },
+];
+
+describe.skipIf(!hasRsync)("blit mirror deletes what rsync --delete deletes", () => {
+  MIRROR_CASES.forEach((c, k) => {
+    test(c.name, async () => {
+      const viaRsync = t.join(`rsync-m${k}`);
+      const viaBlit = t.join(`blit-m${k}`);
+      writeTree(viaRsync, DEST_BEFORE);
+      writeTree(viaBlit, DEST_BEFORE);
+      const r = spawnSync("rsync", ["-rl", "--delete", ...c.args, `${src}/`, `${viaRsync}/`], { encoding: "utf8" });
+      expect(r.status).toBe(0);
+      const b = await runCli(["mirror", src, viaBlit, "--no-telemetry", "--no-progress", ...c.args], { home: t.home });
+      expect(b.stderr).toBe("");
+      expect(b.exitCode).toBe(0);
+      expect(paths(viaBlit)).toEqual(paths(viaRsync));
+    });
+  });
+});
+
+describe.skipIf(!hasRsync)("--files-from and several sources as rsync has them", () => {
+  test("--files-from (rsync -r --files-from): listed files, a listed directory whole, parents made", async () => {
+    writeFileSync(t.join("list"), "top.txt\na/b/deep\n/c/x.c\n");
+    const viaRsync = t.join("rsync-ff");
+    const viaBlit = t.join("blit-ff");
+    const r = spawnSync("rsync", ["-rl", `--files-from=${t.join("list")}`, `${src}/`, `${viaRsync}/`], { encoding: "utf8" });
+    expect(r.status).toBe(0);
+    const b = await runCli(["copy", src, viaBlit, "--no-telemetry", "--no-progress", "--files-from", t.join("list")], { home: t.home });
+    expect(b.exitCode).toBe(0);
+    expect(paths(viaBlit)).toEqual(paths(viaRsync));
+  });
+
+  test("several sources (rsync -r a c dst/): each becomes DST/NAME", async () => {
+    const viaRsync = t.join("rsync-ss");
+    const viaBlit = t.join("blit-ss");
+    const r = spawnSync("rsync", ["-rl", "--exclude=*.h", join(src, "a"), join(src, "c"), join(src, "top.txt"), `${viaRsync}/`], { encoding: "utf8" });
+    expect(r.status).toBe(0);
+    const b = await runCli(["copy", join(src, "a"), join(src, "c"), join(src, "top.txt"), viaBlit, "--no-telemetry", "--no-progress", "--exclude=*.h"], { home: t.home });
+    expect(b.exitCode).toBe(0);
+    expect(paths(viaBlit)).toEqual(paths(viaRsync));
   });
 });

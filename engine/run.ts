@@ -9,6 +9,7 @@ import { startContext, type CapturedContext, type ContextRecorder } from "./cont
 import { RootedDestTree, openDestTree, removeStaged, replaceAndDelete, type DestTree } from "./dest-tree.ts";
 import { UsageError } from "./errors.ts";
 import { destinationRules, keepOf, selectionRules, type Job } from "./options.ts";
+import { Scope } from "./select/index.ts";
 import { deleteGuard, planTrees, writePath, type Plan } from "./plan.ts";
 import { WorkerPool } from "./pool.ts";
 import { reportIdentity, type Counts, type PhaseTimes, type RunError, type RunOptions, type RunReport, type RunStatus, type SizeClassPlan, type Workload } from "./report.ts";
@@ -279,13 +280,19 @@ class LocalRun {
       // Both sides are one-entry trees under the destination's name, so the planner matches them.
       const name = basename(paths.dst);
       const fs = backend();
-      this.srcTree = oneFileTree(name, fs.lstat(paths.src));
-      try {
-        const st = fs.lstat(paths.dst);
-        if (st.type !== "file") throw new UsageError("DEST_NOT_FILE", `destination '${this.job.destination}' exists and is not a regular file`);
-        this.dstTree = oneFileTree(name, st);
-      } catch (err) {
-        if (err instanceof UsageError) throw err;
+      // The rules see the file under its own name, as rsync's do for a file given as SRC: an
+      // excluded one is not copied (several sources: `blit copy dir a.tmp DST --exclude '*.tmp'`).
+      const own = basename(paths.src);
+      const excluded = Scope.top(selectionRules(this.opts)).excluded(own, own, false);
+      this.srcTree = excluded ? { ...emptyTree(), rootExists: true } : oneFileTree(name, fs.lstat(paths.src));
+      if (!excluded) {
+        try {
+          const st = fs.lstat(paths.dst);
+          if (st.type !== "file") throw new UsageError("DEST_NOT_FILE", `destination '${this.job.destination}' exists and is not a regular file`);
+          this.dstTree = oneFileTree(name, st);
+        } catch (err) {
+          if (err instanceof UsageError) throw err;
+        }
       }
     } else {
       const [s, d] = await Promise.all([

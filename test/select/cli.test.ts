@@ -196,6 +196,15 @@ describe("several sources", () => {
     expect(entries(t.join("dst"))).toEqual(["file.txt", "one/", "one/a.txt", "one/sub/", "two/", "two/c.txt"]);
   });
 
+  test("a file source the rules exclude is not copied (rsync matches it by its name)", async () => {
+    const t = temps.make();
+    writeTree(t.join("one"), { "a.txt": "a" });
+    writeFileSync(t.join("skip.tmp"), "s");
+    const r = await runCli(["copy", t.join("one"), t.join("skip.tmp"), t.join("dst"), ...QUIET, "--exclude", "*.tmp"], { home: t.home });
+    expect(r.exitCode).toBe(0);
+    expect(entries(t.join("dst"))).toEqual(["one/", "one/a.txt"]);
+  });
+
   test("two sources with the same name are refused, naming both, before anything is written", async () => {
     const t = temps.make();
     writeTree(t.join("x/data"), { a: "a" });

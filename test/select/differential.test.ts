@@ -120,6 +120,7 @@ const MIRROR_CASES: { name: string; args: string[] }[] = [
   { name: "excluded destination entries are kept", args: ["--exclude=*.o", "--exclude=cache/"] },
   { name: "--delete-excluded deletes them too", args: ["--exclude=*.o", "--exclude=cache/", "--delete-excluded"] },
   { name: "include/exclude lists decide what may be deleted", args: ["--include=*/", "--include=*.c", "--exclude=*"] },
+  { name: "per-directory rules files, read on the destination for deletes", args: ["--filter=dir-merge .rules"] },
 ];
 
 describe.skipIf(!hasRsync)("blit mirror deletes what rsync --delete deletes", () => {

@@ -27,7 +27,8 @@ export interface Pattern {
   /** Anchored patterns of a per-directory rules file are matched below this directory ("" = root). */
   readonly base: string;
   readonly anchored: boolean;
-  readonly re: RegExp;
+  /** Matches the name (byName) or the path (relative to `base` when anchored). */
+  readonly test: (s: string) => boolean;
 }
 
 const CLASSES: Record<string, string> = {
@@ -81,34 +82,94 @@ function bracket(text: string, i: number): { re: string; next: number } {
   return { re: negate ? `[^/${body}]` : `(?![/])[${body}]`, next: j + 1 };
 }
 
-/** The body of a wildcard pattern as regex source. */
-function wildSource(text: string): string {
-  let out = "";
+/** One element of a compiled pattern. */
+type Token =
+  | { k: "lit"; c: string }
+  | { k: "one" } // '?': one character but '/'
+  | { k: "cls"; re: RegExp } // '[...]': one character of the class (never '/')
+  | { k: "star" } // '*': any run without '/'
+  | { k: "star2" }; // '**': any run
+
+/** The tokens of a pattern (`wild` false: every character is itself). */
+function tokenize(text: string, wild: boolean): Token[] {
+  const out: Token[] = [];
   for (let i = 0; i < text.length; ) {
     const c = text[i]!;
-    if (c === "*") {
+    if (!wild) {
+      out.push({ k: "lit", c });
+      i++;
+    } else if (c === "*") {
       let n = 0;
       while (text[i] === "*") {
         n++;
         i++;
       }
-      out += n >= 2 ? ".*" : "[^/]*";
+      out.push({ k: n >= 2 ? "star2" : "star" });
     } else if (c === "?") {
-      out += "[^/]";
+      out.push({ k: "one" });
       i++;
     } else if (c === "[") {
       const b = bracket(text, i);
-      out += b.re;
+      out.push({ k: "cls", re: new RegExp(`^${b.re}$`, "s") });
       i = b.next;
     } else if (c === "\\" && i + 1 < text.length) {
-      out += escapeRe(text[i + 1]!);
+      out.push({ k: "lit", c: text[i + 1]! });
       i += 2;
     } else {
-      out += escapeRe(c);
+      out.push({ k: "lit", c });
       i++;
     }
   }
   return out;
+}
+
+/** Regex source of tokens (only used when backtracking is bounded: at most one '*' run). */
+function regexSource(tokens: readonly Token[]): string {
+  return tokens.map((t) => (t.k === "lit" ? escapeRe(t.c) : t.k === "one" ? "[^/]" : t.k === "cls" ? t.re.source.slice(1, -1) : t.k === "star" ? "[^/]*" : ".*")).join("");
+}
+
+/**
+ * Matches `text` against `tokens` by simulating all positions at once (O(pattern x text)):
+ * a regex of several '*' runs backtracks exponentially on a long name, and patterns come from
+ * peers too. `anywhere`: a match may also start after any '/'; `below`: "/..." may follow.
+ */
+function simulate(tokens: readonly Token[], text: string, anywhere: boolean, below: boolean): boolean {
+  const end = tokens.length;
+  let cur = new Uint8Array(end + 1);
+  let next = new Uint8Array(end + 1);
+  const add = (set: Uint8Array, s: number) => {
+    set[s] = 1;
+    while (s < end && (tokens[s]!.k === "star" || tokens[s]!.k === "star2")) set[++s] = 1;
+  };
+  add(cur, 0);
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (below && c === "/" && cur[end]) return true;
+    next.fill(0);
+    let alive = false;
+    for (let s = 0; s < end; s++) {
+      if (!cur[s]) continue;
+      const t = tokens[s]!;
+      let to = -1;
+      if (t.k === "lit") to = c === t.c ? s + 1 : -1;
+      else if (t.k === "star2") to = s;
+      else if (c === "/") to = -1;
+      else if (t.k === "star") to = s;
+      else if (t.k === "one") to = s + 1;
+      else to = t.re.test(c) ? s + 1 : -1;
+      if (to >= 0) {
+        add(next, to);
+        alive = true;
+      }
+    }
+    if (anywhere && c === "/") {
+      add(next, 0);
+      alive = true;
+    }
+    if (!alive && !anywhere) return false;
+    [cur, next] = [next, cur];
+  }
+  return cur[end] === 1;
 }
 
 /**
@@ -132,22 +193,29 @@ export function compilePattern(text: string, base = ""): Pattern {
   const anchored = p.startsWith("/");
   if (anchored) p = p.replace(/^\/+/, "");
   const wild = /[*?[]/.test(p);
-  const body = (wild ? wildSource(p) : escapeRe(p)) + (selfAndBelow ? "(?:/.*)?" : "");
+  const tokens = tokenize(p, wild);
   const hasSlash = p.includes("/") || selfAndBelow;
-  const hasStar2 = p.includes("**");
+  const hasStar2 = tokens.some((t) => t.k === "star2");
   const byName = !anchored && !hasSlash && !hasStar2;
-  const fromStart = anchored || p.startsWith("**");
-  const source = byName || fromStart ? `^${body}$` : `^(?:.*/)?${body}$`;
-  return { text, dirOnly, byName, base, anchored, re: new RegExp(source, "s") };
+  // Unanchored with a '/' or '**': the match may start at the root or after any '/'.
+  const anywhere = !byName && !anchored && !p.startsWith("**");
+  const starRuns = tokens.filter((t) => t.k === "star" || t.k === "star2").length;
+  let test: (s: string) => boolean;
+  if (starRuns <= 1) {
+    // One '*' run at most: a regex cannot backtrack far, and it is the faster matcher.
+    const re = new RegExp(`^${anywhere ? "(?:.*/)?" : ""}${regexSource(tokens)}${selfAndBelow ? "(?:/.*)?" : ""}$`, "s");
+    test = (s) => re.test(s);
+  } else test = (s) => simulate(tokens, s, anywhere, selfAndBelow);
+  return { text, dirOnly, byName, base, anchored, test };
 }
 
 /** True when `p` matches the entry at `rel` (its last name `name`). */
 export function patternMatches(p: Pattern, rel: string, name: string, isDir: boolean): boolean {
   if (p.dirOnly && !isDir) return false;
-  if (p.byName) return p.re.test(name);
+  if (p.byName) return p.test(name);
   if (p.anchored && p.base !== "") {
     if (!rel.startsWith(p.base + "/")) return false;
-    return p.re.test(rel.slice(p.base.length + 1));
+    return p.test(rel.slice(p.base.length + 1));
   }
-  return p.re.test(rel);
+  return p.test(rel);
 }

@@ -97,6 +97,11 @@ describe("rsync's pattern rules", () => {
     expect(selected(r, "dir/")).toBe(true);
     expect(selected(r, "dir/a/b/c")).toBe(true);
     expect(selected(r, "other")).toBe(false);
+    // The same with several '*' runs (matched without a regex).
+    const p = compilePattern("/x*/y*/***");
+    for (const [path, want] of [["x1/y2", true], ["x1/y2/z/w", true], ["x1/z", false], ["q/x1/y2", false]] as const) {
+      expect(patternMatches(p, path, path.slice(path.lastIndexOf("/") + 1), true)).toBe(want);
+    }
   });
 
   test("'?' and classes stay inside one name; '\\' quotes a wildcard", () => {
@@ -117,6 +122,43 @@ describe("rsync's pattern rules", () => {
   test("names with newlines and non-ASCII are matched like any other", () => {
     expect(patternMatches(compilePattern("*.c"), "new\nline.c", "new\nline.c", false)).toBe(true);
     expect(patternMatches(compilePattern("ünï*"), "x/ünïcode", "ünïcode", false)).toBe(true);
+  });
+});
+
+describe("matching cost and correctness of many-star patterns", () => {
+  test("a pattern of many '*' runs against a long name answers at once (no exponential backtracking)", () => {
+    // A regex ^.*a.*a.*a.*a.*a.*a.*b$ takes seconds at 80 characters and hours at 200: a peer's
+    // pattern must not be able to stall a walk.
+    const p = compilePattern("**a**a**a**a**a**a**b");
+    const long = "a".repeat(4000);
+    const t0 = performance.now();
+    expect(patternMatches(p, long, long, false)).toBe(false);
+    expect(patternMatches(compilePattern("*a*a*a*a*a*a*b"), long, long, false)).toBe(false);
+    expect(performance.now() - t0).toBeLessThan(2000);
+  });
+
+  test("agrees with a plain regex translation on random patterns and paths", () => {
+    // Deterministic pseudo-random cases over a small alphabet, where the regex is quick.
+    let seed = 42;
+    const rnd = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff) >>> 16) % n;
+    const pieces = ["a", "b", "/", "?", "*", "**"];
+    const toRe = (pat: string, anywhere: boolean) =>
+      new RegExp(`^${anywhere ? "(?:.*/)?" : ""}${pat.replace(/\*\*|\*|\?|\//g, (m) => (m === "**" ? ".*" : m === "*" ? "[^/]*" : m === "?" ? "[^/]" : "\\/"))}$`, "s");
+    for (let k = 0; k < 3000; k++) {
+      let pat = "";
+      for (let n = 1 + rnd(6); n > 0; n--) pat += pieces[rnd(pieces.length)];
+      pat = pat.replace(/\*{3,}/g, "**").replace(/^\/+|\/+$/g, "");
+      if (pat === "" || pat.endsWith("/***")) continue;
+      let path = "";
+      for (let n = 1 + rnd(8); n > 0; n--) path += "ab/"[rnd(3)];
+      path = path.replace(/\/+/g, "/").replace(/^\/|\/$/g, "");
+      if (path === "") continue;
+      const name = path.slice(path.lastIndexOf("/") + 1);
+      const byName = !pat.includes("/") && !pat.includes("**");
+      const anywhere = !byName && !pat.startsWith("**");
+      const want = byName ? toRe(pat, false).test(name) : toRe(pat, anywhere).test(path);
+      expect([pat, path, patternMatches(compilePattern(pat), path, name, false)]).toEqual([pat, path, want]);
+    }
   });
 });
 

@@ -1,7 +1,7 @@
 // The selection flags and several sources through the real CLI: what lands on disk, what a
 // mirror deletes, and the errors (one line naming the value or file, exit 2, nothing written).
 import { afterEach, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { filesUnder, REPO_ROOT, runCli, tempDirs, walk, writeTree, type TempDir } from "../helpers/index.ts";
 
@@ -89,6 +89,32 @@ describe("include and exclude rules, from flags and files", () => {
     expect(r.stderr).toContain("symlink");
     expect(existsSync(t.join("dst/lib/util.c"))).toBe(false);
     expect(existsSync(t.join("dst/main.c"))).toBe(true);
+  });
+});
+
+describe("a per-directory rules file its user cannot read", () => {
+  const isRoot = process.getuid?.() === 0;
+  test.skipIf(!isRoot)("names the file, leaves its directory out (exit 1), and a mirror then deletes nothing", async () => {
+    const t = temps.make();
+    chmodSync(t.path, 0o755); // mkdtemp makes 0700; nobody must reach the subtree
+    const world = t.join("world");
+    mkdirSync(world);
+    chmodSync(world, 0o777); // nobody creates dst and BLIT_HOME here
+    const src = join(world, "src");
+    const dst = join(world, "dst");
+    writeTree(src, { "top.txt": "t", "private/data.txt": "d", "private/.rules": "- data.txt\n" });
+    chmodSync(join(src, "private/.rules"), 0o000);
+    const asNobody = { home: join(world, "home"), asUser: { user: "nobody", group: "nogroup" } };
+    const copy = await runCli(["copy", src, dst, ...QUIET, "--filter", ": .rules"], asNobody);
+    expect(copy.exitCode).toBe(1);
+    expect(copy.stderr).toContain("private/.rules");
+    expect(copy.stderr).not.toContain("    at ");
+    expect(filesUnder(dst)).toEqual(["top.txt"]);
+    writeFileSync(join(dst, "extraneous.txt"), "must survive a mirror with an error");
+    chownSync(join(dst, "extraneous.txt"), 65534, 65534);
+    const mirror = await runCli(["mirror", src, dst, ...QUIET, "--filter", ": .rules"], asNobody);
+    expect(mirror.exitCode).toBe(1);
+    expect(existsSync(join(dst, "extraneous.txt"))).toBe(true);
   });
 });
 

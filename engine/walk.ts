@@ -365,11 +365,12 @@ export function walkTree(root: string | number, rules: readonly string[], side: 
         if (target !== undefined) tree.links[i] = target;
         if (isDir) {
           frame.subdirs.push(name);
-          if (childWhole) wholeDirs.add(childRel);
+          if (only && childWhole) wholeDirs.add(childRel);
         }
       }
       return frame;
     };
+    /** --files-from: listed directories (and those below them) not entered yet. */
     const wholeDirs = new Set<string>();
 
     // Depth first; only the handles of the current directory's ancestors are open.
@@ -391,7 +392,7 @@ export function walkTree(root: string | number, rules: readonly string[], side: 
         fail(rel, err);
         continue;
       }
-      stack.push(list(child, rel, frame.scope, frame.whole || wholeDirs.has(rel)));
+      stack.push(list(child, rel, frame.scope, wholeDirs.delete(rel) || frame.whole));
     }
     if (only && side === "source") {
       for (const p of only.all) {

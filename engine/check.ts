@@ -93,7 +93,8 @@ export interface CheckResult {
   /** Absolute path or normalized blit:// URL. */
   source: string;
   destination: string;
-  options: { checksum: boolean; exclude: string[] };
+  /** `filter`: every selection rule both walks applied, in order (engine/select). */
+  options: { checksum: boolean; exclude: string[]; filter: string[] };
   status: CheckStatus;
   /** Every difference, in tree order (comparePaths: each directory's contents right after it). */
   entries: CheckEntry[];
@@ -271,7 +272,10 @@ function checkResult(job: CheckJob, parts: { source?: string; destination?: stri
   return {
     source: parts.source ?? job.source,
     destination: parts.destination ?? job.destination,
-    options: { checksum: job.options?.checksum ?? false, exclude: [...(job.options?.exclude ?? [])] },
+    options: {
+      checksum: job.options?.checksum ?? false, exclude: [...(job.options?.exclude ?? [])],
+      filter: selectionRules({ exclude: job.options?.exclude ?? [], filter: job.options?.filter }),
+    },
     status,
     entries,
     counts: c?.counts ?? { missing: 0, extra: 0, differs: 0, equal: 0, hashed: 0 },

@@ -71,6 +71,7 @@ describe("rules reach the daemon's walk", () => {
     const c = await runCli(["check", join(work, "src"), `${url}/checked`, "--include", "notes.txt", "--filter", "- *.txt", "--json"], { home });
     expect(c.stderr).toBe("");
     expect(c.exitCode).toBe(0);
+    expect(JSON.parse(c.stdout).options.filter).toEqual(["+ notes.txt", "- *.txt"]);
   });
 });
 

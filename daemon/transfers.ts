@@ -29,7 +29,10 @@ export interface TransferOptions {
   maxDelete: number;
   force: boolean;
   dryRun: boolean;
+  /** The --exclude patterns an older client sent (for the report). */
   exclude: string[];
+  /** The selection rules both walks apply, canonical (engine/select): Options.filter, else the excludes as "- " rules. */
+  filter: string[];
   /** Bytes per second a pull's data may go at (the client's --bwlimit); 0: no limit. */
   bwlimit: number;
   hardLinks: boolean;

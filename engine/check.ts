@@ -6,6 +6,7 @@ import { realpathSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { backend, metadataPrivileges, openRooted, type RootedDir, type Xattr, type XattrSelection } from "../ffi/index.ts";
 import { UsageError } from "./errors.ts";
+import { selectionRules } from "./options.ts";
 import { comparePaths, fileUnchanged, marchTrees, sameMtime, typeName } from "./plan.ts";
 import { fetchRemoteTree, hashBeneath, isRemote, readTreeXattrs, RemoteError, type TlsClientOptions } from "./remote/index.ts";
 import type { RunError } from "./report.ts";
@@ -60,8 +61,10 @@ export interface CheckOptions {
    * transfer. @default false
    */
   checksum: boolean;
-  /** --exclude patterns (rsync-style, see engine/exclude.ts), applied to both sides. @default [] */
+  /** --exclude patterns (rsync-style, see engine/select), applied to both sides. @default [] */
   exclude: string[];
+  /** Every selection rule in order, canonical (engine/select); replaces `exclude` when set. @default the excludes */
+  filter?: string[];
   /** The daemon's auth token for a blit:// side. @default undefined */
   authToken?: string;
   /** Seconds to wait for a daemon to answer. @default 10 */
@@ -90,7 +93,8 @@ export interface CheckResult {
   /** Absolute path or normalized blit:// URL. */
   source: string;
   destination: string;
-  options: { checksum: boolean; exclude: string[] };
+  /** `filter`: every selection rule both walks applied, in order (engine/select). */
+  options: { checksum: boolean; exclude: string[]; filter: string[] };
   status: CheckStatus;
   /** Every difference, in tree order (comparePaths: each directory's contents right after it). */
   entries: CheckEntry[];
@@ -268,7 +272,10 @@ function checkResult(job: CheckJob, parts: { source?: string; destination?: stri
   return {
     source: parts.source ?? job.source,
     destination: parts.destination ?? job.destination,
-    options: { checksum: job.options?.checksum ?? false, exclude: [...(job.options?.exclude ?? [])] },
+    options: {
+      checksum: job.options?.checksum ?? false, exclude: [...(job.options?.exclude ?? [])],
+      filter: selectionRules({ exclude: job.options?.exclude ?? [], filter: job.options?.filter }),
+    },
     status,
     entries,
     counts: c?.counts ?? { missing: 0, extra: 0, differs: 0, equal: 0, hashed: 0 },
@@ -296,7 +303,7 @@ interface Side {
 async function readSide(arg: string, side: "source" | "destination", opts: CheckOptions): Promise<Side> {
   if (isRemote(arg)) {
     const r = await fetchRemoteTree(arg, {
-      authToken: opts.authToken, exclude: opts.exclude, connectTimeout: opts.connectTimeout, timeout: opts.timeout, tls: opts.tls,
+      authToken: opts.authToken, exclude: opts.exclude, filter: opts.filter, connectTimeout: opts.connectTimeout, timeout: opts.timeout, tls: opts.tls,
       xattrs: opts.xattrs, acls: opts.acls,
     });
     if (opts.xattrs || opts.acls) r.tree.xattrs ??= {}; // asked for: an entry without any has none
@@ -317,7 +324,7 @@ async function readSide(arg: string, side: "source" | "destination", opts: Check
       `${side} '${arg}' ${code === "ENOENT" ? "does not exist" : `cannot be read (${code})`}`);
   }
   try {
-    const tree = walkTree(real, opts.exclude, side);
+    const tree = walkTree(real, selectionRules(opts), side);
     if (opts.xattrs || opts.acls) readXattrsInto(tree, real, side, xattrSelectionFor(opts));
     return { label: abs, tree, moreErrors: 0, root: real };
   } finally {

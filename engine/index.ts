@@ -1,7 +1,7 @@
 // The copy engine's public API: run a local copy or mirror and get its RunReport.
 export { run, resolvePaths, refusedReport } from "./run.ts";
 export type { Action, Phase, Progress, RunHooks, RunResult } from "./run.ts";
-export { keepOf, normalizeOptions, parseRate } from "./options.ts";
+export { destinationRules, keepOf, normalizeOptions, parseRate, selectionRules } from "./options.ts";
 export type { Job } from "./options.ts";
 export { UsageError, FatalError } from "./errors.ts";
 export { VERSION } from "./version.ts";
@@ -14,7 +14,9 @@ export type { RunReportInput } from "./report.ts";
 // Building blocks the remote transport reuses on both sides.
 export { walkTree, emptyTree, T_FILE, T_DIR, T_LINK, T_OTHER } from "./walk.ts";
 export type { Tree } from "./walk.ts";
-export { Excluder } from "./exclude.ts";
+// Selection rules (--include, --exclude, --filter, --files-from), parsed once, compiled per walk.
+export { buildRules, onlyExcludes, readFilesFrom, Scope, SelectError, compilePattern, patternMatches, parseFilesFrom } from "./select/index.ts";
+export type { SelectFlag } from "./select/index.ts";
 // The remote transport: blit push / pull / ls against blitd, and the pieces blitd shares.
 export {
   runRemote, listRemote, fetchRemoteTree, RemoteError, parseRemoteUrl, formatRemoteUrl, isRemote, validModuleName,

@@ -71,7 +71,7 @@ function clearSetIds(t: Tree): number {
 export interface PlanWork {
   src: WireTree;
   /** The receiving directory (walked) or, for one file or a target that does not exist, its tree. */
-  dst: { fd: RootHandoff; exclude: string[] } | { tree: WireTree };
+  dst: { fd: RootHandoff; rules: string[] } | { tree: WireTree };
   opts: PlanOptions;
   /** --checksum: hash the destination files the plan compares by content (beneath dstHashFd). */
   hashFd?: RootHandoff;
@@ -86,7 +86,7 @@ export interface Planned {
 
 export function planWork(w: PlanWork): Planned {
   const src = fromWire(w.src);
-  const dst = "fd" in w.dst ? walkTree(w.dst.fd, w.dst.exclude, "destination") : fromWire(w.dst.tree);
+  const dst = "fd" in w.dst ? walkTree(w.dst.fd, w.dst.rules, "destination") : fromWire(w.dst.tree);
   const plan = planTrees(src, dst, w.opts);
   const hashRoot = w.hashFd === undefined ? undefined : adoptRooted(w.hashFd);
   const hashes = hashRoot === undefined ? [] : plan.checkDst.map((j) => hashBeneath(hashRoot, dst.paths[j]!));
@@ -95,7 +95,8 @@ export function planWork(w: PlanWork): Planned {
 
 export interface SourceWork {
   fd: RootHandoff;
-  exclude: string[];
+  /** Canonical selection rules (engine/select). */
+  rules: string[];
   /** -H: keep dev, ino and nlink (the manifest's link groups). */
   inodes: boolean;
   xattrSel?: XattrSelection;
@@ -108,7 +109,7 @@ export interface Sourced {
 }
 
 export function sourceWork(w: SourceWork): Sourced {
-  const tree = walkTree(w.fd, w.exclude, "source", { inodes: w.inodes });
+  const tree = walkTree(w.fd, w.rules, "source", { inodes: w.inodes });
   let xattrs: Pick<ManifestExtras, "xattrs" | "rootXattrs"> = {};
   if (w.xattrSel) {
     const read = readTreeXattrs(adoptRooted(w.fd), tree, w.xattrSel, (e) => tree.errors.push(e));

@@ -35,7 +35,7 @@ export class FsWorkers {
    * planTrees(src, dst) where dst is the directory open as `dst.fd` (walked there) or a given
    * tree; with `hashFd`, the files the plan compares by content are hashed beneath it.
    */
-  async plan(src: Tree, dst: { fd: RootHandoff; exclude: string[] } | { tree: Tree }, opts: PlanOptions, hashFd?: RootHandoff): Promise<{ dst: Tree; plan: Plan; hashes: (Uint8Array | null)[] }> {
+  async plan(src: Tree, dst: { fd: RootHandoff; rules: string[] } | { tree: Tree }, opts: PlanOptions, hashFd?: RootHandoff): Promise<{ dst: Tree; plan: Plan; hashes: (Uint8Array | null)[] }> {
     const work: PlanWork = { src: toWire(src), dst: "fd" in dst ? dst : { tree: toWire(dst.tree) }, opts, hashFd };
     const r = await this.run({ type: "plan", work }, "planned");
     return { ...r.result, dst: fromWire(r.result.dst) };
@@ -43,9 +43,9 @@ export class FsWorkers {
 
   /** A pull's source: the directory open as `fd` walked, its attributes read (xattrSel), its manifest. */
   async source(
-    fd: RootHandoff, exclude: string[], o: { inodes: boolean; xattrSel?: XattrSelection; extras: Omit<ManifestExtras, "xattrs" | "rootXattrs"> },
+    fd: RootHandoff, rules: string[], o: { inodes: boolean; xattrSel?: XattrSelection; extras: Omit<ManifestExtras, "xattrs" | "rootXattrs"> },
   ): Promise<{ tree: Tree; manifest: ManifestMsg }> {
-    const r = await this.run({ type: "source", work: { fd, exclude, ...o } }, "sourced");
+    const r = await this.run({ type: "source", work: { fd, rules, ...o } }, "sourced");
     return { tree: fromWire(r.result.tree), manifest: r.result.manifest };
   }
 

@@ -2,6 +2,7 @@
 import { availableParallelism } from "node:os";
 import { metadataPrivileges, type Keep } from "../ffi/index.ts";
 import type { Command, RunOptions } from "./report.ts";
+import { Scope } from "./select/index.ts";
 
 export interface Job {
   command: Command;
@@ -33,7 +34,12 @@ export function normalizeOptions(partial: Partial<RunOptions> = {}): RunOptions 
     specials = false,
     devices = false,
     numericIds = false,
+    filter = exclude.map((p) => `- ${p}`),
+    filesFrom,
+    deleteExcluded = false,
   } = partial;
+  // Checked here so that a bad rule stops the run before anything is written (SelectError).
+  Scope.top(filter);
   if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
     throw new RangeError(`--workers must be a whole number from 1 to 256, got ${workers}`);
   }
@@ -42,7 +48,22 @@ export function normalizeOptions(partial: Partial<RunOptions> = {}): RunOptions 
     throw new RangeError(`--max-delete must be a whole number of 0 or more, got ${maxDelete}`);
   }
   if (checksum && sizeOnly) throw new RangeError("--checksum and --size-only cannot be used together");
-  return { dryRun, checksum, sizeOnly, ignoreTimes, exclude: [...exclude], workers, bwlimit, maxDelete, force, hardLinks, owner, group, xattrs, acls, specials, devices, numericIds };
+  return {
+    dryRun, checksum, sizeOnly, ignoreTimes, exclude: [...exclude], filter: [...filter], ...(filesFrom ? { filesFrom: [...filesFrom] } : {}), deleteExcluded, workers, bwlimit, maxDelete, force, hardLinks, owner, group, xattrs, acls, specials, devices, numericIds,
+  };
+}
+
+/**
+ * The selection rules a run's walks apply: `filter`, or (an older report, a caller that set
+ * only `exclude`) the --exclude patterns.
+ */
+export function selectionRules(o: Pick<RunOptions, "exclude" | "filter">): string[] {
+  return o.filter?.length ? o.filter : (o.exclude ?? []).map((p) => `- ${p}`);
+}
+
+/** The rules of a mirror's destination walk: none with --delete-excluded (excluded entries are then deleted too). */
+export function destinationRules(o: Pick<RunOptions, "exclude" | "filter" | "deleteExcluded">): string[] {
+  return o.deleteExcluded ? [] : selectionRules(o);
 }
 
 /** The metadata a run's copies keep beyond content, mode and mtime, as the copy backends take it. */

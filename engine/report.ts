@@ -23,7 +23,17 @@ export interface RunOptions {
   checksum: boolean;
   sizeOnly: boolean;
   ignoreTimes: boolean;
+  /** The --exclude patterns as given (also part of `filter`). */
   exclude: string[];
+  /**
+   * Every selection rule in order, canonical ("+ PAT", "- PAT", ": NAME"; engine/select):
+   * --include, --exclude, --*-from and --filter. Older reports lack it (their `exclude` are the rules).
+   */
+  filter?: string[];
+  /** --files-from: the only paths (relative to SRC) a copy transfers. */
+  filesFrom?: string[];
+  /** --delete-excluded (mirror): excluded destination entries are deleted too. @default false */
+  deleteExcluded?: boolean;
   /** Worker threads for the transfer; the plan may use fewer for a tiny job. */
   workers: number;
   /** Bytes per second, 0 = unlimited. */

@@ -8,7 +8,8 @@ import {
 import { startContext, type CapturedContext, type ContextRecorder } from "./context/index.ts";
 import { RootedDestTree, openDestTree, removeStaged, replaceAndDelete, type DestTree } from "./dest-tree.ts";
 import { UsageError } from "./errors.ts";
-import { keepOf, type Job } from "./options.ts";
+import { destinationRules, keepOf, selectionRules, type Job } from "./options.ts";
+import { Scope } from "./select/index.ts";
 import { deleteGuard, planTrees, writePath, type Plan } from "./plan.ts";
 import { WorkerPool } from "./pool.ts";
 import { makeEarlyReport, makeRunReport, type Counts, type PhaseTimes, type RunError, type RunOptions, type RunReport, type SizeClassPlan, type Workload } from "./report.ts";
@@ -284,18 +285,27 @@ class LocalRun {
       // Both sides are one-entry trees under the destination's name, so the planner matches them.
       const name = basename(paths.dst);
       const fs = backend();
-      this.srcTree = oneFileTree(name, fs.lstat(paths.src));
-      try {
-        const st = fs.lstat(paths.dst);
-        if (st.type !== "file") throw new UsageError("DEST_NOT_FILE", `destination '${this.job.destination}' exists and is not a regular file`);
-        this.dstTree = oneFileTree(name, st);
-      } catch (err) {
-        if (err instanceof UsageError) throw err;
+      // The rules see the file under its own name, as rsync's do for a file given as SRC: an
+      // excluded one is not copied (several sources: `blit copy dir a.tmp DST --exclude '*.tmp'`).
+      const own = basename(paths.src);
+      const excluded = Scope.top(selectionRules(this.opts)).excluded(own, own, false);
+      this.srcTree = excluded ? { ...emptyTree(), rootExists: true } : oneFileTree(name, fs.lstat(paths.src));
+      if (!excluded) {
+        try {
+          const st = fs.lstat(paths.dst);
+          if (st.type !== "file") throw new UsageError("DEST_NOT_FILE", `destination '${this.job.destination}' exists and is not a regular file`);
+          this.dstTree = oneFileTree(name, st);
+        } catch (err) {
+          if (err instanceof UsageError) throw err;
+        }
       }
     } else {
       const [s, d] = await Promise.all([
-        this.pool.run({ type: "walk", root: paths.src, exclude: this.opts.exclude, side: "source", inodes: !!this.opts.hardLinks }),
-        this.pool.run({ type: "walk", root: paths.dst, exclude: this.opts.exclude, side: "destination", inodes: !!this.opts.hardLinks }),
+        this.pool.run({ type: "walk", root: paths.src, rules: selectionRules(this.opts), only: this.opts.filesFrom, side: "source", inodes: !!this.opts.hardLinks }),
+        this.pool.run({
+          type: "walk", root: paths.dst, rules: this.mirror ? destinationRules(this.opts) : selectionRules(this.opts), only: this.opts.filesFrom,
+          side: "destination", inodes: !!this.opts.hardLinks,
+        }),
       ]);
       this.srcTree = unpackTree((s as { tree: PackedTree }).tree);
       this.dstTree = unpackTree((d as { tree: PackedTree }).tree);

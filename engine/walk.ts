@@ -7,7 +7,7 @@
 import { lstatSync } from "node:fs";
 import { dirReader, fsPath, TEMP_PREFIX, type DirHandle, type DirReader, type EntryStat, type FsError, type SpecialKind, type Xattr } from "../ffi/index.ts";
 import type { RunError } from "./report.ts";
-import { Excluder } from "./exclude.ts";
+import { ListedPaths, Scope, SelectError } from "./select/index.ts";
 
 export const T_FILE = 1;
 export const T_DIR = 2;
@@ -220,12 +220,41 @@ interface Frame {
   rel: string;
   subdirs: string[];
   next: number;
+  /** The selection rules in force here (per-directory rules files read). */
+  scope: Scope;
+  /** --files-from: this directory is listed or inside a listed one (all its entries count). */
+  whole: boolean;
 }
 
 export interface WalkOptions {
   reader?: DirReader;
   /** Collect dev, ino and nlink (default true). */
   inodes?: boolean;
+  /**
+   * --files-from: only these paths (relative to the root), the directories on the way to them
+   * and everything below a listed directory. On the source side a listed path not found is an
+   * error naming it.
+   */
+  only?: readonly string[];
+}
+
+/** Per-directory rules files larger than this are refused (a rules file is a few lines). */
+const RULES_FILE_MAX = 1 << 20;
+const utf8 = new TextDecoder();
+
+/** Reads the per-directory rules file `name` of `dir`: undefined when absent; a symlink is not followed. */
+function rulesFileReader(dir: DirHandle, rel: string) {
+  return (name: string): string | undefined => {
+    try {
+      return utf8.decode(dir.readFile(name, RULES_FILE_MAX));
+    } catch (err) {
+      const code = (err as FsError).code;
+      if (code === "ENOENT") return undefined;
+      const file = rel === "" ? name : `${rel}/${name}`;
+      const why = code === "ELOOP" ? "is a symlink, which a rules file is never read through" : (err as Error).message;
+      throw Object.assign(new SelectError(`cannot read rules file '${file}': ${why}`), { code: code ?? "EIO", file });
+    }
+  };
 }
 
 /**
@@ -237,9 +266,10 @@ export interface WalkOptions {
  * `reader` is this thread's dirReader() unless a test hands it another; `inodes` false leaves
  * out the dev, ino and nlink columns (a walk for a run without -H).
  */
-export function walkTree(root: string | number, excludes: string[], side: "source" | "destination", opts: WalkOptions = {}): Tree {
+export function walkTree(root: string | number, rules: readonly string[], side: "source" | "destination", opts: WalkOptions = {}): Tree {
   const reader = opts.reader ?? dirReader();
-  const ex = new Excluder(excludes);
+  const topScope = Scope.top(rules);
+  const only = opts.only ? new ListedPaths(opts.only) : undefined;
   const paths: string[] = [];
   const cols = new Columns(opts.inodes ?? true);
   const tree: Tree = { ...emptyTree(), paths, walkOrdered: true };
@@ -278,13 +308,17 @@ export function walkTree(root: string | number, excludes: string[], side: "sourc
     tree.rootUid = st.uid;
     tree.rootGid = st.gid;
 
-    const list = (dir: DirHandle, rel: string): Frame => {
-      const frame: Frame = { dir, rel, subdirs: [], next: 0 };
+    const found = new Set<string>();
+    const list = (dir: DirHandle, rel: string, inherited: Scope, whole: boolean): Frame => {
+      const frame: Frame = { dir, rel, subdirs: [], next: 0, scope: inherited, whole };
       let names: string[];
       try {
+        // This directory's own rules files first: they decide about its entries.
+        frame.scope = inherited.enter(rel, rulesFileReader(dir, rel));
         names = dir.names();
       } catch (err) {
-        fail(rel, err);
+        // A rules file that cannot be used leaves the directory unread (never read without its rules).
+        fail(err instanceof SelectError ? (err as SelectError & { file?: string }).file ?? rel : rel, err);
         return frame;
       }
       // Sorted so plans and listings are stable.
@@ -295,6 +329,13 @@ export function walkTree(root: string | number, excludes: string[], side: "sourc
           if (side === "destination") tree.staleTemps.push(childRel);
           continue;
         }
+        let childWhole = whole;
+        if (only && !whole) {
+          if (only.isListed(childRel)) {
+            found.add(childRel);
+            childWhole = true;
+          } else if (!only.isOnTheWay(childRel)) continue;
+        }
         let s: EntryStat;
         try {
           s = dir.stat(name);
@@ -304,7 +345,8 @@ export function walkTree(root: string | number, excludes: string[], side: "sourc
           continue;
         }
         const isDir = s.type === "dir";
-        if (ex.excluded(childRel, name, isDir)) continue;
+        if (frame.scope.excluded(childRel, name, isDir)) continue;
+        if (only && !childWhole && !isDir) continue; // a file where a listed path's directory was expected
         let target: string | undefined;
         if (s.type === "symlink") {
           // Read before the entry is listed: a symlink replaced since its stat (EINVAL) is left
@@ -321,13 +363,18 @@ export function walkTree(root: string | number, excludes: string[], side: "sourc
         cols.add(s.type === "file" ? T_FILE : isDir ? T_DIR : s.type === "symlink" ? T_LINK : T_OTHER, s);
         if (s.special) (tree.specials ??= {})[i] = s.special;
         if (target !== undefined) tree.links[i] = target;
-        if (isDir) frame.subdirs.push(name);
+        if (isDir) {
+          frame.subdirs.push(name);
+          if (only && childWhole) wholeDirs.add(childRel);
+        }
       }
       return frame;
     };
+    /** --files-from: listed directories (and those below them) not entered yet. */
+    const wholeDirs = new Set<string>();
 
     // Depth first; only the handles of the current directory's ancestors are open.
-    stack.push(list(top, ""));
+    stack.push(list(top, "", topScope, !only));
     while (stack.length > 0) {
       const frame = stack[stack.length - 1]!;
       if (frame.next >= frame.subdirs.length) {
@@ -345,7 +392,12 @@ export function walkTree(root: string | number, excludes: string[], side: "sourc
         fail(rel, err);
         continue;
       }
-      stack.push(list(child, rel));
+      stack.push(list(child, rel, frame.scope, wholeDirs.delete(rel) || frame.whole));
+    }
+    if (only && side === "source") {
+      for (const p of only.all) {
+        if (!found.has(p)) tree.errors.push({ path: p, side, code: "ENOENT", message: "listed in --files-from but not found in the source (a symlink on the way is not followed)" });
+      }
     }
   } catch (err) {
     fail("", err);

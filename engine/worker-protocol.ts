@@ -31,7 +31,7 @@ export interface CopyResult {
 export type WorkerRequest =
   | { type: "init"; id: number; cancel: SharedArrayBuffer; rate: SharedArrayBuffer; bwlimit: number }
   /** `inodes`: keep the dev, ino and nlink columns (-H). `root`: a path, or an open directory fd of this process. */
-  | { type: "walk"; id: number; root: string | number; exclude: string[]; side: "source" | "destination"; inodes?: boolean }
+  | { type: "walk"; id: number; root: string | number; rules: string[]; only?: string[]; side: "source" | "destination"; inodes?: boolean }
   // A daemon's Negotiate steps (engine/offload.ts), run off its event loop.
   | { type: "decodeManifest"; id: number; manifest: ManifestMsg; opts: DecodeOptions }
   | { type: "plan"; id: number; work: PlanWork }

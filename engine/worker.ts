@@ -211,7 +211,7 @@ self.onmessage = (ev: MessageEvent<WorkerRequest>) => {
         break;
       case "walk": {
         const inodes = msg.inodes ?? true;
-        const { packed, transfer } = packTree(walkTree(msg.root, msg.exclude, msg.side, { inodes }), inodes);
+        const { packed, transfer } = packTree(walkTree(msg.root, msg.rules, msg.side, { inodes, only: msg.only }), inodes);
         post({ type: "walked", id: msg.id, tree: packed }, transfer);
         break;
       }

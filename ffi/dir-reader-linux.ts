@@ -4,10 +4,11 @@
 import { ptr } from "bun:ffi";
 import type { DirHandle, DirReader, EntryStat } from "./dir-reader.ts";
 import {
-  AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, cstr, fail, getdents64, libc, O_CLOEXEC, O_DIRECTORY, O_NOFOLLOW, O_RDONLY,
+  AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, cstr, fail, getdents64, libc, O_CLOEXEC, O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK, O_RDONLY,
 } from "./libc.ts";
 import { nameFromBuffer, nameFromBytes } from "./name-bytes.ts";
 import { makeDev, specialKind } from "./specials.ts";
+import { FsError } from "./types.ts";
 
 /** STATX_BASIC_STATS: type, mode, nlink, uid, gid, times, ino, size, blocks. */
 const STATX_BASIC = 0x7ff;
@@ -107,6 +108,30 @@ class LinuxDir implements DirHandle {
     const fd = libc().openat(this.fd, ptr(cstr(name)), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
     if (fd < 0) fail("open", this.entry(name));
     return new LinuxDir(fd, this.entry(name));
+  }
+
+  readFile(name: string, max: number): Uint8Array {
+    // O_NONBLOCK: a FIFO put there must not block the walk; it is refused by type below.
+    const fd = libc().openat(this.fd, ptr(cstr(name)), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0);
+    if (fd < 0) fail("open", this.entry(name));
+    try {
+      if (libc().statx(fd, ptr(EMPTY), AT_EMPTY_PATH, STATX_BASIC, ptr(statBuf)) < 0) fail("stat", this.entry(name));
+      const st = parseStatx();
+      if (st.type !== "file") throw new FsError("NOT_REGULAR", "open", this.entry(name), "not a regular file");
+      if (st.size > max) throw new FsError("EFBIG", "read", this.entry(name), `larger than ${max} bytes`);
+      const out = new Uint8Array(new ArrayBuffer(max + 1));
+      let n = 0;
+      while (n <= max) {
+        const got = Number(libc().read(fd, ptr(out, n), out.length - n));
+        if (got < 0) fail("read", this.entry(name));
+        if (got === 0) break;
+        n += got;
+      }
+      if (n > max) throw new FsError("EFBIG", "read", this.entry(name), `larger than ${max} bytes`);
+      return out.subarray(0, n);
+    } finally {
+      libc().close(fd);
+    }
   }
 
   self(): EntryStat {

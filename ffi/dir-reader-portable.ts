@@ -1,7 +1,7 @@
 // The portable directory reader: node:fs with Buffer paths, so names that are not UTF-8 survive.
 // It checks with lstat before it descends, which refuses a symlink seen at that moment but is
 // not race-free: a swap between the check and the listing is followed. The Linux reader is.
-import { lstatSync, readdirSync, readlinkSync, statSync, type BigIntStats } from "node:fs";
+import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, statSync, type BigIntStats } from "node:fs";
 import { specialKind } from "./specials.ts";
 import type { DirHandle, DirReader, EntryStat } from "./dir-reader.ts";
 import { fsPath, nameFromBytes } from "./name-bytes.ts";
@@ -74,6 +74,28 @@ class PortableDir implements DirHandle {
     const st = this.stat(name);
     if (st.type !== "dir") refuse(st, this.entry(name));
     return new PortableDir(this.abs(name), this.entry(name));
+  }
+
+  readFile(name: string, max: number): Uint8Array {
+    let fd: number;
+    try {
+      fd = openSync(fsPath(this.abs(name)), constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0));
+    } catch (err) {
+      throw toFsError(err, "open", this.entry(name));
+    }
+    try {
+      const st = fstatSync(fd);
+      if (!st.isFile()) throw new FsError("NOT_REGULAR", "open", this.entry(name), "not a regular file");
+      const out = Buffer.alloc(max + 1);
+      let n = 0;
+      for (let got = 1; got > 0 && n <= max; n += got) got = readSync(fd, out, n, out.length - n, null);
+      if (n > max) throw new FsError("EFBIG", "read", this.entry(name), `larger than ${max} bytes`);
+      return new Uint8Array(out.subarray(0, n));
+    } catch (err) {
+      throw err instanceof FsError ? err : toFsError(err, "read", this.entry(name));
+    } finally {
+      closeSync(fd);
+    }
   }
 
   self(): EntryStat {

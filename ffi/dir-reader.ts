@@ -42,6 +42,12 @@ export interface DirHandle {
   readlink(name: string): string;
   /** Opens the subdirectory `name`; a symlink or non-directory there fails (ENOTDIR; ELOOP on some kernels). */
   openDir(name: string): DirHandle;
+  /**
+   * The content of the regular file `name`, at most `max` bytes (more fails with EFBIG). A
+   * symlink there is not followed (ELOOP); a FIFO, socket or device is refused (NOT_REGULAR)
+   * without blocking. For small files the walk itself reads (per-directory rules files).
+   */
+  readFile(name: string, max: number): Uint8Array;
   /** stat of this directory itself. */
   self(): EntryStat;
   /** Releases the handle; safe to call twice. Never closes an fd given to fromFd. */

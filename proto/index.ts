@@ -55,8 +55,10 @@ export type { ManifestExtras, ManifestMsg, OwnerNames } from "./manifest.ts";
 export const FEATURE_SPARSE = "sparse"; // holes travel as HOLE frames and arrive as holes
 /** Owners, extended attributes and special files travel in the manifest (Options.owner ... devices). */
 export const FEATURE_METADATA = "metadata";
+/** Options.filter is read: include, exclude and per-directory rules (an older daemon knows only Options.exclude). */
+export const FEATURE_FILTER = "filter";
 /** The features this build supports, for its side of Negotiate. */
-export const FEATURES: readonly string[] = [FEATURE_SPARSE, FEATURE_METADATA];
+export const FEATURES: readonly string[] = [FEATURE_SPARSE, FEATURE_METADATA, FEATURE_FILTER];
 /** The features a peer listed (unknown names and junk ignored, bounded). */
 export function peerFeatures(list: unknown): Set<string> {
   const out = new Set<string>();

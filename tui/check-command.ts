@@ -6,6 +6,7 @@ import { helpLines, parseSpec, type Flag } from "./kit/flag.ts";
 import { check, refusedCheck, type CheckEntry, type CheckJob, type CheckResult } from "../engine/index.ts";
 import { EXIT_OK, exitCodeForCheck } from "./exit-codes.ts";
 import { count, countOf, escapePath } from "./format.ts";
+import { joinSelectValues, selectionOf } from "./select-flags.ts";
 import { tlsOptions } from "./tls-flags.ts";
 import { parseTimeout, readToken } from "./remote-command.ts";
 import type { Io } from "./kit/io.ts";
@@ -19,8 +20,15 @@ export const CHECK_FLAGS: readonly Flag<"check">[] = [
     help: "compare files of equal size by content hash (BLAKE2b-256) instead of mtime, as 'blit copy --checksum' decides; both sides must be local (exit 2 with a blit:// side)",
   },
   {
-    commands: ["check"], name: "--exclude", repeatable: true, value: "GLOB",
+    commands: ["check"], name: "--exclude", repeatable: true, value: "PATTERN",
     help: "leave out matching entries on both sides (repeatable; same rules as 'blit copy')",
+  },
+  { commands: ["check"], name: "--include", repeatable: true, value: "PATTERN", help: "keep matching entries a later --exclude would leave out (repeatable)" },
+  { commands: ["check"], name: "--exclude-from", repeatable: true, value: "FILE", help: "each line of FILE as an --exclude ('#' and ';' comments; '-' is stdin)" },
+  { commands: ["check"], name: "--include-from", repeatable: true, value: "FILE", help: "each line of FILE as an --include" },
+  {
+    commands: ["check"], name: "--filter", repeatable: true, value: "RULE",
+    help: "'+ PAT', '- PAT', 'merge FILE', 'dir-merge NAME', as for 'blit copy' (in order with the flags above)",
   },
   {
     commands: ["check"], name: "--xattrs", short: "-X",
@@ -110,7 +118,7 @@ export function checkJson(r: CheckResult): Record<string, unknown> {
 export async function checkCommand(args: string[], io: CheckIo): Promise<number> {
   const say = (s: string) => io.stdout.write(s.endsWith("\n") ? s : s + "\n");
   const err = (s: string) => io.stderr.write(`blit: ${s}\n`);
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, strict: true, options: PARSE_OPTIONS });
+  const { values, positionals, tokens } = parseArgs({ args: joinSelectValues(args), allowPositionals: true, strict: true, tokens: true, options: PARSE_OPTIONS });
   const flag = <T>(name: string) => values[name] as T | undefined;
   if (flag<boolean>("help")) {
     say(CHECK_HELP);
@@ -132,6 +140,7 @@ export async function checkCommand(args: string[], io: CheckIo): Promise<number>
       job.options!.authToken = readToken(flag<string>("auth-token-file"), io.env);
       job.options!.tls = tlsOptions({ "tls-ca": flag("tls-ca"), "tls-fingerprint": flag("tls-fingerprint"), "tls-accept-new": flag("tls-accept-new") }, io.env);
       job.options!.timeout = parseTimeout(flag<string>("timeout"));
+      job.options!.filter = selectionOf(tokens).filter;
       result = await check(job);
     } catch (e) {
       const code = (e as { code?: string }).code;

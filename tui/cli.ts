@@ -20,8 +20,8 @@ export type { Io } from "./kit/io.ts";
 const MAIN_HELP = `blit ${VERSION} — fast file copy and sync that records every run
 
 Usage:
-  blit copy   SRC DST [flags]     copy new and changed files from SRC into DST; never deletes
-  blit mirror SRC DST [flags]     make DST equal to SRC, deleting what SRC lacks
+  blit copy   SRC... DST [flags]  copy new and changed files from SRC into DST; never deletes
+  blit mirror SRC... DST [flags]  make DST equal to SRC, deleting what SRC lacks
   blit push SRC blit://HOST:PORT/MODULE[/PATH] [--mirror] [--force-grpc] [flags]
                                   send SRC to a blitd module
   blit pull blit://HOST:PORT/MODULE[/PATH] DST [--mirror] [--force-grpc] [flags]
@@ -30,7 +30,7 @@ Usage:
                                   list a daemon's modules, or a directory in one
                                   (blits://... for a daemon with TLS: --tls-ca FILE, or its key
                                   pinned in $BLIT_HOME/known_daemons; see 'blit push --help')
-  blit check SRC DST [--checksum] [--exclude GLOB] [--json]
+  blit check SRC DST [--checksum] [--exclude PATTERN] [--include PATTERN] [--json]
                                   list what is missing, extra or different between two trees
                                   (either may be blit://...); exit 0 equal, 1 different, 2 error
   blit diagnostics perf [--limit N] [--json]
@@ -44,7 +44,8 @@ Usage:
   blit help [COMMAND]             this text, or a command's flags ('blit help blitd': the daemon's)
 
 SRC is a directory (its contents go into DST, which is created if missing) or a single file
-(copied into DST if DST is a directory, else to the path DST).
+(copied into DST if DST is a directory, else to the path DST). With several sources, each one's
+name becomes an entry of DST (SRC1 goes to DST/NAME1, as 'cp -r a b dst/' does).
 
 Flags of copy and mirror (details: 'blit copy --help', 'blit mirror --help'):
 ${labelList(transferFlagsOf("copy"))}

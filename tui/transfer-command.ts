@@ -10,6 +10,8 @@ import { filesystemType, metadataPrivileges } from "../ffi/index.ts";
 import { boolFlag, helpText, listFlag, parseCommand, stringFlag, type CommandSpec, type Values } from "./kit/command.ts";
 import { say, type Io } from "./kit/io.ts";
 import { runTransfer } from "./kit/transfer-loop.ts";
+import { joinSelectValues, selectionOf } from "./select-flags.ts";
+import { severalSources, withPaths } from "./several-sources.ts";
 import { EXIT_OK } from "./exit-codes.ts";
 import { bytes, count, countOf, formatTime, holeNote, rate, seconds, specialsNote } from "./format.ts";
 import { parseTimeout, readToken, remoteSummary } from "./remote-command.ts";
@@ -32,6 +34,22 @@ mtime match is not copied; its mode, owner and group are set again if they diffe
 attributes). -H keeps hard links, --specials and --devices create FIFOs, sockets and devices.
 -a and -r (rsync's) are accepted and ignored: this is what blit always does.`;
 
+const SELECTION_RULES = `Selection rules (as rsync's): --include, --exclude, --*-from and --filter make one list, in
+the order given. Each entry is checked against the list and the first rule that matches
+decides; an entry no rule matches is copied. A pattern without '/' matches a name at any depth
+('*.tmp', 'node_modules'); with a '/' it matches the end of the path from SRC ('logs/*.gz'
+matches logs/a.gz and x/logs/a.gz), and a leading '/' anchors it at SRC ('/top.txt'); a
+trailing '/' matches directories only. '*' matches within one name, '**' across '/', '?' one
+character, '[a-z]' a class; 'dir/***' matches dir and everything below it. An excluded
+directory is not entered, so to copy deep files their directories must be included too: for
+every .c file (and every directory), give --include='*/' --include='*.c' --exclude='*'.
+Excluded destination entries are never deleted (unless mirror --delete-excluded).`;
+
+const SEVERAL_SOURCES = `With several sources, each source's name becomes an entry of DST (a directory SRC1 is copied to
+DST/NAME1, a file into DST), as 'cp -r a b dst/' and rsync without a trailing slash do; two
+sources with the same name are refused. Each source is its own run (--json prints one report
+per source, one per line); the exit code is the worst of them.`;
+
 const REMOTE_EXITS = `Exit codes:
   0    all done
   1    some files failed (each is named on stderr); mirror deleted nothing
@@ -44,36 +62,45 @@ const REMOTE_EXITS = `Exit codes:
 export const TRANSFER_SPECS: Record<TransferCommand, CommandSpec<TransferCommand>> = {
   copy: {
     name: "copy",
-    usage: "blit copy SRC DST [flags]",
+    usage: "blit copy SRC... DST [flags]",
     about: `Copy new and changed files from SRC into DST. Never deletes anything in DST (that is
 'blit mirror'). A file counts as unchanged when its size and modification time match (see
 --checksum, --size-only, --ignore-times). Files are written under a temporary (anonymous where
 the OS allows) and put in place only when complete, with their mode and mtime (nanoseconds
 kept); symlinks are copied as links, empty directories are kept, directory mtimes are set last.
 
+${SEVERAL_SOURCES}
+
 ${WHAT_IS_KEPT}`,
     flags: transferFlagsOf("copy"),
-    positionals: ["SRC", "DST"],
+    positionals: ["SRC...", "DST"],
     noOps: RSYNC_NO_OPS,
     hints: {
       "--delete": "use 'blit mirror SRC DST' (copy never deletes)",
       "--max-delete": "--max-delete is a mirror flag: use 'blit mirror' (copy never deletes)",
       "--force": "--force is a mirror flag: use 'blit mirror' (copy never deletes)",
       "--mirror": "use 'blit mirror SRC DST' (copy never deletes)",
+      "--delete-excluded": "--delete-excluded is a mirror flag: use 'blit mirror' (copy never deletes)",
     },
+    after: SELECTION_RULES,
   },
   mirror: {
     name: "mirror",
-    usage: "blit mirror SRC DST [flags]",
+    usage: "blit mirror SRC... DST [flags]",
     about: `Make DST equal to SRC: copy new and changed files as 'blit copy' does, then delete entries of
 DST that SRC lacks.
 
+${SEVERAL_SOURCES} A mirror's deletes stay inside each DST/NAME: other entries of DST
+are never deleted. --files-from is refused with mirror (everything unlisted would go).
+
 ${WHAT_IS_KEPT}`,
     flags: transferFlagsOf("mirror"),
-    positionals: ["SRC", "DST"],
+    positionals: ["SRC...", "DST"],
     noOps: { ...RSYNC_NO_OPS, "--delete": "a mirror always deletes what SRC lacks" },
     hints: { "--mirror": "'blit mirror' is the mirror; --mirror is for push and pull" },
-    after: `Mirror deletes only after a complete enumeration and copy with no errors; any error means
+    after: `${SELECTION_RULES}
+
+Mirror deletes only after a complete enumeration and copy with no errors; any error means
 nothing is deleted (exit 1).`,
   },
   push: {
@@ -117,12 +144,23 @@ mid-transfer, blit exits 2 and DST holds no partial file.`,
 };
 
 /** Runs `blit copy|mirror|push|pull ARGS` and returns its exit code. */
-export async function transferCommand(command: TransferCommand, args: string[], io: Io): Promise<number> {
+export async function transferCommand(command: TransferCommand, given: string[], io: Io, rules?: string[]): Promise<number> {
   const spec = TRANSFER_SPECS[command];
-  const { values, positionals } = parseCommand(spec, args, io);
+  // A selection flag takes the next argument whatever it starts with ('- *', '-' for stdin).
+  const { values, positionals, tokens, args } = parseCommand(spec, joinSelectValues(given), io);
   if (values.help) {
     say(io, helpText(spec));
     return EXIT_OK;
+  }
+  if (command === "mirror" && stringFlag(values, "files-from") !== undefined) {
+    throw new UsageError("USAGE", "--files-from is refused with mirror: a mirror deletes what SRC lacks, and a list would make that everything unlisted; use 'blit copy --files-from'");
+  }
+  // Read and checked before anything is written (a bad rule or list: exit 2). Several sources
+  // share the rules read once.
+  const selection = rules ? { filter: rules } : selectionOf(tokens, stringFlag(values, "files-from"));
+  if ((command === "copy" || command === "mirror") && positionals.length > 2) {
+    if (selection.filesFrom) throw new UsageError("BAD_RULE", "--files-from takes one source (its paths are relative to it)");
+    return severalSources(positionals, (src, dst) => transferCommand(command, withPaths(args, tokens, src, dst), io, selection.filter));
   }
   const common = {
     dryRun: boolFlag(values, "dry-run") ?? false,
@@ -133,7 +171,12 @@ export async function transferCommand(command: TransferCommand, args: string[], 
   };
   const [a, b] = positionals as [string, string];
   if (command === "copy" || command === "mirror") {
-    const options = normalizeOptions({ ...transferOptions(values, command), workers: workersOf(values, a, b, io) });
+    const options = normalizeOptions({
+      ...transferOptions(values, command),
+      ...selection,
+      deleteExcluded: boolFlag(values, "delete-excluded") ?? false,
+      workers: workersOf(values, a, b, io),
+    });
     const job: Job = { command, source: a, destination: b, options };
     const started = new Date();
     return runTransfer(io, {
@@ -157,7 +200,8 @@ export async function transferCommand(command: TransferCommand, args: string[], 
     route,
     local,
     remote,
-    options: normalizeOptions(transferOptions(values, route)),
+    // Read here; the rules travel to blitd with the request (Options.filter).
+    options: normalizeOptions({ ...transferOptions(values, route), ...selection }),
     forceGrpc: boolFlag(values, "force-grpc") ?? false,
     authToken: readToken(stringFlag(values, "auth-token-file"), io.env),
     tls: tlsOptions({ "tls-ca": stringFlag(values, "tls-ca"), "tls-fingerprint": stringFlag(values, "tls-fingerprint"), "tls-accept-new": boolFlag(values, "tls-accept-new") }, io.env),

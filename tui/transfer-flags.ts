@@ -30,11 +30,30 @@ export const TRANSFER_FLAGS: readonly TransferFlag[] = [
   },
   { name: "--size-only", commands: ALL, help: "treat files of equal size as unchanged, whatever their mtime" },
   { name: "--ignore-times", short: "-I", commands: ALL, help: "copy every file, even when size and mtime match" },
+  // Selection rules, rsync's (engine/select): one ordered list, first match wins; they travel to blitd.
   {
-    name: "--exclude", value: "GLOB", repeatable: true, commands: ALL,
-    help: "leave out matching entries (repeatable). A pattern without '/' matches a name at any depth ('*.tmp', 'node_modules'); with '/' it matches the path from SRC ('logs/*.gz'; a leading '/' anchors it at SRC); a trailing '/' matches directories only. Excluded destination entries are never deleted.",
+    name: "--exclude", value: "PATTERN", repeatable: true, commands: ALL,
+    help: "leave out matching entries (repeatable; selection rules below)",
     helpFor: remote("leave out matching entries (repeatable; same rules as 'blit copy')"),
   },
+  { name: "--include", value: "PATTERN", repeatable: true, commands: ALL, help: "keep matching entries a later --exclude would leave out (repeatable)" },
+  {
+    name: "--exclude-from", value: "FILE", repeatable: true, commands: ALL,
+    help: "each line of FILE as an --exclude ('#' and ';' comments and blank lines skipped; '-' reads stdin; a line '+ PAT' is an include)",
+  },
+  { name: "--include-from", value: "FILE", repeatable: true, commands: ALL, help: "each line of FILE as an --include (same format)" },
+  {
+    name: "--filter", value: "RULE", repeatable: true, commands: ALL,
+    help: "one rule (repeatable): '+ PAT' or 'include PAT', '- PAT' or 'exclude PAT', 'merge FILE' or '. FILE' (the rules of FILE, one a line), 'dir-merge NAME' or ': NAME' (the rules of the file NAME in each directory, read as the walk enters it: they apply there and below, before the rules inherited from above; a NAME that is a symlink is never read, and that directory is left out with an error)",
+    helpFor: remote("one rule (repeatable): '+ PAT', '- PAT', 'dir-merge NAME' (read on the sending side, and on the receiving side for a mirror's deletes), as for 'blit copy'; rules beyond --exclude need a blitd of this version"),
+  },
+  // Local only: a list of paths below SRC (mirror takes it only to refuse it with the reason),
+  // and deletes of what the rules leave out.
+  {
+    name: "--files-from", value: "FILE", commands: LOCAL,
+    help: "transfer only the paths listed in FILE, one a line, relative to SRC ('-' reads stdin); the directories on the way are created, a listed directory comes with everything below it, a listed path that is missing is an error naming it. Copy only, one source (a mirror refuses it: everything unlisted would be deleted)",
+  },
+  { name: "--delete-excluded", commands: ["mirror"], help: "delete excluded destination entries too (by default a mirror keeps what the rules leave out)" },
   {
     name: "--hard-links", short: "-H", commands: ALL,
     help: "files that are hard links of each other in SRC stay hard links in DST (the first is copied, the others are linked to it)",

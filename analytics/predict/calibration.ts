@@ -132,7 +132,7 @@ async function trial(source: string, destination: string, workers: number): Prom
 
 /** Copies an evenly spaced sample of the source's files (walk order, so directories are spread). */
 function stageSample(src: string, into: string, maxFiles: number, maxBytes: number, exclude: string[]) {
-  const tree = walkTree(src, exclude, "source");
+  const tree = walkTree(src, exclude.map((p) => `- ${p}`), "source"); // --exclude patterns as selection rules
   const files: number[] = [];
   let ofBytes = 0;
   for (let i = 0; i < tree.paths.length; i++) {

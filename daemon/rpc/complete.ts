@@ -75,7 +75,7 @@ function daemonReport(t: Transfer, s: ReceiveSummary | undefined, tls: boolean, 
     destinationFs: push ? filesystemType(t.module.path) : "remote",
     options: {
       dryRun: t.opts.dryRun, checksum: t.opts.checksum, sizeOnly: t.opts.sizeOnly, ignoreTimes: t.opts.ignoreTimes,
-      exclude: t.opts.exclude, workers: 1, bwlimit: 0, maxDelete: t.opts.maxDelete, force: t.opts.force, hardLinks: t.opts.hardLinks,
+      exclude: t.opts.exclude, filter: t.opts.filter, workers: 1, bwlimit: 0, maxDelete: t.opts.maxDelete, force: t.opts.force, hardLinks: t.opts.hardLinks,
       owner: t.opts.owner, group: t.opts.group, xattrs: t.opts.xattrs, acls: t.opts.acls, specials: t.opts.specials, devices: t.opts.devices,
       numericIds: t.opts.numericIds,
     },

@@ -22,7 +22,7 @@ export async function negotiatePull(ctx: RpcContext, { mod, path, opts, peer, mo
     try {
       // The walk, the attributes and the manifest of a tree run on a worker thread (seconds for
       // millions of entries), so the event loop keeps answering other clients.
-      ({ tree, manifest } = await ctx.workers.source(source.root.handoff(), opts.exclude, { inodes: true, xattrSel: opts.xattrSel, extras }));
+      ({ tree, manifest } = await ctx.workers.source(source.root.handoff(), opts.filter, { inodes: true, xattrSel: opts.xattrSel, extras }));
     } catch (err) {
       source.root.close();
       throw err;

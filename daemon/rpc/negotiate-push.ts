@@ -23,12 +23,12 @@ export async function negotiatePush(ctx: RpcContext, { mod, path, opts, peer, mo
   let plan: Plan;
   let hashes: (Uint8Array | null)[];
   try {
-    let dstSide: { fd: RootHandoff; exclude: string[] } | { tree: Tree };
+    let dstSide: { fd: RootHandoff; rules: string[] } | { tree: Tree };
     if (singleFile) {
       src.paths[0] = target.name!;
       dstSide = { tree: singleDstTree(target.root!, target.name!) };
     } else if (!target.root) dstSide = { tree: emptyTree() }; // a dry run into a directory not made yet
-    else dstSide = { fd: target.root.handoff(), exclude: opts.exclude };
+    else dstSide = { fd: target.root.handoff(), rules: opts.filter };
     ({ dst, plan, hashes } = await ctx.workers.plan(src, dstSide, opts, opts.checksum && target.root ? target.root.handoff() : undefined));
   } catch (err) {
     target.root?.close();

@@ -2,6 +2,7 @@
 // concurrent transfers), then hands a push or a pull to its own function. A negotiated transfer
 // is registered and its data plane opened (a dry run ends at the reply).
 import { metadataPrivileges, type RootedDir } from "../../ffi/index.ts";
+import { Scope } from "../../engine/index.ts";
 import { FEATURE_SPARSE, peerFeatures, printable, type grpc } from "../../proto/index.ts";
 import type { ModuleConfig } from "../config.ts";
 import { DaemonError, readOnly } from "../errors.ts";
@@ -53,13 +54,23 @@ export function negotiate(ctx: RpcContext) {
 
 function normalizeOpts(o: any, direction: string, features: Set<string>, mod: ModuleConfig): TransferOptions {
   const exclude: string[] = Array.isArray(o?.exclude) ? o.exclude.map(String) : [];
-  if (exclude.length > MAX_EXCLUDES || exclude.some((e) => e.length > 4096 || e.includes("\0"))) throw new DaemonError("BAD_REQUEST", "too many or too long --exclude patterns");
+  const sent: string[] = Array.isArray(o?.filter) ? o.filter.map(String) : [];
+  for (const list of [exclude, sent]) {
+    if (list.length > MAX_EXCLUDES || list.some((e) => e.length > 4096 || e.includes("\0"))) throw new DaemonError("BAD_REQUEST", "too many or too long selection rules (--exclude, --include, --filter)");
+  }
+  // A client that knows rules sends them all in `filter`; an older one only its --exclude patterns.
+  const filter = sent.length > 0 ? sent : exclude.map((p) => `- ${p}`);
+  try {
+    Scope.top(filter);
+  } catch (err) {
+    throw new DaemonError("BAD_REQUEST", printable((err as Error).message));
+  }
   const maxDelete = Number(o?.max_delete ?? -1);
   return {
     ...metadataOpts(o, direction, mod),
     mirror: !!o?.mirror, checksum: !!o?.checksum, sizeOnly: !!o?.size_only, ignoreTimes: !!o?.ignore_times,
     maxDelete: Number.isInteger(maxDelete) && maxDelete >= -1 ? maxDelete : -1, force: !!o?.force,
-    dryRun: !!o?.dry_run, exclude: direction === "push" || direction === "pull" ? exclude : [],
+    dryRun: !!o?.dry_run, exclude, filter,
     bwlimit: Number.isSafeInteger(Number(o?.bwlimit)) && Number(o?.bwlimit) > 0 ? Number(o.bwlimit) : 0,
     hardLinks: !!o?.hard_links,
     sparse: direction === "pull" && features.has(FEATURE_SPARSE),

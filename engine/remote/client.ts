@@ -3,7 +3,7 @@
 // every frame is bounded, and a daemon that vanishes leaves no partial file behind. A push runs in
 // push.ts, a pull in pull.ts; what they share (connection, calls, report) is in session.ts.
 import { nameFs, namePath } from "../../ffi/index.ts";
-import { decodeManifest, PathError, printable } from "../../proto/index.ts";
+import { decodeManifest, FEATURES, PathError, printable } from "../../proto/index.ts";
 import { UsageError } from "../errors.ts";
 import type { Action } from "../run.ts";
 import { formatRemoteUrl, parseRemoteUrl } from "./url.ts";
@@ -12,7 +12,7 @@ import { startContext } from "../context/index.ts";
 import { VERSION } from "../version.ts";
 import type { Tree } from "../walk.ts";
 import type { TlsClientOptions } from "./tls.ts";
-import { authenticateConnection, call, connectSeconds, DEFAULT_TIMEOUT_S, metadataFor, openClient, RemoteError, RemoteSession, waitReady, type RemoteHooks, type RemoteJob } from "./session.ts";
+import { authenticateConnection, call, connectSeconds, DEFAULT_TIMEOUT_S, metadataFor, openClient, RemoteError, RemoteSession, requireFilterFeature, waitReady, wireRules, type RemoteHooks, type RemoteJob } from "./session.ts";
 import { push } from "./push.ts";
 import { pull } from "./pull.ts";
 const { existsSync, statSync } = nameFs;
@@ -73,7 +73,7 @@ export interface RemoteTree {
  */
 export async function fetchRemoteTree(
   url: string,
-  opts: { authToken?: string; exclude?: string[]; connectTimeout?: number; timeout?: number; tls?: TlsClientOptions; xattrs?: boolean; acls?: boolean } = {},
+  opts: { authToken?: string; exclude?: string[]; filter?: string[]; connectTimeout?: number; timeout?: number; tls?: TlsClientOptions; xattrs?: boolean; acls?: boolean } = {},
 ): Promise<RemoteTree> {
   const u = parseRemoteUrl(url, { needModule: true });
   const client = openClient(u, opts.tls);
@@ -82,9 +82,13 @@ export async function fetchRemoteTree(
     const timeout = opts.timeout ?? DEFAULT_TIMEOUT_S;
     await waitReady(client, u, connectSeconds(timeout, opts.connectTimeout));
     const reply = await call<any>(client, "Negotiate", {
-      direction: "pull", module: u.module, path: u.path, client_version: VERSION,
-      options: { mirror: false, checksum: false, size_only: false, ignore_times: false, max_delete: -1, force: false, dry_run: true, exclude: opts.exclude ?? [], bwlimit: 0, xattrs: !!opts.xattrs, acls: !!opts.acls },
+      direction: "pull", module: u.module, path: u.path, client_version: VERSION, features: FEATURES,
+      options: {
+        mirror: false, checksum: false, size_only: false, ignore_times: false, max_delete: -1, force: false, dry_run: true,
+        ...wireRules({ exclude: opts.exclude ?? [], filter: opts.filter }), bwlimit: 0, xattrs: !!opts.xattrs, acls: !!opts.acls,
+      },
     }, md, u, { phase: "reading the tree (Negotiate)", seconds: timeout });
+    requireFilterFeature({ exclude: opts.exclude ?? [], filter: opts.filter }, reply.features, u);
     let decoded: { tree: Tree; singleFile: boolean };
     try {
       decoded = decodeManifest(reply.manifest);

@@ -17,7 +17,8 @@ import { mapOwners } from "./metadata.ts";
 import { VERSION } from "../version.ts";
 import { emptyTree, T_FILE, walkTree, type Tree } from "../walk.ts";
 import { StallWatch } from "./stall-watch.ts";
-import { asksMetadata, stallMessage, OLD_PEER, openChannel, wireOptions, xattrSelection, type RemoteHooks, type RemoteSession } from "./session.ts";
+import { selectionRules } from "../options.ts";
+import { asksMetadata, requireFilterFeature, stallMessage, OLD_PEER, openChannel, wireOptions, xattrSelection, type RemoteHooks, type RemoteSession } from "./session.ts";
 const { existsSync, mkdirSync, statSync } = nameFs;
 const { basename, dirname } = namePath;
 
@@ -31,6 +32,7 @@ export async function pull(s: RemoteSession, hooks: RemoteHooks): Promise<void> 
     options: wireOptions(job),
   }, "negotiating (Negotiate)");
   timing.negotiateMs = performance.now() - tNeg;
+  requireFilterFeature(opts, reply.features, u);
   const decoded = decodeManifest(reply.manifest);
   s.src = decoded.tree;
   if (opts.owner || opts.group) mapOwners(s.src, decoded.names, !!opts.numericIds);
@@ -66,7 +68,7 @@ export async function pull(s: RemoteSession, hooks: RemoteHooks): Promise<void> 
     }
   } else {
     dstRoot = openRooted(rootPath);
-    dst = walkTree(dstRoot.handoff(), opts.exclude, "destination");
+    dst = walkTree(dstRoot.handoff(), selectionRules(opts), "destination");
   }
   timing.enumerateMs = performance.now() - tEnum;
   const tPlan = performance.now();

@@ -14,7 +14,8 @@ import { readTreeXattrs } from "./metadata.ts";
 import { VERSION } from "../version.ts";
 import { emptyTree, T_FILE, walkTree } from "../walk.ts";
 import { StallWatch } from "./stall-watch.ts";
-import { asksMetadata, stallMessage, OLD_PEER, openChannel, RemoteError, wireOptions, xattrSelection, type RemoteHooks, type RemoteSession } from "./session.ts";
+import { selectionRules } from "../options.ts";
+import { asksMetadata, requireFilterFeature, stallMessage, OLD_PEER, openChannel, RemoteError, wireOptions, xattrSelection, type RemoteHooks, type RemoteSession } from "./session.ts";
 const { statSync } = nameFs;
 const { basename, dirname } = namePath;
 
@@ -43,7 +44,7 @@ export async function push(s: RemoteSession, hooks: RemoteHooks): Promise<void> 
       }
     }
   } else {
-    s.src = walkTree(local, opts.exclude, "source");
+    s.src = walkTree(local, selectionRules(opts), "source");
     for (const e of s.src.errors) addError(e);
     if (sel && s.src.rootExists) {
       const dir = openRooted(local);
@@ -62,6 +63,7 @@ export async function push(s: RemoteSession, hooks: RemoteHooks): Promise<void> 
     manifest: encodeManifest(s.src, single, { hardLinks: opts.hardLinks, owner: opts.owner, group: opts.group, numericIds: opts.numericIds, xattrs, rootXattrs }),
   }, "negotiating (Negotiate)");
   timing.negotiateMs = performance.now() - tNeg;
+  requireFilterFeature(opts, reply.features, u);
   if (asksMetadata(opts) && !peerFeatures(reply.features).has(FEATURE_METADATA)) notes.metadata = `the daemon ${OLD_PEER}`;
   for (const [k, why] of Object.entries((reply.not_kept ?? {}) as Record<string, unknown>)) notes[printable(k)] = printable(String(why));
   s.specialsSkipped = countsByKind(reply.specials_skipped);

@@ -4,7 +4,9 @@
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import { displayName, filesystemType, nameFs, namePath, type XattrSelection } from "../../ffi/index.ts";
-import { AUTH_METADATA_KEY, type blitClient, grpc, PathError, printable } from "../../proto/index.ts";
+import { AUTH_METADATA_KEY, type blitClient, FEATURE_FILTER, grpc, PathError, peerFeatures, printable } from "../../proto/index.ts";
+import { selectionRules } from "../options.ts";
+import { onlyExcludes } from "../select/index.ts";
 import type { Action } from "../run.ts";
 import { channelEvents, GrpcChannel, SocketChannel, type Channel, type GrpcDuplex } from "./channel.ts";
 import { workloadOf } from "../plan.ts";
@@ -54,12 +56,30 @@ export class RemoteError extends Error {
   }
 }
 
+/**
+ * The selection rules as Options carries them: all in `filter`; and when they are all excludes,
+ * also as `exclude` patterns, so that a daemon older than FEATURE_FILTER applies them too.
+ */
+export function wireRules(o: Pick<RunOptions, "exclude" | "filter">): { exclude: string[]; filter: string[] } {
+  const rules = selectionRules(o);
+  return { exclude: onlyExcludes(rules) ? rules.map((r) => r.slice(2)) : [], filter: rules };
+}
+
+/**
+ * Refuses a transfer whose rules an older daemon ignored (it knows only --exclude): its walk
+ * selected other entries than asked, so nothing may move. Called right after Negotiate.
+ */
+export function requireFilterFeature(o: Pick<RunOptions, "exclude" | "filter">, replyFeatures: unknown, u: RemoteUrl): void {
+  if (onlyExcludes(selectionRules(o)) || peerFeatures(replyFeatures).has(FEATURE_FILTER)) return;
+  throw new RemoteError("PROTOCOL", `the daemon at ${u.address} is an older blit that knows only --exclude; upgrade it to use --include, --filter and rules files`);
+}
+
 /** The Options message of a Negotiate: what the user asked for, the metadata included. */
 export function wireOptions(job: RemoteJob) {
   const o = job.options;
   return {
     mirror: job.command === "mirror", checksum: o.checksum, size_only: o.sizeOnly, ignore_times: o.ignoreTimes, max_delete: o.maxDelete,
-    force: o.force, dry_run: o.dryRun, exclude: o.exclude, bwlimit: o.bwlimit, hard_links: o.hardLinks, owner: o.owner, group: o.group,
+    force: o.force, dry_run: o.dryRun, ...wireRules(o), bwlimit: o.bwlimit, hard_links: o.hardLinks, owner: o.owner, group: o.group,
     xattrs: o.xattrs, acls: o.acls, numeric_ids: !!o.numericIds, specials: !!o.specials, devices: !!o.devices,
   };
 }

@@ -65,17 +65,24 @@ describe("usage errors exit 2 with a message", () => {
     expect(r.stderr).toContain("synchronize");
   });
 
-  test("the wrong number of paths (0, 1 or 3)", async () => {
+  test("the wrong number of paths (0 or 1), or a missing one of several sources", async () => {
     const t = temps.make();
     writeTree(t.join("src"), { "a": "a" });
-    for (const paths of [[], [t.join("src")], [t.join("src"), t.join("d1"), t.join("d2")]]) {
+    for (const paths of [[], [t.join("src")]]) {
       for (const cmd of ["copy", "mirror"]) {
         const r = await runCli([cmd, ...paths], { home: t.home });
         expect(r.exitCode).toBe(2);
-        expect(r.stderr).toContain(`usage: blit ${cmd} SRC DST`);
+        expect(r.stderr).toContain(`usage: blit ${cmd} SRC... DST`);
       }
     }
+    for (const cmd of ["copy", "mirror"]) {
+      // Several sources are checked before any is copied: nothing is written.
+      const r = await runCli([cmd, t.join("src"), t.join("d1"), t.join("d2")], { home: t.home });
+      expect(r.exitCode).toBe(2);
+      expect(r.stderr).toContain(`source '${t.join("d1")}' does not exist`);
+    }
     expect(existsSync(t.join("d1"))).toBe(false);
+    expect(existsSync(t.join("d2"))).toBe(false);
   });
 
   test("mirror-only flags given to copy", async () => {

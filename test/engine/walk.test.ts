@@ -24,6 +24,7 @@ function withHook(inner: DirReader, before: (name: string) => void): DirReader {
     names: () => h.names(),
     stat: (n) => h.stat(n),
     readlink: (n) => h.readlink(n),
+    readFile: (n, max) => h.readFile(n, max),
     self: () => h.self(),
     close: () => h.close(),
     openDir: (n) => {

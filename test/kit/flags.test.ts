@@ -125,10 +125,11 @@ describe("usage errors: one line naming the command and the option, exit 2, noth
     writeTree(t.join("src"), { a: "a" });
     const missing = await runCli(["copy", t.join("src")], { home: t.home });
     expect(missing.exitCode).toBe(2);
-    expect(missing.stderr).toBe(`blit: copy: missing DST (got '${t.join("src")}'); usage: blit copy SRC DST [flags]\n`);
-    const extra = await runCli(["mirror", t.join("src"), t.join("dst"), "surplus"], { home: t.home });
+    expect(missing.stderr).toBe(`blit: copy: missing DST (got '${t.join("src")}'); usage: blit copy SRC... DST [flags]\n`);
+    // copy and mirror take several sources; push and pull exactly two paths
+    const extra = await runCli(["push", t.join("src"), "blit://127.0.0.1:1/m", "surplus"], { home: t.home });
     expect(extra.exitCode).toBe(2);
-    expect(extra.stderr).toBe("blit: mirror: unexpected extra argument 'surplus' (takes SRC DST); usage: blit mirror SRC DST [flags]\n");
+    expect(extra.stderr).toBe("blit: push: unexpected extra argument 'surplus' (takes SRC URL); usage: blit push SRC blit[s]://HOST:PORT/MODULE[/PATH] [flags]\n");
     const pull = await runCli(["pull", "blit://127.0.0.1:1/m"], { home: t.home });
     expect(pull.stderr).toBe("blit: pull: missing DST (got 'blit://127.0.0.1:1/m'); usage: blit pull blit[s]://HOST:PORT/MODULE[/PATH] DST [flags]\n");
   });
@@ -138,9 +139,12 @@ describe("usage errors: one line naming the command and the option, exit 2, noth
     const r = await runCli(["copy", "a", "b", "--workers"], { home: t.home });
     expect(r.exitCode).toBe(2);
     expect(r.stderr).toBe("blit: option '--workers' needs a value (N) for 'blit copy'; run 'blit copy --help' for its flags\n");
-    const ambiguous = await runCli(["copy", "a", "b", "--exclude", "-a"], { home: t.home });
+    const ambiguous = await runCli(["copy", "a", "b", "--bwlimit", "-a"], { home: t.home });
     expect(ambiguous.exitCode).toBe(2);
-    expect(ambiguous.stderr).toBe("blit: option '--exclude' for 'blit copy' is followed by a flag, not a GLOB; to give a value that starts with '-', write --exclude=VALUE\n");
+    expect(ambiguous.stderr).toBe("blit: option '--bwlimit' for 'blit copy' is followed by a flag, not a RATE; to give a value that starts with '-', write --bwlimit=VALUE\n");
+    // A selection flag takes the next argument whatever it starts with, as rsync's getopt does ('- *', '-' for stdin).
+    const rule = await runCli(["copy", t.join("none"), t.join("b"), "--exclude", "-a"], { home: t.home });
+    expect(rule.stderr).toContain("does not exist");
     const boolWithValue = await runCli(["copy", "a", "b", "--json=1"], { home: t.home });
     expect(boolWithValue.stderr).toBe("blit: option '--json' takes no value for 'blit copy'\n");
   });

@@ -9,7 +9,11 @@ import { transferFlag } from "../transfer-flags.ts";
 export function tryCommand(report: Pick<RunReport, "command" | "route" | "source" | "destination" | "options">, flag?: string): string {
   const o = report.options;
   const args: string[][] = [];
-  for (const pattern of o.exclude ?? []) args.push(["--exclude", pattern]);
+  // The rules in their order: as --exclude while they are all excludes, else each as --filter
+  // (a merge file's rules were read into them; --files-from is not repeated).
+  const rules = o.filter?.length ? o.filter : (o.exclude ?? []).map((p) => `- ${p}`);
+  if (rules.every((r) => r.startsWith("- "))) for (const r of rules) args.push(["--exclude", r.slice(2)]);
+  else for (const r of rules) args.push(["--filter", r.startsWith(": ") ? `dir-merge ${r.slice(2)}` : r]);
   if (o.checksum) args.push(["--checksum"]);
   if (o.sizeOnly) args.push(["--size-only"]);
   if (o.ignoreTimes) args.push(["--ignore-times"]);

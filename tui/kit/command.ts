@@ -30,6 +30,10 @@ export type Values = Record<string, string | boolean | (string | boolean)[] | un
 export interface Parsed {
   values: Values;
   positionals: string[];
+  /** What parseArgs read, in command-line order (rsync's selection rules are ordered). */
+  tokens: { kind: string; name?: string; value?: string; index: number }[];
+  /** The arguments as parsed (after no-ops were dropped), which `tokens` index. */
+  args: string[];
 }
 
 /** The command's --help text, made from its spec. */
@@ -44,7 +48,8 @@ export function parseCommand<C extends string>(spec: CommandSpec<C>, args: strin
   const cleaned = dropNoOps(spec, args, io);
   let parsed: Parsed;
   try {
-    parsed = parseArgs({ args: cleaned, options: parseSpec(spec.flags), allowPositionals: true, strict: true }) as Parsed;
+    const result = parseArgs({ args: cleaned, options: parseSpec(spec.flags), allowPositionals: true, strict: true, tokens: true });
+    parsed = { values: result.values as Values, positionals: result.positionals, tokens: result.tokens as Parsed["tokens"], args: cleaned };
   } catch (e) {
     throw usageErrorOf(spec, e);
   }

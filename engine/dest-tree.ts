@@ -13,6 +13,7 @@ import {
 } from "../ffi/index.ts";
 import { stageName, writePath, type Plan } from "./plan.ts";
 import { T_DIR, type Tree } from "./walk.ts";
+import type { Backups } from "./backup.ts";
 import type { EntryMeta } from "./remote/index.ts";
 
 export interface DestTree {
@@ -41,10 +42,11 @@ export interface DestTree {
   removeTree(rel: string, isDir: boolean): number;
   /**
    * Puts the complete entry `staged` (a sibling of `rel`) in place of `rel`, whatever the types,
-   * and removes what was at `rel`. Atomic where the filesystem can exchange two names. Returns
-   * the entries removed.
+   * and removes what was at `rel` (or hands it, under a temporary name beside, to `aside`, which
+   * returns what it counts). Atomic where the filesystem can exchange two names. Returns the
+   * entries removed.
    */
-  swapIn(staged: string, rel: string, oldIsDir: boolean): number;
+  swapIn(staged: string, rel: string, oldIsDir: boolean, aside?: (oldAt: string) => number): number;
   /**
    * Sets a directory's owner and attributes (`meta`, when given), then its permission bits and
    * mtime ("" is the root).
@@ -62,12 +64,17 @@ export interface DestTree {
  * it; a directory still holding excluded entries (never deleted) stays. Returns the entries
  * removed; each failure goes to `onError` and the rest goes on.
  */
-export function replaceAndDelete(dest: DestTree, plan: Plan, dst: Tree, onError: (rel: string, err: unknown) => void): number {
+export function replaceAndDelete(
+  dest: DestTree, plan: Plan, dst: Tree, onError: (rel: string, err: unknown) => void, keep?: KeepHooks,
+): number {
   let removed = 0;
   for (const j of plan.replace) {
     const rel = dst.paths[j]!;
+    const isDir = dst.types[j] === T_DIR;
     try {
-      removed += dest.swapIn(writePath(plan, rel), rel, dst.types[j] === T_DIR);
+      const aside = keep?.backups && ((at: string) => (keep.backups!.moveAside(rel, at), entriesAt(dst, j)));
+      removed += dest.swapIn(writePath(plan, rel), rel, isDir, aside || undefined);
+      keep?.onRemoved?.(rel, isDir, !!aside, true);
     } catch (err) {
       onError(rel, err);
     }
@@ -75,15 +82,40 @@ export function replaceAndDelete(dest: DestTree, plan: Plan, dst: Tree, onError:
   for (let k = plan.extraneous.length - 1; k >= 0; k--) {
     const j = plan.extraneous[k]!;
     const rel = dst.paths[j]!;
+    const isDir = dst.types[j] === T_DIR;
     try {
-      dest.remove(rel, dst.types[j] === T_DIR);
+      // A deleted file is renamed into the backups; a directory goes once empty (with backups
+      // kept beside their entries, it keeps them and stays).
+      if (keep?.backups && !isDir) keep.backups.moveAside(rel);
+      else dest.remove(rel, isDir);
       removed++;
+      keep?.onRemoved?.(rel, isDir, !!keep.backups && !isDir, false);
     } catch (err) {
       const code = (err as { code?: string }).code;
       if (code !== "ENOTEMPTY" && code !== "EEXIST" && code !== "ENOENT") onError(rel, err);
     }
   }
   return removed;
+}
+
+/** What a mirror's deletes keep and report (local runs; remote receivers pass none). */
+export interface KeepHooks {
+  /** --backup: deleted and replaced entries are moved here instead of removed. */
+  backups?: Backups;
+  /**
+   * Called for each entry removed (`replaced`: by one of another type; `backedUp`: it was moved
+   * into the backups).
+   */
+  onRemoved?: (rel: string, isDir: boolean, backedUp: boolean, replaced: boolean) => void;
+}
+
+/** Entry j with everything the tree lists below it (what a replacement removes). */
+function entriesAt(dst: Tree, j: number): number {
+  if (dst.types[j] !== T_DIR) return 1;
+  const prefix = `${dst.paths[j]!}/`;
+  let n = 1;
+  for (const p of dst.paths) if (p.startsWith(prefix)) n++;
+  return n;
 }
 
 /** Removes the staged replacements of a run whose guard held them back (or that broke off). */
@@ -208,13 +240,14 @@ export class RootedDestTree implements DestTree {
     return removeTreeAt(this.root, rel);
   }
 
-  swapIn(staged: string, rel: string, oldIsDir: boolean): number {
+  swapIn(staged: string, rel: string, oldIsDir: boolean, aside?: (oldAt: string) => number): number {
     const [dir, name] = split(rel);
     const stagedName = split(staged)[1];
     const d = this.dir(dir);
     this.forget(rel);
     this.forget(staged);
-    if (d.exchange(stagedName, name)) return this.removeTree(staged, oldIsDir);
+    const dispose = aside ?? ((at: string) => this.removeTree(at, oldIsDir));
+    if (d.exchange(stagedName, name)) return dispose(staged);
     // No exchange here: move the old entry aside under another temporary name first, so that
     // nothing is removed before the new entry holds the name.
     const asideName = stageName(name);
@@ -225,7 +258,7 @@ export class RootedDestTree implements DestTree {
       d.rename(asideName, name);
       throw err;
     }
-    return this.removeTree(`${dir ? dir + "/" : ""}${asideName}`, oldIsDir);
+    return dispose(`${dir ? dir + "/" : ""}${asideName}`);
   }
 
   setDirMeta(rel: string, mode: number, mtimeSec: number, mtimeNsec: number, meta?: EntryMeta): void {

@@ -2,6 +2,9 @@
 export { run, resolvePaths, refusedReport } from "./run.ts";
 export type { Action, Phase, Progress, RunHooks, RunResult } from "./run.ts";
 export { keepOf, normalizeOptions, parseRate } from "./options.ts";
+// Per-entry events (--itemize-changes, --log-file, --json-lines) and rsync's itemized form of them.
+export { itemize } from "./events.ts";
+export type { EventKind, FileEvent } from "./events.ts";
 export type { Job } from "./options.ts";
 export { UsageError, FatalError } from "./errors.ts";
 export { VERSION } from "./version.ts";

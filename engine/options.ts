@@ -33,6 +33,7 @@ export function normalizeOptions(partial: Partial<RunOptions> = {}): RunOptions 
     specials = false,
     devices = false,
     numericIds = false,
+    backupDir,
   } = partial;
   if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
     throw new RangeError(`--workers must be a whole number from 1 to 256, got ${workers}`);
@@ -42,7 +43,21 @@ export function normalizeOptions(partial: Partial<RunOptions> = {}): RunOptions 
     throw new RangeError(`--max-delete must be a whole number of 0 or more, got ${maxDelete}`);
   }
   if (checksum && sizeOnly) throw new RangeError("--checksum and --size-only cannot be used together");
-  return { dryRun, checksum, sizeOnly, ignoreTimes, exclude: [...exclude], workers, bwlimit, maxDelete, force, hardLinks, owner, group, xattrs, acls, specials, devices, numericIds };
+  const base = { dryRun, checksum, sizeOnly, ignoreTimes, exclude: [...exclude], workers, bwlimit, maxDelete, force, hardLinks, owner, group, xattrs, acls, specials, devices, numericIds };
+  return { ...base, ...backupOptions(partial.backup, backupDir, partial.suffix) };
+}
+
+/**
+ * --backup, --backup-dir, --suffix as rsync reads them: either of the last two implies the first;
+ * the suffix is "~" without a backup directory and "" with one. Nothing when no backup is asked.
+ */
+function backupOptions(backup: boolean | undefined, dir: string | undefined, suffix: string | undefined): Partial<RunOptions> {
+  if (!backup && dir === undefined && suffix === undefined) return {};
+  if (dir !== undefined && dir.trim() === "") throw new RangeError("--backup-dir needs a directory, got ''");
+  const s = suffix ?? (dir === undefined ? "~" : "");
+  if (s.includes("/")) throw new RangeError(`--suffix must not contain '/', got '${s}'`);
+  if (s === "" && dir === undefined) throw new RangeError("--suffix '' would give a backup the name of the file it keeps; give a suffix or a --backup-dir");
+  return dir === undefined ? { backup: true, suffix: s } : { backup: true, backupDir: dir, suffix: s };
 }
 
 /** The metadata a run's copies keep beyond content, mode and mtime, as the copy backends take it. */

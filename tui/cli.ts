@@ -16,9 +16,10 @@ const remoteCommands = () => import("./remote-command.ts");
 const traceCommands = () => import("./trace-command.ts");
 const checkCommands = () => import("./check-command.ts");
 import { EXIT_FATAL, EXIT_INTERRUPTED, EXIT_OK, exitCodeFor } from "./exit-codes.ts";
-import { COMMON_TRANSFER_OPTIONS } from "./transfer-flags.ts";
+import { BACKUP_AND_LOG_OPTIONS, COMMON_TRANSFER_OPTIONS } from "./transfer-flags.ts";
 import { bytes, count, holeNote, rate, seconds, specialsNote } from "./format.ts";
 import { ProgressView } from "./progress.ts";
+import { eventSinks, statsLines } from "./file-log.ts";
 
 const MAIN_HELP = `blit ${VERSION} — fast file copy and sync that records every run
 
@@ -209,6 +210,7 @@ async function transfer(cmd: "copy" | "mirror", args: string[], io: Io, say: (s:
       acls: { type: "boolean", short: "A" },
       "no-owner": { type: "boolean" },
       "no-group": { type: "boolean" },
+      ...BACKUP_AND_LOG_OPTIONS,
     },
   });
   if (values.help) {
@@ -246,10 +248,17 @@ async function transfer(cmd: "copy" | "mirror", args: string[], io: Io, say: (s:
     acls: values.acls ?? false,
     specials: values.specials ?? false,
     devices: values.devices ?? false,
+    backup: values.backup,
+    backupDir: values["backup-dir"],
+    suffix: values.suffix,
   });
   const job: Job = { command: cmd, source: positionals[0]!, destination: positionals[1]!, options };
   const telemetryOn = !values["no-telemetry"] && telemetryEnabled(io.env);
-  const json = values.json ?? false;
+  const jsonLines = values["json-lines"] ?? false;
+  const json = (values.json ?? false) || jsonLines;
+  const itemizing = values["itemize-changes"] ?? false;
+  // Opened before the run: a --log-file that cannot be opened safely stops it here.
+  const sinks = eventSinks({ itemize: itemizing, verbose: values.verbose === true && !json, jsonLines, logFile: values["log-file"] }, say);
   const showProgress = values["no-progress"] ? false : values.progress ?? (io.stderr.isTTY === true && !json);
   const started = new Date();
   // The store opens while the run works; at the end only the insert is left.
@@ -270,7 +279,8 @@ async function transfer(cmd: "copy" | "mirror", args: string[], io: Io, say: (s:
   let report: RunReport;
   let actions: Action[] = [];
   try {
-    const result = await run(job, { signal: abort.signal, onProgress: (p) => view?.update(p), listActions: options.dryRun || values.verbose === true });
+    sinks.start(cmd, job.source, job.destination, args.filter((a) => !positionals.includes(a)));
+    const result = await run(job, { signal: abort.signal, onProgress: (p) => view?.update(p), listActions: options.dryRun, onEvent: sinks.onEvent });
     report = result.report;
     actions = result.actions;
   } catch (e) {
@@ -278,6 +288,7 @@ async function transfer(cmd: "copy" | "mirror", args: string[], io: Io, say: (s:
     if (!(e instanceof UsageError)) throw e;
     report = refusedReport(job, e, started);
     err(e.message);
+    sinks.finish(report);
     if (recording) await saveTelemetry(recording, report, err);
     if (json) say(JSON.stringify({ ...report, telemetry: telemetryOn ? telemetryPath(io.env) : null }));
     return EXIT_FATAL;
@@ -286,6 +297,7 @@ async function transfer(cmd: "copy" | "mirror", args: string[], io: Io, say: (s:
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }
+  sinks.finish(report);
   if (recording) await saveTelemetry(recording, report, err);
   const shown = report.errors.slice(0, 50);
   for (const e of shown) err(`error: ${e.side === "run" ? "" : `${e.side} `}${e.path}: ${e.message} [${e.code}]`);
@@ -295,8 +307,10 @@ async function transfer(cmd: "copy" | "mirror", args: string[], io: Io, say: (s:
   if (json) {
     say(JSON.stringify({ ...report, actions: options.dryRun ? actions : undefined, prediction, telemetry: telemetryOn ? telemetryPath(io.env) : null }));
   } else {
-    if (options.dryRun || values.verbose) for (const a of actions) say(`${a.kind.padEnd(7)} ${displayName(a.path)}${a.bytes !== undefined ? `  (${bytes(a.bytes)})` : ""}`);
+    // -v and -i printed each entry as it was done (or planned); a plain dry run lists the plan.
+    if (options.dryRun && !values.verbose && !itemizing) for (const a of actions) say(`${a.kind.padEnd(7)} ${displayName(a.path)}${a.bytes !== undefined ? `  (${bytes(a.bytes)})` : ""}`);
     say(summary(report));
+    if (values.stats) say(statsLines(report));
     if (prediction) {
       say(`  predicted duration: ${seconds(prediction.durationMs)} (80% band ${seconds(prediction.lowMs)} to ${seconds(prediction.highMs)}); ${prediction.note}`);
     }

@@ -49,6 +49,15 @@ export const TRANSFER_FLAGS: readonly TransferFlag[] = [
   { name: "--tls-fingerprint", value: "SHA256:...", commands: REMOTE },
   { name: "--tls-accept-new", commands: REMOTE },
   { name: "--timeout", value: "SECONDS", commands: REMOTE },
+  // What a copy overwrites or a mirror deletes is kept (rsync's --backup family); local runs only.
+  { name: "--backup", short: "-b", commands: ["copy", "mirror"] },
+  { name: "--backup-dir", value: "DIR", commands: ["copy", "mirror"] },
+  { name: "--suffix", value: "S", commands: ["copy", "mirror"] },
+  // Per-entry records with the planner's reason; local runs only.
+  { name: "--itemize-changes", short: "-i", commands: ["copy", "mirror"] },
+  { name: "--log-file", value: "FILE", commands: ["copy", "mirror"] },
+  { name: "--json-lines", commands: ["copy", "mirror"] },
+  { name: "--stats", commands: ["copy", "mirror"] },
   { name: "--progress", commands: ALL },
   { name: "--no-progress", commands: ALL },
   { name: "--json", commands: ALL },
@@ -86,4 +95,15 @@ export const COMMON_TRANSFER_OPTIONS = {
   verbose: { type: "boolean", short: "v" },
   "no-telemetry": { type: "boolean" },
   help: { type: "boolean", short: "h" },
+} as const;
+
+/** The parseArgs options of backups and per-entry logs (copy and mirror; see TRANSFER_FLAGS). */
+export const BACKUP_AND_LOG_OPTIONS = {
+  backup: { type: "boolean", short: "b" },
+  "backup-dir": { type: "string" },
+  suffix: { type: "string" },
+  "itemize-changes": { type: "boolean", short: "i" },
+  "log-file": { type: "string" },
+  "json-lines": { type: "boolean" },
+  stats: { type: "boolean" },
 } as const;

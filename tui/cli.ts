@@ -54,6 +54,8 @@ Flags of copy and mirror (details: 'blit copy --help', 'blit mirror --help'):
   -n, --dry-run   -c, --checksum   --size-only   -I, --ignore-times   --exclude GLOB
   -H, --hard-links   -X, --xattrs   -A, --acls   --no-owner   --no-group   --specials   --devices
   -w, --workers N   --bwlimit RATE   --progress   --no-progress   --json   -v, --verbose
+  -i, --itemize-changes   --log-file FILE   --json-lines   --stats
+  -b, --backup   --backup-dir DIR   --suffix S
   --no-telemetry   -h, --help;   mirror only: --max-delete N   --force
 
 Exit codes:
@@ -101,7 +103,24 @@ const COPY_FLAGS = `Flags:
                          files, bytes, rate, ETA
       --no-progress      no progress display
       --json             print one JSON object (the run report) on stdout, for scripts
-  -v, --verbose          list every action taken and the fast-path notes
+      --json-lines       print one JSON object per entry event on stdout ({"event": "copy",
+                         "mkdir", "link", "meta", "delete", "backup" or "error", "path",
+                         "reason", "bytes", "itemize", ...}), then the run report as the last line
+  -v, --verbose          list every action as it is done, with its reason (new, size, time,
+                         checksum, perms, owner, group, always), and the fast-path notes
+  -i, --itemize-changes  list every change in rsync's format: '>f+++++++++ new',
+                         '>f.st...... changed', 'cd+++++++++ dir/', '.f...p..... mode',
+                         '*deleting   gone' (YXcstpoguax as in rsync(1))
+      --log-file FILE    append a line per action (timestamp with its zone, the itemized change,
+                         the reason) between a start line and an end line with the totals; a
+                         symlink or non-regular FILE is refused; a new FILE is made 0600
+      --stats            print rsync-like totals after the summary
+  -b, --backup           keep what the run overwrites (and a mirror replaces or deletes) as NAME~
+                         beside it; a mirror then never deletes names ending in the suffix
+      --backup-dir DIR   keep them in DIR instead, under their path relative to DST (this
+                         implies --backup; DIR is relative to DST unless absolute, on DST's
+                         filesystem; a DIR inside DST is neither copied into nor deleted; 0700)
+      --suffix S         the backups' suffix (implies --backup; default '~', '' with --backup-dir)
       --no-telemetry     do not record this run (env BLIT_TELEMETRY=off does the same)
   -h, --help             this help`;
 
@@ -110,7 +129,13 @@ const MIRROR_ONLY = `Mirror only:
       --force            allow a mirror from an empty SRC to empty DST
 
 Mirror deletes only after a complete enumeration and copy with no errors; any error means
-nothing is deleted (exit 1).`;
+nothing is deleted (exit 1).
+
+Backups (--backup, --backup-dir, --suffix): a file about to be overwritten first gets a second
+name (a hard link) as its backup, so its name always holds the old or the new file; a deleted
+entry is renamed into the backups; an older backup of the same name is replaced. A backup that
+cannot be made leaves its entry as it was (named as an error, exit 1). All of it goes through
+DST's directory handles without following symlinks below DST and DIR.`;
 
 const HELP: Record<string, string> = {
   copy: `blit copy SRC DST [flags]

@@ -37,13 +37,17 @@ export interface BackupPlace {
  * backup directory on another filesystem than the destination is a usage error. Undefined when
  * no backup was asked for.
  */
-export function backupPlace(opts: RunOptions, dstRoot: string): BackupPlace | undefined {
+export function backupPlace(opts: RunOptions, dstRoot: string, srcRoot: string): BackupPlace | undefined {
   if (!opts.backup) return undefined;
   const suffix = opts.suffix ?? (opts.backupDir === undefined ? "~" : "");
   if (opts.backupDir === undefined) return { inside: "", suffix };
   const abs = resolve(dstRoot, opts.backupDir);
   const rel = relative(dstRoot, abs);
   if (rel === "") throw new UsageError("BACKUP_DIR", `--backup-dir '${opts.backupDir}' is the destination itself; name a directory inside or beside it`);
+  const inSource = relative(srcRoot, abs);
+  if (inSource === "" || (!inSource.startsWith("..") && !inSource.startsWith("/"))) {
+    throw new UsageError("BACKUP_DIR", `--backup-dir '${opts.backupDir}' is inside the source '${srcRoot}'; backups would be written into what is being copied: name a directory outside it`);
+  }
   const dstDev = deviceOf(dstRoot);
   const dirDev = deviceOf(abs);
   if (dstDev !== undefined && dirDev !== undefined && dstDev !== dirDev) {

@@ -77,6 +77,8 @@ export function replaceAndDelete(
       keep?.onRemoved?.(rel, isDir, !!aside, true);
     } catch (err) {
       onError(rel, err);
+      // Kept where it was (its backup failed): the replacement written beside it goes.
+      if (keep?.backups) removeStagedAt(dest, rel, plan.staged.get(rel));
     }
   }
   for (let k = plan.extraneous.length - 1; k >= 0; k--) {
@@ -120,15 +122,19 @@ function entriesAt(dst: Tree, j: number): number {
 
 /** Removes the staged replacements of a run whose guard held them back (or that broke off). */
 export function removeStaged(dest: DestTree, plan: Plan): void {
-  for (const [rel, staged] of plan.staged) {
-    const k = rel.lastIndexOf("/");
-    const at = k < 0 ? staged : `${rel.slice(0, k)}/${staged}`;
-    for (const isDir of [true, false]) {
-      try {
-        dest.removeTree(at, isDir);
-        break;
-      } catch {}
-    }
+  for (const [rel, staged] of plan.staged) removeStagedAt(dest, rel, staged);
+}
+
+/** Removes the replacement of `rel` written under the temporary name `staged` beside it, if it is there. */
+function removeStagedAt(dest: DestTree, rel: string, staged: string | undefined): void {
+  if (staged === undefined) return;
+  const k = rel.lastIndexOf("/");
+  const at = k < 0 ? staged : `${rel.slice(0, k)}/${staged}`;
+  for (const isDir of [true, false]) {
+    try {
+      dest.removeTree(at, isDir);
+      break;
+    } catch {}
   }
 }
 
@@ -246,11 +252,22 @@ export class RootedDestTree implements DestTree {
     const d = this.dir(dir);
     this.forget(rel);
     this.forget(staged);
-    const dispose = aside ?? ((at: string) => this.removeTree(at, oldIsDir));
-    if (d.exchange(stagedName, name)) return dispose(staged);
+    if (d.exchange(stagedName, name)) {
+      if (!aside) return this.removeTree(staged, oldIsDir);
+      try {
+        return aside(staged);
+      } catch (err) {
+        // The old entry could not be kept: it takes its name back (the new one returns to its
+        // temporary name, removed by the next run), never left under a temporary name itself.
+        this.forget(rel);
+        d.exchange(stagedName, name);
+        throw err;
+      }
+    }
     // No exchange here: move the old entry aside under another temporary name first, so that
     // nothing is removed before the new entry holds the name.
     const asideName = stageName(name);
+    const asideRel = `${dir ? dir + "/" : ""}${asideName}`;
     d.rename(name, asideName);
     try {
       d.rename(stagedName, name);
@@ -258,7 +275,15 @@ export class RootedDestTree implements DestTree {
       d.rename(asideName, name);
       throw err;
     }
-    return dispose(`${dir ? dir + "/" : ""}${asideName}`);
+    if (!aside) return this.removeTree(asideRel, oldIsDir);
+    try {
+      return aside(asideRel);
+    } catch (err) {
+      this.forget(rel);
+      d.rename(name, stagedName);
+      d.rename(asideName, name);
+      throw err;
+    }
   }
 
   setDirMeta(rel: string, mode: number, mtimeSec: number, mtimeNsec: number, meta?: EntryMeta): void {

@@ -258,7 +258,7 @@ class LocalRun {
     this.mirror = job.command === "mirror" && !this.paths.single;
     this.srcRootPrefix = this.paths.single ? dirname(this.paths.src) : this.paths.src;
     this.dstRootPrefix = this.paths.single ? dirname(this.paths.dst) : this.paths.dst;
-    this.place = backupPlace(this.opts, this.dstRootPrefix);
+    this.place = backupPlace(this.opts, this.dstRootPrefix, this.srcRootPrefix);
     this.onEvent = hooks.onEvent;
     this.ctx = startContext({
       source: this.paths.src, destination: this.paths.dst, openers: true,

@@ -139,6 +139,16 @@ describe("--backup-dir", () => {
     expect(read(t.join("target.txt~"))).toBe("old content\n");
   });
 
+  test("inside the source: refused before the run, nothing changed", async () => {
+    const t = temps.make();
+    const { src, dst } = await changedPair(t);
+    const r = await blit(t, ["mirror", "--backup-dir", join(src, "bk"), src, dst]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain("inside the source");
+    expect(read(join(dst, "a.txt"))).toBe("old a\n");
+    expect(existsSync(join(src, "bk"))).toBe(false);
+  });
+
   const otherFs = existsSync("/dev/shm") && statSync("/dev/shm").dev !== statSync(temps.make().path).dev;
   test.skipIf(!otherFs)("on another filesystem: refused before the run with a clear error, nothing changed (needs /dev/shm on its own filesystem)", async () => {
     const t = temps.make();
@@ -172,6 +182,19 @@ describe("a backup that cannot be made loses nothing", () => {
     expect(read(join(dst, "olddir/inner.txt"))).toBe("inner\n");
     expect(read(join(dst, "bk"))).toBe("not a directory\n");
     expect(lstatSync(join(dst, "bk")).isFile()).toBe(true);
+  });
+
+  test("an entry of another type whose backup fails keeps its name and content; its replacement is not left behind", async () => {
+    const t = temps.make();
+    const src = t.join("src");
+    const dst = t.join("dst");
+    writeTree(src, { "x/inside.txt": "inside\n" });
+    writeTree(dst, { x: "the old file x\n", bk: "not a directory\n" });
+    const r = await blit(t, ["mirror", "--backup-dir", "bk", "--json", src, dst]);
+    expect(r.exitCode).toBe(1);
+    expect((r.json.errors as { path: string }[]).map((e) => e.path)).toContain("x");
+    expect(read(join(dst, "x"))).toBe("the old file x\n");
+    expect(filesUnder(dst).sort()).toEqual(["bk", "x"]);
   });
 
   test("an older backup of another shape (a directory holding files) under the backup's name is replaced", async () => {

@@ -154,9 +154,10 @@ export class Backups {
     try {
       this.replace(to, bdirRel, bname, () => to.rename(tmp, bname));
       this.kept++;
-    } catch (err) {
+    } finally {
+      // Gone after a rename, except when the backup already was this very file (a killed
+      // run's): rename(2) then does nothing and leaves both names.
       to.unlinkQuiet(tmp);
-      throw err;
     }
   }
 

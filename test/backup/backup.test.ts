@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { filesUnder, runCli, setMtime, tempDirs, writeTree, type TempDir } from "../helpers/index.ts";
+import { blitTemps, filesUnder, runCli, setMtime, sleep, startCli, tempDirs, writeTree, type TempDir } from "../helpers/index.ts";
 
 const temps = tempDirs();
 afterEach(temps.cleanup);
@@ -208,4 +208,50 @@ describe("a backup that cannot be made loses nothing", () => {
     expect(read(join(dst, "bk/a.txt"))).toBe("old a\n");
     expect(read(join(dst, "a.txt"))).toBe("new a, longer\n");
   });
+});
+
+async function firstReplaced(dst: string, n: number): Promise<boolean> {
+  for (let i = 0; i < n; i++) if (read(join(dst, `f${i}.dat`)).startsWith("new")) return true;
+  return false;
+}
+
+describe("a run killed mid-way (kill -9) loses nothing", () => {
+  test("every old file is still under its name or in the backup directory, whole", async () => {
+    const t = temps.make();
+    const src = t.join("src");
+    const dst = t.join("dst");
+    const n = 200;
+    const spec: Record<string, string> = {};
+    for (let i = 0; i < n; i++) spec[`f${i}.dat`] = `old ${i} `.repeat(4000);
+    writeTree(dst, spec);
+    for (let i = 0; i < n; i++) spec[`f${i}.dat`] = `new ${i}, longer `.repeat(4000);
+    writeTree(src, spec);
+    // Slowed down so that the kill lands in the middle of the copies.
+    const cli = startCli(["mirror", "--backup-dir", "bk", "--bwlimit", "2M", "-w", "1", src, dst], { home: t.home, env: { BLIT_TELEMETRY: "off" } });
+    try {
+      // Killed once the first file is replaced (whatever the machine's load).
+      const deadline = Date.now() + 20_000;
+      while (Date.now() < deadline && !(await firstReplaced(dst, n))) await sleep(20);
+      cli.kill("SIGKILL");
+      await cli.done;
+    } finally {
+      cli.kill("SIGKILL");
+    }
+    let replaced = 0;
+    for (let i = 0; i < n; i++) {
+      const old = `old ${i} `.repeat(4000);
+      const here = read(join(dst, `f${i}.dat`));
+      const kept = existsSync(join(dst, "bk", `f${i}.dat`)) ? read(join(dst, "bk", `f${i}.dat`)) : undefined;
+      expect({ i, oldKept: here === old || kept === old }).toEqual({ i, oldKept: true });
+      expect([old, `new ${i}, longer `.repeat(4000)]).toContain(here);
+      if (here !== old) replaced++;
+    }
+    // The kill came mid-way: some files were replaced, not all.
+    expect(replaced).toBeGreaterThan(0);
+    expect(replaced).toBeLessThan(n);
+    // A later run finishes the job and clears what the killed one left.
+    expect((await blit(t, ["mirror", "--backup-dir", "bk", src, dst])).exitCode).toBe(0);
+    expect(blitTemps(dst)).toEqual([]);
+    for (let i = 0; i < n; i += 37) expect(read(join(dst, "bk", `f${i}.dat`))).toBe(`old ${i} `.repeat(4000));
+  }, 60_000);
 });

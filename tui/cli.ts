@@ -129,13 +129,14 @@ const MIRROR_ONLY = `Mirror only:
       --force            allow a mirror from an empty SRC to empty DST
 
 Mirror deletes only after a complete enumeration and copy with no errors; any error means
-nothing is deleted (exit 1).
+nothing is deleted (exit 1).`;
 
-Backups (--backup, --backup-dir, --suffix): a file about to be overwritten first gets a second
+const BACKUPS_NOTE = `Backups (--backup, --backup-dir, --suffix): a file about to be overwritten first gets a second
 name (a hard link) as its backup, so its name always holds the old or the new file; a deleted
 entry is renamed into the backups; an older backup of the same name is replaced. A backup that
 cannot be made leaves its entry as it was (named as an error, exit 1). All of it goes through
-DST's directory handles without following symlinks below DST and DIR.`;
+DST's directory handles without following symlinks below DST and DIR. With -v or -i, progress
+is shown only when asked for with --progress.`;
 
 const HELP: Record<string, string> = {
   copy: `blit copy SRC DST [flags]
@@ -153,6 +154,8 @@ mtime match is not copied; its mode, owner and group are set again if they diffe
 attributes). -H keeps hard links, --specials and --devices create FIFOs, sockets and devices.
 
 ${COPY_FLAGS}
+
+${BACKUPS_NOTE}
 `,
   mirror: `blit mirror SRC DST [flags]
 
@@ -161,6 +164,8 @@ DST that SRC lacks.
 
 ${COPY_FLAGS}
 ${MIRROR_ONLY}
+
+${BACKUPS_NOTE}
 `,
   diagnostics: `blit diagnostics perf [--limit N] [--json]
 
@@ -284,7 +289,9 @@ async function transfer(cmd: "copy" | "mirror", args: string[], io: Io, say: (s:
   const itemizing = values["itemize-changes"] ?? false;
   // Opened before the run: a --log-file that cannot be opened safely stops it here.
   const sinks = eventSinks({ itemize: itemizing, verbose: values.verbose === true && !json, jsonLines, logFile: values["log-file"] }, say);
-  const showProgress = values["no-progress"] ? false : values.progress ?? (io.stderr.isTTY === true && !json);
+  // Per-entry lines on stdout would be torn by a progress line redrawn on the same terminal.
+  const perEntry = itemizing || values.verbose === true;
+  const showProgress = values["no-progress"] ? false : values.progress ?? (io.stderr.isTTY === true && !json && !perEntry);
   const started = new Date();
   // The store opens while the run works; at the end only the insert is left.
   const recording = telemetryOn ? startRecording({ path: telemetryPath(io.env) }) : undefined;

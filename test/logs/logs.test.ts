@@ -4,7 +4,7 @@
 // object, the run report last) and --stats.
 import { afterEach, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runCli, setMtime, tempDirs, writeTree, type TempDir } from "../helpers/index.ts";
 
@@ -12,6 +12,7 @@ const temps = tempDirs();
 afterEach(temps.cleanup);
 
 const HAS_RSYNC = spawnSync("rsync", ["--version"]).status === 0;
+const AS_ROOT = process.getuid?.() === 0;
 
 function blit(t: TempDir, args: string[]) {
   return runCli(args, { home: t.home, env: { BLIT_TELEMETRY: "off" } });
@@ -27,7 +28,7 @@ async function changeSet(t: TempDir): Promise<{ src: string; dst: string; twin: 
   const dst = t.join("dst");
   const twin = t.join("twin");
   writeTree(src, {
-    "size.txt": "short\n", "time.txt": "same size\n", "mode.txt": "mode\n", "same.txt": "same\n", "sub/inner.txt": "inner\n",
+    "size.txt": "short\n", "time.txt": "same size\n", "mode.txt": "mode\n", "owner.txt": "owner\n", "same.txt": "same\n", "sub/inner.txt": "inner\n",
   });
   expect((await blit(t, ["mirror", src, dst])).exitCode).toBe(0);
   writeTree(dst, { "extra.txt": "extra\n", "olddir/old.txt": "old\n" });
@@ -36,6 +37,8 @@ async function changeSet(t: TempDir): Promise<{ src: string; dst: string; twin: 
   setMtime(join(src, "size.txt"), "2030-01-01T00:00:00Z");
   setMtime(join(src, "time.txt"), "2031-01-01T00:00:00Z");
   chmodSync(join(src, "mode.txt"), 0o600);
+  // As root (where owners are kept, as by rsync -a) another owner and group.
+  if (AS_ROOT) chownSync(join(src, "owner.txt"), 65534, 65534);
   writeTree(src, { "new.txt": "new\n", "newdir/f.txt": "f\n" });
   symlinkSync("same.txt", join(src, "link"));
   // A whole second apart: rsync itemizes a directory's time only then.
@@ -59,6 +62,7 @@ describe("-i/--itemize-changes", () => {
     for (const want of [".d..t...... ./", ">f+++++++++ new.txt", ">f.st...... size.txt", ">f..t...... time.txt", ".f...p..... mode.txt", "*deleting   extra.txt", "cd+++++++++ newdir/", "cL+++++++++ link -> same.txt"]) {
       expect(itemized).toContain(want);
     }
+    if (AS_ROOT) expect(itemized).toContain(".f....og... owner.txt");
   });
 
   test("a dry run itemizes what it would do and changes nothing", async () => {
@@ -116,7 +120,7 @@ describe("--log-file", () => {
     for (const l of first) expect(l).toMatch(STAMP);
     const body = first.map((l) => l.replace(STAMP, ""));
     expect(body[0]).toBe(`start mirror ${src} -> ${dst} (--backup --log-file ${log})`);
-    expect(body.at(-1)).toMatch(/^end ok \(exit 0\): copied 5 \(.*\), skipped 3, 1 dirs created, deleted 2, backed up 4, 0 errors, in /);
+    expect(body.at(-1)).toMatch(/^end ok \(exit 0\): copied 5 \(.*\), skipped 4, 1 dirs created, deleted 2, backed up 4, 0 errors, in /);
     expect(body).toContain(">f.st...... size.txt (size, time)");
     expect(body).toContain("backup extra.txt -> extra.txt~ (deleted)");
     expect(body).toContain("*deleting   extra.txt (extraneous)");

@@ -288,7 +288,8 @@ async function transfer(cmd: "copy" | "mirror", args: string[], io: Io, say: (s:
   const json = (values.json ?? false) || jsonLines;
   const itemizing = values["itemize-changes"] ?? false;
   // Opened before the run: a --log-file that cannot be opened safely stops it here.
-  const sinks = eventSinks({ itemize: itemizing, verbose: values.verbose === true && !json, jsonLines, logFile: values["log-file"] }, say);
+  // With --json, stdout holds the report only (-i and -v lines would break it; --json-lines has them).
+  const sinks = eventSinks({ itemize: itemizing && !json, verbose: values.verbose === true && !json, jsonLines, logFile: values["log-file"] }, say);
   // Per-entry lines on stdout would be torn by a progress line redrawn on the same terminal.
   const perEntry = itemizing || values.verbose === true;
   const showProgress = values["no-progress"] ? false : values.progress ?? (io.stderr.isTTY === true && !json && !perEntry);

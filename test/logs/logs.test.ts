@@ -191,6 +191,16 @@ describe("--json-lines", () => {
   });
 });
 
+describe("--json", () => {
+  test("stdout stays exactly one JSON object with -i and -v", async () => {
+    const t = temps.make();
+    const { src, dst } = await changeSet(t);
+    const r = await blit(t, ["mirror", "--json", "-i", "-v", src, dst]);
+    expect(r.exitCode).toBe(0);
+    expect(r.json?.status).toBe("ok");
+  });
+});
+
 describe("--stats", () => {
   test("prints rsync-like totals after the summary", async () => {
     const t = temps.make();

@@ -406,7 +406,10 @@ class LocalRun {
       }
       else if (!paths.single) mkdirSync(paths.dst, { recursive: true });
       const dest = (this.dest = openDestTree(this.dstRootPrefix));
-      if (this.place && dest instanceof RootedDestTree) this.backups = new Backups(dest, this.place);
+      if (this.place && !this.openBackups(dest)) {
+        this.phases.transferMs = performance.now() - tTransfer;
+        return;
+      }
       // Stale named temporaries from a killed run are ours to remove.
       for (const rel of this.dstTree.staleTemps) {
         try {
@@ -554,6 +557,26 @@ class LocalRun {
       } catch (err) {
         this.addError(fsErr(rel, "destination", err));
       }
+    }
+  }
+
+  /**
+   * Opens the backup place beneath the destination (or the outside --backup-dir). When it
+   * cannot be opened, the run stops before writing anything (nothing could be kept) and says why.
+   */
+  private openBackups(dest: DestTree): boolean {
+    try {
+      if (!(dest instanceof RootedDestTree)) throw Object.assign(new Error("no directory handles"), { code: "EOPNOTSUPP" });
+      this.backups = new Backups(dest, this.place!);
+      return true;
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? "EIO";
+      this.addError({
+        path: this.opts.backupDir ?? ".", side: "destination", code,
+        message: `the backup directory cannot be opened (${describeCode(code)}); nothing was written, nothing deleted`,
+      });
+      this.fatal = code;
+      return false;
     }
   }
 

@@ -184,6 +184,19 @@ describe("a backup that cannot be made loses nothing", () => {
     expect(lstatSync(join(dst, "bk")).isFile()).toBe(true);
   });
 
+  test("an outside backup directory that cannot be made: the run stops before writing anything, with the reason, exit 2", async () => {
+    const t = temps.make();
+    const { src, dst } = await changedPair(t);
+    writeFileSync(t.join("plain-file"), "x\n");
+    const r = await blit(t, ["mirror", "--backup-dir", t.join("plain-file", "bk"), src, dst]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain("backup directory cannot be opened");
+    expect(r.stderr).not.toContain("    at ");
+    expect(read(join(dst, "a.txt"))).toBe("old a\n");
+    expect(read(join(dst, "gone.txt"))).toBe("gone\n");
+    expect(read(join(dst, "olddir/inner.txt"))).toBe("inner\n");
+  });
+
   test("an entry of another type whose backup fails keeps its name and content; its replacement is not left behind", async () => {
     const t = temps.make();
     const src = t.join("src");

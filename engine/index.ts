@@ -33,6 +33,7 @@ export type { TlsClientOptions } from "./remote/index.ts";
 // The one planner of local and remote runs.
 export {
   planTrees, marchTrees, comparePaths, compareWalkOrder, workloadOf, fileUnchanged, sameMtime, deleteGuard, writePath, MODIFY_WINDOW_NS,
+  WHY, whyNames,
 } from "./plan.ts";
 export type { Marcher, Plan, PlanOptions } from "./plan.ts";
 // blit check: two trees compared by the planner's rule, neither changed.

@@ -4,6 +4,7 @@
 // was; a backup directory on another filesystem is refused before anything is written.
 import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { blitTemps, filesUnder, runCli, setMtime, sleep, startCli, tempDirs, writeTree, type TempDir } from "../helpers/index.ts";
 
@@ -149,7 +150,7 @@ describe("--backup-dir", () => {
     expect(existsSync(join(src, "bk"))).toBe(false);
   });
 
-  const otherFs = existsSync("/dev/shm") && statSync("/dev/shm").dev !== statSync(temps.make().path).dev;
+  const otherFs = existsSync("/dev/shm") && statSync("/dev/shm").dev !== statSync(tmpdir()).dev;
   test.skipIf(!otherFs)("on another filesystem: refused before the run with a clear error, nothing changed (needs /dev/shm on its own filesystem)", async () => {
     const t = temps.make();
     const { src, dst } = await changedPair(t);

@@ -13,6 +13,7 @@ import {
 } from "../ffi/index.ts";
 import { stageName, writePath, type Plan } from "./plan.ts";
 import { T_DIR, type Tree } from "./walk.ts";
+import type { Backups } from "./backup.ts";
 import type { EntryMeta } from "./remote/index.ts";
 
 export interface DestTree {
@@ -41,10 +42,11 @@ export interface DestTree {
   removeTree(rel: string, isDir: boolean): number;
   /**
    * Puts the complete entry `staged` (a sibling of `rel`) in place of `rel`, whatever the types,
-   * and removes what was at `rel`. Atomic where the filesystem can exchange two names. Returns
-   * the entries removed.
+   * and removes what was at `rel` (or hands it, under a temporary name beside, to `aside`, which
+   * returns what it counts). Atomic where the filesystem can exchange two names. Returns the
+   * entries removed.
    */
-  swapIn(staged: string, rel: string, oldIsDir: boolean): number;
+  swapIn(staged: string, rel: string, oldIsDir: boolean, aside?: (oldAt: string) => number): number;
   /**
    * Sets a directory's owner and attributes (`meta`, when given), then its permission bits and
    * mtime ("" is the root).
@@ -62,22 +64,34 @@ export interface DestTree {
  * it; a directory still holding excluded entries (never deleted) stays. Returns the entries
  * removed; each failure goes to `onError` and the rest goes on.
  */
-export function replaceAndDelete(dest: DestTree, plan: Plan, dst: Tree, onError: (rel: string, err: unknown) => void): number {
+export function replaceAndDelete(
+  dest: DestTree, plan: Plan, dst: Tree, onError: (rel: string, err: unknown) => void, keep?: KeepHooks,
+): number {
   let removed = 0;
   for (const j of plan.replace) {
     const rel = dst.paths[j]!;
+    const isDir = dst.types[j] === T_DIR;
     try {
-      removed += dest.swapIn(writePath(plan, rel), rel, dst.types[j] === T_DIR);
+      const aside = keep?.backups && ((at: string) => (keep.backups!.moveAside(rel, at), entriesAt(dst, j)));
+      removed += dest.swapIn(writePath(plan, rel), rel, isDir, aside || undefined);
+      keep?.onRemoved?.(rel, isDir, !!aside, true);
     } catch (err) {
       onError(rel, err);
+      // Kept where it was (its backup failed): the replacement written beside it goes.
+      if (keep?.backups) removeStagedAt(dest, rel, plan.staged.get(rel));
     }
   }
   for (let k = plan.extraneous.length - 1; k >= 0; k--) {
     const j = plan.extraneous[k]!;
     const rel = dst.paths[j]!;
+    const isDir = dst.types[j] === T_DIR;
     try {
-      dest.remove(rel, dst.types[j] === T_DIR);
+      // A deleted file is renamed into the backups; a directory goes once empty (with backups
+      // kept beside their entries, it keeps them and stays).
+      if (keep?.backups && !isDir) keep.backups.moveAside(rel);
+      else dest.remove(rel, isDir);
       removed++;
+      keep?.onRemoved?.(rel, isDir, !!keep.backups && !isDir, false);
     } catch (err) {
       const code = (err as { code?: string }).code;
       if (code !== "ENOTEMPTY" && code !== "EEXIST" && code !== "ENOENT") onError(rel, err);
@@ -86,17 +100,41 @@ export function replaceAndDelete(dest: DestTree, plan: Plan, dst: Tree, onError:
   return removed;
 }
 
+/** What a mirror's deletes keep and report (local runs; remote receivers pass none). */
+export interface KeepHooks {
+  /** --backup: deleted and replaced entries are moved here instead of removed. */
+  backups?: Backups;
+  /**
+   * Called for each entry removed (`replaced`: by one of another type; `backedUp`: it was moved
+   * into the backups).
+   */
+  onRemoved?: (rel: string, isDir: boolean, backedUp: boolean, replaced: boolean) => void;
+}
+
+/** Entry j with everything the tree lists below it (what a replacement removes). */
+function entriesAt(dst: Tree, j: number): number {
+  if (dst.types[j] !== T_DIR) return 1;
+  const prefix = `${dst.paths[j]!}/`;
+  let n = 1;
+  for (const p of dst.paths) if (p.startsWith(prefix)) n++;
+  return n;
+}
+
 /** Removes the staged replacements of a run whose guard held them back (or that broke off). */
 export function removeStaged(dest: DestTree, plan: Plan): void {
-  for (const [rel, staged] of plan.staged) {
-    const k = rel.lastIndexOf("/");
-    const at = k < 0 ? staged : `${rel.slice(0, k)}/${staged}`;
-    for (const isDir of [true, false]) {
-      try {
-        dest.removeTree(at, isDir);
-        break;
-      } catch {}
-    }
+  for (const [rel, staged] of plan.staged) removeStagedAt(dest, rel, staged);
+}
+
+/** Removes the replacement of `rel` written under the temporary name `staged` beside it, if it is there. */
+function removeStagedAt(dest: DestTree, rel: string, staged: string | undefined): void {
+  if (staged === undefined) return;
+  const k = rel.lastIndexOf("/");
+  const at = k < 0 ? staged : `${rel.slice(0, k)}/${staged}`;
+  for (const isDir of [true, false]) {
+    try {
+      dest.removeTree(at, isDir);
+      break;
+    } catch {}
   }
 }
 
@@ -208,16 +246,28 @@ export class RootedDestTree implements DestTree {
     return removeTreeAt(this.root, rel);
   }
 
-  swapIn(staged: string, rel: string, oldIsDir: boolean): number {
+  swapIn(staged: string, rel: string, oldIsDir: boolean, aside?: (oldAt: string) => number): number {
     const [dir, name] = split(rel);
     const stagedName = split(staged)[1];
     const d = this.dir(dir);
     this.forget(rel);
     this.forget(staged);
-    if (d.exchange(stagedName, name)) return this.removeTree(staged, oldIsDir);
+    if (d.exchange(stagedName, name)) {
+      if (!aside) return this.removeTree(staged, oldIsDir);
+      try {
+        return aside(staged);
+      } catch (err) {
+        // The old entry could not be kept: it takes its name back (the new one returns to its
+        // temporary name, removed by the next run), never left under a temporary name itself.
+        this.forget(rel);
+        d.exchange(stagedName, name);
+        throw err;
+      }
+    }
     // No exchange here: move the old entry aside under another temporary name first, so that
     // nothing is removed before the new entry holds the name.
     const asideName = stageName(name);
+    const asideRel = `${dir ? dir + "/" : ""}${asideName}`;
     d.rename(name, asideName);
     try {
       d.rename(stagedName, name);
@@ -225,7 +275,15 @@ export class RootedDestTree implements DestTree {
       d.rename(asideName, name);
       throw err;
     }
-    return this.removeTree(`${dir ? dir + "/" : ""}${asideName}`, oldIsDir);
+    if (!aside) return this.removeTree(asideRel, oldIsDir);
+    try {
+      return aside(asideRel);
+    } catch (err) {
+      this.forget(rel);
+      d.rename(name, stagedName);
+      d.rename(asideName, name);
+      throw err;
+    }
   }
 
   setDirMeta(rel: string, mode: number, mtimeSec: number, mtimeNsec: number, meta?: EntryMeta): void {

@@ -2,6 +2,9 @@
 export { run, resolvePaths, refusedReport } from "./run.ts";
 export type { Action, Phase, Progress, RunHooks, RunResult } from "./run.ts";
 export { destinationRules, keepOf, normalizeOptions, parseRate, selectionRules } from "./options.ts";
+// Per-entry events (--itemize-changes, --log-file, --json-lines) and rsync's itemized form of them.
+export { itemize } from "./events.ts";
+export type { EventKind, FileEvent } from "./events.ts";
 export type { Job } from "./options.ts";
 export { UsageError, FatalError } from "./errors.ts";
 export { VERSION } from "./version.ts";
@@ -33,6 +36,7 @@ export type { TlsClientOptions } from "./remote/index.ts";
 // The one planner of local and remote runs.
 export {
   planTrees, marchTrees, comparePaths, compareWalkOrder, workloadOf, fileUnchanged, sameMtime, deleteGuard, writePath, MODIFY_WINDOW_NS,
+  WHY, whyNames,
 } from "./plan.ts";
 export type { Marcher, Plan, PlanOptions } from "./plan.ts";
 // blit check: two trees compared by the planner's rule, neither changed.

@@ -37,6 +37,7 @@ export function normalizeOptions(partial: Partial<RunOptions> = {}): RunOptions 
     filter = exclude.map((p) => `- ${p}`),
     filesFrom,
     deleteExcluded = false,
+    backupDir,
   } = partial;
   // Checked here so that a bad rule stops the run before anything is written (SelectError).
   Scope.top(filter);
@@ -48,9 +49,10 @@ export function normalizeOptions(partial: Partial<RunOptions> = {}): RunOptions 
     throw new RangeError(`--max-delete must be a whole number of 0 or more, got ${maxDelete}`);
   }
   if (checksum && sizeOnly) throw new RangeError("--checksum and --size-only cannot be used together");
-  return {
+  const base = {
     dryRun, checksum, sizeOnly, ignoreTimes, exclude: [...exclude], filter: [...filter], ...(filesFrom ? { filesFrom: [...filesFrom] } : {}), deleteExcluded, workers, bwlimit, maxDelete, force, hardLinks, owner, group, xattrs, acls, specials, devices, numericIds,
   };
+  return { ...base, ...backupOptions(partial.backup, backupDir, partial.suffix) };
 }
 
 /**
@@ -64,6 +66,19 @@ export function selectionRules(o: Pick<RunOptions, "exclude" | "filter">): strin
 /** The rules of a mirror's destination walk: none with --delete-excluded (excluded entries are then deleted too). */
 export function destinationRules(o: Pick<RunOptions, "exclude" | "filter" | "deleteExcluded">): string[] {
   return o.deleteExcluded ? [] : selectionRules(o);
+}
+
+/**
+ * --backup, --backup-dir, --suffix as rsync reads them: either of the last two implies the first;
+ * the suffix is "~" without a backup directory and "" with one. Nothing when no backup is asked.
+ */
+function backupOptions(backup: boolean | undefined, dir: string | undefined, suffix: string | undefined): Partial<RunOptions> {
+  if (!backup && dir === undefined && suffix === undefined) return {};
+  if (dir !== undefined && dir.trim() === "") throw new RangeError("--backup-dir needs a directory, got ''");
+  const s = suffix ?? (dir === undefined ? "~" : "");
+  if (s.includes("/")) throw new RangeError(`--suffix must not contain '/', got '${s}'`);
+  if (s === "" && dir === undefined) throw new RangeError("--suffix '' would give a backup the name of the file it keeps; give a suffix or a --backup-dir");
+  return dir === undefined ? { backup: true, suffix: s } : { backup: true, backupDir: dir, suffix: s };
 }
 
 /** The metadata a run's copies keep beyond content, mode and mtime, as the copy backends take it. */

@@ -32,6 +32,40 @@ export interface PlanOptions {
   owner?: boolean;
   /** Groups (gid) are kept, likewise. @default false */
   group?: boolean;
+  /**
+   * Record why each entry is written or touched (Plan.why), for --itemize-changes, -v, --log-file
+   * and --json-lines. Off, the plan does no per-entry work for it. @default false
+   */
+  explain?: boolean;
+}
+
+/**
+ * Why the planner writes or touches an entry (bits of Plan.why): what differs between the source
+ * entry and the destination's. rsync's itemized letters map onto them (c s t p o g).
+ */
+export const WHY = {
+  /** Nothing of that type at the path. */
+  NEW: 1,
+  SIZE: 2,
+  TIME: 4,
+  /** --checksum: equal size, different content. */
+  CHECKSUM: 8,
+  PERMS: 16,
+  OWNER: 32,
+  GROUP: 64,
+  /** --ignore-times: written though nothing differs. */
+  ALWAYS: 128,
+  /** A symlink pointing elsewhere, a special file of another kind or device number. */
+  TARGET: 256,
+  /** An entry of another type was there (a mirror replaces it). */
+  TYPE: 512,
+} as const;
+
+/** The names of the bits of `why`: "new", "size", "time", "checksum", "perms", "owner", "group", "always", "target", "type". */
+export function whyNames(why: number): string[] {
+  const out: string[] = [];
+  for (const [k, bit] of Object.entries(WHY)) if (why & bit) out.push(k.toLowerCase());
+  return out;
 }
 
 /**
@@ -90,6 +124,11 @@ export interface Plan {
   specialsSkipped: Partial<Record<SpecialKind, number>>;
   /** The destination walk's errors and the plan's conflicts. */
   errors: RunError[];
+  /**
+   * PlanOptions.explain: source index -> WHY bits, for every entry the plan writes or touches
+   * (and matched directories whose time, mode or owner differ).
+   */
+  why?: Uint16Array;
   workload: Workload;
 }
 
@@ -270,6 +309,7 @@ export function planTrees(src: Tree, dst: Tree, opts: PlanOptions): Plan {
   const inodes = opts.hardLinks && src.ino && src.nlink ? new Map<string, number>() : undefined;
   const changing = new Uint8Array(src.paths.length);
   const gone = new Set<string>();
+  const why = opts.explain ? (plan.why = new Uint16Array(src.paths.length)) : undefined;
   // The march reports a directory before its contents on either side, so a parent's decision
   // (blocked, staged, replaced, extraneous) is known when its children come.
   const source = (i: number, j: number | undefined) => {
@@ -296,6 +336,7 @@ export function planTrees(src: Tree, dst: Tree, opts: PlanOptions): Plan {
         if (dType === T_DIR) replacedDirs.add(rel);
         plan.deletePlanned++;
         present = false;
+        if (why) why[i] = WHY.TYPE;
       } else {
         plan.errors.push({
           path: rel, side: "destination", code: "TYPE_CONFLICT",
@@ -305,6 +346,7 @@ export function planTrees(src: Tree, dst: Tree, opts: PlanOptions): Plan {
         return;
       }
     } else if (j !== undefined) plan.matchOf[i] = j;
+    if (why) why[i] |= present ? changeBits(src, i, dst, j!, opts) : WHY.NEW;
     if (type === T_DIR) {
       if (!present) plan.mkdirs.push(i);
     } else if (type === T_OTHER) {
@@ -427,4 +469,23 @@ export function deleteGuard(plan: Plan, s: GuardState): RunError | undefined {
     return { path: ".", side: "run", code: "MAX_DELETE", message: `${n} entries would be deleted, more than --max-delete ${s.maxDelete}; nothing was deleted${plan.replace.length ? " or replaced" : ""}` };
   }
   return undefined;
+}
+
+/** The WHY bits of source entry i against destination entry j of the same type (explain mode only). */
+function changeBits(src: Tree, i: number, dst: Tree, j: number, opts: PlanOptions): number {
+  const type = src.types[i];
+  let bits = 0;
+  if (type === T_FILE && src.sizes[i] !== dst.sizes[j]) bits |= WHY.SIZE;
+  if (!sameMtime(src, i, dst, j)) bits |= WHY.TIME;
+  if (type === T_LINK && src.links[i] !== dst.links[j]) bits |= WHY.TARGET;
+  if (type === T_OTHER) {
+    const s = src.specials?.[i];
+    const d = dst.specials?.[j];
+    if (!s || !d || s.kind !== d.kind || s.rdev !== d.rdev) bits |= WHY.TARGET;
+  }
+  if (type !== T_LINK && src.modes[i] !== dst.modes[j]) bits |= WHY.PERMS;
+  if (opts.owner && src.uid && dst.uid && src.uid[i] !== dst.uid[j]) bits |= WHY.OWNER;
+  if (opts.group && src.gid && dst.gid && src.gid[i] !== dst.gid[j]) bits |= WHY.GROUP;
+  if (bits === 0 && opts.ignoreTimes && type === T_FILE) bits = WHY.ALWAYS;
+  return bits;
 }

@@ -57,6 +57,15 @@ export interface RunOptions {
   devices?: boolean;
   /** `--numeric-ids` (push, pull): owners travel as numbers, not mapped by name. @default false (older reports lack it) */
   numericIds?: boolean;
+  /**
+   * `--backup` (copy, mirror): what the run overwrites or deletes is kept under a backup name
+   * (`--backup-dir`, `--suffix` imply it). @default false (older reports lack it)
+   */
+  backup?: boolean;
+  /** `--backup-dir DIR`: backups go there, keeping their relative path (DIR relative to the destination unless absolute). */
+  backupDir?: string;
+  /** `--suffix S`: appended to a backup's name; "~" by default, "" with --backup-dir. */
+  suffix?: string;
 }
 
 export interface PhaseTimes {
@@ -98,6 +107,8 @@ export interface Counts {
   /** Extraneous entries mirror would remove (or did not, because of a guard or an error). */
   deletePlanned: number;
   dirsCreated: number;
+  /** --backup: entries kept under a backup name (overwritten, replaced or deleted). Absent without --backup. */
+  backedUp?: number;
   symlinks: number;
 }
 

@@ -6,11 +6,13 @@ import {
   type EntryMetadata, type FastPath, type Keep, type StatRecord,
 } from "../ffi/index.ts";
 import { startContext, type CapturedContext, type ContextRecorder } from "./context/index.ts";
+import { backupExcludes, backupPlace, backupShownAs, Backups, type BackupPlace } from "./backup.ts";
 import { RootedDestTree, openDestTree, removeStaged, replaceAndDelete, type DestTree } from "./dest-tree.ts";
+import { fileEvent, type EntryLetter, type EventKind, type FileEvent } from "./events.ts";
 import { UsageError } from "./errors.ts";
 import { destinationRules, keepOf, selectionRules, type Job } from "./options.ts";
 import { Scope } from "./select/index.ts";
-import { deleteGuard, planTrees, writePath, type Plan } from "./plan.ts";
+import { deleteGuard, planTrees, WHY, writePath, type Plan } from "./plan.ts";
 import { WorkerPool } from "./pool.ts";
 import { makeEarlyReport, makeRunReport, type Counts, type PhaseTimes, type RunError, type RunOptions, type RunReport, type SizeClassPlan, type Workload } from "./report.ts";
 import { emptyTree, T_DIR, T_FILE, T_LINK, unpackTree, type PackedTree, type Tree } from "./walk.ts";
@@ -44,6 +46,11 @@ export interface RunHooks {
   signal?: AbortSignal;
   /** Return the list of actions (for --dry-run and --verbose); off, a large run keeps no list. */
   listActions?: boolean;
+  /**
+   * Each entry written, deleted, backed up or failed, with the planner's reason, as it happens
+   * (a dry run: as planned). Without it the run does no per-entry work for events.
+   */
+  onEvent?: (e: FileEvent) => void;
 }
 
 export interface RunResult {
@@ -237,6 +244,12 @@ class LocalRun {
   private readonly keepsMeta: boolean;
   private srcDirTree: RootedDestTree | undefined;
   private rootOwner: { uid: number; gid: number } | undefined;
+  /** --backup: where backups go (checked up front), and the keeper once the destination is open. */
+  private readonly place: BackupPlace | undefined;
+  private backups: Backups | undefined;
+  /** Source indices not written because the backup of what they replace failed. */
+  private readonly held = new Set<number>();
+  private readonly onEvent: ((e: FileEvent) => void) | undefined;
   /** The machine around the run, from the paths' resolution to the pool's close. */
   private readonly ctx: ContextRecorder;
   private captured: CapturedContext | undefined;
@@ -250,6 +263,8 @@ class LocalRun {
     this.mirror = job.command === "mirror" && !this.paths.single;
     this.srcRootPrefix = this.paths.single ? dirname(this.paths.src) : this.paths.src;
     this.dstRootPrefix = this.paths.single ? dirname(this.paths.dst) : this.paths.dst;
+    this.place = backupPlace(this.opts, this.dstRootPrefix, this.srcRootPrefix);
+    this.onEvent = hooks.onEvent;
     this.ctx = startContext({
       source: this.paths.src, destination: this.paths.dst, openers: true,
       progress: () => ({ bytes: this.progress.bytesDone, files: this.progress.filesDone }),
@@ -274,6 +289,7 @@ class LocalRun {
 
   private addError(e: RunError): void {
     this.errorCount++;
+    this.onEvent?.({ event: "error", path: displayName(e.path), reason: [], code: e.code, message: displayName(e.message) });
     if (this.errors.length < MAX_ERRORS_KEPT) this.errors.push({ ...e, path: displayName(e.path), message: displayName(e.message) });
   }
 
@@ -300,10 +316,12 @@ class LocalRun {
         }
       }
     } else {
+      // The backup directory inside the destination is walked by neither side (see backup.ts).
+      const more = backupExcludes(this.place, this.mirror);
       const [s, d] = await Promise.all([
-        this.pool.run({ type: "walk", root: paths.src, rules: selectionRules(this.opts), only: this.opts.filesFrom, side: "source", inodes: !!this.opts.hardLinks }),
+        this.pool.run({ type: "walk", root: paths.src, rules: [...more.source, ...selectionRules(this.opts)], only: this.opts.filesFrom, side: "source", inodes: !!this.opts.hardLinks }),
         this.pool.run({
-          type: "walk", root: paths.dst, rules: this.mirror ? destinationRules(this.opts) : selectionRules(this.opts), only: this.opts.filesFrom,
+          type: "walk", root: paths.dst, rules: [...more.destination, ...(this.mirror ? destinationRules(this.opts) : selectionRules(this.opts))], only: this.opts.filesFrom,
           side: "destination", inodes: !!this.opts.hardLinks,
         }),
       ]);
@@ -326,6 +344,7 @@ class LocalRun {
     const p = planTrees(srcTree, dstTree, {
       mirror: this.mirror, checksum: opts.checksum, sizeOnly: opts.sizeOnly, ignoreTimes: opts.ignoreTimes,
       hardLinks: opts.hardLinks, specials: opts.specials, devices: opts.devices, owner: opts.owner, group: opts.group,
+      explain: this.onEvent !== undefined,
     });
     this.p = p;
     for (const e of p.errors) this.addError(e);
@@ -341,7 +360,10 @@ class LocalRun {
         if (same[k]) {
           counts.skipped++;
           counts.skippedBytes += srcTree.sizes[i]!;
-        } else this.copies.push(i);
+        } else {
+          this.copies.push(i);
+          if (p.why) p.why[i] |= WHY.CHECKSUM;
+        }
       });
     }
     for (const i of this.copies) {
@@ -418,12 +440,17 @@ class LocalRun {
     this.ctx.noteSourceCached(this.copies.length, (k) => this.copySource(this.copies[k]!), (k) => this.srcTree.sizes[this.copies[k]!]!);
     const { paths, opts, counts, srcTree } = this;
     const p = this.p!;
+    if (opts.dryRun && this.onEvent) this.plannedEvents();
     if (!opts.dryRun && !this.interrupted) {
       if (!this.makeRoot()) {
         this.phases.transferMs = performance.now() - tTransfer;
         return;
       }
       const dest = (this.dest = openDestTree(this.dstRootPrefix));
+      if (this.place && !this.openBackups(dest)) {
+        this.phases.transferMs = performance.now() - tTransfer;
+        return;
+      }
       // Stale named temporaries from a killed run are ours to remove.
       for (const rel of this.dstTree.staleTemps) {
         try {
@@ -442,6 +469,7 @@ class LocalRun {
         try {
           dest.mkdir(writePath(p, rel), 0o700 | (srcTree.modes[i]! & 0o777));
           counts.dirsCreated++;
+          if (this.onEvent) this.emitEntry("mkdir", i);
         } catch (err) {
           if ((err as { code?: string }).code !== "EEXIST") {
             this.addError(fsErr(rel, "destination", err));
@@ -449,14 +477,16 @@ class LocalRun {
           }
         }
       }
+      this.backUpOverwrites();
       for (const i of p.links) {
         const rel = srcTree.paths[i]!;
-        if (isBelow(p.blocked, rel)) continue;
+        if (isBelow(p.blocked, rel) || this.held.has(i)) continue;
         try {
           dest.symlink(srcTree.links[i]!, this.target(i), srcTree.mtimeSec[i]!, srcTree.mtimeNsec[i]!);
           if (this.keepsMeta) this.applyMeta(this.target(i), i, undefined);
           counts.symlinks++;
           counts.copied++;
+          if (this.onEvent) this.emitEntry("link", i);
         } catch (err) {
           this.addError(fsErr(rel, "destination", err));
         }
@@ -464,11 +494,12 @@ class LocalRun {
       for (const i of p.specials) {
         const rel = srcTree.paths[i]!;
         const s = srcTree.specials?.[i];
-        if (!s || isBelow(p.blocked, rel)) continue;
+        if (!s || isBelow(p.blocked, rel) || this.held.has(i)) continue;
         try {
           dest.mknod(this.target(i), s.kind, srcTree.modes[i]!, s.rdev, srcTree.mtimeSec[i]!, srcTree.mtimeNsec[i]!);
           if (this.keepsMeta) this.applyMeta(this.target(i), i, undefined);
           counts.copied++;
+          if (this.onEvent) this.emitEntry("special", i);
         } catch (err) {
           this.addError(fsErr(rel, "destination", err));
         }
@@ -482,6 +513,7 @@ class LocalRun {
         try {
           if (this.keepsMeta) this.applyMeta(rel, i, p.matchOf[i]!);
           if (srcTree.types[i] !== T_LINK) dest.setMeta(rel, {}, this.keep, srcTree.modes[i]!);
+          if (this.onEvent) this.emitEntry("meta", i);
         } catch (err) {
           this.addError(fsErr(rel, "destination", err));
         }
@@ -558,13 +590,137 @@ class LocalRun {
     const p = this.p!;
     for (const [i, first] of p.hardLinks) {
       const rel = this.srcTree.paths[i]!;
-      if (isBelow(p.blocked, rel) || this.interrupted || this.fatal) continue;
+      if (isBelow(p.blocked, rel) || this.interrupted || this.fatal || this.held.has(i)) continue;
       try {
         dest.link(this.target(first), this.target(i));
         this.counts.copied++;
+        if (this.onEvent) this.emitEntry("hardlink", i, { target: displayName(this.srcTree.paths[first]!) });
       } catch (err) {
         this.addError(fsErr(rel, "destination", err));
       }
+    }
+  }
+
+  /**
+   * Opens the backup place beneath the destination (or the outside --backup-dir). When it
+   * cannot be opened, the run stops before writing anything (nothing could be kept) and says why.
+   */
+  private openBackups(dest: DestTree): boolean {
+    try {
+      if (!(dest instanceof RootedDestTree)) throw Object.assign(new Error("no directory handles"), { code: "EOPNOTSUPP" });
+      this.backups = new Backups(dest, this.place!);
+      return true;
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? "EIO";
+      this.addError({
+        path: this.opts.backupDir ?? ".", side: "destination", code,
+        message: `the backup directory cannot be opened (${describeCode(code)}); nothing was written, nothing deleted`,
+      });
+      this.fatal = code;
+      return false;
+    }
+  }
+
+  /**
+   * --backup: each entry about to be overwritten (a file, symlink, special or further hard link
+   * where one of its type already is) gets its backup first; one whose backup fails is left as
+   * it was and not written.
+   */
+  private backUpOverwrites(): void {
+    const backups = this.backups;
+    if (!backups) return;
+    const p = this.p!;
+    const keepFirst = (i: number) => {
+      if (p.matchOf[i]! < 0 || this.srcTree.types[i] === T_DIR) return;
+      const rel = this.target(i);
+      try {
+        backups.linkAside(rel);
+        if (this.onEvent) this.emitBackup(rel, "replaced");
+      } catch (err) {
+        this.held.add(i);
+        const code = (err as { code?: string }).code ?? "EIO";
+        this.addError({
+          path: this.srcTree.paths[i]!, side: "destination", code,
+          message: `its backup '${backupShownAs(this.place!, rel)}' could not be made (${describeCode(code)}); left as it was, not overwritten`,
+        });
+      }
+    };
+    for (const i of this.copies) keepFirst(i);
+    for (const i of p.links) keepFirst(i);
+    for (const i of p.specials) keepFirst(i);
+    for (const [i] of p.hardLinks) keepFirst(i);
+    if (this.held.size) this.copies = this.copies.filter((i) => !this.held.has(i));
+  }
+
+  /** The event of source entry i (its planner's reason). Called only with an onEvent hook. */
+  private emitEntry(kind: EventKind, i: number, extra: Partial<FileEvent> = {}): void {
+    const t = this.srcTree;
+    const e = fileEvent(kind, displayName(t.paths[i]!), letterOf(t, i), this.p!.why?.[i] ?? 0, extra);
+    if (kind === "link") e.target = displayName(t.links[i]!);
+    if (kind === "copy") e.bytes = t.sizes[i]!;
+    this.onEvent!(e);
+  }
+
+  /** Copy events of one batch: the items the worker finished without an error. */
+  private emitCopies(ix: number[], items: CopyItem[], r: CopyResult): void {
+    const failed = r.errors.length ? new Set(r.errors.map((e) => e.path)) : undefined;
+    for (let k = 0; k < r.done && k < ix.length; k++) {
+      if (failed && (failed.has(items[k]![0]) || failed.has(items[k]![1]))) continue;
+      this.emitEntry("copy", ix[k]!);
+    }
+  }
+
+  private emitBackup(rel: string, why: "replaced" | "deleted" | "type", isDir = false): void {
+    this.onEvent!({ event: "backup", path: displayName(rel), type: isDir ? "d" : undefined, reason: [why], target: displayName(backupShownAs(this.place!, rel)) });
+  }
+
+  /** A deleted (or, `replaced`, swapped-out) destination entry, and its backup. */
+  private emitRemoved(rel: string, isDir: boolean, backedUp: boolean, replaced: boolean): void {
+    if (backedUp) this.emitBackup(rel, replaced ? "type" : "deleted", isDir);
+    this.onEvent!({ event: "delete", path: displayName(rel), type: isDir ? "d" : "f", reason: [replaced ? "type" : "extraneous"] });
+  }
+
+  /** An existing directory whose time, mode, owner or group differ from the source's ("" is the root). */
+  private emitDirChange(rel: string, i: number | undefined): void {
+    const why = i === undefined ? this.rootWhy() : (this.p!.why?.[i] ?? 0);
+    if (why & (WHY.TIME | WHY.PERMS | WHY.OWNER | WHY.GROUP)) this.onEvent!(fileEvent("meta", displayName(rel), "d", why));
+  }
+
+  /** The WHY bits of the destination root against the source root. */
+  private rootWhy(): number {
+    const { srcTree: s, dstTree: d, opts } = this;
+    if (!d.rootExists) return 0;
+    let why = 0;
+    if (Math.abs((s.rootMtimeSec - d.rootMtimeSec) * 1e9 + (s.rootMtimeNsec - d.rootMtimeNsec)) >= 1000) why |= WHY.TIME;
+    if (s.rootMode !== d.rootMode) why |= WHY.PERMS;
+    if (opts.owner && s.rootUid !== undefined && d.rootUid !== undefined && s.rootUid !== d.rootUid) why |= WHY.OWNER;
+    if (opts.group && s.rootGid !== undefined && d.rootGid !== undefined && s.rootGid !== d.rootGid) why |= WHY.GROUP;
+    return why;
+  }
+
+  /** A dry run's events: what the run would do, in the order a real run does it. */
+  private plannedEvents(): void {
+    const p = this.p!;
+    const { srcTree: t, dstTree: d } = this;
+    const backedUp = (i: number) => {
+      if (this.place && p.matchOf[i]! >= 0 && t.types[i] !== T_DIR) this.emitBackup(this.target(i), "replaced");
+    };
+    for (const i of p.mkdirs) this.emitEntry("mkdir", i);
+    for (const i of p.links) (backedUp(i), this.emitEntry("link", i));
+    for (const i of p.specials) (backedUp(i), this.emitEntry("special", i));
+    for (const i of this.copies) (backedUp(i), this.emitEntry("copy", i));
+    for (const [i, first] of p.hardLinks) (backedUp(i), this.emitEntry("hardlink", i, { target: displayName(t.paths[first]!) }));
+    for (const i of p.fixMeta) this.emitEntry("meta", i);
+    if (!this.paths.single) {
+      for (let i = 0; i < t.paths.length; i++) if (t.types[i] === T_DIR && p.matchOf[i]! >= 0) this.emitDirChange(t.paths[i]!, i);
+      this.emitDirChange("", undefined);
+    }
+    if (!this.mirror) return;
+    for (const j of p.replace) this.emitRemoved(d.paths[j]!, d.types[j] === T_DIR, !!this.place, true);
+    for (let k = p.extraneous.length - 1; k >= 0; k--) {
+      const j = p.extraneous[k]!;
+      const isDir = d.types[j] === T_DIR;
+      this.emitRemoved(d.paths[j]!, isDir, !!this.place && !isDir, false);
     }
   }
 
@@ -579,7 +735,7 @@ class LocalRun {
     const p = this.p!;
     const [small, medium, large] = this.sizeClasses();
     const smallBatch = Math.min(1024, Math.max(16, Math.ceil(small.length / (this.pool.size * 8))));
-    const batches: CopyItem[][] = [];
+    const batches: number[][] = [];
     const item = (i: number): CopyItem => [
       paths.single ? paths.src : join2(this.srcRootPrefix, srcTree.paths[i]!),
       join2(this.dstRootPrefix, this.target(i)),
@@ -587,13 +743,13 @@ class LocalRun {
       srcTree.uid?.[i] ?? -1, srcTree.gid?.[i] ?? -1, srcTree.blocks?.[i] ?? -1,
     ];
     const live = (ix: number[]) => (p.blocked.size ? ix.filter((i) => !isBelow(p.blocked, srcTree.paths[i]!)) : ix);
-    for (const i of live(large)) batches.push([item(i)]);
+    for (const i of live(large)) batches.push([i]);
     const mid = live(medium);
-    for (let k = 0; k < mid.length; k += 8) batches.push(mid.slice(k, k + 8).map(item));
-    let cur: CopyItem[] = [];
+    for (let k = 0; k < mid.length; k += 8) batches.push(mid.slice(k, k + 8));
+    let cur: number[] = [];
     let curBytes = 0;
     for (const i of live(small)) {
-      cur.push(item(i));
+      cur.push(i);
       curBytes += srcTree.sizes[i]!;
       if (cur.length >= smallBatch || curBytes >= 32 << 20) {
         batches.push(cur);
@@ -603,10 +759,12 @@ class LocalRun {
     }
     if (cur.length) batches.push(cur);
     await Promise.all(
-      batches.map(async (items) => {
+      batches.map(async (ix) => {
         if (this.pool.cancelled) return;
+        const items = ix.map(item);
         const reply = await this.pool.run({ type: "copy", srcRoot: this.srcRootPrefix, dstRoot: this.dstRootPrefix, items, keep: keepOf(this.opts) });
         const r = (reply as { result: CopyResult }).result;
+        if (this.onEvent) this.emitCopies(ix, items, r);
         this.mergeCopy(r);
         if (r.fatal && !this.fatal) {
           this.fatal = r.fatal;
@@ -637,7 +795,10 @@ class LocalRun {
         this.addError(refusal);
         this.refused = refusal.code === "EMPTY_SOURCE";
       } else if (!this.opts.dryRun && this.dest) {
-        counts.deleted += replaceAndDelete(this.dest, p, dstTree, (rel, err) => this.addError(fsErr(rel, "destination", err)));
+        counts.deleted += replaceAndDelete(this.dest, p, dstTree, (rel, err) => this.addError(fsErr(rel, "destination", err)), {
+          backups: this.backups,
+          onRemoved: this.onEvent && ((rel, isDir, backedUp, replaced) => this.emitRemoved(rel, isDir, backedUp, replaced)),
+        });
         this.swapped = true;
       }
     }
@@ -673,6 +834,7 @@ class LocalRun {
     for (const j of p.replace) touched.add(parentOf(dstTree.paths[j]!));
     for (const rel of dstTree.staleTemps) touched.add(parentOf(rel));
     const apply = (rel: string, i: number | undefined, j: number | undefined) => {
+      if (this.onEvent && j !== undefined) this.emitDirChange(rel, i);
       const mode = i === undefined ? srcTree.rootMode : srcTree.modes[i]!;
       const sec = i === undefined ? srcTree.rootMtimeSec : srcTree.mtimeSec[i]!;
       const nsec = i === undefined ? srcTree.rootMtimeNsec : srcTree.mtimeNsec[i]!;
@@ -702,6 +864,7 @@ class LocalRun {
 
   async close(): Promise<void> {
     this.hooks.signal?.removeEventListener("abort", this.onAbort);
+    this.backups?.close();
     this.dest?.close();
     this.srcDirTree?.close();
     await this.pool.close();
@@ -716,6 +879,7 @@ class LocalRun {
       if (e) e.message = e.message.includes(why) ? `${e.message}; the run stopped` : `${e.message}; the run stopped (${why})`;
     }
     this.phases.totalMs = performance.now() - this.t0;
+    if (this.place) counts.backedUp = this.backups?.kept ?? 0;
     return makeRunReport({
       startedAt: this.startedAt,
       command: this.job.command,
@@ -758,6 +922,16 @@ class LocalRun {
     }
     if (r.cancelled && !this.fatal) this.interrupted = this.interrupted || (this.hooks.signal?.aborted ?? false);
   }
+}
+
+/** rsync's type letter of tree entry i. */
+function letterOf(t: Tree, i: number): EntryLetter {
+  const type = t.types[i];
+  if (type === T_FILE) return "f";
+  if (type === T_DIR) return "d";
+  if (type === T_LINK) return "L";
+  const kind = t.specials?.[i]?.kind;
+  return kind === "char" || kind === "block" ? "D" : "S";
 }
 
 function parentOf(p: string): string {

@@ -105,5 +105,5 @@ export type { EntryMetadata, Keep } from "./entry-metadata.ts";
 export { metadataPrivileges } from "./privileges.ts";
 export type { MetadataPrivileges } from "./privileges.ts";
 // The sandboxed tree beneath a root: the one interface a port implements (docs/architecture.md).
-export { adoptRooted, linuxFd, openRooted, rootedImplementations, rootedIsLinux } from "./rooted.ts";
+export { adoptRooted, linuxFd, moveBetween, openRooted, rootedImplementations, rootedIsLinux } from "./rooted.ts";
 export type { RootedDir, RootedFile, RootHandoff } from "./rooted.ts";

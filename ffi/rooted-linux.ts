@@ -237,3 +237,14 @@ export function openLinuxRooted(path: string): LinuxRooted {
   if (fd < 0) fail("open", path);
   return new LinuxRooted(fd, true);
 }
+
+/**
+ * renameat or linkat (never following the entry) between two directory fds: `name` in `fromFd`
+ * becomes `toName` in `toFd`. Both names are single components, so nothing is resolved.
+ */
+export function moveBetweenFds(how: "rename" | "link", fromFd: number, name: string, toFd: number, toName: string): void {
+  const rc = how === "rename"
+    ? libc().renameat(fromFd, ptr(cstr(name)), toFd, ptr(cstr(toName)))
+    : libc().linkat(fromFd, ptr(cstr(name)), toFd, ptr(cstr(toName)), 0);
+  if (rc < 0) fail(how, toName);
+}

@@ -244,3 +244,10 @@ export function openPortableRooted(path: string): PortableRooted {
   if (!attempt("open", path, () => statSync(fsPath(path))).isDirectory()) throw new FsError("ENOTDIR", "open", path, describeCode("ENOTDIR"));
   return new PortableRooted(path);
 }
+
+/** rename or link (the entry itself) between two portable roots' directories, by path (the race of this file's header applies). */
+export function moveBetweenPaths(how: "rename" | "link", fromDir: string, name: string, toDir: string, toName: string): void {
+  const a = fsPath(`${fromDir}/${name}`);
+  const b = fsPath(`${toDir}/${toName}`);
+  attempt(how, toName, () => (how === "rename" ? renameSync(a, b) : linkSync(a, b)));
+}

@@ -18,8 +18,9 @@
 // and *at calls on directory fds: the check and the use are one system call, race-free) and
 // rooted-portable.ts (node:fs on paths with an lstat of every component: NOT race-free, see there).
 import { FsError } from "./types.ts";
-import { LinuxRooted, openLinuxRooted } from "./rooted-linux.ts";
-import { openPortableRooted } from "./rooted-portable.ts";
+import { LinuxRooted, moveBetweenFds, openLinuxRooted } from "./rooted-linux.ts";
+import { moveBetweenPaths, openPortableRooted } from "./rooted-portable.ts";
+import { isPlainName } from "./rooted-path.ts";
 import type { EntryStat } from "./dir-reader.ts";
 import type { SpecialKind } from "./specials.ts";
 
@@ -142,4 +143,17 @@ export const rootedImplementations = {
 export function linuxFd(dir: RootedDir, what: string): number {
   if (dir.fd === undefined) throw new FsError("EOPNOTSUPP", "open", what, "extended attributes, ACLs and owners of entries are read and written on Linux only");
   return dir.fd;
+}
+
+/**
+ * Moves (rename) or gives a second name to (link) the entry `name` of directory handle `from`:
+ * it becomes `toName` in directory handle `to`. The two may belong to different roots on one
+ * filesystem (a backup directory outside the destination); a rename replaces a non-directory at
+ * `toName`. Both names are single components of their handles' directories, so no symlink is
+ * followed, the entry itself included; another filesystem fails with EXDEV.
+ */
+export function moveBetween(how: "rename" | "link", from: RootedDir, name: string, to: RootedDir, toName: string): void {
+  if (!isPlainName(name) || !isPlainName(toName)) throw new FsError("EINVAL", how, isPlainName(name) ? toName : name, "a single name is expected");
+  if (from.fd !== undefined && to.fd !== undefined) moveBetweenFds(how, from.fd, name, to.fd, toName);
+  else moveBetweenPaths(how, String(from.handoff()), name, String(to.handoff()), toName);
 }

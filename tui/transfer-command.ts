@@ -11,6 +11,7 @@ import { boolFlag, helpText, listFlag, parseCommand, stringFlag, type CommandSpe
 import { say, type Io } from "./kit/io.ts";
 import { runTransfer } from "./kit/transfer-loop.ts";
 import { joinSelectValues, selectionOf } from "./select-flags.ts";
+import { eventSinks } from "./file-log.ts";
 import { severalSources, withPaths } from "./several-sources.ts";
 import { EXIT_OK } from "./exit-codes.ts";
 import { bytes, count, countOf, formatTime, holeNote, rate, seconds, specialsNote } from "./format.ts";
@@ -44,6 +45,13 @@ character, '[a-z]' a class; 'dir/***' matches dir and everything below it. An ex
 directory is not entered, so to copy deep files their directories must be included too: for
 every .c file (and every directory), give --include='*/' --include='*.c' --exclude='*'.
 Excluded destination entries are never deleted (unless mirror --delete-excluded).`;
+
+const BACKUPS_NOTE = `Backups (--backup, --backup-dir, --suffix): a file about to be overwritten first gets a second
+name (a hard link) as its backup, so its name always holds the old or the new file; a deleted
+entry is renamed into the backups; an older backup of the same name is replaced. A backup that
+cannot be made leaves its entry as it was (named as an error, exit 1). All of it goes through
+DST's directory handles without following symlinks below DST and DIR. With -v or -i, progress
+is shown only when asked for with --progress.`;
 
 const SEVERAL_SOURCES = `With several sources, each source's name becomes an entry of DST (a directory SRC1 is copied to
 DST/NAME1, a file into DST), as 'cp -r a b dst/' and rsync without a trailing slash do; two
@@ -82,7 +90,9 @@ ${WHAT_IS_KEPT}`,
       "--mirror": "use 'blit mirror SRC DST' (copy never deletes)",
       "--delete-excluded": "--delete-excluded is a mirror flag: use 'blit mirror' (copy never deletes)",
     },
-    after: SELECTION_RULES,
+    after: `${SELECTION_RULES}
+
+${BACKUPS_NOTE}`,
   },
   mirror: {
     name: "mirror",
@@ -99,6 +109,8 @@ ${WHAT_IS_KEPT}`,
     noOps: { ...RSYNC_NO_OPS, "--delete": "a mirror always deletes what SRC lacks" },
     hints: { "--mirror": "'blit mirror' is the mirror; --mirror is for push and pull" },
     after: `${SELECTION_RULES}
+
+${BACKUPS_NOTE}
 
 Mirror deletes only after a complete enumeration and copy with no errors; any error means
 nothing is deleted (exit 1).`,
@@ -162,9 +174,13 @@ export async function transferCommand(command: TransferCommand, given: string[],
     if (selection.filesFrom) throw new UsageError("BAD_RULE", "--files-from takes one source (its paths are relative to it)");
     return severalSources(positionals, (src, dst) => transferCommand(command, withPaths(args, tokens, src, dst), io, selection.filter));
   }
+  const jsonLines = boolFlag(values, "json-lines") ?? false;
   const common = {
+    command,
+    args: args.filter((a) => !positionals.includes(a)),
     dryRun: boolFlag(values, "dry-run") ?? false,
-    json: boolFlag(values, "json") ?? false,
+    // --json-lines ends with the report, as --json prints it
+    json: (boolFlag(values, "json") ?? false) || jsonLines,
     verbose: boolFlag(values, "verbose") ?? false,
     progress: boolFlag(values, "no-progress") ? false : boolFlag(values, "progress"),
     telemetry: !boolFlag(values, "no-telemetry") && telemetryEnabled(io.env),
@@ -179,10 +195,22 @@ export async function transferCommand(command: TransferCommand, given: string[],
     });
     const job: Job = { command, source: a, destination: b, options };
     const started = new Date();
+    const itemizing = boolFlag(values, "itemize-changes") ?? false;
+    // Opened before the run: a --log-file that cannot be opened safely stops it here. With
+    // --json, stdout holds the report only (-i and -v lines would break it; --json-lines has them).
+    const sinks = eventSinks(
+      { itemize: itemizing && !common.json, verbose: common.verbose && !common.json, jsonLines, logFile: stringFlag(values, "log-file") },
+      (line) => say(io, line),
+    );
     return runTransfer(io, {
       ...common,
+      source: a,
+      destination: b,
+      sinks,
+      perEntry: itemizing || common.verbose,
+      stats: boolFlag(values, "stats") ?? false,
       interruptNote: "stopping after the files in flight",
-      start: (hooks) => run(job, { ...hooks, listActions: options.dryRun || common.verbose }),
+      start: (hooks) => run(job, { ...hooks, listActions: options.dryRun, onEvent: sinks.onEvent }),
       refused: (e) => refusedReport(job, e, started),
       extra: async (report) => dryRunPrediction(report, options, io),
       summary: localSummary,
@@ -209,6 +237,8 @@ export async function transferCommand(command: TransferCommand, given: string[],
   };
   return runTransfer(io, {
     ...common,
+    source: route === "push" ? local : remote,
+    destination: route === "push" ? remote : local,
     interruptNote: "stopping the transfer and removing temporary files",
     start: (hooks) => runRemote(job, hooks),
     refused: (e) => { throw e; },
@@ -240,6 +270,9 @@ function transferOptions(values: Values, command: TransferCommand): Partial<RunO
     specials: boolFlag(values, "specials") ?? false,
     devices: boolFlag(values, "devices") ?? false,
     ...(command === "push" || command === "pull" ? { numericIds: boolFlag(values, "numeric-ids") ?? false } : {}),
+    ...(command === "copy" || command === "mirror"
+      ? { backup: boolFlag(values, "backup"), backupDir: stringFlag(values, "backup-dir"), suffix: stringFlag(values, "suffix") }
+      : {}),
   };
 }
 

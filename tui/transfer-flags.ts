@@ -113,10 +113,38 @@ export const TRANSFER_FLAGS: readonly TransferFlag[] = [
     help: "give up when the daemon shows no progress for SECONDS in any phase (connect, negotiate, data, the daemon's confirmation, complete): exit 2 naming the daemon and the phase, nothing partial kept; connecting gives up after 10 s at most",
     default: "60; 0 waits forever",
   },
+  // What a copy overwrites or a mirror deletes is kept (rsync's --backup family); local runs only.
+  {
+    name: "--backup", short: "-b", commands: LOCAL,
+    help: "keep what the run overwrites (and a mirror replaces or deletes) as NAME~ beside it; a mirror then never deletes names ending in the suffix",
+  },
+  {
+    name: "--backup-dir", value: "DIR", commands: LOCAL,
+    help: "keep them in DIR instead, under their path relative to DST (this implies --backup; DIR is relative to DST unless absolute, on DST's filesystem; a DIR inside DST is neither copied into nor deleted; 0700)",
+  },
+  { name: "--suffix", value: "S", commands: LOCAL, help: "the backups' suffix (implies --backup)", default: "'~'; '' with a backup directory" },
+  // Per-entry records with the planner's reason; local runs only.
+  {
+    name: "--itemize-changes", short: "-i", commands: LOCAL,
+    help: "list every change in rsync's format: '>f+++++++++ new', '>f.st...... changed', 'cd+++++++++ dir/', '.f...p..... mode', '*deleting   gone' (YXcstpoguax as in rsync(1))",
+  },
+  {
+    name: "--log-file", value: "FILE", commands: LOCAL,
+    help: "append a line per action (timestamp with its zone, the itemized change, the reason) between a start line and an end line with the totals; a symlink or non-regular FILE is refused; a new FILE is made 0600",
+  },
+  {
+    name: "--json-lines", commands: LOCAL,
+    help: "print one JSON object per entry event on stdout ({\"event\": \"copy\", \"mkdir\", \"link\", \"meta\", \"delete\", \"backup\" or \"error\", \"path\", \"reason\", \"bytes\", \"itemize\", ...}), then the run report as the last line",
+  },
+  { name: "--stats", commands: LOCAL, help: "print rsync-like totals after the summary" },
   { name: "--progress", commands: ALL, help: "show progress on stderr (default when stderr is a terminal): files, bytes, rate, ETA and the file in flight, cut to the terminal's width; elsewhere a line every second" },
   { name: "--no-progress", commands: ALL, help: "no progress display" },
   { name: "--json", commands: ALL, help: "print one JSON object (the run report) on stdout, for scripts" },
-  { name: "--verbose", short: "-v", commands: ALL, help: "list every action taken and the fast-path (push, pull: transport) notes" },
+  {
+    name: "--verbose", short: "-v", commands: ALL,
+    help: "list every action as it is done, with its reason (new, size, time, checksum, perms, owner, group, always), and the fast-path notes",
+    helpFor: remote("list every action taken and the transport notes"),
+  },
   { name: "--no-telemetry", commands: ALL, help: "do not record this run (env BLIT_TELEMETRY=off does the same)" },
   { name: "--help", short: "-h", commands: ALL, help: "this help" },
 ];

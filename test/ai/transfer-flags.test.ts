@@ -31,6 +31,12 @@ describe("the command line to try", () => {
   const report = (options: Partial<RunReport["options"]> = {}, extra: Partial<RunReport> = {}) =>
     ({ command: "mirror", route: "local", source: "/data/my photos", destination: "/backup/dst", options: { ...normalizeOptions({}), ...options }, ...extra }) as RunReport;
 
+  test("keeps the run's backups: --backup-dir with its suffix, or --backup with a suffix other than ~", () => {
+    expect(tryCommand(report(normalizeOptions({ backupDir: "../bk" })), "--workers 8")).toBe("blit mirror '/data/my photos' /backup/dst --backup-dir ../bk --workers 8");
+    expect(tryCommand(report(normalizeOptions({ backup: true })), "--workers 8")).toBe("blit mirror '/data/my photos' /backup/dst --backup --workers 8");
+    expect(tryCommand(report(normalizeOptions({ suffix: ".bak" })))).toBe("blit mirror '/data/my photos' /backup/dst --backup --suffix .bak");
+  });
+
   test("repeats the run's settings, replaces the flag the suggestion changes, and quotes paths", () => {
     expect(tryCommand(report({ bwlimit: 1048576 }), "--bwlimit 0")).toBe("blit mirror '/data/my photos' /backup/dst --bwlimit 0");
     expect(tryCommand(report({ workers: 1, exclude: ["*.tmp"] }), "--workers 8")).toBe("blit mirror '/data/my photos' /backup/dst --exclude '*.tmp' --workers 8");

@@ -25,6 +25,9 @@ export function tryCommand(report: Pick<RunReport, "command" | "route" | "source
   // Reports from before these options lack them (undefined): nothing to repeat.
   if (o.owner === false && normalizeOptions({}).owner) args.push(["--no-owner"]);
   if (o.group === false && normalizeOptions({}).group) args.push(["--no-group"]);
+  // A suggested re-run must keep what the run kept: a mirror without them would lose the backups.
+  if (o.backupDir !== undefined) args.push(["--backup-dir", o.backupDir], ...(o.suffix ? [["--suffix", o.suffix]] : []));
+  else if (o.backup) args.push(["--backup"], ...(o.suffix !== undefined && o.suffix !== "~" ? [["--suffix", o.suffix]] : []));
   if (flag) {
     const tokens = flag.trim().split(/\s+/);
     const [name, inline] = tokens[0]!.split("=", 2) as [string, string | undefined];

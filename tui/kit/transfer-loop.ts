@@ -7,9 +7,13 @@ import { displayName } from "../../ffi/index.ts";
 import { EXIT_INTERRUPTED } from "../exit-codes.ts";
 import { bytes, countOf } from "../format.ts";
 import { ProgressView } from "../progress.ts";
+import { statsLines, type EventSinks } from "../file-log.ts";
 import { isTerminal, say, warn, type Io } from "./io.ts";
 
 export interface TransferPlan {
+  command: string;
+  source: string;
+  destination: string;
   dryRun: boolean;
   json: boolean;
   verbose: boolean;
@@ -25,6 +29,14 @@ export interface TransferPlan {
   /** Fields added to the JSON object and lines after the summary (a dry run's prediction). */
   extra?(report: RunReport): Promise<{ json: Record<string, unknown>; lines: string[] }>;
   summary(report: RunReport): string;
+  /** Per-entry output (-i, -v with reasons, --log-file, --json-lines), fed by the run's events. */
+  sinks?: EventSinks;
+  /** -i or -v print each entry as it is done: no action list at the end, no progress unless asked. */
+  perEntry?: boolean;
+  /** --stats: rsync-like totals after the summary. */
+  stats?: boolean;
+  /** The flags as given, for the --log-file start line. */
+  args?: string[];
 }
 
 /** Errors shown on stderr before the rest are counted. */
@@ -32,7 +44,8 @@ const ERRORS_SHOWN = 50;
 
 export async function runTransfer(io: Io, plan: TransferPlan): Promise<number> {
   const recording = plan.telemetry ? startRecording({ path: telemetryPath(io.env) }) : undefined;
-  const showProgress = plan.progress ?? (isTerminal(io.stderr) && !plan.json);
+  // Per-entry lines on stdout would be torn by a progress line redrawn on the same terminal.
+  const showProgress = plan.progress ?? (isTerminal(io.stderr) && !plan.json && !plan.perEntry);
   const view = showProgress ? new ProgressView(io.stderr as NodeJS.WriteStream, isTerminal(io.stderr)) : undefined;
   const abort = new AbortController();
   let signals = 0;
@@ -47,6 +60,7 @@ export async function runTransfer(io: Io, plan: TransferPlan): Promise<number> {
   let report: RunReport;
   let actions: Action[] = [];
   try {
+    plan.sinks?.start(plan.command, plan.source, plan.destination, plan.args ?? []);
     ({ report, actions } = await plan.start({ signal: abort.signal, onProgress: (p) => view?.update(p) }));
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
@@ -56,6 +70,7 @@ export async function runTransfer(io: Io, plan: TransferPlan): Promise<number> {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }
+  plan.sinks?.finish(report);
   if (recording) {
     const r = await recording.finish(report);
     if (r.warning) warn(io, `warning: telemetry not recorded: ${r.warning}`);
@@ -65,9 +80,11 @@ export async function runTransfer(io: Io, plan: TransferPlan): Promise<number> {
   if (plan.json) {
     say(io, JSON.stringify({ ...report, actions: plan.dryRun ? actions : undefined, ...extra?.json, telemetry: plan.telemetry ? telemetryPath(io.env) : null }));
   } else if (!isRefusal(report)) {
-    if (plan.dryRun || plan.verbose) for (const a of actions) say(io, `${a.kind.padEnd(7)} ${displayName(a.path)}${a.bytes !== undefined ? `  (${bytes(a.bytes)})` : ""}`);
+    // -v and -i printed each entry as it was done (or planned); a plain dry run lists the plan.
+    if (!plan.perEntry && (plan.dryRun || plan.verbose)) for (const a of actions) say(io, `${a.kind.padEnd(7)} ${displayName(a.path)}${a.bytes !== undefined ? `  (${bytes(a.bytes)})` : ""}`);
     say(io, plan.summary(report));
     for (const line of extra?.lines ?? []) say(io, line);
+    if (plan.stats) say(io, statsLines(report));
     if (plan.verbose) for (const [k, note] of Object.entries(report.fastPathNotes)) say(io, `  note: ${k}: ${note}`);
   }
   return report.exitCode;

@@ -230,7 +230,7 @@ describe("each cause rule names its kind first, citing facts that exist", () => 
     }));
     const top = expectTop(d, "fast-path", ["fs.pair", "phase.transfer", "fastpath.sendfile"]);
     expect(top.text).toContain("xfs -> ext4");
-    expect(d.explanation.suggestions[0]!.expectedEffect).toMatch(/^the 2\.0 GB would be cloned instead of written: about .* of the .* transfer phase$/);
+    expect(d.explanation.suggestions[0]!.expectedEffect).toMatch(/^the 1\.9 GiB would be cloned instead of written: about .* of the .* transfer phase$/);
   });
 
   test("fast-path: not named when it would not matter, nor from a filesystem that cannot clone", () => {

@@ -47,9 +47,12 @@ describe("the predictor fitted on real runs", () => {
     const cost = (t: string) => local!.terms.find((x) => x.term === t)?.msEach;
     expect(cost("perFile")).toBeGreaterThanOrEqual(0);
     expect(cost("perByte")).toBeGreaterThanOrEqual(0);
-    expect(local!.samples).toBeGreaterThanOrEqual(20);
+    // Of the 24 complete runs, the fit keeps the healthy ones it did not trim: on a shared machine
+    // a few may have met others' CPU or I/O (recorded in their context) and are left out.
+    expect(local!.samples).toBeGreaterThanOrEqual(16);
+    expect(local!.samples + local!.trimmed).toBeLessThanOrEqual(24);
     expect(local!.holdout.method).toBe("leave-one-out");
-    expect(local!.holdout.runs).toBeGreaterThanOrEqual(20);
+    expect(local!.holdout.runs).toBeGreaterThanOrEqual(16);
     expect(local!.holdout.mdape).toBeGreaterThanOrEqual(0);
     expect(local!.holdout.ratioLow).toBeLessThanOrEqual(1.0001);
     expect(local!.holdout.ratioHigh).toBeGreaterThanOrEqual(0.9999);

@@ -113,7 +113,7 @@ export class Scorer {
     for (const run of history) {
       if (!learnsFrom(run, like)) continue;
       const model = this.modelOf(run);
-      add(this.groups, model.key, run);
+      add(this.groups, groupKeyOf(model, run), run);
       add(this.buckets, bucketKey(model, run), run);
     }
   }
@@ -160,9 +160,9 @@ export class Scorer {
    * few large files).
    */
   private usualRate(model: Model, run: RunRecord): { bytesPerSec: number; runs: number } | null {
-    const key = `${model.key}|${sizeClass(run)}`;
+    const key = `${groupKeyOf(model, run)}|${sizeClass(run)}`;
     if (this.rates.has(key)) return this.rates.get(key)!;
-    const rates = (this.groups.get(model.key) ?? [])
+    const rates = (this.groups.get(groupKeyOf(model, run)) ?? [])
       .filter((r) => r.copiedBytes >= RATE_MIN_BYTES && r.transferMs >= RATE_MIN_MS && sizeClass(r) === sizeClass(run))
       .map((r) => r.copiedBytes / (r.transferMs / 1000));
     const value = rates.length >= RATE_MIN_PEERS ? { bytesPerSec: median(rates), runs: rates.length } : null;
@@ -176,7 +176,7 @@ export class Scorer {
     const bucket = bucketKey(model, run);
     // The model's own history is no reference when it is the default: it saw nothing.
     const similar = model.basis === "fitted" ? this.statsOf(bucket, this.buckets.get(bucket), model) : null;
-    const group = similar ?? (model.basis === "fitted" ? this.statsOf(`group:${model.key}`, this.groups.get(model.key), model) : null);
+    const group = similar ?? (model.basis === "fitted" ? this.statsOf(`group:${groupKeyOf(model, run)}`, this.groups.get(groupKeyOf(model, run)), model) : null);
     const ratio = run.totalMs / Math.max(1e-3, prediction.unthrottledMs);
     const log = Math.log(ratio);
     const score = group ? (log - group.medianLog) / group.scale : null;
@@ -245,7 +245,7 @@ export class Scorer {
       flags.push({
         kind: "throughput-collapse",
         severity: "warn",
-        text: `moved ${formatBytesPerSec(rate)}, ${pct(rate / usualRate.bytesPerSec)} of the usual ${formatBytesPerSec(usualRate.bytesPerSec)} on ${model.key} for files of ${sizeClassText(run)} (median of ${usualRate.runs} runs)`,
+        text: `moved ${formatBytesPerSec(rate)}, ${pct(rate / usualRate.bytesPerSec)} of the usual ${formatBytesPerSec(usualRate.bytesPerSec)} on ${model.sourceFs === "*" ? `${model.key} ${run.sourceFs}->${run.destinationFs}` : model.key} for files of ${sizeClassText(run)} (median of ${usualRate.runs} runs)`,
         value: rate / MIB,
         unit: "MiB/s",
       });
@@ -275,7 +275,16 @@ export class Scorer {
 /** Files and bytes in factor-of-4 bins: runs in one bin are "similar" in shape. */
 function bucketKey(model: Model, run: RunRecord): string {
   const bin = (x: number) => Math.round(Math.log(x + 1) / Math.log(4));
-  return `${model.key}|${bin(run.planned)}|${bin(run.plannedBytes)}`;
+  return `${groupKeyOf(model, run)}|${bin(run.planned)}|${bin(run.plannedBytes)}`;
+}
+
+/**
+ * The runs a run is compared with: its model's, and of its own filesystem pair even where the
+ * model is the route's. Like with like: a clone within XFS is no peer of copies between ext4
+ * filesystems, though one route model predicts both until the pair has a model of its own.
+ */
+function groupKeyOf(model: Model, run: RunRecord): string {
+  return `${model.key}|${run.sourceFs}->${run.destinationFs}`;
 }
 
 /** Mean size of the files a run copied, in factor-of-4 classes (0: under ~2 B ... 6: ~2-8 KiB). */

@@ -40,6 +40,8 @@ const BASE_TERMS: readonly TermName[] = ["fixed", "perFile", "perByte"];
 /** Tried in this order; each is kept only if it lowers the hold-out error by MIN_GAIN. */
 const OPTIONAL_TERMS: readonly TermName[] = ["perEntry", "perDir"];
 const MIN_GAIN = 0.05;
+/** ...and only if its quantity per file spans this factor across the history (variesApart). */
+const OPTIONAL_SPREAD = 3;
 
 /** Comparable runs needed before a route gets a fitted model. */
 export const MIN_ROUTE_RUNS = 8;
@@ -252,6 +254,7 @@ function fitModel(runs: RunRecord[], route: Route, sourceFs: string, destination
   // Forward selection: an optional term stays only if held-out error drops by MIN_GAIN.
   for (const extra of OPTIONAL_TERMS) {
     if (runs.length < 4 * (terms.length + 1)) break;
+    if (!variesApart(runs, extra)) continue;
     const trial = [...terms, extra];
     const cv = crossValidate(runs, trial);
     if (cv.mdape !== null && best.mdape !== null && cv.mdape < best.mdape * (1 - MIN_GAIN)) {
@@ -273,6 +276,23 @@ function fitModel(runs: RunRecord[], route: Route, sourceFs: string, destination
     trimmed: fit.trimmed,
     holdout: best,
   };
+}
+
+/**
+ * Whether the history tells `term` apart from the per-file term: its quantity per file (directories
+ * per file, entries per file) spans at least OPTIONAL_SPREAD between the runs. Where every run has
+ * the same tree's proportions, a per-directory cost is only a share of the per-file cost under
+ * another name, and a tree with ten times the directories per file would be predicted ten times
+ * too slow (1,600 nested directories: 4.70 s predicted, 0.57 s taken, docs/benchmarks.md).
+ */
+function variesApart(runs: readonly RunRecord[], term: TermName): boolean {
+  const perFile = runs.map((r) => {
+    const s = shapeOf(r);
+    return TERMS[term].quantity(s) / Math.max(1, s.files);
+  });
+  const lo = Math.min(...perFile);
+  const hi = Math.max(...perFile);
+  return hi > 0 && hi >= OPTIONAL_SPREAD * Math.max(lo, 1e-9);
 }
 
 /** Least squares on relative error (weights 1/y²), then once more without runs far off the first fit. */

@@ -233,6 +233,13 @@ describe("each cause rule names its kind first, citing facts that exist", () => 
     expect(d.explanation.suggestions[0]!.expectedEffect).toMatch(/^the 1\.9 GiB would be cloned instead of written: about .* of the .* transfer phase$/);
   });
 
+  test("a clone within XFS is compared with no copy between ext4 filesystems: no fast flag from the route's model", () => {
+    // 1 GB cloned in 120 ms; the 30 runs of the history are ext4 -> ext4 copies
+    const d = diagnose(run({ startedAt: day(57), bytes: 1e9, files: 16, totalMs: 120, sourceFs: "xfs", destinationFs: "xfs", context: quiet(), bytesByPath: { reflink: 1e9 } }));
+    expect(d.score.flags).toEqual([]);
+    expect(d.score.reference.scope).toBe("none");
+  });
+
   test("fast-path: not named when it would not matter, nor from a filesystem that cannot clone", () => {
     const exdev = { reflink: "reflink refused: EXDEV (cross-device link) on ext4" };
     // 50 MB across filesystems: the clone would save less than 200 ms

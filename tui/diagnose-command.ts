@@ -52,7 +52,8 @@ Flags:
   -h, --help             this help
 
 Flags raised: slow-vs-prediction (robust score ≥ 3.5 over similar runs and ≥ 1.5× their duration),
-fast-vs-prediction, enumeration-heavy, delete-heavy, throughput-collapse, throttled, errors.
+enumeration-heavy, delete-heavy, throughput-collapse, throttled, errors. A run far faster
+than similar runs is noted, not flagged.
 With fewer than 8 comparable runs the predictor uses default coefficients and says so.
 
 Environment:

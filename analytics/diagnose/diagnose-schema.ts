@@ -71,7 +71,7 @@ export const EVIDENCE_SCHEMA: JsonSchema = object(
 const FLAG_SCHEMA: JsonSchema = object({
   kind: {
     type: "string",
-    enum: ["slow-vs-prediction", "fast-vs-prediction", "enumeration-heavy", "delete-heavy", "throughput-collapse", "throttled", "errors"],
+    enum: ["slow-vs-prediction", "enumeration-heavy", "delete-heavy", "throughput-collapse", "throttled", "errors"],
   },
   severity: { type: "string", enum: ["warn", "info"] },
   text: str,

@@ -5,7 +5,7 @@ import { availableParallelism, hostname } from "node:os";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { median } from "simple-statistics";
 import type { RunReport, TimelineSample } from "../../engine/index.ts";
-import { Scorer, verdictOf, type Flag, type Reference, type RunScore } from "./anomalies.ts";
+import { MIN_RATIO, SCORE_LIMIT, Scorer, verdictOf, type Flag, type Reference, type RunScore } from "./anomalies.ts";
 import { buildEvidence, type Evidence } from "./evidence.ts";
 import type { Explanation } from "./explanation.ts";
 import type { CauseKind } from "./causes.ts";
@@ -170,6 +170,10 @@ export function diagnoseRun(options: DiagnoseRunOptions): Promise<RunDiagnosis> 
         cores: report.host === hostname() ? availableParallelism() : undefined,
       });
       const notes: string[] = [score.prediction.note];
+      // Far faster than its peers: said, not flagged (nothing to explain).
+      if (score.score !== null && score.score <= -SCORE_LIMIT && score.peerRatio <= 1 / MIN_RATIO) {
+        notes.push(`faster than similar runs: ${(1 / score.peerRatio).toFixed(1)}× under what they take (robust score ${score.score.toFixed(1)}); nothing to explain`);
+      }
       const comparable = others.filter((r) => learnsFrom(r, target)).length;
       const unhealthy = others.filter((r) => eligibleForFit(r) && !learnsFrom(r, target)).length;
       if (score.model.basis === "default") notes.push(`${comparable} comparable run${comparable === 1 ? "" : "s"} in the store besides this one; flags need a fitted model and 8 comparable runs`);

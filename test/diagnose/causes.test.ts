@@ -233,6 +233,14 @@ describe("each cause rule names its kind first, citing facts that exist", () => 
     expect(d.explanation.suggestions[0]!.expectedEffect).toMatch(/^the 1\.9 GiB would be cloned instead of written: about .* of the .* transfer phase$/);
   });
 
+  test("a run three times faster than similar runs gets no flag and no cause (its score still says so)", () => {
+    const d = diagnose(run({ startedAt: day(58), factor: 0.33, context: quiet() }));
+    expect(d.score.flags).toEqual([]);
+    expect(d.explanation.causes).toEqual([]);
+    expect(d.score.peerRatio).toBeLessThan(0.5);
+    expect(d.score.score!).toBeLessThan(-3.5);
+  });
+
   test("a clone within XFS is compared with no copy between ext4 filesystems: no fast flag from the route's model", () => {
     // 1 GB cloned in 120 ms; the 30 runs of the history are ext4 -> ext4 copies
     const d = diagnose(run({ startedAt: day(57), bytes: 1e9, files: 16, totalMs: 120, sourceFs: "xfs", destinationFs: "xfs", context: quiet(), bytesByPath: { reflink: 1e9 } }));

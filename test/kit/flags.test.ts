@@ -5,8 +5,8 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { runCli, tempDirs, writeTree, REPO_ROOT } from "../helpers/index.ts";
-import { renderReadme } from "../../tui/kit/readme.ts";
-import { flagHelp } from "../../tui/kit/flag.ts";
+import { blockName, renderReadme, SPEC_BLOCKS } from "../../tui/kit/readme.ts";
+import { flagHelp, flagLabel } from "../../tui/kit/flag.ts";
 import { TRANSFER_FLAGS, transferFlagsOf, type TransferCommand } from "../../tui/transfer-flags.ts";
 import { CHECK_FLAGS } from "../../tui/check-command.ts";
 
@@ -46,6 +46,35 @@ describe("the flag table is the one source", () => {
     for (const f of CHECK_FLAGS) expect({ flag: f.name, shown: flat(r.stdout).includes(flat(flagHelp(f, "check"))) }).toEqual({ flag: f.name, shown: true });
   });
 
+  test("README has a generated block for diagnose, predict and tune, row for row their table", () => {
+    const readme = readFileSync(join(REPO_ROOT, "README.md"), "utf8");
+    for (const spec of SPEC_BLOCKS) {
+      const name = blockName(spec);
+      const block = new RegExp(`<!-- flags:${name} -->\\n([\\s\\S]*?)<!-- /flags:${name} -->`).exec(readme);
+      expect({ name, found: block !== null }).toEqual({ name, found: true });
+      const rows = block![1]!.split("\n").filter((l) => l.startsWith("| `"));
+      expect(rows.map((r) => /`(--[\w-]+)/.exec(r)![1])).toEqual(spec.flags.map((f) => f.name));
+      for (const f of spec.flags) expect(rows.some((r) => r.includes(flagHelp(f, spec.name)))).toBe(true);
+    }
+    expect(SPEC_BLOCKS.map(blockName)).toEqual(["diagnose", "predict", "tune"]);
+  });
+
+  for (const spec of SPEC_BLOCKS) {
+    test(`\`blit ${spec.name} --help\` lists exactly its table's flags, in order, with the table's text`, async () => {
+      const t = temps.make();
+      const r = await runCli([...spec.name.split(" "), "--help"], { home: t.home });
+      expect(r.exitCode).toBe(0);
+      expect(r.stdout).toStartWith(spec.usage);
+      const section = /\nFlags:\n([\s\S]*?)(\n\n|$)/.exec(r.stdout)?.[1] ?? "";
+      // A flag's own line: "  -h, --help" or "      --json" (wrapped text is indented further).
+      const listed = [...section.matchAll(/^ {2}(?:-\w, | {4})(--[\w-]+)/gm)].map((m) => m[1]);
+      expect(listed).toEqual(spec.flags.map((f) => f.name));
+      for (const f of spec.flags) {
+        expect({ flag: f.name, shown: flat(section).includes(`${flagLabel(f)} ${flat(flagHelp(f, spec.name))}`) }).toEqual({ flag: f.name, shown: true });
+      }
+    });
+  }
+
   test("`blit help blitd` prints blitd's own help; `blit help copy` is `blit copy --help`", async () => {
     const t = temps.make();
     const blitd = await runCli(["help", "blitd"], { home: t.home });
@@ -73,7 +102,21 @@ describe("usage errors: one line naming the command and the option, exit 2, noth
     expect(w.stderr).toBe("blit: unknown option '--worker' for 'blit copy'; did you mean '--workers'?\n");
   });
 
-  test("commands with hand-written help get the same path: predict, diagnose, check", async () => {
+  test("diagnose, predict and tune take the same path", async () => {
+    const t = temps.make();
+    const cases: [string[], string][] = [
+      [["tune", "a", "b", "--aply"], "blit: unknown option '--aply' for 'blit tune'; did you mean '--apply'?\n"],
+      [["diagnose", "--lats"], "blit: unknown option '--lats' for 'blit diagnose'; did you mean '--last'?\n"],
+      [["diagnose", "abc", "def"], "blit: diagnose: unexpected extra argument 'def' (takes [RUN_ID]); usage: blit diagnose [RUN_ID | --last] [--since 7d] [--format text|md|json]\n"],
+    ];
+    for (const [args, stderr] of cases) {
+      const r = await runCli(args, { home: t.home });
+      expect({ args, exitCode: r.exitCode, stderr: r.stderr }).toEqual({ args, exitCode: 2, stderr });
+      expect(r.stdout).toBe("");
+    }
+  });
+
+  test("predict, diagnose and check: the same path, the names and values from their tables", async () => {
     const t = temps.make();
     const predict = await runCli(["predict", "--wrokers", "3", "a", "b"], { home: t.home });
     expect(predict.exitCode).toBe(2);

@@ -46,7 +46,7 @@ describe("the flag table is the one source", () => {
     for (const f of CHECK_FLAGS) expect({ flag: f.name, shown: flat(r.stdout).includes(flat(flagHelp(f, "check"))) }).toEqual({ flag: f.name, shown: true });
   });
 
-  test("README has a generated block for diagnose, predict, tune and each trace subcommand, row for row their table", () => {
+  test("README has a generated block for ls, diagnose, predict, tune and each trace subcommand, row for row their table", () => {
     const readme = readFileSync(join(REPO_ROOT, "README.md"), "utf8");
     for (const spec of SPEC_BLOCKS) {
       const name = blockName(spec);
@@ -56,7 +56,7 @@ describe("the flag table is the one source", () => {
       expect(rows.map((r) => /`(--[\w-]+)/.exec(r)![1])).toEqual(spec.flags.map((f) => f.name));
       for (const f of spec.flags) expect(rows.some((r) => r.includes(flagHelp(f, spec.name)))).toBe(true);
     }
-    expect(SPEC_BLOCKS.map(blockName)).toEqual(["diagnose", "predict", "tune", "trace-ingest", "trace-list", "trace-show", "trace-record"]);
+    expect(SPEC_BLOCKS.map(blockName)).toEqual(["ls", "diagnose", "predict", "tune", "trace-ingest", "trace-list", "trace-show", "trace-record"]);
   });
 
   for (const spec of SPEC_BLOCKS) {
@@ -102,7 +102,7 @@ describe("usage errors: one line naming the command and the option, exit 2, noth
     expect(w.stderr).toBe("blit: unknown option '--worker' for 'blit copy'; did you mean '--workers'?\n");
   });
 
-  test("diagnose, predict, tune, the trace subcommands take the same path", async () => {
+  test("diagnose, predict, tune, the trace subcommands and ls take the same path", async () => {
     const t = temps.make();
     const cases: [string[], string][] = [
       [["tune", "a", "b", "--aply"], "blit: unknown option '--aply' for 'blit tune'; did you mean '--apply'?\n"],
@@ -114,6 +114,7 @@ describe("usage errors: one line naming the command and the option, exit 2, noth
       [["trace", "list", "--limit"], "blit: option '--limit' needs a value (N) for 'blit trace list'; run 'blit trace list --help' for its flags\n"],
       [["trace", "record", "--strase", "--", "true"], "blit: unknown option '--strase' for 'blit trace record'; did you mean '--strace'?\n"],
       [["trace", "shwo"], "blit trace: unknown command 'shwo'; did you mean 'show'?; run 'blit trace --help'\n"],
+      [["ls", "blit://127.0.0.1:1", "--jsn"], "blit: unknown option '--jsn' for 'blit ls'; did you mean '--json'?\n"],
     ];
     for (const [args, stderr] of cases) {
       const r = await runCli(args, { home: t.home });

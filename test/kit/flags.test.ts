@@ -9,6 +9,7 @@ import { blockName, renderReadme, SPEC_BLOCKS } from "../../tui/kit/readme.ts";
 import { flagHelp, flagLabel } from "../../tui/kit/flag.ts";
 import { TRANSFER_FLAGS, transferFlagsOf, type TransferCommand } from "../../tui/transfer-flags.ts";
 import { CHECK_FLAGS } from "../../tui/check-command.ts";
+import { BLITD_FLAGS } from "../../daemon/index.ts";
 
 const temps = tempDirs();
 afterEach(temps.cleanup);
@@ -74,6 +75,29 @@ describe("the flag table is the one source", () => {
       }
     });
   }
+
+  test("blitd's table: `blitd --help` lists exactly its flags with their text, the README's block is the table", () => {
+    const help = Bun.spawnSync([process.execPath, join(REPO_ROOT, "daemon/main.ts"), "--help"]);
+    expect(help.exitCode).toBe(0);
+    const text = help.stdout.toString();
+    const section = /\nFlags:\n([\s\S]*?)\n\n/.exec(text)?.[1] ?? "";
+    expect([...section.matchAll(/^ {2}(?:-\w, | {4})(--[\w-]+)/gm)].map((m) => m[1])).toEqual(BLITD_FLAGS.map((f) => f.name));
+    for (const f of BLITD_FLAGS) expect({ flag: f.name, shown: flat(section).includes(`${flagLabel(f)} ${flat(flagHelp(f, "blitd"))}`) }).toEqual({ flag: f.name, shown: true });
+    const readme = readFileSync(join(REPO_ROOT, "README.md"), "utf8");
+    const block = /<!-- flags:blitd -->\n([\s\S]*?)<!-- \/flags:blitd -->/.exec(readme)?.[1] ?? "";
+    expect(block.split("\n").filter((l) => l.startsWith("| `")).map((r) => /`(--[\w-]+)/.exec(r)![1])).toEqual(BLITD_FLAGS.map((f) => f.name));
+  });
+
+  test("blitd's usage errors: one line naming the option, 'did you mean', exit 2, no node advice", () => {
+    const blitd = (...args: string[]) => {
+      const r = Bun.spawnSync([process.execPath, join(REPO_ROOT, "daemon/main.ts"), ...args]);
+      return { exitCode: r.exitCode, stderr: r.stderr.toString(), stdout: r.stdout.toString() };
+    };
+    expect(blitd("--confg", "x.toml")).toEqual({ exitCode: 2, stdout: "", stderr: "blitd: unknown option '--confg'; did you mean '--config'?\n" });
+    expect(blitd("--frobnicate")).toEqual({ exitCode: 2, stdout: "", stderr: "blitd: unknown option '--frobnicate'; run 'blitd --help' for its flags\n" });
+    expect(blitd("--config", "x.toml", "--bind")).toEqual({ exitCode: 2, stdout: "", stderr: "blitd: option '--bind' needs a value (HOST:PORT); run 'blitd --help'\n" });
+    expect(blitd("blitd.toml")).toEqual({ exitCode: 2, stdout: "", stderr: "blitd: unexpected argument 'blitd.toml'; blitd takes flags only (--config FILE); run 'blitd --help'\n" });
+  });
 
   test("`blit help blitd` prints blitd's own help; `blit help copy` is `blit copy --help`", async () => {
     const t = temps.make();

@@ -1,10 +1,11 @@
 // The README's flag tables (copy/mirror, push/pull, check, ls, diagnose, predict, tune, the trace
-// subcommands), made from the same tables as --help: each sits between
+// subcommands, blitd), made from the same tables as --help: each sits between
 // `<!-- flags:NAME -->` and `<!-- /flags:NAME -->`; `npm run docs:flags` rewrites them and
 // test/kit/flags.test.ts fails when the README is behind.
 import type { Flag } from "./flag.ts";
 import { flagHelp, markdownRows } from "./flag.ts";
 import type { CommandSpec } from "./command.ts";
+import { BLITD_FLAGS } from "../../daemon/index.ts";
 import { CHECK_FLAGS } from "../check-command.ts";
 import { DIAGNOSE_SPEC, PREDICT_SPEC, TUNE_SPEC } from "../diagnose-flags.ts";
 import { LS_SPEC } from "../remote-command.ts";
@@ -37,6 +38,8 @@ export function flagBlocks(): Record<string, string> {
     "copy-mirror": table(TRANSFER_FLAGS, ["copy", "mirror"]),
     "push-pull": table(TRANSFER_FLAGS, ["push", "pull"]),
     check: table(CHECK_FLAGS, ["check"]),
+    // daemon/ keeps its own table (it cannot import tui/), in the shape of the kit's Flag rows.
+    blitd: markdownRows(BLITD_FLAGS, "blitd"),
     ...Object.fromEntries(SPEC_BLOCKS.map((spec) => [blockName(spec), markdownRows(spec.flags, spec.name)])),
   };
 }

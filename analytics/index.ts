@@ -12,7 +12,7 @@ export { loadHistory, loadRecentRuns, loadRunRecord, runRecordFromReport, runTim
 export type { RunRecord, RunVerdict, ScoredRun } from "./store/run-record.ts";
 export { formatRunsTable } from "./store/runs-table.ts";
 export type { RunsTableOptions } from "./store/runs-table.ts";
-export { countOf, formatBytes, formatBytesPerSec, formatCount, formatDuration, formatRate, formatTime, MIB } from "./store/human-units.ts";
+export { countOf, formatBytes, formatBytesPerSec, formatCount, formatDuration, formatIsoTime, formatRate, formatTime, MIB } from "./store/human-units.ts";
 export type { TimeFormat } from "./store/human-units.ts";
 export { withStore } from "./store/store.ts";
 export { preloadTelemetry } from "./store/duckdb-module.ts";

@@ -6,4 +6,5 @@ export type { DaemonConfig, ModuleConfig, ConfigOverrides } from "./config.ts";
 export { DaemonError } from "./errors.ts";
 export type { DaemonErrorCode } from "./errors.ts";
 export type { DaemonTls } from "./tls.ts";
-export { BLITD_HELP } from "./help.ts";
+export { BLITD_FLAGS, BLITD_HELP } from "./help.ts";
+export type { DaemonFlag } from "./help.ts";

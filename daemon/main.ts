@@ -2,7 +2,7 @@
 // blitd: serve blit push / pull / ls for the modules in a config file.
 import { parseArgs } from "node:util";
 import { VERSION } from "../engine/index.ts";
-import { BLITD_HELP } from "./help.ts";
+import { BLITD_HELP, blitdParseSpec, blitdUsageError } from "./help.ts";
 import { ConfigError, loadConfig, startDaemon } from "./index.ts";
 import { tlsStartupLines } from "./tls.ts";
 
@@ -10,20 +10,9 @@ import { tlsStartupLines } from "./tls.ts";
 async function main(): Promise<number> {
   let values;
   try {
-    ({ values } = parseArgs({
-      args: process.argv.slice(2),
-      strict: true,
-      options: {
-        config: { type: "string", short: "c" },
-        bind: { type: "string" },
-        "force-grpc-data": { type: "boolean" },
-        quiet: { type: "boolean", short: "q" },
-        version: { type: "boolean", short: "V" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
+    ({ values } = parseArgs({ args: process.argv.slice(2), strict: true, options: blitdParseSpec() }));
   } catch (err) {
-    process.stderr.write(`blitd: ${(err as Error).message}; run 'blitd --help'\n`);
+    process.stderr.write(`blitd: ${blitdUsageError(err)}\n`);
     return 2;
   }
   if (values.help) {
@@ -34,13 +23,14 @@ async function main(): Promise<number> {
     process.stdout.write(`blitd ${VERSION}\n`);
     return 0;
   }
-  if (!values.config) {
+  const file = values.config as string | undefined;
+  if (!file) {
     process.stderr.write("blitd: --config FILE is required; run 'blitd --help'\n");
     return 2;
   }
   let config;
   try {
-    config = loadConfig(values.config, { bind: values.bind, forceGrpcData: values["force-grpc-data"] });
+    config = loadConfig(file, { bind: values.bind as string | undefined, forceGrpcData: values["force-grpc-data"] as boolean | undefined });
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`blitd: ${err.message}\n`);

@@ -9,7 +9,7 @@ const remoteCommands = () => import("./remote-command.ts");
 const traceCommands = () => import("./trace-command.ts");
 const checkCommands = () => import("./check-command.ts");
 import { EXIT_FATAL, EXIT_OK } from "./exit-codes.ts";
-import { editDistance, flagsListedIn, helpText, parseCommand, stringFlag, usageErrorOf, type CommandSpec } from "./kit/command.ts";
+import { editDistance, helpText, parseCommand, stringFlag, usageErrorOf, type CommandSpec } from "./kit/command.ts";
 import { flagLabel, labelList } from "./kit/flag.ts";
 import { processIo, say, warn, type Io } from "./kit/io.ts";
 import { transferFlagsOf } from "./transfer-flags.ts";
@@ -115,12 +115,11 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
   }
 }
 
-/** A parseArgs error of a command not on a flag table, in the kit's words (with "did you mean"). */
+/** A parseArgs error that escaped a command (check parses with its table's spec) in the kit's words. */
 async function asUsageError(cmd: string, e: unknown): Promise<unknown> {
   if (!((e as { code?: string }).code ?? "").startsWith("ERR_PARSE_ARGS")) return e;
-  const d = await diagnoseCommands();
-  const help = { diagnose: d.DIAGNOSE_HELP, predict: d.PREDICT_HELP, tune: d.TUNE_HELP, check: (await checkCommands()).CHECK_HELP }[cmd] ?? "";
-  return usageErrorOf({ name: cmd, usage: `blit ${cmd}`, about: "", flags: flagsListedIn(help, cmd), positionals: [] }, e);
+  const flags = cmd === "check" ? (await checkCommands()).CHECK_FLAGS : [];
+  return usageErrorOf({ name: cmd, usage: `blit ${cmd}`, about: "", flags, positionals: [] }, e);
 }
 
 /** What a failure that escaped a command says: its message; the stack only with BLIT_DEBUG=1. */

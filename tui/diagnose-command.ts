@@ -1,7 +1,7 @@
 // `blit diagnose`, `blit predict` and `blit tune`: the analytics commands. Each takes its
 // arguments (after the command word) and an io, and resolves to an exit code: 0 done,
-// 2 usage error or a store that cannot be used. The lead wires them into cli.ts.
-import { parseArgs } from "node:util";
+// 2 usage error or a store that cannot be used. Their flags, --help and README tables come from
+// one table each (tui/diagnose-flags.ts).
 import { normalizeOptions, parseRate, run, UsageError, type Command } from "../engine/index.ts";
 import {
   DiagnoseError, diagnoseHistory, diagnoseRun, formatDiagnosis, countOf, formatCount, formatDuration, formatBytes, predictFor, parseSince,
@@ -14,127 +14,26 @@ import { listMarkdown, runMarkdown } from "./ai/markdown.ts";
 import { EXIT_FATAL, EXIT_INTERRUPTED, EXIT_OK } from "./exit-codes.ts";
 import { transferFlagNames } from "./transfer-flags.ts";
 import type { Io } from "./kit/io.ts";
-import { flagsListedIn, usageErrorOf } from "./kit/command.ts";
+import { boolFlag, helpText, listFlag, parseCommand, stringFlag } from "./kit/command.ts";
+import { DIAGNOSE_SPEC, PREDICT_SPEC, TUNE_SPEC } from "./diagnose-flags.ts";
 
 /** The kit's one Io (tui/kit/io.ts). */
 export type CommandIo = Io;
 
-export const DIAGNOSE_HELP = `blit diagnose [RUN_ID | --last] [--since 7d] [--format text|md|json]
-blit diagnose --ai [RUN_ID] [--redact] [--ai-timeout MS]
-blit diagnose --ai-preview [RUN_ID] [--redact]
-
-Without a run: a report on recent history from the telemetry store: the duration predictor per
-route (its coefficients and its error measured on runs it did not see), the runs slowest against
-their prediction, flagged runs, and trends per route.
-With a run id (or a unique prefix of one, 4+ characters) or --last: that run's prediction and
-error band, its flags, the numbered evidence (E1, E2, ...), and causes and suggestions that cite
-the evidence and name the flag to change.
-
-Flags:
-      --last             diagnose the most recent run
-      --since SPAN       history window: 90m, 12h, 7d, 2w, or a date like 2025-03-01 (default 7d)
-      --limit N          runs listed as slowest and as flagged (default 10)
-      --format FORMAT    text (default), md (Markdown) or json (schema: DIAGNOSE_REPORT_SCHEMA in
-                         analytics/diagnose-schema.ts)
-      --json             same as --format json
-      --ai               the interactive UI: recent runs (a throughput sparkline, predictions,
-                         flags), a run's page (actual vs predicted with its band, phases, fast
-                         paths, flags, trace) and an Explain panel (causes and suggestions with the
-                         evidence they cite, and the command line to try). With RUN_ID it opens at
-                         that run. When stdout is not a terminal it prints the same as Markdown.
-      --ai-preview       print exactly what would be sent to the model for RUN_ID (default: the
-                         latest run), and send nothing
-      --redact           with --ai or --ai-preview: replace paths and host names in what is sent
-                         with placeholders (<path-1>, <host-1>); answers are shown with the
-                         originals put back
-      --ai-timeout MS    longest wait for the model before the offline rules answer (default
-                         20000; env BLIT_AI_TIMEOUT_MS)
-  -h, --help             this help
-
-Flags raised: slow-vs-prediction (robust score ≥ 3.5 over similar runs and ≥ 1.5× their duration),
-enumeration-heavy, delete-heavy, throughput-collapse, throttled, errors. A run far faster
-than similar runs is noted, not flagged.
-With fewer than 8 comparable runs the predictor uses default coefficients and says so.
-
-Environment:
-  BLIT_HOME        where the telemetry store lives (see 'blit --help')
-  OPENAI_BASE_URL  an OpenAI-compatible endpoint for --ai (hosted, llama.cpp, Ollama ...)
-  OPENAI_API_KEY   its key
-  BLIT_AI_MODEL    the model to ask. Without all three, the offline rules explain.
-  BLIT_AI_TIMEOUT_MS  default for --ai-timeout
-A model is sent the run's evidence bundle (numbered facts), never file contents; its answer is
-checked (claims citing no real evidence and flags blit lacks are dropped, visibly) and cached in
-the store per run, evidence and model. Timeouts, rate limits, server errors and malformed
-replies fall back to the offline rules with a notice.
-`;
-
-export const PREDICT_HELP = `blit predict SRC DST [flags]
-
-How long 'blit mirror SRC DST' (or copy) would take, and why, before running it. Both trees are
-enumerated (a dry run; nothing is written or recorded) to learn what would be transferred; the
-predictor fitted on this store's history turns that into a duration with its 80% error band,
-term by term (fixed cost, per file, per byte, ...). With little history it uses documented
-default coefficients and says so.
-
-Flags:
-      --command NAME     copy or mirror (default mirror)
-  -w, --workers N        the worker count you would run with (default: the one 'blit tune --apply'
-                         chose for these filesystems, else blit's default; env BLIT_WORKERS)
-      --bwlimit RATE     the bandwidth limit you would run with: 500K, 50M, 1G (0 = none)
-      --exclude GLOB     as for copy and mirror (repeatable)
-  -c, --checksum         as for copy and mirror (then the plan hashes files to compare them)
-      --format FORMAT    text (default) or json
-      --json             same as --format json
-  -h, --help             this help
-`;
-
-export const TUNE_HELP = `blit tune SRC DST [--apply] [flags]
-
-Measure worker counts on a sample of the real tree and keep the fastest for this route and pair
-of filesystems. The sample (evenly spaced files of SRC, at most --sample-files files and
---sample-bytes bytes) is staged in a scratch directory beside DST, on DST's filesystem, and copied
-once per worker count and round into fresh directories; every trial is a real run, recorded in
-the telemetry store. The scratch directory is removed at the end. DST itself is not touched.
-
-Flags:
-      --apply            use the winner from now on: later runs on these filesystems that do not
-                         set --workers (or BLIT_WORKERS) use it
-      --workers LIST     worker counts to try (default 1,2,4,8)
-      --rounds N         rounds over all counts; each count's result is its median (default 2)
-      --sample-files N   most files in the sample (default 2000)
-      --sample-bytes N   most bytes in the sample: 64M, 1G (default 128M; K, M, G are powers of 1024)
-      --exclude GLOB     leave matching entries out of the sample (repeatable)
-      --format FORMAT    text (default) or json
-      --json             same as --format json
-  -h, --help             this help
-`;
-
 /** `blit diagnose [RUN_ID | --last] [--since 7d] [--format text|md|json]` */
 export async function diagnoseCommand(args: string[], io: CommandIo): Promise<number> {
-  return guarded(io, "diagnose", DIAGNOSE_HELP, async () => {
-    const { values, positionals } = parseArgs({
-      args,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        last: { type: "boolean" },
-        since: { type: "string" },
-        limit: { type: "string" },
-        format: { type: "string" },
-        json: { type: "boolean" },
-        ai: { type: "boolean" },
-        "ai-preview": { type: "boolean" },
-        redact: { type: "boolean" },
-        "ai-timeout": { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-    if (values.help) return say(io, DIAGNOSE_HELP), EXIT_OK;
+  return guarded(io, async () => {
+    const { values: v, positionals } = parseCommand(DIAGNOSE_SPEC, args, io);
+    if (v.help) return say(io, helpText(DIAGNOSE_SPEC)), EXIT_OK;
+    const values = {
+      last: boolFlag(v, "last"), since: stringFlag(v, "since"), limit: stringFlag(v, "limit"), format: stringFlag(v, "format"),
+      json: boolFlag(v, "json"), ai: boolFlag(v, "ai"), "ai-preview": boolFlag(v, "ai-preview"), redact: boolFlag(v, "redact"),
+      "ai-timeout": stringFlag(v, "ai-timeout"),
+    };
     if (values.ai || values["ai-preview"]) {
       if (values.ai && values["ai-preview"]) throw new RangeError("give --ai or --ai-preview, not both");
       if (values.format !== undefined || values.json) throw new RangeError("--ai prints Markdown when stdout is not a terminal; --format is for the plain report");
       if (values.since !== undefined || values.limit !== undefined) throw new RangeError("--since and --limit are for the plain history report");
-      if (positionals.length > 1) throw new RangeError(`diagnose takes at most one run id, got ${positionals.length}`);
       if (positionals.length === 1 && values.last) throw new RangeError("give a run id or --last, not both");
       const settings = aiSettings(io.env, {
         redact: values.redact ?? false,
@@ -146,7 +45,6 @@ export async function diagnoseCommand(args: string[], io: CommandIo): Promise<nu
     }
     if (values.redact || values["ai-timeout"] !== undefined) throw new RangeError("--redact and --ai-timeout go with --ai or --ai-preview");
     const format = formatOf(values.format, values.json, ["text", "md", "json"]);
-    if (positionals.length > 1) throw new RangeError(`diagnose takes at most one run id, got ${positionals.length}`);
     if (positionals.length === 1 && values.last) throw new RangeError("give a run id or --last, not both");
     const path = telemetryPath(io.env);
     const limit = values.limit === undefined ? 10 : wholeNumber("limit", values.limit, 1);
@@ -228,25 +126,14 @@ async function aiPreview(io: CommandIo, path: string, settings: AiSettings, runI
 
 /** `blit predict SRC DST [--workers N] [--bwlimit RATE] [--format text|json]` */
 export async function predictCommand(args: string[], io: CommandIo): Promise<number> {
-  return guarded(io, "predict", PREDICT_HELP, async () => {
-    const { values, positionals } = parseArgs({
-      args,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        command: { type: "string" },
-        workers: { type: "string", short: "w" },
-        bwlimit: { type: "string" },
-        exclude: { type: "string", multiple: true },
-        checksum: { type: "boolean", short: "c" },
-        format: { type: "string" },
-        json: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-    if (values.help) return say(io, PREDICT_HELP), EXIT_OK;
+  return guarded(io, async () => {
+    const { values: v, positionals } = parseCommand(PREDICT_SPEC, args, io);
+    if (v.help) return say(io, helpText(PREDICT_SPEC)), EXIT_OK;
+    const values = {
+      command: stringFlag(v, "command"), workers: stringFlag(v, "workers"), bwlimit: stringFlag(v, "bwlimit"), exclude: listFlag(v, "exclude"),
+      checksum: boolFlag(v, "checksum"), format: stringFlag(v, "format"), json: boolFlag(v, "json"),
+    };
     const format = formatOf(values.format, values.json, ["text", "json"]);
-    if (positionals.length !== 2) throw new RangeError(`predict needs a source and a destination (got ${positionals.length}); run 'blit predict --help'`);
     if (positionals.some((p) => p.startsWith("blit://"))) throw new RangeError("predict works on local paths for now (push and pull are not wired yet)");
     const command = (values.command ?? "mirror") as Command;
     if (command !== "copy" && command !== "mirror") throw new RangeError(`--command must be copy or mirror, got '${values.command}'`);
@@ -260,7 +147,7 @@ export async function predictCommand(args: string[], io: CommandIo): Promise<num
       destination: positionals[1]!,
       options: normalizeOptions({
         dryRun: true,
-        exclude: values.exclude ?? [],
+        exclude: values.exclude,
         checksum: values.checksum ?? false,
         workers: workersText !== undefined ? wholeNumber("workers", workersText, 1) : undefined,
         bwlimit,
@@ -279,26 +166,14 @@ export async function predictCommand(args: string[], io: CommandIo): Promise<num
 
 /** `blit tune SRC DST [--apply]` */
 export async function tuneCommand(args: string[], io: CommandIo): Promise<number> {
-  return guarded(io, "tune", TUNE_HELP, async () => {
-    const { values, positionals } = parseArgs({
-      args,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        apply: { type: "boolean" },
-        workers: { type: "string" },
-        rounds: { type: "string" },
-        "sample-files": { type: "string" },
-        "sample-bytes": { type: "string" },
-        exclude: { type: "string", multiple: true },
-        format: { type: "string" },
-        json: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-    if (values.help) return say(io, TUNE_HELP), EXIT_OK;
+  return guarded(io, async () => {
+    const { values: v, positionals } = parseCommand(TUNE_SPEC, args, io);
+    if (v.help) return say(io, helpText(TUNE_SPEC)), EXIT_OK;
+    const values = {
+      apply: boolFlag(v, "apply"), workers: stringFlag(v, "workers"), rounds: stringFlag(v, "rounds"), "sample-files": stringFlag(v, "sample-files"),
+      "sample-bytes": stringFlag(v, "sample-bytes"), exclude: listFlag(v, "exclude"), format: stringFlag(v, "format"), json: boolFlag(v, "json"),
+    };
     const format = formatOf(values.format, values.json, ["text", "json"]);
-    if (positionals.length !== 2) throw new RangeError(`tune needs a source and a destination (got ${positionals.length}); run 'blit tune --help'`);
     if (positionals.some((p) => p.startsWith("blit://"))) throw new RangeError("tune works on local paths for now (push and pull are not wired yet)");
     const workers = values.workers === undefined ? undefined : values.workers.split(",").map((w) => wholeNumber("workers", w.trim(), 1, 256));
     const result = await tune({
@@ -309,7 +184,7 @@ export async function tuneCommand(args: string[], io: CommandIo): Promise<number
       rounds: values.rounds === undefined ? undefined : wholeNumber("rounds", values.rounds, 1, 20),
       sampleFiles: values["sample-files"] === undefined ? undefined : wholeNumber("sample-files", values["sample-files"], 1),
       sampleBytes: values["sample-bytes"] === undefined ? undefined : parseRate(values["sample-bytes"]),
-      exclude: values.exclude ?? [],
+      exclude: values.exclude,
       apply: values.apply ?? false,
       onTrial: format === "text" ? (t) => io.stderr.write(`blit: tune: round ${t.round}, ${countOf(t.workers, "worker")}: ${formatDuration(t.totalMs)}\n`) : undefined,
     });
@@ -350,18 +225,12 @@ function predictionText(
   return lines.join("\n");
 }
 
-// Usage problems and an unusable store are exit 2 in one line (a flag error in the kit's words,
-// with "did you mean"); any other error too, its stack only with BLIT_DEBUG=1.
-async function guarded(io: CommandIo, name: string, help: string, body: () => Promise<number>): Promise<number> {
+// Usage problems (from the kit: "did you mean", the missing argument) and an unusable store are
+// exit 2 in one line; any other error too, its stack only with BLIT_DEBUG=1.
+async function guarded(io: CommandIo, body: () => Promise<number>): Promise<number> {
   try {
     return await body();
   } catch (e) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS")) {
-      const spec = { name, usage: `blit ${name}`, about: "", flags: flagsListedIn(help, name), positionals: [] };
-      io.stderr.write(`blit: ${usageErrorOf(spec, e).message}\n`);
-      return EXIT_FATAL;
-    }
     if (e instanceof RangeError || e instanceof UsageError || e instanceof DiagnoseError || e instanceof TelemetryError) {
       io.stderr.write(`blit: ${(e as Error).message}\n`);
       return EXIT_FATAL;

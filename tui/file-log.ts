@@ -5,7 +5,7 @@
 // gets no onEvent hook and does no per-entry work.
 import { closeSync, constants, fstatSync, openSync, writeSync } from "node:fs";
 import { itemize, type FileEvent, type RunReport } from "../engine/index.ts";
-import { bytes, count, escapePath, seconds } from "./format.ts";
+import { bytes, count, countOf, escapePath, formatIsoTime, seconds } from "./format.ts";
 
 export interface EventOutput {
   itemize: boolean;
@@ -91,10 +91,10 @@ function logLine(e: FileEvent): string | undefined {
 /** The totals of the end line and of --stats' first lines. */
 function totals(r: RunReport): string {
   const c = r.counts;
-  const parts = [`copied ${count(c.copied)} (${bytes(c.copiedBytes)})`, `skipped ${count(c.skipped)}`, `${count(c.dirsCreated)} dirs created`];
+  const parts = [`copied ${count(c.copied)} (${bytes(c.copiedBytes)})`, `skipped ${count(c.skipped)}`, `${countOf(c.dirsCreated, "dir")} created`];
   if (r.command === "mirror") parts.push(`deleted ${count(c.deleted)}`);
   if (c.backedUp) parts.push(`backed up ${count(c.backedUp)}`);
-  parts.push(`${count(r.errorCount)} error${r.errorCount === 1 ? "" : "s"}`, `in ${seconds(r.phases.totalMs)}`);
+  parts.push(countOf(r.errorCount, "error"), `in ${seconds(r.phases.totalMs)}`);
   return parts.join(", ");
 }
 
@@ -142,22 +142,14 @@ class LogFile {
     return new LogFile(fd);
   }
 
-  /** One line: an ISO 8601 timestamp with its zone, the process id, the text. */
+  /** One line: an ISO 8601 timestamp with its zone's offset (the one formatter's), the process id, the text. */
   write(text: string): void {
     if (this.fd < 0) return;
-    writeSync(this.fd, `${isoWithZone(new Date())} [${process.pid}] ${text}\n`);
+    writeSync(this.fd, `${formatIsoTime(Date.now())} [${process.pid}] ${text}\n`);
   }
 
   close(): void {
     if (this.fd >= 0) closeSync(this.fd);
     this.fd = -1;
   }
-}
-
-/** "2026-11-30T09:12:03.042+01:00": local time with its offset from UTC. */
-export function isoWithZone(d: Date): string {
-  const off = -d.getTimezoneOffset();
-  const p = (v: number, w = 2) => String(Math.abs(v)).padStart(w, "0");
-  const zone = `${off >= 0 ? "+" : "-"}${p(Math.trunc(off / 60))}:${p(off % 60)}`;
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}${zone}`;
 }

@@ -1,9 +1,9 @@
 // Human-readable numbers for terminal output: the one formatter lives in analytics
 // (analytics/store/human-units.ts), so the commands, `diagnostics perf`, diagnose and the TUI
 // print a run's size, rate and time alike; the short names here are what the commands call.
-import { countOf, formatBytes, formatCount, formatDuration, formatRate, formatTime } from "../analytics/index.ts";
+import { countOf, formatBytes, formatCount, formatDuration, formatIsoTime, formatRate, formatTime } from "../analytics/index.ts";
 
-export { countOf, formatTime };
+export { countOf, formatIsoTime, formatTime };
 export const bytes = formatBytes;
 export const count = formatCount;
 export const seconds = formatDuration;

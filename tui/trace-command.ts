@@ -1,16 +1,20 @@
 // `blit trace ...`: ingest offline traces into the telemetry store, list and show them, and record
 // a blit command under strace or perf in one step. Exit codes: 0 done, 1 ingested but some lines
-// could not be read (each is named on stderr), 2 usage or fatal error.
+// could not be read (each is named on stderr), 2 usage or fatal error. Each subcommand's flags,
+// --help and README table come from its spec (tui/trace-flags.ts).
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { telemetryPath } from "../analytics/index.ts";
 import {
   formatTraceSummary, getTrace, ingestTrace, listTraces, traceSummary, summariesForRun, TraceError, TRACE_FORMATS,
   type IngestResult, type SummaryFormat, type TraceFormat,
 } from "../traces/index.ts";
+import { UsageError } from "../engine/index.ts";
+import { boolFlag, editDistance, helpText, parseCommand, stringFlag } from "./kit/command.ts";
 import type { Io } from "./kit/io.ts";
+import { formatTime } from "./format.ts";
+import { INGEST_FORMATS, TRACE_SPECS, traceMainHelp, type TraceSub } from "./trace-flags.ts";
 
 /** The kit's one Io (tui/kit/io.ts). */
 export type TraceIo = Io;
@@ -21,104 +25,13 @@ const EXIT_FATAL = 2;
 /** Unparsed lines named on stderr per file; the store keeps the first 20 too. */
 const SHOW_UNPARSED = 20;
 
-const FORMATS = `auto, ${TRACE_FORMATS.join(", ")}`;
-
-const HELP: Record<string, string> = {
-  main: `blit trace — offline traces of slow copies, stored beside the runs they explain
-
-Usage:
-  blit trace ingest FILE... [--format F] [--run RUN_ID] [--json]
-  blit trace list [--limit N] [--json]
-  blit trace show TRACE_ID [--format text|md|json] [--scope trace|run]
-  blit trace record [--strace|--perf] [--format text|md|json] -- blit mirror SRC DST
-
-Run 'blit trace COMMAND --help' for a command's flags.
-
-Exit codes:
-  0  done
-  1  ingested, but some lines could not be read (each is named on stderr, with its line number)
-  2  usage error, or a file that is missing, empty or not a trace
-`,
-  ingest: `blit trace ingest FILE... [--format F] [--run RUN_ID] [--json]
-
-Read trace files into the telemetry store, summarize them, and link each to the blit run it
-covers: the run given with --run, else a recorded run whose process id appears in the trace
-and whose start..finish overlaps the trace's time.
-
-Formats (detected from the content, never the file name):
-  xperf        'xperf -i t.etl -o t.txt -a dumper' text
-  tracerpt     'tracerpt t.etl -of CSV' (UTF-8 or UTF-16)
-  wpa-csv      wpaexporter / WPA 'Export to CSV' tables (any locale)
-  perf-script  'perf script' text of any perf since 3.x: with or without --header, the time,
-               CPU and period fields, ':' after the event, call chains; tracepoints; CPU
-               samples (cpu-clock, task-clock, cycles) give the busiest functions
-  perf-trace   'perf trace' text
-  strace       strace with -f/-ff (pid column or [pid N]), -t, -tt, -ttt or -r, -T, -y/-yy
-               (fds shown as paths or sockets), -k (each call's stack kept), unfinished and
-               resumed halves, signals and exits; the traced program's own output between
-               strace's lines is skipped and counted, never an error
-
-Flags:
-      --format F     read every FILE as format F (${FORMATS}; default auto)
-      --run RUN_ID   link to this run (see 'blit diagnostics perf --json' for ids)
-      --json         print one JSON object per file (the ingest result) on stdout
-  -h, --help         this help
-
-Lines that cannot be read are counted, named on stderr and skipped; the rest is ingested (exit 1).
-Times: strace -tt has no date and strace -r, perf trace and ETW exports have no origin, so their
-wall time is placed by the file's modification time (marked "estimated" when it is a guess).
-`,
-  list: `blit trace list [--limit N] [--json]
-
-List ingested traces, newest first: id, format, events, unparsed lines, linked run, file.
-
-Flags:
-      --limit N      how many traces (default 50)
-      --json         print the traces as a JSON array
-  -h, --help         this help
-`,
-  show: `blit trace show TRACE_ID [--format text|md|json] [--scope trace|run]
-
-Show a trace's summary: time and count per operation kind, latency percentiles, bytes by process
-and by file, other processes that touched blit's files (an antivirus scanner reading every file
-blit writes), metadata against data time, and the longest gaps without progress.
-TRACE_ID may be a unique prefix of the id.
-
-Flags:
-      --format F     text (default), md (Markdown) or json
-      --scope S      trace (the whole file, default) or run (only the linked run's window)
-  -h, --help         this help
-`,
-  record: `blit trace record [--strace|--perf] [--format text|md|json] -- COMMAND...
-
-Linux: run COMMAND (usually 'blit mirror SRC DST' or 'blit copy SRC DST') under a tracer, ingest
-the trace linked to the run it produced, remove the temporary trace file, and print the trace id
-and its summary. 'blit' as the first word runs this blit.
-
-  strace (default)  strace -f -tt -T -e trace=file,desc,process   (paths, sizes, durations)
-  perf              perf trace                                     (lower overhead; needs perf
-                                                                    and permission to trace)
-The trace is linked to the run as traced by that tool ('traced by' in 'blit trace show', and the
-summary's "tracer" in JSON): the fact diagnosis needs to tell the tracer's own cost (strace
-slows every system call) from the run's.
-
-Flags:
-      --strace       trace with strace (the default)
-      --perf         trace with perf trace
-      --tool T       the same as --strace or --perf: strace or perf
-      --format F     how to print the summary: text (default), md or json
-  -h, --help         this help
-
-The telemetry store is the one COMMAND records into (BLIT_HOME etc. are passed through).
-`,
-};
-
 export async function traceCommand(args: string[], io: TraceIo): Promise<number> {
   const say = (s: string) => io.stdout.write(s.endsWith("\n") ? s : s + "\n");
   const err = (s: string) => io.stderr.write(`blit trace: ${s}\n`);
   const [sub, ...rest] = args;
   if (sub === undefined || sub === "-h" || sub === "--help" || sub === "help") {
-    say(rest[0] && HELP[rest[0]] ? HELP[rest[0]]! : HELP.main!);
+    const topic = rest[0] as TraceSub | undefined;
+    say(topic && Object.hasOwn(TRACE_SPECS, topic) ? helpText(TRACE_SPECS[topic]) : traceMainHelp());
     return sub === undefined ? EXIT_FATAL : EXIT_OK;
   }
   try {
@@ -128,11 +41,16 @@ export async function traceCommand(args: string[], io: TraceIo): Promise<number>
       case "show": return await show(rest, io, say, err);
       case "record": return await record(rest, io, say, err);
       default:
-        err(`unknown command '${sub}'; run 'blit trace --help'`);
+        err(`unknown command '${sub}'${didYouMean(sub)}; run 'blit trace --help'`);
         return EXIT_FATAL;
     }
   } catch (e) {
-    if (e instanceof TraceError || (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS") || e instanceof RangeError) {
+    // The kit's usage errors name the command themselves ("for 'blit trace show'").
+    if (e instanceof UsageError) {
+      io.stderr.write(`blit: ${e.message}\n`);
+      return EXIT_FATAL;
+    }
+    if (e instanceof TraceError || e instanceof RangeError) {
       err((e as Error).message);
       return EXIT_FATAL;
     }
@@ -140,28 +58,28 @@ export async function traceCommand(args: string[], io: TraceIo): Promise<number>
       err((e as Error).message);
       return EXIT_FATAL;
     }
-    err(`fatal: ${(e as Error).stack ?? e}`);
+    err(io.env.BLIT_DEBUG === "1" ? `fatal: ${(e as Error).stack ?? e}` : `${(e as Error).message ?? e} (BLIT_DEBUG=1 shows where)`);
     return EXIT_FATAL;
   }
+}
+
+/** "; did you mean 'show'?" for a subcommand one or two typos away. */
+function didYouMean(typed: string): string {
+  const best = Object.keys(TRACE_SPECS).map((k) => ({ k, d: editDistance(typed, k) })).sort((a, b) => a.d - b.d)[0];
+  return best && best.d <= Math.max(1, Math.floor(best.k.length / 3)) ? `; did you mean '${best.k}'?` : "";
 }
 
 type Say = (s: string) => void;
 
 async function ingest(args: string[], io: TraceIo, say: Say, err: Say): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args, allowPositionals: true, strict: true,
-    options: { format: { type: "string" }, run: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
-  });
+  const { values, positionals } = parseCommand(TRACE_SPECS.ingest, args, io);
   if (values.help) return help("ingest", say);
-  if (positionals.length === 0) {
-    err("ingest needs at least one trace file; run 'blit trace ingest --help'");
-    return EXIT_FATAL;
-  }
-  const format = formatFlag(values.format);
+  const format = formatFlag(stringFlag(values, "format"));
+  const runId = stringFlag(values, "run");
   let code = EXIT_OK;
   for (const file of positionals) {
     try {
-      const result = await ingestTrace(file, { storePath: telemetryPath(io.env), format, runId: values.run });
+      const result = await ingestTrace(file, { storePath: telemetryPath(io.env), format, runId });
       if (values.json) say(JSON.stringify(result));
       else say(ingestLine(result));
       if (reportUnparsed(result, err)) code = Math.max(code, EXIT_UNPARSED);
@@ -192,13 +110,11 @@ function reportUnparsed(r: IngestResult, err: Say): boolean {
 }
 
 async function list(args: string[], io: TraceIo, say: Say): Promise<number> {
-  const { values } = parseArgs({
-    args, strict: true,
-    options: { limit: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
-  });
+  const { values } = parseCommand(TRACE_SPECS.list, args, io);
   if (values.help) return help("list", say);
-  const limit = values.limit === undefined ? 50 : Number(values.limit);
-  if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`--limit needs a whole number of 1 or more, got '${values.limit}'`);
+  const limitText = stringFlag(values, "limit");
+  const limit = limitText === undefined ? 50 : Number(limitText);
+  if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`--limit needs a whole number of 1 or more, got '${limitText}'`);
   const traces = await listTraces({ path: telemetryPath(io.env), limit });
   if (values.json) {
     say(JSON.stringify(traces));
@@ -208,7 +124,7 @@ async function list(args: string[], io: TraceIo, say: Say): Promise<number> {
     say(`no traces ingested yet in ${telemetryPath(io.env)}`);
     return EXIT_OK;
   }
-  const rows = traces.map((t) => [t.id.slice(0, 8), t.ingestedAt.slice(0, 19).replace("T", " "), t.format, String(t.events), String(t.unparsedLines), t.runId ? t.runId.slice(0, 8) : "-", t.file]);
+  const rows = traces.map((t) => [t.id.slice(0, 8), formatTime(t.ingestedAt), t.format, String(t.events), String(t.unparsedLines), t.runId ? t.runId.slice(0, 8) : "-", t.file]);
   const head = ["id", "ingested", "format", "events", "unparsed", "run", "file"];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join("  ");
@@ -217,17 +133,10 @@ async function list(args: string[], io: TraceIo, say: Say): Promise<number> {
 }
 
 async function show(args: string[], io: TraceIo, say: Say, err: Say): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args, allowPositionals: true, strict: true,
-    options: { format: { type: "string" }, scope: { type: "string" }, help: { type: "boolean", short: "h" } },
-  });
+  const { values, positionals } = parseCommand(TRACE_SPECS.show, args, io);
   if (values.help) return help("show", say);
-  if (positionals.length !== 1) {
-    err("show needs one trace id; run 'blit trace list' for the ids");
-    return EXIT_FATAL;
-  }
-  const format = summaryFormat(values.format);
-  const scope = values.scope ?? "trace";
+  const format = summaryFormat(stringFlag(values, "format"));
+  const scope = stringFlag(values, "scope") ?? "trace";
   if (scope !== "trace" && scope !== "run") throw new RangeError(`--scope is trace or run, got '${scope}'`);
   const path = telemetryPath(io.env);
   const info = await getTrace(positionals[0]!, { path });
@@ -255,19 +164,13 @@ async function record(args: string[], io: TraceIo, say: Say, err: Say): Promise<
   const dash = args.indexOf("--");
   const own = dash >= 0 ? args.slice(0, dash) : args;
   const command = dash >= 0 ? args.slice(dash + 1) : [];
-  const { values, positionals } = parseArgs({
-    args: own, allowPositionals: true, strict: true,
-    options: {
-      tool: { type: "string" }, strace: { type: "boolean" }, perf: { type: "boolean" },
-      format: { type: "string" }, help: { type: "boolean", short: "h" },
-    },
-  });
+  const { values, positionals } = parseCommand(TRACE_SPECS.record, own, io);
   if (values.help) return help("record", say);
-  const chosen = [values.tool, values.strace ? "strace" : undefined, values.perf ? "perf" : undefined].filter((t) => t !== undefined);
+  const chosen = [stringFlag(values, "tool"), boolFlag(values, "strace") ? "strace" : undefined, boolFlag(values, "perf") ? "perf" : undefined].filter((t) => t !== undefined);
   if (new Set(chosen).size > 1) throw new RangeError(`choose one tracer: --strace, --perf or --tool T (got ${chosen.join(" and ")})`);
   const tool = chosen[0] ?? "strace";
   if (tool !== "strace" && tool !== "perf") throw new RangeError(`--tool is strace or perf, got '${tool}'`);
-  const format = summaryFormat(values.format);
+  const format = summaryFormat(stringFlag(values, "format"));
   if (positionals.length > 0 || command.length === 0) {
     err("record needs the command after '--', e.g. 'blit trace record -- blit mirror SRC DST'");
     return EXIT_FATAL;
@@ -324,15 +227,15 @@ async function record(args: string[], io: TraceIo, say: Say, err: Say): Promise<
   }
 }
 
-function help(cmd: string, say: Say): number {
-  say(HELP[cmd]!);
+function help(cmd: TraceSub, say: Say): number {
+  say(helpText(TRACE_SPECS[cmd]));
   return EXIT_OK;
 }
 
 function formatFlag(value: string | undefined): TraceFormat | "auto" {
   if (value === undefined || value === "auto") return "auto";
   if ((TRACE_FORMATS as readonly string[]).includes(value)) return value as TraceFormat;
-  throw new RangeError(`--format is one of ${FORMATS}; got '${value}'`);
+  throw new RangeError(`--format is one of ${INGEST_FORMATS}; got '${value}'`);
 }
 
 function summaryFormat(value: string | undefined): SummaryFormat {

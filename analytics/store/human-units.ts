@@ -84,8 +84,25 @@ export function formatTime(when: number | string | Date, options: TimeFormat = {
   return `${iso.slice(0, 10)} ${clock} ${zoneText(offsetMin)}`;
 }
 
+/**
+ * A moment as ISO 8601 with milliseconds and its offset, "2026-11-30T09:46:14.042+01:00"
+ * ("+00:00" in UTC, never "Z"): the stamp of log lines, which people read in their own zone and
+ * programs parse. Local zone unless `utc`; "-" for an unreadable time.
+ */
+export function formatIsoTime(when: number | string | Date, options: Pick<TimeFormat, "utc"> = {}): string {
+  const d = when instanceof Date ? when : new Date(when);
+  if (Number.isNaN(d.getTime())) return "-";
+  const offsetMin = options.utc ? 0 : -d.getTimezoneOffset();
+  const wall = new Date(d.getTime() + offsetMin * 60_000).toISOString(); // the zone's wall clock, read as UTC
+  return `${wall.slice(0, 23)}${offsetText(offsetMin)}`;
+}
+
 function zoneText(offsetMin: number): string {
-  if (offsetMin === 0) return "UTC";
+  return offsetMin === 0 ? "UTC" : offsetText(offsetMin);
+}
+
+/** "+01:00", "-03:30", "+00:00". */
+function offsetText(offsetMin: number): string {
   const sign = offsetMin < 0 ? "-" : "+";
   const abs = Math.abs(offsetMin);
   return `${sign}${pad2(Math.floor(abs / 60))}:${pad2(abs % 60)}`;

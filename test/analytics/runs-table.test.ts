@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import {
-  countOf, formatBytes, formatBytesPerSec, formatCount, formatDuration, formatRate, formatRunsTable, formatTime, type RunRecord,
+  countOf, formatBytes, formatBytesPerSec, formatCount, formatDuration, formatIsoTime, formatRate, formatRunsTable, formatTime, type RunRecord,
 } from "../../analytics/index.ts";
 
 function summary(overrides: Partial<RunRecord> = {}): RunRecord {
@@ -136,6 +136,25 @@ describe("human units: one voice for every command and the TUI", () => {
     const offset = -new Date("2026-11-30T08:46:14Z").getTimezoneOffset();
     if (offset === 0) expect(local).toBe("2026-11-30 08:46:14 UTC");
     else expect(local).toMatch(/^2026-11-\d\d \d\d:\d\d:14 [+-]\d\d:\d\d$/);
+  });
+
+  test("log stamps are ISO 8601 with milliseconds and the numeric offset, '+00:00' in UTC", () => {
+    expect(formatIsoTime("2026-11-30T08:46:14.042Z", { utc: true })).toBe("2026-11-30T08:46:14.042+00:00");
+    expect(formatIsoTime(Date.UTC(2026, 0, 1, 0, 0, 0, 7), { utc: true })).toBe("2026-01-01T00:00:00.007+00:00");
+    expect(formatIsoTime("not a time")).toBe("-");
+    const local = formatIsoTime("2026-11-30T08:46:14.042Z");
+    expect(local).toMatch(/^2026-11-\d\dT\d\d:\d\d:14\.042[+-]\d\d:\d\d$/);
+    expect(Date.parse(local)).toBe(Date.parse("2026-11-30T08:46:14.042Z"));
+  });
+
+  test("log stamps in zones east and west of UTC, half hours included", () => {
+    const stamp = (tz: string) => Bun.spawnSync([process.execPath, "-e", `import { formatIsoTime } from "./analytics/index.ts"; console.log(formatIsoTime("2026-11-30T23:46:14.500Z"))`], {
+      env: { ...process.env, TZ: tz },
+      cwd: `${import.meta.dir}/../..`,
+    }).stdout.toString().trim();
+    expect(stamp("Asia/Kolkata")).toBe("2026-12-01T05:16:14.500+05:30");
+    expect(stamp("America/St_Johns")).toBe("2026-11-30T20:16:14.500-03:30");
+    expect(stamp("UTC")).toBe("2026-11-30T23:46:14.500+00:00");
   });
 
   test("a zone with an offset prints it (run under TZ=Asia/Kolkata)", () => {

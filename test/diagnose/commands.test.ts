@@ -27,10 +27,12 @@ describe("help and usage", () => {
       const cases: [typeof diagnoseCommand, string[], RegExp][] = [
         [diagnoseCommand, ["--format", "xml"], /--format must be text, md, json/],
         [diagnoseCommand, ["--since", "soon"], /--since needs a span/],
-        [diagnoseCommand, ["abc", "def"], /at most one run id/],
-        [diagnoseCommand, ["--bogus"], /bogus/],
+        // the kit's one wording for arguments (tui/kit/command.ts): named, with the usage
+        [diagnoseCommand, ["abc", "def"], /^blit: diagnose: unexpected extra argument 'def' \(takes \[RUN_ID\]\); usage: blit diagnose \[RUN_ID/],
+        [diagnoseCommand, ["--bogus"], /^blit: unknown option '--bogus' for 'blit diagnose'/],
         [diagnoseCommand, ["no-such-run"], /no run 'no-such-run'/],
-        [predictCommand, [tmp.dir], /needs a source and a destination/],
+        [predictCommand, [tmp.dir], /^blit: predict: missing DST \(got '.*'\); usage: blit predict SRC DST/],
+        [tuneCommand, ["--aply", tmp.dir, join(tmp.dir, "d")], /^blit: unknown option '--aply' for 'blit tune'; did you mean '--apply'\?$/m],
         [predictCommand, [join(tmp.dir, "missing"), join(tmp.dir, "d")], /does not exist/],
         [tuneCommand, [tmp.dir, join(tmp.dir, "d"), "--workers", "0,2"], /--workers needs a whole number from 1/],
       ];

@@ -5,10 +5,11 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { runCli, tempDirs, writeTree, REPO_ROOT } from "../helpers/index.ts";
-import { renderReadme } from "../../tui/kit/readme.ts";
-import { flagHelp } from "../../tui/kit/flag.ts";
+import { blockName, renderReadme, SPEC_BLOCKS } from "../../tui/kit/readme.ts";
+import { flagHelp, flagLabel } from "../../tui/kit/flag.ts";
 import { TRANSFER_FLAGS, transferFlagsOf, type TransferCommand } from "../../tui/transfer-flags.ts";
 import { CHECK_FLAGS } from "../../tui/check-command.ts";
+import { BLITD_FLAGS } from "../../daemon/index.ts";
 
 const temps = tempDirs();
 afterEach(temps.cleanup);
@@ -46,6 +47,58 @@ describe("the flag table is the one source", () => {
     for (const f of CHECK_FLAGS) expect({ flag: f.name, shown: flat(r.stdout).includes(flat(flagHelp(f, "check"))) }).toEqual({ flag: f.name, shown: true });
   });
 
+  test("README has a generated block for ls, diagnose, predict, tune and each trace subcommand, row for row their table", () => {
+    const readme = readFileSync(join(REPO_ROOT, "README.md"), "utf8");
+    for (const spec of SPEC_BLOCKS) {
+      const name = blockName(spec);
+      const block = new RegExp(`<!-- flags:${name} -->\\n([\\s\\S]*?)<!-- /flags:${name} -->`).exec(readme);
+      expect({ name, found: block !== null }).toEqual({ name, found: true });
+      const rows = block![1]!.split("\n").filter((l) => l.startsWith("| `"));
+      expect(rows.map((r) => /`(--[\w-]+)/.exec(r)![1])).toEqual(spec.flags.map((f) => f.name));
+      for (const f of spec.flags) expect(rows.some((r) => r.includes(flagHelp(f, spec.name)))).toBe(true);
+    }
+    expect(SPEC_BLOCKS.map(blockName)).toEqual(["ls", "diagnose", "predict", "tune", "trace-ingest", "trace-list", "trace-show", "trace-record"]);
+  });
+
+  for (const spec of SPEC_BLOCKS) {
+    test(`\`blit ${spec.name} --help\` lists exactly its table's flags, in order, with the table's text`, async () => {
+      const t = temps.make();
+      const r = await runCli([...spec.name.split(" "), "--help"], { home: t.home });
+      expect(r.exitCode).toBe(0);
+      expect(r.stdout).toStartWith(spec.usage);
+      const section = /\nFlags:\n([\s\S]*?)(\n\n|$)/.exec(r.stdout)?.[1] ?? "";
+      // A flag's own line: "  -h, --help" or "      --json" (wrapped text is indented further).
+      const listed = [...section.matchAll(/^ {2}(?:-\w, | {4})(--[\w-]+)/gm)].map((m) => m[1]);
+      expect(listed).toEqual(spec.flags.map((f) => f.name));
+      for (const f of spec.flags) {
+        expect({ flag: f.name, shown: flat(section).includes(`${flagLabel(f)} ${flat(flagHelp(f, spec.name))}`) }).toEqual({ flag: f.name, shown: true });
+      }
+    });
+  }
+
+  test("blitd's table: `blitd --help` lists exactly its flags with their text, the README's block is the table", () => {
+    const help = Bun.spawnSync([process.execPath, join(REPO_ROOT, "daemon/main.ts"), "--help"]);
+    expect(help.exitCode).toBe(0);
+    const text = help.stdout.toString();
+    const section = /\nFlags:\n([\s\S]*?)\n\n/.exec(text)?.[1] ?? "";
+    expect([...section.matchAll(/^ {2}(?:-\w, | {4})(--[\w-]+)/gm)].map((m) => m[1])).toEqual(BLITD_FLAGS.map((f) => f.name));
+    for (const f of BLITD_FLAGS) expect({ flag: f.name, shown: flat(section).includes(`${flagLabel(f)} ${flat(flagHelp(f, "blitd"))}`) }).toEqual({ flag: f.name, shown: true });
+    const readme = readFileSync(join(REPO_ROOT, "README.md"), "utf8");
+    const block = /<!-- flags:blitd -->\n([\s\S]*?)<!-- \/flags:blitd -->/.exec(readme)?.[1] ?? "";
+    expect(block.split("\n").filter((l) => l.startsWith("| `")).map((r) => /`(--[\w-]+)/.exec(r)![1])).toEqual(BLITD_FLAGS.map((f) => f.name));
+  });
+
+  test("blitd's usage errors: one line naming the option, 'did you mean', exit 2, no node advice", () => {
+    const blitd = (...args: string[]) => {
+      const r = Bun.spawnSync([process.execPath, join(REPO_ROOT, "daemon/main.ts"), ...args]);
+      return { exitCode: r.exitCode, stderr: r.stderr.toString(), stdout: r.stdout.toString() };
+    };
+    expect(blitd("--confg", "x.toml")).toEqual({ exitCode: 2, stdout: "", stderr: "blitd: unknown option '--confg'; did you mean '--config'?\n" });
+    expect(blitd("--frobnicate")).toEqual({ exitCode: 2, stdout: "", stderr: "blitd: unknown option '--frobnicate'; run 'blitd --help' for its flags\n" });
+    expect(blitd("--config", "x.toml", "--bind")).toEqual({ exitCode: 2, stdout: "", stderr: "blitd: option '--bind' needs a value (HOST:PORT); run 'blitd --help'\n" });
+    expect(blitd("blitd.toml")).toEqual({ exitCode: 2, stdout: "", stderr: "blitd: unexpected argument 'blitd.toml'; blitd takes flags only (--config FILE); run 'blitd --help'\n" });
+  });
+
   test("`blit help blitd` prints blitd's own help; `blit help copy` is `blit copy --help`", async () => {
     const t = temps.make();
     const blitd = await runCli(["help", "blitd"], { home: t.home });
@@ -73,7 +126,28 @@ describe("usage errors: one line naming the command and the option, exit 2, noth
     expect(w.stderr).toBe("blit: unknown option '--worker' for 'blit copy'; did you mean '--workers'?\n");
   });
 
-  test("commands with hand-written help get the same path: predict, diagnose, check", async () => {
+  test("diagnose, predict, tune, the trace subcommands and ls take the same path", async () => {
+    const t = temps.make();
+    const cases: [string[], string][] = [
+      [["tune", "a", "b", "--aply"], "blit: unknown option '--aply' for 'blit tune'; did you mean '--apply'?\n"],
+      [["diagnose", "--lats"], "blit: unknown option '--lats' for 'blit diagnose'; did you mean '--last'?\n"],
+      [["diagnose", "abc", "def"], "blit: diagnose: unexpected extra argument 'def' (takes [RUN_ID]); usage: blit diagnose [RUN_ID | --last] [--since 7d] [--format text|md|json]\n"],
+      [["trace", "show", "--fromat", "md", "x"], "blit: unknown option '--fromat' for 'blit trace show'; did you mean '--format'?\n"],
+      [["trace", "show"], "blit: trace show: missing TRACE_ID; usage: blit trace show TRACE_ID [--format text|md|json] [--scope trace|run]\n"],
+      [["trace", "ingest"], "blit: trace ingest: missing FILE; usage: blit trace ingest FILE... [--format F] [--run RUN_ID] [--json]\n"],
+      [["trace", "list", "--limit"], "blit: option '--limit' needs a value (N) for 'blit trace list'; run 'blit trace list --help' for its flags\n"],
+      [["trace", "record", "--strase", "--", "true"], "blit: unknown option '--strase' for 'blit trace record'; did you mean '--strace'?\n"],
+      [["trace", "shwo"], "blit trace: unknown command 'shwo'; did you mean 'show'?; run 'blit trace --help'\n"],
+      [["ls", "blit://127.0.0.1:1", "--jsn"], "blit: unknown option '--jsn' for 'blit ls'; did you mean '--json'?\n"],
+    ];
+    for (const [args, stderr] of cases) {
+      const r = await runCli(args, { home: t.home });
+      expect({ args, exitCode: r.exitCode, stderr: r.stderr }).toEqual({ args, exitCode: 2, stderr });
+      expect(r.stdout).toBe("");
+    }
+  });
+
+  test("predict, diagnose and check: the same path, the names and values from their tables", async () => {
     const t = temps.make();
     const predict = await runCli(["predict", "--wrokers", "3", "a", "b"], { home: t.home });
     expect(predict.exitCode).toBe(2);

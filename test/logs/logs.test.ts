@@ -120,7 +120,7 @@ describe("--log-file", () => {
     for (const l of first) expect(l).toMatch(STAMP);
     const body = first.map((l) => l.replace(STAMP, ""));
     expect(body[0]).toBe(`start mirror ${src} -> ${dst} (--backup --log-file ${log})`);
-    expect(body.at(-1)).toMatch(/^end ok \(exit 0\): copied 5 \(.*\), skipped 4, 1 dirs created, deleted 2, backed up 4, 0 errors, in /);
+    expect(body.at(-1)).toMatch(/^end ok \(exit 0\): copied 5 \(.*\), skipped 4, 1 dir created, deleted 2, backed up 4, 0 errors, in /);
     expect(body).toContain(">f.st...... size.txt (size, time)");
     expect(body).toContain("backup extra.txt -> extra.txt~ (deleted)");
     expect(body).toContain("*deleting   extra.txt (extraneous)");
@@ -132,6 +132,26 @@ describe("--log-file", () => {
     expect(both.slice(0, first.length)).toEqual(body);
     expect(both.filter((l) => l.startsWith("start "))).toHaveLength(2);
     expect(both.at(-1)).toMatch(/^end ok \(exit 0\): copied 1 /);
+  });
+
+  test("stamps come from the one time formatter: the local zone's offset (+05:30 under TZ=Asia/Kolkata), the run's moment", async () => {
+    const t = temps.make();
+    writeTree(t.join("src"), { "a.txt": "a\n" });
+    const log = t.join("zone.log");
+    const before = Date.now();
+    const r = await runCli(["copy", "--log-file", log, t.join("src"), t.join("dst")], { home: t.home, env: { BLIT_TELEMETRY: "off", TZ: "Asia/Kolkata" } });
+    expect(r.exitCode).toBe(0);
+    const logged = lines(readFileSync(log, "utf8"));
+    expect(logged.length).toBeGreaterThanOrEqual(3);
+    for (const l of logged) {
+      expect(l).toMatch(STAMP);
+      const stamp = l.split(" ")[0]!;
+      expect(stamp).toEndWith("+05:30");
+      expect(Date.parse(stamp)).toBeGreaterThanOrEqual(before - 1000);
+      expect(Date.parse(stamp)).toBeLessThanOrEqual(Date.now() + 1000);
+    }
+    // Counts as every summary prints them: "1 file", "0 errors", never "1 errors".
+    expect(logged.at(-1)).toMatch(/: copied 1 \(2 B\), skipped 0, \d+ dirs? created, 0 errors, in /);
   });
 
   test("a symlink or a FIFO named as the log file is refused before the run, its target untouched", async () => {

@@ -15,7 +15,10 @@ export interface CommandSpec<C extends string = string> {
   /** What it does: the paragraphs between the usage and the flags. */
   about: string;
   flags: readonly Flag<C>[];
-  /** Names of the positional arguments in order; a name ending in "..." takes one or more. */
+  /**
+   * Names of the positional arguments in order; a name ending in "..." takes one or more, and a
+   * name in brackets ("[RUN_ID]", "[COMMAND...]") may be left out (optional names come last).
+   */
   positionals: readonly string[];
   /** Text after the flags (what a mirror guarantees, exit codes). */
   after?: string;
@@ -111,20 +114,25 @@ function dropNoOps<C extends string>(spec: CommandSpec<C>, args: string[], io: I
 
 function checkPositionals<C extends string>(spec: CommandSpec<C>, got: string[]): void {
   const names = spec.positionals;
-  const variadic = names.findIndex((n) => n.endsWith("..."));
-  const min = names.length;
-  const max = variadic >= 0 ? Infinity : names.length;
+  const required = names.filter((n) => !isOptional(n));
+  const variadic = names.some((n) => n.replace(/\]$/, "").endsWith("..."));
+  const max = variadic ? Infinity : names.length;
   const usage = `usage: ${spec.usage.split("\n")[0]}`;
-  if (got.length < min) {
-    // Which one is missing: with a variadic first name, the last names are filled first.
-    const missing = variadic >= 0 && got.length > 0 ? names.slice(got.length).concat() : names.slice(got.length);
-    const what = missing.map((n) => n.replace(/\.\.\.$/, "")).join(" and ");
+  if (got.length < required.length) {
+    // Optional names come last, so what is missing is the required names not yet filled.
+    const what = required.slice(got.length).map((n) => n.replace(/\.\.\.$/, "")).join(" and ");
     throw new UsageError("USAGE", `${spec.name}: missing ${what}${got.length ? ` (got ${got.map((g) => `'${g}'`).join(", ")})` : ""}; ${usage}`);
   }
   if (got.length > max) {
     const extra = got.slice(max);
-    throw new UsageError("USAGE", `${spec.name}: unexpected extra argument${extra.length === 1 ? "" : "s"} ${extra.map((g) => `'${g}'`).join(", ")} (takes ${names.join(" ")}); ${usage}`);
+    const takes = names.length ? `takes ${names.join(" ")}` : "takes no arguments";
+    throw new UsageError("USAGE", `${spec.name}: unexpected extra argument${extra.length === 1 ? "" : "s"} ${extra.map((g) => `'${g}'`).join(", ")} (${takes}); ${usage}`);
   }
+}
+
+/** "[RUN_ID]": a positional that may be left out (only after the required ones). */
+function isOptional(name: string): boolean {
+  return name.startsWith("[") && name.endsWith("]");
 }
 
 /** The usage error for a parseArgs failure: the option named, with "did you mean" or a hint. */
@@ -180,14 +188,4 @@ export function editDistance(a: string, b: string): number {
     }
   }
   return d[a.length]![b.length]!;
-}
-
-/**
- * The flags a hand-written help text lists ("  -c, --checksum", "      --since D"), for commands
- * not yet on a flag table: their usage errors still get "did you mean".
- */
-export function flagsListedIn(help: string, command: string): Flag[] {
-  return [...help.matchAll(/^ {2,}(?:(-\w), )?(--[\w-]+)(?:[ =]([A-Z][\w.:|]*))?/gm)].map((m) => ({
-    name: m[2]!, ...(m[1] ? { short: m[1] } : {}), ...(m[3] ? { value: m[3] } : {}), commands: [command], help: "",
-  }));
 }

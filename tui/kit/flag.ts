@@ -21,6 +21,11 @@ export interface Flag<C extends string = string> {
   default?: string;
 }
 
+/** "-h, --help  this help": the row every command's table ends with. */
+export function helpFlag<C extends string>(command: C): Flag<C> {
+  return { name: "--help", short: "-h", commands: [command], help: "this help" };
+}
+
 /** The help text of `flag` for `command`, its default included. */
 export function flagHelp<C extends string>(flag: Flag<C>, command: C): string {
   const text = flag.helpFor?.[command] ?? flag.help;

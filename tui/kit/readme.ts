@@ -1,9 +1,15 @@
-// The README's flag tables (copy/mirror, push/pull, check), made from the same tables as --help: each sits between
+// The README's flag tables (copy/mirror, push/pull, check, ls, diagnose, predict, tune, the trace
+// subcommands, blitd), made from the same tables as --help: each sits between
 // `<!-- flags:NAME -->` and `<!-- /flags:NAME -->`; `npm run docs:flags` rewrites them and
 // test/kit/flags.test.ts fails when the README is behind.
 import type { Flag } from "./flag.ts";
-import { flagHelp } from "./flag.ts";
+import { flagHelp, markdownRows } from "./flag.ts";
+import type { CommandSpec } from "./command.ts";
+import { BLITD_FLAGS } from "../../daemon/index.ts";
 import { CHECK_FLAGS } from "../check-command.ts";
+import { DIAGNOSE_SPEC, PREDICT_SPEC, TUNE_SPEC } from "../diagnose-flags.ts";
+import { LS_SPEC } from "../remote-command.ts";
+import { TRACE_SPECS } from "../trace-flags.ts";
 import { TRANSFER_FLAGS } from "../transfer-flags.ts";
 
 /** One table per block: the flags of `commands` in table order; a flag not all of them take says which do. */
@@ -18,12 +24,23 @@ function table<C extends string>(flags: readonly Flag<C>[], commands: readonly C
   return ["| flag | meaning |", "|---|---|", ...rows].join("\n");
 }
 
+/** The commands whose README block is their whole table, as --help prints it; the block is named as the command ("trace-show"). */
+export const SPEC_BLOCKS: readonly CommandSpec[] = [LS_SPEC, DIAGNOSE_SPEC, PREDICT_SPEC, TUNE_SPEC, ...Object.values(TRACE_SPECS)];
+
+/** The README block name of a command: "trace show" -> "trace-show". */
+export function blockName(spec: CommandSpec): string {
+  return spec.name.replace(/ /g, "-");
+}
+
 /** The generated blocks by name. */
 export function flagBlocks(): Record<string, string> {
   return {
     "copy-mirror": table(TRANSFER_FLAGS, ["copy", "mirror"]),
     "push-pull": table(TRANSFER_FLAGS, ["push", "pull"]),
     check: table(CHECK_FLAGS, ["check"]),
+    // daemon/ keeps its own table (it cannot import tui/), in the shape of the kit's Flag rows.
+    blitd: markdownRows(BLITD_FLAGS, "blitd"),
+    ...Object.fromEntries(SPEC_BLOCKS.map((spec) => [blockName(spec), markdownRows(spec.flags, spec.name)])),
   };
 }
 

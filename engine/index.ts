@@ -1,7 +1,7 @@
 // The copy engine's public API: run a local copy or mirror and get its RunReport.
 export { run, resolvePaths, refusedReport } from "./run.ts";
 export type { Action, Phase, Progress, RunHooks, RunResult } from "./run.ts";
-export { destinationRules, keepOf, normalizeOptions, parseRate, selectionRules } from "./options.ts";
+export { DEFAULT_RETRIES, destinationRules, keepOf, MAX_RETRIES, normalizeOptions, parseRate, selectionRules } from "./options.ts";
 // Per-entry events (--itemize-changes, --log-file, --json-lines) and rsync's itemized form of them.
 export { itemize } from "./events.ts";
 export type { EventKind, FileEvent } from "./events.ts";
@@ -9,7 +9,7 @@ export type { Job } from "./options.ts";
 export { UsageError, FatalError } from "./errors.ts";
 export { VERSION } from "./version.ts";
 export type {
-  Command, Counts, FastPath, PhaseTimes, Route, RunError, RunOptions, RunReport, RunStatus,
+  Command, Counts, FastPath, PhaseTimes, RetryRecord, Route, RunError, RunOptions, RunReport, RunStatus,
   SizeClassPlan, Workload,
 } from "./report.ts";
 export { exitCodeFor, EXIT_CODES, makeEarlyReport, makeRunReport, reportIdentity, statusOf } from "./report.ts";

@@ -12,6 +12,11 @@ export interface Job {
   options: RunOptions;
 }
 
+/** --retries' default: a push or pull runs again up to 3 times after a dropped connection. */
+export const DEFAULT_RETRIES = 3;
+/** The most --retries takes. */
+export const MAX_RETRIES = 100;
+
 /** Everything a caller may leave out gets its documented default here. */
 export function normalizeOptions(partial: Partial<RunOptions> = {}): RunOptions {
   const {
@@ -38,6 +43,7 @@ export function normalizeOptions(partial: Partial<RunOptions> = {}): RunOptions 
     filesFrom,
     deleteExcluded = false,
     backupDir,
+    retries,
   } = partial;
   // Checked here so that a bad rule stops the run before anything is written (SelectError).
   Scope.top(filter);
@@ -48,11 +54,15 @@ export function normalizeOptions(partial: Partial<RunOptions> = {}): RunOptions 
   if (!Number.isInteger(maxDelete) || maxDelete < -1) {
     throw new RangeError(`--max-delete must be a whole number of 0 or more, got ${maxDelete}`);
   }
+  if (retries !== undefined && (!Number.isInteger(retries) || retries < 0 || retries > MAX_RETRIES)) {
+    throw new RangeError(`--retries must be a whole number from 0 to ${MAX_RETRIES}, got ${retries}`);
+  }
   if (checksum && sizeOnly) throw new RangeError("--checksum and --size-only cannot be used together");
   const base = {
     dryRun, checksum, sizeOnly, ignoreTimes, exclude: [...exclude], filter: [...filter], ...(filesFrom ? { filesFrom: [...filesFrom] } : {}), deleteExcluded, workers, bwlimit, maxDelete, force, hardLinks, owner, group, xattrs, acls, specials, devices, numericIds,
   };
-  return { ...base, ...backupOptions(partial.backup, backupDir, partial.suffix) };
+  // Only remote runs retry: a local run's options carry no `retries`.
+  return { ...base, ...(retries !== undefined ? { retries } : {}), ...backupOptions(partial.backup, backupDir, partial.suffix) };
 }
 
 /**

@@ -66,6 +66,21 @@ export interface RunOptions {
   backupDir?: string;
   /** `--suffix S`: appended to a backup's name; "~" by default, "" with --backup-dir. */
   suffix?: string;
+  /**
+   * `--retries N` (push, pull): how many times the transfer is run again after a dropped
+   * connection, a restarted daemon or a stall. @default 3 (absent in local runs and older records)
+   */
+  retries?: number;
+}
+
+/** One retry of a remote run: which attempt failed, why, and how long the client waited before the next. */
+export interface RetryRecord {
+  /** The attempt that failed (1 = the first). */
+  attempt: number;
+  /** What failed, one line (the words the user would have seen without the retry). */
+  reason: string;
+  /** Milliseconds waited before the next attempt (backoff with jitter). */
+  delayMs: number;
 }
 
 export interface PhaseTimes {
@@ -186,6 +201,10 @@ export interface RunReport {
     negotiateMs: number;
     transferMs: number;
     completeMs: number;
+    /** Attempts made (1 + retries); negotiate/transfer/complete times are the last attempt's. Absent in older records. */
+    attempts?: number;
+    /** Each retry, in order (--retries); empty when the first attempt settled it. Absent in older records. */
+    retries?: RetryRecord[];
   };
 }
 

@@ -65,6 +65,10 @@ export function remoteSummary(r: RunReport): string {
   if (t && !r.options.dryRun) {
     lines.push(`  data via ${t.kind}${t.tls ? "+tls" : ""}; time ${seconds(r.phases.totalMs)} (negotiate ${seconds(t.negotiateMs)}, transfer ${seconds(t.transferMs)}, complete ${seconds(t.completeMs)}), ${rate(c.copiedBytes, t.transferMs)}`);
   }
+  if (t?.retries?.length) {
+    const whys = [...new Set(t.retries.map((x) => x.reason))];
+    lines.push(`  retried ${countOf(t.retries.length, "time")} (${countOf(t.attempts ?? t.retries.length + 1, "attempt")}): ${whys.join("; ")}`);
+  }
   // What was asked for and not kept, and why (the daemon's module or privileges, or ours).
   const notKept = [
     r.fastPathNotes.owners && `owners and groups not kept: ${r.fastPathNotes.owners}`,

@@ -8,7 +8,7 @@ import {
 import { predictFor, telemetryEnabled, telemetryPath, tunedWorkers } from "../analytics/index.ts";
 import { filesystemType, metadataPrivileges } from "../ffi/index.ts";
 import { boolFlag, helpText, listFlag, parseCommand, stringFlag, type CommandSpec, type Values } from "./kit/command.ts";
-import { say, type Io } from "./kit/io.ts";
+import { say, warn, type Io } from "./kit/io.ts";
 import { runTransfer } from "./kit/transfer-loop.ts";
 import { joinSelectValues, selectionOf } from "./select-flags.ts";
 import { eventSinks } from "./file-log.ts";
@@ -240,7 +240,8 @@ export async function transferCommand(command: TransferCommand, given: string[],
     source: route === "push" ? local : remote,
     destination: route === "push" ? remote : local,
     interruptNote: "stopping the transfer and removing temporary files",
-    start: (hooks) => runRemote(job, hooks),
+    // Each retry is one line on stderr as it happens; the summary and the report list them all.
+    start: (hooks) => runRemote(job, { ...hooks, onRetry: (r) => warn(io, `${route}: attempt ${r.attempt} of ${r.of} failed: ${r.reason}; retrying in ${seconds(r.delayMs)}`) }),
     refused: (e) => { throw e; },
     summary: remoteSummary,
   });
@@ -269,11 +270,17 @@ function transferOptions(values: Values, command: TransferCommand): Partial<RunO
     acls: boolFlag(values, "acls") ?? false,
     specials: boolFlag(values, "specials") ?? false,
     devices: boolFlag(values, "devices") ?? false,
-    ...(command === "push" || command === "pull" ? { numericIds: boolFlag(values, "numeric-ids") ?? false } : {}),
+    ...(command === "push" || command === "pull" ? { numericIds: boolFlag(values, "numeric-ids") ?? false, ...retriesOf(values) } : {}),
     ...(command === "copy" || command === "mirror"
       ? { backup: boolFlag(values, "backup"), backupDir: stringFlag(values, "backup-dir"), suffix: stringFlag(values, "suffix") }
       : {}),
   };
+}
+
+/** --retries N (push, pull): a whole number; its range is checked by normalizeOptions. */
+function retriesOf(values: Values): { retries?: number } {
+  const v = stringFlag(values, "retries");
+  return v === undefined ? {} : { retries: wholeNumber("retries", v) };
 }
 
 function wholeNumber(flag: string, v: string): number {

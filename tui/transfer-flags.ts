@@ -113,6 +113,11 @@ export const TRANSFER_FLAGS: readonly TransferFlag[] = [
     help: "give up when the daemon shows no progress for SECONDS in any phase (connect, negotiate, data, the daemon's confirmation, complete): exit 2 naming the daemon and the phase, nothing partial kept; connecting gives up after 10 s at most",
     default: "60; 0 waits forever",
   },
+  {
+    name: "--retries", value: "N", commands: REMOTE,
+    help: "after a dropped connection, a restarted daemon or a --timeout stall, connect again and run the transfer again up to N times (waiting 0.5 s, 1 s, 2 s ... up to 30 s); what already arrived is skipped. A rejected token, a missing or read-only module, a bad URL or a TLS key mismatch fail at once",
+    default: "3; 0 fails at the first loss",
+  },
   // What a copy overwrites or a mirror deletes is kept (rsync's --backup family); local runs only.
   {
     name: "--backup", short: "-b", commands: LOCAL,

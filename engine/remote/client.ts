@@ -6,8 +6,9 @@ import { nameFs, namePath } from "../../ffi/index.ts";
 import { decodeManifest, FEATURES, PathError, printable } from "../../proto/index.ts";
 import { UsageError } from "../errors.ts";
 import type { Action } from "../run.ts";
-import { formatRemoteUrl, parseRemoteUrl } from "./url.ts";
-import type { RunReport } from "../report.ts";
+import { formatRemoteUrl, parseRemoteUrl, type RemoteUrl } from "./url.ts";
+import type { RetryRecord, RunReport } from "../report.ts";
+import { DEFAULT_RETRIES } from "../options.ts";
 import { startContext } from "../context/index.ts";
 import { VERSION } from "../version.ts";
 import type { Tree } from "../walk.ts";
@@ -121,7 +122,6 @@ export async function runRemote(job: RemoteJob, hooks: RemoteHooks = {}): Promis
     throw new UsageError("DEST_TYPE", `destination '${job.local}' is not a file or directory`);
   }
 
-  const s = new RemoteSession(job, u, local, hooks.signal);
   // The machine around the run, at this (local) end: the daemon records its own.
   const done = { bytes: 0, files: 0 };
   const ctx = startContext({
@@ -136,16 +136,76 @@ export async function runRemote(job: RemoteJob, hooks: RemoteHooks = {}): Promis
       hooks.onProgress?.(p);
     },
   };
+  const started = new Date();
+  const t0 = performance.now();
+  const retries = job.options.retries ?? DEFAULT_RETRIES;
+  const log: RetryRecord[] = [];
+  for (let attempt = 1; ; attempt++) {
+    const s = await runAttempt(job, u, local, tapped);
+    // Another attempt only for what it may cure (a lost connection, a restarted daemon, a stall),
+    // never after an interruption; what already landed is skipped by the next Negotiate.
+    const reason = s.interrupted || hooks.signal?.aborted ? undefined : s.retryReason;
+    if (reason && attempt <= retries) {
+      const delayMs = backoffMs(attempt);
+      log.push({ attempt, reason, delayMs });
+      hooks.onRetry?.({ attempt, reason, delayMs, of: retries + 1 });
+      s.report(); // closes this attempt's connection
+      if (await sleepUnlessAborted(delayMs, hooks.signal)) continue;
+      s.interrupted = true; // Ctrl-C while waiting to retry
+    }
+    if (reason && retries > 0 && attempt > retries) gaveUp(s, attempt);
+    const result = s.report();
+    Object.assign(result.report, ctx.stop());
+    result.report.startedAt = started.toISOString();
+    result.report.phases.totalMs = performance.now() - t0;
+    if (result.report.transport) Object.assign(result.report.transport, { attempts: attempt, retries: log });
+    result.report.options = { ...result.report.options, retries };
+    return result;
+  }
+}
+
+/** One attempt: connect, authenticate, push or pull; its failure is recorded in the session. */
+async function runAttempt(job: RemoteJob, u: RemoteUrl, local: string, hooks: RemoteHooks): Promise<RemoteSession> {
+  const s = new RemoteSession(job, u, local, hooks.signal);
   try {
     await s.untilInterrupted(waitReady(s.client, u, connectSeconds(s.timeout, job.connectTimeout)));
     await authenticateConnection(s);
-    if (job.route === "push") await push(s, tapped);
-    else await pull(s, tapped);
+    if (job.route === "push") await push(s, hooks);
+    else await pull(s, hooks);
   } catch (e) {
     // An interrupted run is recorded as interrupted; what the interruption broke is no error.
     if (!s.interrupted) s.fatal(e);
   }
-  const result = s.report();
-  Object.assign(result.report, ctx.stop());
-  return result;
+  return s;
+}
+
+/** The first retry waits 0.5 s, then 1, 2, 4 ... up to 30 s, each with up to 25% jitter (clients of one restarted daemon do not return in step). */
+export function backoffMs(attempt: number): number {
+  const base = Math.min(30_000, 500 * 2 ** (attempt - 1));
+  return Math.round(base * (1 + Math.random() * 0.25));
+}
+
+/** Waits `ms`; false (at once) when `signal` aborts first. */
+function sleepUnlessAborted(ms: number, signal?: AbortSignal): Promise<boolean> {
+  if (signal?.aborted) return Promise.resolve(false);
+  return new Promise((res) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      res(false);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      res(true);
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** The last attempt's run error says that retries ran out: how many attempts, then why the last failed. */
+function gaveUp(s: RemoteSession, attempts: number): void {
+  const e = s.errors.find((x) => x.side === "run");
+  const why = e?.message ?? s.retryReason!;
+  const words = `gave up after ${attempts} attempts (--retries ${attempts - 1}): ${why}`;
+  if (e) e.message = words;
+  else s.addError({ path: ".", side: "run", code: "RETRIES_EXHAUSTED", message: words });
 }

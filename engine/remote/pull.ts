@@ -18,7 +18,7 @@ import { VERSION } from "../version.ts";
 import { emptyTree, T_FILE, walkTree, type Tree } from "../walk.ts";
 import { StallWatch } from "./stall-watch.ts";
 import { selectionRules } from "../options.ts";
-import { asksMetadata, requireFilterFeature, stallMessage, OLD_PEER, openChannel, wireOptions, xattrSelection, type RemoteHooks, type RemoteSession } from "./session.ts";
+import { asksMetadata, lostWords, requireFilterFeature, stallMessage, OLD_PEER, openChannel, wireOptions, xattrSelection, type RemoteHooks, type RemoteSession } from "./session.ts";
 const { existsSync, mkdirSync, statSync } = nameFs;
 const { basename, dirname } = namePath;
 
@@ -170,14 +170,17 @@ export async function pull(s: RemoteSession, hooks: RemoteHooks): Promise<void> 
         ]);
         if (!receiver.done) {
           dataFailed = true;
-          const why = s.interrupted ? "interrupted" : watch.stalled ? stallMessage(u, phase) : receiver.peerError ? `daemon gave up: ${receiver.peerError}` : frameError ? `bad data from the daemon: ${frameError}` : `connection to ${u.address} lost before the transfer finished`;
+          const why = s.interrupted ? "interrupted" : watch.stalled ? stallMessage(u, phase) : receiver.peerError ? `daemon gave up: ${receiver.peerError}` : frameError ? `bad data from the daemon: ${frameError}` : `${lostWords(u, phase.phase)}: the daemon stopped or the network dropped`;
           receiver.abort(why, watch.stalled ? "TIMEOUT" : undefined);
+          // Lost or stalled, not refused: another attempt may finish it (bad data would come again).
+          if (!s.interrupted && !frameError) s.retryReason ??= why;
         }
         await ch.end();
       } catch (err) {
         dataFailed = true;
-        if (watch.stalled) receiver.abort(stallMessage(u, phase), "TIMEOUT");
-        else receiver.abort(`transfer from ${u.address} failed: ${(err as Error).message}`);
+        const why = watch.stalled ? stallMessage(u, phase) : `${lostWords(u, phase.phase)} (${(err as Error).message})`;
+        receiver.abort(why, watch.stalled ? "TIMEOUT" : undefined);
+        if (!s.interrupted && !frameError) s.retryReason ??= why;
         ch.destroy();
       } finally {
         watch.stop();

@@ -15,7 +15,7 @@ import { VERSION } from "../version.ts";
 import { emptyTree, T_FILE, walkTree } from "../walk.ts";
 import { StallWatch } from "./stall-watch.ts";
 import { selectionRules } from "../options.ts";
-import { asksMetadata, requireFilterFeature, stallMessage, OLD_PEER, openChannel, RemoteError, wireOptions, xattrSelection, type RemoteHooks, type RemoteSession } from "./session.ts";
+import { asksMetadata, lostWords, requireFilterFeature, stallMessage, OLD_PEER, openChannel, RemoteError, wireOptions, xattrSelection, type RemoteHooks, type RemoteSession } from "./session.ts";
 const { statSync } = nameFs;
 const { basename, dirname } = namePath;
 
@@ -158,7 +158,8 @@ export async function push(s: RemoteSession, hooks: RemoteHooks): Promise<void> 
         if (s.interrupted) {
           /* the run is recorded as interrupted */
         } else if (watch.stalled) fatal(new RemoteError("TIMEOUT", stallMessage(u, phase)));
-        else fatal(new RemoteError("REMOTE", `transfer to ${u.address} failed: ${peerError ?? (err as Error).message}`));
+        // A dropped connection or a daemon that stopped mid-transfer: another attempt may finish it.
+        else fatal(new RemoteError("REMOTE", peerError ? `transfer to ${u.address} failed: ${peerError}` : `${lostWords(u, phase.phase)} (${(err as Error).message}): run again`, true));
       } finally {
         watch.stop();
         offInterrupt();

@@ -12,7 +12,7 @@ import { channelEvents, GrpcChannel, SocketChannel, type Channel, type GrpcDuple
 import { workloadOf } from "../plan.ts";
 import { formatRemoteUrl, type RemoteUrl } from "./url.ts";
 import { connectTls, remoteClient, tlsTrustOf, type TlsClientOptions } from "./tls.ts";
-import { makeRunReport, type Command, type Counts, type RunError, type RunOptions, type RunReport } from "../report.ts";
+import { makeRunReport, type RetryRecord, type Command, type Counts, type RunError, type RunOptions, type RunReport } from "../report.ts";
 import { emptyTree, type Tree } from "../walk.ts";
 import type { Progress } from "../run.ts";
 const { existsSync } = nameFs;
@@ -44,16 +44,32 @@ export interface RemoteJob {
 
 export interface RemoteHooks {
   onProgress?: (p: Progress) => void;
+  /** An attempt failed and another follows after `r.delayMs` (--retries): say so. */
+  onRetry?: (r: RetryRecord & { of: number }) => void;
   /** Abort (Ctrl-C): the transfer stops, the receiving side removes its temporaries and deletes nothing. */
   signal?: AbortSignal;
 }
 
-/** A failure before anything was transferred, in words: unreachable, auth, module, read-only. */
+/**
+ * A failure of a remote run, in words: unreachable, auth, module, read-only. `transient` says
+ * whether running the transfer again may succeed (the connection dropped, the daemon restarted,
+ * a phase stalled): only those are retried (--retries).
+ */
 export class RemoteError extends Error {
-  constructor(readonly code: "UNREACHABLE" | "TLS" | "AUTH" | "MODULE_NOT_FOUND" | "READ_ONLY" | "NOT_FOUND" | "BAD_PATH" | "BUSY" | "PROTOCOL" | "REMOTE" | "TIMEOUT", message: string) {
+  readonly transient: boolean;
+  constructor(readonly code: "UNREACHABLE" | "TLS" | "AUTH" | "MODULE_NOT_FOUND" | "READ_ONLY" | "NOT_FOUND" | "BAD_PATH" | "BUSY" | "PROTOCOL" | "REMOTE" | "TIMEOUT", message: string, transient?: boolean) {
     super(message);
     this.name = "RemoteError";
+    this.transient = transient ?? TRANSIENT_CODES.has(code);
   }
+}
+
+/** The codes another attempt may cure; auth, module, read-only, TLS trust and protocol errors it cannot. */
+const TRANSIENT_CODES = new Set<string>(["UNREACHABLE", "TIMEOUT", "BUSY"]);
+
+/** True when running the transfer again may succeed (see RemoteError.transient). */
+export function isTransient(err: unknown): boolean {
+  return err instanceof RemoteError && err.transient;
 }
 
 /**
@@ -113,6 +129,11 @@ export function connectSeconds(timeout: number, connectTimeout?: number): number
   return connectTimeout ?? (timeout > 0 ? Math.min(timeout, CONNECT_TIMEOUT_S) : CONNECT_TIMEOUT_S);
 }
 
+/** "connection to HOST:PORT lost while PHASE": the start of the one line a dropped connection becomes. */
+export function lostWords(u: RemoteUrl, phase: string): string {
+  return `connection to ${u.address} lost while ${phase}`;
+}
+
 /** The words of a timeout: who did not answer, in which phase, for how long, and what to do. */
 export function stallMessage(u: RemoteUrl, l: Limit): string {
   return `no progress from ${u.address} for ${l.seconds} s while ${l.phase} (--timeout ${l.seconds}); the daemon or the network is stuck: check blitd on that host, or raise --timeout (0 waits forever)`;
@@ -121,8 +142,9 @@ export function stallMessage(u: RemoteUrl, l: Limit): string {
 export type Client = ReturnType<typeof blitClient>;
 
 /** The one place a gRPC client to a daemon is made: plaintext, or TLS checked as `tls` says (blits://). */
-export function openClient(u: RemoteUrl, tls?: TlsClientOptions): Client {
-  return remoteClient(u, tls);
+export function openClient(u: RemoteUrl, tls?: TlsClientOptions, own = false): Client {
+  // A retry's client must not inherit a shared connection still backing off from the lost one.
+  return remoteClient(u, tls, own ? { "grpc.use_local_subchannel_pool": 1 } : {});
 }
 
 export function metadataFor(token: string | undefined): grpc.Metadata {
@@ -131,14 +153,22 @@ export function metadataFor(token: string | undefined): grpc.Metadata {
   return md;
 }
 
-/** Maps a gRPC failure to the words the user sees; the daemon's details are shown escaped. */
-function fromGrpc(err: unknown, u: RemoteUrl, md: grpc.Metadata): RemoteError {
+/**
+ * Maps a gRPC failure in `phase` to the words the user sees: one line naming the host, what
+ * failed and what to do. gRPC's own text for a lost connection ("No connection established ...
+ * Resolution note: ...") never reaches the user; a daemon's details are shown escaped.
+ */
+function fromGrpc(err: unknown, u: RemoteUrl, md: grpc.Metadata, phase: string): RemoteError {
   const e = err as grpc.ServiceError;
   const details = printable(e?.details || e?.message || String(err));
   switch (e?.code) {
     case grpc.status.UNAVAILABLE:
     case grpc.status.DEADLINE_EXCEEDED:
-      return new RemoteError("UNREACHABLE", `cannot reach ${u.address}: ${details}`);
+      return new RemoteError("UNREACHABLE", `${lostWords(u, phase)}: check that blitd runs on that host and the network lets port ${u.port} through, then run again`);
+    case grpc.status.INTERNAL:
+    case grpc.status.CANCELLED:
+      // A stream reset or a connection closed under the call: the transport, not the daemon's answer.
+      return new RemoteError("REMOTE", `${lostWords(u, phase)}: run again (blit retries by itself with --retries)`, true);
     case grpc.status.UNAUTHENTICATED:
       // No token and a wrong token need different fixes: say which this was.
       return md.get(AUTH_METADATA_KEY).length === 0
@@ -151,7 +181,7 @@ function fromGrpc(err: unknown, u: RemoteUrl, md: grpc.Metadata): RemoteError {
     case grpc.status.INVALID_ARGUMENT:
       return new RemoteError("BAD_PATH", details);
     case grpc.status.RESOURCE_EXHAUSTED:
-      return new RemoteError("BUSY", details);
+      return new RemoteError("BUSY", `${u.address} is busy: ${details}`);
     default:
       return new RemoteError("REMOTE", `daemon error: ${details}`);
   }
@@ -173,7 +203,7 @@ export function call<Res>(client: Client, method: string, req: unknown, md: grpc
     const c = client[method](req, md, { deadline }, (err: grpc.ServiceError | null, res: Res) => {
       off();
       if (err?.code === grpc.status.DEADLINE_EXCEEDED) reject(new RemoteError("TIMEOUT", stallMessage(u, limit)));
-      else if (err) reject(fromGrpc(err, u, md));
+      else if (err) reject(fromGrpc(err, u, md, limit.phase));
       else resolveCall(res);
     });
     if (run) off = run.onInterrupt(() => c.cancel());
@@ -195,7 +225,7 @@ export function authenticateConnection(s: RemoteSession): Promise<void> {
       off();
       if (!err || err.code === grpc.status.UNIMPLEMENTED) resolveCall();
       else if (err.code === grpc.status.DEADLINE_EXCEEDED) reject(new RemoteError("TIMEOUT", stallMessage(s.u, limit)));
-      else reject(fromGrpc(err, s.u, s.md));
+      else reject(fromGrpc(err, s.u, s.md, limit.phase));
     });
     off = s.onInterrupt(() => c.cancel());
   });
@@ -230,7 +260,8 @@ export function waitReady(client: Client, u: RemoteUrl, seconds: number): Promis
         const tlsFailure = tlsTrustOf(client)?.failure; // the TLS check's words, not just "unavailable"
         if (tlsFailure) return rej(new RemoteError("TLS", tlsFailure.message));
         const refused = `cannot reach ${u.address}: connection refused or host unreachable${u.tls ? "" : ", or the daemon speaks TLS (then write blits://)"}`;
-        return void unresolvable(u.host).then((why) => rej(new RemoteError("UNREACHABLE", why ?? refused)));
+        // A name that does not resolve is a bad URL: no retry cures it.
+        return void unresolvable(u.host).then((why) => rej(why ? new RemoteError("UNREACHABLE", why, false) : new RemoteError("UNREACHABLE", refused)));
       }
       channel.watchConnectivityState(state, deadline, (err?: Error) => {
         if (err) rej(new RemoteError("UNREACHABLE", `cannot reach ${u.address}: no answer within ${seconds} s`));
@@ -326,6 +357,8 @@ export class RemoteSession implements Interruptible {
   src: Tree = emptyTree();
   failed = false;
   interrupted = false;
+  /** Set when this attempt failed in a way another attempt may cure (--retries): the reason, one line. */
+  retryReason?: string;
   readonly client: Client;
   readonly md: grpc.Metadata;
   /** Seconds of no progress before a phase gives up (0: never). */
@@ -341,7 +374,7 @@ export class RemoteSession implements Interruptible {
     signal?.addEventListener("abort", this.interrupt);
     if (signal?.aborted) this.interrupted = true;
     this.transport = job.forceGrpc ? "grpc" : "tcp";
-    this.client = openClient(u, job.tls);
+    this.client = openClient(u, job.tls, true);
     this.md = metadataFor(job.authToken);
     this.timeout = job.timeout ?? DEFAULT_TIMEOUT_S;
   }
@@ -398,9 +431,10 @@ export class RemoteSession implements Interruptible {
     if (this.errors.length < 1000) this.errors.push({ ...e, path: displayName(e.path), code: printable(e.code), message: displayName(e.message) });
   };
 
-  /** The run failed as a whole: the reason becomes its one "run" error. */
+  /** The run failed as a whole: the reason becomes its one "run" error (a transient one may be retried). */
   readonly fatal = (e: unknown): void => {
     this.failed = true;
+    if (isTransient(e) && !this.interrupted) this.retryReason ??= (e as Error).message;
     const re = e instanceof RemoteError ? e : e instanceof PathError ? new RemoteError("PROTOCOL", `daemon sent an invalid manifest: ${e.message}`) : e;
     this.addError({ path: ".", side: "run", code: (re as { code?: string }).code ?? "EIO", message: re instanceof Error ? re.message : String(re) });
   };

@@ -219,11 +219,11 @@ const trusts = new WeakMap<object, TlsTrust>();
  * A gRPC client for the URL's daemon: plaintext for blit://, TLS with `opts`' trust for
  * blits://. Throws UsageError for flags that do not fit the URL.
  */
-export function remoteClient(u: RemoteUrl, opts: TlsClientOptions | undefined): ReturnType<typeof blitClient> {
+export function remoteClient(u: RemoteUrl, opts: TlsClientOptions | undefined, channel: Record<string, string | number> = {}): ReturnType<typeof blitClient> {
   checkTlsFlags(u, opts);
-  if (!u.tls) return blitClient(u.address);
+  if (!u.tls) return blitClient(u.address, channel);
   const trust = new TlsTrust(u, opts ?? {});
-  const client = blitClient(u.address, {}, trust.grpcCredentials());
+  const client = blitClient(u.address, channel, trust.grpcCredentials());
   trusts.set(client, trust);
   return client;
 }

@@ -165,10 +165,6 @@ function fromGrpc(err: unknown, u: RemoteUrl, md: grpc.Metadata, phase: string):
     case grpc.status.UNAVAILABLE:
     case grpc.status.DEADLINE_EXCEEDED:
       return new RemoteError("UNREACHABLE", `${lostWords(u, phase)}: check that blitd runs on that host and the network lets port ${u.port} through, then run again`);
-    case grpc.status.INTERNAL:
-    case grpc.status.CANCELLED:
-      // A stream reset or a connection closed under the call: the transport, not the daemon's answer.
-      return new RemoteError("REMOTE", `${lostWords(u, phase)}: run again (blit retries by itself with --retries)`, true);
     case grpc.status.UNAUTHENTICATED:
       // No token and a wrong token need different fixes: say which this was.
       return md.get(AUTH_METADATA_KEY).length === 0

@@ -128,8 +128,8 @@ describe("a stalled daemon: each phase gives up after --timeout with words, not 
     const dst = join(work, "dst");
     writeFileSync(join(work, "src.txt"), "x\n");
     for (const args of [
-      ["pull", `${url}/m`, dst, "--timeout", "2"],
-      ["push", join(work, "src.txt"), `${url}/m`, "--timeout", "2"],
+      ["pull", `${url}/m`, dst, "--timeout", "2", "--retries", "0"],
+      ["push", join(work, "src.txt"), `${url}/m`, "--timeout", "2", "--retries", "0"],
       ["ls", url, "--timeout", "2"],
       ["ls", `${url}/m/dir`, "--timeout", "2"],
       ["check", `${url}/m`, work, "--timeout", "2"],
@@ -142,6 +142,18 @@ describe("a stalled daemon: each phase gives up after --timeout with words, not 
       expect(r.stderr).toMatch(/Negotiate|ListModules|ListDir/);
       expect(r.stderr).not.toContain("    at "); // words, no stack trace
     }
+    expect(leftovers(dst)).toEqual([]);
+  });
+
+  test("a stalled Negotiate is retried (--retries) on a new connection, then given up with the count", { timeout: 60_000 }, async () => {
+    const fake = await fakeDaemon({ Negotiate: () => {}, ListModules: (_c: any, cb: any) => cb(null, { modules: [] }) });
+    const dst = join(workDir("hostile-retry-"), "dst");
+    const r = await runWithin(["pull", `blit://127.0.0.1:${fake.port}/m`, dst, "--timeout", "1", "--retries", "1"]);
+    expect(r.code).toBe(2);
+    expect(r.seconds).toBeLessThan(10);
+    expect(fake.calls.filter((c) => c === "Negotiate").length).toBe(2);
+    expect(r.stderr).toContain(`pull: attempt 1 of 2 failed: no progress from 127.0.0.1:${fake.port} for 1 s while negotiating (Negotiate)`);
+    expect(r.stderr).toContain(`gave up after 2 attempts (--retries 1): no progress from 127.0.0.1:${fake.port}`);
     expect(leftovers(dst)).toEqual([]);
   });
 
@@ -162,7 +174,7 @@ describe("a stalled daemon: each phase gives up after --timeout with words, not 
     });
     const fake = await fakeDaemon({ Negotiate: (_c: any, cb: any) => cb(null, pullReply(port)), Complete: (_c: any, cb: any) => cb(null, { status: "failed" }) });
     const dst = join(workDir("hostile-stall-"), "dst");
-    const r = await runWithin(["pull", `blit://127.0.0.1:${fake.port}/m`, dst, "--timeout", "2"]);
+    const r = await runWithin(["pull", `blit://127.0.0.1:${fake.port}/m`, dst, "--timeout", "2", "--retries", "0"]);
     expect(r.code).toBe(2);
     expect(r.seconds).toBeLessThan(10);
     expect(r.stderr).toContain(`no progress from 127.0.0.1:${fake.port} for 2 s while receiving data`);
@@ -181,7 +193,7 @@ describe("a stalled daemon: each phase gives up after --timeout with words, not 
     });
     const fake = await fakeDaemon({ Negotiate: (_c: any, cb: any) => cb(null, pullReply(port)), Complete: () => {} });
     const dst = join(workDir("hostile-nodone-"), "dst");
-    const r = await runWithin(["pull", `blit://127.0.0.1:${fake.port}/m`, dst, "--timeout", "2"]);
+    const r = await runWithin(["pull", `blit://127.0.0.1:${fake.port}/m`, dst, "--timeout", "2", "--retries", "0"]);
     expect(r.code).toBe(2);
     expect(r.seconds).toBeLessThan(12);
     expect(r.stderr).toContain(`127.0.0.1:${fake.port}`);
@@ -202,7 +214,7 @@ describe("a stalled daemon: each phase gives up after --timeout with words, not 
       Complete: (_c: any, cb: any) => cb(null, { status: "failed" }),
     });
     const dst = join(workDir("hostile-grpc-"), "dst");
-    const r = await runWithin(["pull", `blit://127.0.0.1:${fake.port}/m`, dst, "--timeout", "2", "--force-grpc"]);
+    const r = await runWithin(["pull", `blit://127.0.0.1:${fake.port}/m`, dst, "--timeout", "2", "--retries", "0", "--force-grpc"]);
     expect(r.code).toBe(2);
     expect(r.seconds).toBeLessThan(10);
     expect(r.stderr).toContain(`no progress from 127.0.0.1:${fake.port} for 2 s while receiving data`);
@@ -218,14 +230,14 @@ describe("a stalled daemon: each phase gives up after --timeout with words, not 
 
     const deaf = await dataPort((s) => s.pause());
     const a = await fakeDaemon({ Negotiate: (_c: any, cb: any) => cb(null, pushReply(deaf)), Complete: (_c: any, cb: any) => cb(null, { status: "failed" }) });
-    const r1 = await runWithin(["push", join(work, "src"), `blit://127.0.0.1:${a.port}/m`, "--timeout", "2"]);
+    const r1 = await runWithin(["push", join(work, "src"), `blit://127.0.0.1:${a.port}/m`, "--timeout", "2", "--retries", "0"]);
     expect(r1.code).toBe(2);
     expect(r1.seconds).toBeLessThan(10);
     expect(r1.stderr).toContain(`no progress from 127.0.0.1:${a.port} for 2 s while sending data`);
 
     const silent = await dataPort((s) => s.on("data", () => {}));
     const b = await fakeDaemon({ Negotiate: (_c: any, cb: any) => cb(null, pushReply(silent)), Complete: () => {} });
-    const r2 = await runWithin(["push", join(work, "src"), `blit://127.0.0.1:${b.port}/m`, "--timeout", "2"]);
+    const r2 = await runWithin(["push", join(work, "src"), `blit://127.0.0.1:${b.port}/m`, "--timeout", "2", "--retries", "0"]);
     expect(r2.code).toBe(2);
     expect(r2.seconds).toBeLessThan(12);
     expect(r2.stderr).toContain(`no progress from 127.0.0.1:${b.port} for 2 s while waiting for the daemon to confirm the data (DONE)`);

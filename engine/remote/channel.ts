@@ -330,12 +330,12 @@ export class GrpcChannel implements Channel {
     stream.on("end", () => {
       this.peerEnded = true;
     });
-    stream.on("error", (err: Error) => this.close(err.message || "stream error"));
+    stream.on("error", (err: Error) => this.close(streamWords((err as { details?: string }).details || err.message) || "stream error"));
     stream.on("close", () => this.close(this.peerEnded ? undefined : "stream closed by the peer"));
     stream.on("finish", () => {});
     stream.on("status", (s: { code: number; details: string }) => {
       this.peerEnded = true;
-      if (s.code !== 0 && !this.failure) this.failure = s.details || `status ${s.code}`;
+      if (s.code !== 0 && !this.failure) this.failure = streamWords(s.details) || `status ${s.code}`;
       this.close(undefined);
     });
   }
@@ -387,4 +387,16 @@ export class GrpcChannel implements Channel {
     } catch {}
     this.close(this.failure);
   }
+}
+
+/**
+ * gRPC's text for a broken stream, cut to its first words: without the "14 UNAVAILABLE: "
+ * status prefix and the "Last error: ... Resolution note: ..." tail, which name no host and no
+ * fix (the caller's message does both).
+ */
+export function streamWords(text: string | undefined): string {
+  if (!text) return "";
+  const plain = text.replace(/^\d+ [A-Z_]+: /, "");
+  const cut = plain.search(/\.? *(Last error:|Resolution note:)/);
+  return (cut >= 0 ? plain.slice(0, cut) : plain).trim();
 }

@@ -18,7 +18,7 @@ import { VERSION } from "../version.ts";
 import { emptyTree, T_FILE, walkTree, type Tree } from "../walk.ts";
 import { StallWatch } from "./stall-watch.ts";
 import { selectionRules } from "../options.ts";
-import { asksMetadata, lostWords, requireFilterFeature, stallMessage, OLD_PEER, openChannel, wireOptions, xattrSelection, type RemoteHooks, type RemoteSession } from "./session.ts";
+import { asksMetadata, LOST_ADVICE, lostWords, requireFilterFeature, stallMessage, OLD_PEER, openChannel, wireOptions, xattrSelection, type RemoteHooks, type RemoteSession } from "./session.ts";
 const { existsSync, mkdirSync, statSync } = nameFs;
 const { basename, dirname } = namePath;
 
@@ -170,7 +170,7 @@ export async function pull(s: RemoteSession, hooks: RemoteHooks): Promise<void> 
         ]);
         if (!receiver.done) {
           dataFailed = true;
-          const why = s.interrupted ? "interrupted" : watch.stalled ? stallMessage(u, phase) : receiver.peerError ? `daemon gave up: ${receiver.peerError}` : frameError ? `bad data from the daemon: ${frameError}` : `${lostWords(u, phase.phase)}: the daemon stopped or the network dropped`;
+          const why = s.interrupted ? "interrupted" : watch.stalled ? stallMessage(u, phase) : receiver.peerError ? `daemon gave up: ${receiver.peerError}` : frameError ? `bad data from the daemon: ${frameError}` : `${lostWords(u, phase.phase)}: ${LOST_ADVICE}`;
           receiver.abort(why, watch.stalled ? "TIMEOUT" : undefined);
           // Lost or stalled, not refused: another attempt may finish it (bad data would come again).
           if (!s.interrupted && !frameError) s.retryReason ??= why;
@@ -178,7 +178,7 @@ export async function pull(s: RemoteSession, hooks: RemoteHooks): Promise<void> 
         await ch.end();
       } catch (err) {
         dataFailed = true;
-        const why = watch.stalled ? stallMessage(u, phase) : `${lostWords(u, phase.phase)} (${(err as Error).message})`;
+        const why = watch.stalled ? stallMessage(u, phase) : `${lostWords(u, phase.phase)} (${(err as Error).message}): ${LOST_ADVICE}`;
         receiver.abort(why, watch.stalled ? "TIMEOUT" : undefined);
         if (!s.interrupted && !frameError) s.retryReason ??= why;
         ch.destroy();

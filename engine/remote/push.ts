@@ -15,7 +15,7 @@ import { VERSION } from "../version.ts";
 import { emptyTree, T_FILE, walkTree } from "../walk.ts";
 import { StallWatch } from "./stall-watch.ts";
 import { selectionRules } from "../options.ts";
-import { asksMetadata, lostWords, requireFilterFeature, stallMessage, OLD_PEER, openChannel, RemoteError, wireOptions, xattrSelection, type RemoteHooks, type RemoteSession } from "./session.ts";
+import { asksMetadata, LOST_ADVICE, lostWords, requireFilterFeature, stallMessage, OLD_PEER, openChannel, RemoteError, wireOptions, xattrSelection, type RemoteHooks, type RemoteSession } from "./session.ts";
 const { statSync } = nameFs;
 const { basename, dirname } = namePath;
 
@@ -159,7 +159,7 @@ export async function push(s: RemoteSession, hooks: RemoteHooks): Promise<void> 
           /* the run is recorded as interrupted */
         } else if (watch.stalled) fatal(new RemoteError("TIMEOUT", stallMessage(u, phase)));
         // A dropped connection or a daemon that stopped mid-transfer: another attempt may finish it.
-        else fatal(new RemoteError("REMOTE", peerError ? `transfer to ${u.address} failed: ${peerError}` : `${lostWords(u, phase.phase)} (${(err as Error).message}): run again`, true));
+        else fatal(new RemoteError("REMOTE", peerError ? `transfer to ${u.address} failed: ${peerError}` : `${lostWords(u, phase.phase)} (${(err as Error).message}): ${LOST_ADVICE}`, true));
       } finally {
         watch.stop();
         offInterrupt();

@@ -134,6 +134,9 @@ export function lostWords(u: RemoteUrl, phase: string): string {
   return `connection to ${u.address} lost while ${phase}`;
 }
 
+/** What to do about a lost connection, after lostWords. */
+export const LOST_ADVICE = "check that blitd still runs on that host and the network reaches it, then run again (--retries N retries by itself)";
+
 /** The words of a timeout: who did not answer, in which phase, for how long, and what to do. */
 export function stallMessage(u: RemoteUrl, l: Limit): string {
   return `no progress from ${u.address} for ${l.seconds} s while ${l.phase} (--timeout ${l.seconds}); the daemon or the network is stuck: check blitd on that host, or raise --timeout (0 waits forever)`;
@@ -164,7 +167,7 @@ function fromGrpc(err: unknown, u: RemoteUrl, md: grpc.Metadata, phase: string):
   switch (e?.code) {
     case grpc.status.UNAVAILABLE:
     case grpc.status.DEADLINE_EXCEEDED:
-      return new RemoteError("UNREACHABLE", `${lostWords(u, phase)}: check that blitd runs on that host and the network lets port ${u.port} through, then run again`);
+      return new RemoteError("UNREACHABLE", `${lostWords(u, phase)}: ${LOST_ADVICE}`);
     case grpc.status.UNAUTHENTICATED:
       // No token and a wrong token need different fixes: say which this was.
       return md.get(AUTH_METADATA_KEY).length === 0

@@ -107,12 +107,12 @@ test("blitd stopped and restarted mid-pull: the client reconnects and finishes, 
   }
 });
 
-test("--retries 0: a daemon killed mid-push fails the run at once, one line naming the host and what failed", { timeout: 60_000 }, async () => {
-  const mod = join(work, "once-module");
+test.each([["tcp"], ["grpc"]])("--retries 0: a daemon killed mid-push (data over %s) fails the run at once, one line naming the host and what failed", async (kind) => {
+  const mod = join(work, `once-module-${kind}`);
   mkdirSync(mod);
   const d = await startBlitd(work, moduleToml({ m: { path: mod, readOnly: false } }));
   try {
-    const client = spawnBlit(["push", src, `blit://127.0.0.1:${d.port}/m`, "--bwlimit", "4M", "--retries", "0", "--no-progress"]);
+    const client = spawnBlit(["push", src, `blit://127.0.0.1:${d.port}/m`, "--bwlimit", "4M", "--retries", "0", "--no-progress", ...(kind === "grpc" ? ["--force-grpc"] : [])]);
     expect(await waitFor(() => temps(mod).length > 0, 30_000)).toBe(true);
     await d.stop("SIGKILL");
     const t0 = Date.now();
@@ -122,6 +122,9 @@ test("--retries 0: a daemon killed mid-push fails the run at once, one line nami
     expect(r.stderr).not.toContain("retrying");
     expect(r.stderr).not.toContain("Resolution note");
     expect(r.stderr).toMatch(new RegExp(`connection to 127\\.0\\.0\\.1:${d.port} lost while`));
+    expect(r.stderr).not.toMatch(/\d+ [A-Z_]+: /); // no gRPC status prefix
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toContain("check that blitd still runs on that host");
   } finally {
     await d.stop();
   }

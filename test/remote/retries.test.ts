@@ -1,7 +1,7 @@
 // --retries: a daemon killed or restarted mid-transfer makes the client reconnect and finish on
 // its own with an exact tree and no temporaries; what cannot succeed (a rejected token) is not
 // retried; retries give up after N with the count in the error; --retries 0 fails at once.
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -168,4 +168,106 @@ test("--retries takes a whole number from 0 to 100", async () => {
     expect(r.stderr).toContain("--retries");
     expect(r.stderr).toContain(bad === "101" ? "from 0 to 100" : bad);
   }
+});
+
+test("20,000 small files pushed over the gRPC data stream, blitd killed and restarted mid-push: an exact tree, no temporaries", { timeout: 120_000 }, async () => {
+  const many = join(work, "many");
+  for (let d = 0; d < 100; d++) {
+    mkdirSync(join(many, `d${d}`), { recursive: true });
+    for (let f = 0; f < 200; f++) writeFileSync(join(many, `d${d}/f${f}.txt`), `file ${d}/${f} `.repeat(40));
+  }
+  const mod = join(work, "many-module");
+  mkdirSync(mod);
+  const toml = moduleToml({ m: { path: mod, readOnly: false } });
+  let d = await startBlitd(work, toml);
+  try {
+    const client = spawnBlit(["push", many, `blit://127.0.0.1:${d.port}/m/dst`, "--force-grpc", "--bwlimit", "4M", "--retries", "5", "--json", "--no-progress"]);
+    const landed = () => (existsSync(join(mod, "dst")) ? readdirSync(join(mod, "dst"), { recursive: true }).length : 0);
+    expect(await waitFor(() => landed() > 2000, 60_000)).toBe(true);
+    await d.stop("SIGKILL");
+    d = await restart(d, toml);
+    const r = await finish(client);
+    expect(r.code).toBe(0);
+    expect((await diffR(many, join(mod, "dst"))).same).toBe(true);
+    const report = JSON.parse(r.stdout);
+    expect(report.transport.kind).toBe("grpc");
+    expect(report.transport.retries.length).toBeGreaterThanOrEqual(1);
+    expect(report.counts.copied).toBeLessThan(20_000); // the retry skipped what had landed
+    expect(temps(mod)).toEqual([]);
+  } finally {
+    await d.stop();
+  }
+});
+
+const OPENSSL = Bun.which("openssl");
+if (!OPENSSL) console.warn("retries.test.ts: TLS tests skipped: openssl is not installed (apt-get install openssl)");
+
+describe.skipIf(!OPENSSL)("over TLS (blits://)", () => {
+  let pki: string;
+  const leaf = (name: string) => ({ cert: join(pki, `${name}.crt`), key: join(pki, `${name}.key`) });
+  const tlsToml = (name: string, mod: string) =>
+    `tls_cert_file = ${JSON.stringify(leaf(name).cert)}\ntls_key_file = ${JSON.stringify(leaf(name).key)}\n${moduleToml({ m: { path: mod, readOnly: false } })}`;
+
+  beforeAll(() => {
+    pki = join(work, "pki");
+    mkdirSync(pki);
+    const ssl = (args: string[]) => {
+      const r = Bun.spawnSync([OPENSSL!, ...args], { cwd: pki, stdout: "pipe", stderr: "pipe" });
+      if (r.exitCode !== 0) throw new Error(`openssl ${args.join(" ")}: ${r.stderr.toString()}`);
+    };
+    const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+    ssl(["req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=ca"]);
+    // Two daemon keys for the same address: the second is "the key changed".
+    for (const name of ["one", "two"]) {
+      ssl(["req", ...ec, "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${name}`]);
+      writeFileSync(join(pki, `${name}.ext`), "subjectAltName=IP:127.0.0.1\n");
+      ssl(["x509", "-req", "-in", `${name}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", `${name}.crt`, "-days", "2", "-extfile", `${name}.ext`]);
+    }
+  });
+
+  test("blitd killed and restarted mid-push: the client reconnects over TLS and finishes", { timeout: 90_000 }, async () => {
+    const mod = join(work, "tls-module");
+    mkdirSync(mod);
+    let d = await startBlitd(work, tlsToml("one", mod));
+    try {
+      const client = spawnBlit(["push", src, `blits://127.0.0.1:${d.port}/m/dst`, "--tls-ca", join(pki, "ca.crt"), "--bwlimit", "4M", "--retries", "5", "--json", "--no-progress"]);
+      expect(await waitFor(() => finished(join(mod, "dst")) >= 1 && temps(mod).length > 0, 30_000)).toBe(true);
+      await d.stop("SIGKILL");
+      d = await startBlitd(work, tlsToml("one", mod), ["--bind", `127.0.0.1:${d.port}`]);
+      const r = await finish(client);
+      expect(r.code).toBe(0);
+      expect((await diffR(src, join(mod, "dst"))).same).toBe(true);
+      const report = JSON.parse(r.stdout);
+      expect(report.transport.tls).toBe(true);
+      expect(report.transport.retries.length).toBeGreaterThanOrEqual(1);
+      expect(temps(mod)).toEqual([]);
+    } finally {
+      await d.stop();
+    }
+  });
+
+  test("a daemon back with another key than the one pinned: the retry stops at the TLS check, not retried again", { timeout: 90_000 }, async () => {
+    const mod = join(work, "tls-pin-module");
+    mkdirSync(mod);
+    const home = join(work, "tls-home");
+    mkdirSync(home);
+    let d = await startBlitd(work, tlsToml("one", mod));
+    try {
+      await waitFor(() => /key fingerprint SHA256:\S+/.test(d.stderr()), 5000);
+      const fp = /key fingerprint (SHA256:\S+)/.exec(d.stderr())![1]!;
+      const client = spawnBlit(["push", src, `blits://127.0.0.1:${d.port}/m/dst`, "--tls-fingerprint", fp, "--bwlimit", "4M", "--retries", "5", "--no-progress"], { BLIT_HOME: home });
+      expect(await waitFor(() => temps(mod).length > 0, 30_000)).toBe(true);
+      await d.stop("SIGKILL");
+      d = await startBlitd(work, tlsToml("two", mod), ["--bind", `127.0.0.1:${d.port}`]);
+      const r = await finish(client);
+      expect(r.code).toBe(2);
+      // Retried while the daemon was away; then the changed key ends the run, at once, as the last line.
+      expect(r.stderr).toContain("retrying in");
+      const last = r.stderr.trim().split("\n").pop()!;
+      expect(last).toContain(`the key of the daemon at 127.0.0.1:${d.port} has CHANGED`);
+      expect(r.stderr).not.toContain("gave up");
+    } finally {
+      await d.stop();
+    }
+  });
 });

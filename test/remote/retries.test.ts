@@ -271,3 +271,23 @@ describe.skipIf(!OPENSSL)("over TLS (blits://)", () => {
     }
   });
 });
+
+test("SIGTERM while waiting to retry ends the run at once as interrupted (exit 130)", { timeout: 60_000 }, async () => {
+  const d = await startBlitd(work, moduleToml({ m: { path: work } }));
+  await d.stop();
+  const client = spawnBlit(["pull", `blit://127.0.0.1:${d.port}/m`, join(work, "never-2"), "--retries", "10", "--no-progress"]);
+  const reader = client.stderr.getReader();
+  let err = "";
+  // The 4th retry waits 4 s or more: a signal during it must not wait that out.
+  while ((err.match(/retrying in/g)?.length ?? 0) < 4) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    err += new TextDecoder().decode(value);
+  }
+  expect(err).toContain("attempt 4 of 11 failed");
+  const t0 = Date.now();
+  client.kill("SIGTERM");
+  expect(await client.exited).toBe(130);
+  expect(Date.now() - t0).toBeLessThan(2500);
+  expect(existsSync(join(work, "never-2"))).toBe(false);
+});

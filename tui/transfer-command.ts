@@ -64,7 +64,8 @@ const REMOTE_EXITS = `Exit codes:
   2    the transfer could not run or failed: bad flags or URL, "cannot resolve HOST",
        "cannot reach HOST:PORT", "auth token rejected" or "the daemon requires an auth token",
        "module 'x' not found", "module 'x' is read-only", or the connection was lost or the
-       daemon stalled past --timeout (nothing partial is left under a final name)
+       daemon stalled past --timeout on every attempt ("gave up after N attempts"; --retries)
+       (nothing partial is left under a final name)
   130  interrupted (Ctrl-C or SIGTERM); temporary files removed on both sides`;
 
 export const TRANSFER_SPECS: Record<TransferCommand, CommandSpec<TransferCommand>> = {

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { getRun, listRuns } from "../../analytics/index.ts";
 import { blit, cleanup, diffR, moduleToml, spawnBlit, startBlitd, tempDir, type Daemon } from "./helpers.ts";
 
 let work: string;
@@ -88,7 +89,8 @@ test("blitd stopped and restarted mid-pull: the client reconnects and finishes, 
   const dst = join(work, "pull-dst");
   try {
     expect((await blit(["push", src, `blit://127.0.0.1:${d.port}/m`])).code).toBe(0);
-    const client = spawnBlit(["pull", `blit://127.0.0.1:${d.port}/m`, dst, "--bwlimit", "4M", "--json", "--no-progress"]);
+    const home = join(work, "pull-home");
+    const client = spawnBlit(["pull", `blit://127.0.0.1:${d.port}/m`, dst, "--bwlimit", "4M", "--json", "--no-progress"], { BLIT_TELEMETRY: "on", BLIT_HOME: home });
     expect(await waitFor(() => finished(dst) >= 1 && temps(dst).length > 0, 30_000)).toBe(true);
     await d.stop("SIGTERM");
     d = await restart(d, toml);
@@ -99,6 +101,11 @@ test("blitd stopped and restarted mid-pull: the client reconnects and finishes, 
     expect(report.transport.retries.length).toBeGreaterThanOrEqual(1);
     expect(report.transport.retries[0].reason).toContain("127.0.0.1");
     expect(report.options.retries).toBe(3);
+    // The stored run keeps them too.
+    const store = join(home, "telemetry.duckdb");
+    const stored = await getRun((await listRuns({ path: store }))[0]!.id, { path: store });
+    expect(stored!.transport!.retries).toEqual(report.transport.retries);
+    expect(stored!.transport!.attempts).toBe(report.transport.attempts);
     expect(r.stderr).not.toContain("Resolution note");
     expect(temps(dst)).toEqual([]);
     expect(temps(mod)).toEqual([]);
@@ -125,6 +132,24 @@ test.each([["tcp"], ["grpc"]])("--retries 0: a daemon killed mid-push (data over
     expect(r.stderr).not.toMatch(/\d+ [A-Z_]+: /); // no gRPC status prefix
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
     expect(r.stderr).toContain("check that blitd still runs on that host");
+  } finally {
+    await d.stop();
+  }
+});
+
+test("a missing module, a read-only module and a path outside the module are not retried", { timeout: 60_000 }, async () => {
+  const ro = join(work, "ro-module");
+  mkdirSync(ro);
+  const d = await startBlitd(work, moduleToml({ ro: { path: ro, readOnly: true } }));
+  try {
+    for (const [url, words] of [["nope", "not found"], ["ro", "read-only"], ["ro/../..", ""]] as const) {
+      const t0 = Date.now();
+      const r = await blit(["push", src, `blit://127.0.0.1:${d.port}/${url}`, "--retries", "5"]);
+      expect(r.code).toBe(2);
+      expect(Date.now() - t0).toBeLessThan(5000);
+      expect(r.stderr).not.toContain("retrying");
+      expect(r.stderr).toContain(words);
+    }
   } finally {
     await d.stop();
   }

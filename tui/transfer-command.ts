@@ -3,12 +3,12 @@
 import { resolve } from "node:path";
 import {
   isRemote, normalizeOptions, parseRate, refusedReport, run, runRemote, UsageError,
-  type Job, type RemoteJob, type RunOptions, type RunReport,
+  type Job, type RemoteJob, type RetryRecord, type RunOptions, type RunReport,
 } from "../engine/index.ts";
 import { predictFor, telemetryEnabled, telemetryPath, tunedWorkers } from "../analytics/index.ts";
 import { filesystemType, metadataPrivileges } from "../ffi/index.ts";
 import { boolFlag, helpText, listFlag, parseCommand, stringFlag, type CommandSpec, type Values } from "./kit/command.ts";
-import { say, warn, type Io } from "./kit/io.ts";
+import { isTerminal, say, warn, type Io } from "./kit/io.ts";
 import { runTransfer } from "./kit/transfer-loop.ts";
 import { joinSelectValues, selectionOf } from "./select-flags.ts";
 import { eventSinks } from "./file-log.ts";
@@ -241,8 +241,7 @@ export async function transferCommand(command: TransferCommand, given: string[],
     source: route === "push" ? local : remote,
     destination: route === "push" ? remote : local,
     interruptNote: "stopping the transfer and removing temporary files",
-    // Each retry is one line on stderr as it happens; the summary and the report list them all.
-    start: (hooks) => runRemote(job, { ...hooks, onRetry: (r) => warn(io, `${route}: attempt ${r.attempt} of ${r.of} failed: ${r.reason}; retrying in ${seconds(r.delayMs)}`) }),
+    start: (hooks) => runRemote(job, { ...hooks, onRetry: (r) => sayRetry(io, route, r) }),
     refused: (e) => { throw e; },
     summary: remoteSummary,
   });
@@ -276,6 +275,15 @@ function transferOptions(values: Values, command: TransferCommand): Partial<RunO
       ? { backup: boolFlag(values, "backup"), backupDir: stringFlag(values, "backup-dir"), suffix: stringFlag(values, "suffix") }
       : {}),
   };
+}
+
+/**
+ * Each retry is one line on stderr as it happens (the summary and the report list them all); on
+ * a terminal the progress line it interrupts is cleared first, so the two do not run together.
+ */
+function sayRetry(io: Io, route: string, r: RetryRecord & { of: number }): void {
+  if (isTerminal(io.stderr)) io.stderr.write("\r\x1b[K");
+  warn(io, `${route}: attempt ${r.attempt} of ${r.of} failed: ${r.reason}; retrying in ${seconds(r.delayMs)}`);
 }
 
 /** --retries N (push, pull): a whole number; its range is checked by normalizeOptions. */

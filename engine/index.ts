@@ -22,7 +22,7 @@ export { buildRules, onlyExcludes, readFilesFrom, Scope, SelectError, compilePat
 export type { SelectFlag } from "./select/index.ts";
 // The remote transport: blit push / pull / ls against blitd, and the pieces blitd shares.
 export {
-  runRemote, listRemote, fetchRemoteTree, RemoteError, parseRemoteUrl, formatRemoteUrl, isRemote, validModuleName,
+  runRemote, backoffMs, listRemote, fetchRemoteTree, RemoteError, parseRemoteUrl, formatRemoteUrl, isRemote, validModuleName,
   TreeReceiver, hashBeneath, hashHex, entryMeta, mapOwners, readTreeXattrs, sendFiles, resolveChecks, sameFrames, SHARD_FILE_MAX,
   SocketChannel, GrpcChannel, ChannelClosedError, channelEvents,
 } from "./remote/index.ts";

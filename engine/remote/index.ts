@@ -1,7 +1,7 @@
 // The remote transport's public API: the client side of push, pull, ls and remote check; the
 // receiver and sender both ends share; the data-plane channels; blit:// URLs. The rest of
 // engine/ and engine/index.ts import this folder only through this file.
-export { runRemote, listRemote, fetchRemoteTree, RemoteError } from "./client.ts";
+export { runRemote, listRemote, fetchRemoteTree, RemoteError, backoffMs } from "./client.ts";
 export type { RemoteJob, RemoteHooks, RemoteListing, RemoteTree } from "./client.ts";
 export { parseRemoteUrl, formatRemoteUrl, isRemote, validModuleName } from "./url.ts";
 export type { RemoteUrl } from "./url.ts";

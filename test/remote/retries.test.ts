@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { getRun, listRuns } from "../../analytics/index.ts";
+import { backoffMs, MAX_RETRIES, normalizeOptions } from "../../engine/index.ts";
 import { blit, cleanup, diffR, moduleToml, spawnBlit, startBlitd, tempDir, type Daemon } from "./helpers.ts";
 
 let work: string;
@@ -315,4 +316,18 @@ test("SIGTERM while waiting to retry ends the run at once as interrupted (exit 1
   expect(await client.exited).toBe(130);
   expect(Date.now() - t0).toBeLessThan(2500);
   expect(existsSync(join(work, "never-2"))).toBe(false);
+});
+
+test("normalizeOptions: retries is a whole number 0..100, absent unless given; the backoff doubles from 0.5 s to 30 s with up to 25% jitter", () => {
+  expect("retries" in normalizeOptions({})).toBe(false);
+  expect(normalizeOptions({ retries: 0 }).retries).toBe(0);
+  expect(normalizeOptions({ retries: MAX_RETRIES }).retries).toBe(100);
+  for (const bad of [-1, 1.5, 101, Number.NaN]) expect(() => normalizeOptions({ retries: bad })).toThrow(`--retries must be a whole number from 0 to 100, got ${bad}`);
+  for (let i = 0; i < 50; i++) {
+    for (const [attempt, base] of [[1, 500], [2, 1000], [3, 2000], [7, 30_000], [40, 30_000]] as const) {
+      const ms = backoffMs(attempt);
+      expect(ms).toBeGreaterThanOrEqual(base);
+      expect(ms).toBeLessThanOrEqual(base * 1.25);
+    }
+  }
 });

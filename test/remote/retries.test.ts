@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { connect, createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { getRun, listRuns } from "../../analytics/index.ts";
 import { backoffMs, MAX_RETRIES, normalizeOptions } from "../../engine/index.ts";
@@ -329,5 +330,61 @@ test("normalizeOptions: retries is a whole number 0..100, absent unless given; t
       expect(ms).toBeGreaterThanOrEqual(base);
       expect(ms).toBeLessThanOrEqual(base * 1.25);
     }
+  }
+});
+
+/** A TCP relay to `port` whose connections can be cut at once (a network that drops), while it keeps accepting. */
+async function relay(port: number) {
+  const open = new Set<Socket>();
+  const server = createServer((c) => {
+    const up = connect(port, "127.0.0.1");
+    for (const s of [c, up]) {
+      open.add(s);
+      s.on("error", () => {});
+      s.on("close", () => open.delete(s));
+    }
+    c.pipe(up);
+    up.pipe(c);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    port: (server.address() as { port: number }).port,
+    cut: () => {
+      for (const s of open) s.destroy();
+    },
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+test("the network drops mid-pull and mid-push (blitd stays up): the client reconnects and finishes; blitd keeps no temporaries", { timeout: 90_000 }, async () => {
+  const mod = join(work, "drop-module");
+  mkdirSync(mod);
+  const d = await startBlitd(work, moduleToml({ m: { path: mod, readOnly: false } }));
+  const net = await relay(d.port);
+  try {
+    // Through the relay, data and all (--force-grpc: one connection to cut).
+    const url = `blit://127.0.0.1:${net.port}/m/dst`;
+    const pushing = spawnBlit(["push", src, url, "--force-grpc", "--bwlimit", "4M", "--json", "--no-progress"]);
+    expect(await waitFor(() => finished(join(mod, "dst")) >= 1 && temps(mod).length > 0, 30_000)).toBe(true);
+    net.cut();
+    const p = await finish(pushing);
+    expect(p.code).toBe(0);
+    expect((await diffR(src, join(mod, "dst"))).same).toBe(true);
+    expect(JSON.parse(p.stdout).transport.retries[0].reason).toContain(`127.0.0.1:${net.port}`);
+    expect(await waitFor(() => temps(mod).length === 0, 5000)).toBe(true);
+
+    const back = join(work, "drop-back");
+    const pulling = spawnBlit(["pull", url, back, "--force-grpc", "--bwlimit", "4M", "--json", "--no-progress"]);
+    expect(await waitFor(() => finished(back) >= 1 && temps(back).length > 0, 30_000)).toBe(true);
+    net.cut();
+    const q = await finish(pulling);
+    expect(q.code).toBe(0);
+    expect((await diffR(src, back)).same).toBe(true);
+    expect(JSON.parse(q.stdout).transport.retries.length).toBeGreaterThanOrEqual(1);
+    expect(temps(back)).toEqual([]);
+    expect(d.alive()).toBe(true);
+  } finally {
+    await net.close();
+    await d.stop();
   }
 });

@@ -289,7 +289,8 @@ describe("pull --mirror from a real blitd: a type swap is a deletion like any ot
       const dst = t.join("dst");
       swapTreeAt(dst, "dir", FIFTY);
       const keep = snapshot(join(dst, "keep"));
-      const run = startCli(["pull", `${own.url}/x`, dst, "--mirror", "--bwlimit", "1M", "--no-progress"], { home: t.home, env: { BLIT_TELEMETRY: "off" } });
+      // One attempt: the daemon stays dead, and retrying against it is test/remote/retries.test.ts's
+      const run = startCli(["pull", `${own.url}/x`, dst, "--mirror", "--bwlimit", "1M", "--no-progress", "--retries", "0"], { home: t.home, env: { BLIT_TELEMETRY: "off" } });
       await untilMidFile(dst);
       await own.daemon.stop("SIGKILL");
       const r = await run.done;

@@ -54,3 +54,6 @@ export type { DeviceContext, RunContext, TimelineSample } from "./run-context.ts
 // Recording that context (blitd records its side of a transfer with it).
 export { startContext, ContextRecorder, scanOpeners } from "./context/index.ts";
 export type { CapturedContext, ContextOptions, Opener, ScanLimits } from "./context/index.ts";
+// Flags as data (the command kit's and blitd's tables): parser spec, --help lines, README rows, typos.
+export { editDistance, flagHelp, flagLabel, helpFlag, helpLines, labelList, markdownRows, nearestFlag, parseSpec } from "./flag-table.ts";
+export type { Flag } from "./flag-table.ts";

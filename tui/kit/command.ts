@@ -4,7 +4,8 @@
 // command), always exit 2 (main maps UsageError to it).
 import { parseArgs } from "node:util";
 import { UsageError } from "../../engine/index.ts";
-import { helpLines, parseSpec, type Flag } from "./flag.ts";
+import { helpLines, nearestFlag, parseSpec, type Flag } from "./flag.ts";
+export { editDistance } from "./flag.ts";
 import { warn, type Io } from "./io.ts";
 
 export interface CommandSpec<C extends string = string> {
@@ -163,29 +164,3 @@ export function usageErrorOf<C extends string>(spec: CommandSpec<C>, e: unknown)
   return e instanceof UsageError ? e : new UsageError("USAGE", message);
 }
 
-/** The flag spelling closest to `typed` by edit distance, if close enough to be a typo. */
-export function nearestFlag(typed: string, flags: readonly Flag[]): string | undefined {
-  const bare = typed.replace(/^-+/, "");
-  let best: { name: string; d: number } | undefined;
-  for (const f of flags) {
-    const name = f.name.slice(2);
-    const d = editDistance(bare, name);
-    if (d <= Math.max(1, Math.ceil(name.length / 2)) && d < bare.length + 1 && (!best || d < best.d)) best = { name: f.name, d };
-  }
-  return best?.name;
-}
-
-/** Optimal string alignment distance (Levenshtein with adjacent swaps). */
-export function editDistance(a: string, b: string): number {
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
-      d[i]![j] = v;
-    }
-  }
-  return d[a.length]![b.length]!;
-}

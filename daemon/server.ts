@@ -4,7 +4,7 @@ import { timingSafeEqual } from "node:crypto";
 import { createServer as createTcpServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { openRooted, type RootHandoff } from "../ffi/index.ts";
-import { FsWorkers, removeEntryAt, walkTree, type RunReport } from "../engine/index.ts";
+import { FsWorkers, removeEntryAt, sweepPartials, walkTree, type RunReport } from "../engine/index.ts";
 import { AUTH_METADATA_KEY, blitService, grpc, serverOptions } from "../proto/index.ts";
 import { record, telemetryEnabled, telemetryPath } from "../analytics/index.ts";
 import { Admission } from "./admission.ts";
@@ -33,7 +33,10 @@ export function removeStaleTemps(mod: ModuleConfig): number {
   const root = openRooted(mod.path);
   try {
     const tree = walkTree(root.handoff(), [], "destination");
+    // A part of a file a broken push kept stays a day, for the push that resumes it.
+    const partials = new Set(sweepPartials(root, tree.staleTemps));
     for (const rel of tree.staleTemps) {
+      if (partials.has(rel)) continue;
       try {
         removeEntryAt(root, rel);
         removed++;

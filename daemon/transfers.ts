@@ -6,14 +6,14 @@
 import type { Socket, SocketHandler, TCPSocketListener, TLSOptions } from "bun";
 import { timingSafeEqual } from "node:crypto";
 import {
-  ChannelClosedError, channelEvents, hashHex, resolveChecks, sameFrames, sendFiles, SocketChannel, TreeReceiver,
+  ChannelClosedError, channelEvents, DELTA_MIN_BYTES, hashHex, resolveChecks, sameFrames, sendFiles, SigStore, SocketChannel, TreeReceiver,
   emptyTree, startContext, T_FILE, type CapturedContext, type Channel, type ContextRecorder, type Plan, type Tree,
 } from "../engine/index.ts";
 import {
   type EntryStat, type FsError, type RootedDir, type RootHandoff, type XattrSelection,
 } from "../ffi/index.ts";
 import {
-  F_CHECK, F_ERROR, F_HELLO, F_NEED, F_NEED_END, FrameDecoder, FrameError, HASH_BYTES, TOKEN_BYTES, doneFrame, readU32List,
+  F_BASIS, F_CHECK, F_ERROR, F_HELLO, F_NEED, F_NEED_END, F_SIGS, FrameDecoder, FrameError, HASH_BYTES, TOKEN_BYTES, doneFrame, readU32List,
   printable, textFrame, type FrameHandler,
 } from "../proto/index.ts";
 import type { ModuleConfig } from "./config.ts";
@@ -38,6 +38,10 @@ export interface TransferOptions {
   hardLinks: boolean;
   /** pull: the client listed FEATURE_SPARSE, so holes go as HOLE frames. */
   sparse: boolean;
+  /** push: changed files with an older version here travel as deltas against it (the client asked, FEATURE_DELTA). */
+  delta: boolean;
+  /** push: files a broken earlier push kept a part of resume from it (the client has FEATURE_DELTA). */
+  resume: boolean;
   /**
    * push: what received entries get beyond mode and mtime, as far as the module and the daemon's
    * privileges allow (see normalizeOpts); pull: what the manifest carries.
@@ -194,7 +198,7 @@ export class Transfer {
   listener: TCPSocketListener<any> | undefined;
   receiver: TreeReceiver | undefined;
   /** pull: what was sent. */
-  sent = { files: 0, bytes: 0, holeBytes: 0, errors: 0, same: 0 };
+  sent = { files: 0, bytes: 0, holeBytes: 0, errors: 0, same: 0, deltaFiles: 0, matchedBytes: 0 };
   failure: string | undefined;
   transferMs = 0;
   private dataT0 = 0;
@@ -313,6 +317,10 @@ export class Transfer {
       const r = this.receiver!;
       r.prepare();
       r.flow = { pause: () => ch.pause(), resume: () => ch.resume() };
+      // Files with a basis here: their block hashes go to the client, which waits for them.
+      if (this.plan?.basis.size) {
+        void r.sign((f) => ch.write(f)).catch((err) => ch.destroy(`delta: ${err instanceof Error ? err.message : String(err)}`));
+      }
       r.onDone = () => {
         // Confirm: the client calls Complete only after this, so Complete never overtakes the data.
         try {
@@ -348,6 +356,10 @@ export class Transfer {
     const asked = new Uint8Array(n);
     const need: number[] = [];
     const checks: { index: number; hash: Uint8Array }[] = [];
+    // Files the client has a basis for (BASIS): their block hashes (SIGS) come after NEED_END.
+    const basis = new Set<number>();
+    const sigs = new SigStore(basis, (i) => this.src.sizes[i]!);
+    void ch.closed.then(() => sigs.close("the data connection closed"));
     let ended = false;
     const take = (i: number) => {
       if (i >= n || this.src.types[i] !== T_FILE) throw new FrameError(`client asked for entry ${i}, which is not a file`);
@@ -356,7 +368,10 @@ export class Transfer {
     };
     return {
       frame: (type, p) => {
-        if (ended) throw new FrameError(`frame type ${type} after NEED_END`);
+        if (ended) {
+          if (type === F_SIGS && basis.size) return sigs.add(p);
+          throw new FrameError(`frame type ${type} after NEED_END`);
+        }
         if (type === F_NEED) {
           for (const i of readU32List(p)) {
             take(i);
@@ -372,9 +387,16 @@ export class Transfer {
             take(i);
             checks.push({ index: i, hash: p.slice(o + 4, o + per) });
           }
+        } else if (type === F_BASIS) {
+          for (const i of readU32List(p)) {
+            if (i >= n || !asked[i] || basis.has(i) || this.src.types[i] !== T_FILE || this.src.sizes[i]! < DELTA_MIN_BYTES) {
+              throw new FrameError(`BASIS for entry ${i}, which was not asked for, is small, or is listed twice`);
+            }
+            basis.add(i);
+          }
         } else if (type === F_NEED_END) {
           ended = true;
-          void this.sendAll(ch, need, checks);
+          void this.sendAll(ch, need, checks, basis.size ? { files: basis, sigs } : undefined);
         } else throw new FrameError(`unexpected frame type ${type} from a pulling client`);
       },
       data: () => {
@@ -383,7 +405,7 @@ export class Transfer {
     };
   }
 
-  private async sendAll(ch: Channel, need: number[], checks: { index: number; hash: Uint8Array }[]): Promise<void> {
+  private async sendAll(ch: Channel, need: number[], checks: { index: number; hash: Uint8Array }[], delta?: { files: ReadonlySet<number>; sigs: SigStore }): Promise<void> {
     try {
       let send = need;
       if (checks.length) {
@@ -396,12 +418,15 @@ export class Transfer {
         checksum: this.opts.checksum,
         bwlimit: this.opts.bwlimit,
         sparse: this.opts.sparse,
+        delta,
         onProgress: () => this.touch(),
         cancelled: () => this.dataState !== "active",
       });
       this.sent.files = res.files;
       this.sent.bytes = res.bytes;
       this.sent.holeBytes = res.holeBytes;
+      this.sent.deltaFiles = res.deltaFiles;
+      this.sent.matchedBytes = res.matchedBytes;
       this.sent.errors = res.errors.length;
       await ch.write(doneFrame(res.files, res.errors.length));
       this.dataFinished("done");

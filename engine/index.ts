@@ -24,7 +24,8 @@ export type { SelectFlag } from "./select/index.ts";
 export {
   runRemote, backoffMs, listRemote, fetchRemoteTree, RemoteError, parseRemoteUrl, formatRemoteUrl, isRemote, validModuleName,
   TreeReceiver, hashBeneath, hashHex, entryMeta, mapOwners, readTreeXattrs, sendFiles, resolveChecks, sameFrames, SHARD_FILE_MAX,
-  SocketChannel, GrpcChannel, ChannelClosedError, channelEvents,
+  SocketChannel, GrpcChannel, ChannelClosedError, channelEvents, countedChannel,
+  SigStore, DELTA_MIN_BYTES, PARTIAL_MAX_AGE_MS, isPartialName, partialName, sweepPartials,
 } from "./remote/index.ts";
 export type {
   RemoteJob, RemoteHooks, RemoteListing, RemoteTree, RemoteUrl, ReceiveSummary, ReceiverOptions, EntryMeta, ReceiveKeep,

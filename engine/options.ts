@@ -62,7 +62,7 @@ export function normalizeOptions(partial: Partial<RunOptions> = {}): RunOptions 
     dryRun, checksum, sizeOnly, ignoreTimes, exclude: [...exclude], filter: [...filter], ...(filesFrom ? { filesFrom: [...filesFrom] } : {}), deleteExcluded, workers, bwlimit, maxDelete, force, hardLinks, owner, group, xattrs, acls, specials, devices, numericIds,
   };
   // Only remote runs retry: a local run's options carry no `retries`.
-  return { ...base, ...(retries !== undefined ? { retries } : {}), ...backupOptions(partial.backup, backupDir, partial.suffix) };
+  return { ...base, ...(retries !== undefined ? { retries } : {}), ...(partial.wholeFile !== undefined ? { wholeFile: partial.wholeFile } : {}), ...backupOptions(partial.backup, backupDir, partial.suffix) };
 }
 
 /**

@@ -5,6 +5,7 @@
 // `blit copy`/`blit mirror` (engine/run.ts), the receiver of a push (blitd) and of a pull (the
 // client) all call planTrees, so "is this entry unchanged?", the modify window, type conflicts
 // and blocked subtrees have one definition.
+import { DELTA_MIN_BYTES, isPartialName, partialName } from "./remote/index.ts";
 import type { RunError, Workload } from "./report.ts";
 import { T_DIR, T_FILE, T_LINK, T_OTHER, type Tree } from "./walk.ts";
 import { TEMP_PREFIX, type SpecialKind } from "../ffi/index.ts";
@@ -37,6 +38,16 @@ export interface PlanOptions {
    * and --json-lines. Off, the plan does no per-entry work for it. @default false
    */
   explain?: boolean;
+  /**
+   * Remote transfers: a changed file whose destination holds an older regular file of the same
+   * name travels as a delta against it (Plan.basis). @default false
+   */
+  delta?: boolean;
+  /**
+   * Remote transfers: a needed file for which an interrupted transfer kept a verified part
+   * (a partial file of the same source version, engine/remote/delta.ts) resumes from it. @default false
+   */
+  resume?: boolean;
 }
 
 /**
@@ -130,6 +141,12 @@ export interface Plan {
    */
   why?: Uint16Array;
   workload: Workload;
+  /**
+   * Files of `need` that travel as changes against a basis beside them: source index -> the
+   * basis's destination path and whether it is a kept partial file (resume) rather than the old
+   * file (delta). Filled only with PlanOptions.delta or .resume, for files of DELTA_MIN_BYTES and up.
+   */
+  basis: Map<number, { path: string; partial: boolean }>;
 }
 
 const BUCKETS: [number, string][] = [
@@ -301,6 +318,7 @@ export function planTrees(src: Tree, dst: Tree, opts: PlanOptions): Plan {
     need: [], checks: [], checkDst: [], mkdirs: [], links: [], hardLinks: [], replace: [], staged: new Map(), extraneous: [],
     extraneousTop: [], deletePlanned: 0, skipped: 0, skippedBytes: 0, blocked: new Set(),
     matchOf: new Int32Array(src.paths.length).fill(-1), specials: [], specialsSkipped: {}, fixMeta: [], kept: [], errors: [...dst.errors], workload: workloadOf(src),
+    basis: new Map(),
   };
   // A replacement is a delete: it is planned only when the destination was read without error.
   const mayReplace = opts.mirror && dst.errors.length === 0;
@@ -413,7 +431,30 @@ export function planTrees(src: Tree, dst: Tree, opts: PlanOptions): Plan {
     match: (i, j) => source(i, j),
     dstOnly: extraneous,
   });
+  if (opts.delta || opts.resume) planBases(plan, src, dst, opts);
   return plan;
+}
+
+/**
+ * Which needed files have a basis (Plan.basis): the verified part a transfer of the same source
+ * version kept (resume) first, else the destination's older file of the same name (delta).
+ */
+function planBases(plan: Plan, src: Tree, dst: Tree, opts: PlanOptions): void {
+  const partials = opts.resume ? new Set(dst.staleTemps.filter((rel) => isPartialName(rel.slice(rel.lastIndexOf("/") + 1)))) : undefined;
+  for (const i of plan.need) {
+    if (src.sizes[i]! < DELTA_MIN_BYTES) continue;
+    const rel = writePath(plan, src.paths[i]!);
+    if (partials?.size) {
+      const k = rel.lastIndexOf("/");
+      const p = `${k < 0 ? "" : rel.slice(0, k + 1)}${partialName(rel.slice(k + 1), src.sizes[i]!, src.mtimeSec[i]!, src.mtimeNsec[i]!)}`;
+      if (partials.has(p)) {
+        plan.basis.set(i, { path: p, partial: true });
+        continue;
+      }
+    }
+    const j = plan.matchOf[i]!;
+    if (opts.delta && j >= 0 && dst.types[j] === T_FILE && dst.sizes[j]! > 0 && rel === dst.paths[j]) plan.basis.set(i, { path: rel, partial: false });
+  }
 }
 
 /** Whether an entry left in place needs its permission bits (not for symlinks), owner or group set again. */

@@ -71,6 +71,12 @@ export interface RunOptions {
    * connection, a restarted daemon or a stall. @default 3 (absent in local runs and older records)
    */
   retries?: number;
+  /**
+   * Delta transfer (push, pull): true with `--whole-file` (changed files travel whole), false with
+   * `--no-whole-file` (as changes against the receiver's older file, even on loopback); absent:
+   * delta unless the daemon is on this machine's loopback and no --bwlimit is set.
+   */
+  wholeFile?: boolean;
 }
 
 /** One retry of a remote run: which attempt failed, why, and how long the client waited before the next. */
@@ -205,6 +211,15 @@ export interface RunReport {
     attempts?: number;
     /** Each retry, in order (--retries); empty when the first attempt settled it. Absent in older records. */
     retries?: RetryRecord[];
+    /** Data-plane bytes this end sent and received (frame headers included), summed over attempts. Absent in older records. */
+    dataBytesOut?: number;
+    dataBytesIn?: number;
+    /**
+     * Files that travelled as changes against the receiver's basis: `matchedBytes` kept from it,
+     * `literalBytes` sent; of those, `resumedFiles` continued from a part an interrupted transfer
+     * kept (`resumedBytes` of it reused). Summed over attempts; absent when no file had a basis.
+     */
+    delta?: { files: number; matchedBytes: number; literalBytes: number; resumedFiles: number; resumedBytes: number };
   };
 }
 

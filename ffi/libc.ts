@@ -35,6 +35,8 @@ function openLibc() {
     close: { args: ["i32"], returns: "i32" },
     read: { args: ["i32", "ptr", "u64"], returns: FFIType.i64_fast },
     write: { args: ["i32", "ptr", "u64"], returns: FFIType.i64_fast },
+    pread: { args: ["i32", "ptr", "u64", "i64"], returns: FFIType.i64_fast },
+    pwrite: { args: ["i32", "ptr", "u64", "i64"], returns: FFIType.i64_fast },
     copy_file_range: { args: ["i32", "ptr", "i32", "ptr", "u64", "u32"], returns: FFIType.i64_fast },
     sendfile: { args: ["i32", "i32", "ptr", "u64"], returns: FFIType.i64_fast },
     lseek: { args: ["i32", "i64", "i32"], returns: FFIType.i64_fast },

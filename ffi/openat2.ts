@@ -11,7 +11,7 @@ import { ptr } from "bun:ffi";
 import { describeCode } from "./errno.ts";
 import {
   AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, cstr, errno, fail, fillMtimeTimespecs, libc as lib,
-  O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_RDONLY, O_WRONLY, processUmask,
+  O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_RDONLY, O_RDWR, O_WRONLY, processUmask,
 } from "./libc.ts";
 import { FsError } from "./types.ts";
 
@@ -134,7 +134,7 @@ export function closeFd(fd: number): void {
 
 /** Creates `name` exclusively in dirFd (never following a symlink); returns the fd. */
 export function createExclusive(dirFd: number, name: string, mode: number): number {
-  const fd = lib().openat(dirFd, ptr(cstr(name)), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 0o7777);
+  const fd = lib().openat(dirFd, ptr(cstr(name)), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 0o7777);
   if (fd < 0) fail("open", name);
   return fd;
 }
@@ -159,6 +159,37 @@ export function writeAll(fd: number, buf: Uint8Array, off = 0, len = buf.length 
     off += n;
     len -= n;
   }
+}
+
+/** Writes all of buf[off, off+len) at file offset pos (the fd's own offset is left alone). */
+export function writeAllAt(fd: number, buf: Uint8Array, off: number, len: number, pos: number, what = "write"): void {
+  const l = lib();
+  while (len > 0) {
+    const n = Number(l.pwrite(fd, ptr(buf, off), len, pos));
+    if (n < 0) {
+      if (errno() === "EINTR") continue;
+      fail("pwrite", what);
+    }
+    off += n;
+    len -= n;
+    pos += n;
+  }
+}
+
+/** Reads up to len bytes at file offset pos into buf at off; 0 at end of file. */
+export function readSomeAt(fd: number, buf: Uint8Array, off: number, len: number, pos: number, what = "read"): number {
+  const l = lib();
+  for (;;) {
+    const n = Number(l.pread(fd, ptr(buf, off), len, pos));
+    if (n >= 0) return n;
+    if (errno() !== "EINTR") fail("pread", what);
+  }
+}
+
+const FICLONE = 0x40049409;
+/** Makes fd `to` share all of `from`'s blocks (a reflink); false where the filesystem cannot (nothing changed then). */
+export function cloneFd(to: number, from: number): boolean {
+  return lib().ioctl(to, FICLONE, from) === 0;
 }
 
 /** Reads up to len bytes into buf at off; returns the count (0 at end of file). */

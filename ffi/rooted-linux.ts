@@ -13,7 +13,7 @@ import type { EntryStat } from "./dir-reader.ts";
 import { AT_FDCWD, AT_REMOVEDIR, cstr, errno, fail, libc, O_CLOEXEC, O_DIRECTORY, O_RDONLY } from "./libc.ts";
 import {
   chmodAt, closeFd, createExclusive, dupFd, fchmod, fchmodIfNeeded, futimes, openat2, openat2Available, openBeneath, openFileBeneath, readSome,
-  RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, utimesAt, writeAll,
+  RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, utimesAt, writeAll, cloneFd, readSomeAt, writeAllAt,
 } from "./openat2.ts";
 import { chownAt } from "./owners.ts";
 import { isPlainName, relParts, splitRel } from "./rooted-path.ts";
@@ -30,6 +30,15 @@ class LinuxFile implements RootedFile {
   }
   write(buf: Uint8Array, off = 0, len = buf.length - off): void {
     writeAll(this.fd, buf, off, len, this.what);
+  }
+  readAt(buf: Uint8Array, off: number, len: number, pos: number): number {
+    return readSomeAt(this.fd, buf, off, len, pos, this.what);
+  }
+  writeAt(buf: Uint8Array, off: number, len: number, pos: number): void {
+    writeAllAt(this.fd, buf, off, len, pos, this.what);
+  }
+  cloneFrom(src: RootedFile): boolean {
+    return cloneFd(this.fd, src.fd);
   }
   setMode(mode: number, always = false): void {
     if (always) fchmod(this.fd, mode, this.what);

@@ -53,6 +53,20 @@ class PortableFile implements RootedFile {
       len -= n;
     }
   }
+  readAt(buf: Uint8Array, off: number, len: number, pos: number): number {
+    return attempt("read", this.what, () => readSync(this.fd, buf, off, len, pos));
+  }
+  writeAt(buf: Uint8Array, off: number, len: number, pos: number): void {
+    while (len > 0) {
+      const n = attempt("write", this.what, () => writeSync(this.fd, buf, off, len, pos));
+      off += n;
+      len -= n;
+      pos += n;
+    }
+  }
+  cloneFrom(): boolean {
+    return false; // node:fs has no fd-to-fd clone; callers copy instead
+  }
   setMode(mode: number, always = false): void {
     const m = mode & 0o7777;
     if (always || (m & ~processUmask()) !== m || m & 0o7000) attempt("fchmod", this.what, () => fchmodSync(this.fd, m));
@@ -131,7 +145,7 @@ export class PortableRooted implements RootedDir {
 
   createFile(rel: string, mode: number): RootedFile {
     const p = this.entry(rel, "open");
-    const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW;
+    const flags = constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW;
     return new PortableFile(attempt("open", rel, () => openSync(fsPath(p), flags, mode & 0o7777)), rel);
   }
 

@@ -38,6 +38,15 @@ export interface RootedFile {
   read(buf: Uint8Array, off: number, len: number): number;
   /** Writes all of buf[off, off+len). */
   write(buf: Uint8Array, off?: number, len?: number): void;
+  /** Reads up to len bytes at file offset pos (the file's own offset unchanged); 0 at end of file. */
+  readAt(buf: Uint8Array, off: number, len: number, pos: number): number;
+  /** Writes all of buf[off, off+len) at file offset pos (the file's own offset unchanged). */
+  writeAt(buf: Uint8Array, off: number, len: number, pos: number): void;
+  /**
+   * Makes this file (created by createFile, still empty) share all of `src`'s blocks: a reflink
+   * clone where the filesystem has them (XFS, Btrfs). False, with nothing changed, elsewhere.
+   */
+  cloneFrom(src: RootedFile): boolean;
   /** Sets the permission bits; unless `always`, only when the create mode and umask did not already give them. */
   setMode(mode: number, always?: boolean): void;
   /** Sets the mtime (atime untouched where the OS allows). */
@@ -70,7 +79,7 @@ export interface RootedDir {
    * where a file was listed is refused with code NOT_REGULAR and never read.
    */
   openFile(rel: string): RootedFile;
-  /** Creates the file `rel` exclusively (EEXIST if anything, a symlink included, is there) for writing. */
+  /** Creates the file `rel` exclusively (EEXIST if anything, a symlink included, is there) for writing (and reading back). */
   createFile(rel: string, mode: number): RootedFile;
   /** The names in directory `rel` except "." and "..", decoded byte-exactly. */
   names(rel?: string): string[];

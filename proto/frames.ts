@@ -14,6 +14,9 @@ export const F_SHARD = 13; // many small files: u8 flags, u32 count, then (u32 i
 export const F_SKIP = 14; // the sender could not read a file: u32 index, UTF-8 reason
 export const F_SAME = 15; // --checksum: u32 LE indices whose content is equal on both sides
 export const F_HOLE = 16; // a hole of the current streamed file: f64 bytes the receiver skips (peer has FEATURE_SPARSE)
+export const F_KEEP = 17; // delta: the next f64 bytes of the current file are the receiver's basis bytes, already in place (peer has FEATURE_DELTA)
+export const F_SIGS = 18; // delta, receiver -> sender: block hashes of a file's basis (see sigsFrame)
+export const F_BASIS = 19; // pull delta, client -> daemon before NEED_END: u32 LE indices the client has a basis for (SIGS follow)
 export const F_DONE = 20; // sender finished: u32 files sent, u32 errors
 export const F_ERROR = 21; // UTF-8 message; the peer gives up
 
@@ -28,6 +31,11 @@ export const SHARD_BYTES = 4 << 20;
 export const SHARD_FILES = 2048;
 export const MAX_PAYLOAD = 16 << 20;
 const MAX_LIST = 1 << 20;
+/** SIGS: u32 index, u32 block size, f64 basis bytes, u32 first block, u8 last, u64 seed, then 16 bytes per block. */
+export const SIGS_HEADER = 29;
+export const SIG_BYTES = 16;
+/** Most block hashes one SIGS frame carries. */
+export const SIGS_PER_FRAME = 65536;
 const MAX_TEXT = 4096;
 
 /** Largest payload accepted per frame type; missing types are unknown and refused. */
@@ -43,6 +51,9 @@ const LIMITS: Record<number, [min: number, max: number]> = {
   [F_SKIP]: [4, MAX_TEXT],
   [F_SAME]: [0, MAX_LIST],
   [F_HOLE]: [8, 8],
+  [F_KEEP]: [8, 8],
+  [F_SIGS]: [SIGS_HEADER, SIGS_HEADER + SIGS_PER_FRAME * SIG_BYTES],
+  [F_BASIS]: [0, MAX_LIST],
   [F_DONE]: [8, 8],
   [F_ERROR]: [0, MAX_TEXT],
 };
@@ -230,6 +241,50 @@ export function holeFrame(bytes: number): Uint8Array {
   putHeader(out, 0, F_HOLE, 8);
   new DataView(out.buffer).setFloat64(HEADER_BYTES, bytes, true);
   return out;
+}
+
+/** KEEP: the next `bytes` of the current file are already in place at the receiver (its basis). */
+export function keepFrame(bytes: number): Uint8Array {
+  const out = new Uint8Array(new ArrayBuffer(HEADER_BYTES + 8));
+  putHeader(out, 0, F_KEEP, 8);
+  new DataView(out.buffer).setFloat64(HEADER_BYTES, bytes, true);
+  return out;
+}
+
+export interface SigsHeader {
+  index: number;
+  blockSize: number;
+  basisBytes: number;
+  firstBlock: number;
+  last: boolean;
+  seed: bigint;
+}
+
+/** SIGS: the block hashes `hashes` (SIG_BYTES each) of a file's basis, from block h.firstBlock. */
+export function sigsFrame(h: SigsHeader, hashes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(new ArrayBuffer(HEADER_BYTES + SIGS_HEADER + hashes.length));
+  putHeader(out, 0, F_SIGS, SIGS_HEADER + hashes.length);
+  const dv = new DataView(out.buffer);
+  const o = HEADER_BYTES;
+  dv.setUint32(o, h.index, true);
+  dv.setUint32(o + 4, h.blockSize, true);
+  dv.setFloat64(o + 8, h.basisBytes, true);
+  dv.setUint32(o + 16, h.firstBlock, true);
+  out[o + 20] = h.last ? 1 : 0;
+  dv.setBigUint64(o + 21, h.seed, true);
+  out.set(hashes, o + SIGS_HEADER);
+  return out;
+}
+
+/** The header of a SIGS payload and its hashes (a view of the payload). */
+export function readSigs(p: Uint8Array): { h: SigsHeader; hashes: Uint8Array } {
+  if ((p.length - SIGS_HEADER) % SIG_BYTES !== 0) throw new FrameError(`SIGS frame of length ${p.length} does not hold whole block hashes`);
+  const dv = new DataView(p.buffer, p.byteOffset, p.length);
+  const h: SigsHeader = {
+    index: dv.getUint32(0, true), blockSize: dv.getUint32(4, true), basisBytes: dv.getFloat64(8, true),
+    firstBlock: dv.getUint32(16, true), last: p[20] === 1, seed: dv.getBigUint64(21, true),
+  };
+  return { h, hashes: p.subarray(SIGS_HEADER) };
 }
 
 export function doneFrame(files: number, errors: number): Uint8Array {

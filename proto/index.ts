@@ -35,10 +35,10 @@ export * as frames from "./frames.ts";
 export {
   FrameDecoder, FrameError, encodeFrame, putHeader, textFrame, decodeText, u32List, readU32List, fileFrame, doneFrame,
   holeFrame, F_HELLO, F_NEED, F_CHECK, F_NEED_END, F_FILE, F_DATA, F_FILE_END, F_SHARD, F_SKIP, F_SAME, F_HOLE, F_DONE,
-  F_ERROR,
+  F_ERROR, F_KEEP, F_SIGS, F_BASIS, keepFrame, sigsFrame, readSigs, SIGS_HEADER, SIG_BYTES, SIGS_PER_FRAME,
   HEADER_BYTES, TOKEN_BYTES, HASH_BYTES, SHARD_HASHES, DATA_CHUNK, SHARD_BYTES, SHARD_FILES, MAX_PAYLOAD,
 } from "./frames.ts";
-export type { FrameHandler } from "./frames.ts";
+export type { FrameHandler, SigsHeader } from "./frames.ts";
 export {
   checkPath, unsafePathReason, printable, encodeManifest, decodeManifest, PathError, ManifestLimitError,
   MAX_ENTRIES, MAX_PATH_BYTES, MAX_NAME_BYTES, MAX_LINK_BYTES, MAX_XATTRS, MAX_XATTR_NAME_BYTES, MAX_XATTR_VALUE_BYTES,
@@ -58,7 +58,11 @@ export const FEATURE_METADATA = "metadata";
 /** Options.filter is read: include, exclude and per-directory rules (an older daemon knows only Options.exclude). */
 export const FEATURE_FILTER = "filter";
 /** The features this build supports, for its side of Negotiate. */
-export const FEATURES: readonly string[] = [FEATURE_SPARSE, FEATURE_METADATA, FEATURE_FILTER];
+// Delta transfer and resume: a receiver with a basis (the old file, or the verified part an
+// interrupted transfer kept) sends its block hashes (SIGS); the sender sends KEEP for blocks that
+// match and DATA for the rest.
+export const FEATURE_DELTA = "delta";
+export const FEATURES: readonly string[] = [FEATURE_SPARSE, FEATURE_METADATA, FEATURE_FILTER, FEATURE_DELTA];
 /** The features a peer listed (unknown names and junk ignored, bounded). */
 export function peerFeatures(list: unknown): Set<string> {
   const out = new Set<string>();

@@ -270,7 +270,7 @@ function transferOptions(values: Values, command: TransferCommand): Partial<RunO
     acls: boolFlag(values, "acls") ?? false,
     specials: boolFlag(values, "specials") ?? false,
     devices: boolFlag(values, "devices") ?? false,
-    ...(command === "push" || command === "pull" ? { numericIds: boolFlag(values, "numeric-ids") ?? false, ...retriesOf(values) } : {}),
+    ...(command === "push" || command === "pull" ? { numericIds: boolFlag(values, "numeric-ids") ?? false, ...retriesOf(values), ...wholeFileOf(values) } : {}),
     ...(command === "copy" || command === "mirror"
       ? { backup: boolFlag(values, "backup"), backupDir: stringFlag(values, "backup-dir"), suffix: stringFlag(values, "suffix") }
       : {}),
@@ -284,6 +284,14 @@ function transferOptions(values: Values, command: TransferCommand): Partial<RunO
 function sayRetry(io: Io, route: string, r: RetryRecord & { of: number }): void {
   if (isTerminal(io.stderr)) io.stderr.write("\r\x1b[K");
   warn(io, `${route}: attempt ${r.attempt} of ${r.of} failed: ${r.reason}; retrying in ${seconds(r.delayMs)}`);
+}
+
+/** --whole-file / --no-whole-file (push, pull); the later of the two wins, as in rsync. */
+function wholeFileOf(values: Values): { wholeFile?: boolean } {
+  const on = boolFlag(values, "whole-file");
+  const off = boolFlag(values, "no-whole-file");
+  if (on && off) throw new UsageError("BAD_OPTION", "--whole-file and --no-whole-file cannot be used together");
+  return on ? { wholeFile: true } : off ? { wholeFile: false } : {};
 }
 
 /** --retries N (push, pull): a whole number; its range is checked by normalizeOptions. */

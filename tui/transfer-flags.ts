@@ -118,6 +118,15 @@ export const TRANSFER_FLAGS: readonly TransferFlag[] = [
     help: "after a dropped connection, a restarted daemon or a --timeout stall, connect again and run the transfer again up to N times (waiting 0.5 s, 1 s, 2 s ... up to 30 s); what already arrived is skipped. A rejected token, a missing or read-only module, a bad URL or a TLS key mismatch fail at once",
     default: "3; 0 fails at the first loss",
   },
+  {
+    name: "--whole-file", short: "-W", commands: REMOTE,
+    help: "send changed files whole, never as changes against the receiver's older version (a file an interrupted transfer left part of still resumes from it)",
+  },
+  {
+    name: "--no-whole-file", commands: REMOTE,
+    help: "send a changed file as the blocks that differ from the receiver's older version even to a daemon on this machine's loopback, where whole files are the default unless --bwlimit is set",
+    default: "delta, except on loopback without --bwlimit",
+  },
   // What a copy overwrites or a mirror deletes is kept (rsync's --backup family); local runs only.
   {
     name: "--backup", short: "-b", commands: LOCAL,

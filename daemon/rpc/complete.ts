@@ -48,6 +48,10 @@ export function complete(ctx: RpcContext) {
       bytes_sent: t.sent.bytes,
       same: s?.same ?? t.sent.same,
       hole_bytes: s ? s.holeBytes : t.sent.holeBytes,
+      delta_files: s ? s.deltaFiles : t.sent.deltaFiles,
+      matched_bytes: s ? s.matchedBytes : t.sent.matchedBytes,
+      resumed_files: s?.resumedFiles ?? 0,
+      resumed_bytes: s?.resumedBytes ?? 0,
     };
   });
 }

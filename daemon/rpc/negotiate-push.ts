@@ -1,7 +1,7 @@
 // Negotiate of a push: the client's manifest is decoded and checked, the target in the module
 // walked, and the plan made (all on worker threads); the reply says which files the daemon needs.
 import { displayName, type RootHandoff } from "../../ffi/index.ts";
-import { emptyTree, type Plan, type Tree } from "../../engine/index.ts";
+import { emptyTree, sweepPartials, type Plan, type Tree } from "../../engine/index.ts";
 import { FEATURES, u32List } from "../../proto/index.ts";
 import type { ModuleConfig } from "../config.ts";
 import { openPushTarget, singleDstTree, Transfer } from "../transfers.ts";
@@ -35,11 +35,14 @@ export async function negotiatePush(ctx: RpcContext, { mod, path, opts, peer, mo
     throw err;
   }
   const walkMs = performance.now() - tWalk;
+  // Parts broken pushes kept more than a day ago go; younger ones wait for the push that resumes them.
+  if (target.root && !opts.dryRun && dst.staleTemps.length) sweepPartials(target.root, dst.staleTemps);
   const checks = plan.checkDst.map((_, k) => ({ index: plan.checks[k]!, hash: hashes[k] ?? new Uint8Array(0) }));
   const t = new Transfer("push", mod, path, target.root, src, dst, plan, opts, singleFile, peer, ctx.transferEnv);
   const reply = {
     transfer_id: t.id,
     need: u32List(plan.need),
+    basis: u32List(plan.need.filter((i) => plan.basis.has(i))),
     checks: opts.checksum ? checks : [],
     data_port: 0,
     token: new Uint8Array(0),

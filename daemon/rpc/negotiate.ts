@@ -3,7 +3,7 @@
 // is registered and its data plane opened (a dry run ends at the reply).
 import { metadataPrivileges, type RootedDir } from "../../ffi/index.ts";
 import { Scope } from "../../engine/index.ts";
-import { FEATURE_SPARSE, peerFeatures, printable, type grpc } from "../../proto/index.ts";
+import { FEATURE_DELTA, FEATURE_SPARSE, peerFeatures, printable, type grpc } from "../../proto/index.ts";
 import type { ModuleConfig } from "../config.ts";
 import { DaemonError, readOnly } from "../errors.ts";
 import { slotsHeld, type TransferOptions } from "../transfers.ts";
@@ -74,6 +74,9 @@ function normalizeOpts(o: any, direction: string, features: Set<string>, mod: Mo
     bwlimit: Number.isSafeInteger(Number(o?.bwlimit)) && Number(o?.bwlimit) > 0 ? Number(o.bwlimit) : 0,
     hardLinks: !!o?.hard_links,
     sparse: direction === "pull" && features.has(FEATURE_SPARSE),
+    // push: the client sends KEEP against our blocks; it asked for deltas (not --whole-file), and parts kept by broken pushes resume either way.
+    delta: direction === "push" && features.has(FEATURE_DELTA) && !!o?.delta,
+    resume: direction === "push" && features.has(FEATURE_DELTA),
   };
 }
 

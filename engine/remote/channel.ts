@@ -400,3 +400,45 @@ export function streamWords(text: string | undefined): string {
   const cut = plain.search(/\.? *(Last error:|Resolution note:)/);
   return (cut >= 0 ? plain.slice(0, cut) : plain).trim();
 }
+
+/**
+ * `ch` with its traffic counted into `count` (bytes written and sendFile'd out, bytes delivered
+ * in), for the report's dataBytesOut/dataBytesIn.
+ */
+export function countedChannel(ch: Channel, count: { out: number; in: number }): Channel {
+  const counted: Channel = {
+    kind: ch.kind,
+    write(buf) {
+      count.out += buf.length;
+      return ch.write(buf);
+    },
+    pause: () => ch.pause(),
+    resume: () => ch.resume(),
+    onBytes(fn) {
+      ch.onBytes((chunk) => {
+        count.in += chunk.length;
+        fn(chunk);
+      });
+    },
+    end: () => ch.end(),
+    destroy: (reason) => ch.destroy(reason),
+    get closed() {
+      return ch.closed;
+    },
+    get failure() {
+      return ch.failure;
+    },
+    get peerEnded() {
+      return ch.peerEnded;
+    },
+  };
+  if (ch.sendFile) {
+    const sendFile = ch.sendFile.bind(ch);
+    counted.sendFile = async (fd, len) => {
+      const n = await sendFile(fd, len);
+      count.out += n;
+      return n;
+    };
+  }
+  return counted;
+}

@@ -5,7 +5,7 @@ import {
   backend, metadataPrivileges, nameFs, namePath, openRooted, type RootedDir,
 } from "../../ffi/index.ts";
 import {
-  decodeManifest, encodeFrame, F_CHECK, F_HELLO, F_NEED, F_NEED_END, FEATURE_METADATA, FEATURES, FrameDecoder, HASH_BYTES,
+  decodeManifest, encodeFrame, F_BASIS, F_CHECK, F_HELLO, F_NEED, F_NEED_END, FEATURE_DELTA, FEATURE_METADATA, FEATURES, FrameDecoder, HASH_BYTES,
   peerFeatures, printable, u32List,
 } from "../../proto/index.ts";
 import { UsageError } from "../errors.ts";
@@ -17,8 +17,10 @@ import { mapOwners } from "./metadata.ts";
 import { VERSION } from "../version.ts";
 import { emptyTree, T_FILE, walkTree, type Tree } from "../walk.ts";
 import { StallWatch } from "./stall-watch.ts";
+import { countedChannel } from "./channel.ts";
+import { sweepPartials } from "./delta.ts";
 import { selectionRules } from "../options.ts";
-import { asksMetadata, LOST_ADVICE, lostWords, requireFilterFeature, stallMessage, OLD_PEER, openChannel, wireOptions, xattrSelection, type RemoteHooks, type RemoteSession } from "./session.ts";
+import { asksMetadata, deltaWanted, LOST_ADVICE, lostWords, requireFilterFeature, stallMessage, OLD_PEER, openChannel, wireOptions, xattrSelection, type RemoteHooks, type RemoteSession } from "./session.ts";
 const { existsSync, mkdirSync, statSync } = nameFs;
 const { basename, dirname } = namePath;
 
@@ -29,7 +31,7 @@ export async function pull(s: RemoteSession, hooks: RemoteHooks): Promise<void> 
   const tNeg = performance.now();
   const reply = await s.call<any>("Negotiate", {
     direction: "pull", module: u.module, path: u.path, client_version: VERSION, features: FEATURES,
-    options: wireOptions(job),
+    options: wireOptions(job, u),
   }, "negotiating (Negotiate)");
   timing.negotiateMs = performance.now() - tNeg;
   requireFilterFeature(opts, reply.features, u);
@@ -75,6 +77,8 @@ export async function pull(s: RemoteSession, hooks: RemoteHooks): Promise<void> 
   const plan: Plan = planTrees(s.src, dst, {
     mirror: job.command === "mirror", checksum: opts.checksum, sizeOnly: opts.sizeOnly, ignoreTimes: opts.ignoreTimes, hardLinks: opts.hardLinks,
     specials: opts.specials, devices: opts.devices,
+    // A daemon that sends KEEP against our blocks: changed files as deltas, broken ones resumed.
+    ...(peerFeatures(reply.features).has(FEATURE_DELTA) ? { delta: deltaWanted(job, u), resume: true } : {}),
   });
   s.specialsSkipped = plan.specialsSkipped;
   counts.planned = plan.need.length + plan.checks.length + plan.links.length + plan.hardLinks.length + plan.specials.length;
@@ -99,7 +103,9 @@ export async function pull(s: RemoteSession, hooks: RemoteHooks): Promise<void> 
   let dataFailed = false;
   try {
     // Temporaries a killed earlier pull left in our destination are ours to remove.
-    for (const rel of dst.staleTemps) removeStale(root, rel);
+    // (Parts an interrupted pull kept stay for a day, for the pull that resumes them.)
+    const partials = new Set(sweepPartials(root, dst.staleTemps));
+    for (const rel of dst.staleTemps) if (!partials.has(rel)) removeStale(root, rel);
     const receiver = new TreeReceiver(root, s.src, dst, plan, {
       mirror: job.command === "mirror", checksum: opts.checksum, maxDelete: opts.maxDelete, force: opts.force, singleFile: decoded.singleFile,
       keep: opts.owner || opts.group || opts.xattrs || opts.acls ? { owner: opts.owner, group: opts.group, xattrs: xattrSelection(opts) } : undefined,
@@ -107,7 +113,7 @@ export async function pull(s: RemoteSession, hooks: RemoteHooks): Promise<void> 
     receiver.prepare();
     const tData = performance.now();
     if (plan.need.length + plan.checks.length > 0) {
-      const ch = await openChannel(client, md, u, reply.data_port ?? 0, !!job.forceGrpc, notes);
+      const ch = countedChannel(await openChannel(client, md, u, reply.data_port ?? 0, !!job.forceGrpc, notes), s.wire);
       s.transport = ch.kind;
       const progress: Progress = { phase: "transfer", filesDone: 0, bytesDone: 0, filesTotal: plan.need.length, bytesTotal: counts.plannedBytes };
       const dec = new FrameDecoder({
@@ -163,7 +169,13 @@ export async function pull(s: RemoteSession, hooks: RemoteHooks): Promise<void> 
             watch.touch();
           }
         }
+        const withBasis = receiver.deltaOrder();
+        for (let k = 0; k < withBasis.length; k += 65536) await ch.write(encodeFrame(F_BASIS, u32List(withBasis.slice(k, k + 65536))));
         await ch.write(encodeFrame(F_NEED_END));
+        // The block hashes of each file with a basis, in the daemon's sending order (it waits for them).
+        if (withBasis.length) {
+          void receiver.sign((f) => ch.write(f)).catch((err) => ch.destroy(`delta: ${(err as Error).message}`));
+        }
         await Promise.race([
           ch.closed,
           new Promise<void>((r) => (receiver.onDone = r)),
@@ -216,6 +228,11 @@ export async function pull(s: RemoteSession, hooks: RemoteHooks): Promise<void> 
     for (const e of summary.errors) addError(e);
     s.errorCount += summary.errorCount - summary.errors.length;
     if (summary.fatal) s.failed = true;
+    s.delta.files = summary.deltaFiles;
+    s.delta.matchedBytes = summary.matchedBytes;
+    s.delta.literalBytes = summary.literalBytes;
+    s.delta.resumedFiles = summary.resumedFiles;
+    s.delta.resumedBytes = summary.resumedBytes;
   }
 }
 

@@ -4,11 +4,12 @@ import {
   backend, linuxFd, openRooted, readMetadataAt, nameFs, namePath, type Xattr,
 } from "../../ffi/index.ts";
 import {
-  encodeFrame, encodeManifest, F_DONE, F_ERROR, F_HELLO, FEATURE_METADATA, FEATURE_SPARSE, FEATURES, FrameDecoder,
+  encodeFrame, encodeManifest, F_DONE, F_ERROR, F_HELLO, F_SIGS, FEATURE_METADATA, FEATURE_SPARSE, FEATURES, FrameDecoder,
   peerFeatures, printable, readU32List, decodeText, doneFrame,
 } from "../../proto/index.ts";
 import type { Progress } from "../run.ts";
-import { ChannelClosedError } from "./channel.ts";
+import { ChannelClosedError, countedChannel } from "./channel.ts";
+import { DELTA_MIN_BYTES, SigStore } from "./delta.ts";
 import { resolveChecks, sameFrames, sendFiles } from "./send.ts";
 import { readTreeXattrs } from "./metadata.ts";
 import { VERSION } from "../version.ts";
@@ -59,7 +60,7 @@ export async function push(s: RemoteSession, hooks: RemoteHooks): Promise<void> 
   const tNeg = performance.now();
   const reply = await s.call<any>("Negotiate", {
     direction: "push", module: u.module, path: u.path, client_version: VERSION, features: FEATURES,
-    options: wireOptions(job),
+    options: wireOptions(job, u),
     manifest: encodeManifest(s.src, single, { hardLinks: opts.hardLinks, owner: opts.owner, group: opts.group, numericIds: opts.numericIds, xattrs, rootXattrs }),
   }, "negotiating (Negotiate)");
   timing.negotiateMs = performance.now() - tNeg;
@@ -74,6 +75,17 @@ export async function push(s: RemoteSession, hooks: RemoteHooks): Promise<void> 
     throw new RemoteError("PROTOCOL", "daemon sent a malformed need list");
   }
   for (const i of need) if (i >= s.src.paths.length || s.src.types[i] !== T_FILE) throw new RemoteError("PROTOCOL", `daemon asked for entry ${i}, which is not a file`);
+  // Files the daemon has a basis for (its older version, or a part a broken transfer kept): their block hashes come on the data plane.
+  const basis = new Set<number>();
+  try {
+    const needed = new Set(need);
+    for (const i of readU32List(reply.basis ?? new Uint8Array(0))) {
+      if (!needed.has(i) || s.src.sizes[i]! < DELTA_MIN_BYTES) throw new Error(`entry ${i}`);
+      basis.add(i);
+    }
+  } catch (err) {
+    throw new RemoteError("PROTOCOL", `daemon sent a bad basis list (${(err as Error).message})`);
+  }
   for (const e of reply.errors ?? []) addError({ path: printable(String(e.path)), side: "destination", code: String(e.code), message: printable(String(e.message)) });
   s.errorCount += Math.max(0, (reply.error_count ?? 0) - (reply.errors?.length ?? 0));
   counts.deletePlanned = reply.delete_planned ?? 0;
@@ -103,8 +115,10 @@ export async function push(s: RemoteSession, hooks: RemoteHooks): Promise<void> 
     }
     const tData = performance.now();
     if (send.length > 0 || same.length > 0) {
-      const ch = await openChannel(client, md, u, reply.data_port ?? 0, !!job.forceGrpc, notes);
+      const ch = countedChannel(await openChannel(client, md, u, reply.data_port ?? 0, !!job.forceGrpc, notes), s.wire);
       s.transport = ch.kind;
+      const sigs = new SigStore(basis, (i) => s.src.sizes[i]!);
+      void ch.closed.then(() => sigs.close("the data connection closed"));
       let peerError: string | undefined;
       let acked = false;
       let ack!: () => void;
@@ -112,6 +126,7 @@ export async function push(s: RemoteSession, hooks: RemoteHooks): Promise<void> 
       const dec = new FrameDecoder({
         frame: (type, p) => {
           if (type === F_ERROR) peerError = printable(decodeText(p));
+          else if (type === F_SIGS) sigs.add(p);
           else if (type === F_DONE) {
             acked = true;
             ack();
@@ -135,6 +150,7 @@ export async function push(s: RemoteSession, hooks: RemoteHooks): Promise<void> 
           checksum: opts.checksum,
           bwlimit: opts.bwlimit,
           sparse: peerFeatures(reply.features).has(FEATURE_SPARSE),
+          delta: basis.size ? { files: basis, sigs } : undefined,
           cancelled: () => s.interrupted,
           onProgress: (f, b) => {
             watch.touch();
@@ -145,6 +161,7 @@ export async function push(s: RemoteSession, hooks: RemoteHooks): Promise<void> 
         });
         for (const e of res.errors) addError(e);
         sendErrors = res.errors.length;
+        s.delta.literalBytes += res.literalBytes;
         phase = s.limit("waiting for the daemon to confirm the data (DONE)");
         watch.touch();
         await ch.write(doneFrame(res.files, res.errors.length));
@@ -183,6 +200,10 @@ export async function push(s: RemoteSession, hooks: RemoteHooks): Promise<void> 
   counts.copied = done.files_written ?? 0;
   counts.copiedBytes = done.bytes_written ?? 0;
   if (done.hole_bytes) counts.holeBytes = Number(done.hole_bytes);
+  s.delta.files = done.delta_files ?? 0;
+  s.delta.matchedBytes = Number(done.matched_bytes ?? 0);
+  s.delta.resumedFiles = done.resumed_files ?? 0;
+  s.delta.resumedBytes = Number(done.resumed_bytes ?? 0);
   counts.deleted = done.deleted ?? 0;
   counts.dirsCreated = done.dirs_created ?? 0;
   counts.symlinks = done.symlinks ?? 0;

@@ -10,8 +10,8 @@ import {
   seekTo, truncateTo, describeCode, FsError, readXattrsAt, sameXattrs, writeXattrsAt, xattrSelected, type RootedDir, type RootedFile,
 } from "../../ffi/index.ts";
 import {
-  F_DONE, F_ERROR, F_FILE, F_FILE_END, F_HOLE, F_SAME, F_SHARD, F_SKIP, FrameError, HASH_BYTES, SHARD_HASHES,
-  decodeText, printable, readU32List, type FrameHandler,
+  F_DONE, F_ERROR, F_FILE, F_FILE_END, F_HOLE, F_KEEP, F_SAME, F_SHARD, F_SKIP, FrameError, HASH_BYTES, SHARD_HASHES,
+  decodeText, printable, readU32List, sigsFrame, type FrameHandler,
 } from "../../proto/index.ts";
 import { FATAL_CODES } from "../errors.ts";
 import type { RunError } from "../report.ts";
@@ -21,8 +21,11 @@ import { shardWriters, type ShardReply, type ShardWriterPool } from "./shard-poo
 import { applyFileMeta, tempName, writeFileAt } from "./receive-file.ts";
 import { entryMeta, type EntryMeta, type ReceiveKeep } from "./metadata.ts";
 import { T_DIR, T_LINK, type Tree } from "../walk.ts";
+import { ChannelClosedError } from "./channel.ts";
+import { blockSizeFor, buildFromBasis, cutToSize, newSeed, partialName, PARTIAL_MIN_BYTES, type DeltaTemp } from "./delta.ts";
 
 const MAX_ERRORS_KEPT = 1000;
+
 const NO_KEEP = { owner: false, group: false, xattrs: false, acls: false };
 /** Zeros for hashing a hole (--checksum hashes the content as it reads back). */
 const ZEROS = new Uint8Array(1 << 20);
@@ -71,6 +74,14 @@ export interface ReceiveSummary {
   errorCount: number;
   /** The run stopped on a condition that makes going on pointless (no space left...). */
   fatal?: string;
+  /** Files that arrived as changes against a basis (delta or resume), and the bytes kept from their bases. */
+  deltaFiles: number;
+  matchedBytes: number;
+  /** Of deltaFiles, those resumed from a kept partial file, and the bytes kept from those. */
+  resumedFiles: number;
+  resumedBytes: number;
+  /** Bytes of the delta files that came as DATA (not kept from a basis). */
+  literalBytes: number;
 }
 
 interface Current {
@@ -88,6 +99,12 @@ interface Current {
   hasher?: Bun.CryptoHasher;
   /** Writing failed; the rest of this file's data is discarded. */
   failed: boolean;
+  /** A delta file: its temporary is built from a basis (it may still be building when the file opens). */
+  delta: boolean;
+  /** The built temporary, once the signer made it. */
+  basis?: DeltaTemp;
+  /** Bytes of the file taken from the basis (KEEP). */
+  kept: number;
 }
 
 export function hashHex(b: Uint8Array): string {
@@ -123,6 +140,13 @@ export class TreeReceiver implements FrameHandler {
   private settleWaiters: (() => void)[] = [];
   /** Set by the owner: stop and restart the data while the writers catch up. */
   flow: { pause(): void; resume(): void } | undefined;
+  /** Delta: temporaries the signer built from their bases, by source index, until their file opens. */
+  private built = new Map<number, DeltaTemp>();
+  /** Delta: files whose basis could not be used after the sender was told it exists (their data is discarded). */
+  private deltaFailed = new Map<number, unknown>();
+  /** The signer waits for the sender to reach the file it just signed. */
+  private claimWait: { index: number; resolve: () => void } | undefined;
+  private aborted = false;
 
   constructor(
     private root: RootedDir,
@@ -133,7 +157,7 @@ export class TreeReceiver implements FrameHandler {
   ) {
     this.summary = {
       filesWritten: 0, bytesWritten: 0, holeBytes: 0, same: 0, deleted: 0, deletePlanned: plan.deletePlanned, dirsCreated: 0,
-      symlinks: 0, specials: 0, errors: [], errorCount: 0,
+      symlinks: 0, specials: 0, errors: [], errorCount: 0, deltaFiles: 0, matchedBytes: 0, resumedFiles: 0, resumedBytes: 0, literalBytes: 0,
     };
     for (const e of plan.errors) this.addError(e);
     this.tree = new RootedDestTree(root);
@@ -237,6 +261,86 @@ export class TreeReceiver implements FrameHandler {
       throw new FrameError(`sender sent entry ${i}, which the receiver did not ask for (or got already)`);
     }
     this.state[i] = ST_DONE;
+    if (this.claimWait?.index === i) this.claimWait.resolve();
+  }
+
+  /** Source indices of the files that travel against a basis, in the order the sender sends them. */
+  deltaOrder(): number[] {
+    return this.plan.need.filter((i) => this.plan.basis.has(i));
+  }
+
+  /**
+   * Delta: builds each basis file's temporary and sends its block hashes (SIGS) through `send`,
+   * in the sender's order, one file ahead of the sender at most. Every file on the list gets a
+   * last SIGS, even one whose basis cannot be used (then with no blocks, or its data is dropped).
+   */
+  async sign(send: (frame: Uint8Array) => void | Promise<void>): Promise<void> {
+    const seed = newSeed();
+    for (const i of this.deltaOrder()) {
+      if (this.aborted) return;
+      const b = this.plan.basis.get(i)!;
+      const rel = this.src.paths[i]!;
+      const [dirRel, name] = this.split(rel);
+      const basisName = b.path.slice(b.path.lastIndexOf("/") + 1);
+      let made: DeltaTemp | undefined;
+      try {
+        if (this.isBlocked(rel)) throw Object.assign(new Error("blocked"), { code: "ENOTDIR" });
+        const dir = this.dir(dirRel);
+        const t = await buildFromBasis(dir, tempName(name), this.src.modes[i]!, i, this.src.sizes[i]!, basisName, b.partial, seed, send,
+          () => this.aborted, (t) => {
+            made = t;
+            this.attachBasis(t);
+          });
+        if (this.aborted) return;
+        void t;
+      } catch (err) {
+        if (this.aborted) return;
+        if (err instanceof FrameError || err instanceof ChannelClosedError) throw err;
+        // The sender waits for this file's blocks: tell it there are no more; what it sends is dropped.
+        this.deltaFailed.set(i, err);
+        const t = made as DeltaTemp | undefined;
+        if (this.cur?.index === i) {
+          if (!this.cur.failed) this.failCurrent(this.cur, err);
+        } else {
+          if (t && !t.dropped) this.discardBuilt(t);
+          this.fsError(rel, err);
+        }
+        const w = send(sigsFrame({ index: i, blockSize: blockSizeFor(this.src.sizes[i]!), basisBytes: 0, firstBlock: t?.sentBlocks ?? 0, last: true, seed }, new Uint8Array(0)));
+        if (w) await w;
+      }
+      if (this.state[i] !== ST_DONE && !this.aborted) await new Promise<void>((r) => (this.claimWait = { index: i, resolve: r }));
+      this.claimWait = undefined;
+    }
+  }
+
+  /** The signer made file t.index's temporary: the open file takes it, or it waits for FILE. */
+  private attachBasis(t: DeltaTemp): void {
+    const c = this.cur;
+    if (this.state[t.index] === ST_DONE && !(c && c.index === t.index)) {
+      this.discardBuilt(t); // skipped before its temporary was made
+      return;
+    }
+    if (c && c.index === t.index && c.delta && !c.basis) {
+      if (c.failed) {
+        this.discardBuilt(t);
+        return;
+      }
+      c.basis = t;
+      c.file = t.file;
+      c.dir = t.dir;
+      c.tmp = t.tmp;
+      return;
+    }
+    this.built.set(t.index, t);
+  }
+
+  private discardBuilt(t: DeltaTemp): void {
+    t.dropped = true;
+    this.built.delete(t.index);
+    try {
+      t.file.close();
+    } catch {}
+    t.dir.unlinkQuiet(t.tmp);
   }
 
   frame(type: number, p: Uint8Array): void {
@@ -262,7 +366,11 @@ export class TreeReceiver implements FrameHandler {
         return;
       }
       case F_HOLE:
+        if (this.cur?.delta) throw new FrameError(`entry ${this.cur.index}: HOLE in a delta file`);
         this.hole(dv.getFloat64(0, true));
+        return;
+      case F_KEEP:
+        this.keep(dv.getFloat64(0, true));
         return;
       case F_SHARD:
         this.shard(p, dv);
@@ -273,7 +381,11 @@ export class TreeReceiver implements FrameHandler {
         const rel = i < this.src.paths.length ? this.src.paths[i]! : String(i);
         if (this.cur && this.cur.index === i) {
           this.dropCurrent();
-        } else this.claim(i);
+        } else {
+          this.claim(i);
+          const t = this.built.get(i);
+          if (t) this.discardBuilt(t);
+        }
         this.addError({ path: rel, side: "source", code: "SOURCE_READ", message: `${rel}: sender could not read it: ${printable(reason)}` });
         return;
       }
@@ -307,14 +419,45 @@ export class TreeReceiver implements FrameHandler {
     const c = this.cur;
     if (!c) throw new FrameError("DATA without a file");
     if (c.got + chunk.length > c.size) throw new FrameError(`entry ${c.index}: more bytes than its size ${c.size}`);
+    if (c.delta) this.checkBuilt(c, chunk.length);
+    const at = c.got;
     c.got += chunk.length;
     if (c.failed) return;
     try {
-      c.file!.write(chunk, 0, chunk.length);
-      c.hasher?.update(chunk);
+      if (c.delta) c.file!.writeAt(chunk, 0, chunk.length, at);
+      else {
+        c.file!.write(chunk, 0, chunk.length);
+        c.hasher?.update(chunk);
+      }
     } catch (err) {
       this.failCurrent(c, err);
     }
+  }
+
+  /**
+   * A delta file's next `len` bytes (KEEP or DATA) may only come for blocks already built and
+   * signed, or after the build: anything else would be overwritten by the basis.
+   */
+  private checkBuilt(c: Current, len: number): void {
+    if (c.failed) return;
+    const t = c.basis;
+    if (!t) throw new FrameError(`entry ${c.index}: data before its block hashes were sent`);
+    if (t.building && c.got + len > t.built) throw new FrameError(`entry ${c.index}: data past the blocks signed so far`);
+  }
+
+  /** KEEP: the next `len` bytes of the current delta file are the basis's, already in the temporary. */
+  private keep(len: number): void {
+    const c = this.cur;
+    if (!c) throw new FrameError("KEEP without a file");
+    if (!c.delta) throw new FrameError(`entry ${c.index}: KEEP for a file that has no basis`);
+    if (!(Number.isSafeInteger(len) && len > 0)) throw new FrameError(`entry ${c.index}: KEEP of invalid length ${len}`);
+    if (c.got + len > c.size) throw new FrameError(`entry ${c.index}: KEEP of ${len} bytes at offset ${c.got} goes past its size ${c.size}`);
+    this.checkBuilt(c, len);
+    if (!c.failed && c.basis && c.got + len > c.basis.basisBytes && !c.basis.building) {
+      throw new FrameError(`entry ${c.index}: KEEP past the end of its basis`);
+    }
+    c.got += len;
+    c.kept += len;
   }
 
   /**
@@ -344,15 +487,26 @@ export class TreeReceiver implements FrameHandler {
     this.fsError(this.src.paths[c.index]!, err);
     c.file?.close();
     c.file = undefined;
-    c.dir?.unlinkQuiet(c.tmp);
+    if (c.tmp) c.dir?.unlinkQuiet(c.tmp);
   }
 
   private openCurrent(i: number, size: number): void {
     const rel = this.src.paths[i]!;
     const [dir, name] = this.split(rel);
-    const c: Current = { index: i, size, got: 0, holes: 0, file: undefined, dir: undefined, tmp: tempName(name), name: rel, failed: false };
+    const delta = this.plan.basis.has(i);
+    const c: Current = { index: i, size, got: 0, holes: 0, file: undefined, dir: undefined, tmp: delta ? "" : tempName(name), name: rel, failed: false, delta, kept: 0 };
     if (this.opts.checksum) c.hasher = new Bun.CryptoHasher("blake2b256");
     this.cur = c;
+    if (delta) {
+      // The signer builds (or built) this file's temporary; a basis that failed drops its data.
+      if (this.deltaFailed.has(i)) c.failed = true;
+      const t = this.built.get(i);
+      if (t) {
+        this.built.delete(i);
+        this.attachBasis(t);
+      }
+      return;
+    }
     if (this.isBlocked(rel)) {
       c.failed = true;
       return;
@@ -371,6 +525,11 @@ export class TreeReceiver implements FrameHandler {
     const rel = this.src.paths[c.index]!;
     const name = this.split(rel)[1];
     try {
+      if (c.delta) {
+        if (!c.basis || c.basis.building) throw new FrameError(`entry ${c.index}: FILE_END before its basis was built`);
+        cutToSize(c.basis, c.size, rel);
+        if (c.hasher) hashFileInto(c.file!, c.size, c.hasher);
+      }
       if (c.hasher && hash) {
         const mine = c.hasher.digest() as Uint8Array;
         if (hashHex(mine) !== hashHex(hash)) {
@@ -391,7 +550,18 @@ export class TreeReceiver implements FrameHandler {
       this.summary.filesWritten++;
       this.summary.bytesWritten += c.size;
       this.summary.holeBytes += c.holes;
+      if (c.basis) {
+        this.summary.deltaFiles++;
+        this.summary.matchedBytes += c.kept;
+        this.summary.literalBytes += c.size - c.kept;
+        if (c.basis.partial) {
+          this.summary.resumedFiles++;
+          this.summary.resumedBytes += c.kept;
+          c.dir!.unlinkQuiet(c.basis.partial); // resumed: what was kept is in place now
+        }
+      }
     } catch (err) {
+      if (err instanceof FrameError) throw err;
       c.file?.close();
       c.file = undefined;
       c.dir!.unlinkQuiet(c.tmp);
@@ -399,12 +569,38 @@ export class TreeReceiver implements FrameHandler {
     }
   }
 
-  private dropCurrent(): void {
+  /**
+   * Drops the file being received; with `keep`, a transfer broken off mid-file keeps the part
+   * received so far (from PARTIAL_MIN_BYTES) as a partial file the next transfer of the same
+   * source version resumes from.
+   */
+  private dropCurrent(keep = false): void {
     const c = this.cur;
     if (!c) return;
     this.cur = undefined;
+    if (keep && this.keepPartial(c)) return;
     c.file?.close();
-    c.dir?.unlinkQuiet(c.tmp);
+    if (c.tmp) c.dir?.unlinkQuiet(c.tmp);
+  }
+
+  private keepPartial(c: Current): boolean {
+    if (!c.file || !c.dir || c.failed || c.got < PARTIAL_MIN_BYTES || c.got >= c.size) return false;
+    if (c.basis?.building) return false;
+    // Resumed and broken off again before passing what was kept: the older partial holds more.
+    if (c.basis?.partial && c.got <= c.basis.basisBytes) return false;
+    const rel = this.src.paths[c.index]!;
+    const name = this.split(rel)[1];
+    try {
+      truncateTo(c.file.fd, c.got, rel); // only [0, got) is the new file's (a clone held the old one past it)
+      c.file.close();
+      c.file = undefined;
+      c.dir.rename(c.tmp, partialName(name, this.src.sizes[c.index]!, this.src.mtimeSec[c.index]!, this.src.mtimeNsec[c.index]!));
+      return true;
+    } catch {
+      c.file?.close();
+      c.file = undefined;
+      return false;
+    }
   }
 
   private shard(p: Uint8Array, dv: DataView): void {
@@ -511,7 +707,10 @@ export class TreeReceiver implements FrameHandler {
   /** Ends a transfer that broke off: the half-written file's temporary is removed. Idempotent. `reason` becomes a "run" error with `code`. */
   abort(reason?: string, code = "TRANSFER_ABORTED"): void {
     Atomics.store(this.cancel, 0, 1); // the writer threads stop before their next file
-    this.dropCurrent();
+    this.aborted = true;
+    this.claimWait?.resolve();
+    this.dropCurrent(true);
+    for (const t of [...this.built.values()]) this.discardBuilt(t);
     if (reason && !this.done) this.addError({ path: ".", side: "run", code, message: reason });
     this.closeDirs();
   }
@@ -524,7 +723,10 @@ export class TreeReceiver implements FrameHandler {
   finish(opts: { dryRun?: boolean; extraErrors?: number; interrupted?: boolean } = {}): ReceiveSummary {
     if (this.finished) return this.summary;
     this.finished = true;
+    this.aborted = true; // the signer stops
+    this.claimWait?.resolve();
     this.dropCurrent();
+    for (const t of [...this.built.values()]) this.discardBuilt(t);
     if (this.pendingJobs > 0 && !opts.interrupted) {
       // the owner must settle() first; whatever the writers still do, this run deletes nothing
       this.addError({ path: ".", side: "run", code: "NOT_SETTLED", message: "files were still being written when the transfer was finished" });
@@ -636,6 +838,17 @@ export class TreeReceiver implements FrameHandler {
     }
   }
 
+}
+
+/** Feeds the first `size` bytes of the open file `f` to `hasher` (--checksum of a file built from a basis). */
+function hashFileInto(f: RootedFile, size: number, hasher: Bun.CryptoHasher): void {
+  const buf = new Uint8Array(new ArrayBuffer(4 << 20));
+  for (let at = 0; at < size; ) {
+    const n = f.readAt(buf, 0, Math.min(buf.length, size - at), at);
+    if (n === 0) throw Object.assign(new Error("the file shrank while being checked"), { code: "EIO" });
+    hasher.update(buf.subarray(0, n));
+    at += n;
+  }
 }
 
 /** BLAKE2b-256 of the regular file `rel` beneath `root`, or null when it cannot be read (or is not a regular file: never opened blocking). */

@@ -10,12 +10,13 @@ import {
 } from "../../ffi/index.ts";
 import {
   DATA_CHUNK, F_DATA, F_FILE_END, F_SAME, F_SHARD, F_SKIP, HASH_BYTES, HEADER_BYTES, SHARD_BYTES, SHARD_FILES,
-  SHARD_HASHES, encodeFrame, fileFrame, holeFrame, putHeader, textFrame, u32List,
+  SHARD_HASHES, SIG_BYTES, encodeFrame, fileFrame, holeFrame, keepFrame, putHeader, textFrame, u32List,
 } from "../../proto/index.ts";
 import { yieldNow, type Channel } from "./channel.ts";
 import type { RunError } from "../report.ts";
 import { hashBeneath, hashHex } from "./receive.ts";
 import type { Tree } from "../walk.ts";
+import { blockHash, sameSig, sigOf, type SigStore } from "./delta.ts";
 
 /** Files below this size travel in shards; the rest stream in chunks. */
 export const SHARD_FILE_MAX = 256 << 10;
@@ -27,6 +28,10 @@ export interface SendResult {
   /** Bytes of `bytes` that went as HOLE frames (only with `sparse`). */
   holeBytes: number;
   errors: RunError[];
+  /** Files sent as changes against the receiver's basis, and their bytes kept (KEEP) and sent (DATA). */
+  deltaFiles: number;
+  matchedBytes: number;
+  literalBytes: number;
 }
 
 export interface SendOptions {
@@ -42,6 +47,11 @@ export interface SendOptions {
    * @default false
    */
   sparse?: boolean;
+  /**
+   * Files the receiver has a basis for (delta or resume): each waits for its block hashes in
+   * `sigs` and sends KEEP for blocks that match, DATA for the rest.
+   */
+  delta?: { files: ReadonlySet<number>; sigs: SigStore };
 }
 
 /**
@@ -49,7 +59,7 @@ export interface SendOptions {
  * the caller does, with the totals. Throws when the channel closes.
  */
 export async function sendFiles(ch: Channel, root: RootedDir, tree: Tree, indices: readonly number[], opts: SendOptions): Promise<SendResult> {
-  const res: SendResult = { files: 0, bytes: 0, holeBytes: 0, errors: [] };
+  const res: SendResult = { files: 0, bytes: 0, holeBytes: 0, errors: [], deltaFiles: 0, matchedBytes: 0, literalBytes: 0 };
   // A Bun socket copies what it cannot send at once, so its buffers can be reused at once (no
   // fresh pages to fault in per chunk); a gRPC message keeps a reference, so it gets new ones.
   const reuse = ch.kind === "tcp";
@@ -162,6 +172,15 @@ export async function sendFiles(ch: Channel, root: RootedDir, tree: Tree, indice
       return;
     }
     const fd = f.fd; // sendfile and the hole calls work on the fd
+    if (opts.delta?.files.has(i)) {
+      try {
+        await sendDelta(i, rel, size, f);
+      } finally {
+        f.close();
+        opts.delta.sigs.forget(i);
+      }
+      return;
+    }
     try {
       let segments: Iterable<[number, number]> | undefined;
       try {
@@ -212,6 +231,97 @@ export async function sendFiles(ch: Channel, root: RootedDir, tree: Tree, indice
     } finally {
       f.close();
     }
+  }
+
+  /**
+   * Sends file i as changes against the receiver's basis: reads it once, hashes each block as the
+   * receiver did, and sends KEEP for runs of blocks whose hashes match the receiver's (SIGS) and
+   * DATA for the others and for what lies past the basis.
+   */
+  async function sendDelta(i: number, rel: string, size: number, f: RootedFile): Promise<void> {
+    const store = opts.delta!.sigs;
+    let w = ch.write(fileFrame(i, size));
+    if (w) await w;
+    const hasher = hashEach ? new Bun.CryptoHasher("blake2b256") : undefined;
+    let sigs = await store.until(i, 0);
+    const bs = sigs.blockSize;
+    const step = new Uint8Array(new ArrayBuffer(Math.max(DELTA_STEP, bs)));
+    const mine = new Uint8Array(SIG_BYTES);
+    let keepRun = 0;
+    let kept = 0;
+    let literal = 0;
+    const keepOut = async () => {
+      if (keepRun === 0) return;
+      w = ch.write(keepFrame(keepRun));
+      kept += keepRun;
+      keepRun = 0;
+      if (w) await w;
+    };
+    const dataOut = async (from: number, to: number) => {
+      for (let o = from; o < to; o += dataChunk) {
+        const n = Math.min(dataChunk, to - o);
+        const buf = new Uint8Array(new ArrayBuffer(HEADER_BYTES + n));
+        putHeader(buf, 0, F_DATA, n);
+        buf.set(step.subarray(o, o + n), HEADER_BYTES);
+        w = ch.write(buf);
+        if (w) await w;
+        literal += n;
+        await pace(n);
+      }
+    };
+    let pos = 0;
+    while (pos < size) {
+      const want = Math.min(step.length, size - pos);
+      let got = 0;
+      try {
+        while (got < want) {
+          const n = f.read(step, got, want - got);
+          if (n === 0) break;
+          got += n;
+        }
+        if (got < want) throw Object.assign(new Error("shrunk"), { code: "SHRUNK" });
+      } catch (err) {
+        await keepOut();
+        await skip(i, err); // the receiver drops the file it has open
+        return;
+      }
+      hasher?.update(step.subarray(0, got));
+      let litFrom = -1;
+      for (let o = 0; o < got; o += bs) {
+        const k = (pos + o) / bs;
+        const end = Math.min(o + bs, got);
+        if (!sigs.last && k >= sigs.count) sigs = await store.until(i, k);
+        const theirs = sigOf(sigs, k);
+        let same = false;
+        if (theirs && Math.min(bs, sigs.basisBytes - k * bs) === end - o) {
+          blockHash(step.subarray(o, end), sigs.seed, mine, 0);
+          same = sameSig(mine, theirs);
+        }
+        if (same) {
+          if (litFrom >= 0) {
+            await dataOut(litFrom, o);
+            litFrom = -1;
+          }
+          keepRun += end - o;
+        } else {
+          await keepOut();
+          if (litFrom < 0) litFrom = o;
+        }
+      }
+      if (litFrom >= 0) await dataOut(litFrom, got);
+      pos += got;
+      opts.onProgress?.(0, got);
+      await yieldNow();
+    }
+    await keepOut();
+    w = ch.write(encodeFrame(F_FILE_END, hasher ? (hasher.digest() as Uint8Array) : new Uint8Array(0)));
+    if (w) await w;
+    res.files++;
+    res.bytes += size;
+    res.deltaFiles++;
+    res.matchedBytes += kept;
+    res.literalBytes += literal;
+    opts.onProgress?.(1, 0);
   }
 
   /**
@@ -282,6 +392,9 @@ export async function sendFiles(ch: Channel, root: RootedDir, tree: Tree, indice
     return true;
   }
 }
+
+/** Bytes of a delta file read and compared per step (a whole number of blocks). */
+const DELTA_STEP = 4 << 20;
 
 /** Zeros for hashing a hole the way the receiver reads it back. */
 const ZEROS = new Uint8Array(1 << 20);

@@ -10,7 +10,7 @@ import { onlyExcludes } from "../select/index.ts";
 import type { Action } from "../run.ts";
 import { channelEvents, GrpcChannel, SocketChannel, type Channel, type GrpcDuplex } from "./channel.ts";
 import { workloadOf } from "../plan.ts";
-import { formatRemoteUrl, type RemoteUrl } from "./url.ts";
+import { formatRemoteUrl, isLoopbackHost, type RemoteUrl } from "./url.ts";
 import { connectTls, remoteClient, tlsTrustOf, type TlsClientOptions } from "./tls.ts";
 import { makeRunReport, type RetryRecord, type Command, type Counts, type RunError, type RunOptions, type RunReport } from "../report.ts";
 import { emptyTree, type Tree } from "../walk.ts";
@@ -91,13 +91,38 @@ export function requireFilterFeature(o: Pick<RunOptions, "exclude" | "filter">, 
 }
 
 /** The Options message of a Negotiate: what the user asked for, the metadata included. */
-export function wireOptions(job: RemoteJob) {
+export function wireOptions(job: RemoteJob, u: RemoteUrl) {
   const o = job.options;
   return {
     mirror: job.command === "mirror", checksum: o.checksum, size_only: o.sizeOnly, ignore_times: o.ignoreTimes, max_delete: o.maxDelete,
     force: o.force, dry_run: o.dryRun, ...wireRules(o), bwlimit: o.bwlimit, hard_links: o.hardLinks, owner: o.owner, group: o.group,
     xattrs: o.xattrs, acls: o.acls, numeric_ids: !!o.numericIds, specials: !!o.specials, devices: !!o.devices,
+    delta: deltaWanted(job, u),
   };
+}
+
+/**
+ * Whether changed files travel as changes against the receiver's older version: --no-whole-file
+ * yes, --whole-file no; by default yes, except to a daemon on this machine's loopback without
+ * --bwlimit, where reading both versions costs more than sending the new one.
+ */
+export function deltaWanted(job: RemoteJob, u: RemoteUrl): boolean {
+  const o = job.options;
+  if (o.wholeFile !== undefined) return !o.wholeFile;
+  return !isLoopbackHost(u.host) || o.bwlimit > 0;
+}
+
+/** Delta figures of one attempt (RunReport.transport.delta). */
+export interface DeltaCounts {
+  files: number;
+  matchedBytes: number;
+  literalBytes: number;
+  resumedFiles: number;
+  resumedBytes: number;
+}
+
+export function noDelta(): DeltaCounts {
+  return { files: 0, matchedBytes: 0, literalBytes: 0, resumedFiles: 0, resumedBytes: 0 };
 }
 
 /** The attributes -X and -A keep, or undefined when neither is asked for. */
@@ -356,6 +381,9 @@ export class RemoteSession implements Interruptible {
   src: Tree = emptyTree();
   failed = false;
   interrupted = false;
+  /** Data-plane bytes this attempt sent and received. */
+  readonly wire = { out: 0, in: 0 };
+  readonly delta: DeltaCounts = noDelta();
   /** Set when this attempt failed in a way another attempt may cure (--retries): the reason, one line. */
   retryReason?: string;
   readonly client: Client;
@@ -467,7 +495,10 @@ export class RemoteSession implements Interruptible {
       errorCount: this.errorCount,
       interrupted: this.interrupted,
       failed: this.failed,
-      transport: { kind: this.transport, tls: this.u.tls, negotiateMs: timing.negotiateMs, transferMs: timing.transferMs, completeMs: timing.completeMs },
+      transport: {
+        kind: this.transport, tls: this.u.tls, negotiateMs: timing.negotiateMs, transferMs: timing.transferMs, completeMs: timing.completeMs,
+        dataBytesOut: this.wire.out, dataBytesIn: this.wire.in, ...(this.delta.files > 0 ? { delta: { ...this.delta } } : {}),
+      },
     });
     return { report, actions: this.actions };
   }

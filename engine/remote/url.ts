@@ -75,3 +75,9 @@ export function parseRemoteUrl(text: string, opts: { needModule: boolean }): Rem
 export function formatRemoteUrl(u: RemoteUrl): string {
   return `${u.tls ? "blits" : "blit"}://${u.address}/${u.module}${u.path ? "/" + u.path : ""}`;
 }
+
+/** True for a host on this machine's loopback (localhost, 127.0.0.0/8, ::1): delta is not worth it there by default. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, "");
+  return h === "localhost" || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === "::ffff:127.0.0.1";
+}

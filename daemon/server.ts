@@ -4,7 +4,7 @@ import { timingSafeEqual } from "node:crypto";
 import { createServer as createTcpServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { openRooted, type RootHandoff } from "../ffi/index.ts";
-import { FsWorkers, removeEntryAt, sweepPartials, walkTree, type RunReport } from "../engine/index.ts";
+import { FsWorkers, adoptCrashTemps, removeEntryAt, sweepPartials, walkTree, type RunReport } from "../engine/index.ts";
 import { AUTH_METADATA_KEY, blitService, grpc, serverOptions } from "../proto/index.ts";
 import { record, telemetryEnabled, telemetryPath } from "../analytics/index.ts";
 import { Admission } from "./admission.ts";
@@ -27,15 +27,17 @@ export interface DaemonHandle {
   activeTransfers(): number;
 }
 
-/** Removes `.blit-tmp-*` entries a killed transfer left in writable modules. Returns how many. */
+/** Removes `.blit-tmp-*` entries a killed transfer left in writable modules (keeping parts to resume from); returns how many. */
 export function removeStaleTemps(mod: ModuleConfig): number {
   let removed = 0;
   const root = openRooted(mod.path);
   try {
     const tree = walkTree(root.handoff(), [], "destination");
-    // A part of a file a broken push kept stays a day, for the push that resumes it.
-    const partials = new Set(sweepPartials(root, tree.staleTemps));
-    for (const rel of tree.staleTemps) {
+    // What a killed blitd was writing becomes the part of its file the next push resumes from;
+    // such a part stays a day. No transfer runs yet, so no temporary here is anyone's.
+    const temps = adoptCrashTemps(root, tree.staleTemps);
+    const partials = new Set(sweepPartials(root, temps));
+    for (const rel of temps) {
       if (partials.has(rel)) continue;
       try {
         removeEntryAt(root, rel);

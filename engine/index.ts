@@ -25,7 +25,7 @@ export {
   runRemote, backoffMs, listRemote, fetchRemoteTree, RemoteError, parseRemoteUrl, formatRemoteUrl, isRemote, validModuleName,
   TreeReceiver, hashBeneath, hashHex, entryMeta, mapOwners, readTreeXattrs, sendFiles, resolveChecks, sameFrames, SHARD_FILE_MAX,
   SocketChannel, GrpcChannel, ChannelClosedError, channelEvents, countedChannel,
-  SigStore, DELTA_MIN_BYTES, PARTIAL_MAX_AGE_MS, isPartialName, partialName, sweepPartials,
+  SigStore, DELTA_MIN_BYTES, PARTIAL_MAX_AGE_MS, isPartialName, partialName, sweepPartials, findPartial, adoptCrashTemps,
 } from "./remote/index.ts";
 export type {
   RemoteJob, RemoteHooks, RemoteListing, RemoteTree, RemoteUrl, ReceiveSummary, ReceiverOptions, EntryMeta, ReceiveKeep,

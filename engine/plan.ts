@@ -44,8 +44,8 @@ export interface PlanOptions {
    */
   delta?: boolean;
   /**
-   * Remote transfers: a needed file for which an interrupted transfer kept a verified part
-   * (a partial file of the same source version, engine/remote/delta.ts) resumes from it. @default false
+   * Remote transfers: a needed file for which an interrupted transfer kept a part (a partial
+   * file of the same name, engine/remote/delta.ts) resumes from it. @default false
    */
   resume?: boolean;
 }
@@ -446,7 +446,7 @@ function planBases(plan: Plan, src: Tree, dst: Tree, opts: PlanOptions): void {
     const rel = writePath(plan, src.paths[i]!);
     if (partials?.size) {
       const k = rel.lastIndexOf("/");
-      const p = `${k < 0 ? "" : rel.slice(0, k + 1)}${partialName(rel.slice(k + 1), src.sizes[i]!, src.mtimeSec[i]!, src.mtimeNsec[i]!)}`;
+      const p = `${k < 0 ? "" : rel.slice(0, k + 1)}${partialName(rel.slice(k + 1))}`;
       if (partials.has(p)) {
         plan.basis.set(i, { path: p, partial: true });
         continue;

@@ -1,7 +1,7 @@
 // Negotiate of a push: the client's manifest is decoded and checked, the target in the module
 // walked, and the plan made (all on worker threads); the reply says which files the daemon needs.
 import { displayName, type RootHandoff } from "../../ffi/index.ts";
-import { emptyTree, sweepPartials, type Plan, type Tree } from "../../engine/index.ts";
+import { emptyTree, findPartial, sweepPartials, type Plan, type Tree } from "../../engine/index.ts";
 import { FEATURES, u32List } from "../../proto/index.ts";
 import type { ModuleConfig } from "../config.ts";
 import { openPushTarget, singleDstTree, Transfer } from "../transfers.ts";
@@ -26,7 +26,11 @@ export async function negotiatePush(ctx: RpcContext, { mod, path, opts, peer, mo
     let dstSide: { fd: RootHandoff; rules: string[] } | { tree: Tree };
     if (singleFile) {
       src.paths[0] = target.name!;
-      dstSide = { tree: singleDstTree(target.root!, target.name!) };
+      const one = singleDstTree(target.root!, target.name!);
+      // One file walks nothing: a part a broken push kept is looked for by name.
+      const kept = opts.resume ? findPartial(target.root!, "", target.name!) : undefined;
+      if (kept) one.staleTemps.push(kept);
+      dstSide = { tree: one };
     } else if (!target.root) dstSide = { tree: emptyTree() }; // a dry run into a directory not made yet
     else dstSide = { fd: target.root.handoff(), rules: opts.filter };
     ({ dst, plan, hashes } = await ctx.workers.plan(src, dstSide, opts, opts.checksum && target.root ? target.root.handoff() : undefined));

@@ -53,11 +53,13 @@ export function newSeed(): bigint {
 }
 
 /**
- * The name under which an interrupted transfer keeps the verified part of `name` (a final name in
- * its directory), for the source version of that size and mtime: another version never resumes from it.
+ * The name under which an interrupted transfer keeps the part it received of `name` (a final name
+ * in its directory). One per name: the next transfer of that name uses it as a basis, so only the
+ * blocks whose hashes match what the sender has now are kept (a part of another version costs a
+ * read, never a wrong byte).
  */
-export function partialName(name: string, size: number, mtimeSec: number, mtimeNsec: number): string {
-  const key = Bun.hash.xxHash3(`${name}\0${size}\0${mtimeSec}.${mtimeNsec}`).toString(16).padStart(16, "0");
+export function partialName(name: string): string {
+  const key = Bun.hash.xxHash3(name).toString(16).padStart(16, "0");
   const tail = name.length > 100 ? name.slice(0, 100) : name;
   return `${PARTIAL_PREFIX}${key}-${tail}`;
 }
@@ -65,6 +67,51 @@ export function partialName(name: string, size: number, mtimeSec: number, mtimeN
 /** True for a name partialName() makes. */
 export function isPartialName(name: string): boolean {
   return name.startsWith(PARTIAL_PREFIX);
+}
+
+/**
+ * The kept partial file of `name` in directory `dirRel` beneath `root` for the source version of
+ * that size and mtime, as a path relative to root, when one is there (a one-file transfer walks
+ * nothing, so it looks for this one name).
+ */
+export function findPartial(root: RootedDir, dirRel: string, name: string): string | undefined {
+  const rel = `${dirRel ? `${dirRel}/` : ""}${partialName(name)}`;
+  try {
+    return root.lstat(rel).type === "file" ? rel : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const CRASH_TEMP = new RegExp(`^${TEMP_PREFIX.replace(/[.]/g, "\\.")}[0-9a-f]+-(.+)$`);
+
+/**
+ * Turns the temporaries a killed process left (`.blit-tmp-<random>-<name>` among `temps`, paths
+ * relative to root) into the partial files of their names, when they hold at least
+ * PARTIAL_MIN_BYTES and no larger partial of that name is there; the rest stay as they are.
+ * Only for a root no transfer is writing (blitd's start, a pull's own destination). Returns
+ * `temps` with the adopted ones renamed.
+ */
+export function adoptCrashTemps(root: RootedDir, temps: readonly string[]): string[] {
+  return temps.map((rel) => {
+    const k = rel.lastIndexOf("/");
+    const m = CRASH_TEMP.exec(rel.slice(k + 1));
+    if (!m || isPartialName(rel.slice(k + 1)) || m[1]!.length >= 200) return rel; // a name cut to 200 characters is not known
+    const to = `${k < 0 ? "" : rel.slice(0, k + 1)}${partialName(m[1]!)}`;
+    try {
+      const st = root.lstat(rel);
+      if (st.type !== "file" || st.size < PARTIAL_MIN_BYTES) return rel;
+      let other = -1;
+      try {
+        other = root.lstat(to).size;
+      } catch {}
+      if (other >= st.size) return rel;
+      root.rename(rel, to);
+      return to;
+    } catch {
+      return rel;
+    }
+  });
 }
 
 /**

@@ -13,7 +13,7 @@ export { sendFiles, resolveChecks, sameFrames, SHARD_FILE_MAX } from "./send.ts"
 export type { SendResult, SendOptions } from "./send.ts";
 export { SocketChannel, GrpcChannel, ChannelClosedError, channelEvents, countedChannel } from "./channel.ts";
 // Delta transfer and resume: the sender's view of the receiver's block hashes, kept partial files.
-export { SigStore, DELTA_MIN_BYTES, PARTIAL_MAX_AGE_MS, isPartialName, partialName, sweepPartials } from "./delta.ts";
+export { SigStore, DELTA_MIN_BYTES, PARTIAL_MAX_AGE_MS, isPartialName, partialName, sweepPartials, findPartial, adoptCrashTemps } from "./delta.ts";
 export type { Channel, GrpcDuplex } from "./channel.ts";
 export { keyFingerprint, tls13Only, TlsTrustError } from "./tls.ts";
 export type { TlsClientOptions } from "./tls.ts";

@@ -18,7 +18,7 @@ import { VERSION } from "../version.ts";
 import { emptyTree, T_FILE, walkTree, type Tree } from "../walk.ts";
 import { StallWatch } from "./stall-watch.ts";
 import { countedChannel } from "./channel.ts";
-import { sweepPartials } from "./delta.ts";
+import { adoptCrashTemps, findPartial, sweepPartials } from "./delta.ts";
 import { selectionRules } from "../options.ts";
 import { asksMetadata, deltaWanted, LOST_ADVICE, lostWords, requireFilterFeature, stallMessage, OLD_PEER, openChannel, wireOptions, xattrSelection, type RemoteHooks, type RemoteSession } from "./session.ts";
 const { existsSync, mkdirSync, statSync } = nameFs;
@@ -68,9 +68,21 @@ export async function pull(s: RemoteSession, hooks: RemoteHooks): Promise<void> 
     } catch (err) {
       if (err instanceof UsageError) throw err;
     }
+    // One file walks nothing: a part a broken pull kept (or a killed one left) is looked for by name.
+    if (peerFeatures(reply.features).has(FEATURE_DELTA)) {
+      const one = openRooted(rootPath);
+      try {
+        const kept = findPartial(one, "", s.src.paths[0]!);
+        if (kept) dst.staleTemps = [kept];
+      } finally {
+        one.close();
+      }
+    }
   } else {
     dstRoot = openRooted(rootPath);
     dst = walkTree(dstRoot.handoff(), selectionRules(opts), "destination");
+    // What a killed earlier pull was writing becomes the part it resumes from (our destination: nobody else writes there).
+    if (!opts.dryRun && dst.staleTemps.length) dst.staleTemps = adoptCrashTemps(dstRoot, dst.staleTemps);
   }
   timing.enumerateMs = performance.now() - tEnum;
   const tPlan = performance.now();

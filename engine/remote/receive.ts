@@ -594,7 +594,7 @@ export class TreeReceiver implements FrameHandler {
       truncateTo(c.file.fd, c.got, rel); // only [0, got) is the new file's (a clone held the old one past it)
       c.file.close();
       c.file = undefined;
-      c.dir.rename(c.tmp, partialName(name, this.src.sizes[c.index]!, this.src.mtimeSec[c.index]!, this.src.mtimeNsec[c.index]!));
+      c.dir.rename(c.tmp, partialName(name));
       return true;
     } catch {
       c.file?.close();

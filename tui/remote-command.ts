@@ -65,6 +65,15 @@ export function remoteSummary(r: RunReport): string {
   if (t && !r.options.dryRun) {
     lines.push(`  data via ${t.kind}${t.tls ? "+tls" : ""}; time ${seconds(r.phases.totalMs)} (negotiate ${seconds(t.negotiateMs)}, transfer ${seconds(t.transferMs)}, complete ${seconds(t.completeMs)}), ${rate(c.copiedBytes, t.transferMs)}`);
   }
+  if (t?.delta && !r.options.dryRun) {
+    // What delta and resume saved: kept from the receiver's older version or from a broken transfer's part.
+    const d = t.delta;
+    const resumed = d.resumedFiles ? `; ${countOf(d.resumedFiles, "file")} resumed (${bytes(d.resumedBytes)} kept from the broken transfer)` : "";
+    lines.push(`  delta: ${countOf(d.files, "file")} as changes, ${bytes(d.matchedBytes)} kept, ${bytes(d.literalBytes)} sent${resumed}`);
+  }
+  if (t?.dataBytesOut !== undefined && !r.options.dryRun && (t.dataBytesOut > 0 || (t.dataBytesIn ?? 0) > 0)) {
+    lines.push(`  on the wire (data plane): ${bytes(t.dataBytesOut)} sent, ${bytes(t.dataBytesIn ?? 0)} received`);
+  }
   if (t?.retries?.length) {
     const whys = [...new Set(t.retries.map((x) => x.reason))];
     lines.push(`  retried ${countOf(t.retries.length, "time")} (${countOf(t.attempts ?? t.retries.length + 1, "attempt")}): ${whys.join("; ")}`);

@@ -13,7 +13,7 @@ import { startContext } from "../context/index.ts";
 import { VERSION } from "../version.ts";
 import type { Tree } from "../walk.ts";
 import type { TlsClientOptions } from "./tls.ts";
-import { authenticateConnection, call, connectSeconds, DEFAULT_TIMEOUT_S, metadataFor, openClient, RemoteError, RemoteSession, requireFilterFeature, waitReady, wireRules, type RemoteHooks, type RemoteJob } from "./session.ts";
+import { authenticateConnection, call, noDelta, type DeltaCounts, connectSeconds, DEFAULT_TIMEOUT_S, metadataFor, openClient, RemoteError, RemoteSession, requireFilterFeature, waitReady, wireRules, type RemoteHooks, type RemoteJob } from "./session.ts";
 import { push } from "./push.ts";
 import { pull } from "./pull.ts";
 const { existsSync, statSync } = nameFs;
@@ -140,6 +140,8 @@ export async function runRemote(job: RemoteJob, hooks: RemoteHooks = {}): Promis
   const t0 = performance.now();
   const retries = job.options.retries ?? DEFAULT_RETRIES;
   const log: RetryRecord[] = [];
+  // What earlier attempts moved: the run's record counts it too (the last attempt sees those files as unchanged).
+  const earlier = { out: 0, in: 0, copied: 0, copiedBytes: 0, delta: noDelta() };
   for (let attempt = 1; ; attempt++) {
     const s = await runAttempt(job, u, local, tapped);
     // Another attempt only for what it may cure (a lost connection, a restarted daemon, a stall),
@@ -150,6 +152,7 @@ export async function runRemote(job: RemoteJob, hooks: RemoteHooks = {}): Promis
       log.push({ attempt, reason, delayMs });
       hooks.onRetry?.({ attempt, reason, delayMs, of: retries + 1 });
       s.report(); // closes this attempt's connection
+      carryOver(s, earlier);
       if (await sleepUnlessAborted(delayMs, hooks.signal)) continue;
       s.interrupted = true; // Ctrl-C while waiting to retry
     }
@@ -159,9 +162,38 @@ export async function runRemote(job: RemoteJob, hooks: RemoteHooks = {}): Promis
     result.report.startedAt = started.toISOString();
     result.report.phases.totalMs = performance.now() - t0;
     if (result.report.transport) Object.assign(result.report.transport, { attempts: attempt, retries: log });
+    if (attempt > 1) addEarlier(result.report, earlier);
     result.report.options = { ...result.report.options, retries };
     return result;
   }
+}
+
+type Earlier = { out: number; in: number; copied: number; copiedBytes: number; delta: DeltaCounts };
+
+/** Adds a failed attempt's traffic and what it landed to `e`. */
+function carryOver(s: RemoteSession, e: Earlier): void {
+  e.out += s.wire.out;
+  e.in += s.wire.in;
+  e.copied += s.counts.copied;
+  e.copiedBytes += s.counts.copiedBytes;
+  for (const k of Object.keys(e.delta) as (keyof DeltaCounts)[]) e.delta[k] += s.delta[k];
+}
+
+/** The run's report covers every attempt: traffic and delta summed, files earlier attempts landed counted as copied, not as unchanged. */
+function addEarlier(r: RunReport, e: Earlier): void {
+  const t = r.transport;
+  if (t) {
+    t.dataBytesOut = (t.dataBytesOut ?? 0) + e.out;
+    t.dataBytesIn = (t.dataBytesIn ?? 0) + e.in;
+    const d = t.delta ?? noDelta();
+    for (const k of Object.keys(e.delta) as (keyof DeltaCounts)[]) d[k] += e.delta[k];
+    if (d.files > 0 || d.literalBytes > 0) t.delta = d;
+  }
+  const c = r.counts;
+  c.copied += e.copied;
+  c.copiedBytes += e.copiedBytes;
+  c.skipped = Math.max(0, c.skipped - e.copied);
+  c.skippedBytes = Math.max(0, c.skippedBytes - e.copiedBytes);
 }
 
 /** One attempt: connect, authenticate, push or pull; its failure is recorded in the session. */

@@ -109,9 +109,13 @@ async function runWithin(args: string[], onStart?: (p: ReturnType<typeof spawnBl
 }
 
 /** Names under `dir` (recursively) that are temporaries or `name`. */
+/**
+ * What a broken pull left besides the part of the file in flight it keeps for resume
+ * (`.blit-tmp-partial-*`, never under the final name): temporaries and final names.
+ */
 function leftovers(dir: string): string[] {
   if (!existsSync(dir)) return [];
-  return (readdirSync(dir, { recursive: true }) as string[]).filter((n) => n.includes(".blit-tmp") || n.endsWith("big.bin"));
+  return (readdirSync(dir, { recursive: true }) as string[]).filter((n) => !n.includes(".blit-tmp-partial-") && (n.includes(".blit-tmp") || n.endsWith("big.bin")));
 }
 
 function workDir(label: string): string {

@@ -18,6 +18,7 @@ const MESSAGES: Record<string, string> = {
   EOPNOTSUPP: "operation not supported", ENODATA: "no such attribute", E2BIG: "attribute too large",
   ENXIO: "no such device or address", EDQUOT: "disk quota exceeded", ECANCELED: "cancelled",
   NOT_REGULAR: "not a regular file",
+  CHANGED: "the older version it is updated from changed while it was read; run the transfer again",
 };
 
 export function errnoName(n: number): string {

@@ -84,7 +84,7 @@ export function backend(): PlatformBackend {
   return chosen;
 }
 // Holes in sparse files (Linux): allocation, data segments, seek and truncate on an open fd.
-export { dataSegments, fdAllocation, mayHaveHoles, seekTo, truncateTo, SPARSE_MIN_BYTES } from "./sparse.ts";
+export { dataSegments, fdAllocation, fdChangeStamp, mayHaveHoles, seekTo, truncateTo, SPARSE_MIN_BYTES } from "./sparse.ts";
 // Direct reads and sendfile on a data-plane socket's fd (Linux).
 export { directSocketIoAvailable, pollWritable, socketRead, socketSendFile } from "./socket-io.ts";
 // Metadata beyond mode and mtime (rsync -o -g -X -A, --specials, --devices), Linux: extended

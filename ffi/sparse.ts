@@ -28,6 +28,21 @@ export function fdAllocation(fd: number, what: string): { size: number; blocks: 
   };
 }
 
+const STATX_MTIME = 0x40;
+const STATX_CTIME = 0x80;
+
+/**
+ * Size, mtime and ctime of the open file `fd` as one string: a write, truncate or attribute
+ * change between two calls shows as a different string (as closely as the filesystem's clock
+ * ticks). Throws FsError naming `what`.
+ */
+export function fdChangeStamp(fd: number, what: string): string {
+  if (libc().statx(fd, ptr(EMPTY), AT_EMPTY_PATH, STATX_SIZE | STATX_MTIME | STATX_CTIME, ptr(statBuf)) < 0) fail("fstat", what);
+  const v = statView;
+  const size = v.getUint32(40, true) + v.getUint32(44, true) * 0x100000000;
+  return `${size}:${v.getBigInt64(112, true)}.${v.getUint32(120, true)}:${v.getBigInt64(96, true)}.${v.getUint32(104, true)}`;
+}
+
 /**
  * True when a file of `size` bytes with `blocks` 512-byte blocks allocated may hold holes worth
  * keeping. Only a hint (a compressed filesystem also allocates fewer blocks than the size):

@@ -11,7 +11,7 @@
 // xxHash3-64 of the block under a seed the receiver draws per transfer (128 bits, as rsync's
 // xxh128): a non-cryptographic hash, so a file whose author wants a collision can make its own
 // copy wrong, never another's; --checksum adds the whole-file BLAKE2b check.
-import { fdAllocation, TEMP_PREFIX, truncateTo, type RootedDir, type RootedFile } from "../../ffi/index.ts";
+import { fdAllocation, fdChangeStamp, TEMP_PREFIX, truncateTo, type RootedDir, type RootedFile } from "../../ffi/index.ts";
 import {
   FrameError, readSigs, SIG_BYTES, SIGS_PER_FRAME, sigsFrame, type SigsHeader,
 } from "../../proto/index.ts";
@@ -181,16 +181,20 @@ export async function buildFromBasis(
     }
     let n = 0;
     let cloned = false;
+    let stamp = "";
     if (basis) {
       try {
         n = Math.min(size, fdAllocation(basis.fd, basisName).size);
+        stamp = fdChangeStamp(basis.fd, basisName);
       } catch {
         n = 0;
       }
-      // The hashes are taken from the temporary itself when it is a clone: what they describe is what is there.
       if (n > 0) cloned = file.cloneFrom(basis);
     }
-    const from = cloned ? file : basis;
+    // A copy is hashed as it is written: the hashes describe what is in the temporary. A clone
+    // shares the basis's blocks but not its page cache, so the basis is read (cached, often 20x
+    // faster) and must not change meanwhile: its size, mtime and ctime are compared at the end.
+    const from = basis;
     const h: SigsHeader = { index, blockSize: bs, basisBytes: n, firstBlock: 0, last: false, seed };
     const step = new Uint8Array(new ArrayBuffer(STEP_BYTES));
     const sigs = new Uint8Array(new ArrayBuffer(Math.max(1, Math.min(SIGS_PER_FRAME, Math.ceil(n / bs))) * SIG_BYTES));
@@ -233,6 +237,9 @@ export async function buildFromBasis(
       await yieldNow();
     }
     t.basisBytes = t.built;
+    if (cloned && basis && fdChangeStamp(basis.fd, basisName) !== stamp) {
+      throw Object.assign(new Error(`${basisName} changed while it was read; run the transfer again`), { code: "CHANGED" });
+    }
     t.building = false;
     await flush(true);
     return t;

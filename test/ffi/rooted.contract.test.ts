@@ -91,6 +91,34 @@ for (const impl of ["linux", "portable"] as const) {
       }
     });
 
+    test("positional reads and writes leave the file offset alone; cloneFrom either shares the content or changes nothing", () => {
+      const { root, dir, done } = setup();
+      try {
+        const f = dir.createFile("p", 0o600);
+        f.write(enc("0123456789"));
+        f.writeAt(enc("AB"), 0, 2, 3); // over bytes 3..4
+        f.writeAt(enc("xyz"), 1, 2, 12); // past the end: a gap of zeros at 10..11
+        f.write(enc("!")); // the sequential offset is still 10
+        const buf = new Uint8Array(32);
+        expect(f.readAt(buf, 0, 32, 0)).toBe(14);
+        expect(Buffer.from(buf.subarray(0, 14)).toString("latin1")).toBe("012AB56789!\0yz");
+        expect(f.readAt(buf, 5, 4, 3)).toBe(4);
+        expect(Buffer.from(buf.subarray(5, 9)).toString()).toBe("AB56");
+        expect(f.readAt(buf, 0, 8, 100)).toBe(0);
+        f.close();
+        const src = dir.openFile("p");
+        const c = dir.createFile("c", 0o600);
+        const cloned = c.cloneFrom(src);
+        c.close();
+        src.close();
+        // A filesystem with reflinks shares the blocks; any other leaves the new file empty.
+        expect(readFileSync(join(root, "c"), "latin1")).toBe(cloned ? "012AB56789!\0yz" : "");
+        if (impl === "portable") expect(cloned).toBe(false);
+      } finally {
+        done();
+      }
+    });
+
     test.skipIf(!HAVE_MKFIFO)("openFile refuses a FIFO (NOT_REGULAR, without blocking) and a directory", () => {
       const { root, dir, done } = setup();
       try {

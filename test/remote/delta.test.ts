@@ -1,0 +1,455 @@
+// Delta transfer (#15) end to end: a real blitd, the real CLI. A changed file the receiver has an
+// older version of travels as the blocks that differ (push and pull, TCP and gRPC, plain and TLS),
+// the result is exact and lands in a new inode; the defaults (off on loopback unless --bwlimit),
+// --whole-file and --no-whole-file. Attacks: a symlink or a FIFO planted at the destination's
+// name or at its partial name, and a hostile sender or receiver breaking the protocol (KEEP and
+// DATA out of turn, HOLE in a delta file, lying SIGS), driven on TreeReceiver and SigStore directly.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import {
+  chmodSync, closeSync, existsSync, fstatSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync,
+  symlinkSync, utimesSync, writeFileSync,
+} from "node:fs";
+import { join } from "node:path";
+import {
+  emptyTree, partialName, planTrees, SigStore, TreeReceiver, walkTree, type Plan, type Tree,
+} from "../../engine/index.ts";
+import { openRooted, type RootedDir } from "../../ffi/index.ts";
+import {
+  encodeFrame, F_DATA, F_SIGS, fileFrame, FrameDecoder, FrameError, HEADER_BYTES, holeFrame, keepFrame, readSigs, sigsFrame,
+  SIG_BYTES, type SigsHeader,
+} from "../../proto/index.ts";
+import { blit, cleanup, diffR, moduleToml, spawnBlit, startBlitd, tempDir, type Daemon } from "./helpers.ts";
+
+const OPENSSL = Bun.which("openssl");
+const SETPRIV = Bun.which("setpriv");
+const MKFIFO = Bun.which("mkfifo");
+if (!OPENSSL) console.warn("delta.test.ts: TLS cases skipped: openssl is not installed (apt-get install openssl)");
+
+/** mtime of every "older version" on the receiving side. */
+const OLD = 1_600_000_000;
+const MiB = 1 << 20;
+/** 8 MiB and a partial last block. */
+const SIZE = 8 * MiB + 1234;
+
+let work: string;
+let mod: string;
+let home: string;
+let d: Daemon;
+let tlsD: Daemon | undefined;
+let ca = "";
+
+function randomBytes(n: number): Buffer {
+  const b = Buffer.alloc(n);
+  for (let o = 0; o < n; o += 65536) crypto.getRandomValues(b.subarray(o, Math.min(n, o + 65536)));
+  return b;
+}
+
+/** A copy of `old` with 4 KiB of new random bytes at each offset (cut at the end). */
+function edited(old: Uint8Array, offsets: number[], len = 4096): Buffer {
+  const b = Buffer.from(old);
+  for (const o of offsets) crypto.getRandomValues(b.subarray(o, Math.min(b.length, o + len)));
+  return b;
+}
+
+/** Four scattered 4 KiB edits, the last in the file's final partial block. */
+const scattered = (size: number) => [5000, 2 * MiB + 100, 5 * MiB, size - 700];
+
+function writeOld(path: string, bytes: Uint8Array): void {
+  writeFileSync(path, bytes);
+  utimesSync(path, OLD, OLD);
+}
+
+function json(out: string) {
+  return JSON.parse(out.trim().split("\n").pop()!);
+}
+
+function same(path: string, want: Uint8Array): boolean {
+  return Buffer.from(want).equals(readFileSync(path));
+}
+
+/** Names of blit's temporaries (and kept partials) beneath dir. */
+function temps(dir: string): string[] {
+  return existsSync(dir) ? readdirSync(dir, { recursive: true }).map(String).filter((n) => n.split("/").pop()!.startsWith(".blit-tmp-")) : [];
+}
+
+const url = () => `blit://127.0.0.1:${d.port}/data`;
+const env = () => ({ BLIT_HOME: home });
+
+type Via = "tcp" | "grpc" | "tls" | "tls+grpc";
+const VIAS: Via[] = ["tcp", "grpc", "tls", "tls+grpc"];
+
+function viaArgs(via: Via): { base: string; args: string[] } {
+  const tls = via.startsWith("tls");
+  return {
+    base: tls ? `blits://127.0.0.1:${tlsD!.port}/data` : url(),
+    args: [...(via.endsWith("grpc") ? ["--force-grpc"] : []), ...(tls ? ["--tls-ca", ca] : [])],
+  };
+}
+
+function openssl(args: string[], cwd: string): void {
+  const r = Bun.spawnSync([OPENSSL!, ...args], { cwd, stdout: "pipe", stderr: "pipe" });
+  if (r.exitCode !== 0) throw new Error(`openssl ${args.join(" ")}: ${r.stderr.toString()}`);
+}
+
+/** A CA and a certificate it signs for 127.0.0.1 (P-256), at test time. */
+function makePki(dir: string): { ca: string; cert: string; key: string } {
+  mkdirSync(dir, { recursive: true });
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+  openssl(["req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=delta-ca"], dir);
+  openssl(["req", ...ec, "-keyout", "leaf.key", "-out", "leaf.csr", "-subj", "/CN=leaf"], dir);
+  writeFileSync(join(dir, "leaf.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n");
+  openssl(["x509", "-req", "-in", "leaf.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "leaf.crt", "-days", "2", "-extfile", "leaf.ext"], dir);
+  return { ca: join(dir, "ca.crt"), cert: join(dir, "leaf.crt"), key: join(dir, "leaf.key") };
+}
+
+beforeAll(async () => {
+  work = tempDir("delta-");
+  mod = join(work, "module");
+  home = join(work, "home");
+  mkdirSync(mod);
+  mkdirSync(home);
+  const mods = moduleToml({ data: { path: mod, readOnly: false } });
+  d = await startBlitd(work, mods);
+  if (OPENSSL) {
+    const pki = makePki(join(work, "pki"));
+    ca = pki.ca;
+    tlsD = await startBlitd(work, `tls_cert_file = ${JSON.stringify(pki.cert)}\ntls_key_file = ${JSON.stringify(pki.key)}\n${mods}`);
+  }
+});
+
+afterAll(async () => {
+  try {
+    await d?.stop();
+    await tlsD?.stop();
+  } finally {
+    cleanup(work);
+  }
+});
+
+/** A fresh case directory: `src` (local) and `dst` (in the module, named `name`). */
+function scene(name: string): { src: string; dst: string } {
+  const src = join(work, `src-${name}`);
+  const dst = join(mod, name);
+  mkdirSync(src, { recursive: true });
+  mkdirSync(dst, { recursive: true });
+  return { src, dst };
+}
+
+/** Pushes src's contents to the module's `name`; returns the exit code, the report and stderr. */
+async function push(src: string, name: string, extra: string[] = [], via: Via = "tcp") {
+  const v = viaArgs(via);
+  const r = await blit(["push", src, `${v.base}/${name}`, "--json", ...v.args, ...extra], env());
+  if (r.code !== 0) console.error(r.stderr);
+  return { code: r.code, rep: r.code === 0 || r.stdout.trim() ? json(r.stdout) : undefined, stderr: r.stderr };
+}
+
+async function pull(name: string, dst: string, extra: string[] = [], via: Via = "tcp") {
+  const v = viaArgs(via);
+  const r = await blit(["pull", `${v.base}/${name}`, dst, "--json", ...v.args, ...extra], env());
+  if (r.code !== 0) console.error(r.stderr);
+  return { code: r.code, rep: r.code === 0 || r.stdout.trim() ? json(r.stdout) : undefined, stderr: r.stderr };
+}
+
+/** What a few scattered block edits may cost at most: under 5% of the file as DATA, under 10% on the wire. */
+function expectSmallDelta(rep: any, size: number, wire: "dataBytesOut" | "dataBytesIn"): void {
+  expect(rep.transport.delta.files).toBe(1);
+  expect(rep.transport.delta.literalBytes).toBeGreaterThan(0);
+  expect(rep.transport.delta.literalBytes).toBeLessThan(size * 0.05);
+  expect(rep.transport.delta.matchedBytes).toBeGreaterThan(size * 0.9);
+  expect(rep.transport[wire]).toBeLessThan(size * 0.1);
+}
+
+describe("a changed file travels as the blocks that differ", () => {
+  for (const via of VIAS) {
+    test.skipIf(via.startsWith("tls") && !OPENSSL)(`push --no-whole-file over ${via}`, async () => {
+      const name = `push-${via.replace("+", "-")}`;
+      const { src, dst } = scene(name);
+      const old = randomBytes(SIZE);
+      writeOld(join(dst, "big.bin"), old);
+      const neu = edited(old, scattered(SIZE));
+      writeFileSync(join(src, "big.bin"), neu);
+      const { code, rep } = await push(src, name, ["--no-whole-file"], via);
+      expect(code).toBe(0);
+      expect(same(join(dst, "big.bin"), neu)).toBe(true);
+      expect(rep.transport).toMatchObject({ kind: via.endsWith("grpc") ? "grpc" : "tcp", tls: via.startsWith("tls") });
+      expectSmallDelta(rep, SIZE, "dataBytesOut");
+      expect(temps(dst)).toEqual([]);
+    });
+
+    test.skipIf(via.startsWith("tls") && !OPENSSL)(`pull --no-whole-file over ${via}`, async () => {
+      const name = `pull-${via.replace("+", "-")}`;
+      const { src: local, dst: remote } = scene(name);
+      const old = randomBytes(SIZE);
+      writeOld(join(local, "big.bin"), old);
+      const neu = edited(old, scattered(SIZE));
+      writeFileSync(join(remote, "big.bin"), neu);
+      const { code, rep } = await pull(name, local, ["--no-whole-file"], via);
+      expect(code).toBe(0);
+      expect(same(join(local, "big.bin"), neu)).toBe(true);
+      expect(rep.transport).toMatchObject({ kind: via.endsWith("grpc") ? "grpc" : "tcp", tls: via.startsWith("tls") });
+      expectSmallDelta(rep, SIZE, "dataBytesIn");
+      expect(temps(local)).toEqual([]);
+    });
+  }
+});
+
+describe("shapes of change", () => {
+  test("a file grown by an appended tail: the old part is kept, the tail sent", async () => {
+    const { src, dst } = scene("grown");
+    const old = randomBytes(6 * MiB);
+    writeOld(join(dst, "big.bin"), old);
+    const tail = MiB + 777;
+    const neu = Buffer.concat([edited(old, [3 * MiB]), randomBytes(tail)]);
+    writeFileSync(join(src, "big.bin"), neu);
+    const { code, rep } = await push(src, "grown", ["--no-whole-file"]);
+    expect(code).toBe(0);
+    expect(same(join(dst, "big.bin"), neu)).toBe(true);
+    expect(rep.transport.delta.files).toBe(1);
+    expect(rep.transport.delta.literalBytes).toBeGreaterThanOrEqual(tail);
+    expect(rep.transport.delta.literalBytes).toBeLessThan(tail + 64 * 1024);
+    expect(rep.transport.delta.matchedBytes).toBe(neu.length - rep.transport.delta.literalBytes);
+  });
+
+  test("a file truncated: the result is cut to the new size", async () => {
+    const { src, dst } = scene("shrunk");
+    const old = randomBytes(9 * MiB);
+    writeOld(join(dst, "big.bin"), old);
+    const neu = edited(old.subarray(0, 5 * MiB + 333), [MiB]);
+    writeFileSync(join(src, "big.bin"), neu);
+    const { code, rep } = await push(src, "shrunk", ["--no-whole-file"]);
+    expect(code).toBe(0);
+    expect(statSync(join(dst, "big.bin")).size).toBe(neu.length);
+    expect(same(join(dst, "big.bin"), neu)).toBe(true);
+    expectSmallDelta(rep, neu.length, "dataBytesOut");
+  });
+
+  test("an edit in the last partial block only: one block sent", async () => {
+    const { src, dst } = scene("lastblock");
+    const old = randomBytes(SIZE);
+    writeOld(join(dst, "big.bin"), old);
+    const neu = Buffer.from(old);
+    neu[neu.length - 1] ^= 0xff;
+    writeFileSync(join(src, "big.bin"), neu);
+    const { code, rep } = await push(src, "lastblock", ["--no-whole-file"]);
+    expect(code).toBe(0);
+    expect(same(join(dst, "big.bin"), neu)).toBe(true);
+    expect(rep.transport.delta.files).toBe(1);
+    // the last block is 1234 bytes (8 MiB is a whole number of blocks)
+    expect(rep.transport.delta.literalBytes).toBe(1234);
+  });
+
+  test("a single-file push to a file name uses the old file as its basis", async () => {
+    const { src, dst } = scene("single");
+    const old = randomBytes(4 * MiB);
+    writeOld(join(dst, "one.bin"), old);
+    const neu = edited(old, [100, 3 * MiB]);
+    writeFileSync(join(src, "one.bin"), neu);
+    const r = await blit(["push", join(src, "one.bin"), `${url()}/single/one.bin`, "--json", "--no-whole-file"], env());
+    expect(r.code).toBe(0);
+    expect(same(join(dst, "one.bin"), neu)).toBe(true);
+    expectSmallDelta(json(r.stdout), neu.length, "dataBytesOut");
+  });
+
+  /** Old versions in `old`, new ones in `neu`: two large files with bases, a new large one, small ones changed and new. */
+  function mixedTree(old: string, neu: string): Record<string, Buffer> {
+    mkdirSync(join(old, "sub/deep"), { recursive: true });
+    mkdirSync(join(neu, "sub/deep"), { recursive: true });
+    const a = randomBytes(4 * MiB);
+    const b = randomBytes(5 * MiB + 99);
+    const small = randomBytes(200 << 10);
+    writeOld(join(old, "a.bin"), a);
+    writeOld(join(old, "sub/deep/b.bin"), b);
+    writeOld(join(old, "sub/small.dat"), small);
+    writeOld(join(old, "same.txt"), Buffer.from("unchanged\n"));
+    const want: Record<string, Buffer> = {
+      "a.bin": edited(a, [MiB, 3 * MiB + 5]),
+      "sub/deep/b.bin": edited(b, [0, 5 * MiB]),
+      "sub/small.dat": edited(small, [1000]),
+      "new.bin": randomBytes(3 * MiB),
+      "sub/new-small.txt": randomBytes(1000),
+      "same.txt": Buffer.from("unchanged\n"),
+    };
+    for (const [rel, bytes] of Object.entries(want)) writeFileSync(join(neu, rel), bytes);
+    utimesSync(join(neu, "same.txt"), OLD, OLD);
+    return want;
+  }
+
+  test("push of a tree: files with bases travel as deltas, new and small ones whole", async () => {
+    const { src, dst } = scene("tree-push");
+    const want = mixedTree(dst, src);
+    const { code, rep } = await push(src, "tree-push", ["--no-whole-file"]);
+    expect(code).toBe(0);
+    expect((await diffR(src, dst)).same).toBe(true);
+    for (const [rel, bytes] of Object.entries(want)) expect(same(join(dst, rel), bytes)).toBe(true);
+    expect(rep.transport.delta.files).toBe(2);
+    // the new 3 MiB file travels whole, the two deltas send little
+    expect(rep.transport.delta.literalBytes).toBeLessThan(256 << 10);
+    expect(rep.transport.dataBytesOut).toBeGreaterThan(3 * MiB);
+    expect(rep.transport.dataBytesOut).toBeLessThan(3 * MiB + (1 << 20));
+    expect(temps(dst)).toEqual([]);
+  });
+
+  test("pull of a tree: the same, the client signing its bases", async () => {
+    const { src: local, dst: remote } = scene("tree-pull");
+    const want = mixedTree(local, remote);
+    const { code, rep } = await pull("tree-pull", local, ["--no-whole-file"]);
+    expect(code).toBe(0);
+    expect((await diffR(remote, local)).same).toBe(true);
+    for (const [rel, bytes] of Object.entries(want)) expect(same(join(local, rel), bytes)).toBe(true);
+    expect(rep.transport.delta.files).toBe(2);
+    expect(rep.transport.dataBytesIn).toBeLessThan(3 * MiB + (1 << 20));
+    expect(temps(local)).toEqual([]);
+  });
+
+  test("push --mirror with deltas: exact tree, extraneous entries deleted", async () => {
+    const { src, dst } = scene("mirror");
+    mixedTree(dst, src);
+    writeOld(join(dst, "extra.bin"), randomBytes(300 << 10));
+    mkdirSync(join(dst, "gone/sub"), { recursive: true });
+    writeFileSync(join(dst, "gone/sub/f"), "x");
+    const { code, rep } = await push(src, "mirror", ["--mirror", "--no-whole-file"]);
+    expect(code).toBe(0);
+    expect((await diffR(src, dst)).same).toBe(true);
+    expect(rep.transport.delta.files).toBe(2);
+    expect(rep.counts.deleted).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe("when delta is used", () => {
+  async function changed(name: string) {
+    const { src, dst } = scene(name);
+    const old = randomBytes(4 * MiB);
+    writeOld(join(dst, "big.bin"), old);
+    const neu = edited(old, [2 * MiB]);
+    writeFileSync(join(src, "big.bin"), neu);
+    return { src, dst, neu };
+  }
+
+  test("to 127.0.0.1 without --bwlimit the file travels whole (no transport.delta)", async () => {
+    const { src, dst, neu } = await changed("default-loop");
+    const { code, rep } = await push(src, "default-loop");
+    expect(code).toBe(0);
+    expect(same(join(dst, "big.bin"), neu)).toBe(true);
+    expect(rep.transport.delta).toBeUndefined();
+    expect(rep.transport.dataBytesOut).toBeGreaterThanOrEqual(neu.length);
+  });
+
+  test("pull from 127.0.0.1 without --bwlimit: whole as well", async () => {
+    const { src: local, dst: remote } = scene("default-pull");
+    const old = randomBytes(4 * MiB);
+    writeOld(join(local, "big.bin"), old);
+    const neu = edited(old, [MiB]);
+    writeFileSync(join(remote, "big.bin"), neu);
+    const { code, rep } = await pull("default-pull", local);
+    expect(code).toBe(0);
+    expect(same(join(local, "big.bin"), neu)).toBe(true);
+    expect(rep.transport.delta).toBeUndefined();
+    expect(rep.transport.dataBytesIn).toBeGreaterThanOrEqual(neu.length);
+  });
+
+  test("with --bwlimit 1G delta is used on loopback", async () => {
+    const { src, dst, neu } = await changed("bwlimit");
+    const { code, rep } = await push(src, "bwlimit", ["--bwlimit", "1G"]);
+    expect(code).toBe(0);
+    expect(same(join(dst, "big.bin"), neu)).toBe(true);
+    expectSmallDelta(rep, neu.length, "dataBytesOut");
+  });
+
+  test("--whole-file (and -W) turns it off, --bwlimit or not", async () => {
+    const { src, dst, neu } = await changed("whole");
+    const { code, rep } = await push(src, "whole", ["--bwlimit", "1G", "--whole-file"]);
+    expect(code).toBe(0);
+    expect(same(join(dst, "big.bin"), neu)).toBe(true);
+    expect(rep.transport.delta).toBeUndefined();
+    expect(rep.transport.dataBytesOut).toBeGreaterThanOrEqual(neu.length);
+    const local = join(work, "whole-pull");
+    mkdirSync(local);
+    writeOld(join(local, "big.bin"), Buffer.from(neu.subarray(0, 3 * MiB)));
+    const p = await pull("whole", local, ["--bwlimit", "1G", "-W"]);
+    expect(p.code).toBe(0);
+    expect(same(join(local, "big.bin"), neu)).toBe(true);
+    expect(p.rep.transport.delta).toBeUndefined();
+    expect(p.rep.transport.dataBytesIn).toBeGreaterThanOrEqual(neu.length);
+  });
+
+  test("--whole-file with --no-whole-file is a usage error naming both; nothing is sent", async () => {
+    const { src, dst } = await changed("both");
+    const before = readFileSync(join(dst, "big.bin"));
+    for (const cmd of [["push", src, `${url()}/both`], ["pull", `${url()}/both`, join(work, "both-pull")]]) {
+      const r = await blit([...cmd, "--whole-file", "--no-whole-file"], env());
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain("--whole-file");
+      expect(r.stderr).toContain("--no-whole-file");
+      expect(r.stderr).not.toMatch(/\n\s+at /); // one line, no stack
+    }
+    expect(readFileSync(join(dst, "big.bin")).equals(before)).toBe(true);
+    expect(existsSync(join(work, "both-pull"))).toBe(false);
+  });
+});
+
+describe("no half-updated file", () => {
+  test("a delta push writes a new inode: an fd and a hard link on the old file still read the old content in full", async () => {
+    const { src, dst } = scene("inode");
+    const old = randomBytes(SIZE);
+    const target = join(dst, "big.bin");
+    writeOld(target, old);
+    linkSync(target, join(work, "inode-old-link"));
+    const ino = statSync(target).ino;
+    const fd = openSync(target, "r");
+    try {
+      const neu = edited(old, scattered(SIZE));
+      writeFileSync(join(src, "big.bin"), neu);
+      const { code, rep } = await push(src, "inode", ["--no-whole-file"]);
+      expect(code).toBe(0);
+      expect(rep.transport.delta.files).toBe(1);
+      expect(statSync(target).ino).not.toBe(ino);
+      expect(same(target, neu)).toBe(true);
+      // the reader's file is untouched: its size and every byte
+      expect(fstatSync(fd).size).toBe(old.length);
+      const back = Buffer.alloc(old.length);
+      for (let at = 0; at < back.length; ) {
+        const n = readSync(fd, back, at, back.length - at, at);
+        if (n === 0) break;
+        at += n;
+      }
+      expect(back.equals(old)).toBe(true);
+      expect(same(join(work, "inode-old-link"), old)).toBe(true);
+    } finally {
+      closeSync(fd);
+      rmSync(join(work, "inode-old-link"), { force: true });
+    }
+  });
+});
+
+describe("--checksum with delta", () => {
+  test("same size, content changed: exact (the file is compared by hash, then sent)", async () => {
+    const { src, dst } = scene("sum-same");
+    const old = randomBytes(4 * MiB);
+    writeOld(join(dst, "big.bin"), old);
+    const neu = edited(old, [MiB]);
+    writeFileSync(join(src, "big.bin"), neu);
+    utimesSync(join(src, "big.bin"), OLD, OLD); // same size and mtime: only --checksum sees it
+    const { code } = await push(src, "sum-same", ["--checksum", "--no-whole-file"]);
+    expect(code).toBe(0);
+    expect(same(join(dst, "big.bin"), neu)).toBe(true);
+  });
+
+  test("size changed: a delta whose whole-file hash is checked, push and pull", async () => {
+    const { src, dst } = scene("sum-delta");
+    const old = randomBytes(4 * MiB);
+    writeOld(join(dst, "big.bin"), old);
+    const neu = Buffer.concat([edited(old, [MiB, 3 * MiB]), randomBytes(5000)]);
+    writeFileSync(join(src, "big.bin"), neu);
+    const { code, rep } = await push(src, "sum-delta", ["--checksum", "--no-whole-file"]);
+    expect(code).toBe(0);
+    expect(same(join(dst, "big.bin"), neu)).toBe(true);
+    expect(rep.transport.delta.files).toBe(1);
+    const local = join(work, "sum-delta-pull");
+    mkdirSync(local);
+    writeOld(join(local, "big.bin"), old);
+    const p = await pull("sum-delta", local, ["--checksum", "--no-whole-file"]);
+    expect(p.code).toBe(0);
+    expect(same(join(local, "big.bin"), neu)).toBe(true);
+    expect(p.rep.transport.delta.files).toBe(1);
+  });
+});

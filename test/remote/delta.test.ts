@@ -108,6 +108,9 @@ beforeAll(async () => {
   home = join(work, "home");
   mkdirSync(mod);
   mkdirSync(home);
+  // the attack cases play another user (nobody) who may write in some of the module's directories
+  chmodSync(work, 0o755);
+  chmodSync(mod, 0o755);
   const mods = moduleToml({ data: { path: mod, readOnly: false } });
   d = await startBlitd(work, mods);
   if (OPENSSL) {
@@ -451,5 +454,107 @@ describe("--checksum with delta", () => {
     expect(p.code).toBe(0);
     expect(same(join(local, "big.bin"), neu)).toBe(true);
     expect(p.rep.transport.delta.files).toBe(1);
+  });
+});
+
+describe("attacks on the receiving side's files (hostile by default)", () => {
+  /** A file outside the module (or another's file inside it) holding what the source will send: read through, it would show as kept bytes. */
+  function bait(path: string, bytes: Uint8Array): { intact(): boolean } {
+    writeOld(path, bytes);
+    return { intact: () => same(path, bytes) && statSync(path).mtimeMs === OLD * 1000 };
+  }
+
+  /** Runs `argv` as nobody (the other user of a shared module). */
+  function asNobody(argv: string[]): void {
+    const r = Bun.spawnSync([SETPRIV!, "--reuid=nobody", "--regid=nogroup", "--clear-groups", ...argv], { stdout: "pipe", stderr: "pipe" });
+    if (r.exitCode !== 0) throw new Error(`setpriv ${argv.join(" ")}: ${r.stderr.toString()}`);
+  }
+
+  test.skipIf(!SETPRIV)("a symlink another user put at the file's name is replaced (mirror), never read through", async () => {
+    const { src, dst } = scene("sym-dst");
+    chmodSync(dst, 0o777);
+    const neu = randomBytes(4 * MiB);
+    writeFileSync(join(src, "big.bin"), neu);
+    writeFileSync(join(src, "in.bin"), neu);
+    const outside = bait(join(work, "outside-dst.bin"), neu);
+    mkdirSync(join(mod, "victim"), { recursive: true });
+    const inside = bait(join(mod, "victim/secret.bin"), neu);
+    asNobody(["ln", "-s", join(work, "outside-dst.bin"), join(dst, "big.bin")]);
+    asNobody(["ln", "-s", "../victim/secret.bin", join(dst, "in.bin")]);
+    const { code, rep } = await push(src, "sym-dst", ["--mirror", "--no-whole-file"]);
+    expect(code).toBe(0);
+    for (const n of ["big.bin", "in.bin"]) {
+      expect(statSync(join(dst, n)).isFile()).toBe(true);
+      expect(same(join(dst, n), neu)).toBe(true);
+    }
+    expect(rep.transport.delta).toBeUndefined(); // nothing was a basis
+    expect(rep.transport.dataBytesOut).toBeGreaterThanOrEqual(2 * neu.length);
+    expect(outside.intact()).toBe(true);
+    expect(inside.intact()).toBe(true);
+  });
+
+  /** Plants `plant(path)` at big.bin's partial name in the module dir `name` (old version of big.bin there or not). */
+  async function plantedPartial(name: string, plant: (at: string) => void, withOld: boolean) {
+    const { src, dst } = scene(name);
+    chmodSync(dst, 0o777);
+    const old = randomBytes(4 * MiB);
+    const neu = edited(old, [MiB]);
+    if (withOld) writeOld(join(dst, "big.bin"), old);
+    writeFileSync(join(src, "big.bin"), neu);
+    plant(join(dst, partialName("big.bin")));
+    return { src, dst, old, neu };
+  }
+
+  for (const withOld of [false, true]) {
+    test.skipIf(!SETPRIV)(`a symlink at the partial name (outside the module, or to another's file in it) is not followed${withOld ? " (old version there)" : ""}`, async () => {
+      for (const [k, target] of [[0, join(work, `outside-partial-${withOld}.bin`)], [1, `../victim/partial-${withOld}.bin`]] as const) {
+        const name = `sym-partial-${withOld}-${k}`;
+        const s = await plantedPartial(name, (at) => asNobody(["ln", "-s", target, at]), withOld);
+        mkdirSync(join(mod, "victim"), { recursive: true });
+        const baitFile = bait(k === 0 ? target : join(mod, "victim", `partial-${withOld}.bin`), s.neu);
+        const { code, rep } = await push(s.src, name, ["--no-whole-file"]);
+        expect(code).toBe(0);
+        expect(same(join(s.dst, "big.bin"), s.neu)).toBe(true);
+        expect(baitFile.intact()).toBe(true);
+        // read through, the bait would have been a basis matching every block
+        expect(rep.transport.delta?.resumedBytes ?? 0).toBe(0);
+        expect(rep.transport.delta?.matchedBytes ?? 0).toBe(0);
+        // (with the old version there too, the planted name still wins the planner's choice and the file travels whole: see the report)
+        expect(rep.transport.dataBytesOut).toBeGreaterThanOrEqual(s.neu.length);
+        expect(existsSync(join(s.dst, partialName("big.bin")))).toBe(false); // what was planted there is gone
+      }
+    });
+  }
+
+  test("a symlink at the partial name in a pull's destination is not followed", async () => {
+    const { src: local, dst: remote } = scene("sym-partial-pull");
+    const neu = randomBytes(4 * MiB);
+    writeFileSync(join(remote, "big.bin"), neu);
+    const outside = bait(join(work, "outside-pull.bin"), neu);
+    symlinkSync(join(work, "outside-pull.bin"), join(local, partialName("big.bin")));
+    const { code, rep } = await pull("sym-partial-pull", local, ["--no-whole-file"]);
+    expect(code).toBe(0);
+    expect(same(join(local, "big.bin"), neu)).toBe(true);
+    expect(outside.intact()).toBe(true);
+    expect(rep.transport.delta?.resumedBytes ?? 0).toBe(0);
+    expect(rep.transport.delta?.matchedBytes ?? 0).toBe(0);
+    expect(rep.transport.dataBytesIn).toBeGreaterThanOrEqual(neu.length);
+  });
+
+  test.skipIf(!MKFIFO || !SETPRIV)("a FIFO at the partial name does not hang the push (tree and single file)", async () => {
+    for (const single of [false, true]) {
+      const name = `fifo-partial-${single}`;
+      const s = await plantedPartial(name, (at) => asNobody([MKFIFO!, at]), true);
+      const target = single ? [join(s.src, "big.bin"), `${url()}/${name}/big.bin`] : [s.src, `${url()}/${name}`];
+      const t0 = Date.now();
+      const child = spawnBlit(["push", ...target, "--json", "--no-whole-file"], env());
+      const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+      const [code, out] = await Promise.all([child.exited, new Response(child.stdout).text()]);
+      clearTimeout(timer);
+      expect(Date.now() - t0).toBeLessThan(15_000);
+      expect(code).toBe(0);
+      expect(same(join(s.dst, "big.bin"), s.neu)).toBe(true);
+      expect(json(out).transport.delta?.resumedBytes ?? 0).toBe(0);
+    }
   });
 });

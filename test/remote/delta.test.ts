@@ -6,7 +6,7 @@
 // DATA out of turn, HOLE in a delta file, lying SIGS), driven on TreeReceiver and SigStore directly.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import {
-  chmodSync, closeSync, existsSync, fstatSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync,
+  chmodSync, closeSync, existsSync, fstatSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync,
   symlinkSync, utimesSync, writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
@@ -556,5 +556,272 @@ describe("attacks on the receiving side's files (hostile by default)", () => {
       expect(same(join(s.dst, "big.bin"), s.neu)).toBe(true);
       expect(json(out).transport.delta?.resumedBytes ?? 0).toBe(0);
     }
+  });
+});
+
+describe("a hostile sender against the receiver (TreeReceiver driven frame by frame)", () => {
+  interface Rig {
+    dir: string;
+    dst: string;
+    root: RootedDir;
+    src: Tree;
+    plan: Plan;
+    r: TreeReceiver;
+    dec: FrameDecoder;
+    old: Buffer;
+    /** Source indices: big.bin (has a basis), new.bin (none). */
+    big: number;
+    fresh: number;
+    /** SIGS the receiver sent so far. */
+    sigs: SigsHeader[];
+    /** Holds the signer's next send until release() (null: sends go at once). */
+    gate: { release(): void } | null;
+    signing?: Promise<void>;
+  }
+
+  /** big.bin: `oldSize` bytes at the receiver, `newSize` at the sender; new.bin only at the sender. */
+  function rig(oldSize: number, newSize: number): Rig {
+    const dir = tempDir("delta-proto-");
+    const srcDir = join(dir, "src");
+    const dst = join(dir, "dst");
+    mkdirSync(srcDir);
+    mkdirSync(dst);
+    const old = randomBytes(oldSize);
+    writeOld(join(dst, "big.bin"), old);
+    writeFileSync(join(srcDir, "big.bin"), randomBytes(newSize));
+    writeFileSync(join(srcDir, "new.bin"), randomBytes(300 << 10));
+    const src = walkTree(srcDir, [], "source");
+    const dstTree = walkTree(dst, [], "destination");
+    const plan = planTrees(src, dstTree, { mirror: false, checksum: false, sizeOnly: false, ignoreTimes: false, delta: true });
+    const big = src.paths.indexOf("big.bin");
+    expect(plan.basis.has(big)).toBe(true);
+    const root = openRooted(dst);
+    const r = new TreeReceiver(root, src, dstTree, plan, { mirror: false, checksum: false, maxDelete: -1, force: false, singleFile: false, writers: null });
+    r.prepare();
+    return { dir, dst, root, src, plan, r, dec: new FrameDecoder(r), old, big, fresh: src.paths.indexOf("new.bin"), sigs: [], gate: null };
+  }
+
+  /** Starts the signer; with `hold`, its first send waits for the test. */
+  function sign(x: Rig, hold = false): void {
+    let release!: () => void;
+    const held = new Promise<void>((res) => (release = res));
+    x.gate = hold ? { release } : null;
+    x.signing = x.r.sign((f) => {
+      expect(f[0]).toBe(F_SIGS);
+      x.sigs.push(readSigs(f.subarray(HEADER_BYTES)).h);
+      return x.gate ? held : undefined;
+    });
+  }
+
+  async function until(cond: () => boolean): Promise<void> {
+    const end = Date.now() + 10_000;
+    while (!cond()) {
+      if (Date.now() > end) throw new Error("timed out");
+      await Bun.sleep(2);
+    }
+  }
+
+  /** After the violation: abort() leaves no temporary and the old file as it was. */
+  async function ends(x: Rig): Promise<void> {
+    try {
+      x.r.abort("protocol error");
+      x.gate?.release();
+      await x.signing;
+      expect(temps(x.dst)).toEqual([]);
+      expect(same(join(x.dst, "big.bin"), x.old)).toBe(true);
+      expect(readdirSync(x.dst)).toEqual(["big.bin"]);
+    } finally {
+      x.root.close();
+      rmSync(x.dir, { recursive: true, force: true });
+    }
+  }
+
+  const data = (n: number) => encodeFrame(F_DATA, randomBytes(n));
+
+  test("KEEP or DATA for a delta file before its block hashes", async () => {
+    for (const bad of [keepFrame(4096), data(4096)]) {
+      const x = rig(2 * MiB, 2 * MiB);
+      try {
+        x.dec.feed(fileFrame(x.big, 2 * MiB));
+        expect(() => x.dec.feed(bad)).toThrow(FrameError);
+      } finally {
+        await ends(x);
+      }
+    }
+  });
+
+  test("KEEP past the end of the basis (once it is built)", async () => {
+    const x = rig(512 << 10, 900 << 10);
+    try {
+      sign(x);
+      await until(() => x.sigs.some((h) => h.last));
+      expect(x.sigs.at(-1)!.basisBytes).toBe(512 << 10);
+      x.dec.feed(fileFrame(x.big, 900 << 10));
+      x.dec.feed(keepFrame(512 << 10)); // all of the basis: fine
+      expect(() => x.dec.feed(keepFrame(1))).toThrow(/past the end of its basis/);
+    } finally {
+      await ends(x);
+    }
+  });
+
+  test("KEEP or DATA past the blocks signed while the basis is still being built", async () => {
+    for (const bad of [keepFrame(8192), data(8192)]) {
+      const x = rig(10 * MiB, 10 * MiB);
+      try {
+        sign(x, true); // the signer stops after its first 4 MiB step
+        await until(() => x.sigs.length > 0);
+        const built = x.sigs[0]!.firstBlock + 0; // first frame: blocks from 0
+        expect(built).toBe(0);
+        x.dec.feed(fileFrame(x.big, 10 * MiB));
+        x.dec.feed(keepFrame(4 * MiB)); // every block signed so far: fine
+        expect(() => x.dec.feed(bad)).toThrow(/past the blocks signed so far/);
+      } finally {
+        await ends(x);
+      }
+    }
+  });
+
+  test("KEEP for a file that has no basis (the signer's temporary is removed too)", async () => {
+    const x = rig(2 * MiB, 2 * MiB);
+    try {
+      sign(x);
+      await until(() => x.sigs.some((h) => h.last)); // big.bin's temporary is built and waits
+      expect(temps(x.dst).length).toBe(1);
+      x.dec.feed(fileFrame(x.fresh, 300 << 10));
+      x.dec.feed(data(1000));
+      expect(() => x.dec.feed(keepFrame(4096))).toThrow(/no basis/);
+    } finally {
+      await ends(x);
+    }
+  });
+
+  test("HOLE in a delta file", async () => {
+    const x = rig(2 * MiB, 2 * MiB);
+    try {
+      sign(x);
+      await until(() => x.sigs.some((h) => h.last));
+      x.dec.feed(fileFrame(x.big, 2 * MiB));
+      expect(() => x.dec.feed(holeFrame(8192))).toThrow(/HOLE in a delta file/);
+    } finally {
+      await ends(x);
+    }
+  });
+
+  test("KEEP of a bad length (zero, fractional, past the size)", async () => {
+    for (const n of [0, 0.5, -1, Number.NaN, 3 * MiB]) {
+      const x = rig(2 * MiB, 2 * MiB);
+      try {
+        sign(x);
+        await until(() => x.sigs.some((h) => h.last));
+        x.dec.feed(fileFrame(x.big, 2 * MiB));
+        expect(() => x.dec.feed(keepFrame(n))).toThrow(FrameError);
+      } finally {
+        await ends(x);
+      }
+    }
+  });
+
+  test("the basis swapped for a symlink or a FIFO after the plan is not read: no blocks, the whole file follows", async () => {
+    for (const kind of ["symlink", "fifo"] as const) {
+      if (kind === "fifo" && !MKFIFO) continue;
+      const x = rig(2 * MiB, 2 * MiB);
+      const outside = join(x.dir, "outside.bin");
+      try {
+        writeOld(outside, x.old);
+        rmSync(join(x.dst, "big.bin"));
+        if (kind === "symlink") symlinkSync(outside, join(x.dst, "big.bin"));
+        else Bun.spawnSync([MKFIFO!, join(x.dst, "big.bin")]);
+        sign(x);
+        await until(() => x.sigs.some((h) => h.last));
+        expect(x.sigs.map((h) => [h.basisBytes, h.last])).toEqual([[0, true]]);
+        // the sender, told of no blocks, sends it all
+        const neu = readFileSync(join(x.dir, "src/big.bin"));
+        x.dec.feed(fileFrame(x.big, neu.length));
+        x.dec.feed(encodeFrame(F_DATA, neu));
+        x.dec.feed(encodeFrame(12 /* F_FILE_END */));
+        await x.signing;
+        expect(x.r.summary.errors).toEqual([]);
+        expect(lstatType(join(x.dst, "big.bin"))).toBe("file");
+        expect(same(join(x.dst, "big.bin"), neu)).toBe(true);
+        expect(same(outside, x.old)).toBe(true);
+        expect(temps(x.dst)).toEqual([]);
+      } finally {
+        x.r.abort();
+        x.root.close();
+        rmSync(x.dir, { recursive: true, force: true });
+      }
+    }
+  });
+});
+
+function lstatType(p: string): string {
+  const st = lstatSync(p);
+  return st.isSymbolicLink() ? "symlink" : st.isFile() ? "file" : st.isFIFO() ? "fifo" : "other";
+}
+
+describe("a hostile receiver against the sender (SigStore)", () => {
+  const SEED = 0x1234_5678_9abc_def0n;
+  /** The payload of a SIGS frame with `n` block hashes. */
+  function sigs(h: Partial<SigsHeader>, n: number): Uint8Array {
+    const full: SigsHeader = { index: 0, blockSize: 8192, basisBytes: MiB, firstBlock: 0, last: false, seed: SEED, ...h };
+    return sigsFrame(full, new Uint8Array(n * SIG_BYTES)).subarray(HEADER_BYTES);
+  }
+  /** Entry 0 (1 MiB) and 2 (4 MiB) have a basis; 1 has none. */
+  const store = () => new SigStore(new Set([0, 2]), (i) => [MiB, MiB, 4 * MiB][i]!);
+
+  test("a well-formed sequence is taken", async () => {
+    const s = store();
+    s.add(sigs({}, 64));
+    s.add(sigs({ firstBlock: 64, last: true }, 64));
+    const f = await s.until(0, 127);
+    expect([f.count, f.last, f.blockSize]).toEqual([128, true, 8192]);
+  });
+
+  test("SIGS for an entry without a basis, or past the list", () => {
+    expect(() => store().add(sigs({ index: 1 }, 1))).toThrow(/no basis/);
+    expect(() => store().add(sigs({ index: 7 }, 1))).toThrow(/no basis/);
+  });
+
+  test("SIGS out of order: a gap, a repeat, a block before the first", () => {
+    const s = store();
+    s.add(sigs({}, 10));
+    expect(() => s.add(sigs({ firstBlock: 11 }, 1))).toThrow(/out of order/);
+    const t = store();
+    t.add(sigs({}, 10));
+    expect(() => t.add(sigs({ firstBlock: 0 }, 10))).toThrow(/out of order/);
+    expect(() => store().add(sigs({ firstBlock: 5 }, 1))).toThrow(/out of order/);
+  });
+
+  test("a block size that is not a power of two, too small, too large, or changed midway", () => {
+    for (const blockSize of [12288, 8191, 2048, 0, 32 << 20, 0xffffffff]) expect(() => store().add(sigs({ blockSize }, 1))).toThrow(FrameError);
+    const s = store();
+    s.add(sigs({}, 1));
+    expect(() => s.add(sigs({ firstBlock: 1, blockSize: 16384 }, 1))).toThrow(/another block size/);
+    const t = store();
+    t.add(sigs({}, 1));
+    expect(() => t.add(sigs({ firstBlock: 1, seed: SEED + 1n }, 1))).toThrow(FrameError);
+  });
+
+  test("more blocks than the file's size allows, at once or over frames", () => {
+    expect(() => store().add(sigs({}, 129))).toThrow(/more blocks than its size/);
+    const s = store();
+    s.add(sigs({}, 100));
+    expect(() => s.add(sigs({ firstBlock: 100 }, 29))).toThrow(/more blocks than its size/);
+    // 4 MiB in blocks of 8 KiB: 512 at most
+    const t = store();
+    t.add(sigs({ index: 2, basisBytes: 4 * MiB }, 512));
+    expect(() => t.add(sigs({ index: 2, basisBytes: 4 * MiB, firstBlock: 512 }, 1))).toThrow(/more blocks than its size/);
+  });
+
+  test("a basis larger than the file, negative or not a whole number; SIGS after the last", () => {
+    for (const basisBytes of [MiB + 1, -1, 0.5, Number.NaN, Number.POSITIVE_INFINITY]) expect(() => store().add(sigs({ basisBytes }, 1))).toThrow(FrameError);
+    const s = store();
+    s.add(sigs({ last: true }, 1));
+    expect(() => s.add(sigs({ firstBlock: 1 }, 1))).toThrow(/after its last/);
+  });
+
+  test("a frame that does not hold whole block hashes", () => {
+    const p = sigs({}, 2);
+    expect(() => store().add(p.subarray(0, p.length - 3))).toThrow(/whole block hashes/);
   });
 });

@@ -825,3 +825,45 @@ describe("a hostile receiver against the sender (SigStore)", () => {
     expect(() => store().add(p.subarray(0, p.length - 3))).toThrow(/whole block hashes/);
   });
 });
+
+describe("a hostile receiver cannot make the sender hold unbounded block hashes", () => {
+  const GiB = 2 ** 30;
+  /** The payload of a SIGS frame of 65,536 blocks of 4 KiB (the smallest size the sender takes). */
+  const frame = (index: number, firstBlock: number) =>
+    sigsFrame({ index, blockSize: 4096, basisBytes: 16 * GiB, firstBlock, last: false, seed: 1n }, new Uint8Array(65536 * SIG_BYTES)).subarray(HEADER_BYTES);
+
+  test("hashes far ahead of the sender (4 KiB blocks of many 16 GiB files) are refused past two files' worth, 64 MiB at least", () => {
+    // a pull of a module of VM images: honest hashes are 2 MiB a file (128 KiB blocks); 4 KiB blocks would be 64 MiB a file
+    const s = new SigStore(new Set(Array.from({ length: 64 }, (_, i) => i)), () => 16 * GiB);
+    let fed = 0;
+    const feed = () => {
+      for (let i = 0; i < 64; i++) {
+        for (let k = 0; k < 2; k++) {
+          s.add(frame(i, k * 65536));
+          fed += 65536 * SIG_BYTES;
+        }
+      }
+    };
+    expect(feed).toThrow(/block hashes/);
+    expect(fed).toBeLessThanOrEqual(64 << 20);
+  });
+
+  test("an honest receiver, one file ahead, stays within it; what the sender is done with is let go", () => {
+    // 4 TiB files: 1 MiB blocks, 64 MiB of hashes each; the receiver builds the next while the sender sends one
+    const size = 4096 * GiB;
+    const s = new SigStore(new Set([0, 1, 2, 3]), () => size);
+    const all = (i: number) => {
+      for (let k = 0; k < 64; k++) s.add(sigsFrame({ index: i, blockSize: MiB, basisBytes: size, firstBlock: k * 65536, last: k === 63, seed: 1n }, new Uint8Array(65536 * SIG_BYTES)).subarray(HEADER_BYTES));
+    };
+    all(0);
+    all(1);
+    s.forget(0);
+    all(2);
+    s.forget(1);
+    // hashes for a file the sender gave up on (it could not read it) are dropped, not held
+    s.forget(3);
+    all(3);
+    s.forget(2);
+    all(1); // late hashes of a file already sent: dropped as well
+  });
+});

@@ -191,6 +191,8 @@ export async function buildFromBasis(
       }
       // The hashes are taken from the temporary itself when it is a clone: what they describe is what is there.
       if (n > 0) cloned = file.cloneFrom(basis);
+      // Nothing past the basis's n bytes (the old file may have grown since): data past it may leave zero pages unwritten (writeNonZero).
+      if (cloned) truncateTo(file.fd, n, tmp);
     }
     const from = cloned ? file : basis;
     const h: SigsHeader = { index, blockSize: bs, basisBytes: n, firstBlock: 0, last: false, seed };
@@ -218,7 +220,7 @@ export async function buildFromBasis(
         got += r;
       }
       if (got === 0) break; // the basis shrank: the blocks end here
-      if (!cloned) file.writeAt(step, 0, got, at);
+      if (!cloned) writeNonZero(file, step, got, at);
       for (let o = 0; o < got; o += bs) {
         if (inFrame * SIG_BYTES === sigs.length) {
           t.built = at + o; // every block hashed so far is in the temporary
@@ -244,6 +246,30 @@ export async function buildFromBasis(
   } finally {
     basis?.close();
   }
+}
+
+const PAGE = 4096;
+const ZERO_PAGE = new Uint8Array(PAGE);
+
+/**
+ * Writes buf[0, len) at file offset `at` of a temporary that holds nothing there yet, leaving
+ * out the 4 KiB pages (at file offsets) that are all zeros: they read back as zeros once the file
+ * has its size (cutToSize), as holes, so a sparse basis (a VM image) does not become a file that
+ * takes all of its size on disk, and a sparse tail past the basis stays sparse.
+ */
+export function writeNonZero(file: RootedFile, buf: Uint8Array, len: number, at: number, off = 0): void {
+  let from = -1;
+  for (let o = 0; o < len; ) {
+    const end = Math.min(len, o + PAGE - ((at + o) % PAGE));
+    const zero = Buffer.compare(buf.subarray(off + o, off + end), ZERO_PAGE.subarray(0, end - o)) === 0;
+    if (!zero && from < 0) from = o;
+    if (zero && from >= 0) {
+      file.writeAt(buf, off + from, o - from, at + from);
+      from = -1;
+    }
+    o = end;
+  }
+  if (from >= 0) file.writeAt(buf, off + from, len - from, at + from);
 }
 
 /** Cuts the temporary of a delta file to its final size (a clone held the whole old file). */

@@ -6,9 +6,10 @@
 // DATA out of turn, HOLE in a delta file, lying SIGS), driven on TreeReceiver and SigStore directly.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import {
-  chmodSync, closeSync, existsSync, fstatSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync,
-  symlinkSync, utimesSync, writeFileSync,
+  chmodSync, closeSync, existsSync, fstatSync, ftruncateSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync,
+  statSync, symlinkSync, utimesSync, writeFileSync, writeSync,
 } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   emptyTree, partialName, planTrees, SigStore, TreeReceiver, walkTree, type Plan, type Tree,
@@ -18,6 +19,7 @@ import {
   encodeFrame, F_DATA, F_SIGS, fileFrame, FrameDecoder, FrameError, HEADER_BYTES, holeFrame, keepFrame, readSigs, sigsFrame,
   SIG_BYTES, type SigsHeader,
 } from "../../proto/index.ts";
+import { holesUnsupported, writeSparse } from "../helpers/index.ts";
 import { blit, cleanup, diffR, moduleToml, spawnBlit, startBlitd, tempDir, type Daemon } from "./helpers.ts";
 
 const OPENSSL = Bun.which("openssl");
@@ -455,6 +457,52 @@ describe("--checksum with delta", () => {
     expect(same(join(local, "big.bin"), neu)).toBe(true);
     expect(p.rep.transport.delta.files).toBe(1);
   });
+});
+
+describe("sparse files stay sparse", () => {
+  const why = holesUnsupported(tmpdir());
+  if (why) console.warn(`delta.test.ts: sparse cases skipped: ${why}`);
+  const allocated = (p: string) => statSync(p).blocks * 512;
+
+  /** A 256 MiB image with 2 MiB of data (old and new differ in one data block), and with `grow` a new version longer by a hole and 1 MiB of data. */
+  function images(oldPath: string, newPath: string, grow: boolean): void {
+    const extents = [{ offset: 0, bytes: MiB }, { offset: 100 * MiB, bytes: MiB }];
+    writeSparse(oldPath, 256 * MiB, extents);
+    utimesSync(oldPath, OLD, OLD);
+    const fd = openSync(newPath, "w");
+    try {
+      // the old image with one 4 KiB edit, its holes kept
+      const before = readFileSync(oldPath);
+      for (const e of extents) writeSync(fd, before, e.offset, e.bytes, e.offset);
+      writeSync(fd, randomBytes(4096), 0, 4096, 100 * MiB + 8192);
+      if (grow) writeSync(fd, randomBytes(MiB), 0, MiB, 511 * MiB);
+      ftruncateSync(fd, grow ? 512 * MiB : 256 * MiB);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  for (const grow of [false, true]) {
+    test.skipIf(!!why)(`a delta against a sparse old version keeps the result sparse (push and pull${grow ? ", grown by a hole" : ""})`, async () => {
+      const name = `sparse-${grow}`;
+      const { src, dst } = scene(name);
+      images(join(dst, "img"), join(src, "img"), grow);
+      const { code, rep } = await push(src, name, ["--no-whole-file"]);
+      expect(code).toBe(0);
+      expect(rep.transport.delta.files).toBe(1);
+      expect(readFileSync(join(dst, "img")).equals(readFileSync(join(src, "img")))).toBe(true);
+      expect(allocated(join(dst, "img"))).toBeLessThan(16 * MiB);
+      const local = join(work, `${name}-pull`);
+      mkdirSync(local);
+      images(join(local, "img"), join(work, `${name}-unused`), false);
+      const p = await pull(name, local, ["--no-whole-file"]);
+      expect(p.code).toBe(0);
+      expect(p.rep.transport.delta.files).toBe(1);
+      expect(readFileSync(join(local, "img")).equals(readFileSync(join(src, "img")))).toBe(true);
+      expect(allocated(join(local, "img"))).toBeLessThan(16 * MiB);
+      rmSync(join(work, `${name}-unused`));
+    });
+  }
 });
 
 describe("attacks on the receiving side's files (hostile by default)", () => {

@@ -306,6 +306,41 @@ describe("shapes of change", () => {
     expect(temps(local)).toEqual([]);
   });
 
+  test("pull --mirror with deltas: exact tree, extraneous local entries deleted", async () => {
+    const { src: local, dst: remote } = scene("mirror-pull");
+    mixedTree(local, remote);
+    writeOld(join(local, "extra.bin"), randomBytes(300 << 10));
+    const { code, rep } = await pull("mirror-pull", local, ["--mirror", "--no-whole-file"]);
+    expect(code).toBe(0);
+    expect((await diffR(remote, local)).same).toBe(true);
+    expect(rep.transport.delta.files).toBe(2);
+    expect(rep.counts.deleted).toBe(1);
+    expect(temps(local)).toEqual([]);
+  });
+
+  test("a single-file pull onto the old file uses it as its basis", async () => {
+    const { src: local, dst: remote } = scene("single-pull");
+    const old = randomBytes(4 * MiB);
+    writeOld(join(local, "one.bin"), old);
+    const neu = edited(old, [7, 2 * MiB]);
+    writeFileSync(join(remote, "one.bin"), neu);
+    const { code, rep } = await pull("single-pull/one.bin", join(local, "one.bin"), ["--no-whole-file"]);
+    expect(code).toBe(0);
+    expect(same(join(local, "one.bin"), neu)).toBe(true);
+    expectSmallDelta(rep, neu.length, "dataBytesIn");
+  });
+
+  test("a fully rewritten file: every block sent, the result exact", async () => {
+    const { src, dst } = scene("rewritten");
+    writeOld(join(dst, "big.bin"), randomBytes(5 * MiB));
+    const neu = randomBytes(5 * MiB);
+    writeFileSync(join(src, "big.bin"), neu);
+    const { code, rep } = await push(src, "rewritten", ["--no-whole-file"]);
+    expect(code).toBe(0);
+    expect(same(join(dst, "big.bin"), neu)).toBe(true);
+    expect(rep.transport.delta).toMatchObject({ files: 1, matchedBytes: 0, literalBytes: neu.length });
+  });
+
   test("push --mirror with deltas: exact tree, extraneous entries deleted", async () => {
     const { src, dst } = scene("mirror");
     mixedTree(dst, src);

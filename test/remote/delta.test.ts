@@ -7,20 +7,21 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import {
   chmodSync, closeSync, existsSync, fstatSync, ftruncateSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync,
-  statSync, symlinkSync, utimesSync, writeFileSync, writeSync,
+  statSync, symlinkSync, truncateSync, utimesSync, writeFileSync, writeSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
+import { connect as netConnect } from "node:net";
 import { join } from "node:path";
 import {
-  emptyTree, partialName, planTrees, SigStore, TreeReceiver, walkTree, type Plan, type Tree,
+  partialName, planTrees, SigStore, T_FILE, TreeReceiver, walkTree, type Plan, type Tree,
 } from "../../engine/index.ts";
 import { openRooted, type RootedDir } from "../../ffi/index.ts";
 import {
-  encodeFrame, F_DATA, F_SIGS, fileFrame, FrameDecoder, FrameError, HEADER_BYTES, holeFrame, keepFrame, readSigs, sigsFrame,
-  SIG_BYTES, type SigsHeader,
+  decodeManifest, encodeFrame, F_BASIS, F_DATA, F_HELLO, F_NEED, F_NEED_END, F_SIGS, fileFrame, FrameDecoder, FrameError, HEADER_BYTES,
+  holeFrame, keepFrame, readSigs, sigsFrame, SIG_BYTES, u32List, type SigsHeader,
 } from "../../proto/index.ts";
 import { holesUnsupported, writeSparse } from "../helpers/index.ts";
-import { blit, cleanup, diffR, moduleToml, spawnBlit, startBlitd, tempDir, type Daemon } from "./helpers.ts";
+import { blit, cleanup, diffR, moduleToml, rawClient, rpc, spawnBlit, startBlitd, tempDir, type Daemon } from "./helpers.ts";
 
 const OPENSSL = Bun.which("openssl");
 const SETPRIV = Bun.which("setpriv");
@@ -948,5 +949,88 @@ describe("a hostile receiver cannot make the sender hold unbounded block hashes"
     all(3);
     s.forget(2);
     all(1); // late hashes of a file already sent: dropped as well
+  });
+});
+
+describe("a hostile pulling client against blitd (raw data plane)", () => {
+  const GiB = 2 ** 30;
+
+  /** A pull of module path `path` spoken by hand: HELLO, NEED and BASIS of `indices`, NEED_END, then `after` frames; resolves when blitd closes the connection. */
+  async function rawPull(path: string, lists: { need: (ids: number[]) => number[]; basis: (ids: number[]) => number[][] }, after: (ids: number[]) => Iterable<Uint8Array>) {
+    const c = rawClient(d.port, true);
+    try {
+      const neg = await rpc(c, "Negotiate", { direction: "pull", module: "data", path, features: ["delta", "sparse"] });
+      const tree = decodeManifest(neg.manifest).tree;
+      const ids = tree.paths.map((_, i) => i).filter((i) => tree.types[i] === T_FILE);
+      const sock = netConnect({ host: "127.0.0.1", port: neg.data_port });
+      sock.on("data", () => {}); // read and drop what blitd sends
+      sock.on("error", () => {});
+      const closed = new Promise<number>((r) => sock.on("close", () => r(Date.now())));
+      await new Promise<void>((r) => sock.once("connect", () => r()));
+      const t0 = Date.now();
+      sock.write(encodeFrame(F_HELLO, neg.token));
+      sock.write(encodeFrame(F_NEED, u32List(lists.need(ids))));
+      for (const b of lists.basis(ids)) sock.write(encodeFrame(F_BASIS, u32List(b)));
+      sock.write(encodeFrame(F_NEED_END));
+      let sent = 0;
+      let open = true;
+      void closed.then(() => (open = false));
+      for (const f of after(ids)) {
+        if (!open) break;
+        sent += f.length;
+        if (!sock.write(f)) await Promise.race([new Promise((r) => sock.once("drain", r)), closed]);
+      }
+      const end = await Promise.race([closed, Bun.sleep(15_000).then(() => 0)]);
+      sock.destroy();
+      const done = await rpc(c, "Complete", { transfer_id: neg.transfer_id }).catch((e) => ({ status: String(e.message) }));
+      return { closedAfterMs: end ? end - t0 : -1, sent, done };
+    } finally {
+      c.close();
+    }
+  }
+
+  test("block hashes for every file at once, in 4 KiB blocks, end the transfer after a bounded amount", async () => {
+    // a module of 16 GiB images (sparse: nothing on disk); honest hashes would be 2 MiB an image
+    const dir = join(mod, "images");
+    mkdirSync(dir);
+    for (let k = 0; k < 8; k++) {
+      writeFileSync(join(dir, `vm${k}.img`), "");
+      truncateSync(join(dir, `vm${k}.img`), 16 * GiB);
+    }
+    const hashes = new Uint8Array(65536 * SIG_BYTES);
+    const r = await rawPull("images", { need: (ids) => ids, basis: (ids) => [ids] }, function* (ids) {
+      for (const i of ids) for (let k = 0; k < 16; k++) yield sigsFrame({ index: i, blockSize: 4096, basisBytes: 16 * GiB, firstBlock: k * 65536, last: false, seed: 1n }, hashes);
+    });
+    expect(r.closedAfterMs).toBeGreaterThanOrEqual(0); // blitd hung up
+    expect(r.sent).toBeLessThan(100 << 20); // before taking much more than 64 MiB of hashes
+    expect(r.done.status).not.toBe("ok");
+    const c = rawClient(d.port, true);
+    try {
+      expect((await rpc(c, "ListModules", {})).modules.length).toBeGreaterThan(0); // blitd serves on
+    } finally {
+      c.close();
+    }
+  });
+
+  test("a BASIS list naming a file not asked for, a small file, or one twice ends the transfer", async () => {
+    const dir = join(mod, "basis-lies");
+    mkdirSync(dir);
+    writeFileSync(join(dir, "a.bin"), randomBytes(300 << 10));
+    writeFileSync(join(dir, "b.bin"), randomBytes(300 << 10));
+    writeFileSync(join(dir, "small.txt"), "small\n");
+    const names = ["a.bin", "b.bin", "small.txt"];
+    // ids are in walk order: a.bin, b.bin, small.txt
+    for (const lists of [
+      { need: (ids: number[]) => [ids[0]!], basis: (ids: number[]) => [[ids[1]!]] }, // not asked for
+      { need: (ids: number[]) => ids, basis: (ids: number[]) => [[ids[2]!]] }, // too small for a basis
+      { need: (ids: number[]) => ids, basis: (ids: number[]) => [[ids[0]!], [ids[0]!]] }, // twice
+      { need: (ids: number[]) => ids, basis: () => [[4096]] }, // no such entry
+    ]) {
+      const r = await rawPull("basis-lies", lists, () => []);
+      expect(r.closedAfterMs).toBeGreaterThanOrEqual(0);
+      expect(r.closedAfterMs).toBeLessThan(5000);
+      expect(r.done.status).not.toBe("ok");
+    }
+    expect(readdirSync(dir).sort()).toEqual(names);
   });
 });

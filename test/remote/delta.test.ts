@@ -413,6 +413,22 @@ describe("when delta is used", () => {
     expect(p.rep.transport.dataBytesIn).toBeGreaterThanOrEqual(neu.length);
   });
 
+  test("--dry-run with delta changes nothing and leaves no temporary (push and pull)", async () => {
+    const { src, dst, neu } = await changed("dry");
+    const before = readFileSync(join(dst, "big.bin"));
+    const p = await push(src, "dry", ["--dry-run", "--no-whole-file"]);
+    expect(p.code).toBe(0);
+    expect(readFileSync(join(dst, "big.bin")).equals(before)).toBe(true);
+    expect(temps(dst)).toEqual([]);
+    const local = join(work, "dry-pull");
+    mkdirSync(local);
+    writeOld(join(local, "big.bin"), neu.subarray(0, 3 * MiB));
+    const q = await pull("dry", local, ["--dry-run", "--no-whole-file"]);
+    expect(q.code).toBe(0);
+    expect(same(join(local, "big.bin"), neu.subarray(0, 3 * MiB))).toBe(true);
+    expect(temps(local)).toEqual([]);
+  });
+
   test("--whole-file with --no-whole-file is a usage error naming both; nothing is sent", async () => {
     const { src, dst } = await changed("both");
     const before = readFileSync(join(dst, "big.bin"));

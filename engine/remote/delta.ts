@@ -30,6 +30,8 @@ const MAX_BLOCK = 1 << 20;
 /** Bytes read (and hashed) per step: a whole number of blocks of any size. */
 const STEP_BYTES = 4 << 20;
 const SEED_B = 0x9e3779b97f4a7c15n;
+/** The least a sender lets a receiver's hashes (SIGS) hold of its memory; more when two of its files need more. */
+const MIN_SIGS_HELD = 64 << 20;
 const U64 = (1n << 64n) - 1n;
 
 /** The block size for a file of `size` bytes: the power of two nearest above its square root, within 8 KiB..1 MiB (rsync's rule, rounded). */
@@ -190,6 +192,8 @@ export async function buildFromBasis(
         n = 0;
       }
       if (n > 0) cloned = file.cloneFrom(basis);
+      // Nothing past the basis's n bytes (the old file may have grown since): data past it may leave zero pages unwritten (writeNonZero).
+      if (cloned) truncateTo(file.fd, n, tmp);
     }
     // A copy is hashed as it is written: the hashes describe what is in the temporary. A clone
     // shares the basis's blocks but not its page cache, so the basis is read (cached, often 20x
@@ -220,7 +224,7 @@ export async function buildFromBasis(
         got += r;
       }
       if (got === 0) break; // the basis shrank: the blocks end here
-      if (!cloned) file.writeAt(step, 0, got, at);
+      if (!cloned) writeNonZero(file, step, got, at);
       for (let o = 0; o < got; o += bs) {
         if (inFrame * SIG_BYTES === sigs.length) {
           t.built = at + o; // every block hashed so far is in the temporary
@@ -251,6 +255,30 @@ export async function buildFromBasis(
   }
 }
 
+const PAGE = 4096;
+const ZERO_PAGE = new Uint8Array(PAGE);
+
+/**
+ * Writes buf[0, len) at file offset `at` of a temporary that holds nothing there yet, leaving
+ * out the 4 KiB pages (at file offsets) that are all zeros: they read back as zeros once the file
+ * has its size (cutToSize), as holes, so a sparse basis (a VM image) does not become a file that
+ * takes all of its size on disk, and a sparse tail past the basis stays sparse.
+ */
+export function writeNonZero(file: RootedFile, buf: Uint8Array, len: number, at: number, off = 0): void {
+  let from = -1;
+  for (let o = 0; o < len; ) {
+    const end = Math.min(len, o + PAGE - ((at + o) % PAGE));
+    const zero = Buffer.compare(buf.subarray(off + o, off + end), ZERO_PAGE.subarray(0, end - o)) === 0;
+    if (!zero && from < 0) from = o;
+    if (zero && from >= 0) {
+      file.writeAt(buf, off + from, o - from, at + from);
+      from = -1;
+    }
+    o = end;
+  }
+  if (from >= 0) file.writeAt(buf, off + from, len - from, at + from);
+}
+
 /** Cuts the temporary of a delta file to its final size (a clone held the whole old file). */
 export function cutToSize(t: DeltaTemp, size: number, what: string): void {
   truncateTo(t.file.fd, size, what);
@@ -272,13 +300,18 @@ interface FileSigs {
  * The sender's view of the receiver's SIGS: for each file of the basis list, the block hashes
  * as they arrive. Every frame is checked: a file not on the list, blocks out of order, more
  * blocks than the file's size allows, or a block size out of range is a FrameError (the
- * transfer ends), so a lying receiver cannot make the sender hold more than 16 bytes per block
- * of files it sends.
+ * transfer ends), and the hashes held at once are bounded (honestMost), so a lying receiver
+ * cannot make the sender hold more than an honest one would.
  */
 export class SigStore {
   private files = new Map<number, FileSigs>();
   private waiters = new Map<number, () => void>();
   private closedWhy: string | undefined;
+  /** Files the sender is done with (sent or skipped): hashes still coming for them are dropped. */
+  private done = new Set<number>();
+  /** Bytes of hashes held, and the most allowed (set at the first SIGS, when the list is complete). */
+  private held = 0;
+  private budget = 0;
 
   constructor(private readonly expected: ReadonlySet<number>, private readonly sizeOf: (i: number) => number) {}
 
@@ -288,6 +321,9 @@ export class SigStore {
     if (!(h.blockSize >= 4096 && h.blockSize <= 16 << 20 && (h.blockSize & (h.blockSize - 1)) === 0)) throw new FrameError(`SIGS block size ${h.blockSize} out of range`);
     const size = this.sizeOf(h.index);
     if (!(Number.isSafeInteger(h.basisBytes) && h.basisBytes >= 0 && h.basisBytes <= size)) throw new FrameError(`SIGS basis of ${h.basisBytes} bytes for a file of ${size}`);
+    if (this.done.has(h.index)) return;
+    this.budget ||= this.honestMost();
+    if (this.held + hashes.length > this.budget) throw new FrameError(`SIGS: more block hashes ahead of the sender than ${this.budget} bytes`);
     let f = this.files.get(h.index);
     if (!f) {
       f = { blockSize: h.blockSize, basisBytes: h.basisBytes, seed: h.seed, chunks: [], count: 0, last: false };
@@ -298,9 +334,21 @@ export class SigStore {
     if (h.firstBlock !== f.count) throw new FrameError(`SIGS for entry ${h.index} out of order (block ${h.firstBlock}, expected ${f.count})`);
     if (f.count + n > Math.ceil(size / h.blockSize)) throw new FrameError(`SIGS for entry ${h.index}: more blocks than its size`);
     if (n > 0) f.chunks.push(hashes.slice());
+    this.held += hashes.length;
     f.count += n;
     f.last = h.last;
     this.waiters.get(h.index)?.();
+  }
+
+  /**
+   * What an honest receiver makes the sender hold at most: it signs one file ahead of the sender,
+   * so two files' worth of hashes at its block size (blockSizeFor), never less than MIN_SIGS_HELD.
+   * A receiver that sends hashes for every file at once, or in small blocks, hits this bound.
+   */
+  private honestMost(): number {
+    let blocks = 0;
+    for (const i of this.expected) blocks = Math.max(blocks, Math.ceil(this.sizeOf(i) / blockSizeFor(this.sizeOf(i))));
+    return Math.max(MIN_SIGS_HELD, 2 * blocks * SIG_BYTES);
   }
 
   /** Ends every wait (the channel closed). */
@@ -311,7 +359,9 @@ export class SigStore {
 
   /** Drops what is held for a file (sent or skipped). */
   forget(i: number): void {
+    this.held -= (this.files.get(i)?.count ?? 0) * SIG_BYTES;
     this.files.delete(i);
+    this.done.add(i);
   }
 
   /** Waits until the hashes of `block` of file `i` arrived (true) or its last SIGS came without it (false). */

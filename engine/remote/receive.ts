@@ -22,7 +22,7 @@ import { applyFileMeta, tempName, writeFileAt } from "./receive-file.ts";
 import { entryMeta, type EntryMeta, type ReceiveKeep } from "./metadata.ts";
 import { T_DIR, T_LINK, type Tree } from "../walk.ts";
 import { ChannelClosedError } from "./channel.ts";
-import { blockSizeFor, buildFromBasis, cutToSize, newSeed, partialName, PARTIAL_MIN_BYTES, type DeltaTemp } from "./delta.ts";
+import { blockSizeFor, buildFromBasis, cutToSize, newSeed, partialName, PARTIAL_MIN_BYTES, writeNonZero, type DeltaTemp } from "./delta.ts";
 
 const MAX_ERRORS_KEPT = 1000;
 
@@ -424,7 +424,11 @@ export class TreeReceiver implements FrameHandler {
     c.got += chunk.length;
     if (c.failed) return;
     try {
-      if (c.delta) c.file!.writeAt(chunk, 0, chunk.length, at);
+      // Past the basis the temporary holds nothing yet: zero pages are left as holes there.
+      if (c.delta) {
+        if (!c.basis!.building && at >= c.basis!.basisBytes) writeNonZero(c.file!, chunk, chunk.length, at);
+        else c.file!.writeAt(chunk, 0, chunk.length, at);
+      }
       else {
         c.file!.write(chunk, 0, chunk.length);
         c.hasher?.update(chunk);

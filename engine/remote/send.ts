@@ -168,6 +168,7 @@ export async function sendFiles(ch: Channel, root: RootedDir, tree: Tree, indice
     try {
       f = root.openFile(rel);
     } catch (err) {
+      opts.delta?.sigs.forget(i); // its block hashes, if any come, are not needed
       await skip(i, err);
       return;
     }

@@ -478,6 +478,64 @@ describe("no half-updated file", () => {
   });
 });
 
+const MKFS_XFS = Bun.which("mkfs.xfs");
+if (!MKFS_XFS) console.warn("delta.test.ts: the reflink case is skipped: mkfs.xfs is not installed (apt-get install xfsprogs)");
+
+/** Blocks of the filesystem at `dir` in use, in bytes (df). */
+function usedBytes(dir: string): number {
+  const out = Bun.spawnSync(["df", "-B1", "--output=used", dir]).stdout.toString().trim().split("\n").pop()!;
+  return Number(out.trim());
+}
+
+describe("on a filesystem with reflinks", () => {
+  test.skipIf(!MKFS_XFS)("the new file is a clone of the old one with only the changed blocks written: exact, and it shares the rest with the old inode", async () => {
+    const t = tempDir("delta-xfs");
+    const img = join(t, "xfs.img");
+    const mnt = join(t, "mnt");
+    mkdirSync(mnt);
+    const fd = openSync(img, "w");
+    ftruncateSync(fd, 400 * MiB);
+    closeSync(fd);
+    const mkfs = Bun.spawnSync(["mkfs.xfs", "-q", "-m", "reflink=1", img]);
+    if (mkfs.exitCode !== 0) throw new Error(`mkfs.xfs -m reflink=1 failed: ${mkfs.stderr.toString()}`);
+    const mount = Bun.spawnSync(["mount", "-o", "loop", img, mnt]);
+    if (mount.exitCode !== 0) throw new Error(`loop mount of an XFS image failed: ${mount.stderr.toString()}`);
+    let xd: Daemon | undefined;
+    try {
+      const m = join(mnt, "m");
+      const src = join(t, "src");
+      mkdirSync(m);
+      mkdirSync(src);
+      xd = await startBlitd(t, moduleToml({ x: { path: m, readOnly: false } }));
+      const size = 64 * MiB;
+      const old = randomBytes(size);
+      writeOld(join(m, "disk.img"), old);
+      Bun.spawnSync(["sync"]);
+      // A hard link keeps the old inode: the new one should share all but the edited blocks with it.
+      linkSync(join(m, "disk.img"), join(m, "old-link"));
+      const neu = edited(old, [100, 20 * MiB, 40 * MiB + 3, size - 4096]);
+      writeFileSync(join(src, "disk.img"), neu);
+      const before = usedBytes(mnt);
+      const r = await blit(["push", join(src, "disk.img"), `blit://127.0.0.1:${xd.port}/x/`, "--no-whole-file", "--json"], { BLIT_HOME: join(t, "home") });
+      expect(r.code).toBe(0);
+      const rep = json(r.stdout);
+      expect(rep.transport.delta.files).toBe(1);
+      expect(rep.transport.delta.literalBytes).toBeLessThan(MiB);
+      expect(same(join(m, "disk.img"), neu)).toBe(true);
+      expect(same(join(m, "old-link"), old)).toBe(true);
+      Bun.spawnSync(["sync"]);
+      // A copy would have taken another 64 MiB; the clone takes the changed blocks only.
+      expect(usedBytes(mnt) - before).toBeLessThan(8 * MiB);
+      expect(temps(m)).toEqual([]);
+    } finally {
+      await xd?.stop();
+      const u = Bun.spawnSync(["umount", mnt]);
+      if (u.exitCode !== 0) Bun.spawnSync(["umount", "-l", mnt]);
+      rmSync(t, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("--checksum with delta", () => {
   test("same size, content changed: exact (the file is compared by hash, then sent)", async () => {
     const { src, dst } = scene("sum-same");

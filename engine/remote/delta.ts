@@ -291,7 +291,8 @@ interface FileSigs {
   basisBytes: number;
   seed: bigint;
   /** Hashes received so far, SIG_BYTES each, in block order. */
-  chunks: Uint8Array[];
+  /** SIG_BYTES per block received, in block order (grown by doubling; `count` blocks are valid). */
+  hashes: Uint8Array;
   count: number;
   last: boolean;
 }
@@ -326,14 +327,22 @@ export class SigStore {
     if (this.held + hashes.length > this.budget) throw new FrameError(`SIGS: more block hashes ahead of the sender than ${this.budget} bytes`);
     let f = this.files.get(h.index);
     if (!f) {
-      f = { blockSize: h.blockSize, basisBytes: h.basisBytes, seed: h.seed, chunks: [], count: 0, last: false };
+      f = { blockSize: h.blockSize, basisBytes: h.basisBytes, seed: h.seed, hashes: new Uint8Array(0), count: 0, last: false };
       this.files.set(h.index, f);
     } else if (f.last || f.blockSize !== h.blockSize || f.seed !== h.seed) throw new FrameError(`SIGS for entry ${h.index} after its last, or with another block size`);
     f.basisBytes = h.basisBytes; // the basis may end short of what the first frame said (it shrank)
     const n = hashes.length / SIG_BYTES;
     if (h.firstBlock !== f.count) throw new FrameError(`SIGS for entry ${h.index} out of order (block ${h.firstBlock}, expected ${f.count})`);
     if (f.count + n > Math.ceil(size / h.blockSize)) throw new FrameError(`SIGS for entry ${h.index}: more blocks than its size`);
-    if (n > 0) f.chunks.push(hashes.slice());
+    if (n > 0) {
+      const need = (f.count + n) * SIG_BYTES;
+      if (need > f.hashes.length) {
+        const grown = new Uint8Array(Math.max(need, Math.min(2 * f.hashes.length, Math.ceil(size / h.blockSize) * SIG_BYTES)));
+        grown.set(f.hashes.subarray(0, f.count * SIG_BYTES));
+        f.hashes = grown;
+      }
+      f.hashes.set(hashes, f.count * SIG_BYTES);
+    }
     this.held += hashes.length;
     f.count += n;
     f.last = h.last;
@@ -378,15 +387,7 @@ export class SigStore {
 
 /** The hash of block k from a file's SIGS (undefined past its blocks). */
 export function sigOf(f: FileSigs, k: number): Uint8Array | undefined {
-  if (k >= f.count) return undefined;
-  // chunks are usually one or a few large arrays: walk them
-  let base = 0;
-  for (const c of f.chunks) {
-    const n = c.length / SIG_BYTES;
-    if (k < base + n) return c.subarray((k - base) * SIG_BYTES, (k - base + 1) * SIG_BYTES);
-    base += n;
-  }
-  return undefined;
+  return k < f.count ? f.hashes.subarray(k * SIG_BYTES, (k + 1) * SIG_BYTES) : undefined;
 }
 
 /** Equal 16-byte hashes. */

@@ -198,7 +198,7 @@ export class Transfer {
   listener: TCPSocketListener<any> | undefined;
   receiver: TreeReceiver | undefined;
   /** pull: what was sent. */
-  sent = { files: 0, bytes: 0, holeBytes: 0, errors: 0, same: 0, deltaFiles: 0, matchedBytes: 0 };
+  sent = { files: 0, bytes: 0, holeBytes: 0, errors: 0, same: 0, deltaFiles: 0, matchedBytes: 0, literalBytes: 0 };
   failure: string | undefined;
   transferMs = 0;
   private dataT0 = 0;
@@ -427,6 +427,7 @@ export class Transfer {
       this.sent.holeBytes = res.holeBytes;
       this.sent.deltaFiles = res.deltaFiles;
       this.sent.matchedBytes = res.matchedBytes;
+      this.sent.literalBytes = res.literalBytes;
       this.sent.errors = res.errors.length;
       await ch.write(doneFrame(res.files, res.errors.length));
       this.dataFinished("done");

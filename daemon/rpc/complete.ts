@@ -56,6 +56,16 @@ export function complete(ctx: RpcContext) {
   });
 }
 
+/** What delta and resume kept, as the daemon saw it (its record's transport.delta); nothing when no file had a basis. */
+function deltaOf(push: boolean, s: ReceiveSummary | undefined, t: Transfer): { delta?: NonNullable<RunReport["transport"]>["delta"] } {
+  if (push) {
+    if (!s?.deltaFiles) return {};
+    return { delta: { files: s.deltaFiles, matchedBytes: s.matchedBytes, literalBytes: s.literalBytes, resumedFiles: s.resumedFiles, resumedBytes: s.resumedBytes } };
+  }
+  if (!t.sent.deltaFiles) return {};
+  return { delta: { files: t.sent.deltaFiles, matchedBytes: t.sent.matchedBytes, literalBytes: t.sent.literalBytes, resumedFiles: 0, resumedBytes: 0 } };
+}
+
 /** The daemon's own record of a finished transfer (its telemetry); a client that gave up (Ctrl-C) makes it "interrupted", as the client's own record is. */
 function daemonReport(t: Transfer, s: ReceiveSummary | undefined, tls: boolean, aborted: boolean): RunReport {
   const now = new Date();
@@ -106,7 +116,10 @@ function daemonReport(t: Transfer, s: ReceiveSummary | undefined, tls: boolean, 
     errorCount,
     failed,
     interrupted: aborted,
-    transport: { kind: t.transport === "grpc" ? "grpc" : "tcp", tls, negotiateMs: 0, transferMs: t.transferMs, completeMs: 0 },
+    transport: {
+      kind: t.transport === "grpc" ? "grpc" : "tcp", tls, negotiateMs: 0, transferMs: t.transferMs, completeMs: 0,
+      ...deltaOf(push, s, t),
+    },
     ...t.context(),
   });
 }

@@ -2,7 +2,7 @@
 // and planned here, the files needed arrive over the data plane into temporaries the receiver
 // renames into place, then Complete; deletes (--mirror) only after a complete transfer.
 import {
-  backend, metadataPrivileges, nameFs, namePath, openRooted, type RootedDir,
+  backend, metadataPrivileges, nameFs, namePath, openRooted, TEMP_PREFIX, type RootedDir,
 } from "../../ffi/index.ts";
 import {
   decodeManifest, encodeFrame, F_BASIS, F_CHECK, F_HELLO, F_NEED, F_NEED_END, FEATURE_DELTA, FEATURE_METADATA, FEATURES, FrameDecoder, HASH_BYTES,
@@ -69,11 +69,16 @@ export async function pull(s: RemoteSession, hooks: RemoteHooks): Promise<void> 
       if (err instanceof UsageError) throw err;
     }
     // One file walks nothing: a part a broken pull kept (or a killed one left) is looked for by name.
-    if (peerFeatures(reply.features).has(FEATURE_DELTA)) {
+    if (peerFeatures(reply.features).has(FEATURE_DELTA) && !opts.dryRun) {
       const one = openRooted(rootPath);
       try {
-        const kept = findPartial(one, "", s.src.paths[0]!);
+        // What a killed pull of this name was writing (.blit-tmp-<random>-NAME) becomes its part first.
+        const name = s.src.paths[0]!;
+        const left = one.names().filter((n) => n.startsWith(TEMP_PREFIX) && n.endsWith(`-${name}`));
+        if (left.length) adoptCrashTemps(one, left);
+        const kept = findPartial(one, "", name);
         if (kept) dst.staleTemps = [kept];
+        for (const n of left) removeStale(one, n); // what was not adopted (best effort: adopted ones are gone)
       } finally {
         one.close();
       }

@@ -8,7 +8,7 @@ import { backend, metadataPrivileges, openRooted, type RootedDir, type Xattr, ty
 import { UsageError } from "./errors.ts";
 import { selectionRules } from "./options.ts";
 import { comparePaths, fileUnchanged, marchTrees, sameMtime, typeName } from "./plan.ts";
-import { fetchRemoteTree, hashBeneath, isRemote, readTreeXattrs, RemoteError, type TlsClientOptions } from "./remote/index.ts";
+import { fetchRemoteTree, hashBeneath, isRemote, readTreeXattrs, RemoteError, type RetryNotice, type TlsClientOptions } from "./remote/index.ts";
 import type { RunError } from "./report.ts";
 import { T_DIR, T_FILE, T_LINK, walkTree, type Tree } from "./walk.ts";
 
@@ -73,6 +73,10 @@ export interface CheckOptions {
   tls?: TlsClientOptions;
   /** Seconds a daemon may show no progress before the check gives up (0: never). @default 60 */
   timeout?: number;
+  /** A blit:// side is read again after a dropped connection or a restarted daemon, up to this many times. @default 3 */
+  retries?: number;
+  /** Told before each such retry (the CLI prints it on stderr). */
+  onRetry?: (r: RetryNotice) => void;
   /**
    * `-X`: compare extended attributes (user.*; trusted.* and security.* too between two local
    * trees when this process may read them). @default false
@@ -304,7 +308,7 @@ async function readSide(arg: string, side: "source" | "destination", opts: Check
   if (isRemote(arg)) {
     const r = await fetchRemoteTree(arg, {
       authToken: opts.authToken, exclude: opts.exclude, filter: opts.filter, connectTimeout: opts.connectTimeout, timeout: opts.timeout, tls: opts.tls,
-      xattrs: opts.xattrs, acls: opts.acls,
+      xattrs: opts.xattrs, acls: opts.acls, retries: opts.retries, onRetry: opts.onRetry,
     });
     if (opts.xattrs || opts.acls) r.tree.xattrs ??= {}; // asked for: an entry without any has none
     if (r.singleFile) throw new UsageError("NOT_A_DIRECTORY", `${side} '${r.url}' is a file; check compares two directories`);

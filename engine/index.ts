@@ -28,7 +28,7 @@ export {
   SigStore, DELTA_MIN_BYTES, PARTIAL_MAX_AGE_MS, isPartialName, partialName, sweepPartials, findPartial, adoptCrashTemps,
 } from "./remote/index.ts";
 export type {
-  RemoteJob, RemoteHooks, RemoteListing, RemoteTree, RemoteUrl, ReceiveSummary, ReceiverOptions, EntryMeta, ReceiveKeep,
+  RemoteJob, RemoteHooks, RemoteListing, RemoteTree, RetryNotice, RemoteUrl, ReceiveSummary, ReceiverOptions, EntryMeta, ReceiveKeep,
   SendResult, SendOptions, Channel, GrpcDuplex,
 } from "./remote/index.ts";
 // TLS for blits:// daemons: the client's trust options; the key fingerprint both sides show.

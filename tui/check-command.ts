@@ -8,7 +8,7 @@ import { EXIT_OK, exitCodeForCheck } from "./exit-codes.ts";
 import { count, countOf, escapePath } from "./format.ts";
 import { joinSelectValues, selectionOf } from "./select-flags.ts";
 import { tlsOptions } from "./tls-flags.ts";
-import { parseTimeout, readToken } from "./remote-command.ts";
+import { parseRetries, parseTimeout, readToken, RETRIES_FLAG, sayReadRetry } from "./remote-command.ts";
 import type { Io } from "./kit/io.ts";
 
 /** The kit's one Io (tui/kit/io.ts). */
@@ -46,6 +46,7 @@ export const CHECK_FLAGS: readonly Flag<"check">[] = [
     commands: ["check"], name: "--timeout", value: "SECONDS",
     help: "with a blit:// side: give up when the daemon does not answer for SECONDS (default 60; 0 waits forever)",
   },
+  RETRIES_FLAG("check"),
   { commands: ["check"], name: "--json", help: "print one JSON object on stdout: the missing, extra and differing entries, counts, errors" },
   { commands: ["check"], name: "--help", short: "-h", help: "this help" },
 ];
@@ -140,6 +141,8 @@ export async function checkCommand(args: string[], io: CheckIo): Promise<number>
       job.options!.authToken = readToken(flag<string>("auth-token-file"), io.env);
       job.options!.tls = tlsOptions({ "tls-ca": flag("tls-ca"), "tls-fingerprint": flag("tls-fingerprint"), "tls-accept-new": flag("tls-accept-new") }, io.env);
       job.options!.timeout = parseTimeout(flag<string>("timeout"));
+      job.options!.retries = parseRetries(flag<string>("retries"));
+      job.options!.onRetry = (r) => sayReadRetry(io, "check", r);
       job.options!.filter = selectionOf(tokens).filter;
       result = await check(job);
     } catch (e) {

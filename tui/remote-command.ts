@@ -1,10 +1,11 @@
 // blit ls, and what push and pull share with it and check: the auth token, --timeout, and the
 // summary of a remote transfer (the transfer itself runs in tui/transfer-command.ts).
 import { readFileSync } from "node:fs";
-import { isRemote, listRemote, RemoteError, UsageError, type RunReport } from "../engine/index.ts";
+import { isRemote, listRemote, RemoteError, UsageError, type RetryNotice, type RunReport } from "../engine/index.ts";
 import { EXIT_FATAL, EXIT_OK } from "./exit-codes.ts";
 import { bytes, count, countOf, formatTime, holeNote, rate, seconds, specialsNote } from "./format.ts";
 import { boolFlag, helpText, parseCommand, stringFlag, type CommandSpec } from "./kit/command.ts";
+import type { Flag } from "./kit/flag.ts";
 import { say, warn, type Io } from "./kit/io.ts";
 import { TRANSFER_FLAGS } from "./transfer-flags.ts";
 import { tlsOptions } from "./tls-flags.ts";
@@ -21,6 +22,7 @@ Names, comments and messages from the daemon are shown with control characters e
   flags: [
     ...TRANSFER_FLAGS.filter((f) => ["--auth-token-file", "--tls-ca", "--tls-fingerprint", "--tls-accept-new"].includes(f.name)),
     { name: "--timeout", value: "SECONDS", commands: ["ls"], help: "give up when the daemon does not answer for SECONDS", default: "60; 0 waits forever" },
+    RETRIES_FLAG("ls"),
     { name: "--json", commands: ["ls"], help: "print JSON" },
     { name: "--help", short: "-h", commands: ["ls"], help: "this help" },
   ] as CommandSpec["flags"],
@@ -93,6 +95,27 @@ export function remoteSummary(r: RunReport): string {
   return lines.join("\n");
 }
 
+/** --retries for the read-only remote commands (ls, check). */
+export function RETRIES_FLAG<C extends string>(command: C): Flag<C> {
+  return {
+    name: "--retries", value: "N", commands: [command],
+    help: "after a dropped connection, a restarted daemon or a --timeout stall, ask again up to N times (waiting 0.5 s, 1 s, 2 s ... up to 30 s); a rejected token, a missing module or a TLS key mismatch fail at once",
+    default: "3; 0 fails at the first loss",
+  };
+}
+
+/** --retries N: a whole number from 0 to 100; undefined when not given (the default, 3). */
+export function parseRetries(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v) || Number(v) > 100) throw new UsageError("BAD_OPTION", `--retries must be a whole number from 0 to 100, got '${v}'`);
+  return Number(v);
+}
+
+/** One stderr line per retry of a read-only remote call. */
+export function sayReadRetry(io: Io, what: string, r: RetryNotice): void {
+  warn(io, `${what}: attempt ${r.attempt} of ${r.of} failed: ${r.reason}; retrying in ${seconds(r.delayMs)}`);
+}
+
 export async function lsCommand(args: string[], io: Io): Promise<number> {
   try {
     const { values, positionals } = parseCommand(LS_SPEC, args, io);
@@ -102,7 +125,10 @@ export async function lsCommand(args: string[], io: Io): Promise<number> {
     }
     if (!isRemote(positionals[0]!)) throw new UsageError("USAGE", `ls: '${positionals[0]}' is not a blit:// URL; usage: ${LS_SPEC.usage}`);
     const tls = tlsOptions({ "tls-ca": stringFlag(values, "tls-ca"), "tls-fingerprint": stringFlag(values, "tls-fingerprint"), "tls-accept-new": boolFlag(values, "tls-accept-new") }, io.env);
-    const listing = await listRemote(positionals[0]!, { authToken: readToken(stringFlag(values, "auth-token-file"), io.env), timeout: parseTimeout(stringFlag(values, "timeout")), tls });
+    const listing = await listRemote(positionals[0]!, {
+      authToken: readToken(stringFlag(values, "auth-token-file"), io.env), timeout: parseTimeout(stringFlag(values, "timeout")), tls,
+      retries: parseRetries(stringFlag(values, "retries")), onRetry: (r) => sayReadRetry(io, "ls", r),
+    });
     if (values.json) {
       say(io, JSON.stringify(listing));
       return EXIT_OK;

@@ -33,7 +33,37 @@ export interface RemoteListing {
 }
 
 /** Lists a daemon's modules (URL without module) or a directory of a module. */
-export async function listRemote(url: string, opts: { authToken?: string; connectTimeout?: number; timeout?: number; tls?: TlsClientOptions } = {}): Promise<RemoteListing> {
+export async function listRemote(url: string, opts: { authToken?: string; connectTimeout?: number; timeout?: number; tls?: TlsClientOptions; retries?: number; onRetry?: (r: RetryNotice) => void } = {}): Promise<RemoteListing> {
+  return retrying(opts.retries ?? DEFAULT_RETRIES, () => listRemoteOnce(url, opts), opts.onRetry);
+}
+
+/** What a caller hears before a read-only call (ls, check) runs again. */
+export interface RetryNotice {
+  attempt: number;
+  of: number;
+  reason: string;
+  delayMs: number;
+}
+
+/**
+ * Runs a read-only call again after a failure another attempt may cure (RemoteError.transient:
+ * an unreachable or restarted daemon, a stall), up to `retries` times with backoffMs; any
+ * other failure, or the last, is thrown.
+ */
+async function retrying<T>(retries: number, once: () => Promise<T>, onRetry?: (r: RetryNotice) => void): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await once();
+    } catch (err) {
+      if (!(err instanceof RemoteError) || !err.transient || attempt > retries) throw err;
+      const delayMs = backoffMs(attempt);
+      onRetry?.({ attempt, of: retries + 1, reason: err.message, delayMs });
+      await Bun.sleep(delayMs);
+    }
+  }
+}
+
+async function listRemoteOnce(url: string, opts: { authToken?: string; connectTimeout?: number; timeout?: number; tls?: TlsClientOptions }): Promise<RemoteListing> {
   const u = parseRemoteUrl(url, { needModule: false });
   const client = openClient(u, opts.tls);
   const md = metadataFor(opts.authToken);
@@ -72,10 +102,13 @@ export interface RemoteTree {
  * dry_run set: the daemon walks and sends its manifest (checked like any pull's) and registers
  * no transfer, so read-only modules work and nothing is written. Failures throw RemoteError.
  */
-export async function fetchRemoteTree(
-  url: string,
-  opts: { authToken?: string; exclude?: string[]; filter?: string[]; connectTimeout?: number; timeout?: number; tls?: TlsClientOptions; xattrs?: boolean; acls?: boolean } = {},
-): Promise<RemoteTree> {
+type TreeOptions = { authToken?: string; exclude?: string[]; filter?: string[]; connectTimeout?: number; timeout?: number; tls?: TlsClientOptions; xattrs?: boolean; acls?: boolean };
+
+export async function fetchRemoteTree(url: string, opts: TreeOptions & { retries?: number; onRetry?: (r: RetryNotice) => void } = {}): Promise<RemoteTree> {
+  return retrying(opts.retries ?? DEFAULT_RETRIES, () => fetchRemoteTreeOnce(url, opts), opts.onRetry);
+}
+
+async function fetchRemoteTreeOnce(url: string, opts: TreeOptions): Promise<RemoteTree> {
   const u = parseRemoteUrl(url, { needModule: true });
   const client = openClient(u, opts.tls);
   const md = metadataFor(opts.authToken);

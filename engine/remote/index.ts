@@ -2,7 +2,7 @@
 // receiver and sender both ends share; the data-plane channels; blit:// URLs. The rest of
 // engine/ and engine/index.ts import this folder only through this file.
 export { runRemote, listRemote, fetchRemoteTree, RemoteError, backoffMs } from "./client.ts";
-export type { RemoteJob, RemoteHooks, RemoteListing, RemoteTree } from "./client.ts";
+export type { RemoteJob, RemoteHooks, RemoteListing, RemoteTree, RetryNotice } from "./client.ts";
 export { parseRemoteUrl, formatRemoteUrl, isRemote, validModuleName } from "./url.ts";
 export type { RemoteUrl } from "./url.ts";
 export { TreeReceiver, hashBeneath, hashHex } from "./receive.ts";

@@ -188,6 +188,34 @@ test("retries give up after N with the count in the error (no daemon listening)"
   expect(existsSync(join(work, "never"))).toBe(false);
 });
 
+test("ls and a remote check ask again while blitd restarts, and answer once it is back", { timeout: 60_000 }, async () => {
+  const mod = join(work, "ls-module");
+  mkdirSync(join(mod, "d"), { recursive: true });
+  writeFileSync(join(mod, "d", "x.txt"), "x\n");
+  const toml = moduleToml({ m: { path: mod } });
+  let d = await startBlitd(work, toml);
+  try {
+    await d.stop("SIGKILL");
+    // Both start while nothing listens; blitd comes back on the same port during their backoff.
+    const ls = spawnBlit(["ls", `blit://127.0.0.1:${d.port}/m/d`, "--retries", "5"]);
+    const check = spawnBlit(["check", `blit://127.0.0.1:${d.port}/m`, mod, "--retries", "5"]);
+    await Bun.sleep(300);
+    d = await restart(d, toml);
+    const [l, c] = await Promise.all([finish(ls), finish(check)]);
+    expect(l.code).toBe(0);
+    expect(l.stdout).toContain("x.txt");
+    expect(l.stderr).toMatch(/ls: attempt 1 of 6 failed: cannot reach 127\.0\.0\.1:\d+/);
+    expect(c.code).toBe(0);
+    expect(c.stderr).toMatch(/check: attempt 1 of 6 failed/);
+  } finally {
+    await d.stop();
+  }
+  // --retries 0: the first loss is final, at once.
+  const r = await blit(["ls", `blit://127.0.0.1:${d.port}/m`, "--retries", "0"]);
+  expect(r.code).toBe(2);
+  expect(r.stderr).not.toContain("retrying");
+});
+
 test("--retries takes a whole number from 0 to 100", async () => {
   for (const bad of ["-1", "1.5", "x", "101"]) {
     const r = await blit(["push", src, "blit://127.0.0.1:1/m", `--retries=${bad}`]);

@@ -134,9 +134,9 @@ describe("a stalled daemon: each phase gives up after --timeout with words, not 
     for (const args of [
       ["pull", `${url}/m`, dst, "--timeout", "2", "--retries", "0"],
       ["push", join(work, "src.txt"), `${url}/m`, "--timeout", "2", "--retries", "0"],
-      ["ls", url, "--timeout", "2"],
-      ["ls", `${url}/m/dir`, "--timeout", "2"],
-      ["check", `${url}/m`, work, "--timeout", "2"],
+      ["ls", url, "--timeout", "2", "--retries", "0"],
+      ["ls", `${url}/m/dir`, "--timeout", "2", "--retries", "0"],
+      ["check", `${url}/m`, work, "--timeout", "2", "--retries", "0"],
     ]) {
       const r = await runWithin(args);
       expect(r.code).toBe(2);

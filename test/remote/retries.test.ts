@@ -47,9 +47,22 @@ function restart(d: Daemon, toml: string): Promise<Daemon> {
   return startBlitd(work, toml, ["--bind", `127.0.0.1:${d.port}`]);
 }
 
-async function finish(client: ReturnType<typeof spawnBlit>) {
+async function finish(client: ReturnType<typeof spawnBlit>, err?: { text: string; done: Promise<void> }) {
+  if (err) {
+    const [code, stdout] = await Promise.all([client.exited, new Response(client.stdout).text(), err.done]);
+    return { code, stdout, stderr: err.text };
+  }
   const [code, stdout, stderr] = await Promise.all([client.exited, new Response(client.stdout).text(), new Response(client.stderr).text()]);
   return { code, stdout, stderr };
+}
+
+/** A client's stderr as it arrives (text grows; done resolves at its end). */
+function firstLines(client: ReturnType<typeof spawnBlit>): { text: string; done: Promise<void> } {
+  const out = { text: "", done: Promise.resolve() };
+  out.done = (async () => {
+    for await (const c of client.stderr as ReadableStream<Uint8Array>) out.text += new TextDecoder().decode(c);
+  })();
+  return out;
 }
 
 test("blitd killed and restarted mid-push: the client reconnects, finishes with an exact tree, reports the retry, no temporaries", { timeout: 90_000 }, async () => {
@@ -199,9 +212,12 @@ test("ls and a remote check ask again while blitd restarts, and answer once it i
     // Both start while nothing listens; blitd comes back on the same port during their backoff.
     const ls = spawnBlit(["ls", `blit://127.0.0.1:${d.port}/m/d`, "--retries", "5"]);
     const check = spawnBlit(["check", `blit://127.0.0.1:${d.port}/m`, mod, "--retries", "5"]);
-    await Bun.sleep(300);
+    const lsErr = firstLines(ls);
+    const checkErr = firstLines(check);
+    // blitd comes back once both have failed a first time (their stderr says so)
+    expect(await waitFor(() => lsErr.text.includes("retrying") && checkErr.text.includes("retrying"), 20_000)).toBe(true);
     d = await restart(d, toml);
-    const [l, c] = await Promise.all([finish(ls), finish(check)]);
+    const [l, c] = await Promise.all([finish(ls, lsErr), finish(check, checkErr)]);
     expect(l.code).toBe(0);
     expect(l.stdout).toContain("x.txt");
     expect(l.stderr).toMatch(/ls: attempt 1 of 6 failed: cannot reach 127\.0\.0\.1:\d+/);

@@ -140,3 +140,70 @@ describe.each([["tcp"], ["tls"], ["grpc"]] as [Kind][])("push over %s", (kind) =
     }
   });
 });
+
+/** A read-only module `m` at `mod` holding the big file as tree/big.bin (for pulls). */
+function pullModule(name: string): string {
+  const mod = join(work, name);
+  mkdirSync(join(mod, "tree"), { recursive: true });
+  writeFileSync(join(mod, "tree/big.bin"), big);
+  writeFileSync(join(mod, "tree/small.txt"), "small\n");
+  return mod;
+}
+
+describe.each([["tcp"], ["tls"], ["grpc"]] as [Kind][])("pull over %s", (kind) => {
+  test.skipIf(kind === "tls" && !OPENSSL)("client interrupted (SIGINT) mid-file: the destination keeps the part; the next pull resumes from it and receives only the rest", { timeout: 90_000 }, async () => {
+    const mod = pullModule(`pull-int-${kind}`);
+    const { toml, scheme, flags } = setup(kind, mod);
+    const d = await startBlitd(work, toml.replace("read_only = false", "read_only = true"));
+    const dst = join(work, `pull-int-dst-${kind}`);
+    mkdirSync(dst);
+    const url = `${scheme}://127.0.0.1:${d.port}/m/tree/big.bin`;
+    try {
+      const client = spawnBlit(["pull", url, dst, "--bwlimit", "8M", "--retries", "0", "--no-progress", ...flags]);
+      expect(await waitFor(() => tempBytes(dst) >= 12 * MiB, 30_000)).toBe(true);
+      client.kill("SIGINT");
+      expect(await client.exited).toBe(130);
+      expect(partialsOf(dst, "big.bin")).toHaveLength(1);
+      expect(temps(dst)).toHaveLength(1);
+      expect(existsSync(join(dst, "big.bin"))).toBe(false);
+      const kept = statSync(join(dst, partialsOf(dst, "big.bin")[0]!)).size;
+      expect(kept).toBeGreaterThanOrEqual(MiB);
+
+      const r = await blit(["pull", url, dst, "--json", "--no-progress", ...flags]);
+      expect(r.code).toBe(0);
+      expect(sameAsBig(join(dst, "big.bin"))).toBe(true);
+      expectResumed(JSON.parse(r.stdout), "dataBytesIn", kept - SLACK);
+      expect(temps(dst)).toEqual([]);
+      expect(temps(mod)).toEqual([]);
+    } finally {
+      await d.stop();
+    }
+  });
+});
+
+test("pull client SIGKILLed mid-file: the temporary it left is adopted by the next tree pull into that directory and resumed", { timeout: 90_000 }, async () => {
+  const mod = pullModule("pull-kill");
+  const d = await startBlitd(work, moduleToml({ m: { path: mod } }));
+  const dst = join(work, "pull-kill-dst");
+  const url = `blit://127.0.0.1:${d.port}/m/tree`;
+  try {
+    const client = spawnBlit(["pull", url, dst, "--bwlimit", "8M", "--retries", "0", "--no-progress"]);
+    expect(await waitFor(() => tempBytes(dst) >= 12 * MiB, 30_000)).toBe(true);
+    client.kill("SIGKILL");
+    await client.exited;
+    // A killed process keeps nothing by itself: its temporary stays under its random name.
+    const left = temps(dst);
+    expect(left).toHaveLength(1);
+    expect(left[0]).toMatch(/^\.blit-tmp-(?!partial-)[0-9a-f]+-big\.bin$/);
+    const kept = statSync(join(dst, left[0]!)).size;
+
+    const r = await blit(["pull", url, dst, "--json", "--no-progress"]);
+    expect(r.code).toBe(0);
+    expect(sameAsBig(join(dst, "big.bin"))).toBe(true);
+    expect(readFileSync(join(dst, "small.txt"), "utf8")).toBe("small\n");
+    expectResumed(JSON.parse(r.stdout), "dataBytesIn", kept - SLACK);
+    expect(temps(dst)).toEqual([]);
+  } finally {
+    await d.stop();
+  }
+});

@@ -209,29 +209,29 @@ test("pull client SIGKILLed mid-file: the temporary it left is adopted by the ne
 });
 
 describe.each([["tcp"], ["tls"], ["grpc"]] as [Kind][])("blitd restarted, %s", (kind) => {
-test.skipIf(kind === "tls" && !OPENSSL)("blitd SIGKILLed mid-push and started again on the same port: the client reconnects, the retry resumes from what blitd had written, exact, nothing temporary left", { timeout: 90_000 }, async () => {
-  const mod = join(work, `daemon-kill-${kind}`);
-  mkdirSync(mod);
-  const { toml, scheme, flags } = setup(kind, mod);
-  let d: Daemon = await startBlitd(work, toml);
-  try {
-    const client = spawnBlit(["push", bigFile, `${scheme}://127.0.0.1:${d.port}/m/big.bin`, "--bwlimit", "8M", "--retries", "3", "--json", "--no-progress", ...flags]);
-    expect(await waitFor(() => tempBytes(mod) >= 12 * MiB, 30_000)).toBe(true);
-    await d.stop("SIGKILL");
-    const written = tempBytes(mod);
-    d = await startBlitd(work, toml, ["--bind", `127.0.0.1:${d.port}`]);
-    // At its start blitd made what it had been writing the part of big.bin.
-    expect(partialsOf(mod, "big.bin")).toHaveLength(1);
-    const r = await finish(client);
-    expect(r.code).toBe(0);
-    expect(sameAsBig(join(mod, "big.bin"))).toBe(true);
-    const report = JSON.parse(r.stdout);
-    expect(report.transport.retries.length).toBeGreaterThanOrEqual(1);
-    expect(report.transport.delta.resumedFiles).toBeGreaterThanOrEqual(1);
-    expect(report.transport.delta.resumedBytes).toBeGreaterThanOrEqual(written - SLACK);
-    expect(temps(mod)).toEqual([]);
-  } finally {
-    await d.stop();
-  }
-});
+  test.skipIf(kind === "tls" && !OPENSSL)("blitd SIGKILLed mid-push and started again on the same port: the client reconnects, the retry resumes from what blitd had written, exact, nothing temporary left", { timeout: 90_000 }, async () => {
+    const mod = join(work, `daemon-kill-${kind}`);
+    mkdirSync(mod);
+    const { toml, scheme, flags } = setup(kind, mod);
+    let d: Daemon = await startBlitd(work, toml);
+    try {
+      const client = spawnBlit(["push", bigFile, `${scheme}://127.0.0.1:${d.port}/m/big.bin`, "--bwlimit", "8M", "--retries", "3", "--json", "--no-progress", ...flags]);
+      expect(await waitFor(() => tempBytes(mod) >= 12 * MiB, 30_000)).toBe(true);
+      await d.stop("SIGKILL");
+      const written = tempBytes(mod);
+      d = await startBlitd(work, toml, ["--bind", `127.0.0.1:${d.port}`]);
+      // At its start blitd made what it had been writing the part of big.bin.
+      expect(partialsOf(mod, "big.bin")).toHaveLength(1);
+      const r = await finish(client);
+      expect(r.code).toBe(0);
+      expect(sameAsBig(join(mod, "big.bin"))).toBe(true);
+      const report = JSON.parse(r.stdout);
+      expect(report.transport.retries.length).toBeGreaterThanOrEqual(1);
+      expect(report.transport.delta.resumedFiles).toBeGreaterThanOrEqual(1);
+      expect(report.transport.delta.resumedBytes).toBeGreaterThanOrEqual(written - SLACK);
+      expect(temps(mod)).toEqual([]);
+    } finally {
+      await d.stop();
+    }
+  });
 });

@@ -5,8 +5,9 @@
 // older than a day, parts of another version and parts planted by another local user.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { partialName } from "../../engine/index.ts";
 import { blit, cleanup, moduleToml, spawnBlit, startBlitd, tempDir, type Daemon } from "./helpers.ts";
 
 const MiB = 1 << 20;
@@ -234,4 +235,57 @@ describe.each([["tcp"], ["tls"], ["grpc"]] as [Kind][])("blitd restarted, %s", (
       await d.stop();
     }
   });
+});
+
+/** Plants a kept part of `name` in `dir` (`bytes` of `content`), `ageDays` old. */
+function plantPartial(dir: string, name: string, content: Uint8Array, ageDays = 0): string {
+  const p = join(dir, partialName(name));
+  writeFileSync(p, content);
+  const t = Date.now() / 1000 - ageDays * 86_400;
+  utimesSync(p, t, t);
+  return p;
+}
+
+test("a part older than a day is removed by the next push into its directory even when its file is not needed, and by blitd at its start; a younger part of a file not pushed again stays", { timeout: 90_000 }, async () => {
+  const mod = join(work, "aged");
+  const src = join(work, "aged-src");
+  mkdirSync(join(mod, "d"), { recursive: true });
+  mkdirSync(src);
+  writeFileSync(join(src, "x.bin"), big.subarray(0, 2 * MiB));
+  writeFileSync(join(src, "other.txt"), "other\n");
+  const toml = moduleToml({ m: { path: mod, readOnly: false } });
+  let d = await startBlitd(work, toml);
+  try {
+    const url = `blit://127.0.0.1:${d.port}/m/d`;
+    expect((await blit(["push", src, url])).code).toBe(0);
+    const oldX = plantPartial(join(mod, "d"), "x.bin", big.subarray(0, 2 * MiB), 2);
+    const youngY = plantPartial(join(mod, "d"), "y.bin", big.subarray(0, 2 * MiB));
+    // x.bin is up to date: nothing to send, and still its two-day-old part goes.
+    const r = await blit(["push", src, url, "--json"]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).counts.copied).toBe(0);
+    expect(existsSync(oldX)).toBe(false);
+    expect(existsSync(youngY)).toBe(true);
+
+    await d.stop();
+    const oldZ = plantPartial(join(mod, "d"), "z.bin", big.subarray(0, 2 * MiB), 2);
+    const oldTop = plantPartial(mod, "top.bin", big.subarray(0, 2 * MiB), 2);
+    d = await startBlitd(work, toml);
+    expect(existsSync(oldZ)).toBe(false);
+    expect(existsSync(oldTop)).toBe(false);
+    expect(existsSync(youngY)).toBe(true);
+    expect(readFileSync(join(mod, "d/x.bin")).equals(big.subarray(0, 2 * MiB))).toBe(true);
+
+    // A pull does the same in its own destination.
+    const back = join(work, "aged-back");
+    mkdirSync(back);
+    const oldB = plantPartial(back, "x.bin", big.subarray(0, 2 * MiB), 2);
+    const youngB = plantPartial(back, "gone.bin", big.subarray(0, 2 * MiB));
+    expect((await blit(["pull", `blit://127.0.0.1:${d.port}/m/d`, back])).code).toBe(0);
+    expect(existsSync(oldB)).toBe(false);
+    expect(existsSync(youngB)).toBe(true);
+    expect(readFileSync(join(back, "x.bin")).equals(big.subarray(0, 2 * MiB))).toBe(true);
+  } finally {
+    await d.stop();
+  }
 });

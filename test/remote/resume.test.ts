@@ -289,3 +289,41 @@ test("a part older than a day is removed by the next push into its directory eve
     await d.stop();
   }
 });
+
+/** A part of another version of the big file: its first 16 MiB with 4 MiB in the middle changed, then `tail` more bytes of neither. */
+function otherVersion(tail = 0): Buffer {
+  const part = Buffer.concat([big.subarray(0, 16 * MiB), randomBytes(tail)]);
+  randomBytes(4 * MiB).copy(part, 4 * MiB);
+  return part;
+}
+
+test("a part of another version of the file (same name, other bytes in the middle, longer than the file): the next push and pull give the exact new content, only the matching blocks kept", { timeout: 90_000 }, async () => {
+  const mod = join(work, "other-version");
+  mkdirSync(mod);
+  writeFileSync(join(mod, "pulled.bin"), big);
+  const d = await startBlitd(work, moduleToml({ m: { path: mod, readOnly: false } }));
+  try {
+    plantPartial(mod, "big.bin", otherVersion());
+    const r = await blit(["push", bigFile, `blit://127.0.0.1:${d.port}/m/big.bin`, "--json"]);
+    expect(r.code).toBe(0);
+    expect(sameAsBig(join(mod, "big.bin"))).toBe(true);
+    const delta = JSON.parse(r.stdout).transport.delta;
+    expect(delta.resumedFiles).toBe(1);
+    // 12 of the part's 16 MiB match what the file has now; the changed 4 MiB travel again.
+    expect(delta.resumedBytes).toBeLessThanOrEqual(12 * MiB);
+    expect(delta.resumedBytes).toBeGreaterThan(10 * MiB);
+    expect(temps(mod)).toEqual([]);
+
+    // Longer than the file, and on the pulling side.
+    const back = join(work, "other-version-back");
+    mkdirSync(back);
+    plantPartial(back, "pulled.bin", otherVersion(SIZE));
+    const p = await blit(["pull", `blit://127.0.0.1:${d.port}/m/pulled.bin`, back, "--json"]);
+    expect(p.code).toBe(0);
+    expect(sameAsBig(join(back, "pulled.bin"))).toBe(true);
+    expect(JSON.parse(p.stdout).transport.delta.resumedBytes).toBeLessThanOrEqual(12 * MiB);
+    expect(temps(back)).toEqual([]);
+  } finally {
+    await d.stop();
+  }
+});

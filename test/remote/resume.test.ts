@@ -5,7 +5,7 @@
 // older than a day, parts of another version and parts planted by another local user.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { partialName } from "../../engine/index.ts";
 import { blit, cleanup, moduleToml, spawnBlit, startBlitd, tempDir, type Daemon } from "./helpers.ts";
@@ -325,5 +325,64 @@ test("a part of another version of the file (same name, other bytes in the middl
     expect(temps(back)).toEqual([]);
   } finally {
     await d.stop();
+  }
+});
+
+const SETPRIV = Bun.which("setpriv");
+const asRoot = process.getuid?.() === 0;
+if (!SETPRIV || !asRoot) console.warn("resume.test.ts: the planted-part case is skipped: it needs root and setpriv (util-linux) to act as user nobody");
+
+/** Runs `sh -c script` as user nobody; throws on failure. */
+function asNobody(script: string): void {
+  const r = Bun.spawnSync([SETPRIV!, "--reuid=nobody", "--regid=nogroup", "--clear-groups", "sh", "-c", script], { stdout: "pipe", stderr: "pipe" });
+  if (r.exitCode !== 0) throw new Error(`as nobody: ${script}: ${r.stderr.toString()}`);
+}
+
+test.skipIf(!SETPRIV || !asRoot)("parts planted by another local user (garbage, a symlink to a file outside the module, a hard link to one): the push is exact and the outside file is never written nor followed", { timeout: 90_000 }, async () => {
+  // Its own tree: nobody must reach it, and the test's work dir is root's alone.
+  const top = tempDir("resume-planted-");
+  const SMALL = 16 * MiB;
+  try {
+    chmodSync(top, 0o755);
+    const mod = join(top, "mod");
+    const shared = join(mod, "shared");
+    const outside = join(top, "outside");
+    mkdirSync(shared, { recursive: true });
+    mkdirSync(outside);
+    chownSync(shared, 65534, 65534); // a directory user nobody may write
+    chownSync(outside, 65534, 65534);
+    const src = join(top, "src");
+    mkdirSync(src);
+    const want = big.subarray(0, SMALL);
+    for (const n of ["g.bin", "s.bin", "h.bin"]) writeFileSync(join(src, n), want);
+    // nobody's own file outside the module, mostly the same bytes as what is pushed (blocks that would match).
+    const secret = join(outside, "secret.bin");
+    const secretBytes = otherVersion();
+    writeFileSync(secret, secretBytes);
+    chownSync(secret, 65534, 65534);
+    const before = statSync(secret);
+    asNobody(`head -c ${8 * MiB} /dev/urandom > '${join(shared, partialName("g.bin"))}'`);
+    asNobody(`ln -s '${secret}' '${join(shared, partialName("s.bin"))}'`);
+    asNobody(`ln '${secret}' '${join(shared, partialName("h.bin"))}'`);
+    expect(statSync(secret).nlink).toBe(2);
+
+    const d = await startBlitd(top, moduleToml({ m: { path: mod, readOnly: false } }));
+    try {
+      const r = await blit(["push", src, `blit://127.0.0.1:${d.port}/m/shared`, "--json"]);
+      expect(r.code).toBe(0);
+      for (const n of ["g.bin", "s.bin", "h.bin"]) {
+        expect(readFileSync(join(shared, n)).equals(want)).toBe(true);
+        expect(statSync(join(shared, n)).ino).not.toBe(before.ino);
+      }
+      const after = statSync(secret);
+      expect(readFileSync(secret).equals(secretBytes)).toBe(true);
+      expect(after.mtimeMs).toBe(before.mtimeMs);
+      expect(after.size).toBe(before.size);
+      expect(temps(shared)).toEqual([]);
+    } finally {
+      await d.stop();
+    }
+  } finally {
+    cleanup(top);
   }
 });

@@ -386,3 +386,30 @@ test.skipIf(!SETPRIV || !asRoot)("parts planted by another local user (garbage, 
     cleanup(top);
   }
 });
+
+test("under 1 MiB received, nothing is kept: a killed push and an interrupted pull leave no partial and no temporary", { timeout: 90_000 }, async () => {
+  const mod = join(work, "tiny");
+  mkdirSync(mod);
+  writeFileSync(join(mod, "pulled.bin"), big);
+  const d = await startBlitd(work, moduleToml({ m: { path: mod, readOnly: false } }));
+  try {
+    const client = spawnBlit(["push", bigFile, `blit://127.0.0.1:${d.port}/m/big.bin`, "--bwlimit", "256K", "--retries", "0", "--no-progress"]);
+    expect(await waitFor(() => tempBytes(mod) > 0, 30_000)).toBe(true);
+    expect(tempBytes(mod)).toBeLessThan(MiB);
+    client.kill("SIGKILL");
+    await client.exited;
+    expect(await waitFor(() => temps(mod).length === 0, 10_000)).toBe(true);
+    expect(existsSync(join(mod, "big.bin"))).toBe(false);
+
+    const back = join(work, "tiny-back");
+    mkdirSync(back);
+    const pulling = spawnBlit(["pull", `blit://127.0.0.1:${d.port}/m/pulled.bin`, back, "--bwlimit", "256K", "--retries", "0", "--no-progress"]);
+    expect(await waitFor(() => tempBytes(back) > 0, 30_000)).toBe(true);
+    expect(tempBytes(back)).toBeLessThan(MiB);
+    pulling.kill("SIGINT");
+    expect(await pulling.exited).toBe(130);
+    expect(readdirSync(back)).toEqual([]);
+  } finally {
+    await d.stop();
+  }
+});

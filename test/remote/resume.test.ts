@@ -413,3 +413,50 @@ test("under 1 MiB received, nothing is kept: a killed push and an interrupted pu
     await d.stop();
   }
 });
+
+test("a part is removed once its file is in place even when nothing resumed from it: a new version too small for a basis, and a file already up to date", { timeout: 90_000 }, async () => {
+  const mod = join(work, "spent");
+  mkdirSync(mod);
+  const f = join(work, "spent.bin");
+  writeFileSync(f, big);
+  const d = await startBlitd(work, moduleToml({ m: { path: mod, readOnly: false } }));
+  try {
+    const url = `blit://127.0.0.1:${d.port}/m/big.bin`;
+    const client = spawnBlit(["push", f, url, "--bwlimit", "8M", "--retries", "0", "--no-progress"]);
+    expect(await waitFor(() => tempBytes(mod) >= 4 * MiB, 30_000)).toBe(true);
+    client.kill("SIGKILL");
+    await client.exited;
+    expect(await waitFor(() => partialsOf(mod, "big.bin").length === 1, 10_000)).toBe(true);
+    // The file changed meanwhile to one sent whole (under 256 KiB: no basis).
+    writeFileSync(f, "now small\n");
+    const r = await blit(["push", f, url]);
+    expect(r.code).toBe(0);
+    expect(readFileSync(join(mod, "big.bin"), "utf8")).toBe("now small\n");
+    expect(temps(mod)).toEqual([]);
+
+    // Up to date already (pushed by someone else since): the tree push sends nothing, and the part goes.
+    mkdirSync(join(mod, "t"));
+    const src = join(work, "spent-src");
+    mkdirSync(src);
+    writeFileSync(join(src, "x.bin"), big.subarray(0, 2 * MiB));
+    expect((await blit(["push", src, `blit://127.0.0.1:${d.port}/m/t`])).code).toBe(0);
+    plantPartial(join(mod, "t"), "x.bin", big.subarray(0, 2 * MiB));
+    const again = await blit(["push", src, `blit://127.0.0.1:${d.port}/m/t`, "--json"]);
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout).counts.copied).toBe(0);
+    expect(temps(mod)).toEqual([]);
+
+    // And the same on a pull's side.
+    const back = join(work, "spent-back");
+    mkdirSync(back);
+    plantPartial(back, "x.bin", big.subarray(0, 2 * MiB));
+    writeFileSync(join(src, "tiny.txt"), "tiny\n");
+    expect((await blit(["push", src, `blit://127.0.0.1:${d.port}/m/t`])).code).toBe(0);
+    plantPartial(back, "tiny.txt", big.subarray(0, 2 * MiB));
+    expect((await blit(["pull", `blit://127.0.0.1:${d.port}/m/t`, back])).code).toBe(0);
+    expect(readFileSync(join(back, "tiny.txt"), "utf8")).toBe("tiny\n");
+    expect(temps(back)).toEqual([]);
+  } finally {
+    await d.stop();
+  }
+});

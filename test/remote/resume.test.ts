@@ -338,7 +338,7 @@ function asNobody(script: string): void {
   if (r.exitCode !== 0) throw new Error(`as nobody: ${script}: ${r.stderr.toString()}`);
 }
 
-test.skipIf(!SETPRIV || !asRoot)("parts planted by another local user (garbage, a symlink to a file outside the module, a hard link to one): the push is exact and the outside file is never written nor followed", { timeout: 90_000 }, async () => {
+test.skipIf(!SETPRIV || !asRoot)("parts planted by another local user (garbage, a symlink to a file outside the module, a hard link to one, a FIFO): the push is exact, nothing hangs, and the outside file is never written nor followed", { timeout: 90_000 }, async () => {
   // Its own tree: nobody must reach it, and the test's work dir is root's alone.
   const top = tempDir("resume-planted-");
   const SMALL = 16 * MiB;
@@ -354,7 +354,7 @@ test.skipIf(!SETPRIV || !asRoot)("parts planted by another local user (garbage, 
     const src = join(top, "src");
     mkdirSync(src);
     const want = big.subarray(0, SMALL);
-    for (const n of ["g.bin", "s.bin", "h.bin"]) writeFileSync(join(src, n), want);
+    for (const n of ["g.bin", "s.bin", "h.bin", "f.bin"]) writeFileSync(join(src, n), want);
     // nobody's own file outside the module, mostly the same bytes as what is pushed (blocks that would match).
     const secret = join(outside, "secret.bin");
     const secretBytes = otherVersion();
@@ -364,13 +364,14 @@ test.skipIf(!SETPRIV || !asRoot)("parts planted by another local user (garbage, 
     asNobody(`head -c ${8 * MiB} /dev/urandom > '${join(shared, partialName("g.bin"))}'`);
     asNobody(`ln -s '${secret}' '${join(shared, partialName("s.bin"))}'`);
     asNobody(`ln '${secret}' '${join(shared, partialName("h.bin"))}'`);
+    asNobody(`mkfifo '${join(shared, partialName("f.bin"))}'`);
     expect(statSync(secret).nlink).toBe(2);
 
     const d = await startBlitd(top, moduleToml({ m: { path: mod, readOnly: false } }));
     try {
       const r = await blit(["push", src, `blit://127.0.0.1:${d.port}/m/shared`, "--json"]);
       expect(r.code).toBe(0);
-      for (const n of ["g.bin", "s.bin", "h.bin"]) {
+      for (const n of ["g.bin", "s.bin", "h.bin", "f.bin"]) {
         expect(readFileSync(join(shared, n)).equals(want)).toBe(true);
         expect(statSync(join(shared, n)).ino).not.toBe(before.ino);
       }
@@ -379,6 +380,21 @@ test.skipIf(!SETPRIV || !asRoot)("parts planted by another local user (garbage, 
       expect(after.mtimeMs).toBe(before.mtimeMs);
       expect(after.size).toBe(before.size);
       expect(temps(shared)).toEqual([]);
+
+      // The same parts in a pull's destination.
+      const back = join(top, "back");
+      mkdirSync(back);
+      chownSync(back, 65534, 65534);
+      asNobody(`head -c ${8 * MiB} /dev/urandom > '${join(back, partialName("g.bin"))}'`);
+      asNobody(`ln -s '${secret}' '${join(back, partialName("s.bin"))}'`);
+      asNobody(`ln '${secret}' '${join(back, partialName("h.bin"))}'`);
+      asNobody(`mkfifo '${join(back, partialName("f.bin"))}'`);
+      const p = await blit(["pull", `blit://127.0.0.1:${d.port}/m/shared`, back]);
+      expect(p.code).toBe(0);
+      for (const n of ["g.bin", "s.bin", "h.bin", "f.bin"]) expect(readFileSync(join(back, n)).equals(want)).toBe(true);
+      expect(readFileSync(secret).equals(secretBytes)).toBe(true);
+      expect(statSync(secret).mtimeMs).toBe(before.mtimeMs);
+      expect(temps(back)).toEqual([]);
     } finally {
       await d.stop();
     }

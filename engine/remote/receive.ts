@@ -591,7 +591,9 @@ export class TreeReceiver implements FrameHandler {
     const rel = this.src.paths[c.index]!;
     const name = this.split(rel)[1];
     try {
-      truncateTo(c.file.fd, c.got, rel); // only [0, got) is the new file's (a clone held the old one past it)
+      // [0, got) is the new file's; past it the temporary holds its basis's blocks (an older
+      // version's, which a delta update still matches), cut where the new file would end.
+      truncateTo(c.file.fd, Math.max(c.got, c.basis?.basisBytes ?? 0), rel);
       c.file.close();
       c.file = undefined;
       c.dir.rename(c.tmp, partialName(name));

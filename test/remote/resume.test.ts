@@ -5,7 +5,7 @@
 // older than a day, parts of another version and parts planted by another local user.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, closeSync, existsSync, openSync, readSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { partialName } from "../../engine/index.ts";
 import { blit, cleanup, moduleToml, spawnBlit, startBlitd, tempDir, type Daemon } from "./helpers.ts";
@@ -472,6 +472,56 @@ test("a part is removed once its file is in place even when nothing resumed from
     expect((await blit(["pull", `blit://127.0.0.1:${d.port}/m/t`, back])).code).toBe(0);
     expect(readFileSync(join(back, "tiny.txt"), "utf8")).toBe("tiny\n");
     expect(temps(back)).toEqual([]);
+  } finally {
+    await d.stop();
+  }
+});
+
+/** True once the temporary being written in dir holds `want` at `at` (the receiver wrote past it). */
+function tempHolds(dir: string, at: number, want: Uint8Array): boolean {
+  for (const t of temps(dir)) {
+    if (t.split("/").pop()!.startsWith(".blit-tmp-partial-")) continue;
+    try {
+      const fd = openSync(join(dir, t), "r");
+      try {
+        const buf = Buffer.alloc(want.length);
+        if (readSync(fd, buf, 0, buf.length, at) === buf.length && buf.equals(want)) return true;
+      } finally {
+        closeSync(fd);
+      }
+    } catch {
+      /* renamed meanwhile */
+    }
+  }
+  return false;
+}
+
+test("an interrupted delta update keeps the old file's blocks past the break: the next push sends no more than the update needed", { timeout: 90_000 }, async () => {
+  const mod = join(work, "delta-broken");
+  mkdirSync(mod);
+  // The daemon's old version differs from the new one in [4 MiB, 28 MiB); the rest matches.
+  const old = Buffer.from(big);
+  randomBytes(24 * MiB).copy(old, 4 * MiB);
+  writeFileSync(join(mod, "big.bin"), old);
+  const d = await startBlitd(work, moduleToml({ m: { path: mod, readOnly: false } }));
+  try {
+    const url = `blit://127.0.0.1:${d.port}/m/big.bin`;
+    const client = spawnBlit(["push", bigFile, url, "--bwlimit", "8M", "--retries", "0", "--no-progress"]);
+    // The blocks after 12 MiB are new in the temporary: the update is half done.
+    expect(await waitFor(() => tempHolds(mod, 12 * MiB, big.subarray(12 * MiB, 12 * MiB + 4096)), 30_000)).toBe(true);
+    client.kill("SIGKILL");
+    await client.exited;
+    expect(await waitFor(() => partialsOf(mod, "big.bin").length === 1 && temps(mod).length === 1, 10_000)).toBe(true);
+    expect(readFileSync(join(mod, "big.bin")).equals(old)).toBe(true); // the final name still holds the old file
+
+    const r = await blit(["push", bigFile, url, "--json", "--no-progress"]);
+    expect(r.code).toBe(0);
+    expect(sameAsBig(join(mod, "big.bin"))).toBe(true);
+    const report = JSON.parse(r.stdout);
+    expect(report.transport.delta.resumedFiles).toBe(1);
+    // What is left of the changed 24 MiB, not everything past the break.
+    expect(report.transport.dataBytesOut).toBeLessThan(16 * MiB + SLACK);
+    expect(temps(mod)).toEqual([]);
   } finally {
     await d.stop();
   }

@@ -25,6 +25,8 @@ beforeAll(() => {
   bigFile = join(work, "big.bin");
   big = randomBytes(SIZE);
   writeFileSync(bigFile, big);
+  chmodSync(bigFile, 0o640);
+  utimesSync(bigFile, 1_600_000_000, 1_600_000_000);
 });
 
 afterAll(() => cleanup(work));
@@ -67,6 +69,13 @@ async function finish(client: ReturnType<typeof spawnBlit>) {
 
 function sameAsBig(path: string): boolean {
   return existsSync(path) && readFileSync(path).equals(big);
+}
+
+/** A resumed file gets its sender's mode and mtime like any other (none of the part's). */
+function expectMetaOf(path: string, ref: string): void {
+  const [a, b] = [statSync(path), statSync(ref)];
+  expect((a.mode & 0o7777).toString(8)).toBe((b.mode & 0o7777).toString(8));
+  expect(a.mtimeMs).toBe(b.mtimeMs);
 }
 
 /** A resumed run's report: one file resumed from `kept` bytes at least, and not much more than the rest on the wire. */
@@ -135,6 +144,7 @@ describe.each([["tcp"], ["tls"], ["grpc"]] as [Kind][])("push over %s", (kind) =
       expect(sameAsBig(join(mod, "d/big.bin"))).toBe(true);
       const report = JSON.parse(r.stdout);
       expectResumed(report, "dataBytesOut", kept - SLACK);
+      expectMetaOf(join(mod, "d/big.bin"), bigFile);
       expect(temps(mod)).toEqual([]);
     } finally {
       await d.stop();
@@ -147,6 +157,8 @@ function pullModule(name: string): string {
   const mod = join(work, name);
   mkdirSync(join(mod, "tree"), { recursive: true });
   writeFileSync(join(mod, "tree/big.bin"), big);
+  chmodSync(join(mod, "tree/big.bin"), 0o640);
+  utimesSync(join(mod, "tree/big.bin"), 1_600_000_000, 1_600_000_000);
   writeFileSync(join(mod, "tree/small.txt"), "small\n");
   return mod;
 }
@@ -174,6 +186,7 @@ describe.each([["tcp"], ["tls"], ["grpc"]] as [Kind][])("pull over %s", (kind) =
       expect(r.code).toBe(0);
       expect(sameAsBig(join(dst, "big.bin"))).toBe(true);
       expectResumed(JSON.parse(r.stdout), "dataBytesIn", kept - SLACK);
+      expectMetaOf(join(dst, "big.bin"), join(mod, "tree/big.bin"));
       expect(temps(dst)).toEqual([]);
       expect(temps(mod)).toEqual([]);
     } finally {
@@ -374,6 +387,7 @@ test.skipIf(!SETPRIV || !asRoot)("parts planted by another local user (garbage, 
       for (const n of ["g.bin", "s.bin", "h.bin", "f.bin"]) {
         expect(readFileSync(join(shared, n)).equals(want)).toBe(true);
         expect(statSync(join(shared, n)).ino).not.toBe(before.ino);
+        expect(statSync(join(shared, n)).uid).toBe(0); // blitd's own file, not the planter's
       }
       const after = statSync(secret);
       expect(readFileSync(secret).equals(secretBytes)).toBe(true);
@@ -522,6 +536,41 @@ test("an interrupted delta update keeps the old file's blocks past the break: th
     // What is left of the changed 24 MiB, not everything past the break.
     expect(report.transport.dataBytesOut).toBeLessThan(16 * MiB + SLACK);
     expect(temps(mod)).toEqual([]);
+  } finally {
+    await d.stop();
+  }
+});
+
+test("blitd stopped (SIGTERM) mid-push and SIGKILLed mid-pull, started again: each retry resumes from the part the receiving side kept", { timeout: 90_000 }, async () => {
+  const mod = pullModule("restart-both");
+  const toml = moduleToml({ m: { path: mod, readOnly: false } });
+  let d: Daemon = await startBlitd(work, toml);
+  try {
+    const pushing = spawnBlit(["push", bigFile, `blit://127.0.0.1:${d.port}/m/pushed.bin`, "--bwlimit", "8M", "--retries", "3", "--json", "--no-progress"]);
+    expect(await waitFor(() => tempBytes(mod) >= 12 * MiB, 30_000)).toBe(true);
+    await d.stop("SIGTERM"); // a clean stop keeps the part as a broken connection does
+    expect(partialsOf(mod, "pushed.bin")).toHaveLength(1);
+    d = await startBlitd(work, toml, ["--bind", `127.0.0.1:${d.port}`]);
+    const p = await finish(pushing);
+    expect(p.code).toBe(0);
+    expect(sameAsBig(join(mod, "pushed.bin"))).toBe(true);
+    expect(JSON.parse(p.stdout).transport.delta.resumedFiles).toBe(1);
+    expect(temps(mod)).toEqual([]);
+
+    const dst = join(work, "restart-both-dst");
+    mkdirSync(dst);
+    const pulling = spawnBlit(["pull", `blit://127.0.0.1:${d.port}/m/tree/big.bin`, dst, "--bwlimit", "8M", "--retries", "3", "--json", "--no-progress"]);
+    expect(await waitFor(() => tempBytes(dst) >= 12 * MiB, 30_000)).toBe(true);
+    await d.stop("SIGKILL");
+    d = await startBlitd(work, toml, ["--bind", `127.0.0.1:${d.port}`]);
+    const q = await finish(pulling);
+    expect(q.code).toBe(0);
+    expect(sameAsBig(join(dst, "big.bin"))).toBe(true);
+    const report = JSON.parse(q.stdout);
+    expect(report.transport.retries.length).toBeGreaterThanOrEqual(1);
+    expect(report.transport.delta.resumedFiles).toBe(1);
+    expect(report.transport.delta.resumedBytes).toBeGreaterThanOrEqual(12 * MiB - SLACK);
+    expect(temps(dst)).toEqual([]);
   } finally {
     await d.stop();
   }

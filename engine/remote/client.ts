@@ -140,6 +140,7 @@ export async function runRemote(job: RemoteJob, hooks: RemoteHooks = {}): Promis
   const t0 = performance.now();
   const retries = job.options.retries ?? DEFAULT_RETRIES;
   const log: RetryRecord[] = [];
+  const lost: Transport[] = [];
   for (let attempt = 1; ; attempt++) {
     const s = await runAttempt(job, u, local, tapped);
     // Another attempt only for what it may cure (a lost connection, a restarted daemon, a stall),
@@ -149,7 +150,8 @@ export async function runRemote(job: RemoteJob, hooks: RemoteHooks = {}): Promis
       const delayMs = backoffMs(attempt);
       log.push({ attempt, reason, delayMs });
       hooks.onRetry?.({ attempt, reason, delayMs, of: retries + 1 });
-      s.report(); // closes this attempt's connection
+      const t = s.report().report.transport; // closes this attempt's connection
+      if (t) lost.push(t);
       if (await sleepUnlessAborted(delayMs, hooks.signal)) continue;
       s.interrupted = true; // Ctrl-C while waiting to retry
     }
@@ -158,10 +160,24 @@ export async function runRemote(job: RemoteJob, hooks: RemoteHooks = {}): Promis
     Object.assign(result.report, ctx.stop());
     result.report.startedAt = started.toISOString();
     result.report.phases.totalMs = performance.now() - t0;
-    if (result.report.transport) Object.assign(result.report.transport, { attempts: attempt, retries: log });
+    if (result.report.transport) Object.assign(addAttempts(result.report.transport, lost), { attempts: attempt, retries: log });
     result.report.options = { ...result.report.options, retries };
     return result;
   }
+}
+
+type Transport = NonNullable<RunReport["transport"]>;
+
+/** Adds the bytes (and delta counts) of the attempts that were lost to `last`'s: the report's are the run's. */
+function addAttempts(last: Transport, lost: readonly Transport[]): Transport {
+  for (const t of lost) {
+    last.dataBytesOut = (last.dataBytesOut ?? 0) + (t.dataBytesOut ?? 0);
+    last.dataBytesIn = (last.dataBytesIn ?? 0) + (t.dataBytesIn ?? 0);
+    if (!t.delta) continue;
+    const d = (last.delta ??= { files: 0, matchedBytes: 0, literalBytes: 0, resumedFiles: 0, resumedBytes: 0 });
+    for (const k of ["files", "matchedBytes", "literalBytes", "resumedFiles", "resumedBytes"] as const) d[k] += t.delta[k];
+  }
+  return last;
 }
 
 /** One attempt: connect, authenticate, push or pull; its failure is recorded in the session. */

@@ -243,6 +243,8 @@ describe.each([["tcp"], ["tls"], ["grpc"]] as [Kind][])("blitd restarted, %s", (
       expect(report.transport.retries.length).toBeGreaterThanOrEqual(1);
       expect(report.transport.delta.resumedFiles).toBeGreaterThanOrEqual(1);
       expect(report.transport.delta.resumedBytes).toBeGreaterThanOrEqual(written - SLACK);
+      // The report's bytes are the run's: the lost attempt's too.
+      expect(report.transport.dataBytesOut).toBeGreaterThanOrEqual(written + SIZE - report.transport.delta.resumedBytes);
       expect(temps(mod)).toEqual([]);
     } finally {
       await d.stop();

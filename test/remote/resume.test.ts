@@ -577,3 +577,29 @@ test("blitd stopped (SIGTERM) mid-push and SIGKILLed mid-pull, started again: ea
     await d.stop();
   }
 });
+
+test("what a killed process was writing is adopted whatever its name holds (a newline, spaces, accents): by the next tree pull and by blitd's start", { timeout: 90_000 }, async () => {
+  const name = "été 2\nfichier.bin";
+  const mod = join(work, "odd-names");
+  mkdirSync(join(mod, "t"), { recursive: true });
+  writeFileSync(join(mod, "t", name), big);
+  const dst = join(work, "odd-names-dst");
+  mkdirSync(dst);
+  // As a killed pull leaves it: its random key, the name, the first 8 MiB.
+  writeFileSync(join(dst, `.blit-tmp-0123456789abcdef-${name}`), big.subarray(0, 8 * MiB));
+  // As a killed blitd leaves it in a module.
+  const crashed = join(mod, "u");
+  mkdirSync(crashed);
+  writeFileSync(join(crashed, `.blit-tmp-fedcba9876543210-${name}`), big.subarray(0, 8 * MiB));
+  const d = await startBlitd(work, moduleToml({ m: { path: mod, readOnly: false } }));
+  try {
+    expect(readdirSync(crashed)).toEqual([partialName(name)]);
+    const r = await blit(["pull", `blit://127.0.0.1:${d.port}/m/t`, dst, "--json"]);
+    expect(r.code).toBe(0);
+    expect(sameAsBig(join(dst, name))).toBe(true);
+    expectResumed(JSON.parse(r.stdout), "dataBytesIn", 8 * MiB);
+    expect(temps(dst)).toEqual([]);
+  } finally {
+    await d.stop();
+  }
+});

@@ -121,6 +121,28 @@ function setup(kind: Kind, mod: string): { toml: string; scheme: string; flags: 
 }
 
 describe.each([["tcp"], ["tls"], ["grpc"]] as [Kind][])("push over %s", (kind) => {
+  test.skipIf(kind === "tls" && !OPENSSL)("client interrupted (SIGINT) mid-file: blitd keeps the part although the client says the transfer was aborted; the next push resumes", { timeout: 90_000 }, async () => {
+    const mod = join(work, `push-int-${kind}`);
+    mkdirSync(mod);
+    const { toml, scheme, flags } = setup(kind, mod);
+    const d = await startBlitd(work, toml);
+    const url = `${scheme}://127.0.0.1:${d.port}/m/big.bin`;
+    try {
+      const client = spawnBlit(["push", bigFile, url, "--bwlimit", "8M", "--no-progress", ...flags]);
+      expect(await waitFor(() => tempBytes(mod) >= 12 * MiB, 30_000)).toBe(true);
+      client.kill("SIGINT");
+      expect(await client.exited).toBe(130);
+      expect(await waitFor(() => partialsOf(mod, "big.bin").length === 1 && temps(mod).length === 1, 10_000)).toBe(true);
+      const r = await blit(["push", bigFile, url, "--json", "--no-progress", ...flags]);
+      expect(r.code).toBe(0);
+      expect(sameAsBig(join(mod, "big.bin"))).toBe(true);
+      expectResumed(JSON.parse(r.stdout), "dataBytesOut", 12 * MiB - SLACK);
+      expect(temps(mod)).toEqual([]);
+    } finally {
+      await d.stop();
+    }
+  });
+
   test.skipIf(kind === "tls" && !OPENSSL)("client SIGKILLed mid-file: blitd keeps the part beside the file; the next push resumes from it and sends only the rest", { timeout: 90_000 }, async () => {
     const mod = join(work, `push-kill-${kind}`);
     mkdirSync(join(mod, "d"), { recursive: true });

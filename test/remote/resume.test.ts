@@ -625,3 +625,29 @@ test("what a killed process was writing is adopted whatever its name holds (a ne
     await d.stop();
   }
 });
+
+test("broken off twice: the second attempt's part replaces the first once it holds more, and the third push sends only the last stretch", { timeout: 90_000 }, async () => {
+  const mod = join(work, "twice");
+  mkdirSync(mod);
+  const d = await startBlitd(work, moduleToml({ m: { path: mod, readOnly: false } }));
+  const url = `blit://127.0.0.1:${d.port}/m/big.bin`;
+  const killAt = async (bytes: number) => {
+    const client = spawnBlit(["push", bigFile, url, "--bwlimit", "8M", "--retries", "0", "--no-progress"]);
+    expect(await waitFor(() => tempHolds(mod, bytes, big.subarray(bytes, bytes + 4096)), 30_000)).toBe(true);
+    client.kill("SIGKILL");
+    await client.exited;
+    expect(await waitFor(() => temps(mod).length === 1 && partialsOf(mod, "big.bin").length === 1, 10_000)).toBe(true);
+    return statSync(join(mod, partialsOf(mod, "big.bin")[0]!)).size;
+  };
+  try {
+    expect(await killAt(8 * MiB)).toBeGreaterThan(8 * MiB);
+    expect(await killAt(24 * MiB)).toBeGreaterThan(24 * MiB);
+    const r = await blit(["push", bigFile, url, "--json"]);
+    expect(r.code).toBe(0);
+    expect(sameAsBig(join(mod, "big.bin"))).toBe(true);
+    expectResumed(JSON.parse(r.stdout), "dataBytesOut", 24 * MiB);
+    expect(temps(mod)).toEqual([]);
+  } finally {
+    await d.stop();
+  }
+});

@@ -555,9 +555,10 @@ export class TreeReceiver implements FrameHandler {
         this.summary.matchedBytes += c.kept;
         this.summary.literalBytes += c.size - c.kept;
         if (c.basis.partial) {
-          this.summary.resumedFiles++;
+          // Resumed when some of the part was reused (one of another version may give nothing).
+          if (c.kept > 0) this.summary.resumedFiles++;
           this.summary.resumedBytes += c.kept;
-          c.dir!.unlinkQuiet(c.basis.partial); // resumed: what was kept is in place now
+          c.dir!.unlinkQuiet(c.basis.partial); // what was kept is in place now
         }
       }
     } catch (err) {

@@ -408,6 +408,8 @@ test.skipIf(!SETPRIV || !asRoot)("parts planted by another local user (garbage, 
     try {
       const r = await blit(["push", src, `blit://127.0.0.1:${d.port}/m/shared`, "--json"]);
       expect(r.code).toBe(0);
+      // Only the hard link's blocks matched: the garbage part reused nothing, so nothing of it was resumed.
+      expect(JSON.parse(r.stdout).transport.delta).toMatchObject({ resumedFiles: 1, resumedBytes: 12 * MiB });
       for (const n of ["g.bin", "s.bin", "h.bin", "f.bin"]) {
         expect(readFileSync(join(shared, n)).equals(want)).toBe(true);
         expect(statSync(join(shared, n)).ino).not.toBe(before.ino);

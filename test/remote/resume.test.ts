@@ -5,7 +5,7 @@
 // older than a day, parts of another version and parts planted by another local user.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
-import { chmodSync, chownSync, closeSync, existsSync, openSync, readSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { partialName } from "../../engine/index.ts";
 import { blit, cleanup, moduleToml, spawnBlit, startBlitd, tempDir, type Daemon } from "./helpers.ts";
@@ -16,7 +16,7 @@ const SIZE = 48 * MiB;
 const SLACK = 2 * MiB;
 
 let work: string;
-/** One random file for the whole suite (48 MiB is made once; tests copy it where they need it). */
+/** One random file for the whole suite, made once (mode 0640, a fixed mtime); `big` is its content. */
 let bigFile: string;
 let big: Buffer;
 

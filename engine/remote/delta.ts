@@ -85,7 +85,8 @@ export function findPartial(root: RootedDir, dirRel: string, name: string): stri
   }
 }
 
-const CRASH_TEMP = new RegExp(`^${TEMP_PREFIX.replace(/[.]/g, "\\.")}[0-9a-f]+-(.+)$`);
+// "s": a name may hold a newline.
+const CRASH_TEMP = new RegExp(`^${TEMP_PREFIX.replace(/[.]/g, "\\.")}[0-9a-f]+-(.+)$`, "s");
 
 /**
  * Turns the temporaries a killed process left (`.blit-tmp-<random>-<name>` among `temps`, paths

@@ -22,7 +22,7 @@ import { applyFileMeta, tempName, writeFileAt } from "./receive-file.ts";
 import { entryMeta, type EntryMeta, type ReceiveKeep } from "./metadata.ts";
 import { T_DIR, T_LINK, type Tree } from "../walk.ts";
 import { ChannelClosedError } from "./channel.ts";
-import { blockSizeFor, buildFromBasis, cutToSize, newSeed, partialName, PARTIAL_MIN_BYTES, writeNonZero, type DeltaTemp } from "./delta.ts";
+import { blockSizeFor, buildFromBasis, cutToSize, isPartialName, newSeed, partialName, PARTIAL_MIN_BYTES, writeNonZero, type DeltaTemp } from "./delta.ts";
 
 const MAX_ERRORS_KEPT = 1000;
 
@@ -559,9 +559,10 @@ export class TreeReceiver implements FrameHandler {
         this.summary.matchedBytes += c.kept;
         this.summary.literalBytes += c.size - c.kept;
         if (c.basis.partial) {
-          this.summary.resumedFiles++;
+          // Resumed when some of the part was reused (one of another version may give nothing).
+          if (c.kept > 0) this.summary.resumedFiles++;
           this.summary.resumedBytes += c.kept;
-          c.dir!.unlinkQuiet(c.basis.partial); // resumed: what was kept is in place now
+          c.dir!.unlinkQuiet(c.basis.partial); // what was kept is in place now
         }
       }
     } catch (err) {
@@ -595,7 +596,9 @@ export class TreeReceiver implements FrameHandler {
     const rel = this.src.paths[c.index]!;
     const name = this.split(rel)[1];
     try {
-      truncateTo(c.file.fd, c.got, rel); // only [0, got) is the new file's (a clone held the old one past it)
+      // [0, got) is the new file's; past it the temporary holds its basis's blocks (an older
+      // version's, which a delta update still matches), cut where the new file would end.
+      truncateTo(c.file.fd, Math.max(c.got, c.basis?.basisBytes ?? 0), rel);
       c.file.close();
       c.file = undefined;
       c.dir.rename(c.tmp, partialName(name));
@@ -749,6 +752,7 @@ export class TreeReceiver implements FrameHandler {
         this.linkHardLinks();
         this.fixModes();
         this.syncKeptXattrs();
+        if (errors === 0) this.removeSpentPartials();
       }
       if (this.opts.mirror && !this.opts.singleFile && s.deletePlanned > 0) {
         const refusal = deleteGuard(this.plan, {
@@ -769,6 +773,22 @@ export class TreeReceiver implements FrameHandler {
       this.tree.close();
     }
     return s;
+  }
+
+  /**
+   * After a transfer with no error, the kept parts of names the source has are spent: their files
+   * are in place (sent whole, too small for a basis, or up to date already), and a part would
+   * otherwise wait a day. A resumed file's part is removed as its file lands.
+   */
+  private removeSpentPartials(): void {
+    const kept = new Set(this.dst.staleTemps.filter((rel) => isPartialName(rel.slice(rel.lastIndexOf("/") + 1))));
+    if (kept.size === 0) return;
+    for (const path of this.src.paths) {
+      const rel = writePath(this.plan, path);
+      const k = rel.lastIndexOf("/");
+      const p = `${rel.slice(0, k + 1)}${partialName(rel.slice(k + 1))}`;
+      if (kept.has(p)) this.root.unlinkQuiet(p);
+    }
   }
 
   /** -H: each further name of an inode becomes a link to its first name, now that every file is written. */

@@ -18,7 +18,7 @@ import { VERSION } from "../version.ts";
 import { emptyTree, T_FILE, walkTree, type Tree } from "../walk.ts";
 import { StallWatch } from "./stall-watch.ts";
 import { countedChannel } from "./channel.ts";
-import { adoptCrashTemps, findPartial, sweepPartials } from "./delta.ts";
+import { adoptCrashTemps, findPartial, isPartialName, sweepPartials } from "./delta.ts";
 import { selectionRules } from "../options.ts";
 import { asksMetadata, deltaWanted, LOST_ADVICE, lostWords, requireFilterFeature, stallMessage, OLD_PEER, openChannel, wireOptions, xattrSelection, type RemoteHooks, type RemoteSession } from "./session.ts";
 const { existsSync, mkdirSync, statSync } = nameFs;
@@ -74,7 +74,7 @@ export async function pull(s: RemoteSession, hooks: RemoteHooks): Promise<void> 
       try {
         // What a killed pull of this name was writing (.blit-tmp-<random>-NAME) becomes its part first.
         const name = s.src.paths[0]!;
-        const left = one.names().filter((n) => n.startsWith(TEMP_PREFIX) && n.endsWith(`-${name}`));
+        const left = one.names().filter((n) => n.startsWith(TEMP_PREFIX) && !isPartialName(n) && n.endsWith(`-${name}`));
         if (left.length) adoptCrashTemps(one, left);
         const kept = findPartial(one, "", name);
         if (kept) dst.staleTemps = [kept];

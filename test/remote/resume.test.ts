@@ -244,6 +244,39 @@ test("pull client SIGKILLed mid-file: the temporary it left is adopted by the ne
   }
 });
 
+test("one-file pull SIGKILLed mid-file, twice: the next one-file pull adopts what the killed one was writing and resumes; a part it keeps is not thrown away", { timeout: 90_000 }, async () => {
+  const mod = pullModule("pull-kill-one");
+  const d = await startBlitd(work, moduleToml({ m: { path: mod } }));
+  const dst = join(work, "pull-kill-one-dst");
+  mkdirSync(dst, { recursive: true });
+  const url = `blit://127.0.0.1:${d.port}/m/tree/big.bin`;
+  try {
+    let client = spawnBlit(["pull", url, dst, "--bwlimit", "8M", "--retries", "0", "--no-progress"]);
+    expect(await waitFor(() => tempBytes(dst) >= 12 * MiB, 30_000)).toBe(true);
+    client.kill("SIGKILL");
+    await client.exited;
+    const first = temps(dst);
+    expect(first).toHaveLength(1);
+    expect(first[0]).toMatch(/^\.blit-tmp-(?!partial-)[0-9a-f]+-big\.bin$/);
+    const kept = statSync(join(dst, first[0]!)).size;
+    // Interrupted again (SIGINT this time): it resumed, and keeps its own part.
+    client = spawnBlit(["pull", url, dst, "--bwlimit", "8M", "--retries", "0", "--no-progress"]);
+    expect(await waitFor(() => temps(dst).some((n) => !n.includes("partial-")), 30_000)).toBe(true);
+    await Bun.sleep(500);
+    client.kill("SIGINT");
+    await client.exited;
+    expect(temps(dst).every((n) => n.includes("partial-"))).toBe(true);
+
+    const r = await blit(["pull", url, dst, "--json", "--no-progress"]);
+    expect(r.code).toBe(0);
+    expect(sameAsBig(join(dst, "big.bin"))).toBe(true);
+    expectResumed(JSON.parse(r.stdout), "dataBytesIn", kept - SLACK);
+    expect(temps(dst)).toEqual([]);
+  } finally {
+    await d.stop();
+  }
+});
+
 describe.each([["tcp"], ["tls"], ["grpc"]] as [Kind][])("blitd restarted, %s", (kind) => {
   test.skipIf(kind === "tls" && !OPENSSL)("blitd SIGKILLed mid-push and started again on the same port: the client reconnects, the retry resumes from what blitd had written, exact, nothing temporary left", { timeout: 90_000 }, async () => {
     const mod = join(work, `daemon-kill-${kind}`);

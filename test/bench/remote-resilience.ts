@@ -310,6 +310,8 @@ interface ToolSample {
   ms: number;
   wire: Wire;
   exact: boolean;
+  /** Bytes that crossed the limited link both ways during the run (IP headers included); tc only. */
+  link?: number;
 }
 
 interface ToolStats {
@@ -321,6 +323,7 @@ interface ToolStats {
   wireOutPctOfFile?: number;
   matchedBytes?: number;
   literalBytes?: number;
+  linkBytes?: number;
   allExact: boolean;
 }
 
@@ -336,17 +339,35 @@ function statsOf(samples: ToolSample[], fileBytes: number): ToolStats {
     wireOutPctOfFile: out === undefined ? undefined : (out / fileBytes) * 100,
     matchedBytes: medianOf(samples.map((s) => s.wire.matched)),
     literalBytes: medianOf(samples.map((s) => s.wire.literal)),
+    linkBytes: medianOf(samples.map((s) => s.link)),
     allExact: samples.every((s) => s.exact),
   };
 }
 
-function toolTable(stats: Record<string, ToolStats>): string[] {
-  const lines = [`  ${"tool".padEnd(11)} ${"time".padStart(8)}  ${"(min-max)".padEnd(13)} ${"wire out".padStart(10)} ${"wire in".padStart(10)} ${"out/file".padStart(8)}  matched / literal`];
+/**
+ * wire out/in: what the tool says it sent/received (blit: transport.dataBytesOut/In, the data plane
+ * with frame headers; rsync: --stats' totals). link: everything that crossed the link both ways,
+ * counted by the kernel (tc runs only), the same yardstick for every tool.
+ */
+function toolTable(stats: Record<string, ToolStats>, fileBytes: number): string[] {
+  const lines = [`  ${"tool".padEnd(11)} ${"time".padStart(8)}  ${"(min-max)".padEnd(10)} ${"wire out".padStart(10)} ${"wire in".padStart(10)} ${"out/file".padStart(8)} ${"link".padStart(10)} ${"link/file".padStart(9)}  matched / literal`];
   for (const [tool, s] of Object.entries(stats)) {
     const ml = s.matchedBytes === undefined && s.literalBytes === undefined ? "n/a" : `${fmtB(s.matchedBytes)} / ${fmtB(s.literalBytes)}`;
-    lines.push(`  ${tool.padEnd(11)} ${fmtS(s.medianMs).padStart(8)}  ${`${(s.minMs / 1000).toFixed(2)}-${(s.maxMs / 1000).toFixed(2)}`.padEnd(13)} ${fmtB(s.wireOutBytes).padStart(10)} ${fmtB(s.wireInBytes).padStart(10)} ${fmtPct(s.wireOutPctOfFile).padStart(8)}  ${ml}${s.allExact ? "" : "  RESULT DIFFERS FROM SOURCE"}`);
+    const linkPct = s.linkBytes === undefined ? undefined : (s.linkBytes / fileBytes) * 100;
+    lines.push(`  ${tool.padEnd(11)} ${fmtS(s.medianMs).padStart(8)}  ${`${(s.minMs / 1000).toFixed(2)}-${(s.maxMs / 1000).toFixed(2)}`.padEnd(10)} ${fmtB(s.wireOutBytes).padStart(10)} ${fmtB(s.wireInBytes).padStart(10)} ${fmtPct(s.wireOutPctOfFile).padStart(8)} ${fmtB(s.linkBytes).padStart(10)} ${fmtPct(linkPct).padStart(9)}  ${ml}${s.allExact ? "" : "  RESULT DIFFERS FROM SOURCE"}`);
   }
   return lines;
+}
+
+/** Bytes sent on the namespace's loopback so far (every packet both ways passes its one queue). */
+async function linkBytes(link: Link): Promise<number | undefined> {
+  if (!link.tc) return undefined;
+  const r = await run([...link.prefix, "ip", "-s", "-j", "link", "show", "lo"]);
+  try {
+    return Number(JSON.parse(r.stdout)[0].stats64.tx.bytes);
+  } catch {
+    return undefined;
+  }
 }
 
 async function deltaScenarios(ctx: ResilienceContext): Promise<ResilienceResult> {
@@ -407,7 +428,10 @@ async function deltaScenarios(ctx: ResilienceContext): Promise<ResilienceResult>
         await run(["cp", "--reflink=never", basis, dest]);
         utimesSync(dest, oldTime, oldTime);
         await sync();
+        const before = await linkBytes(link);
         const s = await fn();
+        const after = await linkBytes(link);
+        if (before !== undefined && after !== undefined) s.link = after - before;
         await sync();
         s.exact = await same(srcFile, dest);
         log(`  ${name} ${tool} run ${r}${r === 0 ? " (warm-up)" : ""}: ${fmtS(s.ms)}, wire out ${fmtB(s.wire.out)}${s.exact ? "" : ", RESULT DIFFERS FROM SOURCE"}`);
@@ -424,12 +448,16 @@ async function deltaScenarios(ctx: ResilienceContext): Promise<ResilienceResult>
   const delta = await measure("delta", old, { "blit-delta": blitTool(deltaArgs), "blit-whole": blitTool(wholeArgs), rsyncd: rsyncTool });
   lines.push(header(`delta push: ${EDITS} scattered ${EDIT_BYTES / 1024} KiB edits`));
   lines.push(`  blit-delta: ${blitFlags(deltaArgs)}; blit-whole: ${blitFlags(wholeArgs)}${hasWholeFile ? "" : " (this build has no --whole-file: both send whole files)"}`);
-  lines.push(...toolTable(delta));
+  lines.push(...toolTable(delta, bytes));
   const d = delta["blit-delta"]!;
   const rs = delta["rsyncd"]!;
   const timeRatio = d.medianMs / rs.medianMs;
   const wireRatio = d.wireOutBytes !== undefined && rs.wireOutBytes ? d.wireOutBytes / rs.wireOutBytes : undefined;
-  lines.push(`  blit-delta / rsyncd: time ${timeRatio.toFixed(2)}x, wire out ${wireRatio === undefined ? "n/a" : `${wireRatio.toFixed(2)}x`}`);
+  for (const tool of ["blit-delta", "blit-whole"]) {
+    const t = delta[tool]!;
+    const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || !b ? "n/a" : `${(a / b).toFixed(2)}x`);
+    lines.push(`  ${tool} / rsyncd: time ${(t.medianMs / rs.medianMs).toFixed(2)}x, wire out ${ratio(t.wireOutBytes, rs.wireOutBytes)}, link ${ratio(t.linkBytes, rs.linkBytes)}`);
+  }
   const wirePass = d.wireOutPctOfFile === undefined ? undefined : d.wireOutPctOfFile <= 2;
   lines.push(`  target: <= 2% of the file on the wire: ${verdict(d.wireOutPctOfFile, wirePass, fmtPct(d.wireOutPctOfFile))}`);
   lines.push(`  target: <= 0.5x rsyncd's time: ${verdict(timeRatio, timeRatio <= 0.5, `${timeRatio.toFixed(2)}x`)}`);
@@ -439,7 +467,7 @@ async function deltaScenarios(ctx: ResilienceContext): Promise<ResilienceResult>
 
   const rewrite = await measure("rewrite", other, { "blit-delta": blitTool(deltaArgs), "blit-whole": blitTool(wholeArgs) });
   lines.push(header("fully rewritten file: delta against --whole-file"));
-  lines.push(...toolTable(rewrite));
+  lines.push(...toolTable(rewrite, bytes));
   const rw = rewrite["blit-delta"]!.medianMs / rewrite["blit-whole"]!.medianMs;
   const rwExact = Object.values(rewrite).every((s) => s.allExact);
   lines.push(`  target: delta no slower than --whole-file (<= 1.05x): ${verdict(rw, rw <= 1.05, `${rw.toFixed(2)}x`)}`);
@@ -511,10 +539,12 @@ async function resumeScenario(ctx: ResilienceContext, d: Daemon, mod: string): P
   const clean = rows.every((x) => x.temporariesLeft === 0);
   const lines = [
     `\nresume: ${fmtB(bytes)} push (--bwlimit ${RATE}) killed at 50%, then pushed again  (tmpfs, loopback; ${ctx.runs} runs)`,
-    `  run  killed at   after    kept .blit-*    2nd push  wire out   out/file  resumed`,
+    // kept: the .blit-* entries in the target directory between the two pushes (the verified part).
+    `  run  killed at (of file)   after  kept .blit-*  2nd push   wire out  out/file  resumed`,
     ...rows.map((x, i) => {
       const kept = (x.keptBeforeSecond as { bytes: number }[]).reduce((a, k) => a + k.bytes, 0);
-      return `  ${String(i + 1).padEnd(4)} ${fmtB(x.killedAtBytes as number).padStart(9)}  ${fmtS(x.killedAfterMs as number).padStart(7)}  ${fmtB(kept).padStart(12)}  ${fmtS(x.secondMs as number).padStart(8)}  ${fmtB(x.secondWireOutBytes as number | undefined).padStart(9)}  ${fmtPct(x.secondWireOutPct as number | undefined).padStart(8)}  ${fmtB(x.resumedBytes as number | undefined)}`;
+      const at = `${fmtB(x.killedAtBytes as number)} (${fmtPct(((x.killedAtBytes as number) / bytes) * 100)})`;
+      return `  ${String(i + 1).padEnd(4)} ${at.padStart(18)}  ${fmtS(x.killedAfterMs as number).padStart(6)}  ${fmtB(kept).padStart(12)}  ${fmtS(x.secondMs as number).padStart(8)}  ${fmtB(x.secondWireOutBytes as number | undefined).padStart(9)}  ${fmtPct(x.secondWireOutPct as number | undefined).padStart(8)}  ${fmtB(x.resumedBytes as number | undefined)}`;
     }),
     `  target: second push sends <= 55% of the file (median): ${verdict(pct, pct === undefined ? undefined : pct <= 55, fmtPct(pct))}`,
     `  result equals the source (cmp) every run: ${exact ? "PASS" : "FAIL"}; no .blit-tmp-* left after the second push: ${clean ? "PASS" : "FAIL"}`,

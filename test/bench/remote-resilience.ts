@@ -39,7 +39,7 @@
 // "n/a", and a build without --whole-file/--no-whole-file runs both blit rows without them.
 import type { Subprocess } from "bun";
 import { randomFillSync, randomInt } from "node:crypto";
-import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, statSync, utimesSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeRandomFile, makeSmallTree } from "./gen.ts";
@@ -170,14 +170,14 @@ function blitReport(stdout: string): any {
   }
 }
 
-function blitWire(stdout: string): Wire {
+export function blitWire(stdout: string): Wire {
   const t = blitReport(stdout)?.transport ?? {};
   const num = (v: unknown) => (typeof v === "number" ? v : undefined);
   return { out: num(t.dataBytesOut), in: num(t.dataBytesIn), matched: num(t.delta?.matchedBytes), literal: num(t.delta?.literalBytes), resumed: num(t.delta?.resumedBytes) };
 }
 
 /** rsync --stats: "Total bytes sent: 1,234" (digits grouped with commas or dots by locale). */
-function rsyncWire(stdout: string): Wire {
+export function rsyncWire(stdout: string): Wire {
   const num = (label: string) => {
     const m = new RegExp(`${label}: ([\\d,.]+)`).exec(stdout);
     return m ? Number(m[1]!.replace(/[,.]/g, "")) : undefined;
@@ -354,7 +354,7 @@ function toolTable(stats: Record<string, ToolStats>, fileBytes: number): string[
   for (const [tool, s] of Object.entries(stats)) {
     const ml = s.matchedBytes === undefined && s.literalBytes === undefined ? "n/a" : `${fmtB(s.matchedBytes)} / ${fmtB(s.literalBytes)}`;
     const linkPct = s.linkBytes === undefined ? undefined : (s.linkBytes / fileBytes) * 100;
-    lines.push(`  ${tool.padEnd(11)} ${fmtS(s.medianMs).padStart(8)}  ${`${(s.minMs / 1000).toFixed(2)}-${(s.maxMs / 1000).toFixed(2)}`.padEnd(10)} ${fmtB(s.wireOutBytes).padStart(10)} ${fmtB(s.wireInBytes).padStart(10)} ${fmtPct(s.wireOutPctOfFile).padStart(8)} ${fmtB(s.linkBytes).padStart(10)} ${fmtPct(linkPct).padStart(9)}  ${ml}${s.allExact ? "" : "  RESULT DIFFERS FROM SOURCE"}`);
+    lines.push(`  ${tool.padEnd(11)} ${fmtS(s.medianMs).padStart(8)}  ${`${(s.minMs / 1000).toFixed(2)}-${(s.maxMs / 1000).toFixed(2)}`.padEnd(10)} ${fmtB(s.wireOutBytes).padStart(10)} ${fmtB(s.wireInBytes).padStart(10)} ${fmtPct(s.wireOutPctOfFile).padStart(8)} ${fmtB(s.linkBytes).padStart(10)} ${fmtPct(linkPct).padStart(9)}  ${ml}${s.allExact ? "" : "  RESULT DIFFERS FROM SOURCE or a temporary was left"}`);
   }
   return lines;
 }
@@ -433,8 +433,11 @@ async function deltaScenarios(ctx: ResilienceContext): Promise<ResilienceResult>
         const after = await linkBytes(link);
         if (before !== undefined && after !== undefined) s.link = after - before;
         await sync();
-        s.exact = await same(srcFile, dest);
-        log(`  ${name} ${tool} run ${r}${r === 0 ? " (warm-up)" : ""}: ${fmtS(s.ms)}, wire out ${fmtB(s.wire.out)}${s.exact ? "" : ", RESULT DIFFERS FROM SOURCE"}`);
+        // Exact: the same bytes, and nothing beside it (no temporary of blit's or rsync's left).
+        const beside = readdirSync(dst).filter((n) => n !== "big.bin");
+        s.exact = (await same(srcFile, dest)) && beside.length === 0;
+        log(`  ${name} ${tool} run ${r}${r === 0 ? " (warm-up)" : ""}: ${fmtS(s.ms)}, wire out ${fmtB(s.wire.out)}, link ${fmtB(s.link)}${s.exact ? "" : `, RESULT DIFFERS FROM SOURCE or left ${beside.join(", ")}`}`);
+        for (const n of beside) rmSync(join(dst, n), { recursive: true, force: true });
         if (r > 0) (samples[tool] ??= []).push(s);
       }
     }
@@ -462,7 +465,7 @@ async function deltaScenarios(ctx: ResilienceContext): Promise<ResilienceResult>
   lines.push(`  target: <= 2% of the file on the wire: ${verdict(d.wireOutPctOfFile, wirePass, fmtPct(d.wireOutPctOfFile))}`);
   lines.push(`  target: <= 0.5x rsyncd's time: ${verdict(timeRatio, timeRatio <= 0.5, `${timeRatio.toFixed(2)}x`)}`);
   const exactAll = Object.values(delta).every((s) => s.allExact);
-  if (!exactAll) lines.push("  FAIL: a result differed from the source (cmp)");
+  if (!exactAll) lines.push("  FAIL: a result differed from the source (cmp) or a temporary was left beside it");
   summary.delta = { editOffsets: offsets, tools: delta, blitDeltaVsRsyncdTime: timeRatio, blitDeltaVsRsyncdWire: wireRatio, pass: { wire: wirePass, time: timeRatio <= 0.5, exact: exactAll } };
 
   const rewrite = await measure("rewrite", other, { "blit-delta": blitTool(deltaArgs), "blit-whole": blitTool(wholeArgs) });
@@ -471,7 +474,7 @@ async function deltaScenarios(ctx: ResilienceContext): Promise<ResilienceResult>
   const rw = rewrite["blit-delta"]!.medianMs / rewrite["blit-whole"]!.medianMs;
   const rwExact = Object.values(rewrite).every((s) => s.allExact);
   lines.push(`  target: delta no slower than --whole-file (<= 1.05x): ${verdict(rw, rw <= 1.05, `${rw.toFixed(2)}x`)}`);
-  if (!rwExact) lines.push("  FAIL: a result differed from the source (cmp)");
+  if (!rwExact) lines.push("  FAIL: a result differed from the source (cmp) or a temporary was left beside it");
   summary.rewrite = { tools: rewrite, deltaVsWholeTime: rw, pass: { time: rw <= 1.05, exact: rwExact } };
 
   const procs = [blitd.proc, rsyncd, ...(link.holder ? [link.holder] : [])];
@@ -528,10 +531,13 @@ async function resumeScenario(ctx: ResilienceContext, d: Daemon, mod: string): P
     const second = mustSucceed(cmd, await runTimed(ctx, cmd));
     const wire = blitWire(second.stdout);
     const exact = await same(srcFile, join(dir, "big.bin"));
-    const left = findNamed(mod, ".blit-tmp-");
+    const leftAll = findNamed(mod, ".blit-");
+    const left = leftAll.filter((p) => p.split("/").pop()!.startsWith(".blit-tmp-"));
+    const otherBlit = leftAll.filter((p) => !left.includes(p)).map((p) => p.slice(mod.length + 1));
+    if (otherBlit.length) log(`  resume run ${r}: other .blit-* entries left: ${otherBlit.join(", ")}`);
     const pct = wire.out === undefined ? undefined : (wire.out / bytes) * 100;
     log(`  resume run ${r}: killed at ${fmtB(tmpBytes)} after ${fmtS(killedMs)}; second push ${fmtS(second.ms)}, wire out ${fmtB(wire.out)} (${fmtPct(pct)}), resumed ${fmtB(wire.resumed)}${exact ? "" : ", RESULT DIFFERS"}${left.length ? `, ${left.length} temporaries left` : ""}`);
-    rows.push({ killedAtBytes: tmpBytes, killedAfterMs: killedMs, keptBeforeSecond, secondMs: second.ms, secondWireOutBytes: wire.out, secondWireOutPct: pct, resumedBytes: wire.resumed, exact, temporariesLeft: left.length });
+    rows.push({ killedAtBytes: tmpBytes, killedAfterMs: killedMs, keptBeforeSecond, secondMs: second.ms, secondWireOutBytes: wire.out, secondWireOutPct: pct, resumedBytes: wire.resumed, exact, temporariesLeft: left.length, otherBlitLeft: otherBlit });
     await run(["rm", "-rf", dir]);
   }
   const pct = medianOf(rows.map((x) => x.secondWireOutPct as number | undefined));
@@ -601,7 +607,10 @@ async function retriesScenario(ctx: ResilienceContext, daemon: { d: Daemon }, co
     const res = await done;
     const report = blitReport(res.stdout);
     const diff = await run(["diff", "-r", tree, dir]);
-    const left = findNamed(mod, ".blit-tmp-");
+    const leftAll = findNamed(mod, ".blit-");
+    const left = leftAll.filter((p) => p.split("/").pop()!.startsWith(".blit-tmp-"));
+    const otherBlit = leftAll.filter((p) => !left.includes(p)).map((p) => p.slice(mod.length + 1));
+    if (otherBlit.length) log(`  retries run ${r}: other .blit-* entries left: ${otherBlit.slice(0, 5).join(", ")}`);
     const attempts = report?.transport?.attempts as number | undefined;
     const retries = Array.isArray(report?.transport?.retries) ? report.transport.retries : undefined;
     const pass = res.code === 0 && killedAt !== undefined && diff.exitCode === 0 && diff.stdout === "" && left.length === 0;
@@ -609,7 +618,7 @@ async function retriesScenario(ctx: ResilienceContext, daemon: { d: Daemon }, co
     rows.push({
       ms: res.ms, exitCode: res.code, killedAtFiles: killedAt, restartMs, attempts, retries: retries?.length,
       retryReasons: retries?.map((x: { reason: string }) => x.reason), diffEmpty: diff.exitCode === 0 && diff.stdout === "",
-      diffHead: diff.stdout.split("\n").slice(0, 5), temporariesLeft: left.length, pass,
+      diffHead: diff.stdout.split("\n").slice(0, 5), temporariesLeft: left.length, otherBlitLeft: otherBlit.slice(0, 20), pass,
     });
     await run(["rm", "-rf", dir]);
   }
@@ -626,10 +635,29 @@ async function retriesScenario(ctx: ResilienceContext, daemon: { d: Daemon }, co
 
 // ---------------------------------------------------------------- entry
 
+/**
+ * Load and memory in use when the proofs start: BENCHMARKING.md measured tmpfs writes getting
+ * several times slower past 4-5 GiB in use, and a busy machine spreads the delta timings.
+ */
+function machineNow(): { text: string; values: Record<string, number> } {
+  const load = Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]);
+  const info = readFileSync("/proc/meminfo", "utf8");
+  const kib = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, "m").exec(info)?.[1] ?? NaN);
+  const GiB = 1 << 20;
+  const total = kib("MemTotal") / GiB;
+  const used = (kib("MemTotal") - kib("MemAvailable")) / GiB;
+  const shmem = kib("Shmem") / GiB;
+  return {
+    text: `load ${load.toFixed(2)} (1 min), memory in use ${used.toFixed(1)} of ${total.toFixed(1)} GiB (tmpfs and shared ${shmem.toFixed(1)} GiB)`,
+    values: { load1: load, memUsedGiB: used, memTotalGiB: total, shmemGiB: shmem },
+  };
+}
+
 /** Runs the scenarios of RESILIENCE_SCENARIOS that ctx.only names; returns the table's lines and the JSON summary. */
 export async function resilienceScenarios(ctx: ResilienceContext): Promise<ResilienceResult> {
-  const lines: string[] = [];
-  const summary: Record<string, unknown> = {};
+  const machine = machineNow();
+  const lines: string[] = [`\nissue 15 proofs; at their start: ${machine.text}`];
+  const summary: Record<string, unknown> = { machineAtStart: machine.values };
   if (ctx.only.has("delta")) {
     const r = await deltaScenarios(ctx);
     lines.push(...r.lines);

@@ -188,7 +188,8 @@ export function rsyncWire(stdout: string): Wire {
 /** Whether this build's push takes `flag` (the interface of issue 15 may not be in it yet). */
 async function pushHas(ctx: ResilienceContext, flag: string): Promise<boolean> {
   const r = await run(blitCmd(ctx, ["push", "--help"]), { ...process.env, BLIT_TELEMETRY: "off" });
-  return r.stdout.includes(flag);
+  // As a word of its own: "--whole-file" must not match inside "--no-whole-file".
+  return new RegExp(`(^|[\\s,])${flag}(?![\\w-])`, "m").test(r.stdout);
 }
 
 // ---------------------------------------------------------------- the link

@@ -5,15 +5,18 @@
 // disk. With TLS (`--only ...,tls`, on by default): blit push over blits:// against rsync over ssh
 // (our own sshd, default cipher) and against plaintext blit. Follows ../shared/BENCHMARKING.md (beside the repository): tools interleaved, one warm-up round thrown away,
 // medians of >= 3 runs, `sync` after each run, every destination fresh, workspace removed in
-// `finally` (and on SIGINT/SIGTERM).
+// `finally` (and on SIGINT/SIGTERM). The proofs of issue 15 (delta transfer over a limited link,
+// resume after a killed client, retries across a restarted blitd) are in remote-resilience.ts.
 //
-//   bun test/bench/remote-bench.ts [--runs N] [--scale F] [--only large,small,tls] [--out FILE]
+//   bun test/bench/remote-bench.ts [--runs N] [--scale F] [--only large,small,tls,delta,resume,retries]
+//                                  [--link auto|tc|bwlimit] [--out FILE]
 import { linkSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { makeRandomFile, makeSmallTree } from "./gen.ts";
 import { median, run, sync } from "./measure.ts";
+import { RESILIENCE_SCENARIOS, resilienceScenarios } from "./remote-resilience.ts";
 import { sshMissing, startSshd, type SshServer } from "./ssh-server.ts";
 
 const { values: flags } = parseArgs({
@@ -24,33 +27,46 @@ const { values: flags } = parseArgs({
     scale: { type: "string" },
     only: { type: "string" },
     out: { type: "string" },
+    link: { type: "string" },
     help: { type: "boolean", short: "h" },
   },
 });
 if (flags.help) {
-  console.log(`Usage: bun test/bench/remote-bench.ts [--runs N] [--scale F] [--only large,small,tls] [--out FILE]
+  console.log(`Usage: bun test/bench/remote-bench.ts [--runs N] [--scale F] [--only large,small,tls,delta,resume,retries]
+                                   [--link auto|tc|bwlimit] [--out FILE]
 Needs rsync, python3 (the raw TCP ceiling) and /dev/shm; tls needs openssl, and openssh-server for
 the rsync-over-ssh baseline (skipped with a message without them). --runs: measured runs per tool
 (>= 3, default 3) after one warm-up round. --scale shrinks the workloads (1 GiB file, 100,000 x
-4 KiB files) for a smoke run. --only picks sizes (large, small) and whether pushes over TLS run too.`);
+4 KiB files) for a smoke run (0.05: the delta, resume and retries proofs in under a minute).
+--only picks scenarios (default all): large, small (push and pull), tls (pushes over TLS too),
+delta (16 scattered 4 KiB edits in a 1 GiB file, and a fully rewritten one, against rsyncd and
+--whole-file), resume (a push killed at 50% and run again), retries (blitd restarted mid-push).
+--link: how delta's link is limited to 100 MiB/s: tc (a network namespace with a tc tbf qdisc on
+its loopback; needs root, util-linux and iproute2), bwlimit (each tool's own --bwlimit), auto
+(default: tc if it works here, else bwlimit).`);
   process.exit(0);
 }
 const runs = Number(flags.runs ?? 3);
 if (!Number.isInteger(runs) || runs < 3) throw new RangeError("--runs needs a whole number of at least 3");
 const scale = Number(flags.scale ?? 1);
-const only = new Set((flags.only ?? "large,small,tls").split(","));
+const only = new Set((flags.only ?? `large,small,tls,${RESILIENCE_SCENARIOS.join(",")}`).split(","));
+const known = new Set(["large", "small", "tls", ...RESILIENCE_SCENARIOS]);
+for (const o of only) if (!known.has(o)) throw new RangeError(`--only: unknown scenario "${o}"; choose from ${[...known].join(", ")}`);
+const link = flags.link ?? "auto";
+if (link !== "auto" && link !== "tc" && link !== "bwlimit") throw new RangeError(`--link must be auto, tc or bwlimit, got "${link}"`);
 
 const repo = fileURLToPath(new URL("../../", import.meta.url));
 const bun = process.execPath;
 const ws = mkdtempSync("/dev/shm/blit-bench-remote-");
 const children: ReturnType<typeof Bun.spawn>[] = [];
+const extraDirs: string[] = [];
 const cleanupAll = () => {
   for (const c of children) {
     try {
       c.kill("SIGKILL");
     } catch {}
   }
-  rmSync(ws, { recursive: true, force: true });
+  for (const d of [ws, ...extraDirs]) rmSync(d, { recursive: true, force: true });
 };
 process.on("SIGINT", () => (cleanupAll(), process.exit(130)));
 process.on("SIGTERM", () => (cleanupAll(), process.exit(143)));
@@ -130,7 +146,7 @@ try {
   const rsyncUrl = `rsync://127.0.0.1:${rsyncPort}/m`;
   const blitUrl = `blit://127.0.0.1:${port}/m`;
   process.stderr.write(`blitd on ${port}, rsyncd on ${rsyncPort}\n`);
-  const tls = only.has("tls") ? await startTlsPeers() : undefined;
+  const tls = only.has("tls") && (only.has("large") || only.has("small")) ? await startTlsPeers() : undefined;
 
   /**
    * The TLS peers: a second blitd with a certificate made now (self-signed; the client pins its
@@ -254,6 +270,17 @@ try {
     }
   }
 
+  let resilience: Awaited<ReturnType<typeof resilienceScenarios>> | undefined;
+  if (RESILIENCE_SCENARIOS.some((s) => only.has(s))) {
+    // Out of tmpfs first: the 1 GiB source and its pull links (the small tree is reused by retries).
+    for (const p of [join(ws, "big"), join(blitMod, "big-src"), join(rsyncMod, "big-src")]) rmSync(p, { recursive: true, force: true });
+    const small = join(ws, "small");
+    resilience = await resilienceScenarios({
+      repo, bun, ws, runs, scale, only, link, children, extraDirs,
+      smallTree: only.has("small") ? { root: small, files: smallFiles } : undefined,
+    });
+  }
+
   // ---- report ----
   const lines: string[] = [];
   const summary: Record<string, Record<string, { medianMs: number; minMs: number; maxMs: number; MiBps: number }>> = {};
@@ -287,10 +314,12 @@ try {
       }
     }
   }
+  if (resilience) lines.push(...resilience.lines);
   const text = lines.join("\n");
   console.log(text);
-  console.log(JSON.stringify({ runs, scale, summary }));
-  if (flags.out) writeFileSync(flags.out, JSON.stringify({ runs, scale, summary }, null, 2));
+  const json = { runs, scale, summary, ...(resilience ? { resilience: resilience.summary } : {}) };
+  console.log(JSON.stringify(json));
+  if (flags.out) writeFileSync(flags.out, JSON.stringify(json, null, 2));
   void run;
 } finally {
   cleanupAll();

@@ -148,10 +148,16 @@ export function dupFd(fd: number): number {
 }
 
 /** Writes all of buf[off, off+len) to fd. */
+/**
+ * Bytes per write(2): one 4 MiB write on ext4 here took from 0.6 to 2.5 ms per MiB (the kernel
+ * throttles a writer by the pages one call dirties), 1 MiB writes a steady 0.25 ms per MiB.
+ */
+const WRITE_SLICE = 1 << 20;
+
 export function writeAll(fd: number, buf: Uint8Array, off = 0, len = buf.length - off, what = "write"): void {
   const l = lib();
   while (len > 0) {
-    const n = Number(l.write(fd, ptr(buf, off), len));
+    const n = Number(l.write(fd, ptr(buf, off), Math.min(len, WRITE_SLICE)));
     if (n < 0) {
       if (errno() === "EINTR") continue;
       fail("write", what);
@@ -165,7 +171,7 @@ export function writeAll(fd: number, buf: Uint8Array, off = 0, len = buf.length 
 export function writeAllAt(fd: number, buf: Uint8Array, off: number, len: number, pos: number, what = "write"): void {
   const l = lib();
   while (len > 0) {
-    const n = Number(l.pwrite(fd, ptr(buf, off), len, pos));
+    const n = Number(l.pwrite(fd, ptr(buf, off), Math.min(len, WRITE_SLICE), pos));
     if (n < 0) {
       if (errno() === "EINTR") continue;
       fail("pwrite", what);

@@ -28,12 +28,13 @@ const { values: flags } = parseArgs({
     only: { type: "string" },
     out: { type: "string" },
     link: { type: "string" },
+    "delta-fs": { type: "string" },
     help: { type: "boolean", short: "h" },
   },
 });
 if (flags.help) {
   console.log(`Usage: bun test/bench/remote-bench.ts [--runs N] [--scale F] [--only large,small,tls,delta,resume,retries]
-                                   [--link auto|tc|bwlimit] [--out FILE]
+                                   [--link auto|tc|bwlimit] [--delta-fs disk,xfs] [--out FILE]
 Needs rsync, python3 (the raw TCP ceiling) and /dev/shm; tls needs openssl, and openssh-server for
 the rsync-over-ssh baseline (skipped with a message without them). --runs: measured runs per tool
 (>= 3, default 3) after one warm-up round. --scale shrinks the workloads (1 GiB file, 100,000 x
@@ -43,7 +44,10 @@ delta (16 scattered 4 KiB edits in a 1 GiB file, and a fully rewritten one, agai
 --whole-file), resume (a push killed at 50% and run again), retries (blitd restarted mid-push).
 --link: how delta's link is limited to 100 MiB/s: tc (a network namespace with a tc tbf qdisc on
 its loopback; needs root, util-linux and iproute2), bwlimit (each tool's own --bwlimit), auto
-(default: tc if it works here, else bwlimit).`);
+(default: tc if it works here, else bwlimit). --delta-fs: where delta runs: disk (the OS temp dir,
+ext4 here: no reflinks, so the receiver copies the old file into the new one), xfs (an XFS loop
+filesystem with reflink=1: the new file is a clone of the old one; needs mkfs.xfs, losetup, root);
+default both (disk only without mkfs.xfs).`);
   process.exit(0);
 }
 const runs = Number(flags.runs ?? 3);
@@ -55,12 +59,18 @@ for (const o of only) if (!known.has(o)) throw new RangeError(`--only: unknown s
 const link = flags.link ?? "auto";
 if (link !== "auto" && link !== "tc" && link !== "bwlimit") throw new RangeError(`--link must be auto, tc or bwlimit, got "${link}"`);
 
+const deltaFs = (flags["delta-fs"] ?? (Bun.which("mkfs.xfs") ? "disk,xfs" : "disk")).split(",") as ("disk" | "xfs")[];
+for (const f of deltaFs) if (f !== "disk" && f !== "xfs") throw new RangeError(`--delta-fs: unknown place "${f}"; choose disk, xfs or both (disk,xfs)`);
+if (!flags["delta-fs"] && !Bun.which("mkfs.xfs")) console.error("delta on XFS with reflinks skipped: mkfs.xfs is not installed (apt-get install xfsprogs)");
+
 const repo = fileURLToPath(new URL("../../", import.meta.url));
 const bun = process.execPath;
 const ws = mkdtempSync("/dev/shm/blit-bench-remote-");
 const children: ReturnType<typeof Bun.spawn>[] = [];
 const extraDirs: string[] = [];
+const mounts: string[] = [];
 const cleanupAll = () => {
+  for (const m of mounts) if (Bun.spawnSync(["umount", m]).exitCode !== 0) Bun.spawnSync(["umount", "-l", m]);
   for (const c of children) {
     try {
       c.kill("SIGKILL");
@@ -276,7 +286,7 @@ try {
     for (const p of [join(ws, "big"), join(blitMod, "big-src"), join(rsyncMod, "big-src")]) rmSync(p, { recursive: true, force: true });
     const small = join(ws, "small");
     resilience = await resilienceScenarios({
-      repo, bun, ws, runs, scale, only, link, children, extraDirs,
+      repo, bun, ws, runs, scale, only, link, children, extraDirs, mounts, deltaFs,
       smallTree: only.has("small") ? { root: small, files: smallFiles } : undefined,
     });
   }

@@ -39,7 +39,7 @@
 // "n/a", and a build without --whole-file/--no-whole-file runs both blit rows without them.
 import type { Subprocess } from "bun";
 import { randomFillSync, randomInt } from "node:crypto";
-import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, copyFileSync, truncateSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeRandomFile, makeSmallTree } from "./gen.ts";
@@ -61,6 +61,10 @@ export interface ResilienceContext {
   children: Subprocess[];
   /** Directories made here outside ws, removed by the caller's cleanup. */
   extraDirs: string[];
+  /** Loop mounts made here; the caller's cleanup unmounts them before removing extraDirs. */
+  mounts: string[];
+  /** Where the delta scenarios run: the machine's disk (ext4 here, no reflinks), an XFS loop filesystem with reflink=1, or both. */
+  deltaFs: ("disk" | "xfs")[];
   /** A tree made by makeSmallTree(files, 200 dirs, 4 KiB) the caller already has, to reuse. */
   smallTree?: { root: string; files: number };
 }
@@ -371,11 +375,48 @@ async function linkBytes(link: Link): Promise<number | undefined> {
   }
 }
 
-async function deltaScenarios(ctx: ResilienceContext): Promise<ResilienceResult> {
+/**
+ * An XFS filesystem with reflink=1 on a loop device (a sparse image under os.tmpdir()), mounted
+ * at a fresh directory: where blit's receiver makes the new file a clone of the old one. Returns
+ * the mount point (in ctx.mounts and ctx.extraDirs for cleanup) and what unmounts it.
+ */
+async function xfsPlace(ctx: ResilienceContext, bytes: number): Promise<{ dir: string; done(): void }> {
+  const base = mkdtempSync(join(tmpdir(), "blit-bench-delta-xfs-"));
+  ctx.extraDirs.push(base);
+  const img = join(base, "xfs.img");
+  const dir = join(base, "mnt");
+  mkdirSync(dir);
+  const fd = openSync(img, "w");
+  closeSync(fd);
+  truncateSync(img, Math.max(6 * bytes + (512 << 20), 1 << 30)); // old, rewritten, source, destination, a temporary: sparse
+  const mkfs = Bun.spawnSync(["mkfs.xfs", "-q", "-f", "-m", "reflink=1", img]);
+  if (mkfs.exitCode !== 0) throw new Error(`mkfs.xfs -m reflink=1 failed: ${mkfs.stderr.toString()}`);
+  const mount = Bun.spawnSync(["mount", "-o", "loop", img, dir]);
+  if (mount.exitCode !== 0) throw new Error(`loop mount of the XFS image failed: ${mount.stderr.toString()}`);
+  ctx.mounts.push(dir);
+  return {
+    dir,
+    done() {
+      if (Bun.spawnSync(["umount", dir]).exitCode !== 0) Bun.spawnSync(["umount", "-l", dir]);
+      ctx.mounts.splice(ctx.mounts.indexOf(dir), 1);
+      rmSync(base, { recursive: true, force: true });
+    },
+  };
+}
+
+async function deltaScenarios(ctx: ResilienceContext, place: "disk" | "xfs"): Promise<ResilienceResult> {
   const lines: string[] = [];
   const bytes = Math.round((1 << 30) * ctx.scale);
-  const disk = mkdtempSync(join(tmpdir(), "blit-bench-delta-"));
-  ctx.extraDirs.push(disk);
+  let xfs: { dir: string; done(): void } | undefined;
+  let disk: string;
+  if (place === "xfs") {
+    xfs = await xfsPlace(ctx, bytes);
+    disk = xfs.dir;
+  } else {
+    disk = mkdtempSync(join(tmpdir(), "blit-bench-delta-"));
+    ctx.extraDirs.push(disk);
+  }
+  const placeWords = place === "xfs" ? "on XFS with reflink=1 (loop device)" : `on disk (${tmpdir()})`;
   const link = await makeLink(ctx);
   const hasWholeFile = (await pushHas(ctx, "--whole-file")) && (await pushHas(ctx, "--no-whole-file"));
   if (!hasWholeFile) log("this build's push has no --whole-file/--no-whole-file: both blit rows send whole files");
@@ -445,9 +486,9 @@ async function deltaScenarios(ctx: ResilienceContext): Promise<ResilienceResult>
     return Object.fromEntries(Object.entries(samples).map(([t, ss]) => [t, statsOf(ss, bytes)]));
   };
 
-  const summary: Record<string, unknown> = { link: link.describe, place: `disk (${tmpdir()})`, fileBytes: bytes, wholeFileFlags: hasWholeFile };
+  const summary: Record<string, unknown> = { link: link.describe, place: placeWords, fileBytes: bytes, wholeFileFlags: hasWholeFile };
   const blitFlags = (args: string[]) => (args.length ? args.join(" ") : "no flags");
-  const header = (what: string) => `\n${what}  (${fmtB(bytes)} file, on disk; link: ${link.describe}; median of ${ctx.runs} runs after a warm-up)`;
+  const header = (what: string) => `\n${what}  (${fmtB(bytes)} file, ${placeWords}; link: ${link.describe}; median of ${ctx.runs} runs after a warm-up)`;
 
   const delta = await measure("delta", old, { "blit-delta": blitTool(deltaArgs), "blit-whole": blitTool(wholeArgs), rsyncd: rsyncTool });
   lines.push(header(`delta push: ${EDITS} scattered ${EDIT_BYTES / 1024} KiB edits`));
@@ -481,6 +522,7 @@ async function deltaScenarios(ctx: ResilienceContext): Promise<ResilienceResult>
   const procs = [blitd.proc, rsyncd, ...(link.holder ? [link.holder] : [])];
   for (const p of procs) p.kill("SIGKILL");
   await Promise.all(procs.map((p) => p.exited));
+  xfs?.done();
   return { lines, summary };
 }
 
@@ -660,9 +702,12 @@ export async function resilienceScenarios(ctx: ResilienceContext): Promise<Resil
   const lines: string[] = [`\nissue 15 proofs; at their start: ${machine.text}`];
   const summary: Record<string, unknown> = { machineAtStart: machine.values };
   if (ctx.only.has("delta")) {
-    const r = await deltaScenarios(ctx);
-    lines.push(...r.lines);
-    Object.assign(summary, r.summary);
+    for (const place of ctx.deltaFs) {
+      const r = await deltaScenarios(ctx, place);
+      lines.push(...r.lines);
+      if (place === "disk") Object.assign(summary, r.summary);
+      else summary.xfs = r.summary;
+    }
   }
   if (ctx.only.has("resume") || ctx.only.has("retries")) {
     const mod = join(ctx.ws, "resilience-mod");

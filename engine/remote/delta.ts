@@ -72,9 +72,9 @@ export function isPartialName(name: string): boolean {
 }
 
 /**
- * The kept partial file of `name` in directory `dirRel` beneath `root` for the source version of
- * that size and mtime, as a path relative to root, when one is there (a one-file transfer walks
- * nothing, so it looks for this one name).
+ * The kept partial file of `name` in directory `dirRel` beneath `root`, as a path relative to
+ * root, when a regular file is there (a one-file transfer walks nothing, so it looks for this
+ * one name).
  */
 export function findPartial(root: RootedDir, dirRel: string, name: string): string | undefined {
   const rel = `${dirRel ? `${dirRel}/` : ""}${partialName(name)}`;

@@ -256,41 +256,36 @@ function writeEdited(from: string, path: string, bytes: number): number[] {
   return offsets;
 }
 
+/** Calls fn for every entry under `dir` (any depth; a directory that cannot be read is skipped). */
+function eachEntry(dir: string, fn: (path: string, isDir: boolean, name: string) => void): void {
+  let ents;
+  try {
+    ents = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return;
+  }
+  for (const e of ents) {
+    const p = join(dir, e.name);
+    fn(p, e.isDirectory(), e.name);
+    if (e.isDirectory()) eachEntry(p, fn);
+  }
+}
+
 /** Names under `dir` (any depth) that start with `prefix`. */
 function findNamed(dir: string, prefix: string): string[] {
   const out: string[] = [];
-  const walk = (d: string) => {
-    let ents;
-    try {
-      ents = readdirSync(d, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of ents) {
-      if (e.name.startsWith(prefix)) out.push(join(d, e.name));
-      if (e.isDirectory()) walk(join(d, e.name));
-    }
-  };
-  walk(dir);
+  eachEntry(dir, (p, _isDir, name) => {
+    if (name.startsWith(prefix)) out.push(p);
+  });
   return out;
 }
 
 /** Regular files under `dir` that are not blit's temporaries. */
 function countFiles(dir: string): number {
   let n = 0;
-  const walk = (d: string) => {
-    let ents;
-    try {
-      ents = readdirSync(d, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of ents) {
-      if (e.isDirectory()) walk(join(d, e.name));
-      else if (!e.name.startsWith(".blit-")) n++;
-    }
-  };
-  walk(dir);
+  eachEntry(dir, (_p, isDir, name) => {
+    if (!isDir && !name.startsWith(".blit-")) n++;
+  });
   return n;
 }
 

@@ -4,7 +4,7 @@
 // --whole-file and --no-whole-file. Attacks: a symlink or a FIFO planted at the destination's
 // name or at its partial name, and a hostile sender or receiver breaking the protocol (KEEP and
 // DATA out of turn, HOLE in a delta file, lying SIGS), driven on TreeReceiver and SigStore directly.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import {
   chmodSync, closeSync, existsSync, fstatSync, ftruncateSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync,
   statSync, symlinkSync, truncateSync, utimesSync, writeFileSync, writeSync,
@@ -105,6 +105,9 @@ function makePki(dir: string): { ca: string; cert: string; key: string } {
   return { ca: join(dir, "ca.crt"), cert: join(dir, "leaf.crt"), key: join(dir, "leaf.key") };
 }
 
+let mods = "";
+let tlsToml = "";
+
 beforeAll(async () => {
   work = tempDir("delta-");
   mod = join(work, "module");
@@ -114,13 +117,22 @@ beforeAll(async () => {
   // the attack cases play another user (nobody) who may write in some of the module's directories
   chmodSync(work, 0o755);
   chmodSync(mod, 0o755);
-  const mods = moduleToml({ data: { path: mod, readOnly: false } });
+  mods = moduleToml({ data: { path: mod, readOnly: false } });
   d = await startBlitd(work, mods);
   if (OPENSSL) {
     const pki = makePki(join(work, "pki"));
     ca = pki.ca;
-    tlsD = await startBlitd(work, `tls_cert_file = ${JSON.stringify(pki.cert)}\ntls_key_file = ${JSON.stringify(pki.key)}\n${mods}`);
+    tlsToml = `tls_cert_file = ${JSON.stringify(pki.cert)}\ntls_key_file = ${JSON.stringify(pki.key)}\n${mods}`;
+    tlsD = await startBlitd(work, tlsToml);
   }
+});
+
+// bun test (1.4) may kill every process a file started, beforeAll's daemons included, when a
+// timer of an earlier test fires late ("killed N dangling processes"; oven-sh/bun#38774): the
+// shared daemons are started again before the next test rather than failing every test after.
+beforeEach(async () => {
+  if (!d.alive()) d = await startBlitd(work, mods);
+  if (tlsD && !tlsD.alive()) tlsD = await startBlitd(work, tlsToml);
 });
 
 afterAll(async () => {
@@ -510,7 +522,7 @@ describe("on a filesystem with reflinks", () => {
       const size = 64 * MiB;
       const old = randomBytes(size);
       writeOld(join(m, "disk.img"), old);
-      Bun.spawnSync(["sync"]);
+      await Bun.spawn(["sync"]).exited; // not spawnSync: the event loop keeps its timers
       // A hard link keeps the old inode: the new one should share all but the edited blocks with it.
       linkSync(join(m, "disk.img"), join(m, "old-link"));
       const neu = edited(old, [100, 20 * MiB, 40 * MiB + 3, size - 4096]);
@@ -523,7 +535,7 @@ describe("on a filesystem with reflinks", () => {
       expect(rep.transport.delta.literalBytes).toBeLessThan(MiB);
       expect(same(join(m, "disk.img"), neu)).toBe(true);
       expect(same(join(m, "old-link"), old)).toBe(true);
-      Bun.spawnSync(["sync"]);
+      await Bun.spawn(["sync"]).exited; // not spawnSync: the event loop keeps its timers
       // A copy would have taken another 64 MiB; the clone takes the changed blocks only.
       expect(usedBytes(mnt) - before).toBeLessThan(8 * MiB);
       expect(temps(m)).toEqual([]);

@@ -13,7 +13,7 @@ import { startContext } from "../context/index.ts";
 import { VERSION } from "../version.ts";
 import type { Tree } from "../walk.ts";
 import type { TlsClientOptions } from "./tls.ts";
-import { authenticateConnection, call, noDelta, type DeltaCounts, connectSeconds, DEFAULT_TIMEOUT_S, metadataFor, openClient, RemoteError, RemoteSession, requireFilterFeature, waitReady, wireRules, type RemoteHooks, type RemoteJob } from "./session.ts";
+import { authenticateConnection, call, LOST_ADVICE, noDelta, type DeltaCounts, connectSeconds, DEFAULT_TIMEOUT_S, metadataFor, openClient, RemoteError, RemoteSession, requireFilterFeature, waitReady, wireRules, type RemoteHooks, type RemoteJob } from "./session.ts";
 import { push } from "./push.ts";
 import { pull } from "./pull.ts";
 const { existsSync, statSync } = nameFs;
@@ -182,8 +182,10 @@ export async function runRemote(job: RemoteJob, hooks: RemoteHooks = {}): Promis
     const reason = s.interrupted || hooks.signal?.aborted ? undefined : s.retryReason;
     if (reason && attempt <= retries) {
       const delayMs = backoffMs(attempt);
-      log.push({ attempt, reason, delayMs });
-      hooks.onRetry?.({ attempt, reason, delayMs, of: retries + 1 });
+      // "… then run again (--retries N retries by itself)" is advice for the last failure, not for one being retried.
+      const why = reason.replace(`: ${LOST_ADVICE}`, "");
+      log.push({ attempt, reason: why, delayMs });
+      hooks.onRetry?.({ attempt, reason: why, delayMs, of: retries + 1 });
       s.report(); // closes this attempt's connection
       carryOver(s, earlier);
       if (await sleepUnlessAborted(delayMs, hooks.signal)) continue;

@@ -84,6 +84,8 @@ test("blitd killed and restarted mid-push: the client reconnects, finishes with 
     expect(report.transport.retries.length).toBeGreaterThanOrEqual(1);
     expect(report.transport.attempts).toBe(report.transport.retries.length + 1);
     expect(report.transport.retries[0].reason).toContain(`127.0.0.1:${d.port}`);
+    // the advice "then run again (--retries N retries by itself)" belongs to a final failure, not to a retried one
+    expect(report.transport.retries[0].reason).not.toContain("retries by itself");
     expect(report.transport.retries[0].delayMs).toBeGreaterThanOrEqual(500);
     // The retry skipped what had landed: the last attempt sent fewer than all the files.
     expect(report.counts.copied).toBeLessThan(FILES + 200);

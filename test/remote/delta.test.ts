@@ -21,7 +21,7 @@ import {
   holeFrame, keepFrame, readSigs, sigsFrame, SIG_BYTES, u32List, type SigsHeader,
 } from "../../proto/index.ts";
 import { holesUnsupported, writeSparse } from "../helpers/index.ts";
-import { blit, cleanup, diffR, moduleToml, rawClient, rpc, spawnBlit, startBlitd, tempDir, type Daemon } from "./helpers.ts";
+import { blit, cleanup, diffR, moduleToml, rawClient, rpc, spawnBlit, startBlitd, tempDir, type Daemon, temps } from "./helpers.ts";
 
 const OPENSSL = Bun.which("openssl");
 const SETPRIV = Bun.which("setpriv");
@@ -68,11 +68,6 @@ function json(out: string) {
 
 function same(path: string, want: Uint8Array): boolean {
   return Buffer.from(want).equals(readFileSync(path));
-}
-
-/** Names of blit's temporaries (and kept partials) beneath dir. */
-function temps(dir: string): string[] {
-  return existsSync(dir) ? readdirSync(dir, { recursive: true }).map(String).filter((n) => n.split("/").pop()!.startsWith(".blit-tmp-")) : [];
 }
 
 const url = () => `blit://127.0.0.1:${d.port}/data`;

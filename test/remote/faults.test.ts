@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { blit, cleanup, diffR, moduleToml, spawnBlit, startBlitd, tempDir, type Daemon } from "./helpers.ts";
+import { blit, cleanup, diffR, moduleToml, spawnBlit, startBlitd, tempDir, type Daemon, temps } from "./helpers.ts";
 
 const BIG = 192 << 20;
 let work: string;
@@ -21,10 +21,6 @@ beforeAll(() => {
 });
 
 afterAll(() => cleanup(work));
-
-function temps(dir: string): string[] {
-  return existsSync(dir) ? readdirSync(dir, { recursive: true }).map(String).filter((n) => n.split("/").pop()!.startsWith(".blit-tmp-")) : [];
-}
 
 async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
   const end = Date.now() + ms;

@@ -1,7 +1,7 @@
 // Helpers for the remote suites: a real blitd on 127.0.0.1 (port 0), temp trees, the CLI as a
 // separate process, and a raw gRPC client for playing a hostile peer.
 import type { Subprocess } from "bun";
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, utimesSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync, utimesSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AUTH_METADATA_KEY, blitClient, grpc } from "../../proto/index.ts";
@@ -122,6 +122,11 @@ export function rpc<T = any>(client: ReturnType<typeof blitClient>, method: stri
   return new Promise((resolve, reject) => {
     client[method](req, md, { deadline: Date.now() + 10_000 }, (err: Error | null, res: T) => (err ? reject(err) : resolve(res)));
   });
+}
+
+/** Names (relative, any depth) of blit's temporaries and kept parts (`.blit-tmp-*`) beneath dir. */
+export function temps(dir: string): string[] {
+  return existsSync(dir) ? readdirSync(dir, { recursive: true }).map(String).filter((n) => n.split("/").pop()!.startsWith(".blit-tmp-")) : [];
 }
 
 export function cleanup(...dirs: string[]): void {

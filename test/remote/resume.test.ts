@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { partialName } from "../../engine/index.ts";
-import { blit, cleanup, moduleToml, spawnBlit, startBlitd, tempDir, type Daemon } from "./helpers.ts";
+import { blit, cleanup, moduleToml, spawnBlit, startBlitd, tempDir, type Daemon, temps } from "./helpers.ts";
 
 const MiB = 1 << 20;
 const SIZE = 48 * MiB;
@@ -30,11 +30,6 @@ beforeAll(() => {
 });
 
 afterAll(() => cleanup(work));
-
-/** Names of `.blit-tmp-*` entries anywhere beneath dir (relative paths). */
-function temps(dir: string): string[] {
-  return existsSync(dir) ? readdirSync(dir, { recursive: true }).map(String).filter((n) => n.split("/").pop()!.startsWith(".blit-tmp-")) : [];
-}
 
 /** The size of the largest `.blit-tmp-*` in dir (0 when none). */
 function tempBytes(dir: string): number {

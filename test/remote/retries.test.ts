@@ -8,7 +8,7 @@ import { connect, createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { getRun, listRuns } from "../../analytics/index.ts";
 import { backoffMs, MAX_RETRIES, normalizeOptions } from "../../engine/index.ts";
-import { blit, cleanup, diffR, moduleToml, spawnBlit, startBlitd, tempDir, type Daemon } from "./helpers.ts";
+import { blit, cleanup, diffR, moduleToml, spawnBlit, startBlitd, tempDir, type Daemon, temps } from "./helpers.ts";
 
 let work: string;
 let src: string;
@@ -24,10 +24,6 @@ beforeAll(() => {
 });
 
 afterAll(() => cleanup(work));
-
-function temps(dir: string): string[] {
-  return existsSync(dir) ? readdirSync(dir, { recursive: true }).map(String).filter((n) => n.split("/").pop()!.startsWith(".blit-tmp-")) : [];
-}
 
 function finished(dir: string): number {
   return existsSync(join(dir, "sub")) ? readdirSync(join(dir, "sub")).filter((n) => !n.startsWith(".blit-tmp-")).length : 0;

@@ -36,7 +36,7 @@ export { keyFingerprint, tls13Only, TlsTrustError } from "./remote/index.ts";
 export type { TlsClientOptions } from "./remote/index.ts";
 // The one planner of local and remote runs.
 export {
-  planTrees, marchTrees, comparePaths, compareWalkOrder, workloadOf, fileUnchanged, sameMtime, deleteGuard, writePath, MODIFY_WINDOW_NS,
+  planTrees, basisOrder, marchTrees, comparePaths, compareWalkOrder, workloadOf, fileUnchanged, sameMtime, deleteGuard, writePath, MODIFY_WINDOW_NS,
   WHY, whyNames,
 } from "./plan.ts";
 export type { Marcher, Plan, PlanOptions } from "./plan.ts";

@@ -436,6 +436,14 @@ export function planTrees(src: Tree, dst: Tree, opts: PlanOptions): Plan {
 }
 
 /**
+ * The files of `need` that travel against a basis, in need order: the order the sender sends
+ * them in and the receiver signs them in (a push's NegotiateReply.basis, a pull's BASIS).
+ */
+export function basisOrder(plan: Plan): number[] {
+  return plan.basis.size ? plan.need.filter((i) => plan.basis.has(i)) : [];
+}
+
+/**
  * Which needed files have a basis (Plan.basis): the verified part a transfer of the same source
  * version kept (resume) first, else the destination's older file of the same name (delta).
  */

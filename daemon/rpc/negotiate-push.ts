@@ -1,7 +1,7 @@
 // Negotiate of a push: the client's manifest is decoded and checked, the target in the module
 // walked, and the plan made (all on worker threads); the reply says which files the daemon needs.
 import { displayName, type RootHandoff } from "../../ffi/index.ts";
-import { emptyTree, findPartial, sweepPartials, type Plan, type Tree } from "../../engine/index.ts";
+import { basisOrder, emptyTree, findPartial, sweepPartials, type Plan, type Tree } from "../../engine/index.ts";
 import { FEATURES, u32List } from "../../proto/index.ts";
 import type { ModuleConfig } from "../config.ts";
 import { openPushTarget, singleDstTree, Transfer } from "../transfers.ts";
@@ -46,7 +46,7 @@ export async function negotiatePush(ctx: RpcContext, { mod, path, opts, peer, mo
   const reply = {
     transfer_id: t.id,
     need: u32List(plan.need),
-    basis: u32List(plan.need.filter((i) => plan.basis.has(i))),
+    basis: u32List(basisOrder(plan)),
     checks: opts.checksum ? checks : [],
     data_port: 0,
     token: new Uint8Array(0),

@@ -16,7 +16,7 @@ import {
 import { FATAL_CODES } from "../errors.ts";
 import type { RunError } from "../report.ts";
 import { RootedDestTree, removeStaged, replaceAndDelete } from "../dest-tree.ts";
-import { deleteGuard, writePath, type Plan } from "../plan.ts";
+import { basisOrder, deleteGuard, writePath, type Plan } from "../plan.ts";
 import { shardWriters, type ShardReply, type ShardWriterPool } from "./shard-pool.ts";
 import { applyFileMeta, tempName, writeFileAt } from "./receive-file.ts";
 import { entryMeta, type EntryMeta, type ReceiveKeep } from "./metadata.ts";
@@ -266,7 +266,7 @@ export class TreeReceiver implements FrameHandler {
 
   /** Source indices of the files that travel against a basis, in the order the sender sends them. */
   deltaOrder(): number[] {
-    return this.plan.need.filter((i) => this.plan.basis.has(i));
+    return basisOrder(this.plan);
   }
 
   /**
@@ -532,7 +532,7 @@ export class TreeReceiver implements FrameHandler {
       if (c.delta) {
         if (!c.basis || c.basis.building) throw new FrameError(`entry ${c.index}: FILE_END before its basis was built`);
         cutToSize(c.basis, c.size, rel);
-        if (c.hasher) hashFileInto(c.file!, c.size, c.hasher);
+        if (c.hasher) hashFileInto(c.file!, c.hasher, c.size);
       }
       if (c.hasher && hash) {
         const mine = c.hasher.digest() as Uint8Array;
@@ -864,12 +864,18 @@ export class TreeReceiver implements FrameHandler {
 
 }
 
-/** Feeds the first `size` bytes of the open file `f` to `hasher` (--checksum of a file built from a basis). */
-function hashFileInto(f: RootedFile, size: number, hasher: Bun.CryptoHasher): void {
-  const buf = new Uint8Array(new ArrayBuffer(4 << 20));
+/**
+ * Feeds the open file `f` to `hasher` from offset 0: its first `size` bytes (a file built from a
+ * basis, --checksum; one that ends sooner is an error), or all of it.
+ */
+function hashFileInto(f: RootedFile, hasher: Bun.CryptoHasher, size = Infinity): void {
+  const buf = new Uint8Array(new ArrayBuffer(1 << 20));
   for (let at = 0; at < size; ) {
     const n = f.readAt(buf, 0, Math.min(buf.length, size - at), at);
-    if (n === 0) throw Object.assign(new Error("the file shrank while being checked"), { code: "EIO" });
+    if (n === 0) {
+      if (size === Infinity) return;
+      throw Object.assign(new Error("the file shrank while being checked"), { code: "EIO" });
+    }
     hasher.update(buf.subarray(0, n));
     at += n;
   }
@@ -881,12 +887,7 @@ export function hashBeneath(root: RootedDir, rel: string): Uint8Array | null {
   try {
     f = root.openFile(rel);
     const h = new Bun.CryptoHasher("blake2b256");
-    const buf = new Uint8Array(new ArrayBuffer(1 << 20));
-    for (;;) {
-      const n = f.read(buf, 0, buf.length);
-      if (n === 0) break;
-      h.update(buf.subarray(0, n));
-    }
+    hashFileInto(f, h);
     return h.digest() as Uint8Array;
   } catch {
     return null;

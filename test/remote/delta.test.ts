@@ -1037,8 +1037,8 @@ describe("a hostile pulling client against blitd (raw data plane)", () => {
   const GiB = 2 ** 30;
 
   /** A pull of module path `path` spoken by hand: HELLO, NEED and BASIS of `indices`, NEED_END, then `after` frames; resolves when blitd closes the connection. */
-  async function rawPull(path: string, lists: { need: (ids: number[]) => number[]; basis: (ids: number[]) => number[][] }, after: (ids: number[]) => Iterable<Uint8Array>) {
-    const c = rawClient(d.port, true);
+  async function rawPull(path: string, lists: { need: (ids: number[]) => number[]; basis: (ids: number[]) => number[][] }, after: (ids: number[]) => Iterable<Uint8Array>, port = d.port) {
+    const c = rawClient(port, true);
     try {
       const neg = await rpc(c, "Negotiate", { direction: "pull", module: "data", path, features: ["delta", "sparse"] });
       const tree = decodeManifest(neg.manifest).tree;
@@ -1092,6 +1092,32 @@ describe("a hostile pulling client against blitd (raw data plane)", () => {
       c.close();
     }
   });
+
+  test("a client that lists a basis and never sends its block hashes: blitd keeps serving, and ends the transfer at idle_timeout", async () => {
+    const dir = join(mod, "stalled-sigs");
+    mkdirSync(dir);
+    writeFileSync(join(dir, "a.bin"), randomBytes(MiB));
+    const idle = await startBlitd(work, moduleToml({ data: { path: mod, readOnly: false } }, "idle_timeout = 2"));
+    try {
+      const pending = rawPull("stalled-sigs", { need: (ids) => ids, basis: (ids) => [ids] }, () => [], idle.port);
+      // while blitd's sender waits for the hashes, its event loop answers others
+      await Bun.sleep(500);
+      const c = rawClient(idle.port, true);
+      try {
+        const t0 = Date.now();
+        expect((await rpc(c, "ListModules", {})).modules.length).toBe(1);
+        expect(Date.now() - t0).toBeLessThan(1000);
+      } finally {
+        c.close();
+      }
+      const r = await pending;
+      expect(r.closedAfterMs).toBeGreaterThanOrEqual(2000); // not before idle_timeout
+      expect(r.closedAfterMs).toBeLessThan(10_000); // and not much after it
+      expect(r.done.status).not.toBe("ok");
+    } finally {
+      await idle.stop();
+    }
+  }, 30_000);
 
   test("a BASIS list naming a file not asked for, a small file, or one twice ends the transfer", async () => {
     const dir = join(mod, "basis-lies");

@@ -15,6 +15,11 @@ export type { RunsTableOptions } from "./store/runs-table.ts";
 export { countOf, formatBytes, formatBytesPerSec, formatCount, formatDuration, formatIsoTime, formatRate, formatTime, MIB } from "./store/human-units.ts";
 export type { TimeFormat } from "./store/human-units.ts";
 export { withStore } from "./store/store.ts";
+// A fleet: Parquet exports of many hosts' stores (hive-partitioned by host and day), read in place.
+export { exportTelemetry, importTelemetry } from "./store/fleet-export.ts";
+export type { ExportOptions, ImportOptions, TransferCounts } from "./store/fleet-export.ts";
+export { FLEET_HISTORY_LIMIT, fleetGlob, isFleetSpec } from "./store/fleet-store.ts";
+export { EXPORTED_TABLES } from "./store/fleet-layout.ts";
 export { preloadTelemetry } from "./store/duckdb-module.ts";
 export type { OpenOptions, OpenStore } from "./store/store.ts";
 export type { MergeOutcome } from "./store/spool.ts";

@@ -12,7 +12,7 @@ export type {
   Command, Counts, FastPath, PhaseTimes, RetryRecord, Route, RunError, RunOptions, RunReport, RunStatus,
   SizeClassPlan, Workload,
 } from "./report.ts";
-export { exitCodeFor, EXIT_CODES, makeEarlyReport, makeRunReport, reportIdentity, statusOf } from "./report.ts";
+export { exitCodeFor, EXIT_CODES, hostName, makeEarlyReport, makeRunReport, reportIdentity, statusOf } from "./report.ts";
 export type { RunReportInput } from "./report.ts";
 // Building blocks the remote transport reuses on both sides.
 export { walkTree, emptyTree, T_FILE, T_DIR, T_LINK, T_OTHER } from "./walk.ts";

@@ -229,11 +229,19 @@ export function reportIdentity(startedAt: Date, finishedAt: Date = new Date()): 
     id: crypto.randomUUID(),
     startedAt: startedAt.toISOString(),
     finishedAt: finishedAt.toISOString(),
-    host: hostname(),
+    host: hostName(),
     pid: process.pid,
     os: `${process.platform} ${release()}`,
     blitVersion: VERSION,
   };
+}
+
+/**
+ * The host name recorded with each run: BLIT_HOST when set (a stable name for a container or a
+ * host whose name changes; the fleet export partitions by it), else the machine's host name.
+ */
+export function hostName(env: Record<string, string | undefined> = process.env): string {
+  return env.BLIT_HOST?.trim() || hostname();
 }
 
 /** The exit code of each status: the one rule the CLI, the report and blitd's record share. */

@@ -1,18 +1,20 @@
 // The blit command line: route a command to its module, and map what escapes to one line and
 // an exit code (usage errors 2; anything else 2 with its message, the stack only with BLIT_DEBUG=1).
 import { UsageError, VERSION } from "../engine/index.ts";
-import { formatRunsTable, listRuns, TelemetryError, telemetryPath } from "../analytics/index.ts";
+import { formatRunsTable, isFleetSpec, listRuns, TelemetryError, telemetryPath } from "../analytics/index.ts";
 // Commands other than copy and mirror load their modules (DuckDB queries, gRPC, Ink) on use, so
 // that a copy starts in ~20 ms.
 const diagnoseCommands = () => import("./diagnose-command.ts");
 const remoteCommands = () => import("./remote-command.ts");
 const traceCommands = () => import("./trace-command.ts");
 const checkCommands = () => import("./check-command.ts");
+const telemetryCommands = () => import("./telemetry-command.ts");
 import { EXIT_FATAL, EXIT_OK } from "./exit-codes.ts";
 import { editDistance, helpText, parseCommand, stringFlag, usageErrorOf, type CommandSpec } from "./kit/command.ts";
 import { flagLabel, labelList } from "./kit/flag.ts";
 import { processIo, say, warn, type Io } from "./kit/io.ts";
 import { transferFlagsOf } from "./transfer-flags.ts";
+import { storeFlag, storeToRead } from "./diagnose-flags.ts";
 import { TRANSFER_SPECS, transferCommand } from "./transfer-command.ts";
 
 export type { Io } from "./kit/io.ts";
@@ -33,10 +35,15 @@ Usage:
   blit check SRC DST [--checksum] [--exclude PATTERN] [--include PATTERN] [--json]
                                   list what is missing, extra or different between two trees
                                   (either may be blit://...); exit 0 equal, 1 different, 2 error
-  blit diagnostics perf [--limit N] [--json]
+  blit diagnostics perf [--limit N] [--json] [--store SPEC]
                                   recent runs from the telemetry store
-  blit diagnose [RUN_ID | --last] [--since 7d] [--format text|md|json]
-                                  explain a run (or recent history): prediction, flags, causes
+  blit diagnose [RUN_ID | --last] [--since 7d] [--format text|md|json] [--store SPEC]
+                                  explain a run (or recent history): prediction, flags, causes;
+                                  --store 'DIR/**/*.parquet' reads a fleet's export and adds the
+                                  fleet view (which hosts are slow for the same work)
+  blit telemetry export|import DIR
+                                  this host's runs out to a fleet's Parquet folder (by host and
+                                  day; only what is new), or a folder's runs into this store
   blit predict SRC DST            how long a copy/mirror would take, and why, before running it
   blit tune SRC DST [--apply]     measure worker counts on a sample; --apply uses the best later
   blit trace ingest|list|show|record ...
@@ -80,12 +87,13 @@ milliseconds, UTC times). Give the id (or its first characters) to 'blit diagnos
   flags: [
     { name: "--limit", value: "N", commands: ["diagnostics perf"], help: "how many runs", default: "20" },
     { name: "--json", commands: ["diagnostics perf"], help: "print the runs as a JSON array" },
+    storeFlag("diagnostics perf"),
     { name: "--help", short: "-h", commands: ["diagnostics perf"], help: "this help" },
   ],
   positionals: [],
 };
 
-const COMMANDS = ["copy", "mirror", "push", "pull", "ls", "check", "diagnostics", "diagnose", "predict", "tune", "trace", "help"];
+const COMMANDS = ["copy", "mirror", "push", "pull", "ls", "check", "diagnostics", "diagnose", "predict", "tune", "trace", "telemetry", "help"];
 
 /** Runs the CLI and returns the exit code. */
 export async function main(argv: string[], io: Io = processIo()): Promise<number> {
@@ -108,6 +116,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     if (cmd === "trace") return await (await traceCommands()).traceCommand(rest, io);
     if (cmd === "ls") return await (await remoteCommands()).lsCommand(rest, io);
     if (cmd === "check") return await (await checkCommands()).checkCommand(rest, io);
+    if (cmd === "telemetry") return await (await telemetryCommands()).telemetryCommand(rest, io);
     throw new UsageError("USAGE", `unknown command '${cmd}'${didYouMean(cmd, COMMANDS)}; run 'blit --help' for the commands`);
   } catch (e) {
     warn(io, failureText(await asUsageError(cmd, e), io.env));
@@ -134,6 +143,7 @@ export function failureText(e: unknown, env: Io["env"]): string {
 
 /** What to do about a store that cannot be opened (named in the message). */
 function telemetryRemedy(e: TelemetryError): string {
+  if (isFleetSpec(e.path)) return "give the folder 'blit telemetry export' wrote, or a glob of its Parquet files ('DIR/**/*.parquet')";
   return e.code === "TELEMETRY_BUSY"
     ? "try again when the other blit has finished"
     : `move the file aside (blit starts a new store there), or set BLIT_HOME to another directory`;
@@ -182,9 +192,10 @@ async function diagnostics(args: string[], io: Io): Promise<number> {
   const limitText = stringFlag(values, "limit");
   const limit = limitText === undefined ? 20 : Number(limitText);
   if (!Number.isInteger(limit) || limit < 1) throw new UsageError("USAGE", `--limit needs a whole number of 1 or more, got '${limitText}'`);
-  const runs = await listRuns({ limit, path: telemetryPath(io.env) });
+  const path = storeToRead(stringFlag(values, "store"), io.env);
+  const runs = await listRuns({ limit, path });
   if (values.json) say(io, JSON.stringify(runs));
-  else if (runs.length === 0) say(io, `no runs recorded yet in ${telemetryPath(io.env)}`);
+  else if (runs.length === 0) say(io, `no runs recorded yet in ${path}`);
   else say(io, formatRunsTable(runs));
   return EXIT_OK;
 }

@@ -15,7 +15,7 @@ import { EXIT_FATAL, EXIT_INTERRUPTED, EXIT_OK } from "./exit-codes.ts";
 import { transferFlagNames } from "./transfer-flags.ts";
 import type { Io } from "./kit/io.ts";
 import { boolFlag, helpText, listFlag, parseCommand, stringFlag } from "./kit/command.ts";
-import { DIAGNOSE_SPEC, PREDICT_SPEC, TUNE_SPEC } from "./diagnose-flags.ts";
+import { DIAGNOSE_SPEC, PREDICT_SPEC, storeToRead, TUNE_SPEC } from "./diagnose-flags.ts";
 
 /** The kit's one Io (tui/kit/io.ts). */
 export type CommandIo = Io;
@@ -28,7 +28,7 @@ export async function diagnoseCommand(args: string[], io: CommandIo): Promise<nu
     const values = {
       last: boolFlag(v, "last"), since: stringFlag(v, "since"), limit: stringFlag(v, "limit"), format: stringFlag(v, "format"),
       json: boolFlag(v, "json"), ai: boolFlag(v, "ai"), "ai-preview": boolFlag(v, "ai-preview"), redact: boolFlag(v, "redact"),
-      "ai-timeout": stringFlag(v, "ai-timeout"),
+      "ai-timeout": stringFlag(v, "ai-timeout"), store: stringFlag(v, "store"),
     };
     if (values.ai || values["ai-preview"]) {
       if (values.ai && values["ai-preview"]) throw new RangeError("give --ai or --ai-preview, not both");
@@ -39,14 +39,14 @@ export async function diagnoseCommand(args: string[], io: CommandIo): Promise<nu
         redact: values.redact ?? false,
         timeoutMs: values["ai-timeout"] === undefined ? undefined : wholeNumber("ai-timeout", values["ai-timeout"], 1, 600_000),
       });
-      const path = telemetryPath(io.env);
+      const path = storeToRead(values.store, io.env);
       if (values["ai-preview"]) return aiPreview(io, path, settings, positionals[0]);
       return aiCommand(io, path, settings, positionals[0] ?? (values.last ? "" : undefined));
     }
     if (values.redact || values["ai-timeout"] !== undefined) throw new RangeError("--redact and --ai-timeout go with --ai or --ai-preview");
     const format = formatOf(values.format, values.json, ["text", "md", "json"]);
     if (positionals.length === 1 && values.last) throw new RangeError("give a run id or --last, not both");
-    const path = telemetryPath(io.env);
+    const path = storeToRead(values.store, io.env);
     const limit = values.limit === undefined ? 10 : wholeNumber("limit", values.limit, 1);
     if (positionals.length === 1 || values.last) {
       if (values.since !== undefined) throw new RangeError("--since is for the history report; a single run has no window");
@@ -131,13 +131,13 @@ export async function predictCommand(args: string[], io: CommandIo): Promise<num
     if (v.help) return say(io, helpText(PREDICT_SPEC)), EXIT_OK;
     const values = {
       command: stringFlag(v, "command"), workers: stringFlag(v, "workers"), bwlimit: stringFlag(v, "bwlimit"), exclude: listFlag(v, "exclude"),
-      checksum: boolFlag(v, "checksum"), format: stringFlag(v, "format"), json: boolFlag(v, "json"),
+      checksum: boolFlag(v, "checksum"), format: stringFlag(v, "format"), json: boolFlag(v, "json"), store: stringFlag(v, "store"),
     };
     const format = formatOf(values.format, values.json, ["text", "json"]);
     if (positionals.some((p) => p.startsWith("blit://"))) throw new RangeError("predict works on local paths for now (push and pull are not wired yet)");
     const command = (values.command ?? "mirror") as Command;
     if (command !== "copy" && command !== "mirror") throw new RangeError(`--command must be copy or mirror, got '${values.command}'`);
-    const path = telemetryPath(io.env);
+    const path = storeToRead(values.store, io.env);
     const workersText = values.workers ?? io.env.BLIT_WORKERS;
     const bwlimit = values.bwlimit !== undefined ? parseRate(values.bwlimit) : 0;
     // Enumerate and plan only: what the real run would transfer, with the filesystems it would use.

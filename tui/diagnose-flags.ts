@@ -1,8 +1,32 @@
 // The flag tables of `blit diagnose`, `blit predict` and `blit tune`: their parser, --help and the
 // README's tables are made from these (tui/kit). Kept apart from diagnose-command.ts so that the
 // README generator and `blit help` need not load DuckDB queries or the Ink UI.
+import { existsSync } from "node:fs";
+import { isFleetSpec, telemetryPath } from "../analytics/index.ts";
 import type { CommandSpec } from "./kit/command.ts";
 import { helpFlag, type Flag } from "./kit/flag.ts";
+
+/**
+ * `--store SPEC`, the store a reading command reads: this host's store file, another one, or a
+ * fleet's Parquet export read in place ('DIR/**\/*.parquet', or DIR).
+ */
+export function storeFlag<C extends string>(command: C): Flag<C> {
+  return {
+    name: "--store", value: "SPEC", commands: [command],
+    help: "the telemetry store to read: a store file, or a fleet's Parquet export read in place ('DIR/**/*.parquet' or DIR, as 'blit telemetry export DIR' writes it); a fleet adds the fleet view",
+    default: "$BLIT_HOME/telemetry.duckdb",
+  };
+}
+
+/**
+ * The store a reading command reads: `--store`'s value, else this host's store. A store file
+ * given with --store must exist (a reader never creates an empty one where a typo pointed).
+ */
+export function storeToRead(store: string | undefined, env: Record<string, string | undefined>): string {
+  if (store === undefined) return telemetryPath(env);
+  if (isFleetSpec(store) || existsSync(store)) return store;
+  throw new RangeError(`--store ${store}: no such store file or folder; give a telemetry.duckdb file, or a fleet export ('DIR/**/*.parquet' or DIR)`);
+}
 
 const DIAGNOSE_FLAGS: readonly Flag<"diagnose">[] = [
   { name: "--last", commands: ["diagnose"], help: "diagnose the most recent run" },
@@ -13,6 +37,7 @@ const DIAGNOSE_FLAGS: readonly Flag<"diagnose">[] = [
     help: "text (default), md (Markdown) or json (schema: DIAGNOSE_REPORT_SCHEMA in analytics/diagnose-schema.ts)",
   },
   { name: "--json", commands: ["diagnose"], help: "same as --format json" },
+  storeFlag("diagnose"),
   {
     name: "--ai", commands: ["diagnose"],
     help: "the interactive UI: recent runs (a throughput sparkline, predictions, flags), a run's page (actual vs predicted with its band, phases, fast paths, flags, trace) and an Explain panel (causes and suggestions with the evidence they cite, and the command line to try). With RUN_ID it opens at that run. When stdout is not a terminal it prints the same as Markdown.",
@@ -70,6 +95,7 @@ const PREDICT_FLAGS: readonly Flag<"predict">[] = [
   { name: "--checksum", short: "-c", commands: ["predict"], help: "as for copy and mirror (then the plan hashes files to compare them)" },
   { name: "--format", value: "FORMAT", commands: ["predict"], help: "text (default) or json" },
   { name: "--json", commands: ["predict"], help: "same as --format json" },
+  storeFlag("predict"),
   helpFlag("predict"),
 ];
 

@@ -4,6 +4,7 @@
 // malformed reply, cancelled) it resolves, never rejects: the offline rules answer, and a notice
 // says why. Valid answers are cached in the store per run, evidence hash and model.
 import { hostname } from "node:os";
+import { hostName } from "../../engine/index.ts";
 import type OpenAIClient from "openai";
 
 // The client is loaded when a model is first asked (it adds ~20 ms to every blit start otherwise).
@@ -147,7 +148,7 @@ function prepareEvidence(target: ExplainTarget, settings: AiSettings) {
   if (!settings.redact) return { evidence: [...target.evidence], placeholders: [] as Placeholder[], restore: (t: string) => t };
   // Mount points are paths too, and may hold spaces a path pattern would stop at.
   const mounts = target.evidence.filter((e) => /^device\.\w+\.mount-point$/.test(e.key) && typeof e.value === "string" && e.value !== "/").map((e) => String(e.value));
-  return redactEvidence(target.evidence, { paths: [target.run.source, target.run.destination, ...mounts], hosts: [hostname()] });
+  return redactEvidence(target.evidence, { paths: [target.run.source, target.run.destination, ...mounts], hosts: [...new Set([hostname(), hostName()])] });
 }
 
 function prepare(target: ExplainTarget, settings: AiSettings, knownFlags: readonly string[]) {

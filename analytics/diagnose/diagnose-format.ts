@@ -1,7 +1,8 @@
 // A diagnosis as text for a terminal, as Markdown, or as JSON: three renderings of one object,
 // so they never disagree. Every rendering states the prediction's error band.
 import type { Diagnosis, HistoryDiagnosis, ModelSummary, RunDiagnosis, RunLine } from "./diagnose.ts";
-import { countOf, formatBytes, formatCount, formatDuration, formatTime, MIB } from "../store/human-units.ts";
+import { countOf, formatBytes, formatBytesPerSec, formatCount, formatDuration, formatTime, MIB } from "../store/human-units.ts";
+import type { FleetView } from "./fleet-view.ts";
 import { timelineLines } from "./timeline-chart.ts";
 
 export type DiagnoseFormat = "text" | "md" | "json";
@@ -88,12 +89,39 @@ function historyText(d: HistoryDiagnosis, md: boolean): string {
   h("Trends per route");
   if (d.trends.length === 0) item("no runs in the window");
   for (const t of d.trends) item(t.text);
+  if (d.fleet) fleetText(d.fleet, out, md);
   if (d.notes.length > 0) {
     h("Notes");
     for (const n of d.notes) item(n);
   }
   out.push("", md ? "Run `blit diagnose RUN_ID` for one run's evidence, causes and suggestions." : "Run 'blit diagnose RUN_ID' for one run's evidence, causes and suggestions.");
   return out.join("\n");
+}
+
+/** The fleet view: outliers with their evidence, then each route and shape's hosts against the fleet median. */
+function fleetText(f: FleetView, out: string[], md: boolean): void {
+  out.push("", md ? `### Fleet (${f.hosts.length} hosts, ${count(f.runs)} runs compared)` : `Fleet (${f.hosts.length} hosts, ${count(f.runs)} runs compared):`);
+  const item = (text: string, depth = 1) => out.push(md ? `${"  ".repeat(depth - 1)}- ${text}` : `${"  ".repeat(depth)}${text}`);
+  if (f.outliers.length === 0) item("no host is an outlier for the same route and shape");
+  for (const o of f.outliers) {
+    item(`! ${o.text}`);
+    o.evidence.forEach((e, i) => item(`F${i + 1} ${e}`, 2));
+  }
+  for (const g of f.groups) {
+    const rate = (v: number) => (g.unit === "files/s" ? `${count(Math.round(v))} files/s` : formatBytesPerSec(v));
+    const head = g.hosts >= 1 ? `fleet median ${rate(g.fleetRate)} over ${countOf(g.hosts, "host")}` : "no host with enough runs";
+    item(`${g.route}, ${g.shape}: ${head}`);
+    for (const m of g.members) {
+      const vs = g.hosts >= 1 && m.rate > 0 ? `, ${relative(m.slowdown)}` : "";
+      item(`${m.host.padEnd(16)} ${rate(m.rate)} (${countOf(m.runs, "run")}${vs})${m.outlier ? "  <- outlier" : ""}`, 2);
+    }
+  }
+  for (const n of f.notes) item(n);
+}
+
+function relative(slowdown: number): string {
+  if (Math.abs(slowdown - 1) < 0.05) return "at the fleet median";
+  return slowdown > 1 ? `${slowdown.toFixed(1)}× slower` : `${(1 / slowdown).toFixed(1)}× faster`;
 }
 
 function modelLine(m: ModelSummary): string {

@@ -229,8 +229,35 @@ export const HISTORY_DIAGNOSIS_SCHEMA: JsonSchema = object({
       text: str,
     }),
   },
+  fleet: object({
+    hosts: { type: "array", items: str },
+    runs: int,
+    groups: {
+      type: "array",
+      items: object({
+        route: str,
+        shape: { type: "string", enum: ["small files", "mixed", "large files"] },
+        unit: { type: "string", enum: ["files/s", "bytes/s"] },
+        hosts: int,
+        runs: int,
+        fleetRate: nonNeg,
+        members: {
+          type: "array",
+          items: object({
+            host: str, route: str, shape: str, runs: int, rate: nonNeg, slowdown: nonNeg, destinationFs: str, slowestRunId: str,
+            ioPressure: numOrNull, othersCpu: numOrNull, outlier: { type: "boolean" },
+          }),
+        },
+      }),
+    },
+    outliers: {
+      type: "array",
+      items: object({ host: str, route: str, shape: str, slowdown: nonNeg, text: str, evidence: { type: "array", items: str } }),
+    },
+    notes: { type: "array", items: str },
+  }),
   notes: { type: "array", items: str },
-});
+}, ["fleet"]);
 
 /** `blit diagnose --format json`: one run's diagnosis or the history report. */
 export const DIAGNOSE_REPORT_SCHEMA: JsonSchema = {

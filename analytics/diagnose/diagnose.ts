@@ -1,10 +1,10 @@
 // `blit diagnose`: one run explained (prediction, flags, evidence, causes and suggestions), or the
 // recent history summarized (models and their error, slowest runs against their prediction,
 // flagged runs, trends per route). Both are plain data; diagnose-format.ts renders them.
-import { availableParallelism, hostname } from "node:os";
+import { availableParallelism } from "node:os";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { median } from "simple-statistics";
-import type { RunReport, TimelineSample } from "../../engine/index.ts";
+import { hostName, type RunReport, type TimelineSample } from "../../engine/index.ts";
 import { MIN_RATIO, SCORE_LIMIT, Scorer, verdictOf, type Flag, type Reference, type RunScore } from "./anomalies.ts";
 import { buildEvidence, type Evidence } from "./evidence.ts";
 import type { Explanation } from "./explanation.ts";
@@ -17,6 +17,7 @@ import { loadHistory, runRecordFromReport, runTimeline, type RunRecord, type Run
 import { withStore } from "../store/store.ts";
 import { countOf, formatBytesPerSec } from "../store/human-units.ts";
 import { traceSummariesFor } from "../store/trace-summaries.ts";
+import { fleetView, type FleetView } from "./fleet-view.ts";
 import { latestTunedSetting } from "../predict/tuned-settings.ts";
 
 export type DiagnoseErrorCode = "RUN_NOT_FOUND" | "RUN_AMBIGUOUS" | "NO_RUNS";
@@ -106,6 +107,8 @@ export interface HistoryDiagnosis {
   /** Runs with at least one flag in the window (flagged lists at most `limit`). */
   flaggedCount: number;
   trends: Trend[];
+  /** Which hosts are slow for the same work, when the window's runs come from two hosts or more. */
+  fleet?: FleetView;
   notes: string[];
 }
 
@@ -147,14 +150,14 @@ const TREND_MIN_RUNS = 4;
 export function diagnoseRun(options: DiagnoseRunOptions): Promise<RunDiagnosis> {
   return withStore(
     options.path,
-    async ({ conn }) => {
+    async ({ conn, historyLimit }) => {
       const id = await resolveRunId(conn, options.id);
       const reader = await conn.runAndReadAll("SELECT CAST(report AS VARCHAR) AS report FROM runs WHERE id = $1", [id]);
       const report = JSON.parse(String(reader.getRowObjects()[0]!.report)) as RunReport;
       const target = runRecordFromReport(report);
       // The prediction and the reference never saw the run they judge, and learn only from
       // healthy runs (healthy-runs.ts), on an unusual device setup only when the run is on it too.
-      const others = (await loadHistory(conn)).filter((r) => r.id !== id);
+      const others = (await loadHistory(conn, historyLimit)).filter((r) => r.id !== id);
       const predictor = fitPredictor(others, target);
       const scorer = new Scorer(predictor, others, target);
       const score = scorer.score(target);
@@ -167,7 +170,7 @@ export function diagnoseRun(options: DiagnoseRunOptions): Promise<RunDiagnosis> 
         similar,
         tuned,
         traces,
-        cores: report.host === hostname() ? availableParallelism() : undefined,
+        cores: report.host === hostName() ? availableParallelism() : undefined,
       });
       const notes: string[] = [score.prediction.note];
       // Far faster than its peers: said, not flagged (nothing to explain).
@@ -202,12 +205,25 @@ export function diagnoseRun(options: DiagnoseRunOptions): Promise<RunDiagnosis> 
 export function diagnoseHistory(options: DiagnoseHistoryOptions): Promise<HistoryDiagnosis> {
   return withStore(
     options.path,
-    async ({ conn }) => {
-      const history = await loadHistory(conn);
+    async ({ conn, historyLimit }) => {
+      const history = await loadHistory(conn, historyLimit);
       const predictor = await currentPredictor(conn, history);
       const scorer = new Scorer(predictor, history);
       const report = historyReport(history, predictor.models, scorer, options);
       await nameCauses(conn, [...report.slowest, ...report.flagged], scorer);
+      const fleet = await fleetView(conn, options.sinceMs);
+      if (fleet) report.fleet = fleet;
+      if (historyLimit !== undefined) {
+        const counts = (await conn.runAndReadAll(
+          "SELECT count(*) AS total, count(*) FILTER (WHERE started_at >= make_timestamp(CAST($1 AS BIGINT))) AS recent FROM runs",
+          [BigInt(Math.round(options.sinceMs)) * 1000n],
+        )).getRowObjects()[0] ?? {};
+        report.window.totalRuns = Number(counts.total ?? 0);
+        report.window.runs = Number(counts.recent ?? 0);
+        if (report.window.totalRuns > history.length) {
+          report.notes.push(`a fleet of ${countOf(report.window.totalRuns, "run")}: the predictor, the slowest runs, flags and trends read the latest ${countOf(history.length, "run")}; the fleet view and the counts read them all`);
+        }
+      }
       return report;
     },
     { busyTimeoutMs: options.busyTimeoutMs ?? 2000 },
@@ -278,7 +294,7 @@ async function nameCauses(conn: DuckDBConnection, lines: RunLine[], scorer: Scor
       score: scorer.score(record),
       similar: scorer.similar(record),
       traces: await traceSummariesFor(conn, id),
-      cores: report.host === hostname() ? availableParallelism() : undefined,
+      cores: report.host === hostName() ? availableParallelism() : undefined,
     });
     const first = explainWithRules(evidence).causes[0];
     if (!first?.kind) continue;

@@ -86,9 +86,17 @@ const SELECT = `
          c.source_cached, CAST(c.devices AS VARCHAR) AS devices, CAST(c.openers AS VARCHAR) AS openers
   FROM runs LEFT JOIN run_context c ON c.run_id = runs.id`;
 
-/** Every recorded run, oldest first. */
-export async function loadHistory(conn: DuckDBConnection): Promise<RunRecord[]> {
-  const reader = await conn.runAndReadAll(`${SELECT} ORDER BY runs.started_at, runs.id`);
+/**
+ * Every recorded run, oldest first; with `limit` (a fleet store's historyLimit), only the most
+ * recent `limit` runs.
+ */
+export async function loadHistory(conn: DuckDBConnection, limit?: number): Promise<RunRecord[]> {
+  if (limit === undefined) {
+    const reader = await conn.runAndReadAll(`${SELECT} ORDER BY runs.started_at, runs.id`);
+    return reader.getRowObjects().map(runRecordFromRow);
+  }
+  const recent = `(SELECT * FROM runs ORDER BY started_at DESC, id DESC LIMIT ${Math.max(0, Math.floor(limit))}) AS runs`;
+  const reader = await conn.runAndReadAll(`${SELECT.replace("FROM runs LEFT JOIN", `FROM ${recent} LEFT JOIN`)} ORDER BY runs.started_at, runs.id`);
   return reader.getRowObjects().map(runRecordFromRow);
 }
 

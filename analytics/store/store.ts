@@ -6,6 +6,7 @@ import { chmodSync, mkdirSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import type { DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import { preloadTelemetry } from "./duckdb-module.ts";
+import { FLEET_HISTORY_LIMIT, isFleetSpec, openFleet } from "./fleet-store.ts";
 import { migrate } from "./migrations.ts";
 import { mergeSpool, type MergeOutcome } from "./spool.ts";
 import { spoolDirFor } from "./telemetry-path.ts";
@@ -13,8 +14,18 @@ import { causeText, isLockConflict, TelemetryError } from "./telemetry-error.ts"
 
 export interface OpenStore {
   readonly conn: DuckDBConnection;
-  /** The store file. */
+  /** The store file, or the fleet's Parquet glob. */
   readonly path: string;
+  /**
+   * "file": a host's own DuckDB file. "fleet": Parquet files of `blit telemetry export`, read in
+   * place (fleet-store.ts): read-only, and possibly far larger than one host's history.
+   */
+  readonly kind: "file" | "fleet";
+  /**
+   * Most runs a reader that loads a whole history into memory should load (the most recent);
+   * undefined: all of them. See FLEET_HISTORY_LIMIT.
+   */
+  readonly historyLimit: number | undefined;
   /** Schema versions this open applied (empty when the store was current). */
   readonly migrated: readonly number[];
   /** What this open did with the spool. */
@@ -43,7 +54,8 @@ const queues = new Map<string, Promise<unknown>>();
 /**
  * Opens the store at `path` (creating the file and its directory if needed), runs `use`, and
  * closes the store whatever happens. Rejects with a TelemetryError when the store cannot be
- * opened; errors thrown by `use` pass through unchanged.
+ * opened; errors thrown by `use` pass through unchanged. A `path` that names Parquet files (a
+ * glob, a .parquet file or a directory) opens a fleet export instead, read-only.
  */
 export function withStore<T>(
   path: string,
@@ -65,6 +77,7 @@ export function withStore<T>(
 }
 
 async function useStore<T>(path: string, use: (store: OpenStore) => Promise<T>, options: OpenOptions): Promise<T> {
+  if (isFleetSpec(path)) return useFleet(path, use);
   const instance = await openInstance(path, options.busyTimeoutMs ?? 0);
   let conn: DuckDBConnection | undefined;
   try {
@@ -73,7 +86,7 @@ async function useStore<T>(path: string, use: (store: OpenStore) => Promise<T>, 
       conn = await instance.connect();
       const migrated = await migrate(conn);
       const spool = await mergeSpool(conn, spoolDirFor(path));
-      store = { conn, path, migrated, spool };
+      store = { conn, path, kind: "file", historyLimit: undefined, migrated, spool };
     } catch (err) {
       throw unavailable(path, err);
     }
@@ -83,6 +96,16 @@ async function useStore<T>(path: string, use: (store: OpenStore) => Promise<T>, 
     conn?.closeSync();
     instance.closeSync();
     keepPrivate(path); // the WAL this use wrote, kept for the next open
+  }
+}
+
+async function useFleet<T>(spec: string, use: (store: OpenStore) => Promise<T>): Promise<T> {
+  const { instance, conn } = await openFleet(spec);
+  try {
+    return await use({ conn, path: spec, kind: "fleet", historyLimit: FLEET_HISTORY_LIMIT, migrated: [], spool: { merged: 0, bad: 0, failed: 0 } });
+  } finally {
+    conn.closeSync();
+    instance.closeSync();
   }
 }
 

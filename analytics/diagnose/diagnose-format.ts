@@ -111,10 +111,15 @@ function fleetText(f: FleetView, out: string[], md: boolean): void {
     const rate = (v: number) => (g.unit === "files/s" ? `${count(Math.round(v))} files/s` : formatBytesPerSec(v));
     const head = g.hosts >= 1 ? `fleet median ${rate(g.fleetRate)} over ${countOf(g.hosts, "host")}` : "no host with enough runs";
     item(`${g.route}, ${g.shape}: ${head}`);
-    for (const m of g.members) {
+    // A big fleet: the outliers and the three slowest others by name, the rest as a range (--format json has all).
+    const slowestFirst = [...g.members].sort((a, b) => a.rate - b.rate);
+    const named = g.members.length <= 10 ? g.members : slowestFirst.filter((m, i) => m.outlier || i < 3);
+    for (const m of named) {
       const vs = g.hosts >= 1 && m.rate > 0 ? `, ${relative(m.slowdown)}` : "";
       item(`${m.host.padEnd(16)} ${rate(m.rate)} (${countOf(m.runs, "run")}${vs})${m.outlier ? "  <- outlier" : ""}`, 2);
     }
+    const rest = slowestFirst.filter((m) => !named.includes(m));
+    if (rest.length > 0) item(`${countOf(rest.length, "more host")}: ${rate(rest[0]!.rate)} to ${rate(rest.at(-1)!.rate)}`, 2);
   }
   for (const n of f.notes) item(n);
 }

@@ -244,15 +244,14 @@ export const HISTORY_DIAGNOSIS_SCHEMA: JsonSchema = object({
         members: {
           type: "array",
           items: object({
-            host: str, route: str, shape: str, runs: int, rate: nonNeg, slowdown: nonNeg, destinationFs: str, slowestRunId: str,
-            ioPressure: numOrNull, othersCpu: numOrNull, outlier: { type: "boolean" },
+            host: str, route: str, shape: str, runs: int, rate: nonNeg, slowdown: nonNeg, destinationFs: str, outlier: { type: "boolean" },
           }),
         },
       }),
     },
     outliers: {
       type: "array",
-      items: object({ host: str, route: str, shape: str, slowdown: nonNeg, text: str, evidence: { type: "array", items: str } }),
+      items: object({ host: str, route: str, shape: str, slowdown: nonNeg, slowestRunId: str, text: str, evidence: { type: "array", items: str } }),
     },
     notes: { type: "array", items: str },
   }),

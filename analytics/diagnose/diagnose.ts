@@ -150,14 +150,14 @@ const TREND_MIN_RUNS = 4;
 export function diagnoseRun(options: DiagnoseRunOptions): Promise<RunDiagnosis> {
   return withStore(
     options.path,
-    async ({ conn, historyLimit }) => {
+    async ({ conn, recent }) => {
       const id = await resolveRunId(conn, options.id);
       const reader = await conn.runAndReadAll("SELECT CAST(report AS VARCHAR) AS report FROM runs WHERE id = $1", [id]);
       const report = JSON.parse(String(reader.getRowObjects()[0]!.report)) as RunReport;
       const target = runRecordFromReport(report);
       // The prediction and the reference never saw the run they judge, and learn only from
       // healthy runs (healthy-runs.ts), on an unusual device setup only when the run is on it too.
-      const others = (await loadHistory(conn, historyLimit)).filter((r) => r.id !== id);
+      const others = (await loadHistory(conn, recent)).filter((r) => r.id !== id);
       const predictor = fitPredictor(others, target);
       const scorer = new Scorer(predictor, others, target);
       const score = scorer.score(target);
@@ -205,28 +205,29 @@ export function diagnoseRun(options: DiagnoseRunOptions): Promise<RunDiagnosis> 
 export function diagnoseHistory(options: DiagnoseHistoryOptions): Promise<HistoryDiagnosis> {
   return withStore(
     options.path,
-    async ({ conn, historyLimit }) => {
-      const history = await loadHistory(conn, historyLimit);
+    async ({ conn, recent, kind }) => {
+      const history = await loadHistory(conn, recent);
       const predictor = await currentPredictor(conn, history);
       const scorer = new Scorer(predictor, history);
       const report = historyReport(history, predictor.models, scorer, options);
-      await nameCauses(conn, [...report.slowest, ...report.flagged], scorer);
+      await nameCauses(conn, [...report.slowest, ...report.flagged], scorer, recent?.runs ?? "runs");
       const fleet = await fleetView(conn, options.sinceMs);
       if (fleet) report.fleet = fleet;
-      if (historyLimit !== undefined) {
+      if (kind === "fleet") {
         const counts = (await conn.runAndReadAll(
           "SELECT count(*) AS total, count(*) FILTER (WHERE started_at >= make_timestamp(CAST($1 AS BIGINT))) AS recent FROM runs",
           [BigInt(Math.round(options.sinceMs)) * 1000n],
         )).getRowObjects()[0] ?? {};
         report.window.totalRuns = Number(counts.total ?? 0);
         report.window.runs = Number(counts.recent ?? 0);
-        if (report.window.totalRuns > history.length) {
-          report.notes.push(`a fleet of ${countOf(report.window.totalRuns, "run")}: the predictor, the slowest runs, flags and trends read the latest ${countOf(history.length, "run")}; the fleet view and the counts read them all`);
-        }
+        const read = `a fleet export is read from the window's first day on (older days are not read, so the store's count is of those days)`;
+        report.notes.push(report.window.totalRuns > history.length
+          ? `${read}; the predictor, the slowest runs, flags and trends learn from the latest ${countOf(history.length, "run")} of them; the fleet view and the counts read all`
+          : read);
       }
       return report;
     },
-    { busyTimeoutMs: options.busyTimeoutMs ?? 2000 },
+    { busyTimeoutMs: options.busyTimeoutMs ?? 2000, sinceMs: options.sinceMs },
   );
 }
 
@@ -276,13 +277,13 @@ function historyReport(
  * The first cause of each listed run, by the rules over its evidence (its full report, its
  * similar runs and its traces), so the history says why a run was slow, not only that it was.
  */
-async function nameCauses(conn: DuckDBConnection, lines: RunLine[], scorer: Scorer): Promise<void> {
+async function nameCauses(conn: DuckDBConnection, lines: RunLine[], scorer: Scorer, runsTable: string): Promise<void> {
   const byId = new Map<string, RunLine[]>();
   for (const l of lines) byId.set(l.id, [...(byId.get(l.id) ?? []), l]);
   if (byId.size === 0) return;
   const ids = [...byId.keys()];
   const reader = await conn.runAndReadAll(
-    `SELECT id, CAST(report AS VARCHAR) AS report FROM runs WHERE id IN (${ids.map((_, i) => `$${i + 1}`).join(", ")})`,
+    `SELECT id, CAST(report AS VARCHAR) AS report FROM ${runsTable} WHERE id IN (${ids.map((_, i) => `$${i + 1}`).join(", ")})`,
     ids,
   );
   for (const row of reader.getRowObjects()) {

@@ -7,6 +7,7 @@
 // Everything is aggregated in SQL, so a fleet of a million runs costs one scan.
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { median } from "simple-statistics";
+import { duckdb } from "../store/duckdb-module.ts";
 import { formatBytesPerSec, formatCount } from "../store/human-units.ts";
 
 export type FleetShape = "small files" | "mixed" | "large files";
@@ -23,11 +24,6 @@ export interface FleetHost {
   slowdown: number;
   /** The destination filesystem most of these runs wrote to. */
   destinationFs: string;
-  /** The slowest of these runs, to diagnose. */
-  slowestRunId: string;
-  /** Medians over the runs that recorded them: share of time some task waited on I/O, and others' CPU share. */
-  ioPressure: number | null;
-  othersCpu: number | null;
   outlier: boolean;
 }
 
@@ -48,6 +44,8 @@ export interface FleetOutlier {
   route: string;
   shape: FleetShape;
   slowdown: number;
+  /** Its slowest run of this route and shape, to diagnose with the same --store. */
+  slowestRunId: string;
   text: string;
   evidence: string[];
 }
@@ -77,20 +75,13 @@ const LARGE = 1024 * 1024;
  * Dry runs, failed runs, runs under --bwlimit and runs that moved nothing are left out.
  */
 export async function fleetView(conn: DuckDBConnection, sinceMs: number): Promise<FleetView | undefined> {
+  const since = BigInt(Math.round(sinceMs)) * 1000n;
+  // One scan of the window for the rates; the context of a host is read only when it stands out.
   const reader = await conn.runAndReadAll(
-    `WITH r AS (
-       SELECT runs.id, runs.host, runs.route, runs.destination_fs,
-              CASE WHEN copied_bytes / copied < ${SMALL} THEN 'small files' WHEN copied_bytes / copied >= ${LARGE} THEN 'large files' ELSE 'mixed' END AS shape,
-              CASE WHEN copied_bytes / copied < ${SMALL} THEN copied ELSE copied_bytes END / (transfer_ms / 1000.0) AS rate,
-              c.psi_io_some, c.others_cpu_share
-       FROM runs LEFT JOIN run_context c ON c.run_id = runs.id
-       WHERE runs.started_at >= make_timestamp(CAST($1 AS BIGINT)) AND runs.status IN ('ok', 'partial') AND NOT coalesce(runs.dry_run, false)
-         AND runs.copied > 0 AND runs.transfer_ms > 0 AND coalesce(runs.bwlimit, 0) = 0 AND coalesce(runs.host, '') <> ''
-     )
-     SELECT host, route, shape, count(*) AS runs, median(rate) AS rate, arg_min(id, rate) AS slowest,
-            mode(destination_fs) AS fs, median(psi_io_some) AS io, median(others_cpu_share) AS others
+    `WITH r AS (${RATES_SQL})
+     SELECT host, route, shape, count(*) AS runs, median(rate) AS rate, mode(destination_fs) AS fs
      FROM r GROUP BY host, route, shape ORDER BY route, shape, host`,
-    [BigInt(Math.round(sinceMs)) * 1000n],
+    [since],
   );
   const rows = reader.getRowObjects();
   const hosts = [...new Set(rows.map((r) => String(r.host)))].sort();
@@ -105,9 +96,6 @@ export async function fleetView(conn: DuckDBConnection, sinceMs: number): Promis
       rate: Number(row.rate),
       slowdown: 1,
       destinationFs: String(row.fs ?? ""),
-      slowestRunId: String(row.slowest),
-      ioPressure: row.io == null ? null : Number(row.io),
-      othersCpu: row.others == null ? null : Number(row.others),
       outlier: false,
     };
     const key = `${member.route}\t${member.shape}`;
@@ -116,16 +104,70 @@ export async function fleetView(conn: DuckDBConnection, sinceMs: number): Promis
   const groups: FleetGroup[] = [];
   const outliers: FleetOutlier[] = [];
   const notes: string[] = [];
-  for (const members of byGroup.values()) {
-    const group = judge(members);
-    groups.push(group);
-    for (const m of group.members) if (m.outlier) outliers.push(outlierOf(group, m));
+  for (const members of byGroup.values()) groups.push(judge(members));
+  const flagged = groups.flatMap((g) => g.members.filter((m) => m.outlier).map((m) => ({ g, m })));
+  if (flagged.length > 0) {
+    const context = await contextOf(conn, since, flagged.map(({ m }) => m));
+    for (const { g, m } of flagged) outliers.push(outlierOf(g, m, context(m)));
   }
   outliers.sort((a, b) => b.slowdown - a.slowdown);
   if (!groups.some((g) => g.hosts >= FLEET_MIN_HOSTS)) {
     notes.push(`no route and shape has ${FLEET_MIN_HOSTS} hosts with ${FLEET_MIN_HOST_RUNS}+ runs each in the window: no fleet median to compare with`);
   }
   return { hosts, runs: rows.reduce((n, r) => n + Number(r.runs), 0), groups, outliers, notes };
+}
+
+/** The runs the fleet view compares, each with its shape and rate (files/s or bytes/s); $1 = window start, µs. */
+const RATES_SQL = `
+  SELECT runs.id, runs.host, runs.route, runs.destination_fs,
+         CASE WHEN copied_bytes / copied < ${SMALL} THEN 'small files' WHEN copied_bytes / copied >= ${LARGE} THEN 'large files' ELSE 'mixed' END AS shape,
+         CASE WHEN copied_bytes / copied < ${SMALL} THEN copied ELSE copied_bytes END / (transfer_ms / 1000.0) AS rate
+  FROM runs
+  WHERE runs.started_at >= make_timestamp(CAST($1 AS BIGINT)) AND runs.status IN ('ok', 'partial') AND NOT coalesce(runs.dry_run, false)
+    AND runs.copied > 0 AND runs.transfer_ms > 0 AND coalesce(runs.bwlimit, 0) = 0 AND coalesce(runs.host, '') <> ''`;
+
+interface OutlierContext {
+  /** Its slowest run of the group. */
+  slowest: string;
+  /** The destination device most of its runs, and of the other hosts' runs, wrote to ("ext4 on loop, mounted sync"). */
+  device: { mine: string | null; others: string | null };
+  /** Medians over its runs, and over the other hosts' runs of the same route and shape, where recorded. */
+  io: { mine: number | null; others: number | null };
+  cpu: { mine: number | null; others: number | null };
+}
+
+/**
+ * What the outliers' runs recorded about their machine, against the other hosts' runs of the same
+ * route and shape, and each outlier's slowest run: one more scan, with the runs' context.
+ */
+async function contextOf(conn: DuckDBConnection, since: bigint, outliers: FleetHost[]): Promise<(m: FleetHost) => OutlierContext> {
+  const hosts = [...new Set(outliers.map((m) => m.host))];
+  const reader = await conn.runAndReadAll(
+    `WITH r AS (${RATES_SQL})
+     SELECT r.route, r.shape, CASE WHEN list_contains($2::VARCHAR[], r.host) THEN r.host END AS host,
+            arg_min(r.id, r.rate) AS slowest, median(c.psi_io_some) AS io, median(c.others_cpu_share) AS cpu,
+            mode(CASE WHEN c.dst IS NOT NULL THEN c.dst.fsType || ' on ' || c.dst.deviceClass || CASE WHEN c.dst.sync THEN ', mounted sync' ELSE '' END END) AS device
+     FROM r LEFT JOIN (
+       SELECT run_id, psi_io_some, others_cpu_share,
+              list_filter(from_json(devices, '[{"role":"VARCHAR","fsType":"VARCHAR","deviceClass":"VARCHAR","sync":"BOOLEAN"}]'), d -> d.role = 'destination')[1] AS dst
+       FROM run_context
+     ) c ON c.run_id = r.id GROUP BY ALL`,
+    [since, duckdb().listValue(hosts)],
+  );
+  const rows = reader.getRowObjects();
+  const num = (v: unknown) => (v == null ? null : Number(v));
+  return (m) => {
+    const same = rows.filter((r) => r.route === m.route && r.shape === m.shape);
+    const mine = same.find((r) => r.host === m.host) ?? {};
+    // The other hosts: every host not an outlier (one row), whatever other outliers there are.
+    const others = same.find((r) => r.host == null) ?? {};
+    return {
+      slowest: String(mine.slowest ?? ""),
+      device: { mine: mine.device == null ? null : String(mine.device), others: others.device == null ? null : String(others.device) },
+      io: { mine: num(mine.io), others: num(others.io) },
+      cpu: { mine: num(mine.cpu), others: num(others.cpu) },
+    };
+  };
 }
 
 /** The fleet median of a group and each member's slowdown against it; outliers marked. */
@@ -156,24 +198,28 @@ function judge(members: FleetHost[]): FleetGroup {
 
 const VERB: Record<string, string> = { local: "copies", push: "pushes", pull: "pulls" };
 
-function outlierOf(g: FleetGroup, m: FleetHost): FleetOutlier {
+function outlierOf(g: FleetGroup, m: FleetHost, ctx: OutlierContext): FleetOutlier {
   const rate = (v: number) => (g.unit === "files/s" ? `${formatCount(Math.round(v))} files/s` : formatBytesPerSec(v));
   const others = g.members.filter((o) => o !== m && o.runs >= FLEET_MIN_HOST_RUNS);
+  const shown = others.length <= 5 ? others.map((o) => `${o.host} ${rate(o.rate)}`).join(", ") : `from ${rate(Math.min(...others.map((o) => o.rate)))} to ${rate(Math.max(...others.map((o) => o.rate)))}`;
   const evidence = [
     `${m.host}: ${formatCount(m.runs)} ${g.route} runs of ${g.shape} at a median ${rate(m.rate)}`,
-    `fleet median for the same route and shape: ${rate(g.fleetRate)} over ${g.hosts} hosts (${others.map((o) => `${o.host} ${rate(o.rate)}`).join(", ")})`,
-    `its destination filesystem: ${m.destinationFs || "unknown"}${distinctFs(others, m)}`,
+    `fleet median for the same route and shape: ${rate(g.fleetRate)} over ${g.hosts} hosts (the others: ${shown})`,
+    ctx.device.mine !== null
+      ? `its destination device: ${ctx.device.mine}${ctx.device.others === null ? "" : ctx.device.others === ctx.device.mine ? " (the same as the other hosts')" : ` (the other hosts': ${ctx.device.others})`}`
+      : `its destination filesystem: ${m.destinationFs || "unknown"}${distinctFs(others, m)}`,
   ];
-  const io = pressureLine("waited on I/O (PSI io some)", m.ioPressure, others.map((o) => o.ioPressure));
+  const io = pressureLine("waited on I/O (PSI io some)", ctx.io);
   if (io) evidence.push(io);
-  const cpu = pressureLine("other processes' CPU share", m.othersCpu, others.map((o) => o.othersCpu));
+  const cpu = pressureLine("other processes' CPU share", ctx.cpu);
   if (cpu) evidence.push(cpu);
-  evidence.push(`its slowest run: ${m.slowestRunId} ('blit diagnose ${m.slowestRunId.slice(0, 8)}' with the same --store)`);
+  if (ctx.slowest) evidence.push(`its slowest run: ${ctx.slowest} ('blit diagnose ${ctx.slowest.slice(0, 8)}' with the same --store)`);
   return {
     host: m.host,
     route: g.route,
     shape: g.shape,
     slowdown: m.slowdown,
+    slowestRunId: ctx.slowest,
     text: `${m.host} ${VERB[g.route] ?? g.route} ${g.shape} ${m.slowdown.toFixed(1)}× slower than the fleet median for the same shape (${rate(m.rate)} against ${rate(g.fleetRate)})`,
     evidence,
   };
@@ -184,9 +230,8 @@ function distinctFs(others: FleetHost[], m: FleetHost): string {
   return fs.length > 0 ? ` (the others: ${fs.join(", ")})` : " (the same as the others)";
 }
 
-function pressureLine(what: string, mine: number | null, theirs: (number | null)[]): string | undefined {
-  const known = theirs.filter((v): v is number => v !== null);
-  if (mine === null || known.length === 0) return undefined;
-  const pct = (v: number) => `${(v * 100).toFixed(v < 0.1 ? 1 : 0)}%`;
-  return `${what}: median ${pct(mine)} of its runs' time, against ${pct(median(known))} on the other hosts`;
+function pressureLine(what: string, v: { mine: number | null; others: number | null }): string | undefined {
+  if (v.mine === null || v.others === null) return undefined;
+  const pct = (x: number) => `${(x * 100).toFixed(x < 0.1 ? 1 : 0)}%`;
+  return `${what}: median ${pct(v.mine)} of its runs' time, against ${pct(v.others)} on the other hosts`;
 }

@@ -4,7 +4,7 @@
 import type { DuckDBConnection } from "@duckdb/node-api";
 import type { Counts, Route, RunOptions, Workload } from "../../engine/index.ts";
 import { duckdb } from "../store/duckdb-module.ts";
-import { loadHistory, type RunRecord } from "../store/run-record.ts";
+import { loadHistory, type RecentRuns, type RunRecord } from "../store/run-record.ts";
 import {
   defaultModel, fitPredictor, modelFor, predictShape,
   type Model, type Prediction, type Predictor, type TermName, type WorkShape,
@@ -30,11 +30,11 @@ async function storeStamp(conn: DuckDBConnection): Promise<string> {
  * The predictor for the store's current history: the stored fit when it is current, else a new
  * fit (from `history` when the caller has loaded it already), saved for next time.
  */
-export async function currentPredictor(conn: DuckDBConnection, history?: readonly RunRecord[], historyLimit?: number): Promise<Predictor> {
+export async function currentPredictor(conn: DuckDBConnection, history?: readonly RunRecord[], recent?: RecentRuns): Promise<Predictor> {
   const stamp = history ? historyStamp(history) : await storeStamp(conn);
   const stored = await readModels(conn);
   if (stored.models.length > 0 && stored.stamps.every((s) => s === stamp)) return { models: stored.models };
-  const predictor = fitPredictor(history ?? (await loadHistory(conn, historyLimit)));
+  const predictor = fitPredictor(history ?? (await loadHistory(conn, recent)));
   await saveModels(conn, predictor, stamp);
   return predictor;
 }
@@ -152,7 +152,7 @@ export async function predictFor(input: PredictInput, route: Route, options: Pre
   const bwlimit = options.bwlimit ?? input.options?.bwlimit ?? 0;
   const shape = shapeOfInput(input);
   try {
-    const predictor = await withStore(options.path ?? telemetryPath(), ({ conn, historyLimit }) => currentPredictor(conn, undefined, historyLimit), {
+    const predictor = await withStore(options.path ?? telemetryPath(), ({ conn, recent }) => currentPredictor(conn, undefined, recent), {
       busyTimeoutMs: options.busyTimeoutMs ?? 2000,
     });
     return predictShape(modelFor(predictor, route, sourceFs, destinationFs), shape, bwlimit);

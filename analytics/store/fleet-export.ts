@@ -7,7 +7,8 @@
 import { mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import type { DuckDBConnection } from "@duckdb/node-api";
-import { EXPORTED_TABLES, RUN_TABLES, type ExportedTable } from "./fleet-layout.ts";
+import { EXPORTED_TABLES, filePattern, RUN_TABLES, type ExportedTable } from "./fleet-layout.ts";
+import { SCHEMA_VERSION } from "./migrations.ts";
 import { columnsOf, fleetFiles, ident, isFleetSpec, sqlString, viewOver, type FleetFiles } from "./fleet-store.ts";
 import { withStore } from "./store.ts";
 import { causeText, TelemetryError } from "./telemetry-error.ts";
@@ -48,7 +49,7 @@ export function exportTelemetry(options: ExportOptions): Promise<TransferCounts>
     async ({ conn, kind }) => {
       if (kind === "fleet") throw new TelemetryError("TELEMETRY_UNAVAILABLE", options.path, `${options.path} is already a fleet export; export a store file`, undefined);
       prepareDir(dir);
-      const existing = await fleetFiles(conn, dir, false);
+      const existing = await fleetFiles(conn, dir, { requireRuns: false });
       await idsNotIn(conn, "runs", existing, "new_runs");
       await idsNotIn(conn, "traces", existing, "new_traces");
       const staging = join(dir, `${STAGING_PREFIX}${crypto.randomUUID()}`);
@@ -137,7 +138,7 @@ function prepareDir(dir: string): void {
 
 /** A temporary table `into` of the store's ids of `table` (runs or traces) that `existing` lacks. */
 async function idsNotIn(conn: DuckDBConnection, table: "runs" | "traces", existing: FleetFiles, into: string): Promise<void> {
-  const files = existing.byTable.get(table) ?? [];
+  const files = [...(existing.byTable.get(table)?.values() ?? [])].flat();
   const there = files.length === 0
     ? "SELECT NULL::VARCHAR AS id WHERE false"
     : `SELECT id FROM read_parquet([${files.map(sqlString).join(", ")}], union_by_name = true)`;
@@ -161,7 +162,7 @@ async function copyOut(conn: DuckDBConnection, table: ExportedTable, staging: st
   if (rows === 0) return 0;
   await conn.run(
     `COPY (${select[table]}) TO ${sqlString(staging)}
-       (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (host, day), FILENAME_PATTERN '${table}-{uuid}', APPEND)`,
+       (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (host, day), FILENAME_PATTERN '${filePattern(table, SCHEMA_VERSION)}', APPEND)`,
   );
   return rows;
 }

@@ -5,13 +5,19 @@
 // exported (predictor fits, tuned settings, AI answers) stay real in-memory tables, so a reader
 // that caches a fit writes it there and it is gone at close. Inserting a run into a view fails:
 // a fleet store is read-only.
-import { statSync } from "node:fs";
+//
+// A fleet is many small files (hosts × days × tables), and opening a file costs more than reading
+// its few hundred rows, so: files are listed by walking the folder, not opened to learn their
+// columns (the schema version is in each name), and a reader that needs only recent runs names the
+// start of its window, so the files of earlier days are left out of the views altogether.
+import { readdirSync, statSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { basename, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import type { DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import { preloadTelemetry } from "./duckdb-module.ts";
-import { tableOfFile, visibleBelow, type ExportedTable } from "./fleet-layout.ts";
+import { dayOfFile, tableOfFile, visibleBelow, type ExportedTable } from "./fleet-layout.ts";
 import { migrate } from "./migrations.ts";
+import type { RecentRuns } from "./run-record.ts";
 import { causeText, TelemetryError } from "./telemetry-error.ts";
 
 /**
@@ -19,7 +25,7 @@ import { causeText, TelemetryError } from "./telemetry-error.ts";
  * most this many runs of a fleet store: the most recent ones. The fleet view and every count read
  * all runs in SQL. A file store has no limit (a host's own history stays small).
  */
-export const FLEET_HISTORY_LIMIT = 20_000;
+export const FLEET_HISTORY_LIMIT = 2_000;
 
 /** DuckDB's memory for a fleet read: its scans spill beyond this instead of growing. */
 const FLEET_MEMORY_LIMIT = "256MB";
@@ -41,14 +47,22 @@ export function fleetGlob(spec: string): string {
 }
 
 export interface FleetFiles {
-  /** Parquet files per exported table. */
-  byTable: Map<ExportedTable, string[]>;
+  /** Parquet files per exported table, grouped by the schema version in their names. */
+  byTable: Map<ExportedTable, Map<number, string[]>>;
   /** Every file matched, of any table. */
   total: number;
 }
 
+export interface FleetOpenOptions {
+  /** Only runs from this instant on are needed: files of earlier days are not read. */
+  sinceMs?: number;
+}
+
 /** Opens the fleet at `spec` as an in-memory store. Throws TelemetryError when nothing matches. */
-export async function openFleet(spec: string): Promise<{ instance: DuckDBInstance; conn: DuckDBConnection; files: FleetFiles }> {
+export async function openFleet(
+  spec: string,
+  options: FleetOpenOptions = {},
+): Promise<{ instance: DuckDBInstance; conn: DuckDBConnection; files: FleetFiles; recent: RecentRuns }> {
   const { DuckDBInstance } = await preloadTelemetry();
   const instance = await DuckDBInstance.create(":memory:", {
     memory_limit: FLEET_MEMORY_LIMIT,
@@ -57,15 +71,17 @@ export async function openFleet(spec: string): Promise<{ instance: DuckDBInstanc
   let conn: DuckDBConnection | undefined;
   try {
     conn = await instance.connect();
-    const files = await fleetFiles(conn, spec);
+    const files = await fleetFiles(conn, spec, { sinceMs: options.sinceMs });
     await migrate(conn);
+    // Every query of a report reads the footers of the same files again: kept after the first read.
     await conn.run("SET parquet_metadata_cache = true");
-    for (const [table, list] of files.byTable) {
-      const columns = await columnsOf(conn, table);
+    const columns = new Map<ExportedTable, { name: string; type: string }[]>();
+    for (const [table, groups] of files.byTable) {
+      columns.set(table, await columnsOf(conn, table));
       await conn.run(`DROP TABLE ${ident(table)}`);
-      await viewOver(conn, columns, list, table);
+      await viewOver(conn, columns.get(table)!, groups, table);
     }
-    return { instance, conn, files };
+    return { instance, conn, files, recent: await recentViews(conn, files, columns) };
   } catch (err) {
     conn?.closeSync();
     instance.closeSync();
@@ -74,31 +90,91 @@ export async function openFleet(spec: string): Promise<{ instance: DuckDBInstanc
   }
 }
 
-/** The files of the layout that `spec` matches, by table. Throws TelemetryError when no runs match. */
-export async function fleetFiles(conn: DuckDBConnection, spec: string, requireRuns = true): Promise<FleetFiles> {
-  const glob = fleetGlob(spec);
-  const reader = await conn.runAndReadAll("SELECT file FROM glob($1) ORDER BY file", [glob]);
-  const root = globRoot(glob);
-  const byTable = new Map<ExportedTable, string[]>();
-  let total = 0;
-  for (const row of reader.getRowObjects()) {
-    const file = String(row.file);
-    const table = tableOfFile(basename(file));
-    if (!table || !visibleBelow(root, file)) continue;
-    total++;
-    const list = byTable.get(table) ?? [];
-    list.push(file);
-    byTable.set(table, list);
+/**
+ * Views `recent_runs` and `recent_run_context` over the files of the fleet's latest days that hold
+ * FLEET_HISTORY_LIMIT runs or more (row counts come from the files' footers), so that loading the
+ * most recent runs opens a day or two of files instead of every file of the window.
+ */
+async function recentViews(
+  conn: DuckDBConnection, files: FleetFiles, columns: ReadonlyMap<ExportedTable, { name: string; type: string }[]>,
+): Promise<RecentRuns> {
+  const byDay = new Map<string, string[]>();
+  for (const file of [...(files.byTable.get("runs")?.values() ?? [])].flat()) {
+    const day = dayOfFile(file) ?? "9999-99-99"; // a file outside the layout's days: always read
+    byDay.set(day, [...(byDay.get(day) ?? []), file]);
   }
-  if (requireRuns && !byTable.has("runs")) {
+  const days: string[] = [];
+  let runs = 0;
+  for (const day of [...byDay.keys()].sort().reverse()) {
+    days.push(day);
+    runs += Number((await conn.runAndReadAll(`SELECT count(*) AS n FROM read_parquet([${byDay.get(day)!.map(sqlString).join(", ")}])`)).getRowObjects()[0]?.n ?? 0);
+    if (runs >= FLEET_HISTORY_LIMIT) break;
+  }
+  const recentDays = new Set(days);
+  for (const [table, view] of [["runs", "recent_runs"], ["run_context", "recent_run_context"]] as const) {
+    const groups = new Map<number, string[]>();
+    for (const [version, list] of files.byTable.get(table) ?? []) {
+      const kept = list.filter((f) => recentDays.has(dayOfFile(f) ?? "9999-99-99"));
+      if (kept.length > 0) groups.set(version, kept);
+    }
+    if (groups.size > 0) await viewOver(conn, columns.get(table)!, groups, view);
+    else await conn.run(`CREATE TABLE ${view} AS SELECT * FROM ${table} WHERE false`);
+  }
+  return { limit: FLEET_HISTORY_LIMIT, runs: "recent_runs", context: "recent_run_context" };
+}
+
+/**
+ * The files of the layout that `spec` matches, by table and schema version. Throws TelemetryError
+ * when no runs match (unless `requireRuns` is false: an export's first time into an empty folder).
+ * With `sinceMs`, files in day partitions before that instant's UTC day are left out.
+ */
+export async function fleetFiles(
+  conn: DuckDBConnection,
+  spec: string,
+  options: { requireRuns?: boolean; sinceMs?: number } = {},
+): Promise<FleetFiles> {
+  const glob = fleetGlob(spec);
+  const root = globRoot(glob);
+  const firstDay = options.sinceMs === undefined ? undefined : new Date(options.sinceMs).toISOString().slice(0, 10);
+  const byTable = new Map<ExportedTable, Map<number, string[]>>();
+  let total = 0;
+  for (const file of await matching(conn, glob, root)) {
+    const kind = tableOfFile(basename(file));
+    if (!kind || !visibleBelow(root, file)) continue;
+    const day = dayOfFile(file);
+    if (firstDay !== undefined && day !== undefined && day < firstDay) continue;
+    total++;
+    const groups = byTable.get(kind.table) ?? new Map<number, string[]>();
+    groups.set(kind.version, [...(groups.get(kind.version) ?? []), file]);
+    byTable.set(kind.table, groups);
+  }
+  if ((options.requireRuns ?? true) && !byTable.has("runs")) {
+    const when = firstDay === undefined ? "" : ` from ${firstDay} on`;
     throw new TelemetryError(
       "TELEMETRY_UNAVAILABLE",
       spec,
-      `no blit runs in ${glob}: expected files like DIR/host=H/day=D/runs-*.parquet, as 'blit telemetry export DIR' writes them`,
+      `no blit runs${when} in ${glob}: expected files like DIR/host=H/day=D/runs-*.parquet, as 'blit telemetry export DIR' writes them`,
       undefined,
     );
   }
   return { byTable, total };
+}
+
+/**
+ * The files `glob` matches. The usual spec, a folder or 'DIR/**\/*.parquet', is listed by walking
+ * the folder (a tenth of the time DuckDB's glob takes over thousands of partitions); any other
+ * pattern goes to DuckDB's glob.
+ */
+async function matching(conn: DuckDBConnection, glob: string, root: string): Promise<string[]> {
+  if (glob === `${root}/**/*.parquet` || resolve(glob) === join(root, "**/*.parquet")) {
+    try {
+      return (readdirSync(root, { recursive: true }) as string[]).filter((f) => f.endsWith(".parquet")).map((f) => join(root, f)).sort();
+    } catch {
+      return [];
+    }
+  }
+  const reader = await conn.runAndReadAll("SELECT file FROM glob($1) ORDER BY file", [glob]);
+  return reader.getRowObjects().map((row) => String(row.file));
 }
 
 /** The directory part of a glob before its first wildcard: hidden folders below it are skipped. */
@@ -109,21 +185,31 @@ function globRoot(glob: string): string {
 }
 
 /**
- * Creates the view `view` over `files` with the columns and types `wanted` (a store table's, from
- * columnsOf): a column some files lack (written by an older blit) reads as NULL; hive partition
- * columns other than the table's own (host, day) are left out.
+ * Creates the view `view` over the files of `groups` with the columns and types `wanted` (a store
+ * table's, from columnsOf). The files of one schema version share their columns, so each group is
+ * one read_parquet whose columns are learnt from its first file; files whose names carry no
+ * version are matched by column name. A column a group lacks (written by an older blit) reads as
+ * NULL; hive partition columns other than the table's own (host, day) are left out.
  */
 export async function viewOver(
-  conn: DuckDBConnection, wanted: readonly { name: string; type: string }[], files: readonly string[], view: string, temp = false,
+  conn: DuckDBConnection,
+  wanted: readonly { name: string; type: string }[],
+  groups: ReadonlyMap<number, readonly string[]>,
+  view: string,
+  temp = false,
 ): Promise<void> {
-  const source = `read_parquet([${files.map(sqlString).join(", ")}], hive_partitioning = true, union_by_name = true)`;
-  const present = new Set(
-    (await conn.runAndReadAll(`DESCRIBE SELECT * FROM ${source}`)).getRowObjects().map((r) => String(r.column_name)),
-  );
-  const select = wanted
-    .map(({ name, type }) => (present.has(name) ? `CAST(${ident(name)} AS ${type}) AS ${ident(name)}` : `CAST(NULL AS ${type}) AS ${ident(name)}`))
-    .join(", ");
-  await conn.run(`CREATE ${temp ? "TEMP " : ""}VIEW ${ident(view)} AS SELECT ${select} FROM ${source}`);
+  const parts: string[] = [];
+  for (const [version, files] of groups) {
+    const source = `read_parquet([${files.map(sqlString).join(", ")}], hive_partitioning = true${version === 0 ? ", union_by_name = true" : ""})`;
+    const present = new Set(
+      (await conn.runAndReadAll(`DESCRIBE SELECT * FROM ${source}`)).getRowObjects().map((r) => String(r.column_name)),
+    );
+    const select = wanted
+      .map(({ name, type }) => (present.has(name) ? `CAST(${ident(name)} AS ${type}) AS ${ident(name)}` : `CAST(NULL AS ${type}) AS ${ident(name)}`))
+      .join(", ");
+    parts.push(`SELECT ${select} FROM ${source}`);
+  }
+  await conn.run(`CREATE ${temp ? "TEMP " : ""}VIEW ${ident(view)} AS ${parts.join(" UNION ALL ")}`);
 }
 
 /** The columns of the store's table `table` (schema main), in order, with their types. */
@@ -142,4 +228,3 @@ export function sqlString(value: string): string {
 export function ident(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
-

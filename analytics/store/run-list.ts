@@ -5,7 +5,7 @@
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { Scorer, verdictOf } from "../diagnose/anomalies.ts";
 import { currentPredictor } from "../predict/predictor-store.ts";
-import { loadHistory, loadRecentRuns, type ScoredRun } from "./run-record.ts";
+import { loadHistory, loadRecentRuns, type RecentRuns, type ScoredRun } from "./run-record.ts";
 import { withStore } from "./store.ts";
 
 export interface RunList {
@@ -35,15 +35,15 @@ export interface RunListOptions {
 
 /** The most recent runs and the throughput series, without predictions. */
 export function recentRuns(options: RunListOptions): Promise<RunList> {
-  return withStore(options.path, (store) => readList(store.conn, options, store.historyLimit), { busyTimeoutMs: options.busyTimeoutMs ?? 2000 });
+  return withStore(options.path, (store) => readList(store.conn, options, store.recent), { busyTimeoutMs: options.busyTimeoutMs ?? 2000 });
 }
 
 /** `list` with each run's prediction (80% band) and flags, scored as the history report scores them. */
 export function scoreRuns(list: RunList, options: Pick<RunListOptions, "busyTimeoutMs"> = {}): Promise<RunList> {
   return withStore(
     list.path,
-    async ({ conn, historyLimit }) => {
-      const history = await loadHistory(conn, historyLimit);
+    async ({ conn, recent }) => {
+      const history = await loadHistory(conn, recent);
       const scorer = new Scorer(await currentPredictor(conn, history), history);
       const byId = new Map(history.map((h) => [h.id, h]));
       const runs = list.runs.map((entry) => {
@@ -57,15 +57,15 @@ export function scoreRuns(list: RunList, options: Pick<RunListOptions, "busyTime
   );
 }
 
-async function readList(conn: DuckDBConnection, options: RunListOptions, historyLimit: number | undefined): Promise<RunList> {
+async function readList(conn: DuckDBConnection, options: RunListOptions, recent: RecentRuns | undefined): Promise<RunList> {
   const limit = options.limit ?? 500;
   const runs = await loadRecentRuns(conn, limit);
   const total = Number((await conn.runAndReadAll("SELECT count(*) AS n FROM runs")).getRowObjects()[0]?.n ?? 0);
   const rates = (
     await conn.runAndReadAll(
       `SELECT mbps FROM (
-         SELECT started_at, id, copied_bytes / (transfer_ms / 1000.0) / 1048576.0 AS mbps FROM runs
-         WHERE copied_bytes > 0 AND transfer_ms > 0 ORDER BY started_at DESC, id DESC ${historyLimit === undefined ? "" : `LIMIT ${historyLimit}`}
+         SELECT started_at, id, copied_bytes / (transfer_ms / 1000.0) / 1048576.0 AS mbps FROM ${recent?.runs ?? "runs"}
+         WHERE copied_bytes > 0 AND transfer_ms > 0 ORDER BY started_at DESC, id DESC ${recent === undefined ? "" : `LIMIT ${recent.limit}`}
        ) ORDER BY started_at, id`,
     )
   ).getRowObjects();

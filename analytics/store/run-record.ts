@@ -87,16 +87,24 @@ const SELECT = `
   FROM runs LEFT JOIN run_context c ON c.run_id = runs.id`;
 
 /**
- * Every recorded run, oldest first; with `limit` (a fleet store's historyLimit), only the most
- * recent `limit` runs.
+ * Where a store too large to load whole keeps its recent runs (a fleet store, fleet-store.ts):
+ * views `runs` and `context` over the files of its latest days, holding at least `limit` runs.
  */
-export async function loadHistory(conn: DuckDBConnection, limit?: number): Promise<RunRecord[]> {
-  if (limit === undefined) {
+export interface RecentRuns {
+  limit: number;
+  runs: string;
+  context: string;
+}
+
+/** Every recorded run, oldest first; with `recent`, only the `recent.limit` most recent runs. */
+export async function loadHistory(conn: DuckDBConnection, recent?: RecentRuns): Promise<RunRecord[]> {
+  if (recent === undefined) {
     const reader = await conn.runAndReadAll(`${SELECT} ORDER BY runs.started_at, runs.id`);
     return reader.getRowObjects().map(runRecordFromRow);
   }
-  const recent = `(SELECT * FROM runs ORDER BY started_at DESC, id DESC LIMIT ${Math.max(0, Math.floor(limit))}) AS runs`;
-  const reader = await conn.runAndReadAll(`${SELECT.replace("FROM runs LEFT JOIN", `FROM ${recent} LEFT JOIN`)} ORDER BY runs.started_at, runs.id`);
+  const latest = `(SELECT * FROM ${recent.runs} ORDER BY started_at DESC, id DESC LIMIT ${Math.max(0, Math.floor(recent.limit))}) AS runs`;
+  const sql = SELECT.replace("FROM runs LEFT JOIN run_context c", `FROM ${latest} LEFT JOIN ${recent.context} c`);
+  const reader = await conn.runAndReadAll(`${sql} ORDER BY runs.started_at, runs.id`);
   return reader.getRowObjects().map(runRecordFromRow);
 }
 

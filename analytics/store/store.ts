@@ -6,7 +6,8 @@ import { chmodSync, mkdirSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import type { DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import { preloadTelemetry } from "./duckdb-module.ts";
-import { FLEET_HISTORY_LIMIT, isFleetSpec, openFleet } from "./fleet-store.ts";
+import { isFleetSpec, openFleet } from "./fleet-store.ts";
+import type { RecentRuns } from "./run-record.ts";
 import { migrate } from "./migrations.ts";
 import { mergeSpool, type MergeOutcome } from "./spool.ts";
 import { spoolDirFor } from "./telemetry-path.ts";
@@ -22,10 +23,11 @@ export interface OpenStore {
    */
   readonly kind: "file" | "fleet";
   /**
-   * Most runs a reader that loads a whole history into memory should load (the most recent);
-   * undefined: all of them. See FLEET_HISTORY_LIMIT.
+   * Where a reader that loads a whole history into memory loads it from when the store is too
+   * large for that (a fleet: its most recent FLEET_HISTORY_LIMIT runs); undefined: all of `runs`.
    */
-  readonly historyLimit: number | undefined;
+  readonly recent: RecentRuns | undefined;
+
   /** Schema versions this open applied (empty when the store was current). */
   readonly migrated: readonly number[];
   /** What this open did with the spool. */
@@ -38,6 +40,11 @@ export interface OpenOptions {
    * @default 0
    */
   busyTimeoutMs?: number;
+  /**
+   * The reader needs only runs from this instant on (ms since the epoch): a fleet store then
+   * leaves out the files of earlier days. A file store reads everything as before.
+   */
+  sinceMs?: number;
 }
 
 const RETRY_INTERVAL_MS = 50;
@@ -77,7 +84,7 @@ export function withStore<T>(
 }
 
 async function useStore<T>(path: string, use: (store: OpenStore) => Promise<T>, options: OpenOptions): Promise<T> {
-  if (isFleetSpec(path)) return useFleet(path, use);
+  if (isFleetSpec(path)) return useFleet(path, use, options.sinceMs);
   const instance = await openInstance(path, options.busyTimeoutMs ?? 0);
   let conn: DuckDBConnection | undefined;
   try {
@@ -86,7 +93,7 @@ async function useStore<T>(path: string, use: (store: OpenStore) => Promise<T>, 
       conn = await instance.connect();
       const migrated = await migrate(conn);
       const spool = await mergeSpool(conn, spoolDirFor(path));
-      store = { conn, path, kind: "file", historyLimit: undefined, migrated, spool };
+      store = { conn, path, kind: "file", recent: undefined, migrated, spool };
     } catch (err) {
       throw unavailable(path, err);
     }
@@ -99,10 +106,10 @@ async function useStore<T>(path: string, use: (store: OpenStore) => Promise<T>, 
   }
 }
 
-async function useFleet<T>(spec: string, use: (store: OpenStore) => Promise<T>): Promise<T> {
-  const { instance, conn } = await openFleet(spec);
+async function useFleet<T>(spec: string, use: (store: OpenStore) => Promise<T>, sinceMs: number | undefined): Promise<T> {
+  const { instance, conn, recent } = await openFleet(spec, { sinceMs });
   try {
-    return await use({ conn, path: spec, kind: "fleet", historyLimit: FLEET_HISTORY_LIMIT, migrated: [], spool: { merged: 0, bad: 0, failed: 0 } });
+    return await use({ conn, path: spec, kind: "fleet", recent, migrated: [], spool: { merged: 0, bad: 0, failed: 0 } });
   } finally {
     conn.closeSync();
     instance.closeSync();

@@ -7,7 +7,7 @@ import type { Subprocess } from "bun";
 import { existsSync, mkdirSync, readdirSync, readlinkSync, readFileSync, writeFileSync } from "node:fs";
 import { connect, createServer, type Socket } from "node:net";
 import { join } from "node:path";
-import { blit, cleanup, moduleToml, REPO, spawnBlit, startBlitd, tempDir, temps } from "./helpers.ts";
+import { blit, cleanup, moduleToml, rawClient, REPO, rpc, spawnBlit, startBlitd, tempDir, temps } from "./helpers.ts";
 
 const SIZES = [100_000, 250_000, 1];
 const TOTAL = SIZES.reduce((a, b) => a + b, 0);
@@ -138,6 +138,17 @@ test("pushes and pulls are counted by module, direction and transport; bytes equ
     const post = await fetch(`http://127.0.0.1:${port}/metrics`, { method: "POST", body: "x", signal: AbortSignal.timeout(5000) });
     expect(post.status).toBe(405);
     await post.text();
+
+    // A transfer's data port does not answer /metrics either.
+    const c = rawClient(d.port);
+    try {
+      const neg = await rpc<{ data_port: number }>(c, "Negotiate", { direction: "pull", module: "m", path: "" });
+      expect(neg.data_port).toBeGreaterThan(0);
+      expect(await httpGet(neg.data_port)).not.toContain("blitd_");
+    } finally {
+      c.close();
+    }
+    expect(d.alive()).toBe(true);
   } finally {
     await d.stop();
     cleanup(dir);
@@ -179,6 +190,57 @@ test("a push whose client is killed mid-transfer counts as failed, and a wrong a
     expect(sample(m, "blitd_bytes_received_total", { module: "m", transport: "tcp" })).toBe(0);
     expect(sample(m, "blitd_transfer_duration_seconds_count", { module: "m", direction: "push" })).toBe(1);
   } finally {
+    await d.stop();
+    cleanup(dir);
+  }
+});
+
+const OPENSSL = Bun.which("openssl");
+if (!OPENSSL) console.warn("metrics.test.ts: TLS metrics test skipped: openssl is not installed (apt-get install openssl)");
+
+test.skipIf(!OPENSSL)("a TLS push is labelled tcp+tls, an interrupted push interrupted, and a connection that never authenticates is counted refused (handshake_timeout)", { timeout: 60_000 }, async () => {
+  const dir = tempDir("metrics-tls-");
+  const mod = join(dir, "m");
+  mkdirSync(mod);
+  const src = makeSource(dir);
+  const slowSrc = join(dir, "slow");
+  mkdirSync(slowSrc);
+  writeFileSync(join(slowSrc, "big.bin"), new Uint8Array(16 << 20)); // about 8 s at --bwlimit 2M
+  const key = join(dir, "key.pem");
+  const cert = join(dir, "cert.pem");
+  const made = Bun.spawnSync([OPENSSL!, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1"], { stderr: "pipe" });
+  expect(made.exitCode).toBe(0);
+  const extra = `metrics_bind = "127.0.0.1:0"\nhandshake_timeout = 0.5\ntls_cert_file = ${JSON.stringify(cert)}\ntls_key_file = ${JSON.stringify(key)}`;
+  const d = await startBlitd(dir, moduleToml({ m: { path: mod, readOnly: false } }, extra));
+  const env = { BLIT_HOME: join(dir, "home") };
+  let client: ReturnType<typeof spawnBlit> | undefined;
+  try {
+    const port = d.metricsPort!;
+    const url = `blits://127.0.0.1:${d.port}/m`;
+    const pushed = await blit(["push", src, `${url}/tls`, "--tls-accept-new"], env);
+    expect(pushed.code).toBe(0);
+    let m = await scrape(port);
+    expect(sample(m, "blitd_transfers_finished_total", { module: "m", direction: "push", transport: "tcp+tls", status: "ok" })).toBe(1);
+    expect(sample(m, "blitd_bytes_received_total", { module: "m", transport: "tcp+tls" })).toBe(TOTAL);
+
+    // A stranger that connects and says nothing: unauthenticated while open, refused at its deadline.
+    const stranger = connect(d.port, "127.0.0.1");
+    stranger.on("error", () => {});
+    const strangerClosed = new Promise<void>((r) => stranger.once("close", () => r()));
+    await until("the stranger counted as unauthenticated", () => scrape(port), (t) => sample(t, "blitd_connections_active", { state: "unauthenticated" }) === 1, 5000);
+    await strangerClosed;
+    m = await until("the stranger counted as refused", () => scrape(port), (t) => sample(t, "blitd_connections_refused_total", { reason: "handshake_timeout" }) === 1, 5000);
+    expect(sample(m, "blitd_connections_active", { state: "unauthenticated" })).toBe(0);
+
+    client = spawnBlit(["push", slowSrc, `${url}/slow`, "--bwlimit", "2M", "--no-progress"], env);
+    await until("a temporary in the module", async () => temps(mod).length, (n) => n > 0, 20_000);
+    client.kill("SIGINT");
+    expect(await client.exited).toBe(130);
+    m = await until("the interrupted push counted", () => scrape(port),
+      (t) => sample(t, "blitd_transfers_finished_total", { module: "m", direction: "push", transport: "tcp+tls", status: "interrupted" }) === 1, 10_000);
+    expect(sample(m, "blitd_active_transfers")).toBe(0);
+  } finally {
+    client?.kill("SIGKILL");
     await d.stop();
     cleanup(dir);
   }
@@ -273,6 +335,7 @@ test("slowloris on the metrics port: half a request, or one dripped, is closed w
 });
 
 const PROMETHEUS = ["/usr/bin/prometheus", Bun.which("prometheus") ?? ""].find((p) => p && existsSync(p));
+if (!PROMETHEUS) console.warn("metrics.test.ts: end-to-end scrape skipped: prometheus is not installed (apt-get install prometheus)");
 
 test.skipIf(!PROMETHEUS)("end to end: a real Prometheus scrapes blitd during pushes and a PromQL query returns the pushed bytes (needs Debian's prometheus package)", { timeout: 90_000 }, async () => {
   const dir = tempDir("metrics-prom-");

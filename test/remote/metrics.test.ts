@@ -266,7 +266,7 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-test("a metrics_bind on the gRPC port, or not an address, is refused in words with exit 2; one in use, exit 1", { timeout: 30_000 }, async () => {
+test("a metrics_bind on the gRPC port, or not an address, is refused in words with exit 2; one in use, exit 1; one off loopback, a warning", { timeout: 30_000 }, async () => {
   const dir = tempDir("metrics-cfg-");
   mkdirSync(join(dir, "m"));
   const mods = moduleToml({ m: { path: join(dir, "m") } });
@@ -291,6 +291,16 @@ test("a metrics_bind on the gRPC port, or not an address, is refused in words wi
       expect(inUse.stderr).toContain(`cannot serve metrics on 127.0.0.1:${busy} (metrics_bind)`);
     } finally {
       taken.close();
+    }
+    // Off loopback is allowed (Prometheus scrapes from elsewhere), with a warning naming the risk.
+    const wide = await startBlitd(dir, mods, ["--metrics-bind", "0.0.0.0:0"]);
+    try {
+      expect(wide.metricsPort).toBeGreaterThan(0);
+      const warning = "warning: metrics_bind '0.0.0.0:0' is not loopback: whoever can reach it reads module names and traffic counts (no auth)";
+      expect(await until("the warning", async () => wide.stderr(), (e) => e.includes(warning), 5000)).toContain(warning);
+      expect(sample(await scrape(wide.metricsPort!), "blitd_active_transfers")).toBe(0);
+    } finally {
+      await wide.stop();
     }
   } finally {
     cleanup(dir);

@@ -67,11 +67,16 @@ async function httpGet(port: number): Promise<string> {
   }
 }
 
+/** A value for a failure message: of a scrape, blitd's own samples only (not the process's). */
+function shown(v: unknown): string {
+  return typeof v === "string" ? v.split("\n").filter((l) => /^blitd_(?!process_|nodejs_)/.test(l)).join("\n") : JSON.stringify(v);
+}
+
 async function until<T>(what: string, get: () => Promise<T>, ok: (v: T) => boolean, ms: number): Promise<T> {
   const end = Date.now() + ms;
   let v = await get();
   while (!ok(v)) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(v)}`);
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; last: ${shown(v)}`);
     await Bun.sleep(200);
     v = await get();
   }

@@ -148,7 +148,7 @@ export class PromMetrics implements DaemonMetrics {
 /** How long a scraper has to send its request, and how long a connection may sit idle (ms). */
 const REQUEST_DEADLINE_MS = 5000;
 const IDLE_MS = 10_000;
-/** Connections at once on the metrics port: a scraper needs one or two. */
+/** Connections at once on the metrics port (a scraper needs one or two); one more closes the oldest. */
 const MAX_CONNECTIONS = 32;
 
 export interface MetricsListener {
@@ -165,11 +165,17 @@ export async function serveMetrics(registry: Registry, host: string, port: numbe
   const server = createServer({ requestTimeout: REQUEST_DEADLINE_MS, headersTimeout: REQUEST_DEADLINE_MS, keepAliveTimeout: IDLE_MS, connectionsCheckingInterval: 1000 }, (req, res) => {
     void answer(registry, req, res);
   });
-  server.maxConnections = MAX_CONNECTIONS;
   server.setTimeout(IDLE_MS, (sock: Socket) => sock.destroy());
   server.on("clientError", (_err, sock: Socket) => sock.destroy());
+  // Open connections, oldest first. When full, the oldest makes room (server.maxConnections would
+  // refuse the newcomer, and is not enforced under Bun): a flood can delay a scrape, never lock it out.
   const sockets = new Set<Socket>();
   server.on("connection", (sock: Socket) => {
+    if (sockets.size >= MAX_CONNECTIONS) {
+      const oldest = sockets.values().next().value!;
+      sockets.delete(oldest);
+      oldest.destroy();
+    }
     sockets.add(sock);
     sock.once("close", () => sockets.delete(sock));
   });

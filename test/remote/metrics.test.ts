@@ -341,6 +341,21 @@ test("slowloris on the metrics port: half a request, or one dripped, is closed w
     expect(half).toBeLessThan(8000);
     expect(dripped).toBeGreaterThan(0);
     expect(dripped).toBeLessThan(8000);
+
+    // A flood of idle connections, more than the listener keeps: the oldest are closed, a scrape is answered.
+    const flood = Array.from({ length: 40 }, () => slowClient(d.metricsPort!, false));
+    try {
+      let connected = 0;
+      for (const f of flood) f.sock.once("connect", () => connected++);
+      await until("the flood connected", async () => connected, (n) => n === 40, 5000);
+      const t1 = Date.now();
+      expect(sample(await scrape(d.metricsPort!), "blitd_active_transfers")).toBe(0);
+      expect(Date.now() - t1).toBeLessThan(3000);
+      const gone = await until("the oldest closed", async () => flood.filter((f) => f.sock.destroyed).length, (n) => n >= 8, 3000);
+      expect(gone).toBeGreaterThanOrEqual(8);
+    } finally {
+      for (const f of flood) f.sock.destroy();
+    }
     expect(d.alive()).toBe(true);
   } finally {
     for (const s of slow) s.sock.destroy();

@@ -7,6 +7,7 @@ import type { Socket as NetSocket } from "node:net";
 import type { ServerInterceptor, ServerInterceptingCallInterface, StatusObject } from "@grpc/grpc-js";
 import { grpc } from "../proto/index.ts";
 import { authRejected, DaemonError, toStatus } from "./errors.ts";
+import { NO_METRICS, type DaemonMetrics } from "./metrics.ts";
 
 export interface AdmissionLimits {
   /** Authenticated connections at once. */
@@ -68,6 +69,8 @@ export class Admission {
     log: (msg: string) => void,
     /** Hands an accepted connection to grpc-js. */
     private readonly inject: (sock: NetSocket) => void,
+    /** Told of every refusal and auth failure (daemon/metrics.ts). */
+    private readonly metrics: Pick<DaemonMetrics, "connectionRefused" | "authFailed"> = NO_METRICS,
   ) {
     this.note = throttledLog(log);
   }
@@ -149,11 +152,13 @@ export class Admission {
     try {
       authorize(md);
     } catch {
+      this.metrics.authFailed();
       return statusOf(authRejected());
     }
     if (!this.limits.tokenRequired && path === DATA_METHOD) return undefined;
     const peer = call.getPeer();
     if (this.authenticate(peer)) return undefined;
+    this.metrics.connectionRefused("max_connections");
     this.note("busy", `refused a call from ${peer}: ${this.clients.size} authenticated client connections open (max_connections)`);
     return statusOf(new DaemonError("BUSY", `blitd is at its limit of ${this.limits.maxConnections} client connections (max_connections); try again later`));
   }
@@ -171,12 +176,14 @@ export class Admission {
   private evictOldestStranger(): void {
     const oldest = this.strangers.values().next().value;
     if (!oldest) return;
+    this.metrics.connectionRefused("max_unauthenticated");
     this.note("evicted", `closed an unauthenticated connection from ${oldest.key}: ${this.strangers.size} unauthenticated connections open (max_unauthenticated)`);
     this.drop(oldest);
   }
 
   private handshakeExpired(conn: Connection): void {
     if (this.strangers.get(conn.key) !== conn) return;
+    this.metrics.connectionRefused("handshake_timeout");
     this.note("handshake", `closed a connection from ${conn.key}: no authenticated call within ${this.limits.handshakeTimeoutMs / 1000} s (handshake_timeout)`);
     this.drop(conn);
   }

@@ -60,6 +60,11 @@ export interface DaemonConfig {
   tls?: DaemonTls;
   /** A bind off loopback may go without TLS (allow_plaintext). @default false */
   allowPlaintext: boolean;
+  /**
+   * "host:port" of the Prometheus listener (plain HTTP, GET /metrics, no auth; port 0 picks a
+   * free port). Never the gRPC port. @default undefined: no metrics listener
+   */
+  metricsBind?: string;
 }
 
 export class ConfigError extends Error {
@@ -71,12 +76,13 @@ export class ConfigError extends Error {
 }
 
 const MODULE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-const TOP_KEYS = new Set(["bind", "auth_token_file", "max_connections", "max_unauthenticated", "handshake_timeout", "idle_timeout", "token_ttl", "complete_timeout", "force_grpc_data", "telemetry_dir", "telemetry", "modules"]);
+const TOP_KEYS = new Set(["bind", "auth_token_file", "max_connections", "max_unauthenticated", "handshake_timeout", "idle_timeout", "token_ttl", "complete_timeout", "force_grpc_data", "telemetry_dir", "telemetry", "metrics_bind", "modules"]);
 for (const k of TLS_CONFIG_KEYS) TOP_KEYS.add(k); // daemon/tls.ts reads them
 const MODULE_KEYS = new Set(["path", "read_only", "comment", "keep_owners"]);
 
 export interface ConfigOverrides {
   bind?: string;
+  metricsBind?: string;
   forceGrpcData?: boolean;
 }
 
@@ -195,6 +201,7 @@ export function normalizeConfig(raw: Record<string, unknown>, base: string, file
   const { tls, allowPlaintext } = loadDaemonTls(raw, base, bad);
   const plaintext = plaintextRefusal(bind, isLoopback(host), tls, allowPlaintext);
   if (plaintext) bad(plaintext);
+  const metricsBind = checkMetricsBind(overrides.metricsBind ?? str("metrics_bind"), bind, bad);
   let telemetryDir = str("telemetry_dir");
   if (telemetryDir && !isAbsolute(telemetryDir)) telemetryDir = resolve(base, telemetryDir);
   return {
@@ -213,7 +220,26 @@ export function normalizeConfig(raw: Record<string, unknown>, base: string, file
     telemetry: bool("telemetry", true),
     tls,
     allowPlaintext,
+    metricsBind,
   };
+}
+
+/**
+ * metrics_bind, checked: a valid HOST:PORT whose port is not the gRPC port (the metrics listener
+ * never shares a port with the data or control plane; port 0 on both picks two free ports).
+ */
+function checkMetricsBind(metricsBind: string | undefined, bind: string, bad: (msg: string) => never): string | undefined {
+  if (metricsBind === undefined) return undefined;
+  let port: number;
+  try {
+    ({ port } = parseBind(metricsBind));
+  } catch {
+    return bad(`'metrics_bind' = '${metricsBind}' is not a valid address (expected HOST:PORT, e.g. 127.0.0.1:9100; IPv6 as [::1]:9100)`);
+  }
+  if (port !== 0 && port === parseBind(bind).port) {
+    bad(`'metrics_bind' = '${metricsBind}' uses port ${port}, the gRPC port of bind '${bind}'; give the metrics listener a port of its own, e.g. 127.0.0.1:9100`);
+  }
+  return metricsBind;
 }
 
 /**
@@ -222,6 +248,9 @@ export function normalizeConfig(raw: Record<string, unknown>, base: string, file
  */
 export function configWarnings(config: DaemonConfig): string[] {
   const warnings: string[] = [];
+  if (config.metricsBind && !isLoopback(parseBind(config.metricsBind).host)) {
+    warnings.push(`metrics_bind '${config.metricsBind}' is not loopback: whoever can reach it reads module names and traffic counts (no auth); let only your Prometheus reach it`);
+  }
   const file = config.authTokenFile;
   if (file) {
     let mode = 0;

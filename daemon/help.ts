@@ -14,6 +14,11 @@ export const BLITD_FLAGS: readonly DaemonFlag[] = [
     help: "where to listen (IPv6 as [::1]:9031; port 0 picks a free port); a non-loopback address requires auth_token_file in the config, and TLS (tls_cert_file, tls_key_file) unless allow_plaintext = true",
     default: "'bind' in the config, else 127.0.0.1:9031",
   },
+  {
+    name: "--metrics-bind", value: "HOST:PORT", commands: ["blitd"],
+    help: "serve Prometheus metrics at http://HOST:PORT/metrics (plain HTTP, no auth; port 0 picks a free port; never the --bind port)",
+    default: "'metrics_bind' in the config, else off",
+  },
   { name: "--force-grpc-data", commands: ["blitd"], help: "carry file data inside gRPC streams, never on a TCP data connection" },
   { name: "--quiet", short: "-q", commands: ["blitd"], help: "log nothing but errors and warnings" },
   { name: "--version", short: "-V", commands: ["blitd"], help: "print the version" },
@@ -23,12 +28,13 @@ export const BLITD_FLAGS: readonly DaemonFlag[] = [
 export const BLITD_HELP = `blitd ${VERSION} — the blit daemon: serves 'blit push', 'blit pull' and 'blit ls'
 
 Usage:
-  blitd --config FILE [--bind HOST:PORT] [--force-grpc-data]
+  blitd --config FILE [--bind HOST:PORT] [--metrics-bind HOST:PORT] [--force-grpc-data]
 
 Flags:
 ${helpLines(BLITD_FLAGS, "blitd")}
 
-On start blitd prints one line on stdout: 'blitd listening on HOST:PORT'. With TLS
+On start blitd prints one line on stdout: 'blitd listening on HOST:PORT', and with metrics_bind
+a second: 'blitd metrics on http://HOST:PORT/metrics'. With TLS
 (tls_cert_file, tls_key_file) it logs the key fingerprint clients pin, even with --quiet.
 It removes temporary files that an interrupted transfer left in writable modules. SIGINT/SIGTERM
 stop it; transfers in progress are ended and their temporary files removed.

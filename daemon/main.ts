@@ -6,6 +6,10 @@ import { BLITD_HELP, blitdParseSpec, blitdUsageError } from "./help.ts";
 import { ConfigError, loadConfig, startDaemon } from "./index.ts";
 import { tlsStartupLines } from "./tls.ts";
 
+/** "host:port", IPv6 in brackets. */
+function hostPort(host: string, port: number): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
 
 async function main(): Promise<number> {
   let values;
@@ -30,7 +34,8 @@ async function main(): Promise<number> {
   }
   let config;
   try {
-    config = loadConfig(file, { bind: values.bind as string | undefined, forceGrpcData: values["force-grpc-data"] as boolean | undefined });
+    config = loadConfig(file, {
+      bind: values.bind as string | undefined, metricsBind: values["metrics-bind"] as string | undefined, forceGrpcData: values["force-grpc-data"] as boolean | undefined });
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`blitd: ${err.message}\n`);
@@ -48,8 +53,9 @@ async function main(): Promise<number> {
     process.stderr.write(`blitd: cannot start on ${config.bind}: ${(err as Error).message}\n`);
     return 1;
   }
-  const shown = handle.host.includes(":") ? `[${handle.host}]:${handle.port}` : `${handle.host}:${handle.port}`;
-  process.stdout.write(`blitd listening on ${shown}\n`);
+  process.stdout.write(`blitd listening on ${hostPort(handle.host, handle.port)}\n`);
+  // Scripts and tests read the port picked for metrics_bind = "HOST:0" here.
+  if (handle.metrics) process.stdout.write(`blitd metrics on http://${hostPort(handle.metrics.host, handle.metrics.port)}/metrics\n`);
   // Even with --quiet: the fingerprint is what clients pin (--tls-fingerprint).
   for (const line of tlsStartupLines(config.tls)) process.stderr.write(`blitd: ${line}\n`);
   log(`${config.modules.size} module${config.modules.size === 1 ? "" : "s"}: ${[...config.modules.values()].map((m) => `${m.name}${m.readOnly ? " (read-only)" : ""}`).join(", ") || "none"}`);

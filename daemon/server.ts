@@ -10,6 +10,7 @@ import { record, telemetryEnabled, telemetryPath } from "../analytics/index.ts";
 import { Admission } from "./admission.ts";
 import { configWarnings, isLoopback, parseBind, type DaemonConfig, type ModuleConfig } from "./config.ts";
 import { startReaper } from "./deadlines.ts";
+import { NO_METRICS, PromMetrics, serveMetrics, type DaemonMetrics, type MetricsListener } from "./metrics.ts";
 import { dataPlaneTls, grpcServerCredentials } from "./tls.ts";
 import { authRejected, DaemonError, toStatus } from "./errors.ts";
 import { blitHandlers, lenientRequests, type DaemonLogger, type RpcContext } from "./rpc/index.ts";
@@ -25,6 +26,8 @@ export interface DaemonHandle {
   close(): Promise<void>;
   /** Transfers in progress (for tests and status). */
   activeTransfers(): number;
+  /** The Prometheus listener's address (metrics_bind); undefined when metrics are off. */
+  metrics?: { host: string; port: number };
 }
 
 /** Removes `.blit-tmp-*` entries a killed transfer left in writable modules (keeping parts to resume from); returns how many. */
@@ -95,17 +98,25 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
     if (a.length !== b.length || !timingSafeEqual(a, b)) throw authRejected();
   };
 
-  const ctx: RpcContext = { config, transfers, byToken, transferEnv: env, log, recordRun, authorize, workers, negotiating: { count: 0 } };
+  // Metrics only with metrics_bind: a daemon without it has no registry and no listener.
+  let admission: Admission | undefined;
+  const prom = config.metricsBind ? new PromMetrics({
+    transfers: () => transfers.size,
+    connections: () => ({ authenticated: admission?.authenticated ?? 0, unauthenticated: admission?.unauthenticated ?? 0 }),
+    tls: !!config.tls,
+  }) : undefined;
+  const metrics: DaemonMetrics = prom ?? NO_METRICS;
+  const ctx: RpcContext = { config, transfers, byToken, transferEnv: env, log, recordRun, metrics, authorize, workers, negotiating: { count: 0 } };
 
   // Connections are admitted by daemon/admission.ts: strangers get handshake_timeout and their
   // own quota (max_unauthenticated); a call that passes the token check authenticates its
   // connection, up to max_connections of them. Its interceptor checks each call's token and
   // admission when the call's metadata arrives, before grpc-js reads a message.
   let injector: ReturnType<grpc.Server["createConnectionInjector"]> | undefined;
-  const admission = new Admission({
+  admission = new Admission({
     maxConnections: config.maxConnections, maxUnauthenticated: config.maxUnauthenticated,
     handshakeTimeoutMs: config.handshakeTimeout * 1000, tokenRequired: !!config.authToken,
-  }, log, (sock) => injector!.injectConnection(sock));
+  }, log, (sock) => injector!.injectConnection(sock), metrics);
   const server = new grpc.Server({ ...serverOptions(config.idleTimeout * 1000), interceptors: [admission.interceptor(authorize)] });
   server.addService(lenientRequests(blitService()), blitHandlers(ctx));
   const grpcCredentials = grpcServerCredentials(config.tls); // TLS 1.3 with tls_cert_file, else plaintext
@@ -119,12 +130,25 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
       resolve((gate.address() as AddressInfo).port);
     });
   });
+  let metricsListener: MetricsListener | undefined;
+  if (prom) {
+    const at = parseBind(config.metricsBind!);
+    try {
+      metricsListener = await serveMetrics(prom.registry, at.host, at.port);
+    } catch (err) {
+      gate.close();
+      server.forceShutdown();
+      await workers.close();
+      throw new Error(`cannot serve metrics on ${config.metricsBind} (metrics_bind): ${(err as Error).message}`);
+    }
+  }
 
   // Every transfer has a deadline (daemon/deadlines.ts): a client that vanished between
   // Negotiate and Complete, or never meant to finish, holds nothing for long.
   const forget = (t: Transfer) => {
     transfers.delete(t.id);
     byToken.delete(t.tokenHex);
+    metrics.transferCutOff(t, "failed"); // no Complete will come: the client vanished or idled
   };
   const stopReaper = startReaper(() => transfers.values(), {
     idleMs: config.idleTimeout * 1000, completeMs: config.completeTimeout * 1000,
@@ -134,19 +158,22 @@ export async function startDaemon(config: DaemonConfig, log: DaemonLogger = () =
     port: boundPort,
     host,
     activeTransfers: () => transfers.size,
+    metrics: metricsListener && { host: metricsListener.host, port: metricsListener.port },
     async close() {
       stopReaper();
       for (const t of transfers.values()) {
         t.abort("daemon stopping");
         if (t.direction === "push") t.receiver!.finish({ interrupted: true });
         t.release();
+        metrics.transferCutOff(t, "interrupted");
       }
       transfers.clear();
       byToken.clear();
       gate.close();
       injector!.destroy();
-      admission.close();
+      admission!.close();
       server.forceShutdown();
+      await metricsListener?.close();
       await workers.close();
       await recordChain;
     },

@@ -25,11 +25,15 @@ export function complete(ctx: RpcContext) {
         await r.settle();
         summary = r.finish({ extraErrors: Number(req.client_errors) || 0, interrupted: !!req.aborted || t.dataState === "failed" });
       }
+    } catch (err) {
+      ctx.metrics.transferCutOff(t, "failed");
+      throw err;
     } finally {
       t.release();
     }
     const report = daemonReport(t, summary, !!ctx.config.tls, !!req.aborted);
     ctx.recordRun(report);
+    ctx.metrics.transferCompleted(t, report); // the same report: metrics and telemetry agree
     const s = summary;
     const errors = s ? s.errors : t.failure ? [{ path: ".", side: "run" as const, code: "TRANSFER_FAILED", message: t.failure }] : [];
     return {

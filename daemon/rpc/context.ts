@@ -6,6 +6,7 @@ import { describeCode, displayName, openRooted, type FsError, type RootedDir } f
 import { checkPath, ManifestLimitError, PathError, printable, type grpc } from "../../proto/index.ts";
 import type { DaemonConfig, ModuleConfig } from "../config.ts";
 import { DaemonError, moduleNotFound, toStatus } from "../errors.ts";
+import type { DaemonMetrics } from "../metrics.ts";
 import { TargetError, type Transfer, type TransferEnv } from "../transfers.ts";
 
 export interface DaemonLogger {
@@ -23,6 +24,8 @@ export interface RpcContext {
   log: DaemonLogger;
   /** Records a finished transfer in the daemon's telemetry store (when on). */
   recordRun(r: RunReport): void;
+  /** Counts transfers for the Prometheus listener (metrics_bind); NO_METRICS when off. */
+  metrics: DaemonMetrics;
   /**
    * Negotiates under way (awaiting their worker threads): they count toward max_connections
    * with the registered transfers, so concurrent Negotiates cannot overshoot the limit.
@@ -128,6 +131,7 @@ export function registerTransfer<R extends { data_port: number; token: Uint8Arra
   }
   ctx.transfers.set(t.id, t);
   ctx.byToken.set(t.tokenHex, t);
+  ctx.metrics.transferStarted(t);
   reply.data_port = t.openDataPlane();
   reply.token = t.token;
   return reply;

@@ -28,28 +28,46 @@ export interface NegotiateRequest {
 
 export function negotiate(ctx: RpcContext) {
   return unary(ctx, async (req: any, call: grpc.ServerUnaryCall<any, any>) => {
-    const direction = String(req.direction);
-    if (direction !== "push" && direction !== "pull") throw new DaemonError("BAD_REQUEST", `unknown direction '${printable(direction)}'`);
-    const mod = findModule(ctx, req.module);
-    if (direction === "push" && mod.readOnly) throw readOnly(mod.name);
-    const path = requestPath(req.path, "remote path");
-    const opts = normalizeOpts(req.options, direction, peerFeatures(req.features), mod);
-    const { config } = ctx;
-    // Transfers that may still move data, and Negotiates under way, hold slots (daemon/transfers.ts slotsHeld).
-    if (slotsHeld(ctx.transfers.values()) + ctx.negotiating.count >= config.maxConnections) {
-      throw new DaemonError("BUSY", `blitd is at its limit of ${config.maxConnections} concurrent transfers (max_connections); try again later`);
-    }
-    const modRoot = openModule(mod);
-    ctx.negotiating.count++;
     try {
-      const n: NegotiateRequest = { mod, path, opts, peer: call.getPeer(), modRoot, req };
-      // Awaited here: the module's root stays open until the push or pull is done with it.
-      return await (direction === "push" ? negotiatePush(ctx, n) : negotiatePull(ctx, n));
-    } finally {
-      ctx.negotiating.count--;
-      modRoot.close();
+      return await negotiateTransfer(ctx, req, call);
+    } catch (err) {
+      // Only a configured module's name becomes a label: a client cannot add series.
+      const mod = typeof req?.module === "string" && ctx.config.modules.has(req.module) ? req.module : undefined;
+      ctx.metrics.transferRejected(mod, String(req?.direction), rejectionCode(err));
+      throw err;
     }
   });
+}
+
+/** The code a refused Negotiate is counted under: the daemon's error code, INTERNAL for anything unclassified. */
+function rejectionCode(err: unknown): string {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === "string" && /^[A-Z_]{1,32}$/.test(code) ? code : "INTERNAL";
+}
+
+/** One Negotiate, checked and handed to the push or pull function; any refusal is thrown. */
+async function negotiateTransfer(ctx: RpcContext, req: any, call: grpc.ServerUnaryCall<any, any>) {
+  const direction = String(req.direction);
+  if (direction !== "push" && direction !== "pull") throw new DaemonError("BAD_REQUEST", `unknown direction '${printable(direction)}'`);
+  const mod = findModule(ctx, req.module);
+  if (direction === "push" && mod.readOnly) throw readOnly(mod.name);
+  const path = requestPath(req.path, "remote path");
+  const opts = normalizeOpts(req.options, direction, peerFeatures(req.features), mod);
+  const { config } = ctx;
+  // Transfers that may still move data, and Negotiates under way, hold slots (daemon/transfers.ts slotsHeld).
+  if (slotsHeld(ctx.transfers.values()) + ctx.negotiating.count >= config.maxConnections) {
+    throw new DaemonError("BUSY", `blitd is at its limit of ${config.maxConnections} concurrent transfers (max_connections); try again later`);
+  }
+  const modRoot = openModule(mod);
+  ctx.negotiating.count++;
+  try {
+    const n: NegotiateRequest = { mod, path, opts, peer: call.getPeer(), modRoot, req };
+    // Awaited here: the module's root stays open until the push or pull is done with it.
+    return await (direction === "push" ? negotiatePush(ctx, n) : negotiatePull(ctx, n));
+  } finally {
+    ctx.negotiating.count--;
+    modRoot.close();
+  }
 }
 
 function normalizeOpts(o: any, direction: string, features: Set<string>, mod: ModuleConfig): TransferOptions {

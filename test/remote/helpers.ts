@@ -15,6 +15,8 @@ export function tempDir(label = ""): string {
 
 export interface Daemon {
   port: number;
+  /** The metrics listener's port, when the daemon serves metrics (metrics_bind / --metrics-bind). */
+  metricsPort?: number;
   proc: Subprocess;
   stderr(): string;
   stop(signal?: NodeJS.Signals | number): Promise<void>;
@@ -43,11 +45,21 @@ export async function startBlitd(dir: string, toml: string, extra: string[] = []
     if (done) throw new Error(`blitd exited: ${out} ${err}`);
     out += new TextDecoder().decode(value);
   }
+  // With metrics_bind, a second line names the metrics listener's port.
+  const metricsLine = /metrics on http:\/\/.*:(\d+)\/metrics/;
+  while ((/^\s*metrics_bind\s*=/m.test(toml) || extra.includes("--metrics-bind")) && !metricsLine.test(out)) {
+    if (Date.now() > deadline) throw new Error(`blitd did not print its metrics address: ${out} ${err}`);
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`blitd exited: ${out} ${err}`);
+    out += new TextDecoder().decode(value);
+  }
   const port = Number(/listening on .*:(\d+)/.exec(out)![1]);
+  const metricsPort = metricsLine.test(out) ? Number(metricsLine.exec(out)![1]) : undefined;
   let exited = false;
   void proc.exited.then(() => (exited = true));
   return {
     port,
+    metricsPort,
     proc,
     stderr: () => err,
     alive: () => !exited,

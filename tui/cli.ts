@@ -8,6 +8,7 @@ const diagnoseCommands = () => import("./diagnose-command.ts");
 const remoteCommands = () => import("./remote-command.ts");
 const traceCommands = () => import("./trace-command.ts");
 const checkCommands = () => import("./check-command.ts");
+const reportCommands = () => import("./report-command.ts");
 import { EXIT_FATAL, EXIT_OK } from "./exit-codes.ts";
 import { editDistance, helpText, parseCommand, stringFlag, usageErrorOf, type CommandSpec } from "./kit/command.ts";
 import { flagLabel, labelList } from "./kit/flag.ts";
@@ -37,6 +38,8 @@ Usage:
                                   recent runs from the telemetry store
   blit diagnose [RUN_ID | --last] [--since 7d] [--format text|md|json]
                                   explain a run (or recent history): prediction, flags, causes
+  blit report --html FILE [RUN_ID | --last | --since 30d] [--store SPEC]
+                                  one self-contained HTML page with charts: history or one run
   blit predict SRC DST            how long a copy/mirror would take, and why, before running it
   blit tune SRC DST [--apply]     measure worker counts on a sample; --apply uses the best later
   blit trace ingest|list|show|record ...
@@ -85,7 +88,7 @@ milliseconds, UTC times). Give the id (or its first characters) to 'blit diagnos
   positionals: [],
 };
 
-const COMMANDS = ["copy", "mirror", "push", "pull", "ls", "check", "diagnostics", "diagnose", "predict", "tune", "trace", "help"];
+const COMMANDS = ["copy", "mirror", "push", "pull", "ls", "check", "diagnostics", "diagnose", "report", "predict", "tune", "trace", "help"];
 
 /** Runs the CLI and returns the exit code. */
 export async function main(argv: string[], io: Io = processIo()): Promise<number> {
@@ -103,6 +106,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     if (cmd === "copy" || cmd === "mirror" || cmd === "push" || cmd === "pull") return await transferCommand(cmd, rest, io);
     if (cmd === "diagnostics") return await diagnostics(rest, io);
     if (cmd === "diagnose") return await (await diagnoseCommands()).diagnoseCommand(rest, io);
+    if (cmd === "report") return await (await reportCommands()).reportCommand(rest, io);
     if (cmd === "predict") return await (await diagnoseCommands()).predictCommand(rest, io);
     if (cmd === "tune") return await (await diagnoseCommands()).tuneCommand(rest, io);
     if (cmd === "trace") return await (await traceCommands()).traceCommand(rest, io);

@@ -46,8 +46,9 @@ export async function launchChromium(): Promise<Browser> {
   ], { detached: true, stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   proc.stderr?.on("data", (b: Buffer) => void (stderr = (stderr + b.toString()).slice(-4000)));
+  const exited = new Promise<void>((resolve) => (proc.exitCode !== null ? resolve() : proc.once("exit", () => resolve())));
   const stop = async () => {
-    killGroup(proc);
+    await stopChromium(proc, exited);
     rmSync(profile, { recursive: true, force: true });
   };
   try {
@@ -62,12 +63,19 @@ export async function launchChromium(): Promise<Browser> {
   }
 }
 
-function killGroup(proc: ChildProcess): void {
-  if (proc.pid === undefined || proc.exitCode !== null) return;
+/**
+ * SIGTERM to chromium itself first, so that it ends and reaps its helper processes (killed all at
+ * once they would be orphans, left as zombies where PID 1 does not reap); then SIGKILL to its
+ * process group for whatever is left.
+ */
+async function stopChromium(proc: ChildProcess, exited: Promise<void>): Promise<void> {
+  if (proc.pid === undefined) return;
+  if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGTERM");
+  await Promise.race([exited, Bun.sleep(5_000)]);
   try {
     process.kill(-proc.pid, "SIGKILL");
   } catch {
-    proc.kill("SIGKILL");
+    // the group is gone
   }
 }
 

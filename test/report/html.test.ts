@@ -53,7 +53,7 @@ beforeAll(async () => {
   if (added.added !== recorded.length + 1) throw new Error(`recordMany: ${JSON.stringify(added.rejected)}`);
 }, 60_000);
 
-afterAll(() => tmp.remove());
+afterAll(() => (process.env.BLIT_KEEP_REPORT ? console.log(`kept ${tmp.dir}`) : tmp.remove()));
 
 /** Runs of the 30-day window: the recorded ones and the two real ones. */
 const windowRuns = () => [...recorded, throttled, unchanged];

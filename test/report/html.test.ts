@@ -128,6 +128,31 @@ describe("the command", () => {
   });
 });
 
+describe("--store", () => {
+  test("reads the store it names, whatever BLIT_HOME says; a path with no store is refused and not created", async () => {
+    const file = join(tmp.dir, "from-store.html");
+    const elsewhere = join(tmp.dir, "other-home");
+    const r = await cli(["report", "--html", file, "--store", tmp.store], elsewhere);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`history since 30d: ${windowRuns().length} runs`);
+    const missing = join(tmp.dir, "no-store", "telemetry.duckdb");
+    const bad = await cli(["report", "--html", join(tmp.dir, "none.html"), "--store", missing], elsewhere);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain(`--store: no telemetry store at '${missing}'`);
+    expect(existsSync(missing)).toBe(false);
+    expect(existsSync(join(tmp.dir, "none.html"))).toBe(false);
+  });
+
+  test("--last on a store with no runs: says so, exit 2, no file", async () => {
+    const empty = join(tmp.dir, "empty-home");
+    const r = await cli(["report", "--html", join(tmp.dir, "empty.html"), "--last"], empty);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("no runs recorded yet in");
+    expect(existsSync(join(tmp.dir, "empty.html"))).toBe(false);
+  });
+});
+
 describe("the JSON data block", () => {
   test("'</script>' and '<!--' in a value cannot end or open anything; JSON.parse gives the value back", () => {
     const value = { path: "a</script><!--b-->\u2028", n: 1 };
@@ -155,6 +180,16 @@ describe.skipIf(CHROMIUM === undefined)(CHROMIUM_SUITE, () => {
     const events = await browser.open(file);
     expect(events.requests).toContain("http://example.com/x.png");
     expect(await browser.evaluate<string>(`fetch("http://example.com/").then(() => "answered", () => "failed")`)).toBe("failed");
+  }, 60_000);
+
+  test("a window with no runs: the page says so, draws no chart, and logs no error", async () => {
+    const file = join(tmp.dir, "empty-window.html");
+    const r = await report(["--html", file, "--since", "2099-01-01"]);
+    expect(r.code).toBe(0);
+    const events = await browser.open(file);
+    expect([...events.exceptions, ...events.consoleErrors, ...events.logErrors]).toEqual([]);
+    expect(await browser.evaluate<unknown[]>("window.blitCharts")).toEqual([]);
+    expect(await browser.evaluate<string>("document.body.innerText")).toContain("no runs since 2099-01-01");
   }, 60_000);
 
   test("the history page: no errors, no request but the file, both charts drawn with one point per run, a screenshot", async () => {

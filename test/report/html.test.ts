@@ -206,6 +206,10 @@ describe.skipIf(CHROMIUM === undefined)(CHROMIUM_SUITE, () => {
     expect(charts[0]!.points).toBe(runs.length);
     expect(charts[0]!.series.find((s) => s.label === "actual")!.points).toBe(runs.length);
     expect(charts[0]!.series.find((s) => s.label === "predicted")!.points).toBe(runs.length);
+    // The flagged runs ringed: the outlier and the throttled run at least, as many as the page's count says.
+    const flagged = charts[0]!.series.find((s) => s.label === "flagged")!.points;
+    expect(flagged).toBeGreaterThanOrEqual(2);
+    expect(await browser.evaluate<string>("document.querySelector('.lead').textContent")).toContain(`; ${flagged} flagged.`);
     expect(charts[1]!.series).toEqual([
       { label: "local", points: runs.filter((r) => r.route === "local" && movedData(r)).length },
       { label: "push", points: runs.filter((r) => r.route === "push" && movedData(r)).length },

@@ -26,6 +26,9 @@ export const CHART_SCRIPT = String.raw`
     if (s.style === "points") {
       o.paths = function () { return null; };
       o.points = { show: true, space: 0, size: 6, fill: s.color, stroke: s.color };
+    } else if (s.style === "ring") {
+      o.paths = function () { return null; };
+      o.points = { show: true, space: 0, size: 14, width: 2, fill: "rgba(0,0,0,0)", stroke: s.color };
     } else if (s.style === "dashed") {
       o.dash = [6, 4];
       o.points = { show: false };

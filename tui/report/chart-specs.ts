@@ -10,8 +10,8 @@ export interface ChartSeries {
   label: string;
   unit: ChartUnit;
   color: string;
-  /** line: a line with small points; points: points only (one per run); edge: a thin band edge. */
-  style: "line" | "points" | "dashed" | "edge";
+  /** line: a line with small points; points: points only (one per run); ring: an open circle around a point; edge: a thin band edge. */
+  style: "line" | "points" | "ring" | "dashed" | "edge";
   /** The y scale: "y" (the chart's main unit) or "share" (0–100 %, on the right). */
   scale: "y" | "share";
 }
@@ -38,13 +38,14 @@ export function durationChart(runs: readonly ScoredRun[]): ChartSpec {
   return {
     id: "duration",
     title: "Duration against prediction",
-    caption: "Each run's duration (points), the predictor's duration for its work (dashed) and the 80% band around it (shaded).",
+    caption: "Each run's duration (points; flagged runs ringed), the predictor's duration for its work (dashed) and the 80% band around it (shaded).",
     x: "time",
     series: [
       { label: "actual", unit: "ms", color: "#d62728", style: "points", scale: "y" },
       { label: "predicted", unit: "ms", color: "#1f77b4", style: "dashed", scale: "y" },
       { label: "band high", unit: "ms", color: "rgba(31,119,180,0.35)", style: "edge", scale: "y" },
       { label: "band low", unit: "ms", color: "rgba(31,119,180,0.35)", style: "edge", scale: "y" },
+      { label: "flagged", unit: "ms", color: "#ff7f0e", style: "ring", scale: "y" },
     ],
     bands: [[3, 4]],
     data: [
@@ -53,6 +54,7 @@ export function durationChart(runs: readonly ScoredRun[]): ChartSpec {
       runs.map((r) => r.prediction?.durationMs ?? null),
       runs.map((r) => r.prediction?.highMs ?? null),
       runs.map((r) => r.prediction?.lowMs ?? null),
+      runs.map((r) => ((r.flags?.length ?? 0) > 0 ? r.totalMs : null)),
     ],
   };
 }

@@ -133,7 +133,7 @@ function explanationHtml(e: Explanation): string {
 }
 
 function evidenceTable(evidence: readonly Evidence[]): string {
-  const rows = evidence.map((e) => `<tr id="${h(e.id)}"><td>${h(e.id)}</td><td>${h(e.label)}</td><td class="val">${h(String(e.value))}${e.unit ? ` ${h(e.unit)}` : ""}</td><td>${h(e.text)}</td></tr>`);
+  const rows = evidence.map((e) => `<tr id="${h(e.id)}"><td class="id">${h(e.id)}</td><td>${h(e.label)}</td><td class="val">${h(String(e.value))}${e.unit ? ` ${h(e.unit)}` : ""}</td><td>${h(e.text)}</td></tr>`);
   return `<table class="evidence"><thead><tr><th>id</th><th>fact</th><th>value</th><th>as said</th></tr></thead><tbody>${rows.join("")}</tbody></table>`;
 }
 
@@ -161,7 +161,7 @@ h1{font-size:1.4em;margin:.2em 0}h2{font-size:1.15em;border-bottom:1px solid #dd
 .path{font-family:ui-monospace,monospace;word-break:break-all}
 table{border-collapse:collapse;width:100%;margin:.5em 0}th,td{border-bottom:1px solid #eee;padding:.3em .5em;text-align:left;vertical-align:top}
 th{background:#fafafa}.num{text-align:right;white-space:nowrap}.val{text-align:right;overflow-wrap:anywhere;max-width:22em}
-td{overflow-wrap:anywhere}
+td{overflow-wrap:break-word}td.id{white-space:nowrap}
 ul.flags{margin:0;padding-left:1.1em}ul.flags li.warn b{color:#c0392b}ul.flags li.info b{color:#2471a3}.cause{margin:.2em 0;color:#555}
 .chart{width:100%;min-height:320px}
 .pbar{position:relative;height:22px;background:#f2f2f2;border-radius:3px;margin:.6em 0}

@@ -9,6 +9,7 @@ const remoteCommands = () => import("./remote-command.ts");
 const traceCommands = () => import("./trace-command.ts");
 const checkCommands = () => import("./check-command.ts");
 const telemetryCommands = () => import("./telemetry-command.ts");
+const reportCommands = () => import("./report-command.ts");
 import { EXIT_FATAL, EXIT_OK } from "./exit-codes.ts";
 import { editDistance, helpText, parseCommand, stringFlag, usageErrorOf, type CommandSpec } from "./kit/command.ts";
 import { flagLabel, labelList } from "./kit/flag.ts";
@@ -41,6 +42,8 @@ Usage:
                                   explain a run (or recent history): prediction, flags, causes;
                                   --store 'DIR/**/*.parquet' reads a fleet's export and adds the
                                   fleet view (which hosts are slow for the same work)
+  blit report --html FILE [RUN_ID | --last | --since 30d] [--store SPEC]
+                                  one self-contained HTML page with charts: history or one run
   blit telemetry export|import DIR
                                   this host's runs out to a fleet's Parquet folder (by host and
                                   day; only what is new), or a folder's runs into this store
@@ -93,7 +96,7 @@ milliseconds, UTC times). Give the id (or its first characters) to 'blit diagnos
   positionals: [],
 };
 
-const COMMANDS = ["copy", "mirror", "push", "pull", "ls", "check", "diagnostics", "diagnose", "predict", "tune", "trace", "telemetry", "help"];
+const COMMANDS = ["copy", "mirror", "push", "pull", "ls", "check", "diagnostics", "diagnose", "report", "predict", "tune", "trace", "telemetry", "help"];
 
 /** Runs the CLI and returns the exit code. */
 export async function main(argv: string[], io: Io = processIo()): Promise<number> {
@@ -111,6 +114,7 @@ export async function main(argv: string[], io: Io = processIo()): Promise<number
     if (cmd === "copy" || cmd === "mirror" || cmd === "push" || cmd === "pull") return await transferCommand(cmd, rest, io);
     if (cmd === "diagnostics") return await diagnostics(rest, io);
     if (cmd === "diagnose") return await (await diagnoseCommands()).diagnoseCommand(rest, io);
+    if (cmd === "report") return await (await reportCommands()).reportCommand(rest, io);
     if (cmd === "predict") return await (await diagnoseCommands()).predictCommand(rest, io);
     if (cmd === "tune") return await (await diagnoseCommands()).tuneCommand(rest, io);
     if (cmd === "trace") return await (await traceCommands()).traceCommand(rest, io);

@@ -47,7 +47,7 @@ describe("the flag table is the one source", () => {
     for (const f of CHECK_FLAGS) expect({ flag: f.name, shown: flat(r.stdout).includes(flat(flagHelp(f, "check"))) }).toEqual({ flag: f.name, shown: true });
   });
 
-  test("README has a generated block for ls, diagnose, predict, tune and each trace subcommand, row for row their table", () => {
+  test("README has a generated block for ls, diagnose, predict, tune, each trace subcommand and report, row for row their table", () => {
     const readme = readFileSync(join(REPO_ROOT, "README.md"), "utf8");
     for (const spec of SPEC_BLOCKS) {
       const name = blockName(spec);
@@ -57,7 +57,7 @@ describe("the flag table is the one source", () => {
       expect(rows.map((r) => /`(--[\w-]+)/.exec(r)![1])).toEqual(spec.flags.map((f) => f.name));
       for (const f of spec.flags) expect(rows.some((r) => r.includes(flagHelp(f, spec.name)))).toBe(true);
     }
-    expect(SPEC_BLOCKS.map(blockName)).toEqual(["ls", "diagnose", "predict", "tune", "trace-ingest", "trace-list", "trace-show", "trace-record"]);
+    expect(SPEC_BLOCKS.map(blockName)).toEqual(["ls", "diagnose", "predict", "tune", "trace-ingest", "trace-list", "trace-show", "trace-record", "report"]);
   });
 
   for (const spec of SPEC_BLOCKS) {

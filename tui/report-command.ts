@@ -1,7 +1,6 @@
 // `blit report --html FILE [RUN_ID | --last | --since 30d] [--store SPEC]`: the facts of
 // `blit diagnose` as one self-contained HTML page with charts. Exit 0 written, 2 anything else
 // (usage, no such run, an unreadable store, FILE not writable), with FILE left untouched.
-import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { UsageError } from "../engine/index.ts";
 import { DiagnoseError, formatDuration, parseSince, TelemetryError, telemetryPath } from "../analytics/index.ts";
@@ -9,6 +8,7 @@ import { EXIT_FATAL, EXIT_OK } from "./exit-codes.ts";
 import { boolFlag, helpText, parseCommand, stringFlag, type Values } from "./kit/command.ts";
 import { say, warn, type Io } from "./kit/io.ts";
 import { REPORT_SPEC } from "./report-flags.ts";
+import { storeToRead } from "./diagnose-flags.ts";
 import { historyReportData, reportHtml, ReportWriteError, runReportData, writeFileAtomic, type ReportData } from "./report/index.ts";
 
 export interface ReportOptions {
@@ -56,20 +56,7 @@ function reportOptions(v: Values, positionals: string[], env: Io["env"]): Report
   const limitText = stringFlag(v, "limit");
   const limit = limitText === undefined ? 10 : Number(limitText);
   if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`--limit needs a whole number of 1 or more, got '${limitText}'`);
-  const store = stringFlag(v, "store");
-  if (store !== undefined) checkStore(store);
-  return { file: resolve(html), store: store ?? telemetryPath(env), run, since: since ?? "30d", limit };
-}
-
-/**
- * A --store that names no file is a typo, not a new store: opening it would create an empty one
- * there. A glob (a fleet's Parquet files) is passed on as it is.
- */
-function checkStore(spec: string): void {
-  if (/[*?[]/.test(spec)) return;
-  if (spec === "" || !existsSync(spec)) {
-    throw new RangeError(`--store: no telemetry store at '${spec}'; give the path of a telemetry.duckdb (or leave --store out for the one in BLIT_HOME)`);
-  }
+  return { file: resolve(html), store: storeToRead(stringFlag(v, "store"), env), run, since: since ?? "30d", limit };
 }
 
 function reportData(o: ReportOptions): Promise<ReportData> {

@@ -3,13 +3,14 @@
 // load the analytics queries.
 import type { CommandSpec } from "./kit/command.ts";
 import { helpFlag, type Flag } from "./kit/flag.ts";
+import { storeFlag } from "./diagnose-flags.ts";
 
 const REPORT_FLAGS: readonly Flag<"report">[] = [
   { name: "--html", value: "FILE", commands: ["report"], help: "write the report as one self-contained HTML file (required for now; the only format)" },
   { name: "--since", value: "SPAN", commands: ["report"], help: "history window: 90m, 12h, 7d, 2w, or a date like 2025-03-01", default: "30d" },
   { name: "--last", commands: ["report"], help: "report on the most recent run" },
   { name: "--limit", value: "N", commands: ["report"], help: "runs listed as slowest and as flagged", default: "10" },
-  { name: "--store", value: "SPEC", commands: ["report"], help: "the telemetry store to read", default: "BLIT_HOME/telemetry.duckdb" },
+  storeFlag("report"),
   helpFlag("report"),
 ];
 

@@ -220,7 +220,7 @@ export function diagnoseHistory(options: DiagnoseHistoryOptions): Promise<Histor
         )).getRowObjects()[0] ?? {};
         report.window.totalRuns = Number(counts.total ?? 0);
         report.window.runs = Number(counts.recent ?? 0);
-        const read = `a fleet export is read from the window's first day on (older days are not read, so the store's count is of those days)`;
+        const read = "a fleet export: only its day partitions from the window's first day on are read, and \"in the store\" counts those";
         report.notes.push(report.window.totalRuns > history.length
           ? `${read}; the predictor, the slowest runs, flags and trends learn from the latest ${countOf(history.length, "run")} of them; the fleet view and the counts read all`
           : read);

@@ -139,7 +139,7 @@ describe("--store", () => {
     const missing = join(tmp.dir, "no-store", "telemetry.duckdb");
     const bad = await cli(["report", "--html", join(tmp.dir, "none.html"), "--store", missing], elsewhere);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain(`--store: no telemetry store at '${missing}'`);
+    expect(bad.stderr).toContain(`--store ${missing}: no such store file or folder`);
     expect(existsSync(missing)).toBe(false);
     expect(existsSync(join(tmp.dir, "none.html"))).toBe(false);
   });

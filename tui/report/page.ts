@@ -47,12 +47,13 @@ function historyBody(data: HistoryReportData, charts: ChartSpec[]): string {
   const d = data.diagnosis;
   const w = d.window;
   const parts = [
-    `<p class="lead">${h(w.runs)} run${w.runs === 1 ? "" : "s"} since ${h(formatTime(w.since))} (${h(w.label)}) of ${h(w.totalRuns)} in the store; ${h(d.flaggedCount)} flagged.${w.runs > MAX_CHART_RUNS ? ` The charts show the newest ${h(MAX_CHART_RUNS)}.` : ""}</p>`,
+    `<p class="lead">${h(w.runs)} run${w.runs === 1 ? "" : "s"} since ${h(formatTime(w.since))} (${h(w.label)}) of ${h(w.totalRuns)} in the store; ${h(d.flaggedCount)} flagged.${w.runs > data.runs.length ? ` The charts show the newest ${h(data.runs.length)}.` : ""}</p>`,
     notesList(d.notes),
     ...charts.map(chartBlock),
     section("Flagged runs", d.flagged.length === 0 ? `<p>No run in the window was flagged.</p>` : runTable(d.flagged, d.flaggedCount > d.flagged.length ? `the first ${d.flagged.length} of ${d.flaggedCount}` : "")),
     section("Slowest against prediction", d.slowest.length === 0 ? `<p>No run was slower than similar runs.</p>` : runTable(d.slowest, "")),
     section("Trends by route", d.trends.length === 0 ? "<p>No runs.</p>" : `<ul>${d.trends.map((t) => `<li class="trend-${h(t.direction.replace(/ /g, "-"))}">${h(t.text)}</li>`).join("")}</ul>`),
+    ...(d.fleet ? [section(`Fleet: ${d.fleet.hosts.length} hosts`, fleetHtml(d.fleet))] : []),
     section("Models", modelTable(d)),
   ];
   return `<main>${parts.join("\n")}</main>`;
@@ -69,6 +70,20 @@ function runTable(lines: readonly RunLine[], note: string): string {
 <td>${flagList(r.flags)}${r.cause ? `<p class="cause">cause: ${h(r.cause.text)}</p>` : ""}</td></tr>`);
   return `${note ? `<p>${h(note)}</p>` : ""}<table><thead><tr><th>started</th><th>run</th><th>command</th><th>source → destination</th><th>took</th><th>predicted (80% band)</th><th>vs similar</th><th>MiB/s</th><th>flags</th></tr></thead>
 <tbody>${rows.join("\n")}</tbody></table>`;
+}
+
+/** The fleet view: each outlier with its evidence, then every route and shape's hosts against the fleet median. */
+function fleetHtml(f: NonNullable<HistoryDiagnosis["fleet"]>): string {
+  const outliers = f.outliers.length === 0
+    ? "<p>No host is an outlier for the same route and shape.</p>"
+    : f.outliers.map((o) => `<div class="outlier"><p class="flag-warn">${h(o.text)}</p><ol class="fleet-evidence">${o.evidence.map((e) => `<li>${h(e)}</li>`).join("")}</ol></div>`).join("\n");
+  const groups = f.groups.map((g) => {
+    const rate = (v: number) => (g.unit === "files/s" ? `${Math.round(v).toLocaleString("en-US")} files/s` : `${(v / 2 ** 20).toFixed(1)} MiB/s`);
+    const rows = [...g.members].sort((a, b) => a.rate - b.rate).map((m) => `<tr${m.outlier ? ' class="outlier-row"' : ""}><td>${h(m.host)}</td><td class="num">${h(m.runs)}</td><td class="num">${h(rate(m.rate))}</td><td class="num">${g.hosts > 0 ? `${h(m.slowdown.toFixed(2))}×` : "-"}</td><td>${h(m.destinationFs)}</td><td>${m.outlier ? "outlier" : ""}</td></tr>`);
+    return `<details${g.members.some((m) => m.outlier) ? " open" : ""}><summary>${h(g.route)}, ${h(g.shape)}: fleet median ${h(rate(g.fleetRate))} over ${h(g.hosts)} host${g.hosts === 1 ? "" : "s"}</summary>
+<table><thead><tr><th>host</th><th>runs</th><th>median rate</th><th>slower than the fleet</th><th>destination fs</th><th></th></tr></thead><tbody>${rows.join("")}</tbody></table></details>`;
+  });
+  return [outliers, ...groups, notesList(f.notes)].join("\n");
 }
 
 function modelTable(d: HistoryDiagnosis): string {

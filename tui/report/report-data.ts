@@ -3,7 +3,7 @@
 // prediction and band (recentRuns + scoreRuns, as the TUI's run list); a run's report is
 // diagnoseRun (prediction, flags, evidence, causes, suggestions, timeline). Nothing here predicts.
 import {
-  diagnoseHistory, diagnoseRun, recentRuns, scoreRuns,
+  diagnoseHistory, diagnoseRun, FLEET_HISTORY_LIMIT, isFleetSpec, recentRuns, scoreRuns,
   type HistoryDiagnosis, type RunDiagnosis, type ScoredRun,
 } from "../../analytics/index.ts";
 
@@ -45,7 +45,8 @@ export async function historyReportData(request: HistoryRequest): Promise<Histor
   const diagnosis = await diagnoseHistory({ path, sinceMs, sinceLabel, limit: request.limit ?? 10 });
   // The window is the newest `window.runs` runs of the store (runs start in order), so the list
   // of that length, kept to the window, is exactly its runs.
-  const wanted = Math.min(diagnosis.window.runs, MAX_CHART_RUNS);
+  // A fleet's predictions cover its latest FLEET_HISTORY_LIMIT runs (the fleet view covers all).
+  const wanted = Math.min(diagnosis.window.runs, isFleetSpec(path) ? FLEET_HISTORY_LIMIT : MAX_CHART_RUNS);
   let runs: ScoredRun[] = [];
   if (wanted > 0) {
     const list = await scoreRuns(await recentRuns({ path, limit: wanted }));

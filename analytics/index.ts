@@ -20,6 +20,7 @@ export { exportTelemetry, importTelemetry } from "./store/fleet-export.ts";
 export type { ExportOptions, ImportOptions, TransferCounts } from "./store/fleet-export.ts";
 export { FLEET_HISTORY_LIMIT, fleetGlob, isFleetSpec } from "./store/fleet-store.ts";
 export { EXPORTED_TABLES } from "./store/fleet-layout.ts";
+export type { FleetGroup, FleetHost, FleetOutlier, FleetShape, FleetView } from "./diagnose/fleet-view.ts";
 export { preloadTelemetry } from "./store/duckdb-module.ts";
 export type { OpenOptions, OpenStore } from "./store/store.ts";
 export type { MergeOutcome } from "./store/spool.ts";

@@ -138,7 +138,7 @@ export async function predictCommand(args: string[], io: CommandIo): Promise<num
     const command = (values.command ?? "mirror") as Command;
     if (command !== "copy" && command !== "mirror") throw new RangeError(`--command must be copy or mirror, got '${values.command}'`);
     const path = storeToRead(values.store, io.env);
-    const workersText = values.workers ?? io.env.BLIT_WORKERS;
+    const workersText = values.workers ?? (io.env.BLIT_WORKERS || undefined); // empty counts as unset, as for copy and mirror
     const bwlimit = values.bwlimit !== undefined ? parseRate(values.bwlimit) : 0;
     // Enumerate and plan only: what the real run would transfer, with the filesystems it would use.
     const { report } = await run({

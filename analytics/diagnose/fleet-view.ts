@@ -64,8 +64,13 @@ export const FLEET_MIN_HOST_RUNS = 3;
 export const FLEET_MIN_HOSTS = 3;
 /** A host this much slower than the fleet median ... */
 export const FLEET_SLOWDOWN = 1.5;
-/** ... and this far from the other hosts (robust z of log rates, MAD-scaled) is an outlier. */
+/** ... and this far from the other hosts (robust z of log rates, MAD-scaled) is an outlier ... */
 const FLEET_SCORE = 3.5;
+/**
+ * ... and so is one this much slower whatever the spread: with a few hosts the spread of three
+ * or four medians says little (two hosts 1.35× apart put a third 2.5× below them at z 2).
+ */
+export const FLEET_CLEAR_SLOWDOWN = 2;
 
 const SMALL = 64 * 1024;
 const LARGE = 1024 * 1024;
@@ -191,7 +196,7 @@ function judge(members: FleetHost[]): FleetGroup {
     m.slowdown = m.rate > 0 ? group.fleetRate / m.rate : Infinity;
     if (m.runs < FLEET_MIN_HOST_RUNS) continue;
     const z = mad > 0 ? (center - Math.log(m.rate)) / mad : Infinity;
-    m.outlier = m.slowdown >= FLEET_SLOWDOWN && z >= FLEET_SCORE;
+    m.outlier = m.slowdown >= FLEET_SLOWDOWN && (z >= FLEET_SCORE || m.slowdown >= FLEET_CLEAR_SLOWDOWN);
   }
   return group;
 }

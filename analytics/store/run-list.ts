@@ -4,6 +4,7 @@
 // `scoreRuns` then adds predictions and flags (fitting the predictor when the history changed).
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { Scorer, verdictOf } from "../diagnose/anomalies.ts";
+import { fleetView, type FleetView } from "../diagnose/fleet-view.ts";
 import { currentPredictor } from "../predict/predictor-store.ts";
 import { loadHistory, loadRecentRuns, type RecentRuns, type ScoredRun } from "./run-record.ts";
 import { withStore } from "./store.ts";
@@ -19,7 +20,12 @@ export interface RunList {
   throughput: number[];
   /** True once predictions and flags are in. */
   scored: boolean;
+  /** With the scores, when the last FLEET_WINDOW_MS of runs come from two hosts or more: which host is slow for the same work. */
+  fleet?: FleetView;
 }
+
+/** The window of the run list's fleet view: the last 7 days, as the history report's default. */
+export const FLEET_WINDOW_MS = 7 * 24 * 60 * 60 * 1000;
 
 export interface RunListOptions {
   /** The store file. */
@@ -40,9 +46,11 @@ export function recentRuns(options: RunListOptions): Promise<RunList> {
 
 /** `list` with each run's prediction (80% band) and flags, scored as the history report scores them. */
 export function scoreRuns(list: RunList, options: Pick<RunListOptions, "busyTimeoutMs"> = {}): Promise<RunList> {
+  const sinceMs = Date.now() - FLEET_WINDOW_MS;
   return withStore(
     list.path,
     async ({ conn, recent }) => {
+      const fleet = await fleetView(conn, sinceMs);
       const history = await loadHistory(conn, recent);
       const scorer = new Scorer(await currentPredictor(conn, history), history);
       const byId = new Map(history.map((h) => [h.id, h]));
@@ -51,9 +59,9 @@ export function scoreRuns(list: RunList, options: Pick<RunListOptions, "busyTime
         if (!h) return entry;
         return { ...entry, ...verdictOf(scorer.score(h)) };
       });
-      return { ...list, runs, scored: true };
+      return { ...list, runs, scored: true, ...(fleet ? { fleet } : {}) };
     },
-    { busyTimeoutMs: options.busyTimeoutMs ?? 2000 },
+    { busyTimeoutMs: options.busyTimeoutMs ?? 2000, sinceMs },
   );
 }
 

@@ -133,6 +133,22 @@ describe("fleet telemetry", () => {
     const one = await blit(["diagnose", o.evidence.at(-1).match(/[0-9a-f-]{36}/)[0], "--store", fleet, "--json"], {});
     expect(one.code).toBe(0);
     expect(JSON.parse(one.stdout).run.destination).toContain("sync-dst");
+    // The other readers of a store read the fleet too: the diagnose UI's list (Markdown off a
+    // terminal) and the HTML report carry the fleet view; predict fits on the fleet's runs.
+    const ui = await blit(["diagnose", "--ai", "--store", fleet], {});
+    expect(ui.code).toBe(0);
+    expect(ui.stdout).toContain("### Fleet: 3 hosts, last 7 days");
+    expect(ui.stdout).toMatch(/\*\*nas-3 copies small files .* slower than the fleet median/);
+    const html = join(t.dir, "fleet.html");
+    const page = await blit(["report", "--html", html, "--store", `${fleet}/**/*.parquet`], {});
+    expect(page.code).toBe(0);
+    const htmlText = await Bun.file(html).text();
+    expect(htmlText).toContain("Fleet: 3 hosts");
+    expect(htmlText).toMatch(/nas-3 copies small files [0-9.]+× slower than the fleet median/);
+    const predicted = await blit(["predict", join(t.dir, "src"), join(t.dir, "predict-dst"), "--store", fleet, "--json"], {});
+    expect(predicted.stderr).toBe("");
+    expect(predicted.code).toBe(0);
+    expect(JSON.parse(predicted.stdout).prediction.note).toContain("fitted on");
   }, 60_000);
 
   test("diagnostics perf --store lists every host's runs; a store file that does not exist is an error, not a new store", async () => {

@@ -36,6 +36,8 @@ interface ExplainState {
 const CLOSED: ExplainState = { open: false, selected: 0, showNumbers: false };
 /** Lines of the list screen that are not run rows (header, sparkline, column names, status, footer). */
 const LIST_CHROME = 13;
+/** ...and one more when the list has a fleet line (runs of two hosts or more in the last 7 days). */
+const listChrome = (list: RunList | undefined): number => LIST_CHROME + (list?.fleet ? 1 : 0);
 /**
  * Rows of the terminal the run page leaves alone: the app's title, store and key lines, and one
  * spare (a frame as tall as the terminal scrolls its first line, the title, out of sight).
@@ -177,7 +179,7 @@ export function DiagnoseApp({ source, initialRunId, onInterrupt }: DiagnoseAppPr
     }
     if (input === "/") return setFilterMode(true);
     const last = shown.length - 1;
-    const pageSize = Math.max(1, rows - LIST_CHROME);
+    const pageSize = Math.max(1, rows - listChrome(list));
     if (key.downArrow || input === "j") setCursor((c) => Math.min(last, c + 1));
     else if (key.upArrow || input === "k") setCursor((c) => Math.max(0, c - 1));
     else if (key.pageDown) setCursor((c) => Math.min(last, c + pageSize));
@@ -217,7 +219,7 @@ export function DiagnoseApp({ source, initialRunId, onInterrupt }: DiagnoseAppPr
         list={list}
         shown={shown}
         cursor={Math.min(cursor, Math.max(0, shown.length - 1))}
-        height={rows - LIST_CHROME}
+        height={rows - listChrome(list)}
         width={columns}
         filter={filter}
         filterMode={filterMode}

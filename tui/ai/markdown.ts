@@ -28,6 +28,14 @@ export function listMarkdown(list: RunList, explainer: string, limit = 20): stri
     out.push(`| ${whenText(r.startedAt)} | ${routeText(r)} | ${sizeText(r.files, r.bytes)} | ${formatDuration(r.totalMs)} | ${predicted} | ${cell(flags)} | \`${r.id}\` |`);
   }
   if (list.runs.length > limit) out.push("", `${count(list.runs.length - limit)} more in the UI (\`blit diagnose --ai\` in a terminal).`);
+  if (list.fleet) {
+    out.push("", `### Fleet: ${list.fleet.hosts.length} hosts, last 7 days`, "");
+    if (list.fleet.outliers.length === 0) out.push("No host is an outlier for the same route and shape.");
+    for (const o of list.fleet.outliers) {
+      out.push(`- **${o.text}**`);
+      for (const e of o.evidence) out.push(`  - ${e}`);
+    }
+  }
   out.push("", "Run `blit diagnose --ai RUN_ID` for one run's page and explanation.");
   return out.join("\n");
 }

@@ -37,6 +37,14 @@ export function RunListScreen(p: RunListScreenProps) {
       <Text dimColor wrap="truncate-end">
         {throughputCaption(p.list.throughput)}
       </Text>
+      {p.list.fleet ? (
+        <Text color={p.list.fleet.outliers.length > 0 ? "yellow" : undefined} wrap="truncate-end">
+          {`Fleet (${p.list.fleet.hosts.length} hosts, 7 days): `}
+          {p.list.fleet.outliers.length === 0
+            ? "no host is an outlier for the same work"
+            : `! ${p.list.fleet.outliers[0]!.text}${p.list.fleet.outliers.length > 1 ? ` (+${p.list.fleet.outliers.length - 1} more: blit diagnose --store)` : ""}`}
+        </Text>
+      ) : null}
       <Text bold wrap="truncate-end">
         {layout.header}
       </Text>

@@ -17,7 +17,7 @@ import { loadHistory, runRecordFromReport, runTimeline, type RunRecord, type Run
 import { withStore } from "../store/store.ts";
 import { countOf, formatBytesPerSec } from "../store/human-units.ts";
 import { traceSummariesFor } from "../store/trace-summaries.ts";
-import { fleetView, type FleetView } from "./fleet-view.ts";
+import { fleetScan, type FleetView } from "./fleet-view.ts";
 import { latestTunedSetting } from "../predict/tuned-settings.ts";
 
 export type DiagnoseErrorCode = "RUN_NOT_FOUND" | "RUN_AMBIGUOUS" | "NO_RUNS";
@@ -211,15 +211,12 @@ export function diagnoseHistory(options: DiagnoseHistoryOptions): Promise<Histor
       const scorer = new Scorer(predictor, history);
       const report = historyReport(history, predictor.models, scorer, options);
       await nameCauses(conn, [...report.slowest, ...report.flagged], scorer, recent?.runs ?? "runs");
-      const fleet = await fleetView(conn, options.sinceMs);
-      if (fleet) report.fleet = fleet;
+      // The fleet view and, for a fleet, the counts: one scan of the window's runs.
+      const scan = await fleetScan(conn, options.sinceMs);
+      if (scan.view) report.fleet = scan.view;
       if (kind === "fleet") {
-        const counts = (await conn.runAndReadAll(
-          "SELECT count(*) AS total, count(*) FILTER (WHERE started_at >= make_timestamp(CAST($1 AS BIGINT))) AS recent FROM runs",
-          [BigInt(Math.round(options.sinceMs)) * 1000n],
-        )).getRowObjects()[0] ?? {};
-        report.window.totalRuns = Number(counts.total ?? 0);
-        report.window.runs = Number(counts.recent ?? 0);
+        report.window.totalRuns = scan.runs;
+        report.window.runs = scan.windowRuns;
         const read = "a fleet export: only its day partitions from the window's first day on are read, and \"in the store\" counts those";
         report.notes.push(report.window.totalRuns > history.length
           ? `${read}; the predictor, the slowest runs, flags and trends learn from the latest ${countOf(history.length, "run")} of them; the fleet view and the counts read all`

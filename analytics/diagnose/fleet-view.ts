@@ -75,25 +75,60 @@ export const FLEET_CLEAR_SLOWDOWN = 2;
 const SMALL = 64 * 1024;
 const LARGE = 1024 * 1024;
 
+/** What one scan of a window gives: the fleet view (two hosts or more) and the window's counts. */
+export interface FleetScan {
+  view: FleetView | undefined;
+  /** Runs the scan read (a fleet store reads only the window's days), and those since the window's start. */
+  runs: number;
+  windowRuns: number;
+}
+
+/** A member with what the scan read for its evidence. */
+interface Member extends FleetHost {
+  slowest: string;
+}
+
+/** What a host's runs of one route and shape recorded about their machine (medians; null where none did). */
+interface HostContext {
+  device: string | null;
+  io: number | null;
+  cpu: number | null;
+}
+
+/** Hosts nearest the fleet median whose context an outlier's is compared with. */
+const REFERENCE_HOSTS = 5;
+
 /**
- * The fleet view of the runs since `sinceMs`; undefined when they come from fewer than two hosts.
- * Dry runs, failed runs, runs under --bwlimit and runs that moved nothing are left out.
+ * The fleet view of the runs since `sinceMs` (undefined when they come from fewer than two hosts),
+ * and the counts of the runs read. Dry runs, failed runs, runs under --bwlimit and runs that moved
+ * nothing are not compared. One scan of the runs with their context; a second, of the outliers'
+ * hosts only, reads their destination devices.
  */
-export async function fleetView(conn: DuckDBConnection, sinceMs: number): Promise<FleetView | undefined> {
+export async function fleetScan(conn: DuckDBConnection, sinceMs: number): Promise<FleetScan> {
   const since = BigInt(Math.round(sinceMs)) * 1000n;
-  // One scan of the window for the rates; the context of a host is read only when it stands out.
   const reader = await conn.runAndReadAll(
-    `WITH r AS (${RATES_SQL})
-     SELECT host, route, shape, count(*) AS runs, median(rate) AS rate, mode(destination_fs) AS fs
-     FROM r GROUP BY host, route, shape ORDER BY route, shape, host`,
+    `WITH r AS (
+       SELECT runs.id, runs.host, runs.route, runs.destination_fs, runs.started_at >= make_timestamp(CAST($1 AS BIGINT)) AS recent,
+              ${ELIGIBLE} AS eligible, ${SHAPE} AS shape, ${RATE} AS rate
+       FROM runs
+     )
+     SELECT r.host, r.route, r.shape, count(*) AS all_runs, count(*) FILTER (WHERE r.recent) AS recent_runs,
+            count(*) FILTER (WHERE r.eligible) AS runs, median(r.rate) FILTER (WHERE r.eligible) AS rate,
+            mode(r.destination_fs) FILTER (WHERE r.eligible) AS fs, arg_min(r.id, r.rate) FILTER (WHERE r.eligible) AS slowest
+     FROM r GROUP BY r.host, r.route, r.shape ORDER BY r.route, r.shape, r.host`,
     [since],
   );
   const rows = reader.getRowObjects();
-  const hosts = [...new Set(rows.map((r) => String(r.host)))].sort();
-  if (hosts.length < 2) return undefined;
-  const byGroup = new Map<string, FleetHost[]>();
-  for (const row of rows) {
-    const member: FleetHost = {
+  const counts = {
+    runs: rows.reduce((n, r) => n + Number(r.all_runs), 0),
+    windowRuns: rows.reduce((n, r) => n + Number(r.recent_runs), 0),
+  };
+  const compared = rows.filter((r) => Number(r.runs) > 0 && r.shape != null && r.host != null && r.host !== "");
+  const hosts = [...new Set(compared.map((r) => String(r.host)))].sort();
+  if (hosts.length < 2) return { view: undefined, ...counts };
+  const byGroup = new Map<string, Member[]>();
+  for (const row of compared) {
+    const member: Member = {
       host: String(row.host),
       route: String(row.route),
       shape: String(row.shape) as FleetShape,
@@ -102,77 +137,86 @@ export async function fleetView(conn: DuckDBConnection, sinceMs: number): Promis
       slowdown: 1,
       destinationFs: String(row.fs ?? ""),
       outlier: false,
+      slowest: String(row.slowest ?? ""),
     };
     const key = `${member.route}\t${member.shape}`;
     byGroup.set(key, [...(byGroup.get(key) ?? []), member]);
   }
-  const groups: FleetGroup[] = [];
+  const judged = [...byGroup.values()].map((members) => ({ members, group: judge(members) }));
+  const flagged = judged.flatMap(({ members, group }) => members.filter((m) => m.outlier).map((m) => ({ group, m, members })));
   const outliers: FleetOutlier[] = [];
-  const notes: string[] = [];
-  for (const members of byGroup.values()) groups.push(judge(members));
-  const flagged = groups.flatMap((g) => g.members.filter((m) => m.outlier).map((m) => ({ g, m })));
   if (flagged.length > 0) {
-    const context = await contextOf(conn, since, flagged.map(({ m }) => m));
-    for (const { g, m } of flagged) outliers.push(outlierOf(g, m, context(m)));
+    // The context of the outliers and of a few hosts at the fleet median of their groups: only
+    // those hosts' folders are read (a fleet's context is as many files again as its runs).
+    const references = new Map(flagged.map(({ group, m, members }) => [m, referencesOf(group, members)]));
+    const hostsRead = [...new Set([...flagged.map(({ m }) => m.host), ...[...references.values()].flat().map((r) => r.host)])];
+    const context = await contextOf(conn, since, hostsRead);
+    const at = (h: FleetHost) => context.get(`${h.host}\t${h.route}\t${h.shape}`) ?? { device: null, io: null, cpu: null };
+    for (const { group, m } of flagged) outliers.push(outlierOf(group, m, at(m), references.get(m)!.map((r) => ({ host: r, context: at(r) }))));
   }
   outliers.sort((a, b) => b.slowdown - a.slowdown);
+  // Reports carry each member as a FleetHost; what was read for the evidence stays here.
+  const groups = judged.map(({ group }) => ({
+    ...group,
+    members: group.members.map(({ host, route, shape, runs, rate, slowdown, destinationFs, outlier }) => ({ host, route, shape, runs, rate, slowdown, destinationFs, outlier })),
+  }));
+  const notes: string[] = [];
   if (!groups.some((g) => g.hosts >= FLEET_MIN_HOSTS)) {
     notes.push(`no route and shape has ${FLEET_MIN_HOSTS} hosts with ${FLEET_MIN_HOST_RUNS}+ runs each in the window: no fleet median to compare with`);
   }
-  return { hosts, runs: rows.reduce((n, r) => n + Number(r.runs), 0), groups, outliers, notes };
+  return { view: { hosts, runs: compared.reduce((n, r) => n + Number(r.runs), 0), groups, outliers, notes }, ...counts };
 }
 
-/** The runs the fleet view compares, each with its shape and rate (files/s or bytes/s); $1 = window start, µs. */
-const RATES_SQL = `
-  SELECT runs.id, runs.host, runs.route, runs.destination_fs,
-         CASE WHEN copied_bytes / copied < ${SMALL} THEN 'small files' WHEN copied_bytes / copied >= ${LARGE} THEN 'large files' ELSE 'mixed' END AS shape,
-         CASE WHEN copied_bytes / copied < ${SMALL} THEN copied ELSE copied_bytes END / (transfer_ms / 1000.0) AS rate
-  FROM runs
-  WHERE runs.started_at >= make_timestamp(CAST($1 AS BIGINT)) AND runs.status IN ('ok', 'partial') AND NOT coalesce(runs.dry_run, false)
-    AND runs.copied > 0 AND runs.transfer_ms > 0 AND coalesce(runs.bwlimit, 0) = 0 AND coalesce(runs.host, '') <> ''`;
+/** The fleet view alone (the UI's run list). */
+export async function fleetView(conn: DuckDBConnection, sinceMs: number): Promise<FleetView | undefined> {
+  return (await fleetScan(conn, sinceMs)).view;
+}
 
-interface OutlierContext {
-  /** Its slowest run of the group. */
-  slowest: string;
-  /** The destination device most of its runs, and of the other hosts' runs, wrote to ("ext4 on loop, mounted sync"). */
-  device: { mine: string | null; others: string | null };
-  /** Medians over its runs, and over the other hosts' runs of the same route and shape, where recorded. */
-  io: { mine: number | null; others: number | null };
-  cpu: { mine: number | null; others: number | null };
+/** A run the fleet view compares: complete, real, unthrottled, from a named host, and it copied something. */
+const ELIGIBLE = `(runs.started_at >= make_timestamp(CAST($1 AS BIGINT)) AND runs.status IN ('ok', 'partial') AND NOT coalesce(runs.dry_run, false)
+  AND runs.copied > 0 AND runs.transfer_ms > 0 AND coalesce(runs.bwlimit, 0) = 0 AND coalesce(runs.host, '') <> '')`;
+/** Its shape, from the mean size of what it copied, and its rate: files/s for small files, bytes/s otherwise. */
+const SHAPE = `CASE WHEN runs.copied <= 0 THEN NULL WHEN runs.copied_bytes / runs.copied < ${SMALL} THEN 'small files'
+  WHEN runs.copied_bytes / runs.copied >= ${LARGE} THEN 'large files' ELSE 'mixed' END`;
+const RATE = `CASE WHEN runs.copied <= 0 OR runs.transfer_ms <= 0 THEN NULL WHEN runs.copied_bytes / runs.copied < ${SMALL} THEN runs.copied
+  ELSE runs.copied_bytes END / (runs.transfer_ms / 1000.0)`;
+
+/** The hosts of a group nearest its fleet median (not outliers, with enough runs). */
+function referencesOf(group: FleetGroup, members: readonly Member[]): Member[] {
+  const distance = (m: FleetHost) => Math.abs(Math.log(m.rate / group.fleetRate));
+  return members
+    .filter((m) => !m.outlier && m.runs >= FLEET_MIN_HOST_RUNS && m.rate > 0)
+    .sort((a, b) => distance(a) - distance(b))
+    .slice(0, REFERENCE_HOSTS);
 }
 
 /**
- * What the outliers' runs recorded about their machine, against the other hosts' runs of the same
- * route and shape, and each outlier's slowest run: one more scan, with the runs' context.
+ * For each of `hosts`, route and shape: the destination device most of its runs wrote to ("ext4
+ * on loop, mounted sync"), and the medians of its runs' I/O pressure and other processes' CPU
+ * share. A fleet store's run_context carries its partition's host, so only those hosts' folders
+ * are opened.
  */
-async function contextOf(conn: DuckDBConnection, since: bigint, outliers: FleetHost[]): Promise<(m: FleetHost) => OutlierContext> {
-  const hosts = [...new Set(outliers.map((m) => m.host))];
+async function contextOf(conn: DuckDBConnection, since: bigint, hosts: string[]): Promise<Map<string, HostContext>> {
+  const hostColumn = Number((await conn.runAndReadAll(
+    "SELECT count(*) AS n FROM duckdb_columns() WHERE table_name = 'run_context' AND column_name = 'host'",
+  )).getRowObjects()[0]?.n ?? 0) > 0;
   const reader = await conn.runAndReadAll(
-    `WITH r AS (${RATES_SQL})
-     SELECT r.route, r.shape, CASE WHEN list_contains($2::VARCHAR[], r.host) THEN r.host END AS host,
-            arg_min(r.id, r.rate) AS slowest, median(c.psi_io_some) AS io, median(c.others_cpu_share) AS cpu,
-            mode(CASE WHEN c.dst IS NOT NULL THEN c.dst.fsType || ' on ' || c.dst.deviceClass || CASE WHEN c.dst.sync THEN ', mounted sync' ELSE '' END END) AS device
-     FROM r LEFT JOIN (
-       SELECT run_id, psi_io_some, others_cpu_share,
-              list_filter(from_json(devices, '[{"role":"VARCHAR","fsType":"VARCHAR","deviceClass":"VARCHAR","sync":"BOOLEAN"}]'), d -> d.role = 'destination')[1] AS dst
-       FROM run_context
-     ) c ON c.run_id = r.id GROUP BY ALL`,
+    `WITH r AS (SELECT runs.id, runs.host, runs.route, ${SHAPE} AS shape FROM runs WHERE ${ELIGIBLE} AND list_contains($2::VARCHAR[], runs.host)),
+          c AS (
+            SELECT run_id, psi_io_some, others_cpu_share,
+                   list_filter(from_json(devices, '[{"role":"VARCHAR","fsType":"VARCHAR","deviceClass":"VARCHAR","sync":"BOOLEAN"}]'), d -> d.role = 'destination')[1] AS dst
+            FROM run_context ${hostColumn ? "WHERE list_contains($2::VARCHAR[], host)" : ""}
+          )
+     SELECT r.host, r.route, r.shape, median(c.psi_io_some) AS io, median(c.others_cpu_share) AS cpu,
+            mode(c.dst.fsType || ' on ' || c.dst.deviceClass || CASE WHEN c.dst.sync THEN ', mounted sync' ELSE '' END) AS device
+     FROM r JOIN c ON c.run_id = r.id GROUP BY ALL`,
     [since, duckdb().listValue(hosts)],
   );
-  const rows = reader.getRowObjects();
   const num = (v: unknown) => (v == null ? null : Number(v));
-  return (m) => {
-    const same = rows.filter((r) => r.route === m.route && r.shape === m.shape);
-    const mine = same.find((r) => r.host === m.host) ?? {};
-    // The other hosts: every host not an outlier (one row), whatever other outliers there are.
-    const others = same.find((r) => r.host == null) ?? {};
-    return {
-      slowest: String(mine.slowest ?? ""),
-      device: { mine: mine.device == null ? null : String(mine.device), others: others.device == null ? null : String(others.device) },
-      io: { mine: num(mine.io), others: num(others.io) },
-      cpu: { mine: num(mine.cpu), others: num(others.cpu) },
-    };
-  };
+  return new Map(reader.getRowObjects().map((row) => [
+    `${row.host}\t${row.route}\t${row.shape}`,
+    { device: row.device == null ? null : String(row.device), io: num(row.io), cpu: num(row.cpu) },
+  ]));
 }
 
 /** The fleet median of a group and each member's slowdown against it; outliers marked. */
@@ -203,40 +247,41 @@ function judge(members: FleetHost[]): FleetGroup {
 
 const VERB: Record<string, string> = { local: "copies", push: "pushes", pull: "pulls" };
 
-function outlierOf(g: FleetGroup, m: FleetHost, ctx: OutlierContext): FleetOutlier {
+function outlierOf(g: FleetGroup, m: Member, mine: HostContext, references: { host: FleetHost; context: HostContext }[]): FleetOutlier {
   const rate = (v: number) => (g.unit === "files/s" ? `${formatCount(Math.round(v))} files/s` : formatBytesPerSec(v));
-  const others = g.members.filter((o) => o !== m && o.runs >= FLEET_MIN_HOST_RUNS);
-  const shown = others.length <= 5 ? others.map((o) => `${o.host} ${rate(o.rate)}`).join(", ") : `from ${rate(Math.min(...others.map((o) => o.rate)))} to ${rate(Math.max(...others.map((o) => o.rate)))}`;
+  const names = references.map((r) => r.host.host).join(", ");
+  const theirs = (pick: (c: HostContext) => string | number | null) => references.map((r) => pick(r.context)).filter((v) => v !== null);
   const evidence = [
     `${m.host}: ${formatCount(m.runs)} ${g.route} runs of ${g.shape} at a median ${rate(m.rate)}`,
-    `fleet median for the same route and shape: ${rate(g.fleetRate)} over ${g.hosts} hosts (the others: ${shown})`,
-    ctx.device.mine !== null
-      ? `its destination device: ${ctx.device.mine}${ctx.device.others === null ? "" : ctx.device.others === ctx.device.mine ? " (the same as the other hosts')" : ` (the other hosts': ${ctx.device.others})`}`
-      : `its destination filesystem: ${m.destinationFs || "unknown"}${distinctFs(others, m)}`,
+    `fleet median for the same route and shape: ${rate(g.fleetRate)} over ${g.hosts} hosts; the hosts nearest it: ${references.map((r) => `${r.host.host} ${rate(r.host.rate)}`).join(", ")}`,
   ];
-  const io = pressureLine("waited on I/O (PSI io some)", ctx.io);
+  const devices = [...new Set(theirs((c) => c.device))];
+  if (mine.device !== null) evidence.push(`its destination device: ${mine.device}${devices.length > 0 ? ` (theirs: ${devices.join("; ")})` : ""}`);
+  else evidence.push(`its destination filesystem: ${m.destinationFs || "unknown"}${distinctFs(references.map((r) => r.host), m)}`);
+  const io = pressureLine("waited on I/O (PSI io some)", mine.io, theirs((c) => c.io) as number[], names);
   if (io) evidence.push(io);
-  const cpu = pressureLine("other processes' CPU share", ctx.cpu);
+  const cpu = pressureLine("other processes' CPU share", mine.cpu, theirs((c) => c.cpu) as number[], names);
   if (cpu) evidence.push(cpu);
-  if (ctx.slowest) evidence.push(`its slowest run: ${ctx.slowest} ('blit diagnose ${ctx.slowest.slice(0, 8)}' with the same --store)`);
+  if (m.slowest) evidence.push(`its slowest run: ${m.slowest} ('blit diagnose ${m.slowest.slice(0, 8)}' with the same --store)`);
   return {
     host: m.host,
     route: g.route,
     shape: g.shape,
     slowdown: m.slowdown,
-    slowestRunId: ctx.slowest,
+    slowestRunId: m.slowest,
     text: `${m.host} ${VERB[g.route] ?? g.route} ${g.shape} ${m.slowdown.toFixed(1)}× slower than the fleet median for the same shape (${rate(m.rate)} against ${rate(g.fleetRate)})`,
     evidence,
   };
 }
 
-function distinctFs(others: FleetHost[], m: FleetHost): string {
+function distinctFs(others: readonly FleetHost[], m: FleetHost): string {
   const fs = [...new Set(others.map((o) => o.destinationFs).filter((f) => f && f !== m.destinationFs))];
   return fs.length > 0 ? ` (the others: ${fs.join(", ")})` : " (the same as the others)";
 }
 
-function pressureLine(what: string, v: { mine: number | null; others: number | null }): string | undefined {
-  if (v.mine === null || v.others === null) return undefined;
+/** A host's median against the median of the reference hosts' medians, where they recorded it. */
+function pressureLine(what: string, mine: number | null, theirs: number[], names: string): string | undefined {
+  if (mine === null || theirs.length === 0) return undefined;
   const pct = (x: number) => `${(x * 100).toFixed(x < 0.1 ? 1 : 0)}%`;
-  return `${what}: median ${pct(v.mine)} of its runs' time, against ${pct(v.others)} on the other hosts`;
+  return `${what}: median ${pct(mine)} of its runs' time, against ${pct(median(theirs))} on ${names}`;
 }

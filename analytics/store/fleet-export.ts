@@ -4,8 +4,9 @@
 // and no file already in DIR is ever rewritten, so DIR can be a share that many hosts export to.
 // An export writes its files into a hidden staging folder of DIR first and renames each into its
 // partition, so a reader of DIR never sees a half-written file, whatever happens to the export.
-import { mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
-import { dirname, join, relative, resolve } from "node:path";
+import { mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { openRooted, type RootedDir } from "../../ffi/index.ts";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { EXPORTED_TABLES, filePattern, RUN_TABLES, type ExportedTable } from "./fleet-layout.ts";
 import { SCHEMA_VERSION } from "./migrations.ts";
@@ -48,15 +49,17 @@ export function exportTelemetry(options: ExportOptions): Promise<TransferCounts>
     options.path,
     async ({ conn, kind }) => {
       if (kind === "fleet") throw new TelemetryError("TELEMETRY_UNAVAILABLE", options.path, `${options.path} is already a fleet export; export a store file`, undefined);
-      prepareDir(dir);
-      const existing = await fleetFiles(conn, dir, { requireRuns: false });
-      await idsNotIn(conn, "runs", existing, "new_runs");
-      await idsNotIn(conn, "traces", existing, "new_traces");
-      const staging = join(dir, `${STAGING_PREFIX}${crypto.randomUUID()}`);
+      const root = openExportRoot(dir);
+      const staging = `${STAGING_PREFIX}${crypto.randomUUID()}`;
       try {
+        const existing = await fleetFiles(conn, dir, { requireRuns: false });
+        await idsNotIn(conn, "runs", existing, "new_runs");
+        await idsNotIn(conn, "traces", existing, "new_traces");
+        // DuckDB writes by path: into a folder this export made, with a name no one can guess.
+        root.mkdir(staging, 0o700);
         const rows = {} as Record<ExportedTable, number>;
-        for (const table of EXPORTED_TABLES) rows[table] = await copyOut(conn, table, staging, sqlString(options.host));
-        const files = publish(staging, dir);
+        for (const table of EXPORTED_TABLES) rows[table] = await copyOut(conn, table, join(dir, staging), sqlString(options.host));
+        const files = publish(root, staging);
         return {
           dir,
           rows,
@@ -65,7 +68,12 @@ export function exportTelemetry(options: ExportOptions): Promise<TransferCounts>
           files,
         };
       } finally {
-        rmSync(staging, { recursive: true, force: true });
+        try {
+          removeTree(root, staging);
+        } catch {
+          // nothing was staged
+        }
+        root.close();
       }
     },
     { busyTimeoutMs: options.busyTimeoutMs ?? 5000 },
@@ -118,22 +126,37 @@ export function importTelemetry(options: ImportOptions): Promise<TransferCounts>
   );
 }
 
-function prepareDir(dir: string): void {
+/**
+ * Makes DIR if needed and opens it as a root: every later step below it (the sweep, the moves into
+ * partitions) goes through the root's fd and never follows a symlink, so a folder another user
+ * swapped for a link (a share is writable by many) makes the export fail, naming it, instead of
+ * writing or deleting through it. Staging folders of exports that died are removed here.
+ */
+function openExportRoot(dir: string): RootedDir {
+  let root: RootedDir;
   try {
     mkdirSync(dir, { recursive: true });
-    if (!statSync(dir).isDirectory()) throw new Error("not a directory");
+    root = openRooted(dir);
   } catch (err) {
     throw new TelemetryError("TELEMETRY_UNAVAILABLE", dir, `cannot export to ${dir}: ${causeText(err)}`, err);
   }
-  for (const name of readdirSync(dir)) {
+  for (const name of root.names()) {
     if (!name.startsWith(STAGING_PREFIX)) continue;
-    const stale = join(dir, name);
     try {
-      if (Date.now() - statSync(stale).mtimeMs > STALE_STAGING_MS) rmSync(stale, { recursive: true, force: true });
+      const st = root.lstat(name);
+      if (st.type === "dir" && Date.now() - st.mtimeSec * 1000 > STALE_STAGING_MS) removeTree(root, name);
     } catch {
       // another export's, or gone already
     }
   }
+  return root;
+}
+
+/** Removes `rel` and everything below it, never following a symlink (one is removed as a link). */
+function removeTree(root: RootedDir, rel: string): void {
+  if (root.lstat(rel).type !== "dir") return root.unlinkQuiet(rel);
+  for (const name of root.names(rel)) removeTree(root, `${rel}/${name}`);
+  root.unlink(rel, true);
 }
 
 /** A temporary table `into` of the store's ids of `table` (runs or traces) that `existing` lacks. */
@@ -171,30 +194,43 @@ function childOfRun(table: (typeof RUN_TABLES)[number], host: string, day: strin
   return `SELECT t.*, ${host} AS host, ${day} AS day FROM ${table} t JOIN runs r ON r.id = t.run_id JOIN new_runs n ON n.id = r.id`;
 }
 
-/** Moves every staged file to the same place under `dir`; returns how many. */
-function publish(staging: string, dir: string): number {
+/**
+ * Moves every file staged under `staging` (a folder of `root`) to the same place below the root,
+ * making the partition folders; returns how many. A partition folder that is a symlink stops
+ * the export with an error naming it (files moved before it stay: they are complete).
+ */
+function publish(root: RootedDir, staging: string): number {
   let moved = 0;
-  const walk = (folder: string): void => {
-    let names: string[];
-    try {
-      names = readdirSync(folder);
-    } catch {
-      return; // nothing was staged
-    }
-    for (const name of names) {
-      const from = join(folder, name);
-      if (statSync(from).isDirectory()) {
-        walk(from);
+  const walk = (rel: string): void => {
+    for (const name of root.names(`${staging}/${rel}`.replace(/\/$/, ""))) {
+      const inner = rel ? `${rel}/${name}` : name;
+      if (root.lstat(`${staging}/${inner}`).type === "dir") {
+        makeDir(root, inner);
+        walk(inner);
         continue;
       }
-      const to = join(dir, relative(staging, from));
-      mkdirSync(dirname(to), { recursive: true });
-      renameSync(from, to);
+      try {
+        root.rename(`${staging}/${inner}`, inner);
+      } catch (err) {
+        throw new TelemetryError("TELEMETRY_UNAVAILABLE", inner, `cannot put ${inner} in place: ${causeText(err)} (a folder on the way that is a symlink is refused)`, err);
+      }
       moved++;
     }
   };
-  walk(staging);
+  walk("");
   return moved;
+}
+
+/** Makes the folder `rel` below the root unless a folder is there; a symlink there is refused. */
+function makeDir(root: RootedDir, rel: string): void {
+  try {
+    root.mkdir(rel, 0o755);
+  } catch (err) {
+    if ((err as { code?: string }).code !== "EEXIST") throw err;
+    if (root.lstat(rel).type !== "dir") {
+      throw new TelemetryError("TELEMETRY_UNAVAILABLE", rel, `cannot export into ${rel}: it is not a folder (a symlink or a file is there; remove it)`, err);
+    }
+  }
 }
 
 /** Inserts the fleet's rows of `table` that belong to new runs (or traces); returns how many. */

@@ -2,7 +2,7 @@
 // of them (nas-3) writing to an ext4 loop device mounted -o sync, as a NAS with a slow disk would,
 // all exported to one folder twice, then read in place with --store and imported into a fresh store.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { PROJECT_ROOT, makeTree, tempDir } from "../diagnose/helpers.ts";
@@ -123,7 +123,7 @@ describe("fleet telemetry", () => {
     expect(o.text).toMatch(/^nas-3 copies small files [0-9.]+× slower than the fleet median for the same shape/);
     expect(o.evidence.join("\n")).toContain("over 3 hosts");
     // The cause is in the evidence: what its runs recorded about their destination.
-    expect(o.evidence.join("\n")).toContain("its destination device: ext4 on loop, mounted sync (the other hosts': ext4 on ");
+    expect(o.evidence.join("\n")).toContain("its destination device: ext4 on loop, mounted sync (theirs: ext4 on ");
     const group = d.fleet.groups.find((g: { route: string; shape: string }) => g.route === "local" && g.shape === "small files");
     expect(group.members.map((m: { host: string; runs: number }) => [m.host, m.runs])).toEqual(HOSTS.map((h) => [h, RUNS_PER_HOST]));
     const text = await blit(["diagnose", "--store", fleet], {});
@@ -172,6 +172,39 @@ describe("fleet telemetry", () => {
     const r = await blit(["diagnostics", "perf", "--store", fleet, "--json", "--limit", "100"], {});
     expect(r.stderr).toBe("");
     expect(JSON.parse(r.stdout)).toHaveLength(HOSTS.length * RUNS_PER_HOST);
+  }, 60_000);
+
+  test("a partition folder another user swapped for a symlink stops the export, naming it; nothing lands where it points", async () => {
+    const home9 = join(t.dir, "nas-9");
+    expect((await blit(["mirror", join(t.dir, "src"), join(t.dir, "dst-nas-9")], { BLIT_HOME: home9, BLIT_HOST: "nas-9" })).code).toBe(0);
+    const share = join(t.dir, "share");
+    const outside = join(t.dir, "outside");
+    mkdirSync(share);
+    mkdirSync(outside);
+    symlinkSync(outside, join(share, "host=nas-9"));
+    const r = await blit(["telemetry", "export", share], { BLIT_HOME: home9 });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("host=nas-9");
+    expect(r.stderr).toContain("symlink");
+    expect(readdirSync(outside)).toEqual([]);
+    expect(readdirSync(share)).toEqual(["host=nas-9"]); // no staging folder left behind
+    // Once the link is gone, the same export goes through.
+    rmSync(join(share, "host=nas-9"));
+    const again = await blit(["telemetry", "export", share, "--json"], { BLIT_HOME: home9 });
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout).rows.runs).toBe(1);
+  }, 60_000);
+
+  test("a Parquet name planted as a symlink in the share is not followed by a reader", async () => {
+    const day = readdirSync(join(fleet, "host=nas-1"))[0]!;
+    symlinkSync("/etc/passwd", join(fleet, "host=nas-1", day, "runs-v6-planted.parquet"));
+    try {
+      const r = await blit(["diagnostics", "perf", "--store", fleet, "--json", "--limit", "100"], {});
+      expect(r.stderr).toBe("");
+      expect(JSON.parse(r.stdout)).toHaveLength(HOSTS.length * RUNS_PER_HOST);
+    } finally {
+      rmSync(join(fleet, "host=nas-1", day, "runs-v6-planted.parquet"));
+    }
   }, 60_000);
 
   test("import into a fresh store adds exactly what the exports wrote; importing again adds nothing", async () => {

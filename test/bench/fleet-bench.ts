@@ -4,27 +4,35 @@
 //     path) exported by the real CLI, `blit telemetry export DIR`, into a fresh folder each time
 //     (target < 10 s);
 //  2. read: 1,000,000 runs across 100 hosts as hive-partitioned Parquet, made from that export
-//     (each run copied to 10 hosts with new ids; one host, host-042, 3× slower on small files),
+//     (each run copied to 10 of the hosts with new ids and with the context a real run records; one
+//     host, host-042, 3× slower on small files, on a rotational disk with more I/O wait), in the
+//     layout `blit telemetry export` writes,
 //     and the history report `blit diagnose --store 'DIR/**/*.parquet'` timed with its peak memory
 //     (target < 2 s and < 500 MiB), for the default window (7d) and for all 30 days.
 // Each command runs --repeat times; medians are reported. The workspace is removed at the end,
 // whatever happens.
 //
-//   bun test/bench/fleet-bench.ts [--runs 100000] [--hosts 100] [--repeat 3]
-import { mkdtempSync, rmSync } from "node:fs";
+// Peak memory is the child's maximum resident set, as GNU time reports it (`/usr/bin/time`,
+// Debian's package `time`); without it, Bun's resourceUsage of the child.
+//
+//   bun test/bench/fleet-bench.ts [--runs 100000] [--fleet-runs 1000000] [--hosts 100] [--repeat 3]
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { DuckDBInstance } from "@duckdb/node-api";
-import { recordMany } from "../../analytics/index.ts";
+import { recordMany, SCHEMA_VERSION } from "../../analytics/index.ts";
 import { makeRuns } from "./synthetic-runs.ts";
 
-const { values } = parseArgs({ options: { runs: { type: "string" }, hosts: { type: "string" }, repeat: { type: "string" } } });
+const { values } = parseArgs({ options: { runs: { type: "string" }, "fleet-runs": { type: "string" }, hosts: { type: "string" }, repeat: { type: "string" } } });
 const RUNS = Number(values.runs ?? 100_000);
+const FLEET_RUNS = Number(values["fleet-runs"] ?? 1_000_000);
 const HOSTS = Number(values.hosts ?? 100);
 const REPEAT = Number(values.repeat ?? 3);
-/** Each run of the base store appears on this many hosts: RUNS × COPIES runs in the fleet. */
-const COPIES = 10;
+/** Each run of the base store appears on this many hosts (about FLEET_RUNS runs in the fleet) ... */
+const COPIES = Math.max(1, Math.min(HOSTS, Math.round(FLEET_RUNS / RUNS)));
+/** ... the hosts whose number is the run's hash modulo SPREAD. */
+const SPREAD = Math.max(1, Math.round(HOSTS / COPIES));
 const SLOW_HOST = "host-042";
 const ROOT = resolve(import.meta.dir, "../..");
 
@@ -39,14 +47,21 @@ interface Timed {
   stdout: string;
 }
 
+const GNU_TIME = existsSync("/usr/bin/time") ? "/usr/bin/time" : undefined;
+
 /** The real CLI as a child process: wall time and peak resident memory. */
 async function blit(args: string[], env: Record<string, string> = {}): Promise<Timed> {
+  const rssFile = join(dir, "rss.txt");
+  const command = [process.execPath, join(ROOT, "tui/blit.ts"), ...args];
   const t = performance.now();
-  const proc = Bun.spawn([process.execPath, join(ROOT, "tui/blit.ts"), ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe" });
+  const proc = Bun.spawn(GNU_TIME ? [GNU_TIME, "-o", rssFile, "-f", "%M", ...command] : command, {
+    cwd: ROOT, env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe",
+  });
   const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   const ms = performance.now() - t;
   if (code !== 0) throw new Error(`blit ${args.join(" ")} exited ${code}: ${stderr}`);
-  return { ms, maxRssBytes: proc.resourceUsage()?.maxRSS ?? 0, stdout };
+  const maxRssBytes = GNU_TIME ? Number(readFileSync(rssFile, "utf8").trim().split("\n").at(-1)) * 1024 : (proc.resourceUsage()?.maxRSS ?? 0);
+  return { ms, maxRssBytes, stdout };
 }
 
 const dir = mkdtempSync(join(tmpdir(), "blit-bench-fleet-"));
@@ -69,23 +84,40 @@ try {
   const db = await DuckDBInstance.create(":memory:");
   const conn = await db.connect();
   await conn.run(`CREATE TABLE base AS SELECT * EXCLUDE (host, day) FROM read_parquet('${join(dir, "export-0")}/**/runs-*.parquet', hive_partitioning = true)`);
+  // Each copy of a run gets a new id, its host, and the context a real run records: CPU,
+  // pressure, and its two devices (the slow host's destination is a rotational disk with more I/O wait).
+  await conn.run(`
+    CREATE TABLE copies AS
+    SELECT b.* EXCLUDE (id, report, transfer_ms, total_ms), printf('host-%03d', h.i) AS host, CAST(uuid() AS VARCHAR) AS id,
+           b.transfer_ms * f.f AS transfer_ms, b.total_ms + b.transfer_ms * (f.f - 1) AS total_ms,
+           json_merge_patch(b.report, json_object('host', printf('host-%03d', h.i))) AS report,
+           printf('host-%03d', h.i) = '${SLOW_HOST}' AS slow_host
+    FROM base b JOIN range(${HOSTS}) h(i) ON h.i % ${SPREAD} = hash(b.id) % ${SPREAD},
+         LATERAL (SELECT CASE WHEN printf('host-%03d', h.i) = '${SLOW_HOST}' AND b.copied > 0 AND b.copied_bytes / b.copied < 65536 THEN 3.0
+                              ELSE 0.9 + 0.2 * ((h.i * 7) % 5) / 4.0 END AS f) f`);
+  await conn.run(`
+    COPY (SELECT * EXCLUDE (slow_host) REPLACE (json_merge_patch(report, json_object('id', id)) AS report), strftime(started_at, '%Y-%m-%d') AS day FROM copies)
+    TO '${fleet}' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (host, day), FILENAME_PATTERN 'runs-v${SCHEMA_VERSION}-{uuid}')`);
   await conn.run(`
     COPY (
-      WITH copies AS (
-        SELECT b.*, printf('host-%03d', h.i) AS host, CAST(uuid() AS VARCHAR) AS new_id,
-               CASE WHEN printf('host-%03d', h.i) = '${SLOW_HOST}' AND b.copied > 0 AND b.copied_bytes / b.copied < 65536 THEN 3.0
-                    ELSE 0.9 + 0.2 * ((h.i * 7) % 5) / 4.0 END AS f
-        FROM base b JOIN range(${HOSTS}) h(i) ON h.i % ${COPIES} = hash(b.id) % ${COPIES}
-      )
-      SELECT * EXCLUDE (new_id, f) REPLACE (
-               new_id AS id, transfer_ms * f AS transfer_ms, total_ms + transfer_ms * (f - 1) AS total_ms,
-               json_merge_patch(report, json_object('id', new_id, 'host', host)) AS report),
-             strftime(started_at, '%Y-%m-%d') AS day
+      SELECT id AS run_id, 2 AS cpu_count, total_ms * 0.3 AS self_user_ms, total_ms * 0.2 AS self_system_ms,
+             copied * 2 AS self_voluntary_ctx_switches, copied / 10 AS self_involuntary_ctx_switches, 0 AS self_major_faults,
+             copied_bytes AS self_read_bytes, copied_bytes AS self_write_bytes, 0.4 AS load_start, 0.6 AS load_end,
+             0.01 AS psi_cpu_some, CASE WHEN slow_host THEN 0.35 ELSE 0.02 END AS psi_io_some, CASE WHEN slow_host THEN 0.2 ELSE 0.0 END AS psi_io_full,
+             0.0 AS psi_memory_some, 0.05 AS others_cpu_share, NULL::INTEGER AS tracer_pid, NULL::VARCHAR AS tracer_name, 0.9 AS source_cached,
+             json_array(
+               json_object('role', 'source', 'path', source, 'mountPoint', '/', 'fsType', source_fs, 'device', 'nvme0n1p2', 'mountOptions', json_array('rw', 'relatime'),
+                           'deviceClass', 'ssd', 'sync', false),
+               json_object('role', 'destination', 'path', destination, 'mountPoint', '/backup', 'fsType', destination_fs,
+                           'device', CASE WHEN slow_host THEN 'sdb1' ELSE 'nvme1n1p1' END, 'mountOptions', json_array('rw', 'relatime'),
+                           'deviceClass', CASE WHEN slow_host THEN 'rotational' ELSE 'ssd' END, 'sync', false)) AS devices,
+             json_array() AS openers,
+             host, strftime(started_at, '%Y-%m-%d') AS day
       FROM copies
-    ) TO '${fleet}' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (host, day), FILENAME_PATTERN 'runs-{uuid}')`);
+    ) TO '${fleet}' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (host, day), FILENAME_PATTERN 'run_context-v${SCHEMA_VERSION}-{uuid}', APPEND)`);
   const shape = (await conn.runAndReadAll(
-    `SELECT count(*) AS runs, count(DISTINCT host) AS hosts, count(DISTINCT filename) AS files
-     FROM read_parquet('${fleet}/**/runs-*.parquet', hive_partitioning = true, filename = true)`,
+    `SELECT count(*) AS runs, count(DISTINCT host) AS hosts, (SELECT count(*) FROM glob('${fleet}/**/*.parquet')) AS files
+     FROM read_parquet('${fleet}/**/runs-*.parquet', hive_partitioning = true)`,
   )).getRowObjects()[0]!;
   const sizeMiB = Number((await conn.runAndReadAll(`SELECT sum(size) AS s FROM read_blob('${fleet}/**/*.parquet')`)).getRowObjects()[0]!.s) / 2 ** 20;
   conn.closeSync();

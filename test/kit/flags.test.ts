@@ -57,7 +57,7 @@ describe("the flag table is the one source", () => {
       expect(rows.map((r) => /`(--[\w-]+)/.exec(r)![1])).toEqual(spec.flags.map((f) => f.name));
       for (const f of spec.flags) expect(rows.some((r) => r.includes(flagHelp(f, spec.name)))).toBe(true);
     }
-    expect(SPEC_BLOCKS.map(blockName)).toEqual(["ls", "diagnose", "predict", "tune", "trace-ingest", "trace-list", "trace-show", "trace-record", "report"]);
+    expect(SPEC_BLOCKS.map(blockName)).toEqual(["ls", "diagnose", "predict", "tune", "trace-ingest", "trace-list", "trace-show", "trace-record", "report", "telemetry"]);
   });
 
   for (const spec of SPEC_BLOCKS) {

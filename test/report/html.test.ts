@@ -63,6 +63,15 @@ async function report(args: string[]): Promise<{ code: number; stdout: string; s
   return cli(["report", ...args], home);
 }
 
+/** Opens `file` in the browser and checks what a person would notice: no errors, and no request but the file itself. */
+async function openedCleanly(browser: Browser, file: string): Promise<void> {
+  const events = await browser.open(file);
+  expect(events.exceptions).toEqual([]);
+  expect(events.consoleErrors).toEqual([]);
+  expect(events.logErrors).toEqual([]);
+  expect(events.requests).toEqual([Bun.pathToFileURL(file).href]);
+}
+
 describe("the command", () => {
   test("a history page is written; stdout names the file and sums it up in one line", async () => {
     const file = join(tmp.dir, "history.html");
@@ -195,11 +204,7 @@ describe.skipIf(CHROMIUM === undefined)(CHROMIUM_SUITE, () => {
   test("the history page: no errors, no request but the file, both charts drawn with one point per run, a screenshot", async () => {
     const file = join(tmp.dir, "history.html");
     if (!existsSync(file)) expect((await report(["--html", file])).code).toBe(0);
-    const events = await browser.open(file);
-    expect(events.exceptions).toEqual([]);
-    expect(events.consoleErrors).toEqual([]);
-    expect(events.logErrors).toEqual([]);
-    expect(events.requests).toEqual([Bun.pathToFileURL(file).href]);
+    await openedCleanly(browser, file);
     const charts = await browser.evaluate<{ id: string; points: number; series: { label: string; points: number }[] }[]>("window.blitCharts");
     const runs = windowRuns();
     expect(charts.map((c) => c.id)).toEqual(["duration", "rate"]);
@@ -232,11 +237,7 @@ describe.skipIf(CHROMIUM === undefined)(CHROMIUM_SUITE, () => {
   test("a run's page: its timeline drawn with one point per sample, phases, evidence; the planted markup inert", async () => {
     const file = join(tmp.dir, "evil.html");
     if (!existsSync(file)) expect((await report(["--html", file, throttled.id])).code).toBe(0);
-    const events = await browser.open(file);
-    expect(events.exceptions).toEqual([]);
-    expect(events.consoleErrors).toEqual([]);
-    expect(events.logErrors).toEqual([]);
-    expect(events.requests).toEqual([Bun.pathToFileURL(file).href]);
+    await openedCleanly(browser, file);
     const charts = await browser.evaluate<{ id: string; points: number; series: { label: string; points: number }[] }[]>("window.blitCharts");
     expect(throttled.timeline!.length).toBeGreaterThanOrEqual(4);
     expect(charts.map((c) => ({ id: c.id, points: c.points }))).toEqual([{ id: "timeline", points: throttled.timeline!.length }]);

@@ -1,5 +1,5 @@
 // The README's flag tables (copy/mirror, push/pull, check, ls, diagnose, predict, tune, the trace
-// subcommands, report, blitd), made from the same tables as --help: each sits between
+// subcommands, report, telemetry, blitd), made from the same tables as --help: each sits between
 // `<!-- flags:NAME -->` and `<!-- /flags:NAME -->`; `npm run docs:flags` rewrites them and
 // test/kit/flags.test.ts fails when the README is behind.
 import type { Flag } from "./flag.ts";
@@ -10,6 +10,7 @@ import { CHECK_FLAGS } from "../check-command.ts";
 import { DIAGNOSE_SPEC, PREDICT_SPEC, TUNE_SPEC } from "../diagnose-flags.ts";
 import { LS_SPEC } from "../remote-command.ts";
 import { REPORT_SPEC } from "../report-flags.ts";
+import { TELEMETRY_SPEC } from "../telemetry-flags.ts";
 import { TRACE_SPECS } from "../trace-flags.ts";
 import { TRANSFER_FLAGS } from "../transfer-flags.ts";
 
@@ -26,7 +27,7 @@ function table<C extends string>(flags: readonly Flag<C>[], commands: readonly C
 }
 
 /** The commands whose README block is their whole table, as --help prints it; the block is named as the command ("trace-show"). */
-export const SPEC_BLOCKS: readonly CommandSpec[] = [LS_SPEC, DIAGNOSE_SPEC, PREDICT_SPEC, TUNE_SPEC, ...Object.values(TRACE_SPECS), REPORT_SPEC];
+export const SPEC_BLOCKS: readonly CommandSpec[] = [LS_SPEC, DIAGNOSE_SPEC, PREDICT_SPEC, TUNE_SPEC, ...Object.values(TRACE_SPECS), REPORT_SPEC, TELEMETRY_SPEC];
 
 /** The README block name of a command: "trace show" -> "trace-show". */
 export function blockName(spec: CommandSpec): string {

@@ -2,7 +2,7 @@
 // so they never disagree. Every rendering states the prediction's error band.
 import type { Diagnosis, HistoryDiagnosis, ModelSummary, RunDiagnosis, RunLine } from "./diagnose.ts";
 import { countOf, formatBytes, formatBytesPerSec, formatCount, formatDuration, formatTime, MIB } from "../store/human-units.ts";
-import type { FleetView } from "./fleet-view.ts";
+import { outlierLine, outliersByHost, type FleetView } from "./fleet-view.ts";
 import { timelineLines } from "./timeline-chart.ts";
 
 export type DiagnoseFormat = "text" | "md" | "json";
@@ -103,14 +103,15 @@ function fleetText(f: FleetView, out: string[], md: boolean): void {
   out.push("", md ? `### Fleet (${f.hosts.length} hosts, ${count(f.runs)} runs compared)` : `Fleet (${f.hosts.length} hosts, ${count(f.runs)} runs compared):`);
   const item = (text: string, depth = 1) => out.push(md ? `${"  ".repeat(depth - 1)}- ${text}` : `${"  ".repeat(depth)}${text}`);
   if (f.outliers.length === 0) item("no host is an outlier for the same route and shape");
-  for (const o of f.outliers) {
-    item(`! ${o.text}`);
-    o.evidence.forEach((e, i) => item(`F${i + 1} ${e}`, 2));
+  for (const { worst, also } of outliersByHost(f)) {
+    item(`! ${worst.text}`);
+    worst.evidence.forEach((e, i) => item(`F${i + 1} ${e}`, 2));
+    if (also.length > 0) item(`also slow: ${also.map(outlierLine).join("; ")}`, 2);
   }
   for (const g of f.groups) {
     const rate = (v: number) => (g.unit === "files/s" ? `${count(Math.round(v))} files/s` : formatBytesPerSec(v));
     const head = g.hosts >= 1 ? `fleet median ${rate(g.fleetRate)} over ${countOf(g.hosts, "host")}` : "no host with enough runs";
-    item(`${g.route}, ${g.shape}: ${head}`);
+    item(`${g.route}, ${g.shape}, ${g.scale} a run: ${head}`);
     // A big fleet: the outliers and the three slowest others by name, the rest as a range (--format json has all).
     const slowestFirst = [...g.members].sort((a, b) => a.rate - b.rate);
     const named = g.members.length <= 10 ? g.members : slowestFirst.filter((m, i) => m.outlier || i < 3);

@@ -237,6 +237,7 @@ export const HISTORY_DIAGNOSIS_SCHEMA: JsonSchema = object({
       items: object({
         route: str,
         shape: { type: "string", enum: ["small files", "mixed", "large files"] },
+        scale: { type: "string", enum: ["under 16 MiB", "16 MiB to 1 GiB", "1 GiB or more"] },
         unit: { type: "string", enum: ["files/s", "bytes/s"] },
         hosts: int,
         runs: int,
@@ -244,14 +245,14 @@ export const HISTORY_DIAGNOSIS_SCHEMA: JsonSchema = object({
         members: {
           type: "array",
           items: object({
-            host: str, route: str, shape: str, runs: int, rate: nonNeg, slowdown: nonNeg, destinationFs: str, outlier: { type: "boolean" },
+            host: str, route: str, shape: str, scale: str, runs: int, rate: nonNeg, slowdown: nonNeg, destinationFs: str, outlier: { type: "boolean" },
           }),
         },
       }),
     },
     outliers: {
       type: "array",
-      items: object({ host: str, route: str, shape: str, slowdown: nonNeg, slowestRunId: str, text: str, evidence: { type: "array", items: str } }),
+      items: object({ host: str, route: str, shape: str, scale: str, slowdown: nonNeg, slowestRunId: str, text: str, evidence: { type: "array", items: str } }),
     },
     notes: { type: "array", items: str },
   }),

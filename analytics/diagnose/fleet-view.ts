@@ -11,12 +11,15 @@ import { duckdb } from "../store/duckdb-module.ts";
 import { formatBytesPerSec, formatCount } from "../store/human-units.ts";
 
 export type FleetShape = "small files" | "mixed" | "large files";
+/** How much a run copied: runs of one shape but of another size are not the same work (fixed costs). */
+export type FleetScale = "under 16 MiB" | "16 MiB to 1 GiB" | "1 GiB or more";
 
 /** One host's runs of one route and shape in the window. */
 export interface FleetHost {
   host: string;
   route: string;
   shape: FleetShape;
+  scale: FleetScale;
   runs: number;
   /** Median rate: files/s for small files, bytes/s otherwise. */
   rate: number;
@@ -31,6 +34,7 @@ export interface FleetHost {
 export interface FleetGroup {
   route: string;
   shape: FleetShape;
+  scale: FleetScale;
   unit: "files/s" | "bytes/s";
   hosts: number;
   runs: number;
@@ -43,6 +47,7 @@ export interface FleetOutlier {
   host: string;
   route: string;
   shape: FleetShape;
+  scale: FleetScale;
   slowdown: number;
   /** Its slowest run of this route and shape, to diagnose with the same --store. */
   slowestRunId: string;
@@ -59,7 +64,7 @@ export interface FleetView {
 }
 
 /** A host needs this many runs in a group for its median to count. */
-export const FLEET_MIN_HOST_RUNS = 3;
+export const FLEET_MIN_HOST_RUNS = 5;
 /** And a group this many such hosts to have a fleet median. */
 export const FLEET_MIN_HOSTS = 3;
 /** A host this much slower than the fleet median ... */
@@ -71,6 +76,8 @@ const FLEET_SCORE = 3.5;
  * or four medians says little (two hosts 1.35× apart put a third 2.5× below them at z 2).
  */
 export const FLEET_CLEAR_SLOWDOWN = 2;
+/** ... if, among five hosts or more, it is also this far from them (a tenth of a fleet 2× below is a group, not one host). */
+const FLEET_CLEAR_SCORE = 2;
 
 const SMALL = 64 * 1024;
 const LARGE = 1024 * 1024;
@@ -109,13 +116,13 @@ export async function fleetScan(conn: DuckDBConnection, sinceMs: number): Promis
   const reader = await conn.runAndReadAll(
     `WITH r AS (
        SELECT runs.id, runs.host, runs.route, runs.destination_fs, runs.started_at >= make_timestamp(CAST($1 AS BIGINT)) AS recent,
-              ${ELIGIBLE} AS eligible, ${SHAPE} AS shape, ${RATE} AS rate
+              ${ELIGIBLE} AS eligible, ${SHAPE} AS shape, ${SCALE} AS scale, ${RATE} AS rate
        FROM runs
      )
-     SELECT r.host, r.route, r.shape, count(*) AS all_runs, count(*) FILTER (WHERE r.recent) AS recent_runs,
+     SELECT r.host, r.route, r.shape, r.scale, count(*) AS all_runs, count(*) FILTER (WHERE r.recent) AS recent_runs,
             count(*) FILTER (WHERE r.eligible) AS runs, median(r.rate) FILTER (WHERE r.eligible) AS rate,
             mode(r.destination_fs) FILTER (WHERE r.eligible) AS fs, arg_min(r.id, r.rate) FILTER (WHERE r.eligible) AS slowest
-     FROM r GROUP BY r.host, r.route, r.shape ORDER BY r.route, r.shape, r.host`,
+     FROM r GROUP BY r.host, r.route, r.shape, r.scale ORDER BY r.route, r.shape, r.scale, r.host`,
     [since],
   );
   const rows = reader.getRowObjects();
@@ -132,6 +139,7 @@ export async function fleetScan(conn: DuckDBConnection, sinceMs: number): Promis
       host: String(row.host),
       route: String(row.route),
       shape: String(row.shape) as FleetShape,
+      scale: String(row.scale) as FleetScale,
       runs: Number(row.runs),
       rate: Number(row.rate),
       slowdown: 1,
@@ -139,7 +147,7 @@ export async function fleetScan(conn: DuckDBConnection, sinceMs: number): Promis
       outlier: false,
       slowest: String(row.slowest ?? ""),
     };
-    const key = `${member.route}\t${member.shape}`;
+    const key = `${member.route}\t${member.shape}\t${member.scale}`;
     byGroup.set(key, [...(byGroup.get(key) ?? []), member]);
   }
   const judged = [...byGroup.values()].map((members) => ({ members, group: judge(members) }));
@@ -151,14 +159,14 @@ export async function fleetScan(conn: DuckDBConnection, sinceMs: number): Promis
     const references = new Map(flagged.map(({ group, m, members }) => [m, referencesOf(group, members)]));
     const hostsRead = [...new Set([...flagged.map(({ m }) => m.host), ...[...references.values()].flat().map((r) => r.host)])];
     const context = await contextOf(conn, since, hostsRead);
-    const at = (h: FleetHost) => context.get(`${h.host}\t${h.route}\t${h.shape}`) ?? { device: null, io: null, cpu: null };
+    const at = (h: FleetHost) => context.get(`${h.host}\t${h.route}\t${h.shape}\t${h.scale}`) ?? { device: null, io: null, cpu: null };
     for (const { group, m } of flagged) outliers.push(outlierOf(group, m, at(m), references.get(m)!.map((r) => ({ host: r, context: at(r) }))));
   }
   outliers.sort((a, b) => b.slowdown - a.slowdown);
   // Reports carry each member as a FleetHost; what was read for the evidence stays here.
   const groups = judged.map(({ group }) => ({
     ...group,
-    members: group.members.map(({ host, route, shape, runs, rate, slowdown, destinationFs, outlier }) => ({ host, route, shape, runs, rate, slowdown, destinationFs, outlier })),
+    members: group.members.map(({ host, route, shape, scale, runs, rate, slowdown, destinationFs, outlier }) => ({ host, route, shape, scale, runs, rate, slowdown, destinationFs, outlier })),
   }));
   const notes: string[] = [];
   if (!groups.some((g) => g.hosts >= FLEET_MIN_HOSTS)) {
@@ -178,6 +186,8 @@ const ELIGIBLE = `(runs.started_at >= make_timestamp(CAST($1 AS BIGINT)) AND run
 /** Its shape, from the mean size of what it copied, and its rate: files/s for small files, bytes/s otherwise. */
 const SHAPE = `CASE WHEN runs.copied <= 0 THEN NULL WHEN runs.copied_bytes / runs.copied < ${SMALL} THEN 'small files'
   WHEN runs.copied_bytes / runs.copied >= ${LARGE} THEN 'large files' ELSE 'mixed' END`;
+const SCALE = `CASE WHEN runs.copied_bytes < ${16 * 1024 * 1024} THEN 'under 16 MiB' WHEN runs.copied_bytes < ${1024 * 1024 * 1024} THEN '16 MiB to 1 GiB'
+  ELSE '1 GiB or more' END`;
 const RATE = `CASE WHEN runs.copied <= 0 OR runs.transfer_ms <= 0 THEN NULL WHEN runs.copied_bytes / runs.copied < ${SMALL} THEN runs.copied
   ELSE runs.copied_bytes END / (runs.transfer_ms / 1000.0)`;
 
@@ -201,20 +211,20 @@ async function contextOf(conn: DuckDBConnection, since: bigint, hosts: string[])
     "SELECT count(*) AS n FROM duckdb_columns() WHERE table_name = 'run_context' AND column_name = 'host'",
   )).getRowObjects()[0]?.n ?? 0) > 0;
   const reader = await conn.runAndReadAll(
-    `WITH r AS (SELECT runs.id, runs.host, runs.route, ${SHAPE} AS shape FROM runs WHERE ${ELIGIBLE} AND list_contains($2::VARCHAR[], runs.host)),
+    `WITH r AS (SELECT runs.id, runs.host, runs.route, ${SHAPE} AS shape, ${SCALE} AS scale FROM runs WHERE ${ELIGIBLE} AND list_contains($2::VARCHAR[], runs.host)),
           c AS (
             SELECT run_id, psi_io_some, others_cpu_share,
                    list_filter(from_json(devices, '[{"role":"VARCHAR","fsType":"VARCHAR","deviceClass":"VARCHAR","sync":"BOOLEAN"}]'), d -> d.role = 'destination')[1] AS dst
             FROM run_context ${hostColumn ? "WHERE list_contains($2::VARCHAR[], host)" : ""}
           )
-     SELECT r.host, r.route, r.shape, median(c.psi_io_some) AS io, median(c.others_cpu_share) AS cpu,
+     SELECT r.host, r.route, r.shape, r.scale, median(c.psi_io_some) AS io, median(c.others_cpu_share) AS cpu,
             mode(c.dst.fsType || ' on ' || c.dst.deviceClass || CASE WHEN c.dst.sync THEN ', mounted sync' ELSE '' END) AS device
      FROM r JOIN c ON c.run_id = r.id GROUP BY ALL`,
     [since, duckdb().listValue(hosts)],
   );
   const num = (v: unknown) => (v == null ? null : Number(v));
   return new Map(reader.getRowObjects().map((row) => [
-    `${row.host}\t${row.route}\t${row.shape}`,
+    `${row.host}\t${row.route}\t${row.shape}\t${row.scale}`,
     { device: row.device == null ? null : String(row.device), io: num(row.io), cpu: num(row.cpu) },
   ]));
 }
@@ -226,6 +236,7 @@ function judge(members: FleetHost[]): FleetGroup {
   const group: FleetGroup = {
     route: first.route,
     shape: first.shape,
+    scale: first.scale,
     unit: first.shape === "small files" ? "files/s" : "bytes/s",
     hosts: counted.length,
     runs: members.reduce((n, m) => n + m.runs, 0),
@@ -240,7 +251,7 @@ function judge(members: FleetHost[]): FleetGroup {
     m.slowdown = m.rate > 0 ? group.fleetRate / m.rate : Infinity;
     if (m.runs < FLEET_MIN_HOST_RUNS) continue;
     const z = mad > 0 ? (center - Math.log(m.rate)) / mad : Infinity;
-    m.outlier = m.slowdown >= FLEET_SLOWDOWN && (z >= FLEET_SCORE || m.slowdown >= FLEET_CLEAR_SLOWDOWN);
+    m.outlier = m.slowdown >= FLEET_SLOWDOWN && (z >= FLEET_SCORE || (m.slowdown >= FLEET_CLEAR_SLOWDOWN && (z >= FLEET_CLEAR_SCORE || counted.length < 5)));
   }
   return group;
 }
@@ -252,8 +263,8 @@ function outlierOf(g: FleetGroup, m: Member, mine: HostContext, references: { ho
   const names = references.map((r) => r.host.host).join(", ");
   const theirs = (pick: (c: HostContext) => string | number | null) => references.map((r) => pick(r.context)).filter((v) => v !== null);
   const evidence = [
-    `${m.host}: ${formatCount(m.runs)} ${g.route} runs of ${g.shape} at a median ${rate(m.rate)}`,
-    `fleet median for the same route and shape: ${rate(g.fleetRate)} over ${g.hosts} hosts; the hosts nearest it: ${references.map((r) => `${r.host.host} ${rate(r.host.rate)}`).join(", ")}`,
+    `${m.host}: ${formatCount(m.runs)} ${g.route} runs of ${g.shape}, ${g.scale} each, at a median ${rate(m.rate)}`,
+    `fleet median for the same route, shape and size: ${rate(g.fleetRate)} over ${g.hosts} hosts; the hosts nearest it: ${references.map((r) => `${r.host.host} ${rate(r.host.rate)}`).join(", ")}`,
   ];
   const devices = [...new Set(theirs((c) => c.device))];
   if (mine.device !== null) evidence.push(`its destination device: ${mine.device}${devices.length > 0 ? ` (theirs: ${devices.join("; ")})` : ""}`);
@@ -267,9 +278,10 @@ function outlierOf(g: FleetGroup, m: Member, mine: HostContext, references: { ho
     host: m.host,
     route: g.route,
     shape: g.shape,
+    scale: g.scale,
     slowdown: m.slowdown,
     slowestRunId: m.slowest,
-    text: `${m.host} ${VERB[g.route] ?? g.route} ${g.shape} ${m.slowdown.toFixed(1)}× slower than the fleet median for the same shape (${rate(m.rate)} against ${rate(g.fleetRate)})`,
+    text: `${m.host} ${VERB[g.route] ?? g.route} ${g.shape} (${g.scale} a run) ${m.slowdown.toFixed(1)}× slower than the fleet median for the same work (${rate(m.rate)} against ${rate(g.fleetRate)})`,
     evidence,
   };
 }
@@ -284,4 +296,16 @@ function pressureLine(what: string, mine: number | null, theirs: number[], names
   if (mine === null || theirs.length === 0) return undefined;
   const pct = (x: number) => `${(x * 100).toFixed(x < 0.1 ? 1 : 0)}%`;
   return `${what}: median ${pct(mine)} of its runs' time, against ${pct(median(theirs))} on ${names}`;
+}
+
+/** The outliers by host, slowest first: a host slow at several kinds of work is one finding. */
+export function outliersByHost(f: FleetView): { host: string; worst: FleetOutlier; also: FleetOutlier[] }[] {
+  const byHost = new Map<string, FleetOutlier[]>();
+  for (const o of f.outliers) byHost.set(o.host, [...(byHost.get(o.host) ?? []), o]);
+  return [...byHost].map(([host, list]) => ({ host, worst: list[0]!, also: list.slice(1) }));
+}
+
+/** "pulls small files (under 16 MiB a run): 3.4× slower": an outlier in a line. */
+export function outlierLine(o: FleetOutlier): string {
+  return `${VERB[o.route] ?? o.route} ${o.shape} (${o.scale} a run): ${o.slowdown.toFixed(1)}× slower`;
 }

@@ -120,7 +120,7 @@ describe("fleet telemetry", () => {
     expect(d.fleet.outliers.map((o: { host: string }) => o.host)).toEqual(["nas-3"]);
     const o = d.fleet.outliers[0];
     expect(o.slowdown).toBeGreaterThanOrEqual(1.5);
-    expect(o.text).toMatch(/^nas-3 copies small files [0-9.]+× slower than the fleet median for the same shape/);
+    expect(o.text).toMatch(/^nas-3 copies small files \(under 16 MiB a run\) [0-9.]+× slower than the fleet median for the same work/);
     expect(o.evidence.join("\n")).toContain("over 3 hosts");
     // The cause is in the evidence: what its runs recorded about their destination.
     expect(o.evidence.join("\n")).toContain("its destination device: ext4 on loop, mounted sync (theirs: ext4 on ");
@@ -144,7 +144,7 @@ describe("fleet telemetry", () => {
     expect(page.code).toBe(0);
     const htmlText = await Bun.file(html).text();
     expect(htmlText).toContain("Fleet: 3 hosts");
-    expect(htmlText).toMatch(/nas-3 copies small files [0-9.]+× slower than the fleet median/);
+    expect(htmlText).toMatch(/nas-3 copies small files \(under 16 MiB a run\) [0-9.]+× slower than the fleet median/);
     const predicted = await blit(["predict", join(t.dir, "src"), join(t.dir, "predict-dst"), "--store", fleet, "--json"], {});
     expect(predicted.stderr).toBe("");
     expect(predicted.code).toBe(0);

@@ -1,6 +1,6 @@
 // The diagnose UI's content as Markdown, for when stdout is not a terminal (scripts, CI logs):
 // the run list, or one run's page with its explanation, from the same view data as the screens.
-import { countOf, formatDuration, formatTime, NO_TIMELINE, timelineLines, type ExplainerAnswer, type RunList } from "../../analytics/index.ts";
+import { countOf, formatDuration, formatTime, NO_TIMELINE, outlierLine, outliersByHost, timelineLines, type ExplainerAnswer, type RunList } from "../../analytics/index.ts";
 import type { RunDetail } from "./ai-source.ts";
 import {
   answeredByText, bandView, causeLines, citedFacts, claimsOf, count, droppedLines, factValue, fastPathLines, flagMark,
@@ -31,9 +31,10 @@ export function listMarkdown(list: RunList, explainer: string, limit = 20): stri
   if (list.fleet) {
     out.push("", `### Fleet: ${list.fleet.hosts.length} hosts, last 7 days`, "");
     if (list.fleet.outliers.length === 0) out.push("No host is an outlier for the same route and shape.");
-    for (const o of list.fleet.outliers) {
-      out.push(`- **${o.text}**`);
-      for (const e of o.evidence) out.push(`  - ${e}`);
+    for (const { worst, also } of outliersByHost(list.fleet)) {
+      out.push(`- **${worst.text}**`);
+      for (const e of worst.evidence) out.push(`  - ${e}`);
+      if (also.length > 0) out.push(`  - also slow: ${also.map(outlierLine).join("; ")}`);
     }
   }
   out.push("", "Run `blit diagnose --ai RUN_ID` for one run's page and explanation.");

@@ -2,6 +2,7 @@
 // HTML (tables, lists, the phase bar); the charts are specs (chart-specs.ts) embedded as JSON and
 // drawn by a constant script with uPlot, both inlined. No external resource is referenced.
 import {
+  outlierLine, outliersByHost,
   formatBytes, formatDuration, formatTime, NO_TIMELINE,
   type Evidence, type Explanation, type Flag, type HistoryDiagnosis, type RunDiagnosis, type RunLine,
 } from "../../analytics/index.ts";
@@ -76,11 +77,11 @@ function runTable(lines: readonly RunLine[], note: string): string {
 function fleetHtml(f: NonNullable<HistoryDiagnosis["fleet"]>): string {
   const outliers = f.outliers.length === 0
     ? "<p>No host is an outlier for the same route and shape.</p>"
-    : f.outliers.map((o) => `<div class="outlier"><p class="flag-warn">${h(o.text)}</p><ol class="fleet-evidence">${o.evidence.map((e) => `<li>${h(e)}</li>`).join("")}</ol></div>`).join("\n");
+    : outliersByHost(f).map(({ worst, also }) => `<div class="outlier"><p class="flag-warn">${h(worst.text)}</p><ol class="fleet-evidence">${worst.evidence.map((e) => `<li>${h(e)}</li>`).join("")}</ol>${also.length > 0 ? `<p>also slow: ${h(also.map(outlierLine).join("; "))}</p>` : ""}</div>`).join("\n");
   const groups = f.groups.map((g) => {
     const rate = (v: number) => (g.unit === "files/s" ? `${Math.round(v).toLocaleString("en-US")} files/s` : `${(v / 2 ** 20).toFixed(1)} MiB/s`);
     const rows = [...g.members].sort((a, b) => a.rate - b.rate).map((m) => `<tr${m.outlier ? ' class="outlier-row"' : ""}><td>${h(m.host)}</td><td class="num">${h(m.runs)}</td><td class="num">${h(rate(m.rate))}</td><td class="num">${g.hosts > 0 ? `${h(m.slowdown.toFixed(2))}×` : "-"}</td><td>${h(m.destinationFs)}</td><td>${m.outlier ? "outlier" : ""}</td></tr>`);
-    return `<details${g.members.some((m) => m.outlier) ? " open" : ""}><summary>${h(g.route)}, ${h(g.shape)}: fleet median ${h(rate(g.fleetRate))} over ${h(g.hosts)} host${g.hosts === 1 ? "" : "s"}</summary>
+    return `<details${g.members.some((m) => m.outlier) ? " open" : ""}><summary>${h(g.route)}, ${h(g.shape)}, ${h(g.scale)} a run: fleet median ${h(rate(g.fleetRate))} over ${h(g.hosts)} host${g.hosts === 1 ? "" : "s"}</summary>
 <table><thead><tr><th>host</th><th>runs</th><th>median rate</th><th>slower than the fleet</th><th>destination fs</th><th></th></tr></thead><tbody>${rows.join("")}</tbody></table></details>`;
   });
   return [outliers, ...groups, notesList(f.notes)].join("\n");

@@ -148,7 +148,8 @@ try {
     summary[`diagnose${since}MedianMs`] = Math.round(ms);
     summary[`diagnose${since}PeakMiB`] = Math.round(mib(rss));
   }
-  console.log(`  outliers named: ${outliers.join(", ") || "none"} (planted: ${SLOW_HOST})${report.fleet?.outliers[0] ? `: "${report.fleet.outliers[0].text}"` : ""}`);
+  const named = [...new Set(outliers)].map((h) => `${h} (${outliers.filter((o) => o === h).length} kinds of work)`);
+  console.log(`  outliers named: ${named.join(", ") || "none"} (planted: ${SLOW_HOST})${report.fleet?.outliers[0] ? `; the worst: "${report.fleet.outliers[0].text}"` : ""}`);
   summary.outliers = outliers;
   console.log(JSON.stringify(summary));
 } finally {

@@ -6,6 +6,7 @@
 // partition, so a reader of DIR never sees a half-written file, whatever happens to the export.
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { removeEntryAt } from "../../engine/index.ts";
 import { openRooted, type RootedDir } from "../../ffi/index.ts";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { EXPORTED_TABLES, filePattern, RUN_TABLES, type ExportedTable } from "./fleet-layout.ts";
@@ -69,7 +70,7 @@ export function exportTelemetry(options: ExportOptions): Promise<TransferCounts>
         };
       } finally {
         try {
-          removeTree(root, staging);
+          removeEntryAt(root, staging);
         } catch {
           // nothing was staged
         }
@@ -144,19 +145,12 @@ function openExportRoot(dir: string): RootedDir {
     if (!name.startsWith(STAGING_PREFIX)) continue;
     try {
       const st = root.lstat(name);
-      if (st.type === "dir" && Date.now() - st.mtimeSec * 1000 > STALE_STAGING_MS) removeTree(root, name);
+      if (st.type === "dir" && Date.now() - st.mtimeSec * 1000 > STALE_STAGING_MS) removeEntryAt(root, name);
     } catch {
       // another export's, or gone already
     }
   }
   return root;
-}
-
-/** Removes `rel` and everything below it, never following a symlink (one is removed as a link). */
-function removeTree(root: RootedDir, rel: string): void {
-  if (root.lstat(rel).type !== "dir") return root.unlinkQuiet(rel);
-  for (const name of root.names(rel)) removeTree(root, `${rel}/${name}`);
-  root.unlink(rel, true);
 }
 
 /** A temporary table `into` of the store's ids of `table` (runs or traces) that `existing` lacks. */

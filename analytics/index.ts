@@ -18,7 +18,8 @@ export { withStore } from "./store/store.ts";
 // A fleet: Parquet exports of many hosts' stores (hive-partitioned by host and day), read in place.
 export { exportTelemetry, importTelemetry } from "./store/fleet-export.ts";
 export type { ExportOptions, ImportOptions, TransferCounts } from "./store/fleet-export.ts";
-export { FLEET_HISTORY_LIMIT, fleetGlob, isFleetSpec } from "./store/fleet-store.ts";
+export { FLEET_HISTORY_LIMIT, isFleetSpec } from "./store/fleet-store.ts";
+export { sqlIdent, sqlString } from "./store/sql-text.ts";
 export { EXPORTED_TABLES } from "./store/fleet-layout.ts";
 export { outlierLine, outliersByHost } from "./diagnose/fleet-view.ts";
 export type { FleetGroup, FleetHost, FleetOutlier, FleetScale, FleetShape, FleetView } from "./diagnose/fleet-view.ts";

@@ -14,6 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import type { TraceEvent } from "./trace-event.ts";
+import { sqlString } from "../analytics/index.ts";
 
 export interface EventBatchOptions {
   /**
@@ -357,6 +358,3 @@ function int64(v: number): string {
   return String(big);
 }
 
-function sqlString(s: string): string {
-  return `'${s.replace(/'/g, "''")}'`;
-}

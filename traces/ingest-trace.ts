@@ -5,7 +5,7 @@
 import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import type { DuckDBConnection } from "@duckdb/node-api";
-import { withStore } from "../analytics/index.ts";
+import { sqlString, withStore } from "../analytics/index.ts";
 import { readTrace, type ReadTraceOptions, type TraceReader } from "./read-trace.ts";
 import type { TraceFormat } from "./detect-format.ts";
 import type { BadLine, ClockKind, TraceEvent } from "./trace-event.ts";
@@ -388,9 +388,6 @@ async function subjectOf(conn: DuckDBConnection, traceId: string, format: TraceF
   return { rule: "no linked run: processes named blit or bun", pids: [], processes, all: false };
 }
 
-function sqlString(s: string): string {
-  return `'${s.replace(/'/g, "''")}'`;
-}
 
 async function storeSummary(conn: DuckDBConnection, s: TraceSummary): Promise<void> {
   await conn.run("INSERT INTO trace_summaries VALUES ($1, $2, $3, now()::TIMESTAMP, $4)", [s.traceId, s.scope, s.runId, JSON.stringify(s)]);

@@ -4,6 +4,7 @@
 import type { DuckDBConnection } from "@duckdb/node-api";
 import type { OpKind } from "./trace-event.ts";
 import { CPU_SAMPLE_EVENTS } from "./perf-script.ts";
+import { sqlString } from "../analytics/index.ts";
 
 export interface KindTotal {
   kind: OpKind;
@@ -347,6 +348,3 @@ function compareText(a: string, b: string): number {
   return a.length - b.length;
 }
 
-function sqlString(s: string): string {
-  return `'${s.replace(/'/g, "''")}'`;
-}

@@ -8,6 +8,7 @@
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { median } from "simple-statistics";
 import { formatBytesPerSec, formatCount } from "../store/human-units.ts";
+import { sqlString } from "../store/sql-text.ts";
 
 export type FleetShape = "small files" | "mixed" | "large files";
 /** How much a run copied: runs of one shape but of another size are not the same work (fixed costs). */
@@ -214,7 +215,7 @@ async function contextOf(conn: DuckDBConnection, since: bigint, hosts: string[])
   )).getRowObjects()[0]?.n ?? 0) > 0;
   // The hosts as literals, not a parameter: a constant filter on the partition column is what
   // lets DuckDB leave the other hosts' folders unopened.
-  const list = `[${hosts.map((h) => `'${h.replaceAll("'", "''")}'`).join(", ")}]::VARCHAR[]`;
+  const list = `[${hosts.map(sqlString).join(", ")}]::VARCHAR[]`;
   const reader = await conn.runAndReadAll(
     `WITH r AS (SELECT runs.id, runs.host, runs.route, ${SHAPE} AS shape, ${SCALE} AS scale FROM runs WHERE ${ELIGIBLE} AND list_contains(${list}, runs.host)),
           c AS (

@@ -11,7 +11,8 @@ import { openRooted, type RootedDir } from "../../ffi/index.ts";
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { EXPORTED_TABLES, filePattern, RUN_TABLES, type ExportedTable } from "./fleet-layout.ts";
 import { SCHEMA_VERSION } from "./migrations.ts";
-import { columnsOf, fleetFiles, ident, isFleetSpec, sqlString, viewOver, type FleetFiles } from "./fleet-store.ts";
+import { columnsOf, fleetFiles, isFleetSpec, viewOver, type FleetFiles } from "./fleet-store.ts";
+import { sqlIdent, sqlString } from "./sql-text.ts";
 import { withStore } from "./store.ts";
 import { causeText, TelemetryError } from "./telemetry-error.ts";
 
@@ -102,7 +103,7 @@ export function importTelemetry(options: ImportOptions): Promise<TransferCounts>
       const files = await fleetFiles(conn, options.dir);
       for (const [table, list] of files.byTable) await viewOver(conn, await columnsOf(conn, table), list, `fleet_${table}`, true);
       for (const table of EXPORTED_TABLES) {
-        if (!files.byTable.has(table)) await conn.run(`CREATE TEMP VIEW ${ident(`fleet_${table}`)} AS SELECT * FROM ${ident(table)} WHERE false`);
+        if (!files.byTable.has(table)) await conn.run(`CREATE TEMP VIEW ${sqlIdent(`fleet_${table}`)} AS SELECT * FROM ${sqlIdent(table)} WHERE false`);
       }
       await conn.run("CREATE TEMP TABLE new_runs AS SELECT DISTINCT f.id FROM fleet_runs f WHERE NOT EXISTS (SELECT 1 FROM runs r WHERE r.id = f.id)");
       await conn.run("CREATE TEMP TABLE new_traces AS SELECT DISTINCT f.id FROM fleet_traces f WHERE NOT EXISTS (SELECT 1 FROM traces x WHERE x.id = f.id)");
@@ -229,7 +230,7 @@ function makeDir(root: RootedDir, rel: string): void {
 
 /** Inserts the fleet's rows of `table` that belong to new runs (or traces); returns how many. */
 async function copyIn(conn: DuckDBConnection, table: ExportedTable): Promise<number> {
-  const source = ident(`fleet_${table}`);
+  const source = sqlIdent(`fleet_${table}`);
   const where: Record<ExportedTable, string> = {
     runs: `id IN (SELECT id FROM new_runs) QUALIFY row_number() OVER (PARTITION BY id) = 1`,
     run_context: "run_id IN (SELECT id FROM new_runs)",
@@ -238,7 +239,7 @@ async function copyIn(conn: DuckDBConnection, table: ExportedTable): Promise<num
     traces: `id IN (SELECT id FROM new_traces) QUALIFY row_number() OVER (PARTITION BY id) = 1`,
     trace_summaries: "trace_id IN (SELECT id FROM new_traces)",
   };
-  const reader = await conn.runAndReadAll(`INSERT INTO ${ident(table)} SELECT * FROM ${source} WHERE ${where[table]}`);
+  const reader = await conn.runAndReadAll(`INSERT INTO ${sqlIdent(table)} SELECT * FROM ${source} WHERE ${where[table]}`);
   return Number(reader.getRowObjects()[0]?.Count ?? reader.getRowObjects()[0]?.count ?? 0);
 }
 

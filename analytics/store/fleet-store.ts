@@ -17,6 +17,7 @@ import type { DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import { preloadTelemetry } from "./duckdb-module.ts";
 import { dayOfFile, tableOfFile, visibleBelow, type ExportedTable } from "./fleet-layout.ts";
 import { migrate } from "./migrations.ts";
+import { sqlIdent, sqlString } from "./sql-text.ts";
 import type { RecentRuns } from "./run-record.ts";
 import { causeText, TelemetryError } from "./telemetry-error.ts";
 
@@ -32,7 +33,7 @@ const FLEET_MEMORY_LIMIT = "192MB";
 
 /** True when `spec` names Parquet files (a glob, a .parquet file or a directory), not a store file. */
 export function isFleetSpec(spec: string): boolean {
-  if (/[*?[]/.test(spec) || spec.endsWith(".parquet")) return true;
+  if (namesFiles(spec)) return true;
   try {
     return statSync(spec).isDirectory();
   } catch {
@@ -40,9 +41,14 @@ export function isFleetSpec(spec: string): boolean {
   }
 }
 
+/** A glob or a .parquet file: Parquet files by name, whatever is on disk. */
+function namesFiles(spec: string): boolean {
+  return /[*?[]/.test(spec) || spec.endsWith(".parquet");
+}
+
 /** The glob a fleet spec stands for: a directory means every Parquet file below it. */
 export function fleetGlob(spec: string): string {
-  if (/[*?[]/.test(spec) || spec.endsWith(".parquet")) return spec;
+  if (namesFiles(spec)) return spec;
   return `${spec.replace(/\/+$/, "")}/**/*.parquet`;
 }
 
@@ -78,7 +84,7 @@ export async function openFleet(
     const columns = new Map<ExportedTable, { name: string; type: string }[]>();
     for (const [table, groups] of files.byTable) {
       columns.set(table, await columnsOf(conn, table));
-      await conn.run(`DROP TABLE ${ident(table)}`);
+      await conn.run(`DROP TABLE ${sqlIdent(table)}`);
       // A run's other tables keep their partition's host, so a reader of a few hosts opens only their folders.
       await viewOver(conn, columns.get(table)!, groups, table, false, table === "runs" ? [] : ["host"]);
     }
@@ -212,12 +218,12 @@ export async function viewOver(
       (await conn.runAndReadAll(`DESCRIBE SELECT * FROM ${source}`)).getRowObjects().map((r) => String(r.column_name)),
     );
     const select = [
-      ...wanted.map(({ name, type }) => (present.has(name) ? `CAST(${ident(name)} AS ${type}) AS ${ident(name)}` : `CAST(NULL AS ${type}) AS ${ident(name)}`)),
-      ...partitionColumns.map((name) => (present.has(name) ? `CAST(${ident(name)} AS VARCHAR) AS ${ident(name)}` : `CAST(NULL AS VARCHAR) AS ${ident(name)}`)),
+      ...wanted.map(({ name, type }) => (present.has(name) ? `CAST(${sqlIdent(name)} AS ${type}) AS ${sqlIdent(name)}` : `CAST(NULL AS ${type}) AS ${sqlIdent(name)}`)),
+      ...partitionColumns.map((name) => (present.has(name) ? `CAST(${sqlIdent(name)} AS VARCHAR) AS ${sqlIdent(name)}` : `CAST(NULL AS VARCHAR) AS ${sqlIdent(name)}`)),
     ].join(", ");
     parts.push(`SELECT ${select} FROM ${source}`);
   }
-  await conn.run(`CREATE ${temp ? "TEMP " : ""}VIEW ${ident(view)} AS ${parts.join(" UNION ALL ")}`);
+  await conn.run(`CREATE ${temp ? "TEMP " : ""}VIEW ${sqlIdent(view)} AS ${parts.join(" UNION ALL ")}`);
 }
 
 /** The columns of the store's table `table` (schema main), in order, with their types. */
@@ -229,10 +235,3 @@ export async function columnsOf(conn: DuckDBConnection, table: string): Promise<
   return reader.getRowObjects().map((r) => ({ name: String(r.column_name), type: String(r.data_type) }));
 }
 
-export function sqlString(value: string): string {
-  return `'${value.replaceAll("'", "''")}'`;
-}
-
-export function ident(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
-}

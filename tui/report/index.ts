@@ -1,6 +1,6 @@
 // The HTML report of `blit report --html`: facts gathered from analytics (report-data.ts), turned
 // into chart specs (chart-specs.ts) and one self-contained page (page.ts), written atomically.
-export { historyReportData, runReportData, MAX_CHART_RUNS } from "./report-data.ts";
+export { historyReportData, runReportData } from "./report-data.ts";
 export type { HistoryReportData, HistoryRequest, ReportData, RunReportData } from "./report-data.ts";
 export { chartsOf } from "./chart-specs.ts";
 export type { ChartSeries, ChartSpec, ChartUnit } from "./chart-specs.ts";

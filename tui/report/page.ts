@@ -9,7 +9,7 @@ import {
 import { CHART_SCRIPT } from "./chart-script.ts";
 import { chartsOf, rateOf, type ChartSpec } from "./chart-specs.ts";
 import { escapeHtml as h, inlineSafe, jsonForScript } from "./html-text.ts";
-import { MAX_CHART_RUNS, type HistoryReportData, type ReportData, type RunReportData } from "./report-data.ts";
+import type { HistoryReportData, ReportData, RunReportData } from "./report-data.ts";
 import { uplotAssets, type UplotAssets } from "./uplot-assets.ts";
 
 /** The whole page for `data`; `assets` is uPlot as installed unless given (tests). */

@@ -57,10 +57,18 @@ export function exportTelemetry(options: ExportOptions): Promise<TransferCounts>
         const existing = await fleetFiles(conn, dir, { requireRuns: false });
         await idsNotIn(conn, "runs", existing, "new_runs");
         await idsNotIn(conn, "traces", existing, "new_traces");
-        // DuckDB writes by path: into a folder this export made, with a name no one can guess.
+        // DuckDB writes by path. It is given the staging folder this export made (0700) as
+        // /proc/self/fd/N of its open handle, so swapping the folder's name in DIR for a symlink
+        // (another user who can write DIR, watching it) cannot send the files anywhere else.
         root.mkdir(staging, 0o700);
+        const stagingDir = root.openDir(staging);
         const rows = {} as Record<ExportedTable, number>;
-        for (const table of EXPORTED_TABLES) rows[table] = await copyOut(conn, table, join(dir, staging), sqlString(options.host));
+        try {
+          const target = stagingDir.fd === undefined ? join(dir, staging) : `/proc/self/fd/${stagingDir.fd}`;
+          for (const table of EXPORTED_TABLES) rows[table] = await copyOut(conn, table, target, sqlString(options.host));
+        } finally {
+          stagingDir.close();
+        }
         const files = publish(root, staging);
         return {
           dir,
